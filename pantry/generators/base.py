@@ -1,0 +1,36 @@
+"""The `Generator` protocol every recipe source follows, and the request it answers.
+
+A generator turns a `GenerationRequest` (pantry items + options) into complete recipes.
+The offline composer and the Ollama client both implement it; `select_generator` in
+`pantry.generators` picks one (auto mode falls back to the composer) and says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from ..recipes import Recipe
+
+# on_progress(done, total, message): the library reports, the UI/CLI draws.
+ProgressFn = Callable[[int, int, str], None]
+
+DIETS = ("vegetarian", "vegan", "gluten-free", "dairy-free", "nut-free")
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    pantry: tuple[str, ...]  # canonical pantry items (kitchen.parse_pantry)
+    n: int = 2
+    diets: tuple[str, ...] = ()  # subset of DIETS; every recipe must respect all of them
+    cuisine: str | None = None  # None = any
+    max_minutes: int | None = None
+    servings: int = 2
+    seed: int = 0
+
+
+class Generator(Protocol):
+    name: str  # e.g. "offline-composer" or "ollama:llama3.2:3b"
+
+    def generate(self, request: GenerationRequest, on_progress: ProgressFn | None = None) -> list[Recipe]:
+        ...

@@ -1,0 +1,205 @@
+"""The reward model: features -> an unbounded score, as an ensemble with an uncertainty.
+
+Each member is `score(x) = w.x + b` plus, optionally, a small GELU hidden layer. There is
+no bounded output activation (no sigmoid/tanh on the score) and no ReLU that can die: the
+legacy model collapsed to one default score for unfamiliar inputs because its output
+saturated. A linear head over sentence embeddings can only give two different recipes
+the same score if their feature difference is orthogonal to w, which does not happen by
+accident. Members are trained on bootstrap resamples; their mean is the score and their
+standard deviation the uncertainty.
+
+Save format (versioned, like minbpe's): `MAGIC`, a 4-byte format version, a 4-byte header
+length, a UTF-8 JSON header (metadata + sha256 of the payload), then the payload
+(torch.save of the members' state dicts). Truncated or edited files fail the hash check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import struct
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import ModelFileError
+
+MAGIC = b"PANTRYRM"
+FORMAT_VERSION = 1
+MAX_HEADER = 1 << 20
+
+
+class RewardMember(nn.Module):
+    """One ensemble member: linear score plus an optional GELU residual layer."""
+
+    def __init__(self, dim: int, hidden: int = 0):
+        super().__init__()
+        self.dim, self.hidden = dim, hidden
+        self.linear = nn.Linear(dim, 1)
+        nn.init.zeros_(self.linear.weight)
+        nn.init.zeros_(self.linear.bias)
+        if hidden:
+            self.up = nn.Linear(dim, hidden)
+            self.down = nn.Linear(hidden, 1, bias=False)
+            nn.init.normal_(self.down.weight, std=0.01)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.linear(x).squeeze(-1)
+        if self.hidden:
+            s = s + self.down(nn.functional.gelu(self.up(x))).squeeze(-1)
+        return s
+
+
+@dataclass
+class RewardModel:
+    """An ensemble of members plus the metadata that says what inputs it expects."""
+
+    members: list[RewardMember]
+    embedder: str
+    feature_spec: str
+    dim: int
+    hidden: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def new(cls, dim: int, n_members: int, embedder: str, feature_spec: str, hidden: int = 0,
+            seed: int = 0) -> "RewardModel":
+        torch.manual_seed(seed)
+        return cls([RewardMember(dim, hidden) for _ in range(n_members)], embedder,
+                   feature_spec, dim, hidden)
+
+    @property
+    def n_members(self) -> int:
+        return len(self.members)
+
+    def member_scores(self, features: np.ndarray) -> np.ndarray:
+        """(n_members, n) float64 scores."""
+        x = torch.as_tensor(np.asarray(features, dtype=np.float32))
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"features have shape {tuple(x.shape)}, model expects (n, {self.dim})")
+        with torch.no_grad():
+            out = [m.eval()(x).double().numpy() for m in self.members]
+        return np.stack(out)
+
+    def score(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean score and ensemble standard deviation (uncertainty) per row."""
+        s = self.member_scores(features)
+        return s.mean(axis=0), (s.std(axis=0) if len(self.members) > 1 else np.zeros(s.shape[1]))
+
+    def check_compatible(self, embedder: str, feature_spec: str, dim: int | None = None) -> None:
+        if embedder != self.embedder:
+            raise ModelFileError(f"model was trained on embedder {self.embedder!r}, "
+                                 f"but the app uses {embedder!r}: retrain or switch PANTRY_EMBEDDER")
+        if feature_spec != self.feature_spec:
+            raise ModelFileError(f"model uses feature spec {self.feature_spec!r}, "
+                                 f"this code builds {feature_spec!r}: retrain the model")
+        if dim is not None and dim != self.dim:
+            raise ModelFileError(f"model expects {self.dim} features, got {dim}")
+
+    def parameters_vector(self) -> np.ndarray:
+        return np.concatenate([p.detach().numpy().ravel() for m in self.members for p in m.parameters()])
+
+    # ---- persistence -------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write atomically (temp file in the same folder, then rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        torch.save([m.state_dict() for m in self.members], buf)
+        payload = buf.getvalue()
+        header = {
+            "format_version": FORMAT_VERSION,
+            "embedder": self.embedder,
+            "feature_spec": self.feature_spec,
+            "dim": self.dim,
+            "hidden": self.hidden,
+            "n_members": len(self.members),
+            "payload_sha256": hashlib.sha256(payload).hexdigest(),
+            "payload_bytes": len(payload),
+            "created_at": self.meta.get("created_at") or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "meta": self.meta,
+        }
+        hbytes = json.dumps(header, sort_keys=True, default=_json_default).encode("utf-8")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(MAGIC + struct.pack("<II", FORMAT_VERSION, len(hbytes)) + hbytes + payload)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def read_header(path: str | Path) -> dict[str, Any]:
+    """The JSON header of a weights file (cheap: does not read the payload)."""
+    header, _ = _read(path, payload=False)
+    return header
+
+
+def _read(path: str | Path, payload: bool = True) -> tuple[dict[str, Any], bytes]:
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(MAGIC) + 8)
+            if len(head) < len(MAGIC) + 8 or not head.startswith(MAGIC):
+                raise ModelFileError(f"{path.name} is not a PantryPilot reward model file (bad header)")
+            version, hlen = struct.unpack("<II", head[len(MAGIC):])
+            if version > FORMAT_VERSION:
+                raise ModelFileError(f"{path.name} has format version {version}; this code reads up to "
+                                     f"{FORMAT_VERSION}: upgrade PantryPilot")
+            if hlen > MAX_HEADER:
+                raise ModelFileError(f"{path.name} has a corrupt header (length {hlen})")
+            hbytes = f.read(hlen)
+            try:
+                header = json.loads(hbytes.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise ModelFileError(f"{path.name} is truncated or corrupt (unreadable header)") from None
+            body = f.read() if payload else b""
+    except FileNotFoundError:
+        raise ModelFileError(f"model file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"model path {path} is a folder, not a file") from None
+    if payload:
+        if len(body) != header.get("payload_bytes") or hashlib.sha256(body).hexdigest() != header.get("payload_sha256"):
+            raise ModelFileError(f"{path.name} is truncated or corrupt (weights checksum mismatch): "
+                                 f"retrain or activate another version")
+    return header, body
+
+
+def load_model(path: str | Path, embedder: str | None = None, feature_spec: str | None = None) -> RewardModel:
+    """Load and verify a weights file; with `embedder`/`feature_spec`, refuse a mismatch."""
+    header, body = _read(path)
+    try:
+        states = torch.load(io.BytesIO(body), weights_only=True)
+        model = RewardModel([RewardMember(header["dim"], header["hidden"]) for _ in states],
+                            header["embedder"], header["feature_spec"], header["dim"],
+                            header["hidden"], dict(header.get("meta") or {}))
+        for m, s in zip(model.members, states):
+            m.load_state_dict(s)
+    except ModelFileError:
+        raise
+    except Exception as e:
+        raise ModelFileError(f"{Path(path).name} could not be loaded: {str(e).splitlines()[0]}") from None
+    model.meta.setdefault("created_at", header.get("created_at"))
+    if embedder is not None or feature_spec is not None:
+        model.check_compatible(embedder or model.embedder, feature_spec or model.feature_spec)
+    return model

@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from pantry.errors import NotEnoughVotes
+from pantry.training import TrainConfig, bt_loss, evaluate_pairs, make_pairs, train_reward_model
+
+
+def synthetic(n_items=200, n_votes=300, dim=16, seed=0, noise=1.0):
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=dim)
+    x = rng.normal(size=(n_items, dim)).astype(np.float32)
+    u = x @ w
+    ia, ib = rng.integers(0, n_items, n_votes), rng.integers(0, n_items, n_votes)
+    p = 1 / (1 + np.exp(-(u[ia] - u[ib]) / noise))
+    outcomes = ["a" if r < q else "b" for r, q in zip(rng.random(n_votes), p)]
+    return x, u, ia, ib, outcomes
+
+
+def test_learns_a_linear_taste_and_does_not_collapse():
+    x, u, ia, ib, out = synthetic()
+    pairs = make_pairs(x[ia], x[ib], out)
+    res = train_reward_model(pairs, "e", "f", TrainConfig(seed=0))
+    assert res.metrics["val_accuracy"] > 0.75
+    scores, std = res.model.score(x)
+    assert np.corrcoef(scores, u)[0, 1] > 0.8
+    assert len(np.unique(np.round(scores, 6))) == len(x)
+    assert np.all(std > 0)  # 5 bootstrap members disagree a little
+    assert res.metrics["reward_min"] < res.metrics["reward_mean"] < res.metrics["reward_max"]
+
+
+def test_refuses_below_minimum_decisive_votes():
+    x, _, ia, ib, _ = synthetic(n_votes=20)
+    outcomes = ["tie"] * 15 + ["a"] * 5
+    with pytest.raises(NotEnoughVotes, match="have 5"):
+        train_reward_model(make_pairs(x[ia], x[ib], outcomes), "e", "f", TrainConfig(min_decisive=8))
+
+
+def test_ties_are_half_targets_and_both_bad_dropped():
+    x = np.eye(4, dtype=np.float32)
+    pairs = make_pairs(x[[0, 1, 2]], x[[1, 2, 3]], ["a", "tie", "both_bad"], ["much", "much", None])
+    assert list(pairs.y) == [1.0, 0.5]
+    assert list(pairs.margin) == [1.0, 0.0]  # no margin for a tie
+    import torch
+    d = torch.tensor([0.0, 0.0])
+    loss = bt_loss(d, torch.tensor([0.5, 0.5]), torch.tensor([0.0, 0.0]))
+    assert torch.allclose(loss, torch.log(torch.tensor(2.0)).repeat(2))
+
+
+def test_strict_accuracy_counts_tied_scores_wrong():
+    from pantry.reward import RewardModel
+    model = RewardModel.new(3, 1, "e", "f")  # all-zero weights: every score is 0
+    x = np.eye(3, dtype=np.float32)
+    m = evaluate_pairs(model, make_pairs(x[[0, 1]], x[[1, 2]], ["a", "b"]))
+    assert m["accuracy"] == 0.0 and m["tied_scores"] == 2
+
+
+def test_prior_pull_keeps_a_personal_model_near_the_prior():
+    x, u, ia, ib, out = synthetic(seed=1)
+    pairs = make_pairs(x[ia], x[ib], out)
+    prior = train_reward_model(pairs, "e", "f", TrainConfig(seed=0)).model
+    # a few contradicting votes: with a strong pull the model stays close to the prior
+    flipped = make_pairs(x[ia[:30]], x[ib[:30]], ["b" if o == "a" else "a" for o in out[:30]])
+    strong = train_reward_model(flipped, "e", "f", TrainConfig(l2=10.0, val_split=0), prior=prior).model
+    weak = train_reward_model(flipped, "e", "f", TrainConfig(l2=0.0, val_split=0), prior=prior).model
+    dist = lambda m: np.linalg.norm(m.parameters_vector() - prior.parameters_vector())  # member k is pulled to prior member k
+    assert dist(strong) < dist(weak)
+
+
+def test_progress_and_epoch_callbacks():
+    x, _, ia, ib, out = synthetic(n_votes=100)
+    seen, epochs = [], []
+    train_reward_model(make_pairs(x[ia], x[ib], out), "e", "f", TrainConfig(epochs=20, members=2),
+                       on_progress=lambda d, t, m: seen.append((d, t)), on_epoch=epochs.append)
+    assert seen and seen[-1][0] == seen[-1][1]
+    assert epochs and epochs[0].val_loss is not None
