@@ -1,0 +1,310 @@
+"""JSON Lines import and export: recipes, votes and TRL prompt/chosen/rejected pairs.
+
+Import is all-or-nothing: every line is validated first and every bad line is reported
+(`ImportFailed` with `(line_number, message)` pairs); only a fully valid file is written,
+in one transaction. Exports are lists of JSON lines (or CSV text) that callers write with
+`write_jsonl` / `write_text_atomic`, which replace the target file atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+from .errors import ImportFailed, InvalidInput, PantryError
+from .recipes import FIELDS as RECIPE_FIELDS
+from .recipes import Recipe, recipe_from_dict, recipe_to_text
+from .votes import Vote, is_trl_pair, pair_from_trl, trl_prompt, vote_from_dict
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .store import Store
+
+MAX_IMPORT_BYTES = 50 * 1024 * 1024  # 50 MiB per imported file
+TRL_MARGIN_MUCH = 1.0  # exported margin for strength "much"
+TRL_MARGIN_OTHER = 0.5  # exported margin for "slightly" or no strength (reads back as "slightly")
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import wrote: recipes (distinct ids, inline and pair recipes included),
+    votes (from vote lines), pairs (votes from prompt/chosen/rejected lines), and skipped
+    (vote lines identical to a stored vote, e.g. re-importing an export)."""
+
+    recipes: int
+    votes: int
+    pairs: int
+    skipped: int = 0
+
+    @property
+    def total_votes(self) -> int:
+        return self.votes + self.pairs
+
+
+Source = str | os.PathLike | bytes | Iterable[str]
+
+
+def _too_big(name: str, size: int, max_bytes: int) -> InvalidInput:
+    return InvalidInput(f"{name}: file is {size / 1e6:.1f} MB, over the import limit of "
+                        f"{max_bytes / 1e6:.0f} MB; split it into smaller files")
+
+
+def _split_bytes(data: bytes) -> list[tuple[int, str | None, str | None]]:
+    out = []
+    for n, raw in enumerate(data.split(b"\n"), 1):
+        raw = raw.rstrip(b"\r")
+        if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            out.append((n, raw.decode("utf-8"), None))
+        except UnicodeDecodeError as e:
+            out.append((n, None, f"not valid UTF-8 text (byte {e.start + 1})"))
+    return out
+
+
+def _read_lines(source: Source, name: str | None, max_bytes: int
+                ) -> tuple[str, list[tuple[int, str | None, str | None]]]:
+    """(display name, [(line number, text or None, decode problem or None)])."""
+    if isinstance(source, str) and ("\n" in source or source.lstrip().startswith(("{", "["))):
+        source = source.encode("utf-8")  # JSONL text given directly, not a path
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        display = name or str(path)
+        if not path.is_file():
+            raise InvalidInput(f"{display}: no such file")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise _too_big(display, size, max_bytes)
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise InvalidInput(f"{display}: cannot read ({e.strerror or e})") from None
+        return display, _split_bytes(data)
+    display = name or "<upload>"
+    if isinstance(source, (bytes, bytearray)):
+        if len(source) > max_bytes:
+            raise _too_big(display, len(source), max_bytes)
+        return display, _split_bytes(bytes(source))
+    lines: list[tuple[int, str | None, str | None]] = []
+    total = 0
+    for n, line in enumerate(source, 1):
+        if isinstance(line, (bytes, bytearray)):
+            total += len(line)
+            try:
+                line = bytes(line).decode("utf-8")
+            except UnicodeDecodeError as e:
+                lines.append((n, None, f"not valid UTF-8 text (byte {e.start + 1})"))
+                continue
+        elif not isinstance(line, str):
+            raise InvalidInput(f"{display}: line {n} is {type(line).__name__}, not text")
+        else:
+            total += len(line.encode("utf-8", "replace"))
+        if total > max_bytes:
+            raise _too_big(display, total, max_bytes)
+        line = line.rstrip("\r\n")
+        lines.append((n, line.lstrip("\ufeff") if n == 1 else line, None))
+    return display, lines
+
+
+def _parse_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InvalidInput(f"not valid JSON: {e.msg} (column {e.colno})") from None
+    except RecursionError:
+        raise InvalidInput("not valid JSON: nested too deeply") from None
+
+
+def _keys(obj: dict) -> str:
+    keys = sorted(str(k) for k in obj)
+    return ", ".join(keys[:8]) + (", ..." if len(keys) > 8 else "") if keys else "none"
+
+
+def import_jsonl(store: "Store", source: Source, default_user: str = "me", *, name: str | None = None,
+                 max_bytes: int = MAX_IMPORT_BYTES) -> ImportReport:
+    """Import a JSONL file of recipes, votes and prompt/chosen/rejected pairs, all or nothing.
+
+    `source` is a path, the file's bytes, JSONL text, or an iterable of lines. Each
+    non-blank line is a recipe object (has title/ingredients/steps), a vote object (has
+    outcome or a and b; `user` defaults to `default_user`), or a TRL pair (has chosen/
+    rejected; see `pantry.votes.pair_from_trl`). A vote may refer to a recipe by id when
+    that recipe is in the same file (any line) or already in the store.
+
+    Raises ImportFailed(name, [(line, message), ...]) listing every bad line and writes
+    nothing; InvalidInput when the file is missing or over `max_bytes`. Otherwise writes
+    everything in one transaction; votes identical to stored ones are skipped.
+    """
+    display, lines = _read_lines(source, name, max_bytes)
+    problems: list[tuple[int, str]] = []
+    recipes: dict[str, Recipe] = {}
+    votes: list[tuple[int, Vote]] = []
+    pairs: list[tuple[int, Vote]] = []
+    for n, text, decode_problem in lines:
+        if decode_problem:
+            problems.append((n, decode_problem))
+            continue
+        if not text.strip():
+            continue
+        try:
+            obj = _parse_json(text)
+            if not isinstance(obj, dict):
+                raise InvalidInput("expected a JSON object (a recipe, a vote or a prompt/chosen/rejected pair), "
+                                   f"got {type(obj).__name__}")
+            if is_trl_pair(obj):
+                vote, found = pair_from_trl(obj, default_user=default_user)
+                pairs.append((n, vote))
+            elif "outcome" in obj or ("a" in obj and "b" in obj):
+                if "user" not in obj:
+                    obj = {**obj, "user": default_user}
+                vote, found = vote_from_dict(obj)
+                votes.append((n, vote))
+            elif any(k in obj for k in RECIPE_FIELDS if k != "id"):
+                found = [recipe_from_dict(obj)]
+            else:
+                raise InvalidInput("not a recipe, a vote or a prompt/chosen/rejected pair "
+                                   f"(keys: {_keys(obj)})")
+        except PantryError as e:
+            problems.append((n, str(e)))
+            continue
+        for r in found:
+            recipes[r.id] = r
+
+    referenced = {rid for _, v in votes for rid in (v.a, v.b)} - set(recipes)
+    in_store = store.existing_recipe_ids(referenced) if referenced else set()
+    for n, v in votes:
+        for side in ("a", "b"):
+            rid = getattr(v, side)
+            if rid not in recipes and rid not in in_store:
+                problems.append((n, f"field '{side}' refers to recipe {rid!r}, which is neither in this file "
+                                    "nor in the database"))
+    if problems:
+        problems.sort(key=lambda p: p[0])
+        raise ImportFailed(display, problems)
+
+    all_votes = [v for _, v in votes] + [v for _, v in pairs]
+    n_recipes, added, skipped = store.import_batch(recipes.values(), all_votes, skip_duplicates=True)
+    return ImportReport(recipes=n_recipes, votes=added - len(pairs), pairs=len(pairs), skipped=skipped)
+
+
+def read_recipes_file(path: str | os.PathLike, max_bytes: int = MAX_IMPORT_BYTES) -> list[Recipe]:
+    """Read a recipes JSONL file (one recipe object per non-blank line), in file order.
+
+    Raises ImportFailed listing every bad line by number, InvalidInput when the file is
+    missing or too large. Recipes with the same id appear once (the last one wins,
+    at the position of the first).
+    """
+    display, lines = _read_lines(Path(path), None, max_bytes)
+    problems: list[tuple[int, str]] = []
+    out: dict[str, Recipe] = {}
+    for n, text, decode_problem in lines:
+        if decode_problem:
+            problems.append((n, decode_problem))
+            continue
+        if not text.strip():
+            continue
+        try:
+            recipe = recipe_from_dict(_parse_json(text))
+        except PantryError as e:
+            problems.append((n, str(e)))
+            continue
+        out[recipe.id] = recipe
+    if problems:
+        raise ImportFailed(display, problems)
+    return list(out.values())
+
+
+# --- export ------------------------------------------------------------------------------
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def export_votes(store: "Store", user: str | None = None, include_deleted: bool = False) -> list[str]:
+    """Votes as JSON lines with `a`/`b` as inline recipe objects (self-contained; re-importable)."""
+    votes = store.votes(user=user, include_deleted=include_deleted)
+    recipes = store.get_recipes({rid for v in votes for rid in (v.a, v.b)})
+    lines = []
+    for v in votes:
+        d = v.to_dict()
+        for side in ("a", "b"):
+            r = recipes.get(d[side])
+            if r is not None:
+                d[side] = r.to_dict()
+        lines.append(_dumps(d))
+    return lines
+
+
+def export_trl(store: "Store", user: str | None = None) -> list[str]:
+    """Decisive votes as TRL preference rows `{"prompt", "chosen", "rejected", "user", "margin"}`.
+
+    prompt: "Suggest a recipe using: <the vote's pantry>" ("Suggest a recipe." without one);
+    chosen/rejected: `recipe_to_text` of the winner/loser; margin: 1.0 for strength "much",
+    0.5 otherwise (so a vote without strength reads back as "slightly"). Ties and
+    both_bad votes are left out: they carry no chosen/rejected order.
+    """
+    votes = [v for v in store.votes(user=user) if v.decisive]
+    recipes = store.get_recipes({rid for v in votes for rid in (v.a, v.b)})
+    lines = []
+    for v in votes:
+        chosen, rejected = recipes.get(v.winner), recipes.get(v.loser)
+        if chosen is None or rejected is None:
+            continue
+        lines.append(_dumps({
+            "prompt": trl_prompt(v.pantry),
+            "chosen": recipe_to_text(chosen),
+            "rejected": recipe_to_text(rejected),
+            "user": v.user,
+            "margin": TRL_MARGIN_MUCH if v.strength == "much" else TRL_MARGIN_OTHER,
+        }))
+    return lines
+
+
+CSV_COLUMNS = ("id", "user", "created_at", "outcome", "strength", "left", "a", "a_title", "b", "b_title",
+               "reasons", "pantry", "model_version", "generator")
+
+
+def export_csv(store: "Store", user: str | None = None) -> str:
+    """Non-deleted votes as CSV text (one row per vote, recipe titles included;
+    reasons and pantry joined with "; ")."""
+    votes = store.votes(user=user)
+    recipes = store.get_recipes({rid for v in votes for rid in (v.a, v.b)})
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for v in votes:
+        a, b = recipes.get(v.a), recipes.get(v.b)
+        writer.writerow([v.id, v.user, v.created_at, v.outcome, v.strength or "", v.left or "",
+                         v.a, a.title if a else "", v.b, b.title if b else "",
+                         "; ".join(v.reasons), "; ".join(v.pantry), v.model_version or "", v.generator or ""])
+    return buf.getvalue()
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write text to `path` atomically: a temp file in the same folder, fsync, os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def write_jsonl(path: str | os.PathLike, lines: Iterable[str]) -> Path:
+    """Write JSON lines (one per line, newline-terminated) to `path` atomically."""
+    text = "".join(line.rstrip("\n") + "\n" for line in lines)
+    return write_text_atomic(path, text)

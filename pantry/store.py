@@ -1,0 +1,698 @@
+"""Persistent storage: users, recipes, votes, model versions, embedding cache (SQLite, WAL).
+
+One `Store` per process is shared by every Streamlit session and thread: each operation
+opens its own short-lived connection (timeout 30 s, `busy_timeout`), and every write runs
+in one `BEGIN IMMEDIATE` transaction, so concurrent writers queue instead of failing and
+nothing is half-written. WAL mode lets readers run while a write is in progress.
+
+Portability: the data statements are plain SQL (CREATE TABLE / INSERT / SELECT / UPDATE,
+upserts with `INSERT ... ON CONFLICT`, which PostgreSQL also supports). Columns that hold
+a user are named `user_name` because `user` is a reserved word in PostgreSQL. A
+PostgreSQL backend (chosen by a connection URL, for app servers on several machines)
+would implement this same class interface: the same method names, arguments and return
+types; only the DDL (`SERIAL`/identity instead of `AUTOINCREMENT`, `BYTEA` for blobs), the
+placeholder style and the row-id retrieval (`RETURNING id`) differ.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from .errors import InvalidInput, PantryError
+from .recipes import Recipe
+from .votes import OUTCOMES, Vote, check_vote, normalize_timestamp, now_iso, validate_user_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from .settings import Settings
+
+SCHEMA_VERSION = 1
+SQLITE_MAGIC = b"SQLite format 3\x00"
+_CHUNK = 500  # ids per IN (...) query, below SQLite's variable limit
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS users (
+        name TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        pantry_text TEXT NOT NULL DEFAULT '',
+        prefs_json TEXT NOT NULL DEFAULT '{}')""",
+    """CREATE TABLE IF NOT EXISTS recipes (
+        id TEXT PRIMARY KEY,
+        json TEXT NOT NULL,
+        source TEXT,
+        created_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS votes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_name TEXT NOT NULL,
+        a TEXT NOT NULL,
+        b TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        strength TEXT,
+        left_side TEXT,
+        reasons_json TEXT NOT NULL DEFAULT '[]',
+        pantry_json TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL,
+        model_version TEXT,
+        generator TEXT,
+        deleted_at TEXT)""",
+    "CREATE INDEX IF NOT EXISTS votes_by_user ON votes (user_name, id)",
+    """CREATE TABLE IF NOT EXISTS model_versions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_name TEXT,
+        path TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        embedder TEXT,
+        metrics_json TEXT NOT NULL DEFAULT '{}',
+        meta_json TEXT NOT NULL DEFAULT '{}',
+        active INTEGER NOT NULL DEFAULT 0)""",
+    # At most one active model per scope (a user, or '' for the population/global scope).
+    """CREATE UNIQUE INDEX IF NOT EXISTS one_active_model
+        ON model_versions (COALESCE(user_name, '')) WHERE active = 1""",
+    """CREATE TABLE IF NOT EXISTS embeddings (
+        model TEXT NOT NULL,
+        text_hash TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        vec BLOB NOT NULL,
+        PRIMARY KEY (model, text_hash))""",
+    """CREATE TABLE IF NOT EXISTS generated (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_name TEXT,
+        recipe_id TEXT NOT NULL,
+        created_at TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS generated_by_user ON generated (user_name, id)",
+)
+
+_VOTE_COLUMNS = ("id, user_name, a, b, outcome, strength, left_side, reasons_json, pantry_json, "
+                 "created_at, model_version, generator, deleted_at")
+_MODEL_COLUMNS = "id, user_name, path, created_at, embedder, metrics_json, meta_json, active"
+
+
+class StoreError(PantryError):
+    """The database file cannot be used (not a database, newer schema, locked, disk full...)."""
+
+
+class UnknownRecipe(InvalidInput):
+    """A vote refers to a recipe id that is not in the store."""
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One saved reward-model version. `user` None means the population (global) model."""
+
+    id: int
+    user: str | None
+    path: str
+    created_at: str
+    embedder: str | None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    active: bool = False
+
+
+def _recipe_from_json(text: str) -> Recipe:
+    d = json.loads(text)
+    return Recipe(
+        id=d["id"], title=d["title"], ingredients=tuple(d.get("ingredients") or ()),
+        steps=tuple(d.get("steps") or ()), minutes=d.get("minutes"), servings=d.get("servings"),
+        cuisine=d.get("cuisine"), tags=tuple(d.get("tags") or ()), source=d.get("source"),
+    )
+
+
+def _vote_from_row(row: Sequence[Any]) -> Vote:
+    (vid, user, a, b, outcome, strength, left, reasons, pantry, created, model_version,
+     generator, deleted_at) = row
+    return Vote(user=user, a=a, b=b, outcome=outcome, strength=strength, left=left,
+                reasons=tuple(json.loads(reasons or "[]")), pantry=tuple(json.loads(pantry or "[]")),
+                created_at=created, model_version=model_version, generator=generator,
+                id=int(vid), deleted=deleted_at is not None)
+
+
+def _model_from_row(row: Sequence[Any]) -> ModelVersion:
+    vid, user, path, created, embedder, metrics, meta, active = row
+    return ModelVersion(id=int(vid), user=user, path=path, created_at=created, embedder=embedder,
+                        metrics=json.loads(metrics or "{}"), meta=json.loads(meta or "{}"),
+                        active=bool(active))
+
+
+def _json_dump(value: Any, what: str) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    except (TypeError, ValueError) as e:
+        raise InvalidInput(f"{what} must be JSON-serialisable: {e}") from None
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _opt_user(user: str | None) -> str | None:
+    return None if user is None else validate_user_name(user)
+
+
+class Store:
+    """Users, recipes, votes, model versions and the embedding cache in one SQLite file.
+
+    Safe to share between threads: no connection is kept between calls. A PostgreSQL
+    backend would implement this same interface (see the module docstring).
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path).expanduser()
+        if self.path.exists() and self.path.is_dir():
+            raise StoreError(f"database path {self.path} is a folder, not a file")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._check_file_is_sqlite()
+        self._init_schema()
+
+    @classmethod
+    def open(cls, settings: "Settings | None" = None) -> "Store":
+        """The store at `settings.db_path` (settings from the environment when not given)."""
+        if settings is None:
+            from .settings import Settings
+
+            settings = Settings.from_env()
+        return cls(settings.db_path)
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    def close(self) -> None:
+        """Nothing to release (connections are per operation); kept for interface symmetry."""
+
+    # --- connections and transactions ----------------------------------------------------
+
+    def _check_file_is_sqlite(self) -> None:
+        """Refuse (without touching it) a non-empty file that is not a SQLite database."""
+        if not self.path.exists():
+            return
+        try:
+            with open(self.path, "rb") as f:
+                head = f.read(len(SQLITE_MAGIC))
+        except OSError as e:
+            raise StoreError(f"cannot read database {self.path}: {e.strerror or e}") from None
+        if head and head != SQLITE_MAGIC:
+            raise StoreError(
+                f"{self.path} exists but is not a PantryPilot database (not a SQLite file); "
+                "nothing was changed. Move it away or set PANTRY_HOME to another folder.")
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open database {self.path}: {e}") from None
+        return conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connect()
+        try:
+            yield conn
+        except sqlite3.Error as e:
+            raise StoreError(f"database {self.path}: {e}") from None
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: everything inside is committed together or not at all."""
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            raise StoreError(f"database {self.path}: {e}") from None
+        finally:
+            conn.close()
+
+    def _init_schema(self) -> None:
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            version = 0
+            if "meta" in tables:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                version = int(row[0]) if row else 0
+            elif tables - {"sqlite_sequence"}:
+                conn.execute("ROLLBACK")
+                raise StoreError(f"{self.path} is a SQLite database but not a PantryPilot one "
+                                 f"(tables: {', '.join(sorted(tables))}); nothing was changed")
+            if version > SCHEMA_VERSION:
+                conn.execute("ROLLBACK")
+                raise StoreError(
+                    f"{self.path} was written by a newer PantryPilot (schema version {version}; this "
+                    f"code knows up to {SCHEMA_VERSION}); upgrade PantryPilot to use it")
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            # Future migrations go here: `if version < 2: ...`.
+            conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
+            conn.execute("COMMIT")
+            # Only now that the file is known to be ours: WAL lets readers and one writer overlap.
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"cannot use database {self.path}: {e}; nothing was changed") from None
+        finally:
+            conn.close()
+
+    def journal_mode(self) -> str:
+        """The SQLite journal mode ("wal" once opened)."""
+        with self._read() as conn:
+            return str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+
+    def schema_version(self) -> int:
+        with self._read() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            return int(row[0]) if row else 0
+
+    # --- users -------------------------------------------------------------------------
+
+    @staticmethod
+    def _ensure_user(conn: sqlite3.Connection, name: str) -> None:
+        conn.execute("INSERT INTO users (name, created_at, pantry_text, prefs_json) VALUES (?, ?, '', '{}') "
+                     "ON CONFLICT (name) DO NOTHING", (name, now_iso()))
+
+    def ensure_user(self, name: str) -> str:
+        """Create the user if needed; return the validated (stripped) name."""
+        name = validate_user_name(name)
+        with self._write() as conn:
+            self._ensure_user(conn, name)
+        return name
+
+    def list_users(self) -> list[str]:
+        """All user names, sorted case-insensitively."""
+        with self._read() as conn:
+            names = [r[0] for r in conn.execute("SELECT name FROM users")]
+        return sorted(names, key=lambda n: (n.lower(), n))
+
+    def get_user_pantry(self, user: str) -> str:
+        """The user's saved pantry text ("" if none or unknown user)."""
+        user = validate_user_name(user)
+        with self._read() as conn:
+            row = conn.execute("SELECT pantry_text FROM users WHERE name = ?", (user,)).fetchone()
+        return row[0] if row else ""
+
+    def set_user_pantry(self, user: str, text: str) -> None:
+        """Save the user's pantry text (creating the user if needed)."""
+        user = validate_user_name(user)
+        if not isinstance(text, str):
+            raise InvalidInput(f"pantry text must be a string, got {type(text).__name__}")
+        with self._write() as conn:
+            conn.execute("INSERT INTO users (name, created_at, pantry_text, prefs_json) VALUES (?, ?, ?, '{}') "
+                         "ON CONFLICT (name) DO UPDATE SET pantry_text = excluded.pantry_text",
+                         (user, now_iso(), text))
+
+    def get_user_prefs(self, user: str) -> dict[str, Any]:
+        """The user's saved preferences dict ({} if none or unknown user)."""
+        user = validate_user_name(user)
+        with self._read() as conn:
+            row = conn.execute("SELECT prefs_json FROM users WHERE name = ?", (user,)).fetchone()
+        return json.loads(row[0] or "{}") if row else {}
+
+    def set_user_prefs(self, user: str, prefs: Mapping[str, Any]) -> None:
+        """Replace the user's preferences with `prefs` (a JSON-serialisable dict)."""
+        user = validate_user_name(user)
+        if not isinstance(prefs, Mapping):
+            raise InvalidInput(f"preferences must be a dict, got {type(prefs).__name__}")
+        payload = _json_dump(dict(prefs), "preferences")
+        with self._write() as conn:
+            conn.execute("INSERT INTO users (name, created_at, pantry_text, prefs_json) VALUES (?, ?, '', ?) "
+                         "ON CONFLICT (name) DO UPDATE SET prefs_json = excluded.prefs_json",
+                         (user, now_iso(), payload))
+
+    # --- recipes -----------------------------------------------------------------------
+
+    @staticmethod
+    def _add_recipes(conn: sqlite3.Connection, recipes: Iterable[Recipe]) -> int:
+        unique: dict[str, Recipe] = {}
+        for r in recipes:
+            if not isinstance(r, Recipe):
+                raise InvalidInput(f"expected a Recipe, got {type(r).__name__}")
+            unique[r.id] = r
+        now = now_iso()
+        conn.executemany(
+            "INSERT INTO recipes (id, json, source, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET json = excluded.json, source = excluded.source",
+            [(r.id, r.to_json(), r.source, now) for r in unique.values()])
+        return len(unique)
+
+    def add_recipes(self, recipes: Iterable[Recipe]) -> int:
+        """Insert or update recipes by id, in one transaction; return how many distinct ids."""
+        recipes = list(recipes)
+        with self._write() as conn:
+            return self._add_recipes(conn, recipes)
+
+    def get_recipe(self, recipe_id: str) -> Recipe | None:
+        with self._read() as conn:
+            row = conn.execute("SELECT json FROM recipes WHERE id = ?", (recipe_id,)).fetchone()
+        return _recipe_from_json(row[0]) if row else None
+
+    @staticmethod
+    def _get_recipe_json(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            marks = ", ".join("?" * len(chunk))
+            for rid, text in conn.execute(f"SELECT id, json FROM recipes WHERE id IN ({marks})", tuple(chunk)):
+                out[rid] = text
+        return out
+
+    def get_recipes(self, ids: Iterable[str]) -> dict[str, Recipe]:
+        """The stored recipes among `ids`, by id (missing ids are simply absent)."""
+        with self._read() as conn:
+            found = self._get_recipe_json(conn, list(ids))
+        return {rid: _recipe_from_json(text) for rid, text in found.items()}
+
+    def existing_recipe_ids(self, ids: Iterable[str]) -> set[str]:
+        """Which of `ids` are in the store."""
+        ids = list(dict.fromkeys(ids))
+        found: set[str] = set()
+        with self._read() as conn:
+            for chunk in _chunks(ids):
+                marks = ", ".join("?" * len(chunk))
+                found.update(r[0] for r in conn.execute(f"SELECT id FROM recipes WHERE id IN ({marks})", tuple(chunk)))
+        return found
+
+    def all_recipes(self) -> list[Recipe]:
+        """Every stored recipe, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT json FROM recipes ORDER BY created_at, id").fetchall()
+        return [_recipe_from_json(r[0]) for r in rows]
+
+    def count_recipes(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM recipes").fetchone()[0])
+
+    def log_generated(self, user: str | None, recipes: Iterable[str | Recipe]) -> None:
+        """Record that these recipes were just generated (for `user`, or None for no user).
+
+        Items may be recipe ids or Recipe objects; Recipe objects are also stored (upsert)
+        in the same transaction.
+        """
+        user = _opt_user(user)
+        items = list(recipes)
+        to_store = [r for r in items if isinstance(r, Recipe)]
+        ids = [r.id if isinstance(r, Recipe) else str(r) for r in items]
+        now = now_iso()
+        with self._write() as conn:
+            if user is not None:
+                self._ensure_user(conn, user)
+            if to_store:
+                self._add_recipes(conn, to_store)
+            conn.executemany("INSERT INTO generated (user_name, recipe_id, created_at) VALUES (?, ?, ?)",
+                             [(user, rid, now) for rid in ids])
+
+    def recent_generated(self, user: str | None = None, limit: int = 500) -> list[Recipe]:
+        """Recently generated recipes, newest first, each once; user None means any user."""
+        where, params = ("WHERE user_name = ? ", [validate_user_name(user)]) if user is not None else ("", [])
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT recipe_id, MAX(id) AS last_id FROM generated {where}"
+                "GROUP BY recipe_id ORDER BY last_id DESC LIMIT ?", (*params, int(limit))).fetchall()
+            ids = [r[0] for r in rows]
+            found = self._get_recipe_json(conn, ids)
+        return [_recipe_from_json(found[rid]) for rid in ids if rid in found]
+
+    # --- votes -------------------------------------------------------------------------
+
+    def _insert_votes(self, conn: sqlite3.Connection, votes: Sequence[Vote],
+                      skip_duplicates: bool = False) -> tuple[list[int], int]:
+        """Insert checked votes inside `conn`'s transaction; return (new ids, skipped duplicates)."""
+        checked = [check_vote(v) for v in votes]
+        needed = {rid for v in checked for rid in (v.a, v.b)}
+        found = set(self._get_recipe_json(conn, sorted(needed)))
+        missing = sorted(needed - found)
+        if missing:
+            shown = ", ".join(repr(m) for m in missing[:5]) + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else "")
+            raise UnknownRecipe(f"vote refers to recipe(s) not in the database: {shown}; add the recipes first")
+        ids: list[int] = []
+        skipped = 0
+        now = now_iso()
+        for user in sorted({v.user for v in checked}):
+            self._ensure_user(conn, user)
+        for v in checked:
+            if skip_duplicates and v.created_at is not None and conn.execute(
+                    "SELECT 1 FROM votes WHERE user_name = ? AND a = ? AND b = ? AND outcome = ? AND created_at = ?",
+                    (v.user, v.a, v.b, v.outcome, v.created_at)).fetchone():
+                skipped += 1
+                continue
+            cur = conn.execute(
+                "INSERT INTO votes (user_name, a, b, outcome, strength, left_side, reasons_json, pantry_json, "
+                "created_at, model_version, generator, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (v.user, v.a, v.b, v.outcome, v.strength, v.left,
+                 json.dumps(list(v.reasons), ensure_ascii=False), json.dumps(list(v.pantry), ensure_ascii=False),
+                 v.created_at or now, v.model_version, v.generator, None))
+            ids.append(int(cur.lastrowid))
+        return ids, skipped
+
+    def add_vote(self, vote: Vote) -> int:
+        """Save one vote (created_at defaults to now, UTC); return its id.
+
+        Raises UnknownRecipe if `a` or `b` is not in the store, InvalidInput for a bad vote.
+        """
+        with self._write() as conn:
+            ids, _ = self._insert_votes(conn, [vote])
+        return ids[0]
+
+    def add_votes(self, votes: Iterable[Vote]) -> list[int]:
+        """Save several votes in one transaction (all or none); return their ids in order."""
+        votes = list(votes)
+        with self._write() as conn:
+            ids, _ = self._insert_votes(conn, votes)
+        return ids
+
+    def import_batch(self, recipes: Iterable[Recipe], votes: Iterable[Vote],
+                     skip_duplicates: bool = True) -> tuple[int, int, int]:
+        """Store recipes then votes in ONE transaction (used by JSONL import).
+
+        With `skip_duplicates`, a vote identical to a stored one in user, a, b, outcome and
+        created_at is not added again (re-importing an export adds nothing).
+        Returns (distinct recipes written, votes added, duplicate votes skipped).
+        """
+        recipes, votes = list(recipes), list(votes)
+        with self._write() as conn:
+            n_recipes = self._add_recipes(conn, recipes)
+            ids, skipped = self._insert_votes(conn, votes, skip_duplicates=skip_duplicates)
+        return n_recipes, len(ids), skipped
+
+    def get_vote(self, vote_id: int) -> Vote | None:
+        with self._read() as conn:
+            row = conn.execute(f"SELECT {_VOTE_COLUMNS} FROM votes WHERE id = ?", (int(vote_id),)).fetchone()
+        return _vote_from_row(row) if row else None
+
+    def _set_deleted(self, vote_id: int, deleted: bool) -> bool:
+        with self._write() as conn:
+            row = conn.execute("SELECT deleted_at FROM votes WHERE id = ?", (int(vote_id),)).fetchone()
+            if row is None:
+                raise InvalidInput(f"there is no vote with id {vote_id}")
+            if (row[0] is not None) == deleted:
+                return False
+            conn.execute("UPDATE votes SET deleted_at = ? WHERE id = ?", (now_iso() if deleted else None, int(vote_id)))
+            return True
+
+    def delete_vote(self, vote_id: int) -> bool:
+        """Soft-delete a vote (it is kept, marked deleted); False if it already was."""
+        return self._set_deleted(vote_id, True)
+
+    def restore_vote(self, vote_id: int) -> bool:
+        """Undo a soft delete; False if the vote was not deleted."""
+        return self._set_deleted(vote_id, False)
+
+    def undo_last_vote(self, user: str) -> Vote | None:
+        """Soft-delete the user's newest non-deleted vote and return it (None if there is none)."""
+        user = validate_user_name(user)
+        with self._write() as conn:
+            row = conn.execute(f"SELECT {_VOTE_COLUMNS} FROM votes WHERE user_name = ? AND deleted_at IS NULL "
+                               "ORDER BY id DESC LIMIT 1", (user,)).fetchone()
+            if row is None:
+                return None
+            conn.execute("UPDATE votes SET deleted_at = ? WHERE id = ?", (now_iso(), row[0]))
+        return replace(_vote_from_row(row), deleted=True)
+
+    def _vote_filter(self, user: str | None, include_deleted: bool, since: str | datetime | None
+                     ) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        if user is not None:
+            clauses.append("user_name = ?")
+            params.append(validate_user_name(user))
+        if not include_deleted:
+            clauses.append("deleted_at IS NULL")
+        if since is not None:
+            clauses.append("created_at >= ?")
+            params.append(normalize_timestamp(since, "since"))
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def votes(self, user: str | None = None, include_deleted: bool = False,
+              since: str | datetime | None = None) -> list[Vote]:
+        """Votes ordered by id (oldest first); user None means every user."""
+        where, params = self._vote_filter(user, include_deleted, since)
+        with self._read() as conn:
+            rows = conn.execute(f"SELECT {_VOTE_COLUMNS} FROM votes{where} ORDER BY id", params).fetchall()
+        return [_vote_from_row(r) for r in rows]
+
+    def vote_counts(self, user: str | None = None) -> dict[str, int]:
+        """Non-deleted votes per outcome: {"a": n, "b": n, "tie": n, "both_bad": n}."""
+        where, params = self._vote_filter(user, False, None)
+        with self._read() as conn:
+            rows = conn.execute(f"SELECT outcome, COUNT(*) FROM votes{where} GROUP BY outcome", params).fetchall()
+        counts = {o: 0 for o in OUTCOMES}
+        counts.update({o: int(n) for o, n in rows})
+        return counts
+
+    def votes_frame(self, user: str | None = None, include_deleted: bool = False,
+                    since: str | datetime | None = None) -> "pd.DataFrame":
+        """Votes as a DataFrame, one row per vote, with recipe titles and a UTC datetime column.
+
+        Columns: id, user, a, b, a_title, b_title, outcome, strength, left, reasons, pantry,
+        created_at (datetime64, UTC), model_version, generator, deleted.
+        """
+        import pandas as pd
+
+        votes = self.votes(user=user, include_deleted=include_deleted, since=since)
+        titles = {rid: r.title for rid, r in self.get_recipes({x for v in votes for x in (v.a, v.b)}).items()}
+        columns = ["id", "user", "a", "b", "a_title", "b_title", "outcome", "strength", "left", "reasons",
+                   "pantry", "created_at", "model_version", "generator", "deleted"]
+        rows = [{"id": v.id, "user": v.user, "a": v.a, "b": v.b, "a_title": titles.get(v.a),
+                 "b_title": titles.get(v.b), "outcome": v.outcome, "strength": v.strength, "left": v.left,
+                 "reasons": list(v.reasons), "pantry": list(v.pantry), "created_at": v.created_at,
+                 "model_version": v.model_version, "generator": v.generator, "deleted": v.deleted}
+                for v in votes]
+        frame = pd.DataFrame(rows, columns=columns)
+        frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, format="ISO8601")
+        return frame
+
+    # --- model versions ----------------------------------------------------------------
+
+    @staticmethod
+    def _activate(conn: sqlite3.Connection, version_id: int, user: str | None) -> None:
+        if user is None:
+            conn.execute("UPDATE model_versions SET active = 0 WHERE user_name IS NULL AND active = 1")
+        else:
+            conn.execute("UPDATE model_versions SET active = 0 WHERE user_name = ? AND active = 1", (user,))
+        conn.execute("UPDATE model_versions SET active = 1 WHERE id = ?", (version_id,))
+
+    def add_model_version(self, user: str | None, path: str | Path, embedder: str | None,
+                          metrics: Mapping[str, Any] | None = None, meta: Mapping[str, Any] | None = None,
+                          activate: bool = False) -> int:
+        """Record a saved model (user None = population/global); optionally make it active."""
+        user = _opt_user(user)
+        metrics_json = _json_dump(dict(metrics or {}), "model metrics")
+        meta_json = _json_dump(dict(meta or {}), "model metadata")
+        with self._write() as conn:
+            if user is not None:
+                self._ensure_user(conn, user)
+            cur = conn.execute(
+                "INSERT INTO model_versions (user_name, path, created_at, embedder, metrics_json, meta_json, active) "
+                "VALUES (?, ?, ?, ?, ?, ?, 0)", (user, str(path), now_iso(), embedder, metrics_json, meta_json))
+            version_id = int(cur.lastrowid)
+            if activate:
+                self._activate(conn, version_id, user)
+        return version_id
+
+    def get_model_version(self, version_id: int) -> ModelVersion | None:
+        with self._read() as conn:
+            row = conn.execute(f"SELECT {_MODEL_COLUMNS} FROM model_versions WHERE id = ?",
+                               (int(version_id),)).fetchone()
+        return _model_from_row(row) if row else None
+
+    def model_versions(self, user: str | None = None, include_global: bool = True) -> list[ModelVersion]:
+        """Model versions, newest first.
+
+        user None: every version (all users and global). A user: that user's versions,
+        plus the population/global ones when `include_global`.
+        """
+        if user is None:
+            where, params = "", []
+        elif include_global:
+            where, params = " WHERE user_name = ? OR user_name IS NULL", [validate_user_name(user)]
+        else:
+            where, params = " WHERE user_name = ?", [validate_user_name(user)]
+        with self._read() as conn:
+            rows = conn.execute(f"SELECT {_MODEL_COLUMNS} FROM model_versions{where} ORDER BY id DESC",
+                                params).fetchall()
+        return [_model_from_row(r) for r in rows]
+
+    def activate_model(self, version_id: int) -> None:
+        """Make this version the one active model of its scope (its user, or global), atomically."""
+        with self._write() as conn:
+            row = conn.execute("SELECT user_name FROM model_versions WHERE id = ?", (int(version_id),)).fetchone()
+            if row is None:
+                raise InvalidInput(f"there is no model version with id {version_id}")
+            self._activate(conn, int(version_id), row[0])
+
+    def deactivate_models(self, user: str | None) -> None:
+        """Leave the scope (a user, or None for global) with no active model."""
+        user = _opt_user(user)
+        with self._write() as conn:
+            if user is None:
+                conn.execute("UPDATE model_versions SET active = 0 WHERE user_name IS NULL")
+            else:
+                conn.execute("UPDATE model_versions SET active = 0 WHERE user_name = ?", (user,))
+
+    def active_model(self, user: str | None, fallback_to_global: bool = False) -> ModelVersion | None:
+        """The active model of this scope (user None = global), or None.
+
+        With `fallback_to_global`, a user without an active model gets the active global one.
+        """
+        user = _opt_user(user)
+        with self._read() as conn:
+            if user is None:
+                row = conn.execute(f"SELECT {_MODEL_COLUMNS} FROM model_versions "
+                                   "WHERE user_name IS NULL AND active = 1").fetchone()
+            else:
+                row = conn.execute(f"SELECT {_MODEL_COLUMNS} FROM model_versions "
+                                   "WHERE user_name = ? AND active = 1", (user,)).fetchone()
+        if row is None and user is not None and fallback_to_global:
+            return self.active_model(None)
+        return _model_from_row(row) if row else None
+
+    # --- embedding cache ---------------------------------------------------------------
+
+    def get_embeddings(self, model: str, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        """Cached float32 vectors for these text hashes under `model` (missing ones absent)."""
+        hashes = list(dict.fromkeys(hashes))
+        out: dict[str, np.ndarray] = {}
+        with self._read() as conn:
+            for chunk in _chunks(hashes):
+                marks = ", ".join("?" * len(chunk))
+                for h, dim, blob in conn.execute(
+                        f"SELECT text_hash, dim, vec FROM embeddings WHERE model = ? AND text_hash IN ({marks})",
+                        (model, *chunk)):
+                    vec = np.frombuffer(blob, dtype="<f4")
+                    if vec.shape[0] == int(dim):  # skip a damaged row; it will be recomputed
+                        out[h] = vec.astype(np.float32)
+        return out
+
+    def put_embeddings(self, model: str, vectors: Mapping[str, np.ndarray]) -> int:
+        """Cache 1-D vectors (stored as little-endian float32) by text hash; return how many."""
+        rows = []
+        for h, v in vectors.items():
+            arr = np.asarray(v, dtype="<f4")
+            if arr.ndim != 1:
+                raise InvalidInput(f"embedding for {h!r} must be one vector, got shape {arr.shape}")
+            rows.append((model, h, int(arr.shape[0]), arr.tobytes()))
+        if not rows:
+            return 0
+        with self._write() as conn:
+            conn.executemany("INSERT INTO embeddings (model, text_hash, dim, vec) VALUES (?, ?, ?, ?) "
+                             "ON CONFLICT (model, text_hash) DO UPDATE SET dim = excluded.dim, vec = excluded.vec",
+                             rows)
+        return len(rows)

@@ -1,0 +1,193 @@
+"""JSONL import/export: all-or-nothing import, every bad line reported, round trips."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from pantry.errors import ImportFailed, InvalidInput
+from pantry.jsonl import (ImportReport, export_csv, export_trl, export_votes, import_jsonl, read_recipes_file,
+                          write_jsonl)
+from pantry.recipes import recipe_from_dict, recipe_to_text
+from pantry.store import Store
+from pantry.votes import Vote
+
+
+def make_recipe(i: int):
+    return recipe_from_dict({"title": f"Dish {i}", "ingredients": [f"{i} eggs", "rice"],
+                             "steps": ["Cook.", f"Serve {i}."], "minutes": 10 + i, "cuisine": "Thai"})
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Store(tmp_path / "db" / "pantry.sqlite3")
+
+
+def write_lines(path, objs):
+    path.write_text("\n".join(o if isinstance(o, str) else json.dumps(o) for o in objs) + "\n", encoding="utf-8")
+    return path
+
+
+def test_import_mixed_file(store, tmp_path):
+    r1, r2, r3 = make_recipe(1), make_recipe(2), make_recipe(3)
+    store.add_recipes([r3])
+    path = write_lines(tmp_path / "in.jsonl", [
+        {"user": "bo", "a": r1.id, "b": r2.id, "outcome": "a"},  # refers to recipes defined later
+        r1.to_dict(),
+        "",
+        {k: v for k, v in r2.to_dict().items() if k != "id"},  # id becomes the content hash
+        {"a": r2.id, "b": r3.id, "outcome": "tie"},  # r3 only in the store; user defaults
+        {"user": "bo", "a": make_recipe(4).to_dict(), "b": r1.id, "outcome": "b", "strength": "much"},
+        {"prompt": "Suggest a recipe using: eggs", "chosen": recipe_to_text(make_recipe(5)),
+         "rejected": recipe_to_text(r1), "margin": 2},
+    ])
+    report = import_jsonl(store, path, default_user="me")
+    assert report == ImportReport(recipes=4, votes=3, pairs=1)
+    assert store.count_recipes() == 5
+    votes = store.votes()
+    assert [(v.user, v.outcome) for v in votes] == [("bo", "a"), ("me", "tie"), ("bo", "b"), ("me", "a")]
+    assert votes[3].a == make_recipe(5).id and votes[3].strength == "much" and votes[3].pantry == ("eggs",)
+
+
+def test_malformed_file_reports_every_bad_line_and_imports_nothing(store, tmp_path):
+    r1, r2 = make_recipe(1), make_recipe(2)
+    path = write_lines(tmp_path / "bad.jsonl", [
+        r1.to_dict(),
+        r2.to_dict(),
+        '{"title": "Broken", "ingredients": ["x"',
+        {"user": "bo", "a": r1.id, "b": r2.id, "outcome": "a"},
+        {"ingredients": ["salt"], "steps": ["Add salt."]},
+    ])
+    with pytest.raises(ImportFailed) as info:
+        import_jsonl(store, path)
+    err = info.value
+    assert [n for n, _ in err.problems] == [3, 5]
+    assert "not valid JSON" in err.problems[0][1] and "column" in err.problems[0][1]
+    assert "field 'title' is missing" in err.problems[1][1]
+    assert str(path) in str(err) and "line 3" in str(err) and "line 5" in str(err)
+    assert store.count_recipes() == 0 and store.votes() == [] and store.list_users() == []
+
+
+def test_all_kinds_of_bad_lines(store, tmp_path):
+    r1 = make_recipe(1)
+    lines = [
+        r1.to_dict(),
+        "[1, 2]",
+        {"colour": "red"},
+        {"user": "bo", "a": r1.id, "b": "r-unknown", "outcome": "a"},
+        {"user": "bo", "a": r1.id, "b": make_recipe(2).to_dict(), "outcome": "perhaps"},
+        {"prompt": "p", "chosen": "Only a title"},
+    ]
+    with pytest.raises(ImportFailed) as info:
+        import_jsonl(store, [json.dumps(x) if not isinstance(x, str) else x for x in lines], name="upload.jsonl")
+    problems = dict(info.value.problems)
+    assert sorted(problems) == [2, 3, 4, 5, 6]
+    assert "JSON object" in problems[2]
+    assert "keys: colour" in problems[3]
+    assert "field 'b'" in problems[4] and "r-unknown" in problems[4]
+    assert "field 'outcome' must be one of a, b, tie, both_bad" in problems[5]
+    assert "field 'rejected'" in problems[6]
+    assert info.value.path == "upload.jsonl"
+    assert store.count_recipes() == 0
+
+
+def test_bad_utf8_and_bytes_input(store):
+    data = json.dumps(make_recipe(1).to_dict()).encode() + b"\n\xff\xfe{}\n"
+    with pytest.raises(ImportFailed) as info:
+        import_jsonl(store, data)
+    assert [n for n, _ in info.value.problems] == [2] and "UTF-8" in info.value.problems[0][1]
+    report = import_jsonl(store, b"\xef\xbb\xbf" + json.dumps(make_recipe(1).to_dict()).encode() + b"\r\n")
+    assert report.recipes == 1
+
+
+def test_size_limit_and_missing_file(store, tmp_path):
+    path = write_lines(tmp_path / "big.jsonl", [make_recipe(i).to_dict() for i in range(50)])
+    with pytest.raises(InvalidInput, match="over the import limit"):
+        import_jsonl(store, path, max_bytes=1000)
+    with pytest.raises(InvalidInput, match="no such file"):
+        import_jsonl(store, tmp_path / "nope.jsonl")
+    assert store.count_recipes() == 0
+
+
+def test_votes_export_round_trip(store, tmp_path):
+    rs = [make_recipe(i) for i in range(4)]
+    store.add_recipes(rs)
+    store.add_votes([
+        Vote(user="bo", a=rs[0].id, b=rs[1].id, outcome="a", strength="much", left="b", reasons=("quick",),
+             pantry=("eggs",), model_version="2", generator="offline"),
+        Vote(user="ana", a=rs[2].id, b=rs[3].id, outcome="both_bad"),
+    ])
+    deleted = store.add_vote(Vote(user="bo", a=rs[1].id, b=rs[2].id, outcome="tie"))
+    store.delete_vote(deleted)
+    lines = export_votes(store)
+    assert len(lines) == 2 and isinstance(json.loads(lines[0])["a"], dict)
+    out = write_jsonl(tmp_path / "exports" / "votes.jsonl", lines)
+    assert out.read_text(encoding="utf-8").count("\n") == 2
+
+    fresh = Store(tmp_path / "fresh.sqlite3")
+    report = import_jsonl(fresh, out)
+    assert (report.recipes, report.votes) == (4, 2)
+    strip = lambda vs: [(v.user, v.a, v.b, v.outcome, v.strength, v.left, v.reasons, v.pantry, v.created_at,
+                         v.model_version, v.generator) for v in vs]
+    assert strip(fresh.votes()) == strip(store.votes())
+    assert {r.id: r for r in fresh.all_recipes()} == {r.id: r for r in store.all_recipes()}
+    # re-importing the same export adds nothing
+    again = import_jsonl(fresh, out)
+    assert (again.votes, again.skipped) == (0, 2) and len(fresh.votes()) == 2
+    assert len(export_votes(store, user="bo")) == 1 and len(export_votes(store, include_deleted=True)) == 3
+
+
+def test_trl_export_import_round_trip(store, tmp_path):
+    rs = [make_recipe(i) for i in range(4)]
+    store.add_recipes(rs)
+    store.add_votes([
+        Vote(user="bo", a=rs[0].id, b=rs[1].id, outcome="b", strength="much", pantry=("eggs", "rice")),
+        Vote(user="bo", a=rs[2].id, b=rs[3].id, outcome="a", strength="slightly"),
+        Vote(user="bo", a=rs[0].id, b=rs[3].id, outcome="tie"),
+    ])
+    lines = export_trl(store)
+    rows = [json.loads(x) for x in lines]
+    assert len(rows) == 2  # decisive only
+    assert rows[0]["prompt"] == "Suggest a recipe using: eggs, rice"
+    assert rows[0]["chosen"] == recipe_to_text(rs[1]) and rows[0]["rejected"] == recipe_to_text(rs[0])
+    assert [r["margin"] for r in rows] == [1.0, 0.5] and rows[0]["user"] == "bo"
+    assert rows[1]["prompt"] == "Suggest a recipe."
+
+    fresh = Store(tmp_path / "fresh.sqlite3")
+    report = import_jsonl(fresh, write_jsonl(tmp_path / "trl.jsonl", lines))
+    assert (report.pairs, report.votes, report.recipes) == (2, 0, 4)
+    got = [(v.user, v.winner, v.loser, v.strength, v.pantry) for v in fresh.votes()]
+    want = [(v.user, v.winner, v.loser, v.strength, v.pantry) for v in store.votes() if v.decisive]
+    assert got == want
+    assert {r.id: r for r in fresh.all_recipes()} == {r.id: r for r in rs}
+
+
+def test_csv_export(store):
+    rs = [make_recipe(i) for i in range(2)]
+    store.add_recipes(rs)
+    store.add_vote(Vote(user="bo", a=rs[0].id, b=rs[1].id, outcome="a", reasons=("quick", "cheap, tasty")))
+    rows = list(csv.DictReader(io.StringIO(export_csv(store))))
+    assert len(rows) == 1
+    assert rows[0]["a_title"] == "Dish 0" and rows[0]["reasons"] == "quick; cheap, tasty"
+    assert export_csv(store, user="nobody").strip().count("\n") == 0
+
+
+def test_read_recipes_file(tmp_path):
+    good = write_lines(tmp_path / "r.jsonl", [make_recipe(1).to_dict(), "", make_recipe(2).to_dict()])
+    assert [r.title for r in read_recipes_file(good)] == ["Dish 1", "Dish 2"]
+    bad = write_lines(tmp_path / "bad.jsonl", [make_recipe(1).to_dict(), "{nope", {"title": "x", "ingredients": 3}])
+    with pytest.raises(ImportFailed) as info:
+        read_recipes_file(bad)
+    assert [n for n, _ in info.value.problems] == [2, 3]
+    assert "field 'ingredients'" in info.value.problems[1][1]
+
+
+def test_write_jsonl_is_atomic_replace(tmp_path):
+    target = tmp_path / "out.jsonl"
+    target.write_text("old\n")
+    write_jsonl(target, ['{"x": 1}', '{"x": 2}\n'])
+    assert target.read_text() == '{"x": 1}\n{"x": 2}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]  # no temp file left behind

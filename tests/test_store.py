@@ -1,0 +1,333 @@
+"""Store: schema, WAL, users, recipes, votes (soft delete/undo), models, embeddings, threads."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import numpy as np
+import pytest
+
+from pantry.errors import InvalidInput, PantryError
+from pantry.recipes import recipe_from_dict, recipe_from_text, recipe_to_text
+from pantry.settings import Settings
+from pantry.store import SCHEMA_VERSION, Store, StoreError, UnknownRecipe
+from pantry.votes import Vote, check_vote, pair_from_trl, validate_user_name, vote_from_dict
+
+
+def make_recipe(i: int, **extra):
+    return recipe_from_dict({"title": f"Dish {i}", "ingredients": [f"{i} eggs", "rice"],
+                             "steps": ["Cook.", f"Serve {i}."], "minutes": 10 + i, **extra})
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Store(tmp_path / "sub" / "pantry.sqlite3")
+
+
+@pytest.fixture
+def recipes(store):
+    rs = [make_recipe(i) for i in range(6)]
+    store.add_recipes(rs)
+    return rs
+
+
+# --- recipe text ------------------------------------------------------------------------
+
+def test_recipe_text_round_trip():
+    r = recipe_from_dict({"title": "Egg fried rice", "ingredients": ["1.5 cups rice", "2 eggs", "- chili oil"],
+                          "steps": ["Fry the eggs.", "350 degrees, 5 min."], "minutes": 15, "servings": 2,
+                          "cuisine": "Chinese"})
+    text = recipe_to_text(r)
+    assert text.splitlines()[0] == "Egg fried rice"
+    assert "Ingredients:" in text and "Steps:" in text and "1. Fry the eggs." in text
+    assert recipe_from_text(text) == r
+    bare = recipe_from_dict({"title": "Toast", "ingredients": ["bread"]})
+    assert recipe_from_text(recipe_to_text(bare)) == bare
+
+
+def test_recipe_from_loose_text():
+    r = recipe_from_text("## Pancakes\nFluffy.\n**Ingredients**\n* flour\n* milk\nInstructions:\n1) mix\n2) fry\n"
+                         "Serves: 4")
+    assert (r.title, r.ingredients, r.steps, r.servings) == ("Pancakes", ("flour", "milk"), ("mix", "fry"), 4)
+    assert r.id.startswith("r-")
+
+
+# --- votes module ----------------------------------------------------------------------
+
+def test_user_names():
+    assert validate_user_name("  Ana-María_2.0 x ") == "Ana-María_2.0 x"
+    for bad in ("", "   ", "x" * 41, "a/b", "semi;colon", None, "tab\tname"):
+        with pytest.raises(InvalidInput):
+            validate_user_name(bad)
+
+
+def test_vote_from_dict_validation():
+    vote, inline = vote_from_dict({"user": "ana", "a": "r1", "b": {"title": "T", "ingredients": ["x"]},
+                                   "outcome": "b", "strength": "much", "left": "b", "reasons": ["spicy"],
+                                   "pantry": ["eggs"], "created_at": "2024-05-01T10:00:00Z"})
+    assert vote.a == "r1" and vote.b == inline[0].id and vote.created_at == "2024-05-01T10:00:00+00:00"
+    assert vote.decisive and vote.winner == inline[0].id
+    back, _ = vote_from_dict(vote.to_dict())
+    assert back == vote
+    cases = {
+        "field 'outcome' must be one of a, b, tie, both_bad": {"outcome": "maybe"},
+        "field 'strength'": {"strength": "very"},
+        "field 'left'": {"left": "c"},
+        "field 'user'": {"user": "bad/name"},
+        "field 'created_at'": {"created_at": "yesterday"},
+        "field 'reasons'": {"reasons": "tasty"},
+        "field 'b': field 'title' is missing": {"b": {"ingredients": ["x"]}},
+        "same recipe": {"b": "r1"},
+    }
+    for message, change in cases.items():
+        with pytest.raises(InvalidInput, match=message):
+            vote_from_dict({"user": "ana", "a": "r1", "b": "r2", "outcome": "a", **change})
+    with pytest.raises(InvalidInput, match="only applies"):
+        vote_from_dict({"user": "ana", "a": "r1", "b": "r2", "outcome": "tie", "strength": "much"})
+    with pytest.raises(InvalidInput, match="field 'outcome' is missing"):
+        vote_from_dict({"user": "ana", "a": "r1", "b": "r2"})
+
+
+def test_pair_from_trl():
+    a, b = make_recipe(1), make_recipe(2)
+    vote, rs = pair_from_trl({"prompt": "Suggest a recipe using: eggs, rice", "chosen": recipe_to_text(a),
+                              "rejected": recipe_to_text(b), "margin": 1.0}, default_user="bo")
+    assert (vote.user, vote.a, vote.b, vote.outcome, vote.strength) == ("bo", a.id, b.id, "a", "much")
+    assert vote.pantry == ("eggs", "rice") and rs == [a, b]
+    vote, _ = pair_from_trl({"prompt": "anything", "chosen": recipe_to_text(a), "rejected": recipe_to_text(b),
+                             "user": "cy", "margin": 0.2})
+    assert (vote.user, vote.strength, vote.pantry) == ("cy", "slightly", ())
+    with pytest.raises(InvalidInput, match="field 'rejected'"):
+        pair_from_trl({"prompt": "p", "chosen": "X"})
+
+
+# --- store basics ----------------------------------------------------------------------
+
+def test_wal_schema_and_parent_dirs(store, tmp_path):
+    assert (tmp_path / "sub" / "pantry.sqlite3").is_file()
+    assert store.journal_mode() == "wal"
+    assert store.schema_version() == SCHEMA_VERSION
+
+
+def test_open_from_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("PANTRY_HOME", str(tmp_path / "home"))
+    store = Store.open(Settings.from_env())
+    assert store.path == tmp_path / "home" / "pantry.sqlite3" and store.path.is_file()
+
+
+def test_garbage_file_is_refused_and_untouched(tmp_path):
+    path = tmp_path / "pantry.sqlite3"
+    garbage = b"this is my shopping list, not a database\n" * 100
+    path.write_bytes(garbage)
+    with pytest.raises(PantryError, match="not a PantryPilot database"):
+        Store(path)
+    assert path.read_bytes() == garbage
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pantry.sqlite3"]
+
+
+def test_foreign_sqlite_db_is_refused(tmp_path):
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE stuff (x)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="not a PantryPilot one"):
+        Store(path)
+    assert path.read_bytes() == before
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "p.sqlite3"
+    Store(path)
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="newer PantryPilot"):
+        Store(path)
+
+
+def test_users_pantry_prefs(store):
+    assert store.ensure_user("  bo ") == "bo"
+    store.ensure_user("Ana")
+    store.ensure_user("bo")
+    assert store.list_users() == ["Ana", "bo"]
+    assert store.get_user_pantry("bo") == "" and store.get_user_prefs("bo") == {}
+    store.set_user_pantry("bo", "2 eggs, rice")
+    store.set_user_prefs("bo", {"diet": ["vegetarian"], "max_minutes": 30})
+    store.set_user_pantry("cy", "tofu")  # creates the user
+    assert store.get_user_pantry("bo") == "2 eggs, rice"
+    assert store.get_user_prefs("bo") == {"diet": ["vegetarian"], "max_minutes": 30}
+    assert store.list_users() == ["Ana", "bo", "cy"]
+    with pytest.raises(InvalidInput):
+        store.ensure_user("bad/name")
+    with pytest.raises(InvalidInput):
+        store.set_user_prefs("bo", {"x": object()})
+
+
+def test_recipes_round_trip_and_upsert(store):
+    rs = [make_recipe(i, tags=["quick"], cuisine="Thai", source="test") for i in range(3)]
+    assert store.add_recipes(rs + rs[:1]) == 3
+    assert store.count_recipes() == 3
+    assert store.get_recipe(rs[1].id) == rs[1]
+    assert store.get_recipe("nope") is None
+    assert store.get_recipes([rs[0].id, "nope", rs[2].id]) == {rs[0].id: rs[0], rs[2].id: rs[2]}
+    assert sorted(r.id for r in store.all_recipes()) == sorted(r.id for r in rs)
+    changed = recipe_from_dict({**rs[0].to_dict(), "minutes": 99})
+    store.add_recipes([changed])
+    assert store.get_recipe(rs[0].id).minutes == 99 and store.count_recipes() == 3
+    many = [make_recipe(i) for i in range(100, 1300)]  # more ids than one IN (...) chunk
+    store.add_recipes(many)
+    assert len(store.get_recipes([r.id for r in many])) == 1200
+
+
+def test_generated_log(store, recipes):
+    store.log_generated("bo", [recipes[0].id, recipes[1].id])
+    store.log_generated("ana", [recipes[2]])
+    new = make_recipe(77)
+    store.log_generated("bo", [new, recipes[0].id])  # Recipe objects are stored too
+    # newest first; within one call the later item counts as newer
+    assert [r.id for r in store.recent_generated("bo")] == [recipes[0].id, new.id, recipes[1].id]
+    assert [r.id for r in store.recent_generated("bo", limit=1)] == [recipes[0].id]
+    assert {r.id for r in store.recent_generated()} == {new.id, recipes[0].id, recipes[1].id, recipes[2].id}
+
+
+# --- votes -------------------------------------------------------------------------------
+
+def test_vote_round_trip(store, recipes):
+    v = Vote(user="bo", a=recipes[0].id, b=recipes[1].id, outcome="b", strength="slightly", left="a",
+             reasons=("too long",), pantry=("eggs", "rice"), model_version="3", generator="offline")
+    vid = store.add_vote(v)
+    [saved] = store.votes()
+    assert saved.id == vid and saved.created_at and not saved.deleted
+    assert saved == Vote(**{**v.__dict__, "id": vid, "created_at": saved.created_at})
+    assert store.get_vote(vid) == saved
+    assert "bo" in store.list_users()
+    explicit = store.add_vote(Vote(user="bo", a=recipes[2].id, b=recipes[3].id, outcome="tie",
+                                   created_at="2020-01-01T00:00:00+02:00"))
+    assert store.get_vote(explicit).created_at == "2019-12-31T22:00:00+00:00"
+    assert [x.id for x in store.votes(since="2021-01-01T00:00:00Z")] == [vid]
+
+
+def test_vote_needs_stored_recipes(store, recipes):
+    with pytest.raises(UnknownRecipe, match="not in the database"):
+        store.add_vote(Vote(user="bo", a=recipes[0].id, b="r-missing", outcome="a"))
+    with pytest.raises(InvalidInput, match="field 'outcome'"):
+        store.add_vote(Vote(user="bo", a=recipes[0].id, b=recipes[1].id, outcome="meh"))
+    # add_votes is all or nothing
+    with pytest.raises(UnknownRecipe):
+        store.add_votes([Vote(user="bo", a=recipes[0].id, b=recipes[1].id, outcome="a"),
+                         Vote(user="bo", a=recipes[0].id, b="r-missing", outcome="a")])
+    assert store.votes() == []
+
+
+def test_soft_delete_undo_restore_counts(store, recipes):
+    ids = store.add_votes([Vote(user="bo", a=recipes[i].id, b=recipes[i + 1].id, outcome=o)
+                           for i, o in enumerate(["a", "b", "tie", "both_bad"])])
+    store.add_vote(Vote(user="ana", a=recipes[0].id, b=recipes[5].id, outcome="a"))
+    assert store.vote_counts("bo") == {"a": 1, "b": 1, "tie": 1, "both_bad": 1}
+    assert store.vote_counts() == {"a": 2, "b": 1, "tie": 1, "both_bad": 1}
+    assert store.delete_vote(ids[1]) is True
+    assert store.delete_vote(ids[1]) is False
+    assert [v.id for v in store.votes("bo")] == [ids[0], ids[2], ids[3]]
+    assert [v.deleted for v in store.votes("bo", include_deleted=True)] == [False, True, False, False]
+    undone = store.undo_last_vote("bo")
+    assert undone.id == ids[3] and undone.deleted
+    assert store.undo_last_vote("bo").id == ids[2]
+    assert store.vote_counts("bo") == {"a": 1, "b": 0, "tie": 0, "both_bad": 0}
+    assert store.restore_vote(ids[1]) is True
+    assert [v.id for v in store.votes("bo")] == [ids[0], ids[1]]
+    assert store.undo_last_vote("nobody") is None
+    with pytest.raises(InvalidInput, match="no vote with id"):
+        store.delete_vote(12345)
+    frame = store.votes_frame("bo", include_deleted=True)
+    assert list(frame["id"]) == ids and frame["deleted"].tolist() == [False, False, True, True]
+    assert frame.loc[0, "a_title"] == recipes[0].title and str(frame["created_at"].dt.tz) == "UTC"
+
+
+def test_concurrent_votes_from_threads(tmp_path):
+    store = Store(tmp_path / "p.sqlite3")
+    rs = [make_recipe(i) for i in range(10)]
+    store.add_recipes(rs)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def worker(t: int) -> None:
+        try:
+            barrier.wait()
+            for i in range(25):
+                store.add_vote(Vote(user=f"user{t}", a=rs[i % 10].id, b=rs[(i + 1) % 10].id,
+                                    outcome="a" if i % 2 else "b", reasons=(f"t{t}-{i}",)))
+                if i % 5 == 0:
+                    store.votes(user=f"user{t}")  # readers interleave with writers
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    votes = store.votes()
+    assert len(votes) == 200 and len({v.id for v in votes}) == 200
+    assert len({v.reasons for v in votes}) == 200
+    other = Store(tmp_path / "p.sqlite3")  # a second instance (another process would do the same)
+    assert len(other.votes()) == 200
+    assert other.vote_counts() == {"a": 96, "b": 104, "tie": 0, "both_bad": 0}
+
+
+# --- models and embeddings --------------------------------------------------------------
+
+def test_model_versions_one_active_per_scope(store):
+    g1 = store.add_model_version(None, "weights/g1.pt", "all-MiniLM-L6-v2", {"acc": 0.7}, {"n": 10}, activate=True)
+    b1 = store.add_model_version("bo", "weights/b1.pt", "all-MiniLM-L6-v2", {"acc": 0.8})
+    b2 = store.add_model_version("bo", "weights/b2.pt", "all-MiniLM-L6-v2", activate=True)
+    a1 = store.add_model_version("ana", "weights/a1.pt", None, activate=True)
+    assert store.active_model("bo").id == b2
+    assert store.active_model(None).id == g1
+    store.activate_model(b1)
+    assert store.active_model("bo").id == b1
+    assert store.active_model("ana").id == a1 and store.active_model(None).id == g1
+    for scope in ("bo", "ana", None):
+        assert sum(m.active for m in store.model_versions() if m.user == scope) == 1
+    mv = store.get_model_version(b1)
+    assert (mv.user, mv.path, mv.metrics, mv.meta, mv.active) == ("bo", "weights/b1.pt", {"acc": 0.8}, {}, True)
+    assert [m.id for m in store.model_versions("bo")] == [b2, b1, g1]
+    assert [m.id for m in store.model_versions("bo", include_global=False)] == [b2, b1]
+    assert len(store.model_versions()) == 4
+    store.deactivate_models("bo")
+    assert store.active_model("bo") is None
+    assert store.active_model("bo", fallback_to_global=True).id == g1
+    with pytest.raises(InvalidInput):
+        store.activate_model(999)
+
+
+def test_concurrent_activation_keeps_one_active(store):
+    ids = [store.add_model_version("bo", f"w{i}.pt", "e") for i in range(8)]
+    threads = [threading.Thread(target=store.activate_model, args=(i,)) for i in ids]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sum(m.active for m in store.model_versions("bo")) == 1
+
+
+def test_embedding_cache(store):
+    vecs = {f"h{i}": np.arange(4, dtype=np.float64) + i for i in range(3)}
+    assert store.put_embeddings("mini", vecs) == 3
+    got = store.get_embeddings("mini", ["h0", "h2", "missing"])
+    assert set(got) == {"h0", "h2"} and got["h2"].dtype == np.float32
+    np.testing.assert_array_equal(got["h2"], np.array([2, 3, 4, 5], dtype=np.float32))
+    assert store.get_embeddings("other-model", ["h0"]) == {}
+    store.put_embeddings("mini", {"h0": np.ones(4)})
+    np.testing.assert_array_equal(store.get_embeddings("mini", ["h0"])["h0"], np.ones(4, dtype=np.float32))
+    with pytest.raises(InvalidInput):
+        store.put_embeddings("mini", {"bad": np.ones((2, 2))})
+
+
+def test_check_vote_normalises():
+    v = check_vote(Vote(user=" bo ", a=" r1", b="r2 ", outcome="a", created_at="2024-01-01T00:00:00"))
+    assert (v.user, v.a, v.b, v.created_at) == ("bo", "r1", "r2", "2024-01-01T00:00:00+00:00")
