@@ -1,0 +1,361 @@
+"""Tests for pantry.kitchen: the ingredient knowledge base, pantry parsing and recipe checks."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from pantry.errors import InvalidInput
+from pantry.kitchen import (
+    CATEGORIES,
+    Ingredient,
+    Kitchen,
+    PantryItem,
+    _tokens,
+    diet_violations,
+    load_kitchen,
+    missing_ingredients,
+    pantry_coverage,
+    pantry_names,
+    parse_pantry,
+)
+from pantry.recipes import Recipe
+
+
+@pytest.fixture(scope="module")
+def kitchen() -> Kitchen:
+    return load_kitchen()
+
+
+def recipe(*ingredients: str, title: str = "Test dish") -> Recipe:
+    return Recipe(id="r-test", title=title, ingredients=tuple(ingredients), steps=("Cook.",))
+
+
+# --- the knowledge base -----------------------------------------------------------------
+
+
+def test_kb_size_categories_and_flags(kitchen: Kitchen) -> None:
+    assert len(kitchen.all()) >= 150
+    assert len(kitchen.names) == len(set(kitchen.names))
+    for ing in kitchen.all():
+        assert ing.category in CATEGORIES, ing
+        assert ing.name == ing.name.strip().lower(), ing.name
+        if ing.vegan:
+            assert ing.vegetarian and ing.dairy_free, ing.name
+    # every category the UI may offer is populated
+    for cat in ("vegetable", "fruit", "grain", "pasta", "legume", "dairy", "egg", "meat",
+                "poultry", "fish", "seafood", "nut", "seed", "herb", "spice", "condiment", "oil",
+                "sweetener", "baking", "other"):
+        assert kitchen.by_category(cat), cat
+    with pytest.raises(ValueError):
+        kitchen.by_category("snacks")
+
+
+def test_kb_aliases_unique_across_entries(kitchen: Kitchen) -> None:
+    owner: dict[tuple[str, ...], str] = {}
+    for ing in kitchen.all():
+        for phrase in (ing.name, *ing.aliases):
+            key = _tokens(phrase)
+            assert owner.setdefault(key, ing.name) == ing.name, f"{phrase!r}: {owner[key]} and {ing.name}"
+
+
+def test_kb_file_is_versioned_and_complete(kitchen: Kitchen) -> None:
+    from pantry.kitchen import DEFAULT_KB_PATH
+
+    doc = json.loads(DEFAULT_KB_PATH.read_text(encoding="utf-8"))
+    assert doc["version"] == 1
+    for entry in doc["ingredients"]:
+        for field in ("name", "aliases", "category", "vegetarian", "vegan", "gluten_free",
+                      "dairy_free", "nut_free", "staple"):
+            assert field in entry, (entry.get("name"), field)
+
+
+@pytest.mark.parametrize("name, flag, expected", [
+    ("soy sauce", "gluten_free", False),
+    ("tamari", "gluten_free", True),
+    ("butter", "dairy_free", False),
+    ("honey", "vegan", False),
+    ("honey", "vegetarian", True),
+    ("fish sauce", "vegetarian", False),
+    ("parmesan", "vegetarian", True),
+    ("egg", "dairy_free", True),
+    ("egg", "vegan", False),
+    ("almond", "nut_free", False),
+    ("peanut butter", "nut_free", False),
+    ("coconut milk", "dairy_free", True),
+    ("rice", "gluten_free", True),
+    ("pasta", "gluten_free", False),
+    ("flour", "gluten_free", False),
+    ("gelatin", "vegetarian", False),
+    ("worcestershire sauce", "vegetarian", False),
+    ("tofu", "vegan", True),
+])
+def test_diet_flags_are_accurate(kitchen: Kitchen, name: str, flag: str, expected: bool) -> None:
+    ing = kitchen.get(name)
+    assert ing is not None, name
+    assert getattr(ing, flag) is expected
+
+
+def test_staples_are_few_and_basic(kitchen: Kitchen) -> None:
+    staples = {ing.name for ing in kitchen.staples}
+    assert {"salt", "black pepper", "water", "olive oil"} <= staples
+    assert 6 <= len(staples) <= 12
+    assert "chicken" not in staples and "butter" not in staples
+
+
+@pytest.mark.parametrize("text, name", [
+    ("Tomatoes", "tomato"),
+    ("tomato", "tomato"),
+    ("berries", "mixed berry"),
+    ("strawberries", "strawberry"),
+    ("coriander leaves", "cilantro"),
+    ("cilantro", "cilantro"),
+    ("scallions", "green onion"),
+    ("Spring Onion", "green onion"),
+    ("garbanzo beans", "chickpea"),
+    ("chickpeas", "chickpea"),
+    ("aubergine", "eggplant"),
+    ("courgettes", "zucchini"),
+    ("bay leaves", "bay leaf"),
+    ("potatoes", "potato"),
+    ("prawns", "shrimp"),
+    ("icing sugar", "powdered sugar"),
+    ("jalapeño", "jalapeno"),
+    ("EGGS", "egg"),
+])
+def test_lookup_names_aliases_and_plurals(kitchen: Kitchen, text: str, name: str) -> None:
+    ing = kitchen.lookup(text)
+    assert ing is not None and ing.name == name
+
+
+def test_lookup_unknown_and_blank(kitchen: Kitchen) -> None:
+    assert kitchen.lookup("unobtainium") is None
+    assert kitchen.lookup("") is None
+    assert kitchen.lookup("   ") is None
+    assert "eggs" in kitchen and "unobtainium" not in kitchen
+
+
+@pytest.mark.parametrize("line, name", [
+    ("200 g spaghetti", "pasta"),
+    ("2 cloves garlic, minced", "garlic"),
+    ("4 garlic cloves, peeled", "garlic"),
+    ("1 (15-ounce) can chickpeas, drained", "chickpea"),
+    ("Kosher salt and fresh cracked black pepper", "black pepper"),
+    ("Salt", "salt"),
+    ("Freshly ground pepper", "black pepper"),
+    ("1 small green pepper finely chopped", "bell pepper"),
+    ("1 red bell pepper, diced", "bell pepper"),
+    ("1/2 teaspoon red pepper flakes", "chili flakes"),
+    ("1/4 teaspoon cayenne pepper", "cayenne"),
+    ("2 large eggs, lightly beaten", "egg"),
+    ("1 medium eggplant, cubed", "eggplant"),
+    ("8 ounces cream cheese, softened", "cream cheese"),
+    ("1 cup heavy cream", "cream"),
+    ("1/4 cup grated Parmigiano-Reggiano", "parmesan"),
+    ("2 tablespoons extra-virgin olive oil", "olive oil"),
+    ("1 tablespoon toasted sesame oil", "sesame oil"),
+    ("3 cups low-sodium chicken broth", "chicken broth"),
+    ("1 pound boneless, skinless chicken thighs", "chicken"),
+    ("2 tablespoons fresh lemon juice", "lemon"),
+    ("1/2 cup finely sliced green onions", "green onion"),
+    ("1 (28-ounce) can crushed tomatoes", "canned tomato"),
+    ("2 tablespoons tomato paste", "tomato paste"),
+    ("Crusty bread, for serving", "bread"),
+    ("1 cup packed light brown sugar", "brown sugar"),
+    ("2 cups all-purpose flour", "flour"),
+    ("1 teaspoon pure vanilla extract", "vanilla"),
+    ("1 jalapeño, seeded and minced", "jalapeno"),
+    ("Juice of 2 limes", "lime"),
+    ("1/2 cup chopped fresh cilantro leaves", "cilantro"),
+    ("1 pound large shrimp, peeled and deveined", "shrimp"),
+    ("4 slices thick-cut bacon, diced", "bacon"),
+    ("2 cups veal stock", "stock"),
+    ("1 cup vegetable stock", "vegetable broth"),
+    ("Dash hot sauce", "hot sauce"),
+    ("1/4 cup soy sauce", "soy sauce"),
+    ("2 cups cooked white rice", "rice"),
+])
+def test_match_line_real_world(kitchen: Kitchen, line: str, name: str) -> None:
+    ing = kitchen.match_line(line)
+    assert ing is not None, line
+    assert ing.name == name, (line, ing.name)
+
+
+def test_match_line_no_match_and_cache(kitchen: Kitchen) -> None:
+    assert kitchen.match_line("Kitchen twine") is None
+    assert kitchen.match_line("") is None
+    first = kitchen.match_line("2 cups basmati rice")
+    assert first is kitchen.match_line("2 cups basmati rice")
+
+
+def test_match_line_is_fast() -> None:
+    kb = Kitchen(load_kitchen().all())  # fresh instance, empty cache
+    lines = [f"{i} cups chopped fresh ingredient number {i} with garlic, minced" for i in range(3000)]
+    start = time.perf_counter()
+    for line in lines:
+        kb.match_line(line)
+    assert time.perf_counter() - start < 2.0
+
+
+# --- malformed knowledge files ----------------------------------------------------------
+
+
+def _write(tmp_path, obj) -> str:
+    path = tmp_path / "ingredients.json"
+    path.write_text(obj if isinstance(obj, str) else json.dumps(obj), encoding="utf-8")
+    return str(path)
+
+
+def _entry(**over) -> dict:
+    e = {"name": "thing", "aliases": ["things"], "category": "vegetable", "vegetarian": True,
+         "vegan": True, "gluten_free": True, "dairy_free": True, "nut_free": True, "staple": False}
+    e.update(over)
+    return e
+
+
+def test_load_custom_file(tmp_path) -> None:
+    kb = load_kitchen(_write(tmp_path, {"version": 1, "ingredients": [_entry()]}))
+    assert kb.names == ("thing",)
+    assert kb.lookup("Things").name == "thing"
+
+
+@pytest.mark.parametrize("doc, needle", [
+    ("{not json", "not valid JSON"),
+    ({"version": 2, "ingredients": [_entry()]}, "version"),
+    ({"version": 1, "ingredients": []}, "non-empty list"),
+    ({"version": 1, "ingredients": [_entry(), _entry(name="okra", category="veg")]}, "entry 1 ('okra')"),
+    ({"version": 1, "ingredients": [_entry(name="lard", vegan="no")]}, "'lard'"),
+    ({"version": 1, "ingredients": [_entry(name="ghee", vegan=True, dairy_free=False)]}, "'ghee'"),
+    ({"version": 1, "ingredients": [_entry(), _entry(name="stuff", aliases=["thing"])]}, "already used by 'thing'"),
+    ({"version": 1, "ingredients": [{"aliases": []}]}, "entry 0"),
+])
+def test_malformed_file_names_the_problem(tmp_path, doc, needle: str) -> None:
+    path = _write(tmp_path, doc)
+    with pytest.raises(InvalidInput) as err:
+        load_kitchen(path)
+    assert needle in str(err.value)
+    assert "ingredients.json" in str(err.value)
+
+
+def test_missing_file(tmp_path) -> None:
+    with pytest.raises(InvalidInput, match="not found"):
+        load_kitchen(tmp_path / "nope.json")
+
+
+# --- pantry parsing ----------------------------------------------------------------------
+
+
+def test_parse_pantry_basic(kitchen: Kitchen) -> None:
+    items = parse_pantry("2 eggs, half an onion, spinach, leftover rice", kitchen)
+    assert pantry_names(items) == ("egg", "onion", "spinach", "rice")
+    assert [i.quantity for i in items] == ["2", "half", None, None]
+    assert all(i.known for i in items)
+    assert items[0].raw == "2 eggs"
+
+
+@pytest.mark.parametrize("text, name, quantity", [
+    ("a bunch of spinach", "spinach", "a bunch"),
+    ("some frozen peas", "pea", "some"),
+    ("1/2 lb ground beef", "beef", "1/2 lb"),
+    ("3 x tins of tomatoes", "canned tomato", "3 tins"),
+    ("- milk", "milk", None),
+    ("* 200g feta", "feta", "200 g"),
+    ("1 cup basmati rice", "rice", "1 cup"),
+    ("half a dozen eggs", "egg", "half a dozen"),
+    ("eggs x2", "egg", "2"),
+    ("flour 1kg", "flour", "1 kg"),
+    ("2 large carrots", "carrot", "2"),
+    ("a couple of lemons", "lemon", "a couple"),
+])
+def test_parse_pantry_quantities_and_qualifiers(kitchen: Kitchen, text: str, name: str, quantity) -> None:
+    [item] = parse_pantry(text, kitchen)
+    assert (item.name, item.quantity, item.known) == (name, quantity, True)
+
+
+def test_parse_pantry_splits_and_dedupes(kitchen: Kitchen) -> None:
+    items = parse_pantry("salt and pepper\n- milk; eggs\n• 2 eggs & Milk", kitchen)
+    assert pantry_names(items) == ("salt", "black pepper", "milk", "egg")
+
+
+def test_parse_pantry_keeps_unknown(kitchen: Kitchen) -> None:
+    items = parse_pantry("eggs, Unobtainium Dust, 2 jars of mystery relish sauce", kitchen)
+    assert items[0] == PantryItem(name="egg", known=True, quantity=None, raw="eggs")
+    assert items[1].name == "unobtainium dust" and items[1].known is False
+
+
+def test_parse_pantry_ignores_control_characters(kitchen: Kitchen) -> None:
+    items = parse_pantry("eg\x00gs,\x07 rice\u200b\r\nspinach\t", kitchen)
+    assert pantry_names(items) == ("egg", "rice", "spinach")
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t ", ",,, ;\n", "\x00\x01"])
+def test_parse_pantry_empty(kitchen: Kitchen, text: str) -> None:
+    with pytest.raises(InvalidInput, match="pantry is empty"):
+        parse_pantry(text, kitchen)
+
+
+def test_parse_pantry_too_long(kitchen: Kitchen) -> None:
+    text = "eggs, " * (102400 // 6) + "rice"
+    with pytest.raises(InvalidInput) as err:
+        parse_pantry(text, kitchen)
+    assert str(len(text)) in str(err.value) and "5000" in str(err.value)
+
+
+def test_parse_pantry_too_many_items(kitchen: Kitchen) -> None:
+    text = ",".join(f"x{i}" for i in range(201))
+    with pytest.raises(InvalidInput, match="201 items"):
+        parse_pantry(text, kitchen, max_chars=100_000)
+
+
+def test_parse_pantry_uses_default_kitchen() -> None:
+    assert pantry_names(parse_pantry("Tomatoes")) == ("tomato",)
+
+
+# --- recipe checks ---------------------------------------------------------------------------
+
+
+def test_diet_violations(kitchen: Kitchen) -> None:
+    r = recipe("4 slices bacon", "2 tablespoons butter", "1/4 cup soy sauce", "1/2 cup sliced almonds",
+               "2 cups spinach", "For the sauce:")
+    assert diet_violations(r, ["vegetarian"], kitchen) == ["bacon is not vegetarian"]
+    assert "butter is not vegan" in diet_violations(r, ["vegan"], kitchen)
+    assert diet_violations(r, ["dairy-free"], kitchen) == ["butter is not dairy-free"]
+    assert diet_violations(r, ["gluten-free"], kitchen) == ["soy sauce is not gluten-free"]
+    assert diet_violations(r, ["nut-free"], kitchen) == ["almond is not nut-free"]
+    assert diet_violations(r, [], kitchen) == []
+    assert diet_violations(recipe("2 cups spinach", "1 cup rice"), ["vegan", "nut-free"], kitchen) == []
+
+
+def test_diet_violations_unknown_lines_and_exemptions(kitchen: Kitchen) -> None:
+    r = recipe("200 g 'nduja", "1 cup kefir", "1 block vegan butter", "gluten-free pasta")
+    assert len(diet_violations(r, ["vegetarian"], kitchen)) == 1
+    assert any("kefir" in m for m in diet_violations(r, ["dairy-free"], kitchen))
+    assert diet_violations(recipe("gluten-free pasta"), ["gluten-free"], kitchen) == []
+    assert diet_violations(recipe("2 tbsp vegan butter"), ["vegan", "dairy-free"], kitchen) == []
+
+
+def test_diet_violations_unknown_diet(kitchen: Kitchen) -> None:
+    with pytest.raises(ValueError, match="keto"):
+        diet_violations(recipe("1 egg"), ["keto"], kitchen)
+
+
+def test_missing_and_coverage(kitchen: Kitchen) -> None:
+    r = recipe("2 cups cooked rice", "3 eggs", "1 bunch scallions, sliced", "2 tablespoons soy sauce",
+               "1 tablespoon vegetable oil", "Salt and pepper", "1 tablespoon gochujang-ish paste")
+    pantry = ["rice", "egg", "gochujang-ish"]
+    assert missing_ingredients(r, pantry, kitchen) == ["1 bunch scallions, sliced", "2 tablespoons soy sauce"]
+    assert pantry_coverage(r, pantry, kitchen) == pytest.approx(3 / 5)
+    assert pantry_coverage(r, [], kitchen) == 0.0
+    assert pantry_coverage(r, ["rice", "eggs", "spring onions", "soy sauce", "gochujang-ish"], kitchen) == 1.0
+    assert missing_ingredients(r, ["rice", "eggs", "spring onions", "soy sauce", "gochujang-ish"], kitchen) == []
+    # only staples: nothing to buy, even with an empty pantry
+    assert pantry_coverage(recipe("Salt", "1 cup water", "olive oil"), [], kitchen) == 1.0
+
+
+def test_missing_accepts_parsed_names(kitchen: Kitchen) -> None:
+    items = parse_pantry("2 eggs, half an onion, leftover rice", kitchen)
+    r = recipe("1 onion, diced", "2 large eggs", "1 cup rice", "1 cup frozen peas")
+    assert missing_ingredients(r, pantry_names(items), kitchen) == ["1 cup frozen peas"]
+    assert isinstance(kitchen.get("onion"), Ingredient)
