@@ -1,0 +1,86 @@
+"""Recipe generators and the choice between them.
+
+Two generators follow the `Generator` protocol: the embedded offline composer (the
+default, no network) and `OllamaGenerator` (a real LLM through a local Ollama server).
+`select_generator(settings)` picks one and says why in one line (`GeneratorChoice.reason`):
+
+- "offline": always the composer;
+- "ollama": Ollama, or `GeneratorUnavailable` saying what to do (start it, pull the model);
+- "auto" (the default): Ollama when it is up and has the model, else the composer.
+
+`generate_with_fallback` runs a choice; in auto mode a failure of Ollama during generation
+falls back to the composer and returns an updated choice whose reason says what happened.
+The app records the choice's `name` and `reason` with each vote. No heavy imports here
+(no torch): the composer and the ollama client are both light.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import GeneratorError, GeneratorUnavailable, InvalidInput
+from ..recipes import Recipe
+from ..settings import Settings
+from .base import DIETS, GenerationRequest, Generator, ProgressFn
+from .composer import OfflineComposer
+from .ollama_gen import OllamaGenerator, OllamaStatus, check_ollama
+
+__all__ = [
+    "DIETS", "GenerationRequest", "Generator", "ProgressFn", "OfflineComposer", "OllamaGenerator",
+    "OllamaStatus", "check_ollama", "GeneratorChoice", "BACKENDS", "select_generator",
+    "generate_with_fallback",
+]
+
+BACKENDS = ("auto", "ollama", "offline")
+CHECK_TIMEOUT_S = 2.0  # discovery must be quick: the app calls it on page load
+
+
+@dataclass(frozen=True)
+class GeneratorChoice:
+    generator: Generator
+    name: str  # "offline-composer" or "ollama:<model>"
+    backend: str  # what runs: "ollama" | "offline"
+    reason: str  # one line saying why this generator runs
+    ollama: OllamaStatus | None = None  # what discovery found, when it was asked
+    mode: str = "auto"  # what was asked for: "auto" | "ollama" | "offline"
+
+
+def _composer_choice(reason: str, status: OllamaStatus | None, mode: str) -> GeneratorChoice:
+    composer = OfflineComposer()
+    return GeneratorChoice(composer, composer.name, "offline", reason, status, mode)
+
+
+def select_generator(settings: Settings, backend: str | None = None) -> GeneratorChoice:
+    """Pick the generator for `backend` (default: `settings.generator`) and say why."""
+    mode = (backend or settings.generator or "auto").strip().lower()
+    if mode not in BACKENDS:
+        raise InvalidInput(f"unknown generator {mode!r}: use one of {', '.join(BACKENDS)}")
+    if mode == "offline":
+        return _composer_choice("offline composer selected", None, mode)
+
+    status = check_ollama(settings.ollama_host, settings.ollama_model,
+                          timeout=min(CHECK_TIMEOUT_S, settings.ollama_timeout))
+    if status.usable:
+        generator = OllamaGenerator(settings.ollama_host, settings.ollama_model, settings.ollama_timeout)
+        return GeneratorChoice(generator, generator.name, "ollama", status.reason, status, mode)
+    if mode == "ollama":
+        raise GeneratorUnavailable(status.reason)
+    return _composer_choice(f"offline composer: {status.reason}", status, mode)
+
+
+def generate_with_fallback(choice: GeneratorChoice, request: GenerationRequest,
+                           on_progress: ProgressFn | None = None) -> tuple[list[Recipe], GeneratorChoice]:
+    """Generate with `choice`; in auto mode fall back to the composer when Ollama fails.
+
+    Returns the recipes and the choice that actually made them (the same object when
+    nothing failed). Outside auto mode a failure is raised as is (`GeneratorError`).
+    """
+    try:
+        return choice.generator.generate(request, on_progress), choice
+    except GeneratorError as error:
+        if choice.mode != "auto" or choice.backend != "ollama":
+            raise
+        fallback = _composer_choice(f"offline composer: Ollama failed during generation: {error}",
+                                    choice.ollama, "auto")
+        return fallback.generator.generate(request, on_progress), fallback
+
