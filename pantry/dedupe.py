@@ -1,0 +1,134 @@
+"""Near-duplicate recipes: the rule, and a filter that keeps the first of each group.
+
+Used wherever two recipes should really differ: a batch from a generator, the pair shown
+to a user, a best-of-N list.
+
+The rule (`near_duplicate(a, b, threshold=0.8)`):
+
+1. Recipes with the same id, or the same content id (title + ingredients + steps, see
+   `recipes.content_id`), are duplicates.
+2. Otherwise two similarities in [0, 1] are combined:
+   - ingredients `J`: Jaccard similarity of the canonical ingredient sets. Each line is
+     mapped to a kitchen ingredient with `Kitchen.match_line` ("2 cloves garlic, minced"
+     -> "garlic"); a line the kitchen does not know falls back to its lowercased words
+     without numbers, units and preparation words ("1 pack gochujang" -> "gochujang").
+     Quantities therefore never matter: the same dish for 2 or for 4 is a duplicate.
+   - title `T`: Jaccard similarity of lowercased title words, without filler words
+     ("and", "with", ...).
+   `score = 0.75 * J + 0.25 * T`; the recipes are near-duplicates when `score >= threshold`.
+   With the default 0.8, identical ingredient sets need at least a fifth of the title words
+   in common; different titles over almost the same ingredients (J >= 0.9, T >= 0.5) or
+   the same title over largely the same ingredients (J >= 0.74) also count.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable
+
+from .recipes import Recipe, content_id
+
+INGREDIENT_WEIGHT = 0.75
+TITLE_WEIGHT = 0.25
+DEFAULT_THRESHOLD = 0.8
+
+_TITLE_STOP = frozenset("a an and the with of in on for to or style easy simple quick".split())
+_LINE_STOP = frozenset(
+    """a an and or of the to taste for serving optional about some few
+    g kg mg ml l litre litres liter liters tsp tbsp teaspoon teaspoons tablespoon tablespoons cup cups
+    oz ounce ounces lb lbs pound pounds pinch pinches handful handfuls can cans tin tins pack packs
+    packet packets bunch bunches clove cloves slice slices piece pieces large small medium
+    chopped diced sliced minced grated crushed peeled drained rinsed halved quartered torn
+    finely roughly thinly fresh freshly ground dried cooked beaten melted softened juiced zested
+    into cut plus extra more""".split())
+_WORD = re.compile(r"[a-zà-ÿ]+")
+
+
+def title_tokens(title: str) -> frozenset[str]:
+    return frozenset(w for w in _WORD.findall(title.lower()) if w not in _TITLE_STOP)
+
+
+def jaccard(a: Iterable[str] | frozenset[str], b: Iterable[str] | frozenset[str]) -> float:
+    a = a if isinstance(a, frozenset) else frozenset(a)
+    b = b if isinstance(b, frozenset) else frozenset(b)
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
+
+
+# Kept as a name the composer and others can import for set-level similarity.
+ingredient_similarity_sets = jaccard
+
+
+def similarity_score(ingredient_sim: float, title_sim: float) -> float:
+    return INGREDIENT_WEIGHT * ingredient_sim + TITLE_WEIGHT * title_sim
+
+
+@lru_cache(maxsize=1)
+def _kitchen():
+    try:
+        from .kitchen import load_kitchen
+        return load_kitchen()
+    except Exception:  # no knowledge base: fall back to words only
+        return None
+
+
+@lru_cache(maxsize=65536)
+def canonical_line(line: str) -> str:
+    """The canonical ingredient a line names, or its content words when the kitchen does not know it."""
+    kitchen = _kitchen()
+    if kitchen is not None:
+        ing = kitchen.match_line(line)
+        if ing is not None:
+            return ing.name
+    words = [w for w in _WORD.findall(line.lower().split(",")[0]) if w not in _LINE_STOP]
+    return " ".join(words) or line.strip().lower()
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What the rule compares, computed once per recipe (reuse it when comparing many)."""
+
+    id: str
+    content_id: str
+    ingredients: frozenset[str]
+    title: frozenset[str]
+
+
+def signature(recipe: Recipe) -> Signature:
+    return Signature(
+        id=recipe.id,
+        content_id=content_id(recipe.title, recipe.ingredients, recipe.steps),
+        ingredients=frozenset(canonical_line(line) for line in recipe.ingredients),
+        title=title_tokens(recipe.title),
+    )
+
+
+def signature_similarity(a: Signature, b: Signature) -> float:
+    if a.id == b.id or a.content_id == b.content_id:
+        return 1.0
+    return similarity_score(jaccard(a.ingredients, b.ingredients), jaccard(a.title, b.title))
+
+
+def similarity(a: Recipe, b: Recipe) -> float:
+    """The combined similarity score in [0, 1] (1.0 for the same id or content)."""
+    return signature_similarity(signature(a), signature(b))
+
+
+def near_duplicate(a: Recipe, b: Recipe, threshold: float = DEFAULT_THRESHOLD) -> bool:
+    """True when `a` and `b` are the same dish for practical purposes (see module docstring)."""
+    return similarity(a, b) >= threshold
+
+
+def drop_near_duplicates(recipes: Iterable[Recipe], threshold: float = DEFAULT_THRESHOLD) -> list[Recipe]:
+    """The recipes in order, leaving out any that is a near-duplicate of one kept before it."""
+    kept: list[Recipe] = []
+    sigs: list[Signature] = []
+    for r in recipes:
+        sig = signature(r)
+        if not any(signature_similarity(sig, k) >= threshold for k in sigs):
+            kept.append(r)
+            sigs.append(sig)
+    return kept
