@@ -120,6 +120,11 @@ class Embedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
             from sentence_transformers import SentenceTransformer
+            try:  # no "Loading weights" bars on the terminal or in server logs
+                from transformers.utils import logging as hf_logging
+                hf_logging.disable_progress_bar()
+            except Exception:
+                pass
             self._model = SentenceTransformer(target, device=self.device)
         except Exception as e:  # the library raises many types (OSError, ValueError, HF errors)
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__

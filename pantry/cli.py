@@ -1,0 +1,379 @@
+"""The command line: the whole loop without any UI.
+
+Every command prints a short table for people, or JSON with `--json` for scripts. A
+problem with the input prints one line `error: ...` on stderr and exits with status 2,
+having changed nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .errors import ImportFailed, PantryError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _progress_printer(enabled: bool):
+    """A terminal progress line on stderr (only when stderr is a terminal)."""
+    if not enabled:
+        return None
+
+    def show(done: int, total: int, message: str) -> None:
+        width = 30
+        filled = int(width * done / max(total, 1))
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {message[:40]:<40}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+    return show
+
+
+def _lab():
+    from .lab import Lab
+    return Lab()
+
+
+def _print_table(rows: list[dict], columns: Sequence[str]) -> None:
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) if rows else len(c) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for r in rows:
+        print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
+
+
+def _fmt(x, digits: int = 4):
+    return f"{x:.{digits}f}" if isinstance(x, float) else ("-" if x is None else x)
+
+
+# ---- commands ------------------------------------------------------------------------------
+def cmd_generate(args) -> int:
+    from .generators import GenerationRequest, generate_with_fallback, select_generator
+    from .kitchen import pantry_names, parse_pantry
+    from .settings import Settings
+    settings = Settings.from_env()
+    items = parse_pantry(args.pantry, max_chars=settings.max_pantry_chars)
+    request = GenerationRequest(pantry=pantry_names(items), n=args.n, diets=tuple(args.diet or ()),
+                                cuisine=args.cuisine, max_minutes=args.max_minutes,
+                                servings=args.servings, seed=args.seed)
+    choice = select_generator(settings, args.backend)
+    recipes, choice = generate_with_fallback(choice, request, _progress_printer(sys.stderr.isatty()))
+    if args.json:
+        for r in recipes:
+            print(r.to_json())
+        print(f"generator: {choice.name} ({choice.reason})", file=sys.stderr)
+        return 0
+    from .kitchen import missing_ingredients
+    print(f"# generator: {choice.name} ({choice.reason})")
+    for r in recipes:
+        missing = missing_ingredients(r, request.pantry)
+        print(f"\n## {r.title}  [{r.cuisine or '-'}, {r.minutes or '?'} min, serves {r.servings or '?'}]")
+        for line in r.ingredients:
+            print(f"  - {line}{'  (missing)' if line in missing else ''}")
+        for i, s in enumerate(r.steps, 1):
+            print(f"  {i}. {s}")
+    return 0
+
+
+def _read_recipes(path: str):
+    from .jsonl import read_recipes_file
+    return read_recipes_file(path)
+
+
+def _model_choice(lab, args):
+    """--model PATH (refused loudly if bad), else the user's active model with fallbacks."""
+    if getattr(args, "model", None):
+        from .features import FEATURE_SPEC
+        from .lab import ModelChoice
+        from .reward import load_model
+        model = load_model(args.model, lab.embedder_name, FEATURE_SPEC)
+        return ModelChoice(model, "file", None, f"model file {args.model}")
+    choice = lab.model_for(args.user)
+    if "(" in choice.reason and choice.kind == "heuristic":
+        print(f"warning: {choice.reason}", file=sys.stderr)
+    return choice
+
+
+def cmd_score(args) -> int:
+    from .kitchen import pantry_names, parse_pantry
+    recipes = _read_recipes(args.recipes)
+    lab = _lab()
+    pantry = pantry_names(parse_pantry(args.pantry)) if args.pantry else ()
+    choice = _model_choice(lab, args)
+    ranked = lab.score(recipes, args.user, pantry, choice, _progress_printer(sys.stderr.isatty()))
+    if args.top:
+        ranked = ranked[:args.top]
+    if args.json:
+        print(json.dumps({"model": choice.label, "reason": choice.reason, "recipes": [
+            {"rank": s.rank, "id": s.recipe.id, "title": s.recipe.title, "score": s.score,
+             "uncertainty": s.uncertainty} for s in ranked]}))
+        return 0
+    print(f"# model: {choice.reason}")
+    _print_table([{"rank": s.rank, "score": f"{s.score:+.4f}", "+/-": f"{s.uncertainty:.4f}",
+                   "title": s.recipe.title[:60], "id": s.recipe.id} for s in ranked],
+                 ["rank", "score", "+/-", "title", "id"])
+    return 0
+
+
+def cmd_diagnose(args) -> int:
+    from .diagnostics import diagnose_scores
+    recipes = _read_recipes(args.recipes)
+    lab = _lab()
+    choice = _model_choice(lab, args)
+    x = lab.features(recipes, (), _progress_printer(sys.stderr.isatty()))
+    mean, std = choice.model.score(x)
+    emb = x[:, :lab.embedder.dim]
+    report = diagnose_scores(mean, emb)
+    report["model"] = choice.label
+    report["mean_uncertainty"] = float(std.mean())
+    tokens = lab.embedder.token_counts([r.text for r in recipes])
+    report["truncation_rate"] = float((tokens > lab.embedder.max_tokens).mean())
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"# {args.recipes}: {len(recipes)} recipes, model: {choice.reason}")
+    _print_table([{"metric": k, "value": _fmt(v)} for k, v in report.items()
+                  if not isinstance(v, (list, dict))], ["metric", "value"])
+    for a in report["alerts"]:
+        print(f"ALERT: {a}")
+    if not report["alerts"]:
+        print("no collapse alerts")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .training import TrainConfig
+    cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, val_split=args.val_split,
+                      seed=args.seed, l2=args.l2, members=args.members, patience=args.patience)
+    lab = _lab()
+    out = lab.train(args.user, cfg, activate=not args.no_activate,
+                    on_progress=_progress_printer(sys.stderr.isatty()))
+    m = out.metrics
+    if args.json:
+        print(json.dumps({"population_version": out.population_version, "personal_version": out.personal_version,
+                          "metrics": m, "seconds": out.seconds}))
+        return 0
+    who = args.user or "population"
+    print(f"trained {who}: population v{out.population_version}, personal v{out.personal_version} "
+          f"in {out.seconds:.1f}s")
+    _print_table([{"metric": k, "value": _fmt(m.get(k))} for k in
+                  ("n_pairs", "n_decisive", "n_val", "best_epoch", "val_accuracy", "val_loss",
+                   "val_mean_margin", "train_accuracy", "reward_min", "reward_mean", "reward_max")],
+                 ["metric", "value"])
+    return 0
+
+
+def cmd_import(args) -> int:
+    from .jsonl import import_jsonl
+    lab_store = _store()
+    report = import_jsonl(lab_store, args.file, default_user=args.user)
+    print(f"imported {args.file}: {report.recipes} recipes, {report.votes} votes, {report.pairs} prompt/chosen/rejected pairs")
+    return 0
+
+
+def _store():
+    from .settings import Settings
+    from .store import Store
+    return Store.open(Settings.from_env())
+
+
+def cmd_export(args) -> int:
+    from . import jsonl
+    store = _store()
+    if args.format == "votes":
+        text = "".join(line + "\n" for line in jsonl.export_votes(store, args.user))
+    elif args.format == "trl":
+        text = "".join(line + "\n" for line in jsonl.export_trl(store, args.user))
+    else:
+        text = jsonl.export_csv(store, args.user)
+    if args.out:
+        jsonl.write_text_atomic(args.out, text)
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from .synth import persona_names, simulate_votes
+    if args.persona not in persona_names():
+        raise PantryError(f"unknown persona {args.persona!r}: choose one of {', '.join(persona_names())}")
+    votes = simulate_votes(args.persona, args.n, seed=args.seed, user=args.user)
+    lines = [json.dumps(v) for v in votes]
+    if args.out:
+        from .jsonl import write_jsonl
+        write_jsonl(args.out, lines)
+        print(f"wrote {len(lines)} votes for persona {args.persona} to {args.out}", file=sys.stderr)
+    else:
+        for line in lines:
+            print(line)
+    if args.do_import:
+        from .jsonl import import_jsonl
+        report = import_jsonl(_store(), lines)
+        print(f"imported {report.votes} votes, {report.recipes} recipes", file=sys.stderr)
+    return 0
+
+
+def cmd_persona_check(args) -> int:
+    from .personas_check import persona_check
+    report = persona_check(_lab(), args.persona, args.user, n=args.n, seed=args.seed,
+                           on_progress=_progress_printer(sys.stderr.isatty()))
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    _print_table([{"metric": k, "value": _fmt(v)} for k, v in report.items()
+                  if not isinstance(v, (list, dict))], ["metric", "value"])
+    for a in report.get("alerts", []):
+        print(f"ALERT: {a}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    store = _store()
+    if args.activate is not None:
+        store.activate_model(args.activate)
+        print(f"activated model v{args.activate}")
+        return 0
+    rows = []
+    for v in store.model_versions(args.user):
+        m = v.metrics or {}
+        rows.append({"id": v.id, "user": v.user or "(population)", "active": "*" if v.active else "",
+                     "created": v.created_at, "val_acc": _fmt(m.get("val_accuracy"), 3),
+                     "pairs": m.get("n_pairs", "-")})
+    _print_table(rows, ["id", "user", "active", "created", "val_acc", "pairs"])
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluation import evaluate_files
+    report = evaluate_files(args.recipes, args.votes, protocol=args.protocol, labels=args.labels,
+                            selection=args.selection, seed=args.seed,
+                            on_progress=_progress_printer(sys.stderr.isatty()))
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"# protocol {report['protocol']}, labels {report['labels']}, selection {report['selection']}, "
+          f"{report['users']} users, {report['test_pairs']} test pairs, {report['seconds']:.1f}s")
+    rows = [{"model": "pantry (this project)", "accuracy": _fmt(report["accuracy"])}]
+    rows += [{"model": k, "accuracy": _fmt(v)} for k, v in report["baselines"].items()]
+    _print_table(rows, ["model", "accuracy"])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .training import TrainConfig, LEGACY_DEFAULTS
+    d = TrainConfig()
+    p = argparse.ArgumentParser(prog="python -m pantry", description="PantryPilot preference lab")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="generate recipes from a pantry")
+    g.add_argument("--pantry", required=True, help='free text, e.g. "2 eggs, half an onion, spinach"')
+    g.add_argument("--n", type=int, default=2)
+    g.add_argument("--diet", action="append", choices=["vegetarian", "vegan", "gluten-free", "dairy-free", "nut-free"])
+    g.add_argument("--cuisine")
+    g.add_argument("--max-minutes", type=int)
+    g.add_argument("--servings", type=int, default=2)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--backend", choices=["auto", "ollama", "offline"], default=None)
+    g.add_argument("--json", action="store_true", help="one recipe JSON object per line")
+    g.set_defaults(func=cmd_generate)
+
+    s = sub.add_parser("score", help="rank recipes for a user, best first")
+    s.add_argument("--recipes", required=True)
+    s.add_argument("--user")
+    s.add_argument("--pantry")
+    s.add_argument("--top", type=int)
+    s.add_argument("--model", help="score with this weights file instead of the active version")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_score)
+
+    dg = sub.add_parser("diagnose", help="score-collapse diagnostics on a recipes file")
+    dg.add_argument("--recipes", required=True)
+    dg.add_argument("--user")
+    dg.add_argument("--model", help="diagnose this weights file instead of the active version")
+    dg.add_argument("--json", action="store_true")
+    dg.set_defaults(func=cmd_diagnose)
+
+    t = sub.add_parser("train", help="train the population model and (with --user) a personal model",
+                       epilog=f"legacy defaults: {LEGACY_DEFAULTS}")
+    t.add_argument("--user")
+    t.add_argument("--epochs", type=int, default=d.epochs)
+    t.add_argument("--lr", type=float, default=d.lr)
+    t.add_argument("--batch-size", type=int, default=d.batch_size)
+    t.add_argument("--val-split", type=float, default=d.val_split)
+    t.add_argument("--seed", type=int, default=d.seed)
+    t.add_argument("--l2", type=float, default=d.l2, help="pull toward the prior model")
+    t.add_argument("--members", type=int, default=d.members, help="ensemble size")
+    t.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience (epochs)")
+    t.add_argument("--no-activate", action="store_true")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_train)
+
+    i = sub.add_parser("import", help="import votes, recipes or prompt/chosen/rejected JSONL")
+    i.add_argument("file")
+    i.add_argument("--user", default="me", help="user for prompt/chosen/rejected lines without one")
+    i.set_defaults(func=cmd_import)
+
+    e = sub.add_parser("export", help="export votes")
+    e.add_argument("--format", choices=["votes", "trl", "csv"], default="votes")
+    e.add_argument("--user")
+    e.add_argument("--out")
+    e.set_defaults(func=cmd_export)
+
+    sy = sub.add_parser("synth", help="simulate a persona voting on composer recipes")
+    sy.add_argument("--persona", required=True)
+    sy.add_argument("--n", type=int, default=200)
+    sy.add_argument("--seed", type=int, default=0)
+    sy.add_argument("--user")
+    sy.add_argument("--out")
+    sy.add_argument("--import", dest="do_import", action="store_true", help="also import into the store")
+    sy.set_defaults(func=cmd_synth)
+
+    pc = sub.add_parser("persona-check", help="held-out accuracy of a user's model against a persona "
+                                              "on fresh composer recipes, plus collapse diagnostics")
+    pc.add_argument("--persona", required=True)
+    pc.add_argument("--user", required=True)
+    pc.add_argument("--n", type=int, default=500)
+    pc.add_argument("--seed", type=int, default=12345)
+    pc.add_argument("--json", action="store_true")
+    pc.set_defaults(func=cmd_persona_check)
+
+    mo = sub.add_parser("models", help="list model versions or activate one")
+    mo.add_argument("--user")
+    mo.add_argument("--activate", type=int)
+    mo.set_defaults(func=cmd_models)
+
+    ev = sub.add_parser("evaluate", help="offline evaluation on a recipes file and a votes file")
+    ev.add_argument("--recipes", required=True)
+    ev.add_argument("--votes", required=True)
+    ev.add_argument("--protocol", choices=["seen", "unseen"], default="seen")
+    ev.add_argument("--labels", type=int, default=25)
+    ev.add_argument("--selection", choices=["random", "active"], default="random")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(func=cmd_evaluate)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ImportFailed as e:
+        print(f"error: {e}", file=sys.stderr)
+        for line, msg in e.problems[:20]:
+            print(f"  line {line}: {msg}", file=sys.stderr)
+        return 2
+    except (PantryError, ValueError) as e:
+        print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

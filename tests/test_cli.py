@@ -1,0 +1,73 @@
+"""Bad input at the command line: one clear line on stderr, exit status 2, nothing changed."""
+
+import json
+
+import pytest
+
+from pantry.cli import main
+from pantry.store import Store
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("PANTRY_HOME", str(tmp_path))
+    monkeypatch.setenv("PANTRY_GENERATOR", "offline")
+    return tmp_path
+
+
+def one_error_line(capsys) -> str:
+    err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
+    assert err and err[0].startswith("error: ")
+    return err[0]
+
+
+def test_empty_pantry(home, capsys):
+    assert main(["generate", "--pantry", "   "]) == 2
+    assert "pantry is empty" in one_error_line(capsys)
+
+
+def test_huge_pantry(home, capsys):
+    assert main(["generate", "--pantry", "rice, " * 20_000]) == 2
+    assert "characters (limit" in one_error_line(capsys)
+
+
+def test_generate_json_lines(home, capsys):
+    assert main(["generate", "--pantry", "eggs, spinach, rice, onion, tomato, cheddar", "--n", "3",
+                 "--json", "--seed", "4"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    recipes = [json.loads(l) for l in lines]
+    assert len(recipes) == 3 and all(r["title"] and r["steps"] for r in recipes)
+
+
+def test_malformed_jsonl_imports_nothing(home, tmp_path, capsys):
+    good = {"id": "r1", "title": "Soup", "ingredients": ["water"]}
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps(good) + "\n{not json\n" + json.dumps({"ingredients": ["x"]}) + "\n")
+    assert main(["import", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "line 2" in err and "line 3" in err and "'title' is missing" in err
+    assert Store(home / "pantry.sqlite3").count_recipes() == 0
+
+
+def test_import_then_export_round_trip(home, tmp_path, capsys):
+    path = tmp_path / "votes.jsonl"
+    assert main(["synth", "--persona", "quick-weeknight", "--n", "12", "--out", str(path)]) == 0
+    assert main(["import", str(path)]) == 0
+    assert "12 votes" in capsys.readouterr().out
+    assert main(["export", "--format", "votes"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 12
+
+
+def test_train_refuses_without_enough_votes(home, tmp_path, capsys):
+    path = tmp_path / "votes.jsonl"
+    assert main(["synth", "--persona", "spice-lover", "--n", "3", "--out", str(path)]) == 0
+    assert main(["import", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--user", "synth-spice-lover"]) == 2
+    assert "training needs at least" in one_error_line(capsys)
+    assert Store(home / "pantry.sqlite3").model_versions() == []
+
+
+def test_unknown_persona(home, capsys):
+    assert main(["synth", "--persona", "nobody", "--n", "3"]) == 2
+    assert "unknown persona" in one_error_line(capsys)

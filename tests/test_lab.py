@@ -1,0 +1,117 @@
+"""End to end without UI: synth votes -> import -> train -> score unseen recipes -> diagnose."""
+
+import json
+
+import numpy as np
+import pytest
+
+from pantry.cli import main
+from pantry.jsonl import import_jsonl
+from pantry.lab import Lab
+from pantry.personas_check import persona_check
+from pantry.settings import Settings
+from pantry.store import Store
+from pantry.synth import simulate_votes
+from pantry.training import TrainConfig
+from tests.helpers import shared_data, shared_embedder
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    settings = Settings.from_env().__class__(**{**Settings.from_env().__dict__, "home": home})
+    lab = Lab(settings, Store(settings.db_path), shared_embedder())
+    votes = simulate_votes("vegetarian", 200, seed=0)
+    report = import_jsonl(lab.store, [json.dumps(v) for v in votes])
+    assert report.votes == 200
+    outcome = lab.train("synth-vegetarian", TrainConfig(seed=0))
+    return lab, outcome
+
+
+def test_fresh_home_synth_train_score_does_not_collapse(trained):
+    lab, outcome = trained
+    assert outcome.personal_version and outcome.population_version
+    report = persona_check(lab, "vegetarian", "synth-vegetarian", n=500, seed=1)
+    print("persona-check:", {k: report[k] for k in ("unseen_recipes", "heldout_accuracy",
+                                                    "distinct_ratio", "mode_share", "std")})
+    assert report["unseen_recipes"] == 500
+    assert report["distinct_ratio"] >= 0.99
+    assert report["mode_share"] <= 0.01
+    assert report["heldout_accuracy"] >= 0.7  # strict accuracy vs the persona's hidden utility
+    assert report["alerts"] == []
+
+
+def test_model_choice_falls_back_and_says_why(trained, tmp_path):
+    lab, _ = trained
+    assert lab.model_for("synth-vegetarian").kind == "personal"
+    assert lab.model_for("someone-new").kind == "population"
+    empty = Lab(Settings(**{**lab.settings.__dict__, "home": tmp_path}), Store(tmp_path / "db.sqlite3"),
+                shared_embedder())
+    choice = empty.model_for("me")
+    assert choice.kind == "heuristic" and "pantry coverage" in choice.reason
+
+
+def test_scores_rank_best_first_with_uncertainty(trained):
+    lab, _ = trained
+    from pantry.personas_check import fresh_recipes
+    recipes = fresh_recipes(20, seed=5)
+    ranked = lab.score(recipes, "synth-vegetarian", ("egg", "spinach"))
+    scores = [s.score for s in ranked]
+    assert scores == sorted(scores, reverse=True) and [s.rank for s in ranked] == list(range(1, 21))
+    assert all(s.uncertainty > 0 for s in ranked)
+
+
+def test_truncated_active_model_falls_back_with_reason_and_keeps_file(trained, tmp_path):
+    lab, outcome = trained
+    version = lab.store.get_model_version(outcome.personal_version)
+    data = open(version.path, "rb").read()
+    fresh = Lab(lab.settings, lab.store, lab.embedder)  # no in-process model cache
+    try:
+        open(version.path, "wb").write(data[:-50])
+        choice = fresh.model_for("synth-vegetarian")
+        assert choice.kind == "population"
+        assert fresh.store.get_model_version(version.id).active  # nothing was changed
+    finally:
+        open(version.path, "wb").write(data)
+
+
+def test_cli_score_and_diagnose_json(trained, tmp_path, monkeypatch, capsys):
+    lab, _ = trained
+    from pantry.personas_check import fresh_recipes
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(r.to_json() + "\n" for r in fresh_recipes(30, seed=9)))
+    monkeypatch.setenv("PANTRY_HOME", str(lab.settings.home))
+    monkeypatch.setattr("pantry.cli._lab", lambda: Lab(Settings.from_env(), lab.store, lab.embedder))
+    assert main(["score", "--recipes", str(path), "--user", "synth-vegetarian", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["recipes"]) == 30 and out["model"].startswith("personal")
+    assert main(["diagnose", "--recipes", str(path), "--user", "synth-vegetarian", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    for key in ("n", "distinct_ratio", "mode_share", "std", "iqr", "entropy"):
+        assert key in d
+    assert d["n"] == 30 and d["distinct_ratio"] == 1.0
+
+
+def test_cli_truncated_weights_file_is_one_line_error(trained, tmp_path, monkeypatch, capsys):
+    lab, outcome = trained
+    version = lab.store.get_model_version(outcome.personal_version)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(open(version.path, "rb").read()[:-10])
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"title": "Toast", "ingredients": ["bread"]}\n')
+    monkeypatch.setattr("pantry.cli._lab", lambda: lab)
+    assert main(["score", "--recipes", str(path), "--model", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "truncated or corrupt" in err[0]
+
+
+@pytest.mark.skipif(not (shared_data() / "foodnetwork" / "recipes.jsonl").exists(),
+                    reason="../shared/data is absent (a fresh clone has no real data)")
+def test_real_foodnetwork_recipes_get_distinct_scores(trained):
+    lab, _ = trained
+    from pantry.jsonl import read_recipes_file
+    recipes = read_recipes_file(shared_data() / "foodnetwork" / "recipes.jsonl")[:150]
+    x = lab.features(recipes)
+    from pantry.diagnostics import diagnose_scores
+    report = diagnose_scores(lab.model_for("synth-vegetarian").model.score(x)[0], x[:, :384])
+    assert report["distinct_ratio"] == 1.0 and report["mode_share"] <= 1 / 150
