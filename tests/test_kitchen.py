@@ -359,3 +359,40 @@ def test_missing_accepts_parsed_names(kitchen: Kitchen) -> None:
     r = recipe("1 onion, diced", "2 large eggs", "1 cup rice", "1 cup frozen peas")
     assert missing_ingredients(r, pantry_names(items), kitchen) == ["1 cup frozen peas"]
     assert isinstance(kitchen.get("onion"), Ingredient)
+
+
+@pytest.mark.parametrize("text, name", [
+    ("naan", "naan"), ("flatbread", "flatbread"), ("pitta bread", "pita"), ("chapatis", "chapati"),
+    ("shortcrust pastry", "shortcrust pastry"), ("puff pastry", "puff pastry"), ("filo", "filo pastry"),
+    ("za'atar", "za'atar"), ("sumac", "sumac"), ("old bay", "cajun seasoning"),
+    ("red curry paste", "red curry paste"), ("thai green curry paste", "green curry paste"),
+    ("madras curry powder", "curry powder"), ("kimchi", "kimchi"), ("gochujang", "gochujang"),
+    ("vegetarian sausages", "vegetarian sausage"), ("merguez", "merguez sausage"),
+    ("coleslaw mix", "cabbage"), ("coleslaw", "coleslaw"),
+])
+def test_kb_distinct_products_are_not_lumped(kitchen: Kitchen, text: str, name: str) -> None:
+    ing = kitchen.lookup(text)
+    assert ing is not None and ing.name == name, (text, ing)
+
+
+@pytest.mark.parametrize("name, flag, expected", [
+    ("red curry paste", "vegetarian", False),   # shrimp paste in many brands
+    ("green curry paste", "vegetarian", False),
+    ("kimchi", "vegetarian", False),
+    ("gochujang", "gluten_free", False),
+    ("chinese sausage", "gluten_free", False),
+    ("vegetarian sausage", "vegetarian", True),
+    ("vegetarian sausage", "vegan", False),
+    ("tzatziki", "dairy_free", False),
+    ("falafel", "vegan", True),
+    ("naan", "vegan", False),
+    ("bamboo shoot", "vegan", True),
+])
+def test_kb_new_entry_flags(kitchen: Kitchen, name: str, flag: str, expected: bool) -> None:
+    assert getattr(kitchen.get(name), flag) is expected
+
+
+def test_dish_book_ingredients_all_known() -> None:
+    from pantry.generators.composer import load_dish_book
+
+    assert load_dish_book().unknown_ingredients == ()
