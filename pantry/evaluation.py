@@ -1,0 +1,501 @@
+"""Offline evaluation protocols on vote files (DESIGN.md, "Evaluation protocols").
+
+Strict pairwise accuracy on decisive held-out votes (a tied score counts as wrong); the
+orientation of every pair (which recipe is `a`) is randomised by the seed. Other users'
+votes may always be used (the population prior); the test user's held-out votes never.
+
+- `seen`, K labels: per user with at least K+20 decisive votes, shuffle them (seed), train
+  on the first K, test on the rest.
+- `unseen`: per user, hold out a third of the recipes the user voted on (seed); train on the
+  user's votes among the other recipes (ties as y = 0.5); test on the decisive votes between
+  two held-out recipes.
+- `selection="active"` (seen only) simulates the app's pair chooser (`selection.py`): each
+  user's shuffled decisive votes are split once into a candidate pool and a test half; the
+  next pair is picked from the unlabelled pool by the current model, its label revealed and
+  the model refit, until K labels. The same split with the first K pool votes (random
+  order) is reported alongside as `accuracy_random_same_split`, the fair comparison.
+
+The project's model is the app's reward model: a linear Bradley-Terry head over
+`[embedding | explicit features]`, an ensemble of bootstrap members, fitted with an L2 pull
+toward the population model (here refitted without the test user, leave-one-user-out).
+Optionally (`ModelSettings.user_item_var > 0`) each user also gets per-recipe offsets for
+recipes they rated, L2-pulled toward 0; the population model may likewise have
+per-recipe popularity offsets (`population_item_var`). See `ModelSettings` for values.
+
+How it is fitted fast. The loss is the summed BT negative log-likelihood plus
+`l2 * ||theta - theta_prior||^2`: a Gaussian prior of fixed precision, so the votes
+outweigh it more as they accumulate (TrainConfig.l2 multiplies the *mean* loss instead). With an isotropic penalty the
+optimum is `theta = theta_prior + X^T gamma` (representer theorem), so the whole fit runs
+in recipe space: scores `s = s_prior + G gamma` with the kernel
+`G = X X^T + item_var * I` over the evaluation's recipes, by Newton's method on
+`gamma` (R x R solves, R = number of recipes). That is exactly the optimum of the same
+linear model; the weights are recoverable as `w = w_prior + X^T gamma` (`linear_weights`).
+
+Baselines from the same run: `popularity` (Bradley-Terry over recipe ids from the other
+users' votes) and `user_item_bt` (Bradley-Terry over recipe ids from the user's training
+votes; recipes without a training vote score 0, so pairs of them tie and count wrong).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .diagnostics import wilson_interval
+from .errors import InvalidInput
+from .selection import choose_from_pairs
+
+PROTOCOLS = ("seen", "unseen")
+SELECTIONS = ("random", "active")
+MIN_TEST = 20  # seen: a user needs K + MIN_TEST decisive votes
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """How the project's model is fitted in evaluation.
+
+    Losses are *summed* over pairs, so an l2 here is the precision of a Gaussian prior
+    (TrainConfig.l2, applied to the mean loss, corresponds to `l2 / n_pairs`).
+    population_l2: pull of the population head toward 0 (fitted on other users' votes).
+    user_l2: pull of a user's head toward the population head.
+    population_item_var / user_item_var: prior variance of per-recipe offsets (0 = none),
+        relative to the head's (an offset costs `l2 / item_var * offset^2`).
+    members: ensemble size (bootstrap resamples of the user's pairs).
+    ties: train on tie votes as y = 0.5 (never tested: ties are not decisive).
+    method, random_share, refit_every: active selection (see selection.py).
+    """
+
+    population_l2: float = 1.0
+    user_l2: float = 1.0
+    population_item_var: float = 0.0
+    user_item_var: float = 10.0
+    members: int = 5
+    ties: bool = True
+    baseline_l2: float = 0.1
+    method: str = "information"
+    random_share: float = 0.2
+    refit_every: int = 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+DEFAULT_SETTINGS = ModelSettings()
+
+
+# ----------------------------------------------------------------------------- fitting
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _bt_objective(s: np.ndarray, gamma: np.ndarray, G: np.ndarray, ia, ib, y, w, l2: float) -> float:
+    d = s[ia] - s[ib]
+    nll = np.sum(w * (y * np.logaddexp(0.0, -d) + (1 - y) * np.logaddexp(0.0, d)))
+    return float(nll + l2 * gamma @ (G @ gamma))
+
+
+def fit_scores(G: np.ndarray, s0: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.ndarray,
+               l2: float, weight: np.ndarray | None = None, iters: int = 50,
+               tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
+    """Fit a Bradley-Terry model in recipe space; return (scores, gamma).
+
+    Minimises `sum_k weight_k * bt_loss(s[ia_k] - s[ib_k], y_k) + l2 * gamma^T G gamma`
+    with `s = s0 + G gamma`: a linear head over features X (G = X X^T + item_var I)
+    pulled toward the prior whose scores are s0. Newton's method with step halving.
+    """
+    R = len(s0)
+    ia = np.asarray(ia, np.int64)
+    ib = np.asarray(ib, np.int64)
+    y = np.asarray(y, np.float64)
+    w = np.ones(len(y)) if weight is None else np.asarray(weight, np.float64)
+    gamma = np.zeros(R)
+    s = np.asarray(s0, np.float64).copy()
+    if len(y) == 0:
+        return s, gamma
+    eye = np.eye(R)
+    obj = _bt_objective(s, gamma, G, ia, ib, y, w, l2)
+    for _ in range(iters):
+        d = s[ia] - s[ib]
+        p = _sigmoid(d)
+        r = w * (p - y)
+        h = w * p * (1 - p)
+        g = np.bincount(ia, r, R) - np.bincount(ib, r, R) + 2 * l2 * gamma
+        lap = (np.bincount(ia * R + ia, h, R * R) + np.bincount(ib * R + ib, h, R * R)
+               - np.bincount(ia * R + ib, h, R * R) - np.bincount(ib * R + ia, h, R * R)).reshape(R, R)
+        step = np.linalg.solve(lap @ G + 2 * l2 * eye, g)
+        t = 1.0
+        while True:
+            cand = gamma - t * step
+            s_cand = s0 + G @ cand
+            obj_cand = _bt_objective(s_cand, cand, G, ia, ib, y, w, l2)
+            if obj_cand <= obj + 1e-12 or t < 1e-4:
+                break
+            t *= 0.5
+        gamma, s = cand, s_cand
+        done = obj - obj_cand < tol * max(1.0, abs(obj))
+        obj = obj_cand
+        if done or np.max(np.abs(t * step)) < tol:
+            break
+    return s, gamma
+
+
+def linear_weights(features: np.ndarray, gamma: np.ndarray, prior_weights: np.ndarray | None = None) -> np.ndarray:
+    """The head's weight vector `w_prior + X^T gamma` for a recipe-space fit (no item offsets)."""
+    w = np.asarray(features, np.float64).T @ gamma
+    return w if prior_weights is None else prior_weights + w
+
+
+def posterior_score_cov(G: np.ndarray, l2: float, ia, ib, scores: np.ndarray) -> np.ndarray:
+    """Laplace approximation of the (R, R) posterior covariance of the scores.
+
+    The L2 penalty is a Gaussian prior with covariance `G / (2 l2)` on the scores (around
+    the prior's); each vote adds Fisher information p(1-p) along its pair difference.
+    """
+    R = len(scores)
+    k0 = G / (2 * l2)
+    ia, ib = np.asarray(ia, np.int64), np.asarray(ib, np.int64)
+    if len(ia) == 0:
+        return k0
+    p = _sigmoid(scores[ia] - scores[ib])
+    h = p * (1 - p)
+    lap = (np.bincount(ia * R + ia, h, R * R) + np.bincount(ib * R + ib, h, R * R)
+           - np.bincount(ia * R + ib, h, R * R) - np.bincount(ib * R + ia, h, R * R)).reshape(R, R)
+    return k0 - k0 @ np.linalg.solve(np.eye(R) + lap @ k0, lap @ k0)
+
+
+def fit_ensemble(G: np.ndarray, s0: np.ndarray, ia, ib, y, l2: float, members: int,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, member_scores): the fit on all pairs (R,), and (members, R) bootstrap fits.
+
+    The score used for ranking is the fit on all pairs: with few votes a bootstrap
+    resample leaves out about a third of them (and with them what was learnt about those
+    recipes), so the mean of bootstrap members is measurably worse (see the module
+    docstring). The members measure uncertainty (selection, "how sure").
+    """
+    ia, ib, y = np.asarray(ia), np.asarray(ib), np.asarray(y)
+    n = len(y)
+    full, _ = fit_scores(G, s0, ia, ib, y, l2)
+    if members <= 1 or n == 0:
+        return full, full[None, :]
+    out = []
+    for _ in range(members):
+        counts = np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
+        s, _ = fit_scores(G, s0, ia, ib, y, l2, weight=counts)
+        out.append(s)
+    return full, np.stack(out)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+@dataclass
+class VoteArrays:
+    users: list[str]
+    user: np.ndarray  # (n,) user index
+    ia: np.ndarray  # recipe index of a (after orientation shuffle)
+    ib: np.ndarray
+    y: np.ndarray  # 1 a won, 0 b won, 0.5 tie
+    decisive: np.ndarray
+
+
+def _as_vote(v: Any):
+    if isinstance(v, Mapping):
+        from .votes import vote_from_dict
+
+        return vote_from_dict(dict(v))[0]
+    return v
+
+
+def vote_arrays(votes: Sequence[Any], index: Mapping[str, int], rng: np.random.Generator) -> VoteArrays:
+    users: dict[str, int] = {}
+    rows = []
+    missing: set[str] = set()
+    for v in votes:
+        v = _as_vote(v)
+        if v.outcome not in ("a", "b", "tie"):
+            continue  # "both_bad" says nothing about the order
+        if v.a not in index or v.b not in index:
+            missing.update(r for r in (v.a, v.b) if r not in index)
+            continue
+        u = users.setdefault(v.user, len(users))
+        rows.append((u, index[v.a], index[v.b], {"a": 1.0, "b": 0.0, "tie": 0.5}[v.outcome]))
+    if missing:
+        shown = ", ".join(sorted(missing)[:5])
+        raise InvalidInput(f"{len(missing)} recipe id(s) used by votes have no features "
+                           f"(not in the recipes file?): {shown}")
+    arr = np.array(rows, dtype=np.float64).reshape(-1, 4)
+    user, ia, ib, y = arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2].astype(np.int64), arr[:, 3]
+    flip = rng.random(len(y)) < 0.5  # randomise which recipe is "a"
+    ia, ib = np.where(flip, ib, ia), np.where(flip, ia, ib)
+    y = np.where(flip, 1.0 - y, y)
+    return VoteArrays(list(users), user, ia, ib, y, y != 0.5)
+
+
+def split_user_votes(va: VoteArrays, u: int, protocol: str, labels: int, selection: str,
+                     rng: np.random.Generator, n_recipes: int, ties: bool = True
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """(train, test, pool) vote indices of user `u` under the protocol, or None to skip the user.
+
+    seen/random: the user's decisive votes shuffled; train = first K, test = the rest.
+    seen/active: shuffled decisive votes split once: test = the last half (at least
+        MIN_TEST), pool = the rest (the selection rule picks K from it); train = the first
+        K of the pool (the random reference on the same split).
+    unseen: a third of the user's recipes held out; train = votes (ties included when
+        `ties`) with neither recipe held out; test = decisive votes between two held-out
+        recipes; pool is None.
+    """
+    mine = np.flatnonzero(va.user == u)
+    if protocol == "seen":
+        dec = mine[va.decisive[mine]]
+        if len(dec) < labels + MIN_TEST:
+            return None
+        perm = rng.permutation(dec)
+        if selection == "active":
+            n_test = max(MIN_TEST, len(perm) // 2)
+            pool, test = perm[:len(perm) - n_test], perm[len(perm) - n_test:]
+            if len(pool) < labels:
+                return None
+            return pool[:labels], test, pool
+        return perm[:labels], perm[labels:], None
+    voted = np.unique(np.concatenate([va.ia[mine], va.ib[mine]]))
+    held = rng.permutation(voted)[: int(round(len(voted) / 3))]
+    held_mask = np.zeros(n_recipes, dtype=bool)
+    held_mask[held] = True
+    a_in, b_in = held_mask[va.ia[mine]], held_mask[va.ib[mine]]
+    train = mine[~a_in & ~b_in]
+    if not ties:
+        train = train[va.decisive[train]]
+    test = mine[a_in & b_in & va.decisive[mine]]
+    if len(test) == 0:
+        return None
+    return train, test, None
+
+
+def _strict(s: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.ndarray) -> tuple[int, int]:
+    """(correct, ties) on decisive pairs: the winner must score strictly higher."""
+    margin = np.where(y == 1.0, s[ia] - s[ib], s[ib] - s[ia])
+    return int(np.sum(margin > 0)), int(np.sum(margin == 0))
+
+
+# ----------------------------------------------------------------------------- protocols
+
+
+def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id: Mapping[str, np.ndarray],
+             protocol: str = "seen", labels: int = 25, selection: str = "random", seed: int = 0,
+             on_progress: Progress | None = None, settings: ModelSettings | None = None) -> dict:
+    """Run one protocol on in-memory data; see the module docstring. Returns a JSON-able dict.
+
+    recipes: Recipe objects or ids (the recipe universe; votes may only use these);
+    votes: Vote objects or vote dicts; features_by_recipe_id: id -> feature row.
+    """
+    t0 = time.perf_counter()
+    settings = settings or DEFAULT_SETTINGS
+    if protocol not in PROTOCOLS:
+        raise InvalidInput(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
+    if selection not in SELECTIONS:
+        raise InvalidInput(f"unknown selection {selection!r}; use one of {', '.join(SELECTIONS)}")
+    if selection == "active" and protocol != "seen":
+        raise InvalidInput("active selection is defined for the seen protocol only")
+    if protocol == "seen" and labels < 1:
+        raise InvalidInput(f"labels must be at least 1, got {labels}")
+    ids = [r if isinstance(r, str) else r.id for r in recipes]
+    ids = [i for i in dict.fromkeys(ids) if i in features_by_recipe_id]
+    index = {rid: k for k, rid in enumerate(ids)}
+    X = np.stack([np.asarray(features_by_recipe_id[i], np.float64) for i in ids]) if ids else np.zeros((0, 0))
+    rng = np.random.default_rng(seed)
+    va = vote_arrays(votes, index, rng)
+    R = len(ids)
+    gram = X @ X.T
+    g_pop = gram + settings.population_item_var * np.eye(R)
+    g_user = gram + settings.user_item_var * np.eye(R)
+    g_item = np.eye(R)
+    zeros = np.zeros(R)
+
+    per_user: list[dict] = []
+    totals = {"n": 0, "correct": 0, "ties": 0, "pop": 0, "uib": 0, "rand_same": 0}
+    skipped: list[str] = []
+    n_users = len(va.users)
+    for u, name in enumerate(va.users):
+        urng = np.random.default_rng([seed, u])
+        others = np.flatnonzero(va.user != u)
+        o_ia, o_ib, o_y = va.ia[others], va.ib[others], va.y[others]
+        if not settings.ties:
+            keep = va.decisive[others]
+            o_ia, o_ib, o_y = o_ia[keep], o_ib[keep], o_y[keep]
+        split = split_user_votes(va, u, protocol, labels, selection, urng, R, settings.ties)
+        if split is None:
+            skipped.append(name)
+            continue
+        train, test, pool = split
+        te_ia, te_ib, te_y = va.ia[test], va.ib[test], va.y[test]
+
+        # population prior and baselines from the other users only
+        s_pop, _ = fit_scores(g_pop, zeros, o_ia, o_ib, o_y, settings.population_l2)
+        s_popularity, _ = fit_scores(g_item, zeros, o_ia, o_ib, o_y, settings.baseline_l2)
+        s_uib, _ = fit_scores(g_item, zeros, va.ia[train], va.ib[train], va.y[train], settings.baseline_l2)
+
+        if selection == "active":
+            chosen = _simulate_active(g_user, s_pop, va, pool, labels, settings, urng)
+            scores, _ = fit_ensemble(g_user, s_pop, va.ia[chosen], va.ib[chosen], va.y[chosen],
+                                     settings.user_l2, 1, urng)
+            s_rand, _ = fit_ensemble(g_user, s_pop, va.ia[train], va.ib[train], va.y[train],
+                                     settings.user_l2, 1, urng)
+            rand_correct, _ = _strict(s_rand, te_ia, te_ib, te_y)
+            n_train = len(chosen)
+        else:
+            scores, _ = fit_ensemble(g_user, s_pop, va.ia[train], va.ib[train], va.y[train],
+                                     settings.user_l2, 1, urng)
+            rand_correct = None
+            n_train = len(train)
+        correct, ties = _strict(scores, te_ia, te_ib, te_y)
+        pop_correct, _ = _strict(s_popularity, te_ia, te_ib, te_y)
+        uib_correct, _ = _strict(s_uib, te_ia, te_ib, te_y)
+        n = len(test)
+        row = {"user": name, "train_pairs": int(n_train), "test_pairs": int(n),
+               "accuracy": correct / n, "tie_rate": ties / n,
+               "popularity": pop_correct / n, "user_item_bt": uib_correct / n}
+        if rand_correct is not None:
+            row["accuracy_random_same_split"] = rand_correct / n
+            totals["rand_same"] += rand_correct
+        per_user.append(row)
+        totals["n"] += n
+        totals["correct"] += correct
+        totals["ties"] += ties
+        totals["pop"] += pop_correct
+        totals["uib"] += uib_correct
+        if on_progress:
+            on_progress(u + 1, n_users, f"evaluated user {name}")
+
+    n = totals["n"]
+    low, high = wilson_interval(totals["correct"], n)
+    acc = (lambda c: c / n if n else float("nan"))
+    result = {
+        "protocol": protocol,
+        "labels": labels if protocol == "seen" else None,
+        "selection": selection,
+        "seed": seed,
+        "users": len(per_user),
+        "skipped_users": skipped,
+        "recipes": R,
+        "test_pairs": n,
+        "accuracy": acc(totals["correct"]),
+        "accuracy_low": low,
+        "accuracy_high": high,
+        "tie_rate": acc(totals["ties"]),
+        "accuracy_user_mean": float(np.mean([r["accuracy"] for r in per_user])) if per_user else float("nan"),
+        "baselines": {"popularity": acc(totals["pop"]), "user_item_bt": acc(totals["uib"])},
+        "settings": settings.to_dict(),
+        "per_user": per_user,
+    }
+    if selection == "active":
+        result["accuracy_random_same_split"] = acc(totals["rand_same"])
+    result["seconds"] = time.perf_counter() - t0
+    return result
+
+
+def _simulate_active(g_user: np.ndarray, s_pop: np.ndarray, va: VoteArrays, pool: np.ndarray,
+                     labels: int, settings: ModelSettings, rng: np.random.Generator) -> np.ndarray:
+    """Pick `labels` votes from `pool` one at a time with the selection rule; return them."""
+    pairs = np.stack([va.ia[pool], va.ib[pool]], axis=1)
+    available = np.ones(len(pool), dtype=bool)
+    chosen: list[int] = []
+    member_scores = s_pop[None, :]
+    cov = posterior_score_cov(g_user, settings.user_l2, [], [], s_pop)
+    for step in range(labels):
+        var = None
+        if settings.method == "information":
+            var = cov[pairs[:, 0], pairs[:, 0]] + cov[pairs[:, 1], pairs[:, 1]] - 2 * cov[pairs[:, 0], pairs[:, 1]]
+        k = choose_from_pairs(member_scores, pairs, rng, settings.random_share, settings.method, available, var)
+        available[k] = False
+        chosen.append(int(pool[k]))
+        if (step + 1) % max(1, settings.refit_every) == 0 and step + 1 < labels:
+            c = np.array(chosen)
+            if settings.method == "information":  # the MAP fit and its Laplace covariance
+                full, _ = fit_ensemble(g_user, s_pop, va.ia[c], va.ib[c], va.y[c], settings.user_l2, 1, rng)
+                member_scores = full[None, :]
+                cov = posterior_score_cov(g_user, settings.user_l2, va.ia[c], va.ib[c], full)
+            else:
+                _, member_scores = fit_ensemble(g_user, s_pop, va.ia[c], va.ib[c], va.y[c],
+                                                settings.user_l2, settings.members, rng)
+    return np.array(chosen, dtype=np.int64)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def read_votes_file(path: str | os.PathLike) -> tuple[list, list]:
+    """Votes (and any inline recipes) from a votes JSONL file; errors name the line."""
+    from .votes import vote_from_dict
+
+    path = Path(path)
+    if not path.exists():
+        raise InvalidInput(f"votes file {path} does not exist")
+    votes, inline = [], []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                vote, recipes = vote_from_dict(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise InvalidInput(f"{path.name} line {n}: not valid JSON ({e.msg})") from None
+            except InvalidInput as e:
+                raise InvalidInput(f"{path.name} line {n}: {e}") from None
+            votes.append(vote)
+            inline.extend(recipes)
+    return votes, inline
+
+
+def recipe_features(recipes: Sequence[Any], embedder: Any,
+                    on_progress: Progress | None = None) -> dict[str, np.ndarray]:
+    """id -> [embedding | explicit features] (no pantry) for each recipe."""
+    from .features import feature_matrix
+
+    if not recipes:
+        return {}
+    emb = embedder.encode([r.text for r in recipes], on_progress=on_progress)
+    feats = feature_matrix(emb, recipes)
+    return {r.id: feats[k] for k, r in enumerate(recipes)}
+
+
+def evaluate_files(recipes_path: str | os.PathLike, votes_path: str | os.PathLike, protocol: str = "seen",
+                   labels: int = 25, selection: str = "random", seed: int = 0,
+                   on_progress: Progress | None = None, embedder: Any = None,
+                   settings: ModelSettings | None = None) -> dict:
+    """Read a recipes file and a votes file, embed the voted recipes, run `evaluate`."""
+    from .jsonl import read_recipes_file
+
+    t0 = time.perf_counter()
+    recipes = {r.id: r for r in read_recipes_file(recipes_path)}
+    votes, inline = read_votes_file(votes_path)
+    for r in inline:
+        recipes.setdefault(r.id, r)
+    used = {x for v in votes for x in (v.a, v.b)}
+    missing = sorted(used - set(recipes))
+    if missing:
+        raise InvalidInput(f"{len(missing)} recipe id(s) in {Path(votes_path).name} are not in "
+                           f"{Path(recipes_path).name}: {', '.join(missing[:5])}")
+    voted = [r for rid, r in recipes.items() if rid in used]
+    if embedder is None:
+        from .embedding import Embedder
+        from .settings import DEFAULT_EMBEDDER
+
+        embedder = Embedder(os.environ.get("PANTRY_EMBEDDER") or DEFAULT_EMBEDDER)
+    t_embed = time.perf_counter()
+    features = recipe_features(voted, embedder, on_progress)
+    embed_seconds = time.perf_counter() - t_embed
+    result = evaluate(voted, votes, features, protocol, labels, selection, seed, on_progress, settings)
+    result["embedding"] = getattr(embedder, "name", type(embedder).__name__)
+    result["embed_seconds"] = embed_seconds
+    result["seconds"] = time.perf_counter() - t0
+    return result

@@ -1,0 +1,186 @@
+"""Tests for pantry.evaluation: the offline protocols on a synthetic fixture with a known answer."""
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pantry.evaluation as ev
+from pantry.errors import InvalidInput
+from pantry.evaluation import ModelSettings, evaluate, split_user_votes, vote_arrays
+from pantry.votes import Vote
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("PANTRY_SHARED_DATA", ROOT.parent / "shared" / "data"))
+GZ = SHARED / "giallozafferano-dev"
+
+N_USERS, PER_USER, DIM = 3, 15, 5
+# noiseless data and unrelated users: trust the user's own votes (weak pull to the population)
+NOISELESS = ModelSettings(user_l2=0.01, user_item_var=0.0)
+
+
+def fixture(disjoint: bool = True, seed: int = 0):
+    """3 users, 15 recipes each (all 105 pairs voted), preference = a known linear function.
+
+    With `disjoint`, every user rated their own recipes, so a pair identifies its user.
+    """
+    rng = np.random.default_rng(seed)
+    n_recipes = N_USERS * PER_USER if disjoint else PER_USER
+    x = rng.normal(size=(n_recipes, DIM))
+    ids = [f"r{k}" for k in range(n_recipes)]
+    feats = {rid: x[k] for k, rid in enumerate(ids)}
+    votes = []
+    for u in range(N_USERS):
+        w = rng.normal(size=DIM)
+        mine = range(u * PER_USER, (u + 1) * PER_USER) if disjoint else range(PER_USER)
+        mine = list(mine)
+        for i in range(len(mine)):
+            for j in range(i + 1, len(mine)):
+                a, b = mine[i], mine[j]
+                outcome = "a" if x[a] @ w > x[b] @ w else "b"
+                votes.append(Vote(user=f"u{u}", a=ids[a], b=ids[b], outcome=outcome))
+    return ids, votes, feats
+
+
+def record_fits(monkeypatch):
+    """Record the (a, b) recipe-index pairs of every model fit, grouped by user."""
+    calls = []
+    real = ev.fit_scores
+
+    def spy(G, s0, ia, ib, y, l2, weight=None, **kw):
+        calls.append({(int(a), int(b)) for a, b in zip(ia, ib)} if weight is None else
+                     {(int(a), int(b)) for a, b, c in zip(ia, ib, weight) if c > 0})
+        return real(G, s0, ia, ib, y, l2, weight=weight, **kw)
+
+    monkeypatch.setattr(ev, "fit_scores", spy)
+    return calls
+
+
+def test_seen_noiseless_is_near_perfect_and_uses_k_labels():
+    ids, votes, feats = fixture()
+    r = evaluate(ids, votes, feats, "seen", labels=50, seed=0, settings=NOISELESS)
+    assert r["users"] == 3 and r["protocol"] == "seen" and r["labels"] == 50
+    assert all(u["train_pairs"] == 50 and u["test_pairs"] == 105 - 50 for u in r["per_user"])
+    assert r["test_pairs"] == 3 * 55
+    assert r["accuracy"] > 0.9
+    assert r["accuracy_low"] <= r["accuracy"] <= r["accuracy_high"]
+    assert set(r["baselines"]) == {"popularity", "user_item_bt"}
+    # disjoint users: other users' votes say nothing about this user's recipes -> all ties
+    assert r["baselines"]["popularity"] == 0.0
+    assert r["seconds"] >= 0
+
+
+def test_seen_skips_users_without_k_plus_20_decisive_votes():
+    ids, votes, feats = fixture()
+    r = evaluate(ids, votes, feats, "seen", labels=86, seed=0)
+    assert r["users"] == 0 and r["skipped_users"] == ["u0", "u1", "u2"]
+    assert evaluate(ids, votes, feats, "seen", labels=85)["users"] == 3
+
+
+def test_seen_never_trains_on_the_test_users_held_out_votes(monkeypatch):
+    ids, votes, feats = fixture()
+    index = {rid: k for k, rid in enumerate(ids)}
+    by_user = {}
+    for v in votes:
+        by_user.setdefault(v.user, set()).add(frozenset((index[v.a], index[v.b])))
+    calls = record_fits(monkeypatch)
+    boundaries = []
+    evaluate(ids, votes, feats, "seen", labels=10, seed=3,
+             on_progress=lambda done, total, msg: boundaries.append(len(calls)))
+    start = 0
+    for u, end in enumerate(boundaries):
+        mine = by_user[f"u{u}"]
+        group = [{frozenset(p) for p in c} for c in calls[start:end]]
+        start = end
+        used = [g & mine for g in group]
+        # population and popularity fits: no vote of this user at all
+        assert any(len(g) and not (g & mine) for g in group)
+        # every fit that uses this user's votes uses at most the same K = 10
+        personal = [g for g in used if g]
+        assert personal and all(len(g) <= 10 for g in personal)
+        assert len(set().union(*personal)) == 10
+
+
+def test_orientation_is_randomised_by_the_seed():
+    ids, votes, feats = fixture()
+    index = {rid: k for k, rid in enumerate(ids)}
+    va = vote_arrays(votes, index, np.random.default_rng(0))
+    flipped = np.array([index[v.a] != a for v, a in zip(votes, va.ia)])
+    assert 0.35 < flipped.mean() < 0.65
+    for v, a, b, y in zip(votes, va.ia, va.ib, va.y):  # labels follow the flip
+        winner = index[v.a] if v.outcome == "a" else index[v.b]
+        assert winner == (a if y == 1.0 else b)
+    va2 = vote_arrays(votes, index, np.random.default_rng(1))
+    assert not np.array_equal(va.ia, va2.ia)
+
+
+def test_unseen_split_obeys_the_protocol():
+    ids, votes, feats = fixture(disjoint=False)
+    index = {rid: k for k, rid in enumerate(ids)}
+    va = vote_arrays(votes, index, np.random.default_rng(0))
+    for u in range(N_USERS):
+        train, test, pool = split_user_votes(va, u, "unseen", 0, "random", np.random.default_rng(u), len(ids))
+        held = set(va.ia[test]) | set(va.ib[test])
+        assert len(held) == 5  # a third of the 15 recipes
+        assert len(test) == 10  # every decisive pair among the held-out recipes
+        assert not (set(va.ia[train]) | set(va.ib[train])) & held
+        assert len(train) == 45  # every pair among the other 10
+        assert (va.user[train] == u).all() and (va.user[test] == u).all()
+
+
+def test_unseen_noiseless_generalises_to_new_recipes():
+    ids, votes, feats = fixture()
+    r = evaluate(ids, votes, feats, "unseen", seed=0, settings=NOISELESS)
+    assert r["users"] == 3 and r["labels"] is None
+    assert r["accuracy"] > 0.9
+    # recipes without a training vote all score 0 in the per-user item model: ties = wrong
+    assert r["baselines"]["user_item_bt"] == 0.0
+
+
+def test_constant_model_scores_zero_because_ties_are_wrong():
+    ids, votes, feats = fixture()
+    zero = {rid: np.zeros(DIM) for rid in feats}
+    settings = ModelSettings(user_item_var=0.0, population_item_var=0.0)
+    r = evaluate(ids, votes, zero, "seen", labels=10, settings=settings)
+    assert r["accuracy"] == 0.0 and r["tie_rate"] == 1.0
+    assert r["accuracy_low"] == 0.0
+
+
+def test_active_selection_uses_k_labels_from_the_pool():
+    ids, votes, feats = fixture()
+    r = evaluate(ids, votes, feats, "seen", labels=10, selection="active", seed=0, settings=NOISELESS)
+    assert r["selection"] == "active" and r["users"] == 3
+    assert all(u["train_pairs"] == 10 and u["test_pairs"] == 52 for u in r["per_user"])
+    assert r["accuracy"] > 0.75 and "accuracy_random_same_split" in r
+    with pytest.raises(InvalidInput):
+        evaluate(ids, votes, feats, "unseen", selection="active")
+
+
+def test_bad_arguments_and_unknown_recipes():
+    ids, votes, feats = fixture()
+    with pytest.raises(InvalidInput):
+        evaluate(ids, votes, feats, "sometimes")
+    with pytest.raises(InvalidInput, match="no features"):
+        evaluate(ids[:-1], votes, feats, "seen", labels=5)
+
+
+def test_fit_recovers_linear_weights():
+    ids, votes, feats = fixture()
+    x = np.stack([feats[i] for i in ids])
+    index = {rid: k for k, rid in enumerate(ids)}
+    va = vote_arrays(votes, index, np.random.default_rng(0))
+    s, gamma = ev.fit_scores(x @ x.T, np.zeros(len(ids)), va.ia, va.ib, va.y, l2=1.0)
+    w = ev.linear_weights(x, gamma)
+    np.testing.assert_allclose(x @ w, s, atol=1e-8)  # it is a linear head over the features
+
+
+@pytest.mark.skipif(not (GZ / "votes.jsonl").exists(), reason="shared data folder not present")
+def test_evaluate_files_on_giallozafferano():
+    t = time.perf_counter()
+    r = ev.evaluate_files(GZ / "recipes.jsonl", GZ / "votes.jsonl", protocol="seen", labels=25, seed=0)
+    assert time.perf_counter() - t < 60
+    assert r["users"] == 27 and 21 <= r["recipes"] <= 101
+    assert r["accuracy"] > r["baselines"]["popularity"] + 0.1
+    assert r["accuracy"] > 0.75 and r["tie_rate"] == 0.0
