@@ -165,5 +165,11 @@ class Embedder:
     def token_counts(self, texts: Iterable[str]) -> np.ndarray:
         """Word pieces per text before truncation (to measure what the encoder drops)."""
         tok = self._model.tokenizer
-        return np.array([len(tok(t, add_special_tokens=True, truncation=False)["input_ids"])
-                         for t in texts], dtype=np.int64)
+        from transformers.utils import logging as hf_logging
+        level = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # counting long texts is the point: no length warning
+        try:
+            return np.array([len(tok(t, add_special_tokens=True, truncation=False)["input_ids"])
+                             for t in texts], dtype=np.int64)
+        finally:
+            hf_logging.set_verbosity(level)

@@ -5,8 +5,8 @@ no bounded output activation (no sigmoid/tanh on the score) and no ReLU that can
 legacy model collapsed to one default score for unfamiliar inputs because its output
 saturated. A linear head over sentence embeddings can only give two different recipes
 the same score if their feature difference is orthogonal to w, which does not happen by
-accident. Members are trained on bootstrap resamples; their mean is the score and their
-standard deviation the uncertainty.
+accident. Member 0 is fitted on all votes and gives the score; the other members are
+fitted on bootstrap resamples, and the spread of all members is the uncertainty.
 
 Save format (versioned, like minbpe's): `MAGIC`, a 4-byte format version, a 4-byte header
 length, a UTF-8 JSON header (metadata + sha256 of the payload), then the payload
@@ -90,9 +90,13 @@ class RewardModel:
         return np.stack(out)
 
     def score(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean score and ensemble standard deviation (uncertainty) per row."""
+        """Score and uncertainty per row.
+
+        The score is member 0's (fitted on all votes); the uncertainty is the standard
+        deviation across all members (the others are bootstrap refits).
+        """
         s = self.member_scores(features)
-        return s.mean(axis=0), (s.std(axis=0) if len(self.members) > 1 else np.zeros(s.shape[1]))
+        return s[0], (s.std(axis=0) if len(self.members) > 1 else np.zeros(s.shape[1]))
 
     def check_compatible(self, embedder: str, feature_spec: str, dim: int | None = None) -> None:
         if embedder != self.embedder:

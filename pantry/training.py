@@ -9,8 +9,9 @@ few votes adapt the shared taste instead of starting from nothing), zero otherwi
 
 Procedure: (1) train one member on the training split, watching validation loss each
 epoch; keep the best epoch (early stopping) and report strict validation metrics there;
-(2) refit every ensemble member on a bootstrap resample of *all* pairs for that many
-epochs, so no vote is wasted in the final model.
+(2) refit on *all* pairs for that many epochs, so no vote is wasted: member 0 on every
+pair (its score is the model's score), the other members on bootstrap resamples (their
+spread is the uncertainty).
 
 Legacy defaults were 10 epochs, lr 1e-4, batch size 4, val split 0.2; with those the
 head barely moves from its initialisation (which is how scores end up near one value).
@@ -43,7 +44,7 @@ class TrainConfig:
     val_split: float = 0.2
     seed: int = 0
     patience: int = 15
-    l2: float = 0.01  # strength of the pull toward the prior (or toward zero)
+    l2: float = 1.0  # prior precision: pull toward the prior (or zero), fixed as votes accrue
     members: int = 5
     hidden: int = 0
     min_decisive: int = 8
@@ -159,7 +160,9 @@ def _fit(member: RewardMember, pairs: Pairs, cfg: TrainConfig, epochs: int, seed
             loss = bt_loss(d, y[idx], m[idx]).mean()
             reg = sum(((p - a) ** 2).sum() for p, a in zip(member.parameters(), anchors))
             opt.zero_grad()
-            (loss + cfg.l2 * reg).backward()
+            # MAP objective sum_pairs(loss) + l2 * ||theta - prior||^2, divided by n: the prior
+            # keeps a fixed strength instead of growing relative to the data as votes accrue
+            (loss + (cfg.l2 / n) * reg).backward()
             opt.step()
             total += float(loss.detach()) * len(idx)
         stats = EpochStats(epoch, total / n, None, None)
@@ -251,7 +254,11 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
         seed = cfg.seed * 1000 + k + 1
         pp = _prior_params(prior, k, dim, cfg.hidden)
         member = _make_member(dim, cfg.hidden, pp, seed)
-        idx = np.random.default_rng(seed).integers(0, len(fit_on), len(fit_on)) if cfg.members > 1 else np.arange(len(fit_on))
+        # member 0 is fitted on every pair and gives the score; the others see bootstrap
+        # resamples and only widen the uncertainty (averaging them would lose a third of
+        # the votes each and costs accuracy when there are few votes)
+        idx = (np.random.default_rng(seed).integers(0, len(fit_on), len(fit_on)) if k > 0
+               else np.arange(len(fit_on)))
         _fit(member, fit_on.subset(idx), cfg, best_epoch, seed, pp)
         members.append(member)
         done += best_epoch
