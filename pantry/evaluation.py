@@ -31,6 +31,11 @@ in recipe space: scores `s = s_prior + G gamma` with the kernel
 `gamma` (R x R solves, R = number of recipes). That is exactly the optimum of the same
 linear model; the weights are recoverable as `w = w_prior + X^T gamma` (`linear_weights`).
 
+Shared taste basis (optional, `taste_rank`): with a Gaussian prior of covariance
+`Z diag(var) Z^T + G / (2 l2)` the same recipe-space fit applies with the kernel
+`G + 2 l2 Z diag(var) Z^T`, so the low-rank part costs nothing in the fit itself; `Z`
+and `var` come from the other users only (`taste_basis`).
+
 Baselines from the same run: `popularity` (Bradley-Terry over recipe ids from the other
 users' votes) and `user_item_bt` (Bradley-Terry over recipe ids from the user's training
 votes; recipes without a training vote score 0, so pairs of them tie and count wrong).
@@ -49,7 +54,7 @@ import numpy as np
 
 from .diagnostics import wilson_interval
 from .errors import InvalidInput
-from .selection import choose_from_pairs
+from .selection import choose_from_pairs, integrated_variance_reduction
 
 PROTOCOLS = ("seen", "unseen")
 SELECTIONS = ("random", "active")
@@ -70,7 +75,17 @@ class ModelSettings:
         relative to the head's (an offset costs `l2 / item_var * offset^2`).
     members: ensemble size (bootstrap resamples of the user's pairs).
     ties: train on tie votes as y = 0.5 (never tested: ties are not decisive).
-    method, random_share, refit_every: active selection (see selection.py).
+    method, random_share, refit_every: active selection (see selection.py); method may also
+        be "integrated" (V-optimal: expected drop of the summed variance of all pair
+        differences among the user's candidate recipes, `integrated_variance_reduction`).
+    taste_rank: > 0 adds a low-rank "shared taste basis" to the user's prior (`taste_basis`):
+        the top principal directions of the other users' deviations from the population,
+        each with the other users' variance along it (empirical Bayes), on top of the
+        full-rank prior. 0 (default) = off: on giallozafferano-dev it changed accuracy by
+        at most +0.01 (see bench/learning_curves.py and the report of the task).
+    taste_space: "features" (weight vectors, other users fitted content-only) or "items"
+        (pairwise-complete covariance of their score deviations: collaborative; worse).
+    taste_scale: multiplies the estimated variances (1 = the empirical-Bayes estimate).
     """
 
     population_l2: float = 1.0
@@ -83,6 +98,9 @@ class ModelSettings:
     method: str = "information"
     random_share: float = 0.2
     refit_every: int = 1
+    taste_rank: int = 0
+    taste_space: str = "features"
+    taste_scale: float = 1.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -193,6 +211,57 @@ def fit_ensemble(G: np.ndarray, s0: np.ndarray, ia, ib, y, l2: float, members: i
         s, _ = fit_scores(G, s0, ia, ib, y, l2, weight=counts)
         out.append(s)
     return full, np.stack(out)
+
+
+def taste_basis(G: np.ndarray, s0: np.ndarray, ia, ib, y, user, l2: float, rank: int,
+                features: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A low-rank basis of taste variation learnt from other users' votes.
+
+    Each user in `user` is fitted on all their votes like a test user would be (kernel G,
+    prior scores s0, pull l2); their deviations from the prior -- weight vectors
+    `X^T gamma` when `features` is given, else score vectors over the recipes -- are
+    centred and stacked, and their top `rank` principal directions kept. Returns
+    (Z, var, basis): Z (R, k) the directions as score vectors over the recipes, var (k,)
+    the users' variance along each (the empirical-Bayes prior variance of a user's
+    coefficient), basis (F, k) or (R, k) the unit directions themselves.
+    """
+    ia, ib, y, user = (np.asarray(a) for a in (ia, ib, y, user))
+    devs = []
+    R = len(s0)
+    masks = []
+    for v in np.unique(user):
+        m = user == v
+        s, gamma = fit_scores(G, s0, ia[m], ib[m], y[m], l2)
+        if features is not None:
+            devs.append(np.asarray(features, np.float64).T @ gamma)
+        else:  # only the recipes the user voted on, centred (BT scores have no origin)
+            seen = np.zeros(R, dtype=bool)
+            seen[ia[m]] = seen[ib[m]] = True
+            d = np.where(seen, s - s0, 0.0)
+            d[seen] -= d[seen].mean()
+            devs.append(d)
+            masks.append(seen)
+    if features is None and len(devs) >= 2 and rank > 0:
+        # pairwise-complete covariance of the users' score deviations, its top eigenpairs
+        D, M = np.stack(devs), np.stack(masks).astype(np.float64)
+        cov = (D.T @ D) / np.maximum(M.T @ M, 1.0)
+        cov[(M.T @ M) < 2] = 0.0
+        val, vec = np.linalg.eigh(cov)
+        order = np.argsort(val)[::-1][:rank]
+        val, vec = val[order], vec[:, order]
+        keep = val > 0
+        return vec[:, keep], val[keep], vec[:, keep]
+    if len(devs) < 2 or rank <= 0:
+        dim = R if features is None else np.asarray(features).shape[1]
+        return np.zeros((R, 0)), np.zeros(0), np.zeros((dim, 0))
+    D = np.stack(devs)
+    D = D - D.mean(axis=0)
+    _, S, Vt = np.linalg.svd(D, full_matrices=False)
+    k = min(rank, len(S))
+    var = S[:k] ** 2 / (len(D) - 1)
+    basis = Vt[:k].T
+    Z = np.asarray(features, np.float64) @ basis if features is not None else basis
+    return Z, var, basis
 
 
 # ----------------------------------------------------------------------------- data
@@ -343,17 +412,26 @@ def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id
         s_pop, _ = fit_scores(g_pop, zeros, o_ia, o_ib, o_y, settings.population_l2)
         s_popularity, _ = fit_scores(g_item, zeros, o_ia, o_ib, o_y, settings.baseline_l2)
         s_uib, _ = fit_scores(g_item, zeros, va.ia[train], va.ib[train], va.y[train], settings.baseline_l2)
+        g_u = g_user
+        if settings.taste_rank > 0:
+            g_basis = gram if settings.taste_space == "features" else g_user
+            Z, var, _ = taste_basis(g_basis, s_pop, o_ia, o_ib, o_y, va.user[others] if settings.ties else
+                                    va.user[others][va.decisive[others]], settings.user_l2, settings.taste_rank,
+                                    X if settings.taste_space == "features" else None)
+            # prior covariance of the scores: (Z diag(var) Z^T) + g_user / (2 l2); fit_scores's
+            # kernel is that covariance times 2 l2
+            g_u = g_user + 2 * settings.user_l2 * settings.taste_scale * (Z * var) @ Z.T
 
         if selection == "active":
-            chosen = _simulate_active(g_user, s_pop, va, pool, labels, settings, urng)
-            scores, _ = fit_ensemble(g_user, s_pop, va.ia[chosen], va.ib[chosen], va.y[chosen],
+            chosen = _simulate_active(g_u, s_pop, va, pool, labels, settings, urng)
+            scores, _ = fit_ensemble(g_u, s_pop, va.ia[chosen], va.ib[chosen], va.y[chosen],
                                      settings.user_l2, 1, urng)
-            s_rand, _ = fit_ensemble(g_user, s_pop, va.ia[train], va.ib[train], va.y[train],
+            s_rand, _ = fit_ensemble(g_u, s_pop, va.ia[train], va.ib[train], va.y[train],
                                      settings.user_l2, 1, urng)
             rand_correct, _ = _strict(s_rand, te_ia, te_ib, te_y)
             n_train = len(chosen)
         else:
-            scores, _ = fit_ensemble(g_user, s_pop, va.ia[train], va.ib[train], va.y[train],
+            scores, _ = fit_ensemble(g_u, s_pop, va.ia[train], va.ib[train], va.y[train],
                                      settings.user_l2, 1, urng)
             rand_correct = None
             n_train = len(train)
@@ -411,16 +489,20 @@ def _simulate_active(g_user: np.ndarray, s_pop: np.ndarray, va: VoteArrays, pool
     chosen: list[int] = []
     member_scores = s_pop[None, :]
     cov = posterior_score_cov(g_user, settings.user_l2, [], [], s_pop)
+    targets = np.unique(pairs)  # the recipes the user is asked about (and scored on)
     for step in range(labels):
-        var = None
+        var = utility = None
         if settings.method == "information":
             var = cov[pairs[:, 0], pairs[:, 0]] + cov[pairs[:, 1], pairs[:, 1]] - 2 * cov[pairs[:, 0], pairs[:, 1]]
-        k = choose_from_pairs(member_scores, pairs, rng, settings.random_share, settings.method, available, var)
+        elif settings.method == "integrated":
+            utility = integrated_variance_reduction(cov, member_scores[0], pairs, targets)
+        k = choose_from_pairs(member_scores, pairs, rng, settings.random_share,
+                              "information" if utility is not None else settings.method, available, var, utility)
         available[k] = False
         chosen.append(int(pool[k]))
         if (step + 1) % max(1, settings.refit_every) == 0 and step + 1 < labels:
             c = np.array(chosen)
-            if settings.method == "information":  # the MAP fit and its Laplace covariance
+            if settings.method in ("information", "integrated"):  # the MAP fit and its Laplace covariance
                 full, _ = fit_ensemble(g_user, s_pop, va.ia[c], va.ib[c], va.y[c], settings.user_l2, 1, rng)
                 member_scores = full[None, :]
                 cov = posterior_score_cov(g_user, settings.user_l2, va.ia[c], va.ib[c], full)

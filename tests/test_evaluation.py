@@ -184,3 +184,36 @@ def test_evaluate_files_on_giallozafferano():
     assert r["users"] == 27 and 21 <= r["recipes"] <= 101
     assert r["accuracy"] > r["baselines"]["popularity"] + 0.1
     assert r["accuracy"] > 0.75 and r["tie_rate"] == 0.0
+
+
+def test_taste_basis_recovers_a_planted_two_dim_subspace():
+    rng = np.random.default_rng(0)
+    n_recipes, dim, n_users = 40, 12, 30
+    x = rng.normal(size=(n_recipes, dim))
+    planted, _ = np.linalg.qr(rng.normal(size=(dim, 2)))
+    w0 = rng.normal(size=dim) * 0.3
+    ia, ib = np.triu_indices(n_recipes, k=1)
+    users, a_all, b_all, y_all = [], [], [], []
+    for u in range(n_users):
+        w = w0 + planted @ (rng.normal(size=2) * np.array([3.0, 2.0]))
+        d = x[ia] @ w - x[ib] @ w
+        y = (rng.random(len(d)) < 1 / (1 + np.exp(-d))).astype(float)
+        users.append(np.full(len(d), u)); a_all.append(ia); b_all.append(ib); y_all.append(y)
+    gram = x @ x.T
+    Z, var, basis = ev.taste_basis(gram, np.zeros(n_recipes), np.concatenate(a_all), np.concatenate(b_all),
+                                   np.concatenate(y_all), np.concatenate(users), l2=1.0, rank=4, features=x)
+    assert basis.shape == (dim, 4) and Z.shape == (n_recipes, 4)
+    assert var[0] >= var[1] >= var[2] and var[1] > 5 * var[2]  # two real directions, then noise
+    cosines = np.linalg.svd(planted.T @ basis[:, :2], compute_uv=False)  # principal angles
+    assert cosines.min() > 0.95
+    np.testing.assert_allclose(Z, x @ basis)
+
+
+def test_evaluate_with_a_taste_basis_runs_and_stays_accurate():
+    ids, votes, feats = fixture(disjoint=False)
+    settings = ModelSettings(user_l2=0.01, user_item_var=0.0, taste_rank=2)
+    r = evaluate(ids, votes, feats, "seen", labels=30, seed=0, settings=settings)
+    assert r["users"] == 3 and r["accuracy"] > 0.85
+    r = evaluate(ids, votes, feats, "seen", labels=10, selection="active", seed=0,
+                 settings=ModelSettings(method="integrated", random_share=0.0))
+    assert all(u["train_pairs"] == 10 for u in r["per_user"])
