@@ -15,7 +15,12 @@ The rule (`near_duplicate(a, b, threshold=0.8)`):
      Quantities therefore never matter: the same dish for 2 or for 4 is a duplicate.
    - title `T`: Jaccard similarity of lowercased title words, without filler words
      ("and", "with", ...).
-   `score = 0.75 * J + 0.25 * T`; the recipes are near-duplicates when `score >= threshold`.
+   - method `M`: Jaccard similarity of the content words of the steps (only when both
+     recipes have a method of at least 8 content words). `score = max(0.75 * J + 0.25 * T, 0.5 * J + 0.5 * M)`: the second
+     term catches one template with one ingredient swapped ("Tomato and Feta Frittata" vs
+     "Tomato Frittata with Basil": same steps word for word, parsley vs basil), which a
+     person sees as the same dish under another name.
+   The recipes are near-duplicates when `score >= threshold`.
    With the default 0.8, identical ingredient sets need at least a fifth of the title words
    in common; different titles over almost the same ingredients (J >= 0.9, T >= 0.5) or
    the same title over largely the same ingredients (J >= 0.74) also count.
@@ -33,6 +38,8 @@ from .recipes import Recipe, content_id
 INGREDIENT_WEIGHT = 0.75
 TITLE_WEIGHT = 0.25
 DEFAULT_THRESHOLD = 0.8
+METHOD_INGREDIENT_WEIGHT = 0.5
+MIN_METHOD_WORDS = 8  # a one-line method ('Cook.') says nothing about sameness
 
 _TITLE_STOP = frozenset("a an and the with of in on for to or style easy simple quick".split())
 _LINE_STOP = frozenset(
@@ -95,6 +102,7 @@ class Signature:
     content_id: str
     ingredients: frozenset[str]
     title: frozenset[str]
+    method: frozenset[str]
 
 
 def signature(recipe: Recipe) -> Signature:
@@ -103,13 +111,19 @@ def signature(recipe: Recipe) -> Signature:
         content_id=content_id(recipe.title, recipe.ingredients, recipe.steps),
         ingredients=frozenset(canonical_line(line) for line in recipe.ingredients),
         title=title_tokens(recipe.title),
+        method=frozenset(w for step in recipe.steps for w in _WORD.findall(step.lower())
+                         if len(w) > 2 and w not in _LINE_STOP),
     )
 
 
 def signature_similarity(a: Signature, b: Signature) -> float:
     if a.id == b.id or a.content_id == b.content_id:
         return 1.0
-    return similarity_score(jaccard(a.ingredients, b.ingredients), jaccard(a.title, b.title))
+    j = jaccard(a.ingredients, b.ingredients)
+    score = similarity_score(j, jaccard(a.title, b.title))
+    if len(a.method) >= MIN_METHOD_WORDS and len(b.method) >= MIN_METHOD_WORDS:
+        score = max(score, METHOD_INGREDIENT_WEIGHT * j + (1 - METHOD_INGREDIENT_WEIGHT) * jaccard(a.method, b.method))
+    return score
 
 
 def similarity(a: Recipe, b: Recipe) -> float:

@@ -319,3 +319,21 @@ def test_unknown_lines_fall_back_to_words():
     a = _recipe("Mystery Bowl", ["1 pack zorblax, sliced", "2 tbsp quibble paste"])
     b = _recipe("Mystery Bowl Deluxe", ["2 packs zorblax", "1 tbsp quibble paste"])
     assert near_duplicate(a, b)
+
+
+def test_same_template_with_one_herb_swapped_is_a_near_duplicate():
+    from pantry.dedupe import near_duplicate
+    from pantry.recipes import recipe_from_dict
+    steps = ["Heat the grill to high. Beat the egg with a pinch of salt and pepper and half the {h}.",
+             "Heat the olive oil in an ovenproof frying pan and cook the tomato, spinach and red onion for 8 minutes until soft.",
+             "Pour in the eggs, dot over the feta and cook gently for 6 minutes until the base is set.",
+             "Slide under the grill for 4 minutes until puffed and golden, then cut into wedges and finish with the rest of the {h}."]
+    base = ["4 eggs", "1 tomato, chopped", "120 g spinach", "1 red onion, sliced", "50 g feta, crumbled", "2 tbsp olive oil"]
+    a = recipe_from_dict({"title": "Golden Tomato and Feta Frittata", "ingredients": base + ["2 tbsp parsley, chopped"],
+                          "steps": [s.format(h="parsley") for s in steps]})
+    b = recipe_from_dict({"title": "Rustic Tomato Frittata with Basil", "ingredients": base + ["2 tbsp basil, torn"],
+                          "steps": [s.format(h="basil") for s in steps]})
+    assert near_duplicate(a, b)
+    c = recipe_from_dict({"title": "Chickpea Curry", "ingredients": ["1 can chickpeas", "1 onion", "2 tbsp curry powder"],
+                          "steps": ["Fry the onion for 5 minutes.", "Add the rest and simmer for 20 minutes."]})
+    assert not near_duplicate(a, c)
