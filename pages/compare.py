@@ -1,0 +1,314 @@
+"""Compare: enter a pantry, get two recipes, say which one you prefer.
+
+The pair is chosen by `pantry.compare.prepare_round`; scores stay hidden until the vote.
+Keyboard: N new pair, 1 left better, 2 right better, 3 tie, 4 both bad, S skip, U undo.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from pantry.compare import REASONS, prepare_round, retrain_hint, vote_from_click
+from pantry.errors import PantryError
+from pantry.generators import DIETS, GenerationRequest
+from pantry.kitchen import pantry_names, parse_pantry
+from pantry.training import TrainConfig
+from ui.cards import recipe_card
+from ui.common import current_profile, flash, guarded, require_app
+from ui.sidebar import select_profile
+from ui.resources import composer_cuisines, generator_choice, get_kitchen, get_lab, kitchen_names, settings
+
+ANY = "any cuisine"
+MODES = {"compare": "Compare two", "cook": "Just cook"}
+
+require_app()
+lab = get_lab()
+store = lab.store
+user = current_profile()
+
+
+def _rng() -> np.random.Generator:
+    if "_rng" not in st.session_state:
+        st.session_state["_rng"] = np.random.default_rng(secrets.randbits(64))
+    return st.session_state["_rng"]
+
+
+def _key(name: str, field: str) -> str:
+    """Widget keys are per profile, so switching profile shows that profile's saved inputs."""
+    return f"{field}::{name}"
+
+
+def _saved_inputs(name: str) -> dict:
+    prefs = store.get_user_prefs(name)
+    known = set(kitchen_names())
+    cuisines = [ANY, *composer_cuisines()]
+    return {"pantry_text": store.get_user_pantry(name),
+            "pantry_items": [i for i in prefs.get("items", []) if i in known],
+            "diets": [d for d in prefs.get("diets", []) if d in DIETS],
+            "cuisine": prefs.get("cuisine") if prefs.get("cuisine") in cuisines else ANY,
+            "max_minutes": int(prefs.get("max_minutes") or 0)}
+
+
+def _save_inputs(name: str) -> None:
+    """on_change: remember the pantry and options for this profile (nothing is lost on page switches)."""
+    try:
+        store.set_user_pantry(name, st.session_state.get(_key(name, "pantry_text"), "") or "")
+        prefs = dict(store.get_user_prefs(name))
+        for field in ("pantry_items", "diets", "cuisine", "max_minutes"):
+            if _key(name, field) in st.session_state:
+                value = st.session_state[_key(name, field)]
+                prefs["items" if field == "pantry_items" else field] = list(value) if isinstance(value, list) else value
+        store.set_user_prefs(name, prefs)
+    except PantryError as e:
+        flash("error", f"Could not save your pantry: {e}")
+
+
+def _pantry(inputs: dict) -> tuple[tuple[str, ...], list[str]]:
+    """(canonical pantry, items the knowledge base does not know)."""
+    text = inputs.get("pantry_text", "") or ""
+    items = parse_pantry(text, get_kitchen(), settings().max_pantry_chars) if text.strip() else []
+    names = list(pantry_names(items))
+    for extra in inputs.get("pantry_items", []):
+        if extra not in names:
+            names.append(extra)
+    return tuple(names), [i.name for i in items if not i.known]
+
+
+def _request_round() -> None:
+    st.session_state["_want_round"] = True
+
+
+def _vote(choice: str) -> None:
+    matchup = st.session_state.get("matchup")
+    name = current_profile()
+    if matchup is None or name is None or st.session_state.get("revealed"):
+        return
+    try:
+        vote = vote_from_click(name, matchup, choice, much=bool(st.session_state.get("much")),
+                               reasons=st.session_state.get("reasons") or [], note=st.session_state.get("note", ""))
+        vote_id = store.add_vote(vote)
+    except PantryError as e:
+        flash("error", f"Your vote was not saved: {e}")
+        return
+    st.session_state["revealed"] = {"vote_id": vote_id, "choice": choice}
+    st.session_state["reasons"] = []
+    st.session_state["note"] = ""
+    st.session_state["much"] = False
+
+
+def _undo() -> None:
+    name = current_profile()
+    if name is None:
+        return
+    try:
+        undone = store.undo_last_vote(name)
+    except PantryError as e:
+        flash("error", f"Undo failed: {e}")
+        return
+    if undone is None:
+        flash("info", "Nothing to undo: this profile has no votes.")
+        return
+    revealed = st.session_state.get("revealed")
+    if revealed and revealed.get("vote_id") == undone.id:
+        st.session_state["revealed"] = None  # vote again on the same pair
+    flash("success", f"Undid vote #{undone.id} ({undone.outcome.replace('_', ' ')}). It is kept as deleted "
+          "and can be restored on the Data page.")
+
+
+def _welcome() -> None:
+    st.title("Welcome to PantryPilot")
+    st.markdown(
+        "PantryPilot learns which recipes **you** like. It shows two recipes made from what is in "
+        "your pantry; you pick the better one. After a few votes it trains a personal model that "
+        "ranks new recipes for you.\n\n"
+        "1. **Create a profile** (below or in the sidebar): votes and your pantry are kept per profile.\n"
+        "2. **Type your pantry** and press **Get two recipes**.\n"
+        "3. **Vote** with the buttons or the keys 1-4. After 8 decisive votes, open **Retrain**.")
+    with st.form("welcome_profile", border=True):
+        st.text_input("Your profile name", key="welcome_name", max_chars=40, placeholder="e.g. ana",
+                      help="1-40 characters: letters, digits, spaces, '-', '_' and '.'")
+        st.form_submit_button("Start", type="primary", on_click=_start_profile, key="welcome_start")
+    err = st.session_state.pop("_welcome_error", None)
+    if err:
+        st.error(err)
+
+
+def _start_profile() -> None:
+    try:
+        name = store.ensure_user(st.session_state.get("welcome_name", ""))
+    except PantryError as e:
+        st.session_state["_welcome_error"] = f"Cannot create that profile: {e}"
+        return
+    select_profile(name)
+
+
+def _progress_line(name: str) -> None:
+    counts = store.vote_counts(name)
+    total = sum(counts.values())
+    decisive = counts["a"] + counts["b"]
+    active = store.active_model(name)
+    trained_on = active.metrics.get("n_decisive") if active is not None else None
+    hint = retrain_hint(total, decisive, trained_on, TrainConfig().min_decisive)
+    st.markdown(f":material/how_to_vote: **{total}** vote{'s' if total != 1 else ''} by **{name}** "
+                f"({decisive} decisive) · {hint.message}", help="Decisive = one recipe was better.")
+
+
+def _generate(name: str, mode: str, inputs: dict) -> None:
+    choice, error = generator_choice()
+    if choice is None:
+        st.error(f"No recipe generator available: {error}")
+        return
+    pantry, _ = _pantry(inputs)
+    max_minutes = int(inputs.get("max_minutes") or 0)
+    cuisine = inputs.get("cuisine", ANY)
+    request = GenerationRequest(pantry=pantry, n=int(st.session_state.get("n_candidates", 6)),
+                                diets=tuple(inputs.get("diets", [])),
+                                cuisine=None if cuisine == ANY else cuisine,
+                                max_minutes=max_minutes or None, seed=int(_rng().integers(1 << 31)))
+    with st.status(f"Cooking up {request.n} candidates with {choice.name}...", expanded=False) as status:
+        bar = st.progress(0.0)
+
+        def progress(done: int, total: int, message: str) -> None:
+            bar.progress(min(1.0, done / total) if total else 0.0, text=message)
+
+        shown = st.session_state.setdefault("_shown_pairs", set())
+        rnd = prepare_round(lab, choice, request, name, _rng(), avoid=shown, on_progress=progress)
+        shown.add(frozenset((rnd.matchup.a.recipe.id, rnd.matchup.b.recipe.id)))
+        status.update(label=f"{rnd.candidates} candidates from {rnd.generator_name}"
+                      + (f", {rnd.dropped_duplicates} near-duplicates dropped" if rnd.dropped_duplicates else ""),
+                      state="complete")
+    for note in rnd.notes:
+        st.warning(note)
+    st.session_state["matchup"] = rnd.matchup
+    st.session_state["round_info"] = {"mode": mode, "candidates": rnd.candidates,
+                                      "dropped": rnd.dropped_duplicates, "generator": rnd.generator_name}
+    st.session_state["revealed"] = None
+
+
+def _pantry_inputs(name: str) -> dict:
+    saved = _saved_inputs(name)
+    save = {"on_change": _save_inputs, "args": (name,)}
+    inputs = {}
+    with st.container(border=True):
+        left, right = st.columns([3, 2], gap="medium")
+        with left:
+            inputs["pantry_text"] = st.text_area(
+                "What's in your pantry?", saved["pantry_text"], key=_key(name, "pantry_text"), height=96,
+                placeholder="2 eggs, half an onion, spinach, feta, rice...",
+                help="Free text: commas or new lines between items. Remembered for this profile.", **save)
+            inputs["pantry_items"] = st.multiselect(
+                "Add ingredients", kitchen_names(), saved["pantry_items"], key=_key(name, "pantry_items"),
+                placeholder="Pick from the kitchen's ingredient list", **save)
+        with right:
+            inputs["diets"] = st.multiselect("Diet", list(DIETS), saved["diets"], key=_key(name, "diets"),
+                                             placeholder="No restrictions", **save)
+            c1, c2 = st.columns(2)
+            cuisines = [ANY, *composer_cuisines()]
+            inputs["cuisine"] = c1.selectbox("Cuisine", cuisines, cuisines.index(saved["cuisine"]),
+                                             key=_key(name, "cuisine"), **save)
+            inputs["max_minutes"] = c2.number_input("Max minutes (0 = any)", 0, 600, saved["max_minutes"], step=5,
+                                                    key=_key(name, "max_minutes"), **save)
+            st.segmented_control("Mode", list(MODES), format_func=MODES.get, key="mode", default="compare",
+                                 required=True, help="Compare two: vote to teach the model. "
+                                 "Just cook: the model's top pick among the candidates (best-of-N).")
+        with guarded("Reading the pantry"):
+            pantry, unknown = _pantry(inputs)
+            if unknown:
+                st.caption("Kept as typed (not in the ingredient list): " + ", ".join(unknown[:12]))
+        mode = st.session_state.get("mode") or "compare"
+        label = "Get two recipes" if mode == "compare" else "Just cook"
+        b1, b2, b3 = st.columns([2, 2, 5])
+        b1.button(label, type="primary", shortcut="N", on_click=_request_round, key="get_pair",
+                  icon=":material/casino:", help="Keyboard: N")
+        with b3.popover("Options", icon=":material/tune:"):
+            st.slider("Candidates per round", 3, 12, 6, key="n_candidates",
+                      help="More candidates give the model a better choice but take longer.")
+        b2.button("Undo last vote", on_click=_undo, shortcut="U", key="undo", icon=":material/undo:",
+                  disabled=sum(store.vote_counts(name).values()) == 0, help="Keyboard: U")
+    return inputs
+
+
+def _show_cook(matchup) -> None:
+    top = matchup.ranking[0]
+    st.subheader("The model's top pick", anchor=False)
+    st.caption(f"Best of {len(matchup.ranking)} candidates by the {matchup.model_label} model.")
+    recipe_card(top.recipe, matchup.pantry, score=(top.score, top.uncertainty), key="cook_top")
+    table = pd.DataFrame([{"rank": k, "recipe": s.recipe.title, "score": s.score, "±": s.uncertainty,
+                           "minutes": s.recipe.minutes} for k, s in enumerate(matchup.ranking, 1)])
+    with st.expander("All candidates, best first"):
+        st.dataframe(table, hide_index=True, column_config={"score": st.column_config.NumberColumn(format="%.3f"),
+                                                            "±": st.column_config.NumberColumn(format="%.3f")})
+
+
+def _show_pair(matchup, revealed) -> None:
+    cols = st.columns(2, gap="medium")
+    for col, side, item in ((cols[0], "left", matchup.left_item), (cols[1], "right", matchup.right_item)):
+        with col:
+            score = (item.score, item.uncertainty) if revealed else None
+            label = "Left (1)" if side == "left" else "Right (2)"
+            if revealed:
+                won = (revealed["choice"] == side)
+                label += " · your pick" if won else ""
+            recipe_card(item.recipe, matchup.pantry, label=label, score=score, key=side)
+    if revealed:
+        choice = revealed["choice"]
+        said = {"left": "the left recipe is better", "right": "the right recipe is better",
+                "tie": "they are about equal", "both_bad": "both are bad"}[choice]
+        model_pref = "left" if matchup.left_item.score > matchup.right_item.score else (
+            "right" if matchup.right_item.score > matchup.left_item.score else None)
+        agree = ""
+        if choice in ("left", "right"):
+            agree = (" The model agreed." if model_pref == choice else
+                     " The model scored them equally." if model_pref is None else " The model disagreed.")
+        st.success(f"Saved vote #{revealed['vote_id']}: {said}.{agree} Scores are now shown "
+                   f"(model: {matchup.model_label}). Press **N** for the next pair.", icon=":material/check_circle:")
+        return
+    with st.container(border=True):
+        st.markdown("**Which would you rather cook?**")
+        o1, o2 = st.columns([1, 3])
+        o1.toggle("Much better", key="much", help="Mark a strong preference (left/right votes only).")
+        o2.pills("Why? (optional)", list(REASONS), selection_mode="multi", key="reasons")
+        st.text_input("Note (optional)", key="note", max_chars=200, placeholder="Anything else?")
+        b = st.columns(5)
+        b[0].button("Left is better", key="vote_left", on_click=_vote, args=("left",), shortcut="1",
+                    type="primary", icon=":material/arrow_back:", use_container_width=True)
+        b[1].button("Right is better", key="vote_right", on_click=_vote, args=("right",), shortcut="2",
+                    type="primary", icon=":material/arrow_forward:", use_container_width=True)
+        b[2].button("Tie", key="vote_tie", on_click=_vote, args=("tie",), shortcut="3",
+                    icon=":material/balance:", use_container_width=True)
+        b[3].button("Both bad", key="vote_both_bad", on_click=_vote, args=("both_bad",), shortcut="4",
+                    icon=":material/thumb_down:", use_container_width=True)
+        b[4].button("Skip", key="skip", on_click=_request_round, shortcut="S", icon=":material/skip_next:",
+                    use_container_width=True, help="No vote; show another pair")
+    st.caption(f"Pair chosen as **{matchup.why}** for the {matchup.model_label} model · generator "
+               f"{matchup.generator} · sides are randomised. Scores appear after you vote.")
+
+
+if user is None:
+    _welcome()
+else:
+    st.title("Compare recipes", anchor=False)
+    if st.session_state.get("_matchup_for") != user:  # a pair belongs to the profile it was made for
+        for key in ("matchup", "revealed", "round_info"):
+            st.session_state.pop(key, None)
+        st.session_state["_matchup_for"] = user
+    _progress_line(user)
+    inputs = _pantry_inputs(user)
+    if st.session_state.pop("_want_round", False):
+        with guarded("Getting recipes"):
+            _save_inputs(user)
+            _generate(user, st.session_state.get("mode") or "compare", inputs)
+    matchup = st.session_state.get("matchup")
+    info = st.session_state.get("round_info") or {}
+    if matchup is None:
+        st.info("Type what you have (or pick ingredients), then press **Get two recipes** (key **N**). "
+                "Vote with **1** left, **2** right, **3** tie, **4** both bad, **S** skip, **U** undo.",
+                icon=":material/keyboard:")
+    elif info.get("mode") == "cook":
+        _show_cook(matchup)
+    else:
+        _show_pair(matchup, st.session_state.get("revealed"))

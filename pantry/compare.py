@@ -1,0 +1,230 @@
+"""The Compare page's logic: make a pair of recipes to show, turn a click into a vote.
+
+Everything here is plain Python over the library (no Streamlit), so the page stays a thin
+layer of widgets and the rules are unit-tested:
+
+- `prepare_round` generates candidates, drops near-duplicates, scores them with the
+  profile's model and picks what to show: the most informative pair for the model (with a
+  share of random pairs mixed in), or, in "just cook" mode, the model's best-of-N ranking;
+- `Matchup` is one pair on screen with its randomised left/right placement and the
+  (hidden until the vote) scores;
+- `vote_from_click` maps "left better" etc. to a stored `Vote` (a/b outcome, strength,
+  reasons, pantry, the model and generator that produced the pair);
+- `retrain_hint` says how many more votes make retraining worthwhile.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .dedupe import drop_near_duplicates, near_duplicate
+from .errors import GeneratorError, InvalidInput, PantryError
+from .recipes import Recipe
+from .votes import Vote
+
+ProgressFn = Callable[[int, int, str], None]
+
+REASONS = ("too long", "missing ingredients", "bland", "too complex", "not my cuisine",
+           "too many steps", "looks delicious", "quick and easy")
+CHOICES = ("left", "right", "tie", "both_bad")  # what the buttons say; "skip" saves nothing
+RANDOM_SHARE = 0.2  # share of pairs picked at random (keeps the data unbiased by the model)
+MAX_NOTE_CHARS = 200
+
+
+class NoPairAvailable(PantryError):
+    """Fewer than two distinct recipes came back; nothing can be compared."""
+
+
+@dataclass(frozen=True)
+class Scored:
+    recipe: Recipe
+    score: float
+    uncertainty: float
+
+
+@dataclass(frozen=True)
+class Matchup:
+    """One pair on screen. `a`/`b` are the stored order; `left` says which one is on the left."""
+
+    a: Scored
+    b: Scored
+    left: str  # "a" | "b"
+    why: str  # "informative" | "random"
+    model_label: str
+    model_kind: str
+    generator: str
+    pantry: tuple[str, ...]
+    ranking: tuple[Scored, ...] = ()  # every candidate, best first (for "just cook")
+
+    def __post_init__(self) -> None:
+        if self.left not in ("a", "b"):
+            raise ValueError(f"left must be 'a' or 'b', got {self.left!r}")
+
+    @property
+    def left_item(self) -> Scored:
+        return self.a if self.left == "a" else self.b
+
+    @property
+    def right_item(self) -> Scored:
+        return self.b if self.left == "a" else self.a
+
+    def outcome(self, choice: str) -> str:
+        """Map a button ("left", "right", "tie", "both_bad") to a stored outcome ("a", "b", ...)."""
+        if choice == "left":
+            return self.left
+        if choice == "right":
+            return "b" if self.left == "a" else "a"
+        if choice in ("tie", "both_bad"):
+            return choice
+        raise ValueError(f"unknown choice {choice!r}; use one of {', '.join(CHOICES)}")
+
+
+def vote_from_click(user: str, matchup: Matchup, choice: str, much: bool = False,
+                    reasons: Sequence[str] = (), note: str = "") -> Vote:
+    """The Vote for a click on the Compare page (strength only for decisive votes)."""
+    outcome = matchup.outcome(choice)
+    decisive = outcome in ("a", "b")
+    all_reasons = [r for r in reasons if r]
+    note = " ".join((note or "").split())[:MAX_NOTE_CHARS]
+    if note:
+        all_reasons.append("note: " + note)
+    return Vote(user=user, a=matchup.a.recipe.id, b=matchup.b.recipe.id, outcome=outcome,
+                strength=("much" if much else "slightly") if decisive else None,
+                left=matchup.left, reasons=tuple(all_reasons), pantry=tuple(matchup.pantry),
+                model_version=matchup.model_label, generator=matchup.generator)
+
+
+# ---------------------------------------------------------------------------------- pairs
+
+def valid_pairs(recipes: Sequence[Recipe]) -> list[tuple[int, int]]:
+    """Index pairs of recipes that are not (near-)duplicates of each other."""
+    return [(i, j) for i, j in itertools.combinations(range(len(recipes)), 2)
+            if recipes[i].id != recipes[j].id and not near_duplicate(recipes[i], recipes[j])]
+
+
+def pick_pair(recipes: Sequence[Recipe], features: np.ndarray, model, rng: np.random.Generator,
+              random_share: float = RANDOM_SHARE, avoid: set[frozenset[str]] | None = None
+              ) -> tuple[int, int, str]:
+    """Choose which two candidates to show: (i, j, why) with why "informative" or "random".
+
+    Uses `pantry.selection.choose_pair` (BALD over the model's ensemble, near-duplicate
+    embeddings left out) and also leaves out pairs that `pantry.dedupe.near_duplicate`
+    calls the same dish. Pairs in `avoid` (sets of two recipe ids already shown) are used
+    only when nothing else is left. Raises NoPairAvailable when every pair is a duplicate.
+    """
+    from .selection import choose_pair
+
+    if len(recipes) < 2 or not valid_pairs(recipes):
+        raise NoPairAvailable("the generator returned no two different recipes; "
+                              "add a few pantry items or loosen diet/cuisine/time limits")
+    why = "random" if rng.random() < random_share else "informative"
+    share = 1.0 if why == "random" else 0.0
+    dup = lambda i, j: recipes[i].id == recipes[j].id or near_duplicate(recipes[i], recipes[j])  # noqa: E731
+    exclude = [(i, j) for i, j in itertools.combinations(range(len(recipes)), 2)
+               if avoid and frozenset((recipes[i].id, recipes[j].id)) in avoid]
+    for excl in (exclude, None):
+        try:
+            i, j = choose_pair(features, model, rng, random_share=share, exclude=excl, near_duplicate=dup)
+            return i, j, why
+        except InvalidInput:
+            continue
+    raise NoPairAvailable("every pair of candidates is a near-duplicate; "
+                          "add a few pantry items or loosen diet/cuisine/time limits")
+
+
+def rank(recipes: Sequence[Recipe], mean: np.ndarray, std: np.ndarray) -> list[Scored]:
+    """Best-of-N (`pantry.selection.rank`): the candidates by score, best first."""
+    from .selection import rank as rank_indices
+
+    return [Scored(recipes[k], float(mean[k]), float(std[k])) for k in rank_indices(mean, std)]
+
+
+@dataclass
+class Round:
+    """What `prepare_round` made: the pair (or the ranking) and how it was made."""
+
+    matchup: Matchup
+    generator_reason: str
+    generator_name: str
+    candidates: int
+    dropped_duplicates: int
+    notes: list[str] = field(default_factory=list)
+
+
+def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
+                  random_share: float = RANDOM_SHARE, avoid: set[frozenset[str]] | None = None,
+                  on_progress: ProgressFn | None = None) -> Round:
+    """Generate candidates, drop near-duplicates, score them, and pick the pair to show.
+
+    `lab` is a `pantry.lab.Lab`, `choice` a `GeneratorChoice`, `request` a
+    `GenerationRequest`. The generated recipes are stored and logged for `user`.
+    Raises NoPairAvailable / GeneratorError / PantryError with a message for people.
+    """
+    from .generators import generate_with_fallback
+
+    recipes, used = generate_with_fallback(choice, request, on_progress)
+    recipes = list(recipes)
+    if not recipes:
+        raise GeneratorError(f"{used.name} returned no recipes; try again or change the pantry")
+    distinct = drop_near_duplicates(recipes)
+    dropped = len(recipes) - len(distinct)
+    if len(distinct) < 2:
+        raise NoPairAvailable(
+            f"{used.name} returned {len(recipes)} recipe(s) but fewer than two different ones; "
+            "add a few pantry items or loosen diet/cuisine/time limits")
+    lab.store.log_generated(user, distinct)
+    model_choice = lab.model_for(user)
+    if on_progress:
+        on_progress(0, len(distinct), "scoring candidates")
+    x = lab.features(distinct, tuple(request.pantry))
+    mean, std = model_choice.model.score(x)
+    i, j, why = pick_pair(distinct, x, model_choice.model, rng, random_share, avoid)
+    left = "a" if rng.random() < 0.5 else "b"
+    matchup = Matchup(
+        a=Scored(distinct[i], float(mean[i]), float(std[i])),
+        b=Scored(distinct[j], float(mean[j]), float(std[j])),
+        left=left, why=why, model_label=model_choice.label, model_kind=model_choice.kind,
+        generator=used.name, pantry=tuple(request.pantry), ranking=tuple(rank(distinct, mean, std)))
+    notes = [used.reason] if used is not choice else []
+    return Round(matchup, used.reason, used.name, len(recipes), dropped, notes)
+
+
+# ---------------------------------------------------------------------------- progress line
+
+RETRAIN_MIN_NEW = 5  # at least this many new decisive votes before a retrain is worth it
+RETRAIN_SHARE = 0.25  # ... and at least this share of what the current model was trained on
+
+
+@dataclass(frozen=True)
+class RetrainHint:
+    votes: int  # all (non-deleted) votes by the profile
+    decisive: int  # of which decisive
+    more_needed: int  # decisive votes until retraining is worthwhile (0 = now)
+    message: str
+
+
+def retrain_hint(votes: int, decisive: int, trained_on: int | None, min_decisive: int = 8) -> RetrainHint:
+    """How many more decisive votes until retraining is worthwhile.
+
+    Without a personal model: until `min_decisive` (training's minimum). With one trained
+    on `trained_on` decisive votes: until max(5, 25% of that) new decisive votes.
+    """
+    if trained_on is None:
+        more = max(0, min_decisive - decisive)
+        if more:
+            msg = f"{more} more decisive vote{'s' if more != 1 else ''} until your first personal model can be trained"
+        else:
+            msg = "enough votes for a personal model: open Retrain"
+    else:
+        target = trained_on + max(RETRAIN_MIN_NEW, math.ceil(RETRAIN_SHARE * trained_on))
+        more = max(0, target - decisive)
+        if more:
+            msg = f"{more} more decisive vote{'s' if more != 1 else ''} until retraining is worthwhile"
+        else:
+            msg = f"{decisive - trained_on} new decisive votes since the last training: retraining is worthwhile"
+    return RetrainHint(votes, decisive, more, msg)

@@ -1,0 +1,274 @@
+"""Tables behind the Scores & diagnostics, Retrain and Data pages (no Streamlit here).
+
+Each function takes the `Lab` (or its store) and plain values and returns pandas
+DataFrames or small dataclasses that the pages chart and show:
+
+- `votes_summary`: votes per profile and outcome;
+- `probe_recipes`: the recipe set to score (recent, all, or an uploaded JSONL);
+- `score_table`: every chosen model version's scores and uncertainty on the probe set;
+- `held_out_votes`: the validation split training uses, to compare versions fairly;
+- `vote_features` / `vote_margins` / `reliability`: how scores explain human votes;
+- `metrics_table`: collapse metrics, strict accuracy with a Wilson interval, alerts;
+- `human_position_bias`: how often the left card won;
+- `distance_table`: each probe recipe's distance to the model's training recipes;
+- `compare_models`: several models on the same held-out votes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .diagnostics import (PositionBias, bt_probability, collapse_alerts, expected_calibration_error,
+                          nearest_distance, position_bias, score_spread, strict_pairwise_accuracy)
+from .errors import InvalidInput
+from .recipes import Recipe
+from .votes import OUTCOMES, Vote
+
+PROBE_SOURCES = {"recent": "recent generated recipes", "all": "all recipes in the store",
+                 "upload": "an uploaded recipes JSONL"}
+OUTCOME_LABELS = {"a": "a better", "b": "b better", "tie": "tie", "both_bad": "both bad"}
+
+
+# ------------------------------------------------------------------------------- votes
+
+def votes_summary(store, user: str | None = None) -> pd.DataFrame:
+    """One row per profile: votes by outcome, decisive, total, and deleted (undone) votes."""
+    votes = store.votes(user=user, include_deleted=True)
+    rows: dict[str, dict] = {}
+    for v in votes:
+        row = rows.setdefault(v.user, {"profile": v.user, **{OUTCOME_LABELS[o]: 0 for o in OUTCOMES},
+                                       "decisive": 0, "total": 0, "deleted": 0})
+        if v.deleted:
+            row["deleted"] += 1
+            continue
+        row[OUTCOME_LABELS[v.outcome]] += 1
+        row["total"] += 1
+        row["decisive"] += int(v.decisive)
+    columns = ["profile", *OUTCOME_LABELS.values(), "decisive", "total", "deleted"]
+    return pd.DataFrame(list(rows.values()), columns=columns)
+
+
+def human_position_bias(votes: Sequence[Vote]) -> PositionBias:
+    """Left-card win rate over decisive votes whose left side is known (Wilson interval)."""
+    left_won = [v.outcome == v.left for v in votes if v.decisive and v.left in ("a", "b") and not v.deleted]
+    return position_bias(np.array(left_won, dtype=bool))
+
+
+def held_out_votes(votes: Sequence[Vote], seed: int = 0, val_split: float = 0.2) -> tuple[list[Vote], str]:
+    """The votes training holds out for validation (same rule as `train_reward_model`).
+
+    Training keeps a/b/tie votes in order, permutes them with `default_rng(seed)` and holds
+    out round(n * val_split) (none when that leaves fewer than 2 on either side). When no
+    split exists, every usable vote is returned and the description says so.
+    """
+    usable = [v for v in votes if v.outcome in ("a", "b", "tie") and not v.deleted]
+    n = len(usable)
+    perm = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(n * val_split))
+    if n_val < 2 or n - n_val < 2:
+        return usable, f"all {n} votes (too few for a held-out split)"
+    held = sorted(int(k) for k in perm[:n_val])
+    return [usable[k] for k in held], f"{n_val} held-out votes (validation split, seed {seed})"
+
+
+@dataclass
+class VoteFeatures:
+    votes: list[Vote]
+    xa: np.ndarray
+    xb: np.ndarray
+
+    @property
+    def outcomes(self) -> np.ndarray:
+        return np.array([v.outcome for v in self.votes], dtype=object)
+
+
+def vote_features(lab, votes: Sequence[Vote]) -> VoteFeatures:
+    """Features of both recipes of each vote (with the vote's own pantry)."""
+    votes = [v for v in votes if not v.deleted]
+    if not votes:
+        dim = 0
+        return VoteFeatures([], np.zeros((0, dim), np.float32), np.zeros((0, dim), np.float32))
+    recipes = lab.store.get_recipes({x for v in votes for x in (v.a, v.b)})
+    votes = [v for v in votes if v.a in recipes and v.b in recipes]
+    pantries = [tuple(v.pantry) for v in votes]
+    xa = lab.features([recipes[v.a] for v in votes], pantries)
+    xb = lab.features([recipes[v.b] for v in votes], pantries)
+    return VoteFeatures(votes, xa, xb)
+
+
+# ------------------------------------------------------------------------------- probe set
+
+def recipes_from_jsonl(data: bytes, name: str = "upload") -> list[Recipe]:
+    """Recipes from an uploaded JSONL file; ImportFailed lists every bad line."""
+    from .jsonl import read_recipes_file
+
+    fd, path = tempfile.mkstemp(suffix=".jsonl")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        try:
+            return read_recipes_file(path)
+        except Exception as e:  # re-label the temporary path with the uploaded name
+            if hasattr(e, "path"):
+                e.path = name
+                e.args = (str(e).replace(path, name),)
+            raise
+    finally:
+        os.unlink(path)
+
+
+def probe_recipes(store, source: str, user: str | None = None, upload: bytes | None = None,
+                  upload_name: str = "upload", limit: int = 500) -> list[Recipe]:
+    """The probe set: "recent" generated recipes, "all" stored recipes, or an "upload"."""
+    if source == "recent":
+        return store.recent_generated(user=None, limit=limit)
+    if source == "all":
+        return store.all_recipes()[-limit:]
+    if source == "upload":
+        if not upload:
+            raise InvalidInput("choose a recipes JSONL file to upload")
+        return recipes_from_jsonl(upload, upload_name)[:limit]
+    raise InvalidInput(f"unknown probe set {source!r}; use one of {', '.join(PROBE_SOURCES)}")
+
+
+def score_table(lab, models: Mapping[str, object], recipes: Sequence[Recipe],
+                pantry: Sequence[str] = ()) -> tuple[pd.DataFrame, np.ndarray]:
+    """Scores of each model (label -> RewardModel) on the recipes, long format, and the embeddings.
+
+    Columns: version, recipe_id, title, score, uncertainty, rank (1 = best for that version).
+    """
+    if not recipes:
+        return pd.DataFrame(columns=["version", "recipe_id", "title", "score", "uncertainty", "rank"]), np.zeros((0, 0))
+    x = lab.features(list(recipes), tuple(pantry))
+    emb = x[:, :lab.embedder.dim]
+    frames = []
+    for label, model in models.items():
+        mean, std = model.score(x)
+        f = pd.DataFrame({"version": label, "recipe_id": [r.id for r in recipes],
+                          "title": [r.title for r in recipes], "score": mean, "uncertainty": std})
+        f["rank"] = f["score"].rank(ascending=False, method="min").astype(int)
+        frames.append(f)
+    return pd.concat(frames, ignore_index=True), emb
+
+
+def vote_margins(models: Mapping[str, object], vf: VoteFeatures) -> pd.DataFrame:
+    """Per model and decisive vote: preferred-minus-other score margin and BT probability of 'a'.
+
+    Columns: version, vote_id, outcome, score_a, score_b, margin, p_a.
+    """
+    frames = []
+    for label, model in models.items():
+        if not vf.votes:
+            continue
+        sa, _ = model.score(vf.xa)
+        sb, _ = model.score(vf.xb)
+        out = vf.outcomes
+        margin = np.where(out == "a", sa - sb, np.where(out == "b", sb - sa, np.nan))
+        frames.append(pd.DataFrame({"version": label, "vote_id": [v.id for v in vf.votes], "outcome": out,
+                                    "score_a": sa, "score_b": sb, "margin": margin,
+                                    "p_a": bt_probability(sa, sb)}))
+    if not frames:
+        return pd.DataFrame(columns=["version", "vote_id", "outcome", "score_a", "score_b", "margin", "p_a"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def reliability(margins: pd.DataFrame, n_bins: int = 10) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Reliability-diagram bins per version (decisive votes only) and each version's ECE."""
+    rows, eces = [], {}
+    for label, g in margins.groupby("version", sort=False):
+        dec = g[g["outcome"].isin(["a", "b"])]
+        if dec.empty:
+            continue
+        ece, bins = expected_calibration_error(dec["p_a"].to_numpy(), (dec["outcome"] == "a").to_numpy(), n_bins)
+        eces[label] = ece
+        rows += [{"version": label, "predicted": b.mean_pred, "observed": b.frac_pos, "count": b.count}
+                 for b in bins]
+    return pd.DataFrame(rows, columns=["version", "predicted", "observed", "count"]), eces
+
+
+def metrics_table(scores: pd.DataFrame, margins: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """One row of collapse and accuracy metrics per version, and plain-language alerts per version."""
+    rows, alerts = [], {}
+    for label, g in scores.groupby("version", sort=False):
+        spread = score_spread(g["score"].to_numpy())
+        m = margins[margins["version"] == label] if not margins.empty else margins
+        acc = None
+        if m is not None and len(m):
+            acc = strict_pairwise_accuracy(m["score_a"].to_numpy(), m["score_b"].to_numpy(), m["outcome"].to_numpy())
+        alerts[label] = collapse_alerts(spread, acc)
+        rows.append({
+            "version": label, "recipes": spread.n, "distinct scores": spread.distinct,
+            "distinct ratio": spread.distinct_ratio, "mode share": spread.mode_share,
+            "std": spread.std, "IQR": spread.iqr, "entropy": spread.entropy,
+            "mean uncertainty": float(g["uncertainty"].mean()),
+            "strict accuracy": acc.accuracy if acc else math.nan,
+            "accuracy 95% CI": f"[{acc.low:.2f}, {acc.high:.2f}]" if acc and acc.n else "n/a",
+            "decisive votes": acc.n if acc else 0,
+            "tie rate": acc.tie_rate if acc else math.nan,
+        })
+    return pd.DataFrame(rows), alerts
+
+
+def training_recipes(lab, user: str | None) -> list[Recipe]:
+    """Recipes a model of this scope was trained on: those in the scope's votes (all users for None)."""
+    votes = lab.store.votes(user=user)
+    return list(lab.store.get_recipes({x for v in votes for x in (v.a, v.b)}).values())
+
+
+def distance_table(lab, scores: pd.DataFrame, probe_emb: np.ndarray, train: Sequence[Recipe]) -> pd.DataFrame:
+    """Scores with each probe recipe's cosine distance to the nearest training recipe."""
+    if scores.empty:
+        return scores.assign(distance=[])
+    train_emb = lab.embedder.encode([r.text for r in train]) if train else np.zeros((0, probe_emb.shape[1]))
+    dist = nearest_distance(probe_emb, train_emb)
+    n = len(dist)
+    out = scores.copy()
+    out["distance"] = np.tile(dist, len(out) // n) if n else []
+    return out
+
+
+def compare_models(models: Mapping[str, object], vf: VoteFeatures) -> pd.DataFrame:
+    """Strict accuracy (ties wrong), its Wilson interval, tie rate and mean margin per model."""
+    rows = []
+    for label, model in models.items():
+        if not vf.votes:
+            rows.append({"version": label, "decisive votes": 0, "strict accuracy": math.nan,
+                         "95% CI": "n/a", "tie rate": math.nan, "mean margin": math.nan})
+            continue
+        sa, _ = model.score(vf.xa)
+        sb, _ = model.score(vf.xb)
+        acc = strict_pairwise_accuracy(sa, sb, vf.outcomes)
+        out = vf.outcomes
+        dec = (out == "a") | (out == "b")
+        margin = np.where(out == "a", sa - sb, sb - sa)[dec]
+        rows.append({"version": label, "decisive votes": acc.n, "strict accuracy": acc.accuracy,
+                     "95% CI": f"[{acc.low:.2f}, {acc.high:.2f}]" if acc.n else "n/a",
+                     "tie rate": acc.tie_rate, "mean margin": float(margin.mean()) if len(margin) else math.nan})
+    return pd.DataFrame(rows)
+
+
+def version_label(v) -> str:
+    """'v3 personal (ana)' / 'v2 population' for a store ModelVersion."""
+    scope = f"personal ({v.user})" if v.user is not None else "population"
+    return f"v{v.id} {scope}" + (" *active*" if v.active else "")
+
+
+def versions_table(versions) -> pd.DataFrame:
+    """Model versions with their headline metrics, newest first."""
+    rows = []
+    for v in versions:
+        m = v.metrics or {}
+        rows.append({"id": v.id, "scope": v.user if v.user is not None else "population",
+                     "active": v.active, "created": v.created_at[:19].replace("T", " "),
+                     "decisive votes": m.get("n_decisive"), "val accuracy": m.get("val_accuracy"),
+                     "val loss": m.get("val_loss"), "train accuracy": m.get("train_accuracy"),
+                     "best epoch": m.get("best_epoch"), "prior": m.get("prior")})
+    return pd.DataFrame(rows, columns=["id", "scope", "active", "created", "decisive votes", "val accuracy",
+                                       "val loss", "train accuracy", "best epoch", "prior"])

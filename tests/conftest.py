@@ -1,0 +1,65 @@
+"""Shared fixtures for the app tests (AppTest pages and the real browser)."""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+@pytest.fixture
+def app_home(tmp_path, monkeypatch):
+    """An empty PANTRY_HOME for one AppTest, the offline composer, a fresh st.cache_resource.
+
+    The app builds its Lab through `st.cache_resource`; the real embedder model is shared
+    with the other tests (`helpers.shared_embedder`) so each test does not reload it, while
+    each Lab still caches embeddings in its own database.
+    """
+    import streamlit as st
+
+    import pantry.embedding as embedding
+    from tests.helpers import shared_embedder
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("PANTRY_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("PANTRY_GENERATOR", "offline")
+    monkeypatch.setenv("PANTRY_DEVICE", "cpu")
+    shared = shared_embedder()
+
+    def embedder(name=shared.name, device="cpu", cache=None, check_hash=True):
+        if name != shared.name:
+            raise AssertionError(f"tests use {shared.name}, not {name}")
+        e = copy.copy(shared)
+        e.cache = cache if cache is not None else embedding.MemoryCache()
+        return e
+
+    monkeypatch.setattr(embedding, "Embedder", embedder)
+    st.cache_resource.clear()
+    yield home
+    st.cache_resource.clear()
+
+
+def seed_votes(store, user: str, n: int = 12, seed: int = 0) -> list:
+    """Store offline-composer recipes and `n` votes by `user` that prefer the quicker recipe."""
+    from pantry.generators import GenerationRequest, OfflineComposer
+    from pantry.votes import Vote
+
+    recipes = OfflineComposer().generate(GenerationRequest(pantry=("egg", "rice", "spinach", "onion", "tomato"),
+                                                           n=2 * n, seed=seed))
+    store.add_recipes(recipes)
+    votes = []
+    for k in range(n):
+        a, b = recipes[2 * k], recipes[2 * k + 1]
+        outcome = "a" if (a.minutes or 0) <= (b.minutes or 0) else "b"
+        votes.append(Vote(user=user, a=a.id, b=b.id, outcome=outcome, left="a" if k % 2 else "b"))
+    store.add_votes(votes)
+    return recipes

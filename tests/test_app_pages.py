@@ -1,0 +1,273 @@
+"""AppTest tests for every page of the Streamlit app (DESIGN.md, testing layer 2)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from conftest import REPO, seed_votes
+
+TIMEOUT = 120
+
+
+def _app() -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+    at.run()
+    return at
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert not errors, errors
+
+
+def _store(home):
+    from pantry.store import Store
+
+    return Store(home / "pantry.sqlite3")
+
+
+def _texts(elements) -> list[str]:
+    return [str(e.value) for e in elements]
+
+
+def test_first_start_is_welcoming_and_works(app_home):
+    at = _app()
+    _ok(at)
+    assert any("Welcome" in t for t in _texts(at.title))
+    assert any("Create a profile" in t for t in _texts(at.markdown))
+    at.text_input(key="welcome_name").input("ana")
+    at.button(key="welcome_start").click()
+    at.run()
+    _ok(at)
+    assert at.session_state["profile"] == "ana"
+    assert any("Compare recipes" in t for t in _texts(at.title))
+
+
+def test_new_profile_name_is_validated(app_home):
+    at = _app()
+    at.text_input(key="new_profile_name").input("bad/name")
+    at.button(key="create_profile").click()
+    at.run()
+    assert not at.exception
+    assert any("Cannot create that profile" in t for t in _texts(at.error))
+    assert _store(app_home).list_users() == []
+
+
+def test_vote_through_compare_is_saved_then_undone(app_home):
+    _store(app_home).ensure_user("ana")
+    at = _app()
+    _ok(at)
+    at.text_area(key="pantry_text::ana").input("4 eggs, spinach, feta, rice, an onion")
+    at.button(key="get_pair").click()
+    at.run()
+    _ok(at)
+    matchup = at.session_state["matchup"]
+    assert matchup.a.recipe.id != matchup.b.recipe.id
+    assert not at.metric, "scores stay hidden until the vote"
+    at.toggle(key="much").set_value(True)
+    at.button(key="vote_left").click()
+    at.run()
+    _ok(at)
+    store = _store(app_home)
+    votes = store.votes("ana")
+    assert len(votes) == 1
+    vote = votes[0]
+    assert vote.outcome == matchup.left and vote.left == matchup.left and vote.strength == "much"
+    assert {vote.a, vote.b} == {matchup.a.recipe.id, matchup.b.recipe.id}
+    assert vote.generator == "offline-composer" and vote.pantry
+    assert len(at.metric) == 2, "both scores are revealed after the vote"
+    assert any("**1** vote by **ana**" in t for t in _texts(at.markdown))
+    assert store.get_user_pantry("ana").startswith("4 eggs"), "pantry remembered per profile"
+
+    at.button(key="undo").click()
+    at.run()
+    _ok(at)
+    assert store.votes("ana") == []
+    assert store.votes("ana", include_deleted=True)[0].deleted
+    assert any("Undid vote" in t for t in _texts(at.success))
+    assert not at.metric, "the pair can be voted on again after an undo"
+
+
+def test_every_page_loads(app_home):
+    store = _store(app_home)
+    store.ensure_user("ana")
+    seed_votes(store, "ana", n=4)
+    at = _app()
+    _ok(at)
+    for page, title in (("pages/diagnostics.py", "Scores & diagnostics"), ("pages/retrain.py", "Retrain"),
+                        ("pages/data.py", "Data"), ("pages/compare.py", "Compare recipes")):
+        at.switch_page(page)
+        at.run()
+        _ok(at)
+        assert any(title in t for t in _texts(at.title)), (page, _texts(at.title))
+        assert at.sidebar.selectbox(key="profile_pick").value == "ana"
+
+
+def test_retrain_creates_a_version_and_activates_it(app_home):
+    store = _store(app_home)
+    seed_votes(store, "ana", n=14)
+    at = _app()
+    at.switch_page("pages/retrain.py")
+    at.run()
+    _ok(at)
+    at.number_input(key="hp_epochs").set_value(15)
+    at.number_input(key="hp_members").set_value(2)
+    at.button(key="retrain").click()
+    at.run()
+    _ok(at)
+    personal = store.model_versions("ana", include_global=False)
+    assert len(personal) == 1 and not personal[0].active
+    result = at.session_state["train_result"]
+    assert result["version"] == personal[0].id
+    assert len(result["table"]) == 2 and result["history"]
+    at.button(key="activate_new").click()
+    at.run()
+    _ok(at)
+    assert store.active_model("ana").id == personal[0].id
+    assert any(f"Personal v{personal[0].id}" in t for t in _texts(at.sidebar.success))
+
+
+def test_retrain_with_too_few_votes_explains(app_home):
+    store = _store(app_home)
+    seed_votes(store, "ana", n=3)
+    at = _app()
+    at.switch_page("pages/retrain.py")
+    at.run()
+    _ok(at)
+    assert at.button(key="retrain").disabled
+    assert any("3** decisive votes" in t for t in _texts(at.markdown))
+
+
+def _save_model(store, home, weight_scale: float, name: str) -> int:
+    from pantry.features import FEATURE_NAMES, FEATURE_SPEC
+    from pantry.reward import RewardModel
+
+    dim = 384 + len(FEATURE_NAMES)
+    model = RewardModel.new(dim, 3, "all-MiniLM-L6-v2", FEATURE_SPEC, seed=1)
+    gen = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for k, m in enumerate(model.members):
+            m.linear.weight.copy_(torch.randn(m.linear.weight.shape, generator=gen) * weight_scale)
+            m.linear.bias.fill_(0.25 if weight_scale == 0 else 0.0)
+    path = home / f"{name}.pt"
+    model.save(path)
+    return store.add_model_version(None, path, "all-MiniLM-L6-v2", {"n_decisive": 0}, {})
+
+
+def test_diagnostics_flags_a_collapsed_model_not_a_healthy_one(app_home):
+    store = _store(app_home)
+    seed_votes(store, "ana", n=10)
+    collapsed = _save_model(store, app_home, 0.0, "collapsed")
+    healthy = _save_model(store, app_home, 1.0, "healthy")
+    at = _app()
+    at.switch_page("pages/diagnostics.py")
+    at.run()
+    _ok(at)
+    at.radio(key="diag_source").set_value("all")
+    at.multiselect(key="diag_versions").set_value([collapsed, healthy])
+    at.run()
+    assert not at.exception
+    errors = _texts(at.error)
+    assert any(t.startswith(f"**v{collapsed}**") and "20 of 20 recipes share one score: collapse" in t
+               for t in errors), errors
+    assert not any(t.startswith(f"**v{healthy}**") and "collapse" in t for t in errors + _texts(at.warning))
+    charts = at.get("vega_lite_chart")
+    assert len(charts) >= 4, "score histogram, margins, reliability, distance and uncertainty charts"
+    assert at.get("download_button")
+
+    at.multiselect(key="diag_versions").set_value([healthy])
+    at.run()
+    assert not any("collapse" in t for t in _texts(at.error))
+
+
+def test_data_page_import_reports_bad_lines_and_imports_good_files(app_home):
+    store = _store(app_home)
+    store.ensure_user("ana")
+    at = _app()
+    at.switch_page("pages/data.py")
+    at.run()
+    _ok(at)
+    bad = b'{"title": "Toast", "ingredients": ["bread"], "steps": ["toast it"]}\nnot json\n{"user": "ana", "a": "x", "b": "y", "outcome": "a"}\n'
+    at.file_uploader(key="import_file").set_value(("bad.jsonl", bad, "application/jsonl"))
+    at.run()
+    at.button(key="import_button").click()
+    at.run()
+    assert not at.exception
+    assert any("2 bad lines; nothing was imported" in t for t in _texts(at.error))
+    [report] = [d.value for d in at.dataframe if "problem" in d.value.columns]
+    assert sorted(set(report["line"])) == [2, 3]
+    assert any("not valid JSON" in p for p in report["problem"])
+    assert store.count_recipes() == 0
+
+    recipe = {"id": "r1", "title": "Toast", "ingredients": ["bread"], "steps": ["toast it"]}
+    other = {"id": "r2", "title": "Rice", "ingredients": ["rice"], "steps": ["boil it"]}
+    good = "\n".join(json.dumps(o) for o in (recipe, other, {"a": "r1", "b": "r2", "outcome": "b"})).encode()
+    at.file_uploader(key="import_file").set_value(("good.jsonl", good, "application/jsonl"))
+    at.run()
+    at.button(key="import_button").click()
+    at.run()
+    _ok(at)
+    assert any("2 recipes, 1 votes" in t for t in _texts(at.success))
+    [vote] = store.votes("ana")
+    assert vote.outcome == "b"
+    assert at.get("download_button"), "export buttons"
+
+    at.multiselect(key="vote_pick").set_value([vote.id])
+    at.run()
+    at.button(key="delete_votes").click()
+    at.run()
+    _ok(at)
+    assert store.votes("ana") == []
+    at.toggle(key="filter_deleted").set_value(True)
+    at.run()
+    at.multiselect(key="vote_pick").set_value([vote.id])
+    at.run()
+    at.button(key="restore_votes").click()
+    at.run()
+    assert len(store.votes("ana")) == 1
+
+
+@pytest.mark.parametrize("case", ["up", "model missing", "down"])
+def test_sidebar_shows_ollama_status(app_home, monkeypatch, case):
+    from ollama_server import FakeOllama, closed_port_url
+
+    monkeypatch.setenv("PANTRY_GENERATOR", "auto")
+    monkeypatch.setenv("PANTRY_OLLAMA_MODEL", "llama3.2:3b")
+    with FakeOllama(models=("llama3.2:3b",) if case == "up" else ("qwen2.5:0.5b",)) as server:
+        monkeypatch.setenv("OLLAMA_HOST", closed_port_url() if case == "down" else server.url)
+        at = _app()
+    _ok(at)
+    if case == "up":
+        assert any("Ollama up" in t for t in _texts(at.sidebar.success))
+    elif case == "model missing":
+        assert any("Ollama model missing" in t for t in _texts(at.sidebar.warning))
+    else:
+        assert any("Ollama down" in t for t in _texts(at.sidebar.info))
+
+
+def test_two_sessions_voting_at_once_lose_no_vote(app_home):
+    store = _store(app_home)
+    store.ensure_user("ana")
+    store.ensure_user("bo")
+    sessions = {}
+    for name in ("ana", "bo"):
+        at = _app()
+        at.sidebar.selectbox(key="profile_pick").set_value(name)
+        at.run()
+        at.text_area(key=f"pantry_text::{name}").input("eggs, rice, spinach, onion")
+        at.button(key="get_pair").click()
+        at.run()
+        _ok(at)
+        sessions[name] = at
+    assert sessions["ana"].session_state["matchup"] is not sessions["bo"].session_state["matchup"]
+    for name, at in sessions.items():  # both pairs are on screen; now both vote
+        at.button(key="vote_right").click()
+        at.run()
+        _ok(at)
+    assert [v.user for v in store.votes()] == ["ana", "bo"]

@@ -1,0 +1,186 @@
+"""Real-browser end-to-end test (DESIGN.md, testing layer 3): Playwright driving Debian's Chromium.
+
+The main flow: create a profile, enter a pantry, get two recipes, vote with the keyboard,
+see the vote count change, undo, retrain, open diagnostics and see the charts, open Data.
+A screenshot of each page goes to test-artifacts/ (git-ignored). Skips only when Chromium
+or Playwright is missing (the CI script installs Chromium, so there it runs).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("PANTRY_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("PANTRY_TEST_ARTIFACTS") or REPO / "test-artifacts")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+# CI (.ci/run) sets PANTRY_REQUIRE_BROWSER=1: there a missing browser is a failure, not a skip.
+if os.environ.get("PANTRY_REQUIRE_BROWSER") == "1":
+    import playwright.sync_api as sync_api
+    assert Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM}: .ci/run must apt-get install chromium"
+else:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():  # a developer machine without the browser
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    """`streamlit run app.py` on a free loopback port with an empty PANTRY_HOME."""
+    port = _free_port()
+    env = {**os.environ, "PANTRY_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "PANTRY_GENERATOR": "offline", "PANTRY_DEVICE": "cpu"}
+    log = open(tmp_path / "streamlit.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",
+         "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none",
+         "--browser.gatherUsageStats", "false"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail("streamlit did not start:\n" + (tmp_path / "streamlit.log").read_text()[-3000:])
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        text = (tmp_path / "streamlit.log").read_text(errors="replace")
+        assert "Traceback" not in text, text[-3000:]
+
+
+@pytest.fixture
+def page():
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        context = browser.new_context(viewport={"width": 1400, "height": 1600})
+        pg = context.new_page()
+        pg.set_default_timeout(60_000)
+        yield pg
+        context.close()
+        browser.close()
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(400)  # let charts finish drawing
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _idle(page) -> None:
+    """Wait until Streamlit has finished the current run."""
+    page.wait_for_timeout(150)
+    page.wait_for_function(
+        "() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
+        " return app && app.getAttribute('data-test-script-state') === 'notRunning'; }", timeout=60_000)
+
+
+def _no_exception(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_main_flow_in_a_real_browser(server, page):
+    try:
+        _main_flow(server, page)
+    except BaseException:
+        _shot(page, "failure")
+        raise
+
+
+def _main_flow(server, page) -> None:
+    expect = sync_api.expect
+    expect.set_options(timeout=60_000)  # the first run imports torch and loads the embedder
+    page.goto(server)
+    expect(page.get_by_text("Welcome to PantryPilot")).to_be_visible()
+    _shot(page, "0-welcome")
+    page.get_by_role("textbox", name="Your profile name").fill("ana")
+    page.get_by_role("button", name="Start").click()
+    expect(page.get_by_role("heading", name="Compare recipes")).to_be_visible()
+
+    pantry = page.get_by_role("textbox", name="What's in your pantry?")
+    pantry.fill("4 eggs, spinach, feta, rice, an onion, tomatoes")
+    page.get_by_role("heading", name="Compare recipes").click()  # blur: commit the text area
+    _idle(page)
+
+    def vote(key: str, n: int) -> None:
+        page.locator("body").press("n")
+        expect(page.get_by_text("Which would you rather cook?")).to_be_visible()
+        _idle(page)
+        page.locator("body").press(key)
+        expect(page.get_by_text(re.compile(rf"Saved vote #{n}\b"))).to_be_visible()
+        expect(page.get_by_text(re.compile(rf"\b{n - 1} votes? by ana"))).to_be_visible()  # vote #1 was undone
+
+    page.locator("body").press("n")
+    expect(page.get_by_text("Which would you rather cook?")).to_be_visible()
+    _idle(page)
+    _no_exception(page)
+    _shot(page, "1-compare-pair")
+    page.locator("body").press("1")
+    expect(page.get_by_text(re.compile(r"Saved vote #1\b"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"\b1 vote by ana"))).to_be_visible()
+    expect(page.get_by_text("Model score").first).to_be_visible()  # scores revealed after the vote
+    _shot(page, "2-compare-revealed")
+    page.locator("body").press("u")  # undo
+    expect(page.get_by_text("Undid vote #1")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"\b0 votes by ana"))).to_be_visible()
+    _idle(page)
+    page.locator("body").press("2")  # the same pair can be voted on again
+    expect(page.get_by_text(re.compile(r"Saved vote #2\b"))).to_be_visible()
+    for n in range(3, 11):
+        vote("1" if n % 2 else "2", n)
+    expect(page.get_by_text(re.compile(r"\b9 votes by ana"))).to_be_visible()
+
+    page.get_by_role("link", name="Retrain").click()
+    expect(page.get_by_role("heading", name="Retrain")).to_be_visible()
+    page.get_by_role("button", name="Retrain", exact=True).click()
+    expect(page.get_by_text(re.compile(r"New version v\d+ vs the current model"))).to_be_visible(timeout=120_000)
+    _no_exception(page)
+    _shot(page, "3-retrain")
+    page.get_by_role("button", name=re.compile(r"^Activate v\d+$")).click()
+    expect(page.get_by_text(re.compile(r"Version v\d+ is now active"))).to_be_visible()
+
+    page.get_by_role("link", name="Scores & diagnostics").click()
+    expect(page.get_by_role("heading", name="Scores & diagnostics")).to_be_visible()
+    expect(page.get_by_text("Score histogram per version")).to_be_visible()
+    _idle(page)
+    charts = page.locator('[data-testid="stVegaLiteChart"]')
+    expect(charts.first).to_be_visible()
+    assert charts.count() >= 4
+    _no_exception(page)
+    _shot(page, "4-diagnostics")
+
+    page.get_by_role("link", name="Data").click()
+    expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible()
+    _idle(page)
+    _no_exception(page)
+    _shot(page, "5-data")

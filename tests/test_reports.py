@@ -1,0 +1,83 @@
+"""pantry.reports: vote summaries, held-out split, metrics and alerts, position bias, uploads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pantry.errors import ImportFailed
+from pantry.reports import (held_out_votes, human_position_bias, metrics_table, recipes_from_jsonl, reliability,
+                            versions_table, votes_summary)
+from pantry.store import Store
+from pantry.votes import Vote
+
+
+def _vote(k: int, outcome: str = "a", left: str | None = "a", user: str = "ana") -> Vote:
+    return Vote(user=user, a=f"r{k}", b=f"r{k + 1}", outcome=outcome, left=left, id=k)
+
+
+def test_votes_summary_counts_per_profile(tmp_path):
+    from pantry.recipes import Recipe
+
+    store = Store(tmp_path / "db.sqlite3")
+    store.add_recipes([Recipe(id=f"r{k}", title=f"R{k}", ingredients=("x",)) for k in range(4)])
+    ids = store.add_votes([Vote("ana", "r0", "r1", "a"), Vote("ana", "r1", "r2", "tie"),
+                           Vote("bo", "r2", "r3", "b"), Vote("bo", "r0", "r3", "both_bad")])
+    store.delete_vote(ids[3])
+    table = votes_summary(store).set_index("profile")
+    assert table.loc["ana", "a better"] == 1 and table.loc["ana", "tie"] == 1 and table.loc["ana", "decisive"] == 1
+    assert table.loc["bo", "total"] == 1 and table.loc["bo", "deleted"] == 1
+
+
+def test_held_out_votes_follow_the_training_split():
+    votes = [_vote(k, outcome="a" if k % 3 else "both_bad") for k in range(30)]
+    held, text = held_out_votes(votes, seed=0, val_split=0.2)
+    usable = [v for v in votes if v.outcome != "both_bad"]
+    assert len(held) == round(len(usable) * 0.2) and "held-out" in text
+    assert all(v.outcome != "both_bad" for v in held)
+    assert held == held_out_votes(votes, seed=0, val_split=0.2)[0]
+    few, text = held_out_votes(votes[:4], seed=0, val_split=0.2)
+    assert "too few" in text and len(few) == len([v for v in votes[:4] if v.outcome != "both_bad"])
+
+
+def test_position_bias_of_human_votes():
+    biased = [_vote(k, outcome="a", left="a") for k in range(40)]
+    assert human_position_bias(biased).alert
+    fair = [_vote(k, outcome="a", left="a" if k % 2 else "b") for k in range(40)]
+    result = human_position_bias(fair + [_vote(99, outcome="tie")])
+    assert result.alert is None and result.n == 40 and result.left_win_rate == 0.5
+
+
+def test_metrics_table_alerts_on_collapse_only():
+    n = 50
+    scores = pd.concat([
+        pd.DataFrame({"version": "flat", "recipe_id": range(n), "title": "t", "score": 0.3, "uncertainty": 0.0}),
+        pd.DataFrame({"version": "spread", "recipe_id": range(n), "title": "t",
+                      "score": np.linspace(-1, 1, n), "uncertainty": 0.1}),
+    ])
+    margins = pd.DataFrame(columns=["version", "vote_id", "outcome", "score_a", "score_b", "margin", "p_a"])
+    table, alerts = metrics_table(scores, margins)
+    assert "50 of 50 recipes share one score: collapse" in alerts["flat"]
+    assert not any("collapse" in a for a in alerts["spread"])
+    assert list(table["version"]) == ["flat", "spread"]
+    assert table.set_index("version").loc["spread", "distinct ratio"] == 1.0
+
+
+def test_reliability_bins():
+    margins = pd.DataFrame({"version": "v1", "vote_id": range(4), "outcome": ["a", "b", "a", "tie"],
+                            "score_a": 0.0, "score_b": 0.0, "margin": 0.0, "p_a": [0.9, 0.2, 0.8, 0.5]})
+    bins, eces = reliability(margins)
+    assert set(bins["version"]) == {"v1"} and bins["count"].sum() == 3 and 0 <= eces["v1"] <= 1
+
+
+def test_uploaded_recipes_report_bad_lines_with_the_upload_name():
+    good = b'{"title": "Toast", "ingredients": ["bread"], "steps": ["toast"]}\n'
+    assert recipes_from_jsonl(good, "mine.jsonl")[0].title == "Toast"
+    with pytest.raises(ImportFailed) as err:
+        recipes_from_jsonl(good + b"{oops\n", "mine.jsonl")
+    assert err.value.problems[0][0] == 2 and "mine.jsonl" in str(err.value)
+
+
+def test_versions_table_empty():
+    assert versions_table([]).empty

@@ -1,0 +1,97 @@
+"""The sidebar on every page: profile picker, new profile, generator and model status."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pantry.errors import PantryError
+from pantry.votes import validate_user_name
+from ui.common import flash
+from ui.resources import generator_choice, get_lab, refresh_generator
+
+
+def select_profile(name: str) -> None:
+    """Make `name` the session's profile (call from a widget callback, before the picker is drawn)."""
+    st.session_state["profile"] = name
+    st.session_state["profile_pick"] = name
+
+
+def _create_profile() -> None:
+    raw = st.session_state.get("new_profile_name", "")
+    try:
+        name = validate_user_name(raw)
+        get_lab().store.ensure_user(name)
+    except PantryError as e:
+        st.session_state["_profile_error"] = f"Cannot create that profile: {e}"
+        return
+    select_profile(name)
+    st.session_state["new_profile_name"] = ""
+    flash("success", f"Profile **{name}** created. Welcome!")
+
+
+def profile_picker() -> str | None:
+    store = get_lab().store
+    users = store.list_users()
+    if users:
+        st.session_state["profile"] = st.selectbox(
+            "Profile", users, key="profile_pick", help="Votes, pantry and the personal model belong to a profile.")
+    else:
+        st.session_state["profile"] = None
+        st.info("No profile yet: create one to start.", icon=":material/person_add:")
+    with st.expander("New profile", expanded=not users, icon=":material/person_add:"):
+        st.text_input("Name", key="new_profile_name", max_chars=40, placeholder="e.g. ana",
+                      help="1-40 characters: letters, digits, spaces, '-', '_' and '.'")
+        st.button("Create profile", on_click=_create_profile, key="create_profile", type="primary" if not users else "secondary")
+        err = st.session_state.pop("_profile_error", None)
+        if err:
+            st.error(err)
+    return st.session_state.get("profile")
+
+
+def generator_status() -> None:
+    choice, error = generator_choice()
+    st.markdown("**Recipe generator**")
+    if choice is None:
+        st.error(f"Ollama unavailable: {error}", icon=":material/cloud_off:")
+    elif choice.backend == "ollama":
+        st.success(f"Ollama up: `{choice.name.split(':', 1)[1]}`", icon=":material/smart_toy:")
+        st.caption(choice.reason)
+    else:
+        status = choice.ollama
+        if status is None:
+            st.info("Offline composer", icon=":material/menu_book:")
+        elif status.reachable and not status.has_model:
+            st.warning("Offline composer: Ollama model missing", icon=":material/download:")
+        else:
+            st.info("Offline composer: Ollama down", icon=":material/cloud_off:")
+        st.caption(choice.reason)
+    st.button("Check again", key="recheck_generator", on_click=refresh_generator, type="tertiary",
+              icon=":material/refresh:")
+
+
+def model_status(user: str | None) -> None:
+    """Which model ranks recipes, without loading the embedder (the sidebar must be fast)."""
+    store = get_lab().store
+    st.markdown("**Reward model**")
+    personal = store.active_model(user) if user else None
+    population = store.active_model(None)
+    if personal is not None:
+        acc = personal.metrics.get("val_accuracy")
+        extra = f", validation accuracy {acc:.0%}" if isinstance(acc, (int, float)) else ""
+        st.success(f"Personal v{personal.id}", icon=":material/person:")
+        st.caption(f"trained on {personal.metrics.get('n_decisive', '?')} of {user}'s decisive votes{extra}")
+    elif population is not None:
+        st.info(f"Population v{population.id}", icon=":material/groups:")
+        st.caption("trained on everyone's votes; no personal model for this profile yet")
+    else:
+        st.info("Heuristic", icon=":material/rule:")
+        st.caption("no trained model yet: ranking by pantry coverage and time")
+
+
+def render_sidebar() -> str | None:
+    with st.sidebar:
+        user = profile_picker()
+        st.divider()
+        generator_status()
+        model_status(user)
+    return user
