@@ -56,23 +56,28 @@ def content_id(title: str, ingredients: list[str] | tuple[str, ...], steps: list
     return "r-" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
-def _str_list(obj: dict, name: str, required: bool) -> tuple[str, ...]:
+def str_list_field(obj: dict, name: str, *, required: bool = False, max_items: int = MAX_LIST_ITEMS,
+                   max_chars: int = MAX_LINE_CHARS, error: type[Exception] = InvalidRecipe) -> tuple[str, ...]:
+    """Validate `obj[name]` as a list of strings (stripped, blanks dropped), naming the bad item.
+
+    Shared by recipes and votes; `error` is the exception class to raise.
+    """
     value = obj.get(name)
     if value is None:
         if required:
-            raise InvalidRecipe(f"field '{name}' is missing")
+            raise error(f"field '{name}' is missing")
         return ()
     if not isinstance(value, list):
-        raise InvalidRecipe(f"field '{name}' must be a list of strings, got {type(value).__name__}")
-    if len(value) > MAX_LIST_ITEMS:
-        raise InvalidRecipe(f"field '{name}' has {len(value)} items (limit {MAX_LIST_ITEMS})")
+        raise error(f"field '{name}' must be a list of strings, got {type(value).__name__}")
+    if len(value) > max_items:
+        raise error(f"field '{name}' has {len(value)} items (limit {max_items})")
     out = []
     for i, item in enumerate(value):
         if not isinstance(item, str):
-            raise InvalidRecipe(f"field '{name}[{i}]' must be a string, got {type(item).__name__}")
+            raise error(f"field '{name}[{i}]' must be a string, got {type(item).__name__}")
         item = item.strip()
-        if len(item) > MAX_LINE_CHARS:
-            raise InvalidRecipe(f"field '{name}[{i}]' is {len(item)} characters (limit {MAX_LINE_CHARS})")
+        if len(item) > max_chars:
+            raise error(f"field '{name}[{i}]' is {len(item)} characters (limit {max_chars})")
         if item:
             out.append(item)
     return tuple(out)
@@ -110,8 +115,8 @@ def recipe_from_dict(obj: Any) -> Recipe:
     title = " ".join(title.split())
     if len(title) > MAX_TITLE_CHARS:
         raise InvalidRecipe(f"field 'title' is {len(title)} characters (limit {MAX_TITLE_CHARS})")
-    ingredients = _str_list(obj, "ingredients", required=True)
-    steps = _str_list(obj, "steps", required=False)
+    ingredients = str_list_field(obj, "ingredients", required=True)
+    steps = str_list_field(obj, "steps")
     rid = obj.get("id")
     if rid is not None and (not isinstance(rid, str) or not rid.strip()):
         raise InvalidRecipe("field 'id' must be a non-empty string when given")
@@ -123,7 +128,7 @@ def recipe_from_dict(obj: Any) -> Recipe:
         minutes=_opt_int(obj, "minutes"),
         servings=_opt_int(obj, "servings"),
         cuisine=(_opt_str(obj, "cuisine") or None),
-        tags=_str_list(obj, "tags", required=False),
+        tags=str_list_field(obj, "tags"),
         source=_opt_str(obj, "source"),
     )
 

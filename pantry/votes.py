@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .errors import InvalidInput, InvalidRecipe
-from .recipes import Recipe, recipe_from_dict, recipe_from_text
+from .recipes import Recipe, recipe_from_dict, recipe_from_text, str_list_field
 
 OUTCOMES = ("a", "b", "tie", "both_bad")
 DECISIVE = ("a", "b")
@@ -154,23 +154,7 @@ def _opt_choice(obj: dict, name: str, choices: tuple[str, ...]) -> str | None:
 
 
 def _str_tuple(obj: dict, name: str, limit: int) -> tuple[str, ...]:
-    value = obj.get(name)
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise InvalidVote(f"field '{name}' must be a list of strings, got {type(value).__name__}")
-    if len(value) > limit:
-        raise InvalidVote(f"field '{name}' has {len(value)} items (limit {limit})")
-    out = []
-    for i, item in enumerate(value):
-        if not isinstance(item, str):
-            raise InvalidVote(f"field '{name}[{i}]' must be a string, got {type(item).__name__}")
-        item = item.strip()
-        if len(item) > MAX_ITEM_CHARS:
-            raise InvalidVote(f"field '{name}[{i}]' is {len(item)} characters (limit {MAX_ITEM_CHARS})")
-        if item:
-            out.append(item)
-    return tuple(out)
+    return str_list_field(obj, name, max_items=limit, max_chars=MAX_ITEM_CHARS, error=InvalidVote)
 
 
 def _opt_meta(obj: dict, name: str) -> str | None:
