@@ -17,7 +17,8 @@ lab = get_lab()
 store = lab.store
 user = current_profile()
 DEFAULTS = TrainConfig()
-HP_KEYS = ("epochs", "lr", "batch_size", "val_split", "patience", "l2", "members", "seed", "min_decisive")
+HP_KEYS = ("epochs", "lr", "batch_size", "val_split", "patience", "l2", "members", "seed", "min_decisive",
+           "refit")
 
 
 def _set_hp(values: dict) -> None:
@@ -97,6 +98,8 @@ def _train(name: str, cfg: TrainConfig) -> None:
                       expanded=False)
     version = store.get_model_version(outcome.personal_version)
     held, description = held_out_votes(store.votes(user=name), cfg.seed, cfg.val_split)
+    if cfg.refit:
+        description += " (the new version's final fit has seen them: its validation-run accuracy is in the versions table)"
     vf = vote_features(lab, held)
     table = compare_models({f"new v{version.id}": lab.load_version(version),
                             f"current ({current_label})": current_model}, vf)
@@ -138,6 +141,9 @@ with st.container(border=True):
         st.button("Legacy defaults", on_click=_set_hp, args=(LEGACY_DEFAULTS,), key="legacy_defaults",
                   help="The original project's settings: 10 epochs, lr 1e-4, batch 4, val split 0.2.")
         st.button("Our defaults", on_click=_set_hp, args=(DEFAULTS.to_dict(),), key="our_defaults", type="tertiary")
+    st.checkbox("Final model also learns from the validation votes (refit on all votes)", key="hp_refit",
+                help="On: no vote is wasted, but the comparison below then runs on votes the new version has "
+                     "seen. Off: the comparison is fully held out.")
     st.caption("Legacy defaults: " + ", ".join(f"{k} {v}" for k, v in LEGACY_DEFAULTS.items())
                + ". With those the model barely moves from its start (how scores end up near one value).")
 
