@@ -1,0 +1,47 @@
+import math
+
+import numpy as np
+
+from pantry.features import FEATURE_NAMES, FEATURE_SPEC, explicit_matrix, feature_matrix
+from pantry.recipes import Recipe
+
+
+def _recipe(title, ingredients, minutes=20, steps=("Boil the pasta.", "Fry the bacon.", "Mix.")):
+    return Recipe(id=title, title=title, ingredients=tuple(ingredients), steps=tuple(steps),
+                  minutes=minutes, servings=None, cuisine=None, tags=(), source="test")
+
+
+BACON_PASTA = _recipe("Bacon pasta", ["200 g spaghetti", "4 slices bacon, chopped", "2 eggs",
+                                      "50 g parmesan, grated", "pinch of chilli flakes"])
+
+
+def _named(recipe, pantry=()):
+    return dict(zip(FEATURE_NAMES, explicit_matrix([recipe], pantry)[0]))
+
+
+def test_bacon_pasta_without_pantry():
+    f = _named(BACON_PASTA)
+    assert f["pantry_coverage"] == 0.0 and f["has_pantry"] == 0.0 and f["log_missing"] == 0.0
+    assert f["minutes_known"] == 1.0
+    assert math.isclose(f["log_minutes"], math.log1p(20) / math.log1p(180), rel_tol=1e-6)
+    assert math.isclose(f["log_steps"], math.log1p(3) / math.log1p(20), rel_tol=1e-6)
+    assert math.isclose(f["log_ingredients"], math.log1p(5) / math.log1p(20), rel_tol=1e-6)
+
+
+def test_pantry_changes_pantry_features_only():
+    f = _named(BACON_PASTA, ("spaghetti", "bacon", "egg"))
+    assert f["has_pantry"] == 1.0 and 0.0 < f["pantry_coverage"] <= 1.0
+    g = _named(BACON_PASTA)
+    assert all(f[n] == g[n] for n in ("log_minutes", "minutes_known", "log_steps", "log_ingredients"))
+
+
+def test_unknown_minutes():
+    f = _named(_recipe("No time", ["1 egg"], minutes=None))
+    assert f["log_minutes"] == 0.0 and f["minutes_known"] == 0.0
+
+
+def test_dimension_and_spec():
+    emb = np.ones((2, 384), dtype=np.float32) / np.sqrt(384)
+    x = feature_matrix(emb, [BACON_PASTA, BACON_PASTA])
+    assert x.shape == (2, 384 + len(FEATURE_NAMES)) and x.dtype == np.float32
+    assert FEATURE_SPEC.endswith(":" + ",".join(FEATURE_NAMES))
