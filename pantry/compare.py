@@ -59,6 +59,7 @@ class Matchup:
     model_kind: str
     generator: str
     pantry: tuple[str, ...]
+    generator_reason: str | None = None  # recorded with the vote: why this generator was used
     ranking: tuple[Scored, ...] = ()  # every candidate, best first (for "just cook")
 
     def __post_init__(self) -> None:
@@ -96,7 +97,8 @@ def vote_from_click(user: str, matchup: Matchup, choice: str, much: bool = False
     return Vote(user=user, a=matchup.a.recipe.id, b=matchup.b.recipe.id, outcome=outcome,
                 strength=("much" if much else "slightly") if decisive else None,
                 left=matchup.left, reasons=tuple(all_reasons), pantry=tuple(matchup.pantry),
-                model_version=matchup.model_label, generator=matchup.generator)
+                model_version=matchup.model_label, generator=matchup.generator,
+                generator_reason=matchup.generator_reason)
 
 
 # ---------------------------------------------------------------------------------- pairs
@@ -189,7 +191,7 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
         a=Scored(distinct[i], float(mean[i]), float(std[i])),
         b=Scored(distinct[j], float(mean[j]), float(std[j])),
         left=left, why=why, model_label=model_choice.label, model_kind=model_choice.kind,
-        generator=used.name, pantry=tuple(request.pantry), ranking=tuple(rank(distinct, mean, std)))
+        generator=used.name, generator_reason=used.reason, pantry=tuple(request.pantry), ranking=tuple(rank(distinct, mean, std)))
     notes = [used.reason] if used is not choice else []
     return Round(matchup, used.reason, used.name, len(recipes), dropped, notes)
 

@@ -265,7 +265,7 @@ def export_trl(store: "Store", user: str | None = None) -> list[str]:
 
 
 CSV_COLUMNS = ("id", "user", "created_at", "outcome", "strength", "left", "a", "a_title", "b", "b_title",
-               "reasons", "pantry", "model_version", "generator")
+               "reasons", "pantry", "model_version", "generator", "generator_reason")
 
 
 def export_csv(store: "Store", user: str | None = None) -> str:
@@ -280,7 +280,8 @@ def export_csv(store: "Store", user: str | None = None) -> str:
         a, b = recipes.get(v.a), recipes.get(v.b)
         writer.writerow([v.id, v.user, v.created_at, v.outcome, v.strength or "", v.left or "",
                          v.a, a.title if a else "", v.b, b.title if b else "",
-                         "; ".join(v.reasons), "; ".join(v.pantry), v.model_version or "", v.generator or ""])
+                         "; ".join(v.reasons), "; ".join(v.pantry), v.model_version or "", v.generator or "",
+                         v.generator_reason or ""])
     return buf.getvalue()
 
 

@@ -64,6 +64,7 @@ _SCHEMA = (
         created_at TEXT NOT NULL,
         model_version TEXT,
         generator TEXT,
+        generator_reason TEXT,
         deleted_at TEXT)""",
     "CREATE INDEX IF NOT EXISTS votes_by_user ON votes (user_name, id)",
     """CREATE TABLE IF NOT EXISTS model_versions (
@@ -93,7 +94,7 @@ _SCHEMA = (
 )
 
 _VOTE_COLUMNS = ("id, user_name, a, b, outcome, strength, left_side, reasons_json, pantry_json, "
-                 "created_at, model_version, generator, deleted_at")
+                 "created_at, model_version, generator, generator_reason, deleted_at")
 _MODEL_COLUMNS = "id, user_name, path, created_at, embedder, metrics_json, meta_json, active"
 
 
@@ -130,11 +131,11 @@ def _recipe_from_json(text: str) -> Recipe:
 
 def _vote_from_row(row: Sequence[Any]) -> Vote:
     (vid, user, a, b, outcome, strength, left, reasons, pantry, created, model_version,
-     generator, deleted_at) = row
+     generator, generator_reason, deleted_at) = row
     return Vote(user=user, a=a, b=b, outcome=outcome, strength=strength, left=left,
                 reasons=tuple(json.loads(reasons or "[]")), pantry=tuple(json.loads(pantry or "[]")),
                 created_at=created, model_version=model_version, generator=generator,
-                id=int(vid), deleted=deleted_at is not None)
+                generator_reason=generator_reason, id=int(vid), deleted=deleted_at is not None)
 
 
 def _model_from_row(row: Sequence[Any]) -> ModelVersion:
@@ -456,10 +457,11 @@ class Store:
                 continue
             cur = conn.execute(
                 "INSERT INTO votes (user_name, a, b, outcome, strength, left_side, reasons_json, pantry_json, "
-                "created_at, model_version, generator, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, model_version, generator, generator_reason, deleted_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (v.user, v.a, v.b, v.outcome, v.strength, v.left,
                  json.dumps(list(v.reasons), ensure_ascii=False), json.dumps(list(v.pantry), ensure_ascii=False),
-                 v.created_at or now, v.model_version, v.generator, None))
+                 v.created_at or now, v.model_version, v.generator, v.generator_reason, None))
             ids.append(int(cur.lastrowid))
         return ids, skipped
 

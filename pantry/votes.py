@@ -104,6 +104,7 @@ class Vote:
     created_at: str | None = None
     model_version: str | None = None
     generator: str | None = None
+    generator_reason: str | None = None  # why that generator was used (e.g. "Ollama is not reachable")
     id: int | None = None
     deleted: bool = False
 
@@ -141,6 +142,8 @@ class Vote:
             d["model_version"] = self.model_version
         if self.generator is not None:
             d["generator"] = self.generator
+        if self.generator_reason is not None:
+            d["generator_reason"] = self.generator_reason
         return d
 
 
@@ -250,6 +253,7 @@ def vote_from_dict(obj: Any) -> tuple[Vote, list[Recipe]]:
         created_at=normalize_timestamp(created) if created is not None else None,
         model_version=_opt_meta(obj, "model_version"),
         generator=_opt_meta(obj, "generator"),
+        generator_reason=_opt_meta(obj, "generator_reason"),
     )
     vote = check_vote(vote)
     return vote, [r for r in (a_recipe, b_recipe) if r is not None]

@@ -18,7 +18,8 @@ def _recipe(rid: str, title: str, ingredients: tuple[str, ...], minutes: int = 2
 def _matchup(left: str) -> Matchup:
     a = Scored(_recipe("ra", "Egg Fried Rice", ("rice", "egg")), 0.5, 0.1)
     b = Scored(_recipe("rb", "Tomato Soup", ("tomato", "onion")), -0.2, 0.3)
-    return Matchup(a, b, left, "informative", "heuristic", "heuristic", "offline-composer", ("egg", "rice"))
+    return Matchup(a, b, left, "informative", "heuristic", "heuristic", "offline-composer", ("egg", "rice"),
+                   generator_reason="offline composer selected")
 
 
 @pytest.mark.parametrize("left", ["a", "b"])
@@ -38,6 +39,7 @@ def test_vote_from_click_records_everything():
     assert (v.user, v.a, v.b, v.outcome, v.left, v.strength) == ("ana", "ra", "rb", "b", "b", "much")
     assert v.reasons == ("bland", "note: too salty")
     assert v.pantry == ("egg", "rice") and v.generator == "offline-composer" and v.model_version == "heuristic"
+    assert v.generator_reason == "offline composer selected"  # why this generator was used is saved
     tie = vote_from_click("ana", m, "tie", much=True)
     assert tie.strength is None and tie.outcome == "tie"
 
