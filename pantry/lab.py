@@ -9,7 +9,8 @@ Models come in two levels (DESIGN.md, issue "population prior"):
 - the population model, trained on everyone's votes (content-based, so it generalises to
   recipes nobody rated); stored as a model version with no user;
 - a personal model per profile, trained on that profile's votes with an L2 pull toward
-  the population model's weights (or toward the pantry heuristic when there is none).
+  a population model trained on everyone else's votes (or toward the pantry heuristic
+  when other profiles have too few votes).
 Scoring uses the best available: personal, else population, else the heuristic, and says
 which (`ModelChoice.kind`).
 """
@@ -36,7 +37,7 @@ ProgressFn = Callable[[int, int, str], None]
 POPULATION = None  # the store's user value for population model versions
 # Pantry heuristic used before any vote: prefer recipes you can cook now, quickly.
 HEURISTIC_WEIGHTS = {"pantry_coverage": 1.0, "log_missing": -0.3, "log_minutes": -0.2, "log_steps": -0.05}
-POPULATION_CONFIG = TrainConfig(batch_size=256, members=3, l2=1e-4, patience=8)
+POPULATION_CONFIG = TrainConfig(batch_size=256, members=3, l2=1.0, patience=8)
 
 
 def heuristic_model(embedder: str, dim: int) -> RewardModel:
@@ -170,13 +171,26 @@ class Lab:
                                              "history": [e.__dict__ for e in result.history]},
                                             activate=activate)
 
+    def _fit_population(self, votes: Sequence[Vote], cfg: TrainConfig, on_progress: ProgressFn | None):
+        """A population model on `votes` (pulled toward the pantry heuristic), or None if too few."""
+        pairs = self.vote_pairs(votes, on_progress)
+        if pairs.n_decisive < cfg.min_decisive:
+            return None
+        pop_cfg = TrainConfig(**{**POPULATION_CONFIG.to_dict(), "seed": cfg.seed})
+        return train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, pop_cfg,
+                                  prior=heuristic_model(self.embedder_name, self.embedder.dim),
+                                  on_progress=on_progress)
+
     def train(self, user: str | None, cfg: TrainConfig | None = None, activate: bool = True,
               train_population: bool = True, on_progress: ProgressFn | None = None,
               on_epoch: Callable[[EpochStats], None] | None = None) -> TrainOutcome:
-        """Retrain the population model (everyone's votes) and then `user`'s personal model.
+        """Retrain the population model (everyone's votes), then `user`'s personal model.
 
-        The personal model is pulled toward the population model (or toward the pantry
-        heuristic when there are too few votes overall for a population model).
+        The population version (saved and activated) is what a profile without a personal
+        model is scored with. The personal model's prior is a population model trained on
+        everyone *else's* votes, so the user's own votes are not counted twice and its
+        validation votes stay unseen; with too few such votes (a single-person install)
+        the prior is the pantry heuristic.
         """
         start = time.perf_counter()
         cfg = cfg or TrainConfig()
@@ -187,33 +201,28 @@ class Lab:
             if n_dec < cfg.min_decisive:
                 raise NotEnoughVotes(f"{user} has {n_dec} decisive votes; training needs at least "
                                      f"{cfg.min_decisive}: vote on {cfg.min_decisive - n_dec} more pairs")
-        pop_version, pop_metrics, prior = None, None, None
+        pop_version, pop_metrics = None, None
         if train_population:
-            pop_pairs = self.vote_pairs(all_votes, on_progress)
-            if pop_pairs.n_decisive >= cfg.min_decisive:
-                pop_cfg = TrainConfig(**{**POPULATION_CONFIG.to_dict(), "seed": cfg.seed})
-                res = train_reward_model(pop_pairs, self.embedder_name, FEATURE_SPEC, pop_cfg,
-                                         prior=None, on_progress=on_progress)
+            res = self._fit_population(all_votes, cfg, on_progress)
+            if res is not None:
                 pop_version = self._save_version(POPULATION, res, activate=True, prior_id=None)
                 pop_metrics = res.metrics
-                prior = res.model
-        if prior is None:
-            active = self.store.active_model(POPULATION)
-            if active is not None:
-                try:
-                    prior = self.load_version(active)
-                    pop_version = active.id
-                except ModelFileError:
-                    prior = None
-        if prior is None:
-            prior = heuristic_model(self.embedder_name, self.embedder.dim)
         if user is None:
             if pop_metrics is None:
                 raise NotEnoughVotes(f"need at least {cfg.min_decisive} decisive votes to train")
             return TrainOutcome(pop_version, None, pop_metrics, pop_metrics, [], time.perf_counter() - start)
+        others = [v for v in all_votes if v.user != user]
+        prior_res = self._fit_population(others, cfg, on_progress) if others else None
+        if prior_res is not None:
+            prior = prior_res.model
+            prior_desc = f"population model without {user} ({prior_res.metrics['n_pairs']} votes)"
+        else:
+            prior = heuristic_model(self.embedder_name, self.embedder.dim)
+            prior_desc = "pantry heuristic (too few votes from other profiles for a population prior)"
         pairs = self.vote_pairs(user_votes)
         res = train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, cfg, prior=prior,
                                  on_progress=on_progress, on_epoch=on_epoch)
+        res.metrics["prior"] = prior_desc
         version = self._save_version(user, res, activate=activate, prior_id=pop_version)
         return TrainOutcome(pop_version, version, res.metrics, pop_metrics, res.history,
                             time.perf_counter() - start)

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .settings import Settings
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: votes.generator_reason
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _CHUNK = 500  # ids per IN (...) query, below SQLite's variable limit
 
@@ -264,7 +264,11 @@ class Store:
                     f"code knows up to {SCHEMA_VERSION}); upgrade PantryPilot to use it")
             for statement in _SCHEMA:
                 conn.execute(statement)
-            # Future migrations go here: `if version < 2: ...`.
+            # Migrations for databases made by older versions (CREATE ... IF NOT EXISTS keeps
+            # their old tables as they were).
+            vote_columns = {row[1] for row in conn.execute("PRAGMA table_info(votes)")}
+            if "generator_reason" not in vote_columns:
+                conn.execute("ALTER TABLE votes ADD COLUMN generator_reason TEXT")
             conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
                          "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
             conn.execute("COMMIT")

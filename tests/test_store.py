@@ -331,3 +331,22 @@ def test_embedding_cache(store):
 def test_check_vote_normalises():
     v = check_vote(Vote(user=" bo ", a=" r1", b="r2 ", outcome="a", created_at="2024-01-01T00:00:00"))
     assert (v.user, v.a, v.b, v.created_at) == ("bo", "r1", "r2", "2024-01-01T00:00:00+00:00")
+
+
+def test_database_from_schema_version_1_is_migrated(tmp_path):
+    import sqlite3
+    path = tmp_path / "old.sqlite3"
+    Store(path)
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE votes DROP COLUMN generator_reason")  # what version 1 created
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    store = Store(path)
+    assert store.schema_version() == 2
+    from pantry.recipes import recipe_from_dict
+    from pantry.votes import Vote
+    store.add_recipes([recipe_from_dict({"id": "x", "title": "X", "ingredients": ["a"]}),
+                       recipe_from_dict({"id": "y", "title": "Y", "ingredients": ["b"]})])
+    store.add_vote(Vote(user="me", a="x", b="y", outcome="a", generator="g", generator_reason="why"))
+    assert store.votes("me")[0].generator_reason == "why"
