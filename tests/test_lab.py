@@ -115,3 +115,18 @@ def test_real_foodnetwork_recipes_get_distinct_scores(trained):
     from pantry.diagnostics import diagnose_scores
     report = diagnose_scores(lab.model_for("synth-vegetarian").model.score(x)[0], x[:, :384])
     assert report["distinct_ratio"] == 1.0 and report["mode_share"] <= 1 / 150
+
+
+def test_personal_prior_leaves_the_users_own_votes_out(tmp_path):
+    settings = Settings(**{**Settings.from_env().__dict__, "home": tmp_path})
+    lab = Lab(settings, Store(settings.db_path), shared_embedder())
+    lines = [json.dumps(v) for persona in ("quick-weeknight", "comfort-food")
+             for v in simulate_votes(persona, 24, seed=3)]
+    import_jsonl(lab.store, lines)
+    out = lab.train("synth-quick-weeknight", TrainConfig(members=2, epochs=30))
+    assert out.metrics["prior"].startswith("population model without synth-quick-weeknight (24 votes)")
+    alone = Lab(Settings(**{**settings.__dict__, "home": tmp_path / "solo"}), Store(tmp_path / "solo.sqlite3"),
+                shared_embedder())
+    import_jsonl(alone.store, lines[:24])
+    assert alone.train("synth-quick-weeknight", TrainConfig(members=2, epochs=30)).metrics["prior"].startswith(
+        "pantry heuristic")
