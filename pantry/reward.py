@@ -15,6 +15,7 @@ length, a UTF-8 JSON header (metadata + sha256 of the payload), then the payload
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
@@ -82,11 +83,13 @@ class RewardModel:
 
     def member_scores(self, features: np.ndarray) -> np.ndarray:
         """(n_members, n) float64 scores."""
-        x = torch.as_tensor(np.asarray(features, dtype=np.float32))
+        # float64 throughout: in float32 two unrelated recipes scoring near 1.0 are equal
+        # whenever they land within ~1e-7 of each other, which is a tie made by arithmetic
+        x = torch.as_tensor(np.asarray(features, dtype=np.float64))
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise ValueError(f"features have shape {tuple(x.shape)}, model expects (n, {self.dim})")
         with torch.no_grad():
-            out = [m.eval()(x).double().numpy() for m in self.members]
+            out = [copy.deepcopy(m).double().eval()(x).numpy() for m in self.members]
         return np.stack(out)
 
     def score(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
