@@ -15,7 +15,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Iterator, TYPE_CHECKING, Any, Iterable
 
 from .errors import ImportFailed, InvalidInput, PantryError
 from .recipes import FIELDS as RECIPE_FIELDS
@@ -120,6 +120,21 @@ def _parse_json(text: str) -> Any:
         raise InvalidInput("not valid JSON: nested too deeply") from None
 
 
+def _json_records(lines: list[tuple[int, str | None, str | None]],
+                  problems: list[tuple[int, str]]) -> Iterator[tuple[int, Any]]:
+    """(line number, decoded JSON) for each non-blank line; undecodable lines go to `problems`."""
+    for n, text, decode_problem in lines:
+        if decode_problem:
+            problems.append((n, decode_problem))
+            continue
+        if not text.strip():
+            continue
+        try:
+            yield n, _parse_json(text)
+        except PantryError as e:
+            problems.append((n, str(e)))
+
+
 def _keys(obj: dict) -> str:
     keys = sorted(str(k) for k in obj)
     return ", ".join(keys[:8]) + (", ..." if len(keys) > 8 else "") if keys else "none"
@@ -144,14 +159,8 @@ def import_jsonl(store: "Store", source: Source, default_user: str = "me", *, na
     recipes: dict[str, Recipe] = {}
     votes: list[tuple[int, Vote]] = []
     pairs: list[tuple[int, Vote]] = []
-    for n, text, decode_problem in lines:
-        if decode_problem:
-            problems.append((n, decode_problem))
-            continue
-        if not text.strip():
-            continue
+    for n, obj in _json_records(lines, problems):
         try:
-            obj = _parse_json(text)
             if not isinstance(obj, dict):
                 raise InvalidInput("expected a JSON object (a recipe, a vote or a prompt/chosen/rejected pair), "
                                    f"got {type(obj).__name__}")
@@ -201,14 +210,9 @@ def read_recipes_file(path: str | os.PathLike, max_bytes: int = MAX_IMPORT_BYTES
     display, lines = _read_lines(Path(path), None, max_bytes)
     problems: list[tuple[int, str]] = []
     out: dict[str, Recipe] = {}
-    for n, text, decode_problem in lines:
-        if decode_problem:
-            problems.append((n, decode_problem))
-            continue
-        if not text.strip():
-            continue
+    for n, obj in _json_records(lines, problems):
         try:
-            recipe = recipe_from_dict(_parse_json(text))
+            recipe = recipe_from_dict(obj)
         except PantryError as e:
             problems.append((n, str(e)))
             continue
