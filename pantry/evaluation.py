@@ -36,6 +36,24 @@ Shared taste basis (optional, `taste_rank`): with a Gaussian prior of covariance
 `G + 2 l2 Z diag(var) Z^T`, so the low-rank part costs nothing in the fit itself; `Z`
 and `var` come from the other users only (`taste_basis`).
 
+Trainer (`trainer`). "exact" (default) is the recipe-space solver above. "app" measures
+the trainer the app actually runs (`Lab.train`): for each test user the prior is a
+population model trained like `Lab._fit_population` (`training.train_reward_model` with
+`lab.POPULATION_CONFIG`, pulled toward `lab.heuristic_model`) on other users' votes, and the
+personal model is `train_reward_model(<the user's training votes>, TrainConfig(seed=seed),
+prior=population)`; test pairs are scored with `RewardModel.score` (member 0). To keep the
+runtime sane the population model is trained once per *fold* of users (`APP_FOLDS`, users
+assigned to folds by the seed), on the votes of every user outside the test user's fold:
+still only other users' votes, just fewer of them than leave-one-user-out. Differences
+from the app that remain: votes are featurised without their pantry (the pantry columns
+are 0, as for the exact trainer), and a user whose training votes have fewer than
+`TrainConfig.min_decisive` decisive ones is scored with the population model (the app
+would refuse to train them and score with the population model too). Features must be
+laid out as `[embedding | explicit features]` for the heuristic prior; with fewer columns
+than `features.FEATURE_NAMES` the population model is pulled toward zero instead. Active
+selection is simulated for the exact trainer only (one torch fit per label per user is
+too slow).
+
 Baselines from the same run: `popularity` (Bradley-Terry over recipe ids from the other
 users' votes) and `user_item_bt` (Bradley-Terry over recipe ids from the user's training
 votes; recipes without a training vote score 0, so pairs of them tie and count wrong).
@@ -58,6 +76,8 @@ from .selection import choose_from_pairs, integrated_variance_reduction
 
 PROTOCOLS = ("seen", "unseen")
 SELECTIONS = ("random", "active")
+TRAINERS = ("exact", "app")
+APP_FOLDS = 3  # trainer "app": population models per run (one per fold of users)
 MIN_TEST = 20  # seen: a user needs K + MIN_TEST decisive votes
 
 Progress = Callable[[int, int, str], None]
@@ -275,6 +295,7 @@ class VoteArrays:
     ib: np.ndarray
     y: np.ndarray  # 1 a won, 0 b won, 0.5 tie
     decisive: np.ndarray
+    much: np.ndarray | None = None  # strength "much" (trainer "app": the score margin)
 
 
 def _as_vote(v: Any):
@@ -288,6 +309,7 @@ def _as_vote(v: Any):
 def vote_arrays(votes: Sequence[Any], index: Mapping[str, int], rng: np.random.Generator) -> VoteArrays:
     users: dict[str, int] = {}
     rows = []
+    much: list[bool] = []
     missing: set[str] = set()
     for v in votes:
         v = _as_vote(v)
@@ -298,6 +320,7 @@ def vote_arrays(votes: Sequence[Any], index: Mapping[str, int], rng: np.random.G
             continue
         u = users.setdefault(v.user, len(users))
         rows.append((u, index[v.a], index[v.b], {"a": 1.0, "b": 0.0, "tie": 0.5}[v.outcome]))
+        much.append(getattr(v, "strength", None) == "much" and v.outcome != "tie")
     if missing:
         shown = ", ".join(sorted(missing)[:5])
         raise InvalidInput(f"{len(missing)} recipe id(s) used by votes have no features "
@@ -307,7 +330,7 @@ def vote_arrays(votes: Sequence[Any], index: Mapping[str, int], rng: np.random.G
     flip = rng.random(len(y)) < 0.5  # randomise which recipe is "a"
     ia, ib = np.where(flip, ib, ia), np.where(flip, ia, ib)
     y = np.where(flip, 1.0 - y, y)
-    return VoteArrays(list(users), user, ia, ib, y, y != 0.5)
+    return VoteArrays(list(users), user, ia, ib, y, y != 0.5, np.array(much, dtype=bool))
 
 
 def split_user_votes(va: VoteArrays, u: int, protocol: str, labels: int, selection: str,
@@ -361,11 +384,14 @@ def _strict(s: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.ndarray) -> tup
 
 def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id: Mapping[str, np.ndarray],
              protocol: str = "seen", labels: int = 25, selection: str = "random", seed: int = 0,
-             on_progress: Progress | None = None, settings: ModelSettings | None = None) -> dict:
+             on_progress: Progress | None = None, settings: ModelSettings | None = None,
+             trainer: str = "exact", embedder_name: str = "evaluation") -> dict:
     """Run one protocol on in-memory data; see the module docstring. Returns a JSON-able dict.
 
     recipes: Recipe objects or ids (the recipe universe; votes may only use these);
     votes: Vote objects or vote dicts; features_by_recipe_id: id -> feature row.
+    trainer: "exact" (recipe-space solver) or "app" (the app's torch trainer);
+    embedder_name: recorded in the app trainer's models (metadata only).
     """
     t0 = time.perf_counter()
     settings = settings or DEFAULT_SETTINGS
@@ -375,6 +401,10 @@ def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id
         raise InvalidInput(f"unknown selection {selection!r}; use one of {', '.join(SELECTIONS)}")
     if selection == "active" and protocol != "seen":
         raise InvalidInput("active selection is defined for the seen protocol only")
+    if trainer not in TRAINERS:
+        raise InvalidInput(f"unknown trainer {trainer!r}; use one of {', '.join(TRAINERS)}")
+    if trainer == "app" and selection == "active":
+        raise InvalidInput("active selection simulation supports --trainer exact only")
     if protocol == "seen" and labels < 1:
         raise InvalidInput(f"labels must be at least 1, got {labels}")
     ids = [r if isinstance(r, str) else r.id for r in recipes]
@@ -389,6 +419,7 @@ def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id
     g_user = gram + settings.user_item_var * np.eye(R)
     g_item = np.eye(R)
     zeros = np.zeros(R)
+    app = _AppTrainer(X, va, seed, settings.ties, embedder_name) if trainer == "app" else None
 
     per_user: list[dict] = []
     totals = {"n": 0, "correct": 0, "ties": 0, "pop": 0, "uib": 0, "rand_same": 0}
@@ -408,10 +439,28 @@ def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id
         train, test, pool = split
         te_ia, te_ib, te_y = va.ia[test], va.ib[test], va.y[test]
 
-        # population prior and baselines from the other users only
-        s_pop, _ = fit_scores(g_pop, zeros, o_ia, o_ib, o_y, settings.population_l2)
+        # baselines from the other users only (and the user's training votes)
         s_popularity, _ = fit_scores(g_item, zeros, o_ia, o_ib, o_y, settings.baseline_l2)
         s_uib, _ = fit_scores(g_item, zeros, va.ia[train], va.ib[train], va.y[train], settings.baseline_l2)
+        if app is not None:
+            scores, fell_back = app.fit_user(u, train)
+            correct, ties = _strict(scores, te_ia, te_ib, te_y)
+            pop_correct, _ = _strict(s_popularity, te_ia, te_ib, te_y)
+            uib_correct, _ = _strict(s_uib, te_ia, te_ib, te_y)
+            n = len(test)
+            per_user.append({"user": name, "train_pairs": int(len(train)), "test_pairs": int(n),
+                             "accuracy": correct / n, "tie_rate": ties / n,
+                             "popularity": pop_correct / n, "user_item_bt": uib_correct / n,
+                             "scored_by": "population" if fell_back else "personal"})
+            for key, val in (("n", n), ("correct", correct), ("ties", ties), ("pop", pop_correct),
+                             ("uib", uib_correct)):
+                totals[key] += val
+            if on_progress:
+                on_progress(u + 1, n_users, f"evaluated user {name}")
+            continue
+
+        # population prior from the other users only
+        s_pop, _ = fit_scores(g_pop, zeros, o_ia, o_ib, o_y, settings.population_l2)
         g_u = g_user
         if settings.taste_rank > 0:
             g_basis = gram if settings.taste_space == "features" else g_user
@@ -461,6 +510,7 @@ def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id
         "protocol": protocol,
         "labels": labels if protocol == "seen" else None,
         "selection": selection,
+        "trainer": trainer,
         "seed": seed,
         "users": len(per_user),
         "skipped_users": skipped,
@@ -472,13 +522,96 @@ def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id
         "tie_rate": acc(totals["ties"]),
         "accuracy_user_mean": float(np.mean([r["accuracy"] for r in per_user])) if per_user else float("nan"),
         "baselines": {"popularity": acc(totals["pop"]), "user_item_bt": acc(totals["uib"])},
-        "settings": settings.to_dict(),
+        "settings": settings.to_dict() if app is None else app.describe(),
         "per_user": per_user,
     }
     if selection == "active":
         result["accuracy_random_same_split"] = acc(totals["rand_same"])
     result["seconds"] = time.perf_counter() - t0
     return result
+
+
+class _AppTrainer:
+    """Trainer "app": the app's torch trainer (`Lab.train`), population models per fold of users."""
+
+    def __init__(self, X: np.ndarray, va: VoteArrays, seed: int, ties: bool, embedder_name: str):
+        from .features import FEATURE_NAMES
+        from .lab import POPULATION_CONFIG
+        from .training import TrainConfig
+
+        self.X = np.asarray(X, np.float32)
+        self.va, self.seed, self.ties, self.embedder_name = va, seed, ties, embedder_name
+        self.emb_dim = self.X.shape[1] - len(FEATURE_NAMES)  # [embedding | explicit features]
+        self.pop_cfg = TrainConfig(**{**POPULATION_CONFIG.to_dict(), "seed": seed})
+        self.user_cfg = TrainConfig(seed=seed)
+        n_users = len(va.users)
+        order = np.random.default_rng([seed, 7919]).permutation(n_users)
+        self.fold = np.empty(n_users, dtype=np.int64)
+        self.fold[order] = np.arange(n_users) % APP_FOLDS
+        self._population: dict[int, Any] = {}
+        self.population_pairs: dict[int, int] = {}
+
+    def _pairs(self, rows: np.ndarray):
+        from .training import make_pairs
+
+        va = self.va
+        if not self.ties:
+            rows = rows[va.decisive[rows]]
+        y = va.y[rows]
+        outcomes = ["a" if v == 1.0 else "b" if v == 0.0 else "tie" for v in y]
+        much = va.much[rows] if va.much is not None else np.zeros(len(rows), dtype=bool)
+        return make_pairs(self.X[va.ia[rows]], self.X[va.ib[rows]], outcomes,
+                          ["much" if m else None for m in much])
+
+    def _prior_of_population(self):
+        from .features import FEATURE_SPEC
+        from .lab import heuristic_model
+        from .reward import RewardModel
+
+        if self.emb_dim >= 0:
+            return heuristic_model(self.embedder_name, self.emb_dim)
+        # features not laid out as [embedding | explicit]: pull toward zero
+        return RewardModel.new(self.X.shape[1], 1, self.embedder_name, FEATURE_SPEC)
+
+    def population(self, u: int):
+        """The population model for user u's fold: `Lab._fit_population` on the other folds' votes."""
+        from . import training
+        from .features import FEATURE_SPEC
+
+        f = int(self.fold[u])
+        if f not in self._population:
+            rows = np.flatnonzero(self.fold[self.va.user] != f)
+            pairs = self._pairs(rows)
+            prior = self._prior_of_population()
+            if pairs.n_decisive < self.pop_cfg.min_decisive:  # as Lab: too few -> the heuristic
+                self._population[f] = prior
+            else:
+                self._population[f] = training.train_reward_model(pairs, self.embedder_name, FEATURE_SPEC,
+                                                                  self.pop_cfg, prior=prior).model
+            self.population_pairs[f] = len(pairs)
+        return self._population[f]
+
+    def fit_user(self, u: int, train: np.ndarray) -> tuple[np.ndarray, bool]:
+        """(scores of every recipe, fell_back): the personal model's member-0 scores, or the
+        population model's when the user has too few decisive training votes."""
+        from . import training
+        from .errors import NotEnoughVotes
+        from .features import FEATURE_SPEC
+
+        prior = self.population(u)
+        try:
+            model = training.train_reward_model(self._pairs(np.asarray(train, np.int64)), self.embedder_name,
+                                                FEATURE_SPEC, self.user_cfg, prior=prior).model
+            fell_back = False
+        except NotEnoughVotes:
+            model, fell_back = prior, True
+        return model.score(self.X)[0], fell_back
+
+    def describe(self) -> dict:
+        return {"population": self.pop_cfg.to_dict(), "personal": self.user_cfg.to_dict(),
+                "folds": APP_FOLDS, "ties": self.ties,
+                "population_prior": "heuristic" if self.emb_dim >= 0 else "zero",
+                "population_pairs": {str(k): v for k, v in sorted(self.population_pairs.items())}}
 
 
 def _simulate_active(g_user: np.ndarray, s_pop: np.ndarray, va: VoteArrays, pool: np.ndarray,
@@ -553,10 +686,14 @@ def recipe_features(recipes: Sequence[Any], embedder: Any,
 def evaluate_files(recipes_path: str | os.PathLike, votes_path: str | os.PathLike, protocol: str = "seen",
                    labels: int = 25, selection: str = "random", seed: int = 0,
                    on_progress: Progress | None = None, embedder: Any = None,
-                   settings: ModelSettings | None = None) -> dict:
+                   settings: ModelSettings | None = None, trainer: str = "exact") -> dict:
     """Read a recipes file and a votes file, embed the voted recipes, run `evaluate`."""
     from .jsonl import read_recipes_file
 
+    if trainer not in TRAINERS:  # before the (slow) embedding
+        raise InvalidInput(f"unknown trainer {trainer!r}; use one of {', '.join(TRAINERS)}")
+    if trainer == "app" and selection == "active":
+        raise InvalidInput("active selection simulation supports --trainer exact only")
     t0 = time.perf_counter()
     recipes = {r.id: r for r in read_recipes_file(recipes_path)}
     votes, inline = read_votes_file(votes_path)
@@ -576,8 +713,10 @@ def evaluate_files(recipes_path: str | os.PathLike, votes_path: str | os.PathLik
     t_embed = time.perf_counter()
     features = recipe_features(voted, embedder, on_progress)
     embed_seconds = time.perf_counter() - t_embed
-    result = evaluate(voted, votes, features, protocol, labels, selection, seed, on_progress, settings)
-    result["embedding"] = getattr(embedder, "name", type(embedder).__name__)
+    name = getattr(embedder, "name", type(embedder).__name__)
+    result = evaluate(voted, votes, features, protocol, labels, selection, seed, on_progress, settings,
+                      trainer=trainer, embedder_name=name)
+    result["embedding"] = name
     result["embed_seconds"] = embed_seconds
     result["seconds"] = time.perf_counter() - t0
     return result

@@ -217,3 +217,52 @@ def test_evaluate_with_a_taste_basis_runs_and_stays_accurate():
     r = evaluate(ids, votes, feats, "seen", labels=10, selection="active", seed=0,
                  settings=ModelSettings(method="integrated", random_share=0.0))
     assert all(u["train_pairs"] == 10 for u in r["per_user"])
+
+
+def test_app_trainer_obeys_the_protocol_and_learns(monkeypatch):
+    """--trainer app: the app's torch trainer; population priors never see the test user."""
+    import pantry.training as training
+
+    ids, votes, feats = fixture()
+    # [embedding | explicit features] layout, so the population is pulled toward the heuristic
+    padded = {rid: np.concatenate([x, np.zeros(7)]) for rid, x in feats.items()}
+    index = {rid: k for k, rid in enumerate(ids)}
+    row_of = {np.asarray(padded[rid], np.float32).tobytes(): k for rid, k in index.items()}
+    by_user = {}
+    for v in votes:
+        by_user.setdefault(v.user, set()).add(frozenset((index[v.a], index[v.b])))
+    fits = []  # (pairs used, prior's pairs or "heuristic")
+    pairs_of_model = {}
+    real = training.train_reward_model
+
+    def spy(pairs, embedder, spec, cfg=None, prior=None, **kw):
+        used = {frozenset((row_of[a.tobytes()], row_of[b.tobytes()])) for a, b in zip(pairs.xa, pairs.xb)}
+        res = real(pairs, embedder, spec, cfg, prior=prior, **kw)
+        pairs_of_model[id(res.model)] = used
+        fits.append((used, pairs_of_model.get(id(prior), prior.meta.get("version_name"))))
+        return res
+
+    monkeypatch.setattr(training, "train_reward_model", spy)
+    r = evaluate(ids, votes, padded, "seen", labels=50, seed=0, trainer="app")
+    assert r["trainer"] == "app" and r["users"] == 3 and r["settings"]["population_prior"] == "heuristic"
+    assert all(u["train_pairs"] == 50 and u["test_pairs"] == 55 and u["scored_by"] == "personal"
+               for u in r["per_user"])
+    population = [f for f in fits if f[1] == "heuristic"]
+    personal = [f for f in fits if f[1] != "heuristic"]
+    assert 1 <= len(population) <= ev.APP_FOLDS and len(personal) == 3
+    for used, prior_pairs in personal:
+        owners = [u for u, mine in by_user.items() if used <= mine]
+        assert len(owners) == 1 and len(used) == 50  # K of one user's votes
+        assert not prior_pairs & by_user[owners[0]]  # the prior never saw that user
+    assert r["accuracy"] > 0.75  # noiseless linear preferences: far above chance
+    assert r["accuracy"] > r["baselines"]["popularity"]
+
+
+def test_app_trainer_arguments():
+    ids, votes, feats = fixture()
+    with pytest.raises(InvalidInput, match="supports --trainer exact only"):
+        evaluate(ids, votes, feats, "seen", labels=10, selection="active", trainer="app")
+    with pytest.raises(InvalidInput, match="unknown trainer"):
+        evaluate(ids, votes, feats, "seen", labels=10, trainer="sgd")
+    r = evaluate(ids, votes, feats, "seen", labels=10, seed=0, settings=NOISELESS)
+    assert r["trainer"] == "exact"
