@@ -18,7 +18,7 @@ store = lab.store
 user = current_profile()
 DEFAULTS = TrainConfig()
 HP_KEYS = ("epochs", "lr", "batch_size", "val_split", "patience", "l2", "members", "seed", "min_decisive",
-           "refit")
+           "refit", "optimizer", "item_var")
 
 
 def _set_hp(values: dict) -> None:
@@ -141,6 +141,14 @@ with st.container(border=True):
         st.button("Legacy defaults", on_click=_set_hp, args=(LEGACY_DEFAULTS,), key="legacy_defaults",
                   help="The original project's settings: 10 epochs, lr 1e-4, batch 4, val split 0.2.")
         st.button("Our defaults", on_click=_set_hp, args=(DEFAULTS.to_dict(),), key="our_defaults", type="tertiary")
+    e = st.columns([2, 1, 2])
+    e[0].radio("Optimizer", ["lbfgs", "adam"], key="hp_optimizer", horizontal=True,
+               format_func={"lbfgs": "L-BFGS, full batch to convergence", "adam": "Adam + early stopping"}.get,
+               help="L-BFGS finds the exact optimum of the (convex) objective; learning rate, batch size and "
+                    "patience apply to Adam only. The legacy trainer used Adam.")
+    e[1].number_input("Offset variance", 0.0, 1000.0, key="hp_item_var", step=1.0,
+                      help="Prior variance of a per-recipe offset for recipes this profile has rated (0: none). "
+                           "New recipes are scored by content alone.")
     st.checkbox("Final model also learns from the validation votes (refit on all votes)", key="hp_refit",
                 help="On: no vote is wasted, but the comparison below then runs on votes the new version has "
                      "seen. Off: the comparison is fully held out.")

@@ -126,7 +126,7 @@ def cmd_diagnose(args) -> int:
     lab = _lab()
     choice = _model_choice(lab, args)
     x = lab.features(recipes, (), _progress_printer(sys.stderr.isatty()))
-    mean, std = choice.model.score(x)
+    mean, std = choice.model.score(x, [r.id for r in recipes])
     emb = x[:, :lab.embedder.dim]
     report = diagnose_scores(mean, emb)
     report["model"] = choice.label
@@ -149,7 +149,8 @@ def cmd_diagnose(args) -> int:
 def cmd_train(args) -> int:
     from .training import TrainConfig
     cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, val_split=args.val_split,
-                      seed=args.seed, l2=args.l2, members=args.members, patience=args.patience)
+                      seed=args.seed, l2=args.l2, members=args.members, patience=args.patience,
+                      optimizer=args.optimizer, item_var=args.item_var)
     lab = _lab()
     out = lab.train(args.user, cfg, activate=not args.no_activate,
                     on_progress=_progress_printer(sys.stderr.isatty()))
@@ -310,7 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=d.seed)
     t.add_argument("--l2", type=float, default=d.l2, help="pull toward the prior model")
     t.add_argument("--members", type=int, default=d.members, help="ensemble size")
-    t.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience (epochs)")
+    t.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience (adam only)")
+    t.add_argument("--optimizer", choices=["lbfgs", "adam"], default=d.optimizer,
+                   help="lbfgs: full batch to convergence (default); adam: minibatches with --lr/--batch-size "
+                        "and early stopping (the legacy way)")
+    t.add_argument("--item-var", type=float, default=d.item_var,
+                   help="prior variance of per-recipe offsets for recipes the user rated (0: none)")
     t.add_argument("--no-activate", action="store_true")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=cmd_train)

@@ -184,7 +184,7 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
     if on_progress:
         on_progress(0, len(distinct), "scoring candidates")
     x = lab.features(distinct, tuple(request.pantry))
-    mean, std = model_choice.model.score(x)
+    mean, std = model_choice.model.score(x, [r.id for r in distinct])
     i, j, why = pick_pair(distinct, x, model_choice.model, rng, random_share, avoid)
     left = "a" if rng.random() < 0.5 else "b"
     matchup = Matchup(

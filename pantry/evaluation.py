@@ -551,7 +551,8 @@ class _AppTrainer:
         self._population: dict[int, Any] = {}
         self.population_pairs: dict[int, int] = {}
 
-    def _pairs(self, rows: np.ndarray):
+    def _pairs(self, rows: np.ndarray, with_ids: bool = False):
+        """Training pairs; `with_ids` (personal models, as in Lab) enables per-recipe offsets."""
         from .training import make_pairs
 
         va = self.va
@@ -560,8 +561,10 @@ class _AppTrainer:
         y = va.y[rows]
         outcomes = ["a" if v == 1.0 else "b" if v == 0.0 else "tie" for v in y]
         much = va.much[rows] if va.much is not None else np.zeros(len(rows), dtype=bool)
+        ids_a = [str(i) for i in va.ia[rows]] if with_ids else None
+        ids_b = [str(i) for i in va.ib[rows]] if with_ids else None
         return make_pairs(self.X[va.ia[rows]], self.X[va.ib[rows]], outcomes,
-                          ["much" if m else None for m in much])
+                          ["much" if m else None for m in much], ids_a, ids_b)
 
     def _prior_of_population(self):
         from .features import FEATURE_SPEC
@@ -600,12 +603,12 @@ class _AppTrainer:
 
         prior = self.population(u)
         try:
-            model = training.train_reward_model(self._pairs(np.asarray(train, np.int64)), self.embedder_name,
-                                                FEATURE_SPEC, self.user_cfg, prior=prior).model
+            model = training.train_reward_model(self._pairs(np.asarray(train, np.int64), with_ids=True),
+                                                self.embedder_name, FEATURE_SPEC, self.user_cfg, prior=prior).model
             fell_back = False
         except NotEnoughVotes:
             model, fell_back = prior, True
-        return model.score(self.X)[0], fell_back
+        return model.score(self.X, [str(i) for i in range(len(self.X))])[0], fell_back
 
     def describe(self) -> dict:
         return {"population": self.pop_cfg.to_dict(), "personal": self.user_cfg.to_dict(),

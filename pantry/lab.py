@@ -106,7 +106,9 @@ class Lab:
         emb = self.embedder.encode([r.text for r in recipes], on_progress=on_progress)
         return feature_matrix(emb, recipes, pantries)
 
-    def vote_pairs(self, votes: Sequence[Vote], on_progress: ProgressFn | None = None) -> Pairs:
+    def vote_pairs(self, votes: Sequence[Vote], on_progress: ProgressFn | None = None,
+                   with_ids: bool = True) -> Pairs:
+        """Training pairs for `votes`; `with_ids` lets a personal model learn per-recipe offsets."""
         recipes = self.store.get_recipes(sorted({v.a for v in votes} | {v.b for v in votes}))
         missing = [rid for v in votes for rid in (v.a, v.b) if rid not in recipes]
         if missing:
@@ -116,7 +118,8 @@ class Lab:
         # embed each distinct recipe once, then add per-vote pantry features
         xa = self.features(ra, [v.pantry for v in votes], on_progress)
         xb = self.features(rb, [v.pantry for v in votes])
-        return make_pairs(xa, xb, [v.outcome for v in votes], [v.strength for v in votes])
+        return make_pairs(xa, xb, [v.outcome for v in votes], [v.strength for v in votes],
+                          [v.a for v in votes] if with_ids else None, [v.b for v in votes] if with_ids else None)
 
     # ---- models -------------------------------------------------------------------------
     def load_version(self, version) -> RewardModel:
@@ -155,7 +158,7 @@ class Lab:
             return []
         choice = choice or self.model_for(user)
         x = self.features(recipes, tuple(pantry), on_progress)
-        mean, std = choice.model.score(x)
+        mean, std = choice.model.score(x, [r.id for r in recipes])
         order = np.argsort(-mean, kind="stable")
         return [ScoredRecipe(recipes[i], float(mean[i]), float(std[i]), rank)
                 for rank, i in enumerate(order, 1)]
@@ -173,7 +176,7 @@ class Lab:
 
     def _fit_population(self, votes: Sequence[Vote], cfg: TrainConfig, on_progress: ProgressFn | None):
         """A population model on `votes` (pulled toward the pantry heuristic), or None if too few."""
-        pairs = self.vote_pairs(votes, on_progress)
+        pairs = self.vote_pairs(votes, on_progress, with_ids=False)  # population: content only
         if pairs.n_decisive < cfg.min_decisive:
             return None
         pop_cfg = TrainConfig(**{**POPULATION_CONFIG.to_dict(), "seed": cfg.seed})

@@ -56,7 +56,7 @@ def persona_check(lab, persona: str, user: str, n: int = 500, seed: int = 12345,
     recipes = fresh_recipes(n, seed, exclude=seen)
     choice = lab.model_for(user)
     x = lab.features(recipes, (), on_progress)
-    scores, unc = choice.model.score(x)
+    scores, unc = choice.model.score(x, [r.id for r in recipes])
     util = np.array([persona_utility(persona, r) for r in recipes])
     rng = np.random.default_rng(seed)
     i = rng.integers(0, len(recipes), n_pairs)

@@ -88,6 +88,14 @@ class VoteFeatures:
     def outcomes(self) -> np.ndarray:
         return np.array([v.outcome for v in self.votes], dtype=object)
 
+    @property
+    def ids_a(self) -> list[str]:
+        return [v.a for v in self.votes]
+
+    @property
+    def ids_b(self) -> list[str]:
+        return [v.b for v in self.votes]
+
 
 def vote_features(lab, votes: Sequence[Vote]) -> VoteFeatures:
     """Features of both recipes of each vote (with the vote's own pantry)."""
@@ -150,7 +158,7 @@ def score_table(lab, models: Mapping[str, object], recipes: Sequence[Recipe],
     emb = x[:, :lab.embedder.dim]
     frames = []
     for label, model in models.items():
-        mean, std = model.score(x)
+        mean, std = model.score(x, [r.id for r in recipes])
         f = pd.DataFrame({"version": label, "recipe_id": [r.id for r in recipes],
                           "title": [r.title for r in recipes], "score": mean, "uncertainty": std})
         f["rank"] = f["score"].rank(ascending=False, method="min").astype(int)
@@ -167,8 +175,8 @@ def vote_margins(models: Mapping[str, object], vf: VoteFeatures) -> pd.DataFrame
     for label, model in models.items():
         if not vf.votes:
             continue
-        sa, _ = model.score(vf.xa)
-        sb, _ = model.score(vf.xb)
+        sa, _ = model.score(vf.xa, vf.ids_a)
+        sb, _ = model.score(vf.xb, vf.ids_b)
         out = vf.outcomes
         margin = np.where(out == "a", sa - sb, np.where(out == "b", sb - sa, np.nan))
         frames.append(pd.DataFrame({"version": label, "vote_id": [v.id for v in vf.votes], "outcome": out,
@@ -242,8 +250,8 @@ def compare_models(models: Mapping[str, object], vf: VoteFeatures) -> pd.DataFra
             rows.append({"version": label, "decisive votes": 0, "strict accuracy": math.nan,
                          "95% CI": "n/a", "tie rate": math.nan, "mean margin": math.nan})
             continue
-        sa, _ = model.score(vf.xa)
-        sb, _ = model.score(vf.xb)
+        sa, _ = model.score(vf.xa, vf.ids_a)
+        sb, _ = model.score(vf.xb, vf.ids_b)
         acc = strict_pairwise_accuracy(sa, sb, vf.outcomes)
         out = vf.outcomes
         dec = (out == "a") | (out == "b")

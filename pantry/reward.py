@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -39,11 +39,16 @@ MAX_HEADER = 1 << 20
 
 
 class RewardMember(nn.Module):
-    """One ensemble member: linear score plus an optional GELU residual layer."""
+    """One ensemble member: linear score, an optional GELU residual layer, and optional
+    per-recipe offsets.
 
-    def __init__(self, dim: int, hidden: int = 0):
+    Offsets are a personal model's memory of recipes the user has already judged (item
+    index `idx`, -1 for any other recipe): new recipes are scored by content alone.
+    """
+
+    def __init__(self, dim: int, hidden: int = 0, n_items: int = 0):
         super().__init__()
-        self.dim, self.hidden = dim, hidden
+        self.dim, self.hidden, self.n_items = dim, hidden, n_items
         self.linear = nn.Linear(dim, 1)
         nn.init.zeros_(self.linear.weight)
         nn.init.zeros_(self.linear.bias)
@@ -51,11 +56,16 @@ class RewardMember(nn.Module):
             self.up = nn.Linear(dim, hidden)
             self.down = nn.Linear(hidden, 1, bias=False)
             nn.init.normal_(self.down.weight, std=0.01)
+        if n_items:
+            self.offsets = nn.Parameter(torch.zeros(n_items))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, idx: torch.Tensor | None = None) -> torch.Tensor:
         s = self.linear(x).squeeze(-1)
         if self.hidden:
             s = s + self.down(nn.functional.gelu(self.up(x))).squeeze(-1)
+        if self.n_items and idx is not None:
+            known = idx >= 0
+            s = s + torch.where(known, self.offsets[idx.clamp(min=0)], torch.zeros((), dtype=s.dtype))
         return s
 
 
@@ -69,6 +79,16 @@ class RewardModel:
     dim: int
     hidden: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
+    item_ids: tuple[str, ...] = ()  # recipes with a learned offset (personal models)
+
+    def item_index(self, ids: Sequence[str] | None, n: int) -> torch.Tensor | None:
+        """Offset index per row (-1: no offset), or None when there are no offsets or ids."""
+        if not self.item_ids or ids is None:
+            return None
+        if len(ids) != n:
+            raise ValueError(f"{len(ids)} recipe ids for {n} feature rows")
+        where = {rid: k for k, rid in enumerate(self.item_ids)}
+        return torch.tensor([where.get(rid, -1) for rid in ids], dtype=torch.long)
 
     @classmethod
     def new(cls, dim: int, n_members: int, embedder: str, feature_spec: str, hidden: int = 0,
@@ -81,24 +101,25 @@ class RewardModel:
     def n_members(self) -> int:
         return len(self.members)
 
-    def member_scores(self, features: np.ndarray) -> np.ndarray:
-        """(n_members, n) float64 scores."""
+    def member_scores(self, features: np.ndarray, ids: Sequence[str] | None = None) -> np.ndarray:
+        """(n_members, n) float64 scores; `ids` (recipe ids) apply learned per-recipe offsets."""
         # float64 throughout: in float32 two unrelated recipes scoring near 1.0 are equal
         # whenever they land within ~1e-7 of each other, which is a tie made by arithmetic
         x = torch.as_tensor(np.asarray(features, dtype=np.float64))
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise ValueError(f"features have shape {tuple(x.shape)}, model expects (n, {self.dim})")
         with torch.no_grad():
-            out = [copy.deepcopy(m).double().eval()(x).numpy() for m in self.members]
+            idx = self.item_index(ids, x.shape[0])
+            out = [copy.deepcopy(m).double().eval()(x, idx).numpy() for m in self.members]
         return np.stack(out)
 
-    def score(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def score(self, features: np.ndarray, ids: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Score and uncertainty per row.
 
         The score is member 0's (fitted on all votes); the uncertainty is the standard
         deviation across all members (the others are bootstrap refits).
         """
-        s = self.member_scores(features)
+        s = self.member_scores(features, ids)
         return s[0], (s.std(axis=0) if len(self.members) > 1 else np.zeros(s.shape[1]))
 
     def check_compatible(self, embedder: str, feature_spec: str, dim: int | None = None) -> None:
@@ -129,6 +150,7 @@ class RewardModel:
             "dim": self.dim,
             "hidden": self.hidden,
             "n_members": len(self.members),
+            "item_ids": list(self.item_ids),
             "payload_sha256": hashlib.sha256(payload).hexdigest(),
             "payload_bytes": len(payload),
             "created_at": self.meta.get("created_at") or datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -197,9 +219,10 @@ def load_model(path: str | Path, embedder: str | None = None, feature_spec: str 
     header, body = _read(path)
     try:
         states = torch.load(io.BytesIO(body), weights_only=True)
-        model = RewardModel([RewardMember(header["dim"], header["hidden"]) for _ in states],
+        item_ids = tuple(header.get("item_ids") or ())
+        model = RewardModel([RewardMember(header["dim"], header["hidden"], len(item_ids)) for _ in states],
                             header["embedder"], header["feature_spec"], header["dim"],
-                            header["hidden"], dict(header.get("meta") or {}))
+                            header["hidden"], dict(header.get("meta") or {}), item_ids)
         for m, s in zip(model.members, states):
             m.load_state_dict(s)
     except ModelFileError:

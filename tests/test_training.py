@@ -73,3 +73,35 @@ def test_progress_and_epoch_callbacks():
                        on_progress=lambda d, t, m: seen.append((d, t)), on_epoch=epochs.append)
     assert seen and seen[-1][0] == seen[-1][1]
     assert epochs and epochs[0].val_loss is not None
+
+
+def test_per_recipe_offsets_remember_judgements_content_cannot_explain(tmp_path):
+    # two recipes with identical features: only an offset can tell them apart
+    x = np.zeros((2, 4), dtype=np.float32)
+    outcomes = ["a"] * 9 + ["b"]
+    pairs = make_pairs(x[[0] * 10], x[[1] * 10], outcomes, ids_a=["r1"] * 10, ids_b=["r2"] * 10)
+    res = train_reward_model(pairs, "e", "f", TrainConfig(val_split=0, min_decisive=2, members=3))
+    scores, _ = res.model.score(x, ["r1", "r2"])
+    assert scores[0] > scores[1]
+    fresh, _ = res.model.score(x)  # unknown recipes: content only, so a tie here
+    assert fresh[0] == fresh[1]
+    from pantry.reward import load_model
+    loaded = load_model(res.model.save(tmp_path / "m.pt"))
+    assert loaded.item_ids == ("r1", "r2")
+    np.testing.assert_allclose(loaded.score(x, ["r1", "r2"])[0], scores)
+    without = train_reward_model(pairs, "e", "f", TrainConfig(val_split=0, min_decisive=2, members=1, item_var=0))
+    assert without.model.item_ids == ()
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_both_optimizers_learn(optimizer):
+    x, u, ia, ib, out = synthetic(seed=3)
+    res = train_reward_model(make_pairs(x[ia], x[ib], out), "e", "f", TrainConfig(optimizer=optimizer, members=2))
+    assert res.metrics["val_accuracy"] > 0.75
+    assert np.corrcoef(res.model.score(x)[0], u)[0, 1] > 0.8
+
+
+def test_unknown_optimizer_is_refused():
+    x, _, ia, ib, out = synthetic(n_votes=40)
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        train_reward_model(make_pairs(x[ia], x[ib], out), "e", "f", TrainConfig(optimizer="sgd"))
