@@ -193,7 +193,7 @@ def _fit(member: RewardMember, pairs: Pairs, cfg: TrainConfig, epochs: int, seed
     ia, ib = pairs.item_index(item_ids)
     if ia is None:
         ia = ib = torch.full((len(pairs),), -1, dtype=torch.long)
-    opt = torch.optim.Adam(member.parameters(), lr=cfg.lr)
+    opt = torch.optim.Adam([p for p in member.parameters() if p.requires_grad], lr=cfg.lr)
     gen = torch.Generator().manual_seed(seed)
     n, bs = len(pairs), max(1, cfg.batch_size)
     history: list[EpochStats] = []
@@ -251,7 +251,7 @@ def _fit_lbfgs(member: RewardMember, pairs: Pairs, cfg: TrainConfig, epochs: int
     y, m = torch.from_numpy(pairs.y), torch.from_numpy(pairs.margin)
     ia, ib = pairs.item_index(item_ids)
     n = len(pairs)
-    opt = torch.optim.LBFGS(member.parameters(), lr=1.0, max_iter=LBFGS_ITERS, history_size=20,
+    opt = torch.optim.LBFGS([p for p in member.parameters() if p.requires_grad], lr=1.0, max_iter=LBFGS_ITERS, history_size=20,
                             line_search_fn="strong_wolfe", tolerance_grad=1e-7, tolerance_change=1e-10)
 
     def objective() -> tuple[torch.Tensor, torch.Tensor]:
@@ -282,6 +282,41 @@ def _fit_lbfgs(member: RewardMember, pairs: Pairs, cfg: TrainConfig, epochs: int
             break
         previous = total
     return len(history), history
+
+
+def _fit_member(dim: int, pairs: Pairs, cfg: TrainConfig, epochs: int, seed: int,
+                prior_params: dict[str, torch.Tensor] | None, item_ids: Sequence[str],
+                val: Pairs | None = None, on_epoch: Callable[[EpochStats], None] | None = None
+                ) -> tuple[RewardMember, int, list[EpochStats]]:
+    """Fit one member in two stages: content weights first, then per-recipe offsets.
+
+    Stage 1 fits the content head (embedding + explicit features) with no offsets, so it
+    learns from every vote: it is all a new recipe is scored by. Stage 2 freezes it and
+    fits offsets for the rated recipes on what content leaves unexplained (backfitting).
+    Fitted jointly, offsets would absorb votes on recipes seen once (most generated
+    recipes) and starve the content weights.
+    """
+    fit = _fit_lbfgs if cfg.optimizer == "lbfgs" else None
+
+    def run(member: RewardMember, ids: Sequence[str], v: Pairs | None, cb) -> tuple[int, list[EpochStats]]:
+        if fit is not None:
+            return fit(member, pairs, cfg, epochs, prior_params, v, cb, ids)
+        return _fit(member, pairs, cfg, epochs, seed, prior_params, v, cb, ids)
+
+    content = _make_member(dim, cfg.hidden, 0, prior_params, seed)
+    used, history = run(content, (), val, on_epoch)
+    if not item_ids:
+        return content, used, history
+    member = RewardMember(dim, cfg.hidden, len(item_ids))
+    with torch.no_grad():
+        for name, p in member.named_parameters():
+            if name != "offsets":
+                p.copy_(dict(content.named_parameters())[name])
+                p.requires_grad_(False)
+    run(member, item_ids, None, None)
+    for p in member.parameters():
+        p.requires_grad_(True)
+    return member, used, history
 
 
 def pair_scores(model: RewardMember | RewardModel, pairs: Pairs,
@@ -349,13 +384,8 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
         item_ids = tuple(sorted(set(pairs.ids_a) | set(pairs.ids_b)))
     n_items = len(item_ids)
     pp0 = _prior_params(prior, 0, dim, cfg.hidden)
-    probe = _make_member(dim, cfg.hidden, n_items, pp0, cfg.seed)
-    if lbfgs:
-        best_epoch, history = _fit_lbfgs(probe, train, cfg, cfg.epochs, pp0, val if n_val else None, epoch_cb,
-                                         item_ids)
-    else:
-        best_epoch, history = _fit(probe, train, cfg, cfg.epochs, cfg.seed, pp0, val if n_val else None,
-                                   epoch_cb, item_ids)
+    probe, best_epoch, history = _fit_member(dim, train, cfg, cfg.epochs, cfg.seed, pp0, item_ids,
+                                             val if n_val else None, epoch_cb)
     val_metrics = evaluate_pairs(probe, val, item_ids) if n_val else {}
     best_epoch = max(1, best_epoch)
     total_steps = done + cfg.members
@@ -364,16 +394,13 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     for k in range(cfg.members):
         seed = cfg.seed * 1000 + k + 1
         pp = _prior_params(prior, k, dim, cfg.hidden)
-        member = _make_member(dim, cfg.hidden, n_items, pp, seed)
         # member 0 is fitted on every pair and gives the score; the others see bootstrap
         # resamples and only widen the uncertainty (averaging them would lose a third of
         # the votes each and costs accuracy when there are few votes)
         idx = (np.random.default_rng(seed).integers(0, len(fit_on), len(fit_on)) if k > 0
                else np.arange(len(fit_on)))
-        if lbfgs:
-            _fit_lbfgs(member, fit_on.subset(idx), cfg, cfg.epochs, pp, item_ids=item_ids)
-        else:
-            _fit(member, fit_on.subset(idx), cfg, best_epoch, seed, pp, item_ids=item_ids)
+        member, _, _ = _fit_member(dim, fit_on.subset(idx), cfg, cfg.epochs if lbfgs else best_epoch, seed, pp,
+                                   item_ids)
         members.append(member)
         done += 1
         if on_progress:
