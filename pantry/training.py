@@ -15,6 +15,9 @@ Two optimizers for the same objective:
   validation split picks the epoch by noise.
 - `adam`: minibatch Adam with `--lr`/`--batch-size`, early stopping on validation loss
   (best epoch restored), as the legacy trainer did; useful for a hidden layer.
+A personal model also has an offset per recipe the user rated (prior N(0, item_var)),
+fitted after the content head with it frozen (see `_fit_member`): new recipes are scored
+by the content head alone, exactly as fitted on every vote.
 Procedure: (1) fit one member on the training split and report strict validation metrics;
 (2) refit on *all* pairs so no vote is wasted: member 0 on every pair (its score is the
 model's score), the other members on bootstrap resamples (their spread is the
