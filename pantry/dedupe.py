@@ -65,10 +65,6 @@ def jaccard(a: Iterable[str] | frozenset[str], b: Iterable[str] | frozenset[str]
     return len(a & b) / len(a | b)
 
 
-# Kept as a name the composer and others can import for set-level similarity.
-ingredient_similarity_sets = jaccard
-
-
 def similarity_score(ingredient_sim: float, title_sim: float) -> float:
     return INGREDIENT_WEIGHT * ingredient_sim + TITLE_WEIGHT * title_sim
 

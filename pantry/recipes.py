@@ -175,10 +175,6 @@ def recipe_json_schema() -> dict[str, Any]:
     }
 
 
-def recipes_equal_content(a: Recipe, b: Recipe) -> bool:
-    return content_id(a.title, a.ingredients, a.steps) == content_id(b.title, b.ingredients, b.steps)
-
-
 # --- Plain-text form (TRL prompt/chosen/rejected pairs) -------------------------------
 
 _TEXT_SECTION_HEADINGS = {
