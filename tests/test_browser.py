@@ -106,7 +106,8 @@ def _idle(page) -> None:
 
 
 def _no_exception(page) -> None:
-    assert page.locator('[data-testid="stException"]').count() == 0
+    errors = page.locator('[data-testid="stException"]')
+    assert errors.count() == 0, errors.first.inner_text()
 
 
 def test_main_flow_in_a_real_browser(server, page):
@@ -134,6 +135,9 @@ def _main_flow(server, page) -> None:
 
     def vote(key: str, n: int) -> None:
         page.locator("body").press("n")
+        # the last vote's result goes away only once the new pair is on screen; a key pressed
+        # before that would vote on the old, already-voted pair and be ignored
+        expect(page.get_by_text(re.compile(rf"Saved vote #{n - 1}\b"))).to_be_hidden()
         expect(page.get_by_text("Which would you rather cook?")).to_be_visible()
         _idle(page)
         page.locator("body").press(key)
@@ -174,8 +178,7 @@ def _main_flow(server, page) -> None:
     expect(page.get_by_text("Score histogram per version")).to_be_visible()
     _idle(page)
     charts = page.locator('[data-testid="stVegaLiteChart"]')
-    expect(charts.first).to_be_visible()
-    assert charts.count() >= 4
+    expect(charts.nth(3)).to_be_visible()  # waits until at least four charts have drawn
     _no_exception(page)
     _shot(page, "4-diagnostics")
 
