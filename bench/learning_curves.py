@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from pantry.evaluation import evaluate, read_votes_file, recipe_features  # noqa: E402
+from pantry.evaluation import evaluate, recipe_features  # noqa: E402
+from pantry.jsonl import read_votes_file  # noqa: E402
 from pantry.jsonl import read_recipes_file  # noqa: E402
 
 KS = (5, 10, 15, 25, 50)

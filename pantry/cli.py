@@ -94,8 +94,8 @@ def _model_choice(lab, args):
         model = load_model(args.model, lab.embedder_name, FEATURE_SPEC)
         return ModelChoice(model, "file", None, f"model file {args.model}")
     choice = lab.model_for(args.user)
-    if "(" in choice.reason and choice.kind == "heuristic":
-        print(f"warning: {choice.reason}", file=sys.stderr)
+    for problem in choice.problems:
+        print(f"warning: {problem}; using the {choice.kind} model instead", file=sys.stderr)
     return choice
 
 

@@ -651,29 +651,6 @@ def _simulate_active(g_user: np.ndarray, s_pop: np.ndarray, va: VoteArrays, pool
 # ----------------------------------------------------------------------------- files
 
 
-def read_votes_file(path: str | os.PathLike) -> tuple[list, list]:
-    """Votes (and any inline recipes) from a votes JSONL file; errors name the line."""
-    from .votes import vote_from_dict
-
-    path = Path(path)
-    if not path.exists():
-        raise InvalidInput(f"votes file {path} does not exist")
-    votes, inline = [], []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                vote, recipes = vote_from_dict(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise InvalidInput(f"{path.name} line {n}: not valid JSON ({e.msg})") from None
-            except InvalidInput as e:
-                raise InvalidInput(f"{path.name} line {n}: {e}") from None
-            votes.append(vote)
-            inline.extend(recipes)
-    return votes, inline
-
-
 def recipe_features(recipes: Sequence[Any], embedder: Any,
                     on_progress: Progress | None = None) -> dict[str, np.ndarray]:
     """id -> [embedding | explicit features] (no pantry) for each recipe."""
@@ -699,6 +676,8 @@ def evaluate_files(recipes_path: str | os.PathLike, votes_path: str | os.PathLik
         raise InvalidInput("active selection simulation supports --trainer exact only")
     t0 = time.perf_counter()
     recipes = {r.id: r for r in read_recipes_file(recipes_path)}
+    from .jsonl import read_votes_file
+
     votes, inline = read_votes_file(votes_path)
     for r in inline:
         recipes.setdefault(r.id, r)

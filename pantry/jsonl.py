@@ -200,6 +200,29 @@ def import_jsonl(store: "Store", source: Source, default_user: str = "me", *, na
     return ImportReport(recipes=n_recipes, votes=added - len(pairs), pairs=len(pairs), skipped=skipped)
 
 
+def read_votes_file(path: str | os.PathLike, max_bytes: int = MAX_IMPORT_BYTES) -> tuple[list[Vote], list[Recipe]]:
+    """Votes and any inline recipes from a votes JSONL file, without a store (evaluation).
+
+    Raises ImportFailed listing every bad line by number, InvalidInput when the file is
+    missing or too large.
+    """
+    display, lines = _read_lines(Path(path), None, max_bytes)
+    problems: list[tuple[int, str]] = []
+    votes: list[Vote] = []
+    inline: list[Recipe] = []
+    for n, obj in _json_records(lines, problems):
+        try:
+            vote, recipes = vote_from_dict(obj)
+        except PantryError as e:
+            problems.append((n, str(e)))
+            continue
+        votes.append(vote)
+        inline.extend(recipes)
+    if problems:
+        raise ImportFailed(display, problems)
+    return votes, inline
+
+
 def read_recipes_file(path: str | os.PathLike, max_bytes: int = MAX_IMPORT_BYTES) -> list[Recipe]:
     """Read a recipes JSONL file (one recipe object per non-blank line), in file order.
 

@@ -57,6 +57,7 @@ class ModelChoice:
     kind: str  # "personal" | "population" | "heuristic"
     version_id: int | None
     reason: str
+    problems: tuple[str, ...] = ()  # weights files that could not be used on the way here
 
     @property
     def label(self) -> str:
@@ -142,14 +143,16 @@ class Lab:
                 model = self.load_version(version)
                 reason = (f"personal model v{version.id} for {user}" if kind == "personal"
                           else f"population model v{version.id} (trained on everyone's votes)")
-                return ModelChoice(model, kind, version.id, reason)
+                if problems:
+                    reason += " (" + "; ".join(problems) + ")"
+                return ModelChoice(model, kind, version.id, reason, tuple(problems))
             except ModelFileError as e:
                 problems.append(str(e))
         dim = self.embedder.dim
         reason = "no trained model yet: ranking by pantry coverage and time"
         if problems:
             reason += " (" + "; ".join(problems) + ")"
-        return ModelChoice(heuristic_model(self.embedder_name, dim), "heuristic", None, reason)
+        return ModelChoice(heuristic_model(self.embedder_name, dim), "heuristic", None, reason, tuple(problems))
 
     def score(self, recipes: Sequence[Recipe], user: str | None = None, pantry: Sequence[str] = (),
               choice: ModelChoice | None = None, on_progress: ProgressFn | None = None) -> list[ScoredRecipe]:

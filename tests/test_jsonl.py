@@ -191,3 +191,18 @@ def test_write_jsonl_is_atomic_replace(tmp_path):
     write_jsonl(target, ['{"x": 1}', '{"x": 2}\n'])
     assert target.read_text() == '{"x": 1}\n{"x": 2}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]  # no temp file left behind
+
+
+def test_read_votes_file_reports_every_bad_line(tmp_path):
+    import pytest
+    from pantry.errors import ImportFailed
+    from pantry.jsonl import read_votes_file
+    good = {"user": "u", "a": {"id": "x", "title": "X", "ingredients": ["a"]}, "b": "y", "outcome": "a"}
+    path = tmp_path / "votes.jsonl"
+    path.write_text(json.dumps(good) + "\n{oops\n" + json.dumps({**good, "outcome": "maybe"}) + "\n")
+    with pytest.raises(ImportFailed) as e:
+        read_votes_file(path)
+    assert [n for n, _ in e.value.problems] == [2, 3]
+    path.write_text(json.dumps(good) + "\n")
+    votes, inline = read_votes_file(path)
+    assert votes[0].outcome == "a" and [r.id for r in inline] == ["x"]

@@ -70,6 +70,7 @@ def test_truncated_active_model_falls_back_with_reason_and_keeps_file(trained, t
         open(version.path, "wb").write(data[:-50])
         choice = fresh.model_for("synth-vegetarian")
         assert choice.kind == "population"
+        assert "truncated or corrupt" in choice.reason and len(choice.problems) == 1  # said, not hidden
         assert fresh.store.get_model_version(version.id).active  # nothing was changed
     finally:
         open(version.path, "wb").write(data)
