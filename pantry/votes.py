@@ -147,6 +147,27 @@ class Vote:
         return d
 
 
+def describe_vote(vote: Vote, titles: "dict[str, str] | None" = None) -> str:
+    """What a person chose, in words: "left: Smoky Shakshuka beat Zesty Grain Bowl".
+
+    `titles` maps recipe ids to titles (ids are shown when a title is unknown). The side
+    prefix ("left: " / "right: ") is given when the vote records which recipe was on the
+    left; "much better" votes say so. Never shows the stored codes ("a", "b").
+    """
+    titles = titles or {}
+    name = lambda rid: titles.get(rid) or rid  # noqa: E731
+    if vote.decisive:
+        side = ""
+        if vote.left in SIDES:
+            side = "left: " if vote.left == vote.outcome else "right: "
+        verb = "clearly beat" if vote.strength == "much" else "beat"
+        return f"{side}{name(vote.winner)} {verb} {name(vote.loser)}"
+    first, second = (vote.b, vote.a) if vote.left == "b" else (vote.a, vote.b)
+    if vote.outcome == "tie":
+        return f"tie: {name(first)} and {name(second)} about equal"
+    return f"both bad: {name(first)} and {name(second)}"
+
+
 def _opt_choice(obj: dict, name: str, choices: tuple[str, ...]) -> str | None:
     value = obj.get(name)
     if value is None:
