@@ -173,7 +173,7 @@ def cmd_import(args) -> int:
     from .jsonl import import_jsonl
     lab_store = _store()
     report = import_jsonl(lab_store, args.file, default_user=args.user)
-    print(f"imported {args.file}: {report.recipes} recipes, {report.votes} votes, {report.pairs} prompt/chosen/rejected pairs")
+    print(f"imported {args.file}: {report.summary()} (import batch #{report.batch_id})")
     return 0
 
 

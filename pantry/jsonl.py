@@ -13,7 +13,7 @@ import io
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, TYPE_CHECKING, Any, Iterable
 
@@ -32,18 +32,38 @@ TRL_MARGIN_OTHER = 0.5  # exported margin for "slightly" or no strength (reads b
 
 @dataclass(frozen=True)
 class ImportReport:
-    """What an import wrote: recipes (distinct ids, inline and pair recipes included),
-    votes (from vote lines), pairs (votes from prompt/chosen/rejected lines), and skipped
-    (vote lines identical to a stored vote, e.g. re-importing an export)."""
+    """What an import wrote: recipes (distinct ids written, inline and pair recipes
+    included), votes (added from vote lines), pairs (votes added from prompt/chosen/rejected
+    lines), and skipped (vote and pair lines the store already held, e.g. the same file
+    imported again or an export imported back; they are not added twice).
+
+    Bookkeeping, not compared: batch_id (the import batch that can be undone as a whole),
+    recipes_new (recipes that were not stored before), skipped_deleted (skipped lines that
+    match deleted votes: restore those to get them back).
+    """
 
     recipes: int
     votes: int
     pairs: int
     skipped: int = 0
+    batch_id: int | None = field(default=None, compare=False)
+    recipes_new: int = field(default=0, compare=False)
+    skipped_deleted: int = field(default=0, compare=False)
 
     @property
     def total_votes(self) -> int:
         return self.votes + self.pairs
+
+    def summary(self) -> str:
+        """One line for people: "2 recipes, 3 votes, 0 prompt/chosen/rejected pairs; 5 duplicate votes skipped"."""
+        text = (f"{self.recipes} recipes, {self.votes} votes, {self.pairs} prompt/chosen/rejected pairs; "
+                f"{self.skipped} duplicate vote{'' if self.skipped == 1 else 's'} skipped")
+        if self.skipped:
+            text += " (already stored)"
+        if self.skipped_deleted:
+            text += (f"; {self.skipped_deleted} of them match deleted votes: restore those (or their import) "
+                     "to use them again")
+        return text
 
 
 Source = str | os.PathLike | bytes | Iterable[str]
@@ -152,7 +172,9 @@ def import_jsonl(store: "Store", source: Source, default_user: str = "me", *, na
 
     Raises ImportFailed(name, [(line, message), ...]) listing every bad line and writes
     nothing; InvalidInput when the file is missing or over `max_bytes`. Otherwise writes
-    everything in one transaction; votes identical to stored ones are skipped.
+    everything in one transaction, recorded as one import batch (`Store.import_batches`,
+    undone with `Store.delete_batch`). Importing is idempotent: a vote line the store
+    already holds, with or without `created_at`, is skipped and counted in `skipped`.
     """
     display, lines = _read_lines(source, name, max_bytes)
     problems: list[tuple[int, str]] = []
@@ -196,8 +218,10 @@ def import_jsonl(store: "Store", source: Source, default_user: str = "me", *, na
         raise ImportFailed(display, problems)
 
     all_votes = [v for _, v in votes] + [v for _, v in pairs]
-    n_recipes, added, skipped = store.import_batch(recipes.values(), all_votes, skip_duplicates=True)
-    return ImportReport(recipes=n_recipes, votes=added - len(pairs), pairs=len(pairs), skipped=skipped)
+    batch, added = store.import_records(recipes.values(), all_votes, file_name=display, skip_duplicates=True)
+    return ImportReport(recipes=batch.recipes_added + batch.recipes_skipped, votes=sum(added[:len(votes)]),
+                        pairs=sum(added[len(votes):]), skipped=batch.votes_skipped, batch_id=batch.id,
+                        recipes_new=batch.recipes_added, skipped_deleted=batch.votes_skipped_deleted)
 
 
 def read_votes_file(path: str | os.PathLike, max_bytes: int = MAX_IMPORT_BYTES) -> tuple[list[Vote], list[Recipe]]:

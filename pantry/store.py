@@ -28,14 +28,15 @@ import numpy as np
 
 from .errors import InvalidInput, PantryError
 from .recipes import Recipe
-from .votes import OUTCOMES, Vote, check_vote, normalize_timestamp, now_iso, validate_user_name
+from .votes import (OUTCOMES, Vote, check_vote, normalize_timestamp, now_iso, validate_user_name,
+                    vote_content_key)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from .settings import Settings
 
-SCHEMA_VERSION = 2  # 2: votes.generator_reason
+SCHEMA_VERSION = 3  # 2: votes.generator_reason; 3: import_batches, votes.content_key and votes.batch_id
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _CHUNK = 500  # ids per IN (...) query, below SQLite's variable limit
 
@@ -65,8 +66,22 @@ _SCHEMA = (
         model_version TEXT,
         generator TEXT,
         generator_reason TEXT,
-        deleted_at TEXT)""",
+        deleted_at TEXT,
+        content_key TEXT,
+        batch_id INTEGER REFERENCES import_batches (id))""",
     "CREATE INDEX IF NOT EXISTS votes_by_user ON votes (user_name, id)",
+    # One row per successful import (file), so a whole import can be undone and restored.
+    """CREATE TABLE IF NOT EXISTS import_batches (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        file_name TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        users_json TEXT NOT NULL DEFAULT '[]',
+        recipes_added INTEGER NOT NULL DEFAULT 0,
+        recipes_skipped INTEGER NOT NULL DEFAULT 0,
+        votes_added INTEGER NOT NULL DEFAULT 0,
+        votes_skipped INTEGER NOT NULL DEFAULT 0,
+        votes_skipped_deleted INTEGER NOT NULL DEFAULT 0,
+        deleted_at TEXT)""",
     """CREATE TABLE IF NOT EXISTS model_versions (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         user_name TEXT,
@@ -93,9 +108,18 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS generated_by_user ON generated (user_name, id)",
 )
 
+# Indexes on columns that older databases only get from a migration (created after it).
+_LATE_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS votes_by_content_key ON votes (content_key)",
+    "CREATE INDEX IF NOT EXISTS votes_by_batch ON votes (batch_id)",
+)
+
 _VOTE_COLUMNS = ("id, user_name, a, b, outcome, strength, left_side, reasons_json, pantry_json, "
                  "created_at, model_version, generator, generator_reason, deleted_at")
 _MODEL_COLUMNS = "id, user_name, path, created_at, embedder, metrics_json, meta_json, active"
+_BATCH_COLUMNS = ("b.id, b.file_name, b.created_at, b.users_json, b.recipes_added, b.recipes_skipped, "
+                  "b.votes_added, b.votes_skipped, b.votes_skipped_deleted, b.deleted_at, "
+                  "(SELECT COUNT(*) FROM votes v WHERE v.batch_id = b.id AND v.deleted_at IS NULL)")
 
 
 class StoreError(PantryError):
@@ -118,6 +142,55 @@ class ModelVersion:
     metrics: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     active: bool = False
+
+
+@dataclass(frozen=True)
+class ImportBatch:
+    """One import of one file: what it added and skipped, and whether it was undone.
+
+    recipes_added: recipe ids new to the store; recipes_skipped: recipe ids that were
+    already stored (their stored copy is updated from the file). votes_added: votes stored
+    by this import (they carry its id); votes_skipped: vote lines the store already held
+    (duplicates, e.g. the same file imported again), of which votes_skipped_deleted matched
+    deleted votes. users: the users of the file's vote lines. deleted_at: when the batch
+    was undone (its votes soft-deleted), None while it is active. votes_live: how many of
+    its votes are not deleted now.
+    """
+
+    id: int
+    file_name: str
+    created_at: str
+    users: tuple[str, ...] = ()
+    recipes_added: int = 0
+    recipes_skipped: int = 0
+    votes_added: int = 0
+    votes_skipped: int = 0
+    votes_skipped_deleted: int = 0
+    deleted_at: str | None = None
+    votes_live: int = 0
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+def _batch_from_row(row: Sequence[Any]) -> ImportBatch:
+    (bid, name, created, users, r_added, r_skipped, v_added, v_skipped, v_skipped_deleted, deleted_at,
+     live) = row
+    return ImportBatch(id=int(bid), file_name=name, created_at=created, users=tuple(json.loads(users or "[]")),
+                       recipes_added=int(r_added), recipes_skipped=int(r_skipped), votes_added=int(v_added),
+                       votes_skipped=int(v_skipped), votes_skipped_deleted=int(v_skipped_deleted),
+                       deleted_at=deleted_at, votes_live=int(live))
+
+
+@dataclass
+class _Inserted:
+    """What `_insert_votes` did: new row ids, and per input vote whether it was stored."""
+
+    ids: list[int]
+    added: list[bool]
+    skipped: int = 0
+    skipped_deleted: int = 0
 
 
 def _recipe_from_json(text: str) -> Recipe:
@@ -269,6 +342,14 @@ class Store:
             vote_columns = {row[1] for row in conn.execute("PRAGMA table_info(votes)")}
             if "generator_reason" not in vote_columns:
                 conn.execute("ALTER TABLE votes ADD COLUMN generator_reason TEXT")
+            if "content_key" not in vote_columns:
+                conn.execute("ALTER TABLE votes ADD COLUMN content_key TEXT")
+            if "batch_id" not in vote_columns:
+                conn.execute("ALTER TABLE votes ADD COLUMN batch_id INTEGER REFERENCES import_batches (id)")
+            if version < 3:
+                self._backfill_content_keys(conn)
+            for statement in _LATE_INDEXES:
+                conn.execute(statement)
             conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
                          "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
             conn.execute("COMMIT")
@@ -278,6 +359,29 @@ class Store:
             raise StoreError(f"cannot use database {self.path}: {e}; nothing was changed") from None
         finally:
             conn.close()
+
+    @staticmethod
+    def _backfill_content_keys(conn: sqlite3.Connection) -> None:
+        """Give votes from before schema 3 their content key (inside the migration's transaction).
+
+        Old imports stored votes without `created_at` under the import time, one time for a
+        whole file, while votes cast in the app each have their own time. So a vote whose
+        time is shared with another vote is keyed without its time (as an import of a line
+        without `created_at` is now), and importing that file again recognises it; the
+        other votes are keyed with their time.
+        """
+        shared = {r[0] for r in conn.execute(
+            "SELECT created_at FROM votes GROUP BY created_at HAVING COUNT(*) > 1")}
+        rows = conn.execute(f"SELECT {_VOTE_COLUMNS} FROM votes WHERE content_key IS NULL").fetchall()
+        updates = []
+        for row in rows:
+            vote = _vote_from_row(row)
+            try:
+                key = vote_content_key(vote, with_time=vote.created_at not in shared)
+            except InvalidInput:
+                continue  # a row older code let through; it just is not matched on import
+            updates.append((key, vote.id))
+        conn.executemany("UPDATE votes SET content_key = ? WHERE id = ?", updates)
 
     def journal_mode(self) -> str:
         """The SQLite journal mode ("wal" once opened)."""
@@ -438,9 +542,35 @@ class Store:
 
     # --- votes -------------------------------------------------------------------------
 
-    def _insert_votes(self, conn: sqlite3.Connection, votes: Sequence[Vote],
-                      skip_duplicates: bool = False) -> tuple[list[int], int]:
-        """Insert checked votes inside `conn`'s transaction; return (new ids, skipped duplicates)."""
+    @staticmethod
+    def _stored_copies(conn: sqlite3.Connection, vote: Vote, key: str) -> tuple[int, int]:
+        """(active, deleted) stored votes that `vote` (checked) is a copy of.
+
+        A stored vote is a copy when it has the same content key (the same line imported
+        before, or the same vote with its time), or, for a vote with a time, when it is that
+        vote imported earlier without a time and stored under exactly this time (re-importing
+        an export of an imported file).
+        """
+        sql = ("SELECT COUNT(*), COALESCE(SUM(CASE WHEN deleted_at IS NULL THEN 1 ELSE 0 END), 0) "
+               "FROM votes WHERE content_key = ?")
+        total, active = conn.execute(sql, (key,)).fetchone()
+        if vote.created_at is not None:
+            more, more_active = conn.execute(sql + " AND created_at = ?",
+                                             (vote_content_key(vote, with_time=False), vote.created_at)).fetchone()
+            total, active = total + more, active + more_active
+        return int(active), int(total) - int(active)
+
+    def _insert_votes(self, conn: sqlite3.Connection, votes: Sequence[Vote], skip_duplicates: bool = False,
+                      batch_id: int | None = None) -> _Inserted:
+        """Insert checked votes inside `conn`'s transaction.
+
+        With `skip_duplicates` (imports), a vote that is a copy of a stored vote (see
+        `_stored_copies`) is not stored again. Copies are counted, not just looked up: a file
+        that holds the same vote twice stores it twice the first time and nothing the
+        second time. Votes cast in the app (no `skip_duplicates`) may repeat a pair freely.
+        Votes without `created_at` get the current time; an imported one keeps the key of
+        its line (without a time), an app vote is keyed with the time it gets.
+        """
         checked = [check_vote(v) for v in votes]
         needed = {rid for v in checked for rid in (v.a, v.b)}
         found = set(self._get_recipe_json(conn, sorted(needed)))
@@ -448,56 +578,145 @@ class Store:
         if missing:
             shown = ", ".join(repr(m) for m in missing[:5]) + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else "")
             raise UnknownRecipe(f"vote refers to recipe(s) not in the database: {shown}; add the recipes first")
-        ids: list[int] = []
-        skipped = 0
+        out = _Inserted(ids=[], added=[])
         now = now_iso()
         for user in sorted({v.user for v in checked}):
             self._ensure_user(conn, user)
+        copies_left: dict[str, list[int]] = {}  # content key -> [active, deleted] stored copies not yet matched
         for v in checked:
-            if skip_duplicates and v.created_at is not None and conn.execute(
-                    "SELECT 1 FROM votes WHERE user_name = ? AND a = ? AND b = ? AND outcome = ? AND created_at = ?",
-                    (v.user, v.a, v.b, v.outcome, v.created_at)).fetchone():
-                skipped += 1
-                continue
+            if skip_duplicates:
+                key = vote_content_key(v)
+                if key not in copies_left:
+                    copies_left[key] = list(self._stored_copies(conn, v, key))
+                left = copies_left[key]
+                if left[0] or left[1]:
+                    kind = 0 if left[0] else 1
+                    left[kind] -= 1
+                    out.skipped += 1
+                    out.skipped_deleted += kind
+                    out.added.append(False)
+                    continue
+            else:
+                key = vote_content_key(replace(v, created_at=v.created_at or now))
             cur = conn.execute(
                 "INSERT INTO votes (user_name, a, b, outcome, strength, left_side, reasons_json, pantry_json, "
-                "created_at, model_version, generator, generator_reason, deleted_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, model_version, generator, generator_reason, deleted_at, content_key, batch_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (v.user, v.a, v.b, v.outcome, v.strength, v.left,
                  json.dumps(list(v.reasons), ensure_ascii=False), json.dumps(list(v.pantry), ensure_ascii=False),
-                 v.created_at or now, v.model_version, v.generator, v.generator_reason, None))
-            ids.append(int(cur.lastrowid))
-        return ids, skipped
+                 v.created_at or now, v.model_version, v.generator, v.generator_reason, None, key, batch_id))
+            out.ids.append(int(cur.lastrowid))
+            out.added.append(True)
+        return out
 
     def add_vote(self, vote: Vote) -> int:
         """Save one vote (created_at defaults to now, UTC); return its id.
 
         Raises UnknownRecipe if `a` or `b` is not in the store, InvalidInput for a bad vote.
+        A vote cast in the app is always stored, even when it repeats an earlier one.
         """
         with self._write() as conn:
-            ids, _ = self._insert_votes(conn, [vote])
-        return ids[0]
+            return self._insert_votes(conn, [vote]).ids[0]
 
     def add_votes(self, votes: Iterable[Vote]) -> list[int]:
         """Save several votes in one transaction (all or none); return their ids in order."""
         votes = list(votes)
         with self._write() as conn:
-            ids, _ = self._insert_votes(conn, votes)
-        return ids
+            return self._insert_votes(conn, votes).ids
 
-    def import_batch(self, recipes: Iterable[Recipe], votes: Iterable[Vote],
-                     skip_duplicates: bool = True) -> tuple[int, int, int]:
-        """Store recipes then votes in ONE transaction (used by JSONL import).
+    def import_records(self, recipes: Iterable[Recipe], votes: Iterable[Vote], file_name: str,
+                       skip_duplicates: bool = True) -> tuple[ImportBatch, list[bool]]:
+        """Store one file's recipes and votes as one import batch, in ONE transaction.
 
-        With `skip_duplicates`, a vote identical to a stored one in user, a, b, outcome and
-        created_at is not added again (re-importing an export adds nothing).
-        Returns (distinct recipes written, votes added, duplicate votes skipped).
+        Recipes are upserted by id. With `skip_duplicates`, a vote the store already holds
+        (the same vote line imported before, with or without `created_at`; an exported vote
+        imported back) is not added again, so importing a file twice adds nothing the
+        second time. The stored votes carry the new batch's id. Returns the batch record and,
+        per vote in order, whether it was added (False: skipped as a duplicate).
         """
         recipes, votes = list(recipes), list(votes)
+        if not isinstance(file_name, str) or not file_name.strip():
+            raise InvalidInput("an import needs a file name")
+        users = sorted({check_vote(v).user for v in votes})
         with self._write() as conn:
+            ids = list(dict.fromkeys(r.id for r in recipes if isinstance(r, Recipe)))
+            already = set(self._get_recipe_json(conn, ids))
             n_recipes = self._add_recipes(conn, recipes)
-            ids, skipped = self._insert_votes(conn, votes, skip_duplicates=skip_duplicates)
-        return n_recipes, len(ids), skipped
+            created = now_iso()
+            cur = conn.execute("INSERT INTO import_batches (file_name, created_at, users_json) VALUES (?, ?, ?)",
+                               (file_name.strip(), created, json.dumps(users, ensure_ascii=False)))
+            batch_id = int(cur.lastrowid)
+            done = self._insert_votes(conn, votes, skip_duplicates=skip_duplicates, batch_id=batch_id)
+            conn.execute("UPDATE import_batches SET recipes_added = ?, recipes_skipped = ?, votes_added = ?, "
+                         "votes_skipped = ?, votes_skipped_deleted = ? WHERE id = ?",
+                         (n_recipes - len(already), len(already), len(done.ids), done.skipped,
+                          done.skipped_deleted, batch_id))
+        batch = ImportBatch(id=batch_id, file_name=file_name.strip(), created_at=created, users=tuple(users),
+                            recipes_added=n_recipes - len(already), recipes_skipped=len(already),
+                            votes_added=len(done.ids), votes_skipped=done.skipped,
+                            votes_skipped_deleted=done.skipped_deleted, votes_live=len(done.ids))
+        return batch, done.added
+
+    # --- import batches ----------------------------------------------------------------
+
+    def import_batches(self, include_deleted: bool = True) -> list[ImportBatch]:
+        """Every import, newest first (undone ones too unless `include_deleted` is False)."""
+        where = "" if include_deleted else " WHERE b.deleted_at IS NULL"
+        with self._read() as conn:
+            rows = conn.execute(f"SELECT {_BATCH_COLUMNS} FROM import_batches b{where} ORDER BY b.id DESC"
+                                ).fetchall()
+        return [_batch_from_row(r) for r in rows]
+
+    def get_import_batch(self, batch_id: int) -> ImportBatch | None:
+        with self._read() as conn:
+            row = conn.execute(f"SELECT {_BATCH_COLUMNS} FROM import_batches b WHERE b.id = ?",
+                               (int(batch_id),)).fetchone()
+        return _batch_from_row(row) if row else None
+
+    def delete_batch(self, batch_id: int) -> int:
+        """Undo an import: soft-delete all of its votes that are not deleted yet, atomically.
+
+        Returns how many votes were deleted (0 if the batch already was). Its recipes stay
+        (other votes may use them). `restore_batch` brings exactly these votes back.
+        """
+        with self._write() as conn:
+            row = conn.execute("SELECT deleted_at FROM import_batches WHERE id = ?", (int(batch_id),)).fetchone()
+            if row is None:
+                raise InvalidInput(f"there is no import batch with id {batch_id}")
+            if row[0] is not None:
+                return 0
+            now = now_iso()
+            cur = conn.execute("UPDATE votes SET deleted_at = ? WHERE batch_id = ? AND deleted_at IS NULL",
+                               (now, int(batch_id)))
+            conn.execute("UPDATE import_batches SET deleted_at = ? WHERE id = ?", (now, int(batch_id)))
+            return int(cur.rowcount)
+
+    def restore_batch(self, batch_id: int) -> int:
+        """Undo `delete_batch`: restore the votes it deleted (not ones deleted one by one
+        before), atomically. Returns how many votes came back (0 if the batch was active)."""
+        with self._write() as conn:
+            row = conn.execute("SELECT deleted_at FROM import_batches WHERE id = ?", (int(batch_id),)).fetchone()
+            if row is None:
+                raise InvalidInput(f"there is no import batch with id {batch_id}")
+            if row[0] is None:
+                return 0
+            cur = conn.execute("UPDATE votes SET deleted_at = NULL WHERE batch_id = ? AND deleted_at = ?",
+                               (int(batch_id), row[0]))
+            conn.execute("UPDATE import_batches SET deleted_at = NULL WHERE id = ?", (int(batch_id),))
+            return int(cur.rowcount)
+
+    def vote_batches(self, vote_ids: Iterable[int] | None = None) -> dict[int, int]:
+        """{vote id: import batch id} for imported votes (all, or among `vote_ids`)."""
+        with self._read() as conn:
+            if vote_ids is None:
+                return {int(v): int(b) for v, b in conn.execute(
+                    "SELECT id, batch_id FROM votes WHERE batch_id IS NOT NULL")}
+            out: dict[int, int] = {}
+            for chunk in _chunks([int(i) for i in dict.fromkeys(vote_ids)]):
+                marks = ", ".join("?" * len(chunk))
+                out.update({int(v): int(b) for v, b in conn.execute(
+                    f"SELECT id, batch_id FROM votes WHERE batch_id IS NOT NULL AND id IN ({marks})", tuple(chunk))})
+            return out
 
     def get_vote(self, vote_id: int) -> Vote | None:
         with self._read() as conn:
@@ -533,9 +752,12 @@ class Store:
             conn.execute("UPDATE votes SET deleted_at = ? WHERE id = ?", (now_iso(), row[0]))
         return replace(_vote_from_row(row), deleted=True)
 
-    def _vote_filter(self, user: str | None, include_deleted: bool, since: str | datetime | None
-                     ) -> tuple[str, list[Any]]:
+    def _vote_filter(self, user: str | None, include_deleted: bool, since: str | datetime | None,
+                     batch: int | None = None) -> tuple[str, list[Any]]:
         clauses, params = [], []
+        if batch is not None:
+            clauses.append("batch_id = ?")
+            params.append(int(batch))
         if user is not None:
             clauses.append("user_name = ?")
             params.append(validate_user_name(user))
@@ -547,9 +769,10 @@ class Store:
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     def votes(self, user: str | None = None, include_deleted: bool = False,
-              since: str | datetime | None = None) -> list[Vote]:
-        """Votes ordered by id (oldest first); user None means every user."""
-        where, params = self._vote_filter(user, include_deleted, since)
+              since: str | datetime | None = None, batch: int | None = None) -> list[Vote]:
+        """Votes ordered by id (oldest first); user None means every user; `batch`: only the
+        votes stored by that import batch."""
+        where, params = self._vote_filter(user, include_deleted, since, batch)
         with self._read() as conn:
             rows = conn.execute(f"SELECT {_VOTE_COLUMNS} FROM votes{where} ORDER BY id", params).fetchall()
         return [_vote_from_row(r) for r in rows]
@@ -568,21 +791,28 @@ class Store:
         """Votes as a DataFrame, one row per vote, with recipe titles and a UTC datetime column.
 
         Columns: id, user, a, b, a_title, b_title, outcome, strength, left, reasons, pantry,
-        created_at (datetime64, UTC), model_version, generator, deleted.
+        created_at (datetime64, UTC), model_version, generator, deleted, batch (the import
+        batch id, <NA> for votes cast in the app), choice (the vote in words, from
+        `pantry.votes.describe_vote`).
         """
         import pandas as pd
 
+        from .votes import describe_vote
+
         votes = self.votes(user=user, include_deleted=include_deleted, since=since)
         titles = {rid: r.title for rid, r in self.get_recipes({x for v in votes for x in (v.a, v.b)}).items()}
+        batches = self.vote_batches() if votes else {}
         columns = ["id", "user", "a", "b", "a_title", "b_title", "outcome", "strength", "left", "reasons",
-                   "pantry", "created_at", "model_version", "generator", "deleted"]
+                   "pantry", "created_at", "model_version", "generator", "deleted", "batch", "choice"]
         rows = [{"id": v.id, "user": v.user, "a": v.a, "b": v.b, "a_title": titles.get(v.a),
                  "b_title": titles.get(v.b), "outcome": v.outcome, "strength": v.strength, "left": v.left,
                  "reasons": list(v.reasons), "pantry": list(v.pantry), "created_at": v.created_at,
-                 "model_version": v.model_version, "generator": v.generator, "deleted": v.deleted}
+                 "model_version": v.model_version, "generator": v.generator, "deleted": v.deleted,
+                 "batch": batches.get(v.id), "choice": describe_vote(v, titles)}
                 for v in votes]
         frame = pd.DataFrame(rows, columns=columns)
         frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, format="ISO8601")
+        frame["batch"] = frame["batch"].astype("Int64")
         return frame
 
     # --- model versions ----------------------------------------------------------------

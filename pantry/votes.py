@@ -352,3 +352,21 @@ def pair_from_trl(obj: Any, default_user: str = "me") -> tuple[Vote, list[Recipe
     vote = check_vote(Vote(user=user, a=chosen.id, b=rejected.id, outcome="a", strength=strength,
                            pantry=pantry_from_prompt(prompt.strip())))
     return vote, [chosen, rejected]
+
+
+def vote_content_key(vote: Vote, with_time: bool = True) -> str:
+    """A stable hash of what a vote says, used to recognise the same vote line imported again.
+
+    The vote is normalised first (`check_vote`: trimmed names, UTC timestamps, lists as
+    tuples) and hashed as its JSON object (`to_dict`, keys sorted), so two lines that say
+    the same thing get the same key however they were spaced or ordered. The store's row
+    id and deleted flag are not part of it. `with_time=False` leaves `created_at` out.
+    """
+    import hashlib
+    import json
+
+    d = check_vote(vote).to_dict()
+    if not with_time:
+        d.pop("created_at", None)
+    text = json.dumps(d, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -206,3 +206,108 @@ def test_read_votes_file_reports_every_bad_line(tmp_path):
     path.write_text(json.dumps(good) + "\n")
     votes, inline = read_votes_file(path)
     assert votes[0].outcome == "a" and [r.id for r in inline] == ["x"]
+
+
+# --- idempotent import, import batches ------------------------------------------------------
+
+
+def test_importing_the_same_file_twice_stores_each_vote_once(store, tmp_path):
+    rs = [make_recipe(i) for i in range(4)]
+    path = write_lines(tmp_path / "votes.jsonl", [
+        *(r.to_dict() for r in rs),
+        {"user": "bo", "a": rs[0].id, "b": rs[1].id, "outcome": "a"},  # no created_at
+        {"user": "bo", "a": rs[1].id, "b": rs[2].id, "outcome": "b", "reasons": ["quick"]},
+        {"a": rs[2].id, "b": rs[3].id, "outcome": "tie"},  # user from default_user
+        {"user": "bo", "a": rs[0].id, "b": rs[3].id, "outcome": "b", "created_at": "2024-05-01T08:00:00Z"},
+        {"prompt": "Suggest a recipe using: eggs", "chosen": recipe_to_text(make_recipe(7)),
+         "rejected": recipe_to_text(rs[0])},
+    ])
+    first = import_jsonl(store, path, default_user="me")
+    assert (first.votes, first.pairs, first.skipped) == (4, 1, 0)
+    second = import_jsonl(store, path, default_user="me")
+    assert (second.recipes, second.votes, second.pairs, second.skipped) == (5, 0, 0, 5)
+    assert len(store.votes()) == 5
+    assert "0 votes, 0 prompt/chosen/rejected pairs; 5 duplicate votes skipped (already stored)" in second.summary()
+    batches = store.import_batches()
+    assert [(b.id, b.file_name, b.votes_added, b.votes_skipped) for b in batches] == [
+        (second.batch_id, str(path), 0, 5), (first.batch_id, str(path), 5, 0)]
+    assert batches[1].users == ("bo", "me") and (batches[1].recipes_added, batches[1].recipes_skipped) == (5, 0)
+    # ... and a file that reformats the same votes (other key order, spacing, time zone)
+    path2 = write_lines(tmp_path / "same.jsonl", [
+        '{"outcome":"a","b":"%s","a":"%s","user":" bo "}' % (rs[1].id, rs[0].id),
+        {"user": "bo", "a": rs[0].id, "b": rs[3].id, "outcome": "b", "created_at": "2024-05-01T10:00:00+02:00"},
+    ])
+    assert import_jsonl(store, path2).skipped == 2
+
+
+def test_export_of_imported_votes_imports_back_as_duplicates(store, tmp_path):
+    rs = [make_recipe(i) for i in range(3)]
+    path = write_lines(tmp_path / "in.jsonl", [*(r.to_dict() for r in rs),
+                                                {"user": "bo", "a": rs[0].id, "b": rs[1].id, "outcome": "a"},
+                                                {"user": "bo", "a": rs[1].id, "b": rs[2].id, "outcome": "a"}])
+    import_jsonl(store, path)
+    out = write_jsonl(tmp_path / "export.jsonl", export_votes(store))  # now with created_at
+    again = import_jsonl(store, out)
+    assert (again.votes, again.skipped) == (0, 2) and len(store.votes()) == 2
+
+
+def test_a_file_may_hold_the_same_vote_twice(store, tmp_path):
+    """Two equal lines in one file are two votes (a person may vote a pair twice); the
+    second import of that file still adds nothing."""
+    r1, r2 = make_recipe(1), make_recipe(2)
+    line = {"user": "bo", "a": r1.id, "b": r2.id, "outcome": "a"}
+    path = write_lines(tmp_path / "twice.jsonl", [r1.to_dict(), r2.to_dict(), line, line])
+    assert import_jsonl(store, path).votes == 2
+    again = import_jsonl(store, path)
+    assert (again.votes, again.skipped) == (0, 2) and len(store.votes()) == 2
+
+
+def test_undone_import_is_reported_when_imported_again(store, tmp_path):
+    r1, r2 = make_recipe(1), make_recipe(2)
+    path = write_lines(tmp_path / "f.jsonl", [r1.to_dict(), r2.to_dict(),
+                                               {"user": "bo", "a": r1.id, "b": r2.id, "outcome": "a"}])
+    first = import_jsonl(store, path)
+    assert store.delete_batch(first.batch_id) == 1 and store.votes() == []
+    again = import_jsonl(store, path)
+    assert (again.votes, again.skipped, again.skipped_deleted) == (0, 1, 1)
+    assert "1 of them match deleted votes" in again.summary()
+    assert store.restore_batch(first.batch_id) == 1 and len(store.votes()) == 1
+
+
+def test_failed_import_records_no_batch(store, tmp_path):
+    path = write_lines(tmp_path / "bad.jsonl", [make_recipe(1).to_dict(), "{nope"])
+    with pytest.raises(ImportFailed):
+        import_jsonl(store, path)
+    assert store.import_batches() == [] and store.count_recipes() == 0
+
+
+def test_cli_import_says_how_many_were_skipped(tmp_path, monkeypatch, capsys):
+    from pantry.cli import main
+
+    monkeypatch.setenv("PANTRY_HOME", str(tmp_path / "home"))
+    r1, r2 = make_recipe(1), make_recipe(2)
+    path = write_lines(tmp_path / "f.jsonl", [r1.to_dict(), r2.to_dict(),
+                                               {"user": "bo", "a": r1.id, "b": r2.id, "outcome": "a"}])
+    assert main(["import", str(path)]) == 0
+    assert "2 recipes, 1 votes, 0 prompt/chosen/rejected pairs; 0 duplicate votes skipped" in capsys.readouterr().out
+    assert main(["import", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "0 votes" in out and "1 duplicate vote skipped (already stored)" in out and "batch #2" in out
+
+
+def test_real_votes_file_imported_twice_adds_nothing_the_second_time(tmp_path):
+    from tests.helpers import shared_data
+
+    folder = shared_data() / "giallozafferano-dev"
+    if not (folder / "recipes.jsonl").is_file() or not (folder / "votes.jsonl").is_file():
+        pytest.skip(f"shared data {folder} is not here")
+    store = Store(tmp_path / "real.sqlite3")
+    recipes = import_jsonl(store, folder / "recipes.jsonl")
+    assert recipes.recipes > 0 and recipes.votes == 0
+    first = import_jsonl(store, folder / "votes.jsonl")
+    n = sum(1 for line in (folder / "votes.jsonl").read_text(encoding="utf-8").splitlines() if line.strip())
+    assert (first.votes + first.pairs, first.skipped) == (n, 0)
+    second = import_jsonl(store, folder / "votes.jsonl")
+    assert (second.votes, second.pairs, second.skipped) == (0, 0, n)
+    assert len(store.votes()) == n
+    assert [b.votes_added for b in store.import_batches()] == [0, n, 0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 
@@ -343,10 +344,163 @@ def test_database_from_schema_version_1_is_migrated(tmp_path):
     conn.commit()
     conn.close()
     store = Store(path)
-    assert store.schema_version() == 2
+    assert store.schema_version() == SCHEMA_VERSION
     from pantry.recipes import recipe_from_dict
     from pantry.votes import Vote
     store.add_recipes([recipe_from_dict({"id": "x", "title": "X", "ingredients": ["a"]}),
                        recipe_from_dict({"id": "y", "title": "Y", "ingredients": ["b"]})])
     store.add_vote(Vote(user="me", a="x", b="y", outcome="a", generator="g", generator_reason="why"))
     assert store.votes("me")[0].generator_reason == "why"
+
+
+# --- schema 3: content keys, import batches ---------------------------------------------
+
+_SCHEMA_2_VOTES = """CREATE TABLE votes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user_name TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL,
+    outcome TEXT NOT NULL, strength TEXT, left_side TEXT, reasons_json TEXT NOT NULL DEFAULT '[]',
+    pantry_json TEXT NOT NULL DEFAULT '[]', created_at TEXT NOT NULL, model_version TEXT, generator TEXT,
+    generator_reason TEXT, deleted_at TEXT)"""
+
+
+def _schema_2_database(path):
+    """A database exactly as schema version 2 made it: two votes imported from a file without
+    times (one shared import time) and one vote cast in the app."""
+    conn = sqlite3.connect(path)
+    conn.executescript(f"""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('schema_version', '2');
+        CREATE TABLE users (name TEXT PRIMARY KEY, created_at TEXT NOT NULL, pantry_text TEXT NOT NULL DEFAULT '',
+                            prefs_json TEXT NOT NULL DEFAULT '{{}}');
+        CREATE TABLE recipes (id TEXT PRIMARY KEY, json TEXT NOT NULL, source TEXT, created_at TEXT NOT NULL);
+        {_SCHEMA_2_VOTES};
+        CREATE INDEX votes_by_user ON votes (user_name, id);
+        CREATE TABLE model_versions (id INTEGER PRIMARY KEY AUTOINCREMENT, user_name TEXT, path TEXT NOT NULL,
+            created_at TEXT NOT NULL, embedder TEXT, metrics_json TEXT NOT NULL DEFAULT '{{}}',
+            meta_json TEXT NOT NULL DEFAULT '{{}}', active INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE embeddings (model TEXT NOT NULL, text_hash TEXT NOT NULL, dim INTEGER NOT NULL,
+            vec BLOB NOT NULL, PRIMARY KEY (model, text_hash));
+        CREATE TABLE generated (id INTEGER PRIMARY KEY AUTOINCREMENT, user_name TEXT, recipe_id TEXT NOT NULL,
+            created_at TEXT NOT NULL);
+    """)
+    for rid in ("x", "y", "z"):
+        conn.execute("INSERT INTO recipes VALUES (?, ?, NULL, '2024-01-01T00:00:00+00:00')",
+                     (rid, json.dumps({"id": rid, "title": rid.upper(), "ingredients": ["salt"], "steps": [],
+                                       "minutes": None, "servings": None, "cuisine": None, "tags": [],
+                                       "source": None})))
+    conn.execute("INSERT INTO users VALUES ('me', '2024-01-01T00:00:00+00:00', '', '{}')")
+    rows = [("me", "x", "y", "a", "2024-02-01T10:00:00+00:00"),  # imported ...
+            ("me", "y", "z", "tie", "2024-02-01T10:00:00+00:00"),  # ... together, without times
+            ("me", "x", "z", "b", "2024-02-02T09:30:00.123456+00:00")]  # cast in the app
+    conn.executemany("INSERT INTO votes (user_name, a, b, outcome, created_at) VALUES (?, ?, ?, ?, ?)", rows)
+    conn.commit()
+    conn.close()
+
+
+def test_database_from_schema_version_2_is_migrated_in_place(tmp_path):
+    path = tmp_path / "v2.sqlite3"
+    _schema_2_database(path)
+    store = Store(path)
+    assert store.schema_version() == SCHEMA_VERSION == 3
+    conn = sqlite3.connect(path)
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(votes)")}
+    indexes = {r[1] for r in conn.execute("PRAGMA index_list(votes)")}
+    keys = [r[0] for r in conn.execute("SELECT content_key FROM votes ORDER BY id")]
+    conn.close()
+    assert {"content_key", "batch_id"} <= columns
+    assert {"votes_by_content_key", "votes_by_batch"} <= indexes
+    assert all(keys) and len(set(keys)) == 3
+    assert [(v.a, v.b, v.outcome) for v in store.votes()] == [("x", "y", "a"), ("y", "z", "tie"), ("x", "z", "b")]
+    assert store.import_batches() == []
+    assert store.vote_batches() == {}
+
+    # The old import's lines (no times) are recognised; so is the app vote's exported line.
+    batch, added = store.import_records([], [Vote(user="me", a="x", b="y", outcome="a"),
+                                             Vote(user="me", a="y", b="z", outcome="tie"),
+                                             Vote(user="me", a="x", b="z", outcome="b",
+                                                  created_at="2024-02-02T09:30:00.123456Z")], "old.jsonl")
+    assert added == [False, False, False]
+    assert (batch.votes_added, batch.votes_skipped) == (0, 3)
+    assert len(store.votes()) == 3
+    # The app vote's pair without its time is a different vote (not an import of it).
+    _, added = store.import_records([], [Vote(user="me", a="x", b="z", outcome="b")], "new.jsonl")
+    assert added == [True]
+    assert Store(path).schema_version() == 3  # opening again changes nothing
+
+
+def test_app_votes_may_repeat_a_pair_imports_may_not(store, recipes):
+    vote = Vote(user="me", a=recipes[0].id, b=recipes[1].id, outcome="a")
+    store.add_vote(vote)
+    store.add_vote(vote)
+    assert len(store.votes("me")) == 2
+    # An import of that line (no time) is a different event than the app votes: added once.
+    _, added = store.import_records([], [vote], "f.jsonl")
+    _, again = store.import_records([], [vote], "f.jsonl")
+    assert (added, again) == ([True], [False])
+    assert len(store.votes("me")) == 3
+
+
+def test_import_records_counts_copies_within_a_file(store, recipes):
+    vote = Vote(user="me", a=recipes[0].id, b=recipes[1].id, outcome="tie")
+    other = Vote(user="bo", a=recipes[2].id, b=recipes[3].id, outcome="b", reasons=("quick",))
+    first, added = store.import_records([], [vote, vote, other], "twice.jsonl")
+    assert added == [True, True, True] and first.votes_added == 3
+    second, added = store.import_records([], [vote, other, vote, vote], "twice.jsonl")
+    assert added == [False, False, False, True]  # the file now holds `vote` three times
+    assert (second.votes_added, second.votes_skipped) == (1, 3)
+    # normalisation: spacing of names and time zones do not make a new vote
+    timed = Vote(user="me", a=recipes[4].id, b=recipes[5].id, outcome="a", created_at="2024-03-01T12:00:00+02:00")
+    store.import_records([], [timed], "t.jsonl")
+    _, added = store.import_records([], [Vote(user=" me ", a=recipes[4].id, b=recipes[5].id, outcome="a",
+                                              created_at="2024-03-01T10:00:00Z")], "t.jsonl")
+    assert added == [False]
+
+
+def test_import_batches_record_delete_and_restore(store, recipes):
+    new = make_recipe(99)
+    votes = [Vote(user="me", a=recipes[0].id, b=recipes[1].id, outcome="a"),
+             Vote(user="bo", a=new.id, b=recipes[2].id, outcome="b")]
+    batch, _ = store.import_records([new, recipes[0]], votes, "my votes.jsonl")
+    assert (batch.file_name, batch.users, batch.recipes_added, batch.recipes_skipped) == (
+        "my votes.jsonl", ("bo", "me"), 1, 1)
+    assert (batch.votes_added, batch.votes_skipped, batch.deleted) == (2, 0, False)
+    app_vote = store.add_vote(Vote(user="me", a=recipes[3].id, b=recipes[4].id, outcome="a"))
+    again, _ = store.import_records([], votes, "my votes.jsonl")
+    assert (again.votes_added, again.votes_skipped) == (0, 2)
+    assert [b.id for b in store.import_batches()] == [again.id, batch.id]
+    assert store.get_import_batch(batch.id) == batch
+    imported = [v.id for v in store.votes(batch=batch.id)]
+    assert len(imported) == 2 and store.vote_batches() == {i: batch.id for i in imported}
+
+    store.delete_vote(imported[0])  # deleted one by one before the batch is undone
+    assert store.delete_batch(batch.id) == 1
+    assert store.delete_batch(batch.id) == 0
+    undone = store.get_import_batch(batch.id)
+    assert undone.deleted and undone.votes_live == 0
+    assert [v.id for v in store.votes()] == [app_vote]
+    # importing it again while it is undone: skipped, and said to match deleted votes
+    third, _ = store.import_records([], votes, "my votes.jsonl")
+    assert (third.votes_added, third.votes_skipped, third.votes_skipped_deleted) == (0, 2, 2)
+    assert store.restore_batch(batch.id) == 1  # the vote deleted by hand stays deleted
+    assert store.restore_batch(batch.id) == 0
+    assert {v.id for v in store.votes()} == {app_vote, imported[1]}
+    assert store.get_import_batch(batch.id).votes_live == 1
+    assert [b.id for b in store.import_batches(include_deleted=False)] == [third.id, again.id, batch.id]
+    with pytest.raises(InvalidInput, match="no import batch with id 999"):
+        store.delete_batch(999)
+    with pytest.raises(InvalidInput, match="no import batch"):
+        store.restore_batch(999)
+
+
+def test_failed_import_records_nothing(store, recipes):
+    with pytest.raises(UnknownRecipe):
+        store.import_records([make_recipe(50)], [Vote(user="me", a=recipes[0].id, b="nope", outcome="a")], "x.jsonl")
+    assert store.import_batches() == [] and store.votes() == []
+    assert store.get_recipe(make_recipe(50).id) is None
+
+
+def test_votes_frame_says_what_was_chosen(store, recipes):
+    store.add_vote(Vote(user="me", a=recipes[0].id, b=recipes[1].id, outcome="b", left="b"))
+    batch, _ = store.import_records([], [Vote(user="me", a=recipes[2].id, b=recipes[3].id, outcome="tie")], "f")
+    frame = store.votes_frame()
+    assert list(frame["choice"]) == ["left: Dish 1 beat Dish 0", "tie: Dish 2 and Dish 3 about equal"]
+    assert frame["batch"].isna().tolist() == [True, False] and frame["batch"].iloc[1] == batch.id
