@@ -1,22 +1,44 @@
-"""Data: the votes table with filters, delete and restore, JSONL import with a per-line report, export."""
+"""Data: the votes table (in words) with filters, delete and restore; JSONL import with a
+per-line report; the list of imports, each undone or restored as a whole; export.
+
+Text that comes from outside (file names, recipe titles, profile names) is shown as text:
+in tables and option lists as plain strings, in messages escaped with `ui.common.esc`.
+"""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import streamlit as st
 
 from pantry.errors import ImportFailed, PantryError
 from pantry.jsonl import export_csv, export_trl, export_votes, import_jsonl
-from pantry.votes import OUTCOMES
-from ui.common import current_profile, flash, guarded, require_app
+from ui.common import current_profile, esc, flash, guarded, require_app
 from ui.resources import get_lab
 
 require_app()
 lab = get_lab()
 store = lab.store
 user = current_profile()
+
+# What a vote's outcome means, for the filter (the stored codes are never shown).
+OUTCOME_FILTERS = {"won": "One recipe won", "tie": "About equal", "both_bad": "Both bad"}
+OUTCOME_CODES = {"won": ("a", "b"), "tie": ("tie",), "both_bad": ("both_bad",)}
+
+
+def _when(timestamp: str | None) -> str:
+    """An ISO time as "2024-05-01 08:00 UTC" (the text unchanged if it does not parse)."""
+    if not timestamp:
+        return ""
+    try:
+        return datetime.fromisoformat(timestamp).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return timestamp
+
+
+def _short(text: str, limit: int = 90) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _set_deleted(ids: list[int], deleted: bool) -> None:
@@ -25,11 +47,28 @@ def _set_deleted(ids: list[int], deleted: bool) -> None:
         for vid in ids:
             changed += bool(store.delete_vote(vid) if deleted else store.restore_vote(vid))
     except PantryError as e:
-        flash("error", str(e))
+        flash("error", esc(e))
     verb = "Deleted" if deleted else "Restored"
     flash("success", f"{verb} {changed} vote(s)." + ("" if changed == len(ids) else
                                                       f" {len(ids) - changed} already were."))
     st.session_state["vote_pick"] = []
+
+
+def _set_batch_deleted(batch_id: int | None, deleted: bool) -> None:
+    if batch_id is None:
+        return
+    try:
+        batch = store.get_import_batch(batch_id)
+        changed = store.delete_batch(batch_id) if deleted else store.restore_batch(batch_id)
+    except PantryError as e:
+        flash("error", esc(e))
+        return
+    name = esc(batch.file_name) if batch else f"#{batch_id}"
+    if deleted:
+        flash("success", f"Undid import #{batch_id} ({name}): {changed} vote(s) deleted. Restore it to bring "
+                         "them back.")
+    else:
+        flash("success", f"Restored import #{batch_id} ({name}): {changed} vote(s) back.")
 
 
 def _import(default_user: str) -> None:
@@ -43,11 +82,10 @@ def _import(default_user: str) -> None:
         st.session_state["import_problems"] = {"name": upload.name, "problems": e.problems}
         return
     except PantryError as e:
-        flash("error", f"Import failed, nothing was imported: {e}")
+        flash("error", f"Import failed, nothing was imported: {esc(e)}")
         return
     st.session_state.pop("import_problems", None)
-    flash("success", f"Imported {upload.name}: {report.recipes} recipes, {report.votes} votes, "
-          f"{report.pairs} prompt/chosen/rejected pairs" + (f"; {report.skipped} duplicate votes skipped" if report.skipped else "") + ".")
+    flash("success", f"Imported {esc(upload.name)}: {report.summary()}.")
 
 
 st.title("Data", anchor=False)
@@ -55,11 +93,13 @@ st.title("Data", anchor=False)
 st.subheader("Votes", anchor=False)
 with guarded("The votes table"):
     frame = store.votes_frame(include_deleted=True)
+    batch_names = {b.id: b.file_name for b in store.import_batches()}
     users = store.list_users()
     f1, f2, f3, f4 = st.columns([2, 2, 3, 1], vertical_alignment="bottom")
-    profiles = f1.multiselect("Profile", users, default=[user] if user else [], key="filter_profiles",
+    profiles = f1.multiselect("Profile", users, default=[user] if user in users else [], key="filter_profiles",
                               placeholder="All profiles")
-    outcomes = f2.multiselect("Outcome", list(OUTCOMES), key="filter_outcomes", placeholder="All outcomes")
+    outcomes = f2.multiselect("Choice", list(OUTCOME_FILTERS), key="filter_outcomes",
+                              format_func=OUTCOME_FILTERS.get, placeholder="Any choice")
     today = date.today()
     first = frame["created_at"].min().date() if not frame.empty else today - timedelta(days=30)
     span = f3.date_input("Date", value=(min(first, today), today), key="filter_dates")
@@ -68,7 +108,7 @@ with guarded("The votes table"):
     if profiles:
         view = view[view["user"].isin(profiles)]
     if outcomes:
-        view = view[view["outcome"].isin(outcomes)]
+        view = view[view["outcome"].isin([code for o in outcomes for code in OUTCOME_CODES[o]])]
     if isinstance(span, (tuple, list)) and len(span) == 2:
         start = pd.Timestamp(span[0], tz="UTC")
         end = pd.Timestamp(span[1], tz="UTC") + pd.Timedelta(days=1)
@@ -78,15 +118,28 @@ with guarded("The votes table"):
     if frame.empty:
         st.info("No votes yet: vote on **Compare** or import a file below.")
     else:
-        cols = ["id", "user", "created_at", "outcome", "strength", "a_title", "b_title", "left", "reasons",
-                "model_version", "generator", "deleted"]
-        st.dataframe(view[cols], hide_index=True, column_config={
-            "created_at": st.column_config.DatetimeColumn("when", format="YYYY-MM-DD HH:mm"),
-            "a_title": "recipe a", "b_title": "recipe b"})
+        table = pd.DataFrame({
+            "id": view["id"],
+            "profile": view["user"],
+            "when": view["created_at"],
+            "choice": view["choice"],
+            "reasons": view["reasons"].map(lambda rs: ", ".join(rs)),
+            "source": view["batch"].map(lambda b: "voted here" if pd.isna(b) else
+                                        f"import #{int(b)}: {batch_names.get(int(b), '')}"),
+            "model": view["model_version"].fillna(""),
+            "generator": view["generator"].fillna(""),
+            "deleted": view["deleted"],
+        })
+        st.dataframe(table, hide_index=True, key="votes_table", column_config={
+            "id": st.column_config.NumberColumn("#", format="%d"),
+            "when": st.column_config.DatetimeColumn("when", format="YYYY-MM-DD HH:mm"),
+            "choice": st.column_config.TextColumn("what was chosen", width="large")})
         st.caption(f"{len(view)} of {len(frame)} votes shown.")
+        choices = dict(zip(view["id"].tolist(), view["choice"].tolist()))
         d1, d2, d3 = st.columns([4, 1, 1], vertical_alignment="bottom")
         pick = d1.multiselect("Votes to delete or restore", view["id"].tolist(), key="vote_pick",
-                              format_func=lambda i: f"#{i}", placeholder="Choose vote ids")
+                              format_func=lambda i: _short(f"#{i} {choices.get(i, '')}"),
+                              placeholder="Choose votes")
         d2.button("Delete", on_click=_set_deleted, args=(pick, True), disabled=not pick, key="delete_votes",
                   icon=":material/delete:")
         d3.button("Restore", on_click=_set_deleted, args=(pick, False), disabled=not pick, key="restore_votes",
@@ -95,7 +148,8 @@ with guarded("The votes table"):
 st.subheader("Import", anchor=False)
 with st.container(border=True):
     st.markdown("A JSONL file of **votes**, **recipes**, and/or **prompt/chosen/rejected** pairs. Every line is "
-                "checked first; if any line is bad nothing is imported and each problem is listed.")
+                "checked first; if any line is bad nothing is imported and each problem is listed. Votes that "
+                "are already stored (the same file imported again) are skipped, not added twice.")
     i1, i2 = st.columns([3, 1])
     i1.file_uploader("JSONL file", type=["jsonl", "json", "txt"], key="import_file")
     default_user = i2.text_input("Profile for lines without a user", value=user or "me", key="import_user")
@@ -104,15 +158,52 @@ with st.container(border=True):
     problems = st.session_state.get("import_problems")
     if problems:
         n = len({line for line, _ in problems["problems"]})
-        st.error(f"{problems['name']}: {n} bad line{'s' if n != 1 else ''}; nothing was imported. Fix them and "
-                 "import again.", icon=":material/error:")
+        st.error(f"{esc(problems['name'])}: {n} bad line{'s' if n != 1 else ''}; nothing was imported. Fix them "
+                 "and import again.", icon=":material/error:")
         st.dataframe(pd.DataFrame(problems["problems"], columns=["line", "problem"]), hide_index=True,
                      key="import_report")
 
+st.subheader("Imports", anchor=False)
+with guarded("The list of imports"):
+    batches = store.import_batches()
+    if not batches:
+        st.caption("No imports yet.")
+    else:
+        def _status(b) -> str:
+            if b.deleted:
+                return f"undone {_when(b.deleted_at)}"
+            gone = b.votes_added - b.votes_live
+            return "active" + (f", {gone} of its votes deleted" if gone else "")
+
+        st.dataframe(pd.DataFrame({
+            "import": [f"#{b.id}" for b in batches],
+            "file": [b.file_name for b in batches],
+            "when": [_when(b.created_at) for b in batches],
+            "profiles": [", ".join(b.users) for b in batches],
+            "recipes added": [b.recipes_added for b in batches],
+            "votes added": [b.votes_added for b in batches],
+            "skipped": [b.votes_skipped for b in batches],
+            "status": [_status(b) for b in batches],
+        }), hide_index=True, key="batches_table", column_config={
+            "skipped": st.column_config.NumberColumn("skipped (already stored)")})
+        by_id = {b.id: b for b in batches}
+        b1, b2, b3 = st.columns([4, 1, 1], vertical_alignment="bottom")
+        chosen = b1.selectbox("Import to undo or restore", list(by_id), key="batch_pick",
+                              format_func=lambda i: _short(f"#{i} {by_id[i].file_name}, {_when(by_id[i].created_at)}, "
+                                                           f"{by_id[i].votes_added} votes"
+                                                           + (" (undone)" if by_id[i].deleted else "")))
+        picked = by_id.get(chosen)
+        b2.button("Undo import", on_click=_set_batch_deleted, args=(chosen, True), key="delete_batch",
+                  disabled=picked is None or picked.deleted, icon=":material/delete:",
+                  help="Delete every vote this import added (they are kept and can be restored)")
+        b3.button("Restore import", on_click=_set_batch_deleted, args=(chosen, False), key="restore_batch",
+                  disabled=picked is None or not picked.deleted, icon=":material/restore_from_trash:")
+
 st.subheader("Export", anchor=False)
 with guarded("Export"):
-    scope = st.radio("Whose votes", ["profile", "everyone"], horizontal=True, key="export_scope",
-                     format_func=lambda s: f"{user}'s" if s == "profile" and user else "everyone's")
+    scopes = ["profile", "everyone"] if user else ["everyone"]
+    scope = st.radio("Whose votes", scopes, horizontal=True, key="export_scope",
+                     format_func=lambda s: f"{esc(user)}'s votes" if s == "profile" else "everyone's votes")
     who = user if scope == "profile" else None
     stem = f"pantrypilot-{who or 'all'}".replace(" ", "_")
     e1, e2, e3 = st.columns(3)

@@ -1,4 +1,8 @@
-"""Persistent storage: users, recipes, votes, model versions, embedding cache (SQLite, WAL).
+"""Persistent storage: users, recipes, votes, import batches, model versions, embedding cache (SQLite, WAL).
+
+Imports are idempotent: every vote row has a content key (`pantry.votes.vote_content_key`),
+and an import skips the votes the store already holds; each import is one batch
+(`import_batches`) that can be undone (`delete_batch`) and restored as a whole.
 
 One `Store` per process is shared by every Streamlit session and thread: each operation
 opens its own short-lived connection (timeout 30 s, `busy_timeout`), and every write runs

@@ -1,0 +1,175 @@
+"""AppTest tests for the Data page: votes in words, idempotent import, import batches
+(undo/restore), export choices, and outside text shown as text (DESIGN.md, layer 2)."""
+
+from __future__ import annotations
+
+import json
+
+from streamlit.testing.v1 import AppTest
+
+from conftest import REPO
+
+TIMEOUT = 120
+
+
+def _store(home):
+    from pantry.store import Store
+
+    return Store(home / "pantry.sqlite3")
+
+
+def _data_page(profile: str | None) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+    if profile is not None:
+        # The profile comes from the URL (?profile=) or the session, depending on the app version.
+        at.query_params["profile"] = profile
+        at.session_state["profile"] = profile
+    at.run()
+    at.switch_page("pages/data.py")
+    at.run()
+    _ok(at)
+    return at
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not [e.value for e in at.error], [e.value for e in at.error]
+
+
+def _texts(elements) -> list[str]:
+    return [str(e.value) for e in elements]
+
+
+_TABLE_COLUMN = {"votes_table": "choice", "batches_table": "file"}  # a column only that table has
+
+
+def _frame(at: AppTest, key: str):
+    """The table drawn with this key (found by its columns: AppTest does not report a
+    dataframe's key in every Streamlit version)."""
+    [table] = [d.value for d in at.dataframe if d.key == key or _TABLE_COLUMN[key] in d.value.columns]
+    return table
+
+
+def _labels(at: AppTest) -> list[str]:
+    """Every option and label of the page's choice widgets, as the person sees them."""
+    out = []
+    for widgets in (at.radio, at.selectbox, at.multiselect):
+        for w in widgets:
+            out.append(str(w.label))
+            out.extend(str(o) for o in w.options)
+    return out
+
+
+def _recipes(store):
+    from pantry.recipes import recipe_from_dict
+
+    rs = [recipe_from_dict({"id": rid, "title": title, "ingredients": ["eggs"], "steps": ["cook"]})
+          for rid, title in (("r1", "Smoky Shakshuka"), ("r2", "Zesty Grain Bowl"), ("r3", "*Bold* [Toast](x)"))]
+    store.add_recipes(rs)
+    return rs
+
+
+def test_votes_table_says_what_was_chosen_without_codes(app_home):
+    from pantry.votes import Vote
+
+    store = _store(app_home)
+    store.ensure_user("ana")
+    _recipes(store)
+    store.add_vote(Vote(user="ana", a="r1", b="r2", outcome="b", left="b", reasons=("quick", "cheap")))
+    store.add_vote(Vote(user="ana", a="r3", b="r1", outcome="tie"))
+    at = _data_page("ana")
+    table = _frame(at, "votes_table")
+    assert {"outcome", "left", "a", "b"}.isdisjoint(table.columns)
+    assert list(table["choice"]) == ["left: Zesty Grain Bowl beat Smoky Shakshuka",
+                                     "tie: *Bold* [Toast](x) and Smoky Shakshuka about equal"]
+    assert list(table["reasons"]) == ["quick, cheap", ""]
+    assert list(table["source"]) == ["voted here", "voted here"]
+    assert at.multiselect(key="filter_outcomes").options == ["One recipe won", "About equal", "Both bad"]
+    pick = at.multiselect(key="vote_pick")
+    assert pick.options == ["#1 left: Zesty Grain Bowl beat Smoky Shakshuka",
+                            "#2 tie: *Bold* [Toast](x) and Smoky Shakshuka about equal"]
+    at.multiselect(key="filter_outcomes").set_value(["tie"])
+    at.run()
+    _ok(at)
+    assert list(_frame(at, "votes_table")["id"]) == [2]
+
+
+def test_import_twice_skips_duplicates_and_a_batch_can_be_undone_and_restored(app_home):
+    store = _store(app_home)
+    store.ensure_user("ana")
+    at = _data_page("ana")
+    assert any("No imports yet" in t for t in _texts(at.caption))
+
+    bad = b'{"title": "Toast"}\nnot json\n'
+    at.file_uploader(key="import_file").set_value(("*bad*_file.jsonl", bad, "application/jsonl"))
+    at.run()
+    at.button(key="import_button").click()
+    at.run()
+    assert not at.exception
+    [error] = _texts(at.error)
+    assert error.startswith("\\*bad\\*\\_file.jsonl: 2 bad lines; nothing was imported"), error
+
+    recipes = [{"id": "r1", "title": "Smoky Shakshuka", "ingredients": ["eggs"]},
+               {"id": "r2", "title": "Zesty Grain Bowl", "ingredients": ["rice"]}]
+    votes = [{"user": "ana", "a": "r1", "b": "r2", "outcome": "a"}, {"user": "bo", "a": "r2", "b": "r1", "outcome": "tie"}]
+    good = "\n".join(json.dumps(o) for o in recipes + votes).encode()
+    name = "my_*votes*.jsonl"
+    at.file_uploader(key="import_file").set_value((name, good, "application/jsonl"))
+    at.run()
+    at.button(key="import_button").click()
+    at.run()
+    _ok(at)
+    assert any(t.startswith("Imported my\\_\\*votes\\*.jsonl: 2 recipes, 2 votes") and
+               "0 duplicate votes skipped" in t for t in _texts(at.success)), _texts(at.success)
+    at.button(key="import_button").click()  # the same file again
+    at.run()
+    _ok(at)
+    assert any("2 recipes, 0 votes" in t and "2 duplicate votes skipped (already stored)" in t
+               for t in _texts(at.success)), _texts(at.success)
+    assert len(store.votes()) == 2
+
+    batches = _frame(at, "batches_table")
+    assert list(batches["file"]) == [name, name]  # shown as typed
+    assert list(batches["votes added"]) == [0, 2] and list(batches["skipped"]) == [2, 0]
+    assert list(batches["status"]) == ["active", "active"]
+    assert list(batches["profiles"]) == ["ana, bo", "ana, bo"]
+    assert set(_frame(at, "votes_table")["source"]) == {f"import #1: {name}"}
+
+    first = store.import_batches()[-1]
+    at.selectbox(key="batch_pick").set_value(first.id)
+    at.run()
+    assert at.button(key="restore_batch").disabled
+    at.button(key="delete_batch").click()
+    at.run()
+    _ok(at)
+    assert store.votes() == []
+    assert any("Undid import #1 (my\\_\\*votes\\*.jsonl): 2 vote(s) deleted" in t for t in _texts(at.success))
+    assert _frame(at, "batches_table")["status"].iloc[1].startswith("undone ")
+    assert at.button(key="delete_batch").disabled
+    at.button(key="restore_batch").click()
+    at.run()
+    _ok(at)
+    assert len(store.votes()) == 2
+    assert any("Restored import #1" in t and "2 vote(s) back" in t for t in _texts(at.success))
+    assert all("*active*" not in t and "`" not in t for t in _labels(at))
+
+
+def test_export_choice_names_everyone_once(app_home):
+    store = _store(app_home)
+    store.ensure_user("ana_b")
+    at = _data_page("ana_b")
+    scope = at.radio(key="export_scope")
+    assert scope.options == ["ana\\_b's votes", "everyone's votes"]  # '_' escaped: radio labels are Markdown
+    assert sum("everyone" in o for o in scope.options) == 1
+    assert at.get("download_button"), "export buttons"
+
+
+def test_export_choice_without_a_profile(app_home):
+    _store(app_home).ensure_user("ana")
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page("pages/data.py")
+    at.run()
+    assert not at.exception
+    for scope in (r for r in at.radio if r.key == "export_scope"):  # absent where the app asks for a profile
+        assert scope.options == ["everyone's votes"]
