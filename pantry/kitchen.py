@@ -9,8 +9,14 @@ What it does with that knowledge:
 - `Kitchen.match_line("1 (15-ounce) can chickpeas, drained")` -> `chickpea` (the ingredient
   named in a recipe's ingredient line);
 - `parse_pantry("2 eggs, half an onion")` -> canonical pantry items with quantities;
+- `read_pantry(text, extra_items)` -> a `PantryReading`: what the UI and the generators need
+  from the pantry box in one call (canonical names, amounts, cooked leftovers, what was not
+  understood and a plain note when little was);
+- `parse_amount("half")`, `line_amount("2 cloves garlic")`: quantities as numbers, so that
+  "2 eggs" in the pantry and "6 eggs" in a recipe can be compared;
 - `diet_violations`, `missing_ingredients`, `pantry_coverage`: recipe-versus-diet and
   recipe-versus-pantry checks used by the reward model's features, the generators and the UI.
+  With pantry amounts, a line that needs more than the pantry holds counts as missing.
 
 Matching is deliberately simple and predictable (word tokens, a rule-based singular, longest
 alias wins) rather than clever: the same text always gives the same answer, and it is fast
@@ -23,7 +29,7 @@ import functools
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +71,7 @@ class Ingredient:
     dairy_free: bool
     nut_free: bool
     staple: bool
+    piece_grams: float | None = None  # typical weight of one piece (an egg: 50), to compare "2" with "100 g"
 
     def allows(self, diet: str) -> bool:
         """True when this ingredient is fine for `diet` ("vegan", "gluten-free", ...)."""
@@ -83,6 +90,7 @@ class PantryItem:
     known: bool
     quantity: str | None
     raw: str
+    cooked: bool = False  # typed as already cooked: "leftover rice", "cooked chicken"
 
 
 # ---------------------------------------------------------------------------
@@ -120,9 +128,12 @@ def _singular(word: str) -> str:
     return word
 
 
+_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "ł": "l"})
+
+
 def _fold(text: str) -> str:
-    """Lowercase and strip accents (jalapeño -> jalapeno, crème -> creme)."""
-    text = unicodedata.normalize("NFKD", text.lower())
+    """Lowercase and strip accents (jalapeño -> jalapeno, crème -> creme, œufs -> oeufs)."""
+    text = unicodedata.normalize("NFKD", text.lower().translate(_LIGATURES))
     return "".join(ch for ch in text if not unicodedata.combining(ch))
 
 
@@ -272,9 +283,41 @@ class Kitchen:
                 if n < best_len:
                     break  # candidates are sorted longest first
                 if toks[i:i + n] == key:
+                    if _plant_made(ing, toks, i):
+                        break  # "cashew cream" is not cream: keep looking (here "cashew")
                     best, best_len = ing, n  # ties: a later (rightmost) match replaces
                     break
         return best
+
+    def mentions(self, text: str) -> tuple[Ingredient, ...]:
+        """Every ingredient named in free text (a recipe step), left to right, longest alias first.
+
+        "Fry the red onion and garlic in the olive oil" -> (onion, garlic, olive oil). Used to
+        check that a step only talks about ingredients the recipe lists.
+        """
+        toks = _tokens(text)
+        found: list[Ingredient] = []
+        i = 0
+        while i < len(toks):
+            step = 1
+            for key, ing in self._by_first.get(toks[i], ()):
+                if toks[i:i + len(key)] == key:
+                    if not _plant_made(ing, toks, i) and not (len(key) == 1 and key[0] in _STEP_HOMONYMS):
+                        found.append(ing)
+                    step = len(key)
+                    break
+            i += step
+        return tuple(found)
+
+
+# Single-word aliases that in a method are cooking words, not foods: "until crisp" (crisps),
+# "toast the rice" (toast), "roll up" (roll), "the dressing", "pour over the dal".
+_STEP_HOMONYMS = frozenset(_tokens("crisp toast roll dressing dal"))
+
+
+def _plant_made(ing: Ingredient, toks: tuple[str, ...], i: int) -> bool:
+    """True when a dairy word follows a plant word ("oat cream", "cashew cheese"): another food."""
+    return ing.category == "dairy" and i > 0 and toks[i - 1] in _DAIRY_EXCEPT
 
 
 def _ingredient_from_entry(entry: Any, index: int, source: str) -> Ingredient:
@@ -301,7 +344,11 @@ def _ingredient_from_entry(entry: Any, index: int, source: str) -> Ingredient:
         flags[flag] = value
     if flags["vegan"] and not (flags["vegetarian"] and flags["dairy_free"]):
         raise InvalidInput(f"{label}: vegan ingredients must also be vegetarian and dairy-free")
-    return Ingredient(name=name, aliases=tuple(a.strip() for a in aliases), category=category, **flags)
+    piece = entry.get("piece_grams")
+    if piece is not None and (isinstance(piece, bool) or not isinstance(piece, (int, float)) or piece <= 0):
+        raise InvalidInput(f"{label}: field 'piece_grams' must be a positive number, got {piece!r}")
+    return Ingredient(name=name, aliases=tuple(a.strip() for a in aliases), category=category,
+                      piece_grams=float(piece) if piece is not None else None, **flags)
 
 
 @functools.lru_cache(maxsize=8)
@@ -373,6 +420,21 @@ homemade store-bought storebought extra whole sliced diced minced grated shredde
 spare remaining few bit of my the an a plenty lots more left over about approx approximately
 """.split())
 _QUALIFIER_PHRASES = ("left over", "store bought", "a few", "a bit of")
+# Words that say a pantry item is already cooked ("leftover rice", "cooked chicken").
+_COOKED_RE = re.compile(r"\b(?:leftovers?|left[\s-]+over|cooked|day[\s-]+old|roast(?:ed)?|grilled|boiled|steamed|poached)\b")
+# Words that may sit around a known ingredient without making it another food: "baby spinach",
+# "free-range eggs", "smoked paprika". A pantry item whose extra words are not all in this list
+# is kept as unknown instead of being matched on one of its words ("salsa di soia" is not salsa).
+_HARMLESS_WORDS = frozenset(_tokens("""
+leftover leftovers left over cooked day old roast roasted grilled boiled steamed poached fried baked
+fresh freshly frozen dried canned tinned jarred bottled chopped diced sliced minced grated shredded
+crushed ground whole raw ripe organic free range large small medium big baby mini jumbo young
+red green yellow orange white black brown purple golden dark light pale pink
+plain natural unsalted salted skimmed semi skimmed full fat low reduced lean extra virgin
+greek italian spanish french english british chinese japanese thai indian mexican
+mature mild strong smoked unsmoked boneless skinless bone skin on peeled unpeeled
+pack packet bag box tin can jar bottle bunch head some few bit of my the a an
+"""))
 
 
 def _clean_control(text: str) -> str:
@@ -451,18 +513,43 @@ def _parse_item(raw: str, kitchen: Kitchen) -> PantryItem | None:
         q2, r2 = _split_quantity(core)
         if q2 and r2.strip():
             qty, core = q2, _clean_name(_strip_qualifiers(r2))
+    cooked = bool(_COOKED_RE.search(_fold(text)))
     # With the container kept first: "3 x tins of tomatoes" names canned tomatoes.
     with_unit = _clean_name(_LEADING_NUM_RE.sub("", text))
     for candidate in (with_unit, rest, core):
         ing = kitchen.lookup(candidate) if candidate else None
         if ing is not None:
-            return PantryItem(name=ing.name, known=True, quantity=qty, raw=raw.strip())
-    ing = kitchen.match_line(core)
+            return PantryItem(name=ing.name, known=True, quantity=qty, raw=raw.strip(), cooked=cooked)
+    ing = _match_with_harmless_words(core, kitchen)
     if ing is not None:
-        return PantryItem(name=ing.name, known=True, quantity=qty, raw=raw.strip())
+        return PantryItem(name=ing.name, known=True, quantity=qty, raw=raw.strip(), cooked=cooked)
     if not core:
         return None
-    return PantryItem(name=core, known=False, quantity=qty, raw=raw.strip())
+    return PantryItem(name=core, known=False, quantity=qty, raw=raw.strip(), cooked=cooked)
+
+
+def _match_with_harmless_words(text: str, kitchen: Kitchen) -> Ingredient | None:
+    """The ingredient named in `text` when every other word is a harmless modifier, else None.
+
+    "baby spinach leaves" -> spinach would need "leaves" to be harmless (it is not listed, so
+    the alias index must know the phrase); "salsa di soia" -> None, because "di soia" changes
+    what the food is. A person's unknown item is better reported as unknown than matched wrongly.
+    """
+    toks = _tokens(text)
+    if not toks:
+        return None
+    best: tuple[int, int, Ingredient] | None = None  # (length, start, ingredient)
+    for i, tok in enumerate(toks):
+        for key, ing in kitchen._by_first.get(tok, ()):
+            if toks[i:i + len(key)] == key:
+                if best is None or len(key) > best[0] or (len(key) == best[0] and i > best[1]):
+                    best = (len(key), i, ing)
+                break
+    if best is None:
+        return None
+    n, i, ing = best
+    others = toks[:i] + toks[i + n:]
+    return ing if all(t in _HARMLESS_WORDS for t in others) else None
 
 
 def parse_pantry(text: str, kitchen: Kitchen | None = None, max_chars: int = 5000) -> list[PantryItem]:
@@ -501,6 +588,205 @@ def parse_pantry(text: str, kitchen: Kitchen | None = None, max_chars: int = 500
 def pantry_names(items: Iterable[PantryItem]) -> tuple[str, ...]:
     """The names of parsed pantry items, in order."""
     return tuple(item.name for item in items)
+
+
+@dataclass(frozen=True)
+class PantryReading:
+    """What a pantry text box means, in the form the UI and the generators use.
+
+    - `names`: canonical names of the recognised items (typed ones first, then `extra_items`);
+    - `amounts`: canonical name -> quantity as typed ("2", "half", "200 g"), only for items with
+      a quantity; pass it as `GenerationRequest.amounts` and to `missing_ingredients`;
+    - `cooked`: canonical names typed as already cooked ("leftover rice"); pass it as
+      `GenerationRequest.cooked`;
+    - `unknown`: the items not recognised, as typed;
+    - `recognised`: how many distinct items were recognised;
+    - `note`: "" or one plain sentence for the person when nothing or little was recognised
+      (what was not understood and what the recipes are then based on);
+    - `items`: the parsed typed items themselves.
+    `pantry` is `names` plus the unknown items' cleaned text: what to pass as
+    `GenerationRequest.pantry` (an LLM can still use an unknown item; the composer ignores it).
+    """
+
+    names: tuple[str, ...]
+    amounts: dict[str, str]
+    cooked: tuple[str, ...]
+    unknown: tuple[str, ...]
+    recognised: int
+    note: str
+    items: tuple[PantryItem, ...] = ()
+
+    @property
+    def pantry(self) -> tuple[str, ...]:
+        extra = tuple(i.name for i in self.items if not i.known and i.name not in self.names)
+        return self.names + extra
+
+
+def read_pantry(text: str, extra_items: Iterable[str] = (), kitchen: Kitchen | None = None,
+                max_chars: int = 5000) -> PantryReading:
+    """Read the pantry box (free text) plus items picked from a list, for the UI in one call.
+
+    Empty text is fine (no error): the reading then holds only `extra_items`. Too long text or
+    too many items raise `InvalidInput`, as in `parse_pantry`. `extra_items` are ingredient
+    names (canonical or alias); one the knowledge base does not know goes to `unknown`.
+    """
+    kb = _kitchen(kitchen)
+    items = parse_pantry(text, kb, max_chars) if isinstance(text, str) and _clean_control(text).strip() else []
+    if text is not None and not isinstance(text, str):
+        raise InvalidInput(f"pantry must be text, got {type(text).__name__}")
+    names: list[str] = []
+    amounts: dict[str, str] = {}
+    cooked: list[str] = []
+    unknown: list[str] = []
+    for item in items:
+        if not item.known:
+            unknown.append(item.raw)
+            continue
+        names.append(item.name)
+        if item.quantity:
+            amounts[item.name] = item.quantity
+        if item.cooked:
+            cooked.append(item.name)
+    for extra in extra_items:
+        ing = kb.lookup(extra) if isinstance(extra, str) else None
+        if ing is None:
+            if isinstance(extra, str) and extra.strip() and extra.strip() not in unknown:
+                unknown.append(extra.strip())
+        elif ing.name not in names:
+            names.append(ing.name)
+    return PantryReading(names=tuple(names), amounts=amounts, cooked=tuple(cooked), unknown=tuple(unknown),
+                         recognised=len(names), note=_pantry_note(names, unknown), items=tuple(items))
+
+
+def _pantry_note(names: list[str], unknown: list[str]) -> str:
+    """A plain sentence when nothing or little of the pantry was understood, else ""."""
+    listed = ", ".join(unknown[:8]) + (f" and {len(unknown) - 8} more" if len(unknown) > 8 else "")
+    if not names and not unknown:
+        return "No pantry given: recipes are made from common staples."
+    if not names:
+        return f"None of these were recognised as ingredients: {listed}. Recipes are made from common staples."
+    if len(unknown) > len(names):
+        have = ", ".join(names)
+        return (f"Only {len(names)} of {len(names) + len(unknown)} items were recognised; not recognised: "
+                f"{listed}. Recipes are based on {have} and common staples.")
+    return ""
+
+
+# ---------------------------------------------------------------------------
+# Amounts: "2", "half", "200 g", "1 1/2 cups" as numbers in comparable units
+
+
+@dataclass(frozen=True)
+class Amount:
+    """A quantity in a base unit: "" = pieces, "g", "ml", or another measure word ("can", "bunch")."""
+
+    value: float
+    unit: str
+
+
+_WORD_NUMBERS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "half": 0.5, "a half": 0.5,
+    "a quarter": 0.25, "quarter": 0.25, "a couple": 2, "couple": 2, "a dozen": 12, "dozen": 12,
+    "half a dozen": 6,
+}
+_UNICODE_FRACTIONS = {"½": 0.5, "⅓": 1 / 3, "⅔": 2 / 3, "¼": 0.25, "¾": 0.75, "⅛": 0.125, "⅜": 0.375,
+                      "⅝": 0.625, "⅞": 0.875}
+# unit word (singular) -> (base unit, factor)
+_UNIT_BASE: dict[str, tuple[str, float]] = {
+    "g": ("g", 1), "gr": ("g", 1), "gram": ("g", 1), "gramme": ("g", 1), "kg": ("g", 1000), "kgs": ("g", 1000),
+    "kilo": ("g", 1000), "kilogram": ("g", 1000), "mg": ("g", 0.001), "oz": ("g", 28.35), "ounce": ("g", 28.35),
+    "lb": ("g", 453.6), "lbs": ("g", 453.6), "pound": ("g", 453.6),
+    "ml": ("ml", 1), "milliliter": ("ml", 1), "millilitre": ("ml", 1), "cl": ("ml", 10), "l": ("ml", 1000),
+    "liter": ("ml", 1000), "litre": ("ml", 1000), "cup": ("ml", 240), "tbsp": ("ml", 15), "tb": ("ml", 15),
+    "tablespoon": ("ml", 15), "tsp": ("ml", 5), "teaspoon": ("ml", 5), "pint": ("ml", 473), "quart": ("ml", 946),
+    "gallon": ("ml", 3785), "each": ("", 1), "piece": ("", 1), "dozen": ("", 12),
+    "tin": ("can", 1), "can": ("can", 1), "packet": ("pack", 1), "pack": ("pack", 1), "package": ("pack", 1),
+    "pkg": ("pack", 1),
+}
+_VAGUE = frozenset({"some", "few", "a few", "several", "lots of", "a lot of", "plenty of", "a little",
+                    "a little bit of", "a bit of", "a bit", "loads of", "plenty", "lots"})
+
+
+def _number(text: str) -> float | None:
+    text = text.strip()
+    if not text:
+        return None
+    total = 0.0
+    for part in text.split():
+        if part in _UNICODE_FRACTIONS:
+            total += _UNICODE_FRACTIONS[part]
+        elif part[:-1].isdigit() and part[-1] in _UNICODE_FRACTIONS:
+            total += int(part[:-1]) + _UNICODE_FRACTIONS[part[-1]]
+        elif re.fullmatch(r"\d+/\d+", part):
+            a, b = part.split("/")
+            if int(b) == 0:
+                return None
+            total += int(a) / int(b)
+        elif re.fullmatch(r"\d+(?:\.\d+)?", part):
+            total += float(part)
+        else:
+            return None
+    return total
+
+
+def parse_amount(quantity: str | None) -> Amount | None:
+    """A pantry or recipe quantity as an `Amount`, or None when it says no clear amount.
+
+    "2" -> 2 pieces; "half" -> 0.5 pieces; "200 g" / "0.2 kg" -> 200 g; "1 cup" -> 240 ml;
+    "3 tins" -> 3 cans; "half a dozen" -> 6 pieces; "2-3" -> 2 (the lower end: never assume
+    more than was said). Vague words ("some", "a few", "a bunch" of something) give None or a
+    count in their own unit ("1 bunch"), which only compares with the same unit.
+    """
+    if not quantity or not isinstance(quantity, str):
+        return None
+    q = re.sub(r"\s+", " ", _fold(quantity).strip().rstrip("."))
+    q = re.sub(r"\s*(?:-|to)\s*\d[\d./ ]*(?=\s|$)", " ", q).strip()  # ranges: keep the lower end
+    if not q or q in _VAGUE:
+        return None
+    value: float | None = None
+    rest = ""
+    for words in sorted(_WORD_NUMBERS, key=len, reverse=True):
+        if q == words or q.startswith(words + " "):
+            value, rest = float(_WORD_NUMBERS[words]), q[len(words):].strip()
+            break
+    if value is None:
+        m = re.match(r"^((?:\d+\s+)?(?:\d+/\d+|\d+(?:\.\d+)?)?[½⅓⅔¼¾⅛⅜⅝⅞]?)\s*(.*)$", q)
+        num = _number(m.group(1)) if m else None
+        if num is None:
+            return None
+        value, rest = num, m.group(2).strip()
+    rest = re.sub(r"^(?:x\s*)?(?:of\s+)?", "", rest).strip()
+    if not rest:
+        return Amount(value, "")
+    unit = _singular(rest.split()[0].rstrip("."))
+    if unit in _UNIT_BASE:
+        base, factor = _UNIT_BASE[unit]
+        return Amount(value * factor, base)
+    return Amount(value, unit)
+
+
+def line_amount(line: str) -> Amount | None:
+    """The amount a recipe ingredient line asks for: "2 cloves garlic, minced" -> 2 cloves."""
+    qty, _ = _split_quantity(_clean_name(_fold(line)))
+    return parse_amount(qty)
+
+
+def amount_ratio(have: Amount | None, need: Amount | None, ingredient: Ingredient | None = None) -> float | None:
+    """have / need in a common unit, or None when the two cannot be compared.
+
+    Pieces and grams compare through the ingredient's `piece_grams` ("2" eggs vs "150 g" eggs).
+    """
+    if have is None or need is None or need.value <= 0:
+        return None
+    if have.unit == need.unit:
+        return have.value / need.value
+    piece = ingredient.piece_grams if ingredient is not None else None
+    if piece and {have.unit, need.unit} == {"", "g"}:
+        h = have.value * piece if have.unit == "" else have.value
+        n = need.value * piece if need.unit == "" else need.value
+        return h / n
+    return None
 
 
 # ---------------------------------------------------------------------------
@@ -615,11 +901,22 @@ def diet_violations(recipe: Recipe, diets: Iterable[str], kitchen: Kitchen | Non
 
 
 class _PantryIndex:
-    """A pantry as canonical names plus word phrases for items the KB does not know."""
+    """A pantry as canonical names plus word phrases for items the KB does not know.
 
-    def __init__(self, pantry: Iterable[str], kb: Kitchen):
+    With `amounts` (name -> quantity text or `Amount`), it also tracks how much of each
+    ingredient is left as the recipe's lines use it up, so two lines that each need 2 eggs
+    from a pantry of 3 leave the second one missing.
+    """
+
+    def __init__(self, pantry: Iterable[str], kb: Kitchen, amounts: "Mapping[str, str | Amount] | None" = None):
         self.names: set[str] = set()
         self.phrases: list[tuple[str, ...]] = []
+        self.left: dict[str, Amount] = {}
+        for key, value in (amounts or {}).items():
+            ing = kb.lookup(key) if isinstance(key, str) else None
+            amount = value if isinstance(value, Amount) else parse_amount(value)
+            if ing is not None and amount is not None:
+                self.left[ing.name] = amount
         for raw in pantry:
             if isinstance(raw, PantryItem):
                 raw = raw.name
@@ -638,7 +935,7 @@ class _PantryIndex:
 
     def has(self, ing: Ingredient | None, line: str) -> bool:
         if ing is not None and ing.name in self.names:
-            return True
+            return self._take(ing, line)
         if not self.phrases:
             return False
         toks = _tokens(line)
@@ -647,6 +944,20 @@ class _PantryIndex:
             if any(toks[i:i + n] == phrase for i in range(len(toks) - n + 1)):
                 return True
         return False
+
+    def _take(self, ing: Ingredient, line: str) -> bool:
+        """Use up the line's amount of `ing`; False when the pantry holds less than it needs."""
+        have = self.left.get(ing.name)
+        if have is None:
+            return True  # no amount given: assume there is enough
+        need = line_amount(line)
+        ratio = amount_ratio(have, need, ing)
+        if ratio is None:
+            return True  # not comparable ("1 bag" vs "200 g"): give the benefit of the doubt
+        if ratio < 1 - 1e-9:
+            return False
+        self.left[ing.name] = Amount(have.value * (1 - 1 / ratio), have.unit)
+        return True
 
 
 def _needed_lines(recipe: Recipe, kb: Kitchen) -> list[tuple[str, Ingredient | None]]:
@@ -662,29 +973,34 @@ def _needed_lines(recipe: Recipe, kb: Kitchen) -> list[tuple[str, Ingredient | N
     return out
 
 
-def missing_ingredients(recipe: Recipe, pantry: Iterable[str], kitchen: Kitchen | None = None) -> list[str]:
+def missing_ingredients(recipe: Recipe, pantry: Iterable[str], kitchen: Kitchen | None = None,
+                        amounts: "Mapping[str, str | Amount] | None" = None) -> list[str]:
     """The recipe's ingredient lines (as written) that the pantry lacks.
 
     Staples (salt, pepper, oil, water...) never count as missing. A line whose ingredient
     the KB knows is present when the pantry holds that canonical ingredient; a line the KB
-    does not know is present when a pantry item's words appear in it.
+    does not know is present when a pantry item's words appear in it. With `amounts`
+    (canonical name -> quantity as typed, e.g. `PantryReading.amounts`), a line that needs
+    more than the pantry has left is missing ("6 eggs" with 2 eggs in the pantry); amounts
+    that cannot be compared ("1 bag" vs "200 g") count as enough.
     """
     kb = _kitchen(kitchen)
-    index = _PantryIndex(pantry, kb)
+    index = _PantryIndex(pantry, kb, amounts)
     return [line for line, ing in _needed_lines(recipe, kb) if not index.has(ing, line)]
 
 
-def pantry_coverage(recipe: Recipe, pantry: Iterable[str], kitchen: Kitchen | None = None) -> float:
+def pantry_coverage(recipe: Recipe, pantry: Iterable[str], kitchen: Kitchen | None = None,
+                    amounts: "Mapping[str, str | Amount] | None" = None) -> float:
     """Share in [0, 1] of the recipe's non-staple ingredient lines that the pantry covers.
 
     1.0 when the recipe needs nothing beyond staples (even with an empty pantry: nothing
-    is missing); otherwise 0.0 for an empty pantry.
+    is missing); otherwise 0.0 for an empty pantry. `amounts` as in `missing_ingredients`.
     """
     kb = _kitchen(kitchen)
     needed = _needed_lines(recipe, kb)
     if not needed:
         return 1.0
-    index = _PantryIndex(pantry, kb)
+    index = _PantryIndex(pantry, kb, amounts)
     if not index:
         return 0.0
     have = sum(1 for line, ing in needed if index.has(ing, line))
@@ -692,6 +1008,7 @@ def pantry_coverage(recipe: Recipe, pantry: Iterable[str], kitchen: Kitchen | No
 
 
 __all__ = [
-    "CATEGORIES", "DIETS", "DIET_FLAGS", "Ingredient", "Kitchen", "PantryItem", "diet_violations",
-    "load_kitchen", "missing_ingredients", "pantry_coverage", "pantry_names", "parse_pantry",
+    "CATEGORIES", "DIETS", "DIET_FLAGS", "Amount", "Ingredient", "Kitchen", "PantryItem", "PantryReading",
+    "amount_ratio", "diet_violations", "line_amount", "load_kitchen", "missing_ingredients", "pantry_coverage",
+    "pantry_names", "parse_amount", "parse_pantry", "read_pantry",
 ]
