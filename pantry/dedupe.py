@@ -20,6 +20,15 @@ The rule (`near_duplicate(a, b, threshold=0.8)`):
      term catches one template with one ingredient swapped ("Tomato and Feta Frittata" vs
      "Tomato Frittata with Basil": same steps word for word, parsley vs basil), which a
      person sees as the same dish under another name.
+   - dish `D`: the same dish under another title. `main` is the set of ingredients that make
+     the dish (canonical, leaving out staples, herbs, spices, oils, sweeteners and baking
+     basics); when both recipes have a method, `D = 0.6 * O + 0.4 * M`, where `O` is the
+     share of the smaller `main` found in the other (an extra side or topping does not make
+     another dish). An egg,
+     spinach and onion frittata with or without goat cheese, called "Spinach and Red Onion
+     Frittata" or "Fluffy Goat Cheese Frittata", is one dish: D >= 0.8. A frittata and an
+     omelette of the same eggs and spinach are two (their methods differ).
+   `score = max(0.75 * J + 0.25 * T, 0.5 * J + 0.5 * M, D)`.
    The recipes are near-duplicates when `score >= threshold`.
    With the default 0.8, identical ingredient sets need at least a fifth of the title words
    in common; different titles over almost the same ingredients (J >= 0.9, T >= 0.5) or
@@ -40,6 +49,9 @@ TITLE_WEIGHT = 0.25
 DEFAULT_THRESHOLD = 0.8
 METHOD_INGREDIENT_WEIGHT = 0.5
 MIN_METHOD_WORDS = 8  # a one-line method ('Cook.') says nothing about sameness
+DISH_MAIN_WEIGHT = 0.6
+# Kitchen categories that flavour a dish rather than make it (left out of `Signature.main`).
+MINOR_CATEGORIES = frozenset({"herb", "spice", "oil", "sweetener", "baking"})
 
 _TITLE_STOP = frozenset("a an and the with of in on for to or style easy simple quick".split())
 _LINE_STOP = frozenset(
@@ -65,27 +77,30 @@ def jaccard(a: Iterable[str] | frozenset[str], b: Iterable[str] | frozenset[str]
     return len(a & b) / len(a | b)
 
 
+def overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    """Share of the smaller set found in the other (1.0 when one holds all of the other)."""
+    if not a or not b:
+        return 1.0 if a == b else 0.0
+    return len(a & b) / min(len(a), len(b))
+
+
 def similarity_score(ingredient_sim: float, title_sim: float) -> float:
     return INGREDIENT_WEIGHT * ingredient_sim + TITLE_WEIGHT * title_sim
 
 
 @lru_cache(maxsize=1)
 def _kitchen():
-    try:
-        from .kitchen import load_kitchen
-        return load_kitchen()
-    except Exception:  # no knowledge base: fall back to words only
-        return None
+    """The shared ingredient knowledge base (a broken data file is an error, not silently ignored)."""
+    from .kitchen import load_kitchen
+    return load_kitchen()
 
 
 @lru_cache(maxsize=65536)
 def canonical_line(line: str) -> str:
     """The canonical ingredient a line names, or its content words when the kitchen does not know it."""
-    kitchen = _kitchen()
-    if kitchen is not None:
-        ing = kitchen.match_line(line)
-        if ing is not None:
-            return ing.name
+    ing = _kitchen().match_line(line)
+    if ing is not None:
+        return ing.name
     words = [w for w in _WORD.findall(line.lower().split(",")[0]) if w not in _LINE_STOP]
     return " ".join(words) or line.strip().lower()
 
@@ -99,13 +114,21 @@ class Signature:
     ingredients: frozenset[str]
     title: frozenset[str]
     method: frozenset[str]
+    main: frozenset[str] = frozenset()  # the ingredients that make the dish (see module docstring)
+
+
+def _is_main(name: str) -> bool:
+    ing = _kitchen().get(name)
+    return ing is None or not (ing.staple or ing.category in MINOR_CATEGORIES)
 
 
 def signature(recipe: Recipe) -> Signature:
+    ingredients = frozenset(canonical_line(line) for line in recipe.ingredients)
     return Signature(
         id=recipe.id,
         content_id=content_id(recipe.title, recipe.ingredients, recipe.steps),
-        ingredients=frozenset(canonical_line(line) for line in recipe.ingredients),
+        ingredients=ingredients,
+        main=frozenset(n for n in ingredients if _is_main(n)),
         title=title_tokens(recipe.title),
         method=frozenset(w for step in recipe.steps for w in _WORD.findall(step.lower())
                          if len(w) > 2 and w not in _LINE_STOP),
@@ -118,7 +141,10 @@ def signature_similarity(a: Signature, b: Signature) -> float:
     j = jaccard(a.ingredients, b.ingredients)
     score = similarity_score(j, jaccard(a.title, b.title))
     if len(a.method) >= MIN_METHOD_WORDS and len(b.method) >= MIN_METHOD_WORDS:
-        score = max(score, METHOD_INGREDIENT_WEIGHT * j + (1 - METHOD_INGREDIENT_WEIGHT) * jaccard(a.method, b.method))
+        m = jaccard(a.method, b.method)
+        score = max(score, METHOD_INGREDIENT_WEIGHT * j + (1 - METHOD_INGREDIENT_WEIGHT) * m)
+        if a.main and b.main:
+            score = max(score, DISH_MAIN_WEIGHT * overlap(a.main, b.main) + (1 - DISH_MAIN_WEIGHT) * m)
     return score
 
 
