@@ -8,7 +8,7 @@ The offline composer and the Ollama client both implement it; `select_generator`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, Mapping, Protocol
 
 from ..recipes import Recipe
 
@@ -20,13 +20,24 @@ DIETS = ("vegetarian", "vegan", "gluten-free", "dairy-free", "nut-free")
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    pantry: tuple[str, ...]  # canonical pantry items (kitchen.parse_pantry)
+    """What to cook. Build the pantry fields from `kitchen.read_pantry(text)`.
+
+    `amounts` (canonical name -> quantity as typed: "2", "half", "200 g") and `cooked`
+    (canonical names the user has already cooked: "leftover rice") are optional; without them
+    every pantry item counts as plenty and raw. A generator should not use more of an item
+    than `amounts` says without the extra showing up in `kitchen.missing_ingredients`, and
+    should use a `cooked` item as cooked (no cooking step for it).
+    """
+
+    pantry: tuple[str, ...]  # canonical pantry items (kitchen.read_pantry(...).pantry)
     n: int = 2
     diets: tuple[str, ...] = ()  # subset of DIETS; every recipe must respect all of them
     cuisine: str | None = None  # None = any
     max_minutes: int | None = None
     servings: int = 2
     seed: int = 0
+    amounts: Mapping[str, str] = field(default_factory=dict, hash=False)  # PantryReading.amounts
+    cooked: tuple[str, ...] = ()  # PantryReading.cooked
 
 
 class Generator(Protocol):

@@ -12,7 +12,15 @@ family is a template (a stir-fry, a dal, a quiche...) with:
 
 Filling a slot prefers what the user has (pantry items and kitchen staples), only picks
 ingredients whose knowledge-base diet flags (`pantry.kitchen`) satisfy every requested
-diet, and never uses an ingredient twice in one recipe. All randomness comes from a
+diet, and never uses an ingredient twice in one recipe. It uses the user's own variety
+("rice", not "brown rice", when the slot offers both).
+
+Pantry quantities (`GenerationRequest.amounts`) count: when the dish needs more of an item
+than the user has, the line is scaled down to what they have if that leaves at least half
+of the dish's amount; otherwise the full amount stays and `kitchen.missing_ingredients`
+reports the line as missing. Cooked leftovers (`GenerationRequest.cooked`: "leftover rice")
+only go into slots marked `"takes_cooked"`, as "cooked rice", and the steps that would cook
+them are replaced by their `"if_cooked"` text (or dropped); they are never used raw. All randomness comes from a
 `random.Random` seeded from the request seed, so the same request gives the same recipes.
 A batch (`n >= 2`) never holds near-duplicates (`pantry.dedupe`).
 
@@ -34,6 +42,7 @@ from typing import Any, Iterable
 
 from ..dedupe import Signature, signature, signature_similarity
 from ..errors import GeneratorError
+from ..kitchen import Amount, amount_ratio, line_amount, parse_amount
 from ..recipes import Recipe, content_id
 from .base import DIETS, GenerationRequest, ProgressFn
 
@@ -52,6 +61,10 @@ DEFAULT_ADJECTIVES = ("Simple", "Weeknight", "Easy", "Homestyle", "Rustic")
 # Up to this many fresh draws per recipe when a draw is a near-duplicate or too slow.
 MAX_DRAWS_PER_RECIPE = 24
 DUPLICATE_THRESHOLD = 0.8
+# Scale a line down to the pantry amount when that keeps at least this share of the dish's amount.
+MIN_SCALE = 0.5
+# Cooked weight per raw weight, by kitchen category, for a cooked leftover in a slot sized raw.
+COOKED_GAIN = {"grain": 2.5, "pasta": 2.2}
 
 
 class DishBookError(GeneratorError):
@@ -85,6 +98,8 @@ class Slot:
     unit: str
     prep: str | None
     include: float  # 1.0 = required; else probability when nothing suits from the pantry
+    takes_cooked: bool = False  # a cooked leftover may fill this slot ("cooked rice")
+    cooked_qty: float | None = None  # per serving when cooked; None = qty x COOKED_GAIN of its category
 
 
 @dataclass(frozen=True)
@@ -94,6 +109,9 @@ class Step:
     quick: int
     needs: tuple[str, ...]  # roles that must be filled for this step to appear
     unless: tuple[str, ...] = ()  # roles that must be empty for this step to appear
+    cooks: tuple[str, ...] = ()  # roles this step cooks: replaced when they hold cooked leftovers
+    if_cooked: str | None = None  # the step's text when a role in `cooks` is already cooked; None = drop it
+    cooked_minutes: int = 0
 
 
 @dataclass(frozen=True)
@@ -309,8 +327,16 @@ def load_dish_book(path: str | Path | None = None, kitchen: Any = None) -> DishB
             include = sr.get("include", 1.0)
             if isinstance(include, bool) or not isinstance(include, (int, float)) or not 0 < include <= 1:
                 raise _fail(ps, swhere, f"'include' must be a probability in (0, 1], got {include!r}")
+            takes_cooked = sr.get("takes_cooked", False)
+            if not isinstance(takes_cooked, bool):
+                raise _fail(ps, swhere, f"'takes_cooked' must be true or false, got {takes_cooked!r}")
+            cooked_qty = sr.get("cooked_qty")
+            if cooked_qty is not None and (isinstance(cooked_qty, bool) or not isinstance(cooked_qty, (int, float))
+                                           or cooked_qty <= 0):
+                raise _fail(ps, swhere, f"'cooked_qty' must be a positive number, got {cooked_qty!r}")
             slots.append(Slot(role=role, options=opts, count=(count[0], count[1]), qty=float(qty),
-                              unit=unit, prep=sr.get("prep"), include=float(include)))
+                              unit=unit, prep=sr.get("prep"), include=float(include), takes_cooked=takes_cooked,
+                              cooked_qty=float(cooked_qty) if cooked_qty is not None else None))
         if not slots:
             raise _fail(ps, where, "has no slots")
         roles = {s.role for s in slots}
@@ -335,10 +361,20 @@ def load_dish_book(path: str | Path | None = None, kitchen: Any = None) -> DishB
             if isinstance(unless, str):
                 unless = [unless]
             unless = tuple(unless)
-            for ph in list(needs) + list(unless) + [m.group(1) for m in _PLACEHOLDER.finditer(text)]:
+            cooks = st.get("cooks", [])
+            cooks = tuple([cooks] if isinstance(cooks, str) else cooks)
+            if_cooked = st.get("if_cooked")
+            if if_cooked is not None and not isinstance(if_cooked, str):
+                raise _fail(ps, swhere, "'if_cooked' must be text")
+            cooked_minutes = st.get("cooked_minutes", 0)
+            if not isinstance(cooked_minutes, int) or isinstance(cooked_minutes, bool) or cooked_minutes < 0:
+                raise _fail(ps, swhere, "'cooked_minutes' must be a whole number >= 0")
+            placeholders = [m.group(1) for m in _PLACEHOLDER.finditer(text + " " + (if_cooked or ""))]
+            for ph in list(needs) + list(unless) + list(cooks) + placeholders:
                 if ph != "m" and ph not in roles:
                     raise _fail(ps, swhere, f"refers to '{ph}', which is not a slot of this family")
-            steps.append(Step(text=text, minutes=minutes, quick=quick, needs=needs, unless=unless))
+            steps.append(Step(text=text, minutes=minutes, quick=quick, needs=needs, unless=unless, cooks=cooks,
+                              if_cooked=if_cooked, cooked_minutes=cooked_minutes))
         if not steps:
             raise _fail(ps, where, "has no steps")
         for t in titles:
@@ -405,8 +441,11 @@ def _plural(word: str) -> str:
 
 
 def format_line(name: str, qty: float, unit: str, prep: str | None, measure: Measure | None,
-                servings: int | None = None) -> str:
-    """One ingredient line: '300 g spaghetti', '2 cloves garlic, minced', '1 tbsp olive oil'."""
+                servings: int | None = None, scale: float = 1.0) -> str:
+    """One ingredient line: '300 g spaghetti', '2 cloves garlic, minced', '1 tbsp olive oil'.
+
+    `scale` multiplies the final amount (used to fit a line to what the pantry holds).
+    """
     note = prep if prep is not None else (measure.prep if measure else None)
     tail = f", {note}" if note else ""
     if measure is not None and measure.per_serving is not None and servings is not None:
@@ -414,6 +453,7 @@ def format_line(name: str, qty: float, unit: str, prep: str | None, measure: Mea
             qty, unit = measure.per_serving * servings, measure.per_serving_unit
         else:
             qty, unit = measure.per_serving * servings * (measure.grams or 1), "g"
+    qty *= scale
     if unit == "to taste":
         return f"{name}, to taste"
     if unit == "pinch":
@@ -485,6 +525,23 @@ def _fill_step(text: str, words: dict[str, str], minutes: int) -> str:
     return text[:1].upper() + text[1:]
 
 
+COOKED_PREFIX = "cooked "
+
+
+def _cooked_name(canon: str) -> str:
+    """How a cooked leftover is named in a recipe: "cooked rice", "cooked chicken"."""
+    return COOKED_PREFIX + canon
+
+
+@dataclass(frozen=True)
+class _Have:
+    """The pantry as the composer uses it: canonical names, cooked leftovers, amounts."""
+
+    names: frozenset[str] = frozenset()
+    cooked: frozenset[str] = frozenset()
+    amounts: dict[str, Amount] = field(default_factory=dict)
+
+
 @dataclass
 class _Draft:
     family: Family
@@ -533,7 +590,8 @@ class OfflineComposer:
         Deterministic for a request. For n >= 2 no two recipes are near-duplicates
         (`pantry.dedupe.near_duplicate`); if the constraints leave too little room for n
         distinct recipes, fewer are returned, and GeneratorError is raised when not even
-        min(n, 2) distinct recipes can be made.
+        min(n, 2) distinct recipes can be made. Pantry amounts and cooked leftovers are
+        respected as the module docstring says.
         """
         n = int(request.n)
         if n < 1:
@@ -546,6 +604,8 @@ class OfflineComposer:
         if request.max_minutes is not None and int(request.max_minutes) < 1:
             raise GeneratorError(f"max_minutes must be at least 1, got {request.max_minutes!r}")
         families, weights, pantry = self._plan(request)
+        have = _Have(names=pantry, cooked=self._canonical_pantry(request.cooked or ()) & pantry,
+                     amounts=self._amounts(request.amounts))
         rng = random.Random(f"{NAME}|{request.seed}|{'|'.join(sorted(pantry))}")
         out: list[_Draft] = []
         used_families: dict[str, int] = {}
@@ -556,7 +616,7 @@ class OfflineComposer:
                 w = [wt / (1 + 4 * used_families.get(f.id, 0)) for f, wt in zip(families, weights)]
                 fam = rng.choices(families, weights=w, k=1)[0]
                 minimal = attempt >= MAX_DRAWS_PER_RECIPE // 2 and request.max_minutes is not None
-                cand = self._compose_one(fam, request, pantry, rng, minimal=minimal)
+                cand = self._compose_one(fam, request, have, rng, minimal=minimal)
                 if cand is None:
                     continue
                 if n > 1:
@@ -590,6 +650,17 @@ class OfflineComposer:
             out.add(ing.name if ing is not None else key)
         return frozenset(out)
 
+    def _amounts(self, amounts: Any) -> dict[str, Amount]:
+        """request.amounts (name -> "2" / "half" / "200 g") as canonical name -> Amount."""
+        kitchen = self._kitchen_obj()
+        out: dict[str, Amount] = {}
+        for key, value in dict(amounts or {}).items():
+            ing = kitchen.lookup(key) if isinstance(key, str) else None
+            amount = value if isinstance(value, Amount) else parse_amount(value)
+            if ing is not None and amount is not None:
+                out[ing.name] = amount
+        return out
+
     def _kitchen_obj(self):
         if self._kitchen is None:
             from ..kitchen import load_kitchen
@@ -597,9 +668,12 @@ class OfflineComposer:
         return self._kitchen
 
     def _plan(self, request: GenerationRequest) -> tuple[list[Family], list[float], frozenset[str]]:
-        """Families that can satisfy the request, with pantry-driven weights (cached)."""
+        """Families that can satisfy the request, with pantry-driven weights (cached).
+
+        A cooked leftover counts as "in the pantry" only for slots that take cooked items.
+        """
         key = (tuple(sorted(request.pantry)), tuple(sorted(request.diets)),
-               (request.cuisine or "").strip().lower(), request.max_minutes)
+               (request.cuisine or "").strip().lower(), request.max_minutes, tuple(sorted(request.cooked or ())))
         hit = self._plan_cache.get(key)
         if hit is not None:
             return hit
@@ -622,7 +696,8 @@ class OfflineComposer:
                 raise GeneratorError(
                     f"no offline dish{where} can be made in {limit} minutes (the quickest takes {quickest})")
             cands = fast
-        pantry = self._canonical_pantry(request.pantry)
+        cooked = self._canonical_pantry(request.cooked or ())
+        pantry = self._canonical_pantry(request.pantry) | cooked
         feasible: list[Family] = []
         weights: list[float] = []
         for f in cands:
@@ -631,7 +706,8 @@ class OfflineComposer:
             to_buy = 0.0  # expected non-staple lines the user would need to buy
             for s in f.slots:
                 canon = {book.canon[o] for o in self._allowed(s.options, request.diets)}
-                have = len(canon & pantry)
+                usable = pantry if s.takes_cooked else pantry - cooked
+                have = len(canon & usable)
                 staple = len((canon - pantry) & book.staples)
                 if s.include >= 1.0:
                     if len(canon) < s.count[0]:
@@ -665,18 +741,52 @@ class OfflineComposer:
         return [o for o in options if all(book.flags[book.canon[o]][d] for d in diets)]
 
     # -- one recipe ----------------------------------------------------------------------
-    def _compose_one(self, fam: Family, request: GenerationRequest, pantry: frozenset[str],
+    def _line(self, slot: Slot, name: str, canon: str, servings: int, scale: float = 1.0) -> str:
+        """The ingredient line for `name` in `slot`; a cooked leftover is sized as cooked."""
+        qty = slot.qty
+        if name == _cooked_name(canon):
+            gain = COOKED_GAIN.get(self.book.categories.get(canon, ""), 1.0)
+            qty = slot.cooked_qty if slot.cooked_qty is not None else slot.qty * gain
+        return format_line(name, qty * servings, slot.unit, slot.prep, self.book.measures.get(name), servings, scale)
+
+    def _share_of_need(self, slot: Slot, name: str, canon: str, servings: int, have: "_Have",
+                       scale: float = 1.0) -> float | None:
+        """What the pantry holds of `canon` / what the line asks for; None = no amount to compare."""
+        amount = have.amounts.get(canon)
+        if amount is None:
+            return None
+        line = self._line(slot, name, canon, servings, scale)
+        return amount_ratio(amount, line_amount(line), self._kitchen_obj().get(canon))
+
+    def _compose_one(self, fam: Family, request: GenerationRequest, have_: "_Have",
                      rng: random.Random, minimal: bool = False) -> _Draft | None:
         book = self.book
         canon = book.canon
+        pantry, cooked = have_.names, have_.cooked
+        servings = int(request.servings)
         rich_pantry = len(pantry) >= 6
         used: set[str] = set()  # canonical names already in the recipe
         picks: dict[str, list[str]] = {}
+        names_canon: dict[str, str] = {}  # display name in this recipe -> canonical name
         for s in fam.slots:
             allowed = [o for o in self._allowed(s.options, request.diets) if canon[o] not in used]
-            have = [o for o in allowed if canon[o] in pantry]
+            if not s.takes_cooked:
+                allowed = [o for o in allowed if canon[o] not in cooked]  # never cook a leftover again
+            # One display name per pantry ingredient: the user's own variety when offered.
+            variants: dict[str, list[str]] = {}
+            for o in allowed:
+                if canon[o] in pantry:
+                    variants.setdefault(canon[o], []).append(o)
+            have, short = [], []
+            for c, opts in variants.items():
+                name = _cooked_name(c) if c in cooked else (c if c in opts else rng.choice(opts))
+                names_canon[name] = c
+                share = self._share_of_need(s, name, c, servings, have_)
+                (short if share is not None and share < MIN_SCALE else have).append(name)
             staple = [o for o in allowed if canon[o] in book.staples and canon[o] not in pantry]
             other = [o for o in allowed if canon[o] not in pantry and canon[o] not in book.staples]
+            for o in staple + other:
+                names_canon[o] = canon[o]
             required = s.include >= 1.0
             if not required:
                 if minimal:
@@ -693,47 +803,66 @@ class OfflineComposer:
             k = rng.randint(lo, max(lo, s.count[1]))
             rng.shuffle(have)
             rng.shuffle(staple)
+            rng.shuffle(short)
             rng.shuffle(other)
             chosen: list[str] = []
             seen: set[str] = set()
-            # With a real pantry, buy only what the slot needs; otherwise fill it up.
-            for pool, limit in ((have, k), (staple, k), (other, lo if rich_pantry and (have or staple) else k)):
+            # With a real pantry, buy only what the slot needs; otherwise fill it up. An item
+            # the pantry holds too little of comes after staples: it means buying more.
+            found = bool(have or staple or short)
+            for pool, limit in ((have, k), (staple, k), (short, k), (other, lo if rich_pantry and found else k)):
                 for o in pool:
                     if len(chosen) >= limit:
                         break
-                    if canon[o] not in seen:
+                    if names_canon[o] not in seen:
                         chosen.append(o)
-                        seen.add(canon[o])
+                        seen.add(names_canon[o])
             if len(chosen) < lo:
                 if required:
                     return None
                 continue
             picks[s.role] = chosen
             used.update(seen)
-        return self._render(fam, picks, request, rng)
+        return self._render(fam, picks, request, rng, names_canon, have_)
 
     def _render(self, fam: Family, picks: dict[str, list[str]], request: GenerationRequest,
-                rng: random.Random) -> _Draft | None:
+                rng: random.Random, names_canon: dict[str, str] | None = None,
+                have: "_Have | None" = None) -> _Draft | None:
         book = self.book
+        names_canon = names_canon or {}
+        have = have or _Have()
+        canon_of = lambda n: names_canon.get(n) or book.canon[n]  # noqa: E731
         servings = int(request.servings)
-        steps_used = [st for st in fam.steps if _step_used(st, picks)]
-        full = fam.prep + sum(st.minutes for st in steps_used)
+        cooked_roles = {role for role, names in picks.items()
+                        if names and all(n == _cooked_name(canon_of(n)) and canon_of(n) in have.cooked for n in names)}
+        # (text, minutes, quick minutes) of the steps this recipe uses
+        plan: list[tuple[str, int, int]] = []
+        for st in fam.steps:
+            if not _step_used(st, picks):
+                continue
+            if set(st.cooks) & cooked_roles:
+                if st.if_cooked is None or not _outside_placeholders(st.if_cooked) <= set(picks):
+                    continue  # the leftover is already cooked: no cooking step
+                plan.append((st.if_cooked, st.cooked_minutes, st.cooked_minutes))
+            else:
+                plan.append((st.text, st.minutes, st.quick))
+        full = fam.prep + sum(m for _, m, _ in plan)
         quick = request.max_minutes is not None and full > request.max_minutes
-        total = (fam.quick_prep + sum(st.quick for st in steps_used)) if quick else full
+        total = (fam.quick_prep + sum(q for _, _, q in plan)) if quick else full
         if request.max_minutes is not None and total > request.max_minutes:
             return None
 
         lines: list[str] = []
         for s in fam.slots:
             for name in picks.get(s.role, ()):
-                lines.append(format_line(name, s.qty * servings, s.unit, s.prep, book.measures.get(name), servings))
+                lines.append(self._fitted_line(s, name, canon_of(name), servings, have))
 
         words = {role: _join(names) for role, names in picks.items()}
-        steps = [_fill_step(st.text, words, st.quick if quick else st.minutes) for st in steps_used]
+        steps = [_fill_step(text, words, q if quick else m) for text, m, q in plan]
 
         title = self._title(fam, picks, rng)
         names = [n for ns in picks.values() for n in ns]
-        canon = [book.canon[n] for n in names]
+        canon = [canon_of(n) for n in names]
         tags = list(dict.fromkeys(fam.tags))
         if total <= 30 and "quick" not in tags:
             tags.append("quick")
@@ -757,11 +886,28 @@ class OfflineComposer:
         )
         return _Draft(family=fam, picks=picks, recipe=recipe)
 
+    def _fitted_line(self, slot: Slot, name: str, canon: str, servings: int, have: "_Have") -> str:
+        """The line, scaled down to the pantry amount when the pantry holds at least MIN_SCALE of it."""
+        line = self._line(slot, name, canon, servings)
+        share = self._share_of_need(slot, name, canon, servings, have)
+        if share is None or share >= 1 or share < MIN_SCALE:
+            return line  # enough, not comparable, or too little to cook the dish: buy the rest
+        scale = share
+        for _ in range(6):  # rounding may land just above the pantry amount: shave a little
+            fitted = self._line(slot, name, canon, servings, scale)
+            again = self._share_of_need(slot, name, canon, servings, have, scale)
+            if again is None or again >= 1 - 1e-9:
+                return fitted
+            scale *= 0.9
+        return line
+
     def _title(self, fam: Family, picks: dict[str, list[str]], rng: random.Random) -> str:
         book = self.book
 
         def short(name: str) -> str:
             m = book.measures.get(name)
+            if name.startswith(COOKED_PREFIX):
+                name = name[len(COOKED_PREFIX):]  # "Rice Donburi", not "Cooked Rice Donburi"
             return m.title if m is not None and m.title else _title_case(name)
 
         usable = []
