@@ -1,0 +1,169 @@
+"""A realism checker for the offline composer: thousands of recipes over varied pantries.
+
+The offline composer is what every new user rates first, so its recipes must be believable.
+For every recipe of about 500 seeded rounds (one `generate` call each, > 2,000 recipes) over
+pantries with quantities ("2 eggs", "half an onion", "200 g chicken"), cooked leftovers,
+non-English names, diets and cuisines, this checks that:
+
+- a line never asks for more of a pantry item than the pantry holds unless
+  `kitchen.missing_ingredients` reports it missing (plus an independent count for eggs);
+- a cooked leftover is used as cooked: its line says "cooked", it is not another variety,
+  and no step cooks it again;
+- every step mentions only ingredients of the recipe, staples, or a generic word
+  (GENERIC_WORDS) for an ingredient the recipe lists;
+- no two recipes of one round are near-duplicates, and diets hold.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+
+import pytest
+
+from pantry.dedupe import near_duplicate
+from pantry.errors import GeneratorError
+from pantry.generators.base import GenerationRequest
+from pantry.generators.composer import OfflineComposer
+from pantry.kitchen import amount_ratio, diet_violations, line_amount, load_kitchen, missing_ingredients, read_pantry
+
+ROUNDS = 700
+MIN_RECIPES = 2000
+
+WITH_AMOUNTS = ["2 eggs", "1 egg", "3 eggs", "half an onion", "1 onion", "200 g chicken", "150g chicken breast",
+                "3 tomatoes", "1 kg potatoes", "500 ml milk", "100 g cheddar", "2 carrots", "half a lemon",
+                "250 g mushrooms", "a couple of peppers", "400 g minced beef", "1 zucchini", "50 g butter",
+                "2 sweet potatoes", "120 g feta", "a bunch of spinach", "half a dozen eggs", "300 g pasta",
+                "1 cup rice", "2 cloves garlic", "1/2 cucumber", "1 avocado", "200 g tofu"]
+LEFTOVERS = ["leftover rice", "cooked rice", "leftover chicken", "cooked pasta", "leftover roast chicken",
+             "day-old rice", "cooked quinoa"]
+PLAIN = ["spinach", "soy sauce", "garlic", "rice", "pasta", "broccoli", "bell pepper", "chickpeas", "lentils",
+         "canned tomatoes", "coconut milk", "ginger", "green onions", "tortillas", "black beans", "bacon", "ham",
+         "parmesan", "mozzarella", "yogurt", "lemon", "lime", "cumin", "paprika", "basil", "parsley", "noodles",
+         "peas", "carrot", "cabbage", "kale", "salmon", "prawns", "sausages", "bread", "milk", "flour", "honey",
+         "peanut butter", "almond milk", "cashews", "feta", "eggplant", "cauliflower", "potato", "leek"]
+FOREIGN = ["uova", "cipolla", "salsa di soia", "huevos", "cebolla", "arroz", "oignon", "riz", "Kartoffeln",
+           "Zwiebel", "pomodori", "funghi", "pollo", "queso", "champignons", "spinaci", "aglio", "ajo", "Knoblauch",
+           "lait", "Milch", "zanahorias", "carottes", "pâtes", "Reis", "pimiento", "poivron", "Käse", "burro"]
+DIET_CHOICES = [(), (), (), ("vegetarian",), ("vegan",), ("gluten-free",), ("dairy-free",), ("nut-free",),
+                ("vegetarian", "gluten-free")]
+
+# Step words that name a kind of ingredient rather than one ingredient ("the stock", "the cheese"):
+# fine when the recipe lists an ingredient whose line contains the word.
+GENERIC_WORDS = {"stock", "cheese", "oil", "noodle", "pasta", "rice", "sauce", "bean", "fish", "sausage",
+                 "pepper", "chicken", "bread", "tortilla", "pita", "lentil", "egg", "cream", "tomato",
+                 "onion", "seed", "milk", "nut", "sugar", "pastry"}
+NOT_CHEESE = {"milk", "butter", "cream", "yogurt", "buttermilk", "sour cream", "creme fraiche", "ghee"}
+# Words of a step that cook something (a leftover must not meet them).
+COOKING = re.compile(r"\b(rinse|soak|boil|bake|roast|according to the packet|until tender|cook (?:it|the))\b")
+
+
+def random_pantry(rng: random.Random) -> str:
+    items = rng.sample(PLAIN, rng.randint(1, 6))
+    items += rng.sample(WITH_AMOUNTS, rng.randint(0, 3))
+    if rng.random() < 0.45:
+        items.append(rng.choice(LEFTOVERS))
+    if rng.random() < 0.3:
+        items += rng.sample(FOREIGN, rng.randint(1, 4))
+    rng.shuffle(items)
+    return ", ".join(items)
+
+
+def _rounds():
+    """(reading, request, recipes) for every round that the constraints allow."""
+    composer = OfflineComposer()
+    cuisines = (None,) * 6 + composer.cuisines
+    rng = random.Random(20240601)
+    for i in range(ROUNDS):
+        reading = read_pantry(random_pantry(rng))
+        request = GenerationRequest(pantry=reading.pantry, amounts=reading.amounts, cooked=reading.cooked,
+                                    n=rng.choice((2, 2, 4, 6)), diets=rng.choice(DIET_CHOICES),
+                                    cuisine=rng.choice(cuisines), max_minutes=rng.choice((None, None, 30, 45)),
+                                    servings=rng.choice((1, 2, 2, 4)), seed=i)
+        try:
+            recipes = composer.generate(request)
+        except GeneratorError:
+            continue  # e.g. a vegan korean dish in 30 minutes: the composer says so clearly
+        yield reading, request, recipes
+
+
+@pytest.fixture(scope="module")
+def rounds():
+    start = time.perf_counter()
+    out = list(_rounds())
+    return out, time.perf_counter() - start
+
+
+def _problems(reading, request, recipe, kb) -> list[str]:
+    problems: list[str] = []
+    missing = set(missing_ingredients(recipe, reading.pantry, kb, amounts=reading.amounts))
+    canon_lines = {}
+    for line in recipe.ingredients:
+        ing = kb.match_line(line)
+        if ing is None:
+            problems.append(f"line {line!r} names no known ingredient")
+            continue
+        canon_lines.setdefault(ing.name, []).append(line)
+        # 1. quantities within the pantry, or missing
+        have = reading.amounts.get(ing.name)
+        if have is not None:
+            from pantry.kitchen import parse_amount
+            ratio = amount_ratio(parse_amount(have), line_amount(line), ing)
+            if ratio is not None and ratio < 1 - 1e-9 and line not in missing:
+                problems.append(f"{line!r} needs more than the pantry's {have} and is not marked missing")
+            m = re.match(r"^(\d+) eggs?\b", line)
+            n_have = {"2": 2, "1": 1, "3": 3, "half a dozen": 6}.get(have)
+            if ing.name == "egg" and m and n_have is not None and int(m.group(1)) > n_have and line not in missing:
+                problems.append(f"{line!r} with {have} eggs in the pantry is not missing")
+        # 2. leftovers are used cooked, as what they are
+        if ing.name in reading.cooked and not re.search(rf"\bcooked {re.escape(ing.name)}\b", line):
+            problems.append(f"leftover {ing.name} is used raw or as another variety: {line!r}")
+    names = set(canon_lines)
+    text_of_lines = " ".join(recipe.ingredients).lower()
+    staples = {s.name for s in kb.staples}
+    for step in recipe.steps:
+        for ing in kb.mentions(step):
+            if ing.name in names or ing.name in staples:
+                continue
+            head = ing.name.split()[-1]  # "stock", "cheese", "pastry" (of "shortcrust pastry")
+            if head in GENERIC_WORDS and re.search(rf"\b{head}", text_of_lines):
+                continue  # "the stock" for "vegetable stock"
+            if head == "cheese" and any(kb.get(n).category == "dairy" and n not in NOT_CHEESE for n in names):
+                continue  # "the rest of the cheese" for cheddar
+            problems.append(f"step mentions {ing.name}, which the recipe does not list: {step!r}")
+        for c in reading.cooked:
+            if f"cooked {c}" in step.lower() and COOKING.search(step.lower()):
+                problems.append(f"a step cooks the leftover {c} again: {step!r}")
+    if request.diets:
+        problems += diet_violations(recipe, request.diets, kb)
+    return [f"{recipe.title}: {p}" for p in problems]
+
+
+def test_composer_recipes_are_believable(rounds):
+    data, elapsed = rounds
+    kb = load_kitchen()
+    total = sum(len(rs) for _, _, rs in data)
+    assert total >= MIN_RECIPES, (total, len(data))
+    assert elapsed < 60, f"{total} recipes took {elapsed:.1f}s"
+    problems: list[str] = []
+    for reading, request, recipes in data:
+        for r in recipes:
+            problems += _problems(reading, request, r, kb)
+        for i, a in enumerate(recipes):
+            for b in recipes[i + 1:]:
+                if near_duplicate(a, b):
+                    problems.append(f"near-duplicates in one round: {a.title!r} and {b.title!r}")
+    assert not problems, f"{len(problems)} problems, e.g.:\n" + "\n".join(sorted(set(problems))[:40])
+
+
+def test_checker_covers_what_it_claims(rounds):
+    """The rounds really exercise amounts, leftovers, foreign names and diets."""
+    data, _ = rounds
+    assert len(data) >= 0.8 * ROUNDS
+    assert sum(bool(rd.amounts) for rd, _, _ in data) > 150
+    assert sum(bool(rd.cooked) for rd, _, _ in data) > 120
+    used_cooked = sum(1 for rd, _, rs in data for r in rs for line in r.ingredients if "cooked " in line and rd.cooked)
+    assert used_cooked > 150
+    assert sum(bool(req.diets) for _, req, _ in data) > 120
+    assert sum(1 for rd, _, _ in data if any(i.raw in FOREIGN for i in rd.items)) > 100
