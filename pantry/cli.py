@@ -152,20 +152,26 @@ def cmd_train(args) -> int:
                       seed=args.seed, l2=args.l2, members=args.members, patience=args.patience,
                       optimizer=args.optimizer, item_var=args.item_var)
     lab = _lab()
-    out = lab.train(args.user, cfg, activate=not args.no_activate,
+    activate = not args.no_activate
+    out = lab.train(args.user, cfg, activate=activate, cv_folds=args.cv_folds,
                     on_progress=_progress_printer(sys.stderr.isatty()))
     m = out.metrics
+    new = [f"population v{out.population_version}" if out.population_version else None,
+           f"personal v{out.personal_version}" if out.personal_version else None]
+    new = [x for x in new if x]
     if args.json:
         print(json.dumps({"population_version": out.population_version, "personal_version": out.personal_version,
-                          "metrics": m, "seconds": out.seconds}))
+                          "activated": activate, "metrics": m, "seconds": out.seconds}))
         return 0
     who = args.user or "population"
-    print(f"trained {who}: population v{out.population_version}, personal v{out.personal_version} "
-          f"in {out.seconds:.1f}s")
-    _print_table([{"metric": k, "value": _fmt(m.get(k))} for k in
-                  ("n_pairs", "n_decisive", "n_val", "best_epoch", "val_accuracy", "val_loss",
-                   "val_mean_margin", "train_accuracy", "reward_min", "reward_mean", "reward_max")],
-                 ["metric", "value"])
+    print(f"trained {who}: {', '.join(new) or 'nothing'} in {out.seconds:.1f}s; "
+          + ("activated (the default; --no-activate saves them inactive)" if activate
+             else "saved inactive (activate with: python -m pantry models --activate ID)"))
+    keys = ["n_pairs", "n_decisive"]
+    if m.get("cv_folds"):  # the held-out figure: each vote scored by a fit that did not see it
+        keys += ["cv_accuracy", "cv_low", "cv_high", "cv_pairs", "cv_folds", "cv_loss"]
+    keys += ["best_epoch", "reward_min", "reward_mean", "reward_max"]
+    _print_table([{"metric": k, "value": _fmt(m.get(k))} for k in keys], ["metric", "value"])
     return 0
 
 
@@ -301,7 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     dg.add_argument("--json", action="store_true")
     dg.set_defaults(func=cmd_diagnose)
 
-    t = sub.add_parser("train", help="train the population model and (with --user) a personal model",
+    from .training import CV_FOLDS
+    t = sub.add_parser("train", help="train the population model and (with --user) a personal model, "
+                                     "and activate them (--no-activate: do not)",
                        epilog=f"legacy defaults: {LEGACY_DEFAULTS}")
     t.add_argument("--user")
     t.add_argument("--epochs", type=int, default=d.epochs)
@@ -317,7 +325,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "and early stopping (the legacy way)")
     t.add_argument("--item-var", type=float, default=d.item_var,
                    help="prior variance of per-recipe offsets for recipes the user rated (0: none)")
-    t.add_argument("--no-activate", action="store_true")
+    t.add_argument("--cv-folds", type=int, default=CV_FOLDS,
+                   help=f"cross-validate the personal settings with this many folds (default {CV_FOLDS}; 0: skip); "
+                        "stored as the version's cv_accuracy, the held-out figure the app shows")
+    t.add_argument("--no-activate", action="store_true",
+                   help="save the new versions inactive (by default this command activates them, unlike the "
+                        "app's Retrain page, which waits for Activate)")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=cmd_train)
 

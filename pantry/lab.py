@@ -18,7 +18,7 @@ which (`ModelChoice.kind`).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
@@ -30,10 +30,12 @@ from .features import FEATURE_NAMES, FEATURE_SPEC, feature_matrix
 from .recipes import Recipe
 from .reward import RewardMember, RewardModel, load_model
 from .settings import Settings
-from .training import EpochStats, Pairs, TrainConfig, make_pairs, train_reward_model
+from .training import (CV_FOLDS, CrossValidation, EpochStats, Pairs, TrainConfig, concat_pairs, cross_validate,
+                       fixed_model, make_pairs, settings_fit, train_reward_model, usable_folds)
 from .votes import Vote
 
 ProgressFn = Callable[[int, int, str], None]
+FoldFn = Callable[[str, int, int, CrossValidation], None]  # ("new"|"current", done, folds, pooled so far)
 POPULATION = None  # the store's user value for population model versions
 # Pantry heuristic used before any vote: prefer recipes you can cook now, quickly.
 HEURISTIC_WEIGHTS = {"pantry_coverage": 1.0, "log_missing": -0.3, "log_minutes": -0.2, "log_steps": -0.05}
@@ -80,6 +82,49 @@ class TrainOutcome:
     population_metrics: dict | None
     history: list[EpochStats] = field(default_factory=list)
     seconds: float = 0.0
+    cv: CrossValidation | None = None  # the personal settings cross-validated on the user's votes
+    activated: bool = False
+
+
+@dataclass
+class RetrainPreview:
+    """One Retrain: inactive candidate versions and one held-out comparison (numbers only).
+
+    `new` and `current` are scored on the same held-out votes (k-fold cross-validation on
+    the user's votes, same folds); `current` is None when there is no honest figure for the
+    current model (`current_basis` "unknown"). See `Lab.retrain_preview`.
+    """
+
+    user: str
+    personal_version: int
+    population_version: int | None  # a population candidate (inactive), or None
+    new: CrossValidation
+    current: CrossValidation | None
+    current_kind: str  # "personal" | "population" | "heuristic": what scored for the user before
+    current_version: int | None
+    current_basis: str  # "settings" | "fixed" | "unknown" (see Lab.retrain_preview)
+    metrics: dict
+    population_metrics: dict | None
+    history: list[EpochStats] = field(default_factory=list)
+    history_unit: str = "iteration"  # "iteration" (L-BFGS) | "epoch" (Adam)
+    seconds: float = 0.0
+
+    @property
+    def candidates(self) -> list[int]:
+        """Version ids that "Activate" makes active (personal, and population if retrained)."""
+        return [v for v in (self.personal_version, self.population_version) if v is not None]
+
+    @property
+    def new_at_least_as_good(self) -> bool | None:
+        """Whether the new settings get at least as many held-out votes right (None: unknown)."""
+        return None if self.current is None else self.new.at_least_as_good_as(self.current)
+
+
+@dataclass
+class _Setup:
+    everyone: Pairs | None  # every profile's votes, content only (population model)
+    others: Pairs | None  # every other profile's votes, content only (the personal prior)
+    personal: Pairs | None  # the user's votes, with recipe ids (per-recipe offsets)
 
 
 class Lab:
@@ -170,65 +215,211 @@ class Lab:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         scope = "population" if user is None else "user-" + "".join(c if c.isalnum() else "_" for c in user)
         path = self.settings.weights_dir / f"{scope}-{stamp}.pt"
-        result.model.meta.update({"user": user, "prior_version": prior_id, "embedder": self.embedder_name})
+        result.model.meta.update({"user": user, "prior_version": prior_id, "embedder": self.embedder_name,
+                                  "metrics": result.metrics})
         result.model.save(path)
         return self.store.add_model_version(user, str(path), self.embedder_name, result.metrics,
                                             {"prior_version": prior_id, "feature_spec": FEATURE_SPEC,
+                                             "history_unit": result.metrics.get("history_unit", "epoch"),
                                              "history": [e.__dict__ for e in result.history]},
                                             activate=activate)
 
-    def _fit_population(self, votes: Sequence[Vote], cfg: TrainConfig, on_progress: ProgressFn | None):
-        """A population model on `votes` (pulled toward the pantry heuristic), or None if too few."""
-        pairs = self.vote_pairs(votes, on_progress, with_ids=False)  # population: content only
-        if pairs.n_decisive < cfg.min_decisive:
+    def _fit_population(self, pairs: Pairs | None, cfg: TrainConfig, on_progress: ProgressFn | None = None,
+                        members: int | None = None):
+        """A population model on content-only `pairs` (pulled toward the pantry heuristic), or None if too few."""
+        if pairs is None or pairs.n_decisive < cfg.min_decisive:
             return None
-        pop_cfg = TrainConfig(**{**POPULATION_CONFIG.to_dict(), "seed": cfg.seed})
+        pop_cfg = TrainConfig(**{**POPULATION_CONFIG.to_dict(), "seed": cfg.seed,
+                                 **({"members": members, "val_split": 0.0} if members else {})})
         return train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, pop_cfg,
                                   prior=heuristic_model(self.embedder_name, self.embedder.dim),
                                   on_progress=on_progress)
 
-    def train(self, user: str | None, cfg: TrainConfig | None = None, activate: bool = True,
-              train_population: bool = True, on_progress: ProgressFn | None = None,
-              on_epoch: Callable[[EpochStats], None] | None = None) -> TrainOutcome:
-        """Retrain the population model (everyone's votes), then `user`'s personal model.
-
-        The population version (saved and activated) is what a profile without a personal
-        model is scored with. The personal model's prior is a population model trained on
-        everyone *else's* votes, so the user's own votes are not counted twice and its
-        validation votes stay unseen; with too few such votes (a single-person install)
-        the prior is the pantry heuristic.
-        """
-        start = time.perf_counter()
-        cfg = cfg or TrainConfig()
+    def _setup(self, user: str | None, cfg: TrainConfig, on_progress: ProgressFn | None) -> _Setup:
+        """Everyone's votes as pairs (embedded once), split into the user's and everyone else's."""
         all_votes = self.store.votes()
-        user_votes = [v for v in all_votes if v.user == user] if user is not None else []
         if user is not None:
-            n_dec = sum(1 for v in user_votes if v.decisive)
+            n_dec = sum(1 for v in all_votes if v.user == user and v.decisive)
             if n_dec < cfg.min_decisive:
                 raise NotEnoughVotes(f"{user} has {n_dec} decisive votes; training needs at least "
                                      f"{cfg.min_decisive}: vote on {cfg.min_decisive - n_dec} more pairs")
+        kept = [v for v in all_votes if v.outcome in ("a", "b", "tie")]  # the votes make_pairs keeps, in order
+        pairs = self.vote_pairs(all_votes, on_progress) if kept else None
+        mine = np.array([v.user == user for v in kept], dtype=bool)
+        content = None if pairs is None else replace(pairs, ids_a=None, ids_b=None)
+        return _Setup(
+            everyone=content,
+            others=None if pairs is None or not (~mine).any() else content.subset(np.flatnonzero(~mine)),
+            personal=None if pairs is None or not mine.any() else pairs.subset(np.flatnonzero(mine)))
+
+    def _prior(self, user: str, setup: _Setup, cfg: TrainConfig, on_progress: ProgressFn | None
+               ) -> tuple[RewardModel, str]:
+        prior_res = self._fit_population(setup.others, cfg, on_progress)
+        if prior_res is not None:
+            return prior_res.model, f"population model without {user} ({prior_res.metrics['n_pairs']} votes)"
+        return (heuristic_model(self.embedder_name, self.embedder.dim),
+                "pantry heuristic (too few votes from other profiles for a population prior)")
+
+    def _train(self, user: str | None, cfg: TrainConfig, activate: bool, train_population: bool,
+               progress: "_Phases", on_epoch: Callable[[EpochStats], None] | None, cv_folds: int,
+               on_fold: FoldFn | None) -> tuple[TrainOutcome, _Setup, RewardModel | None]:
+        start = time.perf_counter()
+        setup = self._setup(user, cfg, progress.phase("embedding recipes"))
         pop_version, pop_metrics = None, None
         if train_population:
-            res = self._fit_population(all_votes, cfg, on_progress)
+            res = self._fit_population(setup.everyone, cfg, progress.phase("population model"))
             if res is not None:
-                pop_version = self._save_version(POPULATION, res, activate=True, prior_id=None)
+                pop_version = self._save_version(POPULATION, res, activate=activate, prior_id=None)
                 pop_metrics = res.metrics
         if user is None:
             if pop_metrics is None:
                 raise NotEnoughVotes(f"need at least {cfg.min_decisive} decisive votes to train")
-            return TrainOutcome(pop_version, None, pop_metrics, pop_metrics, [], time.perf_counter() - start)
-        others = [v for v in all_votes if v.user != user]
-        prior_res = self._fit_population(others, cfg, on_progress) if others else None
-        if prior_res is not None:
-            prior = prior_res.model
-            prior_desc = f"population model without {user} ({prior_res.metrics['n_pairs']} votes)"
-        else:
-            prior = heuristic_model(self.embedder_name, self.embedder.dim)
-            prior_desc = "pantry heuristic (too few votes from other profiles for a population prior)"
-        pairs = self.vote_pairs(user_votes)
+            out = TrainOutcome(pop_version, None, pop_metrics, pop_metrics, [], time.perf_counter() - start,
+                               activated=activate)
+            return out, setup, None
+        prior, prior_desc = self._prior(user, setup, cfg, progress.phase("population prior"))
+        pairs = setup.personal
+        cv = None
+        if cv_folds and usable_folds(pairs, cv_folds):
+            fold_cb = progress.phase("cross-validation, new settings")
+            cv = cross_validate(pairs, settings_fit(self.embedder_name, FEATURE_SPEC, cfg, prior), cv_folds,
+                                cfg.seed, lambda d, t, so_far: (fold_cb(d, t, f"fold {d} of {t}"),
+                                                                 on_fold and on_fold("new", d, t, so_far)))
         res = train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, cfg, prior=prior,
-                                 on_progress=on_progress, on_epoch=on_epoch)
+                                 on_progress=progress.phase("personal model"), on_epoch=on_epoch)
         res.metrics["prior"] = prior_desc
+        if cv is not None:
+            res.metrics.update(cv.metrics())
         version = self._save_version(user, res, activate=activate, prior_id=pop_version)
-        return TrainOutcome(pop_version, version, res.metrics, pop_metrics, res.history,
-                            time.perf_counter() - start)
+        out = TrainOutcome(pop_version, version, res.metrics, pop_metrics, res.history,
+                           time.perf_counter() - start, cv=cv, activated=activate)
+        return out, setup, prior
+
+    def train(self, user: str | None, cfg: TrainConfig | None = None, activate: bool = True,
+              train_population: bool = True, on_progress: ProgressFn | None = None,
+              on_epoch: Callable[[EpochStats], None] | None = None, cv_folds: int = CV_FOLDS,
+              on_fold: FoldFn | None = None) -> TrainOutcome:
+        """Retrain the population model (everyone's votes), then `user`'s personal model.
+
+        The personal model's prior is a population model trained on everyone *else's*
+        votes, so the user's own votes are not counted twice; with too few such votes (a
+        single-person install) the prior is the pantry heuristic. With `cv_folds`, the
+        personal settings are first cross-validated on the user's votes (`CrossValidation`,
+        stored in the version's metrics as cv_accuracy, cv_low, cv_high, cv_pairs,
+        cv_correct, cv_folds, cv_loss). With `activate` (the CLI's default) both new
+        versions become active; without it they are saved as inactive candidates.
+        """
+        cfg = cfg or TrainConfig()
+        stages = ["embedding recipes"] + (["population model"] if train_population else [])
+        if user is not None:
+            stages += ["population prior", "cross-validation, new settings", "personal model"]
+        return self._train(user, cfg, activate, train_population, _Phases(on_progress, stages), on_epoch,
+                           cv_folds, on_fold)[0]
+
+    def retrain_preview(self, user: str, cfg: TrainConfig | None = None, folds: int = CV_FOLDS,
+                        train_population: bool = True, on_progress: ProgressFn | None = None,
+                        on_epoch: Callable[[EpochStats], None] | None = None,
+                        on_fold: FoldFn | None = None) -> RetrainPreview:
+        """Train candidate versions (inactive) and compare them with the current model, honestly.
+
+        Both sides are measured on the same held-out votes, by k-fold cross-validation on
+        `user`'s votes (same folds, same population prior): each vote is scored by a model
+        that was not fitted on it. The new side is `cfg`; the current side depends on what
+        scores for `user` now (`RetrainPreview.current_basis`):
+        - a personal version: its recorded training settings, cross-validated ("settings");
+        - the population version: the population procedure cross-validated, i.e. fitted on
+          everyone else's votes plus the user's training folds ("settings");
+        - the pantry heuristic: scored as is, since it was fitted on no votes ("fixed");
+        - a version without recorded settings: no held-out figure ("unknown").
+        The final fits learn from every vote (refit), so their own accuracy on these votes
+        would be inflated; none is reported here. Nothing is activated: see `activate`.
+        """
+        start = time.perf_counter()
+        cfg = cfg or TrainConfig()
+        before = self.model_for(user)
+        version = self.store.get_model_version(before.version_id) if before.version_id else None
+        stages = ["embedding recipes"] + (["population model"] if train_population else []) + [
+            "population prior", "cross-validation, new settings", "personal model", "cross-validation, current model"]
+        progress = _Phases(on_progress, stages)
+        outcome, setup, prior = self._train(user, cfg, False, train_population, progress, on_epoch, folds, on_fold)
+        if outcome.cv is None:
+            raise NotEnoughVotes(f"{user} has too few votes to hold any out for a comparison")
+        current, basis = None, "unknown"
+        fold_cb = progress.phase("cross-validation, current model")
+        cb = lambda d, t, so_far: (fold_cb(d, t, f"fold {d} of {t}"),  # noqa: E731
+                                   on_fold and on_fold("current", d, t, so_far))
+        t0 = time.perf_counter()
+        if before.kind == "heuristic":
+            current, basis = cross_validate(setup.personal, fixed_model(before.model), folds, cfg.seed, cb), "fixed"
+        elif before.kind == "personal":
+            old = _config_from(version.metrics if version else {}, None)
+            if old is not None and old.to_dict() == cfg.to_dict():
+                current, basis = outcome.cv, "settings"  # same procedure, same folds: same figure
+                cb(outcome.cv.folds, outcome.cv.folds, outcome.cv)
+            elif old is not None:
+                current = cross_validate(setup.personal, settings_fit(self.embedder_name, FEATURE_SPEC, old, prior),
+                                         folds, cfg.seed, cb)
+                basis = "settings"
+        else:  # population
+            old = _config_from(version.metrics if version else {}, POPULATION_CONFIG)
+            pop_cfg = TrainConfig(**{**old.to_dict(), "members": 1, "min_decisive": 0, "val_split": 0.0})
+            heuristic = heuristic_model(self.embedder_name, self.embedder.dim)
+            others = setup.others
+
+            def fit(train: Pairs) -> RewardModel:
+                content = replace(train, ids_a=None, ids_b=None)
+                both = content if others is None else concat_pairs(others, content)
+                return train_reward_model(both, self.embedder_name, FEATURE_SPEC, pop_cfg, prior=heuristic).model
+
+            current, basis = cross_validate(setup.personal, fit, folds, cfg.seed, cb), "settings"
+        if current is not None:
+            current.seconds = time.perf_counter() - t0
+        return RetrainPreview(
+            user=user, personal_version=outcome.personal_version, population_version=outcome.population_version,
+            new=outcome.cv, current=current, current_kind=before.kind, current_version=before.version_id,
+            current_basis=basis, metrics=outcome.metrics, population_metrics=outcome.population_metrics,
+            history=outcome.history, history_unit=outcome.metrics.get("history_unit", "epoch"),
+            seconds=time.perf_counter() - start)
+
+    def activate(self, version_ids: Sequence[int | None]) -> list[int]:
+        """Make these versions (a preview's candidates) active, each in its own scope."""
+        done = []
+        for vid in version_ids:
+            if vid is not None:
+                self.store.activate_model(int(vid))
+                done.append(int(vid))
+        return done
+
+
+def _config_from(metrics: dict, default: TrainConfig | None) -> TrainConfig | None:
+    """The TrainConfig a version recorded in its metrics (unknown keys ignored), else `default`."""
+    recorded = metrics.get("config") if isinstance(metrics, dict) else None
+    if not isinstance(recorded, dict):
+        return default
+    known = set(TrainConfig().to_dict())
+    try:
+        return TrainConfig(**{k: v for k, v in recorded.items() if k in known})
+    except TypeError:
+        return default
+
+
+class _Phases:
+    """One progress bar over several stages: each stage's (done, total) fills its share."""
+
+    STEPS = 1000
+
+    def __init__(self, on_progress: ProgressFn | None, stages: Sequence[str]):
+        self.on_progress = on_progress
+        self.stages = list(stages)
+
+    def phase(self, name: str) -> ProgressFn:
+        k = self.stages.index(name) if name in self.stages else len(self.stages) - 1
+        share = 1.0 / max(1, len(self.stages))
+
+        def report(done: int, total: int, message: str) -> None:
+            if self.on_progress is None:
+                return
+            frac = min(1.0, done / total) if total else 1.0
+            self.on_progress(int(self.STEPS * share * (k + frac)), self.STEPS, f"{name}: {message}")
+
+        return report

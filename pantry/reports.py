@@ -11,7 +11,8 @@ DataFrames or small dataclasses that the pages chart and show:
 - `metrics_table`: collapse metrics, strict accuracy with a Wilson interval, alerts;
 - `human_position_bias`: how often the left card won;
 - `distance_table`: each probe recipe's distance to the model's training recipes;
-- `compare_models`: several models on the same held-out votes.
+- `compare_models`: several models on the same held-out votes;
+- `versions_table` / `retrain_comparison`: the cross-validated accuracy of versions and of a Retrain.
 """
 
 from __future__ import annotations
@@ -268,15 +269,45 @@ def version_label(v) -> str:
     return f"v{v.id} {scope}" + (" *active*" if v.active else "")
 
 
+VERSION_COLUMNS = ["id", "scope", "active", "created", "decisive votes", "held-out accuracy", "95% low", "95% high",
+                   "held-out votes", "folds", "prior"]
+
+
 def versions_table(versions) -> pd.DataFrame:
-    """Model versions with their headline metrics, newest first."""
+    """Model versions with their one accuracy figure, newest first.
+
+    The figure is the version's cross-validated strict accuracy (metrics `cv_accuracy`,
+    `cv_low`, `cv_high`, `cv_pairs`, `cv_folds`): measured on votes no fit saw, the same
+    number the Retrain comparison and the sidebar show. Versions trained before it existed
+    (and population versions) have none: blank, never replaced by an accuracy on votes the
+    model was fitted on.
+    """
     rows = []
     for v in versions:
         m = v.metrics or {}
         rows.append({"id": v.id, "scope": v.user if v.user is not None else "population",
                      "active": v.active, "created": v.created_at[:19].replace("T", " "),
-                     "decisive votes": m.get("n_decisive"), "val accuracy": m.get("val_accuracy"),
-                     "val loss": m.get("val_loss"), "train accuracy": m.get("train_accuracy"),
-                     "best epoch": m.get("best_epoch"), "prior": m.get("prior")})
-    return pd.DataFrame(rows, columns=["id", "scope", "active", "created", "decisive votes", "val accuracy",
-                                       "val loss", "train accuracy", "best epoch", "prior"])
+                     "decisive votes": m.get("n_decisive"), "held-out accuracy": m.get("cv_accuracy"),
+                     "95% low": m.get("cv_low"), "95% high": m.get("cv_high"),
+                     "held-out votes": m.get("cv_pairs"), "folds": m.get("cv_folds"), "prior": m.get("prior")})
+    return pd.DataFrame(rows, columns=VERSION_COLUMNS)
+
+
+def retrain_comparison(rows: Mapping[str, object]) -> pd.DataFrame:
+    """One row per label -> `training.CrossValidation` (or None: no held-out figure).
+
+    Columns: version, held-out votes, correct, strict accuracy, 95% low, 95% high, tie rate,
+    held-out loss, folds. Numbers only; the page formats them.
+    """
+    out = []
+    for label, cv in rows.items():
+        if cv is None:
+            out.append({"version": label, "held-out votes": 0, "correct": 0, "strict accuracy": math.nan,
+                        "95% low": math.nan, "95% high": math.nan, "tie rate": math.nan,
+                        "held-out loss": math.nan, "folds": 0})
+            continue
+        out.append({"version": label, "held-out votes": cv.pairs, "correct": cv.correct,
+                    "strict accuracy": cv.accuracy, "95% low": cv.low, "95% high": cv.high,
+                    "tie rate": cv.tie_rate, "held-out loss": cv.loss, "folds": cv.folds})
+    return pd.DataFrame(out, columns=["version", "held-out votes", "correct", "strict accuracy", "95% low",
+                                      "95% high", "tie rate", "held-out loss", "folds"])

@@ -131,3 +131,64 @@ def test_personal_prior_leaves_the_users_own_votes_out(tmp_path):
     import_jsonl(alone.store, lines[:24])
     assert alone.train("synth-quick-weeknight", TrainConfig(members=2, epochs=30)).metrics["prior"].startswith(
         "pantry heuristic")
+
+
+def test_train_stores_the_cross_validated_figure(trained):
+    lab, outcome = trained
+    m = lab.store.get_model_version(outcome.personal_version).metrics
+    assert outcome.cv is not None and m["cv_folds"] == 5
+    assert m["cv_accuracy"] == outcome.cv.accuracy and m["cv_pairs"] == outcome.metrics["n_decisive"]
+    assert m["cv_low"] < m["cv_accuracy"] < m["cv_high"] and m["cv_accuracy"] > 0.6
+
+
+def test_retrain_preview_activates_nothing_and_compares_on_the_same_votes(trained):
+    lab, outcome = trained
+    user = "synth-vegetarian"
+    before = (lab.store.active_model(None).id, lab.store.active_model(user).id)
+    preview = lab.retrain_preview(user, TrainConfig(seed=0, l2=20.0, item_var=0.0, members=2))
+    assert (lab.store.active_model(None).id, lab.store.active_model(user).id) == before
+    assert len(preview.candidates) == 2 and not any(lab.store.get_model_version(v).active
+                                                    for v in preview.candidates)
+    assert preview.current_kind == "personal" and preview.current_version == outcome.personal_version
+    assert preview.current_basis == "settings" and preview.current.pairs == preview.new.pairs
+    assert preview.new_at_least_as_good == (preview.new.correct >= preview.current.correct)
+    stored = lab.store.get_model_version(preview.personal_version).metrics
+    assert stored["cv_accuracy"] == preview.new.accuracy
+    # the current settings again: the same procedure on the same folds gives the same figure
+    same = lab.retrain_preview(user, TrainConfig(seed=0), train_population=False)
+    assert same.population_version is None and same.current == same.new and same.new_at_least_as_good
+    assert same.new.accuracy == outcome.cv.accuracy
+
+
+def test_retrain_preview_against_the_heuristic_and_the_population_model(tmp_path):
+    settings = Settings(**{**Settings.from_env().__dict__, "home": tmp_path})
+    lab = Lab(settings, Store(settings.db_path), shared_embedder())
+    import_jsonl(lab.store, [json.dumps(v) for persona in ("quick-weeknight", "comfort-food")
+                             for v in simulate_votes(persona, 24, seed=3)])
+    cfg = TrainConfig(members=2, epochs=30)
+    first = lab.retrain_preview("synth-quick-weeknight", cfg)
+    assert first.current_kind == "heuristic" and first.current_basis == "fixed"
+    assert first.current.pairs == first.new.pairs > 0
+    assert lab.store.active_model(None) is None and lab.store.active_model("synth-quick-weeknight") is None
+    lab.activate(first.candidates)
+    assert lab.store.active_model(None).id == first.population_version
+    other = lab.retrain_preview("synth-comfort-food", cfg, train_population=False)
+    assert other.current_kind == "population" and other.current_basis == "settings"
+    assert other.current.pairs == other.new.pairs and other.current.folds == 5
+    assert lab.store.active_model(None).id == first.population_version
+
+
+def test_cli_train_activates_by_default_and_not_with_no_activate(trained, monkeypatch, capsys):
+    lab, _ = trained
+    monkeypatch.setattr("pantry.cli._lab", lambda: lab)
+    user = "synth-vegetarian"
+    before = lab.store.active_model(user).id
+    assert main(["train", "--user", user, "--members", "2", "--no-activate", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["activated"] is False and "cv_accuracy" in out["metrics"]
+    assert lab.store.active_model(user).id == before
+    assert not lab.store.get_model_version(out["population_version"]).active
+    assert main(["train", "--user", user, "--members", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "activated (the default; --no-activate saves them inactive)" in text and "cv_accuracy" in text
+    assert lab.store.active_model(user).id not in (before, out["personal_version"])

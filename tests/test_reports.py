@@ -81,3 +81,23 @@ def test_uploaded_recipes_report_bad_lines_with_the_upload_name():
 
 def test_versions_table_empty():
     assert versions_table([]).empty
+
+
+def test_versions_table_shows_the_held_out_figure_only():
+    from pantry.store import ModelVersion
+    from pantry.reports import retrain_comparison
+    from pantry.training import CrossValidation
+
+    fields = ModelVersion.__dataclass_fields__
+    metrics = {"n_decisive": 40, "val_accuracy": 0.2, "train_accuracy": 1.0, "cv_accuracy": 0.6,
+               "cv_low": 0.45, "cv_high": 0.73, "cv_pairs": 40, "cv_folds": 5}
+    values = {"id": 3, "user": "ana", "path": "p", "created_at": "2026-01-01T00:00:00", "embedder": "e",
+              "metrics": metrics, "meta": {}, "active": False}
+    table = versions_table([ModelVersion(**{k: v for k, v in values.items() if k in fields})])
+    row = table.iloc[0]
+    assert row["held-out accuracy"] == 0.6 and row["held-out votes"] == 40 and row["folds"] == 5
+    assert 0.2 not in set(row.values) and 1.0 not in set(row.values), "no accuracy on votes a fit saw"
+    cv = CrossValidation(5, 40, 24, 0.6, 0.45, 0.73, 0.0, 0.6)
+    comp = retrain_comparison({"new v3": cv, "current": None}).set_index("version")
+    assert comp.loc["new v3", "strict accuracy"] == 0.6 and comp.loc["new v3", "held-out votes"] == 40
+    assert comp.loc["current", "held-out votes"] == 0

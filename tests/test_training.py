@@ -105,3 +105,69 @@ def test_unknown_optimizer_is_refused():
     x, _, ia, ib, out = synthetic(n_votes=40)
     with pytest.raises(ValueError, match="optimizer must be one of"):
         train_reward_model(make_pairs(x[ia], x[ib], out), "e", "f", TrainConfig(optimizer="sgd"))
+
+
+def _objective(member, pairs, cfg):
+    import torch
+    from pantry.training import _penalty
+    with torch.no_grad():
+        d = member(torch.from_numpy(pairs.xa), None) - member(torch.from_numpy(pairs.xb), None)
+        return float(bt_loss(d, torch.from_numpy(pairs.y), torch.from_numpy(pairs.margin)).mean()
+                     + _penalty(member, None, cfg) / len(pairs))
+
+
+def test_lbfgs_history_is_per_iteration_from_the_prior_to_the_optimum():
+    import copy
+
+    import torch
+    from pantry.training import _fit_member
+    x, _, ia, ib, out = synthetic(n_votes=300, dim=64, seed=0)
+    pairs = make_pairs(x[ia], x[ib], out)
+    cfg = TrainConfig()
+    member, used, history = _fit_member(64, pairs, cfg, cfg.epochs, 0, None, ())
+    assert [h.epoch for h in history] == list(range(used + 1)), "iteration 0 (the start) then every iteration"
+    assert used > 5 and history[0].train_loss > history[-1].train_loss
+    reference = copy.deepcopy(member)  # polish far past our stopping rule: nothing left to gain
+    opt = torch.optim.LBFGS(reference.parameters(), max_iter=2000, line_search_fn="strong_wolfe",
+                            tolerance_grad=1e-12, tolerance_change=1e-15)
+
+    def closure():
+        opt.zero_grad()
+        from pantry.training import _penalty
+        d = reference(torch.from_numpy(pairs.xa), None) - reference(torch.from_numpy(pairs.xb), None)
+        loss = bt_loss(d, torch.from_numpy(pairs.y), torch.from_numpy(pairs.margin)).mean() \
+            + _penalty(reference, None, cfg) / len(pairs)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    assert _objective(member, pairs, cfg) - _objective(reference, pairs, cfg) < 1e-5
+
+
+def test_cross_validation_scores_each_vote_once_by_a_fit_that_did_not_see_it():
+    from pantry.training import cross_validate, fixed_model, fold_assignment, settings_fit
+    x, _, ia, ib, out = synthetic(n_votes=120, seed=2)
+    out[:10] = ["tie"] * 10
+    pairs = make_pairs(x[ia], x[ib], out)
+    seen = []
+
+    def fit(train):
+        seen.append(len(train))
+        return settings_fit("e", "f", TrainConfig(members=3), None)(train)
+
+    cv = cross_validate(pairs, fit, folds=5, seed=0)
+    assert cv.folds == 5 and sum(len(pairs) - n for n in seen) == len(pairs), "each pair held out once"
+    assert cv.pairs == pairs.n_decisive == 110 and 0.7 < cv.accuracy <= 1 and cv.low < cv.accuracy < cv.high
+    assert set(cv.metrics()) >= {"cv_accuracy", "cv_low", "cv_high", "cv_pairs", "cv_folds"}
+    assert np.array_equal(fold_assignment(len(pairs), 5, 0), fold_assignment(len(pairs), 5, 0))
+    from pantry.reward import RewardModel
+    flat = cross_validate(pairs, fixed_model(RewardModel.new(16, 1, "e", "f")), folds=5, seed=0)
+    assert flat.pairs == cv.pairs and flat.accuracy == 0.0 and flat.tie_rate == 1.0, "a tied score is wrong"
+    assert cv.at_least_as_good_as(flat) and not flat.at_least_as_good_as(cv)
+
+
+def test_cross_validation_with_few_votes_uses_fewer_folds():
+    from pantry.training import cross_validate, settings_fit
+    x, _, ia, ib, out = synthetic(n_votes=3, seed=4)
+    cv = cross_validate(make_pairs(x[ia], x[ib], out), settings_fit("e", "f", TrainConfig(), None), folds=5)
+    assert cv.folds == 3 and cv.pairs == 3
