@@ -1,15 +1,25 @@
-"""Retrain: data summary, hyperparameters, a live training run, compare, activate or roll back."""
+"""Retrain: data summary, hyperparameters (kept per profile), a live training run, one
+held-out comparison with the current model, then activate the candidates or keep everything.
+
+One figure everywhere: the cross-validated strict accuracy from `Lab.retrain_preview`
+(stored in the new version's metrics as `cv_accuracy`, `cv_low`, `cv_high`, `cv_pairs`,
+`cv_folds`), in the comparison table, the live chart and the versions table. Training only
+creates inactive candidates; nothing changes until "Activate".
+"""
 
 from __future__ import annotations
+
+import time
+from dataclasses import asdict
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from pantry.errors import NotEnoughVotes, PantryError
-from pantry.reports import compare_models, held_out_votes, versions_table, vote_features, votes_summary
-from pantry.training import LEGACY_DEFAULTS, TrainConfig
-from ui.common import current_profile, flash, guarded, require_app
+from pantry.reports import retrain_comparison, versions_table, votes_summary
+from pantry.training import CV_FOLDS, LEGACY_DEFAULTS, OPTIMIZERS, CrossValidation, TrainConfig
+from ui.common import current_profile, esc, flash, guarded, require_app
 from ui.resources import get_lab
 
 require_app()
@@ -17,34 +27,154 @@ lab = get_lab()
 store = lab.store
 user = current_profile()
 DEFAULTS = TrainConfig()
+PREFS_KEY = "train"  # the profile's saved Retrain settings, in store.get_user_prefs(user)
+# key -> (min, max) of its number input; also what a saved value must fall in to be used
+HP_LIMITS = {"epochs": (1, 1000), "lr": (1e-6, 1.0), "batch_size": (1, 4096), "val_split": (0.0, 0.9),
+             "patience": (1, 1000), "l2": (0.0, 100.0), "members": (1, 20), "seed": (0, 2**31 - 1),
+             "min_decisive": (2, 10000), "item_var": (0.0, 1000.0)}
 HP_KEYS = ("epochs", "lr", "batch_size", "val_split", "patience", "l2", "members", "seed", "min_decisive",
            "refit", "optimizer", "item_var")
+CHART_EVERY_S = 0.25  # redraw the live loss chart at most this often
+UNIT_TITLE = {"iteration": "L-BFGS iteration", "epoch": "epoch"}
+SERIES = {"train_loss": "training loss", "val_loss": "held-out loss (validation split)"}
+
+
+# ---------------------------------------------------------------- settings, per profile
+
+def _clean(values: dict) -> dict:
+    """The valid hyperparameters in `values` (saved prefs may be old or hand-edited)."""
+    out = {}
+    for k in HP_KEYS:
+        if k not in values:
+            continue
+        kind = type(getattr(DEFAULTS, k))
+        try:
+            v = kind(values[k])
+        except (TypeError, ValueError):
+            continue
+        if k == "optimizer" and v not in OPTIMIZERS:
+            continue
+        lo_hi = HP_LIMITS.get(k)
+        if lo_hi and not lo_hi[0] <= v <= lo_hi[1]:
+            continue
+        out[k] = v
+    return out
+
+
+def _saved(name: str) -> dict:
+    try:
+        prefs = store.get_user_prefs(name)
+    except PantryError:
+        return {}
+    train = prefs.get(PREFS_KEY) if isinstance(prefs, dict) else None
+    return _clean(train) if isinstance(train, dict) else {}
+
+
+def _current_values() -> dict:
+    return {k: st.session_state.get(f"hp_{k}", getattr(DEFAULTS, k)) for k in HP_KEYS}
+
+
+def _save_hp() -> None:
+    """Remember this session's settings for its profile (every change, and each Retrain)."""
+    name = st.session_state.get("hp_profile")
+    if not name:
+        return
+    try:
+        prefs = dict(store.get_user_prefs(name))
+        prefs[PREFS_KEY] = _clean(_current_values())
+        store.set_user_prefs(name, prefs)
+    except PantryError as e:
+        flash("warning", f"Could not save the Retrain settings: {esc(e)}")
+
+
+def _load_hp(name: str) -> None:
+    """Fill the widgets from the profile's saved settings (or the defaults).
+
+    On another profile everything is reloaded; otherwise only the keys Streamlit dropped
+    (it forgets a widget's value when the page is left) are put back.
+    """
+    saved = _saved(name)
+    fresh = st.session_state.get("hp_profile") != name
+    for k in HP_KEYS:
+        if fresh or f"hp_{k}" not in st.session_state:
+            st.session_state[f"hp_{k}"] = saved.get(k, getattr(DEFAULTS, k))
+    st.session_state["hp_profile"] = name
 
 
 def _set_hp(values: dict) -> None:
-    for k in HP_KEYS:
-        if k in values:
-            st.session_state[f"hp_{k}"] = type(getattr(DEFAULTS, k))(values[k])
+    for k, v in _clean(values).items():
+        st.session_state[f"hp_{k}"] = v
+    _save_hp()
 
 
 def _config() -> TrainConfig:
-    return TrainConfig(**{k: st.session_state.get(f"hp_{k}", getattr(DEFAULTS, k)) for k in HP_KEYS})
+    return TrainConfig(**_current_values())
 
 
-def _loss_chart(history: list[dict]) -> alt.Chart:
+# ---------------------------------------------------------------- charts
+
+def _loss_chart(history: list[dict], unit: str) -> alt.Chart:
+    """Training loss (and held-out loss when there is a validation split) by iteration/epoch."""
     frame = pd.DataFrame(history)
-    long = frame.melt("epoch", ["train_loss", "val_loss", "val_accuracy"], "series", "value").dropna()
-    long["panel"] = long["series"].map({"train_loss": "loss", "val_loss": "loss", "val_accuracy": "accuracy"})
-    base = alt.Chart(long).mark_line(point=True).encode(
-        x=alt.X("epoch:Q", title="epoch"), y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
-        color=alt.Color("series:N", title=None), tooltip=["epoch", "series", alt.Tooltip("value:Q", format=".3f")])
-    return alt.layer(base).properties(height=180).facet(column=alt.Column("panel:N", title=None)).resolve_scale(y="independent")
+    cols = [c for c in SERIES if c in frame and frame[c].notna().any()]
+    long = frame.melt("step", cols, "series", "loss").dropna()
+    long["series"] = long["series"].map(SERIES)
+    return alt.Chart(long, title="Loss while fitting the new model").mark_line(point=len(frame) <= 60).encode(
+        x=alt.X("step:Q", title=UNIT_TITLE.get(unit, unit), axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y("loss:Q", title="Bradley-Terry loss", scale=alt.Scale(zero=False)),
+        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400)),
+        tooltip=[alt.Tooltip("step:Q", title=unit), "series",
+                 alt.Tooltip("loss:Q", format=".4f")]).properties(height=220)
 
 
-def _current_model(name: str):
-    """The model Compare uses right now for this profile (label, RewardModel)."""
-    choice = lab.model_for(name)
-    return choice.label, choice.model
+def _accuracy_chart(rows: list[dict]) -> alt.Chart:
+    """The held-out accuracy (cross-validation) with its 95% interval, one row per model."""
+    frame = pd.DataFrame(rows)
+    base = alt.Chart(frame)
+    y = alt.Y("version:N", title=None, sort=None, axis=alt.Axis(labelLimit=400))
+    bars = base.mark_rule(strokeWidth=2).encode(
+        x=alt.X("low:Q", title="strict accuracy", scale=alt.Scale(domain=[0, 1])), x2="high:Q", y=y)
+    dots = base.mark_point(filled=True, size=90).encode(
+        x="accuracy:Q", y=y, tooltip=["version", alt.Tooltip("accuracy:Q", format=".2f"),
+                                      alt.Tooltip("low:Q", format=".2f"), alt.Tooltip("high:Q", format=".2f"),
+                                      alt.Tooltip("pairs:Q", title="held-out votes scored")])
+    chance = alt.Chart(pd.DataFrame({"x": [0.5]})).mark_rule(strokeDash=[4, 4], color="gray").encode(x="x:Q")
+    return alt.layer(chance, bars, dots, title="Held-out strict accuracy (cross-validation), 95% interval"
+                     ).properties(height=40 + 40 * len(frame))
+
+
+def _acc_row(label: str, cv: CrossValidation | dict) -> dict:
+    d = asdict(cv) if isinstance(cv, CrossValidation) else cv
+    return {"version": label, "accuracy": d["accuracy"], "low": d["low"], "high": d["high"], "pairs": d["pairs"]}
+
+
+# ---------------------------------------------------------------- actions
+
+def _current_label(kind: str, version: int | None) -> str:
+    return f"current: {kind} v{version}" if version else f"current: {kind}"
+
+
+BASIS_TEXT = {
+    "settings": "its training settings, cross-validated on the same folds",
+    "fixed": "scored as it is (it was fitted on none of these votes)",
+    "unknown": "no held-out figure: that version records no training settings",
+}
+
+
+def _candidates_text(result: dict) -> str:
+    text = f"personal v{result['version']}"
+    if result.get("population"):
+        text += f" and population v{result['population']}"
+    return text
+
+
+def _activate_candidates(result: dict) -> None:
+    try:
+        lab.activate([result["version"], result.get("population")])
+        flash("success", f"Activated {_candidates_text(result)}.")
+    except PantryError as e:
+        flash("error", f"Could not activate {_candidates_text(result)}: {esc(e)}")
+    st.session_state.pop("train_result", None)
 
 
 def _activate(version_id: int) -> None:
@@ -52,66 +182,90 @@ def _activate(version_id: int) -> None:
         store.activate_model(version_id)
         flash("success", f"Version v{version_id} is now active.")
     except PantryError as e:
-        flash("error", f"Could not activate v{version_id}: {e}")
+        flash("error", f"Could not activate v{version_id}: {esc(e)}")
     st.session_state.pop("train_result", None)
 
 
 def _keep() -> None:
     result = st.session_state.pop("train_result", None)
     if result:
-        flash("info", f"Kept the current model; v{result['version']} stays in the list below if you change your mind.")
+        flash("info", f"Kept the current models; nothing was activated. {_candidates_text(result).capitalize()} "
+                      "stay in the list below (inactive) if you change your mind.")
 
 
 def _deactivate(name: str) -> None:
     store.deactivate_models(name)
-    flash("info", f"{name} now uses the population model (or the heuristic).")
+    flash("info", f"{esc(name)} now uses the population model (or the heuristic).")
 
 
 def _train(name: str, cfg: TrainConfig) -> None:
     st.session_state.pop("train_result", None)
-    current_label, current_model = _current_model(name)
+    _save_hp()
     history: list[dict] = []
-    with st.status(f"Training a personal model for {name}...", expanded=True) as status:
+    folds_done: dict[str, dict] = {}
+    last_draw = [0.0]
+    unit = "iteration" if cfg.optimizer == "lbfgs" else "epoch"
+    with st.status(f"Training a candidate personal model for {esc(name)}...", expanded=True) as status:
         bar = st.progress(0.0, text="preparing votes")
-        chart = st.empty()
+        loss_box = st.empty()
+        acc_box = st.empty()
 
         def on_progress(done: int, total: int, message: str) -> None:
             bar.progress(min(1.0, done / total) if total else 0.0, text=message)
 
+        def draw_loss() -> None:
+            if history:
+                loss_box.altair_chart(_loss_chart(history, unit), width="stretch")
+            last_draw[0] = time.monotonic()
+
         def on_epoch(stats) -> None:
-            history.append({"epoch": stats.epoch, "train_loss": stats.train_loss,
-                            "val_loss": stats.val_loss, "val_accuracy": stats.val_accuracy})
-            chart.altair_chart(_loss_chart(history))
+            history.append({"step": stats.epoch, "train_loss": stats.train_loss, "val_loss": stats.val_loss})
+            if time.monotonic() - last_draw[0] >= CHART_EVERY_S:
+                draw_loss()
+
+        def on_fold(which: str, done: int, total: int, so_far: CrossValidation) -> None:
+            label = "new settings" if which == "new" else "current model"
+            folds_done[which] = _acc_row(f"{label} ({done}/{total} folds)", so_far)
+            acc_box.altair_chart(_accuracy_chart(list(folds_done.values())), width="stretch")
 
         try:
-            outcome = lab.train(name, cfg, activate=False, on_progress=on_progress, on_epoch=on_epoch)
+            preview = lab.retrain_preview(name, cfg, folds=CV_FOLDS, on_progress=on_progress, on_epoch=on_epoch,
+                                          on_fold=on_fold)
         except NotEnoughVotes as e:
             status.update(label="Not enough votes yet", state="error")
-            st.warning(str(e))
+            st.warning(esc(e))
             return
         except PantryError as e:
             status.update(label="Training failed", state="error")
-            st.error(f"Training failed; nothing was changed: {e}")
+            st.error(f"Training failed; nothing was changed: {esc(e)}")
             return
+        draw_loss()
         bar.progress(1.0, text="done")
-        status.update(label=f"Trained v{outcome.personal_version} in {outcome.seconds:.1f} s", state="complete",
-                      expanded=False)
-    version = store.get_model_version(outcome.personal_version)
-    held, description = held_out_votes(store.votes(user=name), cfg.seed, cfg.val_split)
-    if cfg.refit:
-        description += " (the new version's final fit has seen them: its validation-run accuracy is in the versions table)"
-    vf = vote_features(lab, held)
-    table = compare_models({f"new v{version.id}": lab.load_version(version),
-                            f"current ({current_label})": current_model}, vf)
-    st.session_state["train_result"] = {"version": version.id, "table": table, "held": description,
-                                        "history": history, "population": outcome.population_version,
-                                        "metrics": outcome.metrics}
+        status.update(label=f"Trained candidate v{preview.personal_version} in {preview.seconds:.1f} s "
+                            "(not active yet)", state="complete", expanded=False)
+    new_label = f"new v{preview.personal_version}"
+    current_label = _current_label(preview.current_kind, preview.current_version)
+    st.session_state["train_result"] = {
+        "user": name, "version": preview.personal_version, "population": preview.population_version,
+        "table": retrain_comparison({new_label: preview.new, current_label: preview.current}),
+        "new": asdict(preview.new), "current": asdict(preview.current) if preview.current else None,
+        "new_label": new_label, "current_label": current_label, "basis": preview.current_basis,
+        "current_kind": preview.current_kind, "better": preview.new_at_least_as_good,
+        "history": history, "unit": preview.history_unit, "seconds": preview.seconds,
+    }
 
+
+def _fmt(x: float) -> str:
+    return "n/a" if x != x else f"{x:.2f}"
+
+
+# ---------------------------------------------------------------- page
 
 st.title("Retrain", anchor=False)
 if user is None:
     st.info("Create a profile in the sidebar first; training learns from a profile's votes.")
     st.stop()
+_load_hp(user)
 
 st.subheader("Votes per profile", anchor=False)
 summary = votes_summary(store)
@@ -121,76 +275,107 @@ else:
     st.dataframe(summary, hide_index=True)
 
 st.subheader("Hyperparameters", anchor=False)
-for k in HP_KEYS:
-    st.session_state.setdefault(f"hp_{k}", getattr(DEFAULTS, k))
+st.caption(f"Kept for **{esc(user)}**: they are saved with the profile and come back after leaving the page "
+           "or reloading.")
+L = HP_LIMITS
 with st.container(border=True):
     c = st.columns(5)
-    c[0].number_input("Epochs (max)", 1, 1000, key="hp_epochs", help=f"legacy: {LEGACY_DEFAULTS['epochs']}")
-    c[1].number_input("Learning rate", 1e-6, 1.0, key="hp_lr", format="%.5f", step=1e-4,
+    c[0].number_input("Epochs (max)", *L["epochs"], key="hp_epochs", on_change=_save_hp,
+                      help=f"Adam: epochs; L-BFGS: at most 10 iterations per epoch. Legacy: {LEGACY_DEFAULTS['epochs']}")
+    c[1].number_input("Learning rate", *L["lr"], key="hp_lr", format="%.5f", step=1e-4, on_change=_save_hp,
                       help=f"legacy: {LEGACY_DEFAULTS['lr']}")
-    c[2].number_input("Batch size", 1, 4096, key="hp_batch_size", help=f"legacy: {LEGACY_DEFAULTS['batch_size']}")
-    c[3].number_input("Validation split", 0.0, 0.9, key="hp_val_split", step=0.05,
-                      help=f"legacy: {LEGACY_DEFAULTS['val_split']}")
-    c[4].number_input("Early-stop patience", 1, 1000, key="hp_patience")
+    c[2].number_input("Batch size", *L["batch_size"], key="hp_batch_size", on_change=_save_hp,
+                      help=f"legacy: {LEGACY_DEFAULTS['batch_size']}")
+    c[3].number_input("Validation split", *L["val_split"], key="hp_val_split", step=0.05, on_change=_save_hp,
+                      help=f"legacy: {LEGACY_DEFAULTS['val_split']}. Adam stops early on it; L-BFGS only "
+                           "measures the held-out loss on it (the chart).")
+    c[4].number_input("Early-stop patience", *L["patience"], key="hp_patience", on_change=_save_hp)
     d = st.columns(5)
-    d[0].number_input("L2 pull to prior", 0.0, 100.0, key="hp_l2", format="%.4f", step=0.001)
-    d[1].number_input("Ensemble members", 1, 20, key="hp_members")
-    d[2].number_input("Seed", 0, 2**31 - 1, key="hp_seed")
-    d[3].number_input("Min decisive votes", 2, 10000, key="hp_min_decisive")
+    d[0].number_input("L2 pull to prior", *L["l2"], key="hp_l2", format="%.4f", step=0.001, on_change=_save_hp)
+    d[1].number_input("Ensemble members", *L["members"], key="hp_members", on_change=_save_hp)
+    d[2].number_input("Seed", *L["seed"], key="hp_seed", on_change=_save_hp)
+    d[3].number_input("Min decisive votes", *L["min_decisive"], key="hp_min_decisive", on_change=_save_hp)
     with d[4]:
         st.button("Legacy defaults", on_click=_set_hp, args=(LEGACY_DEFAULTS,), key="legacy_defaults",
                   help="The original project's settings: 10 epochs, lr 1e-4, batch 4, val split 0.2.")
         st.button("Our defaults", on_click=_set_hp, args=(DEFAULTS.to_dict(),), key="our_defaults", type="tertiary")
     e = st.columns([2, 1, 2])
-    e[0].radio("Optimizer", ["lbfgs", "adam"], key="hp_optimizer", horizontal=True,
+    e[0].radio("Optimizer", list(OPTIMIZERS), key="hp_optimizer", horizontal=True, on_change=_save_hp,
                format_func={"lbfgs": "L-BFGS, full batch to convergence", "adam": "Adam + early stopping"}.get,
                help="L-BFGS finds the exact optimum of the (convex) objective; learning rate, batch size and "
                     "patience apply to Adam only. The legacy trainer used Adam.")
-    e[1].number_input("Offset variance", 0.0, 1000.0, key="hp_item_var", step=1.0,
+    e[1].number_input("Offset variance", *L["item_var"], key="hp_item_var", step=1.0, on_change=_save_hp,
                       help="Prior variance of a per-recipe offset for recipes this profile has rated (0: none). "
                            "New recipes are scored by content alone.")
     st.checkbox("Final model also learns from the validation votes (refit on all votes)", key="hp_refit",
-                help="On: no vote is wasted, but the comparison below then runs on votes the new version has "
-                     "seen. Off: the comparison is fully held out.")
+                on_change=_save_hp,
+                help="On: no vote is wasted. The comparison does not depend on it: it is cross-validated, so "
+                     "every vote is scored by a model fitted without it.")
     st.caption("Legacy defaults: " + ", ".join(f"{k} {v}" for k, v in LEGACY_DEFAULTS.items())
                + ". With those the model barely moves from its start (how scores end up near one value).")
 
 counts = store.vote_counts(user)
 decisive = counts["a"] + counts["b"]
 cfg = _config()
-st.markdown(f"**{user}** has **{decisive}** decisive votes (training needs {cfg.min_decisive}).")
+st.markdown(f"**{esc(user)}** has **{decisive}** decisive votes (training needs {cfg.min_decisive}).")
 if st.button("Retrain", type="primary", key="retrain", icon=":material/model_training:",
-             disabled=decisive < cfg.min_decisive, help="Trains the population model (everyone's votes), "
-             "then a personal model pulled toward it. The new personal version is not activated until you say so."):
+             disabled=decisive < cfg.min_decisive,
+             help="Trains candidates (the population model on everyone's votes, then a personal model pulled "
+                  "toward a population model of everyone else) and compares the new settings with the current "
+                  f"model by {CV_FOLDS}-fold cross-validation. Nothing is activated until you say so."):
     with guarded("Training"):
         _train(user, cfg)
     if st.session_state.get("train_result"):
-        st.rerun()  # redraw the sidebar: a new population model may now be active
+        st.rerun()  # draw the comparison below in place of the live run
 
 result = st.session_state.get("train_result")
-if result:
-    st.subheader(f"New version v{result['version']} vs the current model", anchor=False)
-    st.caption(f"Both scored on the same {result['held']}. Strict accuracy: equal scores count as wrong.")
+if result and result.get("user") == user:
+    new, current = result["new"], result["current"]
+    st.subheader(f"New v{result['version']} vs the current model", anchor=False)
+    st.caption(f"Both measured on the same **{new['pairs']}** decisive votes of {esc(user)}, by "
+               f"{new['folds']}-fold cross-validation: each vote is scored by a model fitted without it. "
+               f"Strict accuracy: equal scores count as wrong. The current model ({result['current_kind']}): "
+               f"{BASIS_TEXT[result['basis']]}. This is the figure kept with v{result['version']} and shown in "
+               "the versions table.")
     st.dataframe(result["table"], hide_index=True, column_config={
         "strict accuracy": st.column_config.NumberColumn(format="%.2f"),
+        "95% low": st.column_config.NumberColumn(format="%.2f"),
+        "95% high": st.column_config.NumberColumn(format="%.2f"),
         "tie rate": st.column_config.NumberColumn(format="%.2f"),
-        "mean margin": st.column_config.NumberColumn(format="%.3f")})
+        "held-out loss": st.column_config.NumberColumn(format="%.3f")})
+    rows = [_acc_row(result["new_label"], new)] + ([_acc_row(result["current_label"], current)] if current else [])
+    left, right = st.columns(2)
+    left.altair_chart(_accuracy_chart(rows), width="stretch", key="chart_heldout")
     if result["history"]:
-        st.altair_chart(_loss_chart(result["history"]))
+        right.altair_chart(_loss_chart(result["history"], result["unit"]), width="stretch", key="chart_loss")
+    better = result["better"]
+    if better is False:
+        st.warning(f"The new settings do worse on the held-out votes than the current model "
+                   f"({_fmt(new['accuracy'])} vs {_fmt(current['accuracy'])}, {new['correct']} vs "
+                   f"{current['correct']} of {new['pairs']} right). Keeping the current model is recommended.",
+                   icon=":material/warning:")
+    elif better is None:
+        st.info("There is no held-out figure for the current model to compare with.", icon=":material/info:")
+    pop_note = f" and population v{result['population']}" if result.get("population") else ""
+    st.caption(f"Not active yet: personal v{result['version']}{pop_note}. Activate makes them active; keeping "
+               "the current model changes nothing (the population model included).")
     a, b, _ = st.columns([2, 2, 4])
-    a.button(f"Activate v{result['version']}", type="primary", on_click=_activate, args=(result["version"],),
-             key="activate_new", icon=":material/check:")
-    b.button("Keep the current model", on_click=_keep, key="keep_old")
+    a.button(f"Activate v{result['version']}{pop_note}", type="primary" if better else "secondary",
+             on_click=_activate_candidates, args=(result,), key="activate_new", icon=":material/check:")
+    b.button("Keep the current model", type="primary" if better is False else "secondary", on_click=_keep,
+             key="keep_old")
 
 st.subheader("Versions", anchor=False)
 versions = store.model_versions(user)
 if not versions:
     st.info("No model versions yet: Compare uses the pantry heuristic until you retrain.")
 else:
+    st.caption("Held-out accuracy: the cross-validated strict accuracy measured when the version was trained "
+               "(blank for versions trained before it was measured, and for population versions).")
     st.dataframe(versions_table(versions), hide_index=True, column_config={
-        "val accuracy": st.column_config.NumberColumn(format="%.2f"),
-        "train accuracy": st.column_config.NumberColumn(format="%.2f"),
-        "val loss": st.column_config.NumberColumn(format="%.3f")})
+        "held-out accuracy": st.column_config.NumberColumn(format="%.2f"),
+        "95% low": st.column_config.NumberColumn(format="%.2f"),
+        "95% high": st.column_config.NumberColumn(format="%.2f")})
     ids = [v.id for v in versions]
     labels = {v.id: f"v{v.id} · {'population' if v.user is None else v.user} · {v.created_at[:16].replace('T', ' ')}"
               + (" (active)" if v.active else "") for v in versions}

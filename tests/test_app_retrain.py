@@ -1,0 +1,198 @@
+"""AppTest tests of the Retrain page: one held-out figure, nothing activated without a click,
+no highlighted Activate for a worse model, settings kept per profile, a meaningful loss chart."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import REPO, seed_votes
+
+TIMEOUT = 180
+
+
+def _store(home):
+    from pantry.store import Store
+
+    return Store(home / "pantry.sqlite3")
+
+
+def _retrain_page(profile: str = "ana") -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+    at.query_params["profile"] = profile
+    at.session_state["profile"] = profile
+    at.run()
+    at.switch_page("pages/retrain.py")
+    at.run()
+    _ok(at)
+    return at
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not [e.value for e in at.error], [e.value for e in at.error]
+
+
+def _texts(elements) -> list[str]:
+    return [str(e.value) for e in elements]
+
+
+def _charts(at: AppTest) -> list[tuple[dict, list[dict]]]:
+    """Each chart's Vega-Lite spec and the rows of all its datasets."""
+    import pyarrow as pa
+
+    out = []
+    for c in at.get("vega_lite_chart"):
+        rows = []
+        for ds in c.proto.datasets:
+            rows += pa.ipc.open_stream(ds.data.data).read_pandas().to_dict("records")
+        out.append((json.loads(c.proto.spec), rows))
+    return out
+
+
+def _active(store) -> tuple:
+    pop = store.active_model(None)
+    mine = store.active_model("ana")
+    return (pop.id if pop else None, mine.id if mine else None)
+
+
+@pytest.fixture
+def trained_home(app_home):
+    """Two profiles with votes, and an active population model and personal model for ana."""
+    from pantry.lab import Lab
+    from pantry.settings import Settings
+    from pantry.training import TrainConfig
+
+    store = _store(app_home)
+    seed_votes(store, "ana", n=20, seed=0)
+    seed_votes(store, "bo", n=20, seed=1)
+    out = Lab(Settings.from_env(), store).train("ana", TrainConfig(members=2, epochs=20))
+    assert _active(store) == (out.population_version, out.personal_version)
+    return app_home
+
+
+def test_retrain_activates_nothing_and_shows_one_held_out_figure(trained_home):
+    store = _store(trained_home)
+    before = _active(store)
+    at = _retrain_page()
+    at.number_input(key="hp_members").set_value(2)
+    at.button(key="retrain").click()
+    at.run()
+    _ok(at)
+    assert _active(store) == before, "training alone activates nothing (the population model included)"
+    result = at.session_state["train_result"]
+    new = store.get_model_version(result["version"])
+    population = store.get_model_version(result["population"])
+    assert not new.active and not population.active
+    m = new.metrics
+    assert m["cv_folds"] == 5 and m["cv_pairs"] == result["new"]["pairs"] > 0
+    assert m["cv_accuracy"] == result["new"]["accuracy"]
+    assert m["cv_low"] <= m["cv_accuracy"] <= m["cv_high"]
+    # the comparison table, the versions table and the chart show that same figure
+    table = result["table"].set_index("version")
+    assert table.loc[f"new v{new.id}", "strict accuracy"] == m["cv_accuracy"]
+    assert table.loc[result["current_label"], "held-out votes"] == m["cv_pairs"], "same votes on both sides"
+    [versions] = [d.value for d in at.dataframe if "held-out accuracy" in d.value.columns]
+    assert versions.set_index("id").loc[new.id, "held-out accuracy"] == m["cv_accuracy"]
+    assert "val accuracy" not in versions.columns and "train accuracy" not in versions.columns
+    [(_, rows)] = [c for c in _charts(at) if "cross-validation" in json.dumps(c[0].get("title", ""))]
+    assert {r["version"]: r["accuracy"] for r in rows if "accuracy" in r}[f"new v{new.id}"] == m["cv_accuracy"]
+
+    at.button(key="keep_old").click()
+    at.run()
+    _ok(at)
+    assert _active(store) == before, "Keep the current model keeps everything"
+    assert any("nothing was activated" in t for t in _texts(at.info))
+
+    at.button(key="retrain").click()
+    at.run()
+    _ok(at)
+    result = at.session_state["train_result"]
+    at.button(key="activate_new").click()
+    at.run()
+    _ok(at)
+    assert _active(store) == (result["population"], result["version"])
+
+
+def _fake_preview(monkeypatch, store, new_correct: int, current_correct: int) -> None:
+    from pantry.diagnostics import wilson_interval
+    from pantry.lab import Lab, RetrainPreview
+    from pantry.training import CrossValidation
+
+    def cv(correct: int) -> CrossValidation:
+        low, high = wilson_interval(correct, 10)
+        return CrossValidation(5, 10, correct, correct / 10, low, high, 0.0, 0.6, [correct / 10] * 5)
+
+    def preview(self, user, cfg=None, folds=5, train_population=True, on_progress=None, on_epoch=None,
+                on_fold=None):
+        new = cv(new_correct)
+        vid = store.add_model_version(user, "nowhere.pt", "all-MiniLM-L6-v2", {"n_decisive": 10, **new.metrics()})
+        for k in range(3):
+            on_epoch and on_epoch(type("E", (), {"epoch": k, "train_loss": 0.7 - 0.1 * k, "val_loss": None})())
+        return RetrainPreview(user, vid, None, new, cv(current_correct), "personal", 1, "settings", {}, None)
+
+    monkeypatch.setattr(Lab, "retrain_preview", preview)
+
+
+@pytest.mark.parametrize("new_correct, current_correct", [(4, 8), (8, 8), (9, 8)])
+def test_activate_is_highlighted_only_when_the_new_model_is_not_worse(app_home, monkeypatch, new_correct,
+                                                                      current_correct):
+    store = _store(app_home)
+    seed_votes(store, "ana", n=10)
+    _fake_preview(monkeypatch, store, new_correct, current_correct)
+    at = _retrain_page()
+    at.button(key="retrain").click()
+    at.run()
+    _ok(at)
+    worse = new_correct < current_correct
+    assert at.button(key="activate_new").proto.type == ("secondary" if worse else "primary")
+    assert at.button(key="keep_old").proto.type == ("primary" if worse else "secondary")
+    warned = [t for t in _texts(at.warning) if "do worse on the held-out votes" in t]
+    assert bool(warned) == worse
+    if worse:
+        assert "0.40 vs 0.80" in warned[0]
+
+
+def test_settings_are_kept_per_profile_across_pages_and_reloads(app_home):
+    store = _store(app_home)
+    seed_votes(store, "ana", n=4)
+    store.ensure_user("bo")
+    at = _retrain_page()
+    at.number_input(key="hp_epochs").set_value(15)
+    at.run()
+    at.radio(key="hp_optimizer").set_value("adam")
+    at.run()
+    _ok(at)
+    assert store.get_user_prefs("ana")["train"]["epochs"] == 15
+    at.switch_page("pages/data.py")
+    at.run()
+    at.switch_page("pages/retrain.py")
+    at.run()
+    _ok(at)
+    assert at.number_input(key="hp_epochs").value == 15 and at.radio(key="hp_optimizer").value == "adam"
+
+    again = _retrain_page()  # a reload: a new session
+    assert again.number_input(key="hp_epochs").value == 15 and again.radio(key="hp_optimizer").value == "adam"
+    other = _retrain_page("bo")
+    assert other.number_input(key="hp_epochs").value == 100 and other.radio(key="hp_optimizer").value == "lbfgs"
+
+
+def test_lbfgs_chart_shows_the_loss_by_iteration_with_a_legend_below(app_home):
+    store = _store(app_home)
+    seed_votes(store, "ana", n=16)
+    at = _retrain_page()
+    at.number_input(key="hp_members").set_value(1)
+    at.button(key="retrain").click()
+    at.run()
+    _ok(at)
+    history = at.session_state["train_result"]["history"]
+    assert history[0]["step"] == 0 and len(history) > 5, "one point per L-BFGS iteration, from the prior"
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    [(loss, rows)] = [c for c in _charts(at) if "Loss while fitting" in json.dumps(c[0].get("title", ""))]
+    enc = loss["encoding"]
+    assert enc["x"]["title"] == "L-BFGS iteration"
+    assert enc["color"]["legend"]["orient"] == "bottom", "legend below the plot, not clipped at the side"
+    assert {r["series"] for r in rows} == {"training loss", "held-out loss (validation split)"}
+    assert len({r["step"] for r in rows}) == len(history) > 5
