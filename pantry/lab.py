@@ -13,6 +13,11 @@ Models come in two levels (DESIGN.md, issue "population prior"):
   when other profiles have too few votes).
 Scoring uses the best available: personal, else population, else the heuristic, and says
 which (`ModelChoice.kind`).
+
+Retraining from the app (`retrain_preview`) saves candidate versions that stay inactive
+until `activate`, and compares the new settings with the current model on the same
+held-out votes (k-fold cross-validation); that figure is stored in the version's metrics
+(`cv_accuracy`, `cv_low`, `cv_high`, `cv_pairs`, `cv_folds`). The CLI's `train` activates.
 """
 
 from __future__ import annotations

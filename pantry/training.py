@@ -23,6 +23,11 @@ Procedure: (1) fit one member on the training split and report strict validation
 model's score), the other members on bootstrap resamples (their spread is the
 uncertainty); with `adam` the refit runs for the best epoch count found in (1).
 
+`cross_validate` measures a training procedure on votes it did not fit (k folds, strict
+accuracy with a Wilson interval): the one accuracy figure the app shows for a version. The
+validation split's own accuracy stays in the metrics (`val_accuracy`) but is a 20% sample
+of a model that is then refitted on it, so it is not shown next to the other figures.
+
 Legacy defaults were Adam, 10 epochs, lr 1e-4, batch size 4, val split 0.2; with those the
 head barely moves from its initialisation (which is how scores end up near one value).
 Measured with `python -m pantry evaluate --trainer app` (README): L-BFGS beats Adam with
