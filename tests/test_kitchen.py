@@ -396,3 +396,106 @@ def test_dish_book_ingredients_all_known() -> None:
     from pantry.generators.composer import load_dish_book
 
     assert load_dish_book().unknown_ingredients == ()
+
+
+# --- pantry amounts, leftovers, foreign names (issue: believable offline recipes) -------------
+
+
+def test_amounts_parse_to_comparable_numbers() -> None:
+    from pantry.kitchen import Amount, line_amount, parse_amount
+
+    assert parse_amount("2") == Amount(2, "")
+    assert parse_amount("half") == Amount(0.5, "")
+    assert parse_amount("200 g") == Amount(200, "g")
+    assert parse_amount("1 kg") == Amount(1000, "g")
+    assert parse_amount("half a dozen") == Amount(6, "")
+    assert parse_amount("3 tins") == Amount(3, "can")
+    assert parse_amount("some") is None and parse_amount(None) is None
+    assert line_amount("6 eggs") == Amount(6, "")
+    assert line_amount("1/2 onion, chopped") == Amount(0.5, "")
+    assert line_amount("2 cloves garlic, minced") == Amount(2, "clove")
+
+
+def test_missing_counts_pantry_quantities(kitchen: Kitchen) -> None:
+    amounts = {"egg": "2", "onion": "half", "chicken": "200 g"}
+    pantry = ["egg", "onion", "chicken"]
+    assert missing_ingredients(recipe("6 eggs"), pantry, kitchen, amounts=amounts) == ["6 eggs"]
+    assert missing_ingredients(recipe("2 eggs", "1/2 onion, chopped"), pantry, kitchen, amounts=amounts) == []
+    assert missing_ingredients(recipe("1 onion"), pantry, kitchen, amounts=amounts) == ["1 onion"]
+    assert missing_ingredients(recipe("300 g chicken thighs"), pantry, kitchen, amounts=amounts) == ["300 g chicken thighs"]
+    assert missing_ingredients(recipe("150 g chicken breast"), pantry, kitchen, amounts=amounts) == []
+    # pieces and grams compare through the piece weight: 2 eggs are about 100 g
+    assert missing_ingredients(recipe("150 g eggs, beaten"), pantry, kitchen, amounts=amounts) == ["150 g eggs, beaten"]
+    # two lines share the pantry's eggs
+    assert missing_ingredients(recipe("1 egg", "2 eggs, to glaze"), pantry, kitchen, amounts=amounts) == ["2 eggs, to glaze"]
+    # without amounts (old callers) nothing changes; incomparable units count as enough
+    assert missing_ingredients(recipe("6 eggs"), pantry, kitchen) == []
+    assert missing_ingredients(recipe("1 cup chicken"), pantry, kitchen, amounts=amounts) == []
+    assert pantry_coverage(recipe("6 eggs", "1/2 onion"), pantry, kitchen, amounts=amounts) == 0.5
+
+
+def test_read_pantry_for_the_ui(kitchen: Kitchen) -> None:
+    from pantry.kitchen import PantryReading, read_pantry
+
+    r = read_pantry("2 eggs, half an onion, spinach, leftover rice, soy sauce, garlic", ["tofu"], kitchen)
+    assert isinstance(r, PantryReading)
+    assert r.names == ("egg", "onion", "spinach", "rice", "soy sauce", "garlic", "tofu")
+    assert r.amounts == {"egg": "2", "onion": "half"}
+    assert r.cooked == ("rice",)
+    assert r.unknown == () and r.recognised == 7 and r.note == ""
+    assert r.pantry == r.names
+    empty = read_pantry("", (), kitchen)
+    assert empty.names == () and "staples" in empty.note
+
+
+def test_italian_pantry_is_understood(kitchen: Kitchen) -> None:
+    from pantry.kitchen import read_pantry
+
+    r = read_pantry("uova, cipolla, salsa di soia", (), kitchen)
+    assert r.names == ("egg", "onion", "soy sauce") and r.unknown == ()
+    for text, name in [("huevos", "egg"), ("oignons", "onion"), ("œufs", "egg"), ("Zwiebeln", "onion"),
+                       ("Sojasoße", "soy sauce"), ("salsa de soja", "soy sauce"), ("Knoblauch", "garlic"),
+                       ("arroz", "rice"), ("pomodori", "tomato"), ("Kartoffeln", "potato"), ("riz", "rice")]:
+        assert kitchen.lookup(text).name == name, text
+
+
+def test_nothing_recognised_says_so(kitchen: Kitchen) -> None:
+    from pantry.kitchen import read_pantry
+
+    r = read_pantry("zorblax, quibble paste", (), kitchen)
+    assert r.names == () and r.unknown == ("zorblax", "quibble paste") and r.recognised == 0
+    assert r.note == ("None of these were recognised as ingredients: zorblax, quibble paste. "
+                      "Recipes are made from common staples.")
+    little = read_pantry("zorblax, quibble, flurp, eggs", (), kitchen)
+    assert little.names == ("egg",) and "not recognised" in little.note and "egg" in little.note
+
+
+@pytest.mark.parametrize("text", ["salsa di nonna", "almond cream", "oat cream", "chicken flavoured crisps",
+                                  "butter chicken sauce mix"])
+def test_longer_unknown_phrases_do_not_match_a_shorter_food(kitchen: Kitchen, text: str) -> None:
+    [item] = parse_pantry(text, kitchen)
+    assert item.known is False, (text, item)
+
+
+@pytest.mark.parametrize("text, name", [("peanut butter", "peanut butter"), ("coconut milk", "coconut milk"),
+                                        ("salsa di soia", "soy sauce"), ("baby spinach", "spinach"),
+                                        ("free range eggs", "egg"), ("smoked paprika", "paprika")])
+def test_compound_foods_keep_their_identity(kitchen: Kitchen, text: str, name: str) -> None:
+    [item] = parse_pantry(text, kitchen)
+    assert item.name == name and item.known
+
+
+def test_plant_words_before_dairy_name_another_food(kitchen: Kitchen) -> None:
+    assert kitchen.match_line("2 tbsp cashew cream").name == "cashew"
+    assert kitchen.match_line("200 ml cream").name == "cream"
+
+
+def test_leftovers_are_marked_cooked(kitchen: Kitchen) -> None:
+    items = parse_pantry("leftover rice, cooked chicken, cooked pasta, rice noodles, 2 eggs", kitchen)
+    assert [(i.name, i.cooked) for i in items] == [("rice", True), ("chicken", True), ("pasta", True),
+                                                   ("rice noodle", False), ("egg", False)]
+
+
+def test_mentions_finds_ingredients_in_steps(kitchen: Kitchen) -> None:
+    names = [i.name for i in kitchen.mentions("Fry the red onion and garlic in the olive oil until crisp, then toast.")]
+    assert names == ["onion", "garlic", "olive oil"]

@@ -1,0 +1,73 @@
+"""pantry.dedupe: the near-duplicate rule for one dish under different titles."""
+
+from __future__ import annotations
+
+import inspect
+
+from pantry import dedupe
+from pantry.dedupe import drop_near_duplicates, near_duplicate
+from pantry.recipes import recipe_from_dict
+
+FRITTATA_STEPS = [
+    "Heat the grill to high. Beat the egg with a pinch of salt and pepper.",
+    "Heat the olive oil in an ovenproof frying pan and cook the spinach and red onion for 8 minutes until soft.",
+    "Pour in the eggs and cook gently for 6 minutes until the base is set.",
+    "Slide under the grill for 4 minutes until puffed and golden, then cut into wedges.",
+]
+
+
+def frittata(title: str, extra: list[str] | None = None, steps=FRITTATA_STEPS):
+    lines = ["4 eggs", "120 g spinach", "1 red onion, sliced", "2 tbsp olive oil"] + (extra or [])
+    return recipe_from_dict({"title": title, "ingredients": lines, "steps": list(steps)})
+
+
+def test_same_ingredients_under_unrelated_titles_are_one_dish():
+    a = frittata("Spinach and Red Onion Frittata")
+    b = frittata("Sunday Brunch Bake")
+    assert a.id != b.id
+    assert near_duplicate(a, b)
+    assert drop_near_duplicates([a, b]) == [a]
+
+
+def test_an_extra_topping_does_not_make_another_dish():
+    a = frittata("Spinach and Red Onion Frittata")
+    b = frittata("Fluffy Goat Cheese Frittata", ["50 g goat cheese, crumbled"])
+    assert near_duplicate(a, b)
+
+
+def test_same_ingredients_with_another_method_are_different_dishes():
+    a = frittata("Grilled Frittata")
+    omelette = frittata("Folded Omelette", steps=[
+        "Cook the spinach and red onion in half the olive oil for 5 minutes; tip out.",
+        "Beat the eggs with salt and pepper.",
+        "Melt the rest of the fat in a small pan, pour in the eggs and stir for 3 minutes, drawing the edges in.",
+        "Scatter the filling over one half, fold and slide onto a plate.",
+    ])
+    assert not near_duplicate(a, omelette)
+
+
+def test_signatures_are_kept():
+    assert list(inspect.signature(near_duplicate).parameters)[:2] == ["a", "b"]
+    assert list(inspect.signature(drop_near_duplicates).parameters)[:1] == ["recipes"]
+
+
+def test_errors_are_not_swallowed(monkeypatch):
+    from pantry.errors import InvalidInput
+
+    def broken():
+        raise InvalidInput("ingredients.json: broken")
+
+    dedupe._kitchen.cache_clear()
+    dedupe.canonical_line.cache_clear()
+    monkeypatch.setattr("pantry.kitchen.load_kitchen", broken)
+    try:
+        try:
+            dedupe.canonical_line("2 eggs, beaten, for a test")
+        except InvalidInput:
+            pass
+        else:
+            raise AssertionError("a broken knowledge base was silently ignored")
+    finally:
+        monkeypatch.undo()
+        dedupe._kitchen.cache_clear()
+        dedupe.canonical_line.cache_clear()
