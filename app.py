@@ -5,11 +5,16 @@ sidebar (profile, generator, reward model) drawn on every page. Heavy objects li
 `ui.resources` (one per process); per-user state in `st.session_state`.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from ui.common import APP_FLAG, guarded, show_flashes
 
-st.set_page_config(page_title="PantryPilot", page_icon=":material/restaurant:", layout="wide")
+# The favicon is a file shipped with the app (an emoji or icon name would be fetched from a
+# CDN, which fails offline).
+st.set_page_config(page_title="PantryPilot", page_icon=str(Path(__file__).parent / "ui" / "icon.png"),
+                   layout="wide")
 
 pages = [
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True, url_path="vote"),

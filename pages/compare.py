@@ -12,13 +12,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pantry.compare import REASONS, prepare_round, retrain_hint, vote_from_click
+from pantry.compare import RECENT_ROUNDS, REASONS, prepare_round, retrain_hint, vote_from_click
 from pantry.errors import PantryError
 from pantry.generators import DIETS, GenerationRequest
 from pantry.kitchen import pantry_names, parse_pantry
 from pantry.training import TrainConfig
-from ui.cards import recipe_card
-from ui.common import current_profile, flash, guarded, require_app
+from pantry.votes import describe_vote
+from ui.cards import CARD_CSS, recipe_card, side_label
+from ui.common import current_profile, esc, flash, guarded, require_app
 from ui.sidebar import select_profile
 from ui.resources import composer_cuisines, generator_choice, get_kitchen, get_lab, kitchen_names, settings
 
@@ -82,6 +83,11 @@ def _request_round() -> None:
     st.session_state["_want_round"] = True
 
 
+def _my_votes() -> list[dict]:
+    """Votes cast in this browser session, oldest first: what Undo may take back."""
+    return st.session_state.setdefault("_my_votes", [])
+
+
 def _vote(choice: str) -> None:
     matchup = st.session_state.get("matchup")
     name = current_profile()
@@ -89,52 +95,71 @@ def _vote(choice: str) -> None:
         return
     try:
         vote = vote_from_click(name, matchup, choice, much=bool(st.session_state.get("much")),
-                               reasons=st.session_state.get("reasons") or [], note=st.session_state.get("note", ""))
+                               note=st.session_state.get("note", ""),
+                               left_reasons=st.session_state.get("reasons_left") or [],
+                               right_reasons=st.session_state.get("reasons_right") or [])
         vote_id = store.add_vote(vote)
     except PantryError as e:
-        flash("error", f"Your vote was not saved: {e}")
+        flash("error", f"Your vote was not saved: {esc(e)}")
         return
+    _my_votes().append({"id": vote_id, "user": name})
     st.session_state["revealed"] = {"vote_id": vote_id, "choice": choice}
-    st.session_state["reasons"] = []
+    for key in ("reasons_left", "reasons_right"):
+        st.session_state[key] = []
     st.session_state["note"] = ""
     st.session_state["much"] = False
 
 
 def _undo() -> None:
+    """Take back this session's newest vote for the current profile (never another session's)."""
     name = current_profile()
-    if name is None:
+    mine = _my_votes()
+    while name is not None:
+        entry = next((e for e in reversed(mine) if e["user"] == name), None)
+        if entry is None:
+            break
+        mine.remove(entry)
+        try:
+            if not store.delete_vote(entry["id"]):
+                continue  # already deleted elsewhere (the Data page): try the one before
+            vote = store.get_vote(entry["id"])
+            titles = {rid: r.title for rid, r in store.get_recipes([vote.a, vote.b]).items()}
+        except PantryError as e:
+            flash("error", f"Undo failed: {esc(e)}")
+            return
+        revealed = st.session_state.get("revealed")
+        if revealed and revealed.get("vote_id") == entry["id"]:
+            st.session_state["revealed"] = None  # vote again on the same pair
+        flash("success", f"Undid your vote ({esc(describe_vote(vote, titles))}). It is kept as deleted "
+              "and can be restored on the Data page.")
         return
-    try:
-        undone = store.undo_last_vote(name)
-    except PantryError as e:
-        flash("error", f"Undo failed: {e}")
-        return
-    if undone is None:
-        flash("info", "Nothing to undo: this profile has no votes.")
-        return
-    revealed = st.session_state.get("revealed")
-    if revealed and revealed.get("vote_id") == undone.id:
-        st.session_state["revealed"] = None  # vote again on the same pair
-    flash("success", f"Undid vote #{undone.id} ({undone.outcome.replace('_', ' ')}). It is kept as deleted "
-          "and can be restored on the Data page.")
+    flash("info", "Nothing to undo: no votes were cast for this profile in this session.")
 
 
 def _welcome() -> None:
+    """No profile in the URL or this session: ask who is voting, never guess."""
     st.title("Welcome to PantryPilot")
     st.markdown(
         "PantryPilot learns which recipes **you** like. It shows two recipes made from what is in "
         "your pantry; you pick the better one. After a few votes it trains a personal model that "
         "ranks new recipes for you.\n\n"
-        "1. **Create a profile** (below or in the sidebar): votes and your pantry are kept per profile.\n"
+        "1. **Create a profile** (or choose yours): votes and your pantry are kept per profile, and "
+        "the page address remembers it (bookmark it to come back).\n"
         "2. **Type your pantry** and press **Get two recipes**.\n"
         "3. **Vote** with the buttons or the keys 1-4. After 8 decisive votes, open **Retrain**.")
-    with st.form("welcome_profile", border=True):
-        st.text_input("Your profile name", key="welcome_name", max_chars=40, placeholder="e.g. ana",
+    users = store.list_users()
+    left, right = st.columns(2, gap="medium")
+    with left.form("welcome_profile", border=True):
+        st.text_input("New profile name", key="welcome_name", max_chars=40, placeholder="e.g. ana",
                       help="1-40 characters: letters, digits, spaces, '-', '_' and '.'")
         st.form_submit_button("Start", type="primary", on_click=_start_profile, key="welcome_start")
+    if users:
+        with right.container(border=True):
+            st.selectbox("Or continue as", users, index=None, key="welcome_pick", placeholder="Choose your profile",
+                         on_change=lambda: select_profile(st.session_state["welcome_pick"]))
     err = st.session_state.pop("_welcome_error", None)
     if err:
-        st.error(err)
+        st.error(esc(err))
 
 
 def _start_profile() -> None:
@@ -153,14 +178,14 @@ def _progress_line(name: str) -> None:
     active = store.active_model(name)
     trained_on = active.metrics.get("n_decisive") if active is not None else None
     hint = retrain_hint(total, decisive, trained_on, TrainConfig().min_decisive)
-    st.markdown(f":material/how_to_vote: **{total}** vote{'s' if total != 1 else ''} by **{name}** "
+    st.markdown(f":material/how_to_vote: **{total}** vote{'s' if total != 1 else ''} by **{esc(name)}** "
                 f"({decisive} decisive) · {hint.message}", help="Decisive = one recipe was better.")
 
 
 def _generate(name: str, mode: str, inputs: dict) -> None:
     choice, error = generator_choice()
     if choice is None:
-        st.error(f"No recipe generator available: {error}")
+        st.error(f"No recipe generator available: {esc(error)}")
         return
     pantry, _ = _pantry(inputs)
     max_minutes = int(inputs.get("max_minutes") or 0)
@@ -176,24 +201,37 @@ def _generate(name: str, mode: str, inputs: dict) -> None:
             bar.progress(min(1.0, done / total) if total else 0.0, text=message)
 
         shown = st.session_state.setdefault("_shown_pairs", set())
-        rnd = prepare_round(lab, choice, request, name, _rng(), avoid=shown, on_progress=progress)
+        recent = st.session_state.setdefault("_recent_recipes", [])  # recipes of the last rounds
+        rnd = prepare_round(lab, choice, request, name, _rng(), avoid=shown, on_progress=progress, recent=recent)
         shown.add(frozenset((rnd.matchup.a.recipe.id, rnd.matchup.b.recipe.id)))
-        status.update(label=f"{rnd.candidates} candidates from {rnd.generator_name}"
+        recent.extend([rnd.matchup.a.recipe, rnd.matchup.b.recipe])
+        del recent[:-2 * RECENT_ROUNDS]
+        status.update(label=f"{rnd.candidates} candidates from {esc(rnd.generator_name)}"
                       + (f", {rnd.dropped_duplicates} near-duplicates dropped" if rnd.dropped_duplicates else ""),
                       state="complete")
     for note in rnd.notes:
-        st.warning(note)
+        st.warning(esc(note))
     st.session_state["matchup"] = rnd.matchup
     st.session_state["round_info"] = {"mode": mode, "candidates": rnd.candidates,
                                       "dropped": rnd.dropped_duplicates, "generator": rnd.generator_name}
     st.session_state["revealed"] = None
 
 
-def _pantry_inputs(name: str) -> dict:
+def _pantry_summary(inputs: dict) -> str:
+    pantry, _ = _pantry(inputs)
+    if not pantry:
+        return "Your pantry: empty"
+    shown = ", ".join(pantry[:6]) + (f" and {len(pantry) - 6} more" if len(pantry) > 6 else "")
+    return f"Your pantry: {shown}"
+
+
+def _pantry_inputs(name: str, expanded: bool) -> dict:
+    """Pantry and options in an expander (open until the first pair, so a round fits on screen)."""
     saved = _saved_inputs(name)
     save = {"on_change": _save_inputs, "args": (name,)}
     inputs = {}
-    with st.container(border=True):
+    current = {f: st.session_state.get(_key(name, f), saved[f]) for f in saved}
+    with st.expander(esc(_pantry_summary(current)), expanded=expanded, icon=":material/kitchen:"):
         left, right = st.columns([3, 2], gap="medium")
         with left:
             inputs["pantry_text"] = st.text_area(
@@ -215,21 +253,30 @@ def _pantry_inputs(name: str) -> dict:
             st.segmented_control("Mode", list(MODES), format_func=MODES.get, key="mode", default="compare",
                                  required=True, help="Compare two: vote to teach the model. "
                                  "Just cook: the model's top pick among the candidates (best-of-N).")
-        with guarded("Reading the pantry"):
-            pantry, unknown = _pantry(inputs)
-            if unknown:
-                st.caption("Kept as typed (not in the ingredient list): " + ", ".join(unknown[:12]))
-        mode = st.session_state.get("mode") or "compare"
-        label = "Get two recipes" if mode == "compare" else "Just cook"
-        b1, b2, b3 = st.columns([2, 2, 5])
-        b1.button(label, type="primary", shortcut="N", on_click=_request_round, key="get_pair",
-                  icon=":material/casino:", help="Keyboard: N")
-        with b3.popover("Options", icon=":material/tune:"):
             st.slider("Candidates per round", 3, 12, 6, key="n_candidates",
                       help="More candidates give the model a better choice but take longer.")
-        b2.button("Undo last vote", on_click=_undo, shortcut="U", key="undo", icon=":material/undo:",
-                  disabled=sum(store.vote_counts(name).values()) == 0, help="Keyboard: U")
+        with guarded("Reading the pantry"):
+            _pantry_note(inputs)
     return inputs
+
+
+def _pantry_note(inputs: dict) -> None:
+    pantry, unknown = _pantry(inputs)
+    if unknown:
+        st.caption("Not understood (kept as typed): " + esc(", ".join(unknown[:12])))
+
+
+def _actions(name: str) -> None:
+    """The round's controls, always visible: new pair and undo."""
+    mode = st.session_state.get("mode") or "compare"
+    label = "Get two recipes" if mode == "compare" else "Just cook"
+    mine = [e for e in _my_votes() if e["user"] == name]
+    with st.container(horizontal=True, gap="small"):
+        st.button(label, type="primary", shortcut="N", on_click=_request_round, key="get_pair",
+                  icon=":material/casino:", help="Keyboard: N")
+        st.button("Undo my last vote", on_click=_undo, shortcut="U", key="undo", icon=":material/undo:",
+                  disabled=not mine, help="Takes back the newest vote you cast in this browser session "
+                  "(keyboard: U). Votes from other sessions are never undone here.")
 
 
 def _show_cook(matchup) -> None:
@@ -244,60 +291,80 @@ def _show_cook(matchup) -> None:
                                                             "±": st.column_config.NumberColumn(format="%.3f")})
 
 
+SIDES = {"left": ("Left · key 1", "Top · key 1"), "right": ("Right · key 2", "Bottom · key 2")}
+
+
 def _show_pair(matchup, revealed) -> None:
+    if revealed:
+        _revealed_message(matchup, revealed)
+    else:
+        _vote_bar()
     cols = st.columns(2, gap="medium")
     for col, side, item in ((cols[0], "left", matchup.left_item), (cols[1], "right", matchup.right_item)):
         with col:
-            score = (item.score, item.uncertainty) if revealed else None
-            label = "Left (1)" if side == "left" else "Right (2)"
-            if revealed:
-                won = (revealed["choice"] == side)
-                label += " · your pick" if won else ""
-            recipe_card(item.recipe, matchup.pantry, label=label, score=score, key=side)
-    if revealed:
-        choice = revealed["choice"]
-        said = {"left": "the left recipe is better", "right": "the right recipe is better",
-                "tie": "they are about equal", "both_bad": "both are bad"}[choice]
-        model_pref = "left" if matchup.left_item.score > matchup.right_item.score else (
-            "right" if matchup.right_item.score > matchup.left_item.score else None)
-        agree = ""
-        if choice in ("left", "right"):
-            agree = (" The model agreed." if model_pref == choice else
-                     " The model scored them equally." if model_pref is None else " The model disagreed.")
-        st.success(f"Saved vote #{revealed['vote_id']}: {said}.{agree} Scores are now shown "
-                   f"(model: {matchup.model_label}). Press **N** for the next pair.", icon=":material/check_circle:")
-        return
-    with st.container(border=True):
-        st.markdown("**Which would you rather cook?**")
-        o1, o2 = st.columns([1, 3])
-        o1.toggle("Much better", key="much", help="Mark a strong preference (left/right votes only).")
-        o2.pills("Why? (optional)", list(REASONS), selection_mode="multi", key="reasons")
-        st.text_input("Note (optional)", key="note", max_chars=200, placeholder="Anything else?")
-        b = st.columns(5)
-        b[0].button("Left is better", key="vote_left", on_click=_vote, args=("left",), shortcut="1",
-                    type="primary", icon=":material/arrow_back:", use_container_width=True)
-        b[1].button("Right is better", key="vote_right", on_click=_vote, args=("right",), shortcut="2",
-                    type="primary", icon=":material/arrow_forward:", use_container_width=True)
-        b[2].button("Tie", key="vote_tie", on_click=_vote, args=("tie",), shortcut="3",
-                    icon=":material/balance:", use_container_width=True)
-        b[3].button("Both bad", key="vote_both_bad", on_click=_vote, args=("both_bad",), shortcut="4",
-                    icon=":material/thumb_down:", use_container_width=True)
-        b[4].button("Skip", key="skip", on_click=_request_round, shortcut="S", icon=":material/skip_next:",
-                    use_container_width=True, help="No vote; show another pair")
-    st.caption(f"Pair chosen as **{matchup.why}** for the {matchup.model_label} model · generator "
-               f"{matchup.generator} · sides are randomised. Scores appear after you vote.")
+            wide, narrow = SIDES[side]
+            if revealed and revealed["choice"] == side:
+                wide, narrow = wide + " · your pick", narrow + " · your pick"
+            recipe_card(item.recipe, matchup.pantry, label=side_label(wide, narrow),
+                        score=(item.score, item.uncertainty) if revealed else None, key=side,
+                        actions=None if revealed else (lambda side=side: _pick_controls(side)))
+    st.caption(f"Pair chosen as **{matchup.why}** for the {esc(matchup.model_label)} model · generator "
+               f"{esc(matchup.generator)} · sides are randomised. Scores appear after you vote.")
+
+
+def _pick_controls(side: str) -> None:
+    """Inside a card, right under its title: the button that picks it, and reasons about it."""
+    st.button("This one is better", key=f"vote_{side}", on_click=_vote, args=(side,),
+              shortcut="1" if side == "left" else "2", type="primary", width="stretch",
+              icon=":material/thumb_up:", help=f"Keyboard: {'1' if side == 'left' else '2'}")
+    with st.expander("Why? (optional)"):
+        st.pills("Reasons about this recipe", list(REASONS), selection_mode="multi", key=f"reasons_{side}",
+                 label_visibility="collapsed")
+
+
+def _vote_bar() -> None:
+    """The choices that are about both recipes, above the cards."""
+    with st.container(horizontal=True, gap="small", vertical_alignment="center", key="vote_bar"):
+        st.markdown("**Which would you rather cook?**", width="content")
+        st.button("Tie", key="vote_tie", on_click=_vote, args=("tie",), shortcut="3",
+                  icon=":material/balance:", help="Keyboard: 3")
+        st.button("Both bad", key="vote_both_bad", on_click=_vote, args=("both_bad",), shortcut="4",
+                  icon=":material/thumb_down:", help="Keyboard: 4")
+        st.button("Skip", key="skip", on_click=_request_round, shortcut="S", icon=":material/skip_next:",
+                  help="No vote; show another pair (keyboard: S)")
+        st.toggle("Much better", key="much", help="Mark a strong preference (for the recipe you pick).")
+        with st.popover("Note", icon=":material/edit_note:"):
+            st.text_input("Note (optional)", key="note", max_chars=200, placeholder="Anything else?")
+
+
+def _revealed_message(matchup, revealed) -> None:
+    choice = revealed["choice"]
+    left, right = matchup.left_item.recipe.title, matchup.right_item.recipe.title
+    said = {"left": f"{left} beat {right}", "right": f"{right} beat {left}",
+            "tie": f"{left} and {right} are about equal", "both_bad": f"both {left} and {right} are bad"}[choice]
+    model_pref = "left" if matchup.left_item.score > matchup.right_item.score else (
+        "right" if matchup.right_item.score > matchup.left_item.score else None)
+    agree = ""
+    if choice in ("left", "right"):
+        agree = (" The model agreed." if model_pref == choice else
+                 " The model scored them equally." if model_pref is None else " The model disagreed.")
+    st.success(f"Saved: {esc(said)}.{agree} Scores are now shown (model: {esc(matchup.model_label)}). "
+               "Press **N** for the next pair, **U** to undo.", icon=":material/check_circle:")
 
 
 if user is None:
     _welcome()
 else:
+    st.html(CARD_CSS)
     st.title("Compare recipes", anchor=False)
     if st.session_state.get("_matchup_for") != user:  # a pair belongs to the profile it was made for
         for key in ("matchup", "revealed", "round_info"):
             st.session_state.pop(key, None)
         st.session_state["_matchup_for"] = user
     _progress_line(user)
-    inputs = _pantry_inputs(user)
+    inputs = _pantry_inputs(user, expanded=st.session_state.get("matchup") is None
+                            and not st.session_state.get("_want_round"))
+    _actions(user)
     if st.session_state.pop("_want_round", False):
         with guarded("Getting recipes"):
             _save_inputs(user)

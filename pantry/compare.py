@@ -86,11 +86,19 @@ class Matchup:
 
 
 def vote_from_click(user: str, matchup: Matchup, choice: str, much: bool = False,
-                    reasons: Sequence[str] = (), note: str = "") -> Vote:
-    """The Vote for a click on the Compare page (strength only for decisive votes)."""
+                    reasons: Sequence[str] = (), note: str = "", left_reasons: Sequence[str] = (),
+                    right_reasons: Sequence[str] = ()) -> Vote:
+    """The Vote for a click on the Compare page (strength only for decisive votes).
+
+    `left_reasons` / `right_reasons` are reasons about one side's recipe, stored as
+    "left: too long" / "right: looks delicious" (the vote's `left` field says which recipe
+    was on the left, so each reason stays tied to its recipe); `reasons` are about the pair.
+    """
     outcome = matchup.outcome(choice)
     decisive = outcome in ("a", "b")
     all_reasons = [r for r in reasons if r]
+    all_reasons += [f"left: {r}" for r in left_reasons if r]
+    all_reasons += [f"right: {r}" for r in right_reasons if r]
     note = " ".join((note or "").split())[:MAX_NOTE_CHARS]
     if note:
         all_reasons.append("note: " + note)
@@ -99,6 +107,26 @@ def vote_from_click(user: str, matchup: Matchup, choice: str, much: bool = False
                 left=matchup.left, reasons=tuple(all_reasons), pantry=tuple(matchup.pantry),
                 model_version=matchup.model_label, generator=matchup.generator,
                 generator_reason=matchup.generator_reason)
+
+
+def reason_about(reason: str, vote: Vote) -> tuple[str | None, str]:
+    """(recipe id the reason is about, or None for the pair; the reason's text)."""
+    for side in ("left", "right"):
+        if reason.startswith(side + ": ") and vote.left in ("a", "b"):
+            on_left = vote.a if vote.left == "a" else vote.b
+            on_right = vote.b if vote.left == "a" else vote.a
+            return (on_left if side == "left" else on_right), reason[len(side) + 2:]
+    return None, reason
+
+
+def drop_recently_shown(recipes: Sequence[Recipe], recent: Sequence[Recipe]) -> list[Recipe]:
+    """The candidates that are not (near-)duplicates of a recipe shown in recent rounds.
+
+    Keeps round after round from showing the same dish again under a new title; when fewer
+    than two would remain, returns the candidates unchanged (a pair beats no pair).
+    """
+    fresh = [r for r in recipes if not any(r.id == s.id or near_duplicate(r, s) for s in recent)]
+    return fresh if len(fresh) >= 2 else list(recipes)
 
 
 # ---------------------------------------------------------------------------------- pairs
@@ -160,8 +188,11 @@ class Round:
 
 def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
                   random_share: float = RANDOM_SHARE, avoid: set[frozenset[str]] | None = None,
-                  on_progress: ProgressFn | None = None) -> Round:
+                  on_progress: ProgressFn | None = None, recent: Sequence[Recipe] = ()) -> Round:
     """Generate candidates, drop near-duplicates, score them, and pick the pair to show.
+
+    `recent` are recipes shown in this session's last rounds: candidates that are
+    near-duplicates of them are left out while at least two others remain.
 
     `lab` is a `pantry.lab.Lab`, `choice` a `GeneratorChoice`, `request` a
     `GenerationRequest`. The generated recipes are stored and logged for `user`.
@@ -173,7 +204,7 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
     recipes = list(recipes)
     if not recipes:
         raise GeneratorError(f"{used.name} returned no recipes; try again or change the pantry")
-    distinct = drop_near_duplicates(recipes)
+    distinct = drop_recently_shown(drop_near_duplicates(recipes), recent)
     dropped = len(recipes) - len(distinct)
     if len(distinct) < 2:
         raise NoPairAvailable(
@@ -194,6 +225,9 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
         generator=used.name, generator_reason=used.reason, pantry=tuple(request.pantry), ranking=tuple(rank(distinct, mean, std)))
     notes = [used.reason] if used is not choice else []
     return Round(matchup, used.reason, used.name, len(recipes), dropped, notes)
+
+
+RECENT_ROUNDS = 6  # rounds whose recipes a new round avoids repeating
 
 
 # ---------------------------------------------------------------------------- progress line

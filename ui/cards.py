@@ -1,29 +1,38 @@
-"""Recipe cards: title, facts, ingredients (missing ones marked), numbered steps, score."""
+"""Recipe cards: a compact header (side label, title, facts, the pick button), then the
+ingredients (missing ones marked) and the method in an expander, so a round fits on one
+screen. Every recipe string is escaped: recipes come from an LLM or an import."""
 
 from __future__ import annotations
 
-import html
-from typing import Sequence
+from typing import Callable, Sequence
 
 import streamlit as st
 
 from pantry.recipes import Recipe
+from ui.common import esc
+
+# Side labels say "Left"/"Right" side by side and "Top"/"Bottom" once the columns stack
+# (Streamlit stacks columns below 640 px). Our own markup, never outside text.
+CARD_CSS = """<style>
+.pp-narrow { display: none; }
+@media (max-width: 640px) { .pp-wide { display: none; } .pp-narrow { display: inline; } }
+.pp-side { font-size: 0.85rem; opacity: 0.75; }
+</style>"""
 
 
-def _esc(text: str) -> str:
-    """Escape Markdown so recipe text from an LLM cannot inject links or formatting."""
-    text = html.escape(text, quote=False)
-    for ch in "\\`*_{}[]<>()#+!|~$":
-        text = text.replace(ch, "\\" + ch)
-    return text
+def side_label(wide: str, narrow: str) -> str:
+    """HTML for a label that reads `wide` beside each other and `narrow` when stacked."""
+    return f'<span class="pp-side"><span class="pp-wide">{wide}</span><span class="pp-narrow">{narrow}</span></span>'
 
 
-def missing_lines(recipe: Recipe, pantry: Sequence[str]) -> set[str]:
+def missing_lines(recipe: Recipe, pantry: Sequence[str], amounts=None) -> set[str]:
     if not pantry:
         return set()
     from pantry.kitchen import missing_ingredients
 
     try:
+        if amounts:
+            return set(missing_ingredients(recipe, pantry, amounts=amounts))
         return set(missing_ingredients(recipe, pantry))
     except Exception:  # noqa: BLE001 - a card must render even if matching fails
         return set()
@@ -36,20 +45,27 @@ def facts(recipe: Recipe) -> str:
     if recipe.servings:
         parts.append(f":material/group: serves {recipe.servings}")
     if recipe.cuisine:
-        parts.append(f":material/public: {_esc(recipe.cuisine)}")
+        parts.append(f":material/public: {esc(recipe.cuisine)}")
     parts.append(f":material/list: {len(recipe.steps)} steps")
     return " · ".join(parts)
 
 
 def recipe_card(recipe: Recipe, pantry: Sequence[str], label: str = "", score: tuple[float, float] | None = None,
-                key: str = "") -> None:
-    """Draw one recipe in a bordered container. `score` (mean, uncertainty) is shown if given."""
-    missing = missing_lines(recipe, pantry)
+                key: str = "", actions: Callable[[], None] | None = None, amounts=None,
+                steps_expanded: bool = False) -> None:
+    """Draw one recipe in a bordered container.
+
+    `label` is HTML made by `side_label` (ours); `actions` draws the card's buttons right
+    under the title; `score` (mean, uncertainty) is shown if given.
+    """
+    missing = missing_lines(recipe, pantry, amounts)
     with st.container(border=True, key=f"card_{key}" if key else None):
         if label:
-            st.caption(label)
-        st.subheader(_esc(recipe.title), anchor=False)
+            st.html(label)
+        st.subheader(esc(recipe.title), anchor=False)
         st.caption(facts(recipe))
+        if actions is not None:
+            actions()
         if score is not None:
             mean, unc = score
             st.metric("Model score", f"{mean:+.3f}", help="Higher is better for this profile's model; "
@@ -57,12 +73,8 @@ def recipe_card(recipe: Recipe, pantry: Sequence[str], label: str = "", score: t
                       delta_arrow="off", delta_description="uncertainty")
         head = f"**Ingredients** ({len(recipe.ingredients)}"
         head += f", {len(missing)} missing)" if pantry else ")"
-        lines = [head]
-        for line in recipe.ingredients:
-            if line in missing:
-                lines.append(f"- :orange[{_esc(line)}] :orange-badge[missing]")
-            else:
-                lines.append(f"- {_esc(line)}")
-        st.markdown("\n".join(lines))
+        items = [f":orange[{esc(line)} (missing)]" if line in missing else esc(line) for line in recipe.ingredients]
+        st.markdown(head + ": " + " · ".join(items))
         if recipe.steps:
-            st.markdown("**Steps**\n\n" + "\n".join(f"{i}. {_esc(s)}" for i, s in enumerate(recipe.steps, 1)))
+            with st.expander(f"Method ({len(recipe.steps)} steps)", expanded=steps_expanded):
+                st.markdown("\n".join(f"{i}. {esc(s)}" for i, s in enumerate(recipe.steps, 1)))

@@ -1,7 +1,13 @@
-"""Small page helpers: error guard, flash messages, the current profile."""
+"""Small page helpers: error guard, flash messages, escaping, the session's profile.
+
+The profile belongs to one browser session and is mirrored in the URL (`?profile=ana`), so
+a reload, a bookmark or a direct link comes back to the same person; with no profile in
+the URL the app asks (welcome screen) and never picks someone else.
+"""
 
 from __future__ import annotations
 
+import html
 import logging
 from contextlib import contextmanager
 from typing import Iterator
@@ -9,8 +15,22 @@ from typing import Iterator
 import streamlit as st
 
 from pantry.errors import PantryError
+from pantry.votes import validate_user_name
 
 log = logging.getLogger("pantrypilot.app")
+PROFILE_PARAM = "profile"
+
+
+def esc(text: object) -> str:
+    """Text from outside (recipes, LLM answers, file names, server strings) as literal Markdown.
+
+    Escapes HTML and every Markdown / Streamlit directive character, so `[x](url)`,
+    `![img](url)`, `:red[...]`, `$...$` and bare URLs are shown as typed, never rendered.
+    """
+    text = html.escape(str(text), quote=False)
+    for ch in "\\`*_{}[]<>()#+!|~$:":
+        text = text.replace(ch, "\\" + ch)
+    return text.replace("\n", " ")
 
 
 @contextmanager
@@ -23,10 +43,10 @@ def guarded(what: str) -> Iterator[None]:
     try:
         yield
     except PantryError as e:
-        st.error(f"{what}: {e}", icon=":material/error:")
+        st.error(f"{what}: {esc(e)}", icon=":material/error:")
     except Exception as e:  # noqa: BLE001 - the page must stay usable
         log.exception("%s failed", what)
-        st.error(f"{what} failed unexpectedly ({type(e).__name__}: {e}). Nothing that was saved is lost; "
+        st.error(f"{what} failed unexpectedly ({type(e).__name__}: {esc(e)}). Nothing that was saved is lost; "
                  "try again, and if it keeps happening, report it with the app's log.",
                  icon=":material/error:")
 
@@ -41,6 +61,52 @@ def show_flashes() -> None:
         getattr(st, kind)(message)
 
 
+def current_profile() -> str | None:
+    return st.session_state.get("profile")
+
+
+def set_profile(name: str | None) -> None:
+    """Make `name` this session's profile and put it in the URL (None: no profile)."""
+    st.session_state["profile"] = name
+    st.session_state["profile_pick"] = name
+    if name:
+        st.query_params[PROFILE_PARAM] = name
+    else:
+        st.query_params.pop(PROFILE_PARAM, None)
+
+
+def resolve_profile(users: list[str]) -> str | None:
+    """This session's profile: the URL's `?profile=` if it names an existing profile, else
+    the one this session already chose (put back into the URL: page links drop it), else
+    None. A profile named in the URL that does not exist is reported, never replaced by
+    another person's."""
+    wanted = st.query_params.get(PROFILE_PARAM)
+    if wanted:
+        try:
+            name = validate_user_name(wanted)
+        except PantryError as e:
+            st.session_state["_profile_problem"] = f"The link names an invalid profile: {e}."
+            name = None
+        if name is not None and name in users:
+            if st.session_state.get("profile") != name:
+                st.session_state["profile"] = name
+                st.session_state["profile_pick"] = name
+            return name
+        if name is not None:
+            st.session_state["_profile_problem"] = (f"There is no profile named '{name}' here. Choose yours or "
+                                                    "create it.")
+        st.query_params.pop(PROFILE_PARAM, None)
+        set_profile(None)
+        return None
+    name = st.session_state.get("profile")
+    if name in users:
+        st.query_params[PROFILE_PARAM] = name
+        return name
+    if name is not None:
+        set_profile(None)
+    return None
+
+
 APP_FLAG = "_inside_app"
 
 
@@ -49,7 +115,3 @@ def require_app() -> None:
     file name (Streamlit's automatic pages/ listing) is sent to the app instead."""
     if not st.session_state.get(APP_FLAG):
         st.switch_page("app.py")
-
-
-def current_profile() -> str | None:
-    return st.session_state.get("profile")

@@ -6,14 +6,17 @@ import streamlit as st
 
 from pantry.errors import PantryError
 from pantry.votes import validate_user_name
-from ui.common import flash
+from ui.common import esc, flash, resolve_profile, set_profile
 from ui.resources import generator_choice, get_lab, refresh_generator
 
 
 def select_profile(name: str) -> None:
     """Make `name` the session's profile (call from a widget callback, before the picker is drawn)."""
-    st.session_state["profile"] = name
-    st.session_state["profile_pick"] = name
+    set_profile(name)
+
+
+def _picked() -> None:
+    set_profile(st.session_state.get("profile_pick"))
 
 
 def _create_profile() -> None:
@@ -26,36 +29,43 @@ def _create_profile() -> None:
         return
     select_profile(name)
     st.session_state["new_profile_name"] = ""
-    flash("success", f"Profile **{name}** created. Welcome!")
+    flash("success", f"Profile '{esc(name)}' created. Welcome!")
 
 
 def profile_picker() -> str | None:
-    store = get_lab().store
-    users = store.list_users()
+    """The session's profile (from the URL or this session), with a picker that never
+    chooses for the user: with none chosen it shows a placeholder."""
+    users = get_lab().store.list_users()
+    profile = resolve_profile(users)
+    if st.session_state.get("profile_pick") != profile:
+        st.session_state["profile_pick"] = profile
     if users:
-        st.session_state["profile"] = st.selectbox(
-            "Profile", users, key="profile_pick", help="Votes, pantry and the personal model belong to a profile.")
+        st.selectbox("Profile", users, key="profile_pick", on_change=_picked, placeholder="Choose your profile",
+                     help="Votes, pantry and the personal model belong to a profile. The profile is kept "
+                          "in the page address, so a reload or a bookmark comes back to it.")
     else:
-        st.session_state["profile"] = None
         st.info("No profile yet: create one to start.", icon=":material/person_add:")
+    problem = st.session_state.pop("_profile_problem", None)
+    if problem:
+        st.warning(problem, icon=":material/person_search:")
     with st.expander("New profile", expanded=not users, icon=":material/person_add:"):
         st.text_input("Name", key="new_profile_name", max_chars=40, placeholder="e.g. ana",
                       help="1-40 characters: letters, digits, spaces, '-', '_' and '.'")
         st.button("Create profile", on_click=_create_profile, key="create_profile", type="primary" if not users else "secondary")
         err = st.session_state.pop("_profile_error", None)
         if err:
-            st.error(err)
-    return st.session_state.get("profile")
+            st.error(esc(err))
+    return profile
 
 
 def generator_status() -> None:
     choice, error = generator_choice()
     st.markdown("**Recipe generator**")
     if choice is None:
-        st.error(f"Ollama unavailable: {error}", icon=":material/cloud_off:")
+        st.error(f"Ollama unavailable: {esc(error)}", icon=":material/cloud_off:")
     elif choice.backend == "ollama":
-        st.success(f"Ollama up: `{choice.name.split(':', 1)[1]}`", icon=":material/smart_toy:")
-        st.caption(choice.reason)
+        st.success(f"Ollama up: {esc(choice.name.split(':', 1)[1])}", icon=":material/smart_toy:")
+        st.caption(esc(choice.reason))
     else:
         status = choice.ollama
         if status is None:
@@ -64,7 +74,7 @@ def generator_status() -> None:
             st.warning("Offline composer: Ollama model missing", icon=":material/download:")
         else:
             st.info("Offline composer: Ollama down", icon=":material/cloud_off:")
-        st.caption(choice.reason)
+        st.caption(esc(choice.reason))
     st.button("Check again", key="recheck_generator", on_click=refresh_generator, type="tertiary",
               icon=":material/refresh:")
 
@@ -79,7 +89,7 @@ def model_status(user: str | None) -> None:
         acc = personal.metrics.get("val_accuracy")
         extra = f", validation accuracy {acc:.0%}" if isinstance(acc, (int, float)) else ""
         st.success(f"Personal v{personal.id}", icon=":material/person:")
-        st.caption(f"trained on {personal.metrics.get('n_decisive', '?')} of {user}'s decisive votes{extra}")
+        st.caption(f"trained on {personal.metrics.get('n_decisive', '?')} of {esc(user)}'s decisive votes{extra}")
     elif population is not None:
         st.info(f"Population v{population.id}", icon=":material/groups:")
         st.caption("trained on everyone's votes; no personal model for this profile yet")
