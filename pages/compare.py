@@ -15,7 +15,7 @@ import streamlit as st
 from pantry.compare import RECENT_ROUNDS, REASONS, prepare_round, retrain_hint, vote_from_click
 from pantry.errors import PantryError
 from pantry.generators import DIETS, GenerationRequest
-from pantry.kitchen import pantry_names, parse_pantry
+from pantry.kitchen import read_pantry
 from pantry.training import TrainConfig
 from pantry.votes import describe_vote
 from ui.cards import CARD_CSS, recipe_card, side_label
@@ -68,15 +68,11 @@ def _save_inputs(name: str) -> None:
         flash("error", f"Could not save your pantry: {e}")
 
 
-def _pantry(inputs: dict) -> tuple[tuple[str, ...], list[str]]:
-    """(canonical pantry, items the knowledge base does not know)."""
-    text = inputs.get("pantry_text", "") or ""
-    items = parse_pantry(text, get_kitchen(), settings().max_pantry_chars) if text.strip() else []
-    names = list(pantry_names(items))
-    for extra in inputs.get("pantry_items", []):
-        if extra not in names:
-            names.append(extra)
-    return tuple(names), [i.name for i in items if not i.known]
+def _pantry(inputs: dict):
+    """The pantry as read by `pantry.kitchen.read_pantry` (names, amounts, leftovers, what was
+    not understood, and a note when little or nothing was recognised)."""
+    return read_pantry(inputs.get("pantry_text", "") or "", inputs.get("pantry_items", []), get_kitchen(),
+                       settings().max_pantry_chars)
 
 
 def _request_round() -> None:
@@ -187,10 +183,10 @@ def _generate(name: str, mode: str, inputs: dict) -> None:
     if choice is None:
         st.error(f"No recipe generator available: {esc(error)}")
         return
-    pantry, _ = _pantry(inputs)
+    reading = _pantry(inputs)
     max_minutes = int(inputs.get("max_minutes") or 0)
     cuisine = inputs.get("cuisine", ANY)
-    request = GenerationRequest(pantry=pantry, n=int(st.session_state.get("n_candidates", 6)),
+    request = GenerationRequest(pantry=reading.pantry, amounts=reading.amounts, cooked=reading.cooked, n=int(st.session_state.get("n_candidates", 6)),
                                 diets=tuple(inputs.get("diets", [])),
                                 cuisine=None if cuisine == ANY else cuisine,
                                 max_minutes=max_minutes or None, seed=int(_rng().integers(1 << 31)))
@@ -211,6 +207,8 @@ def _generate(name: str, mode: str, inputs: dict) -> None:
                       state="complete")
     for note in rnd.notes:
         st.warning(esc(note))
+    if reading.note:
+        st.info(esc(reading.note), icon=":material/help:")
     st.session_state["matchup"] = rnd.matchup
     st.session_state["round_info"] = {"mode": mode, "candidates": rnd.candidates,
                                       "dropped": rnd.dropped_duplicates, "generator": rnd.generator_name}
@@ -218,7 +216,7 @@ def _generate(name: str, mode: str, inputs: dict) -> None:
 
 
 def _pantry_summary(inputs: dict) -> str:
-    pantry, _ = _pantry(inputs)
+    pantry = _pantry(inputs).names
     if not pantry:
         return "Your pantry: empty"
     shown = ", ".join(pantry[:6]) + (f" and {len(pantry) - 6} more" if len(pantry) > 6 else "")
@@ -261,9 +259,11 @@ def _pantry_inputs(name: str, expanded: bool) -> dict:
 
 
 def _pantry_note(inputs: dict) -> None:
-    pantry, unknown = _pantry(inputs)
-    if unknown:
-        st.caption("Not understood (kept as typed): " + esc(", ".join(unknown[:12])))
+    reading = _pantry(inputs)
+    if reading.note:
+        st.warning(esc(reading.note), icon=":material/help:")
+    elif reading.unknown:
+        st.caption("Not understood (kept as typed): " + esc(", ".join(reading.unknown[:12])))
 
 
 def _actions(name: str) -> None:
@@ -283,7 +283,7 @@ def _show_cook(matchup) -> None:
     top = matchup.ranking[0]
     st.subheader("The model's top pick", anchor=False)
     st.caption(f"Best of {len(matchup.ranking)} candidates by the {matchup.model_label} model.")
-    recipe_card(top.recipe, matchup.pantry, score=(top.score, top.uncertainty), key="cook_top")
+    recipe_card(top.recipe, matchup.pantry, amounts=matchup.amounts, score=(top.score, top.uncertainty), key="cook_top")
     table = pd.DataFrame([{"rank": k, "recipe": s.recipe.title, "score": s.score, "±": s.uncertainty,
                            "minutes": s.recipe.minutes} for k, s in enumerate(matchup.ranking, 1)])
     with st.expander("All candidates, best first"):
@@ -305,7 +305,7 @@ def _show_pair(matchup, revealed) -> None:
             wide, narrow = SIDES[side]
             if revealed and revealed["choice"] == side:
                 wide, narrow = wide + " · your pick", narrow + " · your pick"
-            recipe_card(item.recipe, matchup.pantry, label=side_label(wide, narrow),
+            recipe_card(item.recipe, matchup.pantry, label=side_label(wide, narrow), amounts=matchup.amounts,
                         score=(item.score, item.uncertainty) if revealed else None, key=side,
                         actions=None if revealed else (lambda side=side: _pick_controls(side)))
     st.caption(f"Pair chosen as **{matchup.why}** for the {esc(matchup.model_label)} model · generator "

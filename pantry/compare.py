@@ -61,6 +61,7 @@ class Matchup:
     pantry: tuple[str, ...]
     generator_reason: str | None = None  # recorded with the vote: why this generator was used
     ranking: tuple[Scored, ...] = ()  # every candidate, best first (for "just cook")
+    amounts: dict = field(default_factory=dict)  # pantry quantities (kitchen.read_pantry), for "missing"
 
     def __post_init__(self) -> None:
         if self.left not in ("a", "b"):
@@ -222,7 +223,8 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
         a=Scored(distinct[i], float(mean[i]), float(std[i])),
         b=Scored(distinct[j], float(mean[j]), float(std[j])),
         left=left, why=why, model_label=model_choice.label, model_kind=model_choice.kind,
-        generator=used.name, generator_reason=used.reason, pantry=tuple(request.pantry), ranking=tuple(rank(distinct, mean, std)))
+        generator=used.name, generator_reason=used.reason, pantry=tuple(request.pantry), ranking=tuple(rank(distinct, mean, std)),
+        amounts=dict(getattr(request, "amounts", {}) or {}))
     notes = [used.reason] if used is not choice else []
     return Round(matchup, used.reason, used.name, len(recipes), dropped, notes)
 

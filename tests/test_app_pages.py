@@ -14,8 +14,11 @@ from conftest import REPO, seed_votes
 TIMEOUT = 120
 
 
-def _app() -> AppTest:
+def _app(profile: str | None = "ana") -> AppTest:
+    """The app as opened by a link with `?profile=` (None: no profile in the URL)."""
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+    if profile:
+        at.query_params["profile"] = profile
     at.run()
     return at
 
@@ -37,7 +40,7 @@ def _texts(elements) -> list[str]:
 
 
 def test_first_start_is_welcoming_and_works(app_home):
-    at = _app()
+    at = _app(None)
     _ok(at)
     assert any("Welcome" in t for t in _texts(at.title))
     assert any("Create a profile" in t for t in _texts(at.markdown))
@@ -50,7 +53,7 @@ def test_first_start_is_welcoming_and_works(app_home):
 
 
 def test_new_profile_name_is_validated(app_home):
-    at = _app()
+    at = _app(None)
     at.text_input(key="new_profile_name").input("bad/name")
     at.button(key="create_profile").click()
     at.run()
@@ -90,7 +93,7 @@ def test_vote_through_compare_is_saved_then_undone(app_home):
     _ok(at)
     assert store.votes("ana") == []
     assert store.votes("ana", include_deleted=True)[0].deleted
-    assert any("Undid vote" in t for t in _texts(at.success))
+    assert any("Undid your vote (left" in t or "Undid your vote (right" in t for t in _texts(at.success))
     assert not at.metric, "the pair can be voted on again after an undo"
 
 
@@ -257,9 +260,7 @@ def test_two_sessions_voting_at_once_lose_no_vote(app_home):
     store.ensure_user("bo")
     sessions = {}
     for name in ("ana", "bo"):
-        at = _app()
-        at.sidebar.selectbox(key="profile_pick").set_value(name)
-        at.run()
+        at = _app(name)
         at.text_area(key=f"pantry_text::{name}").input("eggs, rice, spinach, onion")
         at.button(key="get_pair").click()
         at.run()
@@ -271,3 +272,75 @@ def test_two_sessions_voting_at_once_lose_no_vote(app_home):
         at.run()
         _ok(at)
     assert [v.user for v in store.votes()] == ["ana", "bo"]
+
+
+def test_no_profile_in_the_url_asks_instead_of_picking_someone(app_home):
+    store = _store(app_home)
+    for name in ("gz-u01", "tester"):
+        store.ensure_user(name)
+    at = _app(None)
+    _ok(at)
+    assert any("Welcome" in t for t in _texts(at.title))
+    assert "profile" not in at.session_state or at.session_state["profile"] is None
+    assert at.sidebar.selectbox(key="profile_pick").value is None
+    at.selectbox(key="welcome_pick").set_value("tester")
+    at.run()
+    _ok(at)
+    assert at.session_state["profile"] == "tester"
+    assert at.query_params["profile"] in ("tester", ["tester"])
+
+
+def test_a_link_to_an_unknown_profile_is_reported_not_replaced(app_home):
+    _store(app_home).ensure_user("gz-u01")
+    at = _app("maria")
+    _ok(at)
+    assert "profile" not in at.session_state or at.session_state["profile"] is None
+    assert any("no profile named 'maria'" in t for t in _texts(at.sidebar.warning))
+
+
+def _pair(at, name):
+    at.text_area(key=f"pantry_text::{name}").input("eggs, rice, spinach, onion")
+    at.button(key="get_pair").click()
+    at.run()
+    _ok(at)
+
+
+def test_undo_takes_back_only_this_sessions_votes_and_names_the_pair(app_home):
+    store = _store(app_home)
+    store.ensure_user("ana")
+    mine, other = _app("ana"), _app("ana")
+    _pair(mine, "ana")
+    mine.button(key="vote_left").click()
+    mine.run()
+    _pair(other, "ana")
+    other.button(key="vote_right").click()
+    other.run()
+    _ok(other)
+    first, second = store.votes("ana")
+    mine.button(key="undo").click()
+    mine.run()
+    _ok(mine)
+    assert [v.id for v in store.votes("ana")] == [second.id], "the other session's newer vote stays"
+    titles = {s.recipe.id: s.recipe.title for s in mine.session_state["matchup"].ranking}
+    winner = titles[first.winner]
+    said = [t.replace("\\", "") for t in _texts(mine.success)]
+    assert any(f"Undid your vote (left: {winner} beat" in t for t in said), said
+    assert mine.button(key="undo").disabled, "nothing left to undo in this session"
+
+
+def test_reasons_say_which_recipe_they_are_about(app_home):
+    store = _store(app_home)
+    store.ensure_user("ana")
+    at = _app("ana")
+    _pair(at, "ana")
+    at.session_state["reasons_left"] = ["bland"]
+    at.session_state["reasons_right"] = ["looks delicious", "quick and easy"]
+    at.button(key="vote_right").click()
+    at.run()
+    _ok(at)
+    [vote] = store.votes("ana")
+    assert vote.reasons == ("left: bland", "right: looks delicious", "right: quick and easy")
+    from pantry.compare import reason_about
+
+    right_id = vote.b if vote.left == "a" else vote.a
+    assert reason_about(vote.reasons[1], vote) == (right_id, "looks delicious")

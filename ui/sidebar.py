@@ -37,10 +37,13 @@ def profile_picker() -> str | None:
     chooses for the user: with none chosen it shows a placeholder."""
     users = get_lab().store.list_users()
     profile = resolve_profile(users)
-    if st.session_state.get("profile_pick") != profile:
+    if profile is None:
+        st.session_state.pop("profile_pick", None)  # placeholder, not the first name in the list
+    elif st.session_state.get("profile_pick") != profile:
         st.session_state["profile_pick"] = profile
     if users:
-        st.selectbox("Profile", users, key="profile_pick", on_change=_picked, placeholder="Choose your profile",
+        st.selectbox("Profile", users, index=None, key="profile_pick", on_change=_picked,
+                     placeholder="Choose your profile",
                      help="Votes, pantry and the personal model belong to a profile. The profile is kept "
                           "in the page address, so a reload or a bookmark comes back to it.")
     else:
@@ -86,8 +89,13 @@ def model_status(user: str | None) -> None:
     personal = store.active_model(user) if user else None
     population = store.active_model(None)
     if personal is not None:
-        acc = personal.metrics.get("val_accuracy")
-        extra = f", validation accuracy {acc:.0%}" if isinstance(acc, (int, float)) else ""
+        m = personal.metrics
+        acc, low, high = m.get("cv_accuracy"), m.get("cv_low"), m.get("cv_high")
+        extra = ""
+        if isinstance(acc, (int, float)):  # the same cross-validated figure the Retrain page shows
+            extra = f", held-out accuracy {acc:.0%}"
+            if isinstance(low, (int, float)) and isinstance(high, (int, float)):
+                extra += f" ({low:.0%}-{high:.0%})"
         st.success(f"Personal v{personal.id}", icon=":material/person:")
         st.caption(f"trained on {personal.metrics.get('n_decisive', '?')} of {esc(user)}'s decisive votes{extra}")
     elif population is not None:
