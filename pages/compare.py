@@ -348,7 +348,7 @@ def _revealed_message(matchup, revealed) -> None:
     if choice in ("left", "right"):
         agree = (" The model agreed." if model_pref == choice else
                  " The model scored them equally." if model_pref is None else " The model disagreed.")
-    st.success(f"Saved: {esc(said)}.{agree} Scores are now shown (model: {esc(matchup.model_label)}). "
+    st.success(f"Saved vote #{revealed['vote_id']}: {esc(said)}.{agree} Scores are now shown (model: {esc(matchup.model_label)}). "
                "Press **N** for the next pair, **U** to undo.", icon=":material/check_circle:")
 
 

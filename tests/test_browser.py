@@ -124,7 +124,7 @@ def _main_flow(server, page) -> None:
     page.goto(server)
     expect(page.get_by_text("Welcome to PantryPilot")).to_be_visible()
     _shot(page, "0-welcome")
-    page.get_by_role("textbox", name="Your profile name").fill("ana")
+    page.get_by_role("textbox", name="New profile name").fill("ana")
     page.get_by_role("button", name="Start").click()
     expect(page.get_by_role("heading", name="Compare recipes")).to_be_visible()
 
@@ -155,7 +155,7 @@ def _main_flow(server, page) -> None:
     expect(page.get_by_text("Model score").first).to_be_visible()  # scores revealed after the vote
     _shot(page, "2-compare-revealed")
     page.locator("body").press("u")  # undo
-    expect(page.get_by_text("Undid vote #1")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Undid your vote \((left|right): .+ beat "))).to_be_visible()
     expect(page.get_by_text(re.compile(r"\b0 votes by ana"))).to_be_visible()
     _idle(page)
     page.locator("body").press("2")  # the same pair can be voted on again
@@ -167,11 +167,11 @@ def _main_flow(server, page) -> None:
     page.get_by_role("link", name="Retrain").click()
     expect(page.get_by_role("heading", name="Retrain")).to_be_visible()
     page.get_by_role("button", name="Retrain", exact=True).click()
-    expect(page.get_by_text(re.compile(r"New version v\d+ vs the current model"))).to_be_visible(timeout=120_000)
+    expect(page.get_by_text(re.compile(r"New v\d+ vs the current model"))).to_be_visible(timeout=120_000)
     _no_exception(page)
     _shot(page, "3-retrain")
-    page.get_by_role("button", name=re.compile(r"^Activate v\d+$")).click()
-    expect(page.get_by_text(re.compile(r"Version v\d+ is now active"))).to_be_visible()
+    page.get_by_role("button", name=re.compile(r"^Activate v\d+")).click()
+    expect(page.get_by_text(re.compile(r"Activated .*v\d+"))).to_be_visible()
 
     page.get_by_role("link", name="Scores & diagnostics").click()
     expect(page.get_by_role("heading", name="Scores & diagnostics")).to_be_visible()
@@ -187,3 +187,82 @@ def _main_flow(server, page) -> None:
     _idle(page)
     _no_exception(page)
     _shot(page, "5-data")
+
+
+def _pair_on_screen(page, expect, pantry: str) -> None:
+    box = page.get_by_role("textbox", name="What's in your pantry?")
+    box.fill(pantry)
+    page.get_by_role("heading", name="Compare recipes").click()  # blur: commit the text area
+    _idle(page)
+    page.locator("body").press("n")
+    expect(page.get_by_text("Which would you rather cook?")).to_be_visible()
+    _idle(page)
+
+
+def _in_view(page, locator) -> bool:
+    box = locator.bounding_box()
+    view = page.viewport_size
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= view["height"]
+
+
+def test_reload_second_session_and_phone(server, page, tmp_path):
+    """A reload keeps the profile (URL), a second session on another profile cannot undo
+    this one's votes, and a round fits a phone screen with Top/Bottom labels."""
+    expect = sync_api.expect
+    expect.set_options(timeout=60_000)
+    from pantry.store import Store
+
+    store = Store(tmp_path / "home" / "pantry.sqlite3")
+    for name in ("gz-u01", "tester"):
+        store.ensure_user(name)
+    try:
+        page.goto(server)  # no profile in the URL: asked, not chosen
+        expect(page.get_by_text("Welcome to PantryPilot")).to_be_visible()
+        page.goto(server + "/?profile=tester")
+        expect(page.get_by_role("heading", name="Compare recipes")).to_be_visible()
+        _pair_on_screen(page, expect, "2 eggs, half an onion, spinach, leftover rice, soy sauce, garlic")
+        page.locator("body").press("1")
+        expect(page.get_by_text(re.compile(r"Saved vote #1\b"))).to_be_visible()
+        page.reload()
+        expect(page.get_by_role("heading", name="Compare recipes")).to_be_visible()
+        expect(page.get_by_text(re.compile(r"\b1 vote by tester"))).to_be_visible()
+        expect(page).to_have_url(re.compile(r"profile=tester"))
+        _idle(page)
+        page.locator("body").press("u")  # a new session: nothing of its own to undo
+        _idle(page)
+        assert [v.user for v in store.votes()] == ["tester"], "undo after reload removed a vote"
+
+        page.get_by_role("link", name="Data").click()  # navigating keeps the profile
+        expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible()
+        _idle(page)
+        expect(page).to_have_url(re.compile(r"profile=tester"))
+
+        other = page.context.browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+        other.set_default_timeout(60_000)
+        other.goto(server + "/?profile=gz-u01")
+        expect(other.get_by_role("heading", name="Compare recipes")).to_be_visible()
+        _pair_on_screen(other, expect, "uova, cipolla, salsa di soia, riso")
+        top = other.get_by_text("Top · key 1").first
+        expect(top).to_be_visible()
+        expect(other.get_by_text("Left · key 1")).to_be_hidden()
+        pick = other.get_by_role("button", name=re.compile("This one is better")).first
+        assert _in_view(other, pick), "the first pick button is on the first phone screen"
+        _shot(other, "6-phone-pair")
+        other.locator("body").press("2")
+        expect(other.get_by_text(re.compile(r"Saved vote #2\b"))).to_be_visible()
+        assert _in_view(other, other.get_by_text(re.compile(r"Saved vote #2\b"))), "the saved message is in view"
+        _shot(other, "7-phone-revealed")
+        page.goto(server + "/?profile=tester")
+        expect(page.get_by_role("heading", name="Compare recipes")).to_be_visible()
+        _idle(page)
+        page.locator("body").press("u")
+        _idle(page)
+        assert sorted(v.user for v in store.votes()) == ["gz-u01", "tester"], "no session undid another's vote"
+        other.locator("body").press("u")
+        expect(other.get_by_text("Undid your vote")).to_be_visible()
+        assert [v.user for v in store.votes()] == ["tester"]
+        _no_exception(page)
+        _no_exception(other)
+    except BaseException:
+        _shot(page, "failure-reload")
+        raise
