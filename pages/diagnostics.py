@@ -8,6 +8,8 @@ votes' position bias, the top and bottom recipes, and a CSV of everything.
 
 from __future__ import annotations
 
+import time
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -104,17 +106,37 @@ if source == "upload":
 if not selected:
     st.info("Choose at least one model version.")
     st.stop()
+if source == "upload" and upload is None:
+    st.info("Choose a recipes JSONL file to score (one recipe object per line).", icon=":material/upload_file:")
+    st.stop()
+limit = st.number_input("Most recipes to score (0 = all)", 0, 1_000_000, 0, step=100, key="diag_limit",
+                        help="Embedding is the slow step (about 15-25 recipes/s on 2 CPU cores, once per "
+                             "recipe: later runs use the cache).")
 
 with guarded("Diagnostics"):
     recipes = probe_recipes(store, source, user, upload.getvalue() if upload else None,
-                            upload.name if upload else "upload")
+                            upload.name if upload else "upload", limit=int(limit) or None)
+    if limit and source != "recent":
+        total = len(probe_recipes(store, source, user, upload.getvalue() if upload else None,
+                                  upload.name if upload else "upload"))
+        if total > len(recipes):
+            st.caption(f"Scoring {len(recipes)} of {total} recipes (the limit above); {total - len(recipes)} left out.")
     if len(recipes) < 2:
         st.info("The probe set has fewer than two recipes. Generate some on **Compare**, choose "
                 "**all recipes in the store**, or upload a recipes JSONL.", icon=":material/info:")
         st.stop()
+    bar = st.progress(0.0, text=f"Scoring {len(recipes)} recipes with {len(selected)} model(s)...")
+    started = time.monotonic()
+
+    def _progress(done: int, total: int, message: str) -> None:
+        left = (time.monotonic() - started) / done * (total - done) if done else None
+        eta = f", about {left:.0f} s left" if left is not None and done < total else ""
+        bar.progress(min(1.0, done / total) if total else 1.0, text=f"Embedded {done} of {total} recipes{eta}")
+
     with st.spinner(f"Scoring {len(recipes)} recipes with {len(selected)} model(s)..."):
         models = _models(selected)
-        scores, emb = score_table(lab, models, recipes)
+        scores, emb = score_table(lab, models, recipes, on_progress=_progress)
+        bar.empty()
         votes = store.votes(user=user if vote_scope == "profile" else None)
         cfg = TrainConfig()
         held, held_desc = held_out_votes(votes, cfg.seed, cfg.val_split)

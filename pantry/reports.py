@@ -134,28 +134,34 @@ def recipes_from_jsonl(data: bytes, name: str = "upload") -> list[Recipe]:
 
 
 def probe_recipes(store, source: str, user: str | None = None, upload: bytes | None = None,
-                  upload_name: str = "upload", limit: int = 500) -> list[Recipe]:
-    """The probe set: "recent" generated recipes, "all" stored recipes, or an "upload"."""
+                  upload_name: str = "upload", limit: int | None = None) -> list[Recipe]:
+    """The probe set: "recent" generated recipes, "all" stored recipes, or an "upload".
+
+    Every recipe unless `limit` (a visible setting on the page) is given; the caller says
+    what a limit left out (`len(all) - limit`). "recent" is capped at 500 by default.
+    """
     if source == "recent":
-        return store.recent_generated(user=None, limit=limit)
+        return store.recent_generated(user=None, limit=limit or 500)
     if source == "all":
-        return store.all_recipes()[-limit:]
+        found = store.all_recipes()
+        return found[-limit:] if limit else found
     if source == "upload":
         if not upload:
             raise InvalidInput("choose a recipes JSONL file to upload")
-        return recipes_from_jsonl(upload, upload_name)[:limit]
+        found = recipes_from_jsonl(upload, upload_name)
+        return found[:limit] if limit else found
     raise InvalidInput(f"unknown probe set {source!r}; use one of {', '.join(PROBE_SOURCES)}")
 
 
 def score_table(lab, models: Mapping[str, object], recipes: Sequence[Recipe],
-                pantry: Sequence[str] = ()) -> tuple[pd.DataFrame, np.ndarray]:
+                pantry: Sequence[str] = (), on_progress=None) -> tuple[pd.DataFrame, np.ndarray]:
     """Scores of each model (label -> RewardModel) on the recipes, long format, and the embeddings.
 
     Columns: version, recipe_id, title, score, uncertainty, rank (1 = best for that version).
     """
     if not recipes:
         return pd.DataFrame(columns=["version", "recipe_id", "title", "score", "uncertainty", "rank"]), np.zeros((0, 0))
-    x = lab.features(list(recipes), tuple(pantry))
+    x = lab.features(list(recipes), tuple(pantry), on_progress=on_progress)
     emb = x[:, :lab.embedder.dim]
     frames = []
     for label, model in models.items():

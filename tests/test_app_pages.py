@@ -344,3 +344,24 @@ def test_reasons_say_which_recipe_they_are_about(app_home):
 
     right_id = vote.b if vote.left == "a" else vote.a
     assert reason_about(vote.reasons[1], vote) == (right_id, "looks delicious")
+
+
+def test_uploaded_probe_set_is_scored_whole_with_no_error_before_a_file(app_home):
+    store = _store(app_home)
+    store.ensure_user("ana")
+    at = _app()
+    at.switch_page("pages/diagnostics.py")
+    at.run()
+    at.radio(key="diag_source").set_value("upload")
+    at.run()
+    _ok(at)  # no red error before a file is chosen
+    assert any("Choose a recipes JSONL file" in t for t in _texts(at.info))
+    lines = [json.dumps({"title": f"Dish {k}", "ingredients": [f"{k} g rice"], "steps": ["cook"]}) for k in range(520)]
+    at.file_uploader(key="diag_upload").set_value(("probe.jsonl", "\n".join(lines).encode(), "application/jsonl"))
+    at.run()
+    assert not at.exception  # (the heuristic's collapse alert on 520 look-alike dishes is expected)
+    assert any("Probe set: 520 recipes" in t for t in _texts(at.caption)), "the whole file, not 500"
+    at.number_input(key="diag_limit").set_value(100)
+    at.run()
+    assert not at.exception
+    assert any("Scoring 100 of 520 recipes" in t and "420 left out" in t for t in _texts(at.caption))
