@@ -190,7 +190,8 @@ def _generate(name: str, mode: str, inputs: dict) -> None:
                                 diets=tuple(inputs.get("diets", [])),
                                 cuisine=None if cuisine == ANY else cuisine,
                                 max_minutes=max_minutes or None, seed=int(_rng().integers(1 << 31)))
-    with st.status(f"Cooking up {request.n} candidates with {choice.name}...", expanded=False) as status:
+    slot = st.empty()  # progress while cooking; cleared afterwards so the round fits on screen
+    with slot.status(f"Cooking up {request.n} candidates with {esc(choice.name)}...", expanded=False):
         bar = st.progress(0.0)
 
         def progress(done: int, total: int, message: str) -> None:
@@ -202,15 +203,11 @@ def _generate(name: str, mode: str, inputs: dict) -> None:
         shown.add(frozenset((rnd.matchup.a.recipe.id, rnd.matchup.b.recipe.id)))
         recent.extend([rnd.matchup.a.recipe, rnd.matchup.b.recipe])
         del recent[:-2 * RECENT_ROUNDS]
-        status.update(label=f"{rnd.candidates} candidates from {esc(rnd.generator_name)}"
-                      + (f", {rnd.dropped_duplicates} near-duplicates dropped" if rnd.dropped_duplicates else ""),
-                      state="complete")
+    slot.empty()
     for note in rnd.notes:
         st.warning(esc(note))
-    if reading.note:
-        st.info(esc(reading.note), icon=":material/help:")
     st.session_state["matchup"] = rnd.matchup
-    st.session_state["round_info"] = {"mode": mode, "candidates": rnd.candidates,
+    st.session_state["round_info"] = {"mode": mode, "candidates": rnd.candidates, "pantry_note": reading.note,
                                       "dropped": rnd.dropped_duplicates, "generator": rnd.generator_name}
     st.session_state["revealed"] = None
 
@@ -299,6 +296,9 @@ def _show_pair(matchup, revealed) -> None:
         _revealed_message(matchup, revealed)
     else:
         _vote_bar()
+    info = st.session_state.get("round_info") or {}
+    if info.get("pantry_note"):
+        st.caption(":material/help: " + esc(info["pantry_note"]))
     cols = st.columns(2, gap="medium")
     for col, side, item in ((cols[0], "left", matchup.left_item), (cols[1], "right", matchup.right_item)):
         with col:
@@ -308,8 +308,11 @@ def _show_pair(matchup, revealed) -> None:
             recipe_card(item.recipe, matchup.pantry, label=side_label(wide, narrow), amounts=matchup.amounts,
                         score=(item.score, item.uncertainty) if revealed else None, key=side,
                         actions=None if revealed else (lambda side=side: _pick_controls(side)))
-    st.caption(f"Pair chosen as **{matchup.why}** for the {esc(matchup.model_label)} model · generator "
-               f"{esc(matchup.generator)} · sides are randomised. Scores appear after you vote.")
+    dropped = info.get("dropped")
+    st.caption(f"Pair chosen as **{matchup.why}** for the {esc(matchup.model_label)} model from "
+               f"{info.get('candidates', '?')} candidates by {esc(matchup.generator)}"
+               + (f" ({dropped} near-duplicates dropped)" if dropped else "")
+               + " · sides are randomised. Scores appear after you vote.")
 
 
 def _pick_controls(side: str) -> None:
