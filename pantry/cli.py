@@ -250,9 +250,10 @@ def cmd_models(args) -> int:
     for v in store.model_versions(args.user):
         m = v.metrics or {}
         rows.append({"id": v.id, "user": v.user or "(population)", "active": "*" if v.active else "",
-                     "created": v.created_at, "val_acc": _fmt(m.get("val_accuracy"), 3),
-                     "pairs": m.get("n_pairs", "-")})
-    _print_table(rows, ["id", "user", "active", "created", "val_acc", "pairs"])
+                     "created": v.created_at, "cv_acc": _fmt(m.get("cv_accuracy"), 3),
+                     "cv_pairs": m.get("cv_pairs", "-"), "pairs": m.get("n_pairs", "-")})
+    # cv_acc: the cross-validated held-out accuracy the app shows (blank for population versions)
+    _print_table(rows, ["id", "user", "active", "created", "cv_acc", "cv_pairs", "pairs"])
     return 0
 
 
