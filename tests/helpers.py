@@ -21,3 +21,37 @@ def shared_embedder():
     """One real all-MiniLM-L6-v2 per test process, with an in-memory cache shared by tests."""
     from pantry.embedding import Embedder
     return Embedder("all-MiniLM-L6-v2", device="cpu")
+
+
+# --- AppTest helpers shared by the page tests ------------------------------------------
+
+def open_app(profile: str | None = "ana", page: str | None = None, timeout: int = 120):
+    """The app as opened by a link with `?profile=` (None: no profile), optionally on `page`."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=timeout)
+    if profile:
+        at.query_params["profile"] = profile
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.run()
+        assert_ok(at)
+    return at
+
+
+def assert_ok(at) -> None:
+    """No exception and no error box on the page."""
+    assert not at.exception, [e.message for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert not errors, errors
+
+
+def texts(elements) -> list[str]:
+    return [str(e.value) for e in elements]
+
+
+def store_at(home):
+    from pantry.store import Store
+
+    return Store(home / "pantry.sqlite3")

@@ -7,37 +7,14 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
+from helpers import assert_ok as _ok, open_app, store_at as _store, texts as _texts
 from conftest import REPO
 
 TIMEOUT = 120
 
 
-def _store(home):
-    from pantry.store import Store
-
-    return Store(home / "pantry.sqlite3")
-
-
 def _data_page(profile: str | None) -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
-    if profile is not None:
-        # The profile comes from the URL (?profile=) or the session, depending on the app version.
-        at.query_params["profile"] = profile
-        at.session_state["profile"] = profile
-    at.run()
-    at.switch_page("pages/data.py")
-    at.run()
-    _ok(at)
-    return at
-
-
-def _ok(at: AppTest) -> None:
-    assert not at.exception, [e.message for e in at.exception]
-    assert not [e.value for e in at.error], [e.value for e in at.error]
-
-
-def _texts(elements) -> list[str]:
-    return [str(e.value) for e in elements]
+    return open_app(profile, "pages/data.py", TIMEOUT)
 
 
 _TABLE_COLUMN = {"votes_table": "choice", "batches_table": "file"}  # a column only that table has

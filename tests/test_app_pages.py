@@ -9,34 +9,14 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from helpers import assert_ok as _ok, open_app, store_at as _store, texts as _texts
 from conftest import REPO, seed_votes
 
 TIMEOUT = 120
 
 
 def _app(profile: str | None = "ana") -> AppTest:
-    """The app as opened by a link with `?profile=` (None: no profile in the URL)."""
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
-    if profile:
-        at.query_params["profile"] = profile
-    at.run()
-    return at
-
-
-def _ok(at: AppTest) -> None:
-    assert not at.exception, [e.message for e in at.exception]
-    errors = [e.value for e in at.error]
-    assert not errors, errors
-
-
-def _store(home):
-    from pantry.store import Store
-
-    return Store(home / "pantry.sqlite3")
-
-
-def _texts(elements) -> list[str]:
-    return [str(e.value) for e in elements]
+    return open_app(profile, timeout=TIMEOUT)
 
 
 def test_first_start_is_welcoming_and_works(app_home):

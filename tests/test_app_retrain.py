@@ -8,35 +8,14 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from helpers import assert_ok as _ok, open_app, store_at as _store, texts as _texts
 from conftest import REPO, seed_votes
 
 TIMEOUT = 180
 
 
-def _store(home):
-    from pantry.store import Store
-
-    return Store(home / "pantry.sqlite3")
-
-
 def _retrain_page(profile: str = "ana") -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
-    at.query_params["profile"] = profile
-    at.session_state["profile"] = profile
-    at.run()
-    at.switch_page("pages/retrain.py")
-    at.run()
-    _ok(at)
-    return at
-
-
-def _ok(at: AppTest) -> None:
-    assert not at.exception, [e.message for e in at.exception]
-    assert not [e.value for e in at.error], [e.value for e in at.error]
-
-
-def _texts(elements) -> list[str]:
-    return [str(e.value) for e in elements]
+    return open_app(profile, "pages/retrain.py", TIMEOUT)
 
 
 def _charts(at: AppTest) -> list[tuple[dict, list[dict]]]:
