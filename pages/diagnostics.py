@@ -114,13 +114,12 @@ limit = st.number_input("Most recipes to score (0 = all)", 0, 1_000_000, 0, step
                              "recipe: later runs use the cache).")
 
 with guarded("Diagnostics"):
-    recipes = probe_recipes(store, source, user, upload.getvalue() if upload else None,
-                            upload.name if upload else "upload", limit=int(limit) or None)
-    if limit and source != "recent":
-        total = len(probe_recipes(store, source, user, upload.getvalue() if upload else None,
-                                  upload.name if upload else "upload"))
-        if total > len(recipes):
-            st.caption(f"Scoring {len(recipes)} of {total} recipes (the limit above); {total - len(recipes)} left out.")
+    everything = probe_recipes(store, source, user, upload.getvalue() if upload else None,
+                               upload.name if upload else "upload")  # read once; the limit slices it
+    recipes = everything[-int(limit):] if limit and source == "all" else everything[:int(limit) or None]
+    if len(everything) > len(recipes):
+        st.caption(f"Scoring {len(recipes)} of {len(everything)} recipes (the limit above); "
+                   f"{len(everything) - len(recipes)} left out.")
     if len(recipes) < 2:
         st.info("The probe set has fewer than two recipes. Generate some on **Compare**, choose "
                 "**all recipes in the store**, or upload a recipes JSONL.", icon=":material/info:")
