@@ -21,11 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from pantry.embedding import Embedder, MemoryCache  # noqa: E402
-from pantry.features import FEATURE_SPEC, feature_matrix  # noqa: E402
-from pantry.jsonl import read_recipes_file  # noqa: E402
-from pantry.reward import RewardModel  # noqa: E402
-from pantry.store import Store  # noqa: E402
+from pantry.model.embedding import Embedder, MemoryCache  # noqa: E402
+from pantry.model.features import FEATURE_SPEC, feature_matrix  # noqa: E402
+from pantry.storage.jsonl import read_recipes_file  # noqa: E402
+from pantry.model.reward import RewardModel  # noqa: E402
+from pantry.storage.store import Store  # noqa: E402
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Learning curves: strict accuracy of the project's model vs baselines as labels grow.
 
-Runs `pantry.evaluation.evaluate` for K = 5, 10, 15, 25, 50 with random and active pair
+Runs `pantry.evaluation.protocols.evaluate` for K = 5, 10, 15, 25, 50 with random and active pair
 selection (seen protocol), plus the unseen protocol, on one data folder (recipes.jsonl +
 votes.jsonl), with the exact solver and (random selection) with the app's own trainer;
 prints a table and writes bench/out/learning_curves.{csv,json,html}.
@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from pantry.evaluation import evaluate, recipe_features  # noqa: E402
-from pantry.jsonl import read_votes_file  # noqa: E402
-from pantry.jsonl import read_recipes_file  # noqa: E402
+from pantry.evaluation.protocols import evaluate, recipe_features  # noqa: E402
+from pantry.storage.jsonl import read_votes_file  # noqa: E402
+from pantry.storage.jsonl import read_recipes_file  # noqa: E402
 
 KS = (5, 10, 15, 25, 50)
 
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no votes.jsonl in {data}: pass --data", file=sys.stderr)
         return 2
 
-    from pantry.embedding import Embedder
+    from pantry.model.embedding import Embedder
     from pantry.settings import DEFAULT_EMBEDDER
 
     t = time.perf_counter()

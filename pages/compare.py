@@ -15,9 +15,9 @@ import streamlit as st
 from pantry.compare import RECENT_ROUNDS, REASONS, prepare_round, retrain_hint, vote_from_click
 from pantry.errors import PantryError
 from pantry.generators import DIETS, GenerationRequest
-from pantry.kitchen import read_pantry
-from pantry.training import TrainConfig
-from pantry.votes import describe_vote
+from pantry.kitchen.knowledge import read_pantry
+from pantry.model.training import TrainConfig
+from pantry.domain.votes import describe_vote
 from ui.cards import CARD_CSS, recipe_card, side_label
 from ui.common import current_profile, esc, flash, guarded, require_app
 from ui.sidebar import select_profile
@@ -69,7 +69,7 @@ def _save_inputs(name: str) -> None:
 
 
 def _pantry(inputs: dict):
-    """The pantry as read by `pantry.kitchen.read_pantry` (names, amounts, leftovers, what was
+    """The pantry as read by `pantry.kitchen.knowledge.read_pantry` (names, amounts, leftovers, what was
     not understood, and a note when little or nothing was recognised)."""
     return read_pantry(inputs.get("pantry_text", "") or "", inputs.get("pantry_items", []), get_kitchen(),
                        settings().max_pantry_chars)

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from pantry.errors import ImportFailed, PantryError
-from pantry.jsonl import export_csv, export_trl, export_votes, import_jsonl
+from pantry.storage.jsonl import export_csv, export_trl, export_votes, import_jsonl
 from ui.common import current_profile, esc, flash, guarded, require_app
 from ui.resources import get_lab
 

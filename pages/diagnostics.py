@@ -15,10 +15,10 @@ import pandas as pd
 import streamlit as st
 
 from pantry.lab import heuristic_model
-from pantry.reports import (PROBE_SOURCES, distance_table, held_out_votes, human_position_bias, metrics_table,
+from pantry.evaluation.reports import (PROBE_SOURCES, distance_table, held_out_votes, human_position_bias, metrics_table,
                             probe_recipes, reliability, score_table, training_recipes, version_label, vote_features,
                             vote_margins)
-from pantry.training import TrainConfig
+from pantry.model.training import TrainConfig
 from ui.common import current_profile, guarded, require_app
 from ui.resources import get_lab
 

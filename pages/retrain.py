@@ -17,8 +17,8 @@ import pandas as pd
 import streamlit as st
 
 from pantry.errors import NotEnoughVotes, PantryError
-from pantry.reports import retrain_comparison, versions_table, votes_summary
-from pantry.training import CV_FOLDS, LEGACY_DEFAULTS, OPTIMIZERS, CrossValidation, TrainConfig
+from pantry.evaluation.reports import retrain_comparison, versions_table, votes_summary
+from pantry.model.training import CV_FOLDS, LEGACY_DEFAULTS, OPTIMIZERS, CrossValidation, TrainConfig
 from ui.common import current_profile, esc, flash, guarded, require_app
 from ui.resources import get_lab
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .errors import ImportFailed, PantryError
+from pantry.errors import ImportFailed, PantryError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -36,7 +36,7 @@ def _progress_printer(enabled: bool):
 
 
 def _lab():
-    from .lab import Lab
+    from pantry.lab import Lab
     return Lab()
 
 
@@ -53,9 +53,9 @@ def _fmt(x, digits: int = 4):
 
 # ---- commands ------------------------------------------------------------------------------
 def cmd_generate(args) -> int:
-    from .generators import GenerationRequest, generate_with_fallback, select_generator
-    from .kitchen import pantry_names, parse_pantry
-    from .settings import Settings
+    from pantry.generators import GenerationRequest, generate_with_fallback, select_generator
+    from pantry.kitchen.knowledge import pantry_names, parse_pantry
+    from pantry.settings import Settings
     settings = Settings.from_env()
     items = parse_pantry(args.pantry, max_chars=settings.max_pantry_chars)
     request = GenerationRequest(pantry=pantry_names(items), n=args.n, diets=tuple(args.diet or ()),
@@ -68,7 +68,7 @@ def cmd_generate(args) -> int:
             print(r.to_json())
         print(f"generator: {choice.name} ({choice.reason})", file=sys.stderr)
         return 0
-    from .kitchen import missing_ingredients
+    from pantry.kitchen.knowledge import missing_ingredients
     print(f"# generator: {choice.name} ({choice.reason})")
     for r in recipes:
         missing = missing_ingredients(r, request.pantry)
@@ -81,16 +81,16 @@ def cmd_generate(args) -> int:
 
 
 def _read_recipes(path: str):
-    from .jsonl import read_recipes_file
+    from pantry.storage.jsonl import read_recipes_file
     return read_recipes_file(path)
 
 
 def _model_choice(lab, args):
     """--model PATH (refused loudly if bad), else the user's active model with fallbacks."""
     if getattr(args, "model", None):
-        from .features import FEATURE_SPEC
-        from .lab import ModelChoice
-        from .reward import load_model
+        from pantry.model.features import FEATURE_SPEC
+        from pantry.lab import ModelChoice
+        from pantry.model.reward import load_model
         model = load_model(args.model, lab.embedder_name, FEATURE_SPEC)
         return ModelChoice(model, "file", None, f"model file {args.model}")
     choice = lab.model_for(args.user)
@@ -100,7 +100,7 @@ def _model_choice(lab, args):
 
 
 def cmd_score(args) -> int:
-    from .kitchen import pantry_names, parse_pantry
+    from pantry.kitchen.knowledge import pantry_names, parse_pantry
     recipes = _read_recipes(args.recipes)
     lab = _lab()
     pantry = pantry_names(parse_pantry(args.pantry)) if args.pantry else ()
@@ -121,13 +121,13 @@ def cmd_score(args) -> int:
 
 
 def cmd_diagnose(args) -> int:
-    from .diagnostics import diagnose_scores
+    from pantry.evaluation.diagnostics import diagnose_scores
     recipes = _read_recipes(args.recipes)
     lab = _lab()
     choice = _model_choice(lab, args)
     x = lab.features(recipes, (), _progress_printer(sys.stderr.isatty()))
     mean, std = choice.model.score(x, [r.id for r in recipes])
-    emb = x[:, :lab.embedder.dim]
+    emb = lab.embedding_part(x)
     report = diagnose_scores(mean, emb)
     report["model"] = choice.label
     report["mean_uncertainty"] = float(std.mean())
@@ -147,7 +147,7 @@ def cmd_diagnose(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .training import TrainConfig
+    from pantry.model.training import TrainConfig
     cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, val_split=args.val_split,
                       seed=args.seed, l2=args.l2, members=args.members, patience=args.patience,
                       optimizer=args.optimizer, item_var=args.item_var)
@@ -176,7 +176,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from .jsonl import import_jsonl
+    from pantry.storage.jsonl import import_jsonl
     lab_store = _store()
     report = import_jsonl(lab_store, args.file, default_user=args.user)
     print(f"imported {args.file}: {report.summary()} (import batch #{report.batch_id})")
@@ -184,13 +184,13 @@ def cmd_import(args) -> int:
 
 
 def _store():
-    from .settings import Settings
-    from .store import Store
+    from pantry.settings import Settings
+    from pantry.storage.store import Store
     return Store.open(Settings.from_env())
 
 
 def cmd_export(args) -> int:
-    from . import jsonl
+    from pantry.storage import jsonl
     store = _store()
     if args.format == "votes":
         text = "".join(line + "\n" for line in jsonl.export_votes(store, args.user))
@@ -207,27 +207,27 @@ def cmd_export(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    from .synth import persona_names, simulate_votes
+    from pantry.evaluation.synth import persona_names, simulate_votes
     if args.persona not in persona_names():
         raise PantryError(f"unknown persona {args.persona!r}: choose one of {', '.join(persona_names())}")
     votes = simulate_votes(args.persona, args.n, seed=args.seed, user=args.user)
     lines = [json.dumps(v) for v in votes]
     if args.out:
-        from .jsonl import write_jsonl
+        from pantry.storage.jsonl import write_jsonl
         write_jsonl(args.out, lines)
         print(f"wrote {len(lines)} votes for persona {args.persona} to {args.out}", file=sys.stderr)
     else:
         for line in lines:
             print(line)
     if args.do_import:
-        from .jsonl import import_jsonl
+        from pantry.storage.jsonl import import_jsonl
         report = import_jsonl(_store(), lines)
         print(f"imported {report.votes} votes, {report.recipes} recipes", file=sys.stderr)
     return 0
 
 
 def cmd_persona_check(args) -> int:
-    from .personas_check import persona_check
+    from pantry.evaluation.personas import persona_check
     report = persona_check(_lab(), args.persona, args.user, n=args.n, seed=args.seed,
                            on_progress=_progress_printer(sys.stderr.isatty()))
     if args.json:
@@ -258,7 +258,7 @@ def cmd_models(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluation import evaluate_files
+    from pantry.evaluation.protocols import evaluate_files
     report = evaluate_files(args.recipes, args.votes, protocol=args.protocol, labels=args.labels,
                             selection=args.selection, seed=args.seed, trainer=args.trainer,
                             on_progress=_progress_printer(sys.stderr.isatty()))
@@ -275,7 +275,8 @@ def cmd_evaluate(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .training import TrainConfig, LEGACY_DEFAULTS
+    from pantry.kitchen.knowledge import DIETS
+    from pantry.model.training import TrainConfig, LEGACY_DEFAULTS
     d = TrainConfig()
     p = argparse.ArgumentParser(prog="python -m pantry", description="PantryPilot preference lab")
     sub = p.add_subparsers(dest="command", required=True)
@@ -283,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="generate recipes from a pantry")
     g.add_argument("--pantry", required=True, help='free text, e.g. "2 eggs, half an onion, spinach"')
     g.add_argument("--n", type=int, default=2)
-    g.add_argument("--diet", action="append", choices=["vegetarian", "vegan", "gluten-free", "dairy-free", "nut-free"])
+    g.add_argument("--diet", action="append", choices=list(DIETS))
     g.add_argument("--cuisine")
     g.add_argument("--max-minutes", type=int)
     g.add_argument("--servings", type=int, default=2)
@@ -308,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     dg.add_argument("--json", action="store_true")
     dg.set_defaults(func=cmd_diagnose)
 
-    from .training import CV_FOLDS
+    from pantry.model.training import CV_FOLDS
     t = sub.add_parser("train", help="train the population model and (with --user) a personal model, "
                                      "and activate them (--no-activate: do not)",
                        epilog=f"legacy defaults: {LEGACY_DEFAULTS}")

@@ -22,12 +22,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .dedupe import drop_near_duplicates, near_duplicate
-from .errors import GeneratorError, InvalidInput, PantryError
-from .recipes import Recipe
-from .votes import Vote
+from pantry.base import ProgressFn
+from pantry.domain.dedupe import drop_near_duplicates, near_duplicate
+from pantry.errors import GeneratorError, InvalidInput, PantryError
+from pantry.domain.recipes import Recipe
+from pantry.domain.votes import Vote
 
-ProgressFn = Callable[[int, int, str], None]
 
 REASONS = ("too long", "missing ingredients", "bland", "too complex", "not my cuisine",
            "too many steps", "looks delicious", "quick and easy")
@@ -143,12 +143,12 @@ def pick_pair(recipes: Sequence[Recipe], features: np.ndarray, model, rng: np.ra
               ) -> tuple[int, int, str]:
     """Choose which two candidates to show: (i, j, why) with why "informative" or "random".
 
-    Uses `pantry.selection.choose_pair` (BALD over the model's ensemble, near-duplicate
-    embeddings left out) and also leaves out pairs that `pantry.dedupe.near_duplicate`
+    Uses `pantry.model.selection.choose_pair` (BALD over the model's ensemble, near-duplicate
+    embeddings left out) and also leaves out pairs that `pantry.domain.dedupe.near_duplicate`
     calls the same dish. Pairs in `avoid` (sets of two recipe ids already shown) are used
     only when nothing else is left. Raises NoPairAvailable when every pair is a duplicate.
     """
-    from .selection import choose_pair
+    from pantry.model.selection import choose_pair
 
     if len(recipes) < 2 or not valid_pairs(recipes):
         raise NoPairAvailable("the generator returned no two different recipes; "
@@ -169,8 +169,8 @@ def pick_pair(recipes: Sequence[Recipe], features: np.ndarray, model, rng: np.ra
 
 
 def rank(recipes: Sequence[Recipe], mean: np.ndarray, std: np.ndarray) -> list[Scored]:
-    """Best-of-N (`pantry.selection.rank`): the candidates by score, best first."""
-    from .selection import rank as rank_indices
+    """Best-of-N (`pantry.model.selection.rank`): the candidates by score, best first."""
+    from pantry.model.selection import rank as rank_indices
 
     return [Scored(recipes[k], float(mean[k]), float(std[k])) for k in rank_indices(mean, std)]
 
@@ -199,7 +199,7 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
     `GenerationRequest`. The generated recipes are stored and logged for `user`.
     Raises NoPairAvailable / GeneratorError / PantryError with a message for people.
     """
-    from .generators import generate_with_fallback
+    from pantry.generators import generate_with_fallback
 
     recipes, used = generate_with_fallback(choice, request, on_progress)
     recipes = list(recipes)

@@ -30,16 +30,16 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .errors import ModelFileError, NotEnoughVotes, PantryError
-from .features import FEATURE_NAMES, FEATURE_SPEC, feature_matrix
-from .recipes import Recipe
-from .reward import RewardMember, RewardModel, load_model
-from .settings import Settings
-from .training import (CV_FOLDS, CrossValidation, EpochStats, Pairs, TrainConfig, concat_pairs, cross_validate,
+from pantry.base import ProgressFn
+from pantry.errors import ModelFileError, NotEnoughVotes, PantryError
+from pantry.model.features import FEATURE_NAMES, FEATURE_SPEC, feature_matrix
+from pantry.domain.recipes import Recipe
+from pantry.model.reward import RewardMember, RewardModel, load_model
+from pantry.settings import Settings
+from pantry.model.training import (CV_FOLDS, CrossValidation, EpochStats, Pairs, TrainConfig, concat_pairs, cross_validate,
                        fixed_model, make_pairs, settings_fit, train_reward_model, usable_folds)
-from .votes import Vote
+from pantry.domain.votes import Vote
 
-ProgressFn = Callable[[int, int, str], None]
 FoldFn = Callable[[str, int, int, CrossValidation], None]  # ("new"|"current", done, folds, pooled so far)
 POPULATION = None  # the store's user value for population model versions
 # Pantry heuristic used before any vote: prefer recipes you can cook now, quickly.
@@ -134,7 +134,7 @@ class _Setup:
 
 class Lab:
     def __init__(self, settings: Settings | None = None, store=None, embedder=None):
-        from .store import Store
+        from pantry.storage.store import Store
         self.settings = settings or Settings.from_env()
         self.store = store if store is not None else Store.open(self.settings)
         self._embedder = embedder
@@ -144,7 +144,7 @@ class Lab:
     @property
     def embedder(self):
         if self._embedder is None:
-            from .embedding import Embedder
+            from pantry.model.embedding import Embedder
             self._embedder = Embedder(self.settings.embedder, self.settings.device, cache=self.store)
         return self._embedder
 
@@ -156,6 +156,11 @@ class Lab:
                  on_progress: ProgressFn | None = None) -> np.ndarray:
         emb = self.embedder.encode([r.text for r in recipes], on_progress=on_progress)
         return feature_matrix(emb, recipes, pantries)
+
+    def embedding_part(self, x: np.ndarray) -> np.ndarray:
+        """The sentence-embedding columns of a feature matrix from `features` (the first `dim`;
+        the rest are pantry and recipe features). Collapse diagnostics look at these."""
+        return x[:, : self.embedder.dim]
 
     def vote_pairs(self, votes: Sequence[Vote], on_progress: ProgressFn | None = None,
                    with_ids: bool = True) -> Pairs:

@@ -11,6 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
+DEFAULT_OLLAMA_HOST = "http://localhost:11434"
+DEFAULT_OLLAMA_MODEL = "llama3.2:3b"
+
+
+def ollama_base_url(host: str | None) -> str:
+    """The URL the ollama client talks to (`localhost:11434` -> `http://localhost:11434`)."""
+    host = (host or "").strip().rstrip("/") or DEFAULT_OLLAMA_HOST
+    if "://" not in host:
+        host = "http://" + host
+    return host
 
 
 def _int(name: str, default: int) -> int:
@@ -54,15 +64,12 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        host = os.environ.get("OLLAMA_HOST", "").strip() or "http://localhost:11434"
-        if "://" not in host:
-            host = "http://" + host
         return cls(
             home=Path(os.environ.get("PANTRY_HOME", "").strip() or "data").expanduser(),
             embedder=os.environ.get("PANTRY_EMBEDDER", "").strip() or DEFAULT_EMBEDDER,
             device=os.environ.get("PANTRY_DEVICE", "").strip() or "auto",
-            ollama_host=host.rstrip("/"),
-            ollama_model=os.environ.get("PANTRY_OLLAMA_MODEL", "").strip() or "llama3.2:3b",
+            ollama_host=ollama_base_url(os.environ.get("OLLAMA_HOST")),
+            ollama_model=os.environ.get("PANTRY_OLLAMA_MODEL", "").strip() or DEFAULT_OLLAMA_MODEL,
             ollama_timeout=_float("PANTRY_OLLAMA_TIMEOUT", 60.0),
             generator=(os.environ.get("PANTRY_GENERATOR", "").strip() or "auto").lower(),
             max_pantry_chars=_int("PANTRY_MAX_PANTRY_CHARS", 5000),

@@ -25,7 +25,7 @@ def app_home(tmp_path, monkeypatch):
     """
     import streamlit as st
 
-    import pantry.embedding as embedding
+    import pantry.model.embedding as embedding
     from tests.helpers import shared_embedder
 
     home = tmp_path / "home"
@@ -51,7 +51,7 @@ def app_home(tmp_path, monkeypatch):
 def seed_votes(store, user: str, n: int = 12, seed: int = 0) -> list:
     """Store offline-composer recipes and `n` votes by `user` that prefer the quicker recipe."""
     from pantry.generators import GenerationRequest, OfflineComposer
-    from pantry.votes import Vote
+    from pantry.domain.votes import Vote
 
     recipes = OfflineComposer().generate(GenerationRequest(pantry=("egg", "rice", "spinach", "onion", "tomato"),
                                                            n=2 * n, seed=seed))

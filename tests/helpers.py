@@ -19,7 +19,7 @@ def shared_data() -> Path:
 @functools.lru_cache(maxsize=1)
 def shared_embedder():
     """One real all-MiniLM-L6-v2 per test process, with an in-memory cache shared by tests."""
-    from pantry.embedding import Embedder
+    from pantry.model.embedding import Embedder
     return Embedder("all-MiniLM-L6-v2", device="cpu")
 
 
@@ -52,6 +52,6 @@ def texts(elements) -> list[str]:
 
 
 def store_at(home):
-    from pantry.store import Store
+    from pantry.storage.store import Store
 
     return Store(home / "pantry.sqlite3")

@@ -38,7 +38,7 @@ def _labels(at: AppTest) -> list[str]:
 
 
 def _recipes(store):
-    from pantry.recipes import recipe_from_dict
+    from pantry.domain.recipes import recipe_from_dict
 
     rs = [recipe_from_dict({"id": rid, "title": title, "ingredients": ["eggs"], "steps": ["cook"]})
           for rid, title in (("r1", "Smoky Shakshuka"), ("r2", "Zesty Grain Bowl"), ("r3", "*Bold* [Toast](x)"))]
@@ -47,7 +47,7 @@ def _recipes(store):
 
 
 def test_votes_table_says_what_was_chosen_without_codes(app_home):
-    from pantry.votes import Vote
+    from pantry.domain.votes import Vote
 
     store = _store(app_home)
     store.ensure_user("ana")

@@ -128,8 +128,8 @@ def test_retrain_with_too_few_votes_explains(app_home):
 
 
 def _save_model(store, home, weight_scale: float, name: str) -> int:
-    from pantry.features import FEATURE_NAMES, FEATURE_SPEC
-    from pantry.reward import RewardModel
+    from pantry.model.features import FEATURE_NAMES, FEATURE_SPEC
+    from pantry.model.reward import RewardModel
 
     dim = 384 + len(FEATURE_NAMES)
     model = RewardModel.new(dim, 3, "all-MiniLM-L6-v2", FEATURE_SPEC, seed=1)

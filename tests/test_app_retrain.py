@@ -42,7 +42,7 @@ def trained_home(app_home):
     """Two profiles with votes, and an active population model and personal model for ana."""
     from pantry.lab import Lab
     from pantry.settings import Settings
-    from pantry.training import TrainConfig
+    from pantry.model.training import TrainConfig
 
     store = _store(app_home)
     seed_votes(store, "ana", n=20, seed=0)
@@ -96,9 +96,9 @@ def test_retrain_activates_nothing_and_shows_one_held_out_figure(trained_home):
 
 
 def _fake_preview(monkeypatch, store, new_correct: int, current_correct: int) -> None:
-    from pantry.diagnostics import wilson_interval
+    from pantry.evaluation.diagnostics import wilson_interval
     from pantry.lab import Lab, RetrainPreview
-    from pantry.training import CrossValidation
+    from pantry.model.training import CrossValidation
 
     def cv(correct: int) -> CrossValidation:
         low, high = wilson_interval(correct, 10)

@@ -210,7 +210,7 @@ def test_reload_second_session_and_phone(server, page, tmp_path):
     this one's votes, and a round fits a phone screen with Top/Bottom labels."""
     expect = sync_api.expect
     expect.set_options(timeout=60_000)
-    from pantry.store import Store
+    from pantry.storage.store import Store
 
     store = Store(tmp_path / "home" / "pantry.sqlite3")
     for name in ("gz-u01", "tester"):

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from pantry.cli import main
-from pantry.store import Store
+from pantry.storage.store import Store
 
 
 @pytest.fixture

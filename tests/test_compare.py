@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from pantry.compare import Matchup, NoPairAvailable, Scored, pick_pair, rank, retrain_hint, vote_from_click
-from pantry.features import FEATURE_NAMES, FEATURE_SPEC
-from pantry.recipes import Recipe
-from pantry.reward import RewardModel
+from pantry.model.features import FEATURE_NAMES, FEATURE_SPEC
+from pantry.domain.recipes import Recipe
+from pantry.model.reward import RewardModel
 
 
 def _recipe(rid: str, title: str, ingredients: tuple[str, ...], minutes: int = 20) -> Recipe:

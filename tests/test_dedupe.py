@@ -1,12 +1,12 @@
-"""pantry.dedupe: the near-duplicate rule for one dish under different titles."""
+"""pantry.domain.dedupe: the near-duplicate rule for one dish under different titles."""
 
 from __future__ import annotations
 
 import inspect
 
-from pantry import dedupe
-from pantry.dedupe import drop_near_duplicates, near_duplicate
-from pantry.recipes import recipe_from_dict
+from pantry.domain import dedupe
+from pantry.domain.dedupe import drop_near_duplicates, near_duplicate
+from pantry.domain.recipes import recipe_from_dict
 
 FRITTATA_STEPS = [
     "Heat the grill to high. Beat the egg with a pinch of salt and pepper.",
@@ -59,7 +59,7 @@ def test_errors_are_not_swallowed(monkeypatch):
 
     dedupe._kitchen.cache_clear()
     dedupe.canonical_line.cache_clear()
-    monkeypatch.setattr("pantry.kitchen.load_kitchen", broken)
+    monkeypatch.setattr("pantry.kitchen.knowledge.load_kitchen", broken)
     try:
         try:
             dedupe.canonical_line("2 eggs, beaten, for a test")

@@ -1,4 +1,4 @@
-"""Tests for pantry.diagnostics: each metric against values worked out by hand."""
+"""Tests for pantry.evaluation.diagnostics: each metric against values worked out by hand."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from pantry.diagnostics import (
+from pantry.evaluation.diagnostics import (
     AccuracyResult,
     DiagnosticsInputError,
     SpreadResult,

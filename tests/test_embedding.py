@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from pantry import embedding
-from pantry.embedding import Embedder, MemoryCache, packaged_minilm_dir, sha256_file
+from pantry.model import embedding
+from pantry.model.embedding import Embedder, MemoryCache, packaged_minilm_dir, sha256_file
 from pantry.errors import EmbedderError
 from tests.helpers import shared_embedder
 
@@ -48,7 +48,7 @@ def test_cache_means_no_text_is_embedded_twice():
 
 
 def test_store_backed_cache_persists(tmp_path):
-    from pantry.store import Store
+    from pantry.storage.store import Store
     emb = shared_embedder()
     store = Store(tmp_path / "db.sqlite3")
     old = emb.cache

@@ -1,4 +1,4 @@
-"""Tests for pantry.evaluation: the offline protocols on a synthetic fixture with a known answer."""
+"""Tests for pantry.evaluation.protocols: the offline protocols on a synthetic fixture with a known answer."""
 
 import os
 import time
@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import pantry.evaluation as ev
+import pantry.evaluation.protocols as ev
 from pantry.errors import InvalidInput
-from pantry.evaluation import ModelSettings, evaluate, split_user_votes, vote_arrays
-from pantry.votes import Vote
+from pantry.evaluation.protocols import ModelSettings, evaluate, split_user_votes, vote_arrays
+from pantry.domain.votes import Vote
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PANTRY_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -221,7 +221,7 @@ def test_evaluate_with_a_taste_basis_runs_and_stays_accurate():
 
 def test_app_trainer_obeys_the_protocol_and_learns(monkeypatch):
     """--trainer app: the app's torch trainer; population priors never see the test user."""
-    import pantry.training as training
+    import pantry.model.training as training
 
     ids, votes, feats = fixture()
     # [embedding | explicit features] layout, so the population is pulled toward the heuristic

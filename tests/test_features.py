@@ -2,8 +2,8 @@ import math
 
 import numpy as np
 
-from pantry.features import FEATURE_NAMES, FEATURE_SPEC, explicit_matrix, feature_matrix
-from pantry.recipes import Recipe
+from pantry.model.features import FEATURE_NAMES, FEATURE_SPEC, explicit_matrix, feature_matrix
+from pantry.domain.recipes import Recipe
 
 
 def _recipe(title, ingredients, minutes=20, steps=("Boil the pasta.", "Fry the bacon.", "Mix.")):

@@ -9,11 +9,11 @@ import json
 import pytest
 
 from pantry.errors import ImportFailed, InvalidInput
-from pantry.jsonl import (ImportReport, export_csv, export_trl, export_votes, import_jsonl, read_recipes_file,
+from pantry.storage.jsonl import (ImportReport, export_csv, export_trl, export_votes, import_jsonl, read_recipes_file,
                           write_jsonl)
-from pantry.recipes import recipe_from_dict, recipe_to_text
-from pantry.store import Store
-from pantry.votes import Vote
+from pantry.domain.recipes import recipe_from_dict, recipe_to_text
+from pantry.storage.store import Store
+from pantry.domain.votes import Vote
 
 
 def make_recipe(i: int):
@@ -196,7 +196,7 @@ def test_write_jsonl_is_atomic_replace(tmp_path):
 def test_read_votes_file_reports_every_bad_line(tmp_path):
     import pytest
     from pantry.errors import ImportFailed
-    from pantry.jsonl import read_votes_file
+    from pantry.storage.jsonl import read_votes_file
     good = {"user": "u", "a": {"id": "x", "title": "X", "ingredients": ["a"]}, "b": "y", "outcome": "a"}
     path = tmp_path / "votes.jsonl"
     path.write_text(json.dumps(good) + "\n{oops\n" + json.dumps({**good, "outcome": "maybe"}) + "\n")

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from pantry.cli import main
-from pantry.jsonl import import_jsonl
+from pantry.storage.jsonl import import_jsonl
 from pantry.lab import Lab
-from pantry.personas_check import persona_check
+from pantry.evaluation.personas import persona_check
 from pantry.settings import Settings
-from pantry.store import Store
-from pantry.synth import simulate_votes
-from pantry.training import TrainConfig
+from pantry.storage.store import Store
+from pantry.evaluation.synth import simulate_votes
+from pantry.model.training import TrainConfig
 from tests.helpers import shared_data, shared_embedder
 
 
@@ -53,7 +53,7 @@ def test_model_choice_falls_back_and_says_why(trained, tmp_path):
 
 def test_scores_rank_best_first_with_uncertainty(trained):
     lab, _ = trained
-    from pantry.personas_check import fresh_recipes
+    from pantry.evaluation.personas import fresh_recipes
     recipes = fresh_recipes(20, seed=5)
     ranked = lab.score(recipes, "synth-vegetarian", ("egg", "spinach"))
     scores = [s.score for s in ranked]
@@ -78,7 +78,7 @@ def test_truncated_active_model_falls_back_with_reason_and_keeps_file(trained, t
 
 def test_cli_score_and_diagnose_json(trained, tmp_path, monkeypatch, capsys):
     lab, _ = trained
-    from pantry.personas_check import fresh_recipes
+    from pantry.evaluation.personas import fresh_recipes
     path = tmp_path / "r.jsonl"
     path.write_text("".join(r.to_json() + "\n" for r in fresh_recipes(30, seed=9)))
     monkeypatch.setenv("PANTRY_HOME", str(lab.settings.home))
@@ -110,10 +110,10 @@ def test_cli_truncated_weights_file_is_one_line_error(trained, tmp_path, monkeyp
                     reason="../shared/data is absent (a fresh clone has no real data)")
 def test_real_foodnetwork_recipes_get_distinct_scores(trained):
     lab, _ = trained
-    from pantry.jsonl import read_recipes_file
+    from pantry.storage.jsonl import read_recipes_file
     recipes = read_recipes_file(shared_data() / "foodnetwork" / "recipes.jsonl")[:150]
     x = lab.features(recipes)
-    from pantry.diagnostics import diagnose_scores
+    from pantry.evaluation.diagnostics import diagnose_scores
     report = diagnose_scores(lab.model_for("synth-vegetarian").model.score(x)[0], x[:, :384])
     assert report["distinct_ratio"] == 1.0 and report["mode_share"] <= 1 / 150
 

@@ -25,7 +25,7 @@ from pantry.generators import (
     select_generator,
 )
 from pantry.generators.ollama_gen import build_messages, model_matches, normalise_model_name
-from pantry.recipes import content_id, recipe_json_schema
+from pantry.domain.recipes import content_id, recipe_json_schema
 from pantry.settings import Settings
 
 try:
@@ -152,7 +152,7 @@ def test_prompt_says_diet_cuisine_time_and_servings():
 
 
 def test_vegetarian_request_gets_vegetarian_recipes(server):
-    from pantry.kitchen import diet_violations
+    from pantry.kitchen.knowledge import diet_violations
 
     recipes = make_gen(server).generate(GenerationRequest(pantry=PANTRY, n=2, diets=("vegetarian",), seed=3))
     assert len(recipes) == 2

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from pantry.errors import InvalidRecipe
-from pantry.recipes import content_id, embedding_text, parse_recipe_json, recipe_from_dict, recipe_json_schema
+from pantry.domain.recipes import content_id, embedding_text, parse_recipe_json, recipe_from_dict, recipe_json_schema
 
 GOOD = {"id": "x1", "title": "Tomato Soup", "ingredients": ["4 tomatoes", "1 onion"],
         "steps": ["Chop.", "Simmer 20 minutes."], "minutes": 30, "servings": 2,

@@ -1,4 +1,4 @@
-"""pantry.reports: vote summaries, held-out split, metrics and alerts, position bias, uploads."""
+"""pantry.evaluation.reports: vote summaries, held-out split, metrics and alerts, position bias, uploads."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from pantry.errors import ImportFailed
-from pantry.reports import (held_out_votes, human_position_bias, metrics_table, recipes_from_jsonl, reliability,
+from pantry.evaluation.reports import (held_out_votes, human_position_bias, metrics_table, recipes_from_jsonl, reliability,
                             versions_table, votes_summary)
-from pantry.store import Store
-from pantry.votes import Vote
+from pantry.storage.store import Store
+from pantry.domain.votes import Vote
 
 
 def _vote(k: int, outcome: str = "a", left: str | None = "a", user: str = "ana") -> Vote:
@@ -18,7 +18,7 @@ def _vote(k: int, outcome: str = "a", left: str | None = "a", user: str = "ana")
 
 
 def test_votes_summary_counts_per_profile(tmp_path):
-    from pantry.recipes import Recipe
+    from pantry.domain.recipes import Recipe
 
     store = Store(tmp_path / "db.sqlite3")
     store.add_recipes([Recipe(id=f"r{k}", title=f"R{k}", ingredients=("x",)) for k in range(4)])
@@ -84,9 +84,9 @@ def test_versions_table_empty():
 
 
 def test_versions_table_shows_the_held_out_figure_only():
-    from pantry.store import ModelVersion
-    from pantry.reports import retrain_comparison
-    from pantry.training import CrossValidation
+    from pantry.storage.store import ModelVersion
+    from pantry.evaluation.reports import retrain_comparison
+    from pantry.model.training import CrossValidation
 
     fields = ModelVersion.__dataclass_fields__
     metrics = {"n_decisive": 40, "val_accuracy": 0.2, "train_accuracy": 1.0, "cv_accuracy": 0.6,

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from pantry.errors import ModelFileError
-from pantry.reward import MAGIC, RewardModel, load_model, read_header
+from pantry.model.reward import MAGIC, RewardModel, load_model, read_header
 
 
 def make_model(dim=12, members=3, hidden=0):

@@ -1,10 +1,10 @@
-"""Tests for pantry.selection: the active pair chooser and best-of-N ranking."""
+"""Tests for pantry.model.selection: the active pair chooser and best-of-N ranking."""
 
 import numpy as np
 import pytest
 
 from pantry.errors import InvalidInput
-from pantry.selection import (all_pairs, best_of_n, choose_from_pairs, choose_pair, pair_probabilities,
+from pantry.model.selection import (all_pairs, best_of_n, choose_from_pairs, choose_pair, pair_probabilities,
                               pair_utility, rank)
 
 
@@ -116,7 +116,7 @@ def test_best_of_n_and_rank():
 
 
 def test_integrated_variance_reduction_matches_a_brute_force_update():
-    from pantry.selection import integrated_variance_reduction
+    from pantry.model.selection import integrated_variance_reduction
 
     rng = np.random.default_rng(0)
     a = rng.normal(size=(6, 6))

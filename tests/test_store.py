@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from pantry.errors import InvalidInput, PantryError
-from pantry.recipes import recipe_from_dict, recipe_from_text, recipe_to_text
+from pantry.domain.recipes import recipe_from_dict, recipe_from_text, recipe_to_text
 from pantry.settings import Settings
-from pantry.store import SCHEMA_VERSION, Store, StoreError, UnknownRecipe
-from pantry.votes import Vote, check_vote, pair_from_trl, validate_user_name, vote_from_dict
+from pantry.storage.store import SCHEMA_VERSION, Store, StoreError, UnknownRecipe
+from pantry.domain.votes import Vote, check_vote, pair_from_trl, validate_user_name, vote_from_dict
 
 
 def make_recipe(i: int, **extra):
@@ -345,8 +345,8 @@ def test_database_from_schema_version_1_is_migrated(tmp_path):
     conn.close()
     store = Store(path)
     assert store.schema_version() == SCHEMA_VERSION
-    from pantry.recipes import recipe_from_dict
-    from pantry.votes import Vote
+    from pantry.domain.recipes import recipe_from_dict
+    from pantry.domain.votes import Vote
     store.add_recipes([recipe_from_dict({"id": "x", "title": "X", "ingredients": ["a"]}),
                        recipe_from_dict({"id": "y", "title": "Y", "ingredients": ["b"]})])
     store.add_vote(Vote(user="me", a="x", b="y", outcome="a", generator="g", generator_reason="why"))

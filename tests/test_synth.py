@@ -7,8 +7,8 @@ from datetime import datetime
 import pytest
 
 from pantry.generators.composer import OfflineComposer
-from pantry.recipes import recipe_from_dict
-from pantry.synth import PERSONAS, has_meat, persona_names, persona_utility, simulate_votes
+from pantry.domain.recipes import recipe_from_dict
+from pantry.evaluation.synth import PERSONAS, has_meat, persona_names, persona_utility, simulate_votes
 
 REQUIRED_KEYS = {"user", "a", "b", "outcome", "left", "pantry", "created_at", "generator"}
 OPTIONAL_KEYS = {"strength", "reasons", "model_version"}

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from pantry.errors import NotEnoughVotes
-from pantry.training import TrainConfig, bt_loss, evaluate_pairs, make_pairs, train_reward_model
+from pantry.model.training import TrainConfig, bt_loss, evaluate_pairs, make_pairs, train_reward_model
 
 
 def synthetic(n_items=200, n_votes=300, dim=16, seed=0, noise=1.0):
@@ -47,7 +47,7 @@ def test_ties_are_half_targets_and_both_bad_dropped():
 
 
 def test_strict_accuracy_counts_tied_scores_wrong():
-    from pantry.reward import RewardModel
+    from pantry.model.reward import RewardModel
     model = RewardModel.new(3, 1, "e", "f")  # all-zero weights: every score is 0
     x = np.eye(3, dtype=np.float32)
     m = evaluate_pairs(model, make_pairs(x[[0, 1]], x[[1, 2]], ["a", "b"]))
@@ -85,7 +85,7 @@ def test_per_recipe_offsets_remember_judgements_content_cannot_explain(tmp_path)
     assert scores[0] > scores[1]
     fresh, _ = res.model.score(x)  # unknown recipes: content only, so a tie here
     assert fresh[0] == fresh[1]
-    from pantry.reward import load_model
+    from pantry.model.reward import load_model
     loaded = load_model(res.model.save(tmp_path / "m.pt"))
     assert loaded.item_ids == ("r1", "r2")
     np.testing.assert_allclose(loaded.score(x, ["r1", "r2"])[0], scores)
@@ -109,7 +109,7 @@ def test_unknown_optimizer_is_refused():
 
 def _objective(member, pairs, cfg):
     import torch
-    from pantry.training import _penalty
+    from pantry.model.training import _penalty
     with torch.no_grad():
         d = member(torch.from_numpy(pairs.xa), None) - member(torch.from_numpy(pairs.xb), None)
         return float(bt_loss(d, torch.from_numpy(pairs.y), torch.from_numpy(pairs.margin)).mean()
@@ -120,7 +120,7 @@ def test_lbfgs_history_is_per_iteration_from_the_prior_to_the_optimum():
     import copy
 
     import torch
-    from pantry.training import _fit_member
+    from pantry.model.training import _fit_member
     x, _, ia, ib, out = synthetic(n_votes=300, dim=64, seed=0)
     pairs = make_pairs(x[ia], x[ib], out)
     cfg = TrainConfig()
@@ -133,7 +133,7 @@ def test_lbfgs_history_is_per_iteration_from_the_prior_to_the_optimum():
 
     def closure():
         opt.zero_grad()
-        from pantry.training import _penalty
+        from pantry.model.training import _penalty
         d = reference(torch.from_numpy(pairs.xa), None) - reference(torch.from_numpy(pairs.xb), None)
         loss = bt_loss(d, torch.from_numpy(pairs.y), torch.from_numpy(pairs.margin)).mean() \
             + _penalty(reference, None, cfg) / len(pairs)
@@ -145,7 +145,7 @@ def test_lbfgs_history_is_per_iteration_from_the_prior_to_the_optimum():
 
 
 def test_cross_validation_scores_each_vote_once_by_a_fit_that_did_not_see_it():
-    from pantry.training import cross_validate, fixed_model, fold_assignment, settings_fit
+    from pantry.model.training import cross_validate, fixed_model, fold_assignment, settings_fit
     x, _, ia, ib, out = synthetic(n_votes=120, seed=2)
     out[:10] = ["tie"] * 10
     pairs = make_pairs(x[ia], x[ib], out)
@@ -160,14 +160,14 @@ def test_cross_validation_scores_each_vote_once_by_a_fit_that_did_not_see_it():
     assert cv.pairs == pairs.n_decisive == 110 and 0.7 < cv.accuracy <= 1 and cv.low < cv.accuracy < cv.high
     assert set(cv.metrics()) >= {"cv_accuracy", "cv_low", "cv_high", "cv_pairs", "cv_folds"}
     assert np.array_equal(fold_assignment(len(pairs), 5, 0), fold_assignment(len(pairs), 5, 0))
-    from pantry.reward import RewardModel
+    from pantry.model.reward import RewardModel
     flat = cross_validate(pairs, fixed_model(RewardModel.new(16, 1, "e", "f")), folds=5, seed=0)
     assert flat.pairs == cv.pairs and flat.accuracy == 0.0 and flat.tie_rate == 1.0, "a tied score is wrong"
     assert cv.at_least_as_good_as(flat) and not flat.at_least_as_good_as(cv)
 
 
 def test_cross_validation_with_few_votes_uses_fewer_folds():
-    from pantry.training import cross_validate, settings_fit
+    from pantry.model.training import cross_validate, settings_fit
     x, _, ia, ib, out = synthetic(n_votes=3, seed=4)
     cv = cross_validate(make_pairs(x[ia], x[ib], out), settings_fit("e", "f", TrainConfig(), None), folds=5)
     assert cv.folds == 3 and cv.pairs == 3

@@ -1,6 +1,6 @@
 """describe_vote: what a person chose, in words, never the stored codes."""
 
-from pantry.votes import Vote, describe_vote
+from pantry.domain.votes import Vote, describe_vote
 
 TITLES = {"x": "Zesty Grain Bowl", "y": "Smoky Shakshuka"}
 

@@ -8,7 +8,7 @@ from typing import Callable, Sequence
 
 import streamlit as st
 
-from pantry.recipes import Recipe
+from pantry.domain.recipes import Recipe
 from ui.common import esc
 
 # Side labels say "Left"/"Right" side by side and "Top"/"Bottom" once the columns stack
@@ -28,7 +28,7 @@ def side_label(wide: str, narrow: str) -> str:
 def missing_lines(recipe: Recipe, pantry: Sequence[str], amounts=None) -> set[str]:
     if not pantry:
         return set()
-    from pantry.kitchen import missing_ingredients
+    from pantry.kitchen.knowledge import missing_ingredients
 
     try:
         if amounts:

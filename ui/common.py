@@ -15,7 +15,7 @@ from typing import Iterator
 import streamlit as st
 
 from pantry.errors import PantryError
-from pantry.votes import validate_user_name
+from pantry.domain.votes import validate_user_name
 
 log = logging.getLogger("pantrypilot.app")
 PROFILE_PARAM = "profile"

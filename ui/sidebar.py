@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pantry.errors import PantryError
-from pantry.votes import validate_user_name
+from pantry.domain.votes import validate_user_name
 from ui.common import esc, flash, resolve_profile, set_profile
 from ui.resources import generator_choice, get_lab, refresh_generator
 

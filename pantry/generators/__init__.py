@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import GeneratorError, GeneratorUnavailable, InvalidInput
-from ..recipes import Recipe
-from ..settings import Settings
-from .base import DIETS, GenerationRequest, Generator, ProgressFn
-from .composer import OfflineComposer
-from .ollama_gen import OllamaGenerator, OllamaStatus, check_ollama
+from pantry.errors import GeneratorError, GeneratorUnavailable, InvalidInput
+from pantry.domain.recipes import Recipe
+from pantry.settings import Settings
+from pantry.generators.base import DIETS, GenerationRequest, Generator, ProgressFn
+from pantry.generators.composer import OfflineComposer
+from pantry.generators.ollama_gen import OllamaGenerator, OllamaStatus, check_ollama
 
 __all__ = [
     "DIETS", "GenerationRequest", "Generator", "ProgressFn", "OfflineComposer", "OllamaGenerator",

@@ -10,12 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Protocol
 
-from ..recipes import Recipe
+from pantry.base import ProgressFn
+from pantry.domain.recipes import Recipe
+from pantry.kitchen.knowledge import DIETS  # the one list of diets (name -> ingredient flag)
 
-# on_progress(done, total, message): the library reports, the UI/CLI draws.
-ProgressFn = Callable[[int, int, str], None]
-
-DIETS = ("vegetarian", "vegan", "gluten-free", "dairy-free", "nut-free")
 
 
 @dataclass(frozen=True)

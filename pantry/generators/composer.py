@@ -11,7 +11,7 @@ family is a template (a stir-fry, a dal, a quiche...) with:
   each step may have a shorter "quick" time used when the request sets `max_minutes`.
 
 Filling a slot prefers what the user has (pantry items and kitchen staples), only picks
-ingredients whose knowledge-base diet flags (`pantry.kitchen`) satisfy every requested
+ingredients whose knowledge-base diet flags (`pantry.kitchen.knowledge`) satisfy every requested
 diet, and never uses an ingredient twice in one recipe. It uses the user's own variety
 ("rice", not "brown rice", when the slot offers both).
 
@@ -22,7 +22,7 @@ reports the line as missing. Cooked leftovers (`GenerationRequest.cooked`: "left
 only go into slots marked `"takes_cooked"`, as "cooked rice", and the steps that would cook
 them are replaced by their `"if_cooked"` text (or dropped); they are never used raw. All randomness comes from a
 `random.Random` seeded from the request seed, so the same request gives the same recipes.
-A batch (`n >= 2`) never holds near-duplicates (`pantry.dedupe`).
+A batch (`n >= 2`) never holds near-duplicates (`pantry.domain.dedupe`).
 
 Ingredient names in dishes.json are resolved through the kitchen knowledge base at load
 time; a name the kitchen does not know is dropped from the options (listed in
@@ -40,22 +40,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..dedupe import Signature, signature, signature_similarity
-from ..errors import GeneratorError
-from ..kitchen import Amount, amount_ratio, line_amount, parse_amount
-from ..recipes import Recipe, content_id
-from .base import DIETS, GenerationRequest, ProgressFn
+from pantry.domain.dedupe import Signature, signature, signature_similarity
+from pantry.errors import GeneratorError
+from pantry.kitchen.knowledge import Amount, amount_ratio, line_amount, parse_amount
+from pantry.domain.recipes import Recipe, content_id
+from pantry.generators.base import DIETS, GenerationRequest, ProgressFn
 
 NAME = "offline-composer"
 DEFAULT_DISHES_PATH = Path(__file__).resolve().parents[2] / "data" / "dishes.json"
 
-DIET_FLAG = {
-    "vegetarian": "vegetarian",
-    "vegan": "vegan",
-    "gluten-free": "gluten_free",
-    "dairy-free": "dairy_free",
-    "nut-free": "nut_free",
-}
 UNITS = ("g", "ml", "tsp", "tbsp", "cup", "each", "pinch", "to taste")
 DEFAULT_ADJECTIVES = ("Simple", "Weeknight", "Easy", "Homestyle", "Rustic")
 # Up to this many fresh draws per recipe when a draw is a near-duplicate or too slow.
@@ -198,7 +191,7 @@ def load_dish_book(path: str | Path | None = None, kitchen: Any = None) -> DishB
     if not isinstance(doc, dict):
         raise _fail(ps, "top level", f"must be a JSON object, got {type(doc).__name__}")
     if kitchen is None:
-        from ..kitchen import load_kitchen
+        from pantry.kitchen.knowledge import load_kitchen
         kitchen = load_kitchen()
 
     unknown: set[str] = set()
@@ -394,7 +387,7 @@ def load_dish_book(path: str | Path | None = None, kitchen: Any = None) -> DishB
     staples: set[str] = set()
     for n in names:
         ing = kitchen.lookup(n)
-        flags[n] = {d: bool(getattr(ing, attr)) for d, attr in DIET_FLAG.items()}
+        flags[n] = {d: bool(getattr(ing, attr)) for d, attr in DIETS.items()}
         categories[n] = ing.category
         if ing.staple:
             staples.add(n)
@@ -588,7 +581,7 @@ class OfflineComposer:
         """`request.n` recipes for the pantry, respecting diets, cuisine and max_minutes.
 
         Deterministic for a request. For n >= 2 no two recipes are near-duplicates
-        (`pantry.dedupe.near_duplicate`); if the constraints leave too little room for n
+        (`pantry.domain.dedupe.near_duplicate`); if the constraints leave too little room for n
         distinct recipes, fewer are returned, and GeneratorError is raised when not even
         min(n, 2) distinct recipes can be made. Pantry amounts and cooked leftovers are
         respected as the module docstring says.
@@ -598,7 +591,7 @@ class OfflineComposer:
             raise GeneratorError(f"asked for {n} recipes; n must be at least 1")
         if request.servings is None or int(request.servings) < 1:
             raise GeneratorError(f"servings must be at least 1, got {request.servings!r}")
-        bad = [d for d in request.diets if d not in DIET_FLAG]
+        bad = [d for d in request.diets if d not in DIETS]
         if bad:
             raise GeneratorError(f"unknown diet(s) {', '.join(bad)}; known: {', '.join(DIETS)}")
         if request.max_minutes is not None and int(request.max_minutes) < 1:
@@ -663,7 +656,7 @@ class OfflineComposer:
 
     def _kitchen_obj(self):
         if self._kitchen is None:
-            from ..kitchen import load_kitchen
+            from pantry.kitchen.knowledge import load_kitchen
             self._kitchen = load_kitchen()
         return self._kitchen
 

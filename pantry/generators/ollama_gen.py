@@ -23,12 +23,13 @@ from typing import Any, Iterable
 import httpx
 import ollama
 
-from ..errors import GeneratorError, GeneratorUnavailable, InvalidRecipe
-from ..recipes import Recipe, recipe_from_dict, recipe_json_schema
-from .base import GenerationRequest, ProgressFn
+from pantry.errors import GeneratorError, GeneratorUnavailable, InvalidRecipe
+from pantry.domain.recipes import Recipe, recipe_from_dict, recipe_json_schema
+from pantry.generators.base import GenerationRequest, ProgressFn
+from pantry.settings import DEFAULT_OLLAMA_HOST, DEFAULT_OLLAMA_MODEL, ollama_base_url as base_url
 
-DEFAULT_HOST = "http://localhost:11434"
-DEFAULT_MODEL = "llama3.2:3b"
+DEFAULT_HOST = DEFAULT_OLLAMA_HOST
+DEFAULT_MODEL = DEFAULT_OLLAMA_MODEL
 
 # What each diet rules out, said to the model in plain words.
 DIET_RULES = {
@@ -62,14 +63,6 @@ def _one_line(text: Any, limit: int = MAX_MESSAGE_CHARS) -> str:
 
 def _seconds(t: float) -> str:
     return f"{t:g} s"
-
-
-def base_url(host: str | None) -> str:
-    """The URL the ollama client will talk to, for messages (`localhost:11434` -> `http://localhost:11434`)."""
-    host = (host or DEFAULT_HOST).strip().rstrip("/")
-    if "://" not in host:
-        host = "http://" + host
-    return host
 
 
 def normalise_model_name(name: str) -> str:
@@ -222,7 +215,7 @@ class OllamaGenerator:
     # -- public --------------------------------------------------------------------
     def generate(self, request: GenerationRequest, on_progress: ProgressFn | None = None) -> list[Recipe]:
         """`request.n` distinct recipes; at most 2n+2 model calls in all, retries included."""
-        from ..dedupe import near_duplicate  # light, but keep module import minimal
+        from pantry.domain.dedupe import near_duplicate  # light, but keep module import minimal
 
         n = max(0, int(request.n))
         if n == 0:
@@ -269,7 +262,7 @@ class OllamaGenerator:
         raise GeneratorError(f"Ollama ({self.model}) gave no usable recipe after {tries}: {problem}")
 
     def _check(self, content: str, request: GenerationRequest, done_reason: str | None = None) -> Recipe:
-        from ..kitchen import diet_violations
+        from pantry.kitchen.knowledge import diet_violations
 
         text = content.strip()
         if not text:

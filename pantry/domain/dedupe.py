@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable
 
-from .recipes import Recipe, content_id
+from pantry.domain.recipes import Recipe, content_id
 
 INGREDIENT_WEIGHT = 0.75
 TITLE_WEIGHT = 0.25
@@ -91,7 +91,7 @@ def similarity_score(ingredient_sim: float, title_sim: float) -> float:
 @lru_cache(maxsize=1)
 def _kitchen():
     """The shared ingredient knowledge base (a broken data file is an error, not silently ignored)."""
-    from .kitchen import load_kitchen
+    from pantry.kitchen.knowledge import load_kitchen
     return load_kitchen()
 
 

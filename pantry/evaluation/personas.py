@@ -14,12 +14,12 @@ from typing import Callable
 
 import numpy as np
 
-from .diagnostics import diagnose_scores, strict_pairwise_accuracy
-from .generators.base import GenerationRequest
-from .generators.composer import OfflineComposer
-from .kitchen import load_kitchen
-from .recipes import Recipe
-from .synth import persona_utility
+from pantry.evaluation.diagnostics import diagnose_scores, strict_pairwise_accuracy
+from pantry.generators.base import GenerationRequest
+from pantry.generators.composer import OfflineComposer
+from pantry.kitchen.knowledge import load_kitchen
+from pantry.domain.recipes import Recipe
+from pantry.evaluation.synth import persona_utility
 
 SEED_OFFSET = 10_000_019  # keeps these seeds away from synth's
 
@@ -65,7 +65,7 @@ def persona_check(lab, persona: str, user: str, n: int = 500, seed: int = 12345,
     i, j = i[keep], j[keep]
     outcome = np.where(util[i] > util[j], "a", "b")
     acc = strict_pairwise_accuracy(scores[i], scores[j], outcome)
-    report = diagnose_scores(scores, x[:, :lab.embedder.dim])
+    report = diagnose_scores(scores, lab.embedding_part(x))
     report.update({
         "persona": persona, "user": user, "model": choice.label, "unseen_recipes": len(recipes),
         "heldout_pairs": acc.n, "heldout_accuracy": acc.accuracy,

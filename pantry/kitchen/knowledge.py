@@ -34,8 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInput
-from .recipes import Recipe
+from pantry.errors import InvalidInput
+from pantry.domain.recipes import Recipe
+from pantry.domain.votes import MAX_PANTRY_ITEMS  # one limit for pantry lists everywhere
 
 CATEGORIES: tuple[str, ...] = (
     "vegetable", "fruit", "grain", "pasta", "legume", "dairy", "egg", "meat", "poultry",
@@ -51,9 +52,8 @@ DIETS: dict[str, str] = {
     "dairy-free": "dairy_free",
     "nut-free": "nut_free",
 }
-MAX_PANTRY_ITEMS = 200
 KB_VERSION = 1
-DEFAULT_KB_PATH = Path(__file__).resolve().parent.parent / "data" / "ingredients.json"
+DEFAULT_KB_PATH = Path(__file__).resolve().parents[2] / "data" / "ingredients.json"
 _MATCH_CACHE_LIMIT = 50_000
 _SECONDARY_RE = re.compile(r"\b(?:with|for|plus|such as|like|to serve|to garnish|to taste)\b")
 

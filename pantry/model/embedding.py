@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Protocol
 
 import numpy as np
 
-from .errors import EmbedderError
+from pantry.errors import EmbedderError
 
 # sha256 of the official all-MiniLM-L6-v2 model.safetensors (DESIGN.md).
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"

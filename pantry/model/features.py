@@ -15,8 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .kitchen import load_kitchen, missing_ingredients, pantry_coverage
-from .recipes import Recipe
+from pantry.kitchen.knowledge import load_kitchen, missing_ingredients, pantry_coverage
+from pantry.domain.recipes import Recipe
 
 FEATURE_NAMES = (
     "pantry_coverage",   # share of non-staple ingredients already in the pantry (0 without pantry)

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Callable, Iterable
 
-from .recipes import Recipe
+from pantry.domain.recipes import Recipe
 
 MEAT_CATEGORIES = frozenset({"meat", "poultry", "fish", "seafood"})
 SPICY_INGREDIENTS = frozenset({"chili pepper", "jalapeno", "chipotle", "chili flakes", "chili powder",
@@ -60,7 +60,7 @@ class Features:
 
 @lru_cache(maxsize=1)
 def _kitchen():
-    from .kitchen import load_kitchen
+    from pantry.kitchen.knowledge import load_kitchen
     return load_kitchen()
 
 
@@ -210,9 +210,9 @@ def simulate_votes(persona: str, n: int, seed: int = 0, user: str | None = None,
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     if composer is None:
-        from .generators.composer import OfflineComposer
+        from pantry.generators.composer import OfflineComposer
         composer = OfflineComposer()
-    from .generators.base import GenerationRequest
+    from pantry.generators.base import GenerationRequest
 
     rng = random.Random(f"synth|{persona}|{seed}")
     fixed = tuple(pantry) if pantry is not None else None

@@ -12,18 +12,18 @@ import csv
 import io
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, TYPE_CHECKING, Any, Iterable
 
-from .errors import ImportFailed, InvalidInput, PantryError
-from .recipes import FIELDS as RECIPE_FIELDS
-from .recipes import Recipe, recipe_from_dict, recipe_to_text
-from .votes import Vote, is_trl_pair, pair_from_trl, trl_prompt, vote_from_dict
+from pantry.base import write_text_atomic
+from pantry.errors import ImportFailed, InvalidInput, PantryError
+from pantry.domain.recipes import FIELDS as RECIPE_FIELDS
+from pantry.domain.recipes import Recipe, recipe_from_dict, recipe_to_text
+from pantry.domain.votes import Vote, is_trl_pair, pair_from_trl, trl_prompt, vote_from_dict
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .store import Store
+    from pantry.storage.store import Store
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024  # 50 MiB per imported file
 TRL_MARGIN_MUCH = 1.0  # exported margin for strength "much"
@@ -167,7 +167,7 @@ def import_jsonl(store: "Store", source: Source, default_user: str = "me", *, na
     `source` is a path, the file's bytes, JSONL text, or an iterable of lines. Each
     non-blank line is a recipe object (has title/ingredients/steps), a vote object (has
     outcome or a and b; `user` defaults to `default_user`), or a TRL pair (has chosen/
-    rejected; see `pantry.votes.pair_from_trl`). A vote may refer to a recipe by id when
+    rejected; see `pantry.domain.votes.pair_from_trl`). A vote may refer to a recipe by id when
     that recipe is in the same file (any line) or already in the store.
 
     Raises ImportFailed(name, [(line, message), ...]) listing every bad line and writes
@@ -334,26 +334,6 @@ def export_csv(store: "Store", user: str | None = None) -> str:
                          "; ".join(v.reasons), "; ".join(v.pantry), v.model_version or "", v.generator or "",
                          v.generator_reason or ""])
     return buf.getvalue()
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write text to `path` atomically: a temp file in the same folder, fsync, os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
 
 
 def write_jsonl(path: str | os.PathLike, lines: Iterable[str]) -> Path:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from .errors import InvalidInput, InvalidRecipe
-from .recipes import Recipe, recipe_from_dict, recipe_from_text, str_list_field
+from pantry.errors import InvalidInput, InvalidRecipe
+from pantry.domain.recipes import Recipe, recipe_from_dict, recipe_from_text, str_list_field
 
 OUTCOMES = ("a", "b", "tie", "both_bad")
 DECISIVE = ("a", "b")

@@ -70,9 +70,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .diagnostics import wilson_interval
-from .errors import InvalidInput
-from .selection import choose_from_pairs, integrated_variance_reduction
+from pantry.evaluation.diagnostics import wilson_interval
+from pantry.errors import InvalidInput
+from pantry.model.selection import choose_from_pairs, integrated_variance_reduction
 
 PROTOCOLS = ("seen", "unseen")
 SELECTIONS = ("random", "active")
@@ -300,7 +300,7 @@ class VoteArrays:
 
 def _as_vote(v: Any):
     if isinstance(v, Mapping):
-        from .votes import vote_from_dict
+        from pantry.domain.votes import vote_from_dict
 
         return vote_from_dict(dict(v))[0]
     return v
@@ -535,9 +535,9 @@ class _AppTrainer:
     """Trainer "app": the app's torch trainer (`Lab.train`), population models per fold of users."""
 
     def __init__(self, X: np.ndarray, va: VoteArrays, seed: int, ties: bool, embedder_name: str):
-        from .features import FEATURE_NAMES
-        from .lab import POPULATION_CONFIG
-        from .training import TrainConfig
+        from pantry.model.features import FEATURE_NAMES
+        from pantry.lab import POPULATION_CONFIG
+        from pantry.model.training import TrainConfig
 
         self.X = np.asarray(X, np.float32)
         self.va, self.seed, self.ties, self.embedder_name = va, seed, ties, embedder_name
@@ -553,7 +553,7 @@ class _AppTrainer:
 
     def _pairs(self, rows: np.ndarray, with_ids: bool = False):
         """Training pairs; `with_ids` (personal models, as in Lab) enables per-recipe offsets."""
-        from .training import make_pairs
+        from pantry.model.training import make_pairs
 
         va = self.va
         if not self.ties:
@@ -567,9 +567,9 @@ class _AppTrainer:
                           ["much" if m else None for m in much], ids_a, ids_b)
 
     def _prior_of_population(self):
-        from .features import FEATURE_SPEC
-        from .lab import heuristic_model
-        from .reward import RewardModel
+        from pantry.model.features import FEATURE_SPEC
+        from pantry.lab import heuristic_model
+        from pantry.model.reward import RewardModel
 
         if self.emb_dim >= 0:
             return heuristic_model(self.embedder_name, self.emb_dim)
@@ -578,8 +578,8 @@ class _AppTrainer:
 
     def population(self, u: int):
         """The population model for user u's fold: `Lab._fit_population` on the other folds' votes."""
-        from . import training
-        from .features import FEATURE_SPEC
+        from pantry.model import training
+        from pantry.model.features import FEATURE_SPEC
 
         f = int(self.fold[u])
         if f not in self._population:
@@ -597,9 +597,9 @@ class _AppTrainer:
     def fit_user(self, u: int, train: np.ndarray) -> tuple[np.ndarray, bool]:
         """(scores of every recipe, fell_back): the personal model's member-0 scores, or the
         population model's when the user has too few decisive training votes."""
-        from . import training
-        from .errors import NotEnoughVotes
-        from .features import FEATURE_SPEC
+        from pantry.model import training
+        from pantry.errors import NotEnoughVotes
+        from pantry.model.features import FEATURE_SPEC
 
         prior = self.population(u)
         try:
@@ -654,7 +654,7 @@ def _simulate_active(g_user: np.ndarray, s_pop: np.ndarray, va: VoteArrays, pool
 def recipe_features(recipes: Sequence[Any], embedder: Any,
                     on_progress: Progress | None = None) -> dict[str, np.ndarray]:
     """id -> [embedding | explicit features] (no pantry) for each recipe."""
-    from .features import feature_matrix
+    from pantry.model.features import feature_matrix
 
     if not recipes:
         return {}
@@ -668,7 +668,7 @@ def evaluate_files(recipes_path: str | os.PathLike, votes_path: str | os.PathLik
                    on_progress: Progress | None = None, embedder: Any = None,
                    settings: ModelSettings | None = None, trainer: str = "exact") -> dict:
     """Read a recipes file and a votes file, embed the voted recipes, run `evaluate`."""
-    from .jsonl import read_recipes_file
+    from pantry.storage.jsonl import read_recipes_file
 
     if trainer not in TRAINERS:  # before the (slow) embedding
         raise InvalidInput(f"unknown trainer {trainer!r}; use one of {', '.join(TRAINERS)}")
@@ -676,7 +676,7 @@ def evaluate_files(recipes_path: str | os.PathLike, votes_path: str | os.PathLik
         raise InvalidInput("active selection simulation supports --trainer exact only")
     t0 = time.perf_counter()
     recipes = {r.id: r for r in read_recipes_file(recipes_path)}
-    from .jsonl import read_votes_file
+    from pantry.storage.jsonl import read_votes_file
 
     votes, inline = read_votes_file(votes_path)
     for r in inline:
@@ -688,8 +688,8 @@ def evaluate_files(recipes_path: str | os.PathLike, votes_path: str | os.PathLik
                            f"{Path(recipes_path).name}: {', '.join(missing[:5])}")
     voted = [r for rid, r in recipes.items() if rid in used]
     if embedder is None:
-        from .embedding import Embedder
-        from .settings import DEFAULT_EMBEDDER
+        from pantry.model.embedding import Embedder
+        from pantry.settings import DEFAULT_EMBEDDER
 
         embedder = Embedder(os.environ.get("PANTRY_EMBEDDER") or DEFAULT_EMBEDDER)
     t_embed = time.perf_counter()

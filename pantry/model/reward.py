@@ -21,7 +21,6 @@ import io
 import json
 import os
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,7 +30,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import ModelFileError
+from pantry.base import write_bytes_atomic
+from pantry.errors import ModelFileError
 
 MAGIC = b"PANTRYRM"
 FORMAT_VERSION = 1
@@ -157,16 +157,7 @@ class RewardModel:
             "meta": self.meta,
         }
         hbytes = json.dumps(header, sort_keys=True, default=_json_default).encode("utf-8")
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(MAGIC + struct.pack("<II", FORMAT_VERSION, len(hbytes)) + hbytes + payload)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_bytes_atomic(path, MAGIC + struct.pack("<II", FORMAT_VERSION, len(hbytes)) + hbytes + payload)
         return path
 
 

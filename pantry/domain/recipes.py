@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .errors import InvalidRecipe
+from pantry.errors import InvalidRecipe
 
 # Limits that keep a single bad record from eating memory or the UI.
 MAX_TITLE_CHARS = 300

@@ -26,11 +26,11 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .diagnostics import (PositionBias, bt_probability, collapse_alerts, expected_calibration_error,
+from pantry.evaluation.diagnostics import (PositionBias, bt_probability, collapse_alerts, expected_calibration_error,
                           nearest_distance, position_bias, score_spread, strict_pairwise_accuracy)
-from .errors import InvalidInput
-from .recipes import Recipe
-from .votes import OUTCOMES, Vote
+from pantry.errors import InvalidInput
+from pantry.domain.recipes import Recipe
+from pantry.domain.votes import OUTCOMES, Vote
 
 PROBE_SOURCES = {"recent": "recent generated recipes", "all": "all recipes in the store",
                  "upload": "an uploaded recipes JSONL"}
@@ -116,7 +116,7 @@ def vote_features(lab, votes: Sequence[Vote]) -> VoteFeatures:
 
 def recipes_from_jsonl(data: bytes, name: str = "upload") -> list[Recipe]:
     """Recipes from an uploaded JSONL file; ImportFailed lists every bad line."""
-    from .jsonl import read_recipes_file
+    from pantry.storage.jsonl import read_recipes_file
 
     fd, path = tempfile.mkstemp(suffix=".jsonl")
     try:
@@ -162,7 +162,7 @@ def score_table(lab, models: Mapping[str, object], recipes: Sequence[Recipe],
     if not recipes:
         return pd.DataFrame(columns=["version", "recipe_id", "title", "score", "uncertainty", "rank"]), np.zeros((0, 0))
     x = lab.features(list(recipes), tuple(pantry), on_progress=on_progress)
-    emb = x[:, :lab.embedder.dim]
+    emb = lab.embedding_part(x)
     frames = []
     for label, model in models.items():
         mean, std = model.score(x, [r.id for r in recipes])

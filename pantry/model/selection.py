@@ -42,7 +42,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .errors import InvalidInput
+from pantry.errors import InvalidInput
 
 NEAR_DUPLICATE_COSINE = 0.95
 METHODS = ("information", "bald", "disagreement", "uncertainty")
@@ -152,7 +152,7 @@ def cosine_similarity_matrix(embeddings: np.ndarray) -> np.ndarray:
 
 def _embedding_part(features: np.ndarray) -> np.ndarray:
     """The embedding columns of `[embedding | explicit]` rows (features.py's layout)."""
-    from .features import FEATURE_NAMES
+    from pantry.model.features import FEATURE_NAMES
 
     n_explicit = len(FEATURE_NAMES)
     return features[:, :-n_explicit] if features.shape[1] > n_explicit else features

@@ -46,8 +46,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .errors import NotEnoughVotes
-from .reward import RewardMember, RewardModel
+from pantry.errors import NotEnoughVotes
+from pantry.model.reward import RewardMember, RewardModel
 
 LEGACY_DEFAULTS = {"epochs": 10, "lr": 1e-4, "batch_size": 4, "val_split": 0.2, "optimizer": "adam"}
 OPTIMIZERS = ("lbfgs", "adam")
@@ -522,7 +522,7 @@ def usable_folds(pairs: Pairs, folds: int = CV_FOLDS) -> int:
 
 def _summary(sa: np.ndarray, sb: np.ndarray, y: np.ndarray, folds: int, fold_accuracy: list[float],
              seconds: float) -> CrossValidation:
-    from .diagnostics import strict_pairwise_accuracy
+    from pantry.evaluation.diagnostics import strict_pairwise_accuracy
 
     y = y.astype(np.float64)
     outcome = np.where(y == 1.0, "a", np.where(y == 0.0, "b", "tie"))

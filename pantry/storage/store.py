@@ -1,6 +1,6 @@
 """Persistent storage: users, recipes, votes, import batches, model versions, embedding cache (SQLite, WAL).
 
-Imports are idempotent: every vote row has a content key (`pantry.votes.vote_content_key`),
+Imports are idempotent: every vote row has a content key (`pantry.domain.votes.vote_content_key`),
 and an import skips the votes the store already holds; each import is one batch
 (`import_batches`) that can be undone (`delete_batch`) and restored as a whole.
 
@@ -30,15 +30,15 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .errors import InvalidInput, PantryError
-from .recipes import Recipe
-from .votes import (OUTCOMES, Vote, check_vote, normalize_timestamp, now_iso, validate_user_name,
+from pantry.errors import InvalidInput, PantryError
+from pantry.domain.recipes import Recipe
+from pantry.domain.votes import (OUTCOMES, Vote, check_vote, normalize_timestamp, now_iso, validate_user_name,
                     vote_content_key)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from .settings import Settings
+    from pantry.settings import Settings
 
 SCHEMA_VERSION = 3  # 2: votes.generator_reason; 3: import_batches, votes.content_key and votes.batch_id
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -257,7 +257,7 @@ class Store:
     def open(cls, settings: "Settings | None" = None) -> "Store":
         """The store at `settings.db_path` (settings from the environment when not given)."""
         if settings is None:
-            from .settings import Settings
+            from pantry.settings import Settings
 
             settings = Settings.from_env()
         return cls(settings.db_path)
@@ -797,11 +797,11 @@ class Store:
         Columns: id, user, a, b, a_title, b_title, outcome, strength, left, reasons, pantry,
         created_at (datetime64, UTC), model_version, generator, deleted, batch (the import
         batch id, <NA> for votes cast in the app), choice (the vote in words, from
-        `pantry.votes.describe_vote`).
+        `pantry.domain.votes.describe_vote`).
         """
         import pandas as pd
 
-        from .votes import describe_vote
+        from pantry.domain.votes import describe_vote
 
         votes = self.votes(user=user, include_deleted=include_deleted, since=since)
         titles = {rid: r.title for rid, r in self.get_recipes({x for v in votes for x in (v.a, v.b)}).items()}
