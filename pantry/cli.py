@@ -54,7 +54,7 @@ def _fmt(x, digits: int = 4):
 # ---- commands ------------------------------------------------------------------------------
 def cmd_generate(args) -> int:
     from pantry.generators import GenerationRequest, generate_with_fallback, select_generator
-    from pantry.kitchen.knowledge import pantry_names, parse_pantry
+    from pantry.kitchen import pantry_names, parse_pantry
     from pantry.settings import Settings
     settings = Settings.from_env()
     items = parse_pantry(args.pantry, max_chars=settings.max_pantry_chars)
@@ -68,7 +68,7 @@ def cmd_generate(args) -> int:
             print(r.to_json())
         print(f"generator: {choice.name} ({choice.reason})", file=sys.stderr)
         return 0
-    from pantry.kitchen.knowledge import missing_ingredients
+    from pantry.kitchen import missing_ingredients
     print(f"# generator: {choice.name} ({choice.reason})")
     for r in recipes:
         missing = missing_ingredients(r, request.pantry)
@@ -100,7 +100,7 @@ def _model_choice(lab, args):
 
 
 def cmd_score(args) -> int:
-    from pantry.kitchen.knowledge import pantry_names, parse_pantry
+    from pantry.kitchen import pantry_names, parse_pantry
     recipes = _read_recipes(args.recipes)
     lab = _lab()
     pantry = pantry_names(parse_pantry(args.pantry)) if args.pantry else ()
@@ -275,7 +275,7 @@ def cmd_evaluate(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pantry.kitchen.knowledge import DIETS
+    from pantry.kitchen import DIETS
     from pantry.model.training import TrainConfig, LEGACY_DEFAULTS
     d = TrainConfig()
     p = argparse.ArgumentParser(prog="python -m pantry", description="PantryPilot preference lab")

@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from pantry.base import ProgressFn
-from pantry.domain.dedupe import drop_near_duplicates, near_duplicate
+from pantry.kitchen.dedupe import drop_near_duplicates, near_duplicate
 from pantry.errors import GeneratorError, InvalidInput, PantryError
 from pantry.domain.recipes import Recipe
 from pantry.domain.votes import Vote
@@ -144,7 +144,7 @@ def pick_pair(recipes: Sequence[Recipe], features: np.ndarray, model, rng: np.ra
     """Choose which two candidates to show: (i, j, why) with why "informative" or "random".
 
     Uses `pantry.model.selection.choose_pair` (BALD over the model's ensemble, near-duplicate
-    embeddings left out) and also leaves out pairs that `pantry.domain.dedupe.near_duplicate`
+    embeddings left out) and also leaves out pairs that `pantry.kitchen.dedupe.near_duplicate`
     calls the same dish. Pairs in `avoid` (sets of two recipe ids already shown) are used
     only when nothing else is left. Raises NoPairAvailable when every pair is a duplicate.
     """

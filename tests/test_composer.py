@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from pantry.domain.dedupe import drop_near_duplicates, near_duplicate, similarity
+from pantry.kitchen.dedupe import drop_near_duplicates, near_duplicate, similarity
 from pantry.errors import GeneratorError
 from pantry.generators.base import DIETS, GenerationRequest
 from pantry.generators.composer import (
@@ -19,7 +19,7 @@ from pantry.generators.composer import (
     format_line,
     load_dish_book,
 )
-from pantry.kitchen.knowledge import diet_violations, load_kitchen, missing_ingredients
+from pantry.kitchen import diet_violations, load_kitchen, missing_ingredients
 from pantry.domain.recipes import Recipe, content_id, recipe_from_dict
 
 RICH_PANTRY = ("chicken", "rice", "broccoli", "bell pepper", "garlic", "onion", "egg", "cheddar",
@@ -322,7 +322,7 @@ def test_unknown_lines_fall_back_to_words():
 
 
 def test_same_template_with_one_herb_swapped_is_a_near_duplicate():
-    from pantry.domain.dedupe import near_duplicate
+    from pantry.kitchen.dedupe import near_duplicate
     from pantry.domain.recipes import recipe_from_dict
     steps = ["Heat the grill to high. Beat the egg with a pinch of salt and pepper and half the {h}.",
              "Heat the olive oil in an ovenproof frying pan and cook the tomato, spinach and red onion for 8 minutes until soft.",
@@ -345,7 +345,7 @@ ISSUE_PANTRY = "2 eggs, half an onion, spinach, leftover rice, soy sauce, garlic
 
 
 def _issue_request(seed: int, n: int = 6, text: str = ISSUE_PANTRY) -> tuple:
-    from pantry.kitchen.knowledge import read_pantry
+    from pantry.kitchen import read_pantry
     reading = read_pantry(text)
     return reading, GenerationRequest(pantry=reading.pantry, amounts=reading.amounts, cooked=reading.cooked,
                                       n=n, seed=seed)

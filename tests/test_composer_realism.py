@@ -22,11 +22,11 @@ import time
 
 import pytest
 
-from pantry.domain.dedupe import near_duplicate
+from pantry.kitchen.dedupe import near_duplicate
 from pantry.errors import GeneratorError
 from pantry.generators.base import GenerationRequest
 from pantry.generators.composer import OfflineComposer
-from pantry.kitchen.knowledge import amount_ratio, diet_violations, line_amount, load_kitchen, missing_ingredients, read_pantry
+from pantry.kitchen import amount_ratio, diet_violations, line_amount, load_kitchen, missing_ingredients, read_pantry
 
 ROUNDS = 700
 MIN_RECIPES = 2000
@@ -108,7 +108,7 @@ def _problems(reading, request, recipe, kb) -> list[str]:
         # 1. quantities within the pantry, or missing
         have = reading.amounts.get(ing.name)
         if have is not None:
-            from pantry.kitchen.knowledge import parse_amount
+            from pantry.kitchen import parse_amount
             ratio = amount_ratio(parse_amount(have), line_amount(line), ing)
             if ratio is not None and ratio < 1 - 1e-9 and line not in missing:
                 problems.append(f"{line!r} needs more than the pantry's {have} and is not marked missing")

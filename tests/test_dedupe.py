@@ -1,11 +1,11 @@
-"""pantry.domain.dedupe: the near-duplicate rule for one dish under different titles."""
+"""pantry.kitchen.dedupe: the near-duplicate rule for one dish under different titles."""
 
 from __future__ import annotations
 
 import inspect
 
-from pantry.domain import dedupe
-from pantry.domain.dedupe import drop_near_duplicates, near_duplicate
+from pantry.kitchen import dedupe
+from pantry.kitchen.dedupe import drop_near_duplicates, near_duplicate
 from pantry.domain.recipes import recipe_from_dict
 
 FRITTATA_STEPS = [
@@ -59,7 +59,7 @@ def test_errors_are_not_swallowed(monkeypatch):
 
     dedupe._kitchen.cache_clear()
     dedupe.canonical_line.cache_clear()
-    monkeypatch.setattr("pantry.kitchen.knowledge.load_kitchen", broken)
+    monkeypatch.setattr("pantry.kitchen.load_kitchen", broken)
     try:
         try:
             dedupe.canonical_line("2 eggs, beaten, for a test")

@@ -62,7 +62,7 @@ def test_kb_aliases_unique_across_entries(kitchen: Kitchen) -> None:
 
 
 def test_kb_file_is_versioned_and_complete(kitchen: Kitchen) -> None:
-    from pantry.kitchen.knowledge import DEFAULT_KB_PATH
+    from pantry.kitchen import DEFAULT_KB_PATH
 
     doc = json.loads(DEFAULT_KB_PATH.read_text(encoding="utf-8"))
     assert doc["version"] == 1
@@ -402,7 +402,7 @@ def test_dish_book_ingredients_all_known() -> None:
 
 
 def test_amounts_parse_to_comparable_numbers() -> None:
-    from pantry.kitchen.knowledge import Amount, line_amount, parse_amount
+    from pantry.kitchen import Amount, line_amount, parse_amount
 
     assert parse_amount("2") == Amount(2, "")
     assert parse_amount("half") == Amount(0.5, "")
@@ -435,7 +435,7 @@ def test_missing_counts_pantry_quantities(kitchen: Kitchen) -> None:
 
 
 def test_read_pantry_for_the_ui(kitchen: Kitchen) -> None:
-    from pantry.kitchen.knowledge import PantryReading, read_pantry
+    from pantry.kitchen import PantryReading, read_pantry
 
     r = read_pantry("2 eggs, half an onion, spinach, leftover rice, soy sauce, garlic", ["tofu"], kitchen)
     assert isinstance(r, PantryReading)
@@ -449,7 +449,7 @@ def test_read_pantry_for_the_ui(kitchen: Kitchen) -> None:
 
 
 def test_italian_pantry_is_understood(kitchen: Kitchen) -> None:
-    from pantry.kitchen.knowledge import read_pantry
+    from pantry.kitchen import read_pantry
 
     r = read_pantry("uova, cipolla, salsa di soia", (), kitchen)
     assert r.names == ("egg", "onion", "soy sauce") and r.unknown == ()
@@ -460,7 +460,7 @@ def test_italian_pantry_is_understood(kitchen: Kitchen) -> None:
 
 
 def test_nothing_recognised_says_so(kitchen: Kitchen) -> None:
-    from pantry.kitchen.knowledge import read_pantry
+    from pantry.kitchen import read_pantry
 
     r = read_pantry("zorblax, quibble paste", (), kitchen)
     assert r.names == () and r.unknown == ("zorblax", "quibble paste") and r.recognised == 0

@@ -152,7 +152,7 @@ def test_prompt_says_diet_cuisine_time_and_servings():
 
 
 def test_vegetarian_request_gets_vegetarian_recipes(server):
-    from pantry.kitchen.knowledge import diet_violations
+    from pantry.kitchen import diet_violations
 
     recipes = make_gen(server).generate(GenerationRequest(pantry=PANTRY, n=2, diets=("vegetarian",), seed=3))
     assert len(recipes) == 2

@@ -17,7 +17,7 @@ import numpy as np
 from pantry.evaluation.diagnostics import diagnose_scores, strict_pairwise_accuracy
 from pantry.generators.base import GenerationRequest
 from pantry.generators.composer import OfflineComposer
-from pantry.kitchen.knowledge import load_kitchen
+from pantry.kitchen import load_kitchen
 from pantry.domain.recipes import Recipe
 from pantry.evaluation.synth import persona_utility
 

@@ -60,7 +60,7 @@ class Features:
 
 @lru_cache(maxsize=1)
 def _kitchen():
-    from pantry.kitchen.knowledge import load_kitchen
+    from pantry.kitchen import load_kitchen
     return load_kitchen()
 
 

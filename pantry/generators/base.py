@@ -12,7 +12,7 @@ from typing import Callable, Mapping, Protocol
 
 from pantry.base import ProgressFn
 from pantry.domain.recipes import Recipe
-from pantry.kitchen.knowledge import DIETS  # the one list of diets (name -> ingredient flag)
+from pantry.kitchen import DIETS  # the one list of diets (name -> ingredient flag)
 
 
 

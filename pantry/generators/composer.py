@@ -22,7 +22,7 @@ reports the line as missing. Cooked leftovers (`GenerationRequest.cooked`: "left
 only go into slots marked `"takes_cooked"`, as "cooked rice", and the steps that would cook
 them are replaced by their `"if_cooked"` text (or dropped); they are never used raw. All randomness comes from a
 `random.Random` seeded from the request seed, so the same request gives the same recipes.
-A batch (`n >= 2`) never holds near-duplicates (`pantry.domain.dedupe`).
+A batch (`n >= 2`) never holds near-duplicates (`pantry.kitchen.dedupe`).
 
 Ingredient names in dishes.json are resolved through the kitchen knowledge base at load
 time; a name the kitchen does not know is dropped from the options (listed in
@@ -40,9 +40,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from pantry.domain.dedupe import Signature, signature, signature_similarity
+from pantry.kitchen.dedupe import Signature, signature, signature_similarity
 from pantry.errors import GeneratorError
-from pantry.kitchen.knowledge import Amount, amount_ratio, line_amount, parse_amount
+from pantry.kitchen import Amount, amount_ratio, line_amount, parse_amount
 from pantry.domain.recipes import Recipe, content_id
 from pantry.generators.base import DIETS, GenerationRequest, ProgressFn
 
@@ -191,7 +191,7 @@ def load_dish_book(path: str | Path | None = None, kitchen: Any = None) -> DishB
     if not isinstance(doc, dict):
         raise _fail(ps, "top level", f"must be a JSON object, got {type(doc).__name__}")
     if kitchen is None:
-        from pantry.kitchen.knowledge import load_kitchen
+        from pantry.kitchen import load_kitchen
         kitchen = load_kitchen()
 
     unknown: set[str] = set()
@@ -581,7 +581,7 @@ class OfflineComposer:
         """`request.n` recipes for the pantry, respecting diets, cuisine and max_minutes.
 
         Deterministic for a request. For n >= 2 no two recipes are near-duplicates
-        (`pantry.domain.dedupe.near_duplicate`); if the constraints leave too little room for n
+        (`pantry.kitchen.dedupe.near_duplicate`); if the constraints leave too little room for n
         distinct recipes, fewer are returned, and GeneratorError is raised when not even
         min(n, 2) distinct recipes can be made. Pantry amounts and cooked leftovers are
         respected as the module docstring says.
@@ -656,7 +656,7 @@ class OfflineComposer:
 
     def _kitchen_obj(self):
         if self._kitchen is None:
-            from pantry.kitchen.knowledge import load_kitchen
+            from pantry.kitchen import load_kitchen
             self._kitchen = load_kitchen()
         return self._kitchen
 

@@ -215,7 +215,7 @@ class OllamaGenerator:
     # -- public --------------------------------------------------------------------
     def generate(self, request: GenerationRequest, on_progress: ProgressFn | None = None) -> list[Recipe]:
         """`request.n` distinct recipes; at most 2n+2 model calls in all, retries included."""
-        from pantry.domain.dedupe import near_duplicate  # light, but keep module import minimal
+        from pantry.kitchen.dedupe import near_duplicate  # light, but keep module import minimal
 
         n = max(0, int(request.n))
         if n == 0:
@@ -262,7 +262,7 @@ class OllamaGenerator:
         raise GeneratorError(f"Ollama ({self.model}) gave no usable recipe after {tries}: {problem}")
 
     def _check(self, content: str, request: GenerationRequest, done_reason: str | None = None) -> Recipe:
-        from pantry.kitchen.knowledge import diet_violations
+        from pantry.kitchen import diet_violations
 
         text = content.strip()
         if not text:

@@ -1008,7 +1008,7 @@ def pantry_coverage(recipe: Recipe, pantry: Iterable[str], kitchen: Kitchen | No
 
 
 __all__ = [
-    "CATEGORIES", "DIETS", "DIET_FLAGS", "Amount", "Ingredient", "Kitchen", "PantryItem", "PantryReading",
+    "CATEGORIES", "DEFAULT_KB_PATH", "DIETS", "DIET_FLAGS", "Amount", "Ingredient", "Kitchen", "PantryItem", "PantryReading",
     "amount_ratio", "diet_violations", "line_amount", "load_kitchen", "missing_ingredients", "pantry_coverage",
     "pantry_names", "parse_amount", "parse_pantry", "read_pantry",
 ]

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from pantry.kitchen.knowledge import load_kitchen, missing_ingredients, pantry_coverage
+from pantry.kitchen import load_kitchen, missing_ingredients, pantry_coverage
 from pantry.domain.recipes import Recipe
 
 FEATURE_NAMES = (

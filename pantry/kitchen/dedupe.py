@@ -91,7 +91,7 @@ def similarity_score(ingredient_sim: float, title_sim: float) -> float:
 @lru_cache(maxsize=1)
 def _kitchen():
     """The shared ingredient knowledge base (a broken data file is an error, not silently ignored)."""
-    from pantry.kitchen.knowledge import load_kitchen
+    from pantry.kitchen import load_kitchen
     return load_kitchen()
 
 
