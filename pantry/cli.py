@@ -147,10 +147,8 @@ def cmd_diagnose(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from pantry.model.training import TrainConfig
-    cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, val_split=args.val_split,
-                      seed=args.seed, l2=args.l2, members=args.members, patience=args.patience,
-                      optimizer=args.optimizer, item_var=args.item_var)
+    from pantry.model.training import config_from, train_options
+    cfg = config_from({o.name: getattr(args, o.name) for o in train_options()})
     lab = _lab()
     activate = not args.no_activate
     out = lab.train(args.user, cfg, activate=activate, cv_folds=args.cv_folds,
@@ -274,10 +272,41 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _add_train_options(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field, from `train_options()` (help, type, limits, default)."""
+    from pantry.model.training import train_options
+
+    for o in train_options():
+        flag = "--" + o.name.replace("_", "-")
+        limits = "" if o.minimum is None else f"; {o.minimum}..{o.maximum}"
+        if o.kind == "bool":
+            parser.add_argument(flag, dest=o.name, action=argparse.BooleanOptionalAction, default=o.default,
+                                help=f"{o.help} (default: {'on' if o.default else 'off'})")
+            continue
+        parser.add_argument(flag, dest=o.name, default=o.default, help=f"{o.help} (default {o.default}{limits})",
+                            choices=list(o.choices) or None,
+                            type=None if o.kind == "choice" else _checked(o))
+
+
+def _checked(option):
+    """An argparse type that converts and checks the value against the option's limits."""
+    def convert(text: str):
+        try:
+            value = int(text) if option.kind == "int" else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a{'n integer' if option.kind == 'int' else ' number'}: "
+                                             f"{text!r}") from None
+        try:
+            return option.check(value)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    convert.__name__ = option.kind
+    return convert
+
+
 def build_parser() -> argparse.ArgumentParser:
     from pantry.kitchen import DIETS
-    from pantry.model.training import TrainConfig, LEGACY_DEFAULTS
-    d = TrainConfig()
+    from pantry.model.training import LEGACY_DEFAULTS
     p = argparse.ArgumentParser(prog="python -m pantry", description="PantryPilot preference lab")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -312,21 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pantry.model.training import CV_FOLDS
     t = sub.add_parser("train", help="train the population model and (with --user) a personal model, "
                                      "and activate them (--no-activate: do not)",
-                       epilog=f"legacy defaults: {LEGACY_DEFAULTS}")
+                       epilog=f"the legacy trainer used: {LEGACY_DEFAULTS}")
     t.add_argument("--user")
-    t.add_argument("--epochs", type=int, default=d.epochs)
-    t.add_argument("--lr", type=float, default=d.lr)
-    t.add_argument("--batch-size", type=int, default=d.batch_size)
-    t.add_argument("--val-split", type=float, default=d.val_split)
-    t.add_argument("--seed", type=int, default=d.seed)
-    t.add_argument("--l2", type=float, default=d.l2, help="pull toward the prior model")
-    t.add_argument("--members", type=int, default=d.members, help="ensemble size")
-    t.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience (adam only)")
-    t.add_argument("--optimizer", choices=["lbfgs", "adam"], default=d.optimizer,
-                   help="lbfgs: full batch to convergence (default); adam: minibatches with --lr/--batch-size "
-                        "and early stopping (the legacy way)")
-    t.add_argument("--item-var", type=float, default=d.item_var,
-                   help="prior variance of per-recipe offsets for recipes the user rated (0: none)")
+    _add_train_options(t)
     t.add_argument("--cv-folds", type=int, default=CV_FOLDS,
                    help=f"cross-validate the personal settings with this many folds (default {CV_FOLDS}; 0: skip); "
                         "stored as the version's cv_accuracy, the held-out figure the app shows")

@@ -36,7 +36,7 @@ from pantry.model.features import FEATURE_NAMES, FEATURE_SPEC, feature_matrix
 from pantry.domain.recipes import Recipe
 from pantry.model.reward import RewardMember, RewardModel, load_model
 from pantry.settings import Settings
-from pantry.model.training import (CV_FOLDS, CrossValidation, EpochStats, Pairs, TrainConfig, concat_pairs, cross_validate,
+from pantry.model.training import (CV_FOLDS, CrossValidation, EpochStats, Pairs, TrainConfig, concat_pairs, config_from, cross_validate,
                        fixed_model, make_pairs, settings_fit, train_reward_model, usable_folds)
 from pantry.domain.votes import Vote
 
@@ -44,7 +44,7 @@ FoldFn = Callable[[str, int, int, CrossValidation], None]  # ("new"|"current", d
 POPULATION = None  # the store's user value for population model versions
 # Pantry heuristic used before any vote: prefer recipes you can cook now, quickly.
 HEURISTIC_WEIGHTS = {"pantry_coverage": 1.0, "log_missing": -0.3, "log_minutes": -0.2, "log_steps": -0.05}
-POPULATION_CONFIG = TrainConfig(batch_size=256, members=3, l2=1.0, patience=8)
+POPULATION_CONFIG = TrainConfig(members=3, l2=1.0)
 
 
 def heuristic_model(embedder: str, dim: int) -> RewardModel:
@@ -406,10 +406,9 @@ def _config_from(metrics: dict, default: TrainConfig | None) -> TrainConfig | No
     recorded = metrics.get("config") if isinstance(metrics, dict) else None
     if not isinstance(recorded, dict):
         return default
-    known = set(TrainConfig().to_dict())
     try:
-        return TrainConfig(**{k: v for k, v in recorded.items() if k in known})
-    except TypeError:
+        return config_from(recorded)
+    except ValueError:
         return default
 
 

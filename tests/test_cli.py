@@ -71,3 +71,20 @@ def test_train_refuses_without_enough_votes(home, tmp_path, capsys):
 def test_unknown_persona(home, capsys):
     assert main(["synth", "--persona", "nobody", "--n", "3"]) == 2
     assert "unknown persona" in one_error_line(capsys)
+
+
+def test_train_flags_come_from_train_config():
+    from pantry.cli import build_parser
+    from pantry.model.training import TrainConfig, train_options
+    parser = build_parser()
+    args = parser.parse_args(["train"])
+    assert {o.name: getattr(args, o.name) for o in train_options()} == TrainConfig().to_dict()
+    args = parser.parse_args(["train", "--no-refit", "--min-decisive", "12", "--item-var", "0"])
+    assert args.refit is False and args.min_decisive == 12 and args.item_var == 0.0
+
+
+def test_train_flag_out_of_bounds_is_refused(capsys):
+    from pantry.cli import build_parser
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--members", "0"])
+    assert "members must be between 1 and 20" in capsys.readouterr().err

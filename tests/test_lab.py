@@ -124,12 +124,12 @@ def test_personal_prior_leaves_the_users_own_votes_out(tmp_path):
     lines = [json.dumps(v) for persona in ("quick-weeknight", "comfort-food")
              for v in simulate_votes(persona, 24, seed=3)]
     import_jsonl(lab.store, lines)
-    out = lab.train("synth-quick-weeknight", TrainConfig(members=2, epochs=30))
+    out = lab.train("synth-quick-weeknight", TrainConfig(members=2))
     assert out.metrics["prior"].startswith("population model without synth-quick-weeknight (24 votes)")
     alone = Lab(Settings(**{**settings.__dict__, "home": tmp_path / "solo"}), Store(tmp_path / "solo.sqlite3"),
                 shared_embedder())
     import_jsonl(alone.store, lines[:24])
-    assert alone.train("synth-quick-weeknight", TrainConfig(members=2, epochs=30)).metrics["prior"].startswith(
+    assert alone.train("synth-quick-weeknight", TrainConfig(members=2)).metrics["prior"].startswith(
         "pantry heuristic")
 
 
@@ -165,7 +165,7 @@ def test_retrain_preview_against_the_heuristic_and_the_population_model(tmp_path
     lab = Lab(settings, Store(settings.db_path), shared_embedder())
     import_jsonl(lab.store, [json.dumps(v) for persona in ("quick-weeknight", "comfort-food")
                              for v in simulate_votes(persona, 24, seed=3)])
-    cfg = TrainConfig(members=2, epochs=30)
+    cfg = TrainConfig(members=2)
     first = lab.retrain_preview("synth-quick-weeknight", cfg)
     assert first.current_kind == "heuristic" and first.current_basis == "fixed"
     assert first.current.pairs == first.new.pairs > 0

@@ -39,8 +39,8 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Callable, Mapping, Sequence, get_type_hints
 
 import numpy as np
 import torch
@@ -49,30 +49,104 @@ from torch.nn import functional as F
 from pantry.errors import NotEnoughVotes
 from pantry.model.reward import RewardMember, RewardModel
 
+# What the legacy trainer used (history, not settings: this trainer has no epochs or learning rate).
 LEGACY_DEFAULTS = {"epochs": 10, "lr": 1e-4, "batch_size": 4, "val_split": 0.2, "optimizer": "adam"}
-OPTIMIZERS = ("lbfgs", "adam")
-LBFGS_ITERS = 10  # L-BFGS iteration budget per "epoch" (at most epochs * LBFGS_ITERS iterations)
+OPTIMIZERS = ("lbfgs",)  # kept while pages/retrain.py imports it
+LBFGS_ITERS = 10
+MAX_ROUNDS = 100  # at most MAX_ROUNDS * LBFGS_ITERS iterations
 MUCH_MARGIN = 1.0  # score gap asked for by a "much better" vote
+
+
+def _option(label: str, help: str, minimum: float | None = None, maximum: float | None = None,
+            choices: Sequence[str] = ()) -> dict:
+    """Field metadata read by `train_options` (and so by the CLI and the Retrain page)."""
+    return {"label": label, "help": help, "minimum": minimum, "maximum": maximum, "choices": tuple(choices)}
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 100  # upper bound; early stopping usually ends sooner
-    lr: float = 0.01
-    batch_size: int = 32
-    val_split: float = 0.2
-    seed: int = 0
-    patience: int = 15
-    l2: float = 1.0  # prior precision: pull toward the prior (or zero), fixed as votes accrue
-    members: int = 5
-    hidden: int = 0
-    min_decisive: int = 8
-    refit: bool = True
-    optimizer: str = "lbfgs"  # "lbfgs": full-batch to convergence; "adam": minibatches + early stopping
-    item_var: float = 10.0  # prior variance of per-recipe offsets for rated recipes (0: no offsets)
+    """Everything a user may set about training; the CLI and the Retrain page are built
+    from these fields' metadata (`train_options`), so a new field shows up in both."""
+
+    val_split: float = field(default=0.2, metadata=_option(
+        "Validation split", "share of the votes held out while fitting, for the metrics and the loss "
+        "chart only (it never picks the weights)", 0.0, 0.9))
+    seed: int = field(default=0, metadata=_option(
+        "Seed", "seed of the validation split and the bootstrap resamples", 0, 2**31 - 1))
+    l2: float = field(default=1.0, metadata=_option(
+        "L2 pull to prior", "precision of the pull toward the prior model (the population model, or "
+        "the pantry heuristic); fixed as votes accrue, so the votes outweigh it more and more", 0.0, 100.0))
+    members: int = field(default=5, metadata=_option(
+        "Ensemble members", "member 0 is fitted on every vote and gives the score; the others on "
+        "bootstrap resamples, and their spread is the uncertainty", 1, 20))
+    min_decisive: int = field(default=8, metadata=_option(
+        "Min decisive votes", "refuse to train on fewer decisive votes (a or b better)", 2, 10000))
+    refit: bool = field(default=True, metadata=_option(
+        "Refit on all votes", "the final model also learns from the validation votes, so no vote "
+        "is wasted"))
+    item_var: float = field(default=10.0, metadata=_option(
+        "Offset variance", "prior variance of a per-recipe offset for recipes this profile rated "
+        "(0: none); new recipes are scored by content alone", 0.0, 1000.0))
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainOption:
+    """One TrainConfig field as a control: what a CLI flag or a form widget needs."""
+
+    name: str
+    label: str
+    help: str
+    kind: str  # "int" | "float" | "bool" | "choice"
+    default: Any
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def check(self, value: Any) -> Any:
+        """`value` converted to this option's type, or ValueError naming the option and its limits."""
+        if self.kind == "bool":
+            if isinstance(value, bool):
+                return value
+            raise ValueError(f"{self.name} must be true or false, got {value!r}")
+        if self.kind == "choice":
+            if value in self.choices:
+                return value
+            raise ValueError(f"{self.name} must be one of {', '.join(self.choices)}, got {value!r}")
+        try:
+            if isinstance(value, bool):
+                raise TypeError
+            v = int(value) if self.kind == "int" else float(value)
+            if self.kind == "int" and v != value:
+                raise TypeError
+        except (TypeError, ValueError):
+            raise ValueError(f"{self.name} must be a{'n integer' if self.kind == 'int' else ' number'}, "
+                             f"got {value!r}") from None
+        if (self.minimum is not None and v < self.minimum) or (self.maximum is not None and v > self.maximum):
+            raise ValueError(f"{self.name} must be between {self.minimum} and {self.maximum}, got {v}")
+        return v
+
+
+def train_options() -> list[TrainOption]:
+    """The TrainConfig fields, in order, with their label, help, type, default and limits."""
+    hints = get_type_hints(TrainConfig)
+    out = []
+    for f in fields(TrainConfig):
+        meta = f.metadata
+        kind = ("choice" if meta.get("choices") else
+                {bool: "bool", int: "int", float: "float"}[hints[f.name]])
+        out.append(TrainOption(f.name, meta["label"], meta["help"], kind, f.default,
+                               meta.get("minimum"), meta.get("maximum"), tuple(meta.get("choices") or ())))
+    return out
+
+
+def config_from(values: Mapping[str, Any], base: TrainConfig | None = None) -> TrainConfig:
+    """A TrainConfig from `values` (unknown keys ignored), each checked against its option."""
+    base = base or TrainConfig()
+    known = {o.name: o for o in train_options()}
+    return replace(base, **{k: known[k].check(v) for k, v in values.items() if k in known})
 
 
 @dataclass
@@ -201,58 +275,6 @@ def _penalty(member: RewardMember, prior_params: dict[str, torch.Tensor] | None,
     return total
 
 
-def _fit(member: RewardMember, pairs: Pairs, cfg: TrainConfig, epochs: int, seed: int,
-         prior_params: dict[str, torch.Tensor] | None, val: Pairs | None = None,
-         on_epoch: Callable[[EpochStats], None] | None = None,
-         item_ids: Sequence[str] = ()) -> tuple[int, list[EpochStats]]:
-    """Adam over minibatches. With `val`, returns the best epoch and restores its weights."""
-    xa, xb = torch.from_numpy(pairs.xa), torch.from_numpy(pairs.xb)
-    y, m = torch.from_numpy(pairs.y), torch.from_numpy(pairs.margin)
-    ia, ib = pairs.item_index(item_ids)
-    if ia is None:
-        ia = ib = torch.full((len(pairs),), -1, dtype=torch.long)
-    opt = torch.optim.Adam([p for p in member.parameters() if p.requires_grad], lr=cfg.lr)
-    gen = torch.Generator().manual_seed(seed)
-    n, bs = len(pairs), max(1, cfg.batch_size)
-    history: list[EpochStats] = []
-    best = (math.inf, 0, [p.detach().clone() for p in member.parameters()])
-    since_best = 0
-    for epoch in range(1, epochs + 1):
-        member.train()
-        order = torch.randperm(n, generator=gen)
-        total = 0.0
-        for start in range(0, n, bs):
-            idx = order[start:start + bs]
-            d = member(xa[idx], ia[idx]) - member(xb[idx], ib[idx])
-            loss = bt_loss(d, y[idx], m[idx]).mean()
-            opt.zero_grad()
-            # MAP objective sum_pairs(loss) - log prior, divided by n: the prior keeps a
-            # fixed strength instead of growing relative to the data as votes accrue
-            (loss + _penalty(member, prior_params, cfg) / n).backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        stats = EpochStats(epoch, total / n, None, None)
-        if val is not None and len(val):
-            vm = evaluate_pairs(member, val, item_ids)
-            stats.val_loss, stats.val_accuracy = vm["loss"], vm["accuracy"]
-            if vm["loss"] < best[0] - 1e-6:
-                best = (vm["loss"], epoch, [p.detach().clone() for p in member.parameters()])
-                since_best = 0
-            else:
-                since_best += 1
-        history.append(stats)
-        if on_epoch:
-            on_epoch(stats)
-        if val is not None and len(val) and since_best >= cfg.patience:
-            break
-    if val is not None and len(val):
-        with torch.no_grad():
-            for p, q in zip(member.parameters(), best[2]):
-                p.copy_(q)
-        return best[1], history
-    return epochs, history
-
-
 def _fit_lbfgs(member: RewardMember, pairs: Pairs, cfg: TrainConfig, epochs: int,
                prior_params: dict[str, torch.Tensor] | None, val: Pairs | None = None,
                on_epoch: Callable[[EpochStats], None] | None = None,
@@ -328,18 +350,14 @@ def _fit_member(dim: int, pairs: Pairs, cfg: TrainConfig, epochs: int, seed: int
     Fitted jointly, offsets would absorb votes on recipes seen once (most generated
     recipes) and starve the content weights.
     """
-    fit = _fit_lbfgs if cfg.optimizer == "lbfgs" else None
-
     def run(member: RewardMember, ids: Sequence[str], v: Pairs | None, cb) -> tuple[int, list[EpochStats]]:
-        if fit is not None:
-            return fit(member, pairs, cfg, epochs, prior_params, v, cb, ids)
-        return _fit(member, pairs, cfg, epochs, seed, prior_params, v, cb, ids)
+        return _fit_lbfgs(member, pairs, cfg, epochs, prior_params, v, cb, ids)
 
-    content = _make_member(dim, cfg.hidden, 0, prior_params, seed)
+    content = _make_member(dim, 0, 0, prior_params, seed)
     used, history = run(content, (), val, on_epoch)
     if not item_ids:
         return content, used, history
-    member = RewardMember(dim, cfg.hidden, len(item_ids))
+    member = RewardMember(dim, 0, len(item_ids))
     with torch.no_grad():
         for name, p in member.named_parameters():
             if name != "offsets":
@@ -397,9 +415,9 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     if n_val < 2 or len(pairs) - n_val < 2:
         n_val = 0
     val, train = pairs.subset(perm[:n_val]), pairs.subset(perm[n_val:])
-    lbfgs = cfg.optimizer == "lbfgs"
-    unit = "iteration" if lbfgs else "epoch"
-    total_steps = (cfg.epochs * LBFGS_ITERS + 1 if lbfgs else cfg.epochs) + cfg.members
+    lbfgs = True
+    unit = "iteration"
+    total_steps = MAX_ROUNDS * LBFGS_ITERS + 1 + cfg.members
     done = 0
 
     def epoch_cb(stats: EpochStats) -> None:
@@ -410,14 +428,12 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
         if on_progress:
             on_progress(min(done, total_steps), total_steps, f"validation run, {unit} {stats.epoch}")
 
-    if cfg.optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {cfg.optimizer!r}")
     item_ids: tuple[str, ...] = ()
     if cfg.item_var > 0 and pairs.ids_a is not None:
         item_ids = tuple(sorted(set(pairs.ids_a) | set(pairs.ids_b)))
     n_items = len(item_ids)
-    pp0 = _prior_params(prior, 0, dim, cfg.hidden)
-    probe, best_epoch, history = _fit_member(dim, train, cfg, cfg.epochs, cfg.seed, pp0, item_ids,
+    pp0 = _prior_params(prior, 0, dim, 0)
+    probe, best_epoch, history = _fit_member(dim, train, cfg, MAX_ROUNDS, cfg.seed, pp0, item_ids,
                                              val if n_val else None, epoch_cb)
     val_metrics = evaluate_pairs(probe, val, item_ids) if n_val else {}
     best_epoch = max(1, best_epoch)  # adam: best epoch; lbfgs: iterations to convergence
@@ -426,19 +442,19 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     fit_on = pairs if cfg.refit else train
     for k in range(cfg.members):
         seed = cfg.seed * 1000 + k + 1
-        pp = _prior_params(prior, k, dim, cfg.hidden)
+        pp = _prior_params(prior, k, dim, 0)
         # member 0 is fitted on every pair and gives the score; the others see bootstrap
         # resamples and only widen the uncertainty (averaging them would lose a third of
         # the votes each and costs accuracy when there are few votes)
         idx = (np.random.default_rng(seed).integers(0, len(fit_on), len(fit_on)) if k > 0
                else np.arange(len(fit_on)))
-        member, _, _ = _fit_member(dim, fit_on.subset(idx), cfg, cfg.epochs if lbfgs else best_epoch, seed, pp,
+        member, _, _ = _fit_member(dim, fit_on.subset(idx), cfg, MAX_ROUNDS, seed, pp,
                                    item_ids)
         members.append(member)
         done += 1
         if on_progress:
             on_progress(done, total_steps, f"ensemble member {k + 1}/{cfg.members}")
-    model = RewardModel(members, embedder, feature_spec, dim, cfg.hidden, item_ids=item_ids)
+    model = RewardModel(members, embedder, feature_spec, dim, 0, item_ids=item_ids)
     train_metrics = evaluate_pairs(model, pairs)
     all_x = np.concatenate([pairs.xa, pairs.xb])
     all_ids = None if pairs.ids_a is None else list(pairs.ids_a) + list(pairs.ids_b)
@@ -572,7 +588,7 @@ def settings_fit(embedder: str, feature_spec: str, cfg: TrainConfig, prior: Rewa
     member 0 (it is only measured), so it is skipped; otherwise the fold's training votes
     are split exactly as a real run splits all votes (Adam's early stopping, refit off).
     """
-    skip_val = cfg.optimizer == "lbfgs" and cfg.refit
+    skip_val = cfg.refit
     cv_cfg = TrainConfig(**{**cfg.to_dict(), "members": 1, "min_decisive": 0,
                             "val_split": 0.0 if skip_val else cfg.val_split})
 
