@@ -1,4 +1,4 @@
-"""Tests for pantry.kitchen.knowledge: the ingredient knowledge base, pantry parsing and recipe checks."""
+"""Tests for pantry.kitchen: the ingredient knowledge base, pantry parsing and recipe checks."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ import time
 import pytest
 
 from pantry.errors import InvalidInput
-from pantry.kitchen.knowledge import (
+from pantry.kitchen import (
     CATEGORIES,
     Ingredient,
     Kitchen,
     PantryItem,
-    _tokens,
     diet_violations,
     load_kitchen,
     missing_ingredients,
@@ -21,6 +20,7 @@ from pantry.kitchen.knowledge import (
     pantry_names,
     parse_pantry,
 )
+from pantry.kitchen.words import tokens
 from pantry.domain.recipes import Recipe
 
 
@@ -57,7 +57,7 @@ def test_kb_aliases_unique_across_entries(kitchen: Kitchen) -> None:
     owner: dict[tuple[str, ...], str] = {}
     for ing in kitchen.all():
         for phrase in (ing.name, *ing.aliases):
-            key = _tokens(phrase)
+            key = tokens(phrase)
             assert owner.setdefault(key, ing.name) == ing.name, f"{phrase!r}: {owner[key]} and {ing.name}"
 
 
