@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import inspect
 
-from pantry.kitchen import dedupe
+import pytest
+
+from pantry.kitchen import Kitchen, dedupe
 from pantry.kitchen.dedupe import drop_near_duplicates, near_duplicate
 from pantry.domain.recipes import recipe_from_dict
 
@@ -51,23 +53,32 @@ def test_signatures_are_kept():
     assert list(inspect.signature(drop_near_duplicates).parameters)[:1] == ["recipes"]
 
 
-def test_errors_are_not_swallowed(monkeypatch):
+def test_errors_are_not_swallowed(tmp_path, monkeypatch):
+    """A knowledge base that cannot be loaded is an error naming the file, not a silent fallback
+    to word matching (the real loader runs on a real broken file)."""
     from pantry.errors import InvalidInput
+    from pantry.kitchen import knowledge
 
-    def broken():
-        raise InvalidInput("ingredients.json: broken")
+    broken = tmp_path / "ingredients.json"
+    broken.write_text('{"version": 1, "ingredients": [', encoding="utf-8")
+    monkeypatch.setattr(knowledge, "DEFAULT_KB_PATH", broken)
+    with pytest.raises(InvalidInput, match="ingredients.json: not valid JSON"):
+        dedupe.canonical_line("2 eggs, beaten, for a test of a broken file")
+    with pytest.raises(InvalidInput, match="ingredients.json"):
+        near_duplicate(frittata("Broken A"), frittata("Broken B"))
+    assert "except Exception" not in inspect.getsource(dedupe)
 
-    dedupe._kitchen.cache_clear()
-    dedupe.canonical_line.cache_clear()
-    monkeypatch.setattr("pantry.kitchen.load_kitchen", broken)
-    try:
-        try:
-            dedupe.canonical_line("2 eggs, beaten, for a test")
-        except InvalidInput:
-            pass
-        else:
-            raise AssertionError("a broken knowledge base was silently ignored")
-    finally:
-        monkeypatch.undo()
-        dedupe._kitchen.cache_clear()
-        dedupe.canonical_line.cache_clear()
+
+def test_the_kitchen_is_injected():
+    """Every dedupe function matches lines with the kitchen it is given (default: the shared one)."""
+    tiny = Kitchen.from_dict({"version": 1, "ingredients": [
+        {"name": "hen fruit", "aliases": ["egg"], "category": "egg", "vegetarian": True, "vegan": False,
+         "gluten_free": True, "dairy_free": True, "nut_free": True, "staple": False},
+    ]}, source="tiny")
+    assert dedupe.canonical_line("4 eggs, beaten", kitchen=tiny) == "hen fruit"
+    assert dedupe.canonical_line("4 eggs, beaten") == "egg"
+    assert dedupe.canonical_line("120 g spinach", kitchen=tiny) == "spinach"  # unknown there: its words
+    sig = dedupe.signature(frittata("Spinach Frittata"), kitchen=tiny)
+    assert "hen fruit" in sig.ingredients and "egg" not in sig.ingredients
+    a, b = frittata("Spinach and Red Onion Frittata"), frittata("Sunday Brunch Bake")
+    assert near_duplicate(a, b, kitchen=tiny) and drop_near_duplicates([a, b], kitchen=tiny) == [a]

@@ -43,6 +43,7 @@ from functools import lru_cache
 from typing import Iterable
 
 from pantry.domain.recipes import Recipe, content_id
+from pantry.kitchen.knowledge import Kitchen, resolve_kitchen
 
 INGREDIENT_WEIGHT = 0.75
 TITLE_WEIGHT = 0.25
@@ -88,17 +89,18 @@ def similarity_score(ingredient_sim: float, title_sim: float) -> float:
     return INGREDIENT_WEIGHT * ingredient_sim + TITLE_WEIGHT * title_sim
 
 
-@lru_cache(maxsize=1)
-def _kitchen():
-    """The shared ingredient knowledge base (a broken data file is an error, not silently ignored)."""
-    from pantry.kitchen import load_kitchen
-    return load_kitchen()
+def canonical_line(line: str, kitchen: Kitchen | None = None) -> str:
+    """The canonical ingredient a line names, or its content words when the kitchen does not know it.
+
+    `kitchen`: the knowledge base to match with (None: the shared default). A knowledge base
+    that cannot be loaded raises its `InvalidInput`; nothing here hides it.
+    """
+    return _canonical_line(line, resolve_kitchen(kitchen))
 
 
 @lru_cache(maxsize=65536)
-def canonical_line(line: str) -> str:
-    """The canonical ingredient a line names, or its content words when the kitchen does not know it."""
-    ing = _kitchen().match_line(line)
+def _canonical_line(line: str, kitchen: Kitchen) -> str:
+    ing = kitchen.match_line(line)
     if ing is not None:
         return ing.name
     words = [w for w in _WORD.findall(line.lower().split(",")[0]) if w not in _LINE_STOP]
@@ -117,18 +119,20 @@ class Signature:
     main: frozenset[str] = frozenset()  # the ingredients that make the dish (see module docstring)
 
 
-def _is_main(name: str) -> bool:
-    ing = _kitchen().get(name)
+def _is_main(name: str, kitchen: Kitchen) -> bool:
+    ing = kitchen.get(name)
     return ing is None or not (ing.staple or ing.category in MINOR_CATEGORIES)
 
 
-def signature(recipe: Recipe) -> Signature:
-    ingredients = frozenset(canonical_line(line) for line in recipe.ingredients)
+def signature(recipe: Recipe, kitchen: Kitchen | None = None) -> Signature:
+    """What the rule compares for `recipe`; `kitchen` as in `canonical_line`."""
+    kb = resolve_kitchen(kitchen)
+    ingredients = frozenset(_canonical_line(line, kb) for line in recipe.ingredients)
     return Signature(
         id=recipe.id,
         content_id=content_id(recipe.title, recipe.ingredients, recipe.steps),
         ingredients=ingredients,
-        main=frozenset(n for n in ingredients if _is_main(n)),
+        main=frozenset(n for n in ingredients if _is_main(n, kb)),
         title=title_tokens(recipe.title),
         method=frozenset(w for step in recipe.steps for w in _WORD.findall(step.lower())
                          if len(w) > 2 and w not in _LINE_STOP),
@@ -148,22 +152,24 @@ def signature_similarity(a: Signature, b: Signature) -> float:
     return score
 
 
-def similarity(a: Recipe, b: Recipe) -> float:
+def similarity(a: Recipe, b: Recipe, kitchen: Kitchen | None = None) -> float:
     """The combined similarity score in [0, 1] (1.0 for the same id or content)."""
-    return signature_similarity(signature(a), signature(b))
+    return signature_similarity(signature(a, kitchen), signature(b, kitchen))
 
 
-def near_duplicate(a: Recipe, b: Recipe, threshold: float = DEFAULT_THRESHOLD) -> bool:
+def near_duplicate(a: Recipe, b: Recipe, threshold: float = DEFAULT_THRESHOLD,
+                   kitchen: Kitchen | None = None) -> bool:
     """True when `a` and `b` are the same dish for practical purposes (see module docstring)."""
-    return similarity(a, b) >= threshold
+    return similarity(a, b, kitchen) >= threshold
 
 
-def drop_near_duplicates(recipes: Iterable[Recipe], threshold: float = DEFAULT_THRESHOLD) -> list[Recipe]:
+def drop_near_duplicates(recipes: Iterable[Recipe], threshold: float = DEFAULT_THRESHOLD,
+                         kitchen: Kitchen | None = None) -> list[Recipe]:
     """The recipes in order, leaving out any that is a near-duplicate of one kept before it."""
     kept: list[Recipe] = []
     sigs: list[Signature] = []
     for r in recipes:
-        sig = signature(r)
+        sig = signature(r, kitchen)
         if not any(signature_similarity(sig, k) >= threshold for k in sigs):
             kept.append(r)
             sigs.append(sig)
