@@ -2,8 +2,10 @@ import math
 
 import numpy as np
 
-from pantry.model.features import FEATURE_NAMES, FEATURE_SPEC, explicit_matrix, feature_matrix
 from pantry.domain.recipes import Recipe
+from pantry.kitchen import Kitchen
+from pantry.model import features
+from pantry.model.features import FEATURE_NAMES, FEATURE_SPEC, explicit_matrix, feature_matrix
 
 
 def _recipe(title, ingredients, minutes=20, steps=("Boil the pasta.", "Fry the bacon.", "Mix.")):
@@ -45,3 +47,23 @@ def test_dimension_and_spec():
     x = feature_matrix(emb, [BACON_PASTA, BACON_PASTA])
     assert x.shape == (2, 384 + len(FEATURE_NAMES)) and x.dtype == np.float32
     assert FEATURE_SPEC.endswith(":" + ",".join(FEATURE_NAMES))
+
+
+def _ingredient(name, aliases=(), staple=False):
+    return {"name": name, "aliases": list(aliases), "category": "other", "vegetarian": True, "vegan": True,
+            "gluten_free": True, "dairy_free": True, "nut_free": True, "staple": staple}
+
+
+def test_the_kitchen_is_injected(monkeypatch):
+    """The pantry features use the kitchen they are given, not one the module loads itself."""
+    omelette = _recipe("Omelette", ["4 eggs", "1 onion, chopped"])
+    tiny = Kitchen.from_dict({"version": 1, "ingredients": [
+        _ingredient("egg", ["eggs"]), _ingredient("onion", staple=True)]}, source="tiny")
+    default = dict(zip(FEATURE_NAMES, explicit_matrix([omelette], ("egg",))[0]))
+    assert default["pantry_coverage"] == 0.5 and default["log_missing"] == np.float32(math.log1p(1))
+    # In the injected kitchen the onion is a staple: the egg covers the whole recipe.
+    injected = dict(zip(FEATURE_NAMES, explicit_matrix([omelette], ("egg",), kitchen=tiny)[0]))
+    assert injected["pantry_coverage"] == 1.0 and injected["log_missing"] == 0.0
+    x = feature_matrix(np.zeros((1, 3), dtype=np.float32), [omelette], [("egg",)], kitchen=tiny)
+    assert x[0, 3 + FEATURE_NAMES.index("pantry_coverage")] == 1.0
+    assert not hasattr(features, "load_kitchen")  # nothing to load behind the caller's back

@@ -6,6 +6,10 @@ many ingredients they would need to buy, how long it takes and how much work it 
 Transforms are fixed (no fitted scaler), so a saved model needs only the spec name.
 Changing the list or a transform means a new `FEATURE_SPEC` version: models saved with
 another spec refuse to load rather than silently mis-score.
+
+The ingredient knowledge base that decides what the pantry covers is a parameter
+(`kitchen=`, passed on to `pantry.kitchen`); None uses the kitchen package's shared default.
+This module never loads one itself.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from pantry.kitchen import load_kitchen, missing_ingredients, pantry_coverage
+from pantry.kitchen import Kitchen, missing_ingredients, pantry_coverage
 from pantry.domain.recipes import Recipe
 
 FEATURE_NAMES = (
@@ -30,8 +34,8 @@ FEATURE_NAMES = (
 FEATURE_SPEC = "explicit-v1:" + ",".join(FEATURE_NAMES)
 
 
-def explicit_features(recipe: Recipe, pantry: Sequence[str] = ()) -> np.ndarray:
-    kitchen = load_kitchen()
+def explicit_features(recipe: Recipe, pantry: Sequence[str] = (), kitchen: Kitchen | None = None) -> np.ndarray:
+    """The explicit features (`FEATURE_NAMES`) of one recipe for one pantry."""
     if pantry:
         coverage = pantry_coverage(recipe, pantry, kitchen)
         missing = len(missing_ingredients(recipe, pantry, kitchen))
@@ -47,19 +51,21 @@ def explicit_features(recipe: Recipe, pantry: Sequence[str] = ()) -> np.ndarray:
     ], dtype=np.float32)
 
 
-def explicit_matrix(recipes: Sequence[Recipe], pantries: Sequence[Sequence[str]] | Sequence[str] = ()) -> np.ndarray:
+def explicit_matrix(recipes: Sequence[Recipe], pantries: Sequence[Sequence[str]] | Sequence[str] = (),
+                    kitchen: Kitchen | None = None) -> np.ndarray:
     """Explicit features for each recipe. `pantries` is one pantry for all, or one per recipe."""
     if pantries and not isinstance(pantries[0], str):
-        rows = [explicit_features(r, p) for r, p in zip(recipes, pantries)]
+        rows = [explicit_features(r, p, kitchen) for r, p in zip(recipes, pantries)]
     else:
-        rows = [explicit_features(r, tuple(pantries)) for r in recipes]
+        rows = [explicit_features(r, tuple(pantries), kitchen) for r in recipes]
     if not rows:
         return np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
     return np.stack(rows)
 
 
 def feature_matrix(embeddings: np.ndarray, recipes: Sequence[Recipe],
-                   pantries: Sequence[Sequence[str]] | Sequence[str] = ()) -> np.ndarray:
+                   pantries: Sequence[Sequence[str]] | Sequence[str] = (),
+                   kitchen: Kitchen | None = None) -> np.ndarray:
     """[embedding | explicit features] rows, float32, one per recipe."""
     return np.concatenate([np.asarray(embeddings, dtype=np.float32),
-                           explicit_matrix(recipes, pantries)], axis=1)
+                           explicit_matrix(recipes, pantries, kitchen)], axis=1)
