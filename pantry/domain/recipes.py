@@ -1,26 +1,40 @@
-"""The `Recipe` type: parsing, validation, a stable id, and the text used for embedding.
+"""The `Recipe` type, its file format (one pydantic model), a stable id, and the text used for embedding.
 
 A recipe is one JSON object (DESIGN.md, Formats):
 `{"id", "title", "ingredients", "steps", "minutes", "servings", "cuisine", "tags", "source"}`.
-Validation names the bad field so a person can fix the file; a recipe without an id
-gets a content hash, so the same recipe imported twice is one recipe.
+
+- `RecipeRecord` is that format: the one place where each field's rules are written
+  (types, length limits, blank items dropped). `recipe_from_dict` validates with it and
+  raises InvalidRecipe naming the bad field; a recipe without an id gets a content hash,
+  so the same recipe imported twice is one recipe.
+- `RecipeAnswer` is what a generator (Ollama) must write: the same fields without id and
+  source, at least one ingredient and one step. `recipe_json_schema()` is its JSON Schema,
+  sent to Ollama as `format`; `recipe_from_answer` reads an answer back.
+- `Recipe` (a frozen dataclass) is the in-memory type the rest of the library passes around.
+- The plain-text form (TRL chosen/rejected columns): `recipe_to_text` / `recipe_from_text`.
+
+Imports: pydantic, `pantry.errors` and `pantry.domain.fields` only.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from pantry.domain.fields import describe, loads_json, text, text_list, whole_number
 from pantry.errors import InvalidRecipe
 
 # Limits that keep a single bad record from eating memory or the UI.
 MAX_TITLE_CHARS = 300
 MAX_LIST_ITEMS = 200
 MAX_LINE_CHARS = 10_000  # real recipes have single steps of 3,700+ characters
-
-FIELDS = ("id", "title", "ingredients", "steps", "minutes", "servings", "cuisine", "tags", "source")
+MAX_COUNT = 100_000  # minutes and servings
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,9 @@ class Recipe:
         return embedding_text(self)
 
 
+FIELDS = tuple(f.name for f in fields(Recipe))
+
+
 def content_id(title: str, ingredients: list[str] | tuple[str, ...], steps: list[str] | tuple[str, ...]) -> str:
     """A stable id from what the recipe *is* (title, ingredients, steps), not where it came from."""
     payload = json.dumps([title.strip().lower(), [i.strip().lower() for i in ingredients],
@@ -56,88 +73,81 @@ def content_id(title: str, ingredients: list[str] | tuple[str, ...], steps: list
     return "r-" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
-def str_list_field(obj: dict, name: str, *, required: bool = False, max_items: int = MAX_LIST_ITEMS,
-                   max_chars: int = MAX_LINE_CHARS, error: type[Exception] = InvalidRecipe) -> tuple[str, ...]:
-    """Validate `obj[name]` as a list of strings (stripped, blanks dropped), naming the bad item.
+# --- the format: one definition of every field's rules ------------------------------------
 
-    Shared by recipes and votes; `error` is the exception class to raise.
-    """
-    value = obj.get(name)
-    if value is None:
-        if required:
-            raise error(f"field '{name}' is missing")
-        return ()
-    if not isinstance(value, list):
-        raise error(f"field '{name}' must be a list of strings, got {type(value).__name__}")
-    if len(value) > max_items:
-        raise error(f"field '{name}' has {len(value)} items (limit {max_items})")
-    out = []
-    for i, item in enumerate(value):
-        if not isinstance(item, str):
-            raise error(f"field '{name}[{i}]' must be a string, got {type(item).__name__}")
-        item = item.strip()
-        if len(item) > max_chars:
-            raise error(f"field '{name}[{i}]' is {len(item)} characters (limit {max_chars})")
-        if item:
-            out.append(item)
-    return tuple(out)
+Title = text(MAX_TITLE_CHARS, required=True, collapse=True)  # inner white space collapsed
+Lines = text_list(MAX_LIST_ITEMS, MAX_LINE_CHARS)  # ingredients, steps, tags
+Count = whole_number(0, MAX_COUNT)  # minutes, servings
+Label = text()  # cuisine, source: stripped; blank reads as null
 
 
-def _opt_int(obj: dict, name: str) -> int | None:
-    value = obj.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise InvalidRecipe(f"field '{name}' must be a whole number or null, got {value!r}")
-    if not 0 <= value <= 100_000:
-        raise InvalidRecipe(f"field '{name}' is out of range: {value}")
-    return int(value)
+class _RecipeContent(BaseModel):
+    """What a recipe says. Unknown keys are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    title: Title
+    ingredients: Lines
+    steps: Lines = ()
+    minutes: Count | None = None
+    servings: Count | None = None
+    cuisine: Label | None = None
+    tags: Lines = ()
 
 
-def _opt_str(obj: dict, name: str) -> str | None:
-    value = obj.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidRecipe(f"field '{name}' must be a string or null, got {type(value).__name__}")
-    return value.strip() or None
+class RecipeRecord(_RecipeContent):
+    """One recipe in a recipes file, a vote's inline recipe, an import line (DESIGN.md Formats)."""
+
+    id: text(required=True) | None = None
+    source: Label | None = None
+
+    def to_recipe(self) -> Recipe:
+        """The in-memory Recipe; without an id, the content hash is the id."""
+        return Recipe(id=self.id or content_id(self.title, self.ingredients, self.steps), title=self.title,
+                      ingredients=self.ingredients, steps=self.steps, minutes=self.minutes,
+                      servings=self.servings, cuisine=self.cuisine, tags=self.tags, source=self.source)
+
+
+class RecipeAnswer(_RecipeContent):
+    """One recipe with every field present (null where unknown), at least one ingredient and one step."""
+
+    # What a generator must write; its JSON Schema (docstring included) is Ollama's `format`.
+
+    model_config = ConfigDict(title="Recipe", json_schema_serialization_defaults_required=True)
+
+    ingredients: text_list(MAX_LIST_ITEMS, MAX_LINE_CHARS, min_items=1)
+    steps: text_list(MAX_LIST_ITEMS, MAX_LINE_CHARS, min_items=1)
 
 
 def recipe_from_dict(obj: Any) -> Recipe:
     """Validate a decoded JSON object into a Recipe; raise InvalidRecipe naming the bad field."""
-    if not isinstance(obj, dict):
-        raise InvalidRecipe(f"a recipe must be a JSON object, got {type(obj).__name__}")
-    title = obj.get("title")
-    if title is None:
-        raise InvalidRecipe("field 'title' is missing")
-    if not isinstance(title, str) or not title.strip():
-        raise InvalidRecipe("field 'title' must be a non-empty string")
-    title = " ".join(title.split())
-    if len(title) > MAX_TITLE_CHARS:
-        raise InvalidRecipe(f"field 'title' is {len(title)} characters (limit {MAX_TITLE_CHARS})")
-    ingredients = str_list_field(obj, "ingredients", required=True)
-    steps = str_list_field(obj, "steps")
-    rid = obj.get("id")
-    if rid is not None and (not isinstance(rid, str) or not rid.strip()):
-        raise InvalidRecipe("field 'id' must be a non-empty string when given")
-    return Recipe(
-        id=rid.strip() if rid else content_id(title, ingredients, steps),
-        title=title,
-        ingredients=ingredients,
-        steps=steps,
-        minutes=_opt_int(obj, "minutes"),
-        servings=_opt_int(obj, "servings"),
-        cuisine=(_opt_str(obj, "cuisine") or None),
-        tags=str_list_field(obj, "tags"),
-        source=_opt_str(obj, "source"),
-    )
+    try:
+        return RecipeRecord.model_validate(obj).to_recipe()
+    except ValidationError as e:
+        raise InvalidRecipe(describe(e, "a recipe")) from None
+
+
+def recipe_from_answer(obj: Any, source: str | None = None) -> Recipe:
+    """A generator's answer (`RecipeAnswer`) as a Recipe with a content-hash id and `source`.
+
+    An `id` or `source` in the answer is ignored. Raises InvalidRecipe naming the bad field.
+    """
+    try:
+        answer = RecipeAnswer.model_validate(obj)
+    except ValidationError as e:
+        raise InvalidRecipe(describe(e, "a recipe")) from None
+    return Recipe(id=content_id(answer.title, answer.ingredients, answer.steps), title=answer.title,
+                  ingredients=answer.ingredients, steps=answer.steps, minutes=answer.minutes,
+                  servings=answer.servings, cuisine=answer.cuisine, tags=answer.tags, source=source)
 
 
 def parse_recipe_json(text: str) -> Recipe:
     try:
-        obj = json.loads(text)
+        obj = loads_json(text)
     except json.JSONDecodeError as e:
         raise InvalidRecipe(f"not valid JSON ({e.msg} at column {e.colno})") from None
+    except RecursionError:
+        raise InvalidRecipe("not valid JSON (nested too deeply)") from None
     return recipe_from_dict(obj)
 
 
@@ -158,21 +168,14 @@ def embedding_text(recipe: Recipe) -> str:
     return " ".join(parts)
 
 
+@lru_cache(maxsize=1)
+def _answer_schema() -> dict[str, Any]:
+    return RecipeAnswer.model_json_schema(mode="serialization")
+
+
 def recipe_json_schema() -> dict[str, Any]:
-    """JSON Schema of one recipe, used as Ollama's structured-output `format=`."""
-    return {
-        "type": "object",
-        "properties": {
-            "title": {"type": "string"},
-            "ingredients": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-            "steps": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-            "minutes": {"type": ["integer", "null"]},
-            "servings": {"type": ["integer", "null"]},
-            "cuisine": {"type": ["string", "null"]},
-            "tags": {"type": "array", "items": {"type": "string"}},
-        },
-        "required": ["title", "ingredients", "steps", "minutes", "servings", "cuisine", "tags"],
-    }
+    """JSON Schema of one recipe as a generator writes it (`RecipeAnswer`): Ollama's `format=`."""
+    return copy.deepcopy(_answer_schema())
 
 
 # --- Plain-text form (TRL prompt/chosen/rejected pairs) -------------------------------

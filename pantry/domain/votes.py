@@ -1,12 +1,20 @@
-"""The `Vote` type: one pairwise judgement of two recipes by one user, and its validation.
+"""The `Vote` type: one pairwise judgement of two recipes by one user, and its file formats.
 
 A vote is one JSON object (DESIGN.md, Formats):
 `{"user", "a", "b", "outcome"}` plus optional `strength`, `left`, `reasons`, `pantry`,
-`created_at`, `model_version`, `generator`. `a` and `b` are recipe ids or inline recipe
-objects. Validation messages name the bad field so a person can fix the file.
+`created_at`, `model_version`, `generator`, `generator_reason`. `a` and `b` are recipe ids or
+inline recipe objects (`RecipeRecord`).
 
-Also reads the TRL pair format `{"prompt", "chosen", "rejected"}` (optional `user`,
-`margin`) into a vote (see `pair_from_trl`), and validates user names.
+- `VoteRecord` is that format, the one place where each field's rules are written (user
+  names, choices, list limits, timestamps, "a and b differ"); `vote_from_dict` and
+  `check_vote` (a Vote built in code) both validate with it, raising InvalidVote naming
+  the bad field.
+- `TrlPair` is the TRL pair format `{"prompt", "chosen", "rejected"}` (optional `user`,
+  `margin`), read into a vote by `pair_from_trl`.
+- `line_kind` says which of the formats (recipe, vote, pair) an import line is.
+- `Vote` (a frozen dataclass) is the in-memory type the rest of the library passes around.
+
+Imports: pydantic, `pantry.errors`, `pantry.domain.fields` and `pantry.domain.recipes` only.
 """
 
 from __future__ import annotations
@@ -14,10 +22,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, WrapValidator, model_validator
+from pydantic_core import PydanticCustomError
+
+from pantry.domain.fields import (checked, describe, field_error, finite_number, kind, nested_error, one_of,
+                                  rule_error, show, text, text_list)
+from pantry.domain.recipes import FIELDS as RECIPE_FIELDS
+from pantry.domain.recipes import Recipe, RecipeRecord, recipe_from_text
 from pantry.errors import InvalidInput, InvalidRecipe
-from pantry.domain.recipes import Recipe, recipe_from_dict, recipe_from_text, str_list_field
 
 OUTCOMES = ("a", "b", "tie", "both_bad")
 DECISIVE = ("a", "b")
@@ -34,7 +48,8 @@ MAX_META_CHARS = 300
 TRL_PROMPT_PREFIX = "Suggest a recipe using: "
 TRL_PROMPT_NO_PANTRY = "Suggest a recipe."
 
-_USER_CHARS = re.compile(r"^[\w .\-]+$")
+USER_PATTERN = r"^[\w .\-]+$"
+_USER_CHARS = re.compile(USER_PATTERN)
 
 
 class InvalidVote(InvalidInput):
@@ -46,23 +61,163 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
-def normalize_timestamp(value: Any, field_name: str = "created_at") -> str:
-    """Validate an ISO 8601 timestamp and return it in UTC ISO form (naive times are UTC).
+# --- field rules -------------------------------------------------------------------------
 
-    Normalising makes timestamps from different files compare correctly as strings.
-    """
+def _user_name(value: Any) -> str:
+    if not isinstance(value, str):
+        raise field_error(f"must be text, got {kind(value)}")
+    name = value.strip()
+    if not name:
+        raise field_error("is empty")
+    if len(name) > MAX_USER_CHARS:
+        raise field_error(f"is {len(name)} characters (limit {MAX_USER_CHARS})")
+    if not _USER_CHARS.match(name):
+        raise field_error(f"may only contain letters, digits, spaces, '-', '_' and '.', got {show(name)}")
+    return name
+
+
+def _timestamp(value: Any) -> str:
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, str) and value.strip():
         try:
             dt = datetime.fromisoformat(value.strip())
         except ValueError:
-            raise InvalidVote(f"field '{field_name}' must be an ISO 8601 date-time, got {value!r}") from None
+            raise field_error(f"must be an ISO 8601 date-time, got {show(value)}") from None
     else:
-        raise InvalidVote(f"field '{field_name}' must be an ISO 8601 date-time string")
+        raise field_error(f"must be an ISO 8601 date-time string, got {kind(value)}")
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.astimezone(timezone.utc).isoformat()
+
+
+def _number_as_text(value: Any) -> Any:
+    """A model version may be written as a number: 3 -> "3"."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**18:
+        return str(value)
+    return value
+
+
+def _recipe_ref(value: Any, handler: Any) -> str | RecipeRecord:
+    if isinstance(value, str):
+        if not value.strip():
+            raise field_error("must be a recipe id or a recipe object, got an empty string")
+        return value.strip()
+    if isinstance(value, dict):
+        try:
+            return RecipeRecord.model_validate(value)
+        except ValidationError as e:
+            raise nested_error(describe(e, "a recipe")) from None
+    raise field_error(f"must be a recipe id or a recipe object, got {kind(value)}")
+
+
+def _ref_id(ref: str | RecipeRecord) -> str:
+    return ref if isinstance(ref, str) else ref.to_recipe().id
+
+
+UserName = Annotated[str, checked(_user_name, {"type": "string", "minLength": 1, "maxLength": MAX_USER_CHARS,
+                                               "pattern": USER_PATTERN})]
+Timestamp = Annotated[str, checked(_timestamp, {"type": "string", "format": "date-time"})]
+MetaText = Annotated[text(MAX_META_CHARS), BeforeValidator(_number_as_text)]  # stripped; blank reads as null
+RecipeRef = Annotated[str | RecipeRecord, WrapValidator(_recipe_ref)]  # a recipe id or an inline recipe
+Items = text_list(MAX_PANTRY_ITEMS, MAX_ITEM_CHARS)
+
+
+# --- the formats ---------------------------------------------------------------------------
+
+class VoteRecord(BaseModel):
+    """One vote line (DESIGN.md Formats). Unknown keys are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    user: UserName
+    a: RecipeRef
+    b: RecipeRef
+    outcome: one_of(OUTCOMES)
+    strength: one_of(STRENGTHS) | None = None  # decisive votes only
+    left: one_of(SIDES) | None = None  # which recipe was shown on the left
+    reasons: text_list(MAX_REASONS, MAX_ITEM_CHARS) = ()
+    pantry: Items = ()
+    created_at: Timestamp | None = None  # ISO 8601, normalised to UTC
+    model_version: MetaText | None = None
+    generator: MetaText | None = None
+    generator_reason: MetaText | None = None
+
+    @model_validator(mode="after")
+    def _two_recipes(self) -> "VoteRecord":
+        a, b = _ref_id(self.a), _ref_id(self.b)
+        if a == b:
+            raise rule_error(f"fields 'a' and 'b' are the same recipe ({show(a)}); a vote compares two recipes")
+        if self.strength is not None and self.outcome not in DECISIVE:
+            raise rule_error(f"field 'strength' only applies to outcome a or b, not {self.outcome!r}")
+        return self
+
+    def to_vote(self) -> tuple["Vote", list[Recipe]]:
+        """The Vote (`a`/`b` as recipe ids) and the recipes given inline."""
+        inline = [ref.to_recipe() for ref in (self.a, self.b) if isinstance(ref, RecipeRecord)]
+        values = {name: getattr(self, name) for name in VoteRecord.model_fields}
+        values["a"], values["b"] = _ref_id(self.a), _ref_id(self.b)
+        return Vote(**values), inline
+
+
+def _prompt_text(value: Any) -> Any:
+    """Conversational prompts (lists of messages) read as their contents joined."""
+    if isinstance(value, list):
+        return " ".join(m["content"] for m in value if isinstance(m, dict) and isinstance(m.get("content"), str))
+    return value
+
+
+def _pair_text(value: Any) -> str:
+    """A chosen/rejected column as text; conversational rows use the last message."""
+    if isinstance(value, list) and value and all(isinstance(m, dict) for m in value):
+        value = value[-1].get("content")
+    if not isinstance(value, str) or not value.strip():
+        raise field_error("must be non-empty recipe text")
+    return value
+
+
+RecipeText = Annotated[str, checked(_pair_text, {"type": "string", "minLength": 1})]
+
+
+class TrlPair(BaseModel):
+    """One TRL preference row `{"prompt", "chosen", "rejected"}` (+ optional `user`, `margin`)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    prompt: Annotated[str, BeforeValidator(_prompt_text)] = ""
+    chosen: RecipeText
+    rejected: RecipeText
+    user: UserName | None = None
+    margin: finite_number() | None = None  # >= 1: strength "much"; below: "slightly"
+
+
+def line_kind(obj: Any) -> str | None:
+    """Which format an import line is: "pair" (has chosen/rejected), "vote" (has outcome,
+    or a and b), "recipe" (has a recipe field other than id), or None."""
+    if not isinstance(obj, dict):
+        return None
+    if "chosen" in obj or "rejected" in obj:
+        return "pair"
+    if "outcome" in obj or ("a" in obj and "b" in obj):
+        return "vote"
+    if any(k in obj for k in RECIPE_FIELDS if k != "id"):
+        return "recipe"
+    return None
+
+
+def _message(error: PydanticCustomError) -> str:
+    return error.message()
+
+
+def normalize_timestamp(value: Any, field_name: str = "created_at") -> str:
+    """Validate an ISO 8601 timestamp and return it in UTC ISO form (naive times are UTC).
+
+    Normalising makes timestamps from different files compare correctly as strings.
+    """
+    try:
+        return _timestamp(value)
+    except PydanticCustomError as e:
+        raise InvalidVote(f"field '{field_name}' {_message(e)}") from None
 
 
 def validate_user_name(name: Any) -> str:
@@ -70,16 +225,10 @@ def validate_user_name(name: Any) -> str:
 
     A user name is 1-40 characters: letters, digits, spaces, '-', '_' and '.'.
     """
-    if not isinstance(name, str):
-        raise InvalidInput(f"user name must be text, got {type(name).__name__}")
-    name = name.strip()
-    if not name:
-        raise InvalidInput("user name is empty")
-    if len(name) > MAX_USER_CHARS:
-        raise InvalidInput(f"user name is {len(name)} characters (limit {MAX_USER_CHARS})")
-    if not _USER_CHARS.match(name):
-        raise InvalidInput(f"user name {name!r} may only contain letters, digits, spaces, '-', '_' and '.'")
-    return name
+    try:
+        return _user_name(name)
+    except PydanticCustomError as e:
+        raise InvalidInput(f"user name {_message(e)}") from None
 
 
 @dataclass(frozen=True)
@@ -168,132 +317,31 @@ def describe_vote(vote: Vote, titles: "dict[str, str] | None" = None) -> str:
     return f"both bad: {name(first)} and {name(second)}"
 
 
-def _opt_choice(obj: dict, name: str, choices: tuple[str, ...]) -> str | None:
-    value = obj.get(name)
-    if value is None:
-        return None
-    if value not in choices:
-        raise InvalidVote(f"field '{name}' must be one of {', '.join(choices)} or null, got {value!r}")
-    return value
-
-
-def _str_tuple(obj: dict, name: str, limit: int) -> tuple[str, ...]:
-    return str_list_field(obj, name, max_items=limit, max_chars=MAX_ITEM_CHARS, error=InvalidVote)
-
-
-def _opt_meta(obj: dict, name: str) -> str | None:
-    value = obj.get(name)
-    if value is None:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)  # a model version may be written as a number
-    if not isinstance(value, str):
-        raise InvalidVote(f"field '{name}' must be a string or null, got {type(value).__name__}")
-    value = value.strip()
-    if len(value) > MAX_META_CHARS:
-        raise InvalidVote(f"field '{name}' is {len(value)} characters (limit {MAX_META_CHARS})")
-    return value or None
-
-
-def _recipe_ref(obj: dict, name: str) -> tuple[str, Recipe | None]:
-    value = obj.get(name)
-    if value is None:
-        raise InvalidVote(f"field '{name}' is missing")
-    if isinstance(value, str):
-        if not value.strip():
-            raise InvalidVote(f"field '{name}' must be a recipe id or a recipe object, got an empty string")
-        return value.strip(), None
-    if isinstance(value, dict):
-        try:
-            recipe = recipe_from_dict(value)
-        except InvalidRecipe as e:
-            raise InvalidVote(f"field '{name}': {e}") from None
-        return recipe.id, recipe
-    raise InvalidVote(f"field '{name}' must be a recipe id or a recipe object, got {type(value).__name__}")
-
-
 def check_vote(vote: Vote) -> Vote:
-    """Validate a Vote built in code (same rules as the JSON format); return it normalised."""
+    """Validate a Vote built in code (the same rules as the JSON format); return it normalised."""
     try:
-        user = validate_user_name(vote.user)
-    except InvalidInput as e:
-        raise InvalidVote(f"field 'user': {e}") from None
-    for name in ("a", "b"):
-        value = getattr(vote, name)
-        if not isinstance(value, str) or not value.strip():
-            raise InvalidVote(f"field '{name}' must be a non-empty recipe id")
-    if vote.a.strip() == vote.b.strip():
-        raise InvalidVote(f"fields 'a' and 'b' are the same recipe ({vote.a.strip()!r}); a vote compares two recipes")
-    if vote.outcome not in OUTCOMES:
-        raise InvalidVote(f"field 'outcome' must be one of {', '.join(OUTCOMES)}, got {vote.outcome!r}")
-    if vote.strength is not None:
-        if vote.strength not in STRENGTHS:
-            raise InvalidVote(f"field 'strength' must be one of {', '.join(STRENGTHS)} or null, got {vote.strength!r}")
-        if vote.outcome not in DECISIVE:
-            raise InvalidVote(f"field 'strength' only applies to outcome a or b, not {vote.outcome!r}")
-    if vote.left is not None and vote.left not in SIDES:
-        raise InvalidVote(f"field 'left' must be one of a, b or null, got {vote.left!r}")
-    created = normalize_timestamp(vote.created_at) if vote.created_at is not None else None
-    lists = {}
-    for name, limit in (("reasons", MAX_REASONS), ("pantry", MAX_PANTRY_ITEMS)):
-        value = getattr(vote, name)
-        if isinstance(value, str) or not isinstance(value, (list, tuple)):
-            raise InvalidVote(f"field '{name}' must be a list of strings, got {type(value).__name__}")
-        lists[name] = _str_tuple({name: list(value)}, name, limit)
-    return replace(vote, user=user, a=vote.a.strip(), b=vote.b.strip(), created_at=created, **lists)
+        record = VoteRecord.model_validate({name: getattr(vote, name) for name in VoteRecord.model_fields})
+    except ValidationError as e:
+        raise InvalidVote(describe(e, "a vote")) from None
+    checked_vote, _ = record.to_vote()
+    return replace(vote, **{name: getattr(checked_vote, name) for name in VoteRecord.model_fields})
 
 
 def vote_from_dict(obj: Any) -> tuple[Vote, list[Recipe]]:
-    """Validate a decoded vote JSON object.
+    """Validate a decoded vote JSON object (`VoteRecord`).
 
     Returns the Vote (with `a`/`b` as recipe ids) and the recipes that were given inline
     (so the caller can store them). Raises InvalidVote (an InvalidInput) naming the field.
     Unknown keys are ignored.
     """
-    if not isinstance(obj, dict):
-        raise InvalidVote(f"a vote must be a JSON object, got {type(obj).__name__}")
-    if "user" not in obj:
-        raise InvalidVote("field 'user' is missing")
-    if "outcome" not in obj:
-        raise InvalidVote("field 'outcome' is missing")
-    a_id, a_recipe = _recipe_ref(obj, "a")
-    b_id, b_recipe = _recipe_ref(obj, "b")
-    outcome = obj["outcome"]
-    if not isinstance(outcome, str) or outcome not in OUTCOMES:
-        raise InvalidVote(f"field 'outcome' must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
-    created = obj.get("created_at")
-    vote = Vote(
-        user=obj["user"],
-        a=a_id,
-        b=b_id,
-        outcome=outcome,
-        strength=_opt_choice(obj, "strength", STRENGTHS),
-        left=_opt_choice(obj, "left", SIDES),
-        reasons=_str_tuple(obj, "reasons", MAX_REASONS),
-        pantry=_str_tuple(obj, "pantry", MAX_PANTRY_ITEMS),
-        created_at=normalize_timestamp(created) if created is not None else None,
-        model_version=_opt_meta(obj, "model_version"),
-        generator=_opt_meta(obj, "generator"),
-        generator_reason=_opt_meta(obj, "generator_reason"),
-    )
-    vote = check_vote(vote)
-    return vote, [r for r in (a_recipe, b_recipe) if r is not None]
+    try:
+        return VoteRecord.model_validate(obj).to_vote()
+    except ValidationError as e:
+        raise InvalidVote(describe(e, "a vote")) from None
 
 
 def is_trl_pair(obj: Any) -> bool:
-    return isinstance(obj, dict) and ("chosen" in obj or "rejected" in obj)
-
-
-def _trl_text(obj: dict, name: str) -> str:
-    """A TRL column as text; conversational rows (lists of messages) use the last message."""
-    value = obj.get(name)
-    if value is None:
-        raise InvalidVote(f"field '{name}' is missing")
-    if isinstance(value, list) and value and all(isinstance(m, dict) for m in value):
-        value = value[-1].get("content")
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidVote(f"field '{name}' must be non-empty recipe text")
-    return value
+    return line_kind(obj) == "pair"
 
 
 def pantry_from_prompt(prompt: str) -> tuple[str, ...]:
@@ -322,35 +370,23 @@ def pair_from_trl(obj: Any, default_user: str = "me") -> tuple[Vote, list[Recipe
     (what `export_trl` writes); other prompts are accepted but not kept.
     Returns the vote and the two recipes.
     """
-    if not isinstance(obj, dict):
-        raise InvalidVote(f"a prompt/chosen/rejected pair must be a JSON object, got {type(obj).__name__}")
-    prompt = obj.get("prompt", "")
-    if isinstance(prompt, list):  # conversational: the user turn(s)
-        prompt = " ".join(str(m.get("content", "")) for m in prompt if isinstance(m, dict))
-    if not isinstance(prompt, str):
-        raise InvalidVote(f"field 'prompt' must be a string, got {type(prompt).__name__}")
+    try:
+        pair = TrlPair.model_validate(obj)
+    except ValidationError as e:
+        raise InvalidVote(describe(e, "a prompt/chosen/rejected pair")) from None
     recipes = []
     for name in ("chosen", "rejected"):
-        text = _trl_text(obj, name)
         try:
-            recipes.append(recipe_from_text(text))
+            recipes.append(recipe_from_text(getattr(pair, name)))
         except InvalidRecipe as e:
             raise InvalidVote(f"field '{name}': {e}") from None
     chosen, rejected = recipes
     if chosen.id == rejected.id:
         raise InvalidVote("fields 'chosen' and 'rejected' are the same recipe")
-    margin = obj.get("margin")
-    if margin is None:
-        strength = None
-    elif isinstance(margin, bool) or not isinstance(margin, (int, float)):
-        raise InvalidVote(f"field 'margin' must be a number, got {margin!r}")
-    else:
-        strength = "much" if margin >= 1 else "slightly"
-    user = obj.get("user")
-    if user is None:
-        user = default_user
+    strength = None if pair.margin is None else "much" if pair.margin >= 1 else "slightly"
+    user = pair.user if pair.user is not None else default_user
     vote = check_vote(Vote(user=user, a=chosen.id, b=rejected.id, outcome="a", strength=strength,
-                           pantry=pantry_from_prompt(prompt.strip())))
+                           pantry=pantry_from_prompt(pair.prompt.strip())))
     return vote, [chosen, rejected]
 
 
