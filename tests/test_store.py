@@ -295,7 +295,8 @@ def test_model_versions_one_active_per_scope(store):
     for scope in ("bo", "ana", None):
         assert sum(m.active for m in store.model_versions() if m.user == scope) == 1
     mv = store.get_model_version(b1)
-    assert (mv.user, mv.path, mv.metrics, mv.meta, mv.active) == ("bo", "weights/b1.pt", {"acc": 0.8}, {}, True)
+    assert (mv.user, mv.path, mv.metrics, mv.meta, mv.active) == (
+        "bo", str(store.weights_dir / "weights" / "b1.pt"), {"acc": 0.8}, {}, True)
     assert [m.id for m in store.model_versions("bo")] == [b2, b1, g1]
     assert [m.id for m in store.model_versions("bo", include_global=False)] == [b2, b1]
     assert len(store.model_versions()) == 4
@@ -400,7 +401,7 @@ def test_database_from_schema_version_2_is_migrated_in_place(tmp_path):
     path = tmp_path / "v2.sqlite3"
     _schema_2_database(path)
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION == 3
+    assert store.schema_version() == SCHEMA_VERSION == 4
     conn = sqlite3.connect(path)
     columns = {r[1] for r in conn.execute("PRAGMA table_info(votes)")}
     indexes = {r[1] for r in conn.execute("PRAGMA index_list(votes)")}
@@ -424,7 +425,7 @@ def test_database_from_schema_version_2_is_migrated_in_place(tmp_path):
     # The app vote's pair without its time is a different vote (not an import of it).
     _, added = store.import_records([], [Vote(user="me", a="x", b="z", outcome="b")], "new.jsonl")
     assert added == [True]
-    assert Store(path).schema_version() == 3  # opening again changes nothing
+    assert Store(path).schema_version() == 4  # opening again changes nothing
 
 
 def test_app_votes_may_repeat_a_pair_imports_may_not(store, recipes):
@@ -504,3 +505,111 @@ def test_votes_frame_says_what_was_chosen(store, recipes):
     frame = store.votes_frame()
     assert list(frame["choice"]) == ["left: Dish 1 beat Dish 0", "tie: Dish 2 and Dish 3 about equal"]
     assert frame["batch"].isna().tolist() == [True, False] and frame["batch"].iloc[1] == batch.id
+
+
+# --- schema 4: weight paths relative to the weights folder ---------------------------------
+
+def _real_model(path):
+    """A real saved RewardModel (a tiny linear one) at `path`."""
+    import torch
+
+    from pantry.model.features import FEATURE_SPEC
+    from pantry.model.reward import RewardMember, RewardModel
+
+    member = RewardMember(8)
+    with torch.no_grad():
+        member.linear.weight.copy_(torch.arange(8, dtype=torch.float32).reshape(1, 8))
+    RewardModel([member], "all-MiniLM-L6-v2", FEATURE_SPEC, 8).save(path)
+    return path
+
+
+def _stored_paths(db):
+    conn = sqlite3.connect(db)
+    try:
+        return [r[0] for r in conn.execute("SELECT path FROM model_versions ORDER BY id")]
+    finally:
+        conn.close()
+
+
+def test_weights_folder_goes_with_the_database(tmp_path):
+    from pantry import paths
+
+    assert Store(tmp_path / "home" / "pantry.sqlite3").weights_dir == tmp_path / "home" / "weights"
+    assert Store(tmp_path / "db.sqlite3", weights_dir=tmp_path / "w").weights_dir == tmp_path / "w"
+    assert paths.weights_dir_for(paths.DEFAULT_DB_PATH) == paths.PROJECT_ROOT / "weights"
+    assert paths.weights_dir_for(tmp_path / "pantry.sqlite3") == tmp_path / "weights"
+
+
+def test_open_from_settings_uses_the_settings_weights_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("PANTRY_HOME", str(tmp_path / "home"))
+    settings = Settings.from_env()
+    assert Store.open(settings).weights_dir == settings.weights_dir == tmp_path / "home" / "weights"
+
+
+def test_weight_paths_are_stored_relative_and_read_absolute(tmp_path):
+    store = Store(tmp_path / "pantry.sqlite3")
+    inside = store.add_model_version(None, tmp_path / "weights" / "population-1.pt", "e")
+    nested = store.add_model_version("bo", "user-bo/v2.pt", "e")  # relative: to the weights folder
+    outside = store.add_model_version("bo", tmp_path / "elsewhere" / "v3.pt", "e")
+    assert _stored_paths(store.path) == ["population-1.pt", "user-bo/v2.pt", str(tmp_path / "elsewhere" / "v3.pt")]
+    assert store.get_model_version(inside).path == str(tmp_path / "weights" / "population-1.pt")
+    assert store.get_model_version(nested).path == str(tmp_path / "weights" / "user-bo" / "v2.pt")
+    assert store.get_model_version(outside).path == str(tmp_path / "elsewhere" / "v3.pt")
+
+
+def test_a_copied_home_keeps_loading_its_models(tmp_path, monkeypatch):
+    """Copy a whole PANTRY_HOME (database + weights) somewhere else and delete the original:
+    the copy's model versions point into the copy and load."""
+    import shutil
+
+    import numpy as np
+
+    from pantry.model.features import FEATURE_SPEC
+    from pantry.model.reward import load_model
+
+    monkeypatch.setenv("PANTRY_HOME", str(tmp_path / "old-home"))
+    old = Store.open(Settings.from_env())
+    weights = _real_model(Settings.from_env().weights_dir / "population-20240101.pt")
+    version = old.add_model_version(None, weights, "all-MiniLM-L6-v2", {"acc": 0.7}, activate=True)
+    x = np.ones((2, 8), dtype=np.float32)
+    before = load_model(old.get_model_version(version).path, "all-MiniLM-L6-v2", FEATURE_SPEC).score(x)[0]
+
+    shutil.copytree(tmp_path / "old-home", tmp_path / "moved" / "new-home")
+    shutil.rmtree(tmp_path / "old-home")
+    monkeypatch.setenv("PANTRY_HOME", str(tmp_path / "moved" / "new-home"))
+    moved = Store.open(Settings.from_env())
+    active = moved.active_model(None)
+    assert active.id == version and active.path == str(tmp_path / "moved" / "new-home" / "weights" / weights.name)
+    after = load_model(active.path, "all-MiniLM-L6-v2", FEATURE_SPEC).score(x)[0]
+    np.testing.assert_array_equal(before, after)
+
+
+def _schema_3_database(path, model_paths):
+    """A schema-3 database (what the previous version wrote) holding these model paths."""
+    Store(path)
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    conn.executemany("INSERT INTO model_versions (user_name, path, created_at, embedder, active) "
+                     "VALUES (NULL, ?, '2024-01-01T00:00:00+00:00', 'all-MiniLM-L6-v2', 0)",
+                     [(str(p),) for p in model_paths])
+    conn.commit()
+    conn.close()
+
+
+def test_schema_3_weight_paths_are_migrated_in_place(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    inside = _real_model(home / "weights" / "population-a.pt")  # absolute, inside the weights folder
+    legacy = _real_model(tmp_path / "run" / "data" / "weights" / "population-b.pt")  # old default layout
+    gone = tmp_path / "old-place" / "weights" / "population-c.pt"  # home moved before the upgrade
+    _real_model(home / "weights" / "population-c.pt")
+    missing = tmp_path / "nowhere" / "population-d.pt"
+    _schema_3_database(home / "pantry.sqlite3", [inside, "data/weights/population-b.pt", gone, missing])
+    monkeypatch.chdir(tmp_path / "run")  # old relative paths were relative to where the app ran
+    store = Store(home / "pantry.sqlite3")
+    assert store.schema_version() == SCHEMA_VERSION == 4
+    assert _stored_paths(store.path) == ["population-a.pt", str(legacy), "population-c.pt", str(missing)]
+    assert [v.path for v in store.model_versions()][::-1] == [
+        str(inside), str(legacy), str(home / "weights" / "population-c.pt"), str(missing)]
+    monkeypatch.chdir(tmp_path)
+    again = Store(home / "pantry.sqlite3")  # opening again changes nothing
+    assert _stored_paths(again.path) == ["population-a.pt", str(legacy), "population-c.pt", str(missing)]

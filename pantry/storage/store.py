@@ -30,17 +30,20 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from pantry.errors import InvalidInput, PantryError
 from pantry.domain.recipes import Recipe
 from pantry.domain.votes import (OUTCOMES, Vote, check_vote, normalize_timestamp, now_iso, validate_user_name,
-                    vote_content_key)
+                                 vote_content_key)
+from pantry.errors import InvalidInput, PantryError
+from pantry.paths import PROJECT_ROOT, absolute, weights_dir_for
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from pantry.settings import Settings
 
-SCHEMA_VERSION = 3  # 2: votes.generator_reason; 3: import_batches, votes.content_key and votes.batch_id
+# 2: votes.generator_reason; 3: import_batches, votes.content_key and votes.batch_id;
+# 4: model_versions.path relative to the weights folder (absolute only for files outside it)
+SCHEMA_VERSION = 4
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _CHUNK = 500  # ids per IN (...) query, below SQLite's variable limit
 
@@ -136,7 +139,11 @@ class UnknownRecipe(InvalidInput):
 
 @dataclass(frozen=True)
 class ModelVersion:
-    """One saved reward-model version. `user` None means the population (global) model."""
+    """One saved reward-model version. `user` None means the population (global) model.
+
+    `path` is the weights file as an absolute path, resolved against the store's weights
+    folder (the table keeps it relative to that folder, so a moved home keeps working).
+    """
 
     id: int
     user: str | None
@@ -215,10 +222,10 @@ def _vote_from_row(row: Sequence[Any]) -> Vote:
                 generator_reason=generator_reason, id=int(vid), deleted=deleted_at is not None)
 
 
-def _model_from_row(row: Sequence[Any]) -> ModelVersion:
+def _model_from_row(row: Sequence[Any], weights_dir: Path) -> ModelVersion:
     vid, user, path, created, embedder, metrics, meta, active = row
-    return ModelVersion(id=int(vid), user=user, path=path, created_at=created, embedder=embedder,
-                        metrics=json.loads(metrics or "{}"), meta=json.loads(meta or "{}"),
+    return ModelVersion(id=int(vid), user=user, path=str(weights_dir / path), created_at=created,
+                        embedder=embedder, metrics=json.loads(metrics or "{}"), meta=json.loads(meta or "{}"),
                         active=bool(active))
 
 
@@ -243,10 +250,16 @@ class Store:
 
     Safe to share between threads: no connection is kept between calls. A PostgreSQL
     backend would implement this same interface (see the module docstring).
+
+    `weights_dir` is the folder of the saved reward models that model versions refer to;
+    the default is the one that goes with this database (`pantry.paths.weights_dir_for`:
+    `weights/` beside it, or the project's top-level `weights/` for the project's own
+    `data/pantry.sqlite3`), the same folder `Settings.weights_dir` names.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, weights_dir: str | Path | None = None):
         self.path = Path(path).expanduser()
+        self.weights_dir = absolute(weights_dir) if weights_dir is not None else weights_dir_for(self.path)
         if self.path.exists() and self.path.is_dir():
             raise StoreError(f"database path {self.path} is a folder, not a file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -260,7 +273,7 @@ class Store:
             from pantry.settings import Settings
 
             settings = Settings.from_env()
-        return cls(settings.db_path)
+        return cls(settings.db_path, settings.weights_dir)
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
@@ -352,6 +365,8 @@ class Store:
                 conn.execute("ALTER TABLE votes ADD COLUMN batch_id INTEGER REFERENCES import_batches (id)")
             if version < 3:
                 self._backfill_content_keys(conn)
+            if 0 < version < 4:
+                self._relative_weight_paths(conn)
             for statement in _LATE_INDEXES:
                 conn.execute(statement)
             conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
@@ -386,6 +401,49 @@ class Store:
                 continue  # a row older code let through; it just is not matched on import
             updates.append((key, vote.id))
         conn.executemany("UPDATE votes SET content_key = ? WHERE id = ?", updates)
+
+    def _relative_weight_paths(self, conn: sqlite3.Connection) -> None:
+        """Rewrite model_versions.path from before schema 4 relative to the weights folder
+        (inside the migration's transaction).
+
+        Old paths were absolute, or relative to the directory the app ran in (usually the
+        project root, e.g. `data/weights/population-....pt`). A file inside the weights folder
+        becomes relative to it. A file that exists elsewhere keeps its absolute path (so old
+        weights in `data/weights/` keep loading from there). A file that is gone but whose
+        name is in the weights folder (the home was moved before this upgrade) becomes that
+        name. Anything else is kept as an absolute path, and will report a missing file.
+        """
+        updates = []
+        for vid, stored in conn.execute("SELECT id, path FROM model_versions").fetchall():
+            new = self._migrated_weights_path(str(stored))
+            if new != stored:
+                updates.append((new, vid))
+        conn.executemany("UPDATE model_versions SET path = ? WHERE id = ?", updates)
+
+    def _migrated_weights_path(self, stored: str) -> str:
+        path = Path(stored).expanduser()
+        candidates = [path] if path.is_absolute() else [Path.cwd() / path, PROJECT_ROOT / path]
+        candidates = [absolute(c) for c in candidates]
+        for candidate in candidates:
+            if candidate.is_relative_to(self.weights_dir):
+                return candidate.relative_to(self.weights_dir).as_posix()
+        for candidate in candidates:
+            if candidate.exists():
+                return str(candidate)
+        if path.name and (self.weights_dir / path.name).is_file():
+            return path.name
+        return str(candidates[0])
+
+    def _stored_weights_path(self, path: str | Path) -> str:
+        """What model_versions.path holds for `path`: relative to the weights folder when the
+        file is inside it (a relative `path` already is), else absolute."""
+        p = Path(path).expanduser()
+        if not p.is_absolute():
+            p = self.weights_dir / p
+        p = absolute(p)
+        if p.is_relative_to(self.weights_dir):
+            return p.relative_to(self.weights_dir).as_posix()
+        return str(p)
 
     def journal_mode(self) -> str:
         """The SQLite journal mode ("wal" once opened)."""
@@ -832,7 +890,11 @@ class Store:
     def add_model_version(self, user: str | None, path: str | Path, embedder: str | None,
                           metrics: Mapping[str, Any] | None = None, meta: Mapping[str, Any] | None = None,
                           activate: bool = False) -> int:
-        """Record a saved model (user None = population/global); optionally make it active."""
+        """Record a saved model (user None = population/global); optionally make it active.
+
+        `path` is the weights file: absolute, or relative to `weights_dir`. A file inside
+        `weights_dir` is stored relative to it, so the home folder can be moved as a whole.
+        """
         user = _opt_user(user)
         metrics_json = _json_dump(dict(metrics or {}), "model metrics")
         meta_json = _json_dump(dict(meta or {}), "model metadata")
@@ -841,7 +903,8 @@ class Store:
                 self._ensure_user(conn, user)
             cur = conn.execute(
                 "INSERT INTO model_versions (user_name, path, created_at, embedder, metrics_json, meta_json, active) "
-                "VALUES (?, ?, ?, ?, ?, ?, 0)", (user, str(path), now_iso(), embedder, metrics_json, meta_json))
+                "VALUES (?, ?, ?, ?, ?, ?, 0)",
+                (user, self._stored_weights_path(path), now_iso(), embedder, metrics_json, meta_json))
             version_id = int(cur.lastrowid)
             if activate:
                 self._activate(conn, version_id, user)
@@ -851,7 +914,7 @@ class Store:
         with self._read() as conn:
             row = conn.execute(f"SELECT {_MODEL_COLUMNS} FROM model_versions WHERE id = ?",
                                (int(version_id),)).fetchone()
-        return _model_from_row(row) if row else None
+        return _model_from_row(row, self.weights_dir) if row else None
 
     def model_versions(self, user: str | None = None, include_global: bool = True) -> list[ModelVersion]:
         """Model versions, newest first.
@@ -868,7 +931,7 @@ class Store:
         with self._read() as conn:
             rows = conn.execute(f"SELECT {_MODEL_COLUMNS} FROM model_versions{where} ORDER BY id DESC",
                                 params).fetchall()
-        return [_model_from_row(r) for r in rows]
+        return [_model_from_row(r, self.weights_dir) for r in rows]
 
     def activate_model(self, version_id: int) -> None:
         """Make this version the one active model of its scope (its user, or global), atomically."""
@@ -902,7 +965,7 @@ class Store:
                                    "WHERE user_name = ? AND active = 1", (user,)).fetchone()
         if row is None and user is not None and fallback_to_global:
             return self.active_model(None)
-        return _model_from_row(row) if row else None
+        return _model_from_row(row, self.weights_dir) if row else None
 
     # --- embedding cache ---------------------------------------------------------------
 
