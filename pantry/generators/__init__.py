@@ -10,8 +10,13 @@ default, no network) and `OllamaGenerator` (a real LLM through a local Ollama se
 
 `generate_with_fallback` runs a choice; in auto mode a failure of Ollama during generation
 falls back to the composer and returns an updated choice whose reason says what happened.
-The app records the choice's `name` and `reason` with each vote. No heavy imports here
-(no torch): the composer and the ollama client are both light.
+The app records the choice's `name` and `reason` with each vote, so a reason is kept within
+the vote format's limit (`MAX_META_CHARS`). No heavy imports here (no torch): the composer
+and the ollama client are both light.
+
+Modules: `base` (the protocol and the request), `dishbook` (the dish book's format and
+loading), `composer` (the offline composer), `ollama_gen` (Ollama). Generators may import
+`pantry.domain`, `pantry.kitchen`, `pantry.settings`, `pantry.base` and `pantry.errors`.
 """
 
 from __future__ import annotations
@@ -20,15 +25,17 @@ from dataclasses import dataclass
 
 from pantry.errors import GeneratorError, GeneratorUnavailable, InvalidInput
 from pantry.domain.recipes import Recipe
+from pantry.domain.votes import MAX_META_CHARS
 from pantry.settings import Settings
 from pantry.generators.base import DIETS, GenerationRequest, Generator, ProgressFn
 from pantry.generators.composer import OfflineComposer
+from pantry.generators.dishbook import DishBook, DishBookError, load_dish_book
 from pantry.generators.ollama_gen import OllamaGenerator, OllamaStatus, check_ollama
 
 __all__ = [
     "DIETS", "GenerationRequest", "Generator", "ProgressFn", "OfflineComposer", "OllamaGenerator",
     "OllamaStatus", "check_ollama", "GeneratorChoice", "BACKENDS", "select_generator",
-    "generate_with_fallback",
+    "generate_with_fallback", "DishBook", "DishBookError", "load_dish_book",
 ]
 
 BACKENDS = ("auto", "ollama", "offline")
@@ -45,9 +52,15 @@ class GeneratorChoice:
     mode: str = "auto"  # what was asked for: "auto" | "ollama" | "offline"
 
 
+def _reason(text: str) -> str:
+    """One line that fits a vote's `generator_reason` (MAX_META_CHARS)."""
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_META_CHARS else text[: MAX_META_CHARS - 3] + "..."
+
+
 def _composer_choice(reason: str, status: OllamaStatus | None, mode: str) -> GeneratorChoice:
     composer = OfflineComposer()
-    return GeneratorChoice(composer, composer.name, "offline", reason, status, mode)
+    return GeneratorChoice(composer, composer.name, "offline", _reason(reason), status, mode)
 
 
 def select_generator(settings: Settings, backend: str | None = None) -> GeneratorChoice:
@@ -62,7 +75,7 @@ def select_generator(settings: Settings, backend: str | None = None) -> Generato
                           timeout=min(CHECK_TIMEOUT_S, settings.ollama_timeout))
     if status.usable:
         generator = OllamaGenerator(settings.ollama_host, settings.ollama_model, settings.ollama_timeout)
-        return GeneratorChoice(generator, generator.name, "ollama", status.reason, status, mode)
+        return GeneratorChoice(generator, generator.name, "ollama", _reason(status.reason), status, mode)
     if mode == "ollama":
         raise GeneratorUnavailable(status.reason)
     return _composer_choice(f"offline composer: {status.reason}", status, mode)

@@ -1,14 +1,9 @@
 """The offline recipe composer: the embedded default generator (no network, no model).
 
-It builds complete recipes from dish *families* described in `data/dishes.json`. A
-family is a template (a stir-fry, a dal, a quiche...) with:
-
-- slots, one per role (protein, base, vegetables, aromatics, spices, herbs, sauce...),
-  each with its allowed ingredients, how many to pick, a per-serving quantity and unit,
-  and an optional preparation note ("sliced");
-- title patterns ("{Adj} {Veg1} and {Protein} Curry") and step templates with times;
-  a recipe's minutes are the family's prep time plus the times of the steps it uses;
-  each step may have a shorter "quick" time used when the request sets `max_minutes`.
+It fills the dish *families* of the dish book (`data/dishes.json`, read and validated by
+`pantry.generators.dishbook`: slots, title patterns, step templates) with ingredients.
+A recipe's minutes are the family's prep time plus the times of the steps it uses; each
+step may have a shorter "quick" time used when the request sets `max_minutes`.
 
 Filling a slot prefers what the user has (pantry items and kitchen staples), only picks
 ingredients whose knowledge-base diet flags (`pantry.kitchen.knowledge`) satisfy every requested
@@ -20,37 +15,40 @@ than the user has, the line is scaled down to what they have if that leaves at l
 of the dish's amount; otherwise the full amount stays and `kitchen.missing_ingredients`
 reports the line as missing. Cooked leftovers (`GenerationRequest.cooked`: "leftover rice")
 only go into slots marked `"takes_cooked"`, as "cooked rice", and the steps that would cook
-them are replaced by their `"if_cooked"` text (or dropped); they are never used raw. All randomness comes from a
-`random.Random` seeded from the request seed, so the same request gives the same recipes.
-A batch (`n >= 2`) never holds near-duplicates (`pantry.kitchen.dedupe`).
+them are replaced by their `"if_cooked"` text (or dropped); they are never used raw. All
+randomness comes from a `random.Random` seeded from the request seed, so the same request
+gives the same recipes. A batch (`n >= 2`) never holds near-duplicates (`pantry.kitchen.dedupe`).
 
-Ingredient names in dishes.json are resolved through the kitchen knowledge base at load
-time; a name the kitchen does not know is dropped from the options (listed in
-`DishBook.unknown_ingredients`) rather than used without diet flags.
+Imports: `pantry.domain`, `pantry.kitchen`, `pantry.errors`, `pantry.generators.base` and
+`pantry.generators.dishbook`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from pantry.kitchen.dedupe import Signature, signature, signature_similarity
-from pantry.errors import GeneratorError
-from pantry.kitchen import Amount, amount_ratio, line_amount, parse_amount
 from pantry.domain.recipes import Recipe, content_id
+from pantry.errors import GeneratorError
 from pantry.generators.base import DIETS, GenerationRequest, ProgressFn
+from pantry.generators.dishbook import (DEFAULT_ADJECTIVES, DEFAULT_DISHES_PATH, OPTIONAL, PLACEHOLDER, UNITS,
+                                        DishBook, DishBookError, Family, Measure, Slot, Step, default_book,
+                                        load_dish_book, outside_placeholders, step_used, title_role)
+from pantry.kitchen import Amount, amount_ratio, line_amount, parse_amount
+from pantry.kitchen.dedupe import Signature, signature, signature_similarity
+
+__all__ = [
+    "NAME", "OfflineComposer", "format_line",
+    # the dish book, re-exported for callers that know it from here
+    "DEFAULT_ADJECTIVES", "DEFAULT_DISHES_PATH", "UNITS", "DishBook", "DishBookError", "Family", "Measure",
+    "Slot", "Step", "load_dish_book",
+]
 
 NAME = "offline-composer"
-DEFAULT_DISHES_PATH = Path(__file__).resolve().parents[2] / "data" / "dishes.json"
-
-UNITS = ("g", "ml", "tsp", "tbsp", "cup", "each", "pinch", "to taste")
-DEFAULT_ADJECTIVES = ("Simple", "Weeknight", "Easy", "Homestyle", "Rustic")
 # Up to this many fresh draws per recipe when a draw is a near-duplicate or too slow.
 MAX_DRAWS_PER_RECIPE = 24
 DUPLICATE_THRESHOLD = 0.8
@@ -58,347 +56,6 @@ DUPLICATE_THRESHOLD = 0.8
 MIN_SCALE = 0.5
 # Cooked weight per raw weight, by kitchen category, for a cooked leftover in a slot sized raw.
 COOKED_GAIN = {"grain": 2.5, "pasta": 2.2}
-
-
-class DishBookError(GeneratorError):
-    """dishes.json is missing or malformed (the message names the file and the field)."""
-
-
-# ---------------------------------------------------------------------------------------
-# Loaded, validated dish templates
-# ---------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Measure:
-    """How one ingredient is counted and prepared when a slot asks for grams."""
-
-    unit: str | None = None  # e.g. "clove": "2 cloves garlic"; None = bare count ("2 eggs")
-    plural: str | None = None  # plural of the unit, or of the name when unit is None
-    grams: float | None = None  # grams per piece; None = keep grams
-    whole: bool = False  # round counts up to whole pieces (eggs), else to halves (onion)
-    prep: str | None = None  # default preparation note ("minced")
-    title: str | None = None  # short name for titles ("Chicken" for "chicken thighs")
-    per_serving: float | None = None  # fixed amount per serving, whatever the slot says
-    per_serving_unit: str | None = None  # unit of per_serving (one of UNITS); None = pieces
-
-
-@dataclass(frozen=True)
-class Slot:
-    role: str
-    options: tuple[str, ...]  # display names ("spaghetti"); DishBook.canon maps them to the kitchen
-    count: tuple[int, int]  # min, max ingredients for this slot
-    qty: float  # per serving, in `unit`, for each ingredient picked
-    unit: str
-    prep: str | None
-    include: float  # 1.0 = required; else probability when nothing suits from the pantry
-    takes_cooked: bool = False  # a cooked leftover may fill this slot ("cooked rice")
-    cooked_qty: float | None = None  # per serving when cooked; None = qty x COOKED_GAIN of its category
-
-
-@dataclass(frozen=True)
-class Step:
-    text: str
-    minutes: int
-    quick: int
-    needs: tuple[str, ...]  # roles that must be filled for this step to appear
-    unless: tuple[str, ...] = ()  # roles that must be empty for this step to appear
-    cooks: tuple[str, ...] = ()  # roles this step cooks: replaced when they hold cooked leftovers
-    if_cooked: str | None = None  # the step's text when a role in `cooks` is already cooked; None = drop it
-    cooked_minutes: int = 0
-
-
-@dataclass(frozen=True)
-class Family:
-    id: str
-    name: str
-    cuisine: str
-    tags: tuple[str, ...]
-    prep: int
-    quick_prep: int
-    slots: tuple[Slot, ...]
-    titles: tuple[str, ...]
-    steps: tuple[Step, ...]
-    adjectives: tuple[str, ...]
-
-    def min_minutes(self) -> int:
-        """The fastest this family can be: quick prep + quick times of unconditional steps."""
-        required = {s.role for s in self.slots if s.include >= 1.0}
-        return self.quick_prep + sum(st.quick for st in self.steps if _step_used(st, required))
-
-
-@dataclass
-class DishBook:
-    families: tuple[Family, ...]
-    measures: dict[str, Measure]
-    adjectives: dict[str, tuple[str, ...]]  # ingredient -> adjectives it suggests
-    spicy: frozenset[str]  # ingredients that make a dish spicy
-    cuisine_groups: dict[str, tuple[str, ...]]
-    flags: dict[str, dict[str, bool]]  # canonical name -> diet -> allowed
-    staples: frozenset[str]  # canonical names
-    categories: dict[str, str]  # canonical name -> kitchen category
-    canon: dict[str, str] = field(default_factory=dict)  # display name -> canonical name
-    unknown_ingredients: tuple[str, ...] = ()
-    path: str = ""
-
-    @property
-    def cuisines(self) -> tuple[str, ...]:
-        return tuple(sorted({f.cuisine for f in self.families}))
-
-
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_]+[0-9]?)\}")
-
-
-def _fail(path: str, where: str, msg: str) -> DishBookError:
-    return DishBookError(f"{path}: {where}: {msg}")
-
-
-def _req(obj: dict, key: str, kind: type | tuple, path: str, where: str) -> Any:
-    if key not in obj:
-        raise _fail(path, where, f"field '{key}' is missing")
-    value = obj[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        want = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise _fail(path, where, f"field '{key}' must be {want}, got {type(value).__name__}")
-    return value
-
-
-def _str_list(obj: dict, key: str, path: str, where: str, required: bool = True) -> list[str]:
-    if key not in obj and not required:
-        return []
-    value = _req(obj, key, list, path, where)
-    for i, item in enumerate(value):
-        if not isinstance(item, str) or not item.strip():
-            raise _fail(path, where, f"'{key}[{i}]' must be a non-empty string")
-    return [v.strip() for v in value]
-
-
-def load_dish_book(path: str | Path | None = None, kitchen: Any = None) -> DishBook:
-    """Read and validate dishes.json; resolve every ingredient through the kitchen KB.
-
-    Raises DishBookError naming the file and the family/field when the file is missing,
-    not JSON, or structurally wrong.
-    """
-    p = Path(path) if path is not None else DEFAULT_DISHES_PATH
-    ps = str(p)
-    try:
-        raw = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise DishBookError(f"{ps}: cannot read dish templates ({e.strerror or e})") from None
-    try:
-        doc = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise DishBookError(f"{ps}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
-    if not isinstance(doc, dict):
-        raise _fail(ps, "top level", f"must be a JSON object, got {type(doc).__name__}")
-    if kitchen is None:
-        from pantry.kitchen import load_kitchen
-        kitchen = load_kitchen()
-
-    unknown: set[str] = set()
-    resolved_cache: dict[str, str | None] = {}
-
-    def resolve(name: str) -> str | None:
-        key = name.strip().lower()
-        if key not in resolved_cache:
-            ing = kitchen.lookup(key)
-            resolved_cache[key] = ing.name if ing is not None else None
-            if ing is None:
-                unknown.add(key)
-        return resolved_cache[key]
-
-    groups_raw = doc.get("groups", {})
-    if not isinstance(groups_raw, dict):
-        raise _fail(ps, "groups", "must be an object of name -> list of ingredients")
-    groups: dict[str, list[str]] = {}
-    for gname, items in groups_raw.items():
-        groups[gname] = _str_list(groups_raw, gname, ps, f"groups.{gname}")
-
-    canon: dict[str, str] = {}
-
-    def expand(names: list[str], where: str) -> tuple[str, ...]:
-        """Display names (as written, lowercased), '@group' expanded, unknown ones dropped."""
-        out: list[str] = []
-        for n in names:
-            if n.startswith("@"):
-                if n[1:] not in groups:
-                    raise _fail(ps, where, f"unknown group '{n}' (defined groups: {', '.join(sorted(groups)) or 'none'})")
-                names_in = groups[n[1:]]
-            else:
-                names_in = [n]
-            for m in names_in:
-                m = m.strip().lower()
-                c = resolve(m)
-                if c is not None and m not in out:
-                    canon[m] = c
-                    out.append(m)
-        return tuple(out)
-
-    measures: dict[str, Measure] = {}
-    mraw = doc.get("measures", {})
-    if not isinstance(mraw, dict):
-        raise _fail(ps, "measures", "must be an object of ingredient -> measure")
-    for name, m in mraw.items():
-        where = f"measures.{name}"
-        if not isinstance(m, dict):
-            raise _fail(ps, where, "must be an object")
-        c = name.strip().lower()
-        grams = m.get("grams")
-        if grams is not None and (isinstance(grams, bool) or not isinstance(grams, (int, float)) or grams <= 0):
-            raise _fail(ps, where, f"'grams' must be a positive number, got {grams!r}")
-        per = m.get("per_serving")
-        if per is not None and (isinstance(per, bool) or not isinstance(per, (int, float)) or per <= 0):
-            raise _fail(ps, where, f"'per_serving' must be a positive number, got {per!r}")
-        per_unit = m.get("per_serving_unit")
-        if per_unit is not None and per_unit not in UNITS:
-            raise _fail(ps, where, f"'per_serving_unit' must be one of {', '.join(UNITS)}, got {per_unit!r}")
-        if per is not None and per_unit is None and not grams:
-            raise _fail(ps, where, "'per_serving' without 'per_serving_unit' needs 'grams' (a piece weight)")
-        measures[c] = Measure(unit=m.get("unit"), plural=m.get("plural"), grams=grams,
-                              whole=bool(m.get("whole", False)), prep=m.get("prep"), title=m.get("title"),
-                              per_serving=per, per_serving_unit=per_unit)
-
-    adjectives: dict[str, tuple[str, ...]] = {}
-    araw = doc.get("adjectives", {})
-    if not isinstance(araw, dict):
-        raise _fail(ps, "adjectives", "must be an object of ingredient -> list of adjectives")
-    for name in araw:
-        words = _str_list(araw, name, ps, f"adjectives.{name}")
-        adjectives[name.strip().lower()] = tuple(words)
-
-    spicy = frozenset(n.lower() for n in _str_list(doc, "spicy", ps, "spicy", required=False))
-
-    cg_raw = doc.get("cuisine_groups", {})
-    if not isinstance(cg_raw, dict):
-        raise _fail(ps, "cuisine_groups", "must be an object of name -> list of cuisines")
-    cuisine_groups = {k.lower(): tuple(c.lower() for c in _str_list(cg_raw, k, ps, f"cuisine_groups.{k}"))
-                      for k in cg_raw}
-
-    fams_raw = _req(doc, "families", list, ps, "top level")
-    if not fams_raw:
-        raise _fail(ps, "families", "is empty")
-    families: list[Family] = []
-    seen_ids: set[str] = set()
-    for fi, fr in enumerate(fams_raw):
-        where = f"families[{fi}]"
-        if not isinstance(fr, dict):
-            raise _fail(ps, where, "must be an object")
-        fid = _req(fr, "id", str, ps, where)
-        where = f"family '{fid}'"
-        if fid in seen_ids:
-            raise _fail(ps, where, "duplicate id")
-        seen_ids.add(fid)
-        name = _req(fr, "name", str, ps, where)
-        cuisine = _req(fr, "cuisine", str, ps, where).strip().lower()
-        tags = tuple(_str_list(fr, "tags", ps, where, required=False))
-        prep = _req(fr, "prep_minutes", int, ps, where)
-        quick_prep = fr.get("quick_prep_minutes", prep)
-        if not isinstance(quick_prep, int) or isinstance(quick_prep, bool) or not 0 <= quick_prep <= prep:
-            raise _fail(ps, where, "'quick_prep_minutes' must be a whole number between 0 and prep_minutes")
-        slots: list[Slot] = []
-        for si, sr in enumerate(_req(fr, "slots", list, ps, where)):
-            swhere = f"{where} slots[{si}]"
-            if not isinstance(sr, dict):
-                raise _fail(ps, swhere, "must be an object")
-            role = _req(sr, "role", str, ps, swhere)
-            swhere = f"{where} slot '{role}'"
-            if any(s.role == role for s in slots):
-                raise _fail(ps, swhere, "duplicate role")
-            opts = expand(_str_list(sr, "options", ps, swhere), swhere)
-            count = sr.get("count", [1, 1])
-            if isinstance(count, int) and not isinstance(count, bool):
-                count = [count, count]
-            if (not isinstance(count, list) or len(count) != 2
-                    or not all(isinstance(c, int) and not isinstance(c, bool) for c in count)
-                    or not 1 <= count[0] <= count[1]):
-                raise _fail(ps, swhere, f"'count' must be [min, max] with 1 <= min <= max, got {count!r}")
-            qty = _req(sr, "qty", (int, float), ps, swhere)
-            if qty < 0:
-                raise _fail(ps, swhere, f"'qty' must be >= 0, got {qty}")
-            unit = _req(sr, "unit", str, ps, swhere)
-            if unit not in UNITS:
-                raise _fail(ps, swhere, f"'unit' must be one of {', '.join(UNITS)}, got {unit!r}")
-            include = sr.get("include", 1.0)
-            if isinstance(include, bool) or not isinstance(include, (int, float)) or not 0 < include <= 1:
-                raise _fail(ps, swhere, f"'include' must be a probability in (0, 1], got {include!r}")
-            takes_cooked = sr.get("takes_cooked", False)
-            if not isinstance(takes_cooked, bool):
-                raise _fail(ps, swhere, f"'takes_cooked' must be true or false, got {takes_cooked!r}")
-            cooked_qty = sr.get("cooked_qty")
-            if cooked_qty is not None and (isinstance(cooked_qty, bool) or not isinstance(cooked_qty, (int, float))
-                                           or cooked_qty <= 0):
-                raise _fail(ps, swhere, f"'cooked_qty' must be a positive number, got {cooked_qty!r}")
-            slots.append(Slot(role=role, options=opts, count=(count[0], count[1]), qty=float(qty),
-                              unit=unit, prep=sr.get("prep"), include=float(include), takes_cooked=takes_cooked,
-                              cooked_qty=float(cooked_qty) if cooked_qty is not None else None))
-        if not slots:
-            raise _fail(ps, where, "has no slots")
-        roles = {s.role for s in slots}
-        titles = tuple(_str_list(fr, "titles", ps, where))
-        if not titles:
-            raise _fail(ps, where, "'titles' is empty")
-        steps: list[Step] = []
-        for sti, st in enumerate(_req(fr, "steps", list, ps, where)):
-            swhere = f"{where} steps[{sti}]"
-            if not isinstance(st, dict):
-                raise _fail(ps, swhere, "must be an object")
-            text = _req(st, "text", str, ps, swhere)
-            minutes = _req(st, "minutes", int, ps, swhere)
-            quick = st.get("quick", minutes)
-            if not isinstance(quick, int) or isinstance(quick, bool) or not 0 <= quick <= minutes:
-                raise _fail(ps, swhere, "'quick' must be a whole number between 0 and 'minutes'")
-            needs = st.get("needs", [])
-            if isinstance(needs, str):
-                needs = [needs]
-            needs = tuple(needs)
-            unless = st.get("unless", [])
-            if isinstance(unless, str):
-                unless = [unless]
-            unless = tuple(unless)
-            cooks = st.get("cooks", [])
-            cooks = tuple([cooks] if isinstance(cooks, str) else cooks)
-            if_cooked = st.get("if_cooked")
-            if if_cooked is not None and not isinstance(if_cooked, str):
-                raise _fail(ps, swhere, "'if_cooked' must be text")
-            cooked_minutes = st.get("cooked_minutes", 0)
-            if not isinstance(cooked_minutes, int) or isinstance(cooked_minutes, bool) or cooked_minutes < 0:
-                raise _fail(ps, swhere, "'cooked_minutes' must be a whole number >= 0")
-            placeholders = [m.group(1) for m in _PLACEHOLDER.finditer(text + " " + (if_cooked or ""))]
-            for ph in list(needs) + list(unless) + list(cooks) + placeholders:
-                if ph != "m" and ph not in roles:
-                    raise _fail(ps, swhere, f"refers to '{ph}', which is not a slot of this family")
-            steps.append(Step(text=text, minutes=minutes, quick=quick, needs=needs, unless=unless, cooks=cooks,
-                              if_cooked=if_cooked, cooked_minutes=cooked_minutes))
-        if not steps:
-            raise _fail(ps, where, "has no steps")
-        for t in titles:
-            for m in _PLACEHOLDER.finditer(t):
-                base = _title_role(m.group(1))
-                if base != "Adj" and base.lower() not in roles:
-                    raise _fail(ps, f"{where} title {t!r}", f"refers to '{m.group(1)}', which is not a slot")
-        adjs = tuple(_str_list(fr, "adjectives", ps, where, required=False)) or DEFAULT_ADJECTIVES
-        families.append(Family(id=fid, name=name, cuisine=cuisine, tags=tags, prep=prep,
-                               quick_prep=quick_prep, slots=tuple(slots), titles=titles,
-                               steps=tuple(steps), adjectives=adjs))
-
-    # Knowledge-base facts for every ingredient we may use.
-    names = set(canon.values())
-    flags: dict[str, dict[str, bool]] = {}
-    categories: dict[str, str] = {}
-    staples: set[str] = set()
-    for n in names:
-        ing = kitchen.lookup(n)
-        flags[n] = {d: bool(getattr(ing, attr)) for d, attr in DIETS.items()}
-        categories[n] = ing.category
-        if ing.staple:
-            staples.add(n)
-    return DishBook(families=tuple(families), measures=measures, adjectives=adjectives, spicy=spicy,
-                    cuisine_groups=cuisine_groups, flags=flags, staples=frozenset(staples),
-                    categories=categories, canon=canon, unknown_ingredients=tuple(sorted(unknown)), path=ps)
-
-
-def _title_role(ph: str) -> str:
-    """'Veg1' -> 'Veg', 'Protein' -> 'Protein'."""
-    return ph[:-1] if ph[-1:].isdigit() else ph
 
 
 # ---------------------------------------------------------------------------------------
@@ -491,28 +148,14 @@ def _title_case(s: str) -> str:
 # The composer
 # ---------------------------------------------------------------------------------------
 
-_OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
-
-
-def _outside_placeholders(text: str) -> set[str]:
-    """Placeholders outside [...] segments: the step needs these roles filled."""
-    return {m.group(1) for m in _PLACEHOLDER.finditer(_OPTIONAL.sub("", text))} - {"m"}
-
-
-def _step_used(step: Step, picked: Iterable[str]) -> bool:
-    picked = set(picked)
-    return (set(step.needs) <= picked and _outside_placeholders(step.text) <= picked
-            and not set(step.unless) & picked)
-
-
 def _fill_step(text: str, words: dict[str, str], minutes: int) -> str:
     def keep(m: re.Match) -> str:
         inner = m.group(1)
-        needed = {p.group(1) for p in _PLACEHOLDER.finditer(inner)} - {"m"}
+        needed = {p.group(1) for p in PLACEHOLDER.finditer(inner)} - {"m"}
         return inner if needed <= set(words) else ""
 
-    text = _OPTIONAL.sub(keep, text)
-    text = _PLACEHOLDER.sub(lambda mm: str(minutes) if mm.group(1) == "m" else words[mm.group(1)], text)
+    text = OPTIONAL.sub(keep, text)
+    text = PLACEHOLDER.sub(lambda mm: str(minutes) if mm.group(1) == "m" else words[mm.group(1)], text)
     text = re.sub(r"\b1 minutes\b", "1 minute", " ".join(text.split()))
     text = text.replace(" ,", ",").replace(" .", ".")
     return text[:1].upper() + text[1:]
@@ -559,7 +202,7 @@ class OfflineComposer:
     def book(self) -> DishBook:
         if self._book is None:
             if self._dishes_path is None and self._kitchen is None:
-                self._book = _default_book()
+                self._book = default_book()
             else:
                 self._book = load_dish_book(self._dishes_path, self._kitchen)
         return self._book
@@ -831,10 +474,10 @@ class OfflineComposer:
         # (text, minutes, quick minutes) of the steps this recipe uses
         plan: list[tuple[str, int, int]] = []
         for st in fam.steps:
-            if not _step_used(st, picks):
+            if not step_used(st, picks):
                 continue
             if set(st.cooks) & cooked_roles:
-                if st.if_cooked is None or not _outside_placeholders(st.if_cooked) <= set(picks):
+                if st.if_cooked is None or not outside_placeholders(st.if_cooked) <= set(picks):
                     continue  # the leftover is already cooked: no cooking step
                 plan.append((st.if_cooked, st.cooked_minutes, st.cooked_minutes))
             else:
@@ -906,9 +549,9 @@ class OfflineComposer:
         usable = []
         for t in fam.titles:
             ok = True
-            for m in _PLACEHOLDER.finditer(t):
+            for m in PLACEHOLDER.finditer(t):
                 ph = m.group(1)
-                base = _title_role(ph)
+                base = title_role(ph)
                 if base == "Adj":
                     continue
                 idx = int(ph[-1]) - 1 if ph[-1:].isdigit() else 0
@@ -927,15 +570,10 @@ class OfflineComposer:
 
         def sub(m: re.Match) -> str:
             ph = m.group(1)
-            base = _title_role(ph)
+            base = title_role(ph)
             if base == "Adj":
                 return adj
             idx = int(ph[-1]) - 1 if ph[-1:].isdigit() else 0
             return short(picks[base.lower()][idx])
 
-        return " ".join(_PLACEHOLDER.sub(sub, template).split())
-
-
-@lru_cache(maxsize=1)
-def _default_book() -> DishBook:
-    return load_dish_book(None, None)
+        return " ".join(PLACEHOLDER.sub(sub, template).split())

@@ -1,8 +1,9 @@
 """Real LLM recipes through a local Ollama server, with structured (JSON Schema) output.
 
 `OllamaGenerator` asks the model for one recipe per call (`/api/chat`, streamed, with
-`format=recipe_json_schema()`), checks each answer (valid recipe JSON, respects the diet,
-not far over the time limit), retries a bad answer with another seed, and drops
+`format=recipe_json_schema()`, the JSON Schema of `pantry.domain.recipes.RecipeAnswer`),
+checks each answer against that same model (`recipe_from_answer`), then that it respects the
+diet and is not far over the time limit, retries a bad answer with another seed, and drops
 near-duplicates. Every failure of the server or the network becomes a project exception
 with a one-line message saying what to do (`GeneratorUnavailable` when Ollama cannot be
 used at all, `GeneratorError` otherwise). `check_ollama` says, without generating,
@@ -11,6 +12,9 @@ whether Ollama is up and has the model.
 The time limit (`timeout`, seconds) bounds every request: httpx's connect/read timeouts
 catch a silent server, and a deadline checked between stream chunks catches one that
 trickles forever.
+
+Imports: httpx, ollama, `pantry.domain`, `pantry.kitchen` (diet checks, near-duplicates),
+`pantry.settings`, `pantry.errors` and `pantry.generators.base`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ import httpx
 import ollama
 
 from pantry.errors import GeneratorError, GeneratorUnavailable, InvalidRecipe
-from pantry.domain.recipes import Recipe, recipe_from_dict, recipe_json_schema
+from pantry.domain.fields import loads_json
+from pantry.domain.recipes import Recipe, recipe_from_answer, recipe_json_schema
 from pantry.generators.base import GenerationRequest, ProgressFn
 from pantry.settings import DEFAULT_OLLAMA_HOST, DEFAULT_OLLAMA_MODEL, ollama_base_url as base_url
 
@@ -268,16 +273,16 @@ class OllamaGenerator:
         if not text:
             raise _BadAnswer("the answer was empty")
         try:
-            obj = json.loads(text)
+            obj = loads_json(text)
         except json.JSONDecodeError as e:
             cut = " (cut off at the length limit)" if done_reason == "length" else ""
             raise _BadAnswer(f"the answer was not valid JSON{cut} ({e.msg} at character {e.pos})") from None
+        except (RecursionError, ValueError):
+            raise _BadAnswer("the answer was not valid JSON (nested too deeply or a number too long)") from None
         if not isinstance(obj, dict):
             raise _BadAnswer(f"the answer was JSON but not an object ({type(obj).__name__})")
-        obj = {k: v for k, v in obj.items() if k not in ("id", "source")}
-        obj["source"] = self.source
         try:
-            recipe = recipe_from_dict(obj)
+            recipe = recipe_from_answer(obj, source=self.source)
         except InvalidRecipe as e:
             raise _BadAnswer(f"the answer was not a valid recipe ({e})") from None
         if request.diets:

@@ -2,8 +2,14 @@
 
 Import is all-or-nothing: every line is validated first and every bad line is reported
 (`ImportFailed` with `(line_number, message)` pairs); only a fully valid file is written,
-in one transaction. Exports are lists of JSON lines (or CSV text) that callers write with
-`write_jsonl` / `write_text_atomic`, which replace the target file atomically.
+in one transaction. What a line may hold is defined once, by the domain's formats
+(`RecipeRecord`, `VoteRecord`, `TrlPair`; `line_kind` tells them apart): this module reads
+files and reports line numbers, it writes no field rules of its own.
+
+Exports are lists of JSON lines (or CSV text) that callers write with `write_jsonl` /
+`write_text_atomic`, which replace the target file atomically.
+
+Imports: `pantry.base`, `pantry.errors`, `pantry.domain` (and the store, for type hints only).
 """
 
 from __future__ import annotations
@@ -18,9 +24,10 @@ from typing import Iterator, TYPE_CHECKING, Any, Iterable
 
 from pantry.base import write_text_atomic
 from pantry.errors import ImportFailed, InvalidInput, PantryError
-from pantry.domain.recipes import FIELDS as RECIPE_FIELDS
+from pantry.domain.fields import kind as kind_of
+from pantry.domain.fields import loads_json
 from pantry.domain.recipes import Recipe, recipe_from_dict, recipe_to_text
-from pantry.domain.votes import Vote, is_trl_pair, pair_from_trl, trl_prompt, vote_from_dict
+from pantry.domain.votes import Vote, line_kind, pair_from_trl, trl_prompt, vote_from_dict
 
 if TYPE_CHECKING:  # pragma: no cover
     from pantry.storage.store import Store
@@ -133,11 +140,13 @@ def _read_lines(source: Source, name: str | None, max_bytes: int
 
 def _parse_json(text: str) -> Any:
     try:
-        return json.loads(text)
+        return loads_json(text)
     except json.JSONDecodeError as e:
         raise InvalidInput(f"not valid JSON: {e.msg} (column {e.colno})") from None
     except RecursionError:
         raise InvalidInput("not valid JSON: nested too deeply") from None
+    except ValueError as e:  # anything else json refuses: one line, never a traceback
+        raise InvalidInput(f"not valid JSON: {str(e)[:200]}") from None
 
 
 def _json_records(lines: list[tuple[int, str | None, str | None]],
@@ -185,16 +194,17 @@ def import_jsonl(store: "Store", source: Source, default_user: str = "me", *, na
         try:
             if not isinstance(obj, dict):
                 raise InvalidInput("expected a JSON object (a recipe, a vote or a prompt/chosen/rejected pair), "
-                                   f"got {type(obj).__name__}")
-            if is_trl_pair(obj):
+                                   f"got {kind_of(obj)}")
+            kind = line_kind(obj)
+            if kind == "pair":
                 vote, found = pair_from_trl(obj, default_user=default_user)
                 pairs.append((n, vote))
-            elif "outcome" in obj or ("a" in obj and "b" in obj):
+            elif kind == "vote":
                 if "user" not in obj:
                     obj = {**obj, "user": default_user}
                 vote, found = vote_from_dict(obj)
                 votes.append((n, vote))
-            elif any(k in obj for k in RECIPE_FIELDS if k != "id"):
+            elif kind == "recipe":
                 found = [recipe_from_dict(obj)]
             else:
                 raise InvalidInput("not a recipe, a vote or a prompt/chosen/rejected pair "
