@@ -1,5 +1,7 @@
 # make run   - create/reuse .venv, install what is missing, start the app on the embedded defaults
 # make test  - create/reuse .venv, install what is missing, run every test layer
+# make venv  - only create/update .venv (requirements + the project, `pip install -e .`)
+# make bench - learning curves (not part of `make test`)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -12,10 +14,14 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-# Reinstall only when a requirements file changed (stamp file).
-$(VENV)/.stamp-deps: requirements.txt requirements-dev.txt | $(PY)
-	$(PY) -m pip install -q torch==2.13.0
+# Reinstall only when a requirements file or pyproject.toml changed (stamp file). torch first,
+# at requirements.txt's exact pin (served from local disk; a looser resolve may pull a CUDA
+# build); then the test tools; then the project itself, editable (`pip install -e .`), which
+# installs requirements.txt as its dependencies.
+$(VENV)/.stamp-deps: requirements.txt requirements-dev.txt pyproject.toml | $(PY)
+	$(PY) -m pip install -q "$$(grep -E '^torch==' requirements.txt)"
 	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q -e .
 	touch $@
 
 venv: $(VENV)/.stamp-deps

@@ -1,0 +1,127 @@
+"""The house rules that a reader of the tree relies on: packaging, ignored run-time folders,
+which package may import which, and no process-wide side effects in the library."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import tomllib
+
+import pytest
+
+from pantry import paths
+from tests.helpers import REPO
+
+LIBRARY = REPO / "pantry"
+
+
+def _imports(package: str) -> dict[str, set[str]]:
+    """{module file: the pantry modules it imports} for one subpackage (lazy imports included)."""
+    out: dict[str, set[str]] = {}
+    for path in sorted((LIBRARY / package).glob("*.py")):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module)
+            elif isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+        out[path.name] = {n for n in names if n == "pantry" or n.startswith("pantry.")}
+    return out
+
+
+def _allowed(module: str, prefixes: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+@pytest.mark.parametrize("package, allowed", [
+    ("kitchen", ("pantry.kitchen", "pantry.domain", "pantry.base", "pantry.errors", "pantry.paths")),
+    ("storage", ("pantry.storage", "pantry.domain", "pantry.base", "pantry.errors", "pantry.settings",
+                 "pantry.paths")),
+])
+def test_packages_import_only_what_their_docstring_allows(package, allowed):
+    bad = {name: sorted(m for m in mods if not _allowed(m, allowed)) for name, mods in _imports(package).items()}
+    assert not {k: v for k, v in bad.items() if v}, f"pantry.{package} imports outside its layer"
+
+
+def test_package_docstrings_say_what_they_are_for_and_may_import():
+    for package in ("kitchen", "storage"):
+        doc = ast.get_docstring(ast.parse((LIBRARY / package / "__init__.py").read_text(encoding="utf-8")))
+        assert doc and "What the package is for" in doc and "What it may import" in doc, package
+
+
+def test_kitchen_exports_every_public_name():
+    import pantry.kitchen as kitchen
+
+    assert set(kitchen.__all__) == {
+        "CATEGORIES", "DEFAULT_KB_PATH", "DIETS", "DIET_FLAGS", "Amount", "Ingredient", "Kitchen", "PantryItem",
+        "PantryReading", "amount_ratio", "diet_violations", "line_amount", "load_kitchen", "missing_ingredients",
+        "pantry_coverage", "pantry_names", "parse_amount", "parse_pantry", "read_pantry"}
+    assert all(hasattr(kitchen, name) for name in kitchen.__all__)
+
+
+def _environ_writes(tree: ast.AST) -> list[int]:
+    lines = []
+    for node in ast.walk(tree):
+        target = None
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.Delete)):
+            for t in getattr(node, "targets", None) or [getattr(node, "target", None)]:
+                if isinstance(t, ast.Subscript):
+                    target = t.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in ("setdefault", "update", "pop", "clear", "__setitem__"):
+                target = node.func.value
+            elif node.func.attr in ("putenv", "unsetenv"):
+                lines.append(node.lineno)
+        if isinstance(target, ast.Attribute) and target.attr == "environ":
+            lines.append(node.lineno)
+    return lines
+
+
+def test_the_library_writes_no_environment_variables():
+    """Entry points (the CLI) may set their own process up; library modules never do."""
+    entry_points = {LIBRARY / "cli.py", LIBRARY / "__main__.py"}
+    found = {str(p.relative_to(REPO)): _environ_writes(ast.parse(p.read_text(encoding="utf-8")))
+             for p in LIBRARY.rglob("*.py") if p not in entry_points}
+    assert not {k: v for k, v in found.items() if v}
+
+
+def test_pyproject_installs_the_package_with_the_requirements():
+    meta = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    project = meta["project"]
+    assert project["requires-python"] == ">=3.11"
+    assert meta["tool"]["setuptools"]["dynamic"]["dependencies"] == {"file": ["requirements.txt"]}
+    assert meta["tool"]["setuptools"]["packages"]["find"]["include"] == ["pantry", "pantry.*"]
+    # setuptools' find only sees regular packages: every folder of the library needs an __init__.py.
+    folders = {p for p in LIBRARY.rglob("*") if p.is_dir() and p.name != "__pycache__"}
+    assert all((f / "__init__.py").is_file() for f in folders), sorted(map(str, folders))
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_venv_reinstalls_when_pyproject_changes(tmp_path):
+    """The stamp depends on pyproject.toml, and the install step is `pip install -e .`."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").touch()
+    (venv / ".stamp-deps").touch()  # newer than every prerequisite: nothing to do
+    base = ["make", "-n", "-C", str(REPO), f"VENV={venv}", "venv"]
+    assert "pip install" not in subprocess.run(base, capture_output=True, text=True, check=True).stdout
+    what_if = subprocess.run(base[:2] + ["-W", "pyproject.toml"] + base[2:], capture_output=True, text=True,
+                             check=True).stdout
+    assert "pip install -q -e ." in what_if and "requirements-dev.txt" in what_if
+
+
+@pytest.mark.skipif(shutil.which("git") is None or not (REPO / ".git").exists(), reason="not a git checkout")
+@pytest.mark.parametrize("path, ignored", [
+    ("data/pantry.sqlite3", True), ("data/pantry.sqlite3-wal", True), ("weights/population-1.pt", True),
+    ("weights/user-ana/v2.pt", True), ("data/weights/old.pt", True), ("pantrypilot.egg-info/PKG-INFO", True),
+    ("data/ingredients.json", False), ("data/dishes.json", False), ("pyproject.toml", False),
+])
+def test_run_time_folders_are_git_ignored(path, ignored):
+    run = subprocess.run(["git", "-C", str(REPO), "check-ignore", "-q", "--no-index", path])
+    assert (run.returncode == 0) == ignored
+
+
+def test_default_folders_are_the_top_level_data_and_weights():
+    assert paths.DEFAULT_DB_PATH == REPO.resolve() / "data" / "pantry.sqlite3"
+    assert paths.WEIGHTS_DIR == REPO.resolve() / "weights"
