@@ -26,6 +26,7 @@ split across many small chunks. Tests steer failures per call:
 
 Modes: "ok", "invalid_json" (truncated JSON, done_reason "length"), "not_json" (prose),
 "diet_violation" (bacon whatever was asked), "too_slow_recipe" (240 minutes),
+"off_schema" (JSON that breaks the recipe schema it was sent: `minutes` 1e400, no steps),
 "duplicate" (always the same recipe), "not_found" (404), "server_error" (500),
 "bad_request" (400), "mid_stream_error" (some chunks, then an error line),
 "hang" (no answer for `hang_seconds`, then a normal answer; bounded), "trickle"
@@ -48,7 +49,7 @@ from typing import Any
 
 MODES = (
     "ok", "invalid_json", "not_json", "diet_violation", "too_slow_recipe", "duplicate",
-    "not_found", "server_error", "bad_request", "mid_stream_error", "hang", "trickle",
+    "not_found", "server_error", "bad_request", "mid_stream_error", "hang", "trickle", "off_schema",
 )
 
 # Canned answers. "diets" lists the diets each recipe honours.
@@ -372,6 +373,9 @@ class _Handler(BaseHTTPRequestHandler):
             return json.dumps(BACON_RECIPE), "stop"
         if mode == "too_slow_recipe":
             return json.dumps(SLOW_RECIPE), "stop"
+        if mode == "off_schema":  # what a model without structured output might write
+            recipe = {k: v for k, v in pick_recipe(seed, text).items() if k != "steps"}
+            return json.dumps({**recipe, "minutes": "MINUTES"}).replace('"MINUTES"', "1e400"), "stop"
         if mode == "duplicate":
             return json.dumps(pick_recipe(0, text)), "stop"
         if mode == "trickle":

@@ -439,3 +439,13 @@ def test_generate_with_fallback_does_not_hide_errors_outside_auto(server, tmp_pa
     server.mode = "server_error"
     with pytest.raises(GeneratorError, match="HTTP 500"):
         generate_with_fallback(choice, GenerationRequest(pantry=PANTRY, n=2))
+
+
+def test_an_answer_that_breaks_the_schema_is_retried_with_the_field_named(server):
+    server.modes.extend(["off_schema"])
+    recipes = make_gen(server).generate(GenerationRequest(pantry=PANTRY, n=1))
+    assert len(recipes) == 1 and recipes[0].steps
+    retry_prompt = chat_bodies(server)[1]["messages"][1]["content"]
+    assert "not a valid recipe" in retry_prompt and "field 'steps' is missing" in retry_prompt
+    assert "field 'minutes' is out of range: 1e400" in retry_prompt
+    assert all(body["format"] == recipe_json_schema() for body in chat_bodies(server))

@@ -3,17 +3,20 @@
 A generator turns a `GenerationRequest` (pantry items + options) into complete recipes.
 The offline composer and the Ollama client both implement it; `select_generator` in
 `pantry.generators` picks one (auto mode falls back to the composer) and says why.
+
+Imports: `pantry.base`, `pantry.domain` and `pantry.kitchen` (for the one list of diets).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Protocol
+from typing import Mapping, Protocol
 
 from pantry.base import ProgressFn
 from pantry.domain.recipes import Recipe
 from pantry.kitchen import DIETS  # the one list of diets (name -> ingredient flag)
 
+__all__ = ["DIETS", "GenerationRequest", "Generator", "ProgressFn"]
 
 
 @dataclass(frozen=True)

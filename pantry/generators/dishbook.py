@@ -260,28 +260,26 @@ class DishBook:
         return tuple(sorted({f.cuisine for f in self.families}))
 
 
-# Lists and maps of objects in the dish book, and the field that names an item ("family 'dal'").
-_CONTAINERS = {"families": ("family", "id"), "slots": ("slot", "role"), "steps": ("step", None),
-               "measures": ("measure", None)}
+# Lists and maps of objects in the dish book; for some, the field that names an item.
+_CONTAINERS = {"families": ("family", "id"), "slots": ("slot", "role"), "steps": None, "measures": None}
 
 
 def _where(doc: Any, loc: tuple) -> tuple[str, tuple]:
-    """Split a pydantic error location into a place people recognise ("family 'dal' slot
-    'base'") and the field within it: (('families', 3, 'slots', 0, 'unit')) ->
-    ("family 'dal' slot 'base'", ('unit',))."""
+    """Split a pydantic error location into a place people recognise and the field within it:
+    ('families', 3, 'slots', 0, 'unit') -> ("family 'dal' slot 'base'", ('unit',));
+    ('families', 3, 'steps', 2, 'quick') -> ("family 'dal' steps[2]", ('quick',))."""
     places: list[str] = []
     node, i = doc, 0
     while i + 1 < len(loc) and loc[i] in _CONTAINERS and isinstance(node, dict):
         name, key = loc[i], loc[i + 1]
-        label, name_key = _CONTAINERS[name]
-        container = node.get(name)
         try:
-            node = container[key]
+            node = node.get(name)[key]
         except (KeyError, IndexError, TypeError):
             node = None
-        named = node.get(name_key) if isinstance(node, dict) and name_key else None
-        places.append(f"{label} {named!r}" if isinstance(named, str) else f"{name}[{key}]" if isinstance(key, int)
-                      else f"{name}.{key}")
+        naming = _CONTAINERS[name]
+        named = node.get(naming[1]) if naming and isinstance(node, dict) else None
+        places.append(f"{naming[0]} {named!r}" if isinstance(named, str) else
+                      f"{name}[{key}]" if isinstance(key, int) else f"{name}.{key}")
         i += 2
     return " ".join(places), tuple(loc[i:])
 
