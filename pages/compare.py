@@ -15,18 +15,17 @@ import streamlit as st
 from pantry.compare import RECENT_ROUNDS, REASONS, prepare_round, retrain_hint, vote_from_click
 from pantry.errors import PantryError
 from pantry.generators import DIETS, GenerationRequest
-from pantry.kitchen.knowledge import read_pantry
+from pantry.kitchen import read_pantry
 from pantry.model.training import TrainConfig
 from pantry.domain.votes import describe_vote
 from ui.cards import CARD_CSS, recipe_card, side_label
-from ui.common import current_profile, esc, flash, guarded, require_app
+from ui.common import current_profile, esc, flash, guarded
 from ui.sidebar import select_profile
 from ui.resources import composer_cuisines, generator_choice, get_kitchen, get_lab, kitchen_names, settings
 
 ANY = "any cuisine"
 MODES = {"compare": "Compare two", "cook": "Just cook"}
 
-require_app()
 lab = get_lab()
 store = lab.store
 user = current_profile()

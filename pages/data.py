@@ -14,10 +14,9 @@ import streamlit as st
 
 from pantry.errors import ImportFailed, PantryError
 from pantry.storage.jsonl import export_csv, export_trl, export_votes, import_jsonl
-from ui.common import current_profile, esc, flash, guarded, require_app
+from ui.common import current_profile, esc, flash, guarded
 from ui.resources import get_lab
 
-require_app()
 lab = get_lab()
 store = lab.store
 user = current_profile()

@@ -19,10 +19,9 @@ from pantry.evaluation.reports import (PROBE_SOURCES, distance_table, held_out_v
                             probe_recipes, reliability, score_table, training_recipes, version_label, vote_features,
                             vote_margins)
 from pantry.model.training import TrainConfig
-from ui.common import current_profile, guarded, require_app
+from ui.common import current_profile, guarded
 from ui.resources import get_lab
 
-require_app()
 lab = get_lab()
 store = lab.store
 user = current_profile()

@@ -19,10 +19,9 @@ import streamlit as st
 from pantry.errors import NotEnoughVotes, PantryError
 from pantry.evaluation.reports import retrain_comparison, versions_table, votes_summary
 from pantry.model.training import CV_FOLDS, LEGACY_DEFAULTS, OPTIMIZERS, CrossValidation, TrainConfig
-from ui.common import current_profile, esc, flash, guarded, require_app
+from ui.common import current_profile, esc, flash, guarded
 from ui.resources import get_lab
 
-require_app()
 lab = get_lab()
 store = lab.store
 user = current_profile()

@@ -28,7 +28,7 @@ def side_label(wide: str, narrow: str) -> str:
 def missing_lines(recipe: Recipe, pantry: Sequence[str], amounts=None) -> set[str]:
     if not pantry:
         return set()
-    from pantry.kitchen.knowledge import missing_ingredients
+    from pantry.kitchen import missing_ingredients
 
     try:
         if amounts:

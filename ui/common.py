@@ -106,12 +106,3 @@ def resolve_profile(users: list[str]) -> str | None:
         set_profile(None)
     return None
 
-
-APP_FLAG = "_inside_app"
-
-
-def require_app() -> None:
-    """Pages run inside app.py (sidebar, navigation). A page file opened directly by its
-    file name (Streamlit's automatic pages/ listing) is sent to the app instead."""
-    if not st.session_state.get(APP_FLAG):
-        st.switch_page("app.py")

@@ -34,7 +34,7 @@ def get_lab():
 
 @st.cache_resource(show_spinner=False)
 def get_kitchen():
-    from pantry.kitchen.knowledge import load_kitchen
+    from pantry.kitchen import load_kitchen
 
     return load_kitchen()
 
