@@ -218,3 +218,28 @@ def test_dish_book_problems_say_where(tmp_path):
     assert f"family '{first['id']}' slot '{role}': field 'qty' must be a number >= 0" in message
     assert f"family '{first['id']}' steps[1]: 'quick'" in message
     assert "measures.garlic: field 'grams' must be a number > 0" in message
+
+
+# --- layers ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("package, allowed", [
+    ("domain", ("pantry.domain", "pantry.errors", "pantry.base")),
+    ("generators", ("pantry.generators", "pantry.domain", "pantry.kitchen", "pantry.settings", "pantry.base",
+                    "pantry.paths", "pantry.errors")),
+])
+def test_domain_and_generators_import_only_what_their_docstring_allows(package, allowed):
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "pantry" / package
+    bad = {}
+    for path in sorted(root.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                if name.startswith("pantry") and not any(name == p or name.startswith(p + ".") for p in allowed):
+                    bad.setdefault(path.name, []).append(name)
+    assert not bad, f"pantry.{package} imports outside its layer"
+    doc = ast.get_docstring(ast.parse((root / "__init__.py").read_text(encoding="utf-8")))
+    assert doc and "What the package is for" in doc and "What it may import" in doc

@@ -1,18 +1,20 @@
 """The domain: what a recipe and a vote are, and the file formats that carry them.
 
+What the package is for, one module per job:
 - `fields`: the field types every format is built from (whole numbers, finite numbers,
-  choices, texts, lists of texts) and one way to turn a pydantic ValidationError into a
-  one-line message naming each bad field.
+  choices, texts, lists of texts), `loads_json` (numbers too large to hold are kept as
+  `OutOfRange` and reported by their field), and `describe`, which turns a pydantic
+  ValidationError into one line naming each bad field;
 - `recipes`: the `Recipe` type, its file format `RecipeRecord`, the generator answer
   `RecipeAnswer` (whose JSON Schema is Ollama's `format`), the content-hash id, the text
-  used for embedding, and the plain-text form.
+  used for embedding, and the plain-text form;
 - `votes`: the `Vote` type, its file format `VoteRecord`, the TRL pair `TrlPair`, user
   names and timestamps, and `line_kind` (which format an import line is).
-
 Each format is one pydantic model: the only place where its fields' rules are written.
 The frozen dataclasses `Recipe` and `Vote` are what the rest of the library passes around.
 
-This package imports only pydantic, the standard library, `pantry.errors` and `pantry.base`.
+What it may import: pydantic, `pantry.errors` and `pantry.base`, nothing else of the library
+(every other package may import the domain).
 """
 
 from pantry.domain.fields import describe, loads_json

@@ -14,9 +14,12 @@ The app records the choice's `name` and `reason` with each vote, so a reason is 
 the vote format's limit (`MAX_META_CHARS`). No heavy imports here (no torch): the composer
 and the ollama client are both light.
 
-Modules: `base` (the protocol and the request), `dishbook` (the dish book's format and
-loading), `composer` (the offline composer), `ollama_gen` (Ollama). Generators may import
-`pantry.domain`, `pantry.kitchen`, `pantry.settings`, `pantry.base` and `pantry.errors`.
+What the package is for, one module per job: `base` (the protocol and the request),
+`dishbook` (the dish book's format, as pydantic models, and loading it), `composer` (the
+offline composer), `ollama_gen` (Ollama), and this module (the choice between them).
+
+What it may import: `pantry.domain`, `pantry.kitchen`, `pantry.settings`, `pantry.base`,
+`pantry.paths` and `pantry.errors`; never the storage, the model or the UI.
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ resolves every ingredient name through the kitchen knowledge base (a name the ki
 not know is dropped from the options and listed in `DishBook.unknown_ingredients`, rather
 than used without diet flags).
 
-Imports: pydantic, `pantry.errors`, `pantry.domain` and `pantry.kitchen` (the knowledge base
-itself is loaded only when no kitchen is given).
+Imports: pydantic, `pantry.errors`, `pantry.domain`, `pantry.paths` and `pantry.kitchen` (the
+knowledge base itself is loaded only when no kitchen is given).
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ from pantry.domain.fields import (Flag, finite_number, loads_json, loc_text, one
                                   whole_number)
 from pantry.errors import GeneratorError
 from pantry.kitchen import DIETS
+from pantry.paths import DATA_DIR
 
-DEFAULT_DISHES_PATH = Path(__file__).resolve().parents[2] / "data" / "dishes.json"
+DEFAULT_DISHES_PATH = DATA_DIR / "dishes.json"
 
 UNITS = ("g", "ml", "tsp", "tbsp", "cup", "each", "pinch", "to taste")
 DEFAULT_ADJECTIVES = ("Simple", "Weeknight", "Easy", "Homestyle", "Rustic")
