@@ -243,3 +243,14 @@ def test_domain_and_generators_import_only_what_their_docstring_allows(package, 
     assert not bad, f"pantry.{package} imports outside its layer"
     doc = ast.get_docstring(ast.parse((root / "__init__.py").read_text(encoding="utf-8")))
     assert doc and "What the package is for" in doc and "What it may import" in doc
+
+
+def test_every_format_has_a_json_schema():
+    from pantry.domain import RecipeRecord, TrlPair
+    from pantry.generators.dishbook import DishBookFile
+
+    for model in (RecipeRecord, RecipeAnswer, VoteRecord, TrlPair, DishBookFile):
+        assert model.model_json_schema()["properties"], model.__name__
+    vote = VoteRecord.model_json_schema()
+    assert vote["properties"]["outcome"]["enum"] == ["a", "b", "tie", "both_bad"]
+    assert {"$ref": "#/$defs/RecipeRecord"} in vote["properties"]["a"]["anyOf"]

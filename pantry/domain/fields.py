@@ -32,7 +32,7 @@ from pydantic_core import PydanticCustomError, core_schema
 
 __all__ = [
     "OutOfRange", "Flag", "FieldProblem", "whole_number", "finite_number", "one_of", "text", "text_list",
-    "loads_json", "problems", "describe", "field_error", "rule_error", "nested_error", "checked", "kind", "show",
+    "loads_json", "problems", "describe", "field_error", "rule_error", "nested_error", "Checked", "kind", "show",
     "loc_text",
 ]
 
@@ -171,7 +171,7 @@ def _predicate(error: dict) -> tuple[str, str]:
         if isinstance(value, str):
             return f"is {actual if actual is not None else len(value)} characters (limit {limit})", "field"
         if actual is None:
-            return f"has more than {limit} items (limit {limit})", "field"
+            return f"has more than {limit} items", "field"
         return f"has {actual} items (limit {limit})", "field"
     if etype == "too_short":
         least = ctx.get("min_length", 1)
@@ -208,7 +208,7 @@ def describe(error: ValidationError, subject: str = "the value", limit: int = 3)
 
 # --- field types -----------------------------------------------------------------------------
 
-class checked:
+class Checked:
     """An `Annotated` marker: validate with `check` (raises `field_error(...)`), describe with `schema`."""
 
     def __init__(self, check: Callable[[Any], Any], schema: dict[str, Any]):
@@ -243,7 +243,7 @@ def whole_number(lo: int = 0, hi: int = 100_000) -> Any:
             raise field_error(f"must be a whole number, got {show(value)}")
         return int(value)
 
-    return Annotated[int, checked(check, {"type": "integer", "minimum": lo, "maximum": hi})]
+    return Annotated[int, Checked(check, {"type": "integer", "minimum": lo, "maximum": hi})]
 
 
 def finite_number(*, gt: float | None = None, ge: float | None = None, le: float | None = None) -> Any:
@@ -266,7 +266,7 @@ def finite_number(*, gt: float | None = None, ge: float | None = None, le: float
         schema["minimum"] = ge
     if le is not None:
         schema["maximum"] = le
-    return Annotated[float, checked(check, schema)]
+    return Annotated[float, Checked(check, schema)]
 
 
 def one_of(choices: Iterable[str]) -> Any:
@@ -278,7 +278,7 @@ def one_of(choices: Iterable[str]) -> Any:
             raise field_error(f"must be one of {', '.join(choices)}, got {show(value)}")
         return value
 
-    return Annotated[str, checked(check, {"type": "string", "enum": list(choices)})]
+    return Annotated[str, Checked(check, {"type": "string", "enum": list(choices)})]
 
 
 def _stripped(value: str) -> str:

@@ -27,7 +27,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, WrapValidator, model_validator
 from pydantic_core import PydanticCustomError
 
-from pantry.domain.fields import (checked, describe, field_error, finite_number, kind, nested_error, one_of,
+from pantry.domain.fields import (Checked, describe, field_error, finite_number, kind, nested_error, one_of,
                                   rule_error, show, text, text_list)
 from pantry.domain.recipes import FIELDS as RECIPE_FIELDS
 from pantry.domain.recipes import Recipe, RecipeRecord, recipe_from_text
@@ -115,9 +115,9 @@ def _ref_id(ref: str | RecipeRecord) -> str:
     return ref if isinstance(ref, str) else ref.to_recipe().id
 
 
-UserName = Annotated[str, checked(_user_name, {"type": "string", "minLength": 1, "maxLength": MAX_USER_CHARS,
+UserName = Annotated[str, Checked(_user_name, {"type": "string", "minLength": 1, "maxLength": MAX_USER_CHARS,
                                                "pattern": USER_PATTERN})]
-Timestamp = Annotated[str, checked(_timestamp, {"type": "string", "format": "date-time"})]
+Timestamp = Annotated[str, Checked(_timestamp, {"type": "string", "format": "date-time"})]
 MetaText = Annotated[text(MAX_META_CHARS), BeforeValidator(_number_as_text)]  # stripped; blank reads as null
 RecipeRef = Annotated[str | RecipeRecord, WrapValidator(_recipe_ref)]  # a recipe id or an inline recipe
 Items = text_list(MAX_PANTRY_ITEMS, MAX_ITEM_CHARS)
@@ -176,7 +176,7 @@ def _pair_text(value: Any) -> str:
     return value
 
 
-RecipeText = Annotated[str, checked(_pair_text, {"type": "string", "minLength": 1})]
+RecipeText = Annotated[str, Checked(_pair_text, {"type": "string", "minLength": 1})]
 
 
 class TrlPair(BaseModel):

@@ -279,8 +279,6 @@ class OllamaGenerator:
             raise _BadAnswer(f"the answer was not valid JSON{cut} ({e.msg} at character {e.pos})") from None
         except (RecursionError, ValueError):
             raise _BadAnswer("the answer was not valid JSON (nested too deeply or a number too long)") from None
-        if not isinstance(obj, dict):
-            raise _BadAnswer(f"the answer was JSON but not an object ({type(obj).__name__})")
         try:
             recipe = recipe_from_answer(obj, source=self.source)
         except InvalidRecipe as e:
