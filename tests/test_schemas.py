@@ -124,16 +124,21 @@ def test_file_readers_report_bad_numbers_by_line(tmp_path):
 # --- one rule, one place ---------------------------------------------------------------------
 
 def test_ollama_format_is_the_answer_models_json_schema():
-    schema = recipe_json_schema()
-    assert schema == RecipeAnswer.model_json_schema(mode="serialization")
-    assert set(schema["required"]) == {"title", "ingredients", "steps", "minutes", "servings", "cuisine", "tags"}
-    props = schema["properties"]
-    assert props["title"]["maxLength"] == MAX_TITLE_CHARS
+    full = RecipeAnswer.model_json_schema(mode="serialization")
+    props = full["properties"]
+    assert props["title"]["maxLength"] == MAX_TITLE_CHARS  # the limits live in the model...
     for name in ("ingredients", "steps"):
-        assert props[name]["type"] == "array" and props[name]["minItems"] == 1
         assert props[name]["maxItems"] == MAX_LIST_ITEMS and props[name]["items"]["maxLength"] == MAX_LINE_CHARS
     assert {"type": "integer", "minimum": 0, "maximum": 100_000} in props["minutes"]["anyOf"]
-    assert "id" not in props and "source" not in props
+
+    schema = recipe_json_schema()  # ...and the format is the model's schema without bounds a grammar unrolls
+    assert "maxLength" not in json.dumps(schema) and "maxItems" not in json.dumps(schema)
+    assert set(schema["required"]) == {"title", "ingredients", "steps", "minutes", "servings", "cuisine", "tags"}
+    assert schema["properties"]["title"] == {"minLength": 1, "title": "Title", "type": "string"}
+    for name in ("ingredients", "steps"):
+        assert schema["properties"][name]["type"] == "array" and schema["properties"][name]["minItems"] == 1
+    assert {"type": "integer"} in schema["properties"]["minutes"]["anyOf"]
+    assert "id" not in schema["properties"] and "source" not in schema["properties"]
     recipe_json_schema()["properties"].clear()  # callers get a copy
     assert recipe_json_schema() == schema
 

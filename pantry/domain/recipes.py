@@ -168,13 +168,31 @@ def embedding_text(recipe: Recipe) -> str:
     return " ".join(parts)
 
 
+# Bounds that a grammar would have to unroll (Ollama turns `format` into a llama.cpp grammar,
+# where `maxLength: 10000` becomes up to 10,000 nested rules per string): left out of the
+# format, still checked when the answer is read back with RecipeAnswer.
+GRAMMAR_UNFRIENDLY = frozenset({"maxLength", "maxItems", "minimum", "maximum"})
+
+
+def _without(schema: Any, keys: frozenset[str]) -> Any:
+    if isinstance(schema, dict):
+        return {k: _without(v, keys) for k, v in schema.items() if k not in keys}
+    if isinstance(schema, list):
+        return [_without(v, keys) for v in schema]
+    return schema
+
+
 @lru_cache(maxsize=1)
 def _answer_schema() -> dict[str, Any]:
-    return RecipeAnswer.model_json_schema(mode="serialization")
+    return _without(RecipeAnswer.model_json_schema(mode="serialization"), GRAMMAR_UNFRIENDLY)
 
 
 def recipe_json_schema() -> dict[str, Any]:
-    """JSON Schema of one recipe as a generator writes it (`RecipeAnswer`): Ollama's `format=`."""
+    """JSON Schema of one recipe as a generator writes it (`RecipeAnswer`): Ollama's `format=`.
+
+    Every field is required (null where unknown), ingredients and steps have at least one
+    item; size bounds (GRAMMAR_UNFRIENDLY) are left to validation of the answer.
+    """
     return copy.deepcopy(_answer_schema())
 
 
