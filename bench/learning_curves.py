@@ -2,7 +2,7 @@
 
 Runs `pantry.evaluation.protocols.evaluate` for K = 5, 10, 15, 25, 50 with random and active pair
 selection (seen protocol), plus the unseen protocol, on one data folder (recipes.jsonl +
-votes.jsonl), with the exact solver and (random selection) with the app's own trainer;
+votes.jsonl), with the one trainer the app ships (`training.train_reward_model`);
 prints a table and writes bench/out/learning_curves.{csv,json,html}.
 
     .venv/bin/python bench/learning_curves.py [--data ../shared/data/giallozafferano-dev] [--seed 0]
@@ -55,19 +55,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"embedded {len(voted)} recipes in {time.perf_counter() - t:.1f}s")
 
     rows = []
-    runs = ([("seen", k, sel, "exact") for k in args.labels for sel in ("random", "active")]
-            + [("unseen", None, "random", "exact")]
-            + [("seen", k, "random", "app") for k in args.labels] + [("unseen", None, "random", "app")])
-    for protocol, k, sel, trainer in runs:
-        r = evaluate(voted, votes, features, protocol, k or 0, sel, args.seed, trainer=trainer,
-                     embedder_name=embedder.name)
-        row = {"protocol": protocol, "labels": k, "selection": sel, "trainer": trainer, "users": r["users"],
+    runs = ([("seen", k, sel) for k in args.labels for sel in ("random", "active")]
+            + [("unseen", None, "random")])
+    for protocol, k, sel in runs:
+        r = evaluate(voted, votes, features, protocol, k or 0, sel, args.seed, embedder_name=embedder.name)
+        row = {"protocol": protocol, "labels": k, "selection": sel, "users": r["users"],
                "test_pairs": r["test_pairs"], "project": r["accuracy"], "low": r["accuracy_low"],
                "high": r["accuracy_high"], "tie_rate": r["tie_rate"],
                "popularity": r["baselines"]["popularity"], "user_item_bt": r["baselines"]["user_item_bt"],
                "random_same_split": r.get("accuracy_random_same_split"), "seconds": r["seconds"]}
         rows.append(row)
-        print(f"{protocol:6} K={str(k or '-'):>3} {sel:6} {trainer:5} users={row['users']:2} n={row['test_pairs']:5} "
+        print(f"{protocol:6} K={str(k or '-'):>3} {sel:6} users={row['users']:2} n={row['test_pairs']:5} "
               f"project={row['project']:.3f} [{row['low']:.3f},{row['high']:.3f}] "
               f"popularity={row['popularity']:.3f} user_item_bt={row['user_item_bt']:.3f}"
               + (f" random_same_split={row['random_same_split']:.3f}" if row["random_same_split"] is not None else "")
@@ -84,12 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         import altair as alt
 
         seen = df[df.protocol == "seen"]
-        exact = seen[seen.trainer == "exact"]
+        rand = seen[seen.selection == "random"]
         long = pd.concat([
-            seen.assign(model="project, " + seen.trainer + " trainer (" + seen.selection + ")",
-                        accuracy=seen.project),
-            exact[exact.selection == "random"].assign(model="user item BT", accuracy=exact.user_item_bt),
-            exact[exact.selection == "random"].assign(model="popularity", accuracy=exact.popularity),
+            seen.assign(model="project (" + seen.selection + ")", accuracy=seen.project),
+            rand.assign(model="user item BT", accuracy=rand.user_item_bt),
+            rand.assign(model="popularity", accuracy=rand.popularity),
         ])[["labels", "model", "accuracy"]]
         chart = alt.Chart(long).mark_line(point=True).encode(
             x=alt.X("labels:Q", title="labels (votes) per user"),

@@ -258,13 +258,12 @@ def cmd_models(args) -> int:
 def cmd_evaluate(args) -> int:
     from pantry.evaluation.protocols import evaluate_files
     report = evaluate_files(args.recipes, args.votes, protocol=args.protocol, labels=args.labels,
-                            selection=args.selection, seed=args.seed, trainer=args.trainer,
+                            selection=args.selection, seed=args.seed,
                             on_progress=_progress_printer(sys.stderr.isatty()))
     if args.json:
         print(json.dumps(report))
         return 0
     print(f"# protocol {report['protocol']}, labels {report['labels']}, selection {report['selection']}, "
-          f"trainer {report['trainer']}, "
           f"{report['users']} users, {report['test_pairs']} test pairs, {report['seconds']:.1f}s")
     rows = [{"model": "pantry (this project)", "accuracy": _fmt(report["accuracy"])}]
     rows += [{"model": k, "accuracy": _fmt(v)} for k, v in report["baselines"].items()]
@@ -394,9 +393,6 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--labels", type=int, default=25)
     ev.add_argument("--selection", choices=["random", "active"], default="random")
     ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--trainer", choices=["exact", "app"], default="exact",
-                    help="exact: the recipe-space solver (default); app: the app's trainer "
-                         "(population model per fold of users, then the personal model)")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_evaluate)
     return p

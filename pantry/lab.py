@@ -32,32 +32,16 @@ import numpy as np
 
 from pantry.base import ProgressFn
 from pantry.errors import ModelFileError, NotEnoughVotes, PantryError
-from pantry.model.features import FEATURE_NAMES, FEATURE_SPEC, feature_matrix
+from pantry.model.features import FEATURE_SPEC, feature_matrix
 from pantry.domain.recipes import Recipe
-from pantry.model.reward import RewardMember, RewardModel, load_model
+from pantry.model.reward import RewardModel, heuristic_model, load_model
 from pantry.settings import Settings
-from pantry.model.training import (CV_FOLDS, CrossValidation, EpochStats, Pairs, TrainConfig, concat_pairs, config_from, cross_validate,
+from pantry.model.training import (CV_FOLDS, POPULATION_CONFIG, CrossValidation, EpochStats, Pairs, TrainConfig, concat_pairs, config_from, cross_validate,
                        fixed_model, make_pairs, settings_fit, train_reward_model, usable_folds)
 from pantry.domain.votes import Vote
 
 FoldFn = Callable[[str, int, int, CrossValidation], None]  # ("new"|"current", done, folds, pooled so far)
 POPULATION = None  # the store's user value for population model versions
-# Pantry heuristic used before any vote: prefer recipes you can cook now, quickly.
-HEURISTIC_WEIGHTS = {"pantry_coverage": 1.0, "log_missing": -0.3, "log_minutes": -0.2, "log_steps": -0.05}
-POPULATION_CONFIG = TrainConfig(members=3, l2=1.0)
-
-
-def heuristic_model(embedder: str, dim: int) -> RewardModel:
-    """The pantry-coverage heuristic as a linear RewardModel (zero weight on the embedding)."""
-    member = RewardMember(dim + len(FEATURE_NAMES))
-    import torch
-    with torch.no_grad():
-        for name, w in HEURISTIC_WEIGHTS.items():
-            member.linear.weight[0, dim + FEATURE_NAMES.index(name)] = w
-    return RewardModel([member], embedder, FEATURE_SPEC, dim + len(FEATURE_NAMES),
-                       meta={"version_name": "heuristic"})
-
-
 @dataclass
 class ModelChoice:
     model: RewardModel
@@ -111,7 +95,7 @@ class RetrainPreview:
     metrics: dict
     population_metrics: dict | None
     history: list[EpochStats] = field(default_factory=list)
-    history_unit: str = "iteration"  # "iteration" (L-BFGS) | "epoch" (Adam)
+    history_unit: str = "iteration"  # Newton iterations (older versions: "epoch")
     seconds: float = 0.0
 
     @property

@@ -11,6 +11,7 @@ import pantry.evaluation.protocols as ev
 from pantry.errors import InvalidInput
 from pantry.evaluation.protocols import ModelSettings, evaluate, split_user_votes, vote_arrays
 from pantry.domain.votes import Vote
+from pantry.model.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PANTRY_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -18,7 +19,7 @@ GZ = SHARED / "giallozafferano-dev"
 
 N_USERS, PER_USER, DIM = 3, 15, 5
 # noiseless data and unrelated users: trust the user's own votes (weak pull to the population)
-NOISELESS = ModelSettings(user_l2=0.01, user_item_var=0.0)
+NOISELESS = ModelSettings(personal=TrainConfig(l2=0.01, item_var=0.0))
 
 
 def fixture(disjoint: bool = True, seed: int = 0):
@@ -44,20 +45,6 @@ def fixture(disjoint: bool = True, seed: int = 0):
     return ids, votes, feats
 
 
-def record_fits(monkeypatch):
-    """Record the (a, b) recipe-index pairs of every model fit, grouped by user."""
-    calls = []
-    real = ev.fit_scores
-
-    def spy(G, s0, ia, ib, y, l2, weight=None, **kw):
-        calls.append({(int(a), int(b)) for a, b in zip(ia, ib)} if weight is None else
-                     {(int(a), int(b)) for a, b, c in zip(ia, ib, weight) if c > 0})
-        return real(G, s0, ia, ib, y, l2, weight=weight, **kw)
-
-    monkeypatch.setattr(ev, "fit_scores", spy)
-    return calls
-
-
 def test_seen_noiseless_is_near_perfect_and_uses_k_labels():
     ids, votes, feats = fixture()
     r = evaluate(ids, votes, feats, "seen", labels=50, seed=0, settings=NOISELESS)
@@ -77,30 +64,6 @@ def test_seen_skips_users_without_k_plus_20_decisive_votes():
     r = evaluate(ids, votes, feats, "seen", labels=86, seed=0)
     assert r["users"] == 0 and r["skipped_users"] == ["u0", "u1", "u2"]
     assert evaluate(ids, votes, feats, "seen", labels=85)["users"] == 3
-
-
-def test_seen_never_trains_on_the_test_users_held_out_votes(monkeypatch):
-    ids, votes, feats = fixture()
-    index = {rid: k for k, rid in enumerate(ids)}
-    by_user = {}
-    for v in votes:
-        by_user.setdefault(v.user, set()).add(frozenset((index[v.a], index[v.b])))
-    calls = record_fits(monkeypatch)
-    boundaries = []
-    evaluate(ids, votes, feats, "seen", labels=10, seed=3,
-             on_progress=lambda done, total, msg: boundaries.append(len(calls)))
-    start = 0
-    for u, end in enumerate(boundaries):
-        mine = by_user[f"u{u}"]
-        group = [{frozenset(p) for p in c} for c in calls[start:end]]
-        start = end
-        used = [g & mine for g in group]
-        # population and popularity fits: no vote of this user at all
-        assert any(len(g) and not (g & mine) for g in group)
-        # every fit that uses this user's votes uses at most the same K = 10
-        personal = [g for g in used if g]
-        assert personal and all(len(g) <= 10 for g in personal)
-        assert len(set().union(*personal)) == 10
 
 
 def test_orientation_is_randomised_by_the_seed():
@@ -142,7 +105,7 @@ def test_unseen_noiseless_generalises_to_new_recipes():
 def test_constant_model_scores_zero_because_ties_are_wrong():
     ids, votes, feats = fixture()
     zero = {rid: np.zeros(DIM) for rid in feats}
-    settings = ModelSettings(user_item_var=0.0, population_item_var=0.0)
+    settings = ModelSettings(personal=TrainConfig(item_var=0.0))
     r = evaluate(ids, votes, zero, "seen", labels=10, settings=settings)
     assert r["accuracy"] == 0.0 and r["tie_rate"] == 1.0
     assert r["accuracy_low"] == 0.0
@@ -166,14 +129,10 @@ def test_bad_arguments_and_unknown_recipes():
         evaluate(ids[:-1], votes, feats, "seen", labels=5)
 
 
-def test_fit_recovers_linear_weights():
-    ids, votes, feats = fixture()
-    x = np.stack([feats[i] for i in ids])
-    index = {rid: k for k, rid in enumerate(ids)}
-    va = vote_arrays(votes, index, np.random.default_rng(0))
-    s, gamma = ev.fit_scores(x @ x.T, np.zeros(len(ids)), va.ia, va.ib, va.y, l2=1.0)
-    w = ev.linear_weights(x, gamma)
-    np.testing.assert_allclose(x @ w, s, atol=1e-8)  # it is a linear head over the features
+def test_item_baseline_is_bradley_terry_over_recipe_ids():
+    ia, ib = np.array([0, 0, 1, 0]), np.array([1, 2, 2, 1])
+    s = ev.item_bradley_terry(4, ia, ib, np.ones(4), l2=0.1)
+    assert s[0] > s[1] > s[2] and s[3] == 0.0  # recipe 3 has no vote: score 0
 
 
 @pytest.mark.skipif(not (GZ / "votes.jsonl").exists(), reason="shared data folder not present")
@@ -186,42 +145,8 @@ def test_evaluate_files_on_giallozafferano():
     assert r["accuracy"] > 0.75 and r["tie_rate"] == 0.0
 
 
-def test_taste_basis_recovers_a_planted_two_dim_subspace():
-    rng = np.random.default_rng(0)
-    n_recipes, dim, n_users = 40, 12, 30
-    x = rng.normal(size=(n_recipes, dim))
-    planted, _ = np.linalg.qr(rng.normal(size=(dim, 2)))
-    w0 = rng.normal(size=dim) * 0.3
-    ia, ib = np.triu_indices(n_recipes, k=1)
-    users, a_all, b_all, y_all = [], [], [], []
-    for u in range(n_users):
-        w = w0 + planted @ (rng.normal(size=2) * np.array([3.0, 2.0]))
-        d = x[ia] @ w - x[ib] @ w
-        y = (rng.random(len(d)) < 1 / (1 + np.exp(-d))).astype(float)
-        users.append(np.full(len(d), u)); a_all.append(ia); b_all.append(ib); y_all.append(y)
-    gram = x @ x.T
-    Z, var, basis = ev.taste_basis(gram, np.zeros(n_recipes), np.concatenate(a_all), np.concatenate(b_all),
-                                   np.concatenate(y_all), np.concatenate(users), l2=1.0, rank=4, features=x)
-    assert basis.shape == (dim, 4) and Z.shape == (n_recipes, 4)
-    assert var[0] >= var[1] >= var[2] and var[1] > 5 * var[2]  # two real directions, then noise
-    cosines = np.linalg.svd(planted.T @ basis[:, :2], compute_uv=False)  # principal angles
-    assert cosines.min() > 0.95
-    np.testing.assert_allclose(Z, x @ basis)
-
-
-def test_evaluate_with_a_taste_basis_runs_and_stays_accurate():
-    ids, votes, feats = fixture(disjoint=False)
-    settings = ModelSettings(user_l2=0.01, user_item_var=0.0, taste_rank=2)
-    r = evaluate(ids, votes, feats, "seen", labels=30, seed=0, settings=settings)
-    assert r["users"] == 3 and r["accuracy"] > 0.85
-    r = evaluate(ids, votes, feats, "seen", labels=10, selection="active", seed=0,
-                 settings=ModelSettings(method="integrated", random_share=0.0))
-    assert all(u["train_pairs"] == 10 for u in r["per_user"])
-
-
-def test_app_trainer_obeys_the_protocol_and_learns(monkeypatch):
-    """--trainer app: the app's torch trainer; population priors never see the test user."""
-    import pantry.model.training as training
+def test_the_apps_trainer_obeys_the_protocol_and_learns(monkeypatch):
+    """evaluate trains with train_reward_model; population priors never see the test user."""
 
     ids, votes, feats = fixture()
     # [embedding | explicit features] layout, so the population is pulled toward the heuristic
@@ -233,7 +158,7 @@ def test_app_trainer_obeys_the_protocol_and_learns(monkeypatch):
         by_user.setdefault(v.user, set()).add(frozenset((index[v.a], index[v.b])))
     fits = []  # (pairs used, prior's pairs or "heuristic")
     pairs_of_model = {}
-    real = training.train_reward_model
+    real = ev.train_reward_model
 
     def spy(pairs, embedder, spec, cfg=None, prior=None, **kw):
         used = {frozenset((row_of[a.tobytes()], row_of[b.tobytes()])) for a, b in zip(pairs.xa, pairs.xb)}
@@ -242,14 +167,14 @@ def test_app_trainer_obeys_the_protocol_and_learns(monkeypatch):
         fits.append((used, pairs_of_model.get(id(prior), prior.meta.get("version_name"))))
         return res
 
-    monkeypatch.setattr(training, "train_reward_model", spy)
-    r = evaluate(ids, votes, padded, "seen", labels=50, seed=0, trainer="app")
-    assert r["trainer"] == "app" and r["users"] == 3 and r["settings"]["population_prior"] == "heuristic"
+    monkeypatch.setattr(ev, "train_reward_model", spy)
+    r = evaluate(ids, votes, padded, "seen", labels=50, seed=0)
+    assert r["users"] == 3 and r["settings"]["population_prior"] == "heuristic"
     assert all(u["train_pairs"] == 50 and u["test_pairs"] == 55 and u["scored_by"] == "personal"
                for u in r["per_user"])
     population = [f for f in fits if f[1] == "heuristic"]
     personal = [f for f in fits if f[1] != "heuristic"]
-    assert 1 <= len(population) <= ev.APP_FOLDS and len(personal) == 3
+    assert len(population) == 3 and len(personal) == 3  # one population model per test user
     for used, prior_pairs in personal:
         owners = [u for u, mine in by_user.items() if used <= mine]
         assert len(owners) == 1 and len(used) == 50  # K of one user's votes
@@ -258,11 +183,7 @@ def test_app_trainer_obeys_the_protocol_and_learns(monkeypatch):
     assert r["accuracy"] > r["baselines"]["popularity"]
 
 
-def test_app_trainer_arguments():
+def test_too_few_training_votes_fall_back_to_the_population_model():
     ids, votes, feats = fixture()
-    with pytest.raises(InvalidInput, match="supports --trainer exact only"):
-        evaluate(ids, votes, feats, "seen", labels=10, selection="active", trainer="app")
-    with pytest.raises(InvalidInput, match="unknown trainer"):
-        evaluate(ids, votes, feats, "seen", labels=10, trainer="sgd")
-    r = evaluate(ids, votes, feats, "seen", labels=10, seed=0, settings=NOISELESS)
-    assert r["trainer"] == "exact"
+    r = evaluate(ids, votes, feats, "seen", labels=5, seed=0)
+    assert all(u["scored_by"] == "population" for u in r["per_user"])  # 5 < min_decisive, as in the app

@@ -40,10 +40,8 @@ def test_ties_are_half_targets_and_both_bad_dropped():
     pairs = make_pairs(x[[0, 1, 2]], x[[1, 2, 3]], ["a", "tie", "both_bad"], ["much", "much", None])
     assert list(pairs.y) == [1.0, 0.5]
     assert list(pairs.margin) == [1.0, 0.0]  # no margin for a tie
-    import torch
-    d = torch.tensor([0.0, 0.0])
-    loss = bt_loss(d, torch.tensor([0.5, 0.5]), torch.tensor([0.0, 0.0]))
-    assert torch.allclose(loss, torch.log(torch.tensor(2.0)).repeat(2))
+    loss = bt_loss(np.zeros(2), np.array([0.5, 0.5]), np.zeros(2))
+    np.testing.assert_allclose(loss, np.log(2.0))
 
 
 def test_strict_accuracy_counts_tied_scores_wrong():
@@ -110,41 +108,47 @@ def test_train_options_describe_every_config_field():
         config_from({"refit": "yes"})
 
 
-def _objective(member, pairs, cfg):
-    import torch
-    from pantry.model.training import _penalty
-    with torch.no_grad():
-        d = member(torch.from_numpy(pairs.xa), None) - member(torch.from_numpy(pairs.xb), None)
-        return float(bt_loss(d, torch.from_numpy(pairs.y), torch.from_numpy(pairs.margin)).mean()
-                     + _penalty(member, None, cfg) / len(pairs))
+def test_newton_history_is_per_iteration_from_the_prior_to_the_exact_optimum():
+    from scipy.optimize import minimize
 
-
-def test_lbfgs_history_is_per_iteration_from_the_prior_to_the_optimum():
-    import copy
-
-    import torch
-    from pantry.model.training import _fit_member
+    from pantry.model.training import fit_bradley_terry
     x, _, ia, ib, out = synthetic(n_votes=300, dim=64, seed=0)
-    pairs = make_pairs(x[ia], x[ib], out)
-    cfg = TrainConfig()
-    member, used, history = _fit_member(64, pairs, cfg, 100, 0, None, ())
-    assert [h.epoch for h in history] == list(range(used + 1)), "iteration 0 (the start) then every iteration"
-    assert used > 5 and history[0].train_loss > history[-1].train_loss
-    reference = copy.deepcopy(member)  # polish far past our stopping rule: nothing left to gain
-    opt = torch.optim.LBFGS(reference.parameters(), max_iter=2000, line_search_fn="strong_wolfe",
-                            tolerance_grad=1e-12, tolerance_change=1e-15)
+    pairs = make_pairs(x[ia], x[ib], out, ["much" if k % 5 == 0 else None for k in range(len(out))])
+    seen = []
+    res = train_reward_model(pairs, "e", "f", TrainConfig(members=1, val_split=0.2), on_epoch=seen.append)
+    history = res.history
+    assert [h.epoch for h in history] == list(range(len(history))), "iteration 0 (the start) then every iteration"
+    assert 3 <= len(history) - 1 <= 30 and history[0].train_loss > history[-1].train_loss
+    assert seen == history and history[-1].val_loss is not None
+    # the optimum of the same objective found independently (scipy BFGS): Newton matches it
+    from pantry.model.training import distinct_rows
+    rows, ra, rb = distinct_rows(pairs.xa, pairs.xb)
+    delta = rows[ra] - rows[rb]
+    y, m, l2 = pairs.y.astype(np.float64), pairs.margin.astype(np.float64), 0.7
+    fit = fit_bradley_terry(rows, ra, rb, y, l2, margin=m)
+    objective = lambda c: float(np.sum(bt_loss(delta @ c, y, m)) + l2 * c @ c)  # noqa: E731
+    reference = minimize(objective, np.zeros(64), method="BFGS", options={"gtol": 1e-10, "maxiter": 5000})
+    assert fit.converged and objective(fit.coef) <= reference.fun + 1e-8
+    np.testing.assert_allclose(fit.coef, reference.x, atol=1e-4)
 
-    def closure():
-        opt.zero_grad()
-        from pantry.model.training import _penalty
-        d = reference(torch.from_numpy(pairs.xa), None) - reference(torch.from_numpy(pairs.xb), None)
-        loss = bt_loss(d, torch.from_numpy(pairs.y), torch.from_numpy(pairs.margin)).mean() \
-            + _penalty(reference, None, cfg) / len(pairs)
-        loss.backward()
-        return loss
 
-    opt.step(closure)
-    assert _objective(member, pairs, cfg) - _objective(reference, pairs, cfg) < 1e-5
+def test_validation_split_is_seeded_and_skipped_when_too_small():
+    from pantry.model.training import validation_split
+    val, train = validation_split(20, 0.2, seed=3)
+    assert len(val) == 4 and sorted(np.concatenate([val, train])) == list(range(20))
+    assert np.array_equal(val, validation_split(20, 0.2, seed=3)[0])
+    assert len(validation_split(5, 0.2, seed=0)[0]) == 0, "a 1-pair validation set is no validation set"
+
+
+def test_training_touches_no_global_torch_state():
+    import torch
+    x, _, ia, ib, out = synthetic(n_votes=60)
+    threads = torch.get_num_threads()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    train_reward_model(make_pairs(x[ia], x[ib], out), "e", "f", TrainConfig(members=2))
+    assert torch.equal(torch.rand(3), expected) and torch.get_num_threads() == threads
 
 
 def test_cross_validation_scores_each_vote_once_by_a_fit_that_did_not_see_it():

@@ -1,6 +1,7 @@
 """The reward model: features -> an unbounded score, as an ensemble with an uncertainty.
 
-Each member is `score(x) = w.x + b` plus, optionally, a small GELU hidden layer. There is
+Each member is `score(x) = w.x + b` (files from older versions may also carry a small GELU
+hidden layer, still read and scored; the trainer fits linear heads only). There is
 no bounded output activation (no sigmoid/tanh on the score) and no ReLU that can die: the
 legacy model collapsed to one default score for unfamiliar inputs because its output
 saturated. A linear head over sentence embeddings can only give two different recipes
@@ -11,6 +12,10 @@ fitted on bootstrap resamples, and the spread of all members is the uncertainty.
 Save format (versioned, like minbpe's): `MAGIC`, a 4-byte format version, a 4-byte header
 length, a UTF-8 JSON header (metadata + sha256 of the payload), then the payload
 (torch.save of the members' state dicts). Truncated or edited files fail the hash check.
+Files of every earlier format version keep loading.
+
+Layering: model/ may import domain, kitchen, base, errors and settings. No global torch
+state is touched: random initialisation draws from a `torch.Generator`.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import io
 import json
 import os
 import struct
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,6 +44,18 @@ FORMAT_VERSION = 1
 MAX_HEADER = 1 << 20
 
 
+def _zero_linear(n_in: int, n_out: int, bias: bool = True) -> nn.Linear:
+    """An all-zero nn.Linear, made without nn.Linear's random initialisation."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "initializing zero-element tensors is a no-op"
+        layer = nn.Linear(0, 0, bias=bias)  # empty: its initialisation draws nothing
+    layer.in_features, layer.out_features = n_in, n_out
+    layer.weight = nn.Parameter(torch.zeros(n_out, n_in))
+    if bias:
+        layer.bias = nn.Parameter(torch.zeros(n_out))
+    return layer
+
+
 class RewardMember(nn.Module):
     """One ensemble member: linear score, an optional GELU residual layer, and optional
     per-recipe offsets.
@@ -46,16 +64,18 @@ class RewardMember(nn.Module):
     index `idx`, -1 for any other recipe): new recipes are scored by content alone.
     """
 
-    def __init__(self, dim: int, hidden: int = 0, n_items: int = 0):
+    def __init__(self, dim: int, hidden: int = 0, n_items: int = 0, generator: torch.Generator | None = None):
         super().__init__()
         self.dim, self.hidden, self.n_items = dim, hidden, n_items
-        self.linear = nn.Linear(dim, 1)
-        nn.init.zeros_(self.linear.weight)
-        nn.init.zeros_(self.linear.bias)
-        if hidden:
-            self.up = nn.Linear(dim, hidden)
-            self.down = nn.Linear(hidden, 1, bias=False)
-            nn.init.normal_(self.down.weight, std=0.01)
+        # built at zero without drawing from torch's global random state
+        self.linear = _zero_linear(dim, 1)
+        if hidden:  # read from older files; the trainer fits linear heads only
+            gen = generator if generator is not None else torch.Generator().manual_seed(0)
+            self.up = _zero_linear(dim, hidden)
+            nn.init.kaiming_uniform_(self.up.weight, a=5 ** 0.5, generator=gen)
+            nn.init.uniform_(self.up.bias, -1 / dim ** 0.5, 1 / dim ** 0.5, generator=gen)
+            self.down = _zero_linear(hidden, 1, bias=False)
+            nn.init.normal_(self.down.weight, std=0.01, generator=gen)
         if n_items:
             self.offsets = nn.Parameter(torch.zeros(n_items))
 
@@ -93,8 +113,8 @@ class RewardModel:
     @classmethod
     def new(cls, dim: int, n_members: int, embedder: str, feature_spec: str, hidden: int = 0,
             seed: int = 0) -> "RewardModel":
-        torch.manual_seed(seed)
-        return cls([RewardMember(dim, hidden) for _ in range(n_members)], embedder,
+        gen = torch.Generator().manual_seed(seed)
+        return cls([RewardMember(dim, hidden, generator=gen) for _ in range(n_members)], embedder,
                    feature_spec, dim, hidden)
 
     @property
@@ -159,6 +179,25 @@ class RewardModel:
         hbytes = json.dumps(header, sort_keys=True, default=_json_default).encode("utf-8")
         write_bytes_atomic(path, MAGIC + struct.pack("<II", FORMAT_VERSION, len(hbytes)) + hbytes + payload)
         return path
+
+
+# Pantry heuristic used before any vote: prefer recipes you can cook now, quickly.
+HEURISTIC_WEIGHTS = {"pantry_coverage": 1.0, "log_missing": -0.3, "log_minutes": -0.2, "log_steps": -0.05}
+
+
+def heuristic_model(embedder: str, dim: int) -> RewardModel:
+    """The pantry-coverage heuristic as a linear RewardModel (zero weight on the embedding).
+
+    `dim` is the embedding's width; the explicit features (`features.FEATURE_NAMES`) follow it.
+    """
+    from pantry.model.features import FEATURE_NAMES, FEATURE_SPEC
+
+    member = RewardMember(dim + len(FEATURE_NAMES))
+    with torch.no_grad():
+        for name, w in HEURISTIC_WEIGHTS.items():
+            member.linear.weight[0, dim + FEATURE_NAMES.index(name)] = w
+    return RewardModel([member], embedder, FEATURE_SPEC, dim + len(FEATURE_NAMES),
+                       meta={"version_name": "heuristic"})
 
 
 def _json_default(o: Any) -> Any:
