@@ -16,9 +16,6 @@ from typing import Sequence
 
 from pantry.errors import ImportFailed, PantryError
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
 
 def _progress_printer(enabled: bool):
     """A terminal progress line on stderr (only when stderr is a terminal)."""
@@ -399,6 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # the process entry point: offline by default (DESIGN "Offline first"), set here, before
+    # any command imports the encoder, and never as a side effect of importing the library
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

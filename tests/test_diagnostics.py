@@ -400,3 +400,37 @@ def test_diagnose_scores_with_embeddings():
     assert out["collapse_pairs"]["distinct_pairs"] == 5
     assert any("different recipes got the same score" in a for a in out["alerts"])
     strict_json(out)
+
+
+def _hand_wilson(successes, n, z=1.96):
+    """The interval as it was written by hand before scipy computed it."""
+    import math
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    center = (p + z2 / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
+    return (max(0.0, center - half), min(1.0, center + half))
+
+
+@pytest.mark.parametrize("successes,n", [(0, 0), (0, 5), (8, 9), (5, 5), (37, 60), (4990, 7000)])
+def test_scipy_wilson_equals_the_hand_written_interval(successes, n):
+    from pantry.evaluation.diagnostics import wilson_interval
+    np.testing.assert_allclose(wilson_interval(successes, n), _hand_wilson(successes, n), atol=1e-12)
+    np.testing.assert_allclose(wilson_interval(successes, n, z=1.0), _hand_wilson(successes, n, 1.0), atol=1e-9)
+
+
+def test_sklearn_brier_equals_the_hand_written_score():
+    from pantry.evaluation.diagnostics import brier_score
+    rng = np.random.default_rng(0)
+    for n in (1, 7, 100):
+        p, y = rng.random(n), (rng.random(n) < 0.5).astype(float)
+        assert brier_score(p, y) == pytest.approx(float(np.mean((p - y) ** 2)), abs=1e-15)
+    assert brier_score([0.5, 0.5], [1, 1]) == 0.25
+
+
+def test_persona_spearman_averages_ties():
+    from pantry.evaluation.personas import _spearman
+    assert _spearman(np.array([1, 1, 1, 2, 3.0]), np.arange(5.0)) == pytest.approx(0.894427, abs=1e-6)

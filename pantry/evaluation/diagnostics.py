@@ -33,6 +33,12 @@ from dataclasses import asdict, dataclass
 from typing import Any, Mapping, NamedTuple
 
 import numpy as np
+from scipy.special import expit
+from scipy.stats import norm
+from sklearn.metrics import brier_score_loss
+
+from pantry.model.training import strict_counts
+from pantry.model.training import wilson_interval as _wilson
 
 from pantry.errors import InvalidInput
 
@@ -185,14 +191,7 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     """
     if n < 0 or successes < 0 or successes > n:
         raise DiagnosticsInputError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
-    if n == 0:
-        return (0.0, 1.0)
-    p = successes / n
-    z2 = z * z
-    denom = 1.0 + z2 / n
-    center = (p + z2 / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
-    return (max(0.0, center - half), min(1.0, center + half))
+    return _wilson(successes, n, confidence=float(2 * norm.cdf(z) - 1))
 
 
 # ----------------------------------------------------------------------------- accuracy
@@ -234,11 +233,8 @@ def strict_pairwise_accuracy(
     b = _vector(score_b, "score_b")
     n_all = _same_length(score_a=a, score_b=b)
     out = _outcomes(outcome, n_all)
-    decisive = (out == "a") | (out == "b")
-    margins = _signed_margins(a, b, out)
-    n = int(decisive.sum())
-    correct = int((margins > 0).sum())
-    ties = int((margins == 0).sum())
+    y = np.where(out == "a", 1.0, np.where(out == "b", 0.0, 0.5))
+    n, correct, ties = strict_counts(a - b, y)
     low, high = wilson_interval(correct, n, z)
     return AccuracyResult(
         accuracy=correct / n if n else float("nan"),
@@ -554,9 +550,7 @@ def bt_probability(score_a: Any, score_b: Any) -> np.ndarray:
     a = _vector(score_a, "score_a")
     b = _vector(score_b, "score_b")
     _same_length(score_a=a, score_b=b)
-    d = a - b
-    e = np.exp(-np.abs(d))
-    return np.where(d >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return expit(a - b)
 
 
 def _probs_and_labels(p: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -581,7 +575,9 @@ def brier_score(p: Any, y: Any) -> float:
     appropriately confident.
     """
     pv, yv = _probs_and_labels(p, y)
-    return float(np.mean((pv - yv) ** 2))
+    if not len(pv):
+        return float("nan")
+    return float(brier_score_loss(yv, pv, labels=[0, 1]))
 
 
 class ReliabilityBin(NamedTuple):

@@ -13,21 +13,15 @@ import random
 from typing import Callable
 
 import numpy as np
+from scipy.stats import spearmanr
 
 from pantry.evaluation.diagnostics import diagnose_scores, strict_pairwise_accuracy
 from pantry.generators.base import GenerationRequest
 from pantry.generators.composer import OfflineComposer
-from pantry.kitchen import load_kitchen
 from pantry.domain.recipes import Recipe
-from pantry.evaluation.synth import persona_utility
+from pantry.evaluation.synth import persona_utility, random_pantry
 
 SEED_OFFSET = 10_000_019  # keeps these seeds away from synth's
-
-
-def random_pantry(rng: random.Random, size: int) -> tuple[str, ...]:
-    """A plausible random pantry of `size` non-staple ingredients from the knowledge base."""
-    names = sorted(i.name for i in load_kitchen().all() if not i.staple)
-    return tuple(rng.sample(names, size))
 
 
 def fresh_recipes(n: int, seed: int = 0, exclude: set[str] | None = None,
@@ -40,7 +34,7 @@ def fresh_recipes(n: int, seed: int = 0, exclude: set[str] | None = None,
     attempts = 0
     while len(out) < n and attempts < n * 20:
         attempts += 1
-        request = GenerationRequest(pantry=random_pantry(rng, rng.randint(5, 10)), n=1,
+        request = GenerationRequest(pantry=random_pantry(rng), n=1,
                                     servings=rng.choice([2, 4]), seed=rng.randrange(1 << 30))
         for r in composer.generate(request):
             if r.id not in exclude and r.id not in out:
@@ -77,6 +71,5 @@ def persona_check(lab, persona: str, user: str, n: int = 500, seed: int = 12345,
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    ra = np.argsort(np.argsort(a)).astype(float)
-    rb = np.argsort(np.argsort(b)).astype(float)
-    return float(np.corrcoef(ra, rb)[0, 1])
+    """Spearman rank correlation with tied ranks averaged (scipy): ties are what collapse makes."""
+    return float(spearmanr(a, b).statistic)

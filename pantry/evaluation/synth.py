@@ -17,12 +17,13 @@ votes (timestamps included).
 from __future__ import annotations
 
 import hashlib
-import math
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Callable, Iterable
+
+from scipy.special import expit
 
 from pantry.domain.recipes import Recipe
 
@@ -166,13 +167,6 @@ def persona_utility(persona: str, recipe: Recipe) -> float:
     return p.utility(recipe_features(recipe)) + _idiosyncrasy(persona, recipe)
 
 
-def _sigmoid(x: float) -> float:
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
 def random_pantry(rng: random.Random, kitchen: Any = None,
                   known: Iterable[str] | None = None) -> tuple[str, ...]:
     """A plausible pantry of 6-11 non-staple items drawn from the knowledge base.
@@ -229,7 +223,7 @@ def simulate_votes(persona: str, n: int, seed: int = 0, user: str | None = None,
         if abs(diff) < TIE_MARGIN and rng.random() < TIE_PROBABILITY:
             outcome = "tie"
         else:
-            outcome = "a" if rng.random() < _sigmoid(diff / temperature) else "b"
+            outcome = "a" if rng.random() < float(expit(diff / temperature)) else "b"
         vote: dict[str, Any] = {
             "user": user,
             "a": a.to_dict(),

@@ -41,16 +41,13 @@ from __future__ import annotations
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
+from scipy.special import expit
 
 from pantry.errors import InvalidInput
 
 NEAR_DUPLICATE_COSINE = 0.95
 METHODS = ("information", "bald", "disagreement", "uncertainty")
 _EPS = 1e-12
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 def _entropy(p: np.ndarray) -> np.ndarray:
@@ -65,7 +62,7 @@ def pair_probabilities(member_scores: np.ndarray, pairs: np.ndarray) -> np.ndarr
     """
     s = np.atleast_2d(np.asarray(member_scores, dtype=np.float64))
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    return _sigmoid(s[:, pairs[:, 0]] - s[:, pairs[:, 1]])
+    return expit(s[:, pairs[:, 0]] - s[:, pairs[:, 1]])
 
 
 def pair_utility(member_scores: np.ndarray, pairs: np.ndarray, method: str = "information",
@@ -109,7 +106,7 @@ def integrated_variance_reduction(cov: np.ndarray, scores: np.ndarray, pairs: np
     c = cov[t][:, pairs[:, 0]] - cov[t][:, pairs[:, 1]]  # (n_targets, n_pairs)
     spread = len(t) * np.sum(c ** 2, axis=0) - np.sum(c, axis=0) ** 2
     v = cov[pairs[:, 0], pairs[:, 0]] + cov[pairs[:, 1], pairs[:, 1]] - 2 * cov[pairs[:, 0], pairs[:, 1]]
-    p = _sigmoid(np.asarray(scores, np.float64)[pairs[:, 0]] - np.asarray(scores, np.float64)[pairs[:, 1]])
+    p = expit(np.asarray(scores, np.float64)[pairs[:, 0]] - np.asarray(scores, np.float64)[pairs[:, 1]])
     h = p * (1 - p)
     return h * spread / (1 + h * v)
 
