@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pantry.errors import GeneratorError, GeneratorUnavailable, InvalidInput
 from pantry.domain.recipes import Recipe
 from pantry.domain.votes import MAX_META_CHARS
-from pantry.settings import Settings
+from pantry.settings import GENERATOR_MODES, Settings
 from pantry.generators.base import DIETS, GenerationRequest, Generator, ProgressFn
 from pantry.generators.composer import OfflineComposer
 from pantry.generators.dishbook import DishBook, DishBookError, load_dish_book
@@ -41,7 +41,7 @@ __all__ = [
     "generate_with_fallback", "DishBook", "DishBookError", "load_dish_book",
 ]
 
-BACKENDS = ("auto", "ollama", "offline")
+BACKENDS = GENERATOR_MODES  # one list, defined with the setting that chooses among them
 CHECK_TIMEOUT_S = 2.0  # discovery must be quick: the app calls it on page load
 
 
