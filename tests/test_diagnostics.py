@@ -16,7 +16,6 @@ from pantry.evaluation.diagnostics import (
     brier_score,
     collapse_alerts,
     collapse_pair_rate,
-    dead_unit_fraction,
     diagnose_scores,
     expected_calibration_error,
     margin_distribution,
@@ -338,19 +337,6 @@ def test_ood_curve_repeated_distances_and_no_uncertainty():
 
 
 # ----------------------------------------------------------------------------- causes
-
-
-def test_dead_unit_fraction():
-    act = [
-        [0.0, 1.0, -1.0],
-        [0.0, 0.0, 2.0],
-        [-1.0, 0.0, 0.0],
-    ]
-    # unit 0: 0, 0, -1 -> dead; unit 1 fires once; unit 2 fires once -> 1/3
-    assert dead_unit_fraction(act) == approx(1 / 3)
-    assert dead_unit_fraction(np.zeros((4, 5))) == 1.0
-    with pytest.raises(ValueError):
-        dead_unit_fraction(np.zeros((0, 5)))
 
 
 def test_truncation_rate():

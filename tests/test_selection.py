@@ -113,25 +113,3 @@ def test_best_of_n_and_rank():
     assert rank([np.nan, 0.0]).tolist() == [1, 0]
     with pytest.raises(InvalidInput):
         best_of_n([])
-
-
-def test_integrated_variance_reduction_matches_a_brute_force_update():
-    from pantry.model.selection import integrated_variance_reduction
-
-    rng = np.random.default_rng(0)
-    a = rng.normal(size=(6, 6))
-    cov = a @ a.T + np.eye(6)
-    scores = rng.normal(size=6)
-    pairs = np.array([[0, 1], [2, 5], [3, 4]])
-    util = integrated_variance_reduction(cov, scores, pairs)
-    ii, jj = np.triu_indices(6, k=1)
-
-    def total(c):
-        return np.sum(c[ii, ii] + c[jj, jj] - 2 * c[ii, jj])
-
-    for (i, j), u in zip(pairs, util):
-        e = np.zeros(6); e[i], e[j] = 1, -1
-        p = 1 / (1 + np.exp(-(scores[i] - scores[j])))
-        h = p * (1 - p)
-        post = cov - h * np.outer(cov @ e, cov @ e) / (1 + h * e @ cov @ e)
-        assert np.isclose(u, total(cov) - total(post))

@@ -12,7 +12,7 @@ failure and its usual companions so that the app, the CLI (`python -m pantry dia
 - whether the Bradley-Terry probabilities are calibrated (`bt_probability`, `brier_score`,
   `expected_calibration_error`);
 - what happens far from the training data (`nearest_distance`, `ood_curve`);
-- causes: dead ReLU units (`dead_unit_fraction`), texts cut off by the encoder
+- causes: texts cut off by the encoder
   (`truncation_rate`), and voters who favour the left-hand card (`position_bias`);
 - `collapse_alerts` turns the numbers into plain-language warnings.
 
@@ -63,7 +63,6 @@ __all__ = [
     "collapse_pair_rate",
     "nearest_distance",
     "ood_curve",
-    "dead_unit_fraction",
     "truncation_rate",
     "position_bias",
     "diagnose_scores",
@@ -734,24 +733,6 @@ def ood_curve(
 
 
 # ----------------------------------------------------------------------------- causes
-
-
-def dead_unit_fraction(activations: Any) -> float:
-    """Fraction of ReLU units that never fire: activation <= 0 for every sample.
-
-    `activations` has shape (n_samples, n_units), taken after the ReLU (or before it: the
-    test `<= 0` is the same). A dead unit outputs 0 for every input and gets no gradient,
-    so it never recovers; when most units are dead the network outputs (nearly) a constant,
-    which is one route to score collapse. Measure over a varied batch of recipes.
-    """
-    act = _matrix(activations, "activations")
-    n_samples, n_units = act.shape
-    if n_samples == 0 or n_units == 0:
-        raise DiagnosticsInputError(
-            f"activations need at least one sample and one unit, got shape {act.shape}"
-        )
-    dead = np.all(act <= 0, axis=0)
-    return float(dead.mean())
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,6 @@ each ensemble member m gives a Bradley-Terry preference probability
   member, or identical members, it is 0 everywhere; the rule then falls back to
   uncertainty sampling.
 
-- "integrated" (evaluation's simulation; needs the posterior covariance): the expected
-  reduction of the summed posterior variance of *all* score differences among the target
-  recipes (V-optimal design), `h * sum_{k<l} (c_k - c_l)^2 / (1 + h * var(s_i - s_j))`
-  with `c = cov (e_i - e_j)` and `h = p(1 - p)`: a vote is worth what it teaches about the
-  pairs the user will be scored on, not only about itself (`integrated_variance_reduction`).
-
 A share of pairs (`random_share`) is chosen at random so the learner keeps seeing the
 whole space and cannot lock itself into a corner of it. Pairs of near-duplicates
 (embeddings with cosine similarity above 0.95, or a caller's predicate) are never shown:
@@ -91,26 +85,6 @@ def pair_utility(member_scores: np.ndarray, pairs: np.ndarray, method: str = "in
     return (_entropy(mean) - _entropy(p).mean(axis=0)) + 1e-6 * uncertainty
 
 
-def integrated_variance_reduction(cov: np.ndarray, scores: np.ndarray, pairs: np.ndarray,
-                                  targets: np.ndarray | None = None) -> np.ndarray:
-    """Per pair: the drop in `sum_{k<l in targets} var(s_k - s_l)` a vote on it would bring.
-
-    Laplace / rank-one update of the Gaussian posterior `cov` over scores: a vote on (i, j)
-    adds Fisher information `h = p(1-p)` along `e = e_i - e_j`, so the covariance loses
-    `h c c^T / (1 + h e^T cov e)` with `c = cov e`; summed over target pairs,
-    `sum_{k<l} (c_k - c_l)^2 = n sum c^2 - (sum c)^2`.
-    """
-    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    cov = np.asarray(cov, np.float64)
-    t = np.arange(len(cov)) if targets is None else np.asarray(targets, np.int64)
-    c = cov[t][:, pairs[:, 0]] - cov[t][:, pairs[:, 1]]  # (n_targets, n_pairs)
-    spread = len(t) * np.sum(c ** 2, axis=0) - np.sum(c, axis=0) ** 2
-    v = cov[pairs[:, 0], pairs[:, 0]] + cov[pairs[:, 1], pairs[:, 1]] - 2 * cov[pairs[:, 0], pairs[:, 1]]
-    p = expit(np.asarray(scores, np.float64)[pairs[:, 0]] - np.asarray(scores, np.float64)[pairs[:, 1]])
-    h = p * (1 - p)
-    return h * spread / (1 + h * v)
-
-
 def choose_from_pairs(member_scores: np.ndarray, pairs: np.ndarray, rng: np.random.Generator,
                       random_share: float = 0.2, method: str = "information",
                       allowed: np.ndarray | None = None, pair_variance: np.ndarray | None = None,
@@ -119,7 +93,7 @@ def choose_from_pairs(member_scores: np.ndarray, pairs: np.ndarray, rng: np.rand
 
     With probability `random_share` a uniformly random allowed pair, else the allowed pair
     with the highest `pair_utility` (first one on exact ties). `allowed` is a boolean mask.
-    `utility` (one value per pair), when given, replaces `pair_utility` (e.g. "integrated").
+    `utility` (one value per pair), when given, replaces `pair_utility`.
     """
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     ok = np.ones(len(pairs), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
