@@ -11,9 +11,9 @@ One solver (`fit_bradley_terry`): Newton's method on this objective, which with 
 head is convex, so every fit is its exact optimum (no learning rate, epochs, batches or
 early stopping to tune). The app (`Lab`), `python -m pantry train` and `python -m pantry
 evaluate` all train through `train_reward_model`. It replaced full-batch L-BFGS (torch)
-in the app and a separate recipe-space Newton solver in evaluation: measured on
-giallozafferano-dev it is as accurate as the better of the two and ~40x faster than
-L-BFGS (README, "Evaluation").
+in the app and a separate recipe-space Newton solver in evaluation: on giallozafferano-dev
+it is at least as accurate as either, and fits a population model (5,460 votes) 4-8x
+faster than L-BFGS did.
 A personal model also has an offset per recipe the user rated (prior N(0, item_var)),
 fitted after the content head with it fixed (see `_fit_member`): new recipes are scored
 by the content head alone, exactly as fitted on every vote.
