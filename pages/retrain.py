@@ -18,7 +18,8 @@ import streamlit as st
 
 from pantry.errors import NotEnoughVotes, PantryError
 from pantry.evaluation.reports import retrain_comparison, versions_table, votes_summary
-from pantry.model.training import CV_FOLDS, LEGACY_DEFAULTS, OPTIMIZERS, CrossValidation, TrainConfig
+from pantry.model.training import (CV_FOLDS, LEGACY_DEFAULTS, CrossValidation, TrainConfig, TrainOption, config_from,
+                                   train_options)
 from ui.common import current_profile, esc, flash, guarded
 from ui.resources import get_lab
 
@@ -26,13 +27,8 @@ lab = get_lab()
 store = lab.store
 user = current_profile()
 DEFAULTS = TrainConfig()
+OPTIONS = train_options()  # every TrainConfig field, with its label, help and limits
 PREFS_KEY = "train"  # the profile's saved Retrain settings, in store.get_user_prefs(user)
-# key -> (min, max) of its number input; also what a saved value must fall in to be used
-HP_LIMITS = {"epochs": (1, 1000), "lr": (1e-6, 1.0), "batch_size": (1, 4096), "val_split": (0.0, 0.9),
-             "patience": (1, 1000), "l2": (0.0, 100.0), "members": (1, 20), "seed": (0, 2**31 - 1),
-             "min_decisive": (2, 10000), "item_var": (0.0, 1000.0)}
-HP_KEYS = ("epochs", "lr", "batch_size", "val_split", "patience", "l2", "members", "seed", "min_decisive",
-           "refit", "optimizer", "item_var")
 CHART_EVERY_S = 0.25  # redraw the live loss chart at most this often
 UNIT_TITLE = {"iteration": "L-BFGS iteration", "epoch": "epoch"}
 SERIES = {"train_loss": "training loss", "val_loss": "held-out loss (validation split)"}
@@ -41,22 +37,15 @@ SERIES = {"train_loss": "training loss", "val_loss": "held-out loss (validation 
 # ---------------------------------------------------------------- settings, per profile
 
 def _clean(values: dict) -> dict:
-    """The valid hyperparameters in `values` (saved prefs may be old or hand-edited)."""
+    """The valid settings in `values` (saved prefs may be old or hand-edited), each checked
+    by its `TrainOption` (type and limits come from TrainConfig, not from this page)."""
     out = {}
-    for k in HP_KEYS:
-        if k not in values:
-            continue
-        kind = type(getattr(DEFAULTS, k))
-        try:
-            v = kind(values[k])
-        except (TypeError, ValueError):
-            continue
-        if k == "optimizer" and v not in OPTIMIZERS:
-            continue
-        lo_hi = HP_LIMITS.get(k)
-        if lo_hi and not lo_hi[0] <= v <= lo_hi[1]:
-            continue
-        out[k] = v
+    for o in OPTIONS:
+        if o.name in values:
+            try:
+                out[o.name] = o.check(values[o.name])
+            except ValueError:
+                continue
     return out
 
 
@@ -70,11 +59,11 @@ def _saved(name: str) -> dict:
 
 
 def _current_values() -> dict:
-    return {k: st.session_state.get(f"hp_{k}", getattr(DEFAULTS, k)) for k in HP_KEYS}
+    return {o.name: st.session_state.get(f"hp_{o.name}", o.default) for o in OPTIONS}
 
 
 def _save_hp() -> None:
-    """Remember this session's settings for its profile (every change, and each Retrain)."""
+    """Remember this session's settings for its profile (on Save settings and each Retrain)."""
     name = st.session_state.get("hp_profile")
     if not name:
         return
@@ -94,9 +83,9 @@ def _load_hp(name: str) -> None:
     """
     saved = _saved(name)
     fresh = st.session_state.get("hp_profile") != name
-    for k in HP_KEYS:
-        if fresh or f"hp_{k}" not in st.session_state:
-            st.session_state[f"hp_{k}"] = saved.get(k, getattr(DEFAULTS, k))
+    for o in OPTIONS:
+        if fresh or f"hp_{o.name}" not in st.session_state:
+            st.session_state[f"hp_{o.name}"] = saved.get(o.name, o.default)
     st.session_state["hp_profile"] = name
 
 
@@ -107,7 +96,22 @@ def _set_hp(values: dict) -> None:
 
 
 def _config() -> TrainConfig:
-    return TrainConfig(**_current_values())
+    return config_from(_clean(_current_values()))
+
+
+def _control(o: TrainOption) -> None:
+    """One TrainConfig field as a form widget (label, help, limits from `train_options`)."""
+    key = f"hp_{o.name}"
+    if o.kind == "bool":
+        st.checkbox(o.label, key=key, help=o.help)
+    elif o.kind == "choice":
+        st.selectbox(o.label, list(o.choices), key=key, help=o.help)
+    elif o.kind == "int":
+        st.number_input(o.label, None if o.minimum is None else int(o.minimum),
+                        None if o.maximum is None else int(o.maximum), key=key, step=1, help=o.help)
+    else:
+        st.number_input(o.label, o.minimum, o.maximum, key=key, step=0.05 if (o.maximum or 0) <= 1 else 0.1 if (o.maximum or 0) <= 100 else 1.0,
+                        format="%.4g", help=o.help)
 
 
 # ---------------------------------------------------------------- charts
@@ -203,7 +207,7 @@ def _train(name: str, cfg: TrainConfig) -> None:
     history: list[dict] = []
     folds_done: dict[str, dict] = {}
     last_draw = [0.0]
-    unit = "iteration" if cfg.optimizer == "lbfgs" else "epoch"
+    unit = "iteration"  # L-BFGS, the one optimizer (Lab.retrain_preview says it as history_unit)
     with st.status(f"Training a candidate personal model for {esc(name)}...", expanded=True) as status:
         bar = st.progress(0.0, text="preparing votes")
         loss_box = st.empty()
@@ -238,7 +242,8 @@ def _train(name: str, cfg: TrainConfig) -> None:
             status.update(label="Training failed", state="error")
             st.error(f"Training failed; nothing was changed: {esc(e)}")
             return
-        draw_loss()
+        loss_box.empty()  # the result below shows both charts; the live ones go
+        acc_box.empty()
         bar.progress(1.0, text="done")
         status.update(label=f"Trained candidate v{preview.personal_version} in {preview.seconds:.1f} s "
                             "(not active yet)", state="complete", expanded=False)
@@ -273,59 +278,36 @@ if summary.empty:
 else:
     st.dataframe(summary, hide_index=True)
 
-st.subheader("Hyperparameters", anchor=False)
-st.caption(f"Kept for **{esc(user)}**: they are saved with the profile and come back after leaving the page "
-           "or reloading.")
-L = HP_LIMITS
-with st.container(border=True):
-    c = st.columns(5)
-    c[0].number_input("Epochs (max)", *L["epochs"], key="hp_epochs", on_change=_save_hp,
-                      help=f"Adam: epochs; L-BFGS: at most 10 iterations per epoch. Legacy: {LEGACY_DEFAULTS['epochs']}")
-    c[1].number_input("Learning rate", *L["lr"], key="hp_lr", format="%.5f", step=1e-4, on_change=_save_hp,
-                      help=f"legacy: {LEGACY_DEFAULTS['lr']}")
-    c[2].number_input("Batch size", *L["batch_size"], key="hp_batch_size", on_change=_save_hp,
-                      help=f"legacy: {LEGACY_DEFAULTS['batch_size']}")
-    c[3].number_input("Validation split", *L["val_split"], key="hp_val_split", step=0.05, on_change=_save_hp,
-                      help=f"legacy: {LEGACY_DEFAULTS['val_split']}. Adam stops early on it; L-BFGS only "
-                           "measures the held-out loss on it (the chart).")
-    c[4].number_input("Early-stop patience", *L["patience"], key="hp_patience", on_change=_save_hp)
-    d = st.columns(5)
-    d[0].number_input("L2 pull to prior", *L["l2"], key="hp_l2", format="%.4f", step=0.001, on_change=_save_hp)
-    d[1].number_input("Ensemble members", *L["members"], key="hp_members", on_change=_save_hp)
-    d[2].number_input("Seed", *L["seed"], key="hp_seed", on_change=_save_hp)
-    d[3].number_input("Min decisive votes", *L["min_decisive"], key="hp_min_decisive", on_change=_save_hp)
-    with d[4]:
-        st.button("Legacy defaults", on_click=_set_hp, args=(LEGACY_DEFAULTS,), key="legacy_defaults",
-                  help="The original project's settings: 10 epochs, lr 1e-4, batch 4, val split 0.2.")
-        st.button("Our defaults", on_click=_set_hp, args=(DEFAULTS.to_dict(),), key="our_defaults", type="tertiary")
-    e = st.columns([2, 1, 2])
-    e[0].radio("Optimizer", list(OPTIMIZERS), key="hp_optimizer", horizontal=True, on_change=_save_hp,
-               format_func={"lbfgs": "L-BFGS, full batch to convergence", "adam": "Adam + early stopping"}.get,
-               help="L-BFGS finds the exact optimum of the (convex) objective; learning rate, batch size and "
-                    "patience apply to Adam only. The legacy trainer used Adam.")
-    e[1].number_input("Offset variance", *L["item_var"], key="hp_item_var", step=1.0, on_change=_save_hp,
-                      help="Prior variance of a per-recipe offset for recipes this profile has rated (0: none). "
-                           "New recipes are scored by content alone.")
-    st.checkbox("Final model also learns from the validation votes (refit on all votes)", key="hp_refit",
-                on_change=_save_hp,
-                help="On: no vote is wasted. The comparison does not depend on it: it is cross-validated, so "
-                     "every vote is scored by a model fitted without it.")
-    st.caption("Legacy defaults: " + ", ".join(f"{k} {v}" for k, v in LEGACY_DEFAULTS.items())
-               + ". With those the model barely moves from its start (how scores end up near one value).")
-
+st.subheader("Settings", anchor=False)
+st.caption(f"Kept for **{esc(user)}**: saved with the profile on **Save settings** and on each **Retrain**, so "
+           "they come back after leaving the page or reloading.")
 counts = store.vote_counts(user)
 decisive = counts["a"] + counts["b"]
-cfg = _config()
-st.markdown(f"**{esc(user)}** has **{decisive}** decisive votes (training needs {cfg.min_decisive}).")
-if st.button("Retrain", type="primary", key="retrain", icon=":material/model_training:",
-             disabled=decisive < cfg.min_decisive,
-             help="Trains candidates (the population model on everyone's votes, then a personal model pulled "
-                  "toward a population model of everyone else) and compares the new settings with the current "
-                  f"model by {CV_FOLDS}-fold cross-validation. Nothing is activated until you say so."):
+min_needed = _config().min_decisive
+with st.form("retrain_form", enter_to_submit=False):
+    per_row = 4
+    for start in range(0, len(OPTIONS), per_row):
+        cols = st.columns(per_row)
+        for col, o in zip(cols, OPTIONS[start:start + per_row]):
+            with col:
+                _control(o)
+    st.markdown(f"**{esc(user)}** has **{decisive}** decisive votes (training needs {min_needed}).")
+    with st.container(horizontal=True, gap="small"):
+        retrain = st.form_submit_button(
+            "Retrain", type="primary", key="retrain", icon=":material/model_training:", on_click=_save_hp,
+            disabled=decisive < min_needed,
+            help="Trains candidates (the population model on everyone's votes, then a personal model pulled "
+                 "toward a population model of everyone else) and compares these settings with the current "
+                 f"model by {CV_FOLDS}-fold cross-validation. Nothing is activated until you say so.")
+        st.form_submit_button("Save settings", key="save_hp", on_click=_save_hp, icon=":material/save:")
+st.button("Our defaults", on_click=_set_hp, args=(DEFAULTS.to_dict(),), key="our_defaults", type="tertiary",
+          icon=":material/restart_alt:")
+st.caption("The legacy trainer used " + ", ".join(f"{k} {v}" for k, v in LEGACY_DEFAULTS.items())
+           + "; with those the model barely moved from its start (how scores ended up near one value). "
+           "This trainer fits to convergence (L-BFGS), so it has no epochs or learning rate to set.")
+if retrain:
     with guarded("Training"):
-        _train(user, cfg)
-    if st.session_state.get("train_result"):
-        st.rerun()  # draw the comparison below in place of the live run
+        _train(user, _config())
 
 result = st.session_state.get("train_result")
 if result and result.get("user") == user:

@@ -99,7 +99,6 @@ def test_retrain_creates_a_version_and_activates_it(app_home):
     at.switch_page("pages/retrain.py")
     at.run()
     _ok(at)
-    at.number_input(key="hp_epochs").set_value(15)
     at.number_input(key="hp_members").set_value(2)
     at.button(key="retrain").click()
     at.run()
@@ -154,6 +153,7 @@ def test_diagnostics_flags_a_collapsed_model_not_a_healthy_one(app_home):
     _ok(at)
     at.radio(key="diag_source").set_value("all")
     at.multiselect(key="diag_versions").set_value([collapsed, healthy])
+    at.button(key="diag_run").click()  # the controls are a form: applied when it is submitted
     at.run()
     assert not at.exception
     errors = _texts(at.error)
@@ -165,6 +165,7 @@ def test_diagnostics_flags_a_collapsed_model_not_a_healthy_one(app_home):
     assert at.get("download_button")
 
     at.multiselect(key="diag_versions").set_value([healthy])
+    at.button(key="diag_run").click()
     at.run()
     assert not any("collapse" in t for t in _texts(at.error))
 
@@ -333,15 +334,18 @@ def test_uploaded_probe_set_is_scored_whole_with_no_error_before_a_file(app_home
     at.switch_page("pages/diagnostics.py")
     at.run()
     at.radio(key="diag_source").set_value("upload")
+    at.button(key="diag_run").click()
     at.run()
     _ok(at)  # no red error before a file is chosen
     assert any("Choose a recipes JSONL file" in t for t in _texts(at.info))
     lines = [json.dumps({"title": f"Dish {k}", "ingredients": [f"{k} g rice"], "steps": ["cook"]}) for k in range(520)]
     at.file_uploader(key="diag_upload").set_value(("probe.jsonl", "\n".join(lines).encode(), "application/jsonl"))
+    at.button(key="diag_run").click()
     at.run()
     assert not at.exception  # (the heuristic's collapse alert on 520 look-alike dishes is expected)
     assert any("Probe set: 520 recipes" in t for t in _texts(at.caption)), "the whole file, not 500"
     at.number_input(key="diag_limit").set_value(100)
+    at.button(key="diag_run").click()
     at.run()
     assert not at.exception
     assert any("Scoring 100 of 520 recipes" in t and "420 left out" in t for t in _texts(at.caption))
