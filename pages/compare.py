@@ -19,7 +19,7 @@ from pantry.kitchen import read_pantry
 from pantry.model.training import TrainConfig
 from pantry.domain.votes import describe_vote
 from ui.cards import CARD_CSS, recipe_card, side_label
-from ui.common import current_profile, esc, flash, guarded
+from ui.common import current_profile, esc, flash, guarded, show_flashes
 from ui.sidebar import select_profile
 from ui.resources import composer_cuisines, generator_choice, get_kitchen, get_lab, kitchen_names, settings
 
@@ -166,6 +166,16 @@ def _start_profile() -> None:
     select_profile(name)
 
 
+def _hint_text(hint) -> str:
+    """The progress line's advice, worded from `retrain_hint`'s state and numbers."""
+    more = f"{hint.more_needed} more decisive vote{'s' if hint.more_needed != 1 else ''}"
+    return {"first_needs_votes": f"{more} until your first personal model can be trained",
+            "first_ready": "enough votes for a personal model: open **Retrain**",
+            "retrain_needs_votes": f"{more} until retraining is worthwhile",
+            "retrain_worthwhile": f"{hint.new_since_training} new decisive votes since the last training: "
+                                  "retraining is worthwhile"}[hint.state]
+
+
 def _progress_line(name: str) -> None:
     counts = store.vote_counts(name)
     total = sum(counts.values())
@@ -174,7 +184,7 @@ def _progress_line(name: str) -> None:
     trained_on = active.metrics.get("n_decisive") if active is not None else None
     hint = retrain_hint(total, decisive, trained_on, TrainConfig().min_decisive)
     st.markdown(f":material/how_to_vote: **{total}** vote{'s' if total != 1 else ''} by **{esc(name)}** "
-                f"({decisive} decisive) · {hint.message}", help="Decisive = one recipe was better.")
+                f"({decisive} decisive) · {_hint_text(hint)}", help="Decisive = one recipe was better.")
 
 
 def _generate(name: str, mode: str, inputs: dict) -> None:
@@ -354,6 +364,32 @@ def _revealed_message(matchup, revealed) -> None:
                "Press **N** for the next pair, **U** to undo.", icon=":material/check_circle:")
 
 
+@st.fragment
+def _round_panel(name: str) -> None:
+    """The round: vote count, new pair / undo, and the pair or the top pick.
+
+    A fragment: a vote, an undo, a reason or the "much better" toggle reruns only this
+    panel (nothing else on the page or in the sidebar depends on them). Asking for a new
+    pair reruns the whole app on purpose: the pantry above is saved and folded away.
+    """
+    if st.session_state.get("_want_round"):
+        st.rerun(scope="app")  # the app run below makes the round (its flag is consumed there)
+    show_flashes()  # this panel's own messages (undo, a failed vote) when only it reruns
+    with guarded("The round"):
+        _progress_line(name)
+        _actions(name)
+        matchup = st.session_state.get("matchup")
+        info = st.session_state.get("round_info") or {}
+        if matchup is None:
+            st.info("Type what you have (or pick ingredients), then press **Get two recipes** (key **N**). "
+                    "Vote with **1** left, **2** right, **3** tie, **4** both bad, **S** skip, **U** undo.",
+                    icon=":material/keyboard:")
+        elif info.get("mode") == "cook":
+            _show_cook(matchup)
+        else:
+            _show_pair(matchup, st.session_state.get("revealed"))
+
+
 if user is None:
     _welcome()
 else:
@@ -363,21 +399,10 @@ else:
         for key in ("matchup", "revealed", "round_info"):
             st.session_state.pop(key, None)
         st.session_state["_matchup_for"] = user
-    _progress_line(user)
-    inputs = _pantry_inputs(user, expanded=st.session_state.get("matchup") is None
-                            and not st.session_state.get("_want_round"))
-    _actions(user)
-    if st.session_state.pop("_want_round", False):
+    want_round = st.session_state.pop("_want_round", False)
+    inputs = _pantry_inputs(user, expanded=st.session_state.get("matchup") is None and not want_round)
+    if want_round:
         with guarded("Getting recipes"):
             _save_inputs(user)
             _generate(user, st.session_state.get("mode") or "compare", inputs)
-    matchup = st.session_state.get("matchup")
-    info = st.session_state.get("round_info") or {}
-    if matchup is None:
-        st.info("Type what you have (or pick ingredients), then press **Get two recipes** (key **N**). "
-                "Vote with **1** left, **2** right, **3** tie, **4** both bad, **S** skip, **U** undo.",
-                icon=":material/keyboard:")
-    elif info.get("mode") == "cook":
-        _show_cook(matchup)
-    else:
-        _show_pair(matchup, st.session_state.get("revealed"))
+    _round_panel(user)

@@ -238,12 +238,18 @@ RETRAIN_MIN_NEW = 5  # at least this many new decisive votes before a retrain is
 RETRAIN_SHARE = 0.25  # ... and at least this share of what the current model was trained on
 
 
+HINT_STATES = ("first_needs_votes", "first_ready", "retrain_needs_votes", "retrain_worthwhile")
+
+
 @dataclass(frozen=True)
 class RetrainHint:
+    """Where a profile stands on (re)training, as numbers and a state; the page words it."""
+
     votes: int  # all (non-deleted) votes by the profile
     decisive: int  # of which decisive
     more_needed: int  # decisive votes until retraining is worthwhile (0 = now)
-    message: str
+    state: str  # one of HINT_STATES: first model or retrain, needs votes or ready
+    new_since_training: int | None = None  # decisive votes since the active personal model was trained
 
 
 def retrain_hint(votes: int, decisive: int, trained_on: int | None, min_decisive: int = 8) -> RetrainHint:
@@ -254,15 +260,8 @@ def retrain_hint(votes: int, decisive: int, trained_on: int | None, min_decisive
     """
     if trained_on is None:
         more = max(0, min_decisive - decisive)
-        if more:
-            msg = f"{more} more decisive vote{'s' if more != 1 else ''} until your first personal model can be trained"
-        else:
-            msg = "enough votes for a personal model: open Retrain"
-    else:
-        target = trained_on + max(RETRAIN_MIN_NEW, math.ceil(RETRAIN_SHARE * trained_on))
-        more = max(0, target - decisive)
-        if more:
-            msg = f"{more} more decisive vote{'s' if more != 1 else ''} until retraining is worthwhile"
-        else:
-            msg = f"{decisive - trained_on} new decisive votes since the last training: retraining is worthwhile"
-    return RetrainHint(votes, decisive, more, msg)
+        return RetrainHint(votes, decisive, more, "first_needs_votes" if more else "first_ready")
+    target = trained_on + max(RETRAIN_MIN_NEW, math.ceil(RETRAIN_SHARE * trained_on))
+    more = max(0, target - decisive)
+    return RetrainHint(votes, decisive, more, "retrain_needs_votes" if more else "retrain_worthwhile",
+                       decisive - trained_on)

@@ -82,8 +82,10 @@ def test_rank_is_best_first():
 
 def test_retrain_hint():
     first = retrain_hint(votes=5, decisive=3, trained_on=None, min_decisive=8)
-    assert first.more_needed == 5 and "5 more decisive votes" in first.message
-    assert retrain_hint(12, 9, None, 8).more_needed == 0
+    assert first.more_needed == 5 and first.state == "first_needs_votes"
+    ready = retrain_hint(12, 9, None, 8)
+    assert ready.more_needed == 0 and ready.state == "first_ready"
     later = retrain_hint(30, 22, trained_on=20, min_decisive=8)
-    assert later.more_needed == 3  # max(5, 25% of 20) = 5 new decisive votes
-    assert retrain_hint(40, 25, 20).more_needed == 0
+    assert later.more_needed == 3 and later.state == "retrain_needs_votes"  # max(5, 25% of 20) = 5 new
+    now = retrain_hint(40, 25, 20)
+    assert now.more_needed == 0 and now.state == "retrain_worthwhile" and now.new_since_training == 5
