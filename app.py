@@ -4,10 +4,13 @@ A thin UI over the `pantry` library: `st.navigation` over the pages in `pages/`,
 sidebar (profile, generator, reward model) drawn on every page. Heavy objects live in
 `ui.resources` (one per process); per-user state in `st.session_state`.
 
-Each page's URL is Streamlit's default for its file (`pages/diagnostics.py` ->
-`/diagnostics`), so a page file's own address opens that page inside this frame. Calling
-`st.navigation` switches Streamlit off its automatic `pages/` listing for every session
-(see the `st.navigation` docs); `tests/test_browser.py` opens a page's address directly.
+Page addresses (/vote, /scores, /training, /votes) differ from the page files' names on
+purpose. A `pages/` folder next to app.py puts Streamlit in its automatic multipage mode
+(a page per file, addressed by its file name) until some session runs `st.navigation`;
+that is every AppTest run and a fresh server's first requests. A file-name address would
+then run that file bare (no sidebar, no profile); these addresses match no file, so
+Streamlit runs app.py, whose `st.navigation` takes over. Once it has, a page file's own
+address (/diagnostics) is an unknown page and lands on the app's default page.
 """
 
 from pathlib import Path
@@ -22,10 +25,10 @@ st.set_page_config(page_title="PantryPilot", page_icon=str(Path(__file__).parent
                    layout="wide")
 
 page = st.navigation([
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True),
-    st.Page("pages/diagnostics.py", title="Scores & diagnostics", icon=":material/monitoring:"),
-    st.Page("pages/retrain.py", title="Retrain", icon=":material/model_training:"),
-    st.Page("pages/data.py", title="Data", icon=":material/database:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True, url_path="vote"),
+    st.Page("pages/diagnostics.py", title="Scores & diagnostics", icon=":material/monitoring:", url_path="scores"),
+    st.Page("pages/retrain.py", title="Retrain", icon=":material/model_training:", url_path="training"),
+    st.Page("pages/data.py", title="Data", icon=":material/database:", url_path="votes"),
 ])
 
 with guarded("The sidebar"):

@@ -87,6 +87,23 @@ def _import(default_user: str) -> None:
     flash("success", f"Imported {esc(upload.name)}: {report.summary()}.")
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _votes_table(view: pd.DataFrame, batch_names: dict) -> pd.DataFrame:
+    """The votes as shown: in words, with where each came from (derived from `votes_frame`)."""
+    return pd.DataFrame({
+        "id": view["id"],
+        "profile": view["user"],
+        "when": view["created_at"],
+        "choice": view["choice"],
+        "reasons": view["reasons"].map(lambda rs: ", ".join(rs)),
+        "source": view["batch"].map(lambda b: "voted here" if pd.isna(b) else
+                                    f"import #{int(b)}: {batch_names.get(int(b), '')}"),
+        "model": view["model_version"].fillna(""),
+        "generator": view["generator"].fillna(""),
+        "deleted": view["deleted"],
+    })
+
+
 st.title("Data", anchor=False)
 
 st.subheader("Votes", anchor=False)
@@ -117,18 +134,7 @@ with guarded("The votes table"):
     if frame.empty:
         st.info("No votes yet: vote on **Compare** or import a file below.")
     else:
-        table = pd.DataFrame({
-            "id": view["id"],
-            "profile": view["user"],
-            "when": view["created_at"],
-            "choice": view["choice"],
-            "reasons": view["reasons"].map(lambda rs: ", ".join(rs)),
-            "source": view["batch"].map(lambda b: "voted here" if pd.isna(b) else
-                                        f"import #{int(b)}: {batch_names.get(int(b), '')}"),
-            "model": view["model_version"].fillna(""),
-            "generator": view["generator"].fillna(""),
-            "deleted": view["deleted"],
-        })
+        table = _votes_table(view, batch_names)
         st.dataframe(table, hide_index=True, key="votes_table", column_config={
             "id": st.column_config.NumberColumn("#", format="%d"),
             "when": st.column_config.DatetimeColumn("when", format="YYYY-MM-DD HH:mm"),
@@ -206,10 +212,12 @@ with guarded("Export"):
     who = user if scope == "profile" else None
     stem = f"pantrypilot-{who or 'all'}".replace(" ", "_")
     e1, e2, e3 = st.columns(3)
-    e1.download_button("Votes JSONL", "\n".join(export_votes(store, who)) + "\n", file_name=f"{stem}-votes.jsonl",
-                       mime="application/jsonl", icon=":material/download:", key="export_votes")
-    e2.download_button("TRL pairs JSONL", "\n".join(export_trl(store, who)) + "\n", file_name=f"{stem}-trl.jsonl",
-                       mime="application/jsonl", icon=":material/download:", key="export_trl",
-                       help="prompt/chosen/rejected, decisive votes only")
-    e3.download_button("CSV", export_csv(store, who), file_name=f"{stem}-votes.csv", mime="text/csv",
-                       icon=":material/download:", key="export_csv")
+    # Each file is built only when its button is clicked (a callable `data`), not on every run.
+    e1.download_button("Votes JSONL", lambda: "\n".join(export_votes(store, who)) + "\n",
+                       file_name=f"{stem}-votes.jsonl", mime="application/jsonl", icon=":material/download:",
+                       key="export_votes", on_click="ignore")
+    e2.download_button("TRL pairs JSONL", lambda: "\n".join(export_trl(store, who)) + "\n",
+                       file_name=f"{stem}-trl.jsonl", mime="application/jsonl", icon=":material/download:",
+                       key="export_trl", on_click="ignore", help="prompt/chosen/rejected, decisive votes only")
+    e3.download_button("CSV", lambda: export_csv(store, who), file_name=f"{stem}-votes.csv", mime="text/csv",
+                       icon=":material/download:", key="export_csv", on_click="ignore")

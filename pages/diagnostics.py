@@ -14,10 +14,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from pantry.lab import heuristic_model
-from pantry.evaluation.reports import (PROBE_SOURCES, distance_table, held_out_votes, human_position_bias, metrics_table,
-                            probe_recipes, reliability, score_table, training_recipes, version_label, vote_features,
-                            vote_margins)
+from pantry.evaluation.reports import HEURISTIC, PROBE_SOURCES, DiagnosticsReport, diagnostics_report, version_label
 from pantry.model.training import TrainConfig
 from ui.common import current_profile, guarded
 from ui.resources import get_lab
@@ -25,19 +22,7 @@ from ui.resources import get_lab
 lab = get_lab()
 store = lab.store
 user = current_profile()
-HEURISTIC = "heuristic"
 CHART_H = 220
-
-
-def _models(selected: list) -> dict:
-    models = {}
-    for item in selected:
-        if item == HEURISTIC:
-            models["heuristic"] = heuristic_model(lab.embedder_name, lab.embedder.dim)
-        else:
-            v = store.get_model_version(item)
-            models[f"v{v.id}"] = lab.load_version(v)
-    return models
 
 
 def _score_hist(scores: pd.DataFrame) -> alt.Chart:
@@ -87,20 +72,48 @@ st.title("Scores & diagnostics", anchor=False)
 st.caption("Is the reward model telling recipes apart, and do its scores explain the votes? "
            "Collapse (many recipes, one score) is the legacy model's failure.")
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _top_bottom(scores: pd.DataFrame, label: str, n: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One version's best and worst recipes (derived from the report's scores table)."""
+    g = scores[scores["version"] == label].sort_values("score", ascending=False)
+    cols = ["rank", "title", "score", "uncertainty", "distance"]
+    return g.head(n)[cols], g.tail(n).iloc[::-1][cols]
+
+
+def _held_out_text(report: DiagnosticsReport) -> str:
+    h = report.held_out
+    if not h.split:
+        return f"all {h.usable} votes (too few for a held-out split)"
+    return f"{len(h.votes)} held-out votes (validation split, seed {h.seed})"
+
+
+def _interval(low: float, high: float) -> str:
+    return "n/a" if low != low or high != high else f"[{low:.2f}, {high:.2f}]"
+
+
 versions = store.model_versions(None)
 options = [HEURISTIC] + [v.id for v in versions]
 labels = {HEURISTIC: "heuristic (pantry coverage and time)", **{v.id: version_label(v) for v in versions}}
 default = [v.id for v in versions if v.active and (v.user is None or v.user == user)] or [HEURISTIC]
-c1, c2, c3 = st.columns([3, 2, 2])
-selected = c1.multiselect("Model versions", options, default=default, format_func=labels.get, key="diag_versions")
-source = c2.radio("Probe set", list(PROBE_SOURCES), format_func=PROBE_SOURCES.get, key="diag_source")
-vote_scope = c3.radio("Votes to check against", ["profile", "everyone"], key="diag_votes",
-                      format_func=lambda s: f"{user}'s held-out votes" if s == "profile" and user else
-                      ("everyone's held-out votes" if s == "everyone" else "profile (none chosen)"))
-upload = None
-if source == "upload":
-    upload = st.file_uploader("Recipes JSONL (one recipe object per line)", type=["jsonl", "json", "txt"],
-                              key="diag_upload")
+scope_labels = {"profile": f"{user}'s held-out votes" if user else "profile (none chosen)",
+                "everyone": "everyone's held-out votes"}
+with st.form("diag_form", enter_to_submit=False):
+    c1, c2, c3 = st.columns([3, 2, 2])
+    c1.multiselect("Model versions", options, default=default, format_func=labels.get, key="diag_versions")
+    c2.radio("Probe set", list(PROBE_SOURCES), format_func=PROBE_SOURCES.get, key="diag_source")
+    c3.radio("Votes to check against", list(scope_labels), key="diag_votes", format_func=scope_labels.get)
+    u1, u2 = st.columns([3, 2], vertical_alignment="bottom")
+    u1.file_uploader("Recipes JSONL (one recipe object per line), for the uploaded probe set",
+                     type=["jsonl", "json", "txt"], key="diag_upload")
+    u2.number_input("Most recipes to score (0 = all)", 0, 1_000_000, 0, step=100, key="diag_limit",
+                    help="Embedding is the slow step (about 15-25 recipes/s on 2 CPU cores, once per "
+                         "recipe: later runs use the cache).")
+    st.form_submit_button("Score", type="primary", icon=":material/monitoring:", key="diag_run")
+selected = st.session_state.get("diag_versions") or []
+source = st.session_state.get("diag_source") or "recent"
+upload = st.session_state.get("diag_upload")
+limit = int(st.session_state.get("diag_limit") or 0)
+vote_scope = st.session_state.get("diag_votes") or "profile"
 
 if not selected:
     st.info("Choose at least one model version.")
@@ -108,22 +121,9 @@ if not selected:
 if source == "upload" and upload is None:
     st.info("Choose a recipes JSONL file to score (one recipe object per line).", icon=":material/upload_file:")
     st.stop()
-limit = st.number_input("Most recipes to score (0 = all)", 0, 1_000_000, 0, step=100, key="diag_limit",
-                        help="Embedding is the slow step (about 15-25 recipes/s on 2 CPU cores, once per "
-                             "recipe: later runs use the cache).")
 
 with guarded("Diagnostics"):
-    everything = probe_recipes(store, source, user, upload.getvalue() if upload else None,
-                               upload.name if upload else "upload")  # read once; the limit slices it
-    recipes = everything[-int(limit):] if limit and source == "all" else everything[:int(limit) or None]
-    if len(everything) > len(recipes):
-        st.caption(f"Scoring {len(recipes)} of {len(everything)} recipes (the limit above); "
-                   f"{len(everything) - len(recipes)} left out.")
-    if len(recipes) < 2:
-        st.info("The probe set has fewer than two recipes. Generate some on **Compare**, choose "
-                "**all recipes in the store**, or upload a recipes JSONL.", icon=":material/info:")
-        st.stop()
-    bar = st.progress(0.0, text=f"Scoring {len(recipes)} recipes with {len(selected)} model(s)...")
+    bar = st.progress(0.0, text=f"Scoring with {len(selected)} model(s)...")
     started = time.monotonic()
 
     def _progress(done: int, total: int, message: str) -> None:
@@ -131,26 +131,28 @@ with guarded("Diagnostics"):
         eta = f", about {left:.0f} s left" if left is not None and done < total else ""
         bar.progress(min(1.0, done / total) if total else 1.0, text=f"Embedded {done} of {total} recipes{eta}")
 
-    with st.spinner(f"Scoring {len(recipes)} recipes with {len(selected)} model(s)..."):
-        models = _models(selected)
-        scores, emb = score_table(lab, models, recipes, on_progress=_progress)
-        bar.empty()
-        votes = store.votes(user=user if vote_scope == "profile" else None)
-        cfg = TrainConfig()
-        held, held_desc = held_out_votes(votes, cfg.seed, cfg.val_split)
-        vf = vote_features(lab, held)
-        margins = vote_margins(models, vf)
-        table, alerts = metrics_table(scores, margins)
-        bins, eces = reliability(margins)
-        with_dist = distance_table(lab, scores, emb, training_recipes(lab, user if vote_scope == "profile" else None))
+    cfg = TrainConfig()
+    with st.spinner(f"Scoring with {len(selected)} model(s)..."):
+        report = diagnostics_report(lab, selected, source, user, everyone=vote_scope == "everyone",
+                                    upload=upload.getvalue() if upload else None,
+                                    upload_name=upload.name if upload else "upload", limit=limit,
+                                    seed=cfg.seed, val_split=cfg.val_split, on_progress=_progress)
+    bar.empty()
+    if report.probe_total > report.scored:
+        st.caption(f"Scoring {report.scored} of {report.probe_total} recipes (the limit above); "
+                   f"{report.probe_total - report.scored} left out.")
+    if report.scored < 2:
+        st.info("The probe set has fewer than two recipes. Generate some on **Compare**, choose "
+                "**all recipes in the store**, or upload a recipes JSONL.", icon=":material/info:")
+        st.stop()
+    scores, margins, bins, bias = report.scores, report.margins, report.reliability, report.position_bias
 
     st.subheader("Alerts", anchor=False)
     any_alert = False
-    for label, items in alerts.items():
+    for label, items in report.alerts.items():
         for text in items:
             any_alert = True
-            (st.error if "collapse" in text else st.warning)(f"**{label}**: {text}")
-    bias = human_position_bias(votes)
+            (st.error if "collapse" in text else st.warning)(f"**{label}**: {text}")  # library text
     if bias.alert:
         any_alert = True
         st.warning(f"**human votes**: {bias.alert}")
@@ -158,18 +160,20 @@ with guarded("Diagnostics"):
         st.success("No alerts: scores are spread out and no position bias was detected.")
 
     st.subheader("Metrics", anchor=False)
-    if eces:
-        table["ECE"] = table["version"].map(eces)
+    table = report.metrics.copy()
+    table.insert(table.columns.get_loc("95% low"), "accuracy 95% CI",
+                 [_interval(lo, hi) for lo, hi in zip(table["95% low"], table["95% high"])])
+    table = table.drop(columns=["95% low", "95% high"])
     st.dataframe(table, hide_index=True, column_config={
         c: st.column_config.NumberColumn(format="%.3f")
         for c in ("distinct ratio", "mode share", "std", "IQR", "entropy", "mean uncertainty", "strict accuracy",
                   "tie rate", "ECE")})
-    st.caption(f"Probe set: {len(recipes)} recipes ({PROBE_SOURCES[source]}). Accuracy on {held_desc}: "
-               "decisive votes only, equal scores count as wrong; 95% Wilson interval.")
+    st.caption(f"Probe set: {report.scored} recipes ({PROBE_SOURCES[source]}). Accuracy on "
+               f"{_held_out_text(report)}: decisive votes only, equal scores count as wrong; 95% Wilson interval.")
     m1, m2, m3 = st.columns(3)
     rate = "n/a" if bias.n == 0 else f"{bias.left_win_rate:.0%}"
     m1.metric("Left card win rate (human votes)", rate, help="Should be near 50%: sides are randomised.")
-    m2.metric("95% interval", "n/a" if bias.n == 0 else f"[{bias.low:.2f}, {bias.high:.2f}]")
+    m2.metric("95% interval", "n/a" if bias.n == 0 else _interval(bias.low, bias.high))
     m3.metric("Decisive votes with a known side", bias.n)
 
     st.subheader("Charts", anchor=False)
@@ -191,24 +195,22 @@ with guarded("Diagnostics"):
     g3, g4 = st.columns(2)
     with g3:
         st.markdown("**Score vs distance to training data**")
-        st.altair_chart(_distance_scatter(with_dist), key="chart_distance")
+        st.altair_chart(_distance_scatter(scores), key="chart_distance")
     with g4:
         st.markdown("**Ensemble uncertainty vs distance**")
-        st.altair_chart(_uncertainty_chart(with_dist), key="chart_uncertainty")
+        st.altair_chart(_uncertainty_chart(scores), key="chart_uncertainty")
 
     st.subheader("Top and bottom recipes", anchor=False)
-    tabs = st.tabs(list(models))
-    for tab, label in zip(tabs, models):
-        g = with_dist[with_dist["version"] == label].sort_values("score", ascending=False)
-        cols = ["rank", "title", "score", "uncertainty", "distance"]
-        fmt = {c: st.column_config.NumberColumn(format="%.3f") for c in ("score", "uncertainty", "distance")}
+    fmt = {c: st.column_config.NumberColumn(format="%.3f") for c in ("score", "uncertainty", "distance")}
+    for tab, label in zip(st.tabs(report.models), report.models):
+        top, bottom = _top_bottom(scores, label)
         with tab:
             t, b = st.columns(2)
             t.markdown("**Top 5**")
-            t.dataframe(g.head(5)[cols], hide_index=True, column_config=fmt)
+            t.dataframe(top, hide_index=True, column_config=fmt)
             b.markdown("**Bottom 5**")
-            b.dataframe(g.tail(5).iloc[::-1][cols], hide_index=True, column_config=fmt)
+            b.dataframe(bottom, hide_index=True, column_config=fmt)
 
-    st.download_button("Download scores CSV", with_dist.to_csv(index=False).encode("utf-8"),
+    st.download_button("Download scores CSV", lambda: scores.to_csv(index=False).encode("utf-8"),
                        file_name="pantrypilot-scores.csv", mime="text/csv", icon=":material/download:",
-                       key="download_scores")
+                       key="download_scores", on_click="ignore")

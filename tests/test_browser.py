@@ -269,56 +269,60 @@ def test_reload_second_session_and_phone(server, page, tmp_path):
 
 
 
+
 def _inside_the_app(page, expect, path: str, heading: str) -> None:
-    """`path` (a page file's own address) shows that page inside app.py: its heading, the
-    sidebar with the profile, and the app's navigation (not Streamlit's pages/ listing)."""
+    """Opening `path` shows `heading` inside app.py: the sidebar with the URL's profile and
+    the app's navigation (not Streamlit's automatic pages/ listing, which shows "app")."""
     page.goto(f"{page.context._server}/{path}?profile=tester")
     expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
     _idle(page)
     sidebar = page.locator('[data-testid="stSidebar"]')
     expect(sidebar.get_by_text("Recipe generator")).to_be_visible()  # drawn by app.py only
-    expect(sidebar.get_by_role("combobox", name="Profile")).to_have_value("tester")  # the URL's profile
+    expect(sidebar.get_by_role("combobox", name="Profile")).to_have_value("tester")
     nav = page.locator('[data-testid="stSidebarNav"]')
     for title in ("Compare", "Scores & diagnostics", "Retrain", "Data"):
         expect(nav.get_by_role("link", name=title, exact=True)).to_be_visible()
-    expect(nav.get_by_role("link", name="app", exact=True)).to_have_count(0)  # not the pages/ listing
-    expect(page).to_have_url(re.compile(rf"/{path}\?profile=tester$"))
+    expect(nav.get_by_role("link", name="app", exact=True)).to_have_count(0)
     _no_exception(page)
 
 
-PAGE_ADDRESSES = (("diagnostics", "Scores & diagnostics"), ("retrain", "Retrain"), ("data", "Data"),
-                  ("compare", "Compare recipes"))
+APP_ADDRESSES = (("scores", "Scores & diagnostics"), ("training", "Retrain"), ("votes", "Data"),
+                 ("vote", "Compare recipes"))
+FILE_ADDRESSES = ("diagnostics", "retrain", "data", "compare")  # what pages/ would give each file
 
 
-def test_a_page_files_own_address_opens_inside_the_app(server, page, tmp_path):
-    """`/diagnostics` is the address Streamlit gives `pages/diagnostics.py`; because app.py
-    calls st.navigation, Streamlit serves it through app.py (sidebar, profile, navigation)."""
-    expect = sync_api.expect
-    expect.set_options(timeout=60_000)
+def _tester(tmp_path, page, server) -> None:
     from pantry.storage.store import Store
 
     Store(tmp_path / "home" / "pantry.sqlite3").ensure_user("tester")
     page.context._server = server
+
+
+def test_page_addresses_open_inside_the_app_even_on_a_fresh_server(server, page, tmp_path):
+    """The app's addresses match no page file, so even before any session has run app.py
+    (Streamlit's pages/ mode) Streamlit runs app.py for them; a page file's own address
+    opens the app (its default page), never the file bare."""
+    expect = sync_api.expect
+    expect.set_options(timeout=60_000)
+    _tester(tmp_path, page, server)
     try:
-        page.goto(server + "/?profile=tester")  # any session running app.py switches pages/ off
-        expect(page.get_by_role("heading", name="Compare recipes")).to_be_visible()
-        for path, heading in PAGE_ADDRESSES:
+        for path, heading in APP_ADDRESSES:  # the first is this fresh server's first request
             _inside_the_app(page, expect, path, heading)
+            expect(page).to_have_url(re.compile(rf"/({path})?\?profile=tester$"))  # the default page: /
+        for path in FILE_ADDRESSES:
+            _inside_the_app(page, expect, path, "Compare recipes")
             if path == "diagnostics":
-                _shot(page, "8-direct-diagnostics")
+                _shot(page, "8-file-address")
     except BaseException:
-        _shot(page, "failure-direct")
+        _shot(page, "failure-address")
         raise
 
 
-@pytest.mark.xfail(strict=True, reason="Streamlit limitation: until some session has run app.py's "
-                   "st.navigation, a server started with a pages/ folder runs the page file by its own "
-                   "name (multipage v1), so a fresh server's very first request to /diagnostics runs it bare")
-def test_a_page_address_as_a_fresh_servers_first_request(server, page, tmp_path):
+@pytest.mark.xfail(strict=True, reason="Streamlit: until some session has run app.py's st.navigation, a "
+                   "server with a pages/ folder serves each page file at its file name (multipage v1), "
+                   "so a fresh server's very first request to /diagnostics runs that file bare")
+def test_a_page_files_address_as_a_fresh_servers_first_request(server, page, tmp_path):
     expect = sync_api.expect
     expect.set_options(timeout=20_000)
-    from pantry.storage.store import Store
-
-    Store(tmp_path / "home" / "pantry.sqlite3").ensure_user("tester")
-    page.context._server = server
-    _inside_the_app(page, expect, "diagnostics", "Scores & diagnostics")
+    _tester(tmp_path, page, server)
+    _inside_the_app(page, expect, "diagnostics", "Compare recipes")

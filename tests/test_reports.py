@@ -32,13 +32,13 @@ def test_votes_summary_counts_per_profile(tmp_path):
 
 def test_held_out_votes_follow_the_training_split():
     votes = [_vote(k, outcome="a" if k % 3 else "both_bad") for k in range(30)]
-    held, text = held_out_votes(votes, seed=0, val_split=0.2)
+    held = held_out_votes(votes, seed=0, val_split=0.2)
     usable = [v for v in votes if v.outcome != "both_bad"]
-    assert len(held) == round(len(usable) * 0.2) and "held-out" in text
-    assert all(v.outcome != "both_bad" for v in held)
-    assert held == held_out_votes(votes, seed=0, val_split=0.2)[0]
-    few, text = held_out_votes(votes[:4], seed=0, val_split=0.2)
-    assert "too few" in text and len(few) == len([v for v in votes[:4] if v.outcome != "both_bad"])
+    assert held.split and held.usable == len(usable) and len(held.votes) == round(len(usable) * 0.2)
+    assert all(v.outcome != "both_bad" for v in held.votes)
+    assert held.votes == held_out_votes(votes, seed=0, val_split=0.2).votes
+    few = held_out_votes(votes[:4], seed=0, val_split=0.2)
+    assert not few.split and len(few.votes) == len([v for v in votes[:4] if v.outcome != "both_bad"])
 
 
 def test_position_bias_of_human_votes():

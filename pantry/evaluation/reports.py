@@ -12,7 +12,10 @@ DataFrames or small dataclasses that the pages chart and show:
 - `human_position_bias`: how often the left card won;
 - `distance_table`: each probe recipe's distance to the model's training recipes;
 - `compare_models`: several models on the same held-out votes;
-- `versions_table` / `retrain_comparison`: the cross-validated accuracy of versions and of a Retrain.
+- `versions_table` / `retrain_comparison`: the cross-validated accuracy of versions and of a Retrain;
+- `diagnostics_report`: the Scores & diagnostics page's whole analysis in one call.
+
+Numbers and tables only: the pages word and format them (intervals, labels, hints).
 """
 
 from __future__ import annotations
@@ -62,21 +65,32 @@ def human_position_bias(votes: Sequence[Vote]) -> PositionBias:
     return position_bias(np.array(left_won, dtype=bool))
 
 
-def held_out_votes(votes: Sequence[Vote], seed: int = 0, val_split: float = 0.2) -> tuple[list[Vote], str]:
+@dataclass(frozen=True)
+class HeldOut:
+    """The votes diagnostics check scores against: training's validation split, or every
+    usable vote when the split would leave fewer than 2 on either side (`split` False)."""
+
+    votes: list[Vote]
+    usable: int  # a/b/tie votes (what training splits)
+    seed: int
+    split: bool
+
+
+def held_out_votes(votes: Sequence[Vote], seed: int = 0, val_split: float = 0.2) -> HeldOut:
     """The votes training holds out for validation (same rule as `train_reward_model`).
 
     Training keeps a/b/tie votes in order, permutes them with `default_rng(seed)` and holds
     out round(n * val_split) (none when that leaves fewer than 2 on either side). When no
-    split exists, every usable vote is returned and the description says so.
+    split exists, every usable vote is returned with `split` False.
     """
     usable = [v for v in votes if v.outcome in ("a", "b", "tie") and not v.deleted]
     n = len(usable)
     perm = np.random.default_rng(seed).permutation(n)
     n_val = int(round(n * val_split))
     if n_val < 2 or n - n_val < 2:
-        return usable, f"all {n} votes (too few for a held-out split)"
+        return HeldOut(usable, n, seed, False)
     held = sorted(int(k) for k in perm[:n_val])
-    return [usable[k] for k in held], f"{n_val} held-out votes (validation split, seed {seed})"
+    return HeldOut([usable[k] for k in held], n, seed, True)
 
 
 @dataclass
@@ -224,7 +238,8 @@ def metrics_table(scores: pd.DataFrame, margins: pd.DataFrame) -> tuple[pd.DataF
             "std": spread.std, "IQR": spread.iqr, "entropy": spread.entropy,
             "mean uncertainty": float(g["uncertainty"].mean()),
             "strict accuracy": acc.accuracy if acc else math.nan,
-            "accuracy 95% CI": f"[{acc.low:.2f}, {acc.high:.2f}]" if acc and acc.n else "n/a",
+            "95% low": acc.low if acc and acc.n else math.nan,
+            "95% high": acc.high if acc and acc.n else math.nan,
             "decisive votes": acc.n if acc else 0,
             "tie rate": acc.tie_rate if acc else math.nan,
         })
@@ -255,7 +270,7 @@ def compare_models(models: Mapping[str, object], vf: VoteFeatures) -> pd.DataFra
     for label, model in models.items():
         if not vf.votes:
             rows.append({"version": label, "decisive votes": 0, "strict accuracy": math.nan,
-                         "95% CI": "n/a", "tie rate": math.nan, "mean margin": math.nan})
+                         "95% low": math.nan, "95% high": math.nan, "tie rate": math.nan, "mean margin": math.nan})
             continue
         sa, _ = model.score(vf.xa, vf.ids_a)
         sb, _ = model.score(vf.xb, vf.ids_b)
@@ -264,15 +279,15 @@ def compare_models(models: Mapping[str, object], vf: VoteFeatures) -> pd.DataFra
         dec = (out == "a") | (out == "b")
         margin = np.where(out == "a", sa - sb, sb - sa)[dec]
         rows.append({"version": label, "decisive votes": acc.n, "strict accuracy": acc.accuracy,
-                     "95% CI": f"[{acc.low:.2f}, {acc.high:.2f}]" if acc.n else "n/a",
+                     "95% low": acc.low if acc.n else math.nan, "95% high": acc.high if acc.n else math.nan,
                      "tie rate": acc.tie_rate, "mean margin": float(margin.mean()) if len(margin) else math.nan})
     return pd.DataFrame(rows)
 
 
 def version_label(v) -> str:
-    """'v3 personal (ana)' / 'v2 population' for a store ModelVersion."""
+    """'v3 personal (ana)' / 'v2 population (active)' for a store ModelVersion (plain text)."""
     scope = f"personal ({v.user})" if v.user is not None else "population"
-    return f"v{v.id} {scope}" + (" *active*" if v.active else "")
+    return f"v{v.id} {scope}" + (" (active)" if v.active else "")
 
 
 VERSION_COLUMNS = ["id", "scope", "active", "created", "decisive votes", "held-out accuracy", "95% low", "95% high",
@@ -317,3 +332,76 @@ def retrain_comparison(rows: Mapping[str, object]) -> pd.DataFrame:
                     "tie rate": cv.tie_rate, "held-out loss": cv.loss, "folds": cv.folds})
     return pd.DataFrame(out, columns=["version", "held-out votes", "correct", "strict accuracy", "95% low",
                                       "95% high", "tie rate", "held-out loss", "folds"])
+
+
+# ------------------------------------------------------------------------- one report
+
+HEURISTIC = "heuristic"  # stands for the pantry heuristic among model version ids
+
+
+@dataclass
+class DiagnosticsReport:
+    """Everything the Scores & diagnostics page shows, as numbers and tables (no text to
+    display except the plain-language alerts of `diagnostics.collapse_alerts`).
+
+    `probe_total` recipes were in the probe set, `scores` covers the first `scored` of them
+    (the limit); fewer than 2 scored recipes: nothing else was computed (empty tables).
+    """
+
+    probe_total: int
+    scored: int
+    models: list[str]  # labels: "heuristic", "v3", ...
+    scores: pd.DataFrame  # score_table + distance to the nearest training recipe
+    margins: pd.DataFrame  # vote_margins on the held-out votes
+    metrics: pd.DataFrame  # metrics_table + ECE per version
+    alerts: dict[str, list[str]]  # per version label
+    reliability: pd.DataFrame  # reliability-diagram bins
+    held_out: HeldOut
+    position_bias: PositionBias  # of the human votes in scope
+
+
+def report_models(lab, versions: Sequence[int | str]) -> dict[str, object]:
+    """label -> model for model version ids (and HEURISTIC), loaded once by the Lab."""
+    from pantry.lab import heuristic_model
+
+    models: dict[str, object] = {}
+    for item in versions:
+        if item == HEURISTIC:
+            models[HEURISTIC] = heuristic_model(lab.embedder_name, lab.embedder.dim)
+        else:
+            v = lab.store.get_model_version(int(item))
+            if v is None:
+                raise InvalidInput(f"there is no model version {item}")
+            models[f"v{v.id}"] = lab.load_version(v)
+    return models
+
+
+def diagnostics_report(lab, versions: Sequence[int | str], source: str, user: str | None = None,
+                       everyone: bool = False, upload: bytes | None = None, upload_name: str = "upload",
+                       limit: int = 0, seed: int = 0, val_split: float = 0.2,
+                       on_progress=None) -> DiagnosticsReport:
+    """The whole Scores & diagnostics analysis in one call.
+
+    Reads the probe set (`probe_recipes`, at most `limit` recipes, 0 = all: the newest for
+    "all", the first lines of an upload), scores it with each version, checks the scores
+    against the held-out votes of `user` (everyone's with `everyone`), and measures
+    collapse, calibration, distance to the training recipes and the votes' position bias.
+    """
+    everything = probe_recipes(lab.store, source, user, upload, upload_name)
+    recipes = everything[-int(limit):] if limit and source == "all" else everything[:int(limit) or None]
+    scope = None if everyone else user
+    votes = lab.store.votes(user=scope)
+    held = held_out_votes(votes, seed, val_split)
+    bias = human_position_bias(votes)
+    if len(recipes) < 2:
+        empty = pd.DataFrame()
+        return DiagnosticsReport(len(everything), len(recipes), [], empty, empty, empty, {}, empty, held, bias)
+    models = report_models(lab, versions)
+    scores, emb = score_table(lab, models, recipes, on_progress=on_progress)
+    margins = vote_margins(models, vote_features(lab, held.votes))
+    metrics, alerts = metrics_table(scores, margins)
+    bins, eces = reliability(margins)
+    metrics["ECE"] = metrics["version"].map(eces).astype(float)
+    with_dist = distance_table(lab, scores, emb, training_recipes(lab, scope))
+    return DiagnosticsReport(len(everything), len(recipes), list(models), with_dist, margins, metrics, alerts,
+                             bins, held, bias)
