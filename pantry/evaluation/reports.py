@@ -34,6 +34,7 @@ from pantry.evaluation.diagnostics import (PositionBias, bt_probability, collaps
 from pantry.errors import InvalidInput
 from pantry.domain.recipes import Recipe
 from pantry.domain.votes import OUTCOMES, Vote
+from pantry.model.training import validation_split
 
 PROBE_SOURCES = {"recent": "recent generated recipes", "all": "all recipes in the store",
                  "upload": "an uploaded recipes JSONL"}
@@ -79,18 +80,14 @@ class HeldOut:
 def held_out_votes(votes: Sequence[Vote], seed: int = 0, val_split: float = 0.2) -> HeldOut:
     """The votes training holds out for validation (same rule as `train_reward_model`).
 
-    Training keeps a/b/tie votes in order, permutes them with `default_rng(seed)` and holds
-    out round(n * val_split) (none when that leaves fewer than 2 on either side). When no
-    split exists, every usable vote is returned with `split` False.
+    Training keeps a/b/tie votes in order and splits them with `training.validation_split`.
+    When no split exists, every usable vote is returned with `split` False.
     """
     usable = [v for v in votes if v.outcome in ("a", "b", "tie") and not v.deleted]
-    n = len(usable)
-    perm = np.random.default_rng(seed).permutation(n)
-    n_val = int(round(n * val_split))
-    if n_val < 2 or n - n_val < 2:
-        return HeldOut(usable, n, seed, False)
-    held = sorted(int(k) for k in perm[:n_val])
-    return HeldOut([usable[k] for k in held], n, seed, True)
+    held, _ = validation_split(len(usable), val_split, seed)
+    if not len(held):
+        return HeldOut(usable, len(usable), seed, False)
+    return HeldOut([usable[k] for k in sorted(int(k) for k in held)], len(usable), seed, True)
 
 
 @dataclass
