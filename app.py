@@ -17,7 +17,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.common import guarded, show_flashes
+from pantry.settings import SettingsError
+from ui.common import esc, guarded, show_flashes
+from ui.resources import settings
 
 # The favicon is a file shipped with the app (an emoji or icon name would be fetched from a
 # CDN, which fails offline).
@@ -30,6 +32,12 @@ page = st.navigation([
     st.Page("pages/retrain.py", title="Retrain", icon=":material/model_training:", url_path="training"),
     st.Page("pages/data.py", title="Data", icon=":material/database:", url_path="votes"),
 ])
+
+try:  # a bad environment variable stops here with one message, before any page runs
+    settings()
+except SettingsError as e:
+    st.error(f"PantryPilot cannot start: {esc(e)}. Fix the variable and restart the app.", icon=":material/error:")
+    st.stop()
 
 with guarded("The sidebar"):
     from ui.sidebar import render_sidebar

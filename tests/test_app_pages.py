@@ -349,3 +349,16 @@ def test_uploaded_probe_set_is_scored_whole_with_no_error_before_a_file(app_home
     at.run()
     assert not at.exception
     assert any("Scoring 100 of 520 recipes" in t and "420 left out" in t for t in _texts(at.caption))
+
+
+def test_a_bad_setting_is_named_on_every_page_without_a_traceback(app_home, monkeypatch):
+    """PANTRY_DEVICE=gpu9 stops with one message naming the variable, on every page."""
+    monkeypatch.setenv("PANTRY_DEVICE", "gpu9")
+    for page in (None, "pages/diagnostics.py", "pages/retrain.py", "pages/data.py"):
+        at = open_app("ana", page=None)
+        if page:
+            at.switch_page(page)
+            at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        errors = [e.value.replace("\\", "") for e in at.error]
+        assert len(errors) == 1 and "PANTRY_DEVICE='gpu9'" in errors[0] and "cannot start" in errors[0], errors
