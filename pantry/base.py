@@ -38,3 +38,23 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     """Write UTF-8 text (newlines kept as written) to `path` atomically."""
     return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def lazy_exports(package: str, names: dict[str, str]):
+    """`__getattr__` and `__dir__` for a package that exports `names` (name -> module) lazily.
+
+    Why: `from pantry.model import train_reward_model` should work, but importing the
+    package for a light module (features) must not import torch; each module loads on the
+    first use of one of its names (PEP 562).
+    """
+    import importlib
+
+    def __getattr__(name: str):
+        if name not in names:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(names[name]), name)
+
+    def __dir__() -> list[str]:
+        return sorted(names)
+
+    return __getattr__, __dir__

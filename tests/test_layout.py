@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import shutil
 import subprocess
+import sys
 import tomllib
 
 import pytest
@@ -38,6 +39,10 @@ def _allowed(module: str, prefixes: tuple[str, ...]) -> bool:
     ("kitchen", ("pantry.kitchen", "pantry.domain", "pantry.base", "pantry.errors", "pantry.paths")),
     ("storage", ("pantry.storage", "pantry.domain", "pantry.base", "pantry.errors", "pantry.settings",
                  "pantry.paths")),
+    ("model", ("pantry.model", "pantry.domain", "pantry.kitchen", "pantry.base", "pantry.errors", "pantry.settings",
+               "pantry.paths")),
+    ("evaluation", ("pantry.evaluation", "pantry.model", "pantry.domain", "pantry.kitchen", "pantry.generators",
+                    "pantry.storage", "pantry.base", "pantry.errors", "pantry.settings", "pantry.paths")),
 ])
 def test_packages_import_only_what_their_docstring_allows(package, allowed):
     bad = {name: sorted(m for m in mods if not _allowed(m, allowed)) for name, mods in _imports(package).items()}
@@ -45,9 +50,18 @@ def test_packages_import_only_what_their_docstring_allows(package, allowed):
 
 
 def test_package_docstrings_say_what_they_are_for_and_may_import():
-    for package in ("kitchen", "storage"):
+    for package in ("domain", "kitchen", "generators", "model", "storage", "evaluation"):
         doc = ast.get_docstring(ast.parse((LIBRARY / package / "__init__.py").read_text(encoding="utf-8")))
         assert doc and "What the package is for" in doc and "What it may import" in doc, package
+
+
+def test_the_curated_api_resolves_and_import_pantry_stays_light():
+    """Every name `pantry` and its packages export exists, and importing them loads no torch."""
+    code = ("import sys, pantry, pantry.model, pantry.evaluation, pantry.model.features; "
+            "assert 'torch' not in sys.modules, 'import pantry pulled in torch'; "
+            "[getattr(m, n) for m in (pantry, pantry.model, pantry.evaluation) for n in m.__all__]; "
+            "assert 'torch' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=120)
 
 
 def test_kitchen_exports_every_public_name():

@@ -359,7 +359,7 @@ class DiagnosticsReport:
 
 def report_models(lab, versions: Sequence[int | str]) -> dict[str, object]:
     """label -> model for model version ids (and HEURISTIC), loaded once by the Lab."""
-    from pantry.lab import heuristic_model
+    from pantry.model.reward import heuristic_model
 
     models: dict[str, object] = {}
     for item in versions:

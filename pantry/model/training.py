@@ -53,7 +53,6 @@ from pantry.model.reward import RewardMember, RewardModel
 
 # What the legacy trainer used (history, not settings: this trainer has no epochs or learning rate).
 LEGACY_DEFAULTS = {"epochs": 10, "lr": 1e-4, "batch_size": 4, "val_split": 0.2, "optimizer": "adam"}
-OPTIMIZERS = ("newton",)  # kept while pages/retrain.py imports it
 NEWTON_ITERS = 100  # iteration cap; Newton converges in a few (5-15) on this objective
 MUCH_MARGIN = 1.0  # score gap asked for by a "much better" vote
 
