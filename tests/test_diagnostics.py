@@ -237,16 +237,36 @@ def test_brier_and_ece_constructed_case():
     # Brier: ((0.1)^2 + (0.9)^2 + (0.1)^2 + (0.1)^2) / 4 = (0.01+0.81+0.01+0.01)/4 = 0.21
     assert brier_score(p, y) == approx(0.21)
     ece, bins = expected_calibration_error(p, y, n_bins=10)
-    # bin [0.1, 0.2): mean_pred 0.1, frac_pos 0.5, count 2 -> gap 0.4
-    # bin [0.9, 1.0]: mean_pred 0.9, frac_pos 1.0, count 2 -> gap 0.1
+    # scikit-learn's rule: a prediction on an inner edge goes to the lower bin
+    # bin [0.0, 0.1]: mean_pred 0.1, frac_pos 0.5, count 2 -> gap 0.4
+    # bin [0.8, 0.9]: mean_pred 0.9, frac_pos 1.0, count 2 -> gap 0.1
     # ECE = 2/4 * 0.4 + 2/4 * 0.1 = 0.25; the 8 empty bins are omitted
     assert ece == approx(0.25)
     assert len(bins) == 2
     lo, hi, mean_pred, frac_pos, count = bins[0]
-    assert (lo, hi, mean_pred, frac_pos, count) == approx((0.1, 0.2, 0.1, 0.5, 2))
+    assert (lo, hi, mean_pred, frac_pos, count) == approx((0.0, 0.1, 0.1, 0.5, 2))
     assert bins[1].to_dict() == approx(
-        {"lo": 0.9, "hi": 1.0, "mean_pred": 0.9, "frac_pos": 1.0, "count": 2}
+        {"lo": 0.8, "hi": 0.9, "mean_pred": 0.9, "frac_pos": 1.0, "count": 2}
     )
+
+
+def test_reliability_bins_equal_scikit_learn_and_a_hand_count():
+    from sklearn.calibration import calibration_curve
+
+    rng = np.random.default_rng(3)
+    for n_bins in (4, 10):
+        p = rng.random(500)
+        y = rng.random(500) < p
+        ece, bins = expected_calibration_error(p, y, n_bins=n_bins)
+        true, pred = calibration_curve(y.astype(int), p, n_bins=n_bins)
+        assert [b.frac_pos for b in bins] == approx(list(true))
+        assert [b.mean_pred for b in bins] == approx(list(pred))
+        # the counts and ECE by hand, away from the edges (none of these p sit on one)
+        idx = np.minimum((p * n_bins).astype(int), n_bins - 1)
+        counts = np.bincount(idx, minlength=n_bins)
+        assert [b.count for b in bins] == [int(c) for c in counts if c]
+        hand = sum(counts[b] / 500 * abs(p[idx == b].mean() - y[idx == b].mean()) for b in range(n_bins) if counts[b])
+        assert ece == approx(hand)
 
 
 def test_ece_perfectly_calibrated_and_p_equal_one():

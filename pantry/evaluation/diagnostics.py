@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Mapping, NamedTuple
 
 import numpy as np
+from sklearn.calibration import calibration_curve
 from scipy.special import expit
 from scipy.stats import norm
 from sklearn.metrics import brier_score_loss
@@ -597,8 +598,9 @@ def expected_calibration_error(
 ) -> tuple[float, list[ReliabilityBin]]:
     """Expected calibration error and the reliability bins behind it.
 
-    Predictions are put into `n_bins` equal-width bins over [0, 1] (p = 1 goes to the last
-    bin). For each non-empty bin, mean_pred is the average predicted probability and
+    Predictions are put into `n_bins` equal-width bins over [0, 1] by scikit-learn's
+    `calibration_curve` (uniform strategy: a prediction exactly on an inner edge goes to the
+    lower bin). For each non-empty bin, mean_pred is the average predicted probability and
     frac_pos the share of pairs where `a` really was preferred. ECE = sum over bins of
     (count / n) * |mean_pred - frac_pos|: how far, on average, the stated confidence is
     from the observed frequency. 0 = perfectly calibrated. Matters because active learning
@@ -609,19 +611,16 @@ def expected_calibration_error(
         raise DiagnosticsInputError(f"n_bins must be >= 1, got {n_bins}")
     pv, yv = _probs_and_labels(p, y)
     n = len(pv)
-    idx = np.minimum((pv * n_bins).astype(int), n_bins - 1)
-    ece = 0.0
-    bins: list[ReliabilityBin] = []
-    for b in range(n_bins):
-        mask = idx == b
-        count = int(mask.sum())
-        if count == 0:
-            continue
-        mean_pred = float(pv[mask].mean())
-        frac_pos = float(yv[mask].mean())
-        ece += count / n * abs(mean_pred - frac_pos)
-        bins.append(ReliabilityBin(b / n_bins, (b + 1) / n_bins, mean_pred, frac_pos, count))
-    return float(ece), bins
+    frac_pos, mean_pred = calibration_curve(yv.astype(int), pv, n_bins=n_bins, strategy="uniform", pos_label=1)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    counts = np.bincount(np.searchsorted(edges[1:-1], pv), minlength=n_bins)  # calibration_curve's own rule
+    filled = np.flatnonzero(counts)
+    if len(filled) != len(frac_pos):  # pragma: no cover - would mean scikit-learn changed its binning
+        raise RuntimeError("reliability bins disagree with scikit-learn's calibration_curve")
+    bins = [ReliabilityBin(float(edges[b]), float(edges[b + 1]), float(mp), float(fp), int(counts[b]))
+            for b, mp, fp in zip(filled, mean_pred, frac_pos)]
+    ece = float(sum(bin.count / n * abs(bin.mean_pred - bin.frac_pos) for bin in bins))
+    return ece, bins
 
 
 # ----------------------------------------------------------------------------- out of distribution
