@@ -255,16 +255,27 @@ def cmd_models(args) -> int:
 def cmd_evaluate(args) -> int:
     from pantry.evaluation.protocols import evaluate_files
     report = evaluate_files(args.recipes, args.votes, protocol=args.protocol, labels=args.labels,
-                            selection=args.selection, seed=args.seed,
+                            selection=args.selection, seed=args.seed, seeds=args.seeds,
                             on_progress=_progress_printer(sys.stderr.isatty()))
     if args.json:
         print(json.dumps(report))
         return 0
+    seeds = report["seeds"]
     print(f"# protocol {report['protocol']}, labels {report['labels']}, selection {report['selection']}, "
-          f"{report['users']} users, {report['test_pairs']} test pairs, {report['seconds']:.1f}s")
-    rows = [{"model": "pantry (this project)", "accuracy": _fmt(report["accuracy"])}]
-    rows += [{"model": k, "accuracy": _fmt(v)} for k, v in report["baselines"].items()]
-    _print_table(rows, ["model", "accuracy"])
+          f"seeds {seeds[0]}..{seeds[-1]}, {report['users']} users, {report['test_pairs']} test pairs pooled "
+          f"(per seed {', '.join(map(str, report['test_pairs_per_seed']))}), {report['seconds']:.1f}s")
+    print(f"# mean over seeds, {report['interval']}" if len(seeds) > 1
+          else "# one seed: no seed-to-seed interval (use --seeds 5)")
+
+    def row(model: str, s: dict) -> dict:
+        interval = "-" if s["low"] is None else f"[{s['low']:.3f}, {s['high']:.3f}]"
+        return {"model": model, "mean": _fmt(s["mean"], 3), "95% interval": interval,
+                "per seed": " ".join(f"{v:.3f}" for v in s["per_seed"])}
+    rows = [row("pantry (this project)", report["project"])]
+    rows += [row(k, s) for k, s in report["baselines"].items()]
+    rows += [{"model": k, "mean": "n/a", "95% interval": "-", "per seed": why}
+             for k, why in report["unavailable"].items()]
+    _print_table(rows, ["model", "mean", "95% interval", "per seed"])
     return 0
 
 
@@ -386,10 +397,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="offline evaluation on a recipes file and a votes file")
     ev.add_argument("--recipes", required=True)
     ev.add_argument("--votes", required=True)
-    ev.add_argument("--protocol", choices=["seen", "unseen"], default="seen")
+    ev.add_argument("--protocol", choices=["seen", "unseen", "cold"], default="seen",
+                    help="cold: a third of all recipes held out of everyone's training votes")
     ev.add_argument("--labels", type=int, default=25)
     ev.add_argument("--selection", choices=["random", "active"], default="random")
-    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--seed", type=int, default=0, help="the first seed (default 0)")
+    ev.add_argument("--seeds", type=int, default=5,
+                    help="run seeds SEED..SEED+N-1 and report the mean with a t interval (default 5)")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_evaluate)
     return p

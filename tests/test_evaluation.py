@@ -11,6 +11,7 @@ import pantry.evaluation.protocols as ev
 from pantry.errors import InvalidInput
 from pantry.evaluation.protocols import ModelSettings, evaluate, split_user_votes, vote_arrays
 from pantry.domain.votes import Vote
+from pantry.model.features import FEATURE_NAMES
 from pantry.model.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +54,8 @@ def test_seen_noiseless_is_near_perfect_and_uses_k_labels():
     assert r["test_pairs"] == 3 * 55
     assert r["accuracy"] > 0.9
     assert r["accuracy_low"] <= r["accuracy"] <= r["accuracy_high"]
-    assert set(r["baselines"]) == {"popularity", "user_item_bt"}
+    assert set(r["baselines"]) == {"population", "popularity", "user_item_bt"}  # no heuristic: 5 columns
+    assert "heuristic" in r["unavailable"]
     # disjoint users: other users' votes say nothing about this user's recipes -> all ties
     assert r["baselines"]["popularity"] == 0.0
     assert r["seconds"] >= 0
@@ -150,7 +152,7 @@ def test_the_apps_trainer_obeys_the_protocol_and_learns(monkeypatch):
 
     ids, votes, feats = fixture()
     # [embedding | explicit features] layout, so the population is pulled toward the heuristic
-    padded = {rid: np.concatenate([x, np.zeros(7)]) for rid, x in feats.items()}
+    padded = {rid: np.concatenate([x, np.zeros(len(FEATURE_NAMES))]) for rid, x in feats.items()}
     index = {rid: k for k, rid in enumerate(ids)}
     row_of = {np.asarray(padded[rid], np.float32).tobytes(): k for rid, k in index.items()}
     by_user = {}

@@ -9,6 +9,11 @@ votes may always be used (the population prior); the test user's held-out votes 
 - `unseen`: per user, hold out a third of the recipes the user voted on (seed); train on the
   user's votes among the other recipes (ties as y = 0.5); test on the decisive votes between
   two held-out recipes.
+- `cold`: a third of ALL the recipes in the votes held out (seed), the same for every user:
+  no training data (neither the test user's nor the population's) has a vote touching a
+  held-out recipe, as a newly generated recipe in the app; train on each user's votes
+  among the other recipes (ties as y = 0.5); test on the user's decisive votes between two
+  held-out recipes.
 - `selection="active"` (seen only) simulates the app's pair chooser (`selection.py`): each
   user's shuffled decisive votes are split once into a candidate pool and a test half; the
   next pair is picked from the unlabelled pool by the current model, its label revealed and
@@ -28,24 +33,40 @@ heuristic prior; with fewer columns than `features.FEATURE_NAMES` the population
 pulled toward zero. Active selection uses the app's rule (`selection.choose_from_pairs`,
 ensemble spread of the trained model), refitting after every `refit_every` labels.
 
-Baselines from the same run, fitted with the same solver (`training.fit_bradley_terry`
-over one-hot recipe ids): `popularity` (the other users' votes) and `user_item_bt` (the
-user's training votes; recipes without a training vote score 0, so pairs of them tie and
-count wrong).
+Baselines from the same run: `population` (the test user's population model alone, no
+personalisation), `heuristic` (`reward.heuristic_model`, the pantry heuristic the
+population is pulled toward; only with the `[embedding | explicit features]` layout) and,
+fitted with the same solver (`training.fit_bradley_terry` over one-hot recipe ids),
+`popularity` (the other users' votes) and `user_item_bt` (the user's training votes;
+recipes without a training vote score 0, so pairs of them tie and count wrong). In `cold`
+nobody's training data has a vote on a test recipe, so popularity and user_item_bt are
+unavailable by construction (listed with the reason under `unavailable`, not as numbers).
+
+Seeds (`evaluate_seeds`): the protocol for each seed, then per model the mean of the
+per-seed strict accuracies with a 95% t interval from their seed-to-seed spread (N-1
+degrees of freedom), the per-seed values and the test pairs pooled over seeds. What does
+not depend on the seed is computed once (`EvalCache`): the population model and the
+popularity scores per (left-out user, set of training votes), fitted on the votes in
+their file orientation (the seed's orientation flip leaves the Bradley-Terry objective
+unchanged). In `seen` and `unseen` that set is every other user's votes, so one
+population model per user serves every seed, K and both protocols; in `cold` it changes
+with the seed's held-out recipes.
 
 Layering: evaluation/ may import model, domain, kitchen, generators and storage.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from pantry.base import ProgressFn
 from pantry.errors import InvalidInput, NotEnoughVotes
 from pantry.model.features import FEATURE_NAMES, FEATURE_SPEC
 from pantry.model.reward import RewardModel, heuristic_model
@@ -53,11 +74,9 @@ from pantry.model.selection import choose_from_pairs
 from pantry.model.training import (POPULATION_CONFIG, TrainConfig, fit_bradley_terry, make_pairs, strict_counts,
                                    train_reward_model, wilson_interval)
 
-PROTOCOLS = ("seen", "unseen")
+PROTOCOLS = ("seen", "unseen", "cold")
 SELECTIONS = ("random", "active")
 MIN_TEST = 20  # seen: a user needs K + MIN_TEST decisive votes
-
-Progress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -100,7 +119,16 @@ class VoteArrays:
     ib: np.ndarray
     y: np.ndarray  # 1 a won, 0 b won, 0.5 tie
     decisive: np.ndarray
-    much: np.ndarray | None = None  # strength "much" (trainer "app": the score margin)
+    much: np.ndarray | None = None  # strength "much" (the score margin)
+    flip: np.ndarray | None = None  # True where a and b were swapped from the file's order
+
+    def file_order(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ia, ib, y) of `rows` in the votes' own orientation (the same for every seed)."""
+        ia, ib, y = self.ia[rows], self.ib[rows], self.y[rows]
+        if self.flip is None:
+            return ia, ib, y
+        f = self.flip[rows]
+        return np.where(f, ib, ia), np.where(f, ia, ib), np.where(f, 1.0 - y, y)
 
 
 def _as_vote(v: Any):
@@ -135,11 +163,26 @@ def vote_arrays(votes: Sequence[Any], index: Mapping[str, int], rng: np.random.G
     flip = rng.random(len(y)) < 0.5  # randomise which recipe is "a"
     ia, ib = np.where(flip, ib, ia), np.where(flip, ia, ib)
     y = np.where(flip, 1.0 - y, y)
-    return VoteArrays(list(users), user, ia, ib, y, y != 0.5, np.array(much, dtype=bool))
+    return VoteArrays(list(users), user, ia, ib, y, y != 0.5, np.array(much, dtype=bool), flip)
+
+
+def cold_held_out(va: VoteArrays, n_recipes: int, seed: int) -> np.ndarray:
+    """`cold`: a boolean mask over recipes, a seeded third of every recipe any vote uses."""
+    voted = np.unique(np.concatenate([va.ia, va.ib])) if len(va.ia) else np.zeros(0, np.int64)
+    held = np.random.default_rng([seed, 12]).permutation(voted)[: int(round(len(voted) / 3))]
+    mask = np.zeros(n_recipes, dtype=bool)
+    mask[held] = True
+    return mask
+
+
+def untouched(va: VoteArrays, rows: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """The votes among `rows` with neither recipe in the `held` mask."""
+    return rows[~held[va.ia[rows]] & ~held[va.ib[rows]]]
 
 
 def split_user_votes(va: VoteArrays, u: int, protocol: str, labels: int, selection: str,
-                     rng: np.random.Generator, n_recipes: int, ties: bool = True
+                     rng: np.random.Generator, n_recipes: int, ties: bool = True,
+                     held: np.ndarray | None = None
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
     """(train, test, pool) vote indices of user `u` under the protocol, or None to skip the user.
 
@@ -150,6 +193,8 @@ def split_user_votes(va: VoteArrays, u: int, protocol: str, labels: int, selecti
     unseen: a third of the user's recipes held out; train = votes (ties included when
         `ties`) with neither recipe held out; test = decisive votes between two held-out
         recipes; pool is None.
+    cold: as unseen, but the held-out recipes are `held` (`cold_held_out`, one mask for
+        every user) instead of a third of this user's recipes.
     """
     mine = np.flatnonzero(va.user == u)
     if protocol == "seen":
@@ -164,10 +209,15 @@ def split_user_votes(va: VoteArrays, u: int, protocol: str, labels: int, selecti
                 return None
             return pool[:labels], test, pool
         return perm[:labels], perm[labels:], None
-    voted = np.unique(np.concatenate([va.ia[mine], va.ib[mine]]))
-    held = rng.permutation(voted)[: int(round(len(voted) / 3))]
-    held_mask = np.zeros(n_recipes, dtype=bool)
-    held_mask[held] = True
+    if protocol == "cold":
+        if held is None:
+            raise ValueError("the cold protocol needs the held-out recipe mask (cold_held_out)")
+        held_mask = held
+    else:
+        voted = np.unique(np.concatenate([va.ia[mine], va.ib[mine]]))
+        held_ids = rng.permutation(voted)[: int(round(len(voted) / 3))]
+        held_mask = np.zeros(n_recipes, dtype=bool)
+        held_mask[held_ids] = True
     a_in, b_in = held_mask[va.ia[mine]], held_mask[va.ib[mine]]
     train = mine[~a_in & ~b_in]
     if not ties:
@@ -187,15 +237,42 @@ def _strict(s: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.ndarray) -> tup
 # ----------------------------------------------------------------------------- protocols
 
 
+class EvalCache:
+    """What does not depend on the seed, computed once and reused by later runs.
+
+    Keys name the data (features, votes, settings), the left-out user and the exact set of
+    training votes, so a hit is the very fit a run would compute; share one cache across
+    seeds, K values and protocols on the same data.
+    """
+
+    def __init__(self) -> None:
+        self.population: dict[tuple, tuple[RewardModel, np.ndarray]] = {}
+        self.popularity: dict[tuple, np.ndarray] = {}
+        self.fits = 0  # population models fitted
+        self.reused = 0  # population models served from the cache
+
+    def stats(self) -> dict:
+        return {"population_fits": self.fits, "population_reused": self.reused}
+
+
+def _digest(*arrays: Any) -> str:
+    h = hashlib.sha1()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes() if isinstance(a, np.ndarray) else repr(a).encode())
+        h.update(b"|")
+    return h.hexdigest()
+
+
 def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id: Mapping[str, np.ndarray],
              protocol: str = "seen", labels: int = 25, selection: str = "random", seed: int = 0,
-             on_progress: Progress | None = None, settings: ModelSettings | None = None,
-             embedder_name: str = "evaluation") -> dict:
+             on_progress: ProgressFn | None = None, settings: ModelSettings | None = None,
+             embedder_name: str = "evaluation", cache: EvalCache | None = None) -> dict:
     """Run one protocol on in-memory data; see the module docstring. Returns a JSON-able dict.
 
     recipes: Recipe objects or ids (the recipe universe; votes may only use these);
     votes: Vote objects or vote dicts; features_by_recipe_id: id -> feature row;
-    embedder_name: recorded in the trained models (metadata only).
+    embedder_name: recorded in the trained models (metadata only); cache: reuse
+    seed-independent fits from earlier runs (`evaluate_seeds` passes one).
     """
     t0 = time.perf_counter()
     settings = settings or DEFAULT_SETTINGS
@@ -214,54 +291,65 @@ def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id
     rng = np.random.default_rng(seed)
     va = vote_arrays(votes, index, rng)
     R = len(ids)
-    trainer = _Trainer(X, va, seed, settings, embedder_name)
+    trainer = _Trainer(X, va, seed, settings, embedder_name, cache if cache is not None else EvalCache())
+    held = cold_held_out(va, R, seed) if protocol == "cold" else None
+    s_heuristic = trainer.heuristic_scores()
 
     per_user: list[dict] = []
-    totals = {"n": 0, "correct": 0, "ties": 0, "pop": 0, "uib": 0, "rand_same": 0}
+    names = ["pantry", "population"] + (["heuristic"] if s_heuristic is not None else [])
+    if protocol != "cold":
+        names += ["popularity", "user_item_bt"]
+    if selection == "active":
+        names.append("random_same_split")
+    totals = dict.fromkeys(["n", "ties", *names], 0)
     skipped: list[str] = []
     n_users = len(va.users)
     for u, name in enumerate(va.users):
         urng = np.random.default_rng([seed, u])
-        split = split_user_votes(va, u, protocol, labels, selection, urng, R)
+        split = split_user_votes(va, u, protocol, labels, selection, urng, R, held=held)
         if split is None:
             skipped.append(name)
             continue
         train, test, pool = split
         te_ia, te_ib, te_y = va.ia[test], va.ib[test], va.y[test]
         others = np.flatnonzero(va.user != u)
-        s_popularity = item_bradley_terry(R, va.ia[others], va.ib[others], va.y[others], settings.baseline_l2)
-        s_uib = item_bradley_terry(R, va.ia[train], va.ib[train], va.y[train], settings.baseline_l2)
-        population = trainer.population(u)
-        rand_correct = None
+        if held is not None:
+            others = untouched(va, others, held)  # nobody's training data touches a held-out recipe
+        population, s_population = trainer.population(u, others)
+        scores_of = {"population": s_population}
+        if s_heuristic is not None:
+            scores_of["heuristic"] = s_heuristic
+        if protocol != "cold":
+            scores_of["popularity"] = trainer.popularity(u, others)
+            scores_of["user_item_bt"] = item_bradley_terry(R, va.ia[train], va.ib[train], va.y[train],
+                                                           settings.baseline_l2)
         if selection == "active":
             chosen = trainer.simulate_active(population, pool, labels, urng)
             scores, fell_back = trainer.scores(population, chosen)
-            s_rand, _ = trainer.scores(population, train)
-            rand_correct, _ = _strict(s_rand, te_ia, te_ib, te_y)
+            scores_of["random_same_split"], _ = trainer.scores(population, train)
             n_train = len(chosen)
         else:
             scores, fell_back = trainer.scores(population, train)
             n_train = len(train)
         correct, ties = _strict(scores, te_ia, te_ib, te_y)
-        pop_correct, _ = _strict(s_popularity, te_ia, te_ib, te_y)
-        uib_correct, _ = _strict(s_uib, te_ia, te_ib, te_y)
+        counts = {"pantry": correct, **{k: _strict(s, te_ia, te_ib, te_y)[0] for k, s in scores_of.items()}}
         n = len(test)
         row = {"user": name, "train_pairs": int(n_train), "test_pairs": int(n),
                "accuracy": correct / n, "tie_rate": ties / n,
-               "popularity": pop_correct / n, "user_item_bt": uib_correct / n,
+               **{k: c / n for k, c in counts.items() if k != "pantry" and k != "random_same_split"},
                "scored_by": "population" if fell_back else "personal"}
-        if rand_correct is not None:
-            row["accuracy_random_same_split"] = rand_correct / n
-            totals["rand_same"] += rand_correct
+        if "random_same_split" in counts:
+            row["accuracy_random_same_split"] = counts["random_same_split"] / n
         per_user.append(row)
-        for key, val in (("n", n), ("correct", correct), ("ties", ties), ("pop", pop_correct),
-                         ("uib", uib_correct)):
-            totals[key] += val
+        totals["n"] += n
+        totals["ties"] += ties
+        for k, c in counts.items():
+            totals[k] += c
         if on_progress:
             on_progress(u + 1, n_users, f"evaluated user {name}")
 
     n = totals["n"]
-    low, high = wilson_interval(totals["correct"], n)
+    low, high = wilson_interval(totals["pantry"], n)
     acc = (lambda c: c / n if n else float("nan"))
     result = {
         "protocol": protocol,
@@ -272,17 +360,107 @@ def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id
         "skipped_users": skipped,
         "recipes": R,
         "test_pairs": n,
-        "accuracy": acc(totals["correct"]),
+        "accuracy": acc(totals["pantry"]),
         "accuracy_low": low,
         "accuracy_high": high,
         "tie_rate": acc(totals["ties"]),
         "accuracy_user_mean": float(np.mean([r["accuracy"] for r in per_user])) if per_user else float("nan"),
-        "baselines": {"popularity": acc(totals["pop"]), "user_item_bt": acc(totals["uib"])},
+        "baselines": {k: acc(totals[k]) for k in names if k not in ("pantry", "random_same_split")},
+        "unavailable": unavailable_baselines(protocol, s_heuristic is not None),
         "settings": {**settings.to_dict(), "population_prior": trainer.prior_kind},
         "per_user": per_user,
     }
+    if protocol == "cold":
+        result["held_out_recipes"] = int(held.sum())
     if selection == "active":
-        result["accuracy_random_same_split"] = acc(totals["rand_same"])
+        result["accuracy_random_same_split"] = acc(totals["random_same_split"])
+    result["cache"] = trainer.cache.stats()
+    result["seconds"] = time.perf_counter() - t0
+    return result
+
+
+def unavailable_baselines(protocol: str, heuristic: bool = True) -> dict[str, str]:
+    """Baselines a protocol cannot have, with the reason (reported instead of a number)."""
+    out = {}
+    if protocol == "cold":
+        out["popularity"] = ("not available by construction: nobody's training data has a vote on a "
+                             "held-out recipe, so every test pair would tie")
+        out["user_item_bt"] = "not available by construction: the user has no training vote on a test recipe"
+    if not heuristic:
+        out["heuristic"] = "needs [embedding | explicit features] rows (features.FEATURE_NAMES last)"
+    return out
+
+
+# ----------------------------------------------------------------------------- seeds
+
+
+def seed_interval(values: Sequence[float], confidence: float = 0.95) -> dict:
+    """Mean of per-seed accuracies with a t interval from their spread (N-1 degrees of freedom).
+
+    One seed has no spread: low/high are None. Returns mean, low, high, sd, n, per_seed.
+    """
+    from scipy.stats import t as student_t
+
+    v = np.asarray(list(values), np.float64)
+    out = {"mean": float(v.mean()) if len(v) else float("nan"), "low": None, "high": None, "sd": None,
+           "n": int(len(v)), "per_seed": [float(x) for x in v]}
+    if len(v) >= 2:
+        sd = float(v.std(ddof=1))
+        half = float(student_t.ppf(0.5 + confidence / 2, len(v) - 1)) * sd / np.sqrt(len(v))
+        out.update(sd=sd, low=out["mean"] - half, high=out["mean"] + half)
+    return out
+
+
+def summarise_seeds(runs: Sequence[dict], confidence: float = 0.95) -> dict:
+    """One result over several seeds' `evaluate` results (the same protocol, K and selection)."""
+    if not runs:
+        raise InvalidInput("no runs to summarise")
+    first = runs[0]
+    project = seed_interval([r["accuracy"] for r in runs], confidence)
+    baselines = {k: seed_interval([r["baselines"][k] for r in runs], confidence) for k in first["baselines"]}
+    if "accuracy_random_same_split" in first:
+        baselines["random_same_split"] = seed_interval([r["accuracy_random_same_split"] for r in runs], confidence)
+    return {
+        "protocol": first["protocol"], "labels": first["labels"], "selection": first["selection"],
+        "seeds": [r["seed"] for r in runs],
+        "interval": f"{confidence:.0%} t interval over the per-seed accuracies (N-1 degrees of freedom)",
+        "users": first["users"], "users_per_seed": [r["users"] for r in runs], "recipes": first["recipes"],
+        "test_pairs": int(sum(r["test_pairs"] for r in runs)),  # pooled over seeds
+        "test_pairs_per_seed": [r["test_pairs"] for r in runs],
+        "accuracy": project["mean"], "accuracy_low": project["low"], "accuracy_high": project["high"],
+        "accuracy_per_seed": project["per_seed"],
+        "project": project,
+        "baselines": baselines,
+        "unavailable": first["unavailable"],
+        "tie_rate": float(np.mean([r["tie_rate"] for r in runs])),
+        "settings": first["settings"],
+        "runs": list(runs),
+    }
+
+
+def evaluate_seeds(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id: Mapping[str, np.ndarray],
+                   protocol: str = "seen", labels: int = 25, selection: str = "random",
+                   seeds: Sequence[int] = range(5), on_progress: ProgressFn | None = None,
+                   settings: ModelSettings | None = None, embedder_name: str = "evaluation",
+                   cache: EvalCache | None = None) -> dict:
+    """`evaluate` for each seed (sharing one `EvalCache`), summarised by `summarise_seeds`."""
+    t0 = time.perf_counter()
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise InvalidInput("give at least one seed")
+    cache = cache if cache is not None else EvalCache()
+    before = cache.stats()
+    runs = []
+    for k, s in enumerate(seeds):
+        step = None
+        if on_progress:
+            def step(done: int, total: int, message: str, k: int = k, s: int = s) -> None:
+                on_progress(k * total + done, len(seeds) * total, f"seed {s}: {message}")
+        runs.append(evaluate(recipes, votes, features_by_recipe_id, protocol, labels, selection, s, step,
+                             settings, embedder_name, cache))
+    result = summarise_seeds(runs)
+    after = cache.stats()
+    result["cache"] = {k: after[k] - before[k] for k in after}
     result["seconds"] = time.perf_counter() - t0
     return result
 
@@ -291,37 +469,69 @@ class _Trainer:
     """The app's trainer on the evaluation's recipes: population models (leave one user out)
     and personal models, both by `train_reward_model`."""
 
-    def __init__(self, X: np.ndarray, va: VoteArrays, seed: int, settings: ModelSettings, embedder_name: str):
+    def __init__(self, X: np.ndarray, va: VoteArrays, seed: int, settings: ModelSettings, embedder_name: str,
+                 cache: EvalCache):
         self.X = np.asarray(X, np.float32)
         self.va, self.seed, self.settings, self.embedder_name = va, seed, settings, embedder_name
         self.emb_dim = self.X.shape[1] - len(FEATURE_NAMES) if self.X.ndim == 2 else -1
         self.prior_kind = "heuristic" if self.emb_dim >= 0 else "zero"
-        self.pop_cfg = TrainConfig(**{**settings.population.to_dict(), "seed": seed, "members": 1, "val_split": 0.0})
+        # one member on every vote: no validation split and no bootstrap, so the seed plays no part
+        self.pop_cfg = TrainConfig(**{**settings.population.to_dict(), "seed": 0, "members": 1, "val_split": 0.0})
         self.user_cfg = TrainConfig(**{**settings.personal.to_dict(), "seed": seed})
         self.recipe_ids = [str(i) for i in range(len(self.X))]
+        self.cache = cache
+        ia, ib, y = va.file_order(np.arange(len(va.y)))
+        much = va.much if va.much is not None else np.zeros(len(va.y), bool)
+        self.data_key = _digest(self.X, va.user, ia, ib, y, much, self.pop_cfg.to_dict(), settings.baseline_l2,
+                                embedder_name, self.prior_kind)
 
-    def _pairs(self, rows: np.ndarray, with_ids: bool = False):
+    def _pairs(self, rows: np.ndarray, with_ids: bool = False, file_order: bool = False):
         va = self.va
         rows = np.asarray(rows, np.int64)
-        outcomes = ["a" if v == 1.0 else "b" if v == 0.0 else "tie" for v in va.y[rows]]
+        ia, ib, y = va.file_order(rows) if file_order else (va.ia[rows], va.ib[rows], va.y[rows])
+        outcomes = ["a" if v == 1.0 else "b" if v == 0.0 else "tie" for v in y]
         much = va.much[rows] if va.much is not None else np.zeros(len(rows), dtype=bool)
-        return make_pairs(self.X[va.ia[rows]], self.X[va.ib[rows]], outcomes,
-                          ["much" if m else None for m in much],
-                          [str(i) for i in va.ia[rows]] if with_ids else None,
-                          [str(i) for i in va.ib[rows]] if with_ids else None)
+        return make_pairs(self.X[ia], self.X[ib], outcomes, ["much" if m else None for m in much],
+                          [str(i) for i in ia] if with_ids else None,
+                          [str(i) for i in ib] if with_ids else None)
 
     def _heuristic(self) -> RewardModel:
         if self.emb_dim >= 0:
             return heuristic_model(self.embedder_name, self.emb_dim)
         return RewardModel.new(self.X.shape[1], 1, self.embedder_name, FEATURE_SPEC)
 
-    def population(self, u: int) -> RewardModel:
-        """`Lab._fit_population` on every other user's votes (the heuristic when too few)."""
-        pairs = self._pairs(np.flatnonzero(self.va.user != u))
+    def heuristic_scores(self) -> np.ndarray | None:
+        """The pantry heuristic's recipe scores (None without the [embedding | features] layout)."""
+        return self._heuristic().score(self.X, self.recipe_ids)[0] if self.emb_dim >= 0 else None
+
+    def population(self, u: int, rows: np.ndarray) -> tuple[RewardModel, np.ndarray]:
+        """`Lab._fit_population` on the votes `rows` (never user u's; the heuristic when too
+        few) and its recipe scores; fitted once per (user, rows) in the file's orientation."""
+        rows = np.sort(np.asarray(rows, np.int64))
+        key = (self.data_key, self.va.users[u], _digest(rows))
+        hit = self.cache.population.get(key)
+        if hit is not None:
+            self.cache.reused += 1
+            return hit
+        pairs = self._pairs(rows, file_order=True)
         prior = self._heuristic()
         if pairs.n_decisive < self.pop_cfg.min_decisive:
-            return prior
-        return train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, self.pop_cfg, prior=prior).model
+            model = prior
+        else:
+            model = train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, self.pop_cfg, prior=prior).model
+            self.cache.fits += 1
+        out = (model, model.score(self.X, self.recipe_ids)[0])
+        self.cache.population[key] = out
+        return out
+
+    def popularity(self, u: int, rows: np.ndarray) -> np.ndarray:
+        """The popularity baseline's recipe scores from the votes `rows` (cached like `population`)."""
+        rows = np.sort(np.asarray(rows, np.int64))
+        key = (self.data_key, self.va.users[u], _digest(rows))
+        if key not in self.cache.popularity:
+            ia, ib, y = self.va.file_order(rows)
+            self.cache.popularity[key] = item_bradley_terry(len(self.X), ia, ib, y, self.settings.baseline_l2)
+        return self.cache.popularity[key]
 
     def model(self, population: RewardModel, train: np.ndarray, members: int | None = None
               ) -> tuple[RewardModel, bool]:
@@ -359,7 +569,7 @@ class _Trainer:
 
 
 def recipe_features(recipes: Sequence[Any], embedder: Any,
-                    on_progress: Progress | None = None) -> dict[str, np.ndarray]:
+                    on_progress: ProgressFn | None = None) -> dict[str, np.ndarray]:
     """id -> [embedding | explicit features] (no pantry) for each recipe."""
     from pantry.model.features import feature_matrix
 
@@ -370,17 +580,12 @@ def recipe_features(recipes: Sequence[Any], embedder: Any,
     return {r.id: feats[k] for k, r in enumerate(recipes)}
 
 
-def evaluate_files(recipes_path: str | os.PathLike, votes_path: str | os.PathLike, protocol: str = "seen",
-                   labels: int = 25, selection: str = "random", seed: int = 0,
-                   on_progress: Progress | None = None, embedder: Any = None,
-                   settings: ModelSettings | None = None) -> dict:
-    """Read a recipes file and a votes file, embed the voted recipes, run `evaluate`."""
-    from pantry.storage.jsonl import read_recipes_file
+def read_evaluation_data(recipes_path: str | os.PathLike, votes_path: str | os.PathLike
+                         ) -> tuple[list[Any], list[Any]]:
+    """(the recipes the votes use, the votes) from a recipes file and a votes file."""
+    from pantry.storage.jsonl import read_recipes_file, read_votes_file
 
-    t0 = time.perf_counter()
     recipes = {r.id: r for r in read_recipes_file(recipes_path)}
-    from pantry.storage.jsonl import read_votes_file
-
     votes, inline = read_votes_file(votes_path)
     for r in inline:
         recipes.setdefault(r.id, r)
@@ -389,18 +594,40 @@ def evaluate_files(recipes_path: str | os.PathLike, votes_path: str | os.PathLik
     if missing:
         raise InvalidInput(f"{len(missing)} recipe id(s) in {Path(votes_path).name} are not in "
                            f"{Path(recipes_path).name}: {', '.join(missing[:5])}")
-    voted = [r for rid, r in recipes.items() if rid in used]
-    if embedder is None:
-        from pantry.model.embedding import Embedder
-        from pantry.settings import DEFAULT_EMBEDDER
+    return [r for rid, r in recipes.items() if rid in used], list(votes)
 
-        embedder = Embedder(os.environ.get("PANTRY_EMBEDDER") or DEFAULT_EMBEDDER)
+
+def default_embedder() -> Any:
+    from pantry.model.embedding import Embedder
+    from pantry.settings import DEFAULT_EMBEDDER
+
+    return Embedder(os.environ.get("PANTRY_EMBEDDER") or DEFAULT_EMBEDDER)
+
+
+def evaluate_files(recipes_path: str | os.PathLike, votes_path: str | os.PathLike, protocol: str = "seen",
+                   labels: int = 25, selection: str = "random", seed: int = 0,
+                   on_progress: ProgressFn | None = None, embedder: Any = None,
+                   settings: ModelSettings | None = None, seeds: int | None = None) -> dict:
+    """Read a recipes file and a votes file, embed the voted recipes (once), run `evaluate`.
+
+    seeds=None: one run with `seed`; seeds=N: `evaluate_seeds` over seed .. seed+N-1 (the
+    summary, with every run under "runs").
+    """
+    t0 = time.perf_counter()
+    voted, votes = read_evaluation_data(recipes_path, votes_path)
+    embedder = embedder if embedder is not None else default_embedder()
     t_embed = time.perf_counter()
     features = recipe_features(voted, embedder, on_progress)
     embed_seconds = time.perf_counter() - t_embed
     name = getattr(embedder, "name", type(embedder).__name__)
-    result = evaluate(voted, votes, features, protocol, labels, selection, seed, on_progress, settings,
-                      embedder_name=name)
+    if seeds is None:
+        result = evaluate(voted, votes, features, protocol, labels, selection, seed, on_progress, settings,
+                          embedder_name=name)
+    else:
+        if seeds < 1:
+            raise InvalidInput(f"seeds must be at least 1, got {seeds}")
+        result = evaluate_seeds(voted, votes, features, protocol, labels, selection, range(seed, seed + seeds),
+                                on_progress, settings, embedder_name=name)
     result["embedding"] = name
     result["embed_seconds"] = embed_seconds
     result["seconds"] = time.perf_counter() - t0
