@@ -4,7 +4,7 @@ A thin UI over the `pantry` library: `st.navigation` over the pages in `pages/`,
 sidebar (profile, generator, reward model) drawn on every page. Heavy objects live in
 `ui.resources` (one per process); per-user state in `st.session_state`.
 
-Page addresses (/vote, /scores, /training, /votes) differ from the page files' names on
+Compare is the default page, at /. The other pages' addresses (/scores, /training, /votes) differ from the page files' names on
 purpose. A `pages/` folder next to app.py puts Streamlit in its automatic multipage mode
 (a page per file, addressed by its file name) until some session runs `st.navigation`;
 that is every AppTest run and a fresh server's first requests. A file-name address would
@@ -27,7 +27,7 @@ st.set_page_config(page_title="PantryPilot", page_icon=str(Path(__file__).parent
                    layout="wide")
 
 page = st.navigation([
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True, url_path="vote"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True),
     st.Page("pages/diagnostics.py", title="Scores & diagnostics", icon=":material/monitoring:", url_path="scores"),
     st.Page("pages/retrain.py", title="Retrain", icon=":material/model_training:", url_path="training"),
     st.Page("pages/data.py", title="Data", icon=":material/database:", url_path="votes"),

@@ -30,7 +30,7 @@ DEFAULTS = TrainConfig()
 OPTIONS = train_options()  # every TrainConfig field, with its label, help and limits
 PREFS_KEY = "train"  # the profile's saved Retrain settings, in store.get_user_prefs(user)
 CHART_EVERY_S = 0.25  # redraw the live loss chart at most this often
-UNIT_TITLE = {"iteration": "L-BFGS iteration", "epoch": "epoch"}
+UNIT_TITLE = {"iteration": "Newton iteration", "epoch": "epoch"}
 SERIES = {"train_loss": "training loss", "val_loss": "held-out loss (validation split)"}
 
 
@@ -207,7 +207,7 @@ def _train(name: str, cfg: TrainConfig) -> None:
     history: list[dict] = []
     folds_done: dict[str, dict] = {}
     last_draw = [0.0]
-    unit = "iteration"  # L-BFGS, the one optimizer (Lab.retrain_preview says it as history_unit)
+    unit = "iteration"  # Newton, the one solver (Lab.retrain_preview says it as history_unit)
     with st.status(f"Training a candidate personal model for {esc(name)}...", expanded=True) as status:
         bar = st.progress(0.0, text="preparing votes")
         loss_box = st.empty()
@@ -304,7 +304,7 @@ st.button("Our defaults", on_click=_set_hp, args=(DEFAULTS.to_dict(),), key="our
           icon=":material/restart_alt:")
 st.caption("The legacy trainer used " + ", ".join(f"{k} {v}" for k, v in LEGACY_DEFAULTS.items())
            + "; with those the model barely moved from its start (how scores ended up near one value). "
-           "This trainer fits to convergence (L-BFGS), so it has no epochs or learning rate to set.")
+           "This trainer solves its objective exactly (Newton's method), so it has no epochs or learning rate to set.")
 if retrain:
     with guarded("Training"):
         _train(user, _config())

@@ -170,7 +170,7 @@ def test_every_train_option_has_a_control_with_its_limits(app_home):
             assert widget.max == o.maximum and widget.min == o.minimum, o.name
 
 
-def test_lbfgs_chart_shows_the_loss_by_iteration_with_a_legend_below(app_home):
+def test_loss_chart_shows_the_loss_by_iteration_with_a_legend_below(app_home):
     store = _store(app_home)
     seed_votes(store, "ana", n=16)
     at = _retrain_page()
@@ -179,11 +179,11 @@ def test_lbfgs_chart_shows_the_loss_by_iteration_with_a_legend_below(app_home):
     at.run()
     _ok(at)
     history = at.session_state["train_result"]["history"]
-    assert history[0]["step"] == 0 and len(history) > 2, "one point per L-BFGS iteration, from the prior"
+    assert history[0]["step"] == 0 and len(history) > 2, "one point per Newton iteration, from the prior"
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     [(loss, rows)] = [c for c in _charts(at) if "Loss while fitting" in json.dumps(c[0].get("title", ""))]
     enc = loss["encoding"]
-    assert enc["x"]["title"] == "L-BFGS iteration"
+    assert enc["x"]["title"] == "Newton iteration"
     assert enc["color"]["legend"]["orient"] == "bottom", "legend below the plot, not clipped at the side"
     assert {r["series"] for r in rows} == {"training loss", "held-out loss (validation split)"}
     assert len({r["step"] for r in rows}) == len(history) > 2

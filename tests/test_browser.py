@@ -286,8 +286,13 @@ def _inside_the_app(page, expect, path: str, heading: str) -> None:
     _no_exception(page)
 
 
+def _no_page_not_found(page, expect) -> None:
+    """Streamlit's "Page not found" dialog: an address the app itself gives must never show it."""
+    expect(page.get_by_text("Page not found"), f"{page.url} shows Streamlit's Page not found").to_have_count(0)
+
+
 APP_ADDRESSES = (("scores", "Scores & diagnostics"), ("training", "Retrain"), ("votes", "Data"),
-                 ("vote", "Compare recipes"))
+                 ("", "Compare recipes"))
 FILE_ADDRESSES = ("diagnostics", "retrain", "data", "compare")  # what pages/ would give each file
 
 
@@ -306,8 +311,11 @@ def test_page_addresses_open_inside_the_app_even_on_a_fresh_server(server, page,
     expect.set_options(timeout=60_000)
     _tester(tmp_path, page, server)
     try:
-        for path, heading in APP_ADDRESSES:  # the first is this fresh server's first request
+        for i, path_heading in enumerate(APP_ADDRESSES):  # the first is this fresh server's first request
+            path, heading = path_heading
             _inside_the_app(page, expect, path, heading)
+            if i:  # a fresh server's very first request also shows Streamlit's dialog: see the xfail below
+                _no_page_not_found(page, expect)
             expect(page).to_have_url(re.compile(rf"/({path})?\?profile=tester$"))  # the default page: /
         for path in FILE_ADDRESSES:
             _inside_the_app(page, expect, path, "Compare recipes")
