@@ -140,11 +140,12 @@ def test_item_baseline_is_bradley_terry_over_recipe_ids():
 @pytest.mark.skipif(not (GZ / "votes.jsonl").exists(), reason="shared data folder not present")
 def test_evaluate_files_on_giallozafferano():
     t = time.perf_counter()
-    r = ev.evaluate_files(GZ / "recipes.jsonl", GZ / "votes.jsonl", protocol="seen", labels=25, seed=0)
+    r = ev.evaluate_files(GZ / "recipes.jsonl", GZ / "votes.jsonl", protocol="seen", labels=25, seed=0, seeds=2)
     assert time.perf_counter() - t < 60
-    assert r["users"] == 27 and 21 <= r["recipes"] <= 101
-    assert r["accuracy"] > r["baselines"]["popularity"] + 0.1
+    assert r["users"] == 27 and 21 <= r["recipes"] <= 101 and r["seeds"] == [0, 1]
+    assert r["accuracy"] > r["baselines"]["popularity"]["mean"] + 0.1
     assert r["accuracy"] > 0.75 and r["tie_rate"] == 0.0
+    assert r["cache"] == {"population_fits": 27, "population_reused": 27}  # one population per user
 
 
 def test_the_apps_trainer_obeys_the_protocol_and_learns(monkeypatch):
@@ -189,3 +190,132 @@ def test_too_few_training_votes_fall_back_to_the_population_model():
     ids, votes, feats = fixture()
     r = evaluate(ids, votes, feats, "seen", labels=5, seed=0)
     assert all(u["scored_by"] == "population" for u in r["per_user"])  # 5 < min_decisive, as in the app
+
+
+# ----------------------------------------------------------------------------- seeds, cold, CLI
+
+
+def test_seed_interval_is_a_t_interval_over_the_per_seed_values():
+    from scipy import stats
+
+    s = ev.seed_interval([0.5, 0.6, 0.7])
+    half = stats.t.ppf(0.975, 2) * 0.1 / np.sqrt(3)  # sd of (0.5, 0.6, 0.7) is 0.1
+    assert s["mean"] == pytest.approx(0.6) and s["sd"] == pytest.approx(0.1)
+    assert s["low"] == pytest.approx(0.6 - half) and s["high"] == pytest.approx(0.6 + half)
+    assert half == pytest.approx(0.2484, abs=1e-4)  # 4.303 * 0.1 / sqrt(3), by hand
+    assert s["per_seed"] == [0.5, 0.6, 0.7] and s["n"] == 3
+    one = ev.seed_interval([0.7])
+    assert one["mean"] == 0.7 and one["low"] is None and one["high"] is None  # no spread from one seed
+
+
+def test_evaluate_seeds_summarises_the_per_seed_runs_and_reuses_the_population():
+    ids, votes, feats = fixture()
+    r = ev.evaluate_seeds(ids, votes, feats, "seen", labels=30, seeds=[3, 4, 5], settings=NOISELESS)
+    single = [evaluate(ids, votes, feats, "seen", labels=30, seed=s, settings=NOISELESS) for s in (3, 4, 5)]
+    assert r["seeds"] == [3, 4, 5] and [x["seed"] for x in r["runs"]] == [3, 4, 5]
+    # each seed's figures are exactly those of a separate run (the cache changes no result)
+    assert r["accuracy_per_seed"] == [x["accuracy"] for x in single]
+    assert r["project"]["per_seed"] == r["accuracy_per_seed"]
+    assert r["accuracy"] == pytest.approx(np.mean(r["accuracy_per_seed"]))
+    expected = ev.seed_interval(r["accuracy_per_seed"])
+    assert (r["accuracy_low"], r["accuracy_high"]) == (expected["low"], expected["high"])
+    assert r["accuracy_low"] <= r["accuracy"] <= r["accuracy_high"]
+    assert r["test_pairs_per_seed"] == [x["test_pairs"] for x in single] and r["test_pairs"] == 3 * 3 * 75
+    for name in ("population", "popularity", "user_item_bt"):
+        b = r["baselines"][name]
+        assert b["per_seed"] == [x["baselines"][name] for x in single]
+        assert b["mean"] == pytest.approx(np.mean(b["per_seed"])) and b["low"] <= b["mean"] <= b["high"]
+    # seen: the population (every other user's votes) does not depend on the seed
+    assert r["cache"] == {"population_fits": 3, "population_reused": 6}
+
+
+def _padded(feats):
+    """[embedding | explicit features] rows, so the heuristic applies (explicit columns 0)."""
+    return {rid: np.concatenate([x, np.zeros(len(FEATURE_NAMES))]) for rid, x in feats.items()}
+
+
+def test_cold_holds_recipes_out_of_everyones_training_votes(monkeypatch):
+    ids, votes, feats = fixture(disjoint=False)  # every user rated the same 15 recipes
+    padded = _padded(feats)
+    index = {rid: k for k, rid in enumerate(ids)}
+    seed = 2
+    va = vote_arrays(votes, index, np.random.default_rng(seed))  # as evaluate builds them
+    held = ev.cold_held_out(va, len(ids), seed)
+    assert held.sum() == 5  # a third of all 15 recipes
+    assert not np.array_equal(held, ev.cold_held_out(va, len(ids), seed + 1))  # seeded
+    held_rows = {np.asarray(padded[ids[k]], np.float32).tobytes() for k in np.flatnonzero(held)}
+    for u in range(N_USERS):  # the split itself: the same held recipes for everyone
+        train, test, _ = split_user_votes(va, u, "cold", 0, "random", np.random.default_rng(0), len(ids), held=held)
+        assert not held[va.ia[train]].any() and not held[va.ib[train]].any()
+        assert held[va.ia[test]].all() and held[va.ib[test]].all() and len(test) == 10
+        others = ev.untouched(va, np.flatnonzero(va.user != u), held)
+        assert not held[va.ia[others]].any() and not held[va.ib[others]].any()
+        assert len(others) == 2 * 45  # the other users' votes among the 10 kept recipes
+
+    fitted = []  # every pair any model (population or personal) was trained on
+    real = ev.train_reward_model
+
+    def spy(pairs, *a, **kw):
+        fitted.extend(x.tobytes() for x in np.concatenate([pairs.xa, pairs.xb]))
+        return real(pairs, *a, **kw)
+
+    monkeypatch.setattr(ev, "train_reward_model", spy)
+    r = evaluate(ids, votes, padded, "cold", seed=seed)
+    assert r["protocol"] == "cold" and r["users"] == 3 and r["held_out_recipes"] == 5
+    assert all(u["test_pairs"] == 10 and u["train_pairs"] == 45 for u in r["per_user"])
+    assert fitted and not held_rows & set(fitted)  # nobody's training data touches a held-out recipe
+    assert set(r["baselines"]) == {"population", "heuristic"}  # personal vs population alone vs heuristic
+    assert set(r["unavailable"]) == {"popularity", "user_item_bt"}
+    assert "by construction" in r["unavailable"]["popularity"]
+    # the explicit columns are 0, so the heuristic scores every recipe alike: ties, all wrong
+    assert r["baselines"]["heuristic"] == 0.0
+
+
+def test_cold_personal_model_learns_content_the_population_lacks():
+    ids, votes, feats = fixture()  # disjoint users: other people's votes say nothing about mine
+    r = ev.evaluate_seeds(ids, votes, _padded(feats), "cold", seeds=[0, 1], settings=NOISELESS)
+    assert r["protocol"] == "cold" and r["seeds"] == [0, 1] and len(r["runs"]) == 2
+    assert r["accuracy"] > 0.85 and r["accuracy"] > r["baselines"]["population"]["mean"]
+    assert set(r["baselines"]) == {"population", "heuristic"} and "popularity" in r["unavailable"]
+
+
+class _HashEmbedder:
+    """A stand-in encoder: a fixed random vector per text (no model download)."""
+
+    name, dim = "hash-test", 6
+
+    def encode(self, texts, on_progress=None):
+        import zlib
+
+        return np.stack([np.random.default_rng(zlib.crc32(t.encode())).normal(size=self.dim) for t in texts]
+                        ).astype(np.float32)
+
+
+def test_cli_evaluate_seeds_json(tmp_path, monkeypatch, capsys):
+    import json
+
+    from pantry import cli
+
+    recipes = tmp_path / "recipes.jsonl"
+    recipes.write_text("".join(json.dumps({"id": f"r{k}", "title": f"dish {k}", "ingredients": [f"item {k}"],
+                                           "steps": []}) + "\n" for k in range(12)))
+    rng = np.random.default_rng(0)
+    lines = [json.dumps({"user": f"u{u}", "a": f"r{i}", "b": f"r{j}", "outcome": str(rng.choice(["a", "b", "tie"]))})
+             for u in range(3) for i in range(12) for j in range(i + 1, 12)]
+    votes = tmp_path / "votes.jsonl"
+    votes.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(ev, "default_embedder", lambda: _HashEmbedder())
+    assert cli.main(["evaluate", "--recipes", str(recipes), "--votes", str(votes), "--protocol", "cold",
+                     "--seeds", "3", "--seed", "7", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["protocol"] == "cold" and out["seeds"] == [7, 8, 9] and out["embedding"] == "hash-test"
+    assert len(out["accuracy_per_seed"]) == 3 and len(out["runs"]) == 3 and len(out["test_pairs_per_seed"]) == 3
+    assert out["test_pairs"] == sum(out["test_pairs_per_seed"])
+    for s in [out["project"], *out["baselines"].values()]:
+        assert {"mean", "low", "high", "per_seed"} <= set(s) and len(s["per_seed"]) == 3
+    assert set(out["baselines"]) == {"population", "heuristic"} and "popularity" in out["unavailable"]
+    # the table form names the interval and says why popularity has no number
+    assert cli.main(["evaluate", "--recipes", str(recipes), "--votes", str(votes), "--protocol", "cold",
+                     "--seeds", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "t interval" in text and "pantry (this project)" in text and "not available by construction" in text
