@@ -67,3 +67,27 @@ def test_the_kitchen_is_injected(monkeypatch):
     x = feature_matrix(np.zeros((1, 3), dtype=np.float32), [omelette], [("egg",)], kitchen=tiny)
     assert x[0, 3 + FEATURE_NAMES.index("pantry_coverage")] == 1.0
     assert not hasattr(features, "load_kitchen")  # nothing to load behind the caller's back
+
+
+def test_food_group_shares_from_the_kitchen():
+    f = _named(BACON_PASTA)  # spaghetti, bacon, eggs, parmesan, chilli flakes
+    assert math.isclose(f["share_starch"], 0.2, rel_tol=1e-6) and math.isclose(f["share_meat"], 0.2, rel_tol=1e-6)
+    assert math.isclose(f["share_egg"], 0.2, rel_tol=1e-6) and math.isclose(f["share_dairy"], 0.2, rel_tol=1e-6)
+    assert f["share_fish"] == 0.0 and f["share_vegetable"] == 0.0
+    clams = _named(_recipe("Clams", ["Spaghetti", "Clams", "Garlic", "Oil"]))
+    assert clams["share_fish"] == 0.25 and clams["share_meat"] == 0.0
+    assert _named(_recipe("Nothing", []))["share_vegetable"] == 0.0  # no lines: all 0, no division by 0
+
+
+def test_tags_are_not_features():
+    """Cost, difficulty and course tags were measured and left out (issue 12): tags change nothing."""
+    plain = _recipe("Carbonara", ["Spaghetti", "Eggs"])
+    tagged = Recipe(**{**plain.__dict__, "tags": ("first course", "cost 2/5", "difficulty 3/4")})
+    assert np.array_equal(explicit_matrix([plain]), explicit_matrix([tagged]))
+
+
+def test_features_are_deterministic_and_bounded():
+    a, b = explicit_matrix([BACON_PASTA] * 2), explicit_matrix([BACON_PASTA])
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[0])
+    assert np.all(a >= 0.0) and np.all(a <= 1.0 + 1e-6)
+    assert FEATURE_SPEC.startswith("explicit-v2:") and len(set(FEATURE_NAMES)) == len(FEATURE_NAMES)

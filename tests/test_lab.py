@@ -192,3 +192,27 @@ def test_cli_train_activates_by_default_and_not_with_no_activate(trained, monkey
     text = capsys.readouterr().out
     assert "activated (the default; --no-activate saves them inactive)" in text and "cv_accuracy" in text
     assert lab.store.active_model(user).id not in (before, out["personal_version"])
+
+
+def test_model_saved_with_an_older_feature_spec_is_refused_and_the_app_falls_back(tmp_path):
+    """A weights file from before a FEATURE_SPEC change (explicit-v1: 7 explicit columns) is
+    not scored with today's features: the choice says why and falls back, as for a bad file."""
+    from pantry.model.features import FEATURE_SPEC
+    from pantry.model.reward import RewardMember, RewardModel
+
+    old_spec = ("explicit-v1:pantry_coverage,has_pantry,log_missing,log_minutes,minutes_known,"
+                "log_steps,log_ingredients")
+    assert FEATURE_SPEC != old_spec
+    settings = Settings(**{**Settings.from_env().__dict__, "home": tmp_path})
+    lab = Lab(settings, Store(tmp_path / "db.sqlite3"), shared_embedder())
+    old = RewardModel([RewardMember(lab.embedder.dim + 7)], lab.embedder_name, old_spec, lab.embedder.dim + 7)
+    for user in (None, "me"):
+        path = old.save(tmp_path / f"old-{user}.pt")
+        lab.store.add_model_version(user, str(path), lab.embedder_name, {}, {"feature_spec": old_spec},
+                                    activate=True)
+    choice = lab.model_for("me")
+    assert choice.kind == "heuristic" and choice.model.feature_spec == FEATURE_SPEC
+    assert len(choice.problems) == 2 and all("feature spec" in p and "retrain" in p for p in choice.problems)
+    from pantry.evaluation.personas import fresh_recipes
+    ranked = lab.score(fresh_recipes(5, seed=1), "me", ("egg",))  # scoring still works
+    assert len(ranked) == 5

@@ -9,7 +9,16 @@ another spec refuse to load rather than silently mis-score.
 
 The ingredient knowledge base that decides what the pantry covers is a parameter
 (`kitchen=`, passed on to `pantry.kitchen`); None uses the kitchen package's shared default.
-This module never loads one itself.
+This module never loads one itself
+(None reaches `load_kitchen()`, the shared default, exactly as the kitchen functions do).
+
+explicit-v2 adds what a recipe *is*, read the same way for any recipe (no fitted vocabulary):
+the share of its ingredient lines whose matched kitchen ingredient (`Kitchen.match_line`,
+its `Ingredient.category`) falls in each food group (vegetable, meat, fish, dairy, egg,
+starch, legume, sweet, nut). A sentence embedding of an Italian dish name says little about
+whether it is a fish, meat or vegetable dish, and which of those a person likes is the most
+common, most stable kind of taste. Cost, difficulty and course read from tags were tried and
+left out: on giallozafferano-dev they lowered every protocol (issue 12).
 """
 
 from __future__ import annotations
@@ -31,7 +40,39 @@ FEATURE_NAMES = (
     "log_steps",         # log1p(number of steps) / log1p(20)
     "log_ingredients",   # log1p(number of ingredient lines) / log1p(20)
 )
-FEATURE_SPEC = "explicit-v1:" + ",".join(FEATURE_NAMES)
+# food group -> the kitchen categories (pantry.kitchen.CATEGORIES) it gathers; herbs, spices,
+# condiments, oil, baking and "other" season or bind a dish rather than make it what it is
+FOOD_GROUPS = {
+    "vegetable": ("vegetable", "fruit"),
+    "meat": ("meat", "poultry"),
+    "fish": ("fish", "seafood"),
+    "dairy": ("dairy",),
+    "egg": ("egg",),
+    "starch": ("grain", "pasta"),
+    "legume": ("legume",),
+    "sweet": ("sweetener",),
+    "nut": ("nut", "seed"),
+}
+FEATURE_NAMES = FEATURE_NAMES + tuple(f"share_{g}" for g in FOOD_GROUPS)
+FEATURE_SPEC = "explicit-v2:" + ",".join(FEATURE_NAMES)
+_GROUP_OF = {cat: g for g, cats in FOOD_GROUPS.items() for cat in cats}
+
+
+def food_group_shares(recipe: Recipe, kitchen: Kitchen | None = None) -> list[float]:
+    """Share of the recipe's ingredient lines in each of `FOOD_GROUPS` (0 each without lines)."""
+    lines = [line for line in recipe.ingredients if line.strip()]
+    counts = dict.fromkeys(FOOD_GROUPS, 0)
+    if lines:
+        if kitchen is None:
+            from pantry.kitchen import load_kitchen  # the kitchen package's shared default
+
+            kitchen = load_kitchen()
+        for line in lines:
+            ing = kitchen.match_line(line)
+            group = _GROUP_OF.get(ing.category) if ing is not None else None
+            if group is not None:
+                counts[group] += 1
+    return [counts[g] / len(lines) if lines else 0.0 for g in FOOD_GROUPS]
 
 
 def explicit_features(recipe: Recipe, pantry: Sequence[str] = (), kitchen: Kitchen | None = None) -> np.ndarray:
@@ -48,7 +89,7 @@ def explicit_features(recipe: Recipe, pantry: Sequence[str] = (), kitchen: Kitch
         1.0 if minutes else 0.0,
         math.log1p(len(recipe.steps)) / math.log1p(20),
         math.log1p(len(recipe.ingredients)) / math.log1p(20),
-    ], dtype=np.float32)
+    ] + food_group_shares(recipe, kitchen), dtype=np.float32)
 
 
 def explicit_matrix(recipes: Sequence[Recipe], pantries: Sequence[Sequence[str]] | Sequence[str] = (),
