@@ -1,11 +1,21 @@
-"""Learning curves: strict accuracy of the project's model vs baselines as labels grow.
+"""Learning curves: strict accuracy of the project's model vs baselines, over seeds.
 
-Runs `pantry.evaluation.protocols.evaluate` for K = 5, 10, 15, 25, 50 with random and active pair
-selection (seen protocol), plus the unseen protocol, on one data folder (recipes.jsonl +
-votes.jsonl), with the one trainer the app ships (`training.train_reward_model`);
-prints a table and writes bench/out/learning_curves.{csv,json,html}.
+Runs `pantry.evaluation.protocols.evaluate_seeds` on one data folder (recipes.jsonl +
+votes.jsonl) with the one trainer the app ships (`training.train_reward_model`): the seen
+protocol for each K with random and active pair selection, then `unseen` and `cold`, each
+over `--seeds` seeds (default 5). Per row: the project's mean over seeds with a 95% t
+interval from the seed-to-seed spread, each baseline from the same runs likewise, and the
+time. The recipes are embedded once and one `EvalCache` is shared by every run, so the
+population model per left-out user is fitted once for all seen/unseen runs (cold refits it
+per seed: its training votes change with the held-out recipes). Writes
+bench/out/learning_curves.{csv,json,html}.
 
-    .venv/bin/python bench/learning_curves.py [--data ../shared/data/giallozafferano-dev] [--seed 0]
+Default K: 5, 10, 25 (random) and 10, 25 (active; K refits per user, the slow part), so a
+default run stays near 10 minutes on 2 cores; pass --labels 5 10 15 25 50 for the full
+curve (about twice as long, mostly K=50 active).
+
+    .venv/bin/python bench/learning_curves.py [--data ../shared/data/giallozafferano-dev]
+        [--seeds 5] [--seed 0] [--labels 5 10 25] [--active-labels 10 25] [--protocols seen unseen cold]
 """
 
 from __future__ import annotations
@@ -21,83 +31,139 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from pantry.evaluation.protocols import evaluate, recipe_features  # noqa: E402
-from pantry.storage.jsonl import read_votes_file  # noqa: E402
-from pantry.storage.jsonl import read_recipes_file  # noqa: E402
+from pantry.evaluation.protocols import (EvalCache, default_embedder, evaluate_seeds,  # noqa: E402
+                                         read_evaluation_data, recipe_features)
 
-KS = (5, 10, 15, 25, 50)
+KS = (5, 10, 25)
+ACTIVE_KS = (10, 25)
+BASELINES = ("population", "heuristic", "popularity", "user_item_bt", "random_same_split")
+
+
+def _interval(s: dict | None) -> str:
+    if s is None:
+        return "n/a"
+    if s["low"] is None:
+        return f"{s['mean']:.3f}"
+    return f"{s['mean']:.3f} [{s['low']:.3f}, {s['high']:.3f}]"
+
+
+def table_row(r: dict) -> dict:
+    """One flat row of the table from an `evaluate_seeds` result."""
+    row = {"protocol": r["protocol"], "labels": r["labels"], "selection": r["selection"],
+           "seeds": len(r["seeds"]), "users": r["users"], "test_pairs": r["test_pairs"],
+           "project": r["project"]["mean"], "project_low": r["project"]["low"], "project_high": r["project"]["high"],
+           "project_per_seed": r["project"]["per_seed"], "seconds": r["seconds"]}
+    for name in BASELINES:
+        b = r["baselines"].get(name)
+        row[name] = None if b is None else b["mean"]
+        row[f"{name}_low"] = None if b is None else b["low"]
+        row[f"{name}_high"] = None if b is None else b["high"]
+    row["unavailable"] = r["unavailable"]
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "giallozafferano-dev"))
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="the first seed")
+    ap.add_argument("--seeds", type=int, default=5, help="seeds per protocol (default 5)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "out"))
-    ap.add_argument("--labels", type=int, nargs="*", default=list(KS))
+    ap.add_argument("--labels", type=int, nargs="*", default=list(KS), help="K values, random selection")
+    ap.add_argument("--active-labels", type=int, nargs="*", default=list(ACTIVE_KS),
+                    help="K values, active selection (with the random reference on the same split)")
+    ap.add_argument("--protocols", nargs="*", default=["seen", "unseen", "cold"],
+                    choices=["seen", "unseen", "cold"])
     args = ap.parse_args(argv)
     data = Path(args.data)
     if not (data / "votes.jsonl").exists():
         print(f"no votes.jsonl in {data}: pass --data", file=sys.stderr)
         return 2
+    if args.seeds < 1:
+        print("--seeds must be at least 1", file=sys.stderr)
+        return 2
 
-    from pantry.model.embedding import Embedder
-    from pantry.settings import DEFAULT_EMBEDDER
-
-    t = time.perf_counter()
-    recipes = {r.id: r for r in read_recipes_file(data / "recipes.jsonl")}
-    votes, inline = read_votes_file(data / "votes.jsonl")
-    for r in inline:
-        recipes.setdefault(r.id, r)
-    used = {x for v in votes for x in (v.a, v.b)}
-    voted = [r for rid, r in recipes.items() if rid in used]
-    embedder = Embedder(os.environ.get("PANTRY_EMBEDDER") or DEFAULT_EMBEDDER)
+    t_start = time.perf_counter()
+    voted, votes = read_evaluation_data(data / "recipes.jsonl", data / "votes.jsonl")
+    embedder = default_embedder()
     features = recipe_features(voted, embedder)
-    print(f"embedded {len(voted)} recipes in {time.perf_counter() - t:.1f}s")
+    print(f"embedded {len(voted)} recipes in {time.perf_counter() - t_start:.1f}s; "
+          f"{args.seeds} seeds from {args.seed}; intervals: 95% t over the per-seed accuracies", flush=True)
 
-    rows = []
-    runs = ([("seen", k, sel) for k in args.labels for sel in ("random", "active")]
-            + [("unseen", None, "random")])
+    runs: list[tuple[str, int, str]] = []
+    if "seen" in args.protocols:
+        runs += [("seen", k, "random") for k in args.labels] + [("seen", k, "active") for k in args.active_labels]
+    runs += [(p, 0, "random") for p in ("unseen", "cold") if p in args.protocols]
+    cache = EvalCache()
+    seeds = range(args.seed, args.seed + args.seeds)
+    rows, results = [], []
     for protocol, k, sel in runs:
-        r = evaluate(voted, votes, features, protocol, k or 0, sel, args.seed, embedder_name=embedder.name)
-        row = {"protocol": protocol, "labels": k, "selection": sel, "users": r["users"],
-               "test_pairs": r["test_pairs"], "project": r["accuracy"], "low": r["accuracy_low"],
-               "high": r["accuracy_high"], "tie_rate": r["tie_rate"],
-               "popularity": r["baselines"]["popularity"], "user_item_bt": r["baselines"]["user_item_bt"],
-               "random_same_split": r.get("accuracy_random_same_split"), "seconds": r["seconds"]}
+        r = evaluate_seeds(voted, votes, features, protocol, k, sel, seeds, embedder_name=embedder.name, cache=cache)
+        results.append({key: val for key, val in r.items() if key != "runs"})
+        row = table_row(r)
         rows.append(row)
-        print(f"{protocol:6} K={str(k or '-'):>3} {sel:6} users={row['users']:2} n={row['test_pairs']:5} "
-              f"project={row['project']:.3f} [{row['low']:.3f},{row['high']:.3f}] "
-              f"popularity={row['popularity']:.3f} user_item_bt={row['user_item_bt']:.3f}"
-              + (f" random_same_split={row['random_same_split']:.3f}" if row["random_same_split"] is not None else "")
-              + f" {row['seconds']:.1f}s", flush=True)
+        shown = " ".join(f"{name}={_interval(r['baselines'].get(name))}" for name in BASELINES
+                         if name in r["baselines"])
+        missing = " ".join(f"{name}=n/a" for name in r["unavailable"])
+        print(f"{protocol:6} K={str(k or '-'):>3} {sel:6} users={row['users']:2} pairs={row['test_pairs']:5} "
+              f"project={_interval(r['project'])} {shown} {missing} {row['seconds']:.1f}s", flush=True)
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     import pandas as pd
 
     df = pd.DataFrame(rows)
-    df.to_csv(out / "learning_curves.csv", index=False)
-    (out / "learning_curves.json").write_text(json.dumps(rows, indent=2))
+    df.drop(columns=["project_per_seed", "unavailable"]).to_csv(out / "learning_curves.csv", index=False)
+    (out / "learning_curves.json").write_text(json.dumps({"data": str(data), "embedding": embedder.name,
+                                                          "seeds": list(seeds), "rows": rows,
+                                                          "results": results}, indent=2, default=str))
+    print("\n" + markdown_table(rows))
     try:
         import altair as alt
 
         seen = df[df.protocol == "seen"]
         rand = seen[seen.selection == "random"]
         long = pd.concat([
-            seen.assign(model="project (" + seen.selection + ")", accuracy=seen.project),
-            rand.assign(model="user item BT", accuracy=rand.user_item_bt),
-            rand.assign(model="popularity", accuracy=rand.popularity),
-        ])[["labels", "model", "accuracy"]]
-        chart = alt.Chart(long).mark_line(point=True).encode(
-            x=alt.X("labels:Q", title="labels (votes) per user"),
-            y=alt.Y("accuracy:Q", title="strict pairwise accuracy", scale=alt.Scale(zero=False)),
-            color="model:N", tooltip=["model", "labels", alt.Tooltip("accuracy:Q", format=".3f")],
-        ).properties(title=f"Learning curves on {data.name} (seen protocol)", width=520, height=320)
-        chart.save(str(out / "learning_curves.html"))
+            seen.assign(model="project (" + seen.selection + ")", accuracy=seen.project,
+                        low=seen.project_low, high=seen.project_high),
+            rand.assign(model="user item BT", accuracy=rand.user_item_bt, low=rand.user_item_bt_low,
+                        high=rand.user_item_bt_high),
+            rand.assign(model="popularity", accuracy=rand.popularity, low=rand.popularity_low,
+                        high=rand.popularity_high),
+            rand.assign(model="population", accuracy=rand.population, low=rand.population_low,
+                        high=rand.population_high),
+        ])[["labels", "model", "accuracy", "low", "high"]]
+        base = alt.Chart(long).encode(x=alt.X("labels:Q", title="labels (votes) per user"),
+                                      color="model:N")
+        lines = base.mark_line(point=True).encode(
+            y=alt.Y("accuracy:Q", title=f"strict pairwise accuracy (mean of {args.seeds} seeds)",
+                    scale=alt.Scale(zero=False)),
+            tooltip=["model", "labels", alt.Tooltip("accuracy:Q", format=".3f")])
+        bars = base.mark_errorbar().encode(y="low:Q", y2="high:Q")
+        (lines + bars).properties(title=f"Learning curves on {data.name} (seen protocol)", width=520,
+                                  height=320).save(str(out / "learning_curves.html"))
     except ImportError:
         print("altair not installed: chart skipped", file=sys.stderr)
-    print(f"wrote {out}/learning_curves.csv, .json, .html")
+    print(f"total {time.perf_counter() - t_start:.0f}s; cache {cache.stats()}; "
+          f"wrote {out}/learning_curves.csv, .json, .html")
     return 0
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The table as Markdown: protocol, K, selection, project and each baseline mean [low, high], time."""
+    names = [n for n in BASELINES if any(r[n] is not None or n in r["unavailable"] for r in rows)]
+    head = ["protocol", "K", "selection", "pairs (pooled)", "this project", *names, "time"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["protocol"], str(r["labels"] or "-"), r["selection"], str(r["test_pairs"]),
+                 _interval({"mean": r["project"], "low": r["project_low"], "high": r["project_high"]})]
+        for n in names:
+            if r[n] is not None:
+                cells.append(_interval({"mean": r[n], "low": r[f"{n}_low"], "high": r[f"{n}_high"]}))
+            else:
+                cells.append("n/a (by construction)" if n in r["unavailable"] and r["protocol"] == "cold" else "-")
+        cells.append(f"{r['seconds']:.0f}s")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
