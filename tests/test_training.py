@@ -178,3 +178,19 @@ def test_cross_validation_with_few_votes_uses_fewer_folds():
     x, _, ia, ib, out = synthetic(n_votes=3, seed=4)
     cv = cross_validate(make_pairs(x[ia], x[ib], out), settings_fit("e", "f", TrainConfig(), None), folds=5)
     assert cv.folds == 3 and cv.pairs == 3
+
+
+def test_few_recipes_many_features_step_is_the_dense_newton_step():
+    """With fewer distinct recipes than features the solver works in the R x R system; the
+    optimum is the same as the dense D x D Newton solve (padding rows forces that path)."""
+    from pantry.model.training import fit_bradley_terry
+
+    rng = np.random.default_rng(3)
+    rows = rng.normal(size=(12, 60)) * 0.2
+    ia = rng.integers(0, 12, 80)
+    ib = (ia + 1 + rng.integers(0, 11, 80)) % 12
+    y = (rng.random(80) < 0.6).astype(float)
+    lam = rng.uniform(0.5, 2.0, 60)
+    fast = fit_bradley_terry(rows, ia, ib, y, lam)
+    dense = fit_bradley_terry(np.vstack([rows, np.zeros((60, 60))]), ia, ib, y, lam)
+    assert fast.converged and np.allclose(fast.coef, dense.coef, atol=1e-9)

@@ -17,6 +17,10 @@ faster than L-BFGS did.
 A personal model also has an offset per recipe the user rated (prior N(0, item_var)),
 fitted after the content head with it fixed (see `_fit_member`): new recipes are scored
 by the content head alone, exactly as fitted on every vote.
+With fewer distinct recipes R than features D (every personal fit) each Newton step is
+solved through an R x R system (push-through identity) instead of the D x D Hessian: the
+same step; a 25-vote personal fit (5 members, 400 features) took 0.24 s instead of 3.3 s
+on a busy 2-core machine.
 Procedure: (1) fit one member on the training split (`validation_split`) and report strict
 validation metrics (measured every Newton iteration for the loss chart, never used to
 choose weights); (2) refit on *all* pairs so no vote is wasted: member 0 on every pair
@@ -301,12 +305,21 @@ def fit_bradley_terry(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.nd
         grad = rows.T @ (np.bincount(ia, r, R) - np.bincount(ib, r, R)) + 2 * lam * coef
         lap = coo_matrix((np.concatenate([h, h, -h, -h]),
                           (np.concatenate([ia, ib, ia, ib]), np.concatenate([ia, ib, ib, ia]))), shape=(R, R)).tocsr()
-        hess = rows.T @ (lap @ rows)
-        hess[np.diag_indices(dim)] += 2 * lam
-        try:
-            step = np.linalg.solve(hess, grad)
-        except np.linalg.LinAlgError:  # only without a prior (precision 0) along flat directions
-            step = np.linalg.lstsq(hess, grad, rcond=None)[0]
+        if R < dim and np.all(lam > 0):
+            # fewer distinct recipes than features (every personal fit, a population over few
+            # recipes): the same Newton step through an R x R system (push-through identity)
+            # H^-1 g = A^-1 g - A^-1 X' (I + L X A^-1 X')^-1 L X A^-1 g, A = diag(2 lam)
+            inv_a = 1.0 / (2 * lam)
+            ag = inv_a * grad
+            q = np.eye(R) + lap @ ((rows * inv_a) @ rows.T)
+            step = ag - inv_a * (rows.T @ np.linalg.solve(q, lap @ (rows @ ag)))
+        else:
+            hess = rows.T @ (lap @ rows)
+            hess[np.diag_indices(dim)] += 2 * lam
+            try:
+                step = np.linalg.solve(hess, grad)
+            except np.linalg.LinAlgError:  # only without a prior (precision 0) along flat directions
+                step = np.linalg.lstsq(hess, grad, rcond=None)[0]
         t = 1.0
         while True:
             cand = coef - t * step
