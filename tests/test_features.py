@@ -69,14 +69,17 @@ def test_the_kitchen_is_injected(monkeypatch):
     assert not hasattr(features, "load_kitchen")  # nothing to load behind the caller's back
 
 
-def test_food_group_shares_from_the_kitchen():
+def test_food_groups_from_the_kitchen():
     f = _named(BACON_PASTA)  # spaghetti, bacon, eggs, parmesan, chilli flakes
-    assert math.isclose(f["share_starch"], 0.2, rel_tol=1e-6) and math.isclose(f["share_meat"], 0.2, rel_tol=1e-6)
-    assert math.isclose(f["share_egg"], 0.2, rel_tol=1e-6) and math.isclose(f["share_dairy"], 0.2, rel_tol=1e-6)
-    assert f["share_fish"] == 0.0 and f["share_vegetable"] == 0.0
-    clams = _named(_recipe("Clams", ["Spaghetti", "Clams", "Garlic", "Oil"]))
-    assert clams["share_fish"] == 0.25 and clams["share_meat"] == 0.0
-    assert _named(_recipe("Nothing", []))["share_vegetable"] == 0.0  # no lines: all 0, no division by 0
+    assert f["has_starch"] == f["has_meat"] == f["has_egg"] == f["has_dairy"] == 1.0
+    assert f["has_fish"] == f["has_vegetable"] == f["has_legume"] == 0.0
+    clams = _named(_recipe("Clams", ["Spaghetti", "Clams", "Garlic", "Oil", "Parsley", "Black pepper"]))
+    assert clams["has_fish"] == 1.0 and clams["has_meat"] == 0.0  # seasoning lines do not dilute it
+    assert all(v == 0.0 for n, v in _named(_recipe("Nothing", [])).items() if n.startswith("has_"))
+    tiny = Kitchen.from_dict({"version": 1, "ingredients": [
+        {**_ingredient("clam", ["clams"]), "category": "seafood"}]}, source="tiny")
+    x = explicit_matrix([_recipe("Clams", ["Clams"])], kitchen=tiny)[0]
+    assert x[FEATURE_NAMES.index("has_fish")] == 1.0  # the injected kitchen decides
 
 
 def test_tags_are_not_features():

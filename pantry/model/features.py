@@ -13,12 +13,15 @@ This module never loads one itself
 (None reaches `load_kitchen()`, the shared default, exactly as the kitchen functions do).
 
 explicit-v2 adds what a recipe *is*, read the same way for any recipe (no fitted vocabulary):
-the share of its ingredient lines whose matched kitchen ingredient (`Kitchen.match_line`,
-its `Ingredient.category`) falls in each food group (vegetable, meat, fish, dairy, egg,
-starch, legume, sweet, nut). A sentence embedding of an Italian dish name says little about
-whether it is a fish, meat or vegetable dish, and which of those a person likes is the most
-common, most stable kind of taste. Cost, difficulty and course read from tags were tried and
-left out: on giallozafferano-dev they lowered every protocol (issue 12).
+for each food group (vegetable, meat, fish, dairy, egg, starch, legume, sweet, nut), 1 when
+an ingredient line's matched kitchen ingredient (`Kitchen.match_line`, its
+`Ingredient.category`) is in it. A sentence embedding of an Italian dish name says little
+about whether it is a fish, meat or vegetable dish, and which of those a person eats or
+likes is the most common, most stable kind of taste. Presence, not the share of lines: a
+dish with meat is a meat dish however many seasoning lines its writer listed. Measured on
+giallozafferano-dev (issue 12): shares of lines and cost, difficulty and course read from
+tags were tried; tags lowered every protocol, shares gained less than presence where
+recipes are new to everyone (`cold`).
 """
 
 from __future__ import annotations
@@ -53,13 +56,13 @@ FOOD_GROUPS = {
     "sweet": ("sweetener",),
     "nut": ("nut", "seed"),
 }
-FEATURE_NAMES = FEATURE_NAMES + tuple(f"share_{g}" for g in FOOD_GROUPS)
+FEATURE_NAMES = FEATURE_NAMES + tuple(f"has_{g}" for g in FOOD_GROUPS)  # 1: a line in that group
 FEATURE_SPEC = "explicit-v2:" + ",".join(FEATURE_NAMES)
 _GROUP_OF = {cat: g for g, cats in FOOD_GROUPS.items() for cat in cats}
 
 
-def food_group_shares(recipe: Recipe, kitchen: Kitchen | None = None) -> list[float]:
-    """Share of the recipe's ingredient lines in each of `FOOD_GROUPS` (0 each without lines)."""
+def food_groups(recipe: Recipe, kitchen: Kitchen | None = None) -> list[float]:
+    """1.0 for each of `FOOD_GROUPS` that one of the recipe's ingredient lines falls in, else 0.0."""
     lines = [line for line in recipe.ingredients if line.strip()]
     counts = dict.fromkeys(FOOD_GROUPS, 0)
     if lines:
@@ -72,7 +75,7 @@ def food_group_shares(recipe: Recipe, kitchen: Kitchen | None = None) -> list[fl
             group = _GROUP_OF.get(ing.category) if ing is not None else None
             if group is not None:
                 counts[group] += 1
-    return [counts[g] / len(lines) if lines else 0.0 for g in FOOD_GROUPS]
+    return [1.0 if counts[g] else 0.0 for g in FOOD_GROUPS]
 
 
 def explicit_features(recipe: Recipe, pantry: Sequence[str] = (), kitchen: Kitchen | None = None) -> np.ndarray:
@@ -89,7 +92,7 @@ def explicit_features(recipe: Recipe, pantry: Sequence[str] = (), kitchen: Kitch
         1.0 if minutes else 0.0,
         math.log1p(len(recipe.steps)) / math.log1p(20),
         math.log1p(len(recipe.ingredients)) / math.log1p(20),
-    ] + food_group_shares(recipe, kitchen), dtype=np.float32)
+    ] + food_groups(recipe, kitchen), dtype=np.float32)
 
 
 def explicit_matrix(recipes: Sequence[Recipe], pantries: Sequence[Sequence[str]] | Sequence[str] = (),
