@@ -227,6 +227,8 @@ def test_evaluate_seeds_summarises_the_per_seed_runs_and_reuses_the_population()
         assert b["mean"] == pytest.approx(np.mean(b["per_seed"])) and b["low"] <= b["mean"] <= b["high"]
     # seen: the population (every other user's votes) does not depend on the seed
     assert r["cache"] == {"population_fits": 3, "population_reused": 6}
+    assert [x["cache"] for x in r["runs"]] == [{"population_fits": 3, "population_reused": 0}] + \
+        [{"population_fits": 0, "population_reused": 3}] * 2
 
 
 def _padded(feats):

@@ -292,6 +292,7 @@ def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id
     va = vote_arrays(votes, index, rng)
     R = len(ids)
     trainer = _Trainer(X, va, seed, settings, embedder_name, cache if cache is not None else EvalCache())
+    cache_before = trainer.cache.stats()
     held = cold_held_out(va, R, seed) if protocol == "cold" else None
     s_heuristic = trainer.heuristic_scores()
 
@@ -374,7 +375,7 @@ def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id
         result["held_out_recipes"] = int(held.sum())
     if selection == "active":
         result["accuracy_random_same_split"] = acc(totals["random_same_split"])
-    result["cache"] = trainer.cache.stats()
+    result["cache"] = {k: v - cache_before[k] for k, v in trainer.cache.stats().items()}  # this run's
     result["seconds"] = time.perf_counter() - t0
     return result
 
