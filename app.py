@@ -27,7 +27,8 @@ st.set_page_config(page_title="PantryPilot", page_icon=str(Path(__file__).parent
                    layout="wide")
 
 page = st.navigation([
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True,
+            url_path="vote"),  # served at /; the name keeps AppTest from running pages/compare.py bare
     st.Page("pages/diagnostics.py", title="Scores & diagnostics", icon=":material/monitoring:", url_path="scores"),
     st.Page("pages/retrain.py", title="Retrain", icon=":material/model_training:", url_path="training"),
     st.Page("pages/data.py", title="Data", icon=":material/database:", url_path="votes"),
