@@ -144,6 +144,19 @@ class Slot(_Part):
         return self
 
 
+
+def _quick_default(data: Any, quick: str, full: str) -> Any:
+    """A time's quick variant (used under a time limit) defaults to the full time."""
+    if isinstance(data, dict) and quick not in data and full in data:
+        return {**data, quick: data[full]}
+    return data
+
+
+def _check_quicker(quick_value: int, full_value: int, quick: str, full: str) -> None:
+    if quick_value > full_value:
+        raise rule_error(f"'{quick}' ({quick_value}) must be at most '{full}' ({full_value})")
+
+
 class Step(_Part):
     text: Name
     minutes: Minutes
@@ -157,14 +170,11 @@ class Step(_Part):
     @model_validator(mode="before")
     @classmethod
     def _quick_defaults_to_minutes(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "quick" not in data and "minutes" in data:
-            data = {**data, "quick": data["minutes"]}
-        return data
+        return _quick_default(data, "quick", "minutes")
 
     @model_validator(mode="after")
     def _quick_is_quicker(self) -> "Step":
-        if self.quick > self.minutes:
-            raise rule_error(f"'quick' ({self.quick}) must be at most 'minutes' ({self.minutes})")
+        _check_quicker(self.quick, self.minutes, "quick", "minutes")
         return self
 
 
@@ -183,14 +193,11 @@ class Family(_Part):
     @model_validator(mode="before")
     @classmethod
     def _quick_prep_defaults_to_prep(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "quick_prep_minutes" not in data and "prep_minutes" in data:
-            data = {**data, "quick_prep_minutes": data["prep_minutes"]}
-        return data
+        return _quick_default(data, "quick_prep_minutes", "prep_minutes")
 
     @model_validator(mode="after")
     def _templates_name_slots(self) -> "Family":
-        if self.quick_prep > self.prep:
-            raise rule_error(f"'quick_prep_minutes' ({self.quick_prep}) must be at most 'prep_minutes' ({self.prep})")
+        _check_quicker(self.quick_prep, self.prep, "quick_prep_minutes", "prep_minutes")
         roles: set[str] = set()
         for slot in self.slots:
             if slot.role in roles:
