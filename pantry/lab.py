@@ -117,11 +117,14 @@ class _Setup:
 
 
 class Lab:
-    def __init__(self, settings: Settings | None = None, store=None, embedder=None):
+    def __init__(self, settings: Settings | None = None, store=None, embedder=None, kitchen=None):
+        """`store`, `embedder` and `kitchen` (the ingredient knowledge base the features read)
+        are injected for tests and other front ends; None builds the defaults."""
         from pantry.storage.store import Store
         self.settings = settings or Settings.from_env()
         self.store = store if store is not None else Store.open(self.settings)
         self._embedder = embedder
+        self.kitchen = kitchen
         self._models: dict[str, RewardModel] = {}
 
     # ---- embeddings and features ------------------------------------------------------
@@ -139,7 +142,7 @@ class Lab:
     def features(self, recipes: Sequence[Recipe], pantries: Sequence[Sequence[str]] | Sequence[str] = (),
                  on_progress: ProgressFn | None = None) -> np.ndarray:
         emb = self.embedder.encode([r.text for r in recipes], on_progress=on_progress)
-        return feature_matrix(emb, recipes, pantries)
+        return feature_matrix(emb, recipes, pantries, kitchen=self.kitchen)
 
     def embedding_part(self, x: np.ndarray) -> np.ndarray:
         """The sentence-embedding columns of a feature matrix from `features` (the first `dim`;

@@ -216,3 +216,23 @@ def test_model_saved_with_an_older_feature_spec_is_refused_and_the_app_falls_bac
     from pantry.evaluation.personas import fresh_recipes
     ranked = lab.score(fresh_recipes(5, seed=1), "me", ("egg",))  # scoring still works
     assert len(ranked) == 5
+
+
+def test_the_lab_passes_its_injected_kitchen_to_the_features(tmp_path):
+    """A Lab built with a kitchen computes pantry features with it (onion a staple here)."""
+    from pantry.domain.recipes import Recipe
+    from pantry.kitchen import Kitchen
+    from pantry.model.features import FEATURE_NAMES
+
+    def ingredient(name, aliases=(), staple=False):
+        return {"name": name, "aliases": list(aliases), "category": "other", "vegetarian": True, "vegan": True,
+                "gluten_free": True, "dairy_free": True, "nut_free": True, "staple": staple}
+
+    tiny = Kitchen.from_dict({"version": 1, "ingredients": [
+        ingredient("egg", ["eggs"]), ingredient("onion", staple=True)]}, source="tiny")
+    omelette = Recipe(id="om", title="Omelette", ingredients=("4 eggs", "1 onion, chopped"), steps=("Cook.",))
+    settings = Settings.from_env()
+    column = shared_embedder().dim + FEATURE_NAMES.index("pantry_coverage")
+    for kitchen, coverage in ((None, 0.5), (tiny, 1.0)):
+        lab = Lab(settings, store=Store(tmp_path / "lab.sqlite3"), embedder=shared_embedder(), kitchen=kitchen)
+        assert lab.features([omelette], [("egg",)])[0, column] == coverage
