@@ -12,13 +12,8 @@ import pytest
 from pantry.kitchen.dedupe import drop_near_duplicates, near_duplicate, similarity
 from pantry.errors import GeneratorError
 from pantry.generators.base import DIETS, GenerationRequest
-from pantry.generators.composer import (
-    DEFAULT_DISHES_PATH,
-    DishBookError,
-    OfflineComposer,
-    format_line,
-    load_dish_book,
-)
+from pantry.generators.composer import OfflineComposer, format_line
+from pantry.generators.dishbook import DEFAULT_DISHES_PATH, DishBookError, load_dish_book
 from pantry.kitchen import diet_violations, load_kitchen, missing_ingredients
 from pantry.domain.recipes import Recipe, content_id, recipe_from_dict
 

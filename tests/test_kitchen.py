@@ -393,7 +393,7 @@ def test_kb_new_entry_flags(kitchen: Kitchen, name: str, flag: str, expected: bo
 
 
 def test_dish_book_ingredients_all_known() -> None:
-    from pantry.generators.composer import load_dish_book
+    from pantry.generators.dishbook import load_dish_book
 
     assert load_dish_book().unknown_ingredients == ()
 

@@ -35,18 +35,12 @@ from typing import Any, Iterable
 from pantry.domain.recipes import Recipe, content_id
 from pantry.errors import GeneratorError
 from pantry.generators.base import DIETS, GenerationRequest, ProgressFn
-from pantry.generators.dishbook import (DEFAULT_ADJECTIVES, DEFAULT_DISHES_PATH, OPTIONAL, PLACEHOLDER, UNITS,
-                                        DishBook, DishBookError, Family, Measure, Slot, Step, default_book,
+from pantry.generators.dishbook import (OPTIONAL, PLACEHOLDER, DishBook, Family, Measure, Slot, default_book,
                                         load_dish_book, outside_placeholders, step_used, title_role)
 from pantry.kitchen import Amount, amount_ratio, line_amount, parse_amount
 from pantry.kitchen.dedupe import Signature, signature, signature_similarity
 
-__all__ = [
-    "NAME", "OfflineComposer", "format_line",
-    # the dish book, re-exported for callers that know it from here
-    "DEFAULT_ADJECTIVES", "DEFAULT_DISHES_PATH", "UNITS", "DishBook", "DishBookError", "Family", "Measure",
-    "Slot", "Step", "load_dish_book",
-]
+__all__ = ["NAME", "OfflineComposer", "format_line"]
 
 NAME = "offline-composer"
 # Up to this many fresh draws per recipe when a draw is a near-duplicate or too slow.
