@@ -279,6 +279,15 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    """The HTTP API (pantry.api) on uvicorn: one Lab and one Store for the whole process."""
+    import uvicorn
+
+    from pantry.api import create_app
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field, from `train_options()` (help, type, limits, default)."""
     from pantry.model.training import train_options
@@ -406,6 +415,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run seeds SEED..SEED+N-1 and report the mean with a t interval (default 5)")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_evaluate)
+
+    sv = sub.add_parser("serve", help="serve the HTTP API (JSON; OpenAPI at /openapi.json)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sv.set_defaults(func=cmd_serve)
     return p
 
 
