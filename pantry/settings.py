@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -130,6 +130,7 @@ class Settings:
     ollama_timeout: float  # PANTRY_OLLAMA_TIMEOUT seconds per request
     generator: str  # PANTRY_GENERATOR: auto | ollama | offline
     max_pantry_chars: int  # PANTRY_MAX_PANTRY_CHARS
+    api_token: str = field(default="", repr=False)  # PANTRY_API_TOKEN: bearer token of the HTTP API ("": none)
 
     @property
     def db_path(self) -> Path:
@@ -155,4 +156,5 @@ class Settings:
             ollama_timeout=_float("PANTRY_OLLAMA_TIMEOUT", 60.0),
             generator=check_generator(_env("PANTRY_GENERATOR") or "auto"),
             max_pantry_chars=_int("PANTRY_MAX_PANTRY_CHARS", 5000),
+            api_token=_env("PANTRY_API_TOKEN"),
         )
