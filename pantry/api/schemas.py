@@ -1,0 +1,272 @@
+"""Request and response bodies of the HTTP API (pydantic), on the domain's field rules.
+
+Profile names, recipes, pantry items, outcomes, strengths, sides and reasons use the same
+types as the vote and recipe formats (`pantry.domain`), so the API accepts exactly what an
+import file would, and a bad field gets the same message, with FastAPI's 422 naming it.
+The pantry text's length limit is the setting `PANTRY_MAX_PANTRY_CHARS` (checked by
+`pantry.kitchen.read_pantry`, answered with 400 naming the field).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+
+from pantry.domain.fields import one_of, text, text_list, whole_number
+from pantry.domain.recipes import MAX_COUNT, RecipeRecord
+from pantry.domain.votes import (MAX_ITEM_CHARS, MAX_PANTRY_ITEMS, MAX_REASONS, OUTCOMES, SIDES, STRENGTHS,
+                                 RecipeRef, UserName)
+from pantry.kitchen import DIETS
+
+MAX_CANDIDATES = 20  # POST /recipes and POST /pairs: candidates per request
+MAX_RANK_RECIPES = 200  # POST /rank: recipes per request
+MAX_VOTES_PAGE = 500  # GET /votes: the largest `limit`
+VOTE_OUTCOMES = (*OUTCOMES, "skip")  # "skip" is answered but saves nothing (as on the Compare page)
+
+Items = text_list(MAX_PANTRY_ITEMS, MAX_ITEM_CHARS)
+Minutes = whole_number(0, MAX_COUNT)
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- shared pieces -------------------------------------------------------------------------
+
+class PantryInput(Body):
+    """A pantry as free text (`pantry`) and/or a list of item names (`items`)."""
+
+    pantry: str | None = Field(None, description="free text, e.g. '2 eggs, half an onion, spinach' "
+                                                 "(limit: PANTRY_MAX_PANTRY_CHARS, default 5000 characters)")
+    items: Items = Field((), description=f"ingredient names (at most {MAX_PANTRY_ITEMS})")
+
+
+class CookingInput(PantryInput):
+    profile: UserName
+    diets: tuple[one_of(DIETS), ...] = Field((), validation_alias=AliasChoices("diets", "diet"),
+                                             description="diet names; every recipe respects all of them")
+    cuisine: text(100) | None = None
+    max_minutes: Minutes | None = Field(None, description="0 or null: any")
+    seed: whole_number(0, 2**31 - 1) | None = Field(None, description="null: a new random seed")
+
+
+class ModelInfo(BaseModel):
+    label: str  # "personal v3", "population v2" or "heuristic"
+    kind: str  # personal | population | heuristic
+    version_id: int | None
+    reason: str
+
+
+class GeneratorInfo(BaseModel):
+    name: str
+    backend: str
+    mode: str
+    reason: str
+    fell_back: bool = False  # Ollama failed during this request and the composer stepped in
+
+
+class PantryInfo(BaseModel):
+    items: list[str]  # what was passed to the generator
+    unknown: list[str]
+    note: str
+
+
+class RecipeOut(BaseModel):
+    id: str
+    title: str
+    ingredients: list[str]
+    steps: list[str]
+    minutes: int | None
+    servings: int | None
+    cuisine: str | None
+    tags: list[str]
+    source: str | None
+
+
+class ScoredOut(BaseModel):
+    rank: int
+    score: float
+    uncertainty: float
+    recipe: RecipeOut
+
+
+# --- endpoints -------------------------------------------------------------------------------
+
+class RecipesRequest(CookingInput):
+    n: int = Field(6, ge=1, le=MAX_CANDIDATES, description=f"candidates to generate (1..{MAX_CANDIDATES})")
+
+
+class RecipesResponse(BaseModel):
+    profile: str
+    model: ModelInfo
+    generator: GeneratorInfo
+    pantry: PantryInfo
+    candidates: list[ScoredOut]
+
+
+class RankRequest(PantryInput):
+    profile: UserName | None = None
+    recipes: list[RecipeRecord] = Field(..., min_length=1, max_length=MAX_RANK_RECIPES)
+
+
+class RankResponse(BaseModel):
+    profile: str | None
+    model: ModelInfo
+    ranked: list[ScoredOut]
+
+
+class PairsRequest(CookingInput):
+    n: int = Field(6, ge=2, le=MAX_CANDIDATES, description=f"candidates to choose the pair from (2..{MAX_CANDIDATES})")
+
+
+class PairItem(BaseModel):
+    recipe: RecipeOut
+    score: float
+    uncertainty: float
+
+
+class PairResponse(BaseModel):
+    pair_token: str  # pass it to POST /votes
+    profile: str
+    a: PairItem
+    b: PairItem
+    left: str  # which of a/b to show on the left
+    why: str  # informative | random
+    model: ModelInfo
+    generator: GeneratorInfo
+    pantry: PantryInfo
+    candidates: int
+    dropped_duplicates: int
+    expires_at: int  # unix time after which the token is refused
+
+
+class VoteRequest(Body):
+    """Either `pair_token` (from POST /pairs) or `profile` with recipes `a` and `b`."""
+
+    pair_token: str | None = Field(None, max_length=200_000)
+    profile: UserName | None = None
+    a: RecipeRef | None = Field(None, description="a recipe id in the store or a recipe object")
+    b: RecipeRef | None = None
+    outcome: one_of(VOTE_OUTCOMES)
+    strength: one_of(STRENGTHS) | None = Field(None, description="decisive votes only; default slightly")
+    left: one_of(SIDES) | None = Field(None, description="which recipe was shown on the left")
+    reasons: text_list(MAX_REASONS, MAX_ITEM_CHARS) = ()
+    pantry: Items = Field((), description="without a pair token: the pantry the pair was made for")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "VoteRequest":
+        direct = [k for k in ("profile", "a", "b") if getattr(self, k) is not None]
+        if self.pair_token is not None and direct:
+            raise ValueError(f"give either 'pair_token' or 'profile', 'a' and 'b', not both ({', '.join(direct)})")
+        if self.pair_token is None and len(direct) < 3:
+            missing = [k for k in ("profile", "a", "b") if getattr(self, k) is None]
+            raise ValueError(f"give 'pair_token' (from POST /pairs), or 'profile', 'a' and 'b'; missing "
+                             f"{', '.join(missing)}")
+        return self
+
+
+class VoteOut(BaseModel):
+    id: int
+    profile: str
+    a: str
+    b: str
+    outcome: str
+    strength: str | None
+    left: str | None
+    reasons: list[str]
+    pantry: list[str]
+    created_at: str | None
+    model_version: str | None
+    generator: str | None
+    deleted: bool
+
+
+class VoteStored(BaseModel):
+    id: int | None  # null for "skip"
+    stored: bool
+    vote: VoteOut | None = None
+
+
+class VotesPage(BaseModel):
+    profile: str | None
+    total: int
+    offset: int
+    limit: int
+    votes: list[VoteOut]
+
+
+class VoteDeleted(BaseModel):
+    id: int
+    deleted: bool
+    changed: bool  # false when it was already deleted
+
+
+class ModelOut(BaseModel):
+    id: int
+    label: str
+    profile: str | None  # null: the population model
+    kind: str  # personal | population
+    created_at: str
+    embedder: str | None
+    active: bool
+    metrics: dict[str, Any]
+
+
+class ModelsResponse(BaseModel):
+    profile: str | None
+    in_use: ModelInfo | None  # what scores for the profile now (with a profile)
+    models: list[ModelOut]
+
+
+class TrainRequest(Body):
+    profile: UserName
+    options: dict[str, Any] = Field(default_factory=dict, description="TrainConfig fields (python -m pantry "
+                                                                       "train --help lists them and their limits)")
+    cv_folds: int = Field(5, ge=0, le=20, description="cross-validation folds for the held-out figure (0: skip)")
+    activate: bool = Field(True, description="make the new versions active (false: save them inactive)")
+    train_population: bool = True
+
+
+class JobProgress(BaseModel):
+    done: int
+    total: int
+    message: str
+
+
+class JobOut(BaseModel):
+    id: str
+    profile: str
+    state: Literal["queued", "running", "done", "failed"]
+    progress: JobProgress
+    result: dict[str, Any] | None
+    error: str | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+
+class StoreHealth(BaseModel):
+    ok: bool
+    schema_version: int | None
+    journal_mode: str | None = None
+    users: int = 0
+    recipes: int = 0
+    votes: int = 0
+    error: str | None = None
+
+
+class EmbedderHealth(BaseModel):
+    name: str
+    loaded: bool
+
+
+class Health(BaseModel):
+    ok: bool
+    version: str
+    store: StoreHealth
+    embedder: EmbedderHealth
+    generator: GeneratorInfo | None
+    generator_error: str | None = None
+    population_model: ModelOut | None
+    auth: bool  # whether a bearer token is required (PANTRY_API_TOKEN)
