@@ -49,8 +49,19 @@ def test_packages_import_only_what_their_docstring_allows(package, allowed):
     assert not {k: v for k, v in bad.items() if v}, f"pantry.{package} imports outside its layer"
 
 
+def test_nothing_in_the_library_imports_the_http_api():
+    """pantry.api is a top layer (like lab and cli): it may import all of pantry, nothing imports it."""
+    users = {str(p.relative_to(REPO)) for p in LIBRARY.rglob("*.py") if "api" not in p.relative_to(LIBRARY).parts[:1]
+             for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+             if (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pantry.api"))
+             or (isinstance(node, ast.Import) and any(a.name.startswith("pantry.api") for a in node.names))}
+    assert users <= {"pantry/cli.py"}, users  # the CLI's `serve` starts it
+    code = "import sys, pantry.api; assert not {'fastapi', 'torch'} & set(sys.modules), 'pantry.api is not light'"
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=120)
+
+
 def test_package_docstrings_say_what_they_are_for_and_may_import():
-    for package in ("domain", "kitchen", "generators", "model", "storage", "evaluation"):
+    for package in ("domain", "kitchen", "generators", "model", "storage", "evaluation", "api"):
         doc = ast.get_docstring(ast.parse((LIBRARY / package / "__init__.py").read_text(encoding="utf-8")))
         assert doc and "What the package is for" in doc and "What it may import" in doc, package
 
