@@ -7,6 +7,7 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
+from ui.text import md
 from helpers import assert_ok as _ok, open_app, store_at as _store, texts as _texts
 from conftest import REPO
 
@@ -14,7 +15,7 @@ TIMEOUT = 120
 
 
 def _data_page(profile: str | None) -> AppTest:
-    return open_app(profile, "pages/data.py", TIMEOUT)
+    return open_app(profile, "views/data.py", TIMEOUT)
 
 
 _TABLE_COLUMN = {"votes_table": "choice", "batches_table": "file"}  # a column only that table has
@@ -78,13 +79,15 @@ def test_import_twice_skips_duplicates_and_a_batch_can_be_undone_and_restored(ap
     assert any("No imports yet" in t for t in _texts(at.caption))
 
     bad = b'{"title": "Toast"}\nnot json\n'
-    at.file_uploader(key="import_file").set_value(("*bad*_file.jsonl", bad, "application/jsonl"))
+    bad_name = "![x](http://127.0.0.1:9/x.png) *bad*_file.jsonl"  # a file name is outside text
+    at.file_uploader(key="import_file").set_value((bad_name, bad, "application/jsonl"))
     at.run()
     at.button(key="import_button").click()
     at.run()
     assert not at.exception
     [error] = _texts(at.error)
-    assert error.startswith("\\*bad\\*\\_file.jsonl: 2 bad lines; nothing was imported"), error
+    assert error.startswith(md(bad_name) + ": 2 bad lines; nothing was imported"), error
+    assert "](http" not in error and "![" not in error, "the file name is shown literally, never as an image"
 
     recipes = [{"id": "r1", "title": "Smoky Shakshuka", "ingredients": ["eggs"]},
                {"id": "r2", "title": "Zesty Grain Bowl", "ingredients": ["rice"]}]
@@ -96,7 +99,7 @@ def test_import_twice_skips_duplicates_and_a_batch_can_be_undone_and_restored(ap
     at.button(key="import_button").click()
     at.run()
     _ok(at)
-    assert any(t.startswith("Imported my\\_\\*votes\\*.jsonl: 2 recipes, 2 votes") and
+    assert any(t.startswith(f"Imported {md(name)}: 2 recipes, 2 votes") and
                "0 duplicate votes skipped" in t for t in _texts(at.success)), _texts(at.success)
     at.button(key="import_button").click()  # the same file again
     at.run()
@@ -120,7 +123,7 @@ def test_import_twice_skips_duplicates_and_a_batch_can_be_undone_and_restored(ap
     at.run()
     _ok(at)
     assert store.votes() == []
-    assert any("Undid import #1 (my\\_\\*votes\\*.jsonl): 2 vote(s) deleted" in t for t in _texts(at.success))
+    assert any(f"Undid import #1 ({md(name)}): 2 vote(s) deleted" in t for t in _texts(at.success))
     assert _frame(at, "batches_table")["status"].iloc[1].startswith("undone ")
     assert at.button(key="delete_batch").disabled
     at.button(key="restore_batch").click()
@@ -145,7 +148,7 @@ def test_export_choice_without_a_profile(app_home):
     _store(app_home).ensure_user("ana")
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
     at.run()
-    at.switch_page("pages/data.py")
+    at.switch_page("views/data.py")
     at.run()
     assert not at.exception
     for scope in (r for r in at.radio if r.key == "export_scope"):  # absent where the app asks for a profile

@@ -83,8 +83,8 @@ def test_every_page_loads(app_home):
     seed_votes(store, "ana", n=4)
     at = _app()
     _ok(at)
-    for page, title in (("pages/diagnostics.py", "Scores & diagnostics"), ("pages/retrain.py", "Retrain"),
-                        ("pages/data.py", "Data"), ("pages/compare.py", "Compare recipes")):
+    for page, title in (("views/diagnostics.py", "Scores & diagnostics"), ("views/retrain.py", "Retrain"),
+                        ("views/data.py", "Data"), ("views/compare.py", "Compare recipes")):
         at.switch_page(page)
         at.run()
         _ok(at)
@@ -96,7 +96,7 @@ def test_retrain_creates_a_version_and_activates_it(app_home):
     store = _store(app_home)
     seed_votes(store, "ana", n=14)
     at = _app()
-    at.switch_page("pages/retrain.py")
+    at.switch_page("views/retrain.py")
     at.run()
     _ok(at)
     at.number_input(key="hp_members").set_value(2)
@@ -119,7 +119,7 @@ def test_retrain_with_too_few_votes_explains(app_home):
     store = _store(app_home)
     seed_votes(store, "ana", n=3)
     at = _app()
-    at.switch_page("pages/retrain.py")
+    at.switch_page("views/retrain.py")
     at.run()
     _ok(at)
     assert at.button(key="retrain").disabled
@@ -148,7 +148,7 @@ def test_diagnostics_flags_a_collapsed_model_not_a_healthy_one(app_home):
     collapsed = _save_model(store, app_home, 0.0, "collapsed")
     healthy = _save_model(store, app_home, 1.0, "healthy")
     at = _app()
-    at.switch_page("pages/diagnostics.py")
+    at.switch_page("views/diagnostics.py")
     at.run()
     _ok(at)
     at.radio(key="diag_source").set_value("all")
@@ -157,7 +157,9 @@ def test_diagnostics_flags_a_collapsed_model_not_a_healthy_one(app_home):
     at.run()
     assert not at.exception
     errors = _texts(at.error)
-    assert any(t.startswith(f"**v{collapsed}**") and "20 of 20 recipes share one score: collapse" in t
+    from ui.text import md
+
+    assert any(t.startswith(f"**v{collapsed}**") and md("20 of 20 recipes share one score: collapse") in t
                for t in errors), errors
     assert not any(t.startswith(f"**v{healthy}**") and "collapse" in t for t in errors + _texts(at.warning))
     charts = at.get("vega_lite_chart")
@@ -174,7 +176,7 @@ def test_data_page_import_reports_bad_lines_and_imports_good_files(app_home):
     store = _store(app_home)
     store.ensure_user("ana")
     at = _app()
-    at.switch_page("pages/data.py")
+    at.switch_page("views/data.py")
     at.run()
     _ok(at)
     bad = b'{"title": "Toast", "ingredients": ["bread"], "steps": ["toast it"]}\nnot json\n{"user": "ana", "a": "x", "b": "y", "outcome": "a"}\n'
@@ -304,7 +306,7 @@ def test_undo_takes_back_only_this_sessions_votes_and_names_the_pair(app_home):
     assert [v.id for v in store.votes("ana")] == [second.id], "the other session's newer vote stays"
     titles = {s.recipe.id: s.recipe.title for s in mine.session_state["matchup"].ranking}
     winner = titles[first.winner]
-    said = [t.replace("\\", "") for t in _texts(mine.success)]
+    said = [t.replace("\\", "").replace("\u2060", "") for t in _texts(mine.success)]
     assert any(f"Undid your vote (left: {winner} beat" in t for t in said), said
     assert mine.button(key="undo").disabled, "nothing left to undo in this session"
 
@@ -331,7 +333,7 @@ def test_uploaded_probe_set_is_scored_whole_with_no_error_before_a_file(app_home
     store = _store(app_home)
     store.ensure_user("ana")
     at = _app()
-    at.switch_page("pages/diagnostics.py")
+    at.switch_page("views/diagnostics.py")
     at.run()
     at.radio(key="diag_source").set_value("upload")
     at.button(key="diag_run").click()
@@ -354,7 +356,7 @@ def test_uploaded_probe_set_is_scored_whole_with_no_error_before_a_file(app_home
 def test_a_bad_setting_is_named_on_every_page_without_a_traceback(app_home, monkeypatch):
     """PANTRY_DEVICE=gpu9 stops with one message naming the variable, on every page."""
     monkeypatch.setenv("PANTRY_DEVICE", "gpu9")
-    for page in (None, "pages/diagnostics.py", "pages/retrain.py", "pages/data.py"):
+    for page in (None, "views/diagnostics.py", "views/retrain.py", "views/data.py"):
         at = open_app("ana", page=None)
         if page:
             at.switch_page(page)
@@ -362,3 +364,135 @@ def test_a_bad_setting_is_named_on_every_page_without_a_traceback(app_home, monk
         assert not at.exception, [e.message for e in at.exception]
         errors = [e.value.replace("\\", "") for e in at.error]
         assert len(errors) == 1 and "PANTRY_DEVICE='gpu9'" in errors[0] and "cannot start" in errors[0], errors
+
+
+# --- outside text is shown literally (ui.text.md) --------------------------------------
+
+EVIL_TITLE = "![x](http://127.0.0.1:9/x.png) :red[boom"
+EVIL_STEP = "See http://127.0.0.1:9/steal or www.example.com, $x^2$ <b>bold</b> *now*"
+
+
+def _rendered(markdown_text: str) -> str:
+    """HTML that CommonMark + GFM-style linkify make of `markdown_text` (markdown-it-py)."""
+    from markdown_it import MarkdownIt
+
+    mdit = MarkdownIt("gfm-like") if _has_linkify() else MarkdownIt("commonmark")
+    return mdit.render(markdown_text)
+
+
+def _has_linkify() -> bool:
+    try:
+        import linkify_it  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+@pytest.mark.parametrize("raw", [EVIL_TITLE, EVIL_STEP, "[link](http://127.0.0.1:9/) <img src=x> `code` # head",
+                                 "1. not a list - + | ~~s~~ :smile: :material/home: a@b.org \\ back",
+                                 "Tomato & basil soup (quick, 20 min): 2-3 eggs; 50% feta!"])
+def test_md_shows_outside_text_literally(raw):
+    import html
+    import re
+
+    from ui.text import WJ, md
+
+    out = md(raw)
+    rendered = _rendered(out)
+    assert "<img" not in rendered and "<a " not in rendered and "<em>" not in rendered and "<code>" not in rendered
+    assert "<strong>" not in rendered and "<b>" not in rendered and "<ol" not in rendered and "<h1" not in rendered
+    text = html.unescape(re.sub(r"<[^>]+>", "", rendered)).strip()
+    assert text.replace(WJ, "") == raw, "the text reads exactly as typed"
+    assert all(out[m.end():m.end() + 1] == WJ for m in re.finditer(r"\\:(?=\S)", out)), "no :red[, :emoji:, URL"
+    assert not re.search(r"(?<!\\)[\[\]()*_`$<>!:]", out.replace("\\\\", "")), out
+
+
+def test_md_leaves_ordinary_text_alone():
+    from ui.text import md
+
+    assert md("Smoky Shakshuka with spinach") == "Smoky Shakshuka with spinach"
+    assert md("two\nlines\tand  spaces") == "two lines and spaces"
+    assert md(None) == ""
+
+
+def test_a_recipe_with_markdown_in_it_is_shown_literally_on_compare(app_home, monkeypatch):
+    """An LLM (or an import) can title a recipe `![x](http://...)`: Compare shows it as typed."""
+    import dataclasses
+
+    from pantry.generators.composer import OfflineComposer
+    from ui.text import md
+
+    real = OfflineComposer.generate
+
+    def evil(self, request, on_progress=None):
+        out = real(self, request, on_progress)
+        return [dataclasses.replace(r, title=f"{EVIL_TITLE} {k}", ingredients=(*r.ingredients, "http://127.0.0.1:9/a"),
+                                    steps=(*r.steps, EVIL_STEP), cuisine=":red[x]") for k, r in enumerate(out)]
+
+    monkeypatch.setattr(OfflineComposer, "generate", evil)
+    _store(app_home).ensure_user("ana")
+    at = _app()
+    at.text_area(key="pantry_text::ana").input("eggs, rice, spinach")
+    at.button(key="get_pair").click()
+    at.run()
+    _ok(at)
+    titles = [t for t in _texts(at.subheader) if md("x.png") in t]
+    assert len(titles) == 2, _texts(at.subheader)
+    assert all(t.startswith(md(EVIL_TITLE)) for t in titles), titles
+    bodies = _texts(at.markdown) + _texts(at.caption) + titles + _texts(at.warning) + _texts(at.info)
+    assert any(md(EVIL_STEP) in b for b in bodies), "the step is shown, escaped"
+    assert any(md("http://127.0.0.1:9/a") in b for b in bodies), "the ingredient URL is shown, escaped"
+    for body in bodies:
+        rendered = _rendered(body)
+        assert "<img" not in rendered and "<a " not in rendered and "](http" not in body, body
+        assert ":red[" not in body and "$x" not in body.replace("\\$", ""), body
+
+
+# --- a model that cannot be loaded is never claimed --------------------------------------
+
+@pytest.fixture
+def broken_personal(app_home):
+    """ana's active personal model with a truncated weights file; a good population model."""
+    from pantry.lab import Lab
+    from pantry.model.training import TrainConfig
+    from pantry.settings import Settings
+
+    store = _store(app_home)
+    seed_votes(store, "ana", n=20, seed=0)
+    seed_votes(store, "bo", n=20, seed=1)
+    out = Lab(Settings.from_env(), store).train("ana", TrainConfig(members=2))
+    personal = store.get_model_version(out.personal_version)
+    from pathlib import Path
+
+    path = Path(personal.path)
+    path.write_bytes(path.read_bytes()[: max(1, path.stat().st_size // 3)])
+    return out
+
+
+def test_sidebar_and_compare_name_the_model_that_really_scores(app_home, broken_personal):
+    at = _app()
+    assert not at.exception
+    sidebar = _texts(at.sidebar.success) + _texts(at.sidebar.info) + _texts(at.sidebar.caption)
+    assert not any(f"Personal v{broken_personal.personal_version}" in t for t in sidebar), sidebar
+    assert any(f"Population v{broken_personal.population_version}" in t for t in _texts(at.sidebar.info)), sidebar
+    [warning] = _texts(at.sidebar.warning)
+    assert "cannot be used" in warning and "population" in warning, warning
+    assert "accuracy" not in " ".join(_texts(at.sidebar.caption)) or "everyone" in " ".join(_texts(at.sidebar.caption))
+    assert any("cannot be used" in t for t in _texts(at.main.warning)), "Compare says it too"
+    at.text_area(key="pantry_text::ana").input("eggs, rice, spinach")
+    at.button(key="get_pair").click()
+    at.run()
+    assert not at.exception
+    assert at.session_state["matchup"].model_kind == "population"
+    assert any("population" in t for t in _texts(at.caption)), "the round names the model it used"
+
+
+def test_diagnostics_leaves_out_a_broken_version_and_goes_on(app_home, broken_personal):
+    at = _app()
+    at.switch_page("views/diagnostics.py")
+    at.run()
+    assert not at.exception
+    assert not _texts(at.main.error), _texts(at.main.error)
+    assert any(f"v{broken_personal.personal_version}" in t and "left out" in t for t in _texts(at.main.warning))
+    assert at.get("subheader") and any("Metrics" in t for t in _texts(at.subheader)) or \
+        any("fewer than two recipes" in t for t in _texts(at.info)), "the other versions are still scored"

@@ -15,7 +15,7 @@ TIMEOUT = 180
 
 
 def _retrain_page(profile: str = "ana") -> AppTest:
-    return open_app(profile, "pages/retrain.py", TIMEOUT)
+    return open_app(profile, "views/retrain.py", TIMEOUT)
 
 
 def _charts(at: AppTest) -> list[tuple[dict, list[dict]]]:
@@ -145,9 +145,9 @@ def test_settings_are_kept_per_profile_across_pages_and_reloads(app_home):
     at.run()
     _ok(at)
     assert store.get_user_prefs("ana")["train"]["members"] == 3
-    at.switch_page("pages/data.py")
+    at.switch_page("views/data.py")
     at.run()
-    at.switch_page("pages/retrain.py")
+    at.switch_page("views/retrain.py")
     at.run()
     _ok(at)
     assert at.number_input(key="hp_members").value == 3 and at.checkbox(key="hp_refit").value is False

@@ -272,7 +272,7 @@ def test_reload_second_session_and_phone(server, page, tmp_path):
 
 def _inside_the_app(page, expect, path: str, heading: str) -> None:
     """Opening `path` shows `heading` inside app.py: the sidebar with the URL's profile and
-    the app's navigation (not Streamlit's automatic pages/ listing, which shows "app")."""
+    the app's navigation (not Streamlit's automatic multipage listing, which shows "app")."""
     page.goto(f"{page.context._server}/{path}?profile=tester")
     expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
     _idle(page)
@@ -288,12 +288,14 @@ def _inside_the_app(page, expect, path: str, heading: str) -> None:
 
 def _no_page_not_found(page, expect) -> None:
     """Streamlit's "Page not found" dialog: an address the app itself gives must never show it."""
+    page.wait_for_timeout(500)  # the dialog, when it comes, comes right after the first run
     expect(page.get_by_text("Page not found"), f"{page.url} shows Streamlit's Page not found").to_have_count(0)
 
 
 APP_ADDRESSES = (("scores", "Scores & diagnostics"), ("training", "Retrain"), ("votes", "Data"),
                  ("", "Compare recipes"))
-FILE_ADDRESSES = ("diagnostics", "retrain", "data", "compare")  # what pages/ would give each file
+FILE_ADDRESSES = (("diagnostics", "Scores & diagnostics"), ("retrain", "Retrain"), ("data", "Data"),
+                  ("compare", "Compare recipes"))  # the page files' names: the old pages/ addresses
 
 
 def _tester(tmp_path, page, server) -> None:
@@ -303,22 +305,22 @@ def _tester(tmp_path, page, server) -> None:
     page.context._server = server
 
 
-def test_page_addresses_open_inside_the_app_even_on_a_fresh_server(server, page, tmp_path):
-    """The app's addresses match no page file, so even before any session has run app.py
-    (Streamlit's pages/ mode) Streamlit runs app.py for them; a page file's own address
-    opens the app (its default page), never the file bare."""
+def test_page_addresses_open_inside_the_app(server, page, tmp_path):
+    """Every app address, then every page file's name, opens inside the app with no dialog;
+    a page file's name (an old address) opens that page at its real address, never the file bare."""
     expect = sync_api.expect
     expect.set_options(timeout=60_000)
     _tester(tmp_path, page, server)
     try:
-        for i, path_heading in enumerate(APP_ADDRESSES):  # the first is this fresh server's first request
-            path, heading = path_heading
+        for path, heading in APP_ADDRESSES:
             _inside_the_app(page, expect, path, heading)
-            if i:  # a fresh server's very first request also shows Streamlit's dialog: see the xfail below
-                _no_page_not_found(page, expect)
-            expect(page).to_have_url(re.compile(rf"/({path})?\?profile=tester$"))  # the default page: /
-        for path in FILE_ADDRESSES:
-            _inside_the_app(page, expect, path, "Compare recipes")
+            _no_page_not_found(page, expect)
+            expect(page).to_have_url(re.compile(rf"/({path})?\?profile=tester$"))
+        real = {heading: path for path, heading in APP_ADDRESSES}
+        for path, heading in FILE_ADDRESSES:
+            _inside_the_app(page, expect, path, heading)
+            _no_page_not_found(page, expect)
+            expect(page).to_have_url(re.compile(rf"/({real[heading]})?\?profile=tester$"))
             if path == "diagnostics":
                 _shot(page, "8-file-address")
     except BaseException:
@@ -326,11 +328,17 @@ def test_page_addresses_open_inside_the_app_even_on_a_fresh_server(server, page,
         raise
 
 
-@pytest.mark.xfail(strict=True, reason="Streamlit: until some session has run app.py's st.navigation, a "
-                   "server with a pages/ folder serves each page file at its file name (multipage v1), "
-                   "so a fresh server's very first request to /diagnostics runs that file bare")
-def test_a_page_files_address_as_a_fresh_servers_first_request(server, page, tmp_path):
+@pytest.mark.parametrize("path,heading", [*APP_ADDRESSES, ("diagnostics", "Scores & diagnostics")])
+def test_a_fresh_servers_first_request_opens_inside_the_app(server, page, tmp_path, path, heading):
+    """The first request a fresh server gets (no session has run app.py yet) opens the app with
+    its sidebar and no "Page not found" dialog: there is no pages/ folder for Streamlit to
+    discover (the page files are in views/), so every address runs app.py."""
     expect = sync_api.expect
-    expect.set_options(timeout=20_000)
+    expect.set_options(timeout=60_000)
     _tester(tmp_path, page, server)
-    _inside_the_app(page, expect, "diagnostics", "Compare recipes")
+    try:
+        _inside_the_app(page, expect, path, heading)
+        _no_page_not_found(page, expect)
+    except BaseException:
+        _shot(page, f"failure-first-request-{path or 'root'}")
+        raise

@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 import streamlit as st
 
 from pantry.domain.recipes import Recipe
-from ui.common import esc
+from ui.text import md
 
 # Side labels say "Left"/"Right" side by side and "Top"/"Bottom" once the columns stack
 # (Streamlit stacks columns below 640 px). Our own markup, never outside text.
@@ -45,7 +45,7 @@ def facts(recipe: Recipe) -> str:
     if recipe.servings:
         parts.append(f":material/group: serves {recipe.servings}")
     if recipe.cuisine:
-        parts.append(f":material/public: {esc(recipe.cuisine)}")
+        parts.append(f":material/public: {md(recipe.cuisine)}")
     parts.append(f":material/list: {len(recipe.steps)} steps")
     return " · ".join(parts)
 
@@ -62,7 +62,7 @@ def recipe_card(recipe: Recipe, pantry: Sequence[str], label: str = "", score: t
     with st.container(border=True, key=f"card_{key}" if key else None):
         if label:
             st.html(label)
-        st.subheader(esc(recipe.title), anchor=False)
+        st.subheader(md(recipe.title), anchor=False)
         st.caption(facts(recipe))
         if actions is not None:
             actions()
@@ -73,8 +73,8 @@ def recipe_card(recipe: Recipe, pantry: Sequence[str], label: str = "", score: t
                       delta_arrow="off", delta_description="uncertainty")
         head = f"**Ingredients** ({len(recipe.ingredients)}"
         head += f", {len(missing)} missing)" if pantry else ")"
-        items = [f":orange[{esc(line)} (missing)]" if line in missing else esc(line) for line in recipe.ingredients]
+        items = [f":orange[{md(line)} (missing)]" if line in missing else md(line) for line in recipe.ingredients]
         st.markdown(head + ": " + " · ".join(items))
         if recipe.steps:
             with st.expander(f"Method ({len(recipe.steps)} steps)", expanded=steps_expanded):
-                st.markdown("\n".join(f"{i}. {esc(s)}" for i, s in enumerate(recipe.steps, 1)))
+                st.markdown("\n".join(f"{i}. {md(s)}" for i, s in enumerate(recipe.steps, 1)))

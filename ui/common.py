@@ -1,4 +1,4 @@
-"""Small page helpers: error guard, flash messages, escaping, the session's profile.
+"""Small page helpers: error guard, flash messages, the session's profile.
 
 The profile belongs to one browser session and is mirrored in the URL (`?profile=ana`), so
 a reload, a bookmark or a direct link comes back to the same person; with no profile in
@@ -7,7 +7,6 @@ the URL the app asks (welcome screen) and never picks someone else.
 
 from __future__ import annotations
 
-import html
 import logging
 from contextlib import contextmanager
 from typing import Iterator
@@ -16,21 +15,10 @@ import streamlit as st
 
 from pantry.errors import PantryError
 from pantry.domain.votes import validate_user_name
+from ui.text import md
 
 log = logging.getLogger("pantrypilot.app")
 PROFILE_PARAM = "profile"
-
-
-def esc(text: object) -> str:
-    """Text from outside (recipes, LLM answers, file names, server strings) as literal Markdown.
-
-    Escapes HTML and every Markdown / Streamlit directive character, so `[x](url)`,
-    `![img](url)`, `:red[...]`, `$...$` and bare URLs are shown as typed, never rendered.
-    """
-    text = html.escape(str(text), quote=False)
-    for ch in "\\`*_{}[]<>()#+!|~$:":
-        text = text.replace(ch, "\\" + ch)
-    return text.replace("\n", " ")
 
 
 @contextmanager
@@ -43,10 +31,10 @@ def guarded(what: str) -> Iterator[None]:
     try:
         yield
     except PantryError as e:
-        st.error(f"{what}: {esc(e)}", icon=":material/error:")
+        st.error(f"{what}: {md(e)}", icon=":material/error:")
     except Exception as e:  # noqa: BLE001 - the page must stay usable
         log.exception("%s failed", what)
-        st.error(f"{what} failed unexpectedly ({type(e).__name__}: {esc(e)}). Nothing that was saved is lost; "
+        st.error(f"{what} failed unexpectedly ({type(e).__name__}: {md(e)}). Nothing that was saved is lost; "
                  "try again, and if it keeps happening, report it with the app's log.",
                  icon=":material/error:")
 
@@ -85,7 +73,7 @@ def resolve_profile(users: list[str]) -> str | None:
         try:
             name = validate_user_name(wanted)
         except PantryError as e:
-            st.session_state["_profile_problem"] = f"The link names an invalid profile: {e}."
+            st.session_state["_profile_problem"] = f"The link names an invalid profile: {md(e)}."
             name = None
         if name is not None and name in users:
             if st.session_state.get("profile") != name:
@@ -93,7 +81,7 @@ def resolve_profile(users: list[str]) -> str | None:
                 st.session_state["profile_pick"] = name
             return name
         if name is not None:
-            st.session_state["_profile_problem"] = (f"There is no profile named '{name}' here. Choose yours or "
+            st.session_state["_profile_problem"] = (f"There is no profile named '{md(name)}' here. Choose yours or "
                                                     "create it.")
         st.query_params.pop(PROFILE_PARAM, None)
         set_profile(None)

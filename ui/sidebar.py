@@ -6,7 +6,8 @@ import streamlit as st
 
 from pantry.errors import PantryError
 from pantry.domain.votes import validate_user_name
-from ui.common import esc, flash, resolve_profile, set_profile
+from ui.text import md
+from ui.common import flash, resolve_profile, set_profile
 from ui.resources import generator_choice, get_lab, refresh_generator
 
 
@@ -29,7 +30,7 @@ def _create_profile() -> None:
         return
     select_profile(name)
     st.session_state["new_profile_name"] = ""
-    flash("success", f"Profile '{esc(name)}' created. Welcome!")
+    flash("success", f"Profile '{md(name)}' created. Welcome!")
 
 
 def profile_picker() -> str | None:
@@ -57,7 +58,7 @@ def profile_picker() -> str | None:
         st.button("Create profile", on_click=_create_profile, key="create_profile", type="primary" if not users else "secondary")
         err = st.session_state.pop("_profile_error", None)
         if err:
-            st.error(esc(err))
+            st.error(md(err))
     return profile
 
 
@@ -65,10 +66,10 @@ def generator_status() -> None:
     choice, error = generator_choice()
     st.markdown("**Recipe generator**")
     if choice is None:
-        st.error(f"Ollama unavailable: {esc(error)}", icon=":material/cloud_off:")
+        st.error(f"Ollama unavailable: {md(error)}", icon=":material/cloud_off:")
     elif choice.backend == "ollama":
-        st.success(f"Ollama up: {esc(choice.name.split(':', 1)[1])}", icon=":material/smart_toy:")
-        st.caption(esc(choice.reason))
+        st.success(f"Ollama up: {md(choice.name.split(':', 1)[1])}", icon=":material/smart_toy:")
+        st.caption(md(choice.reason))
     else:
         status = choice.ollama
         if status is None:
@@ -77,33 +78,62 @@ def generator_status() -> None:
             st.warning("Offline composer: Ollama model missing", icon=":material/download:")
         else:
             st.info("Offline composer: Ollama down", icon=":material/cloud_off:")
-        st.caption(esc(choice.reason))
+        st.caption(md(choice.reason))
     st.button("Check again", key="recheck_generator", on_click=refresh_generator, type="tertiary",
               icon=":material/refresh:")
 
 
+def _accuracy(metrics: dict) -> str:
+    """', held-out accuracy 81% (70%-90%)': the cross-validated figure the Retrain page shows."""
+    acc, low, high = metrics.get("cv_accuracy"), metrics.get("cv_low"), metrics.get("cv_high")
+    if not isinstance(acc, (int, float)):
+        return ""
+    text = f", held-out accuracy {acc:.0%}"
+    if isinstance(low, (int, float)) and isinstance(high, (int, float)):
+        text += f" ({low:.0%}-{high:.0%})"
+    return text
+
+
+def scoring_model(user: str | None):
+    """`Lab.model_for(user)`, the model that really scores; None when no version is active at all
+    (then it is the heuristic with nothing to report, and the embedder need not be loaded)."""
+    lab = get_lab()
+    if (user is None or lab.store.active_model(user) is None) and lab.store.active_model(None) is None:
+        return None
+    return lab.model_for(user)
+
+
+def model_problem_text(choice) -> str:
+    """The warning for a ModelChoice that fell back past unusable weights (escaped)."""
+    return ("A saved model cannot be used, so the " + md(choice.label) + " model scores instead: "
+            + "; ".join(md(p) for p in choice.problems))
+
+
 def model_status(user: str | None) -> None:
-    """Which model ranks recipes, without loading the embedder (the sidebar must be fast)."""
+    """The model that really scores recipes for this profile (`Lab.model_for`), with a warning
+    naming any weights file that could not be used on the way there. Only that model's figures
+    are shown. With no active version at all the embedder is not loaded (the sidebar must be fast)."""
     store = get_lab().store
     st.markdown("**Reward model**")
-    personal = store.active_model(user) if user else None
-    population = store.active_model(None)
-    if personal is not None:
-        m = personal.metrics
-        acc, low, high = m.get("cv_accuracy"), m.get("cv_low"), m.get("cv_high")
-        extra = ""
-        if isinstance(acc, (int, float)):  # the same cross-validated figure the Retrain page shows
-            extra = f", held-out accuracy {acc:.0%}"
-            if isinstance(low, (int, float)) and isinstance(high, (int, float)):
-                extra += f" ({low:.0%}-{high:.0%})"
-        st.success(f"Personal v{personal.id}", icon=":material/person:")
-        st.caption(f"trained on {personal.metrics.get('n_decisive', '?')} of {esc(user)}'s decisive votes{extra}")
-    elif population is not None:
-        st.info(f"Population v{population.id}", icon=":material/groups:")
-        st.caption("trained on everyone's votes; no personal model for this profile yet")
-    else:
+    choice = scoring_model(user)
+    if choice is None:
         st.info("Heuristic", icon=":material/rule:")
         st.caption("no trained model yet: ranking by pantry coverage and time")
+        return
+    version = store.get_model_version(choice.version_id) if choice.version_id is not None else None
+    metrics = version.metrics if version is not None else {}
+    if choice.kind == "personal":
+        st.success(f"Personal v{choice.version_id}", icon=":material/person:")
+        st.caption(f"trained on {metrics.get('n_decisive', '?')} of {md(user)}'s decisive votes{_accuracy(metrics)}")
+    elif choice.kind == "population":
+        st.info(f"Population v{choice.version_id}", icon=":material/groups:")
+        st.caption("trained on everyone's votes; no usable personal model for this profile"
+                   + _accuracy(metrics))
+    else:
+        st.info("Heuristic", icon=":material/rule:")
+        st.caption("ranking by pantry coverage and time")
+    if choice.problems:
+        st.warning(model_problem_text(choice), icon=":material/broken_image:")
 
 
 def render_sidebar() -> str | None:

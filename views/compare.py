@@ -19,8 +19,9 @@ from pantry.kitchen import read_pantry
 from pantry.model.training import TrainConfig
 from pantry.domain.votes import describe_vote
 from ui.cards import CARD_CSS, recipe_card, side_label
-from ui.common import current_profile, esc, flash, guarded, show_flashes
-from ui.sidebar import select_profile
+from ui.text import md
+from ui.common import current_profile, flash, guarded, show_flashes
+from ui.sidebar import model_problem_text, scoring_model, select_profile
 from ui.resources import composer_cuisines, generator_choice, get_kitchen, get_lab, kitchen_names, settings
 
 ANY = "any cuisine"
@@ -64,7 +65,7 @@ def _save_inputs(name: str) -> None:
                 prefs["items" if field == "pantry_items" else field] = list(value) if isinstance(value, list) else value
         store.set_user_prefs(name, prefs)
     except PantryError as e:
-        flash("error", f"Could not save your pantry: {e}")
+        flash("error", f"Could not save your pantry: {md(e)}")
 
 
 def _pantry(inputs: dict):
@@ -95,7 +96,7 @@ def _vote(choice: str) -> None:
                                right_reasons=st.session_state.get("reasons_right") or [])
         vote_id = store.add_vote(vote)
     except PantryError as e:
-        flash("error", f"Your vote was not saved: {esc(e)}")
+        flash("error", f"Your vote was not saved: {md(e)}")
         return
     _my_votes().append({"id": vote_id, "user": name})
     st.session_state["revealed"] = {"vote_id": vote_id, "choice": choice}
@@ -120,12 +121,12 @@ def _undo() -> None:
             vote = store.get_vote(entry["id"])
             titles = {rid: r.title for rid, r in store.get_recipes([vote.a, vote.b]).items()}
         except PantryError as e:
-            flash("error", f"Undo failed: {esc(e)}")
+            flash("error", f"Undo failed: {md(e)}")
             return
         revealed = st.session_state.get("revealed")
         if revealed and revealed.get("vote_id") == entry["id"]:
             st.session_state["revealed"] = None  # vote again on the same pair
-        flash("success", f"Undid your vote ({esc(describe_vote(vote, titles))}). It is kept as deleted "
+        flash("success", f"Undid your vote ({md(describe_vote(vote, titles))}). It is kept as deleted "
               "and can be restored on the Data page.")
         return
     flash("info", "Nothing to undo: no votes were cast for this profile in this session.")
@@ -154,7 +155,7 @@ def _welcome() -> None:
                          on_change=lambda: select_profile(st.session_state["welcome_pick"]))
     err = st.session_state.pop("_welcome_error", None)
     if err:
-        st.error(esc(err))
+        st.error(md(err))
 
 
 def _start_profile() -> None:
@@ -183,14 +184,14 @@ def _progress_line(name: str) -> None:
     active = store.active_model(name)
     trained_on = active.metrics.get("n_decisive") if active is not None else None
     hint = retrain_hint(total, decisive, trained_on, TrainConfig().min_decisive)
-    st.markdown(f":material/how_to_vote: **{total}** vote{'s' if total != 1 else ''} by **{esc(name)}** "
+    st.markdown(f":material/how_to_vote: **{total}** vote{'s' if total != 1 else ''} by **{md(name)}** "
                 f"({decisive} decisive) · {_hint_text(hint)}", help="Decisive = one recipe was better.")
 
 
 def _generate(name: str, mode: str, inputs: dict) -> None:
     choice, error = generator_choice()
     if choice is None:
-        st.error(f"No recipe generator available: {esc(error)}")
+        st.error(f"No recipe generator available: {md(error)}")
         return
     reading = _pantry(inputs)
     max_minutes = int(inputs.get("max_minutes") or 0)
@@ -200,11 +201,11 @@ def _generate(name: str, mode: str, inputs: dict) -> None:
                                 cuisine=None if cuisine == ANY else cuisine,
                                 max_minutes=max_minutes or None, seed=int(_rng().integers(1 << 31)))
     slot = st.empty()  # progress while cooking; cleared afterwards so the round fits on screen
-    with slot.status(f"Cooking up {request.n} candidates with {esc(choice.name)}...", expanded=False):
+    with slot.status(f"Cooking up {request.n} candidates with {md(choice.name)}...", expanded=False):
         bar = st.progress(0.0)
 
         def progress(done: int, total: int, message: str) -> None:
-            bar.progress(min(1.0, done / total) if total else 0.0, text=message)
+            bar.progress(min(1.0, done / total) if total else 0.0, text=md(message))
 
         shown = st.session_state.setdefault("_shown_pairs", set())
         recent = st.session_state.setdefault("_recent_recipes", [])  # recipes of the last rounds
@@ -214,7 +215,7 @@ def _generate(name: str, mode: str, inputs: dict) -> None:
         del recent[:-2 * RECENT_ROUNDS]
     slot.empty()
     for note in rnd.notes:
-        st.warning(esc(note))
+        st.warning(md(note))
     st.session_state["matchup"] = rnd.matchup
     st.session_state["round_info"] = {"mode": mode, "candidates": rnd.candidates, "pantry_note": reading.note,
                                       "dropped": rnd.dropped_duplicates, "generator": rnd.generator_name}
@@ -235,7 +236,7 @@ def _pantry_inputs(name: str, expanded: bool) -> dict:
     save = {"on_change": _save_inputs, "args": (name,)}
     inputs = {}
     current = {f: st.session_state.get(_key(name, f), saved[f]) for f in saved}
-    with st.expander(esc(_pantry_summary(current)), expanded=expanded, icon=":material/kitchen:"):
+    with st.expander(md(_pantry_summary(current)), expanded=expanded, icon=":material/kitchen:"):
         left, right = st.columns([3, 2], gap="medium")
         with left:
             inputs["pantry_text"] = st.text_area(
@@ -267,9 +268,9 @@ def _pantry_inputs(name: str, expanded: bool) -> dict:
 def _pantry_note(inputs: dict) -> None:
     reading = _pantry(inputs)
     if reading.note:
-        st.warning(esc(reading.note), icon=":material/help:")
+        st.warning(md(reading.note), icon=":material/help:")
     elif reading.unknown:
-        st.caption("Not understood (kept as typed): " + esc(", ".join(reading.unknown[:12])))
+        st.caption("Not understood (kept as typed): " + md(", ".join(reading.unknown[:12])))
 
 
 def _actions(name: str) -> None:
@@ -288,7 +289,7 @@ def _actions(name: str) -> None:
 def _show_cook(matchup) -> None:
     top = matchup.ranking[0]
     st.subheader("The model's top pick", anchor=False)
-    st.caption(f"Best of {len(matchup.ranking)} candidates by the {matchup.model_label} model.")
+    st.caption(f"Best of {len(matchup.ranking)} candidates by the {md(matchup.model_label)} model.")
     recipe_card(top.recipe, matchup.pantry, amounts=matchup.amounts, score=(top.score, top.uncertainty), key="cook_top")
     table = pd.DataFrame([{"rank": k, "recipe": s.recipe.title, "score": s.score, "±": s.uncertainty,
                            "minutes": s.recipe.minutes} for k, s in enumerate(matchup.ranking, 1)])
@@ -307,7 +308,7 @@ def _show_pair(matchup, revealed) -> None:
         _vote_bar()
     info = st.session_state.get("round_info") or {}
     if info.get("pantry_note"):
-        st.caption(":material/help: " + esc(info["pantry_note"]))
+        st.caption(":material/help: " + md(info["pantry_note"]))
     cols = st.columns(2, gap="medium")
     for col, side, item in ((cols[0], "left", matchup.left_item), (cols[1], "right", matchup.right_item)):
         with col:
@@ -318,8 +319,8 @@ def _show_pair(matchup, revealed) -> None:
                         score=(item.score, item.uncertainty) if revealed else None, key=side,
                         actions=None if revealed else (lambda side=side: _pick_controls(side)))
     dropped = info.get("dropped")
-    st.caption(f"Pair chosen as **{matchup.why}** for the {esc(matchup.model_label)} model from "
-               f"{info.get('candidates', '?')} candidates by {esc(matchup.generator)}"
+    st.caption(f"Pair chosen as **{matchup.why}** for the {md(matchup.model_label)} model from "
+               f"{info.get('candidates', '?')} candidates by {md(matchup.generator)}"
                + (f" ({dropped} near-duplicates dropped)" if dropped else "")
                + " · sides are randomised. Scores appear after you vote.")
 
@@ -360,7 +361,7 @@ def _revealed_message(matchup, revealed) -> None:
     if choice in ("left", "right"):
         agree = (" The model agreed." if model_pref == choice else
                  " The model scored them equally." if model_pref is None else " The model disagreed.")
-    st.success(f"Saved vote #{revealed['vote_id']}: {esc(said)}.{agree} Scores are now shown (model: {esc(matchup.model_label)}). "
+    st.success(f"Saved vote #{revealed['vote_id']}: {md(said)}.{agree} Scores are now shown (model: {md(matchup.model_label)}). "
                "Press **N** for the next pair, **U** to undo.", icon=":material/check_circle:")
 
 
@@ -399,6 +400,10 @@ else:
         for key in ("matchup", "revealed", "round_info"):
             st.session_state.pop(key, None)
         st.session_state["_matchup_for"] = user
+    with guarded("Checking the reward model"):
+        scoring = scoring_model(user)
+        if scoring is not None and scoring.problems:
+            st.warning(model_problem_text(scoring), icon=":material/broken_image:")
     want_round = st.session_state.pop("_want_round", False)
     inputs = _pantry_inputs(user, expanded=st.session_state.get("matchup") is None and not want_round)
     if want_round:

@@ -2,7 +2,7 @@
 per-line report; the list of imports, each undone or restored as a whole; export.
 
 Text that comes from outside (file names, recipe titles, profile names) is shown as text:
-in tables and option lists as plain strings, in messages escaped with `ui.common.esc`.
+in tables and option lists as plain strings, in messages escaped with `ui.text.md`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import streamlit as st
 
 from pantry.errors import ImportFailed, PantryError
 from pantry.storage.jsonl import export_csv, export_trl, export_votes, import_jsonl
-from ui.common import current_profile, esc, flash, guarded
+from ui.text import md
+from ui.common import current_profile, flash, guarded
 from ui.resources import get_lab
 
 lab = get_lab()
@@ -46,7 +47,7 @@ def _set_deleted(ids: list[int], deleted: bool) -> None:
         for vid in ids:
             changed += bool(store.delete_vote(vid) if deleted else store.restore_vote(vid))
     except PantryError as e:
-        flash("error", esc(e))
+        flash("error", md(e))
     verb = "Deleted" if deleted else "Restored"
     flash("success", f"{verb} {changed} vote(s)." + ("" if changed == len(ids) else
                                                       f" {len(ids) - changed} already were."))
@@ -60,9 +61,9 @@ def _set_batch_deleted(batch_id: int | None, deleted: bool) -> None:
         batch = store.get_import_batch(batch_id)
         changed = store.delete_batch(batch_id) if deleted else store.restore_batch(batch_id)
     except PantryError as e:
-        flash("error", esc(e))
+        flash("error", md(e))
         return
-    name = esc(batch.file_name) if batch else f"#{batch_id}"
+    name = md(batch.file_name) if batch else f"#{batch_id}"
     if deleted:
         flash("success", f"Undid import #{batch_id} ({name}): {changed} vote(s) deleted. Restore it to bring "
                          "them back.")
@@ -81,10 +82,10 @@ def _import(default_user: str) -> None:
         st.session_state["import_problems"] = {"name": upload.name, "problems": e.problems}
         return
     except PantryError as e:
-        flash("error", f"Import failed, nothing was imported: {esc(e)}")
+        flash("error", f"Import failed, nothing was imported: {md(e)}")
         return
     st.session_state.pop("import_problems", None)
-    flash("success", f"Imported {esc(upload.name)}: {report.summary()}.")
+    flash("success", f"Imported {md(upload.name)}: {report.summary()}.")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -163,7 +164,7 @@ with st.container(border=True):
     problems = st.session_state.get("import_problems")
     if problems:
         n = len({line for line, _ in problems["problems"]})
-        st.error(f"{esc(problems['name'])}: {n} bad line{'s' if n != 1 else ''}; nothing was imported. Fix them "
+        st.error(f"{md(problems['name'])}: {n} bad line{'s' if n != 1 else ''}; nothing was imported. Fix them "
                  "and import again.", icon=":material/error:")
         st.dataframe(pd.DataFrame(problems["problems"], columns=["line", "problem"]), hide_index=True,
                      key="import_report")
@@ -208,7 +209,7 @@ st.subheader("Export", anchor=False)
 with guarded("Export"):
     scopes = ["profile", "everyone"] if user else ["everyone"]
     scope = st.radio("Whose votes", scopes, horizontal=True, key="export_scope",
-                     format_func=lambda s: f"{esc(user)}'s votes" if s == "profile" else "everyone's votes")
+                     format_func=lambda s: f"{md(user)}'s votes" if s == "profile" else "everyone's votes")
     who = user if scope == "profile" else None
     stem = f"pantrypilot-{who or 'all'}".replace(" ", "_")
     e1, e2, e3 = st.columns(3)

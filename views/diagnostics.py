@@ -15,8 +15,10 @@ import pandas as pd
 import streamlit as st
 
 from pantry.evaluation.reports import HEURISTIC, PROBE_SOURCES, DiagnosticsReport, diagnostics_report, version_label
+from pantry.errors import PantryError
 from pantry.model.training import TrainConfig
 from ui.common import current_profile, guarded
+from ui.text import md
 from ui.resources import get_lab
 
 lab = get_lab()
@@ -95,7 +97,7 @@ versions = store.model_versions(None)
 options = [HEURISTIC] + [v.id for v in versions]
 labels = {HEURISTIC: "heuristic (pantry coverage and time)", **{v.id: version_label(v) for v in versions}}
 default = [v.id for v in versions if v.active and (v.user is None or v.user == user)] or [HEURISTIC]
-scope_labels = {"profile": f"{user}'s held-out votes" if user else "profile (none chosen)",
+scope_labels = {"profile": f"{md(user)}'s held-out votes" if user else "profile (none chosen)",
                 "everyone": "everyone's held-out votes"}
 with st.form("diag_form", enter_to_submit=False):
     c1, c2, c3 = st.columns([3, 2, 2])
@@ -114,6 +116,24 @@ source = st.session_state.get("diag_source") or "recent"
 upload = st.session_state.get("diag_upload")
 limit = int(st.session_state.get("diag_limit") or 0)
 vote_scope = st.session_state.get("diag_votes") or "profile"
+
+by_id = {v.id: v for v in versions}
+usable = []
+for item in selected:  # a version whose weights cannot be loaded is named and left out; the others go on
+    if item == HEURISTIC or item not in by_id:
+        usable.append(item)
+        continue
+    try:
+        lab.load_version(by_id[item])
+    except PantryError as e:
+        st.warning(f"{md(labels.get(item, item))} cannot be scored and is left out: {md(e)}",
+                   icon=":material/broken_image:")
+    else:
+        usable.append(item)
+if selected and not usable:
+    st.info("None of the chosen model versions can be loaded; choose another one (the heuristic always works).")
+    st.stop()
+selected = usable
 
 if not selected:
     st.info("Choose at least one model version.")
@@ -152,10 +172,10 @@ with guarded("Diagnostics"):
     for label, items in report.alerts.items():
         for text in items:
             any_alert = True
-            (st.error if "collapse" in text else st.warning)(f"**{label}**: {text}")  # library text
+            (st.error if "collapse" in text else st.warning)(f"**{md(label)}**: {md(text)}")
     if bias.alert:
         any_alert = True
-        st.warning(f"**human votes**: {bias.alert}")
+        st.warning(f"**human votes**: {md(bias.alert)}")
     if not any_alert:
         st.success("No alerts: scores are spread out and no position bias was detected.")
 
@@ -202,7 +222,7 @@ with guarded("Diagnostics"):
 
     st.subheader("Top and bottom recipes", anchor=False)
     fmt = {c: st.column_config.NumberColumn(format="%.3f") for c in ("score", "uncertainty", "distance")}
-    for tab, label in zip(st.tabs(report.models), report.models):
+    for tab, label in zip(st.tabs([md(m) for m in report.models]), report.models):
         top, bottom = _top_bottom(scores, label)
         with tab:
             t, b = st.columns(2)

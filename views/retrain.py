@@ -20,7 +20,8 @@ from pantry.errors import NotEnoughVotes, PantryError
 from pantry.evaluation.reports import retrain_comparison, versions_table, votes_summary
 from pantry.model.training import (CV_FOLDS, LEGACY_DEFAULTS, CrossValidation, TrainConfig, TrainOption, config_from,
                                    train_options)
-from ui.common import current_profile, esc, flash, guarded
+from ui.text import md
+from ui.common import current_profile, flash, guarded
 from ui.resources import get_lab
 
 lab = get_lab()
@@ -72,7 +73,7 @@ def _save_hp() -> None:
         prefs[PREFS_KEY] = _clean(_current_values())
         store.set_user_prefs(name, prefs)
     except PantryError as e:
-        flash("warning", f"Could not save the Retrain settings: {esc(e)}")
+        flash("warning", f"Could not save the Retrain settings: {md(e)}")
 
 
 def _load_hp(name: str) -> None:
@@ -176,7 +177,7 @@ def _activate_candidates(result: dict) -> None:
         lab.activate([result["version"], result.get("population")])
         flash("success", f"Activated {_candidates_text(result)}.")
     except PantryError as e:
-        flash("error", f"Could not activate {_candidates_text(result)}: {esc(e)}")
+        flash("error", f"Could not activate {_candidates_text(result)}: {md(e)}")
     st.session_state.pop("train_result", None)
 
 
@@ -185,7 +186,7 @@ def _activate(version_id: int) -> None:
         store.activate_model(version_id)
         flash("success", f"Version v{version_id} is now active.")
     except PantryError as e:
-        flash("error", f"Could not activate v{version_id}: {esc(e)}")
+        flash("error", f"Could not activate v{version_id}: {md(e)}")
     st.session_state.pop("train_result", None)
 
 
@@ -198,7 +199,7 @@ def _keep() -> None:
 
 def _deactivate(name: str) -> None:
     store.deactivate_models(name)
-    flash("info", f"{esc(name)} now uses the population model (or the heuristic).")
+    flash("info", f"{md(name)} now uses the population model (or the heuristic).")
 
 
 def _train(name: str, cfg: TrainConfig) -> None:
@@ -208,7 +209,7 @@ def _train(name: str, cfg: TrainConfig) -> None:
     folds_done: dict[str, dict] = {}
     last_draw = [0.0]
     unit = "iteration"  # Newton, the one solver (Lab.retrain_preview says it as history_unit)
-    with st.status(f"Training a candidate personal model for {esc(name)}...", expanded=True) as status:
+    with st.status(f"Training a candidate personal model for {md(name)}...", expanded=True) as status:
         bar = st.progress(0.0, text="preparing votes")
         loss_box = st.empty()
         acc_box = st.empty()
@@ -236,11 +237,11 @@ def _train(name: str, cfg: TrainConfig) -> None:
                                           on_fold=on_fold)
         except NotEnoughVotes as e:
             status.update(label="Not enough votes yet", state="error")
-            st.warning(esc(e))
+            st.warning(md(e))
             return
         except PantryError as e:
             status.update(label="Training failed", state="error")
-            st.error(f"Training failed; nothing was changed: {esc(e)}")
+            st.error(f"Training failed; nothing was changed: {md(e)}")
             return
         loss_box.empty()  # the result below shows both charts; the live ones go
         acc_box.empty()
@@ -279,7 +280,7 @@ else:
     st.dataframe(summary, hide_index=True)
 
 st.subheader("Settings", anchor=False)
-st.caption(f"Kept for **{esc(user)}**: saved with the profile on **Save settings** and on each **Retrain**, so "
+st.caption(f"Kept for **{md(user)}**: saved with the profile on **Save settings** and on each **Retrain**, so "
            "they come back after leaving the page or reloading.")
 counts = store.vote_counts(user)
 decisive = counts["a"] + counts["b"]
@@ -291,7 +292,7 @@ with st.form("retrain_form", enter_to_submit=False):
         for col, o in zip(cols, OPTIONS[start:start + per_row]):
             with col:
                 _control(o)
-    st.markdown(f"**{esc(user)}** has **{decisive}** decisive votes (training needs {min_needed}).")
+    st.markdown(f"**{md(user)}** has **{decisive}** decisive votes (training needs {min_needed}).")
     with st.container(horizontal=True, gap="small"):
         retrain = st.form_submit_button(
             "Retrain", type="primary", key="retrain", icon=":material/model_training:", on_click=_save_hp,
@@ -313,7 +314,7 @@ result = st.session_state.get("train_result")
 if result and result.get("user") == user:
     new, current = result["new"], result["current"]
     st.subheader(f"New v{result['version']} vs the current model", anchor=False)
-    st.caption(f"Both measured on the same **{new['pairs']}** decisive votes of {esc(user)}, by "
+    st.caption(f"Both measured on the same **{new['pairs']}** decisive votes of {md(user)}, by "
                f"{new['folds']}-fold cross-validation: each vote is scored by a model fitted without it. "
                f"Strict accuracy: equal scores count as wrong. The current model ({result['current_kind']}): "
                f"{BASIS_TEXT[result['basis']]}. This is the figure kept with v{result['version']} and shown in "
@@ -364,5 +365,5 @@ else:
     chosen = x.selectbox("Version", ids, format_func=labels.get, key="version_pick")
     y.button("Activate / roll back", on_click=_activate, args=(chosen,), key="activate_pick",
              icon=":material/history:", disabled=chosen is None)
-    z.button(f"No personal model for {user}", on_click=_deactivate, args=(user,), key="deactivate",
+    z.button(f"No personal model for {md(user)}", on_click=_deactivate, args=(user,), key="deactivate",
              disabled=store.active_model(user) is None)
