@@ -36,12 +36,12 @@ from pantry.api.jobs import JobConflict, JobRegistry
 from pantry.api.tokens import TOKEN_TTL_S, signing_key, sign, verify
 from pantry.compare import prepare_round
 from pantry.domain.recipes import Recipe
-from pantry.domain.votes import Vote, vote_from_dict
+from pantry.domain.votes import Vote, validate_user_name, vote_from_dict
 from pantry.errors import GeneratorError, GeneratorUnavailable, InvalidInput, NotEnoughVotes, PantryError
 from pantry.generators import GenerationRequest, generate_with_fallback, select_generator
 from pantry.kitchen import read_pantry
 from pantry.lab import Lab, ModelChoice
-from pantry.model.training import CV_FOLDS, TrainConfig, config_from, train_options
+from pantry.model.training import TrainConfig, config_from, train_options
 from pantry.settings import Settings
 
 MAX_BODY_BYTES = 8 * 1024 * 1024  # a request body larger than this is refused (413) before parsing
@@ -145,8 +145,13 @@ def _generation(lab: Lab, body: s.CookingInput, n: int):
 
 
 def _known_profile(lab: Lab, profile: str | None) -> str | None:
+    """The validated name of an existing profile (None stays None); 400 for a bad name, 404 for none."""
     if profile is None:
         return None
+    try:
+        profile = validate_user_name(profile)
+    except InvalidInput as e:
+        raise InvalidInput(f"field 'profile': {e}") from None
     if profile not in lab.store.list_users():
         raise NotFound(f"there is no profile named {profile!r}")
     return profile
@@ -318,13 +323,7 @@ def create_app(settings: Settings | None = None, lab: Lab | None = None) -> Fast
                    include_deleted: bool = False) -> s.VotesPage:
         """Votes oldest first, one page at a time (`limit` at most MAX_VOTES_PAGE)."""
         lab_ = _lab(request)
-        if profile is not None:
-            from pantry.domain.votes import validate_user_name
-            try:
-                profile = validate_user_name(profile)
-            except InvalidInput as e:
-                raise InvalidInput(f"field 'profile': {e}") from None
-            _known_profile(lab_, profile)
+        profile = _known_profile(lab_, profile)
         found = lab_.store.votes(profile, include_deleted=include_deleted, since=since)
         return s.VotesPage(profile=profile, total=len(found), offset=offset, limit=limit,
                            votes=[_vote_out(v) for v in found[offset:offset + limit]])
@@ -341,13 +340,7 @@ def create_app(settings: Settings | None = None, lab: Lab | None = None) -> Fast
     def models(request: Request, profile: str | None = None) -> s.ModelsResponse:
         """Model versions, newest first (with `profile`: its own and the population's)."""
         lab_ = _lab(request)
-        if profile is not None:
-            from pantry.domain.votes import validate_user_name
-            try:
-                profile = validate_user_name(profile)
-            except InvalidInput as e:
-                raise InvalidInput(f"field 'profile': {e}") from None
-            _known_profile(lab_, profile)
+        profile = _known_profile(lab_, profile)
         versions = lab_.store.model_versions(profile)
         in_use = None
         if profile is not None:  # the heuristic needs the encoder's size: say it without loading it
@@ -414,4 +407,4 @@ def _job_out(job) -> s.JobOut:
                     finished_at=job.finished_at)
 
 
-__all__ = ["create_app", "MAX_BODY_BYTES", "CV_FOLDS"]
+__all__ = ["create_app", "MAX_BODY_BYTES"]
