@@ -54,6 +54,8 @@ def cmd_generate(args) -> int:
     from pantry.kitchen import pantry_names, parse_pantry
     from pantry.settings import Settings
     settings = Settings.from_env()
+    from pantry.generators.base import check_recipe_count
+    check_recipe_count(args.n, "--n")
     items = parse_pantry(args.pantry, max_chars=settings.max_pantry_chars)
     request = GenerationRequest(pantry=pantry_names(items), n=args.n, diets=tuple(args.diet or ()),
                                 cuisine=args.cuisine, max_minutes=args.max_minutes,
@@ -144,8 +146,17 @@ def cmd_diagnose(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from pantry.model.training import config_from, train_options
-    cfg = config_from({o.name: getattr(args, o.name) for o in train_options()})
+    from pantry.errors import InvalidInput
+    from pantry.model.training import TrainConfig, train_options
+    values = {}
+    for o in train_options():  # limits checked here, so a bad value is one `error: --flag ...` line
+        try:
+            values[o.name] = o.check(getattr(args, o.name), o.flag)
+        except ValueError as e:
+            raise InvalidInput(str(e)) from None
+    cfg = TrainConfig(**values)
+    if args.cv_folds < 0:
+        raise InvalidInput(f"--cv-folds must be 0 (skip) or more, got {args.cv_folds}")
     lab = _lab()
     activate = not args.no_activate
     out = lab.train(args.user, cfg, activate=activate, cv_folds=args.cv_folds,
@@ -305,17 +316,14 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _checked(option):
-    """An argparse type that converts and checks the value against the option's limits."""
+    """An argparse type that converts the text to the option's type (a value that does not
+    convert is kept as text); `cmd_train` checks type and limits, so a bad value is one
+    `error: --flag must be ...` line with exit status 2, not argparse's usage text."""
     def convert(text: str):
         try:
-            value = int(text) if option.kind == "int" else float(text)
+            return int(text) if option.kind == "int" else float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"not a{'n integer' if option.kind == 'int' else ' number'}: "
-                                             f"{text!r}") from None
-        try:
-            return option.check(value)
-        except ValueError as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
+            return text
     convert.__name__ = option.kind
     return convert
 

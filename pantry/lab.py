@@ -32,7 +32,7 @@ import numpy as np
 
 from pantry.base import ProgressFn
 from pantry.errors import ModelFileError, NotEnoughVotes, PantryError
-from pantry.model.features import FEATURE_SPEC, feature_matrix
+from pantry.model.features import FEATURE_NAMES, FEATURE_SPEC, feature_matrix
 from pantry.domain.recipes import Recipe
 from pantry.model.reward import RewardModel, heuristic_model, load_model
 from pantry.settings import Settings
@@ -48,11 +48,18 @@ class ModelChoice:
     kind: str  # "personal" | "population" | "heuristic"
     version_id: int | None
     reason: str
-    problems: tuple[str, ...] = ()  # weights files that could not be used on the way here
+    problems: tuple[str, ...] = ()  # "personal v2: weights file is truncated ...": versions skipped on the way here
+    version: object | None = None  # the store's ModelVersion that really scores (None: heuristic or a file)
 
     @property
     def label(self) -> str:
         return f"{self.kind} v{self.version_id}" if self.version_id else self.kind
+
+    @property
+    def metrics(self) -> dict:
+        """The recorded metrics of the version that really scores ({} for the heuristic): what a
+        page may show next to it, never those of a version that was skipped."""
+        return dict(getattr(self.version, "metrics", None) or {})
 
 
 @dataclass
@@ -142,7 +149,13 @@ class Lab:
     def features(self, recipes: Sequence[Recipe], pantries: Sequence[Sequence[str]] | Sequence[str] = (),
                  on_progress: ProgressFn | None = None) -> np.ndarray:
         emb = self.embedder.encode([r.text for r in recipes], on_progress=on_progress)
-        return feature_matrix(emb, recipes, pantries, kitchen=self.kitchen)
+        x = feature_matrix(emb, recipes, pantries, kitchen=self.kitchen)
+        bad = ~np.isfinite(x).all(axis=1) if x.ndim == 2 and len(x) else np.zeros(0, dtype=bool)
+        if bad.any():  # never score or train on NaN/inf: every score would be NaN
+            first = [recipes[i].title or recipes[i].id for i in np.flatnonzero(bad)[:3]]
+            raise PantryError(f"{int(bad.sum())} of {len(recipes)} recipes have non-finite features "
+                              f"(NaN/inf; e.g. {', '.join(map(repr, first))}): the embedding cache may be damaged")
+        return x
 
     def embedding_part(self, x: np.ndarray) -> np.ndarray:
         """The sentence-embedding columns of a feature matrix from `features` (the first `dim`;
@@ -165,12 +178,32 @@ class Lab:
                           [v.a for v in votes] if with_ids else None, [v.b for v in votes] if with_ids else None)
 
     # ---- models -------------------------------------------------------------------------
+    @property
+    def feature_dim(self) -> int:
+        """Width of the feature rows `features` builds (embedding + explicit features)."""
+        return self.embedder.dim + len(FEATURE_NAMES)
+
     def load_version(self, version) -> RewardModel:
+        """The model of a stored version, checked against this Lab's embedder, feature spec and
+        feature width (`ModelFileError` when it cannot score here: bad file, NaN/inf weights,
+        another embedder, spec or dimension)."""
         key = f"{version.id}:{version.path}"
         if key not in self._models:
-            self._models[key] = load_model(version.path, self.embedder_name, FEATURE_SPEC)
-            self._models[key].meta["version_name"] = f"v{version.id}"
+            model = load_model(version.path, self.embedder_name, FEATURE_SPEC)
+            model.check_compatible(self.embedder_name, FEATURE_SPEC, self.feature_dim)
+            model.meta["version_name"] = f"v{version.id}"
+            self._models[key] = model
         return self._models[key]
+
+    @staticmethod
+    def _problem(kind: str, version, err: Exception) -> str:
+        """One line for a version that cannot score: "personal v2: weights file is truncated ..."."""
+        name = Path(version.path).name
+        msg = (str(err).replace(f"model file {version.path}", f"weights file {name}")
+               .replace(f"model path {version.path}", f"weights path {name}"))
+        if msg.startswith(name + " "):
+            msg = "weights file" + msg[len(name):] + f" [{name}]"
+        return f"{kind} v{version.id}: {msg}"
 
     def model_for(self, user: str | None) -> ModelChoice:
         """Personal model if the profile has one, else the population model, else the heuristic."""
@@ -183,17 +216,20 @@ class Lab:
                 continue
             try:
                 model = self.load_version(version)
-                reason = (f"personal model v{version.id} for {user}" if kind == "personal"
-                          else f"population model v{version.id} (trained on everyone's votes)")
-                if problems:
-                    reason += " (" + "; ".join(problems) + ")"
-                return ModelChoice(model, kind, version.id, reason, tuple(problems))
-            except ModelFileError as e:
-                problems.append(str(e))
+            except (ModelFileError, ValueError) as e:  # said in `problems`, never hidden
+                problems.append(self._problem(kind, version, e))
+                continue
+            reason = (f"personal model v{version.id} for {user}" if kind == "personal"
+                      else f"population model v{version.id} (trained on everyone's votes)")
+            if problems:
+                reason += " (" + "; ".join(problems) + ")"
+            return ModelChoice(model, kind, version.id, reason, tuple(problems), version)
         dim = self.embedder.dim
-        reason = "no trained model yet: ranking by pantry coverage and time"
         if problems:
-            reason += " (" + "; ".join(problems) + ")"
+            reason = ("no usable trained model: ranking by pantry coverage and time ("
+                      + "; ".join(problems) + ")")
+        else:
+            reason = "no trained model yet: ranking by pantry coverage and time"
         return ModelChoice(heuristic_model(self.embedder_name, dim), "heuristic", None, reason, tuple(problems))
 
     def score(self, recipes: Sequence[Recipe], user: str | None = None, pantry: Sequence[str] = (),
@@ -203,7 +239,12 @@ class Lab:
             return []
         choice = choice or self.model_for(user)
         x = self.features(recipes, tuple(pantry), on_progress)
+        if choice.model.dim != x.shape[1]:
+            raise ModelFileError(f"{choice.label} expects {choice.model.dim} features, this app builds "
+                                 f"{x.shape[1]}: retrain or choose another model")
         mean, std = choice.model.score(x, [r.id for r in recipes])
+        if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+            raise PantryError(f"{choice.label} gave non-finite scores (NaN/inf): retrain the model")
         order = np.argsort(-mean, kind="stable")
         return [ScoredRecipe(recipes[i], float(mean[i]), float(std[i]), rank)
                 for rank, i in enumerate(order, 1)]
@@ -214,7 +255,12 @@ class Lab:
         path = self.settings.weights_dir / f"{scope}-{stamp}.pt"
         result.model.meta.update({"user": user, "prior_version": prior_id, "embedder": self.embedder_name,
                                   "metrics": result.metrics})
-        result.model.save(path)
+        try:
+            result.model.save(path)
+        except OSError as e:
+            what = "population" if user is None else "personal"
+            raise PantryError(f"could not save the {what} model: {e.strerror or e} ({path}); "
+                              f"nothing was activated") from None
         return self.store.add_model_version(user, str(path), self.embedder_name, result.metrics,
                                             {"prior_version": prior_id, "feature_spec": FEATURE_SPEC,
                                              "history_unit": result.metrics.get("history_unit", "epoch"),
@@ -266,11 +312,14 @@ class Lab:
         if train_population:
             res = self._fit_population(setup.everyone, cfg, progress.phase("population model"))
             if res is not None:
-                pop_version = self._save_version(POPULATION, res, activate=activate, prior_id=None)
+                # saved inactive: both new versions are activated together at the end
+                pop_version = self._save_version(POPULATION, res, activate=False, prior_id=None)
                 pop_metrics = res.metrics
         if user is None:
             if pop_metrics is None:
                 raise NotEnoughVotes(f"need at least {cfg.min_decisive} decisive votes to train")
+            if activate:
+                self.activate([pop_version])
             out = TrainOutcome(pop_version, None, pop_metrics, pop_metrics, [], time.perf_counter() - start,
                                activated=activate)
             return out, setup, None
@@ -287,7 +336,9 @@ class Lab:
         res.metrics["prior"] = prior_desc
         if cv is not None:
             res.metrics.update(cv.metrics())
-        version = self._save_version(user, res, activate=activate, prior_id=pop_version)
+        version = self._save_version(user, res, activate=False, prior_id=pop_version)
+        if activate:  # both or neither (a failed save above leaves the previous models active)
+            self.activate([pop_version, version])
         out = TrainOutcome(pop_version, version, res.metrics, pop_metrics, res.history,
                            time.perf_counter() - start, cv=cv, activated=activate)
         return out, setup, prior
@@ -379,12 +430,38 @@ class Lab:
             seconds=time.perf_counter() - start)
 
     def activate(self, version_ids: Sequence[int | None]) -> list[int]:
-        """Make these versions (a preview's candidates) active, each in its own scope."""
-        done = []
-        for vid in version_ids:
-            if vid is not None:
-                self.store.activate_model(int(vid))
-                done.append(int(vid))
+        """Make these versions (a preview's candidates) active, each in its own scope: all or
+        none. Each is checked to load first (a bad file is refused before anything changes);
+        if an activation fails half way, the scopes already changed get their previous
+        active version back (or none, if they had none)."""
+        ids = [int(v) for v in version_ids if v is not None]
+        versions = []
+        for vid in ids:
+            version = self.store.get_model_version(vid)
+            if version is None:
+                raise PantryError(f"there is no model version {vid}")
+            try:
+                self.load_version(version)
+            except (ModelFileError, ValueError) as e:
+                kind = "population" if version.user is None else "personal"
+                raise PantryError(f"not activated: {self._problem(kind, version, e)}") from None
+            versions.append(version)
+        previous = {v.user: self.store.active_model(v.user) for v in versions}
+        done: list[int] = []
+        try:
+            for v in versions:
+                self.store.activate_model(v.id)
+                done.append(v.id)
+        except Exception as e:
+            for v in versions[:len(done)]:
+                before = previous[v.user]
+                if before is not None:
+                    self.store.activate_model(before.id)
+                else:
+                    self.store.deactivate_models(v.user)
+            raise PantryError(f"could not activate {', '.join(f'v{i}' for i in ids)}: "
+                              f"{str(e).splitlines()[0] if str(e) else type(e).__name__}; "
+                              f"the previous models stay active") from e
         return done
 
 

@@ -83,8 +83,12 @@ def test_train_flags_come_from_train_config():
     assert args.refit is False and args.min_decisive == 12 and args.item_var == 0.0
 
 
-def test_train_flag_out_of_bounds_is_refused(capsys):
-    from pantry.cli import build_parser
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["train", "--members", "0"])
-    assert "members must be between 1 and 20" in capsys.readouterr().err
+def test_train_flag_out_of_bounds_is_refused(home, capsys):
+    assert main(["train", "--members", "0"]) == 2
+    assert one_error_line(capsys) == "error: --members must be between 1 and 20, got 0"
+    assert Store(home / "pantry.sqlite3").model_versions() == []
+
+
+def test_generate_too_many_recipes_is_refused(home, capsys):
+    assert main(["generate", "--pantry", "eggs, rice", "--n", "100000"]) == 2
+    assert one_error_line(capsys) == "error: --n must be at most 50 recipes per request, got 100000"

@@ -13,7 +13,8 @@ DataFrames or small dataclasses that the pages chart and show:
 - `distance_table`: each probe recipe's distance to the model's training recipes;
 - `compare_models`: several models on the same held-out votes;
 - `versions_table` / `retrain_comparison`: the cross-validated accuracy of versions and of a Retrain;
-- `diagnostics_report`: the Scores & diagnostics page's whole analysis in one call.
+- `diagnostics_report`: the Scores & diagnostics page's whole analysis in one call (a version
+  that cannot be loaded is left out and named in `DiagnosticsReport.skipped`).
 
 Numbers and tables only: the pages word and format them (intervals, labels, hints).
 """
@@ -23,7 +24,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -355,21 +356,34 @@ class DiagnosticsReport:
     reliability: pd.DataFrame  # reliability-diagram bins
     held_out: HeldOut
     position_bias: PositionBias  # of the human votes in scope
+    skipped: dict[str, str] = field(default_factory=dict)  # label -> why that version was left out
 
 
-def report_models(lab, versions: Sequence[int | str]) -> dict[str, object]:
-    """label -> model for model version ids (and HEURISTIC), loaded once by the Lab."""
+def report_models(lab, versions: Sequence[int | str], skipped: dict[str, str] | None = None) -> dict[str, object]:
+    """label -> model for model version ids (and HEURISTIC), loaded once by the Lab.
+
+    With `skipped` (a dict), a version that cannot score here (missing, truncated, NaN/inf
+    weights, another embedder, feature spec or dimension) is left out and `skipped[label]`
+    says why; without it the first such version raises (`PantryError`).
+    """
+    from pantry.errors import PantryError
     from pantry.model.reward import heuristic_model
 
     models: dict[str, object] = {}
     for item in versions:
         if item == HEURISTIC:
             models[HEURISTIC] = heuristic_model(lab.embedder_name, lab.embedder.dim)
-        else:
+            continue
+        label = f"v{item}"
+        try:
             v = lab.store.get_model_version(int(item))
             if v is None:
                 raise InvalidInput(f"there is no model version {item}")
-            models[f"v{v.id}"] = lab.load_version(v)
+            models[label] = lab.load_version(v)
+        except (PantryError, ValueError) as e:
+            if skipped is None:
+                raise
+            skipped[label] = str(e).splitlines()[0] if str(e) else type(e).__name__
     return models
 
 
@@ -390,10 +404,15 @@ def diagnostics_report(lab, versions: Sequence[int | str], source: str, user: st
     votes = lab.store.votes(user=scope)
     held = held_out_votes(votes, seed, val_split)
     bias = human_position_bias(votes)
+    skipped: dict[str, str] = {}
     if len(recipes) < 2:
         empty = pd.DataFrame()
         return DiagnosticsReport(len(everything), len(recipes), [], empty, empty, empty, {}, empty, held, bias)
-    models = report_models(lab, versions)
+    models = report_models(lab, versions, skipped)  # one bad version is reported, not fatal for all
+    if not models:
+        empty = pd.DataFrame()
+        return DiagnosticsReport(len(everything), len(recipes), [], empty, empty, empty, {}, empty, held, bias,
+                                 skipped)
     scores, emb = score_table(lab, models, recipes, on_progress=on_progress)
     margins = vote_margins(models, vote_features(lab, held.votes))
     metrics, alerts = metrics_table(scores, margins)
@@ -401,4 +420,4 @@ def diagnostics_report(lab, versions: Sequence[int | str], source: str, user: st
     metrics["ECE"] = metrics["version"].map(eces).astype(float)
     with_dist = distance_table(lab, scores, emb, training_recipes(lab, scope))
     return DiagnosticsReport(len(everything), len(recipes), list(models), with_dist, margins, metrics, alerts,
-                             bins, held, bias)
+                             bins, held, bias, skipped)

@@ -9,14 +9,31 @@ Imports: `pantry.base`, `pantry.domain` and `pantry.kitchen` (for the one list o
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Mapping, Protocol
 
 from pantry.base import ProgressFn
+from pantry.errors import InvalidInput
 from pantry.domain.recipes import Recipe
 from pantry.kitchen import DIETS  # the one list of diets (name -> ingredient flag)
 
-__all__ = ["DIETS", "GenerationRequest", "Generator", "ProgressFn"]
+__all__ = ["DIETS", "GenerationRequest", "Generator", "MAX_RECIPES_PER_REQUEST", "ProgressFn", "check_recipe_count"]
+
+# One request makes at most this many recipes: the Compare page asks for up to 12, and an
+# Ollama generation takes seconds per recipe, so 100,000 would run for hours.
+MAX_RECIPES_PER_REQUEST = 50
+
+
+def check_recipe_count(n: object, name: str = "n") -> int:
+    """`n` as a recipe count, or InvalidInput naming `name` and the limits."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise InvalidInput(f"{name} must be a whole number of recipes, got {n!r}")
+    if n < 1:
+        raise InvalidInput(f"{name} must be at least 1, got {n}")
+    if n > MAX_RECIPES_PER_REQUEST:
+        raise InvalidInput(f"{name} must be at most {MAX_RECIPES_PER_REQUEST} recipes per request, got {n}")
+    return int(n)
 
 
 @dataclass(frozen=True)
@@ -39,6 +56,9 @@ class GenerationRequest:
     seed: int = 0
     amounts: Mapping[str, str] = field(default_factory=dict, hash=False)  # PantryReading.amounts
     cooked: tuple[str, ...] = ()  # PantryReading.cooked
+
+    def __post_init__(self) -> None:
+        check_recipe_count(self.n)
 
 
 class Generator(Protocol):

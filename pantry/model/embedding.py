@@ -10,7 +10,9 @@ and the transformers progress-bar setting is put back as it was.
 
 The cache is keyed by (model name, sha256 of the text). Any object with
 `get_embeddings(model, hashes) -> {hash: vector}` and `put_embeddings(model, {hash: vector})`
-works (the SQLite `Store` does); without one an in-memory dict is used.
+works (the SQLite `Store` does); without one an in-memory dict is used. A cached vector
+that is not finite, has another width or is not unit length (a damaged cache) is not used:
+it is embedded again and the cache entry overwritten.
 """
 
 from __future__ import annotations
@@ -173,7 +175,8 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         hashes = [text_hash(t) for t in texts]
-        found = self.cache.get_embeddings(self.name, list(dict.fromkeys(hashes)))
+        found = {h: v for h, v in self.cache.get_embeddings(self.name, list(dict.fromkeys(hashes))).items()
+                 if self._usable(v)}  # a damaged cached vector is recomputed (and overwritten)
         todo: dict[str, str] = {}
         for h, t in zip(hashes, texts):
             if h not in found and h not in todo:
@@ -188,12 +191,24 @@ class Embedder:
                                               normalize_embeddings=True, convert_to_numpy=True,
                                               show_progress_bar=False)
                 for (h, _), v in zip(chunk, vecs):
-                    fresh[h] = np.asarray(v, dtype=np.float32)
+                    v = np.asarray(v, dtype=np.float32)
+                    if not np.isfinite(v).all():
+                        raise EmbedderError(f"embedder {self.name!r} returned a non-finite vector: "
+                                            "the model files may be damaged")
+                    fresh[h] = v
                 if on_progress:
                     on_progress(min(start + ENCODE_BATCH, len(items)), len(items), "embedding recipes")
             self.cache.put_embeddings(self.name, fresh)
             found.update(fresh)
         return np.stack([found[h] for h in hashes]).astype(np.float32, copy=False)
+
+    def _usable(self, vec) -> bool:
+        """A cached vector is used only if it has this encoder's width, is finite, and has unit
+        length (every vector this class stores is L2-normalised): anything else is garbage."""
+        v = np.asarray(vec, dtype=np.float32)
+        if v.shape != (self.dim,) or not np.isfinite(v).all():
+            return False
+        return abs(float(np.linalg.norm(v.astype(np.float64))) - 1.0) < 1e-3
 
     def token_counts(self, texts: Iterable[str]) -> np.ndarray:
         """Word pieces per text before truncation (to measure what the encoder drops)."""

@@ -11,7 +11,7 @@ fitted on bootstrap resamples, and the spread of all members is the uncertainty.
 
 Save format (versioned, like minbpe's): `MAGIC`, a 4-byte format version, a 4-byte header
 length, a UTF-8 JSON header (metadata + sha256 of the payload), then the payload
-(torch.save of the members' state dicts). Truncated or edited files fail the hash check.
+(torch.save of the members' state dicts). Truncated or edited files fail the hash check; weights with NaN/inf are neither saved nor loaded.
 Files of every earlier format version keep loading.
 
 Layering: model/ may import domain, kitchen, base, errors and settings. No global torch
@@ -157,8 +157,10 @@ class RewardModel:
 
     # ---- persistence -------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write atomically (temp file in the same folder, then rename)."""
+        """Write atomically (temp file in the same folder, then rename); weights with NaN/inf
+        are refused (`ModelFileError`) and nothing is written."""
         path = Path(path)
+        _check_finite(self, f"refusing to save {path.name}")
         path.parent.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
         torch.save([m.state_dict() for m in self.members], buf)
@@ -179,6 +181,13 @@ class RewardModel:
         hbytes = json.dumps(header, sort_keys=True, default=_json_default).encode("utf-8")
         write_bytes_atomic(path, MAGIC + struct.pack("<II", FORMAT_VERSION, len(hbytes)) + hbytes + payload)
         return path
+
+
+def _check_finite(model: "RewardModel", what: str) -> None:
+    """ModelFileError unless every parameter of every member is finite."""
+    bad = sum(int((~torch.isfinite(p.detach())).sum()) for m in model.members for p in m.parameters())
+    if bad:
+        raise ModelFileError(f"{what}: weights contain NaN/inf ({bad} value(s)): retrain the model")
 
 
 # Pantry heuristic used before any vote: prefer recipes you can cook now, quickly.
@@ -259,6 +268,7 @@ def load_model(path: str | Path, embedder: str | None = None, feature_spec: str 
         raise
     except Exception as e:
         raise ModelFileError(f"{Path(path).name} could not be loaded: {str(e).splitlines()[0]}") from None
+    _check_finite(model, Path(path).name)
     model.meta.setdefault("created_at", header.get("created_at"))
     if embedder is not None or feature_spec is not None:
         model.check_compatible(embedder or model.embedder, feature_spec or model.feature_spec)

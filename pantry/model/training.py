@@ -52,8 +52,12 @@ from scipy.sparse import coo_matrix
 from scipy.special import expit
 from scipy.stats import binomtest
 
-from pantry.errors import NotEnoughVotes
+from pantry.errors import NotEnoughVotes, PantryError
 from pantry.model.reward import RewardMember, RewardModel
+
+class TrainingError(PantryError):
+    """Training could not produce a usable model (non-finite features or loss)."""
+
 
 # What the legacy trainer used (history, not settings: this trainer has no epochs or learning rate).
 LEGACY_DEFAULTS = {"epochs": 10, "lr": 1e-4, "batch_size": 4, "val_split": 0.2, "optimizer": "adam"}
@@ -92,12 +96,18 @@ class TrainConfig:
         "Offset variance", "prior variance of a per-recipe offset for recipes this profile rated "
         "(0: none); new recipes are scored by content alone", 0.0, 1000.0))
 
+    def __post_init__(self) -> None:
+        """Every field checked against its option's type and limits (ValueError naming the
+        field): a config built in code, by the API or the Retrain form is as safe as a CLI one."""
+        for o in train_options():
+            if o.name == "min_decisive":  # internal fold fits use 0; users get the option's limit
+                o = replace(o, minimum=0)
+            object.__setattr__(self, o.name, o.check(getattr(self, o.name)))
+
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-# How the population model is trained (by Lab and by evaluation): fewer bootstrap members.
-POPULATION_CONFIG = TrainConfig(members=3, l2=1.0)
 
 
 @dataclass(frozen=True)
@@ -113,16 +123,23 @@ class TrainOption:
     maximum: float | None = None
     choices: tuple[str, ...] = ()
 
-    def check(self, value: Any) -> Any:
-        """`value` converted to this option's type, or ValueError naming the option and its limits."""
+    @property
+    def flag(self) -> str:
+        """The CLI flag of this option: `--val-split` for val_split."""
+        return "--" + self.name.replace("_", "-")
+
+    def check(self, value: Any, name: str | None = None) -> Any:
+        """`value` converted to this option's type, or ValueError naming the option (or `name`,
+        e.g. the CLI flag) and its limits."""
+        name = name or self.name
         if self.kind == "bool":
             if isinstance(value, bool):
                 return value
-            raise ValueError(f"{self.name} must be true or false, got {value!r}")
+            raise ValueError(f"{name} must be true or false, got {value!r}")
         if self.kind == "choice":
             if value in self.choices:
                 return value
-            raise ValueError(f"{self.name} must be one of {', '.join(self.choices)}, got {value!r}")
+            raise ValueError(f"{name} must be one of {', '.join(self.choices)}, got {value!r}")
         try:
             if isinstance(value, bool):
                 raise TypeError
@@ -130,10 +147,12 @@ class TrainOption:
             if self.kind == "int" and v != value:
                 raise TypeError
         except (TypeError, ValueError):
-            raise ValueError(f"{self.name} must be a{'n integer' if self.kind == 'int' else ' number'}, "
+            raise ValueError(f"{name} must be a{'n integer' if self.kind == 'int' else ' number'}, "
                              f"got {value!r}") from None
+        if self.kind == "float" and not np.isfinite(v):
+            raise ValueError(f"{name} must be a finite number, got {v}")
         if (self.minimum is not None and v < self.minimum) or (self.maximum is not None and v > self.maximum):
-            raise ValueError(f"{self.name} must be between {self.minimum} and {self.maximum}, got {v}")
+            raise ValueError(f"{name} must be between {self.minimum} and {self.maximum}, got {v}")
         return v
 
 
@@ -155,6 +174,10 @@ def config_from(values: Mapping[str, Any], base: TrainConfig | None = None) -> T
     base = base or TrainConfig()
     known = {o.name: o for o in train_options()}
     return replace(base, **{k: known[k].check(v) for k, v in values.items() if k in known})
+
+
+# How the population model is trained (by Lab and by evaluation): fewer bootstrap members.
+POPULATION_CONFIG = TrainConfig(members=3, l2=1.0)
 
 
 @dataclass
@@ -291,9 +314,15 @@ def fit_bradley_terry(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.nd
     def objective(c: np.ndarray) -> float:
         return float(np.sum(w * bt_loss(diffs(c), y, m)) + np.sum(lam * c * c))
 
+    for name, arr in (("features", rows), ("prior score differences", d0), ("targets", y), ("margins", m),
+                      ("weights", w), ("precision", lam)):
+        if not np.isfinite(arr).all():
+            raise TrainingError(f"cannot train: {int(np.sum(~np.isfinite(arr)))} non-finite {name} (NaN/inf)")
     if on_iter:
         on_iter(0, coef)
     obj = objective(coef)
+    if not np.isfinite(obj):
+        raise TrainingError(f"cannot train: the loss is non-finite ({obj}) at the prior's weights")
     converged = n == 0
     it = 0
     while not converged and it < max_iter:
@@ -327,6 +356,9 @@ def fit_bradley_terry(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.nd
             if obj_cand <= obj + 1e-12 * max(1.0, abs(obj)) or t < 1e-6:
                 break
             t *= 0.5
+        if not (np.isfinite(obj_cand) and np.isfinite(cand).all()):
+            raise TrainingError(f"cannot train: the loss became non-finite ({obj_cand}) at Newton "
+                                f"iteration {it} (features too large or damaged?)")
         coef = cand
         converged = (obj - obj_cand <= tol * max(1.0, abs(obj))
                      or float(np.max(np.abs(t * step), initial=0.0)) < 1e-12)
@@ -498,6 +530,12 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     if pairs.n_decisive < cfg.min_decisive:
         raise NotEnoughVotes(f"need at least {cfg.min_decisive} decisive votes (a or b better) to train, "
                              f"have {pairs.n_decisive}: vote on a few more pairs")
+    for side, x in (("a", pairs.xa), ("b", pairs.xb)):
+        bad = int(np.sum(~np.isfinite(np.asarray(x, np.float64)).all(axis=1))) if len(x) else 0
+        if bad:
+            raise TrainingError(f"cannot train: {bad} vote(s) have non-finite features (NaN/inf) for recipe {side}")
+    if prior is not None and not np.isfinite(prior.parameters_vector()).all():
+        raise TrainingError("cannot train: the prior model's weights contain NaN/inf")
     dim = pairs.xa.shape[1]
     val_idx, train_idx = validation_split(len(pairs), cfg.val_split, cfg.seed)
     n_val = len(val_idx)
@@ -539,6 +577,8 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
         if on_progress:
             on_progress(done, total_steps, f"ensemble member {k + 1}/{cfg.members}")
     model = RewardModel(members, embedder, feature_spec, dim, 0, item_ids=item_ids)
+    if not np.isfinite(model.parameters_vector()).all():
+        raise TrainingError("training produced non-finite weights (NaN/inf): nothing was saved")
     train_metrics = evaluate_pairs(model, pairs)
     all_x = np.concatenate([pairs.xa, pairs.xb])
     all_ids = None if pairs.ids_a is None else list(pairs.ids_a) + list(pairs.ids_b)
