@@ -342,3 +342,37 @@ def test_a_fresh_servers_first_request_opens_inside_the_app(server, page, tmp_pa
     except BaseException:
         _shot(page, f"failure-first-request-{path or 'root'}")
         raise
+
+
+EVIL_NAME = "![x](http://127.0.0.1:9/x.png) :red[boom http://127.0.0.1:9/a.jsonl"
+
+
+def test_an_uploaded_files_name_is_shown_literally(server, page, tmp_path):
+    """A file name is outside text: the import error shows it as typed, with no image fetched
+    from the address it names, no link, and no half-consumed `:red[` directive."""
+    expect = sync_api.expect
+    expect.set_options(timeout=60_000)
+    _tester(tmp_path, page, server)
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url) if "127.0.0.1:9/" in r.url else None)
+    try:
+        page.goto(f"{server}/votes?profile=tester")
+        expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible()
+        _idle(page)
+        page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(
+            {"name": EVIL_NAME, "mimeType": "application/jsonl", "buffer": b"not json\n"})
+        _idle(page)
+        page.get_by_role("button", name="Import", exact=True).click()
+        _idle(page)
+        alert = page.locator('[data-testid="stAlertContentError"]').first
+        expect(alert).to_contain_text("bad line")
+        shown = alert.inner_text().replace("\u2060", "")
+        assert EVIL_NAME + ": 1 bad line" in shown, shown  # the name as typed, no backslashes
+        main = page.locator('[data-testid="stMain"]')
+        assert main.locator('img[src*="127.0.0.1:9"]').count() == 0
+        assert main.locator('a[href*="127.0.0.1"]').count() == 0
+        assert not fetched, fetched
+        _shot(page, "9-escaped-file-name")
+    except BaseException:
+        _shot(page, "failure-escaped-file-name")
+        raise
