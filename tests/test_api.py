@@ -130,6 +130,19 @@ def test_rank_scores_given_recipes(server):
     assert r.json()["model"]["label"]
 
 
+def test_auto_mode_says_it_fell_back_when_ollama_is_not_there(server):
+    app, _ = server
+    settings = replace(app.state.settings, generator="auto", ollama_host=f"http://127.0.0.1:{_free_port()}")
+    client = TestClient(create_app(settings, lab=app.state.lab))
+    health = client.get("/health").json()["generator"]
+    assert health["mode"] == "auto" and health["fell_back"] is True and "Ollama" in health["reason"]
+    for path in ("/recipes", "/pairs"):
+        r = client.post(path, json={"profile": "ana", "pantry": PANTRY, "n": 3, "seed": 2})
+        assert r.status_code == 200, r.text
+        gen = r.json()["generator"]
+        assert gen["name"] == "offline-composer" and gen["backend"] == "offline" and gen["fell_back"] is True
+
+
 # ---------------------------------------------------------------------------- limits
 
 def test_limits_give_4xx_naming_the_field(server):

@@ -20,6 +20,7 @@ import hmac
 import secrets
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -105,9 +106,10 @@ def _model_info(choice: ModelChoice) -> s.ModelInfo:
     return s.ModelInfo(label=choice.label, kind=choice.kind, version_id=choice.version_id, reason=choice.reason)
 
 
-def _generator_info(choice, fell_back: bool = False) -> s.GeneratorInfo:
+def _generator_info(choice) -> s.GeneratorInfo:
+    """`fell_back`: auto mode wanted Ollama and got the composer (at discovery or during generation)."""
     return s.GeneratorInfo(name=choice.name, backend=choice.backend, mode=choice.mode, reason=choice.reason,
-                           fell_back=fell_back)
+                           fell_back=choice.mode == "auto" and choice.backend != "ollama")
 
 
 def _vote_out(v: Vote) -> s.VoteOut:
@@ -238,7 +240,7 @@ def create_app(settings: Settings | None = None, lab: Lab | None = None) -> Fast
         model = lab_.model_for(body.profile)
         scored = lab_.score(made, body.profile, reading.pantry, choice=model)
         return s.RecipesResponse(
-            profile=body.profile, model=_model_info(model), generator=_generator_info(used, used is not choice),
+            profile=body.profile, model=_model_info(model), generator=_generator_info(used),
             pantry=_pantry_info(reading),
             candidates=[s.ScoredOut(rank=x.rank, score=x.score, uncertainty=x.uncertainty,
                                     recipe=_recipe_out(x.recipe)) for x in scored])
@@ -273,15 +275,14 @@ def create_app(settings: Settings | None = None, lab: Lab | None = None) -> Fast
         now = lab_.model_for(profile)  # what prepare_round used, unless a version was activated meanwhile
         model = (_model_info(now) if now.label == m.model_label else
                  s.ModelInfo(label=m.model_label, kind=m.model_kind, version_id=None, reason=m.model_label))
-        used_name = rnd.generator_name
+        used_name = rnd.generator_name  # prepare_round may have fallen back to the composer
         return s.PairResponse(
             pair_token=token, profile=profile,
             a=s.PairItem(recipe=_recipe_out(m.a.recipe), score=m.a.score, uncertainty=m.a.uncertainty),
             b=s.PairItem(recipe=_recipe_out(m.b.recipe), score=m.b.score, uncertainty=m.b.uncertainty),
             left=m.left, why=m.why, model=model,
-            generator=s.GeneratorInfo(name=used_name, backend=choice.backend if used_name == choice.name else "offline",
-                                      mode=choice.mode, reason=rnd.generator_reason,
-                                      fell_back=used_name != choice.name),
+            generator=_generator_info(choice if used_name == choice.name else replace(
+                choice, name=used_name, backend="offline", reason=rnd.generator_reason)),
             pantry=_pantry_info(reading), candidates=rnd.candidates, dropped_duplicates=rnd.dropped_duplicates,
             expires_at=issued + TOKEN_TTL_S)
 

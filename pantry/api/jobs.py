@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-import traceback
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -87,7 +87,7 @@ class JobRegistry:
         except Exception as e:  # a bug: keep the server up, say what happened
             job.error = f"{type(e).__name__}: {e}"
             job.state = "failed"
-            traceback.print_exc()
+            logging.getLogger(__name__).exception("training job %s for %s failed", job.id, job.profile)
         else:
             job.result, job.state = result, "done"
             if job.total:
