@@ -95,6 +95,7 @@ def test_health_does_not_load_the_encoder_and_openapi_lists_the_endpoints(tmp_pa
     assert {"/health", "/recipes", "/rank", "/pairs", "/votes", "/votes/{vote_id}", "/models",
             "/models/{version_id}/activate", "/train", "/train/{job_id}"} <= set(paths)
     assert {"get", "post"} <= set(paths["/votes"]) and "delete" in paths["/votes/{vote_id}"]
+    assert client.get("/docs").status_code == 200
     assert app.state.lab._embedder is None
     key = tmp_path / "home" / KEY_FILE
     assert key.is_file() and stat.S_IMODE(key.stat().st_mode) == 0o600
@@ -115,6 +116,7 @@ def test_recipes_are_ranked_by_the_profiles_model(server):
     assert [c["score"] for c in cands] == sorted((c["score"] for c in cands), reverse=True)
     assert all(c["uncertainty"] >= 0 and c["recipe"]["id"] and c["recipe"]["title"] for c in cands)
     assert "spinach" in body["pantry"]["items"]
+    assert client.get("/health").json()["embedder"]["loaded"] is True  # scoring loaded it
 
 
 def test_rank_scores_given_recipes(server):
