@@ -91,6 +91,7 @@ def _model_choice(lab, args):
         from pantry.lab import ModelChoice
         from pantry.model.reward import load_model
         model = load_model(args.model, lab.embedder_name, FEATURE_SPEC)
+        model.check_compatible(lab.embedder_name, FEATURE_SPEC, lab.feature_dim)  # another width: refused
         return ModelChoice(model, "file", None, f"model file {args.model}")
     choice = lab.model_for(args.user)
     for problem in choice.problems:

@@ -297,3 +297,40 @@ def test_generation_request_caps_n(tmp_path, monkeypatch, capsys):
     assert main(["generate", "--pantry", "eggs, rice", "--n", "100000"]) == 2
     err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
     assert len(err) == 1 and err[0].startswith("error: --n ") and str(MAX_RECIPES_PER_REQUEST) in err[0]
+
+
+def test_encoder_returning_nan_fails_train_in_one_line_and_activates_nothing(home, monkeypatch, capsys):
+    import pantry.model.embedding as embedding
+    _garbage_cache(home)  # nothing usable cached: every recipe is encoded again
+
+    class NanModel:
+        def __init__(self, real):
+            self.real = real
+
+        def encode(self, texts, **kw):
+            return np.full((len(texts), shared_embedder().dim), np.nan, np.float32)
+
+    def make(name=None, device="cpu", cache=None, check_hash=True):
+        e = _embedder(cache)
+        e._model = NanModel(e._model)
+        return e
+
+    monkeypatch.setattr(embedding, "Embedder", make)
+    before = {u: Store(home / "pantry.sqlite3").active_model(u).id for u in (None, USER)}
+    assert main(["train", "--user", USER, "--members", "2", "--cv-folds", "0"]) == 2
+    err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
+    assert len(err) == 1 and err[0].startswith("error: ") and "non-finite" in err[0]
+    store = Store(home / "pantry.sqlite3")
+    assert {u: store.active_model(u).id for u in (None, USER)} == before
+    assert len(store.model_versions()) == 2  # nothing new saved
+
+
+def test_cli_score_with_a_model_file_of_another_width_is_one_line(home, tmp_path, capsys):
+    lab = _lab(home)
+    dim = lab.embedder.dim + 3
+    path = RewardModel([RewardMember(dim)], lab.embedder_name, FEATURE_SPEC, dim).save(tmp_path / "odd.pt")
+    recipes = tmp_path / "r.jsonl"
+    recipes.write_text('{"title": "Toast", "ingredients": ["bread"]}\n')
+    assert main(["score", "--recipes", str(recipes), "--model", str(path)]) == 2
+    err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
+    assert len(err) == 1 and f"model expects {dim} features" in err[0]
