@@ -30,8 +30,14 @@ Modes: "ok", "invalid_json" (truncated JSON, done_reason "length"), "not_json" (
 "duplicate" (always the same recipe), "not_found" (404), "server_error" (500),
 "bad_request" (400), "mid_stream_error" (some chunks, then an error line),
 "hang" (no answer for `hang_seconds`, then a normal answer; bounded), "trickle"
-(one chunk every `trickle_interval` seconds for a long answer). `hang_discovery = True`
-makes `GET /api/version` and `/api/tags` hang for `hang_seconds` too. A refused connection
+(one chunk every `trickle_interval` seconds for a long answer). Servers that ignore
+`num_predict`: "endless" (chunks of `chunk_chars` characters as fast as it can, forever),
+"endless_line" (one NDJSON line that never ends), "empty_flood" (endless chunks with empty
+content), "trickle_bytes" (one byte of a line every `trickle_interval` seconds, forever).
+"Forever" ends when the client hangs up, on stop(), or after `endless_cap_bytes` (so a
+failing test cannot eat the machine). `hang_discovery = True` makes `GET /api/version`
+and `/api/tags` hang for `hang_seconds` too; `discovery_mode` = "huge_tags" /
+"huge_version" makes that body endless, "trickle_tags" sends it a byte at a time. A refused connection
 needs no mode: use `closed_port_url()`.
 """
 
@@ -50,7 +56,9 @@ from typing import Any
 MODES = (
     "ok", "invalid_json", "not_json", "diet_violation", "too_slow_recipe", "duplicate",
     "not_found", "server_error", "bad_request", "mid_stream_error", "hang", "trickle", "off_schema",
+    "endless", "endless_line", "empty_flood", "trickle_bytes",
 )
+DISCOVERY_MODES = ("ok", "huge_tags", "huge_version", "trickle_tags")
 
 # Canned answers. "diets" lists the diets each recipe honours.
 RECIPES: list[dict[str, Any]] = [
@@ -187,6 +195,9 @@ class FakeOllama:
         self.hang_seconds = hang_seconds  # bounded: the handler gives up on stop()
         self.trickle_interval = trickle_interval
         self.hang_discovery = False  # True: GET /api/version and /api/tags hang for hang_seconds
+        self.discovery_mode = "ok"  # one of DISCOVERY_MODES
+        self.endless_cap_bytes = 256 * 1024 * 1024  # what an "endless" answer sends at most
+        self.sent_bytes = 0  # bytes of the last endless answer written (what the client took)
         self.mode = "ok"  # the mode of every call once `modes` is empty
         self.modes: deque[str] = deque()  # one mode per chat/generate call, used first
         self.requests: list[dict[str, Any]] = []  # {"method", "path", "body", "mode"}
@@ -279,6 +290,31 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
 
+    def _write_raw(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+        self.fake.sent_bytes += len(data)
+
+    def _endless(self, first: bytes, repeat: bytes, interval: float = 0.0) -> None:
+        """Chunked data that never ends: `first`, then `repeat` again and again (bounded, see FakeOllama)."""
+        self.fake.sent_bytes = 0
+        try:
+            self._write_raw(first)
+            while self.fake.sent_bytes < self.fake.endless_cap_bytes:
+                if self.fake.wait(interval) if interval else self.fake._stopping.is_set():
+                    return
+                self._write_raw(repeat)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            return  # the client hung up: what a bounded client does
+        self.close_connection = True
+
+    def _endless_body(self, first: bytes, repeat: bytes, interval: float = 0.0) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self._endless(first, repeat, interval)
+
     def _end_stream(self) -> None:
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
@@ -305,6 +341,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+        elif self.path == "/api/version" and self.fake.discovery_mode == "huge_version":
+            self._endless_body(b'{"version": "0.5.1", "padding": "', b"x" * 65536)
+        elif self.path == "/api/tags" and self.fake.discovery_mode == "huge_tags":
+            self._endless_body(b'{"models": [', (json.dumps(DEFAULT_TAG) + ",").encode() * 64)
+        elif self.path == "/api/tags" and self.fake.discovery_mode == "trickle_tags":
+            self._endless_body(b'{"models": [', b" ", interval=self.fake.trickle_interval)
         elif self.path == "/api/version":
             self._send_json(200, {"version": self.fake.version})
         elif self.path == "/api/tags":
@@ -416,6 +458,19 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._start_stream()
         size = max(1, self.fake.chunk_chars)
+        if mode in ("endless", "empty_flood"):
+            piece = "" if mode == "empty_flood" else ("{\"a\": " * size)[:size]
+            line = (json.dumps(self._chunk(path, model, piece, False)) + "\n").encode()
+            self._endless(line, line * max(1, 8192 // len(line)))
+            return
+        if mode == "endless_line":
+            start = json.dumps(self._chunk(path, model, "", False))[:-40].encode()
+            self._endless(start, b"x" * 65536)
+            return
+        if mode == "trickle_bytes":
+            start = json.dumps(self._chunk(path, model, "", False))[:-40].encode()
+            self._endless(start, b"x", interval=self.fake.trickle_interval)
+            return
         pieces = [content[i:i + size] for i in range(0, len(content), size)]
         if mode == "mid_stream_error":
             for piece in pieces[:5]:

@@ -449,3 +449,141 @@ def test_an_answer_that_breaks_the_schema_is_retried_with_the_field_named(server
     assert "not a valid recipe" in retry_prompt and "field 'steps' is missing" in retry_prompt
     assert "field 'minutes' is out of range: 1e400" in retry_prompt
     assert all(body["format"] == recipe_json_schema() for body in chat_bodies(server))
+
+
+# ---------------------------------------------------------------------------------------
+# Bounded answers: a server that ignores num_predict cannot eat memory or time
+# ---------------------------------------------------------------------------------------
+
+def _peak_traced(fn):
+    """(result or exception, peak bytes allocated by Python while fn ran)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        try:
+            out = fn()
+        except Exception as e:  # returned for the test to check
+            out = e
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_an_endless_answer_stops_at_the_byte_cap(server):
+    from pantry.generators.ollama_gen import MAX_ANSWER_BYTES
+
+    server.mode = "endless"
+    server.chunk_chars = 512
+    start = time.monotonic()
+    err, peak = _peak_traced(lambda: make_gen(server, timeout=30).generate(GenerationRequest(pantry=PANTRY, n=2)))
+    elapsed = time.monotonic() - start
+    assert isinstance(err, GeneratorError) and not isinstance(err, GeneratorUnavailable)
+    assert str(err) == (f"Ollama's answer passed the 64 KiB cap (model {MODEL} at {server.url}): "
+                        f"the server may be ignoring num_predict; stopped reading")
+    assert elapsed < 5.0
+    assert peak < 16 * MAX_ANSWER_BYTES  # a few caps at most, not the stream
+    assert len(chat_bodies(server)) == 1  # not retried: it would cost as much again
+
+
+@pytest.mark.parametrize("mode,what,cap", [("endless_line", "stream line", "80 KiB"),
+                                           ("empty_flood", "stream", "4 MiB")])
+def test_an_endless_line_or_a_flood_of_empty_chunks_is_cut_off(server, mode, what, cap):
+    server.mode = mode
+    start = time.monotonic()
+    err, peak = _peak_traced(lambda: make_gen(server, timeout=30).generate(GenerationRequest(pantry=PANTRY, n=1)))
+    assert isinstance(err, GeneratorError), err
+    assert str(err).startswith(f"Ollama's {what} passed the {cap} cap (model {MODEL}")
+    assert time.monotonic() - start < 10.0
+    assert peak < 12 * 1024 * 1024
+    assert server.sent_bytes < server.endless_cap_bytes
+
+
+def test_the_byte_cap_is_injectable(server):
+    server.mode = "endless"
+    with pytest.raises(GeneratorError, match=r"answer passed the 1 KiB cap"):
+        make_gen(server, max_answer_bytes=1024).generate(GenerationRequest(pantry=PANTRY, n=1))
+    server.mode = "ok"  # a normal recipe fits far below the default cap
+    assert make_gen(server, max_answer_bytes=8 * 1024).generate(GenerationRequest(pantry=PANTRY, n=1))
+
+
+def test_bytes_trickling_forever_inside_one_line_hit_the_deadline(server):
+    server.mode = "trickle_bytes"
+    server.trickle_interval = 0.05  # far under the read timeout: only the deadline can stop it
+    start = time.monotonic()
+    with pytest.raises(GeneratorError) as err:
+        make_gen(server, timeout=30, answer_deadline=1.0).generate(GenerationRequest(pantry=PANTRY, n=1))
+    elapsed = time.monotonic() - start
+    assert 0.9 < elapsed < 3.0
+    assert str(err.value).startswith("Ollama did not answer within 1 s (model")
+
+
+def test_the_answer_deadline_defaults_to_the_timeout():
+    gen = OllamaGenerator("http://127.0.0.1:9", MODEL, 12)
+    assert gen.answer_deadline == 12 and gen.max_answer_bytes == 64 * 1024
+    with pytest.raises(ValueError):
+        OllamaGenerator("http://127.0.0.1:9", MODEL, 12, answer_deadline=0)
+
+
+def test_fallback_reports_the_cap_as_the_reason(server, tmp_path):
+    choice = select_generator(settings_for(tmp_path, server.url, timeout=30))
+    assert choice.backend == "ollama"
+    server.mode = "endless"
+    server.chunk_chars = 512
+    start = time.monotonic()
+    recipes, used = generate_with_fallback(choice, GenerationRequest(pantry=PANTRY, n=2, seed=1))
+    assert time.monotonic() - start < 8.0
+    assert len(recipes) == 2 and used.backend == "offline" and used.mode == "auto"
+    assert used.reason.startswith(
+        "offline composer: Ollama failed during generation: Ollama's answer passed the 64 KiB cap")
+    assert "\n" not in used.reason
+
+
+def test_fallback_reports_the_deadline_as_the_reason(server, tmp_path):
+    choice = select_generator(settings_for(tmp_path, server.url, timeout=1.0))
+    server.mode = "trickle_bytes"
+    server.trickle_interval = 0.05
+    recipes, used = generate_with_fallback(choice, GenerationRequest(pantry=PANTRY, n=1))
+    assert recipes and used.backend == "offline"
+    assert used.reason.startswith("offline composer: Ollama failed during generation: "
+                                  "Ollama did not answer within 1 s")
+
+
+# Discovery reads are bounded too
+
+def test_a_huge_tags_body_is_a_clear_reason_not_a_hang(server):
+    server.discovery_mode = "huge_tags"
+    start = time.monotonic()
+    status, peak = _peak_traced(lambda: check_ollama(server.url, MODEL, timeout=5.0))
+    assert time.monotonic() - start < 5.0
+    assert status.reachable and not status.has_model and status.models == ()
+    assert status.reason == (f"Ollama 0.5.1 at {server.url} could not list its models "
+                             f"(the /api/tags answer is over 4 MiB)")
+    assert peak < 24 * 1024 * 1024
+
+
+def test_a_huge_version_body_is_not_ollama(server):
+    server.discovery_mode = "huge_version"
+    status = check_ollama(server.url, MODEL, timeout=5.0)
+    assert not status.reachable
+    assert status.reason == (f"something answers at {server.url} but it is not Ollama "
+                             f"(its /api/version answer is over 4 MiB)")
+
+
+def test_a_tags_body_trickling_forever_ends_at_the_timeout(server):
+    server.discovery_mode = "trickle_tags"
+    server.trickle_interval = 0.05
+    start = time.monotonic()
+    status = check_ollama(server.url, MODEL, timeout=0.5)
+    assert time.monotonic() - start < 0.5 * 2 + 1.5
+    assert status.reachable and not status.has_model
+    assert status.reason == (f"Ollama 0.5.1 at {server.url} could not list its models "
+                             f"(no complete answer within 0.5 s)")
+
+
+def test_auto_mode_with_a_huge_tags_body_uses_the_composer(server, tmp_path):
+    server.discovery_mode = "huge_tags"
+    choice = select_generator(settings_for(tmp_path, server.url))
+    assert choice.backend == "offline"
+    assert choice.reason.startswith("offline composer: Ollama 0.5.1 at")
+    assert "over 4 MiB" in choice.reason

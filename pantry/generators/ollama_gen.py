@@ -10,10 +10,16 @@ used at all, `GeneratorError` otherwise). `check_ollama` says, without generatin
 whether Ollama is up and has the model.
 
 The time limit (`timeout`, seconds) bounds every request: httpx's connect/read timeouts
-catch a silent server, and a deadline checked between stream chunks catches one that
-trickles forever.
+catch a silent server, and a deadline checked after every piece of the stream that arrives
+catches one that trickles forever (an answer ends at most one read timeout after its
+deadline). Sizes are bounded too, because a server may ignore `num_predict`: the chat
+stream is read with httpx directly (the `ollama` client's line reader has no limit), and
+an answer stops with a `GeneratorError` once its text passes `MAX_ANSWER_BYTES`, one NDJSON
+line passes `MAX_LINE_BYTES` or the whole stream passes `MAX_STREAM_BYTES`; the
+`/api/version` and `/api/tags` reads of `check_ollama` stop at `MAX_DISCOVERY_BYTES` or their
+timeout. Memory for one answer is therefore a few of these caps at most.
 
-Imports: httpx, ollama, `pantry.domain`, `pantry.kitchen` (diet checks, near-duplicates),
+Imports: httpx, ollama (its types and `ResponseError`), `pantry.domain`, `pantry.kitchen` (diet checks, near-duplicates),
 `pantry.settings`, `pantry.errors` and `pantry.generators.base`.
 """
 
@@ -59,6 +65,27 @@ PROGRESS_EVERY_S = 0.1  # throttle on_progress during a stream
 # A recipe is a few hundred tokens; the cap stops a small model that loops on whitespace.
 MAX_ANSWER_TOKENS = 1500
 MAX_MESSAGE_CHARS = 300
+
+MAX_ANSWER_BYTES = 64 * 1024
+"""Cap on one answer's text (UTF-8 bytes). A recipe JSON is 1-3 KiB and `MAX_ANSWER_TOKENS`
+tokens are at most ~10 KiB, so 64 KiB is only ever reached by a server that ignores
+`num_predict` (or loops); the answer then stops with a `GeneratorError` naming the cap."""
+
+MAX_LINE_BYTES = MAX_ANSWER_BYTES + 16 * 1024
+"""Cap on one NDJSON line of the stream (the answer cap plus room for the JSON envelope):
+a line that never ends must not grow without limit."""
+
+MAX_STREAM_BYTES = 4 * 1024 * 1024
+"""Cap on all bytes of one streamed answer, envelopes included. Ollama sends one ~120-byte
+line per token, so `MAX_ANSWER_TOKENS` tokens are ~200 KiB; 4 MiB stops a server that sends
+endless lines with empty or tiny content."""
+
+MAX_ERROR_BYTES = 64 * 1024
+"""Cap on the body of an error answer (HTTP 4xx/5xx) that is read for its message."""
+
+MAX_DISCOVERY_BYTES = 4 * 1024 * 1024
+"""Cap on the body of `GET /api/version` and `GET /api/tags` (a tags entry is ~400 bytes,
+so 4 MiB is thousands of models)."""
 
 
 def _one_line(text: Any, limit: int = MAX_MESSAGE_CHARS) -> str:
@@ -113,36 +140,76 @@ def check_ollama(host: str = DEFAULT_HOST, model: str = DEFAULT_MODEL, timeout: 
 
     try:
         with httpx.Client(base_url=url, timeout=timeout, follow_redirects=True) as http:
-            response = http.get("/api/version")
+            code, body = _get_bounded(http, "/api/version", timeout)
+    except _TooLarge:
+        return status(False, None, (), False,
+                      f"something answers at {url} but it is not Ollama "
+                      f"(its /api/version answer is over {_size(MAX_DISCOVERY_BYTES)})")
     except httpx.ConnectError as e:
         why = "connection refused" if "refused" in str(e).lower() else _one_line(e, 120) or "cannot connect"
         return status(False, None, (), False, f"Ollama is not reachable at {url} ({why})")
-    except httpx.TimeoutException:
+    except (httpx.TimeoutException, _Deadline):
         return status(False, None, (), False,
                       f"Ollama is not reachable at {url} (no answer within {_seconds(timeout)})")
     except (httpx.HTTPError, OSError, ValueError) as e:
         return status(False, None, (), False, f"Ollama is not reachable at {url} ({_one_line(e, 120)})")
     version = None
-    if response.status_code == 200:
+    if code == 200:
         try:
-            version = str(response.json().get("version") or "") or None
-        except (ValueError, AttributeError):
+            version = str(json.loads(body).get("version") or "") or None
+        except (ValueError, AttributeError, RecursionError):
             version = None
     if version is None:
         return status(False, None, (), False,
                       f"something answers at {url} but it is not Ollama "
-                      f"(HTTP {response.status_code} on /api/version)")
+                      f"(HTTP {code} on /api/version)")
 
     try:
-        with ollama.Client(host=url, timeout=timeout) as client:
-            listed = client.list()
+        with httpx.Client(base_url=url, timeout=timeout, follow_redirects=True) as http:
+            code, body = _get_bounded(http, "/api/tags", timeout)
+        if code != 200:
+            raise ollama.ResponseError(body[:MAX_ERROR_BYTES].decode("utf-8", "replace"), code)
+        listed = ollama.ListResponse(**json.loads(body))
         models = tuple(m.model for m in listed.models if getattr(m, "model", None))
+    except _TooLarge:
+        return status(True, version, (), False,
+                      f"Ollama {version} at {url} could not list its models "
+                      f"(the /api/tags answer is over {_size(MAX_DISCOVERY_BYTES)})")
+    except (httpx.TimeoutException, _Deadline):
+        return status(True, version, (), False,
+                      f"Ollama {version} at {url} could not list its models "
+                      f"(no complete answer within {_seconds(timeout)})")
     except Exception as e:  # any failure here: Ollama is up but the list is unknown
         return status(True, version, (), False,
                       f"Ollama {version} at {url} could not list its models ({_one_line(_describe(e), 160)})")
     if model_matches(model, models):
         return status(True, version, models, True, f"Ollama {version} at {url} has {model}")
     return status(True, version, models, False, f"model {model} is not pulled: run {pull_command(model)}")
+
+
+def _get_bounded(http: httpx.Client, path: str, timeout: float) -> tuple[int, bytes]:
+    """GET `path`: (status, body), the body read within `timeout` and `MAX_DISCOVERY_BYTES`."""
+    deadline = time.monotonic() + timeout
+    with http.stream("GET", path) as response:
+        return response.status_code, _read_bounded(response, MAX_DISCOVERY_BYTES, deadline)
+
+
+def _read_bounded(response: httpx.Response, limit: int, deadline: float) -> bytes:
+    """The whole body, or `_TooLarge` past `limit` bytes, or `_Deadline` past `deadline`."""
+    buffer = bytearray()
+    for piece in response.iter_bytes():
+        buffer += piece
+        if len(buffer) > limit:
+            raise _TooLarge(limit)
+        if time.monotonic() > deadline:
+            raise _Deadline()
+    return bytes(buffer)
+
+
+def _size(n: int) -> str:
+    if n % (1024 * 1024) == 0:
+        return f"{n // (1024 * 1024)} MiB"
+    return f"{n // 1024} KiB" if n % 1024 == 0 else f"{n} bytes"
 
 
 def _describe(e: BaseException) -> str:
@@ -202,16 +269,32 @@ class OllamaGenerator:
     """Recipes from a model served by Ollama. `name` is what the app records with each vote."""
 
     def __init__(self, host: str = DEFAULT_HOST, model: str = DEFAULT_MODEL, timeout: float = 60.0,
-                 *, max_retries: int = 2, client: Any | None = None):
+                 *, max_retries: int = 2, client: httpx.Client | None = None,
+                 answer_deadline: float | None = None, max_answer_bytes: int = MAX_ANSWER_BYTES):
+        """`timeout`: httpx's connect/read timeouts, and by default each answer's deadline too.
+
+        `answer_deadline` (seconds, default `timeout`): wall time allowed for one answer from
+        the request to the last chunk. `max_answer_bytes`: cap on one answer's text. `client`:
+        an `httpx.Client` whose base URL is the Ollama server (default: one made here).
+        """
         if timeout <= 0:
             raise ValueError("timeout must be positive")
+        if answer_deadline is not None and answer_deadline <= 0:
+            raise ValueError("answer_deadline must be positive")
+        if max_answer_bytes <= 0:
+            raise ValueError("max_answer_bytes must be positive")
         self.host = base_url(host)
         self.model = model
         self.timeout = float(timeout)
+        self.answer_deadline = float(answer_deadline) if answer_deadline is not None else self.timeout
+        self.max_answer_bytes = int(max_answer_bytes)
         self.max_retries = max(0, int(max_retries))
         self.name = f"ollama:{model}"
         self.source = f"ollama:{model}"
-        self._client = client if client is not None else ollama.Client(host=self.host, timeout=self.timeout)
+        self._client = client if client is not None else httpx.Client(
+            base_url=self.host, timeout=self.timeout, follow_redirects=True,
+            headers={"Content-Type": "application/json", "Accept": "application/json",
+                     "User-Agent": "pantrypilot"})
         self.calls = 0  # chat calls made by the last generate() that finished (for tests and logs)
 
     def __repr__(self) -> str:
@@ -296,58 +379,75 @@ class OllamaGenerator:
     # -- one call ------------------------------------------------------------------
     def _chat(self, messages: list[dict[str, str]], seed: int, temperature: float, done: int, n: int,
               on_progress: ProgressFn | None) -> tuple[str, str | None]:
-        """One streamed chat call: (answer text, done_reason), or a project exception."""
-        deadline = time.monotonic() + self.timeout
+        """One streamed chat call: (answer text, done_reason), or a project exception.
+
+        Reads `POST /api/chat` with httpx as NDJSON, with every size and the wall time
+        bounded (see the module's caps); the `ollama` client's own reader is unbounded.
+        """
+        deadline = time.monotonic() + self.answer_deadline
         parts: list[str] = []
         chars = 0
         label = f"recipe {done + 1} of {n}"
         self._progress(on_progress, done, n, f"{label}: asking {self.model}")
         last_report = time.monotonic()
-        stream = None
         done_reason: str | None = None
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "format": recipe_json_schema(),
+            "options": {"seed": seed, "temperature": temperature, "num_predict": MAX_ANSWER_TOKENS},
+            "stream": True,
+        }
         try:
-            stream = self._client.chat(
-                model=self.model,
-                messages=messages,
-                format=recipe_json_schema(),
-                options={"seed": seed, "temperature": temperature, "num_predict": MAX_ANSWER_TOKENS},
-                stream=True,
-            )
-            for chunk in stream:
-                piece = (chunk.message.content or "") if chunk.message is not None else ""
-                parts.append(piece)
-                chars += len(piece)
-                if chunk.done:
-                    done_reason = chunk.done_reason
-                now = time.monotonic()
-                if now > deadline and not chunk.done:
-                    raise _Deadline()
-                if on_progress is not None and now - last_report >= PROGRESS_EVERY_S:
-                    last_report = now
-                    try:
-                        on_progress(done, n, f"{label}: {chars} characters received")
-                    except BaseException as callback_error:  # the caller's own problem: pass it on as is
-                        raise _CallbackFailed(callback_error) from None
+            with self._client.stream("POST", "/api/chat", json=body) as response:
+                if response.status_code >= 400:
+                    text = _read_some(response, MAX_ERROR_BYTES, deadline).decode("utf-8", "replace")
+                    raise ollama.ResponseError(text or response.reason_phrase, response.status_code)
+                answer_bytes = 0
+                for part in _ndjson(response, deadline):
+                    if isinstance(part, dict) and part.get("error"):
+                        raise ollama.ResponseError(str(part["error"]))
+                    message = part.get("message") if isinstance(part, dict) else None
+                    piece = message.get("content") if isinstance(message, dict) else None
+                    piece = piece if isinstance(piece, str) else ""
+                    answer_bytes += len(piece.encode("utf-8", "replace"))
+                    if answer_bytes > self.max_answer_bytes:
+                        raise _TooLarge(self.max_answer_bytes)
+                    parts.append(piece)
+                    chars += len(piece)
+                    finished = isinstance(part, dict) and part.get("done") is True
+                    if finished:
+                        reason = part.get("done_reason")
+                        done_reason = reason if isinstance(reason, str) else None
+                        break
+                    now = time.monotonic()
+                    if on_progress is not None and now - last_report >= PROGRESS_EVERY_S:
+                        last_report = now
+                        try:
+                            on_progress(done, n, f"{label}: {chars} characters received")
+                        except BaseException as callback_error:  # the caller's own problem: pass it on as is
+                            raise _CallbackFailed(callback_error) from None
         except _Deadline:
-            raise GeneratorError(self._timeout_message()) from None
+            raise GeneratorError(self._timeout_message(self.answer_deadline)) from None
+        except _TooLarge as e:
+            raise GeneratorError(self._too_large_message(e)) from None
         except _CallbackFailed as wrapped:
             raise wrapped.error from None
         except GeneratorError:
             raise
         except Exception as e:  # mapped to a project exception with a one-line message
             raise self._map_error(e) from e
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                try:
-                    close()  # ends the HTTP response early when we stop reading
-                except Exception:
-                    pass
         self._progress(on_progress, done, n, f"{label}: {chars} characters received")
         return "".join(parts), done_reason
 
-    def _timeout_message(self) -> str:
-        return (f"Ollama did not answer within {_seconds(self.timeout)} (model {self.model} at {self.host}): "
+    def _too_large_message(self, e: "_TooLarge") -> str:
+        what = {"answer": "answer", "line": "stream line", "stream": "stream"}[e.what]
+        return (f"Ollama's {what} passed the {_size(e.limit)} cap (model {self.model} at {self.host}): "
+                f"the server may be ignoring num_predict; stopped reading")
+
+    def _timeout_message(self, seconds: float | None = None) -> str:
+        seconds = self.timeout if seconds is None else seconds
+        return (f"Ollama did not answer within {_seconds(seconds)} (model {self.model} at {self.host}): "
                 f"it may be loading the model or overloaded; try again or raise PANTRY_OLLAMA_TIMEOUT")
 
     def _unreachable_message(self) -> str:
@@ -390,6 +490,59 @@ class _Calls:
 
 class _Deadline(Exception):
     pass
+
+
+class _TooLarge(Exception):
+    """A body, line or answer passed its cap. `what`: "answer", "line" or "stream"."""
+
+    def __init__(self, limit: int, what: str = "answer"):
+        super().__init__(f"over {limit} bytes")
+        self.limit = limit
+        self.what = what
+
+
+def _read_some(response: httpx.Response, limit: int, deadline: float) -> bytes:
+    """At most `limit` bytes of the body (the rest is dropped), read before `deadline`."""
+    buffer = bytearray()
+    for piece in response.iter_bytes():
+        buffer += piece
+        if len(buffer) >= limit or time.monotonic() > deadline:
+            break
+    return bytes(buffer[:limit])
+
+
+def _ndjson(response: httpx.Response, deadline: float,
+            max_line: int | None = None, max_total: int | None = None) -> Iterable[Any]:
+    """The JSON values of an NDJSON body, one per non-blank line, with every size bounded.
+
+    `_Deadline` once `deadline` passes (checked whenever bytes arrive), `_TooLarge` once a
+    line passes `max_line` or the body `max_total` bytes (defaults: the module caps).
+    """
+    max_line = MAX_LINE_BYTES if max_line is None else max_line
+    max_total = MAX_STREAM_BYTES if max_total is None else max_total
+    buffer = bytearray()
+    total = 0
+    for piece in response.iter_bytes():
+        total += len(piece)
+        if total > max_total:
+            raise _TooLarge(max_total, "stream")
+        buffer += piece
+        while True:
+            end = buffer.find(b"\n")
+            if end < 0:
+                break
+            line = bytes(buffer[:end])
+            del buffer[:end + 1]
+            if len(line) > max_line:
+                raise _TooLarge(max_line, "line")
+            if line.strip():
+                yield json.loads(line)
+        if len(buffer) > max_line:
+            raise _TooLarge(max_line, "line")
+        if time.monotonic() > deadline:
+            raise _Deadline()
+    if buffer.strip():
+        yield json.loads(bytes(buffer))
 
 
 class _CallbackFailed(Exception):
