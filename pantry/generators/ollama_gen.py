@@ -11,16 +11,16 @@ whether Ollama is up and has the model.
 
 The time limit (`timeout`, seconds) bounds every request: httpx's connect/read timeouts
 catch a silent server, and a deadline checked after every piece of the stream that arrives
-catches one that trickles forever (an answer ends at most one read timeout after its
-deadline). Sizes are bounded too, because a server may ignore `num_predict`: the chat
+catches one that trickles forever (reads wait at most min(timeout, deadline), so an answer
+ends within twice its deadline however the server paces its bytes). Sizes are bounded too, because a server may ignore `num_predict`: the chat
 stream is read with httpx directly (the `ollama` client's line reader has no limit), and
 an answer stops with a `GeneratorError` once its text passes `MAX_ANSWER_BYTES`, one NDJSON
 line passes `MAX_LINE_BYTES` or the whole stream passes `MAX_STREAM_BYTES`; the
 `/api/version` and `/api/tags` reads of `check_ollama` stop at `MAX_DISCOVERY_BYTES` or their
 timeout. Memory for one answer is therefore a few of these caps at most.
 
-Imports: httpx, ollama (its types and `ResponseError`), `pantry.domain`, `pantry.kitchen` (diet checks, near-duplicates),
-`pantry.settings`, `pantry.errors` and `pantry.generators.base`.
+Imports: httpx, ollama (its types and `ResponseError` only), `pantry.domain`, `pantry.kitchen`
+(diet checks, near-duplicates), `pantry.settings`, `pantry.errors` and `pantry.generators.base`.
 """
 
 from __future__ import annotations
@@ -399,7 +399,9 @@ class OllamaGenerator:
             "stream": True,
         }
         try:
-            with self._client.stream("POST", "/api/chat", json=body) as response:
+            # A read may wait `timeout`, but never longer than the whole answer may take.
+            timeout = httpx.Timeout(self.timeout, read=min(self.timeout, self.answer_deadline))
+            with self._client.stream("POST", "/api/chat", json=body, timeout=timeout) as response:
                 if response.status_code >= 400:
                     text = _read_some(response, MAX_ERROR_BYTES, deadline).decode("utf-8", "replace")
                     raise ollama.ResponseError(text or response.reason_phrase, response.status_code)
