@@ -3,7 +3,9 @@
 - `ProgressFn`: the progress callback type of long work (`on_progress(done, total, message)`),
   so pages drive `st.progress` and the CLI a terminal line without the library knowing either.
 - `write_bytes_atomic` / `write_text_atomic`: the one way user files are written (a temp file
-  in the same folder, fsync, `os.replace`), so a crash never leaves half a file.
+  in the same folder, fsync, `os.replace`), so a crash never leaves half a file. The temp file
+  has a unique name (`.<name>.<random>.tmp`) and is removed on any failure; one left by a
+  killed process is removed later by `sweep_stale_temp_files`.
 
 This module imports only the standard library.
 """
@@ -11,28 +13,76 @@ This module imports only the standard library.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable
 
 ProgressFn = Callable[[int, int, str], None]
 
 
+TEMP_SUFFIX = ".pantry-tmp"
+# Our temp names only: "." + target name + "." + mkstemp's random part + TEMP_SUFFIX.
+# Also the older ".<name>.<8 random>.tmp" form (saves before TEMP_SUFFIX).
+_TEMP_NAME = re.compile(r"^\..+\.(?:[A-Za-z0-9_]{6,}" + re.escape(TEMP_SUFFIX) + r"|[a-z0-9_]{8}\.tmp)$")
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to `path` atomically: a temp file in the same folder, fsync, os.replace."""
+    """Write `data` to `path` atomically: a temp file in the same folder, fsync, os.replace.
+
+    The temp file is unique (concurrent writers never share one) and is removed whatever
+    goes wrong before the replace (an exception, KeyboardInterrupt).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    done = False
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        done = True
+    finally:
+        if not done:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
     return path
+
+
+def is_temp_file_name(name: str) -> bool:
+    """Whether `name` is a temp file name of `write_bytes_atomic`."""
+    return bool(_TEMP_NAME.match(name))
+
+
+def sweep_stale_temp_files(folder: str | os.PathLike, max_age_s: float = 3600.0) -> int:
+    """Remove temp files of `write_bytes_atomic` older than `max_age_s` in `folder`.
+
+    Only names of our pattern are touched (an interrupted save's leftovers, e.g. after a
+    SIGKILL); a younger one may belong to a save in progress and is kept. Returns how many
+    were removed; a missing folder or a file that cannot be removed is not an error.
+    """
+    folder = Path(folder)
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    cutoff = time.time() - max_age_s
+    for entry in entries:
+        if not is_temp_file_name(entry.name):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:

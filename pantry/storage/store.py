@@ -21,7 +21,9 @@ placeholder style and the row-id retrieval (`RETURNING id`) differ.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+from urllib.parse import quote
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from pantry.base import sweep_stale_temp_files
 from pantry.domain.recipes import Recipe
 from pantry.domain.votes import (OUTCOMES, Vote, check_vote, normalize_timestamp, now_iso, validate_user_name,
                                  vote_content_key)
@@ -153,6 +156,9 @@ class ModelVersion:
     metrics: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     active: bool = False
+    # Set when the stored metrics/meta JSON could not be read (then metrics/meta are {}):
+    # a one-line problem the caller can show instead of failing.
+    metrics_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -204,13 +210,26 @@ class _Inserted:
     skipped_deleted: int = 0
 
 
-def _recipe_from_json(text: str) -> Recipe:
-    d = json.loads(text)
-    return Recipe(
-        id=d["id"], title=d["title"], ingredients=tuple(d.get("ingredients") or ()),
-        steps=tuple(d.get("steps") or ()), minutes=d.get("minutes"), servings=d.get("servings"),
-        cuisine=d.get("cuisine"), tags=tuple(d.get("tags") or ()), source=d.get("source"),
-    )
+def _recipe_from_json(text: str, recipe_id: str | None = None) -> Recipe:
+    """The Recipe stored as `text` (row id `recipe_id`); a damaged row raises StoreError naming it."""
+    try:
+        d = json.loads(text)
+        if not isinstance(d, dict):
+            raise ValueError(f"expected a JSON object, got {type(d).__name__}")
+        for key in ("id", "title"):
+            if not isinstance(d.get(key), str) or not d[key].strip():
+                raise ValueError(f"missing or empty {key!r}")
+        ingredients = d.get("ingredients") or ()
+        if not isinstance(ingredients, (list, tuple)):
+            raise ValueError("'ingredients' is not a list")
+        return Recipe(
+            id=d["id"], title=d["title"], ingredients=tuple(ingredients),
+            steps=tuple(d.get("steps") or ()), minutes=d.get("minutes"), servings=d.get("servings"),
+            cuisine=d.get("cuisine"), tags=tuple(d.get("tags") or ()), source=d.get("source"),
+        )
+    except (ValueError, TypeError, KeyError) as e:  # json.JSONDecodeError is a ValueError
+        raise StoreError(f"stored recipe {recipe_id!r} is damaged ({e}); re-import it from its recipes "
+                         "file or delete it") from None
 
 
 def _vote_from_row(row: Sequence[Any]) -> Vote:
@@ -222,11 +241,32 @@ def _vote_from_row(row: Sequence[Any]) -> Vote:
                 generator_reason=generator_reason, id=int(vid), deleted=deleted_at is not None)
 
 
+def _tolerant_dict(text: Any, what: str, problems: list[str]) -> dict[str, Any]:
+    """A stored JSON object, or {} (with a problem noted) when it is damaged."""
+    try:
+        value = json.loads(text or "{}")
+    except (ValueError, TypeError) as e:
+        problems.append(f"stored {what} are not valid JSON ({e})")
+        return {}
+    if not isinstance(value, dict):
+        problems.append(f"stored {what} are not a JSON object")
+        return {}
+    return value
+
+
 def _model_from_row(row: Sequence[Any], weights_dir: Path) -> ModelVersion:
     vid, user, path, created, embedder, metrics, meta, active = row
+    problems: list[str] = []
+    metrics_d = _tolerant_dict(metrics, "metrics", problems)
+    meta_d = _tolerant_dict(meta, "metadata", problems)
     return ModelVersion(id=int(vid), user=user, path=str(weights_dir / path), created_at=created,
-                        embedder=embedder, metrics=json.loads(metrics or "{}"), meta=json.loads(meta or "{}"),
-                        active=bool(active))
+                        embedder=embedder, metrics=metrics_d, meta=meta_d, active=bool(active),
+                        metrics_error=(f"model version {vid}: " + "; ".join(problems)) if problems else None)
+
+
+# A cached vector component beyond this is damage, not an embedding (sentence embeddings
+# are O(1); random bytes read as float32 almost always hold huge or non-finite values).
+_MAX_EMBEDDING_ABS = 1e6
 
 
 def _json_dump(value: Any, what: str) -> str:
@@ -257,14 +297,31 @@ class Store:
     `data/pantry.sqlite3`), the same folder `Settings.weights_dir` names.
     """
 
-    def __init__(self, path: str | Path, weights_dir: str | Path | None = None):
+    def __init__(self, path: str | Path, weights_dir: str | Path | None = None, read_only: bool | None = None):
+        """`read_only` None: open read-only when the file or its folder cannot be written
+        (reads work, writes raise a clear StoreError); True forces read-only."""
         self.path = Path(path).expanduser()
         self.weights_dir = absolute(weights_dir) if weights_dir is not None else weights_dir_for(self.path)
         if self.path.exists() and self.path.is_dir():
             raise StoreError(f"database path {self.path} is a folder, not a file")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._check_file_is_sqlite()
+        if read_only is None:
+            read_only = self.path.exists() and not (os.access(self.path, os.W_OK)
+                                                    and os.access(self.path.parent, os.W_OK))
+        self.read_only = bool(read_only)
+        self._immutable = False  # read-only WAL file in a folder where SQLite cannot make its -shm
+        if self.read_only:
+            if not self.path.is_file():
+                raise StoreError(f"database {self.path} does not exist (and read-only mode cannot create it)")
+        else:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"cannot create the folder of database {self.path}: {e.strerror or e}") from None
+        # The file is never opened outside SQLite: closing any other descriptor of it would
+        # drop the POSIX locks of this process's SQLite connections (see `_init_schema`).
         self._init_schema()
+        if not self.read_only:
+            sweep_stale_temp_files(self.weights_dir)
 
     @classmethod
     def open(cls, settings: "Settings | None" = None) -> "Store":
@@ -283,27 +340,39 @@ class Store:
 
     # --- connections and transactions ----------------------------------------------------
 
-    def _check_file_is_sqlite(self) -> None:
-        """Refuse (without touching it) a non-empty file that is not a SQLite database."""
-        if not self.path.exists():
-            return
-        try:
-            with open(self.path, "rb") as f:
-                head = f.read(len(SQLITE_MAGIC))
-        except OSError as e:
-            raise StoreError(f"cannot read database {self.path}: {e.strerror or e}") from None
-        if head and head != SQLITE_MAGIC:
-            raise StoreError(
-                f"{self.path} exists but is not a PantryPilot database (not a SQLite file); "
-                "nothing was changed. Move it away or set PANTRY_HOME to another folder.")
+    def _not_sqlite_error(self) -> StoreError:
+        return StoreError(
+            f"{self.path} exists but is not a PantryPilot database (not a SQLite file); "
+            "nothing was changed. Move it away or set PANTRY_HOME to another folder.")
+
+    def _read_only_error(self) -> StoreError:
+        return StoreError(f"the database {self.path} is read-only (the file or its folder cannot be written); "
+                          "it can be read, but nothing can be saved to it")
+
+    def _error(self, e: sqlite3.Error) -> StoreError:
+        """The StoreError for a SQLite error (with a clear message for the common causes)."""
+        text = str(e)
+        if "file is not a database" in text:
+            return self._not_sqlite_error()
+        if "readonly database" in text or "read-only" in text:
+            return self._read_only_error()
+        return StoreError(f"database {self.path}: {text}")
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 30000")
-            conn.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode
+            if self.read_only:
+                flags = "mode=ro&immutable=1" if self._immutable else "mode=ro"
+                uri = f"file:{quote(str(absolute(self.path)))}?{flags}"
+                conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA busy_timeout = 30000")
+            else:
+                conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None,
+                                       check_same_thread=False)
+                conn.execute("PRAGMA busy_timeout = 30000")
+                conn.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode
         except sqlite3.Error as e:
+            if "file is not a database" in str(e):
+                raise self._not_sqlite_error() from None
             raise StoreError(f"cannot open database {self.path}: {e}") from None
         return conn
 
@@ -313,31 +382,87 @@ class Store:
         try:
             yield conn
         except sqlite3.Error as e:
-            raise StoreError(f"database {self.path}: {e}") from None
+            raise self._error(e) from None
         finally:
             conn.close()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: everything inside is committed together or not at all."""
+        """One write transaction: everything inside is committed together or not at all.
+
+        A failing rollback (e.g. SQLite already rolled the transaction back after an I/O
+        error) never hides the error that caused it.
+        """
+        if self.read_only:
+            raise self._read_only_error()
         conn = self._connect()
         try:
-            conn.execute("BEGIN IMMEDIATE")
             try:
+                conn.execute("BEGIN IMMEDIATE")
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass  # the original error below is the one that matters
                 raise
-            conn.execute("COMMIT")
         except sqlite3.Error as e:
-            raise StoreError(f"database {self.path}: {e}") from None
+            raise self._error(e) from None
         finally:
             conn.close()
 
+    def _check_read_only_schema(self) -> None:
+        """Read-only: no migration can run, so the schema must already be this version's."""
+        try:
+            conn = self._connect()
+            try:
+                try:
+                    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                except sqlite3.OperationalError as e:
+                    if "unable to open" not in str(e) or self._immutable:
+                        raise
+                    # A WAL database in a folder SQLite cannot write (no -shm): read it as immutable.
+                    conn.close()
+                    self._immutable = True
+                    conn = self._connect()
+                    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                version = 0
+                if "meta" in tables:
+                    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                    version = int(row[0]) if row else 0
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as e:
+            if "file is not a database" in str(e):
+                raise self._not_sqlite_error() from None
+            raise StoreError(f"cannot read database {self.path} (read-only): {e}; nothing was changed") from None
+        if not tables - {"sqlite_sequence"}:
+            raise StoreError(f"{self.path} is read-only and empty (no PantryPilot tables); "
+                             "make it writable once so PantryPilot can create them")
+        if "meta" not in tables:
+            raise StoreError(f"{self.path} is a SQLite database but not a PantryPilot one "
+                             f"(tables: {', '.join(sorted(tables))}); nothing was changed")
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer PantryPilot (schema version {version}; this "
+                f"code knows up to {SCHEMA_VERSION}); upgrade PantryPilot to use it")
+        if version < SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has the schema of an older PantryPilot (version {version}, this code needs "
+                f"{SCHEMA_VERSION}) and is read-only, so it cannot be upgraded; make it writable once "
+                "and open it again (nothing was changed)")
+
     def _init_schema(self) -> None:
+        if self.read_only:
+            self._check_read_only_schema()
+            return
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
+            # The first read of the file: a file that is not a SQLite database fails here
+            # ("file is not a database") before anything is written.
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             version = 0
             if "meta" in tables:
@@ -375,8 +500,18 @@ class Store:
             # Only now that the file is known to be ours: WAL lets readers and one writer overlap.
             conn.execute("PRAGMA journal_mode = WAL")
         except sqlite3.DatabaseError as e:
+            if "file is not a database" in str(e):
+                raise self._not_sqlite_error() from None
+            if "readonly database" in str(e):
+                raise StoreError(f"the database {self.path} is read-only; open it with read_only=True to read "
+                                 "it, or make it writable") from None
             raise StoreError(f"cannot use database {self.path}: {e}; nothing was changed") from None
         finally:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
             conn.close()
 
     @staticmethod
@@ -535,7 +670,7 @@ class Store:
     def get_recipe(self, recipe_id: str) -> Recipe | None:
         with self._read() as conn:
             row = conn.execute("SELECT json FROM recipes WHERE id = ?", (recipe_id,)).fetchone()
-        return _recipe_from_json(row[0]) if row else None
+        return _recipe_from_json(row[0], recipe_id) if row else None
 
     @staticmethod
     def _get_recipe_json(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, str]:
@@ -550,7 +685,7 @@ class Store:
         """The stored recipes among `ids`, by id (missing ids are simply absent)."""
         with self._read() as conn:
             found = self._get_recipe_json(conn, list(ids))
-        return {rid: _recipe_from_json(text) for rid, text in found.items()}
+        return {rid: _recipe_from_json(text, rid) for rid, text in found.items()}
 
     def existing_recipe_ids(self, ids: Iterable[str]) -> set[str]:
         """Which of `ids` are in the store."""
@@ -565,8 +700,8 @@ class Store:
     def all_recipes(self) -> list[Recipe]:
         """Every stored recipe, oldest first."""
         with self._read() as conn:
-            rows = conn.execute("SELECT json FROM recipes ORDER BY created_at, id").fetchall()
-        return [_recipe_from_json(r[0]) for r in rows]
+            rows = conn.execute("SELECT id, json FROM recipes ORDER BY created_at, id").fetchall()
+        return [_recipe_from_json(text, rid) for rid, text in rows]
 
     def count_recipes(self) -> int:
         with self._read() as conn:
@@ -600,7 +735,7 @@ class Store:
                 "GROUP BY recipe_id ORDER BY last_id DESC LIMIT ?", (*params, int(limit))).fetchall()
             ids = [r[0] for r in rows]
             found = self._get_recipe_json(conn, ids)
-        return [_recipe_from_json(found[rid]) for rid in ids if rid in found]
+        return [_recipe_from_json(found[rid], rid) for rid in ids if rid in found]
 
     # --- votes -------------------------------------------------------------------------
 
@@ -969,28 +1104,61 @@ class Store:
 
     # --- embedding cache ---------------------------------------------------------------
 
-    def get_embeddings(self, model: str, hashes: Iterable[str]) -> dict[str, np.ndarray]:
-        """Cached float32 vectors for these text hashes under `model` (missing ones absent)."""
+    def get_embeddings(self, model: str, hashes: Iterable[str], dim: int | None = None) -> dict[str, np.ndarray]:
+        """Cached float32 vectors for these text hashes under `model` (missing ones absent).
+
+        Cached rows are checked, never trusted: a row whose blob is not a whole number of
+        float32s, does not match its `dim` (or the `dim` asked for; without it, the length
+        most rows of this model have), or holds a non-finite or absurd value is treated as
+        missing, so the caller re-embeds it and `put_embeddings` overwrites it.
+        """
         hashes = list(dict.fromkeys(hashes))
-        out: dict[str, np.ndarray] = {}
+        found: dict[str, np.ndarray] = {}
         with self._read() as conn:
             for chunk in _chunks(hashes):
                 marks = ", ".join("?" * len(chunk))
-                for h, dim, blob in conn.execute(
+                for h, row_dim, blob in conn.execute(
                         f"SELECT text_hash, dim, vec FROM embeddings WHERE model = ? AND text_hash IN ({marks})",
                         (model, *chunk)):
-                    vec = np.frombuffer(blob, dtype="<f4")
-                    if vec.shape[0] == int(dim):  # skip a damaged row; it will be recomputed
-                        out[h] = vec.astype(np.float32)
-        return out
+                    vec = self._checked_vector(blob, row_dim)
+                    if vec is not None:
+                        found[h] = vec
+            lengths = {v.shape[0] for v in found.values()}
+            if dim is None and len(lengths) > 1:
+                row = conn.execute("SELECT dim FROM embeddings WHERE model = ? GROUP BY dim "
+                                   "ORDER BY COUNT(*) DESC, dim LIMIT 1", (model,)).fetchone()
+                dim = int(row[0]) if row else None
+        if dim is not None:
+            found = {h: v for h, v in found.items() if v.shape[0] == int(dim)}
+        return found
+
+    @staticmethod
+    def _checked_vector(blob: Any, dim: Any) -> np.ndarray | None:
+        """The cached vector, or None when the row is damaged."""
+        if not isinstance(blob, (bytes, bytearray, memoryview)):
+            return None
+        blob = bytes(blob)
+        try:
+            dim = int(dim)
+        except (TypeError, ValueError):
+            return None
+        if dim <= 0 or len(blob) != 4 * dim:
+            return None
+        vec = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+        if not np.isfinite(vec).all() or float(np.abs(vec).max()) > _MAX_EMBEDDING_ABS:
+            return None
+        return vec
 
     def put_embeddings(self, model: str, vectors: Mapping[str, np.ndarray]) -> int:
-        """Cache 1-D vectors (stored as little-endian float32) by text hash; return how many."""
+        """Cache 1-D vectors (stored as little-endian float32) by text hash; return how many
+        were stored (a vector with a non-finite value is not cached)."""
         rows = []
         for h, v in vectors.items():
             arr = np.asarray(v, dtype="<f4")
-            if arr.ndim != 1:
-                raise InvalidInput(f"embedding for {h!r} must be one vector, got shape {arr.shape}")
+            if arr.ndim != 1 or arr.shape[0] == 0:
+                raise InvalidInput(f"embedding for {h!r} must be one non-empty vector, got shape {arr.shape}")
+            if not np.isfinite(arr).all():
+                continue  # never cache a non-finite vector (it would be refused on read anyway)
             rows.append((model, h, int(arr.shape[0]), arr.tobytes()))
         if not rows:
             return 0
