@@ -133,9 +133,10 @@ def test_store_per_vote_threads_and_a_second_process_lose_nothing(db):
     assert len(Store(db).votes()) == len(acked)
 
 
-def test_a_non_sqlite_file_is_refused_untouched_through_sqlite(tmp_path):
+@pytest.mark.parametrize("data", [b"not a database at all, just some text\n" * 200, b"x", b"hello\n" * 50,
+                                  b"SQLite format 3\x00" + b"\xff" * 600])
+def test_a_non_sqlite_file_is_refused_untouched_through_sqlite(tmp_path, data):
     path = tmp_path / "pantry.sqlite3"
-    data = b"not a database at all, just some text\n" * 200
     path.write_bytes(data)
     with pytest.raises(StoreError, match="not a PantryPilot database"):
         Store(path)

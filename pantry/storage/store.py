@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
 SCHEMA_VERSION = 4
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _CHUNK = 500  # ids per IN (...) query, below SQLite's variable limit
+_MIN_DB_BYTES = 512  # the smallest SQLite page: a non-empty database file is at least this long
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -318,7 +319,18 @@ class Store:
             except OSError as e:
                 raise StoreError(f"cannot create the folder of database {self.path}: {e.strerror or e}") from None
         # The file is never opened outside SQLite: closing any other descriptor of it would
-        # drop the POSIX locks of this process's SQLite connections (see `_init_schema`).
+        # drop the POSIX locks of this process's SQLite connections. SQLite itself refuses a
+        # file whose header is not its own ("file is not a database", see `_init_schema`);
+        # only a file too short to hold one page (512 bytes), which SQLite would take for a
+        # new database and overwrite, is refused here, by its size (stat opens nothing).
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        except OSError as e:
+            raise StoreError(f"cannot read database {self.path}: {e.strerror or e}") from None
+        if 0 < size < _MIN_DB_BYTES:
+            raise self._not_sqlite_error()
         self._init_schema()
         if not self.read_only:
             sweep_stale_temp_files(self.weights_dir)
@@ -354,7 +366,7 @@ class Store:
         text = str(e)
         if "file is not a database" in text:
             return self._not_sqlite_error()
-        if "readonly database" in text or "read-only" in text:
+        if "readonly database" in text:
             return self._read_only_error()
         return StoreError(f"database {self.path}: {text}")
 
