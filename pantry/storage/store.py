@@ -433,9 +433,16 @@ class Store:
                 try:
                     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
                 except sqlite3.OperationalError as e:
-                    if "unable to open" not in str(e) or self._immutable:
+                    if not ("unable to open" in str(e) or "readonly database" in str(e)) or self._immutable:
                         raise
-                    # A WAL database in a folder SQLite cannot write (no -shm): read it as immutable.
+                    # A WAL database in a folder SQLite cannot write (it cannot make the -shm
+                    # file): read it as immutable, unless a -wal file holds changes not yet in
+                    # the database file (immutable reads would silently miss them).
+                    wal = self.path.with_name(self.path.name + "-wal")
+                    if wal.exists() and wal.stat().st_size > 0:
+                        raise StoreError(
+                            f"the database {self.path} is read-only and its folder too, and {wal.name} holds "
+                            "changes not yet written into it; open it once with write access") from None
                     conn.close()
                     self._immutable = True
                     conn = self._connect()
