@@ -9,6 +9,16 @@ opens its own short-lived connection (timeout 30 s, `busy_timeout`), and every w
 in one `BEGIN IMMEDIATE` transaction, so concurrent writers queue instead of failing and
 nothing is half-written. WAL mode lets readers run while a write is in progress.
 
+Reliability rules: the database file is only ever opened by SQLite (closing any other
+descriptor of it would drop every POSIX lock this process's connections hold, so several
+`Store` objects on one file, in one process or many, stay safe); a rollback that fails never
+hides the error that caused it; stored rows are checked when read (a damaged embedding is
+treated as missing and recomputed, damaged model metrics read as {} with
+`ModelVersion.metrics_error`, a damaged recipe is a StoreError naming it). A database whose
+file or folder cannot be written is opened read-only (`mode=ro`): reads work, writes raise a
+clear StoreError, and no migration is attempted. Opening a store removes stale temp files of
+interrupted saves from its weights folder (`pantry.base.sweep_stale_temp_files`).
+
 Portability: the data statements are plain SQL (CREATE TABLE / INSERT / SELECT / UPDATE,
 upserts with `INSERT ... ON CONFLICT`, which PostgreSQL also supports). Columns that hold
 a user are named `user_name` because `user` is a reserved word in PostgreSQL. A
