@@ -204,6 +204,21 @@ def test_garbage_metrics_json_is_read_tolerantly(tmp_path):
     assert store.get_model_version(vid).metrics_error
 
 
+def test_other_damaged_json_columns_are_read_tolerantly(db):
+    store = Store(db)
+    a, b = _ids(store)[:2]
+    store.set_user_prefs("alice", {"diet": "vegan"})
+    vid = store.add_vote(Vote(user="alice", a=a, b=b, outcome="a", reasons=("quick",)))
+    conn = sqlite3.connect(str(db))
+    with conn:
+        conn.execute("UPDATE votes SET reasons_json = '{oops', pantry_json = '7' WHERE id = ?", (vid,))
+        conn.execute("UPDATE users SET prefs_json = 'nope' WHERE name = 'alice'")
+    conn.close()
+    vote = store.get_vote(vid)
+    assert vote.reasons == () and vote.pantry == () and vote.outcome == "a"
+    assert store.get_user_prefs("alice") == {}
+
+
 # --- 4. damaged stored recipes ----------------------------------------------------------
 
 @pytest.mark.parametrize("damage", ["json_remove(json, '$.title')", "'{bad json'", "'[1, 2]'",

@@ -202,10 +202,21 @@ class ImportBatch:
         return self.deleted_at is not None
 
 
+def _tolerant_strings(text: Any) -> tuple[str, ...]:
+    """A stored JSON list of strings (vote reasons/pantry, batch users); () when damaged."""
+    try:
+        value = json.loads(text or "[]")
+    except (ValueError, TypeError):
+        return ()
+    if not isinstance(value, list):
+        return ()
+    return tuple(str(x) for x in value if isinstance(x, (str, int, float)))
+
+
 def _batch_from_row(row: Sequence[Any]) -> ImportBatch:
     (bid, name, created, users, r_added, r_skipped, v_added, v_skipped, v_skipped_deleted, deleted_at,
      live) = row
-    return ImportBatch(id=int(bid), file_name=name, created_at=created, users=tuple(json.loads(users or "[]")),
+    return ImportBatch(id=int(bid), file_name=name, created_at=created, users=_tolerant_strings(users),
                        recipes_added=int(r_added), recipes_skipped=int(r_skipped), votes_added=int(v_added),
                        votes_skipped=int(v_skipped), votes_skipped_deleted=int(v_skipped_deleted),
                        deleted_at=deleted_at, votes_live=int(live))
@@ -247,7 +258,7 @@ def _vote_from_row(row: Sequence[Any]) -> Vote:
     (vid, user, a, b, outcome, strength, left, reasons, pantry, created, model_version,
      generator, generator_reason, deleted_at) = row
     return Vote(user=user, a=a, b=b, outcome=outcome, strength=strength, left=left,
-                reasons=tuple(json.loads(reasons or "[]")), pantry=tuple(json.loads(pantry or "[]")),
+                reasons=_tolerant_strings(reasons), pantry=_tolerant_strings(pantry),
                 created_at=created, model_version=model_version, generator=generator,
                 generator_reason=generator_reason, id=int(vid), deleted=deleted_at is not None)
 
@@ -661,7 +672,7 @@ class Store:
         user = validate_user_name(user)
         with self._read() as conn:
             row = conn.execute("SELECT prefs_json FROM users WHERE name = ?", (user,)).fetchone()
-        return json.loads(row[0] or "{}") if row else {}
+        return _tolerant_dict(row[0], "preferences", []) if row else {}  # damaged prefs read as {}
 
     def set_user_prefs(self, user: str, prefs: Mapping[str, Any]) -> None:
         """Replace the user's preferences with `prefs` (a JSON-serialisable dict)."""
