@@ -372,6 +372,22 @@ def test_unwritable_file_is_opened_read_only(tmp_path, monkeypatch):
     _check_reads_work_and_writes_refused(Store(path))
 
 
+def test_sqlite_refusing_writes_at_open_falls_back_to_read_only(tmp_path, monkeypatch):
+    path = tmp_path / "pantry.sqlite3"
+    _populate(path)
+    import pantry.storage.store as store_mod
+
+    real_connect = store_mod.sqlite3.connect
+
+    def connect(target, *args, **kwargs):  # what a read-only mount looks like to os.access-blind code
+        if kwargs.get("uri"):
+            return real_connect(target, *args, **kwargs)
+        return real_connect(f"file:{target}?mode=ro", *args, uri=True, **kwargs)
+
+    monkeypatch.setattr(store_mod.sqlite3, "connect", connect)
+    _check_reads_work_and_writes_refused(Store(path))
+
+
 def test_chmod_read_only_file_and_folder(tmp_path):
     home = tmp_path / "home"
     home.mkdir()

@@ -147,6 +147,10 @@ class StoreError(PantryError):
     """The database file cannot be used (not a database, newer schema, locked, disk full...)."""
 
 
+class _ReadOnlyDatabase(StoreError):
+    """SQLite refused to write while opening (the file turned out to be read-only)."""
+
+
 class UnknownRecipe(InvalidInput):
     """A vote refers to a recipe id that is not in the store."""
 
@@ -326,6 +330,7 @@ class Store:
         self.weights_dir = absolute(weights_dir) if weights_dir is not None else weights_dir_for(self.path)
         if self.path.exists() and self.path.is_dir():
             raise StoreError(f"database path {self.path} is a folder, not a file")
+        auto = read_only is None
         if read_only is None:
             read_only = self.path.exists() and not (os.access(self.path, os.W_OK)
                                                     and os.access(self.path.parent, os.W_OK))
@@ -352,7 +357,14 @@ class Store:
             raise StoreError(f"cannot read database {self.path}: {e.strerror or e}") from None
         if 0 < size < _MIN_DB_BYTES:
             raise self._not_sqlite_error()
-        self._init_schema()
+        try:
+            self._init_schema()
+        except _ReadOnlyDatabase:
+            if not auto:
+                raise
+            # os.access said writable, SQLite found otherwise (e.g. a read-only mount): read only.
+            self.read_only = True
+            self._init_schema()
         if not self.read_only:
             sweep_stale_temp_files(self.weights_dir)
 
@@ -543,8 +555,8 @@ class Store:
             if "file is not a database" in str(e):
                 raise self._not_sqlite_error() from None
             if "readonly database" in str(e):
-                raise StoreError(f"the database {self.path} is read-only; open it with read_only=True to read "
-                                 "it, or make it writable") from None
+                raise _ReadOnlyDatabase(f"the database {self.path} is read-only; open it with read_only=True "
+                                        "to read it, or make it writable") from None
             raise StoreError(f"cannot use database {self.path}: {e}; nothing was changed") from None
         finally:
             if conn.in_transaction:
