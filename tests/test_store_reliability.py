@@ -95,9 +95,9 @@ _WRITER = textwrap.dedent("""
 
 def test_store_per_vote_threads_and_a_second_process_lose_nothing(db):
     a, b = _ids(Store(db))[:2]
-    n_threads, per_thread, per_process = 4, 60, 100
-    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(REPO), str(db), a, b, str(per_process)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    n_threads, per_thread, n_procs, per_process = 4, 150, 2, 150
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(REPO), str(db), a, b, str(per_process)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(n_procs)]
     acked: list[int] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
@@ -116,11 +116,12 @@ def test_store_per_vote_threads_and_a_second_process_lose_nothing(db):
         t.start()
     for t in threads:
         t.join(timeout=60)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        acked += [int(x) for x in out.split()]
     assert not errors, errors
-    acked += [int(x) for x in out.split()]
-    assert len(acked) == n_threads * per_thread + per_process
+    assert len(acked) == n_threads * per_thread + n_procs * per_process
     assert len(set(acked)) == len(acked), "two writers were acknowledged the same vote id"
     conn = sqlite3.connect(str(db))
     try:
