@@ -8,7 +8,9 @@ DELETE /votes/{id}, GET /models, POST /models/{id}/activate, POST /train, GET /t
   `Authorization: Bearer <token>` (compared with `hmac.compare_digest`), else 401.
 - Errors: a library `PantryError` (bad pantry, unknown recipe, too few votes...) is a 400
   `{"detail": message}`; a bad body field is FastAPI's 422 naming the field; unknown ids
-  are 404; a generator that cannot run is 503; a second training job for a profile is 409.
+  are 404; a generator that cannot run is 503, an Ollama failure 502, a request the offline
+  composer cannot meet (cuisine, time, diets) a 400 naming the field; a second training job
+  for a profile is 409.
 - No stale state between servers: the active model is read from the store on every call
   (`Lab.model_for`), pair tokens are signed with a key every server sharing the database
   folder (or the API token) has, and nothing about votes or models is cached here.
@@ -146,6 +148,18 @@ def _generation(lab: Lab, body: s.CookingInput, n: int):
     return reading, request
 
 
+def _composer_refusal(error: GeneratorError, choice) -> PantryError:
+    """A generator error to answer with. The offline composer refusing a request (no dish of
+    that cuisine, within that time, for those diets) is the request's fault: a 400 naming the
+    field. Anything else (Ollama failing with the generator set to ollama) stays a 502."""
+    if isinstance(error, GeneratorUnavailable) or (choice.backend == "ollama" and choice.mode != "auto"):
+        return error
+    msg = str(error)
+    field = ("cuisine" if "cuisine" in msg else "max_minutes" if "minutes" in msg
+             else "diets" if "diet" in msg else "pantry")
+    return InvalidInput(f"field {field!r}: {msg}")
+
+
 def _known_profile(lab: Lab, profile: str | None) -> str | None:
     """The validated name of an existing profile (None stays None); 400 for a bad name, 404 for none."""
     if profile is None:
@@ -233,7 +247,10 @@ def create_app(settings: Settings | None = None, lab: Lab | None = None) -> Fast
         lab_ = _lab(request)
         reading, gen_request = _generation(lab_, body, body.n)
         choice = _state(request).generators.get()
-        made, used = generate_with_fallback(choice, gen_request)
+        try:
+            made, used = generate_with_fallback(choice, gen_request)
+        except GeneratorError as e:
+            raise _composer_refusal(e, choice) from None
         if not made:
             raise GeneratorError(f"{used.name} returned no recipes; try again or change the pantry")
         lab_.store.log_generated(body.profile, made)  # stored, so a vote can name them by id
@@ -266,7 +283,10 @@ def create_app(settings: Settings | None = None, lab: Lab | None = None) -> Fast
         profile = lab_.store.ensure_user(body.profile)
         shown = {frozenset((v.a, v.b)) for v in lab_.store.votes(profile)}  # pairs this profile already judged
         rng = np.random.default_rng(gen_request.seed)
-        rnd = prepare_round(lab_, choice, gen_request, profile, rng, avoid=shown)  # stores + logs the recipes
+        try:
+            rnd = prepare_round(lab_, choice, gen_request, profile, rng, avoid=shown)  # stores + logs the recipes
+        except GeneratorError as e:
+            raise _composer_refusal(e, choice) from None
         m = rnd.matchup
         issued = int(time.time())
         token = sign(_state(request).token_key, {
