@@ -401,7 +401,7 @@ def test_database_from_schema_version_2_is_migrated_in_place(tmp_path):
     path = tmp_path / "v2.sqlite3"
     _schema_2_database(path)
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION == 4
+    assert store.schema_version() == SCHEMA_VERSION == 5
     conn = sqlite3.connect(path)
     columns = {r[1] for r in conn.execute("PRAGMA table_info(votes)")}
     indexes = {r[1] for r in conn.execute("PRAGMA index_list(votes)")}
@@ -425,7 +425,7 @@ def test_database_from_schema_version_2_is_migrated_in_place(tmp_path):
     # The app vote's pair without its time is a different vote (not an import of it).
     _, added = store.import_records([], [Vote(user="me", a="x", b="z", outcome="b")], "new.jsonl")
     assert added == [True]
-    assert Store(path).schema_version() == 4  # opening again changes nothing
+    assert Store(path).schema_version() == 5  # opening again changes nothing
 
 
 def test_app_votes_may_repeat_a_pair_imports_may_not(store, recipes):
@@ -606,10 +606,91 @@ def test_schema_3_weight_paths_are_migrated_in_place(tmp_path, monkeypatch):
     _schema_3_database(home / "pantry.sqlite3", [inside, "data/weights/population-b.pt", gone, missing])
     monkeypatch.chdir(tmp_path / "run")  # old relative paths were relative to where the app ran
     store = Store(home / "pantry.sqlite3")
-    assert store.schema_version() == SCHEMA_VERSION == 4
+    assert store.schema_version() == SCHEMA_VERSION == 5
     assert _stored_paths(store.path) == ["population-a.pt", str(legacy), "population-c.pt", str(missing)]
     assert [v.path for v in store.model_versions()][::-1] == [
         str(inside), str(legacy), str(home / "weights" / "population-c.pt"), str(missing)]
     monkeypatch.chdir(tmp_path)
     again = Store(home / "pantry.sqlite3")  # opening again changes nothing
     assert _stored_paths(again.path) == ["population-a.pt", str(legacy), "population-c.pt", str(missing)]
+
+
+# --- change stamp (schema 5) --------------------------------------------------------------
+
+def _stamp_in_subprocess(db_path, user):
+    """change_stamp read by a fresh interpreter (another process sharing the database)."""
+    import subprocess
+    import sys
+    code = ("import sys; from pantry.storage.store import Store; "
+            "print(Store(sys.argv[1]).change_stamp(sys.argv[2] or None))")
+    out = subprocess.run([sys.executable, "-c", code, str(db_path), user or ""], capture_output=True,
+                         text=True, check=True, timeout=120)
+    return eval(out.stdout.strip())  # a tuple of ints
+
+
+def test_change_stamp_moves_with_every_write_that_a_page_shows(store, recipes):
+    seen = {"bo": [store.change_stamp("bo")], "ana": [store.change_stamp("ana")], None: [store.change_stamp()]}
+
+    def moved(*users):
+        """Which scopes' stamps changed since the last call."""
+        out = set()
+        for u, hist in seen.items():
+            now = store.change_stamp(u)
+            if now != hist[-1]:
+                out.add(u)
+            hist.append(now)
+        return out
+
+    assert all(isinstance(s[0], tuple) for s in seen.values())
+    vid = store.add_vote(Vote(user="bo", a=recipes[0].id, b=recipes[1].id, outcome="a"))
+    assert moved() == {"bo", None, "ana"}  # bo is a new profile: everyone's user list changed
+    store.add_vote(Vote(user="bo", a=recipes[0].id, b=recipes[2].id, outcome="b"))
+    assert moved() == {"bo", None}  # ana's pages show nothing of bo's second vote
+    store.undo_last_vote("bo")
+    assert moved() == {"bo", None}
+    store.delete_vote(vid)
+    assert moved() == {"bo", None}
+    assert store.delete_vote(vid) is False
+    store.restore_vote(vid)
+    assert moved() == {"bo", None}
+    store.set_user_prefs("bo", {"k": 1})
+    assert moved() == {"bo", None}
+    mv = store.add_model_version("bo", "w.pt", "e")
+    assert moved() == {"bo", None}
+    store.activate_model(mv)
+    assert moved() == {"bo", None}
+    store.deactivate_models("bo")
+    assert moved() == {"bo", None}
+    pop = store.add_model_version(None, "p.pt", "e", activate=True)  # the population: everyone's pages
+    assert moved() == {"bo", "ana", None}
+    store.activate_model(pop)
+    assert moved() == {"bo", "ana", None}
+    batch, _ = store.import_records([make_recipe(20)], [Vote(user="ana", a=recipes[0].id, b=recipes[3].id,
+                                                              outcome="a")], "f.jsonl")
+    assert moved() == {"bo", "ana", None}
+    store.delete_batch(batch.id)
+    assert moved() == {"bo", "ana", None}
+    store.restore_batch(batch.id)
+    assert moved() == {"bo", "ana", None}
+    store.add_recipes([make_recipe(30)])
+    assert moved() == {"bo", "ana", None}
+    # reads change nothing
+    store.votes(), store.vote_counts("bo"), store.model_versions(), store.active_model("bo", True)
+    assert moved() == set()
+
+
+def test_change_stamp_is_seen_by_another_store_and_another_process(store, recipes):
+    other = Store(store.path)
+    before, before_other = store.change_stamp("bo"), other.change_stamp("bo")
+    assert before == before_other == _stamp_in_subprocess(store.path, "bo")
+    other.add_vote(Vote(user="bo", a=recipes[0].id, b=recipes[1].id, outcome="a"))
+    after = store.change_stamp("bo")
+    assert after != before and after == other.change_stamp("bo") == _stamp_in_subprocess(store.path, "bo")
+    # a write from another process moves this process's stamp
+    import subprocess
+    import sys
+    code = ("import sys; from pantry.storage.store import Store; from pantry.domain.votes import Vote; "
+            "Store(sys.argv[1]).add_vote(Vote(user='bo', a=sys.argv[2], b=sys.argv[3], outcome='b'))")
+    subprocess.run([sys.executable, "-c", code, str(store.path), recipes[0].id, recipes[2].id], check=True,
+                   timeout=120)
+    assert store.change_stamp("bo") != after and store.change_stamp() != (0,)

@@ -55,8 +55,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from pantry.settings import Settings
 
 # 2: votes.generator_reason; 3: import_batches, votes.content_key and votes.batch_id;
-# 4: model_versions.path relative to the weights folder (absolute only for files outside it)
-SCHEMA_VERSION = 4
+# 4: model_versions.path relative to the weights folder (absolute only for files outside it);
+# 5: the `changes` counters (`Store.change_stamp`)
+SCHEMA_VERSION = 5
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _CHUNK = 500  # ids per IN (...) query, below SQLite's variable limit
 _MIN_DB_BYTES = 512  # the smallest SQLite page: a non-empty database file is at least this long
@@ -127,6 +128,10 @@ _SCHEMA = (
         recipe_id TEXT NOT NULL,
         created_at TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS generated_by_user ON generated (user_name, id)",
+    # Change counters (`Store.change_stamp`): scope '*' counts every write, '' the writes that
+    # are not one user's (recipes, imports, batches, population models, new users), and a
+    # user name that user's own writes (votes, prefs, pantry, personal models).
+    "CREATE TABLE IF NOT EXISTS changes (scope TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0)",
 )
 
 # Indexes on columns that older databases only get from a migration (created after it).
@@ -644,10 +649,38 @@ class Store:
 
     # --- users -------------------------------------------------------------------------
 
+    @classmethod
+    def _ensure_user(cls, conn: sqlite3.Connection, name: str) -> None:
+        cur = conn.execute("INSERT INTO users (name, created_at, pantry_text, prefs_json) VALUES (?, ?, '', '{}') "
+                           "ON CONFLICT (name) DO NOTHING", (name, now_iso()))
+        if cur.rowcount:
+            cls._touch(conn, None)  # the list of profiles changed
+
     @staticmethod
-    def _ensure_user(conn: sqlite3.Connection, name: str) -> None:
-        conn.execute("INSERT INTO users (name, created_at, pantry_text, prefs_json) VALUES (?, ?, '', '{}') "
-                     "ON CONFLICT (name) DO NOTHING", (name, now_iso()))
+    def _touch(conn: sqlite3.Connection, *users: str | None) -> None:
+        """Bump the change counters (inside the write's transaction): '*' always, and per
+        user given its scope (None: '', the writes that are not one user's)."""
+        scopes = sorted({"*", *("" if u is None else u for u in users)})
+        conn.executemany("INSERT INTO changes (scope, n) VALUES (?, 1) "
+                         "ON CONFLICT (scope) DO UPDATE SET n = changes.n + 1", [(s,) for s in scopes])
+
+    def change_stamp(self, user: str | None = None) -> tuple[int, ...]:
+        """A cheap stamp (one query) that changes whenever what `user`'s pages show may have
+        changed, as seen from any process or server sharing this database.
+
+        user None: changes on every write. A user: changes on that user's writes (votes
+        cast/undone/deleted/restored, pantry, preferences, personal models saved, activated
+        or deactivated, recipes generated for them) and on every write that is not one
+        user's (recipes added, imports, batch delete/restore, population models, a new
+        profile). Each write transaction bumps the counters it concerns (table `changes`).
+        """
+        scope = "*" if user is None else validate_user_name(user)
+        with self._read() as conn:
+            rows = dict(conn.execute("SELECT scope, n FROM changes WHERE scope IN (?, ?)",
+                                     ("", scope)).fetchall())
+        if user is None:
+            return (int(rows.get("*", 0)),)
+        return (int(rows.get("", 0)), int(rows.get(scope, 0)))
 
     def ensure_user(self, name: str) -> str:
         """Create the user if needed; return the validated (stripped) name."""
@@ -678,6 +711,7 @@ class Store:
             conn.execute("INSERT INTO users (name, created_at, pantry_text, prefs_json) VALUES (?, ?, ?, '{}') "
                          "ON CONFLICT (name) DO UPDATE SET pantry_text = excluded.pantry_text",
                          (user, now_iso(), text))
+            self._touch(conn, user)
 
     def get_user_prefs(self, user: str) -> dict[str, Any]:
         """The user's saved preferences dict ({} if none or unknown user)."""
@@ -696,6 +730,7 @@ class Store:
             conn.execute("INSERT INTO users (name, created_at, pantry_text, prefs_json) VALUES (?, ?, '', ?) "
                          "ON CONFLICT (name) DO UPDATE SET prefs_json = excluded.prefs_json",
                          (user, now_iso(), payload))
+            self._touch(conn, user)
 
     # --- recipes -----------------------------------------------------------------------
 
@@ -711,6 +746,8 @@ class Store:
             "INSERT INTO recipes (id, json, source, created_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET json = excluded.json, source = excluded.source",
             [(r.id, r.to_json(), r.source, now) for r in unique.values()])
+        if unique:
+            Store._touch(conn, None)
         return len(unique)
 
     def add_recipes(self, recipes: Iterable[Recipe]) -> int:
@@ -777,6 +814,7 @@ class Store:
                 self._add_recipes(conn, to_store)
             conn.executemany("INSERT INTO generated (user_name, recipe_id, created_at) VALUES (?, ?, ?)",
                              [(user, rid, now) for rid in ids])
+            self._touch(conn, user)
 
     def recent_generated(self, user: str | None = None, limit: int = 500) -> list[Recipe]:
         """Recently generated recipes, newest first, each once; user None means any user."""
@@ -856,6 +894,7 @@ class Store:
                  v.created_at or now, v.model_version, v.generator, v.generator_reason, None, key, batch_id))
             out.ids.append(int(cur.lastrowid))
             out.added.append(True)
+        self._touch(conn, *{v.user for v in checked})
         return out
 
     def add_vote(self, vote: Vote) -> int:
@@ -900,6 +939,7 @@ class Store:
                          "votes_skipped = ?, votes_skipped_deleted = ? WHERE id = ?",
                          (n_recipes - len(already), len(already), len(done.ids), done.skipped,
                           done.skipped_deleted, batch_id))
+            self._touch(conn, None)
         batch = ImportBatch(id=batch_id, file_name=file_name.strip(), created_at=created, users=tuple(users),
                             recipes_added=n_recipes - len(already), recipes_skipped=len(already),
                             votes_added=len(done.ids), votes_skipped=done.skipped,
@@ -938,6 +978,7 @@ class Store:
             cur = conn.execute("UPDATE votes SET deleted_at = ? WHERE batch_id = ? AND deleted_at IS NULL",
                                (now, int(batch_id)))
             conn.execute("UPDATE import_batches SET deleted_at = ? WHERE id = ?", (now, int(batch_id)))
+            self._touch(conn, None)
             return int(cur.rowcount)
 
     def restore_batch(self, batch_id: int) -> int:
@@ -952,6 +993,7 @@ class Store:
             cur = conn.execute("UPDATE votes SET deleted_at = NULL WHERE batch_id = ? AND deleted_at = ?",
                                (int(batch_id), row[0]))
             conn.execute("UPDATE import_batches SET deleted_at = NULL WHERE id = ?", (int(batch_id),))
+            self._touch(conn, None)
             return int(cur.rowcount)
 
     def vote_batches(self, vote_ids: Iterable[int] | None = None) -> dict[int, int]:
@@ -974,12 +1016,13 @@ class Store:
 
     def _set_deleted(self, vote_id: int, deleted: bool) -> bool:
         with self._write() as conn:
-            row = conn.execute("SELECT deleted_at FROM votes WHERE id = ?", (int(vote_id),)).fetchone()
+            row = conn.execute("SELECT deleted_at, user_name FROM votes WHERE id = ?", (int(vote_id),)).fetchone()
             if row is None:
                 raise InvalidInput(f"there is no vote with id {vote_id}")
             if (row[0] is not None) == deleted:
                 return False
             conn.execute("UPDATE votes SET deleted_at = ? WHERE id = ?", (now_iso() if deleted else None, int(vote_id)))
+            self._touch(conn, row[1])
             return True
 
     def delete_vote(self, vote_id: int) -> bool:
@@ -999,6 +1042,7 @@ class Store:
             if row is None:
                 return None
             conn.execute("UPDATE votes SET deleted_at = ? WHERE id = ?", (now_iso(), row[0]))
+            self._touch(conn, user)
         return replace(_vote_from_row(row), deleted=True)
 
     def _vote_filter(self, user: str | None, include_deleted: bool, since: str | datetime | None,
@@ -1073,6 +1117,7 @@ class Store:
         else:
             conn.execute("UPDATE model_versions SET active = 0 WHERE user_name = ? AND active = 1", (user,))
         conn.execute("UPDATE model_versions SET active = 1 WHERE id = ?", (version_id,))
+        Store._touch(conn, user)
 
     def add_model_version(self, user: str | None, path: str | Path, embedder: str | None,
                           metrics: Mapping[str, Any] | None = None, meta: Mapping[str, Any] | None = None,
@@ -1093,6 +1138,7 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?, 0)",
                 (user, self._stored_weights_path(path), now_iso(), embedder, metrics_json, meta_json))
             version_id = int(cur.lastrowid)
+            self._touch(conn, user)
             if activate:
                 self._activate(conn, version_id, user)
         return version_id
@@ -1136,6 +1182,7 @@ class Store:
                 conn.execute("UPDATE model_versions SET active = 0 WHERE user_name IS NULL")
             else:
                 conn.execute("UPDATE model_versions SET active = 0 WHERE user_name = ?", (user,))
+            self._touch(conn, user)
 
     def active_model(self, user: str | None, fallback_to_global: bool = False) -> ModelVersion | None:
         """The active model of this scope (user None = global), or None.
