@@ -14,6 +14,7 @@ Imports: `pantry.base`, `pantry.errors`, `pantry.domain` (and the store, for typ
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -81,22 +82,79 @@ def _too_big(name: str, size: int, max_bytes: int) -> InvalidInput:
                         f"{max_bytes / 1e6:.0f} MB; split it into smaller files")
 
 
-def _split_bytes(data: bytes) -> list[tuple[int, str | None, str | None]]:
-    out = []
-    for n, raw in enumerate(data.split(b"\n"), 1):
-        raw = raw.rstrip(b"\r")
-        if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
+Line = tuple[int, str | None, str | None]  # (line number, text or None, decode problem or None)
+
+
+def _decode_line(n: int, raw: bytes) -> Line:
+    """Line `n` as text, without its line end (and a UTF-8 BOM on line 1); the bytes are
+    decoded in place (a memoryview: no copy of a long line)."""
+    end = len(raw)
+    if end and raw[end - 1] == 0x0A:
+        end -= 1
+    while end and raw[end - 1] == 0x0D:
+        end -= 1
+    start = 3 if n == 1 and raw.startswith(b"\xef\xbb\xbf") else 0
+    with memoryview(raw) as view:
         try:
-            out.append((n, raw.decode("utf-8"), None))
+            return n, codecs.utf_8_decode(view[start:end], "strict", True)[0], None
         except UnicodeDecodeError as e:
-            out.append((n, None, f"not valid UTF-8 text (byte {e.start + 1})"))
-    return out
+            return n, None, f"not valid UTF-8 text (byte {start + e.start + 1})"
 
 
-def _read_lines(source: Source, name: str | None, max_bytes: int
-                ) -> tuple[str, list[tuple[int, str | None, str | None]]]:
-    """(display name, [(line number, text or None, decode problem or None)])."""
+READ_CHUNK = 1 << 20  # bytes read at a time while splitting a file into lines
+
+
+def _raw_lines(f) -> Iterator[bytes]:
+    """The lines of a binary file, each with its b"\\n", read in READ_CHUNK pieces. A long
+    line is joined once from its pieces (readline's growing buffer would cost three times
+    the line's size at its peak, this costs two)."""
+    parts: list[bytes] = []
+    while True:
+        chunk = f.read(READ_CHUNK)
+        if not chunk:
+            break
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            if end < 0:
+                break
+            if parts:
+                parts.append(chunk[start:end + 1])
+                parts[:] = [b"".join(parts)]
+                yield parts.pop()  # this frame keeps no reference to the line
+            else:
+                yield chunk[start:end + 1]
+            start = end + 1
+        if start < len(chunk):
+            parts.append(chunk[start:] if start else chunk)
+        del chunk
+    if parts:
+        parts[:] = [b"".join(parts)]
+        yield parts.pop()
+
+
+def _stream_lines(stream, display: str, max_bytes: int) -> Iterator[Line]:
+    """Decoded lines of a binary stream, one at a time: the file is never held whole (a
+    50 MB line costs the line's bytes and its text once), and `max_bytes` is enforced as it
+    is read (a file that grows after its size was checked is still refused)."""
+    total = 0
+    try:
+        with stream as f:
+            n = 0
+            for raw in _raw_lines(f):  # not enumerate(): its reused result tuple would keep `raw` alive
+                n += 1
+                total += len(raw)
+                if total > max_bytes:
+                    raise _too_big(display, total, max_bytes)
+                line = _decode_line(n, raw)
+                del raw  # only the text stays alive while the line is parsed
+                yield line
+    except OSError as e:
+        raise InvalidInput(f"{display}: cannot read ({e.strerror or e})") from None
+
+
+def _read_lines(source: Source, name: str | None, max_bytes: int) -> tuple[str, Iterable[Line]]:
+    """(display name, the lines: [(line number, text or None, decode problem or None)]), read lazily."""
     if isinstance(source, str) and ("\n" in source or source.lstrip().startswith(("{", "["))):
         source = source.encode("utf-8")  # JSONL text given directly, not a path
     if isinstance(source, (str, os.PathLike)):
@@ -108,16 +166,16 @@ def _read_lines(source: Source, name: str | None, max_bytes: int
         if size > max_bytes:
             raise _too_big(display, size, max_bytes)
         try:
-            data = path.read_bytes()
+            stream = open(path, "rb")
         except OSError as e:
             raise InvalidInput(f"{display}: cannot read ({e.strerror or e})") from None
-        return display, _split_bytes(data)
+        return display, _stream_lines(stream, display, max_bytes)
     display = name or "<upload>"
     if isinstance(source, (bytes, bytearray)):
         if len(source) > max_bytes:
             raise _too_big(display, len(source), max_bytes)
-        return display, _split_bytes(bytes(source))
-    lines: list[tuple[int, str | None, str | None]] = []
+        return display, _stream_lines(io.BytesIO(bytes(source)), display, max_bytes)
+    lines: list[Line] = []
     total = 0
     for n, line in enumerate(source, 1):
         if isinstance(line, (bytes, bytearray)):
@@ -149,7 +207,7 @@ def _parse_json(text: str) -> Any:
         raise InvalidInput(f"not valid JSON: {str(e)[:200]}") from None
 
 
-def _json_records(lines: list[tuple[int, str | None, str | None]],
+def _json_records(lines: Iterable[Line],
                   problems: list[tuple[int, str]]) -> Iterator[tuple[int, Any]]:
     """(line number, decoded JSON) for each non-blank line; undecodable lines go to `problems`."""
     for n, text, decode_problem in lines:
