@@ -10,7 +10,9 @@ Where things live (`pantry.paths`): without `PANTRY_HOME`, the database is the p
 `data/pantry.sqlite3` and the weights are in the project's top-level `weights/`, both found
 from the package, whatever the current directory. `PANTRY_HOME=DIR` moves both together:
 `DIR/pantry.sqlite3` and `DIR/weights/` (a relative DIR is taken from the current directory
-when the settings are read).
+when the settings are read). `PANTRY_DATABASE_URL=postgresql://user@host:port/db` replaces the
+SQLite file with a PostgreSQL database that several servers share; the weights folder stays
+local (`home/weights/`), filled from the database's copy of each model's bytes on demand.
 
 Imports only the standard library, `pantry.errors` and `pantry.paths`.
 """
@@ -120,6 +122,18 @@ def _home() -> Path:
     return home
 
 
+def _database_url() -> str:
+    raw = _env("PANTRY_DATABASE_URL")
+    if not raw:
+        return ""
+    scheme = raw.split("://", 1)[0].lower() if "://" in raw else ""
+    if scheme in ("postgresql", "postgres") or (not scheme and "=" in raw):
+        return raw
+    shown = raw.split("://", 1)[0] + "://..." if "://" in raw else "a value without '=' or '://'"
+    raise SettingsError(f"PANTRY_DATABASE_URL ({shown}) is not a PostgreSQL URL: use "
+                        "postgresql://user[:password]@host[:port]/database, or leave it unset for the SQLite file")
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path  # PANTRY_HOME (default: the project's data/): the database lives here; see weights_dir
@@ -131,6 +145,9 @@ class Settings:
     generator: str  # PANTRY_GENERATOR: auto | ollama | offline
     max_pantry_chars: int  # PANTRY_MAX_PANTRY_CHARS
     api_token: str = field(default="", repr=False)  # PANTRY_API_TOKEN: bearer token of the HTTP API ("": none)
+    # PANTRY_DATABASE_URL: a PostgreSQL database shared by several servers ("": the SQLite file
+    # db_path). Not in repr: it may hold a password.
+    database_url: str = field(default="", repr=False)
 
     @property
     def db_path(self) -> Path:
@@ -157,4 +174,5 @@ class Settings:
             generator=check_generator(_env("PANTRY_GENERATOR") or "auto"),
             max_pantry_chars=_int("PANTRY_MAX_PANTRY_CHARS", 5000),
             api_token=_env("PANTRY_API_TOKEN"),
+            database_url=_database_url(),
         )

@@ -63,3 +63,67 @@ def seed_votes(store, user: str, n: int = 12, seed: int = 0) -> list:
         votes.append(Vote(user=user, a=a.id, b=b.id, outcome=outcome, left="a" if k % 2 else "b"))
     store.add_votes(votes)
     return recipes
+
+
+# --- the store's two backends (tests/test_store*.py) ---------------------------------------
+
+@pytest.fixture(scope="session")
+def pg_base_url():
+    """A PostgreSQL server's database URL for the session (tests/pg_server.py): skipped when
+    none can be had, failed instead when PANTRY_REQUIRE_POSTGRES is set."""
+    from tests import pg_server
+
+    try:
+        url = pg_server.server_url()
+    except pg_server.Unavailable as e:
+        if os.environ.get("PANTRY_REQUIRE_POSTGRES", "").strip() not in ("", "0"):
+            pytest.fail(f"PANTRY_REQUIRE_POSTGRES is set but no PostgreSQL server: {e}", pytrace=False)
+        pytest.skip(f"no PostgreSQL server: {e}")
+    yield url
+    pg_server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_base_url):
+    """A URL of an empty PostgreSQL schema of this test's own (dropped afterwards)."""
+    from tests import pg_server
+
+    url, name = pg_server.fresh_schema_url(pg_base_url)
+    yield url
+    pg_server.drop_schema(pg_base_url, name)
+
+
+class StoreMaker:
+    """Opens this test's one database (SQLite file or PostgreSQL schema) as often as asked:
+    each call is a new Store object on the same data, as another server would open it."""
+
+    def __init__(self, backend: str, tmp_path: Path, url: str | None):
+        self.backend, self.url = backend, url
+        self.db_path = tmp_path / "sub" / "pantry.sqlite3"
+        self.weights_dir = tmp_path / "sub" / "weights"
+
+    def __call__(self, weights_dir=None):
+        from pantry.storage.store import Store
+
+        wd = Path(weights_dir) if weights_dir is not None else self.weights_dir
+        if self.backend == "postgresql":
+            from pantry.storage.postgres import PostgresStore
+
+            return PostgresStore(self.url, wd)
+        return Store(self.db_path, wd)
+
+    @property
+    def locator(self) -> str:
+        """What a subprocess passes to `tests.pg_server.open_locator` to open the same database."""
+        return f"pg:{self.url}" if self.backend == "postgresql" else f"sqlite:{self.db_path}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def make_store(backend, tmp_path, request):
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    return StoreMaker(backend, tmp_path, url)

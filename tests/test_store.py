@@ -1,10 +1,18 @@
-"""Store: schema, WAL, users, recipes, votes (soft delete/undo), models, embeddings, threads."""
+"""Store: schema, WAL, users, recipes, votes (soft delete/undo), models, embeddings, threads.
+
+Every test that takes the `store` (or `make_store`) fixture runs twice: on the SQLite file
+and on a PostgreSQL schema of its own (tests/conftest.py, tests/pg_server.py); the tests that
+build SQLite files of older schema versions, garbage files and paths are SQLite-only.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,8 +30,8 @@ def make_recipe(i: int, **extra):
 
 
 @pytest.fixture
-def store(tmp_path):
-    return Store(tmp_path / "sub" / "pantry.sqlite3")
+def store(make_store):
+    return make_store()
 
 
 @pytest.fixture
@@ -105,10 +113,21 @@ def test_pair_from_trl():
 
 # --- store basics ----------------------------------------------------------------------
 
-def test_wal_schema_and_parent_dirs(store, tmp_path):
+def test_wal_schema_and_parent_dirs(tmp_path):
+    store = Store(tmp_path / "sub" / "pantry.sqlite3")
     assert (tmp_path / "sub" / "pantry.sqlite3").is_file()
     assert store.journal_mode() == "wal"
     assert store.schema_version() == SCHEMA_VERSION
+
+
+def test_schema_is_current_and_reopening_changes_nothing(make_store):
+    store = make_store()
+    assert store.schema_version() == SCHEMA_VERSION
+    store.ensure_user("bo")
+    stamp = store.change_stamp()
+    again = make_store()  # the migrations run again: idempotent
+    assert again.schema_version() == SCHEMA_VERSION and again.list_users() == ["bo"]
+    assert again.change_stamp() == stamp
 
 
 def test_open_from_settings(tmp_path, monkeypatch):
@@ -248,8 +267,8 @@ def test_soft_delete_undo_restore_counts(store, recipes):
     assert frame.loc[0, "a_title"] == recipes[0].title and str(frame["created_at"].dt.tz) == "UTC"
 
 
-def test_concurrent_votes_from_threads(tmp_path):
-    store = Store(tmp_path / "p.sqlite3")
+def test_concurrent_votes_from_threads(make_store):
+    store = make_store()
     rs = [make_recipe(i) for i in range(10)]
     store.add_recipes(rs)
     errors: list[BaseException] = []
@@ -275,7 +294,7 @@ def test_concurrent_votes_from_threads(tmp_path):
     votes = store.votes()
     assert len(votes) == 200 and len({v.id for v in votes}) == 200
     assert len({v.reasons for v in votes}) == 200
-    other = Store(tmp_path / "p.sqlite3")  # a second instance (another process would do the same)
+    other = make_store()  # a second instance (another process would do the same)
     assert len(other.votes()) == 200
     assert other.vote_counts() == {"a": 96, "b": 104, "tie": 0, "both_bad": 0}
 
@@ -401,7 +420,7 @@ def test_database_from_schema_version_2_is_migrated_in_place(tmp_path):
     path = tmp_path / "v2.sqlite3"
     _schema_2_database(path)
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION == 5
+    assert store.schema_version() == SCHEMA_VERSION == 6
     conn = sqlite3.connect(path)
     columns = {r[1] for r in conn.execute("PRAGMA table_info(votes)")}
     indexes = {r[1] for r in conn.execute("PRAGMA index_list(votes)")}
@@ -425,7 +444,7 @@ def test_database_from_schema_version_2_is_migrated_in_place(tmp_path):
     # The app vote's pair without its time is a different vote (not an import of it).
     _, added = store.import_records([], [Vote(user="me", a="x", b="z", outcome="b")], "new.jsonl")
     assert added == [True]
-    assert Store(path).schema_version() == 5  # opening again changes nothing
+    assert Store(path).schema_version() == 6  # opening again changes nothing
 
 
 def test_app_votes_may_repeat_a_pair_imports_may_not(store, recipes):
@@ -606,7 +625,7 @@ def test_schema_3_weight_paths_are_migrated_in_place(tmp_path, monkeypatch):
     _schema_3_database(home / "pantry.sqlite3", [inside, "data/weights/population-b.pt", gone, missing])
     monkeypatch.chdir(tmp_path / "run")  # old relative paths were relative to where the app ran
     store = Store(home / "pantry.sqlite3")
-    assert store.schema_version() == SCHEMA_VERSION == 5
+    assert store.schema_version() == SCHEMA_VERSION == 6
     assert _stored_paths(store.path) == ["population-a.pt", str(legacy), "population-c.pt", str(missing)]
     assert [v.path for v in store.model_versions()][::-1] == [
         str(inside), str(legacy), str(home / "weights" / "population-c.pt"), str(missing)]
@@ -617,15 +636,23 @@ def test_schema_3_weight_paths_are_migrated_in_place(tmp_path, monkeypatch):
 
 # --- change stamp (schema 5) --------------------------------------------------------------
 
-def _stamp_in_subprocess(db_path, user):
-    """change_stamp read by a fresh interpreter (another process sharing the database)."""
-    import subprocess
-    import sys
-    code = ("import sys; from pantry.storage.store import Store; "
-            "print(Store(sys.argv[1]).change_stamp(sys.argv[2] or None))")
-    out = subprocess.run([sys.executable, "-c", code, str(db_path), user or ""], capture_output=True,
-                         text=True, check=True, timeout=120)
-    return eval(out.stdout.strip())  # a tuple of ints
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _in_subprocess(locator, code, *args):
+    """Run `code` (with `store` open on the same database) in a fresh interpreter: another process."""
+    prog = ("import sys; from tests.pg_server import open_locator; store = open_locator(sys.argv[1]); "
+            "from pantry.domain.votes import Vote; " + code)
+    out = subprocess.run([sys.executable, "-c", prog, locator, *args], capture_output=True, text=True,
+                         timeout=120, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip()
+
+
+def _stamp_in_subprocess(locator, user):
+    """change_stamp read by another process sharing the database."""
+    return tuple(json.loads(_in_subprocess(locator, "import json; print(json.dumps(store.change_stamp(sys.argv[2] or None)))",
+                                           user or "")))
 
 
 def test_change_stamp_moves_with_every_write_that_a_page_shows(store, recipes):
@@ -679,18 +706,15 @@ def test_change_stamp_moves_with_every_write_that_a_page_shows(store, recipes):
     assert moved() == set()
 
 
-def test_change_stamp_is_seen_by_another_store_and_another_process(store, recipes):
-    other = Store(store.path)
+def test_change_stamp_is_seen_by_another_store_and_another_process(make_store, store, recipes):
+    other = make_store()
     before, before_other = store.change_stamp("bo"), other.change_stamp("bo")
-    assert before == before_other == _stamp_in_subprocess(store.path, "bo")
+    assert before == before_other == _stamp_in_subprocess(make_store.locator, "bo")
     other.add_vote(Vote(user="bo", a=recipes[0].id, b=recipes[1].id, outcome="a"))
     after = store.change_stamp("bo")
-    assert after != before and after == other.change_stamp("bo") == _stamp_in_subprocess(store.path, "bo")
-    # a write from another process moves this process's stamp
-    import subprocess
-    import sys
-    code = ("import sys; from pantry.storage.store import Store; from pantry.domain.votes import Vote; "
-            "Store(sys.argv[1]).add_vote(Vote(user='bo', a=sys.argv[2], b=sys.argv[3], outcome='b'))")
-    subprocess.run([sys.executable, "-c", code, str(store.path), recipes[0].id, recipes[2].id], check=True,
-                   timeout=120)
+    assert after != before and after == other.change_stamp("bo") == _stamp_in_subprocess(make_store.locator, "bo")
+    # a write from another process moves this process's stamp, and what it wrote is read here
+    _in_subprocess(make_store.locator, "store.add_vote(Vote(user='bo', a=sys.argv[2], b=sys.argv[3], outcome='b'))",
+                   recipes[0].id, recipes[2].id)
     assert store.change_stamp("bo") != after and store.change_stamp() != (0,)
+    assert store.vote_counts("bo") == {"a": 1, "b": 1, "tie": 0, "both_bad": 0}
