@@ -10,20 +10,24 @@ layer of widgets and the rules are unit-tested:
   (hidden until the vote) scores;
 - `vote_from_click` maps "left better" etc. to a stored `Vote` (a/b outcome, strength,
   reasons, pantry, the model and generator that produced the pair);
-- `retrain_hint` says how many more votes make retraining worthwhile.
+- `retrain_hint` says how many more votes make retraining worthwhile;
+- `RoundPrefetch` generates and embeds the next round's candidates in the background while
+  the user reads the pair, so the click on "Get two recipes" finds them ready (scoring and
+  the choice of the pair still happen at the click, with the model active then).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
 
 from pantry.base import ProgressFn
-from pantry.kitchen.dedupe import drop_near_duplicates, near_duplicate
+from pantry.kitchen.dedupe import DEFAULT_THRESHOLD, drop_near_duplicates, near_duplicate, signature, signature_similarity
 from pantry.errors import GeneratorError, InvalidInput, PantryError
 from pantry.domain.recipes import Recipe
 from pantry.domain.votes import Vote
@@ -120,27 +124,48 @@ def reason_about(reason: str, vote: Vote) -> tuple[str | None, str]:
     return None, reason
 
 
-def drop_recently_shown(recipes: Sequence[Recipe], recent: Sequence[Recipe]) -> list[Recipe]:
+class Duplicates:
+    """`near_duplicate` with each recipe's signature computed once (a round compares every
+    candidate with every other and with the recent rounds' recipes: dozens of pairs)."""
+
+    def __init__(self) -> None:
+        self._sigs: dict[str, object] = {}
+
+    def _sig(self, recipe: Recipe):
+        key = recipe.id
+        if key not in self._sigs:
+            self._sigs[key] = signature(recipe)
+        return self._sigs[key]
+
+    def __call__(self, a: Recipe, b: Recipe) -> bool:
+        return a.id == b.id or signature_similarity(self._sig(a), self._sig(b)) >= DEFAULT_THRESHOLD
+
+
+def drop_recently_shown(recipes: Sequence[Recipe], recent: Sequence[Recipe],
+                        dup: Callable[[Recipe, Recipe], bool] | None = None) -> list[Recipe]:
     """The candidates that are not (near-)duplicates of a recipe shown in recent rounds.
 
     Keeps round after round from showing the same dish again under a new title; when fewer
     than two would remain, returns the candidates unchanged (a pair beats no pair).
     """
-    fresh = [r for r in recipes if not any(r.id == s.id or near_duplicate(r, s) for s in recent)]
+    dup = dup or (lambda r, s: r.id == s.id or near_duplicate(r, s))
+    fresh = [r for r in recipes if not any(dup(r, s) for s in recent)]
     return fresh if len(fresh) >= 2 else list(recipes)
 
 
 # ---------------------------------------------------------------------------------- pairs
 
-def valid_pairs(recipes: Sequence[Recipe]) -> list[tuple[int, int]]:
+def valid_pairs(recipes: Sequence[Recipe], dup: Callable[[Recipe, Recipe], bool] | None = None
+                ) -> list[tuple[int, int]]:
     """Index pairs of recipes that are not (near-)duplicates of each other."""
+    dup = dup or (lambda a, b: a.id == b.id or near_duplicate(a, b))
     return [(i, j) for i, j in itertools.combinations(range(len(recipes)), 2)
-            if recipes[i].id != recipes[j].id and not near_duplicate(recipes[i], recipes[j])]
+            if not dup(recipes[i], recipes[j])]
 
 
 def pick_pair(recipes: Sequence[Recipe], features: np.ndarray, model, rng: np.random.Generator,
-              random_share: float = RANDOM_SHARE, avoid: set[frozenset[str]] | None = None
-              ) -> tuple[int, int, str]:
+              random_share: float = RANDOM_SHARE, avoid: set[frozenset[str]] | None = None,
+              duplicates: Duplicates | None = None) -> tuple[int, int, str]:
     """Choose which two candidates to show: (i, j, why) with why "informative" or "random".
 
     Uses `pantry.model.selection.choose_pair` (BALD over the model's ensemble, near-duplicate
@@ -150,12 +175,13 @@ def pick_pair(recipes: Sequence[Recipe], features: np.ndarray, model, rng: np.ra
     """
     from pantry.model.selection import choose_pair
 
-    if len(recipes) < 2 or not valid_pairs(recipes):
+    same = duplicates or Duplicates()
+    if len(recipes) < 2 or not valid_pairs(recipes, same):
         raise NoPairAvailable("the generator returned no two different recipes; "
                               "add a few pantry items or loosen diet/cuisine/time limits")
     why = "random" if rng.random() < random_share else "informative"
     share = 1.0 if why == "random" else 0.0
-    dup = lambda i, j: recipes[i].id == recipes[j].id or near_duplicate(recipes[i], recipes[j])  # noqa: E731
+    dup = lambda i, j: same(recipes[i], recipes[j])  # noqa: E731
     exclude = [(i, j) for i, j in itertools.combinations(range(len(recipes)), 2)
                if avoid and frozenset((recipes[i].id, recipes[j].id)) in avoid]
     for excl in (exclude, None):
@@ -189,11 +215,16 @@ class Round:
 
 def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
                   random_share: float = RANDOM_SHARE, avoid: set[frozenset[str]] | None = None,
-                  on_progress: ProgressFn | None = None, recent: Sequence[Recipe] = ()) -> Round:
+                  on_progress: ProgressFn | None = None, recent: Sequence[Recipe] = (),
+                  prefetch: "RoundPrefetch | None" = None) -> Round:
     """Generate candidates, drop near-duplicates, score them, and pick the pair to show.
 
     `recent` are recipes shown in this session's last rounds: candidates that are
     near-duplicates of them are left out while at least two others remain.
+
+    `prefetch`: candidates made in the background for this same request (any seed); used
+    when `prefetch.matches(choice, request)` (waiting for them if they are still being made),
+    else ignored. A prefetch that failed is ignored too: the round generates afresh.
 
     `lab` is a `pantry.lab.Lab`, `choice` a `GeneratorChoice`, `request` a
     `GenerationRequest`. The generated recipes are stored and logged for `user`.
@@ -201,11 +232,13 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
     """
     from pantry.generators import generate_with_fallback
 
-    recipes, used = generate_with_fallback(choice, request, on_progress)
+    made = prefetch.take() if prefetch is not None and prefetch.matches(choice, request) else None
+    recipes, used = made if made is not None else generate_with_fallback(choice, request, on_progress)
     recipes = list(recipes)
     if not recipes:
         raise GeneratorError(f"{used.name} returned no recipes; try again or change the pantry")
-    distinct = drop_recently_shown(drop_near_duplicates(recipes), recent)
+    same = Duplicates()
+    distinct = drop_recently_shown(drop_near_duplicates(recipes), recent, same)
     dropped = len(recipes) - len(distinct)
     if len(distinct) < 2:
         raise NoPairAvailable(
@@ -217,7 +250,7 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
         on_progress(0, len(distinct), "scoring candidates")
     x = lab.features(distinct, tuple(request.pantry))
     mean, std = model_choice.model.score(x, [r.id for r in distinct])
-    i, j, why = pick_pair(distinct, x, model_choice.model, rng, random_share, avoid)
+    i, j, why = pick_pair(distinct, x, model_choice.model, rng, random_share, avoid, same)
     left = "a" if rng.random() < 0.5 else "b"
     matchup = Matchup(
         a=Scored(distinct[i], float(mean[i]), float(std[i])),
@@ -230,6 +263,50 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
 
 
 RECENT_ROUNDS = 6  # rounds whose recipes a new round avoids repeating
+
+
+def request_key(choice, request) -> tuple:
+    """What a round's candidates depend on, but for the seed: the generator and the request."""
+    return (getattr(choice, "name", None), getattr(choice, "mode", None), replace(request, seed=0))
+
+
+class RoundPrefetch:
+    """The next round's candidates, generated and embedded on `executor` while the user reads
+    the current pair.
+
+    Only generation and embedding (which fills the embedder's cache) happen ahead: the
+    near-duplicate filters, the model, the scores and the pair are worked out at the click,
+    so a vote, a training run or a model activation in between is taken into account. Nothing
+    is stored before the click (the recipes are logged by `prepare_round` when used).
+    """
+
+    def __init__(self, lab, choice, request, executor: Executor):
+        self.key = request_key(choice, request)
+        self.future: Future = executor.submit(self._make, lab, choice, request)
+
+    @staticmethod
+    def _make(lab, choice, request):
+        from pantry.generators import generate_with_fallback
+
+        recipes, used = generate_with_fallback(choice, request)
+        distinct = drop_near_duplicates(recipes)
+        if distinct:
+            lab.features(distinct, tuple(request.pantry))  # embeds the texts (cached by the embedder)
+        return list(recipes), used
+
+    def matches(self, choice, request) -> bool:
+        return self.key == request_key(choice, request)
+
+    @property
+    def ready(self) -> bool:
+        return self.future.done()
+
+    def take(self):
+        """(recipes, generator choice used), or None when making them failed."""
+        try:
+            return self.future.result()
+        except Exception:  # noqa: BLE001 - the round then generates afresh and reports its own error
+            return None
 
 
 # ---------------------------------------------------------------------------- progress line

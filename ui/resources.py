@@ -7,6 +7,8 @@ started or stopped while the app runs). Per-user state lives in `st.session_stat
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 from pantry.errors import GeneratorUnavailable, PantryError
@@ -16,7 +18,18 @@ GENERATOR_RECHECK_S = 30
 
 
 def settings() -> Settings:
-    """Settings from the environment (cheap; read on every run so tests can change them)."""
+    """Settings from the environment, read again whenever the environment (or the working
+    folder, against which a relative PANTRY_HOME is resolved) differs, so tests can change
+    them; the same environment gets the same object without touching the disk again."""
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(_SETTINGS_PREFIXES)))
+    return _settings_for(os.getcwd(), env)
+
+
+_SETTINGS_PREFIXES = ("PANTRY_", "OLLAMA_", "HF_", "TRANSFORMERS_")
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _settings_for(cwd: str, env: tuple) -> Settings:
     return Settings.from_env()
 
 
@@ -71,3 +84,13 @@ def generator_choice():
 
 def refresh_generator() -> None:
     _generator.clear()
+
+
+@st.cache_resource(show_spinner=False)
+def background_executor():
+    """The process's pool for work done ahead of a click (the next round's candidates,
+    `pantry.compare.RoundPrefetch`). Two workers: one session's work never waits for more
+    than one other's. What each session has in flight is kept in its own session_state."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="pantry-prefetch")

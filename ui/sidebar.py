@@ -9,6 +9,7 @@ from pantry.domain.votes import validate_user_name
 from ui.text import md
 from ui.common import flash, resolve_profile, set_profile
 from ui.resources import generator_choice, get_lab, refresh_generator
+from ui.state import profile_view
 
 
 def select_profile(name: str) -> None:
@@ -36,7 +37,7 @@ def _create_profile() -> None:
 def profile_picker() -> str | None:
     """The session's profile (from the URL or this session), with a picker that never
     chooses for the user: with none chosen it shows a placeholder."""
-    users = get_lab().store.list_users()
+    users = list(profile_view(st.session_state.get("profile")).users)  # its stamp covers new profiles
     profile = resolve_profile(users)
     if profile is None:
         st.session_state.pop("profile_pick", None)  # placeholder, not the first name in the list
@@ -96,11 +97,12 @@ def _accuracy(metrics: dict) -> str:
 
 def scoring_model(user: str | None):
     """`Lab.model_for(user)`, the model that really scores; None when no version is active at all
-    (then it is the heuristic with nothing to report, and the embedder need not be loaded)."""
-    lab = get_lab()
-    if (user is None or lab.store.active_model(user) is None) and lab.store.active_model(None) is None:
-        return None
-    return lab.model_for(user)
+    (then it is the heuristic with nothing to report, and the embedder need not be loaded).
+    Cached until the database changes (`ui.state.profile_view`)."""
+    if user is None:
+        lab = get_lab()
+        return None if lab.store.active_model(None) is None else lab.model_for(None)
+    return profile_view(user).scoring
 
 
 def model_problem_text(choice) -> str:
@@ -113,15 +115,13 @@ def model_status(user: str | None) -> None:
     """The model that really scores recipes for this profile (`Lab.model_for`), with a warning
     naming any weights file that could not be used on the way there. Only that model's figures
     are shown. With no active version at all the embedder is not loaded (the sidebar must be fast)."""
-    store = get_lab().store
     st.markdown("**Reward model**")
     choice = scoring_model(user)
     if choice is None:
         st.info("Heuristic", icon=":material/rule:")
         st.caption("no trained model yet: ranking by pantry coverage and time")
         return
-    version = store.get_model_version(choice.version_id) if choice.version_id is not None else None
-    metrics = version.metrics if version is not None else {}
+    metrics = choice.metrics  # those of the version that really scores
     if choice.kind == "personal":
         st.success(f"Personal v{choice.version_id}", icon=":material/person:")
         st.caption(f"trained on {metrics.get('n_decisive', '?')} of {md(user)}'s decisive votes{_accuracy(metrics)}")

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pantry.compare import RECENT_ROUNDS, REASONS, prepare_round, retrain_hint, vote_from_click
+from pantry.compare import RECENT_ROUNDS, REASONS, RoundPrefetch, prepare_round, retrain_hint, vote_from_click
 from pantry.errors import PantryError
 from pantry.generators import DIETS, GenerationRequest
 from pantry.kitchen import read_pantry
@@ -22,7 +22,9 @@ from ui.cards import CARD_CSS, recipe_card, side_label
 from ui.text import md
 from ui.common import current_profile, flash, guarded, show_flashes
 from ui.sidebar import model_problem_text, scoring_model, select_profile
-from ui.resources import composer_cuisines, generator_choice, get_kitchen, get_lab, kitchen_names, settings
+from ui.state import profile_view
+from ui.resources import (background_executor, composer_cuisines, generator_choice, get_kitchen, get_lab,
+                          kitchen_names, settings)
 
 ANY = "any cuisine"
 MODES = {"compare": "Compare two", "cook": "Just cook"}
@@ -44,10 +46,11 @@ def _key(name: str, field: str) -> str:
 
 
 def _saved_inputs(name: str) -> dict:
-    prefs = store.get_user_prefs(name)
+    view = profile_view(name)
+    prefs = view.prefs
     known = set(kitchen_names())
     cuisines = [ANY, *composer_cuisines()]
-    return {"pantry_text": store.get_user_pantry(name),
+    return {"pantry_text": view.pantry_text,
             "pantry_items": [i for i in prefs.get("items", []) if i in known],
             "diets": [d for d in prefs.get("diets", []) if d in DIETS],
             "cuisine": prefs.get("cuisine") if prefs.get("cuisine") in cuisines else ANY,
@@ -57,13 +60,17 @@ def _saved_inputs(name: str) -> dict:
 def _save_inputs(name: str) -> None:
     """on_change: remember the pantry and options for this profile (nothing is lost on page switches)."""
     try:
-        store.set_user_pantry(name, st.session_state.get(_key(name, "pantry_text"), "") or "")
-        prefs = dict(store.get_user_prefs(name))
+        view = profile_view(name)  # what is saved now: only a change is written
+        text = st.session_state.get(_key(name, "pantry_text"), "") or ""
+        if text != view.pantry_text:
+            store.set_user_pantry(name, text)
+        prefs = dict(view.prefs)
         for field in ("pantry_items", "diets", "cuisine", "max_minutes"):
             if _key(name, field) in st.session_state:
                 value = st.session_state[_key(name, field)]
                 prefs["items" if field == "pantry_items" else field] = list(value) if isinstance(value, list) else value
-        store.set_user_prefs(name, prefs)
+        if prefs != view.prefs:
+            store.set_user_prefs(name, prefs)
     except PantryError as e:
         flash("error", f"Could not save your pantry: {md(e)}")
 
@@ -178,42 +185,61 @@ def _hint_text(hint) -> str:
 
 
 def _progress_line(name: str) -> None:
-    counts = store.vote_counts(name)
-    total = sum(counts.values())
-    decisive = counts["a"] + counts["b"]
-    active = store.active_model(name)
+    view = profile_view(name)  # one query when nothing changed since the last run
+    total, decisive = view.total_votes, view.decisive_votes
+    active = view.personal
     trained_on = active.metrics.get("n_decisive") if active is not None else None
     hint = retrain_hint(total, decisive, trained_on, TrainConfig().min_decisive)
     st.markdown(f":material/how_to_vote: **{total}** vote{'s' if total != 1 else ''} by **{md(name)}** "
                 f"({decisive} decisive) · {_hint_text(hint)}", help="Decisive = one recipe was better.")
 
 
-def _generate(name: str, mode: str, inputs: dict) -> None:
+def _request(inputs: dict, reading, seed: int) -> GenerationRequest:
+    max_minutes = int(inputs.get("max_minutes") or 0)
+    cuisine = inputs.get("cuisine", ANY)
+    return GenerationRequest(pantry=reading.pantry, amounts=reading.amounts, cooked=reading.cooked,
+                             n=int(st.session_state.get("n_candidates", 6)), diets=tuple(inputs.get("diets", [])),
+                             cuisine=None if cuisine == ANY else cuisine, max_minutes=max_minutes or None, seed=seed)
+
+
+def _prefetch(inputs: dict, reading) -> None:
+    """Start making the next round's candidates for these inputs in the background (unless
+    that is already under way): the click on "Get two recipes" then only scores and picks."""
+    choice, _ = generator_choice()
+    if choice is None or not reading.pantry and not inputs.get("pantry_text"):
+        return
+    request = _request(inputs, reading, int(_rng().integers(1 << 31)))
+    ahead = st.session_state.get("_prefetch")
+    if ahead is not None and ahead.matches(choice, request):
+        return
+    st.session_state["_prefetch"] = RoundPrefetch(lab, choice, request, background_executor())
+
+
+def _generate(name: str, mode: str, inputs: dict, reading) -> None:
     choice, error = generator_choice()
     if choice is None:
         st.error(f"No recipe generator available: {md(error)}")
         return
-    reading = _pantry(inputs)
-    max_minutes = int(inputs.get("max_minutes") or 0)
-    cuisine = inputs.get("cuisine", ANY)
-    request = GenerationRequest(pantry=reading.pantry, amounts=reading.amounts, cooked=reading.cooked, n=int(st.session_state.get("n_candidates", 6)),
-                                diets=tuple(inputs.get("diets", [])),
-                                cuisine=None if cuisine == ANY else cuisine,
-                                max_minutes=max_minutes or None, seed=int(_rng().integers(1 << 31)))
-    slot = st.empty()  # progress while cooking; cleared afterwards so the round fits on screen
-    with slot.status(f"Cooking up {request.n} candidates with {md(choice.name)}...", expanded=False):
-        bar = st.progress(0.0)
+    request = _request(inputs, reading, int(_rng().integers(1 << 31)))
+    ahead = st.session_state.pop("_prefetch", None)
+    shown = st.session_state.setdefault("_shown_pairs", set())
+    recent = st.session_state.setdefault("_recent_recipes", [])  # recipes of the last rounds
+    if ahead is not None and ahead.matches(choice, request) and ahead.ready:
+        rnd = prepare_round(lab, choice, request, name, _rng(), avoid=shown, recent=recent, prefetch=ahead)
+    else:  # nothing made ahead for these inputs (yet): show progress while cooking
+        slot = st.empty()  # cleared afterwards so the round fits on screen
+        with slot.status(f"Cooking up {request.n} candidates with {md(choice.name)}...", expanded=False):
+            bar = st.progress(0.0)
 
-        def progress(done: int, total: int, message: str) -> None:
-            bar.progress(min(1.0, done / total) if total else 0.0, text=md(message))
+            def progress(done: int, total: int, message: str) -> None:
+                bar.progress(min(1.0, done / total) if total else 0.0, text=md(message))
 
-        shown = st.session_state.setdefault("_shown_pairs", set())
-        recent = st.session_state.setdefault("_recent_recipes", [])  # recipes of the last rounds
-        rnd = prepare_round(lab, choice, request, name, _rng(), avoid=shown, on_progress=progress, recent=recent)
-        shown.add(frozenset((rnd.matchup.a.recipe.id, rnd.matchup.b.recipe.id)))
-        recent.extend([rnd.matchup.a.recipe, rnd.matchup.b.recipe])
-        del recent[:-2 * RECENT_ROUNDS]
-    slot.empty()
+            rnd = prepare_round(lab, choice, request, name, _rng(), avoid=shown, on_progress=progress,
+                                recent=recent, prefetch=ahead)
+        slot.empty()
+    shown.add(frozenset((rnd.matchup.a.recipe.id, rnd.matchup.b.recipe.id)))
+    recent.extend([rnd.matchup.a.recipe, rnd.matchup.b.recipe])
+    del recent[:-2 * RECENT_ROUNDS]
     for note in rnd.notes:
         st.warning(md(note))
     st.session_state["matchup"] = rnd.matchup
@@ -222,21 +248,25 @@ def _generate(name: str, mode: str, inputs: dict) -> None:
     st.session_state["revealed"] = None
 
 
-def _pantry_summary(inputs: dict) -> str:
-    pantry = _pantry(inputs).names
+def _pantry_summary(reading) -> str:
+    pantry = reading.names
     if not pantry:
         return "Your pantry: empty"
     shown = ", ".join(pantry[:6]) + (f" and {len(pantry) - 6} more" if len(pantry) > 6 else "")
     return f"Your pantry: {shown}"
 
 
-def _pantry_inputs(name: str, expanded: bool) -> dict:
-    """Pantry and options in an expander (open until the first pair, so a round fits on screen)."""
+def _pantry_inputs(name: str, expanded: bool):
+    """Pantry and options in an expander (open until the first pair, so a round fits on screen).
+
+    Returns (inputs, reading): the widgets' values and the pantry as read from them, read
+    once per run (the summary, the note and the round all use this one reading)."""
     saved = _saved_inputs(name)
     save = {"on_change": _save_inputs, "args": (name,)}
     inputs = {}
     current = {f: st.session_state.get(_key(name, f), saved[f]) for f in saved}
-    with st.expander(md(_pantry_summary(current)), expanded=expanded, icon=":material/kitchen:"):
+    reading = _pantry(current)  # the widgets below return exactly these values
+    with st.expander(md(_pantry_summary(reading)), expanded=expanded, icon=":material/kitchen:"):
         left, right = st.columns([3, 2], gap="medium")
         with left:
             inputs["pantry_text"] = st.text_area(
@@ -261,12 +291,11 @@ def _pantry_inputs(name: str, expanded: bool) -> dict:
             st.slider("Candidates per round", 3, 12, 6, key="n_candidates",
                       help="More candidates give the model a better choice but take longer.")
         with guarded("Reading the pantry"):
-            _pantry_note(inputs)
-    return inputs
+            _pantry_note(reading)
+    return inputs, reading
 
 
-def _pantry_note(inputs: dict) -> None:
-    reading = _pantry(inputs)
+def _pantry_note(reading) -> None:
     if reading.note:
         st.warning(md(reading.note), icon=":material/help:")
     elif reading.unknown:
@@ -405,9 +434,11 @@ else:
         if scoring is not None and scoring.problems:
             st.warning(model_problem_text(scoring), icon=":material/broken_image:")
     want_round = st.session_state.pop("_want_round", False)
-    inputs = _pantry_inputs(user, expanded=st.session_state.get("matchup") is None and not want_round)
+    inputs, reading = _pantry_inputs(user, expanded=st.session_state.get("matchup") is None and not want_round)
     if want_round:
         with guarded("Getting recipes"):
             _save_inputs(user)
-            _generate(user, st.session_state.get("mode") or "compare", inputs)
+            _generate(user, st.session_state.get("mode") or "compare", inputs, reading)
     _round_panel(user)
+    with guarded("Preparing the next round"):
+        _prefetch(inputs, reading)
