@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -36,11 +36,19 @@ from pantry.model.features import FEATURE_NAMES, FEATURE_SPEC, feature_matrix
 from pantry.domain.recipes import Recipe
 from pantry.model.reward import RewardModel, heuristic_model, load_model
 from pantry.settings import Settings
-from pantry.model.training import (CV_FOLDS, POPULATION_CONFIG, CrossValidation, EpochStats, Pairs, TrainConfig, concat_pairs, config_from, cross_validate,
-                       fixed_model, make_pairs, settings_fit, train_reward_model, usable_folds)
 from pantry.domain.votes import Vote
 
-FoldFn = Callable[[str, int, int, CrossValidation], None]  # ("new"|"current", done, folds, pooled so far)
+if TYPE_CHECKING:  # the trainer imports torch and scipy.stats: loaded when training, not to score
+    from pantry.model.training import CrossValidation, EpochStats, Pairs, TrainConfig
+
+CV_FOLDS = 5  # = pantry.model.training.CV_FOLDS (tests/test_lab.py checks they agree)
+
+
+def _training():
+    import pantry.model.training as training
+    return training
+
+FoldFn = Callable[[str, int, int, "CrossValidation"], None]  # ("new"|"current", done, folds, pooled so far)
 POPULATION = None  # the store's user value for population model versions
 @dataclass
 class ModelChoice:
@@ -139,7 +147,10 @@ class Lab:
     def embedder(self):
         if self._embedder is None:
             from pantry.model.embedding import Embedder
-            self._embedder = Embedder(self.settings.embedder, self.settings.device, cache=self.store)
+            embedder = Embedder(self.settings.embedder, self.settings.device, cache=self.store)
+            if getattr(embedder, "export_dir", "") is None:  # the ONNX export cache: beside the weights
+                embedder.export_dir = Path(self.settings.weights_dir) / "encoders"
+            self._embedder = embedder
         return self._embedder
 
     @property
@@ -174,7 +185,7 @@ class Lab:
         # embed each distinct recipe once, then add per-vote pantry features
         xa = self.features(ra, [v.pantry for v in votes], on_progress)
         xb = self.features(rb, [v.pantry for v in votes])
-        return make_pairs(xa, xb, [v.outcome for v in votes], [v.strength for v in votes],
+        return _training().make_pairs(xa, xb, [v.outcome for v in votes], [v.strength for v in votes],
                           [v.a for v in votes] if with_ids else None, [v.b for v in votes] if with_ids else None)
 
     # ---- models -------------------------------------------------------------------------
@@ -272,9 +283,9 @@ class Lab:
         """A population model on content-only `pairs` (pulled toward the pantry heuristic), or None if too few."""
         if pairs is None or pairs.n_decisive < cfg.min_decisive:
             return None
-        pop_cfg = TrainConfig(**{**POPULATION_CONFIG.to_dict(), "seed": cfg.seed,
+        pop_cfg = _training().TrainConfig(**{**_training().POPULATION_CONFIG.to_dict(), "seed": cfg.seed,
                                  **({"members": members, "val_split": 0.0} if members else {})})
-        return train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, pop_cfg,
+        return _training().train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, pop_cfg,
                                   prior=heuristic_model(self.embedder_name, self.embedder.dim),
                                   on_progress=on_progress)
 
@@ -326,12 +337,12 @@ class Lab:
         prior, prior_desc = self._prior(user, setup, cfg, progress.phase("population prior"))
         pairs = setup.personal
         cv = None
-        if cv_folds and usable_folds(pairs, cv_folds):
+        if cv_folds and _training().usable_folds(pairs, cv_folds):
             fold_cb = progress.phase("cross-validation, new settings")
-            cv = cross_validate(pairs, settings_fit(self.embedder_name, FEATURE_SPEC, cfg, prior), cv_folds,
+            cv = _training().cross_validate(pairs, _training().settings_fit(self.embedder_name, FEATURE_SPEC, cfg, prior), cv_folds,
                                 cfg.seed, lambda d, t, so_far: (fold_cb(d, t, f"fold {d} of {t}"),
                                                                  on_fold and on_fold("new", d, t, so_far)))
-        res = train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, cfg, prior=prior,
+        res = _training().train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, cfg, prior=prior,
                                  on_progress=progress.phase("personal model"), on_epoch=on_epoch)
         res.metrics["prior"] = prior_desc
         if cv is not None:
@@ -357,7 +368,7 @@ class Lab:
         cv_correct, cv_folds, cv_loss). With `activate` (the CLI's default) both new
         versions become active; without it they are saved as inactive candidates.
         """
-        cfg = cfg or TrainConfig()
+        cfg = cfg or _training().TrainConfig()
         stages = ["embedding recipes"] + (["population model"] if train_population else [])
         if user is not None:
             stages += ["population prior", "cross-validation, new settings", "personal model"]
@@ -383,7 +394,7 @@ class Lab:
         would be inflated; none is reported here. Nothing is activated: see `activate`.
         """
         start = time.perf_counter()
-        cfg = cfg or TrainConfig()
+        cfg = cfg or _training().TrainConfig()
         before = self.model_for(user)
         version = self.store.get_model_version(before.version_id) if before.version_id else None
         stages = ["embedding recipes"] + (["population model"] if train_population else []) + [
@@ -398,28 +409,28 @@ class Lab:
                                    on_fold and on_fold("current", d, t, so_far))
         t0 = time.perf_counter()
         if before.kind == "heuristic":
-            current, basis = cross_validate(setup.personal, fixed_model(before.model), folds, cfg.seed, cb), "fixed"
+            current, basis = _training().cross_validate(setup.personal, _training().fixed_model(before.model), folds, cfg.seed, cb), "fixed"
         elif before.kind == "personal":
             old = _config_from(version.metrics if version else {}, None)
             if old is not None and old.to_dict() == cfg.to_dict():
                 current, basis = outcome.cv, "settings"  # same procedure, same folds: same figure
                 cb(outcome.cv.folds, outcome.cv.folds, outcome.cv)
             elif old is not None:
-                current = cross_validate(setup.personal, settings_fit(self.embedder_name, FEATURE_SPEC, old, prior),
+                current = _training().cross_validate(setup.personal, _training().settings_fit(self.embedder_name, FEATURE_SPEC, old, prior),
                                          folds, cfg.seed, cb)
                 basis = "settings"
         else:  # population
-            old = _config_from(version.metrics if version else {}, POPULATION_CONFIG)
-            pop_cfg = TrainConfig(**{**old.to_dict(), "members": 1, "min_decisive": 0, "val_split": 0.0})
+            old = _config_from(version.metrics if version else {}, _training().POPULATION_CONFIG)
+            pop_cfg = _training().TrainConfig(**{**old.to_dict(), "members": 1, "min_decisive": 0, "val_split": 0.0})
             heuristic = heuristic_model(self.embedder_name, self.embedder.dim)
             others = setup.others
 
             def fit(train: Pairs) -> RewardModel:
                 content = replace(train, ids_a=None, ids_b=None)
-                both = content if others is None else concat_pairs(others, content)
-                return train_reward_model(both, self.embedder_name, FEATURE_SPEC, pop_cfg, prior=heuristic).model
+                both = content if others is None else _training().concat_pairs(others, content)
+                return _training().train_reward_model(both, self.embedder_name, FEATURE_SPEC, pop_cfg, prior=heuristic).model
 
-            current, basis = cross_validate(setup.personal, fit, folds, cfg.seed, cb), "settings"
+            current, basis = _training().cross_validate(setup.personal, fit, folds, cfg.seed, cb), "settings"
         if current is not None:
             current.seconds = time.perf_counter() - t0
         return RetrainPreview(
@@ -471,7 +482,7 @@ def _config_from(metrics: dict, default: TrainConfig | None) -> TrainConfig | No
     if not isinstance(recorded, dict):
         return default
     try:
-        return config_from(recorded)
+        return _training().config_from(recorded)
     except ValueError:
         return default
 

@@ -57,14 +57,18 @@ def test_store_backed_cache_persists(tmp_path):
         v = emb.encode(["persisted recipe text"])
     finally:
         emb.cache = old
-    again = Store(tmp_path / "db.sqlite3").get_embeddings(emb.name, [embedding.text_hash("persisted recipe text")])
+    again = Store(tmp_path / "db.sqlite3").get_embeddings(emb.cache_key, [embedding.text_hash("persisted recipe text")])
     np.testing.assert_allclose(list(again.values())[0], v[0])
 
 
 def test_hash_mismatch_is_refused(monkeypatch):
     monkeypatch.setattr(embedding, "MINILM_SHA256", "0" * 64)
     with pytest.raises(EmbedderError, match="refusing a modified or damaged model file"):
-        Embedder("all-MiniLM-L6-v2")
+        Embedder("all-MiniLM-L6-v2", lazy=False)
+    lazy = Embedder("all-MiniLM-L6-v2", cache=MemoryCache())  # loads (and checks) on first need
+    assert not lazy.loaded
+    with pytest.raises(EmbedderError, match="refusing a modified or damaged model file"):
+        lazy.encode(["a text nobody cached"])
 
 
 def test_unknown_model_gives_a_clear_error(tmp_path):

@@ -25,7 +25,7 @@ def test_save_load_round_trip(tmp_path, hidden):
     loaded = load_model(path, "emb-A", "spec-1")
     np.testing.assert_allclose(loaded.score(x)[0], model.score(x)[0], rtol=1e-6)
     header = read_header(path)
-    assert header["format_version"] == 1 and header["embedder"] == "emb-A"
+    assert header["format_version"] == 2 and header["embedder"] == "emb-A"
     assert header["meta"]["metrics"]["val_accuracy"] == 0.8 and header["created_at"]
 
 

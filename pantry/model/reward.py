@@ -11,8 +11,14 @@ fitted on bootstrap resamples, and the spread of all members is the uncertainty.
 
 Save format (versioned, like minbpe's): `MAGIC`, a 4-byte format version, a 4-byte header
 length, a UTF-8 JSON header (metadata + sha256 of the payload), then the payload
-(torch.save of the members' state dicts). Truncated or edited files fail the hash check; weights with NaN/inf are neither saved nor loaded.
+(format 2: a numpy .npz of every member's parameters, read without pickle and without
+torch; format 1: torch.save of the members' state dicts, still read, with torch). Truncated
+or edited files fail the hash check; weights with NaN/inf are neither saved nor loaded.
 Files of every earlier format version keep loading.
+
+Scoring is numpy (float64), so ranking recipes with a saved model or the heuristic never
+imports torch (the warm `python -m pantry score` path); `RewardModel.members` builds torch
+`RewardMember` modules on first access, for the trainer and for code that edits weights.
 
 Layering: model/ may import domain, kitchen, base, errors and settings. No global torch
 state is touched: random initialisation draws from a `torch.Generator`.
@@ -20,118 +26,206 @@ state is touched: random initialisation draws from a `torch.Generator`.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import io
 import json
-import os
 import struct
 import warnings
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import torch
-from torch import nn
 
 from pantry.base import write_bytes_atomic
 from pantry.errors import ModelFileError
 
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
 MAGIC = b"PANTRYRM"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: torch.save payload; 2: numpy .npz payload (read without torch)
 MAX_HEADER = 1 << 20
+PARAM_ORDER = ("linear.weight", "linear.bias", "up.weight", "up.bias", "down.weight", "offsets")
+
+_RewardMember = None
 
 
-def _zero_linear(n_in: int, n_out: int, bias: bool = True) -> nn.Linear:
-    """An all-zero nn.Linear, made without nn.Linear's random initialisation."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "initializing zero-element tensors is a no-op"
-        layer = nn.Linear(0, 0, bias=bias)  # empty: its initialisation draws nothing
-    layer.in_features, layer.out_features = n_in, n_out
-    layer.weight = nn.Parameter(torch.zeros(n_out, n_in))
-    if bias:
-        layer.bias = nn.Parameter(torch.zeros(n_out))
-    return layer
+def _member_class():
+    """`RewardMember` (an nn.Module), defined on first use so importing this module needs no torch."""
+    global _RewardMember
+    if _RewardMember is not None:
+        return _RewardMember
+    import torch
+    from torch import nn
+
+    def _zero_linear(n_in: int, n_out: int, bias: bool = True) -> nn.Linear:
+        """An all-zero nn.Linear, made without nn.Linear's random initialisation."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "initializing zero-element tensors is a no-op"
+            layer = nn.Linear(0, 0, bias=bias)  # empty: its initialisation draws nothing
+        layer.in_features, layer.out_features = n_in, n_out
+        layer.weight = nn.Parameter(torch.zeros(n_out, n_in))
+        if bias:
+            layer.bias = nn.Parameter(torch.zeros(n_out))
+        return layer
+
+    class RewardMember(nn.Module):
+        """One ensemble member: linear score, an optional GELU residual layer, and optional
+        per-recipe offsets.
+
+        Offsets are a personal model's memory of recipes the user has already judged (item
+        index `idx`, -1 for any other recipe): new recipes are scored by content alone.
+        """
+
+        def __init__(self, dim: int, hidden: int = 0, n_items: int = 0, generator: torch.Generator | None = None):
+            super().__init__()
+            self.dim, self.hidden, self.n_items = dim, hidden, n_items
+            # built at zero without drawing from torch's global random state
+            self.linear = _zero_linear(dim, 1)
+            if hidden:  # read from older files; the trainer fits linear heads only
+                gen = generator if generator is not None else torch.Generator().manual_seed(0)
+                self.up = _zero_linear(dim, hidden)
+                nn.init.kaiming_uniform_(self.up.weight, a=5 ** 0.5, generator=gen)
+                nn.init.uniform_(self.up.bias, -1 / dim ** 0.5, 1 / dim ** 0.5, generator=gen)
+                self.down = _zero_linear(hidden, 1, bias=False)
+                nn.init.normal_(self.down.weight, std=0.01, generator=gen)
+            if n_items:
+                self.offsets = nn.Parameter(torch.zeros(n_items))
+
+        def forward(self, x: torch.Tensor, idx: torch.Tensor | None = None) -> torch.Tensor:
+            s = self.linear(x).squeeze(-1)
+            if self.hidden:
+                s = s + self.down(nn.functional.gelu(self.up(x))).squeeze(-1)
+            if self.n_items and idx is not None:
+                idx = torch.as_tensor(idx, dtype=torch.long)
+                known = idx >= 0
+                s = s + torch.where(known, self.offsets[idx.clamp(min=0)], torch.zeros((), dtype=s.dtype))
+            return s
+
+    RewardMember.__module__ = __name__
+    _RewardMember = RewardMember
+    return RewardMember
 
 
-class RewardMember(nn.Module):
-    """One ensemble member: linear score, an optional GELU residual layer, and optional
-    per-recipe offsets.
+def __getattr__(name: str):
+    if name == "RewardMember":
+        return _member_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    Offsets are a personal model's memory of recipes the user has already judged (item
-    index `idx`, -1 for any other recipe): new recipes are scored by content alone.
+
+def _member_arrays(member) -> dict[str, np.ndarray]:
+    """A torch member's parameters as float32 numpy arrays, by state-dict name."""
+    return {k: v.detach().cpu().numpy().astype(np.float32, copy=True) for k, v in member.state_dict().items()}
+
+
+def _gelu(z: np.ndarray) -> np.ndarray:
+    from scipy.special import erf  # only models from old files have a hidden layer
+    return 0.5 * z * (1.0 + erf(z / np.sqrt(2.0)))
+
+
+def _score_arrays(a: dict[str, np.ndarray], x: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
+    """One member's float64 scores of the float64 rows x (numpy, the same arithmetic as forward)."""
+    s = x @ a["linear.weight"][0].astype(np.float64) + float(a["linear.bias"][0])
+    if "up.weight" in a:
+        h = _gelu(x @ a["up.weight"].astype(np.float64).T + a["up.bias"].astype(np.float64))
+        s = s + h @ a["down.weight"][0].astype(np.float64)
+    if "offsets" in a and idx is not None and len(a["offsets"]):
+        off = a["offsets"].astype(np.float64)
+        s = s + np.where(idx >= 0, off[np.clip(idx, 0, None)], 0.0)
+    return s
+
+
+def _zero_arrays(dim: int, n_items: int = 0) -> dict[str, np.ndarray]:
+    out = {"linear.weight": np.zeros((1, dim), np.float32), "linear.bias": np.zeros(1, np.float32)}
+    if n_items:
+        out["offsets"] = np.zeros(n_items, np.float32)
+    return out
+
+
+class RewardModel:
+    """An ensemble of members plus the metadata that says what inputs it expects.
+
+    The members live as torch modules (`members`, what the trainer and tests edit) or, for a
+    model loaded from a file or built as the heuristic, as numpy arrays: scoring is numpy in
+    both cases, so ranking recipes with a saved model never imports torch; `members` builds
+    the torch modules on first access.
     """
 
-    def __init__(self, dim: int, hidden: int = 0, n_items: int = 0, generator: torch.Generator | None = None):
-        super().__init__()
-        self.dim, self.hidden, self.n_items = dim, hidden, n_items
-        # built at zero without drawing from torch's global random state
-        self.linear = _zero_linear(dim, 1)
-        if hidden:  # read from older files; the trainer fits linear heads only
-            gen = generator if generator is not None else torch.Generator().manual_seed(0)
-            self.up = _zero_linear(dim, hidden)
-            nn.init.kaiming_uniform_(self.up.weight, a=5 ** 0.5, generator=gen)
-            nn.init.uniform_(self.up.bias, -1 / dim ** 0.5, 1 / dim ** 0.5, generator=gen)
-            self.down = _zero_linear(hidden, 1, bias=False)
-            nn.init.normal_(self.down.weight, std=0.01, generator=gen)
-        if n_items:
-            self.offsets = nn.Parameter(torch.zeros(n_items))
+    def __init__(self, members: list | None, embedder: str, feature_spec: str, dim: int, hidden: int = 0,
+                 meta: dict[str, Any] | None = None, item_ids: tuple[str, ...] = (),
+                 arrays: list[dict[str, np.ndarray]] | None = None):
+        if (members is None) == (arrays is None):
+            raise ValueError("give the members either as torch modules or as arrays")
+        self._members = list(members) if members is not None else None
+        self._arrays = list(arrays) if arrays is not None else None
+        self.embedder, self.feature_spec, self.dim, self.hidden = embedder, feature_spec, dim, hidden
+        self.meta: dict[str, Any] = meta if meta is not None else {}
+        self.item_ids = tuple(item_ids)  # recipes with a learned offset (personal models)
 
-    def forward(self, x: torch.Tensor, idx: torch.Tensor | None = None) -> torch.Tensor:
-        s = self.linear(x).squeeze(-1)
-        if self.hidden:
-            s = s + self.down(nn.functional.gelu(self.up(x))).squeeze(-1)
-        if self.n_items and idx is not None:
-            known = idx >= 0
-            s = s + torch.where(known, self.offsets[idx.clamp(min=0)], torch.zeros((), dtype=s.dtype))
-        return s
+    def __repr__(self) -> str:
+        return (f"RewardModel(n_members={self.n_members}, embedder={self.embedder!r}, "
+                f"feature_spec={self.feature_spec!r}, dim={self.dim}, hidden={self.hidden}, "
+                f"items={len(self.item_ids)})")
 
+    @property
+    def members(self) -> list:
+        """The members as torch `RewardMember`s (built from the arrays on first access)."""
+        if self._members is None:
+            import torch
+            cls = _member_class()
+            built = []
+            for a in self._arrays:
+                n_items = len(a["offsets"]) if "offsets" in a else 0
+                m = cls(self.dim, self.hidden, n_items)
+                m.load_state_dict({k: torch.from_numpy(np.array(v, np.float32)) for k, v in a.items()})
+                built.append(m)
+            self._members, self._arrays = built, None
+        return self._members
 
-@dataclass
-class RewardModel:
-    """An ensemble of members plus the metadata that says what inputs it expects."""
+    @members.setter
+    def members(self, value: list) -> None:
+        self._members, self._arrays = list(value), None
 
-    members: list[RewardMember]
-    embedder: str
-    feature_spec: str
-    dim: int
-    hidden: int = 0
-    meta: dict[str, Any] = field(default_factory=dict)
-    item_ids: tuple[str, ...] = ()  # recipes with a learned offset (personal models)
+    def member_arrays(self) -> list[dict[str, np.ndarray]]:
+        """Each member's parameters as numpy arrays (a fresh copy of the torch ones, if any)."""
+        if self._members is not None:
+            return [_member_arrays(m) for m in self._members]
+        return self._arrays
 
-    def item_index(self, ids: Sequence[str] | None, n: int) -> torch.Tensor | None:
+    def item_index(self, ids: Sequence[str] | None, n: int) -> np.ndarray | None:
         """Offset index per row (-1: no offset), or None when there are no offsets or ids."""
         if not self.item_ids or ids is None:
             return None
         if len(ids) != n:
             raise ValueError(f"{len(ids)} recipe ids for {n} feature rows")
         where = {rid: k for k, rid in enumerate(self.item_ids)}
-        return torch.tensor([where.get(rid, -1) for rid in ids], dtype=torch.long)
+        return np.array([where.get(rid, -1) for rid in ids], dtype=np.int64)
 
     @classmethod
     def new(cls, dim: int, n_members: int, embedder: str, feature_spec: str, hidden: int = 0,
             seed: int = 0) -> "RewardModel":
+        if not hidden:  # all-zero linear heads: no torch needed
+            return cls(None, embedder, feature_spec, dim, 0, arrays=[_zero_arrays(dim) for _ in range(n_members)])
+        import torch
         gen = torch.Generator().manual_seed(seed)
-        return cls([RewardMember(dim, hidden, generator=gen) for _ in range(n_members)], embedder,
+        member = _member_class()
+        return cls([member(dim, hidden, generator=gen) for _ in range(n_members)], embedder,
                    feature_spec, dim, hidden)
 
     @property
     def n_members(self) -> int:
-        return len(self.members)
+        return len(self._members if self._members is not None else self._arrays)
 
     def member_scores(self, features: np.ndarray, ids: Sequence[str] | None = None) -> np.ndarray:
         """(n_members, n) float64 scores; `ids` (recipe ids) apply learned per-recipe offsets."""
         # float64 throughout: in float32 two unrelated recipes scoring near 1.0 are equal
         # whenever they land within ~1e-7 of each other, which is a tie made by arithmetic
-        x = torch.as_tensor(np.asarray(features, dtype=np.float64))
+        x = np.asarray(features, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise ValueError(f"features have shape {tuple(x.shape)}, model expects (n, {self.dim})")
-        with torch.no_grad():
-            idx = self.item_index(ids, x.shape[0])
-            out = [copy.deepcopy(m).double().eval()(x, idx).numpy() for m in self.members]
-        return np.stack(out)
+        idx = self.item_index(ids, x.shape[0])
+        return np.stack([_score_arrays(a, x, idx) for a in self.member_arrays()])
 
     def score(self, features: np.ndarray, ids: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Score and uncertainty per row.
@@ -140,7 +234,7 @@ class RewardModel:
         deviation across all members (the others are bootstrap refits).
         """
         s = self.member_scores(features, ids)
-        return s[0], (s.std(axis=0) if len(self.members) > 1 else np.zeros(s.shape[1]))
+        return s[0], (s.std(axis=0) if self.n_members > 1 else np.zeros(s.shape[1]))
 
     def check_compatible(self, embedder: str, feature_spec: str, dim: int | None = None) -> None:
         if embedder != self.embedder:
@@ -153,25 +247,28 @@ class RewardModel:
             raise ModelFileError(f"model expects {self.dim} features, got {dim}")
 
     def parameters_vector(self) -> np.ndarray:
-        return np.concatenate([p.detach().numpy().ravel() for m in self.members for p in m.parameters()])
+        out = [a[k].ravel() for a in self.member_arrays() for k in PARAM_ORDER if k in a]
+        return np.concatenate(out) if out else np.zeros(0, np.float32)
 
     # ---- persistence -------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write atomically (temp file in the same folder, then rename); weights with NaN/inf
-        are refused (`ModelFileError`) and nothing is written."""
+        are refused (`ModelFileError`) and nothing is written. Format version 2: the payload is
+        a numpy .npz (no pickle) of every member's parameters (`m<k>:<name>`)."""
         path = Path(path)
         _check_finite(self, f"refusing to save {path.name}")
         path.parent.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
-        torch.save([m.state_dict() for m in self.members], buf)
+        np.savez(buf, **{f"m{k}:{name}": v for k, a in enumerate(self.member_arrays()) for name, v in a.items()})
         payload = buf.getvalue()
         header = {
             "format_version": FORMAT_VERSION,
+            "payload_format": "npz",
             "embedder": self.embedder,
             "feature_spec": self.feature_spec,
             "dim": self.dim,
             "hidden": self.hidden,
-            "n_members": len(self.members),
+            "n_members": self.n_members,
             "item_ids": list(self.item_ids),
             "payload_sha256": hashlib.sha256(payload).hexdigest(),
             "payload_bytes": len(payload),
@@ -185,7 +282,7 @@ class RewardModel:
 
 def _check_finite(model: "RewardModel", what: str) -> None:
     """ModelFileError unless every parameter of every member is finite."""
-    bad = sum(int((~torch.isfinite(p.detach())).sum()) for m in model.members for p in m.parameters())
+    bad = sum(int((~np.isfinite(v)).sum()) for a in model.member_arrays() for v in a.values())
     if bad:
         raise ModelFileError(f"{what}: weights contain NaN/inf ({bad} value(s)): retrain the model")
 
@@ -201,12 +298,11 @@ def heuristic_model(embedder: str, dim: int) -> RewardModel:
     """
     from pantry.model.features import FEATURE_NAMES, FEATURE_SPEC
 
-    member = RewardMember(dim + len(FEATURE_NAMES))
-    with torch.no_grad():
-        for name, w in HEURISTIC_WEIGHTS.items():
-            member.linear.weight[0, dim + FEATURE_NAMES.index(name)] = w
-    return RewardModel([member], embedder, FEATURE_SPEC, dim + len(FEATURE_NAMES),
-                       meta={"version_name": "heuristic"})
+    arrays = _zero_arrays(dim + len(FEATURE_NAMES))
+    for name, w in HEURISTIC_WEIGHTS.items():
+        arrays["linear.weight"][0, dim + FEATURE_NAMES.index(name)] = w
+    return RewardModel(None, embedder, FEATURE_SPEC, dim + len(FEATURE_NAMES),
+                       meta={"version_name": "heuristic"}, arrays=[arrays])
 
 
 def _json_default(o: Any) -> Any:
@@ -253,17 +349,48 @@ def _read(path: str | Path, payload: bool = True) -> tuple[dict[str, Any], bytes
     return header, body
 
 
+def _npz_members(body: bytes, n_members: int) -> list[dict[str, np.ndarray]]:
+    with np.load(io.BytesIO(body), allow_pickle=False) as z:
+        arrays: list[dict[str, np.ndarray]] = [{} for _ in range(n_members)]
+        for key in z.files:
+            member, _, name = key.partition(":")
+            k = int(member[1:])
+            if not member.startswith("m") or not 0 <= k < n_members or name not in PARAM_ORDER:
+                raise ValueError(f"unexpected array {key!r}")
+            arrays[k][name] = np.asarray(z[key], np.float32)
+    return [{k: a[k] for k in PARAM_ORDER if k in a} for a in arrays]
+
+
+def _check_shapes(a: dict[str, np.ndarray], dim: int, hidden: int, n_items: int) -> None:
+    want = {"linear.weight": (1, dim), "linear.bias": (1,)}
+    if hidden:
+        want.update({"up.weight": (hidden, dim), "up.bias": (hidden,), "down.weight": (1, hidden)})
+    if n_items:
+        want["offsets"] = (n_items,)
+    if set(a) != set(want):
+        raise ValueError(f"parameters {sorted(a)} do not match the header (expected {sorted(want)})")
+    for k, shape in want.items():
+        if tuple(a[k].shape) != shape:
+            raise ValueError(f"{k} has shape {tuple(a[k].shape)}, the header says {shape}")
+
+
 def load_model(path: str | Path, embedder: str | None = None, feature_spec: str | None = None) -> RewardModel:
     """Load and verify a weights file; with `embedder`/`feature_spec`, refuse a mismatch."""
     header, body = _read(path)
     try:
-        states = torch.load(io.BytesIO(body), weights_only=True)
+        version = int(header.get("format_version") or 1)
+        if version >= 2:
+            arrays = _npz_members(body, int(header["n_members"]))
+        else:  # format 1: a torch.save payload (needs torch, loaded only for such files)
+            import torch
+            states = torch.load(io.BytesIO(body), weights_only=True)
+            arrays = [{k: v.detach().numpy().astype(np.float32) for k, v in s.items()} for s in states]
         item_ids = tuple(header.get("item_ids") or ())
-        model = RewardModel([RewardMember(header["dim"], header["hidden"], len(item_ids)) for _ in states],
-                            header["embedder"], header["feature_spec"], header["dim"],
-                            header["hidden"], dict(header.get("meta") or {}), item_ids)
-        for m, s in zip(model.members, states):
-            m.load_state_dict(s)
+        dim, hidden = int(header["dim"]), int(header["hidden"])
+        for a in arrays:
+            _check_shapes(a, dim, hidden, len(item_ids))
+        model = RewardModel(None, header["embedder"], header["feature_spec"], dim, hidden,
+                            dict(header.get("meta") or {}), item_ids, arrays=arrays)
     except ModelFileError:
         raise
     except Exception as e:

@@ -47,13 +47,13 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Callable, Mapping, Sequence, get_type_hints
 
 import numpy as np
-import torch
-from scipy.sparse import coo_matrix
-from scipy.special import expit
-from scipy.stats import binomtest
 
 from pantry.errors import NotEnoughVotes, PantryError
-from pantry.model.reward import RewardMember, RewardModel
+from pantry.model.reward import RewardModel, _score_arrays
+
+# A member is a dict of float32 numpy arrays by parameter name (`pantry.model.reward`):
+# training never imports torch, and importing this module loads no scipy.stats/torch.
+Member = dict
 
 class TrainingError(PantryError):
     """Training could not produce a usable model (non-finite features or loss)."""
@@ -199,13 +199,13 @@ class Pairs:
                      None if self.ids_a is None else self.ids_a[idx],
                      None if self.ids_b is None else self.ids_b[idx])
 
-    def item_index(self, item_ids: Sequence[str]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    def item_index(self, item_ids: Sequence[str]) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Offset indices of each side (-1 for recipes without an offset), or Nones."""
         if not item_ids or self.ids_a is None:
             return None, None
         where = {rid: k for k, rid in enumerate(item_ids)}
-        return (torch.tensor([where.get(r, -1) for r in self.ids_a], dtype=torch.long),
-                torch.tensor([where.get(r, -1) for r in self.ids_b], dtype=torch.long))
+        return (np.fromiter((where.get(r, -1) for r in self.ids_a), np.int64, len(self.ids_a)),
+                np.fromiter((where.get(r, -1) for r in self.ids_b), np.int64, len(self.ids_b)))
 
     @property
     def n_decisive(self) -> int:
@@ -296,6 +296,9 @@ def fit_bradley_terry(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.nd
     `rows^T L rows` with L the sparse (R, R) graph Laplacian of the pairs, so many votes on
     few recipes cost little. `on_iter(iteration, coef)`: iteration 0 (the prior), then each step.
     """
+    from scipy.sparse import coo_matrix
+    from scipy.special import expit
+
     rows = np.asarray(rows, np.float64)
     ia, ib = np.asarray(ia, np.int64), np.asarray(ib, np.int64)
     R, dim = rows.shape
@@ -393,28 +396,25 @@ def validation_split(n: int, val_split: float, seed: int) -> tuple[np.ndarray, n
     return perm[:n_val], perm[n_val:]
 
 
-def _content_member(prior: RewardModel | None, k: int, dim: int) -> RewardMember:
+def _content_member(prior: RewardModel | None, k: int, dim: int) -> Member:
     """A fresh member that scores like prior member k's content part (no offsets), or zero."""
-    member = RewardMember(dim)
     if prior is None:
-        return member
+        return {"linear.weight": np.zeros((1, dim), np.float32), "linear.bias": np.zeros(1, np.float32)}
     if prior.dim != dim:
         raise ValueError("prior model has another shape than the model being trained")
-    src = prior.members[k % prior.n_members]
-    member = RewardMember(dim, src.hidden)
-    state = {name: p for name, p in src.state_dict().items() if name != "offsets"}
-    member.load_state_dict(state)
-    return member
+    arrays = prior.member_arrays()
+    src = arrays[k % len(arrays)]
+    return {name: np.array(v, np.float32) for name, v in src.items() if name != "offsets"}
 
 
-def _member_content_scores(member: RewardMember, x: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        return member.double().eval()(torch.from_numpy(np.asarray(x, np.float64))).numpy()
+def _member_content_scores(member: Member, x: np.ndarray) -> np.ndarray:
+    return _score_arrays(member, np.asarray(x, np.float64), None)
 
 
-def _fit_member(pairs: Pairs, cfg: TrainConfig, base: RewardMember, item_ids: Sequence[str],
+def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence[str],
                 weight: np.ndarray | None = None, val: Pairs | None = None,
-                on_epoch: Callable[[EpochStats], None] | None = None) -> tuple[RewardMember, int, list[EpochStats]]:
+                on_epoch: Callable[[EpochStats], None] | None = None,
+                rows_ix: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> tuple[Member, int, list[EpochStats]]:
     """Fit one member in two stages, each solved exactly by `fit_bradley_terry`.
 
     Stage 1 fits the content head (embedding + explicit features): `w = w_prior + coef`, with
@@ -426,11 +426,10 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: RewardMember, item_ids: Se
     """
     xa, xb = pairs.xa.astype(np.float64), pairs.xb.astype(np.float64)
     y, m = pairs.y.astype(np.float64), pairs.margin.astype(np.float64)
-    base = base.double()
-    rows, ia, ib = distinct_rows(xa, xb)
+    rows, ia, ib = rows_ix if rows_ix is not None else distinct_rows(xa, xb)
     prior_rows = _member_content_scores(base, rows) if len(rows) else np.zeros(0)
     d0 = prior_rows[ia] - prior_rows[ib]
-    w0 = base.linear.weight.detach().numpy()[0].copy()
+    w0 = np.asarray(base["linear.weight"], np.float32)[0].copy()
     history: list[EpochStats] = []
     if val is not None and len(val):
         v_rows, v_ia, v_ib = distinct_rows(val.xa, val.xb)
@@ -453,21 +452,19 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: RewardMember, item_ids: Se
 
     fit = fit_bradley_terry(rows, ia, ib, y, cfg.l2, d0, m, weight,
                             on_iter=record if (val is not None or on_epoch) else None)
-    member = RewardMember(base.dim, base.hidden, len(item_ids))
-    state = {k: v.float() for k, v in base.state_dict().items()}
-    state["linear.weight"] = torch.from_numpy((w0 + fit.coef)[None, :]).float()
+    state = {k: np.array(v, np.float32) for k, v in base.items()}
+    state["linear.weight"] = (w0 + fit.coef)[None, :].astype(np.float32)
     if item_ids:
         # offsets: one per rated recipe, on what the content head leaves unexplained; a side
         # without an offset (index -1) points at an extra all-zero row
-        oa, ob = (t.numpy().copy() for t in pairs.item_index(item_ids))
+        oa, ob = (t.copy() for t in pairs.item_index(item_ids))
         k = len(item_ids)
         oa[oa < 0], ob[ob < 0] = k, k
         eye = np.vstack([np.eye(k), np.zeros((1, k))])
         s = rows @ fit.coef
         offsets = fit_bradley_terry(eye, oa, ob, y, 1.0 / (2 * cfg.item_var), d0 + s[ia] - s[ib], m, weight).coef
-        state["offsets"] = torch.from_numpy(offsets).float()
-    member.load_state_dict(state)
-    return member, fit.iterations, history
+        state["offsets"] = offsets.astype(np.float32)
+    return state, fit.iterations, history
 
 
 def strict_counts(d: np.ndarray, y: np.ndarray) -> tuple[int, int, int]:
@@ -489,22 +486,26 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
         raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
     if n == 0:
         return (0.0, 1.0)
+    from scipy.stats import binomtest  # scipy.stats costs ~1 s to import: only here
     ci = binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
     return (max(0.0, float(ci.low)), min(1.0, float(ci.high)))
 
 
-def pair_scores(model: RewardMember | RewardModel, pairs: Pairs,
+def pair_scores(model: Member | RewardModel, pairs: Pairs,
                 item_ids: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of both sides of each pair, by a RewardModel (member 0) or one member (arrays,
+    or a torch RewardMember from older code)."""
     if isinstance(model, RewardModel):
         return model.score(pairs.xa, pairs.ids_a)[0], model.score(pairs.xb, pairs.ids_b)[0]
+    if not isinstance(model, dict):  # a torch module: its parameters as arrays
+        from pantry.model.reward import _member_arrays
+        model = _member_arrays(model)
     ia, ib = pairs.item_index(item_ids)
-    with torch.no_grad():
-        model.eval()
-        return (model(torch.from_numpy(pairs.xa), ia).double().numpy(),
-                model(torch.from_numpy(pairs.xb), ib).double().numpy())
+    return (_score_arrays(model, np.asarray(pairs.xa, np.float64), ia),
+            _score_arrays(model, np.asarray(pairs.xb, np.float64), ib))
 
 
-def evaluate_pairs(model: RewardMember | RewardModel, pairs: Pairs, item_ids: Sequence[str] = ()) -> dict:
+def evaluate_pairs(model: Member | RewardModel, pairs: Pairs, item_ids: Sequence[str] = ()) -> dict:
     """Strict metrics on pairs: a decisive pair counts as correct only if the winner scores higher."""
     sa, sb = pair_scores(model, pairs, item_ids)
     d = sa - sb
@@ -576,7 +577,8 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
         done += 1
         if on_progress:
             on_progress(done, total_steps, f"ensemble member {k + 1}/{cfg.members}")
-    model = RewardModel(members, embedder, feature_spec, dim, 0, item_ids=item_ids)
+    model = RewardModel(None, embedder, feature_spec, dim, prior.hidden if prior is not None else 0,
+                        item_ids=item_ids, arrays=members)
     if not np.isfinite(model.parameters_vector()).all():
         raise TrainingError("training produced non-finite weights (NaN/inf): nothing was saved")
     train_metrics = evaluate_pairs(model, pairs)
@@ -671,7 +673,7 @@ def _summary(sa: np.ndarray, sb: np.ndarray, y: np.ndarray, folds: int, fold_acc
                            ties / n if n else 0.0, loss, fold_accuracy, seconds)
 
 
-def cross_validate(pairs: Pairs, fit: Callable[[Pairs], RewardModel | RewardMember], folds: int = CV_FOLDS,
+def cross_validate(pairs: Pairs, fit: Callable[[Pairs], RewardModel | Member], folds: int = CV_FOLDS,
                    seed: int = 0, on_fold: Callable[[int, int, CrossValidation], None] | None = None
                    ) -> CrossValidation:
     """k-fold cross-validation of a training procedure `fit(train_pairs) -> model`.
