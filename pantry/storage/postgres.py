@@ -127,6 +127,7 @@ class PostgresStore(Store):
         sweep_stale_temp_files(self.weights_dir)
 
     _DB_ERRORS = (psycopg.Error,) if psycopg is not None else ()
+    _REMIGRATE_CURRENT = False
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.where!r})"
@@ -181,7 +182,8 @@ class PostgresStore(Store):
         conn.execute("SELECT n FROM changes WHERE scope = '*' FOR UPDATE")
 
     def _error(self, e: BaseException) -> StoreError:
-        if isinstance(e, psycopg.OperationalError):
+        state = getattr(e, "sqlstate", None)
+        if isinstance(e, psycopg.OperationalError) and (state is None or state.startswith("08")):
             first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
             return StoreError(f"lost the connection to the PostgreSQL database at {self.where}: {first}")
         first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)

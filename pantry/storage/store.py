@@ -588,6 +588,12 @@ class Store:
     def _begin_schema(self, conn: Any) -> None:
         self._begin(conn)
 
+    # SQLite re-runs the (idempotent) migration on a current schema too: under BEGIN IMMEDIATE
+    # that is safe, and its write is what finds a file SQLite cannot write (read-only
+    # fallback). PostgreSQL migrates only an older or empty schema, so opening a current one
+    # takes no table locks and a server starting never waits on (or deadlocks with) writers.
+    _REMIGRATE_CURRENT = True
+
     def _after_schema(self, conn: Any) -> None:
         # Only now that the file is known to be ours: WAL lets readers and one writer overlap.
         conn.execute("PRAGMA journal_mode = WAL")
@@ -622,7 +628,8 @@ class Store:
                 raise StoreError(
                     f"{self._where()} was written by a newer PantryPilot (schema version {version}; this "
                     f"code knows up to {SCHEMA_VERSION}); upgrade PantryPilot to use it")
-            self._migrate(conn, version)
+            if version < SCHEMA_VERSION or self._REMIGRATE_CURRENT:
+                self._migrate(conn, version)
             self._commit(conn)
             self._after_schema(conn)
         except StoreError:
@@ -749,8 +756,10 @@ class Store:
         """Bump the change counters (inside the write's transaction): '*' always, and per
         user given its scope (None: '', the writes that are not one user's)."""
         scopes = sorted({"*", *("" if u is None else u for u in users)})
-        conn.executemany("INSERT INTO changes (scope, n) VALUES (?, 1) "
-                         "ON CONFLICT (scope) DO UPDATE SET n = changes.n + 1", [(s,) for s in scopes])
+        for i in range(0, len(scopes), _CHUNK):  # one statement (one round trip) per 500 scopes
+            chunk = scopes[i:i + _CHUNK]
+            conn.execute("INSERT INTO changes (scope, n) VALUES " + ", ".join(["(?, 1)"] * len(chunk))
+                         + " ON CONFLICT (scope) DO UPDATE SET n = changes.n + 1", chunk)
 
     def change_stamp(self, user: str | None = None) -> tuple[int, ...]:
         """A cheap stamp (one query) that changes whenever what `user`'s pages show may have
@@ -979,11 +988,13 @@ class Store:
                          json.dumps(list(v.pantry), ensure_ascii=False),
                          v.created_at or now, v.model_version, v.generator, v.generator_reason, None, key, batch_id))
             out.added.append(True)
-        if rows:
-            conn.executemany(
-                "INSERT INTO votes (user_name, a, b, outcome, strength, left_side, reasons_json, pantry_json, "
-                "created_at, model_version, generator, generator_reason, deleted_at, content_key, batch_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        insert = ("INSERT INTO votes (user_name, a, b, outcome, strength, left_side, reasons_json, pantry_json, "
+                  "created_at, model_version, generator, generator_reason, deleted_at, content_key, batch_id) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        if len(rows) == 1:  # one vote cast in the app: one round trip
+            out.ids = [int(conn.execute(insert + " RETURNING id", rows[0]).fetchone()[0])]
+        elif rows:
+            conn.executemany(insert, rows)
             # This transaction holds the write lock, so the newest ids are exactly these rows'
             # (ids only grow), in insertion order: one query instead of one per row.
             newest = conn.execute("SELECT id FROM votes ORDER BY id DESC LIMIT ?", (len(rows),)).fetchall()
