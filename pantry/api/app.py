@@ -8,9 +8,9 @@ DELETE /votes/{id}, GET /models, POST /models/{id}/activate, POST /train, GET /t
   `Authorization: Bearer <token>` (compared with `hmac.compare_digest`), else 401.
 - Errors: a library `PantryError` (bad pantry, unknown recipe, too few votes...) is a 400
   `{"detail": message}`; a bad body field is FastAPI's 422 naming the field; unknown ids
-  are 404; a generator that cannot run is 503, an Ollama failure 502, a request the offline
-  composer cannot meet (cuisine, time, diets) a 400 naming the field; a second training job
-  for a profile is 409.
+  are 404; a generator, encoder or database that cannot work is 503 (a raw SQLite error
+  too, in one line), an Ollama failure 502, a request the offline composer cannot meet
+  (cuisine, time, diets) a 400 naming the field; a second training job for a profile is 409.
 - No stale state between servers: the active model is read from the store on every call
   (`Lab.model_for`), pair tokens are signed with a key every server sharing the database
   folder (or the API token) has, and nothing about votes or models is cached here.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import sqlite3
 import threading
 import time
 from dataclasses import replace
@@ -40,12 +41,14 @@ from pantry.api.tokens import TOKEN_TTL_S, signing_key, sign, verify
 from pantry.compare import prepare_round
 from pantry.domain.recipes import Recipe
 from pantry.domain.votes import Vote, validate_user_name, vote_from_dict
-from pantry.errors import GeneratorError, GeneratorUnavailable, InvalidInput, NotEnoughVotes, PantryError
+from pantry.errors import (EmbedderError, GeneratorError, GeneratorUnavailable, InvalidInput, NotEnoughVotes,
+                           PantryError)
 from pantry.generators import GenerationRequest, generate_with_fallback, select_generator
 from pantry.kitchen import read_pantry
 from pantry.lab import Lab, ModelChoice
 from pantry.model.training import TrainConfig, config_from, train_options
 from pantry.settings import Settings
+from pantry.storage.store import StoreError
 
 MAX_BODY_BYTES = 8 * 1024 * 1024  # a request body larger than this is refused (413) before parsing
 GENERATOR_CHECK_S = 30.0  # how long a generator choice (an Ollama probe in auto mode) is reused
@@ -203,9 +206,15 @@ def create_app(settings: Settings | None = None, lab: Lab | None = None) -> Fast
     @app.exception_handler(PantryError)
     async def pantry_error(request: Request, exc: PantryError):
         status = (404 if isinstance(exc, NotFound) else 409 if isinstance(exc, (JobConflict, Conflict))
-                  else 503 if isinstance(exc, GeneratorUnavailable) else 502 if isinstance(exc, GeneratorError)
-                  else 400)
+                  else 503 if isinstance(exc, (GeneratorUnavailable, EmbedderError, StoreError))
+                  else 502 if isinstance(exc, GeneratorError) else 400)
         return JSONResponse({"detail": str(exc)}, status)
+
+    @app.exception_handler(sqlite3.Error)
+    async def database_error(request: Request, exc: sqlite3.Error):
+        """A database failure the store did not word (a file damaged while serving): 503, one line."""
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return JSONResponse({"detail": f"database error: {first}; nothing was changed by this request"}, 503)
 
     @app.get("/health", response_model=s.Health, tags=["service"])
     def health(request: Request) -> s.Health:
