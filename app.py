@@ -17,11 +17,19 @@ addresses, maybe bookmarked) is a hidden page that opens the real page, keeping 
 from pathlib import Path
 
 import streamlit as st
+from streamlit import config as st_config
 
 from pantry.settings import SettingsError
 from ui.text import md
 from ui.common import guarded, show_flashes
 from ui.resources import settings
+
+# Streamlit runs a full `gc.collect(2)` after every script run (the hidden option
+# runner.postScriptGC). With torch and the encoder in memory that walk takes 0.2-0.6 s on
+# 2 cores: most of a vote's time and a third of a round's (measured, bench/compare_round.py).
+# Python's own collector still runs as usual; a config file or flag that sets the option wins.
+if not st_config.is_manually_set("runner.postScriptGC"):
+    st_config.set_option("runner.postScriptGC", False)
 
 # The favicon is a file shipped with the app (an emoji or icon name would be fetched from a
 # CDN, which fails offline).

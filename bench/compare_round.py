@@ -10,9 +10,10 @@ Scenarios:
   (b) a profile with a personal model trained over --votes stored votes (default 10,000);
   (c) two sessions at once (two AppTests, two profiles, one process, one store), both clicking
       at the same moment; each session's click-to-pair time is a sample.
-With the next round prepared while the user reads the pair (`pantry.compare.RoundPrefetch`),
-a click after a realistic reading time (--think, default 2 s) finds its candidates generated
-and embedded; a click right after the pair (no reading time) does not. Both are reported.
+Each round: the user reads the pair for --think s (default 2), votes, and clicks "Get two
+recipes" right after the vote. The next round's candidates are generated and embedded in the
+background while the pair is read (`pantry.compare.RoundPrefetch`); with no reading time
+(vote and click at once, a worst case) they are not ready yet. Both are reported.
 
 Baseline, same run, paired with each timed round: the bare `SentenceTransformer.encode` of
 that round's candidate texts (the app's own encoder, no cache), the one step that cannot
@@ -166,12 +167,12 @@ def vote(at) -> None:
 
 
 def rounds(at, n: int, think: float) -> list[float]:
-    """n rounds: vote on the pair, read for `think` s, click for the next pair."""
+    """n rounds: read the pair for `think` s, vote, click for the next pair right away."""
     times = []
     for _ in range(n):
-        vote(at)
         if think:
             time.sleep(think)
+        vote(at)
         times.append(click_round(at))
     return times
 
@@ -179,10 +180,10 @@ def rounds(at, n: int, think: float) -> list[float]:
 def two_at_once(a, b, n: int, think: float) -> list[float]:
     times: list[float] = []
     for _ in range(n):
-        vote(a)
-        vote(b)
         if think:
             time.sleep(think)
+        vote(a)
+        vote(b)
         start = threading.Barrier(2)
         out: dict[str, float] = {}
 
@@ -208,9 +209,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=10, help="warm rounds per scenario")
     ap.add_argument("--votes", type=int, default=10_000, help="stored votes behind the personal model of (b)")
-    ap.add_argument("--think", type=float, default=2.0, help="seconds between a vote and the next click")
+    ap.add_argument("--think", type=float, default=2.0, help="seconds spent reading a pair before voting")
     ap.add_argument("--browser", action="store_true", help="also time rounds and votes in real Chromium")
+    ap.add_argument("--browser-only", action="store_true", help="only the Chromium rounds (no AppTest scenarios)")
     args = ap.parse_args(argv)
+    args.browser = args.browser or args.browser_only
 
     import logging
 
@@ -223,14 +226,22 @@ def main(argv=None) -> int:
     seed_store(trained, args.votes)
     build_s = time.perf_counter() - t
     train_s = train(trained)
+    rows: list[Row] = []
+    if not args.browser_only:
+        apptest_scenarios(args, plain, trained, rows)
+    if args.browser:
+        browser_scenarios(args, plain, trained, rows)
+    report(args, rows, build_s, train_s)
+    return 0
 
+
+def apptest_scenarios(args, plain, trained, rows) -> None:
     os.environ["PANTRY_HOME"] = str(plain)
     a = open_session("ana")
     cold = click_round(a)  # first round of the process: imports torch, loads the encoder
     from ui.resources import get_lab
 
     ENCODER.append(get_lab().embedder._model)
-    rows: list[Row] = []
     base_name = "bare encode of the round's candidates"
 
     def scenario(name: str, target: float | None, fn) -> None:
@@ -244,34 +255,37 @@ def main(argv=None) -> int:
     click_round(a)
     rows.append(Row("cold: first round of a fresh process (a)", cold, baseline=baseline(mark),
                     baseline_name="bare encode, warm"))
-    scenario("(a) no model, click right after the vote", None, lambda: rounds(a, args.rounds, 0.0))
-    scenario(f"(a) no model, click {args.think:g} s after the vote", 0.3, lambda: rounds(a, args.rounds, args.think))
+    scenario(f"(a) no model, {args.think:g} s reading the pair", 0.3, lambda: rounds(a, args.rounds, args.think))
+    scenario("(a) no model, no reading time (worst case)", None, lambda: rounds(a, args.rounds, 0.0))
 
     os.environ["PANTRY_HOME"] = str(trained)
     b = open_session("ana")
     click_round(b)
     kind = b.session_state["matchup"].model_kind
-    scenario(f"(b) {kind} model, {args.votes:,} votes, click right after", None, lambda: rounds(b, args.rounds, 0.0))
-    scenario(f"(b) {kind} model, {args.votes:,} votes, click {args.think:g} s after", 0.3,
+    scenario(f"(b) {kind} model, {args.votes:,} votes, {args.think:g} s reading", 0.3,
              lambda: rounds(b, args.rounds, args.think))
+    scenario(f"(b) {kind} model, {args.votes:,} votes, no reading time", None, lambda: rounds(b, args.rounds, 0.0))
     c = open_session("bo")
     click_round(c)
-    scenario("(c) two sessions at once, click right after", None, lambda: two_at_once(b, c, args.rounds, 0.0))
-    scenario(f"(c) two sessions at once, click {args.think:g} s after", 0.6,
+    scenario(f"(c) two sessions at once, {args.think:g} s reading", 0.6,
              lambda: two_at_once(b, c, args.rounds, args.think))
-    if args.browser:
-        for label, home in (("(a)", plain), ("(b)", trained)):
-            mark = len(BARE)
-            res = browser_rounds(home, "ana", args.rounds, args.think)
-            rows.append(Row(f"Chromium {label}: click to pair, {args.think:g} s after the vote", median(res["round"]),
-                            target="<= 0.3 s", ok=median(res["round"]) <= 0.3))
-            rows.append(Row(f"Chromium {label}: click to pair, right after the vote", median(res["round_now"])))
-            rows.append(Row(f"Chromium {label}: vote key to scores shown", median(res["vote"])))
+    scenario("(c) two sessions at once, no reading time", None, lambda: two_at_once(b, c, args.rounds, 0.0))
+
+
+def report(args, rows, build_s, train_s) -> None:
     print_table(rows, f"Compare round: offline composer, {N_CANDIDATES} candidates, median of {args.rounds} rounds "
                       f"({machine()})")
     print(f"  store (b): {args.votes:,} votes built in {build_s:.1f} s, personal model trained in {train_s:.1f} s; "
           "the votes' recipes have random cached embeddings")
-    return 0
+
+
+def browser_scenarios(args, plain, trained, rows) -> None:
+    for label, home in (("(a)", plain), ("(b)", trained)):
+        res = browser_rounds(home, "ana", args.rounds, args.think)
+        rows.append(Row(f"Chromium {label}: click to pair, {args.think:g} s reading", median(res["round"]),
+                        target="<= 0.3 s", ok=median(res["round"]) <= 0.3))
+        rows.append(Row(f"Chromium {label}: click to pair, no reading time", median(res["round_now"])))
+        rows.append(Row(f"Chromium {label}: vote key to scores shown", median(res["vote"])))
 
 
 # ------------------------------------------------------------------------------ Chromium
@@ -320,9 +334,31 @@ def idle(page) -> None:
     page.wait_for_function(IDLE, polling="raf")
 
 
+# Times are taken in the page: from the DOM event of the click (or key press) to the first
+# animation frame where the run is over and the new pair (or the saved vote) is on screen, so
+# Playwright's own work (locating, scrolling, actionability checks) is not counted.
+WATCH = """() => { window._ev = null; window._done = null;
+  for (const type of ['pointerdown', 'keydown']) {
+    window.addEventListener(type, () => { if (window._ev === null) window._ev = performance.now(); }, true); } }"""
+ARM = "() => { window._ev = null; }"
+DONE_PAIR = PAIR.replace("() => {", "() => { if (window._ev === null) return false;", 1)
+VOTED = ("() => { if (window._ev === null) return false; const app = document.querySelector('[data-testid=\"stApp\"]');"
+         " return app && app.getAttribute('data-test-script-state') === 'notRunning'"
+         " && document.body.innerText.includes('Saved vote #'); }")
+
+
+def _timed(page, act, done: str) -> float:
+    page.evaluate(ARM)
+    act()
+    page.wait_for_function(done, polling="raf")
+    return (page.evaluate("() => performance.now()") - page.evaluate("() => window._ev")) / 1000
+
+
 def browser_rounds(home: Path, user: str, n: int, think: float, viewport=(1400, 1000)) -> dict[str, list[float]]:
-    """Rounds in Chromium against a server on `home`: {"round": click-to-pair s after `think` s,
-    "round_now": click-to-pair right after the vote, "vote": vote key to the saved message}."""
+    """Rounds in Chromium against a server on `home`, each: read the pair `think` s (every
+    other round: not at all), press 1, click "Get two recipes" once the vote shows. Returns
+    {"round": click-to-pair s after reading, "round_now": with no reading, "vote": key 1 to the
+    saved vote}."""
     from playwright.sync_api import sync_playwright
 
     proc, url = start_server(home, home / "bench-streamlit.log")
@@ -335,28 +371,20 @@ def browser_rounds(home: Path, user: str, n: int, think: float, viewport=(1400, 
             page.goto(f"{url}/?profile={user}")
             page.get_by_role("heading", name="Compare recipes").wait_for()
             idle(page)
+            page.evaluate(WATCH)
             slider = page.get_by_role("slider").first
             slider.focus()
             for _ in range(N_CANDIDATES - 6):
                 page.keyboard.press("ArrowRight")
             idle(page)
-            page.get_by_role("button", name="Get two recipes").click()
-            page.wait_for_function(PAIR, polling="raf")
-            voted = 0
+            button = page.get_by_role("button", name="Get two recipes")
+            _timed(page, button.click, DONE_PAIR)
             for k in range(2 * n):
-                t = time.perf_counter()
-                page.locator("body").press("1")
-                voted += 1
-                page.get_by_text(f"Saved vote #", exact=False).first.wait_for()
-                page.wait_for_function(IDLE, polling="raf")
-                out["vote"].append(time.perf_counter() - t)
                 wait = think if k % 2 else 0.0
                 if wait:
                     time.sleep(wait)
-                t = time.perf_counter()
-                page.get_by_role("button", name="Get two recipes").click()
-                page.wait_for_function(PAIR, polling="raf")
-                out["round" if wait else "round_now"].append(time.perf_counter() - t)
+                out["vote"].append(_timed(page, lambda: page.locator("body").press("1"), VOTED))
+                out["round" if wait else "round_now"].append(_timed(page, button.click, DONE_PAIR))
             browser.close()
     finally:
         proc.terminate()

@@ -89,3 +89,98 @@ def test_retrain_hint():
     assert later.more_needed == 3 and later.state == "retrain_needs_votes"  # max(5, 25% of 20) = 5 new
     now = retrain_hint(40, 25, 20)
     assert now.more_needed == 0 and now.state == "retrain_worthwhile" and now.new_since_training == 5
+
+
+# ------------------------------------------------------------------- the round made ahead
+
+@pytest.fixture
+def round_lab(tmp_path):
+    from pantry.lab import Lab
+    from pantry.settings import Settings
+    from pantry.storage.store import Store
+    from tests.helpers import shared_embedder
+
+    settings = Settings(**{**Settings.from_env().__dict__, "home": tmp_path})
+    return Lab(settings, Store(tmp_path / "pantry.sqlite3"), shared_embedder())
+
+
+class _CountingComposer:
+    """The offline composer, counting its calls."""
+
+    def __init__(self):
+        from pantry.generators import OfflineComposer
+
+        self.inner, self.calls, self.name = OfflineComposer(), 0, "offline-composer"
+
+    def generate(self, request, on_progress=None):
+        self.calls += 1
+        return self.inner.generate(request, on_progress)
+
+
+def _choice(gen):
+    from pantry.generators import GeneratorChoice
+
+    return GeneratorChoice(gen, "offline-composer", "offline", "offline composer selected", None, "offline")
+
+
+def _request(pantry=("egg", "rice", "spinach", "onion", "tomato"), seed=1):
+    from pantry.generators import GenerationRequest
+
+    return GenerationRequest(pantry=pantry, n=6, seed=seed)
+
+
+def test_a_round_made_ahead_is_used_and_scored_at_the_click(round_lab, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pantry.compare import RoundPrefetch, prepare_round
+
+    gen = _CountingComposer()
+    choice = _choice(gen)
+    with ThreadPoolExecutor(1) as pool:
+        ahead = RoundPrefetch(round_lab, choice, _request(seed=7), pool)
+        made = ahead.future.result()
+    assert gen.calls == 1
+    texts = [r.text for r in made[0]]
+    encoded = []
+    real_encode = round_lab.embedder._model.encode
+    monkeypatch.setattr(round_lab.embedder, "_model", type("M", (), {
+        "encode": lambda self, t, **kw: (encoded.append(list(t)), real_encode(t, **kw))[1],
+        "tokenizer": None})())
+    model_for = round_lab.model_for
+    asked = []
+    monkeypatch.setattr(round_lab, "model_for", lambda user: (asked.append(user), model_for(user))[1])
+    rnd = prepare_round(round_lab, choice, _request(seed=99), "ana", np.random.default_rng(0), prefetch=ahead)
+    assert gen.calls == 1, "the click generated again although the same request was made ahead"
+    assert encoded == [], "the candidates made ahead were embedded again"
+    assert {rnd.matchup.a.recipe.text, rnd.matchup.b.recipe.text} <= set(texts)
+    assert asked == ["ana"], "the model is chosen at the click, not ahead"
+    assert {r.id for r in round_lab.store.recent_generated("ana")} >= {rnd.matchup.a.recipe.id}
+
+
+def test_a_round_made_ahead_for_other_inputs_or_that_failed_is_not_used(round_lab):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pantry.compare import RoundPrefetch, prepare_round
+
+    gen = _CountingComposer()
+    choice = _choice(gen)
+    with ThreadPoolExecutor(1) as pool:
+        ahead = RoundPrefetch(round_lab, choice, _request(seed=7), pool)
+        ahead.future.result()
+        other = _request(pantry=("chickpea", "garlic", "lemon", "tomato"), seed=3)
+        assert not ahead.matches(choice, other)
+        rnd = prepare_round(round_lab, choice, other, "ana", np.random.default_rng(0), prefetch=ahead)
+        assert gen.calls == 2, "a request with another pantry must be generated afresh"
+        assert "chickpea" in rnd.matchup.pantry
+
+        class Broken:
+            name = "offline-composer"
+
+            def generate(self, request, on_progress=None):
+                raise RuntimeError("boom")
+
+        failed = RoundPrefetch(round_lab, _choice(Broken()), _request(seed=7), pool)
+        failed.future.exception()
+        assert failed.take() is None
+        rnd = prepare_round(round_lab, choice, _request(seed=7), "ana", np.random.default_rng(0), prefetch=failed)
+        assert gen.calls == 3 and rnd.matchup.a.recipe.id != rnd.matchup.b.recipe.id
