@@ -44,6 +44,11 @@ def _bin_dir() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
+def _runuser() -> str | None:
+    return shutil.which("runuser") or next((p for p in ("/usr/sbin/runuser", "/sbin/runuser") if os.path.exists(p)),
+                                           None)
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -52,7 +57,7 @@ def _free_port() -> int:
 
 def _run(cmd: list[str], as_user: str | None, **kw) -> subprocess.CompletedProcess:
     if as_user:
-        cmd = ["runuser", "-u", as_user, "--", *cmd]
+        cmd = [_runuser() or "runuser", "-u", as_user, "--", *cmd]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kw)
 
 
@@ -63,7 +68,7 @@ def _start_cluster() -> str:
                           "or set PANTRY_TEST_DATABASE_URL")
     as_user = None
     if os.geteuid() == 0:
-        if shutil.which("runuser") is None:
+        if _runuser() is None:
             raise Unavailable("running as root without runuser: cannot start PostgreSQL as another user")
         try:
             import pwd

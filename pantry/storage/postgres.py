@@ -181,6 +181,10 @@ class PostgresStore(Store):
         conn.execute("BEGIN")
         conn.execute("SELECT n FROM changes WHERE scope = '*' FOR UPDATE")
 
+    def _fetch_blobs(self, conn: _Conn, sql: str, params: Any) -> list[Any]:
+        cur = conn.raw.cursor(binary=True)  # bytea as raw bytes, not hex text
+        return cur.execute(_translate(sql), tuple(params)).fetchall()
+
     def _error(self, e: BaseException) -> StoreError:
         state = getattr(e, "sqlstate", None)
         if isinstance(e, psycopg.OperationalError) and (state is None or state.startswith("08")):
