@@ -2,8 +2,11 @@
 
 What the package is for, one module per job:
 - `store`: the `Store`, one SQLite file (WAL) holding users, recipes, votes, import batches,
-  model versions and the embedding cache; its schema and in-place migrations. A PostgreSQL
-  backend would implement the same class interface (see `store`'s docstring).
+  model versions (with their weights bytes), the embedding cache and the change counters;
+  its schema and in-place migrations, shared by both backends.
+- `postgres`: `PostgresStore`, the same interface on a PostgreSQL database
+  (`PANTRY_DATABASE_URL`), for several app servers sharing one database; `Store.open`
+  picks it.
 - `jsonl`: JSONL import (idempotent, one undoable batch per file) and export (votes, TRL
   pairs, CSV) through a `Store`.
 Model versions point at weights files relative to the store's weights folder

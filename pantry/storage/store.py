@@ -1,13 +1,39 @@
-"""Persistent storage: users, recipes, votes, import batches, model versions, embedding cache (SQLite, WAL).
+"""Persistent storage: users, recipes, votes, import batches, model versions (with their
+weights bytes), embedding cache, change counters -- in one SQLite file (WAL) or, with
+`PANTRY_DATABASE_URL`, one PostgreSQL database shared by several servers
+(`pantry.storage.postgres.PostgresStore`, the same class interface).
 
 Imports are idempotent: every vote row has a content key (`pantry.domain.votes.vote_content_key`),
 and an import skips the votes the store already holds; each import is one batch
 (`import_batches`) that can be undone (`delete_batch`) and restored as a whole.
 
 One `Store` per process is shared by every Streamlit session and thread: each operation
-opens its own short-lived connection (timeout 30 s, `busy_timeout`), and every write runs
-in one `BEGIN IMMEDIATE` transaction, so concurrent writers queue instead of failing and
-nothing is half-written. WAL mode lets readers run while a write is in progress.
+uses its own short-lived connection (SQLite: opened per operation, timeout 30 s,
+`busy_timeout`; PostgreSQL: taken from a small per-Store pool), and every write runs in one
+transaction that first takes the database's one write lock (SQLite `BEGIN IMMEDIATE`;
+PostgreSQL a row lock on the `changes` row '*'), so concurrent writers, in any process or on
+any server, queue instead of failing and nothing is half-written. Readers never wait.
+
+No stale per-process state: the store caches nothing it read from the database; every call
+reads what is committed now, so what one server writes is what another reads on its next
+call. `change_stamp(user)` is one cheap query that changes whenever anything that user's
+pages show may have changed (each write transaction bumps the `changes` counters it
+concerns), for UI caches that must notice writes made by other processes or servers.
+
+Model weights: `add_model_version` stores the weights file's bytes and their sha256 in the
+database (`model_versions.weights`, BLOB / bytea), beside the path. `ModelVersion.path` is
+always a local file the caller loads: when a version's file is missing (a server that did
+not train it, or a new home) and the database holds its bytes, the store writes them,
+checked against the sha256, atomically (`write_bytes_atomic`) to that path in its weights
+folder -- or to `weights/db-v<id>-<name>` for a path outside it -- before returning the
+version. A file that exists is never overwritten, even if it differs from the stored bytes:
+the loader reports it as damaged and the previous version scores, as before. Versions
+recorded before schema 6 have only a file and keep working as they did.
+
+Schema migrations are versioned (`SCHEMA_VERSION`, `meta.schema_version`) and idempotent:
+CREATE ... IF NOT EXISTS, columns added only when missing (`_ADDED_COLUMNS`), data rewrites
+keyed on the version they fix; they run on both backends, inside one transaction. SQLite
+files of every earlier version (1-5) are upgraded in place.
 
 Reliability rules: the database file is only ever opened by SQLite (closing any other
 descriptor of it would drop every POSIX lock this process's connections hold, so several
@@ -19,13 +45,12 @@ file or folder cannot be written is opened read-only (`mode=ro`): reads work, wr
 clear StoreError, and no migration is attempted. Opening a store removes stale temp files of
 interrupted saves from its weights folder (`pantry.base.sweep_stale_temp_files`).
 
-Portability: the data statements are plain SQL (CREATE TABLE / INSERT / SELECT / UPDATE,
-upserts with `INSERT ... ON CONFLICT`, which PostgreSQL also supports). Columns that hold
-a user are named `user_name` because `user` is a reserved word in PostgreSQL. A
-PostgreSQL backend (chosen by a connection URL, for app servers on several machines)
-would implement this same class interface: the same method names, arguments and return
-types; only the DDL (`SERIAL`/identity instead of `AUTOINCREMENT`, `BYTEA` for blobs), the
-placeholder style and the row-id retrieval (`RETURNING id`) differ.
+Portability: one set of data statements for both backends, written with `?` placeholders
+(translated once for psycopg), plain SQL only: upserts with `INSERT ... ON CONFLICT`, new ids
+with `RETURNING id`, no SQLite-only functions. Columns that hold a user are named `user_name`
+because `user` is a reserved word in PostgreSQL. Only the DDL (identity ids, BYTEA, `TEXT
+COLLATE "C"`), schema introspection, connections and the write lock differ, in the backend
+hooks (`_connect`, `_begin`, `_ddl`, `_tables`, `_columns`, ...) that `PostgresStore` overrides.
 """
 
 from __future__ import annotations
@@ -336,8 +361,9 @@ def _opt_user(user: str | None) -> str | None:
 class Store:
     """Users, recipes, votes, model versions and the embedding cache in one SQLite file.
 
-    Safe to share between threads: no connection is kept between calls. A PostgreSQL
-    backend would implement this same interface (see the module docstring).
+    Safe to share between threads: no connection is kept between calls. `PostgresStore`
+    (a subclass) is the same interface on a PostgreSQL database; `Store.open(settings)`
+    returns the one the settings name (see the module docstring).
 
     `weights_dir` is the folder of the saved reward models that model versions refer to;
     the default is the one that goes with this database (`pantry.paths.weights_dir_for`:
