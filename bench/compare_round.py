@@ -290,7 +290,7 @@ def browser_scenarios(args, plain, trained, rows) -> None:
 
 # ------------------------------------------------------------------------------ Chromium
 
-def start_server(home: Path, log_path: Path):
+def start_server(home: Path, log_path: Path, script: str = "app.py"):
     """`streamlit run app.py` as tests/test_browser.py starts it; (process, url)."""
     import socket
     import subprocess
@@ -302,7 +302,7 @@ def start_server(home: Path, log_path: Path):
     env = {**os.environ, "PANTRY_HOME": str(home), "PANTRY_GENERATOR": "offline"}
     log = open(log_path, "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",
+        [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true", "--server.address",
          "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none",
          "--browser.gatherUsageStats", "false"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
