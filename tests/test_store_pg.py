@@ -292,3 +292,61 @@ def test_sqlite_schema_4_and_5_upgrade_in_place_and_file_only_versions_load(tmp_
     upgraded.ensure_user("bo")
     assert upgraded.change_stamp() != stamp
     assert Store(path).schema_version() == SCHEMA_VERSION  # re-run: nothing changes
+
+
+# --- PostgreSQL: damaged rows are read as the SQLite store reads them -------------------------
+
+def test_postgresql_damaged_rows_are_read_tolerantly(pg_url, tmp_path):
+    import psycopg
+
+    from pantry.storage.postgres import PostgresStore
+
+    store = PostgresStore(pg_url, tmp_path / "w")
+    rng = np.random.default_rng(0)
+    good = {f"h{i}": (rng.standard_normal(64) / 20).astype(np.float32) for i in range(4)}
+    store.put_embeddings("m", good)
+    store.add_recipes([make_recipe(i) for i in range(2)])
+    rid = sorted(r.id for r in store.all_recipes())[0]
+    vid = store.add_model_version(None, "m.pt", "emb", metrics={"acc": 0.9}, activate=True)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE embeddings SET vec = '\\x0102030405'::bytea WHERE text_hash = 'h0'")  # odd length
+        conn.execute("UPDATE embeddings SET vec = %s WHERE text_hash = 'h1'", (np.full(64, np.nan, "<f4").tobytes(),))
+        conn.execute("UPDATE embeddings SET vec = %s WHERE text_hash = 'h2'", (np.full(64, 1e30, "<f4").tobytes(),))
+        conn.execute("UPDATE model_versions SET metrics_json = '{not json' WHERE id = %s", (vid,))
+        conn.execute("UPDATE recipes SET json = '{bad json' WHERE id = %s", (rid,))
+    assert sorted(store.get_embeddings("m", list(good))) == ["h3"]
+    store.put_embeddings("m", good)  # re-embedded vectors overwrite the damaged rows
+    assert sorted(store.get_embeddings("m", list(good))) == sorted(good)
+    active = store.active_model(None)
+    assert active.metrics == {} and "not valid JSON" in active.metrics_error
+    with pytest.raises(StoreError, match=rf"stored recipe '{rid}' is damaged"):
+        store.get_recipe(rid)
+
+
+def test_postgresql_error_inside_a_write_rolls_everything_back(pg_url, tmp_path):
+    from pantry.storage.postgres import PostgresStore
+
+    store = PostgresStore(pg_url, tmp_path / "w")
+    with pytest.raises(ZeroDivisionError):
+        with store._write() as conn:
+            conn.execute("INSERT INTO users (name, created_at) VALUES (?, ?)", ("ghost", "2026-01-01"))
+            1 / 0
+    assert store.list_users() == []
+    store.ensure_user("bo")  # the pooled connection is usable again
+    assert store.list_users() == ["bo"]
+
+
+def test_postgresql_store_reconnects_after_its_connections_are_killed(pg_url, tmp_path):
+    import psycopg
+
+    from pantry.storage.postgres import PostgresStore
+
+    store = PostgresStore(pg_url, tmp_path / "w")
+    store.ensure_user("bo")
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # what a server restart does to them
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pantrypilot' "
+                     "AND pid <> pg_backend_pid()")
+    with pytest.raises(StoreError, match="lost the connection") as info:
+        store.list_users()
+    assert "\n" not in str(info.value)
+    assert store.list_users() == ["bo"]  # the next call has a fresh connection

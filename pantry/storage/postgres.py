@@ -187,7 +187,8 @@ class PostgresStore(Store):
 
     def _error(self, e: BaseException) -> StoreError:
         state = getattr(e, "sqlstate", None)
-        if isinstance(e, psycopg.OperationalError) and (state is None or state.startswith("08")):
+        if isinstance(e, psycopg.OperationalError) and (state is None or state.startswith(("08", "57P"))):
+            self.close()  # the server went away: the pooled connections are dead too; the next call reconnects
             first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
             return StoreError(f"lost the connection to the PostgreSQL database at {self.where}: {first}")
         first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
