@@ -290,7 +290,9 @@ class RoundPrefetch:
 
         recipes, used = generate_with_fallback(choice, request)
         distinct = drop_near_duplicates(recipes)
-        if distinct:
+        # Embed only with an encoder already loaded: loading one here could race the page's
+        # own first load (two copies) or outlive the Lab it was made for.
+        if distinct and getattr(lab, "_embedder", None) is not None:
             lab.features(distinct, tuple(request.pantry))  # embeds the texts (cached by the embedder)
         return list(recipes), used
 
