@@ -147,10 +147,9 @@ class Lab:
     def embedder(self):
         if self._embedder is None:
             from pantry.model.embedding import Embedder
-            embedder = Embedder(self.settings.embedder, self.settings.device, cache=self.store)
-            if getattr(embedder, "export_dir", "") is None:  # the ONNX export cache: beside the weights
-                embedder.export_dir = Path(self.settings.weights_dir) / "encoders"
-            self._embedder = embedder
+            # the ONNX export (PANTRY_ENCODER) is cached per machine, not per home: it is keyed by
+            # the weights' sha256 and the export recipe (pantry.model.onnx_encoder.default_cache_dir)
+            self._embedder = Embedder(self.settings.embedder, self.settings.device, cache=self.store)
         return self._embedder
 
     @property
@@ -180,13 +179,16 @@ class Lab:
         missing = [rid for v in votes for rid in (v.a, v.b) if rid not in recipes]
         if missing:
             raise PantryError(f"votes refer to recipes not in the store: {', '.join(sorted(set(missing))[:5])}")
-        ra = [recipes[v.a] for v in votes]
-        rb = [recipes[v.b] for v in votes]
-        # embed each distinct recipe once, then add per-vote pantry features
-        xa = self.features(ra, [v.pantry for v in votes], on_progress)
-        xb = self.features(rb, [v.pantry for v in votes])
-        return _training().make_pairs(xa, xb, [v.outcome for v in votes], [v.strength for v in votes],
-                          [v.a for v in votes] if with_ids else None, [v.b for v in votes] if with_ids else None)
+        # one feature row per distinct (recipe, pantry): each recipe is embedded once and its
+        # explicit features computed once per pantry it was voted with, however many votes
+        keys: dict[tuple[str, tuple[str, ...]], int] = {}
+        ka = np.fromiter((keys.setdefault((v.a, tuple(v.pantry)), len(keys)) for v in votes), np.int64, len(votes))
+        kb = np.fromiter((keys.setdefault((v.b, tuple(v.pantry)), len(keys)) for v in votes), np.int64, len(votes))
+        key_list = list(keys)
+        table = self.features([recipes[rid] for rid, _ in key_list], [p for _, p in key_list], on_progress)
+        return _training().make_pairs(table[ka], table[kb], [v.outcome for v in votes], [v.strength for v in votes],
+                                      [v.a for v in votes] if with_ids else None,
+                                      [v.b for v in votes] if with_ids else None, row_a=ka, row_b=kb)
 
     # ---- models -------------------------------------------------------------------------
     @property

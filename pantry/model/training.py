@@ -42,6 +42,7 @@ storage or the UI). No process-global state is touched (no torch seeds or thread
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Callable, Mapping, Sequence, get_type_hints
@@ -190,6 +191,11 @@ class Pairs:
     margin: np.ndarray
     ids_a: np.ndarray | None = None  # recipe ids (for per-recipe offsets); None: content only
     ids_b: np.ndarray | None = None
+    # optional integer row labels: equal labels mean equal feature rows (Lab.vote_pairs builds
+    # one row per distinct recipe and pantry), so the trainer finds the distinct rows without
+    # hashing every row's bytes; None: found from the rows themselves
+    row_a: np.ndarray | None = None
+    row_b: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.y)
@@ -197,7 +203,9 @@ class Pairs:
     def subset(self, idx: np.ndarray) -> "Pairs":
         return Pairs(self.xa[idx], self.xb[idx], self.y[idx], self.margin[idx],
                      None if self.ids_a is None else self.ids_a[idx],
-                     None if self.ids_b is None else self.ids_b[idx])
+                     None if self.ids_b is None else self.ids_b[idx],
+                     None if self.row_a is None else self.row_a[idx],
+                     None if self.row_b is None else self.row_b[idx])
 
     def item_index(self, item_ids: Sequence[str]) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Offset indices of each side (-1 for recipes without an offset), or Nones."""
@@ -229,7 +237,8 @@ def concat_pairs(*parts: Pairs) -> Pairs:
 
 def make_pairs(xa: np.ndarray, xb: np.ndarray, outcomes: list[str],
                strengths: list[str | None] | None = None,
-               ids_a: Sequence[str] | None = None, ids_b: Sequence[str] | None = None) -> Pairs:
+               ids_a: Sequence[str] | None = None, ids_b: Sequence[str] | None = None,
+               row_a: np.ndarray | None = None, row_b: np.ndarray | None = None) -> Pairs:
     """Turn outcomes ("a", "b", "tie", "both_bad") into training arrays (both_bad dropped).
 
     With recipe ids, a personal model can learn an offset per rated recipe.
@@ -248,7 +257,9 @@ def make_pairs(xa: np.ndarray, xb: np.ndarray, outcomes: list[str],
                  np.asarray(xb, np.float32)[idx] if len(idx) else np.zeros((0, dim), np.float32),
                  np.array(y, np.float32), np.array(margin, np.float32),
                  None if ids_a is None else np.asarray(list(ids_a), dtype=object)[idx],
-                 None if ids_b is None else np.asarray(list(ids_b), dtype=object)[idx])
+                 None if ids_b is None else np.asarray(list(ids_b), dtype=object)[idx],
+                 None if row_a is None else np.asarray(row_a, np.int64)[idx],
+                 None if row_b is None else np.asarray(row_b, np.int64)[idx])
 
 
 @dataclass
@@ -284,7 +295,8 @@ def fit_bradley_terry(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.nd
                       precision: np.ndarray | float, d0: np.ndarray | None = None,
                       margin: np.ndarray | None = None, weight: np.ndarray | None = None,
                       max_iter: int = NEWTON_ITERS, tol: float = 1e-10,
-                      on_iter: Callable[[int, np.ndarray], None] | None = None) -> BTFit:
+                      on_iter: Callable[[int, np.ndarray], None] | None = None,
+                      start: np.ndarray | None = None) -> BTFit:
     """THE solver: Newton's method on the MAP Bradley-Terry objective of a linear model.
 
     Minimises `sum_k weight_k * bt_loss(d_k, y_k, margin_k) + sum_j precision_j * coef_j^2`
@@ -296,10 +308,11 @@ def fit_bradley_terry(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.nd
     `rows^T L rows` with L the sparse (R, R) graph Laplacian of the pairs, so many votes on
     few recipes cost little. `on_iter(iteration, coef)`: iteration 0 (the prior), then each step.
     """
-    from scipy.sparse import coo_matrix
+    from scipy.sparse import coo_matrix, diags, issparse
     from scipy.special import expit
 
-    rows = np.asarray(rows, np.float64)
+    sparse_rows = issparse(rows)  # the per-recipe offsets: an identity (plus a zero row), sparse
+    rows = rows.tocsr().astype(np.float64) if sparse_rows else np.asarray(rows, np.float64)
     ia, ib = np.asarray(ia, np.int64), np.asarray(ib, np.int64)
     R, dim = rows.shape
     n = len(ia)
@@ -308,7 +321,7 @@ def fit_bradley_terry(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.nd
     m = np.zeros(n) if margin is None else np.asarray(margin, np.float64)
     w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
     lam = np.broadcast_to(np.asarray(precision, np.float64), (dim,))
-    coef = np.zeros(dim)
+    coef = np.zeros(dim) if start is None else np.array(start, np.float64)  # a warm start (convex: same optimum)
 
     def diffs(c: np.ndarray) -> np.ndarray:
         s = rows @ c
@@ -317,7 +330,7 @@ def fit_bradley_terry(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.nd
     def objective(c: np.ndarray) -> float:
         return float(np.sum(w * bt_loss(diffs(c), y, m)) + np.sum(lam * c * c))
 
-    for name, arr in (("features", rows), ("prior score differences", d0), ("targets", y), ("margins", m),
+    for name, arr in (("features", rows.data if sparse_rows else rows), ("prior score differences", d0), ("targets", y), ("margins", m),
                       ("weights", w), ("precision", lam)):
         if not np.isfinite(arr).all():
             raise TrainingError(f"cannot train: {int(np.sum(~np.isfinite(arr)))} non-finite {name} (NaN/inf)")
@@ -345,6 +358,12 @@ def fit_bradley_terry(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.nd
             ag = inv_a * grad
             q = np.eye(R) + lap @ ((rows * inv_a) @ rows.T)
             step = ag - inv_a * (rows.T @ np.linalg.solve(q, lap @ (rows @ ag)))
+        elif sparse_rows:  # offsets: the Hessian is the pairs' graph Laplacian plus the prior, sparse
+            from scipy.sparse.linalg import spsolve
+            hess = (rows.T @ (lap @ rows) + diags(2 * lam)).tocsc()
+            step = np.asarray(spsolve(hess, grad)).reshape(-1)
+            if not np.isfinite(step).all():
+                step = np.linalg.lstsq(hess.toarray(), grad, rcond=None)[0]
         else:
             hess = rows.T @ (lap @ rows)
             hess[np.diag_indices(dim)] += 2 * lam
@@ -369,6 +388,21 @@ def fit_bradley_terry(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.nd
         if on_iter:
             on_iter(it, coef)
     return BTFit(coef, it, converged)
+
+
+def pair_rows(pairs: Pairs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`distinct_rows` of a Pairs' two sides, from its row labels when it has them (fast)."""
+    if pairs.row_a is None or pairs.row_b is None or not len(pairs):
+        return distinct_rows(pairs.xa, pairs.xb)
+    labels = np.concatenate([pairs.row_a, pairs.row_b])
+    uniq, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    n = len(pairs)
+    rows = np.empty((len(first), pairs.xa.shape[1]), np.float64)
+    in_a = first < n
+    rows[in_a] = pairs.xa[first[in_a]]
+    rows[~in_a] = pairs.xb[first[~in_a] - n]
+    inverse = inverse.reshape(-1).astype(np.int64)
+    return rows, inverse[:n], inverse[n:]
 
 
 def distinct_rows(xa: np.ndarray, xb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -414,7 +448,8 @@ def _member_content_scores(member: Member, x: np.ndarray) -> np.ndarray:
 def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence[str],
                 weight: np.ndarray | None = None, val: Pairs | None = None,
                 on_epoch: Callable[[EpochStats], None] | None = None,
-                rows_ix: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> tuple[Member, int, list[EpochStats]]:
+                rows_ix: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                start: Member | None = None) -> tuple[Member, int, list[EpochStats]]:
     """Fit one member in two stages, each solved exactly by `fit_bradley_terry`.
 
     Stage 1 fits the content head (embedding + explicit features): `w = w_prior + coef`, with
@@ -426,13 +461,13 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
     """
     xa, xb = pairs.xa.astype(np.float64), pairs.xb.astype(np.float64)
     y, m = pairs.y.astype(np.float64), pairs.margin.astype(np.float64)
-    rows, ia, ib = rows_ix if rows_ix is not None else distinct_rows(xa, xb)
+    rows, ia, ib = rows_ix if rows_ix is not None else pair_rows(pairs)
     prior_rows = _member_content_scores(base, rows) if len(rows) else np.zeros(0)
     d0 = prior_rows[ia] - prior_rows[ib]
     w0 = np.asarray(base["linear.weight"], np.float32)[0].copy()
     history: list[EpochStats] = []
     if val is not None and len(val):
-        v_rows, v_ia, v_ib = distinct_rows(val.xa, val.xb)
+        v_rows, v_ia, v_ib = pair_rows(val)
         v_prior = _member_content_scores(base, v_rows)
         yv = val.y.astype(np.float64)
 
@@ -450,8 +485,11 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
         if on_epoch:
             on_epoch(stats)
 
+    warm = None
+    if start is not None and start["linear.weight"].shape == (1, len(w0)):
+        warm = start["linear.weight"][0].astype(np.float64) - w0  # member 0's fit: a few steps from here
     fit = fit_bradley_terry(rows, ia, ib, y, cfg.l2, d0, m, weight,
-                            on_iter=record if (val is not None or on_epoch) else None)
+                            on_iter=record if (val is not None or on_epoch) else None, start=warm)
     state = {k: np.array(v, np.float32) for k, v in base.items()}
     state["linear.weight"] = (w0 + fit.coef)[None, :].astype(np.float32)
     if item_ids:
@@ -460,7 +498,8 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
         oa, ob = (t.copy() for t in pairs.item_index(item_ids))
         k = len(item_ids)
         oa[oa < 0], ob[ob < 0] = k, k
-        eye = np.vstack([np.eye(k), np.zeros((1, k))])
+        from scipy.sparse import eye as sparse_eye
+        eye = sparse_eye(k + 1, k, format="csr")  # identity plus an all-zero last row
         s = rows @ fit.coef
         offsets = fit_bradley_terry(eye, oa, ob, y, 1.0 / (2 * cfg.item_var), d0 + s[ia] - s[ib], m, weight).coef
         state["offsets"] = offsets.astype(np.float32)
@@ -481,14 +520,19 @@ def strict_counts(d: np.ndarray, y: np.ndarray) -> tuple[int, int, int]:
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of `successes / n` (scipy); (0, 1) when n is 0."""
+    """Wilson score interval of `successes / n` (closed form, as scipy's binomtest(...)
+    .proportion_ci(method="wilson"); no scipy.stats import); (0, 1) when n is 0."""
     if n < 0 or successes < 0 or successes > n:
         raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
     if n == 0:
         return (0.0, 1.0)
-    from scipy.stats import binomtest  # scipy.stats costs ~1 s to import: only here
-    ci = binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
-    return (max(0.0, float(ci.low)), min(1.0, float(ci.high)))
+    from statistics import NormalDist
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p = successes / n
+    denom = 1 + z * z / n
+    center = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, center - half), min(1.0, center + half))
 
 
 def pair_scores(model: Member | RewardModel, pairs: Pairs,
@@ -563,6 +607,7 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     total_steps = done + cfg.members
     members = []
     fit_on = pairs if cfg.refit else train
+    rows_ix = pair_rows(fit_on) if cfg.members > 1 else None  # the same distinct rows for every member
     for k in range(cfg.members):
         if k == 0 and fit_on is train:  # the validation run already fitted exactly this
             member = probe
@@ -572,7 +617,8 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
             # third of the votes each and costs accuracy when there are few votes)
             counts = (np.bincount(np.random.default_rng(cfg.seed * 1000 + k + 1).integers(0, len(fit_on), len(fit_on)),
                                   minlength=len(fit_on)).astype(np.float64) if k > 0 else None)
-            member, _, _ = _fit_member(fit_on, cfg, _content_member(prior, k, dim), item_ids, weight=counts)
+            member, _, _ = _fit_member(fit_on, cfg, _content_member(prior, k, dim), item_ids, weight=counts,
+                                       rows_ix=rows_ix, start=members[0] if members else None)
         members.append(member)
         done += 1
         if on_progress:
