@@ -43,7 +43,7 @@ from tests.helpers import shared_embedder
 USER = "crash-veg"
 KILLS = 20
 SEED = 20261203
-CFG = dict(members=2, val_split=0.0)
+CFG = dict(members=1, val_split=0.0)
 
 
 def _settings(home: Path) -> Settings:
@@ -64,7 +64,7 @@ def base_home(tmp_path_factory):
     home = tmp_path_factory.mktemp("crash") / "home"
     lab = _lab(home)
     lines = [json.dumps(v) for persona, user in (("vegetarian", USER), ("quick-weeknight", "bo"))
-             for v in simulate_votes(persona, 24, seed=3, user=user)]
+             for v in simulate_votes(persona, 16, seed=3, user=user)]
     import_jsonl(lab.store, lines)
     lab.train(USER, TrainConfig(**CFG), cv_folds=0)
     return home
