@@ -350,3 +350,27 @@ def test_postgresql_store_reconnects_after_its_connections_are_killed(pg_url, tm
         store.list_users()
     assert "\n" not in str(info.value)
     assert store.list_users() == ["bo"]  # the next call has a fresh connection
+
+
+def test_servers_opening_a_new_postgresql_database_together_do_not_race(pg_url, tmp_path):
+    import threading
+
+    from pantry.storage.postgres import PostgresStore
+
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def open_one(i: int) -> None:
+        try:
+            barrier.wait()
+            PostgresStore(pg_url, tmp_path / f"w{i}").ensure_user(f"u{i}")
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=open_one, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert PostgresStore(pg_url, tmp_path / "w").list_users() == ["u0", "u1", "u2", "u3"]
