@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Tests never touch a deployment's database by accident: a PostgreSQL store is only what a test
+# asks for (PANTRY_TEST_DATABASE_URL and the fixtures below).
+os.environ.pop("PANTRY_DATABASE_URL", None)
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))

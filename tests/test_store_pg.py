@@ -54,6 +54,7 @@ _WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_eight_writer_processes_store_every_vote_exactly_once(make_store):
     store = make_store()
     store.add_recipes([make_recipe(i) for i in range(2)])
