@@ -1,0 +1,57 @@
+"""The bench scripts run end to end at tiny sizes and print their table (figure, target,
+same-run baseline, ratio). Full-size figures are in the README's Performance section."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import REPO, shared_data
+
+
+def _run(script: str, *args: str, timeout: int = 600) -> str:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    run = subprocess.run([sys.executable, str(REPO / "bench" / script), *args], env=env, cwd=REPO,
+                         capture_output=True, text=True, timeout=timeout)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    return run.stdout
+
+
+def _table_rows(out: str) -> list[list[str]]:
+    lines = [line for line in out.splitlines() if line.startswith("| ")]
+    assert lines and lines[0].split("|")[1].strip() == "figure", out
+    return [[c.strip() for c in line.split("|")[1:-1]] for line in lines[1:]]
+
+
+def test_common_table_has_ratio_and_verdict():
+    sys.path.insert(0, str(REPO))
+    from bench.common import Row, format_table
+
+    text = format_table([Row("x", 3.0, target="<= 2 s", baseline=1.5, baseline_name="base", ok=False)])
+    row = _table_rows(text)[0]
+    assert row[0] == "x" and row[1] == "3.000 s" and row[3] == "1.500 s (base)" and row[4] == "2.00x" and row[5] == "NO"
+
+
+def test_retrain_bench_small():
+    out = _run("retrain.py", "--votes", "60", "--recipes", "30", "--cv-folds", "2")
+    rows = _table_rows(out)
+    assert len(rows) == 1 and rows[0][0].startswith("retrain, 60 votes") and rows[0][4].endswith("x")
+
+
+def test_startup_bench_small():
+    out = _run("startup.py", "--n", "12", "--repeat", "1", "--votes", "30")
+    rows = {r[0].split(" [")[0]: r for r in _table_rows(out)}
+    score = next(r for k, r in rows.items() if k.startswith("python -m pantry score"))
+    assert score[2] == "<= 2.0 s" and "no torch" in score[0]  # the warm path imported no torch
+
+
+@pytest.mark.skipif(not (shared_data() / "foodnetwork" / "recipes.jsonl").exists(),
+                    reason="the shared Food Network recipes are not here")
+def test_encoder_bench_small():
+    out = _run("encoder.py", "--n", "6", "--variants", "onnx")
+    rows = _table_rows(out.split("\n\n")[0])
+    assert rows[0][0].startswith("bare SentenceTransformer.encode") and any(r[0].startswith("onnx") for r in rows)
+    assert "Spearman of scores" in out and any(r[0].startswith("cold scoring") for r in rows)
