@@ -75,3 +75,57 @@ def test_other_embedder_or_feature_spec_is_refused(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(ModelFileError, match="does not exist"):
         load_model(tmp_path / "nope.pt")
+
+
+def test_format_1_files_written_with_torch_still_load(tmp_path):
+    """Format 1 (torch.save payload, before numpy scoring) keeps loading and scores the same."""
+    import hashlib
+    import io
+    import json
+    import struct
+
+    import torch
+
+    model = make_model(dim=6, members=2)
+    buf = io.BytesIO()
+    torch.save([m.state_dict() for m in model.members], buf)
+    payload = buf.getvalue()
+    header = {"format_version": 1, "embedder": "emb-A", "feature_spec": "spec-1", "dim": 6, "hidden": 0,
+              "n_members": 2, "item_ids": [], "payload_sha256": hashlib.sha256(payload).hexdigest(),
+              "payload_bytes": len(payload), "created_at": "2026-01-01T00:00:00+00:00", "meta": {}}
+    h = json.dumps(header).encode()
+    path = tmp_path / "old.pt"
+    path.write_bytes(MAGIC + struct.pack("<II", 1, len(h)) + h + payload)
+    x = np.random.default_rng(3).normal(size=(9, 6))
+    loaded = load_model(path, "emb-A", "spec-1")
+    np.testing.assert_allclose(loaded.score(x)[0], model.score(x)[0], rtol=1e-12)
+    resaved = loaded.save(tmp_path / "new.pt")  # saved again: format 2, same scores
+    assert read_header(resaved)["format_version"] == 2
+    np.testing.assert_allclose(load_model(resaved).score(x)[1], model.score(x)[1], rtol=1e-12)
+
+
+def test_numpy_scores_equal_the_torch_members(tmp_path):
+    """The numpy scoring path gives what the torch modules give (float64), offsets included."""
+    import torch
+
+    model = make_model(dim=5, members=3, hidden=4)
+    x = np.random.default_rng(4).normal(size=(7, 5))
+    with torch.no_grad():
+        ref = np.stack([m.double()(torch.from_numpy(x)).numpy() for m in model.members])
+    np.testing.assert_allclose(model.member_scores(x), ref, rtol=1e-9, atol=1e-12)
+
+
+def test_a_payload_that_does_not_match_its_header_is_refused(tmp_path):
+    model = make_model(dim=4, members=1)
+    path = model.save(tmp_path / "m.pt")
+    import hashlib
+    import json
+    import struct
+    raw = path.read_bytes()
+    hlen = struct.unpack("<I", raw[len(MAGIC) + 4:len(MAGIC) + 8])[0]
+    header = json.loads(raw[len(MAGIC) + 8:len(MAGIC) + 8 + hlen])
+    header["dim"] = 5  # the weights are 4 wide
+    h = json.dumps(header).encode()
+    path.write_bytes(MAGIC + struct.pack("<II", 2, len(h)) + h + raw[len(MAGIC) + 8 + hlen:])
+    with pytest.raises(ModelFileError, match="could not be loaded: .*shape"):
+        load_model(path)
