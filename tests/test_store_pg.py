@@ -375,3 +375,23 @@ def test_servers_opening_a_new_postgresql_database_together_do_not_race(pg_url, 
         t.join(timeout=60)
     assert errors == []
     assert PostgresStore(pg_url, tmp_path / "w").list_users() == ["u0", "u1", "u2", "u3"]
+
+
+def test_a_forked_child_uses_its_own_connections(pg_url, tmp_path):
+    import os
+
+    from pantry.storage.postgres import PostgresStore
+
+    store = PostgresStore(pg_url, tmp_path / "w")
+    store.ensure_user("parent")  # a pooled connection now exists
+    pid = os.fork()
+    if pid == 0:  # the child: writes through its own connection, leaves the parent's alone
+        code = 1
+        try:
+            store.ensure_user("child")
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert store.list_users() == ["child", "parent"]  # the parent's pooled connection still works

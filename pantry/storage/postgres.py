@@ -146,6 +146,8 @@ class PostgresStore(Store):
 
     def _connect(self) -> _Conn:
         if os.getpid() != self._pid:  # a forked child must never use the parent's sockets
+            # (nor close them: the parent's pool is kept, unused, so it is not finalised here)
+            self._forked_pools = [*getattr(self, "_forked_pools", []), self._pool]
             self._pool = queue.LifoQueue(maxsize=_POOL_SIZE)
             self._pid = os.getpid()
         while True:
