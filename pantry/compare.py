@@ -233,7 +233,12 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
     from pantry.generators import generate_with_fallback
 
     made = prefetch.take() if prefetch is not None and prefetch.matches(choice, request) else None
-    recipes, used = made if made is not None else generate_with_fallback(choice, request, on_progress)
+    if made is not None:
+        recipes, used = made
+        if used is prefetch.choice:  # nothing fell back: the click's own choice (no note to show)
+            used = choice
+    else:
+        recipes, used = generate_with_fallback(choice, request, on_progress)
     recipes = list(recipes)
     if not recipes:
         raise GeneratorError(f"{used.name} returned no recipes; try again or change the pantry")
@@ -282,6 +287,7 @@ class RoundPrefetch:
 
     def __init__(self, lab, choice, request, executor: Executor):
         self.key = request_key(choice, request)
+        self.choice = choice
         self.future: Future = executor.submit(self._make, lab, choice, request)
 
     @staticmethod

@@ -184,3 +184,19 @@ def test_a_round_made_ahead_for_other_inputs_or_that_failed_is_not_used(round_la
         assert failed.take() is None
         rnd = prepare_round(round_lab, choice, _request(seed=7), "ana", np.random.default_rng(0), prefetch=failed)
         assert gen.calls == 3 and rnd.matchup.a.recipe.id != rnd.matchup.b.recipe.id
+
+
+def test_a_round_made_ahead_with_an_equal_generator_choice_shows_no_fallback_note(round_lab):
+    """The app's generator choice is rebuilt every 30 s: a prefetch made with the previous
+    (equal) object must not read as a fallback, which would show a warning above the pair."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pantry.compare import RoundPrefetch, prepare_round
+
+    gen = _CountingComposer()
+    with ThreadPoolExecutor(1) as pool:
+        ahead = RoundPrefetch(round_lab, _choice(gen), _request(seed=7), pool)
+        ahead.future.result()
+    fresh = _choice(gen)  # another object, same generator
+    rnd = prepare_round(round_lab, fresh, _request(seed=8), "ana", np.random.default_rng(0), prefetch=ahead)
+    assert gen.calls == 1 and rnd.notes == []
