@@ -138,3 +138,14 @@ def test_a_run_with_nothing_changed_reads_nothing_again(app_home, counted):
     assert counted["set_user_pantry"] == 0 and counted["set_user_prefs"] == 0, \
         "an unchanged pantry was written again for a new round"
     assert counted["read_pantry"] == 1
+
+
+def test_the_data_page_shows_a_vote_stored_elsewhere_on_the_next_run(app_home):
+    _store(app_home).ensure_user("ana")
+    at = open_app("ana", "views/data.py", timeout=TIMEOUT)
+    assert any("No votes yet" in t for t in _texts(at.info))
+    at.run()  # cached now
+    seed_votes(_store(app_home), "ana", n=2)  # another server
+    at.run()
+    _ok(at)
+    assert any("2 of 2 votes shown" in t for t in _texts(at.caption))

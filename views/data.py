@@ -17,6 +17,7 @@ from pantry.storage.jsonl import export_csv, export_trl, export_votes, import_js
 from ui.text import md
 from ui.common import current_profile, flash, guarded
 from ui.resources import get_lab
+from ui.state import all_votes_frame
 
 lab = get_lab()
 store = lab.store
@@ -109,7 +110,7 @@ st.title("Data", anchor=False)
 
 st.subheader("Votes", anchor=False)
 with guarded("The votes table"):
-    frame = store.votes_frame(include_deleted=True)
+    frame = all_votes_frame()  # cached until the database changes (ui.state)
     batch_names = {b.id: b.file_name for b in store.import_batches()}
     users = store.list_users()
     f1, f2, f3, f4 = st.columns([2, 2, 3, 1], vertical_alignment="bottom")
