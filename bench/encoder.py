@@ -15,7 +15,7 @@ embeddings, and of the reward scores and Spearman of the scores over all recipes
 fixed random linear head (seed 0, N(0, 1/384) weights on the embedding, unit norm) -- a
 harsher test than a trained head, which leans on the few directions votes pin down.
 
-    .venv/bin/python bench/encoder.py [--n 1594] [--variants torch,onnx,onnx-int8] [--threads N]
+    .venv/bin/python bench/encoder.py [--n 1594] [--variants torch,onnx,onnx-int8] [--threads N] [--device cuda]
 
 Skips cleanly (exit 0) when the Food Network recipes are not there (PANTRY_SHARED_DATA).
 """
@@ -48,6 +48,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0, help="torch / onnxruntime threads (0: library default)")
     ap.add_argument("--export-dir", default=None, help="ONNX export cache (default: the Embedder's)")
     ap.add_argument("--no-cold", action="store_true", help="skip the end-to-end cold scoring row")
+    ap.add_argument("--device", default="cpu", help="torch device of the baseline and torch rows (cpu, cuda, auto)")
     args = ap.parse_args(argv)
     path = Path(args.recipes) if args.recipes else foodnetwork_recipes()
     if path is None or not path.exists():
@@ -73,7 +74,9 @@ def main(argv=None) -> int:
     export_dir = Path(args.export_dir) if args.export_dir else None
 
     t0 = time.perf_counter()
-    st = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+    from pantry.model.embedding import pick_device
+    device = pick_device(args.device)
+    st = SentenceTransformer(str(folder), device=device, local_files_only=True)
     load_torch = time.perf_counter() - t0
     st.encode(texts[:4])  # warm-up (first-call allocations)
     t0 = time.perf_counter()
@@ -124,7 +127,7 @@ def main(argv=None) -> int:
     if not args.no_cold:
         # the app's path: Embedder (default PANTRY_ENCODER), empty cache, features, 5-member ensemble
         with tempfile.TemporaryDirectory():
-            emb = Embedder("all-MiniLM-L6-v2", device="cpu", cache=MemoryCache(), export_dir=export_dir)
+            emb = Embedder("all-MiniLM-L6-v2", device=device, cache=MemoryCache(), export_dir=export_dir)
             t0 = time.perf_counter()
             emb.encode(texts[:1])  # load (not part of the baseline either)
             t_load = time.perf_counter() - t0
@@ -144,7 +147,7 @@ def main(argv=None) -> int:
         change.append(Row(f"cold scoring ({emb.variant}): Spearman of scores", spearman(s_base, s) if n > 2 else float("nan"),
                           "", target=">= 0.999", ok=bool(n <= 2 or spearman(s_base, s) >= 0.999)))
 
-    print(f"{n} recipes from {path.name}; {machine()}; torch load {load_torch:.1f} s")
+    print(f"{n} recipes from {path.name}; torch device {device}; {machine()}; torch load {load_torch:.1f} s")
     print_table(speed, "encoder speed (same texts, same run)")
     print()
     print_table(change, "score change against the bare encode (fixed random linear head, seed 0)")
