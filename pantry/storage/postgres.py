@@ -43,6 +43,7 @@ except ImportError:  # pragma: no cover
 
 _MIGRATION_LOCK = 0x5041_4E54  # "PANT": advisory lock key held while a migration runs
 _POOL_SIZE = 8  # idle connections kept per Store object
+_ANALYZE_ROWS = 5000  # a write of this many rows refreshes the table's planner statistics
 
 
 @functools.lru_cache(maxsize=512)
@@ -164,6 +165,9 @@ class PostgresStore(Store):
         except psycopg.Error as e:
             first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
             raise StoreError(f"cannot reach the PostgreSQL database at {self.where}: {first}") from None
+        # No server-side prepared statements: a generic plan of `text_hash IN (5000 parameters)`
+        # is a sequential scan (0.23 s a chunk instead of 0.04 s), and planning is cheap here.
+        raw.prepare_threshold = None
         return _Conn(raw)
 
     def _release(self, conn: _Conn, healthy: bool) -> None:
@@ -182,6 +186,12 @@ class PostgresStore(Store):
     def _begin(self, conn: _Conn) -> None:
         conn.execute("BEGIN")
         conn.execute("SELECT n FROM changes WHERE scope = '*' FOR UPDATE")
+
+    def _after_bulk_write(self, conn: _Conn, table: str, n_rows: int) -> None:
+        # Fresh statistics after a bulk load: before autovacuum gets to it, the planner takes a
+        # just-filled table for a small one and reads `IN (5000 keys)` by sequential scan.
+        if n_rows >= _ANALYZE_ROWS:
+            conn.execute(f"ANALYZE {table}")
 
     def _fetch_blobs(self, conn: _Conn, sql: str, params: Any) -> list[Any]:
         cur = conn.raw.cursor(binary=True)  # bytea as raw bytes, not hex text

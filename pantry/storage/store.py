@@ -1044,6 +1044,7 @@ class Store:
             out.ids = [int(conn.execute(insert + " RETURNING id", rows[0]).fetchone()[0])]
         elif rows:
             conn.executemany(insert, rows)
+            self._after_bulk_write(conn, "votes", len(rows))
             # This transaction holds the write lock, so the newest ids are exactly these rows'
             # (ids only grow), in insertion order: one query instead of one per row.
             newest = conn.execute("SELECT id FROM votes ORDER BY id DESC LIMIT ?", (len(rows),)).fetchall()
@@ -1433,6 +1434,9 @@ class Store:
             found = {h: v for h, v in found.items() if v.shape[0] == int(dim)}
         return found
 
+    def _after_bulk_write(self, conn: Any, table: str, n_rows: int) -> None:
+        """After a bulk write (SQLite: nothing; its planner needs no statistics for key lookups)."""
+
     def _fetch_blobs(self, conn: Any, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
         """All rows of a query that returns blobs (PostgreSQL: fetched in binary, not hex)."""
         return conn.execute(sql, params).fetchall()
@@ -1514,4 +1518,5 @@ class Store:
             conn.executemany("INSERT INTO embeddings (model, text_hash, dim, vec) VALUES (?, ?, ?, ?) "
                              "ON CONFLICT (model, text_hash) DO UPDATE SET dim = excluded.dim, vec = excluded.vec",
                              rows)
+            self._after_bulk_write(conn, "embeddings", len(rows))
         return len(rows)
