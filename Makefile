@@ -1,7 +1,7 @@
 # make run   - create/reuse .venv, install what is missing, start the app on the embedded defaults
 # make test  - create/reuse .venv, install what is missing, run every test layer
 # make venv  - only create/update .venv (requirements + the project, `pip install -e .`)
-# make bench - learning curves (not part of `make test`)
+# make bench - every benchmark in bench/ (not part of `make test`): performance tables, then learning curves
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -32,8 +32,10 @@ run: venv
 test: venv
 	$(PY) -m pytest -q
 
+# Each script prints a table: figure, target, a baseline measured in the same run, ratio.
+BENCHES := encoder startup retrain compare_round scale embed_and_score learning_curves
 bench: venv
-	$(PY) bench/learning_curves.py
+	@set -e; for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py; done
 
 clean:
 	rm -rf $(VENV)
