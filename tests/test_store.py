@@ -326,6 +326,18 @@ def test_model_versions_one_active_per_scope(store):
         store.activate_model(999)
 
 
+def test_activate_models_switches_several_scopes_in_one_transaction(store):
+    g1 = store.add_model_version(None, "g1.pt", "e", activate=True)
+    b1 = store.add_model_version("bo", "b1.pt", "e", activate=True)
+    g2, b2 = store.add_model_version(None, "g2.pt", "e"), store.add_model_version("bo", "b2.pt", "e")
+    store.activate_models([g2, b2])
+    assert (store.active_model(None).id, store.active_model("bo").id) == (g2, b2)
+    # one unknown id: nothing changes, not even the scopes listed before it
+    with pytest.raises(InvalidInput, match="999"):
+        store.activate_models([g1, b1, 999])
+    assert (store.active_model(None).id, store.active_model("bo").id) == (g2, b2)
+
+
 def test_concurrent_activation_keeps_one_active(store):
     ids = [store.add_model_version("bo", f"w{i}.pt", "e") for i in range(8)]
     threads = [threading.Thread(target=store.activate_model, args=(i,)) for i in ids]

@@ -1334,6 +1334,18 @@ class Store:
                 raise InvalidInput(f"there is no model version with id {version_id}")
             self._activate(conn, int(version_id), row[0])
 
+    def activate_models(self, version_ids: Sequence[int]) -> None:
+        """Make each of these versions the active model of its scope, all in one transaction:
+        a crash, a kill or an error half way leaves every scope as it was (training activates a
+        population and a personal model together; they must never be half-switched)."""
+        ids = [int(v) for v in version_ids]
+        with self._write() as conn:
+            for vid in ids:
+                row = conn.execute("SELECT user_name FROM model_versions WHERE id = ?", (vid,)).fetchone()
+                if row is None:
+                    raise InvalidInput(f"there is no model version with id {vid}")
+                self._activate(conn, vid, row[0])
+
     def deactivate_models(self, user: str | None) -> None:
         """Leave the scope (a user, or None for global) with no active model."""
         user = _opt_user(user)
