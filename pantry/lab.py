@@ -22,6 +22,7 @@ held-out votes (k-fold cross-validation); that figure is stored in the version's
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -32,7 +33,7 @@ import numpy as np
 
 from pantry.base import ProgressFn
 from pantry.errors import ModelFileError, NotEnoughVotes, PantryError
-from pantry.model.features import FEATURE_NAMES, FEATURE_SPEC, feature_matrix
+from pantry.model.features import FEATURE_NAMES, FEATURE_SPEC, RecipeFactsCache, feature_matrix
 from pantry.domain.recipes import Recipe
 from pantry.model.reward import RewardModel, heuristic_model, load_model
 from pantry.settings import Settings
@@ -139,18 +140,33 @@ class Lab:
         self.settings = settings or Settings.from_env()
         self.store = store if store is not None else Store.open(self.settings)
         self._embedder = embedder
+        self._embedder_lock = threading.Lock()  # a page and the background prefetch may ask at once
         self.kitchen = kitchen
+        # the pantry-independent explicit features of recipes seen before (bounded; per Lab)
+        self.recipe_facts = RecipeFactsCache()
         self._models: dict[str, RewardModel] = {}
 
     # ---- embeddings and features ------------------------------------------------------
     @property
     def embedder(self):
-        if self._embedder is None:
-            from pantry.model.embedding import Embedder
-            # the ONNX export (PANTRY_ENCODER) is cached per machine, not per home: it is keyed by
-            # the weights' sha256 and the export recipe (pantry.model.onnx_encoder.default_cache_dir)
-            self._embedder = Embedder(self.settings.embedder, self.settings.device, cache=self.store)
-        return self._embedder
+        embedder = self._embedder
+        if embedder is None:
+            with self._embedder_lock:  # one Embedder per Lab, however many threads ask first
+                if self._embedder is None:
+                    from pantry.model.embedding import Embedder
+                    # the ONNX export (PANTRY_ENCODER) is cached per machine, not per home: it is keyed by
+                    # the weights' sha256 and the export recipe (pantry.model.onnx_encoder.default_cache_dir)
+                    self._embedder = Embedder(self.settings.embedder, self.settings.device, cache=self.store)
+                embedder = self._embedder
+        return embedder
+
+    @property
+    def embedder_loaded(self) -> bool:
+        """Whether the encoder model itself is in memory (False before the first encode that missed
+        the cache, and while every text came from the cache). Never loads it. An injected
+        embedder without a `loaded` attribute counts as loaded once it is there."""
+        embedder = self._embedder
+        return embedder is not None and bool(getattr(embedder, "loaded", True))
 
     @property
     def embedder_name(self) -> str:
@@ -159,7 +175,7 @@ class Lab:
     def features(self, recipes: Sequence[Recipe], pantries: Sequence[Sequence[str]] | Sequence[str] = (),
                  on_progress: ProgressFn | None = None) -> np.ndarray:
         emb = self.embedder.encode([r.text for r in recipes], on_progress=on_progress)
-        x = feature_matrix(emb, recipes, pantries, kitchen=self.kitchen)
+        x = feature_matrix(emb, recipes, pantries, kitchen=self.kitchen, cache=self.recipe_facts)
         bad = ~np.isfinite(x).all(axis=1) if x.ndim == 2 and len(x) else np.zeros(0, dtype=bool)
         if bad.any():  # never score or train on NaN/inf: every score would be NaN
             first = [recipes[i].title or recipes[i].id for i in np.flatnonzero(bad)[:3]]

@@ -235,7 +235,7 @@ def create_app(settings: Settings | None = None, lab: Lab | None = None) -> Fast
         except PantryError as e:
             gen_error = str(e)
         return s.Health(ok=st.ok and gen is not None, version=pantry.__version__, store=st,
-                        embedder=s.EmbedderHealth(name=lab_.embedder_name, loaded=lab_._embedder is not None),
+                        embedder=s.EmbedderHealth(name=lab_.embedder_name, loaded=lab_.embedder_loaded),
                         generator=gen, generator_error=gen_error,
                         population_model=_model_out(population) if population else None,
                         auth=bool(_state(request).settings.api_token))

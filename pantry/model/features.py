@@ -26,12 +26,15 @@ recipes are new to everyone (`cold`).
 
 from __future__ import annotations
 
+import itertools
 import math
-from typing import Sequence
+import threading
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from pantry.kitchen import Kitchen, missing_ingredients, pantry_coverage
+from pantry.kitchen import Kitchen, PantryItem, missing_ingredients, pantry_coverage
+from pantry.kitchen.coverage import _needed_lines, _PantryIndex
 from pantry.domain.recipes import Recipe
 
 FEATURE_NAMES = (
@@ -95,21 +98,185 @@ def explicit_features(recipe: Recipe, pantry: Sequence[str] = (), kitchen: Kitch
     ] + food_groups(recipe, kitchen), dtype=np.float32)
 
 
+# ---- the fast path: per-recipe facts cached, pantry part vectorised ------------------------
+#
+# `explicit_features` above is the definition (one recipe, one pantry, through the kitchen
+# functions); `explicit_matrix` computes exactly the same values for many recipes at once:
+# - what does not depend on the pantry (the recipe columns, the food groups, which lines need
+#   shopping for and the kitchen ingredient each names) is computed once per distinct recipe
+#   content ((ingredients, minutes, number of steps), under one kitchen) and kept in a
+#   `RecipeFactsCache` (bounded; a `Lab` holds one, otherwise one per call);
+# - what does (coverage, missing) is one indicator vector per distinct pantry indexed by the
+#   needed lines' ingredient positions, summed per recipe (no per-line Python work), except
+#   for pantry items the kitchen does not know (word phrases), which are checked per line as
+#   `pantry_coverage` does.
+
+_N_RECIPE = 4  # log_minutes, minutes_known, log_steps, log_ingredients
+_LOG1P = tuple(math.log1p(k) for k in range(256))  # log1p(missing), exactly as math.log1p gives it
+
+
+def _log1p(k: int) -> float:
+    return _LOG1P[k] if k < len(_LOG1P) else math.log1p(k)
+
+
+class RecipeFacts(NamedTuple):
+    """The pantry-independent part of one recipe's explicit features."""
+
+    row: np.ndarray  # float32: the recipe columns then the food groups (FEATURE_NAMES[3:])
+    needed: np.ndarray  # int32: kitchen position of each line to shop for (-1: the kitchen does not know it)
+    lines: tuple[str, ...]  # those lines, as written (for pantry items the kitchen does not know)
+
+
+def _positions(kb: Kitchen) -> dict[str, int]:
+    return {ing.name: i for i, ing in enumerate(kb.all())}
+
+
+def recipe_facts(recipe: Recipe, kb: Kitchen, positions: dict[str, int] | None = None) -> RecipeFacts:
+    """What `explicit_features` reads from a recipe whatever the pantry (see `RecipeFacts`)."""
+    positions = positions if positions is not None else _positions(kb)
+    minutes = recipe.minutes
+    values = [math.log1p(minutes) / math.log1p(180) if minutes else 0.0, 1.0 if minutes else 0.0,
+              math.log1p(len(recipe.steps)) / math.log1p(20),
+              math.log1p(len(recipe.ingredients)) / math.log1p(20)]
+    values += food_groups(recipe, kb)
+    needed = _needed_lines(recipe, kb)
+    ids = np.fromiter((positions[ing.name] if ing is not None else -1 for _, ing in needed), np.int32, len(needed))
+    return RecipeFacts(np.array(values, dtype=np.float32), ids, tuple(line for line, _ in needed))
+
+
+def _facts_key(recipe: Recipe) -> tuple:
+    return (recipe.ingredients, recipe.minutes, len(recipe.steps))
+
+
+class RecipeFactsCache:
+    """A bounded, thread-safe cache of `RecipeFacts` by recipe content, for one kitchen.
+
+    Keyed by (ingredients, minutes, number of steps): everything the facts read, so a recipe
+    whose id, title or method text changes but not these keeps its entry, and two recipes
+    with the same lines share one. At most `maxsize` entries (the oldest go first); used with
+    another kitchen than the one it holds facts for, it starts again empty.
+    """
+
+    def __init__(self, maxsize: int = 200_000):
+        if maxsize < 1:
+            raise ValueError("maxsize must be at least 1")
+        self.maxsize = maxsize
+        self._lock = threading.Lock()
+        self._facts: dict[tuple, RecipeFacts] = {}
+        self._kitchen: Kitchen | None = None
+        self._positions: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._facts)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._facts.clear()
+
+    def get_many(self, recipes: Sequence[Recipe], kb: Kitchen) -> list[RecipeFacts]:
+        """The facts of each recipe (computed for the ones not seen before)."""
+        keys = [_facts_key(r) for r in recipes]
+        with self._lock:
+            if self._kitchen is not kb:
+                self._facts.clear()
+                self._kitchen, self._positions = kb, _positions(kb)
+            positions = self._positions
+            get = self._facts.get
+            found = [get(k) for k in keys]
+        todo = [i for i, f in enumerate(found) if f is None]
+        if not todo:
+            return found
+        fresh: dict[tuple, RecipeFacts] = {}
+        for i in todo:  # outside the lock: pure functions of the recipe and the kitchen
+            f = fresh.get(keys[i])
+            if f is None:
+                f = fresh[keys[i]] = recipe_facts(recipes[i], kb, positions)
+            found[i] = f
+        with self._lock:
+            if self._kitchen is kb:
+                facts = self._facts
+                facts.update(fresh)
+                if len(facts) > self.maxsize:
+                    for k in list(itertools.islice(facts, len(facts) - self.maxsize)):
+                        del facts[k]
+        return found
+
+
+def _pantry_key(pantry: Sequence) -> tuple:
+    """A hashable stand-in for a pantry that `_PantryIndex` reads the same way."""
+    return tuple(x.name if isinstance(x, PantryItem) else (x if isinstance(x, str) else None) for x in pantry)
+
+
+def _pantry_columns(facts: Sequence[RecipeFacts], pantry: Sequence, kb: Kitchen, positions: dict[str, int],
+                    out: np.ndarray) -> None:
+    """Fill `out` (len(facts) x 3: coverage, has_pantry, log_missing) for one pantry."""
+    if not pantry or not len(facts):
+        out[:] = 0.0
+        return
+    index = _PantryIndex(pantry, kb)
+    counts = np.fromiter((len(f.needed) for f in facts), np.int64, len(facts))
+    ids = np.concatenate([f.needed for f in facts]) if counts.any() else np.zeros(0, np.int32)
+    have_item = np.zeros(len(positions) + 1, dtype=bool)  # the last slot: lines the kitchen does not know
+    for name in index.names:
+        have_item[positions[name]] = True
+    hit = have_item[ids]
+    if index.phrases:  # pantry items the kitchen does not know: their words in the line, as _PantryIndex.has
+        lines = [line for f in facts for line in f.lines]
+        for j in np.flatnonzero(~hit):
+            hit[j] = index.has(None, lines[j])
+    ends = np.cumsum(counts)
+    cum = np.concatenate([[0], np.cumsum(hit, dtype=np.int64)])
+    have = cum[ends] - cum[ends - counts]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        coverage = np.where(counts > 0, have / np.maximum(counts, 1), 1.0)
+    out[:, 0] = coverage
+    out[:, 1] = 1.0
+    missing = counts - have
+    out[:, 2] = [_log1p(int(m)) for m in missing] if missing.max(initial=0) >= len(_LOG1P) else \
+        np.asarray(_LOG1P)[missing]
+
+
 def explicit_matrix(recipes: Sequence[Recipe], pantries: Sequence[Sequence[str]] | Sequence[str] = (),
-                    kitchen: Kitchen | None = None) -> np.ndarray:
-    """Explicit features for each recipe. `pantries` is one pantry for all, or one per recipe."""
-    if pantries and not isinstance(pantries[0], str):
-        rows = [explicit_features(r, p, kitchen) for r, p in zip(recipes, pantries)]
-    else:
-        rows = [explicit_features(r, tuple(pantries), kitchen) for r in recipes]
-    if not rows:
+                    kitchen: Kitchen | None = None, cache: RecipeFactsCache | None = None) -> np.ndarray:
+    """Explicit features for each recipe. `pantries` is one pantry for all, or one per recipe.
+
+    The same values as `explicit_features` row by row (float32). `cache` keeps the
+    pantry-independent part between calls (a Lab passes its own); None: one per call.
+    """
+    if kitchen is None:
+        from pantry.kitchen import load_kitchen  # the kitchen package's shared default
+
+        kitchen = load_kitchen()
+    kb = kitchen
+    per_recipe = bool(pantries) and not isinstance(pantries[0], str)
+    if per_recipe:
+        n = min(len(recipes), len(pantries))  # as zip(recipes, pantries)
+        recipes = recipes[:n] if len(recipes) != n else recipes
+    if not len(recipes):
         return np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
-    return np.stack(rows)
+    cache = cache if cache is not None else RecipeFactsCache(max(len(recipes), 1))
+    facts = cache.get_many(recipes, kb)
+    positions = cache._positions if cache._kitchen is kb else _positions(kb)
+    out = np.empty((len(recipes), len(FEATURE_NAMES)), dtype=np.float32)
+    out[:, 3:] = np.stack([f.row for f in facts])
+    pantry_part = np.empty((len(recipes), 3), dtype=np.float64)
+    if not per_recipe:
+        _pantry_columns(facts, tuple(pantries), kb, positions, pantry_part)
+    else:
+        groups: dict[tuple, list[int]] = {}
+        for i, p in enumerate(pantries[:len(recipes)]):
+            groups.setdefault((bool(p), _pantry_key(p)), []).append(i)
+        for (has, key), rows in groups.items():
+            sub = np.empty((len(rows), 3), dtype=np.float64)
+            _pantry_columns([facts[i] for i in rows], key if has else (), kb, positions, sub)
+            pantry_part[rows] = sub
+    out[:, :3] = pantry_part
+    return out
 
 
 def feature_matrix(embeddings: np.ndarray, recipes: Sequence[Recipe],
                    pantries: Sequence[Sequence[str]] | Sequence[str] = (),
-                   kitchen: Kitchen | None = None) -> np.ndarray:
-    """[embedding | explicit features] rows, float32, one per recipe."""
+                   kitchen: Kitchen | None = None, cache: RecipeFactsCache | None = None) -> np.ndarray:
+    """[embedding | explicit features] rows, float32, one per recipe (`cache`: see `explicit_matrix`)."""
     return np.concatenate([np.asarray(embeddings, dtype=np.float32),
-                           explicit_matrix(recipes, pantries, kitchen)], axis=1)
+                           explicit_matrix(recipes, pantries, kitchen, cache)], axis=1)
