@@ -330,7 +330,7 @@ def _checked(option):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pantry.kitchen import DIETS
+    from pantry.kitchen.vocab import DIETS  # not the knowledge base (pydantic): a constant
     from pantry.model.training import LEGACY_DEFAULTS
     p = argparse.ArgumentParser(prog="python -m pantry", description="PantryPilot preference lab")
     sub = p.add_subparsers(dest="command", required=True)

@@ -92,3 +92,18 @@ def test_train_flag_out_of_bounds_is_refused(home, capsys):
 def test_generate_too_many_recipes_is_refused(home, capsys):
     assert main(["generate", "--pantry", "eggs, rice", "--n", "100000"]) == 2
     assert one_error_line(capsys) == "error: --n must be at most 50 recipes per request, got 100000"
+
+
+def test_build_parser_does_not_load_the_knowledge_base_or_pydantic():
+    """--diet choices come from pantry.kitchen.vocab, a constant: no pydantic import (~0.8 s) for a parser."""
+    import subprocess
+    import sys
+
+    code = ("import sys, pantry.cli as c; p = c.build_parser(); "
+            "a = p.parse_args(['generate', '--pantry', 'egg', '--diet', 'vegan']); assert a.diet == ['vegan']; "
+            "print(sorted(m for m in ('pydantic', 'pantry.kitchen.knowledge', 'pantry.domain.recipes') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]"
+    from pantry.kitchen import DIETS
+    from pantry.kitchen.knowledge import DIETS as KNOWLEDGE_DIETS
+    assert DIETS is KNOWLEDGE_DIETS and "gluten-free" in DIETS

@@ -150,3 +150,40 @@ def test_warm_features_are_fast(recipes):
     t = time.perf_counter()
     explicit_matrix(many, ("egg", "onion", "garlic"), cache=cache)
     assert time.perf_counter() - t < 1.0
+
+
+def test_lab_embedder_made_once_under_threads_and_loaded_only_when_it_is(tmp_path, monkeypatch):
+    from pantry import lab as lab_module
+    from pantry.model import embedding
+    from pantry.settings import Settings
+    from tests.helpers import store_at
+
+    made = []
+
+    class SlowEmbedder:  # stands in for Embedder: slow to construct, loads its model on first encode
+        def __init__(self, *args, **kwargs):
+            time.sleep(0.05)
+            made.append(self)
+            self.loaded = False
+            self.dim = 3
+            self.name = "fake"
+
+        def encode(self, texts, on_progress=None):
+            self.loaded = True
+            return np.zeros((len(texts), 3), dtype=np.float32)
+
+    monkeypatch.setattr(embedding, "Embedder", SlowEmbedder)
+    settings = Settings(**{**Settings.from_env().__dict__, "home": tmp_path})
+    lab = lab_module.Lab(settings, store_at(tmp_path))
+    assert not lab.embedder_loaded
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(lab.embedder)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 1 and all(e is made[0] for e in got)
+    assert not lab.embedder_loaded  # made, but its model is not loaded yet
+    x = lab.features(list(ODD), ("egg",))
+    assert lab.embedder_loaded and len(lab.recipe_facts) == len(ODD)
+    assert np.array_equal(x[:, 3:], explicit_matrix(list(ODD), ("egg",)))

@@ -12,8 +12,9 @@ immutable `Kitchen`:
 Matching is deliberately simple and predictable (word tokens, a rule-based singular, longest
 alias wins) rather than clever: the same text always gives the same answer, and it is fast
 enough to run over thousands of recipe lines (an alias index plus a per-Kitchen cache).
-The diet vocabulary (`DIETS`: names as people write them -> the ingredient flag) lives here
-because it names the knowledge base's flags; the checks themselves are in `diets`.
+The diet vocabulary (`DIETS`: names as people write them -> the ingredient flag), the
+categories and flags are defined in `vocab` (standard library only, for light importers) and
+re-exported here; the checks themselves are in `diets`.
 """
 
 from __future__ import annotations
@@ -28,22 +29,9 @@ from typing import Any
 
 from pantry.errors import InvalidInput
 from pantry.kitchen.words import fold, tokens
+from pantry.kitchen.vocab import CATEGORIES, DIET_FLAGS, DIETS  # re-exported
 from pantry.paths import DATA_DIR
 
-CATEGORIES: tuple[str, ...] = (
-    "vegetable", "fruit", "grain", "pasta", "legume", "dairy", "egg", "meat", "poultry",
-    "fish", "seafood", "nut", "seed", "herb", "spice", "condiment", "oil", "sweetener",
-    "baking", "other",
-)
-DIET_FLAGS: tuple[str, ...] = ("vegetarian", "vegan", "gluten_free", "dairy_free", "nut_free")
-# Diet names as people (and the UI) write them -> the Ingredient flag that must be true.
-DIETS: dict[str, str] = {
-    "vegetarian": "vegetarian",
-    "vegan": "vegan",
-    "gluten-free": "gluten_free",
-    "dairy-free": "dairy_free",
-    "nut-free": "nut_free",
-}
 KB_VERSION = 1
 DEFAULT_KB_PATH = DATA_DIR / "ingredients.json"
 _MATCH_CACHE_LIMIT = 50_000
