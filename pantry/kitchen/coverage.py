@@ -53,9 +53,10 @@ class _PantryIndex:
     def has(self, ing: Ingredient | None, line: str) -> bool:
         if ing is not None and ing.name in self.names:
             return self._take(ing, line)
-        if not self.phrases:
-            return False
-        toks = tokens(line)
+        return bool(self.phrases) and self.has_words(tokens(line))
+
+    def has_words(self, toks: tuple[str, ...]) -> bool:
+        """Whether a pantry item the KB does not know appears in these line tokens (`words.tokens`)."""
         for phrase in self.phrases:
             n = len(phrase)
             if any(toks[i:i + n] == phrase for i in range(len(toks) - n + 1)):

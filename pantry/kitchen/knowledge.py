@@ -35,6 +35,7 @@ from pantry.paths import DATA_DIR
 KB_VERSION = 1
 DEFAULT_KB_PATH = DATA_DIR / "ingredients.json"
 _MATCH_CACHE_LIMIT = 50_000
+_PARENS_RE = re.compile(r"\(([^)]*)\)")
 _SECONDARY_RE = re.compile(r"\b(?:with|for|plus|such as|like|to serve|to garnish|to taste)\b")
 
 
@@ -184,8 +185,11 @@ class Kitchen:
 
     def _match_uncached(self, line: str) -> Ingredient | None:
         text = fold(line)
-        parens = " ".join(re.findall(r"\(([^)]*)\)", text))
-        text = re.sub(r"\([^)]*\)", " ", text)
+        if "(" in text:
+            parens = " ".join(_PARENS_RE.findall(text))
+            text = _PARENS_RE.sub(" ", text)
+        else:
+            parens = ""
         first, _, after_comma = text.partition(",")
         # "Tortillas, with cheese": words after with/for/plus describe something else.
         m = _SECONDARY_RE.search(first)

@@ -12,6 +12,7 @@ Imports only the standard library.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -51,13 +52,20 @@ _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "ł":
 
 def fold(text: str) -> str:
     """Lowercase and strip accents (jalapeño -> jalapeno, crème -> creme, œufs -> oeufs)."""
+    if text.isascii():  # no ligature, accent or compatibility form: the same as below, without the work
+        return text.lower()
     text = unicodedata.normalize("NFKD", text.lower().translate(_LIGATURES))
     return "".join(ch for ch in text if not unicodedata.combining(ch))
 
 
+@functools.lru_cache(maxsize=32_768)
+def _singular_cached(word: str) -> str:
+    return singular(word)
+
+
 def tokens(text: str) -> tuple[str, ...]:
     """Word tokens of `text`, folded and singularised."""
-    return tuple(singular(t) for t in TOKEN_RE.findall(fold(text)))
+    return tuple(map(_singular_cached, TOKEN_RE.findall(fold(text))))
 
 
 def clean_name(text: str) -> str:

@@ -26,6 +26,7 @@ recipes are new to everyone (`cold`).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import threading
@@ -35,6 +36,7 @@ import numpy as np
 
 from pantry.kitchen import Kitchen, PantryItem, missing_ingredients, pantry_coverage
 from pantry.kitchen.coverage import _needed_lines, _PantryIndex
+from pantry.kitchen.words import tokens
 from pantry.domain.recipes import Recipe
 
 FEATURE_NAMES = (
@@ -144,6 +146,12 @@ def recipe_facts(recipe: Recipe, kb: Kitchen, positions: dict[str, int] | None =
     return RecipeFacts(np.array(values, dtype=np.float32), ids, tuple(line for line, _ in needed))
 
 
+@functools.lru_cache(maxsize=65_536)
+def _line_tokens(line: str) -> tuple[str, ...]:
+    """`words.tokens` of an ingredient line (pure; bounded cache): pantry words are looked up in them."""
+    return tokens(line)
+
+
 def _facts_key(recipe: Recipe) -> tuple:
     return (recipe.ingredients, recipe.minutes, len(recipe.steps))
 
@@ -222,8 +230,9 @@ def _pantry_columns(facts: Sequence[RecipeFacts], pantry: Sequence, kb: Kitchen,
     hit = have_item[ids]
     if index.phrases:  # pantry items the kitchen does not know: their words in the line, as _PantryIndex.has
         lines = [line for f in facts for line in f.lines]
-        for j in np.flatnonzero(~hit):
-            hit[j] = index.has(None, lines[j])
+        has_words = index.has_words
+        for j in np.flatnonzero(~hit).tolist():
+            hit[j] = has_words(_line_tokens(lines[j]))
     ends = np.cumsum(counts)
     cum = np.concatenate([[0], np.cumsum(hit, dtype=np.int64)])
     have = cum[ends] - cum[ends - counts]
