@@ -215,34 +215,54 @@ def _pantry_key(pantry: Sequence) -> tuple:
     return tuple(x.name if isinstance(x, PantryItem) else (x if isinstance(x, str) else None) for x in pantry)
 
 
-def _pantry_columns(facts: Sequence[RecipeFacts], pantry: Sequence, kb: Kitchen, positions: dict[str, int],
-                    out: np.ndarray) -> None:
-    """Fill `out` (len(facts) x 3: coverage, has_pantry, log_missing) for one pantry."""
-    if not pantry or not len(facts):
-        out[:] = 0.0
-        return
-    index = _PantryIndex(pantry, kb)
-    counts = np.fromiter((len(f.needed) for f in facts), np.int64, len(facts))
+def _pantry_columns(facts: Sequence[RecipeFacts], pantries: Sequence[Sequence], group: np.ndarray | None,
+                    kb: Kitchen, positions: dict[str, int]) -> np.ndarray:
+    """The pantry columns (coverage, has_pantry, log_missing), float64, one row per recipe:
+    recipe i with pantry `pantries[group[i]]` (group None: `pantries[0]` for all)."""
+    n = len(facts)
+    out = np.zeros((n, 3), dtype=np.float64)
+    indexes = [_PantryIndex(p, kb) if p else None for p in pantries]  # None: no pantry, all zeros
+    if all(ix is None for ix in indexes):
+        return out
+    group = np.zeros(n, dtype=np.int64) if group is None else group
+    # have_item[g, k]: pantry g holds kitchen ingredient k (the last column: lines the kitchen does not know)
+    have_item = np.zeros((len(pantries), len(positions) + 1), dtype=bool)
+    for g, ix in enumerate(indexes):
+        if ix is not None:
+            have_item[g, [positions[name] for name in ix.names]] = True
+    counts = np.fromiter((len(f.needed) for f in facts), np.int64, n)
     ids = np.concatenate([f.needed for f in facts]) if counts.any() else np.zeros(0, np.int32)
-    have_item = np.zeros(len(positions) + 1, dtype=bool)  # the last slot: lines the kitchen does not know
-    for name in index.names:
-        have_item[positions[name]] = True
-    hit = have_item[ids]
-    if index.phrases:  # pantry items the kitchen does not know: their words in the line, as _PantryIndex.has
-        lines = [line for f in facts for line in f.lines]
-        has_words = index.has_words
-        for j in np.flatnonzero(~hit).tolist():
-            hit[j] = has_words(_line_tokens(lines[j]))
+    line_group = np.repeat(group, counts)
+    hit = have_item[line_group, ids]
+    words = [g for g, ix in enumerate(indexes) if ix is not None and ix.phrases]
+    if words:  # pantry items the kitchen does not know: their words in the line, as _PantryIndex.has
+        todo = np.flatnonzero(~hit & np.isin(line_group, words))
+        if len(todo):
+            lines = [line for f in facts for line in f.lines]
+            seen: dict[tuple[int, str], bool] = {}  # the same line in many recipes: checked once per call
+            # a pantry item's words can only be in a line that has its first word: most lines have none
+            firsts = {g: frozenset(p[0] for p in indexes[g].phrases) for g in words}
+            found = []
+            for j, g in zip(todo.tolist(), line_group[todo].tolist()):
+                key = (g, lines[j])
+                f = seen.get(key)
+                if f is None:
+                    toks = _line_tokens(key[1])
+                    f = seen[key] = not firsts[g].isdisjoint(toks) and indexes[g].has_words(toks)
+                found.append(f)
+            hit[todo] = found
     ends = np.cumsum(counts)
     cum = np.concatenate([[0], np.cumsum(hit, dtype=np.int64)])
     have = cum[ends] - cum[ends - counts]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        coverage = np.where(counts > 0, have / np.maximum(counts, 1), 1.0)
-    out[:, 0] = coverage
-    out[:, 1] = 1.0
+    coverage = np.where(counts > 0, have / np.maximum(counts, 1), 1.0)
     missing = counts - have
-    out[:, 2] = [_log1p(int(m)) for m in missing] if missing.max(initial=0) >= len(_LOG1P) else \
-        np.asarray(_LOG1P)[missing]
+    log_missing = (np.asarray(_LOG1P)[missing] if missing.max(initial=0) < len(_LOG1P)
+                   else np.array([_log1p(int(m)) for m in missing]))
+    with_pantry = np.array([ix is not None for ix in indexes])[group]
+    out[with_pantry, 0] = coverage[with_pantry]
+    out[with_pantry, 1] = 1.0
+    out[with_pantry, 2] = log_missing[with_pantry]
+    return out
 
 
 def explicit_matrix(recipes: Sequence[Recipe], pantries: Sequence[Sequence[str]] | Sequence[str] = (),
@@ -268,18 +288,19 @@ def explicit_matrix(recipes: Sequence[Recipe], pantries: Sequence[Sequence[str]]
     positions = cache._positions if cache._kitchen is kb else _positions(kb)
     out = np.empty((len(recipes), len(FEATURE_NAMES)), dtype=np.float32)
     out[:, 3:] = np.stack([f.row for f in facts])
-    pantry_part = np.empty((len(recipes), 3), dtype=np.float64)
     if not per_recipe:
-        _pantry_columns(facts, tuple(pantries), kb, positions, pantry_part)
-    else:
-        groups: dict[tuple, list[int]] = {}
-        for i, p in enumerate(pantries[:len(recipes)]):
-            groups.setdefault((bool(p), _pantry_key(p)), []).append(i)
-        for (has, key), rows in groups.items():
-            sub = np.empty((len(rows), 3), dtype=np.float64)
-            _pantry_columns([facts[i] for i in rows], key if has else (), kb, positions, sub)
-            pantry_part[rows] = sub
-    out[:, :3] = pantry_part
+        out[:, :3] = _pantry_columns(facts, [tuple(pantries)], None, kb, positions)
+        return out
+    groups: dict[tuple, int] = {}
+    group = np.empty(len(recipes), dtype=np.int64)
+    for i, p in enumerate(pantries[:len(recipes)]):
+        key = p if type(p) is tuple else tuple(p)  # empty exactly when the pantry is
+        try:
+            g = groups.setdefault(key, len(groups))
+        except TypeError:  # an unhashable item: what _PantryIndex reads of it
+            g = groups.setdefault(_pantry_key(key), len(groups))
+        group[i] = g
+    out[:, :3] = _pantry_columns(facts, list(groups), group, kb, positions)
     return out
 
 
