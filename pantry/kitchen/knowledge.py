@@ -109,6 +109,15 @@ class Kitchen:
         for cands in by_first.values():
             cands.sort(key=lambda c: -len(c[0]))
         self._by_first = by_first
+        # The same, as first token -> ((length, {phrase: ingredient}), ...) longest first: one
+        # dict lookup per length instead of one comparison per phrase (phrases are unique).
+        by_length: dict[str, tuple[tuple[int, dict[tuple[str, ...], Ingredient]], ...]] = {}
+        for first, cands in by_first.items():
+            tables: dict[int, dict[tuple[str, ...], Ingredient]] = {}
+            for key, ing in cands:
+                tables.setdefault(len(key), {})[key] = ing
+            by_length[first] = tuple(sorted(tables.items(), key=lambda t: -t[0]))
+        self._by_first_length = by_length
         self._match_cache: dict[str, Ingredient | None] = {}
 
     # -- construction -------------------------------------------------------
@@ -216,9 +225,10 @@ class Kitchen:
     def match_at(self, toks: tuple[str, ...], i: int) -> tuple[int, Ingredient] | None:
         """The longest alias that starts at token `i` of `toks` (from `words.tokens`), as
         (number of tokens, ingredient), or None when no alias starts there."""
-        for key, ing in self._by_first.get(toks[i], ()):  # longest first
-            if toks[i:i + len(key)] == key:
-                return len(key), ing
+        for n, table in self._by_first_length.get(toks[i], ()):  # longest first
+            ing = table.get(toks[i:i + n])
+            if ing is not None:
+                return n, ing
         return None
 
     def mentions(self, text: str) -> tuple[Ingredient, ...]:
