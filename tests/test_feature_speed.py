@@ -87,12 +87,16 @@ def test_one_pantry_per_recipe_matches_the_definition(recipes):
     _check(explicit_matrix(recipes, pantries), recipes, pantries)
 
 
-def test_feature_matrix_and_an_injected_kitchen(recipes):
-    tiny = Kitchen.from_dict({"version": 1, "ingredients": [
+def _tiny():
+    return Kitchen.from_dict({"version": 1, "ingredients": [
         {"name": "egg", "aliases": ["eggs"], "category": "egg", "vegetarian": True, "vegan": False,
          "gluten_free": True, "dairy_free": True, "nut_free": True, "staple": False},
         {"name": "salt", "aliases": [], "category": "spice", "vegetarian": True, "vegan": True,
          "gluten_free": True, "dairy_free": True, "nut_free": True, "staple": True}]})
+
+
+def test_feature_matrix_and_an_injected_kitchen(recipes):
+    tiny = _tiny()
     cache = RecipeFactsCache()
     default = explicit_matrix(recipes, ("egg", "onion"), cache=cache)
     got = explicit_matrix(recipes, ("egg", "onion"), kitchen=tiny, cache=cache)  # another kitchen: not the cached facts
@@ -121,17 +125,19 @@ def test_cache_is_bounded_and_keyed_by_content(recipes):
 
 def test_threads_share_one_cache(recipes):
     cache = RecipeFactsCache(maxsize=120)
-    want = explicit_matrix(recipes, ("egg", "rice"))
+    kitchens = [load_kitchen(), _tiny()]
+    want = [explicit_matrix(recipes, ("egg", "rice"), kitchen=k) for k in kitchens]
     errors = []
 
-    def work():
+    def work(k):  # two threads per kitchen: the cache switches kitchens under them
         try:
             for _ in range(3):
-                assert np.array_equal(explicit_matrix(recipes, ("egg", "rice"), cache=cache), want)
+                assert np.array_equal(explicit_matrix(recipes, ("egg", "rice"), kitchen=kitchens[k], cache=cache),
+                                      want[k])
         except AssertionError as e:  # pragma: no cover - reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
+    threads = [threading.Thread(target=work, args=(i % 2,)) for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:

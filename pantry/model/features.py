@@ -184,6 +184,10 @@ class RecipeFactsCache:
 
     def get_many(self, recipes: Sequence[Recipe], kb: Kitchen) -> list[RecipeFacts]:
         """The facts of each recipe (computed for the ones not seen before)."""
+        return self._get(recipes, kb)[0]
+
+    def _get(self, recipes: Sequence[Recipe], kb: Kitchen) -> tuple[list[RecipeFacts], dict[str, int]]:
+        """(facts, the kitchen positions their `needed` refer to)."""
         keys = [_facts_key(r) for r in recipes]
         with self._lock:
             if self._kitchen is not kb:
@@ -194,7 +198,7 @@ class RecipeFactsCache:
             found = [get(k) for k in keys]
         todo = [i for i, f in enumerate(found) if f is None]
         if not todo:
-            return found
+            return found, positions
         fresh: dict[tuple, RecipeFacts] = {}
         for i in todo:  # outside the lock: pure functions of the recipe and the kitchen
             f = fresh.get(keys[i])
@@ -208,7 +212,7 @@ class RecipeFactsCache:
                 if len(facts) > self.maxsize:
                     for k in list(itertools.islice(facts, len(facts) - self.maxsize)):
                         del facts[k]
-        return found
+        return found, positions
 
 
 def _pantry_key(pantry: Sequence) -> tuple:
@@ -285,8 +289,7 @@ def explicit_matrix(recipes: Sequence[Recipe], pantries: Sequence[Sequence[str]]
     if not len(recipes):
         return np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
     cache = cache if cache is not None else RecipeFactsCache(max(len(recipes), 1))
-    facts = cache.get_many(recipes, kb)
-    positions = cache._positions if cache._kitchen is kb else _positions(kb)
+    facts, positions = cache._get(recipes, kb)
     out = np.empty((len(recipes), len(FEATURE_NAMES)), dtype=np.float32)
     out[:, 3:] = np.stack([f.row for f in facts])
     if not per_recipe:
