@@ -33,7 +33,7 @@ test: venv
 	$(PY) -m pytest -q
 
 # Each script prints a table: figure, target, a baseline measured in the same run, ratio.
-BENCHES := encoder startup retrain compare_round scale embed_and_score learning_curves
+BENCHES := encoder features startup retrain compare_round scale embed_and_score learning_curves
 bench: venv
 	@set -e; for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py; done
 

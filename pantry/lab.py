@@ -460,11 +460,10 @@ class Lab:
 
     def activate(self, version_ids: Sequence[int | None]) -> list[int]:
         """Make these versions (a preview's candidates) active, each in its own scope: all or
-        none. Each is checked to load first (a bad file is refused before anything changes);
-        if an activation fails half way, the scopes already changed get their previous
-        active version back (or none, if they had none)."""
+        none. Each is checked to load first (a bad file is refused before anything changes),
+        then all are switched in one store transaction (`Store.activate_models`), so a crash or
+        a kill can never leave a new population model beside the old personal one."""
         ids = [int(v) for v in version_ids if v is not None]
-        versions = []
         for vid in ids:
             version = self.store.get_model_version(vid)
             if version is None:
@@ -474,24 +473,13 @@ class Lab:
             except (ModelFileError, ValueError) as e:
                 kind = "population" if version.user is None else "personal"
                 raise PantryError(f"not activated: {self._problem(kind, version, e)}") from None
-            versions.append(version)
-        previous = {v.user: self.store.active_model(v.user) for v in versions}
-        done: list[int] = []
         try:
-            for v in versions:
-                self.store.activate_model(v.id)
-                done.append(v.id)
+            self.store.activate_models(ids)
         except Exception as e:
-            for v in versions[:len(done)]:
-                before = previous[v.user]
-                if before is not None:
-                    self.store.activate_model(before.id)
-                else:
-                    self.store.deactivate_models(v.user)
             raise PantryError(f"could not activate {', '.join(f'v{i}' for i in ids)}: "
                               f"{str(e).splitlines()[0] if str(e) else type(e).__name__}; "
                               f"the previous models stay active") from e
-        return done
+        return ids
 
 
 def _config_from(metrics: dict, default: TrainConfig | None) -> TrainConfig | None:

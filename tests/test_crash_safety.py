@@ -216,7 +216,7 @@ def test_sigkill_at_20_seeded_moments_leaves_a_loadable_all_or_nothing_pair(home
             assert got == which, f"kill {k}: the child never began weights write {which}"
             time.sleep(rng.uniform(0.0, 0.8) * pause * 8)
         else:  # the rest at a random moment over the whole run
-            time.sleep(rng.uniform(0.0, 1.1) * full)
+            time.sleep(rng.uniform(0.0, 0.9) * full)  # runs vary; most must still be cut short
         done, status = os.waitpid(pid, os.WNOHANG)
         if not done:
             os.kill(pid, signal.SIGKILL)
@@ -239,7 +239,7 @@ def test_sigkill_at_20_seeded_moments_leaves_a_loadable_all_or_nothing_pair(home
             assert now["pair"] != prev["pair"]
         versions = _lab(home).store.model_versions(USER)
         assert not any(is_temp_file_name(Path(v.path).name) for v in versions), "a temp file was recorded"
-    assert outcomes["killed"] >= 15, outcomes
+    assert outcomes["killed"] >= 12, outcomes  # a run that ends first is checked too
     # half-written temp files are swept once stale (a young one may be a save in progress)
     left = _temp_files(home)
     assert set(left) == seen_temps and len(left) >= outcomes["mid_write"]
@@ -252,13 +252,10 @@ def test_sigkill_at_20_seeded_moments_leaves_a_loadable_all_or_nothing_pair(home
     print(f"\ncrash safety: {KILLS} kills, full run {full:.2f} s, {outcomes}")
 
 
-@pytest.mark.xfail(strict=True, reason="Lab.activate activates the population and the personal version in two "
-                   "store transactions (Store.activate_model each): a kill between them leaves a half-activated "
-                   "pair; fix: one Store.activate_models(ids) transaction (store.py/lab.py, not H4's)")
 def test_sigkill_between_the_two_activations_is_all_or_nothing(home):
-    """The population and the personal version are activated by two store writes
-    (`Lab.activate` -> `Store.activate_model` per version): a kill between them must not
-    leave the new population model active beside the old personal one."""
+    """The population and the personal version are switched in one store transaction
+    (`Lab.activate` -> `Store.activate_models`): a kill after the first scope's switch, before
+    the commit, must not leave the new population model active beside the old personal one."""
     before = _state(home)
     r, w = os.pipe()
     pid = os.fork()
@@ -266,17 +263,15 @@ def test_sigkill_between_the_two_activations_is_all_or_nothing(home):
         code = 1
         try:
             os.close(r)
-            import torch
-            torch.set_num_threads(1)
             lab = _lab(home)
-            real = lab.store.activate_model
+            real = lab.store._activate
 
-            def activate(vid):
-                real(vid)
+            def activate(conn, vid, user):  # inside the activation transaction
+                real(conn, vid, user)
                 os.write(w, b"A")
                 time.sleep(5)
 
-            lab.store.activate_model = activate
+            lab.store._activate = activate
             lab.train(USER, TrainConfig(**CFG), cv_folds=0)
             code = 0
         except BaseException:  # noqa: BLE001
@@ -290,7 +285,7 @@ def test_sigkill_between_the_two_activations_is_all_or_nothing(home):
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     os.close(r)
-    now = _state(home)  # fails today: "half-activated pair: personal v2 ... population v3 is active"
+    now = _state(home)  # was "half-activated pair: personal v2 ... population v3 is active"
     assert now["pair"] == before["pair"]
 
 

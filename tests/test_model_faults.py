@@ -240,19 +240,20 @@ def test_failed_personal_save_leaves_previous_models_active(home, monkeypatch, c
 def test_activation_failure_half_way_is_undone(home, monkeypatch):
     lab = _lab(home)
     before = {u: lab.store.active_model(u).id for u in (None, USER)}
-    real = lab.store.activate_model
+    real = lab.store._activate
     seen = []
 
-    def activate(vid):
+    def activate(conn, vid, user):  # the second scope's switch fails inside the one transaction
         seen.append(vid)
         if len(seen) == 2:
             raise sqlite3.OperationalError("database is locked")
-        return real(vid)
+        return real(conn, vid, user)
 
-    monkeypatch.setattr(lab.store, "activate_model", activate)
-    with pytest.raises(Exception):
+    monkeypatch.setattr(lab.store, "_activate", activate)
+    with pytest.raises(Exception, match="nothing was activated|previous models stay active"):
         lab.train(USER, TrainConfig(members=1), cv_folds=0)
-    monkeypatch.setattr(lab.store, "activate_model", real)
+    monkeypatch.setattr(lab.store, "_activate", real)
+    assert len(seen) == 2  # the population scope was switched, then rolled back with the rest
     assert {u: lab.store.active_model(u).id for u in (None, USER)} == before
 
 
