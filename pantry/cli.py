@@ -248,11 +248,11 @@ def cmd_persona_check(args) -> int:
 
 
 def cmd_models(args) -> int:
-    store = _store()
-    if args.activate is not None:
-        store.activate_model(args.activate)
+    if args.activate is not None:  # the same check the app and the API make: it must load here
+        _lab().activate([args.activate])
         print(f"activated model v{args.activate}")
         return 0
+    store = _store()
     rows = []
     for v in store.model_versions(args.user):
         m = v.metrics or {}

@@ -335,3 +335,18 @@ def test_cli_score_with_a_model_file_of_another_width_is_one_line(home, tmp_path
     assert main(["score", "--recipes", str(recipes), "--model", str(path)]) == 2
     err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
     assert len(err) == 1 and f"model expects {dim} features" in err[0]
+
+
+def test_cli_models_activate_refuses_a_version_that_cannot_load(home, capsys):
+    lab = _lab(home)
+    active = lab.store.active_model(USER)
+    older = lab.store.add_model_version(USER, active.path + ".copy", lab.embedder_name, {}, {})
+    with open(active.path, "rb") as f:
+        data = f.read()
+    with open(active.path + ".copy", "wb") as f:
+        f.write(data[: len(data) // 3])  # a truncated weights file
+    assert main(["models", "--activate", str(older)]) == 2
+    err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
+    assert len(err) == 1 and f"not activated: personal v{older}" in err[0], err
+    assert lab.store.active_model(USER).id == active.id
+    assert main(["models", "--activate", str(active.id)]) == 0
