@@ -13,7 +13,7 @@ not in the cache, so scoring recipes whose embeddings are cached imports neither
 transformers (`PANTRY_ENCODER` below; the warm `python -m pantry score` path).
 
 `PANTRY_ENCODER` (auto | torch | onnx | onnx-int8) chooses how the encoder runs: auto is
-`DEFAULT_CPU_ENCODER` (fp32 ONNX, measured by bench/encoder.py) on a CPU and torch on a
+`DEFAULT_CPU_ENCODER` (fp32 ONNX: see its comment) on a CPU and torch on a
 GPU. The ONNX file is exported once from the installed weights and cached
 (`pantry.model.onnx_encoder`); when onnxruntime is missing or the export fails, the encoder
 falls back to torch and logs one warning saying why (`Embedder.fallback_reason`).
@@ -59,8 +59,13 @@ MINILM_DIM, MINILM_MAX_TOKENS = 384, 256
 # torch on a GPU. torch: sentence-transformers; onnx / onnx-int8: an ONNX export of the same
 # weights run by onnxruntime (fp32 / int8 dynamic quantisation), see pantry.model.onnx_encoder.
 ENCODERS = ("auto", "torch", "onnx", "onnx-int8")
-# The fastest variant that keeps Spearman >= 0.999 of scores against torch (bench/encoder.py):
-# fp32 ONNX (int8 is faster but measured ~0.99: opt-in with PANTRY_ENCODER=onnx-int8).
+# The default on a CPU: fp32 ONNX (scores identical to torch's to ~1e-7, Spearman 1.000). Its
+# bulk throughput is a little below torch's (bench/encoder.py: 1.29x of the bare encode against
+# torch's 1.05x, idle 2 cores), but a process that must encode never imports torch,
+# transformers or sentence-transformers, so the app's first round takes 1.5 s instead of 7.8 s
+# (bench/compare_round.py); later rounds are embedded in the background either way. int8 is
+# faster (0.90x) but its Spearman is ~0.99: opt-in with PANTRY_ENCODER=onnx-int8; torch with
+# PANTRY_ENCODER=torch (the faster choice for bulk jobs such as scoring thousands of recipes).
 DEFAULT_CPU_ENCODER = "onnx"
 # Variants whose vectors differ from torch's beyond float noise get their own cache key
 # (`<model>|<variant>`), so vectors of two encoders never mix in one cache; fp32 ONNX
