@@ -28,6 +28,32 @@ def test_votes_summary_counts_per_profile(tmp_path):
     table = votes_summary(store).set_index("profile")
     assert table.loc["ana", "a better"] == 1 and table.loc["ana", "tie"] == 1 and table.loc["ana", "decisive"] == 1
     assert table.loc["bo", "total"] == 1 and table.loc["bo", "deleted"] == 1
+    assert list(table.index) == ["ana", "bo"]  # in the order of their first vote
+
+
+def test_votes_summary_matches_counting_every_vote(tmp_path):
+    """The database's tallies give what counting each stored vote by hand gives."""
+    import random
+
+    from pantry.domain.recipes import Recipe
+    from pantry.domain.votes import OUTCOMES
+
+    store = Store(tmp_path / "db.sqlite3")
+    store.add_recipes([Recipe(id=f"r{k}", title=f"R{k}", ingredients=("x",)) for k in range(6)])
+    rng = random.Random(3)
+    ids = store.add_votes([Vote(rng.choice(["cy", "ana", "bo"]), f"r{rng.randrange(3)}", f"r{3 + rng.randrange(3)}",
+                                rng.choice(OUTCOMES)) for _ in range(300)])
+    for vid in rng.sample(ids, 40):
+        store.delete_vote(vid)
+    table = votes_summary(store).set_index("profile")
+    for name in ("ana", "bo", "cy"):
+        mine = [v for v in store.votes(user=name, include_deleted=True)]
+        kept = [v for v in mine if not v.deleted]
+        assert table.loc[name, "deleted"] == len(mine) - len(kept)
+        assert table.loc[name, "total"] == len(kept)
+        assert table.loc[name, "decisive"] == sum(v.decisive for v in kept)
+        assert table.loc[name, "tie"] == sum(v.outcome == "tie" for v in kept)
+    assert list(votes_summary(store, "bo")["profile"]) == ["bo"]
 
 
 def test_held_out_votes_follow_the_training_split():

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from pantry.errors import InvalidInput, PantryError
-from pantry.domain.recipes import recipe_from_dict, recipe_from_text, recipe_to_text
+from pantry.domain.recipes import Recipe, recipe_from_dict, recipe_from_text, recipe_to_text
 from pantry.settings import Settings
 from pantry.storage.store import SCHEMA_VERSION, Store, StoreError, UnknownRecipe
 from pantry.domain.votes import Vote, check_vote, pair_from_trl, validate_user_name, vote_from_dict
@@ -324,6 +324,15 @@ def test_model_versions_one_active_per_scope(store):
     assert store.active_model("bo", fallback_to_global=True).id == g1
     with pytest.raises(InvalidInput):
         store.activate_model(999)
+
+
+def test_vote_tallies_are_counted_by_the_database(store):
+    store.add_recipes([Recipe(id=f"t{k}", title=f"T{k}", ingredients=("x",)) for k in range(3)])
+    ids = store.add_votes([Vote("bo", "t0", "t1", "a"), Vote("ana", "t0", "t2", "tie"), Vote("bo", "t1", "t2", "a"),
+                           Vote("bo", "t0", "t2", "b")])
+    store.delete_vote(ids[3])
+    assert store.vote_tallies() == [("bo", "a", False, 2), ("bo", "b", True, 1), ("ana", "tie", False, 1)]
+    assert store.vote_tallies("ana") == [("ana", "tie", False, 1)]
 
 
 def test_activate_models_switches_several_scopes_in_one_transaction(store):

@@ -34,7 +34,7 @@ from pantry.evaluation.diagnostics import (PositionBias, bt_probability, collaps
                           nearest_distance, position_bias, score_spread, strict_pairwise_accuracy)
 from pantry.errors import InvalidInput
 from pantry.domain.recipes import Recipe
-from pantry.domain.votes import OUTCOMES, Vote
+from pantry.domain.votes import DECISIVE, OUTCOMES, Vote
 from pantry.model.training import validation_split
 
 PROBE_SOURCES = {"recent": "recent generated recipes", "all": "all recipes in the store",
@@ -45,18 +45,18 @@ OUTCOME_LABELS = {"a": "a better", "b": "b better", "tie": "tie", "both_bad": "b
 # ------------------------------------------------------------------------------- votes
 
 def votes_summary(store, user: str | None = None) -> pd.DataFrame:
-    """One row per profile: votes by outcome, decisive, total, and deleted (undone) votes."""
-    votes = store.votes(user=user, include_deleted=True)
+    """One row per profile: votes by outcome, decisive, total, and deleted (undone) votes.
+    Counted by the database (`Store.vote_tallies`), not by reading every vote."""
     rows: dict[str, dict] = {}
-    for v in votes:
-        row = rows.setdefault(v.user, {"profile": v.user, **{OUTCOME_LABELS[o]: 0 for o in OUTCOMES},
-                                       "decisive": 0, "total": 0, "deleted": 0})
-        if v.deleted:
-            row["deleted"] += 1
+    for name, outcome, deleted, n in store.vote_tallies(user):
+        row = rows.setdefault(name, {"profile": name, **{OUTCOME_LABELS[o]: 0 for o in OUTCOMES},
+                                     "decisive": 0, "total": 0, "deleted": 0})
+        if deleted:
+            row["deleted"] += n
             continue
-        row[OUTCOME_LABELS[v.outcome]] += 1
-        row["total"] += 1
-        row["decisive"] += int(v.decisive)
+        row[OUTCOME_LABELS[outcome]] += n
+        row["total"] += n
+        row["decisive"] += n if outcome in DECISIVE else 0
     columns = ["profile", *OUTCOME_LABELS.values(), "decisive", "total", "deleted"]
     return pd.DataFrame(list(rows.values()), columns=columns)
 

@@ -1235,6 +1235,21 @@ class Store:
         counts.update({o: int(n) for o, n in rows})
         return counts
 
+    def vote_tallies(self, user: str | None = None) -> list[tuple[str, str, bool, int]]:
+        """(profile, outcome, deleted, count) for every combination present, counted by the
+        database (no vote is read into Python: pages that summarise 100,000 votes stay fast);
+        profiles in the order of their first vote."""
+        where, params = self._vote_filter(user, True, None)
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT user_name, outcome, deleted_at IS NOT NULL, COUNT(*), MIN(id) FROM votes"
+                f"{where} GROUP BY user_name, outcome, deleted_at IS NOT NULL", params).fetchall()
+        first: dict[str, int] = {}
+        for name, _o, _d, _n, low in rows:
+            first[name] = min(first.get(name, low), low)
+        rows.sort(key=lambda r: (first[r[0]], r[0], r[1], bool(r[2])))
+        return [(str(name), str(outcome), bool(deleted), int(n)) for name, outcome, deleted, n, _ in rows]
+
     def votes_frame(self, user: str | None = None, include_deleted: bool = False,
                     since: str | datetime | None = None) -> "pd.DataFrame":
         """Votes as a DataFrame, one row per vote, with recipe titles and a UTC datetime column.
