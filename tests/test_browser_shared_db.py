@@ -11,56 +11,13 @@ PANTRY_REQUIRE_POSTGRES=1, so there it cannot skip).
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import seed_votes
-from tests.test_browser import REPO, _free_port, _no_exception, _pair_on_screen, _shot, page, sync_api  # noqa: F401
-
-
-@contextmanager
-def start_server(log_dir: Path, home: Path, env: dict[str, str]):
-    """`streamlit run app.py` on a free loopback port with its own PANTRY_HOME; yields its URL."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    full_env = {**os.environ, "PANTRY_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-                "PANTRY_GENERATOR": "offline", "PANTRY_DEVICE": "cpu", **env}
-    log_path = log_dir / "streamlit.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",
-             "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"], cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("streamlit did not start:\n" + log_path.read_text(errors="replace")[-3000:])
-                time.sleep(0.3)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-    text = log_path.read_text(errors="replace")
-    assert "Traceback" not in text, text[-3000:]
+from tests.test_browser import _no_exception, _pair_on_screen, _shot, page, start_server, sync_api  # noqa: F401
 
 
 @pytest.fixture
