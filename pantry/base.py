@@ -108,3 +108,14 @@ def lazy_exports(package: str, names: dict[str, str]):
         return sorted(names)
 
     return __getattr__, __dir__
+
+
+def sha256_file(path) -> str:
+    """The sha256 hex digest of a file, read in 1 MiB blocks (model weights, ONNX exports)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -84,7 +84,7 @@ def test_export_is_cached_and_a_damaged_one_is_rebuilt(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="pantry.model.onnx_encoder"):
         again = onnx_encoder.ensure_export(folder, weights, "onnx", tmp_path / "cache")
     assert any("damaged" in r.getMessage() and "rebuilding" in r.getMessage() for r in caplog.records)
-    assert onnx_encoder._sha256(again) == onnx_encoder._sha256(shared)  # the export is deterministic
+    assert onnx_encoder.sha256_file(again) == onnx_encoder.sha256_file(shared)  # the export is deterministic
     assert not [p for p in where.iterdir() if p.name.startswith(".")]  # no temp files left
 
 

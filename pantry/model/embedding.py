@@ -42,6 +42,7 @@ from typing import Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 
+from pantry.base import sha256_file  # noqa: F401 (also this module's name for it)
 from pantry.errors import EmbedderError
 from pantry.settings import SettingsError, check_device
 
@@ -94,14 +95,6 @@ class MemoryCache:
 
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def packaged_minilm_dir() -> Path | None:

@@ -37,7 +37,7 @@ from typing import Sequence
 
 import numpy as np
 
-from pantry.base import write_bytes_atomic, write_text_atomic
+from pantry.base import sha256_file, write_bytes_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +64,6 @@ def default_cache_dir() -> Path:
         return Path(raw).expanduser()
     base = os.environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
     return Path(base).expanduser() / "pantrypilot" / "encoders"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def check_pipeline(folder: Path) -> int:
@@ -193,7 +185,7 @@ def ensure_export(folder: Path, weights: Path, variant: str, cache_dir: Path | N
         raise OnnxUnavailable("onnxruntime is not installed (pip install onnxruntime)") from None
     check_pipeline(folder)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    digest = _sha256(weights)
+    digest = sha256_file(weights)
     where = cache_dir / f"{digest[:16]}-{recipe_key()}"
     names = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx"}
     with _EXPORT_LOCK:
@@ -209,7 +201,7 @@ def ensure_export(folder: Path, weights: Path, variant: str, cache_dir: Path | N
             p = where / name
             if not p.exists():
                 return False
-            if files.get(name) == _sha256(p):
+            if files.get(name) == sha256_file(p):
                 return True
             log.warning("cached ONNX encoder %s is damaged or unrecorded (sha256 mismatch): rebuilding it", p)
             return False
@@ -229,7 +221,7 @@ def ensure_export(folder: Path, weights: Path, variant: str, cache_dir: Path | N
             except Exception as e:  # noqa: BLE001 - export errors come in many types
                 msg = str(e).splitlines()[0] if str(e) else type(e).__name__
                 raise OnnxUnavailable(f"exporting the encoder to ONNX failed: {msg}") from None
-            files[name] = _sha256(where / name)
+            files[name] = sha256_file(where / name)
             changed = True
         if changed:
             write_text_atomic(record_path, json.dumps({
