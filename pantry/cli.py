@@ -300,6 +300,19 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_token(args) -> int:
+    """Print a bearer token for the HTTP API that reaches only one profile's data (derived
+    from PANTRY_API_TOKEN by HMAC: every server with that admin token accepts it)."""
+    from pantry.api.tokens import profile_token
+    from pantry.settings import Settings
+
+    settings = Settings.from_env()
+    if not settings.api_token:
+        raise PantryError("PANTRY_API_TOKEN is not set: profile tokens are derived from it (the admin token)")
+    print(profile_token(settings.api_token, args.profile))
+    return 0
+
+
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field, from `train_options()` (help, type, limits, default)."""
     from pantry.model.training import train_options
@@ -429,7 +442,20 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     sv.set_defaults(func=cmd_serve)
+
+    tk = sub.add_parser("token", help="print an HTTP API token that reaches only one profile's data "
+                                      "(needs PANTRY_API_TOKEN, the admin token)")
+    tk.add_argument("--profile", required=True)
+    tk.set_defaults(func=cmd_token)
     return p
+
+
+def _clean(message: str) -> str:
+    """A message with the configured credentials removed (`pantry.base.redact`)."""
+    from pantry.base import redact
+
+    return redact(message, os.environ.get("PANTRY_DATABASE_URL", ""), os.environ.get("OLLAMA_HOST", ""),
+                  os.environ.get("PANTRY_API_TOKEN", ""))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -441,12 +467,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except ImportFailed as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(_clean(f"error: {e}"), file=sys.stderr)
         for line, msg in e.problems[:20]:
-            print(f"  line {line}: {msg}", file=sys.stderr)
+            print(_clean(f"  line {line}: {msg}"), file=sys.stderr)
         return 2
     except (PantryError, ValueError) as e:
-        print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+        print(_clean(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}"), file=sys.stderr)
         return 2
     except OSError as e:
         print(f"error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)

@@ -572,6 +572,7 @@ def create_app(settings: Settings | None = None, lab: Lab | None = None) -> Fast
             request_key = spend_key(payload)
         else:
             _allow(request, body.profile)
+            _profile_for_write(lab_, body.profile)  # a new name must pass the rules (400 naming the field)
             a = body.a.model_dump() if hasattr(body.a, "model_dump") else body.a
             b = body.b.model_dump() if hasattr(body.b, "model_dump") else body.b
             record.update(user=body.profile, a=a, b=b, left=body.left, pantry=list(body.pantry))
