@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -296,8 +297,36 @@ def cmd_serve(args) -> int:
     import uvicorn
 
     from pantry.api import create_app
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+    from pantry.settings import Settings
+
+    settings = Settings.from_env()
+    config = uvicorn.Config(create_app(settings), host=args.host, port=args.port, log_level="info")
+    install_log_redaction(settings.redact, "uvicorn", "uvicorn.error", "")  # not uvicorn.access: its
+    uvicorn.Server(config).run()  # formatter needs the record's args, and a request line holds no secret
     return 0
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that takes credentials out of a record's message and traceback
+    (`Settings.redact`) before any handler writes it."""
+
+    def __init__(self, clean):
+        super().__init__()
+        self.clean = clean
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.clean(record.getMessage()), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.clean(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+def install_log_redaction(clean, *loggers: str) -> None:
+    """Put a RedactingFilter on every handler of these loggers ("" is the root logger)."""
+    for name in loggers:
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                handler.addFilter(RedactingFilter(clean))
 
 
 def cmd_token(args) -> int:

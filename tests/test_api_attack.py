@@ -404,6 +404,35 @@ def test_redact_removes_every_form_of_a_password():
     assert redact("nothing secret here") == "nothing secret here"
 
 
+def test_serve_logs_are_redacted_messages_and_tracebacks():
+    import io
+    import logging
+
+    from pantry.cli import install_log_redaction
+    from pantry.settings import Settings
+
+    settings = Settings(home=REPO, embedder="e", device="cpu", ollama_host="http://o:pa55word99@h:1",
+                        ollama_model="m", ollama_timeout=1.0, generator="offline", max_pantry_chars=10,
+                        api_token="tok-secret-19", database_url="postgresql://u:hunter22secret@h/db")
+    out = io.StringIO()
+    logger = logging.getLogger("pantry-test-redaction")
+    logger.propagate = False
+    handler = logging.StreamHandler(out)
+    logger.addHandler(handler)
+    try:
+        install_log_redaction(settings.redact, "pantry-test-redaction")
+        try:
+            raise RuntimeError("cannot reach postgresql://u:hunter22secret@h/db")
+        except RuntimeError:
+            logger.exception("failed with %s and %s", settings.ollama_host, "tok-secret-19")
+    finally:
+        logger.removeHandler(handler)
+    text = out.getvalue()
+    assert "RuntimeError" in text and "failed with" in text
+    for secret in ("pa55word99", "hunter22secret", "tok-secret-19"):
+        assert secret not in text, text
+
+
 # --- 6. /health with a hung Ollama -------------------------------------------------------------------
 
 def test_health_answers_fast_while_ollama_hangs(tmp_path, monkeypatch):

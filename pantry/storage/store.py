@@ -3,6 +3,15 @@ weights bytes), embedding cache, change counters -- in one SQLite file (WAL) or,
 `PANTRY_DATABASE_URL`, one PostgreSQL database shared by several servers
 (`pantry.storage.postgres.PostgresStore`, the same class interface).
 
+Stored recipes are immutable: an id already stored with other content is refused
+(`RecipeConflict`) or, for generated recipes (content ids), the stored one is kept; votes,
+training and the app depend on what an id means. Profiles are created only inside the write
+that stores something for them, one per name under `user_key` (case, NFKC): "Maria" is the
+stored "maria" (`find_user`); new names must pass `validate_new_user_name`, older rows stay
+readable. A vote may carry a request key (a spent pair token, an idempotency key): UNIQUE in
+the votes table and checked in the vote's transaction, so it stores at most one vote
+(`RepeatedRequest`), on any number of servers, whatever their clocks.
+
 Imports are idempotent: every vote row has a content key (`pantry.domain.votes.vote_content_key`),
 and an import skips the votes the store already holds; each import is one batch
 (`import_batches`) that can be undone (`delete_batch`) and restored as a whole.
@@ -1168,7 +1177,9 @@ class Store:
                        skip_duplicates: bool = True) -> tuple[ImportBatch, list[bool]]:
         """Store one file's recipes and votes as one import batch, in ONE transaction.
 
-        Recipes are upserted by id. With `skip_duplicates`, a vote the store already holds
+        Recipes are added by id: one already stored with the same content is kept, one stored
+        with other content refuses the whole import (RecipeConflict: stored recipes never
+        change). With `skip_duplicates`, a vote the store already holds
         (the same vote line imported before, with or without `created_at`; an exported vote
         imported back) is not added again, so importing a file twice adds nothing the
         second time. The stored votes carry the new batch's id. Returns the batch record and,
