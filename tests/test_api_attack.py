@@ -147,12 +147,19 @@ def _race(urls, bodies, headers, clients=8) -> list[tuple[int, int | None]]:
         return list(pool.map(one, range(clients)))
 
 
-@pytest.mark.parametrize("servers", [1, 2])
-def test_one_pair_token_sent_by_eight_clients_at_once_stores_one_vote(tmp_path, monkeypatch, servers):
+@pytest.mark.parametrize("servers, backend", [(1, "sqlite"), (2, "sqlite"), (2, "postgresql")])
+def test_one_pair_token_sent_by_eight_clients_at_once_stores_one_vote(tmp_path, monkeypatch, servers, backend,
+                                                                       request):
     """Before: the "already voted" check and the insert were two transactions: 11-20 of 20 trials
     stored the vote more than once. Now the spend is a UNIQUE key: 1 x 201, the others 409."""
     settings = _settings(monkeypatch, tmp_path / "home", PANTRY_API_TOKEN=ADMIN)
-    apps = [_app(settings) for _ in range(servers)]  # each its own Store on one SQLite file
+    if backend == "postgresql":
+        from pantry.storage.postgres import PostgresStore
+
+        url = request.getfixturevalue("pg_url")
+        apps = [_app(settings, PostgresStore(url, tmp_path / f"w{k}")) for k in range(servers)]
+    else:
+        apps = [_app(settings) for _ in range(servers)]  # each its own Store on one SQLite file
     headers = {"Authorization": f"Bearer {ADMIN}"}
     client = TestClient(apps[0], headers=headers)
     with contextlib.ExitStack() as stack:
@@ -164,8 +171,7 @@ def test_one_pair_token_sent_by_eight_clients_at_once_stores_one_vote(tmp_path, 
             assert len(won) == 1, got  # one body won; its repeats are answered the same vote, others 409
             assert len({vid for code, vid in got if code == 201}) == 1, got
             assert sorted(code for code, _ in got) == [201, 201] + [409] * 6, got
-    store = Store(settings.db_path)
-    assert len(store.votes("ana", include_deleted=True)) == 4
+    assert len(apps[-1].state.lab.store.votes("ana", include_deleted=True)) == 4
 
 
 def test_a_future_dated_token_is_refused_and_a_spent_one_stays_spent(api):
