@@ -316,7 +316,6 @@ def test_a_chunked_body_is_refused_as_it_arrives_and_auth_comes_first(api):
             stop.set()
             watcher.join()
     assert max(peak) - before < 40, f"RSS grew {max(peak) - before:.0f} MiB for a 20 MiB body"
-    r = httpx.Client(base_url="http://t", transport=httpx.ASGITransport(app=app))  # noqa: F841 - sanity only
 
 
 # --- 4. no 500 for what a client can send ---------------------------------------------------------
@@ -513,7 +512,7 @@ def test_the_cli_prints_a_profile_token_the_api_accepts(api, monkeypatch):
 
 
 @pytest.mark.parametrize("name, words", [(".", "only dots"), ("..", "only dots"), ("m\u0430ria", "alphabets"),
-                                         ("a" * 200, "limit 40")])
+                                         ("a" * 200, "limit 40"), (" " * 200, "limit 40")])
 def test_bad_new_profile_names_are_refused_and_nothing_is_created(api, name, words):
     _, client, settings = api
     c = _candidates(client)

@@ -58,7 +58,7 @@ from pantry.base import redact
 from pantry.compare import prepare_round
 from pantry.domain.fields import has_lone_surrogate
 from pantry.domain.recipes import Recipe
-from pantry.domain.votes import Vote, user_key, validate_new_user_name, validate_user_name, vote_from_dict
+from pantry.domain.votes import Vote, user_key, validate_new_user_name, vote_from_dict
 from pantry.errors import (EmbedderError, GeneratorError, GeneratorUnavailable, InvalidInput, NotEnoughVotes,
                            PantryError)
 from pantry.generators import GenerationRequest, generate_with_fallback, select_generator
