@@ -2,6 +2,8 @@
 
 - `ProgressFn`: the progress callback type of long work (`on_progress(done, total, message)`),
   so pages drive `st.progress` and the CLI a terminal line without the library knowing either.
+- `redact(text, *sources)`: the one way credentials are taken out of a message (URL userinfo,
+  libpq `password=`, the configured URLs' passwords) before it is printed, logged, answered or stored.
 - `write_bytes_atomic` / `write_text_atomic`: the one way user files are written (a temp file
   in the same folder, fsync, `os.replace`), so a crash never leaves half a file. The temp file
   has a unique name (`.<name>.<random>.tmp`) and is removed on any failure; one left by a
@@ -119,3 +121,47 @@ def sha256_file(path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+# --- credentials in messages -----------------------------------------------------------------
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^/@\s:'\"]*):([^@\s/'\"]*)@")
+_KV_SECRET = re.compile(r"(?i)\b(password|passwd|pwd|sslpassword)(\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s'\"]+)")
+_URL_PASSWORD = re.compile(r"://[^/@\s:]*:([^@\s/]*)@")
+REDACTED = "***"
+_MIN_SECRET_CHARS = 4  # a shorter "secret" is removed by the patterns only (replacing "ab" everywhere mangles text)
+
+
+def _secrets_in(source: str) -> set[str]:
+    """The passwords written in a URL or libpq `key=value` string (raw and percent-decoded)."""
+    from urllib.parse import unquote
+
+    found = {m.group(1) for m in _URL_PASSWORD.finditer(source)}
+    found |= {m.group(3).strip("'") for m in _KV_SECRET.finditer(source)}
+    found |= {unquote(s) for s in found}
+    return {s for s in found if len(s) >= _MIN_SECRET_CHARS}
+
+
+def redact(text: str, *sources: str) -> str:
+    """`text` with every credential removed, before it is printed, logged, answered or stored.
+
+    Removes the password of any `scheme://user:password@` in the text, any `password=...`
+    (libpq key=value), and every literal occurrence of the passwords and tokens written in
+    `sources` (the configured PANTRY_DATABASE_URL, OLLAMA_HOST, an API token), so a library's
+    message that quotes a piece of a malformed URL ("invalid percent-encoded token: ...") does
+    not leak it either. Used by the CLI, the API, the PostgreSQL store and the vote log.
+    """
+    if not isinstance(text, str) or not text:
+        return text
+    out = text
+    for source in sources:
+        if not source:
+            continue
+        secrets_ = _secrets_in(source)
+        if not ("://" in source or "=" in source) and len(source) >= _MIN_SECRET_CHARS:
+            secrets_.add(source)  # a bare token
+        for secret in sorted(secrets_, key=len, reverse=True):
+            out = out.replace(secret, REDACTED)
+    out = _USERINFO.sub(lambda m: f"{m.group(1)}{m.group(2)}:{REDACTED}@", out)
+    out = _KV_SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", out)
+    return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -296,7 +297,48 @@ def cmd_serve(args) -> int:
     import uvicorn
 
     from pantry.api import create_app
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+    from pantry.settings import Settings
+
+    settings = Settings.from_env()
+    config = uvicorn.Config(create_app(settings), host=args.host, port=args.port, log_level="info")
+    install_log_redaction(settings.redact, "uvicorn", "uvicorn.error", "")  # not uvicorn.access: its
+    uvicorn.Server(config).run()  # formatter needs the record's args, and a request line holds no secret
+    return 0
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that takes credentials out of a record's message and traceback
+    (`Settings.redact`) before any handler writes it."""
+
+    def __init__(self, clean):
+        super().__init__()
+        self.clean = clean
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.clean(record.getMessage()), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.clean(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+def install_log_redaction(clean, *loggers: str) -> None:
+    """Put a RedactingFilter on every handler of these loggers ("" is the root logger)."""
+    for name in loggers:
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                handler.addFilter(RedactingFilter(clean))
+
+
+def cmd_token(args) -> int:
+    """Print a bearer token for the HTTP API that reaches only one profile's data (derived
+    from PANTRY_API_TOKEN by HMAC: every server with that admin token accepts it)."""
+    from pantry.api.tokens import profile_token
+    from pantry.settings import Settings
+
+    settings = Settings.from_env()
+    if not settings.api_token:
+        raise PantryError("PANTRY_API_TOKEN is not set: profile tokens are derived from it (the admin token)")
+    print(profile_token(settings.api_token, args.profile))
     return 0
 
 
@@ -429,7 +471,20 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     sv.set_defaults(func=cmd_serve)
+
+    tk = sub.add_parser("token", help="print an HTTP API token that reaches only one profile's data "
+                                      "(needs PANTRY_API_TOKEN, the admin token)")
+    tk.add_argument("--profile", required=True)
+    tk.set_defaults(func=cmd_token)
     return p
+
+
+def _clean(message: str) -> str:
+    """A message with the configured credentials removed (`pantry.base.redact`)."""
+    from pantry.base import redact
+
+    return redact(message, os.environ.get("PANTRY_DATABASE_URL", ""), os.environ.get("OLLAMA_HOST", ""),
+                  os.environ.get("PANTRY_API_TOKEN", ""))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -441,12 +496,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except ImportFailed as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(_clean(f"error: {e}"), file=sys.stderr)
         for line, msg in e.problems[:20]:
-            print(f"  line {line}: {msg}", file=sys.stderr)
+            print(_clean(f"  line {line}: {msg}"), file=sys.stderr)
         return 2
     except (PantryError, ValueError) as e:
-        print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+        print(_clean(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}"), file=sys.stderr)
         return 2
     except OSError as e:
         print(f"error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)

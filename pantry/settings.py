@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pantry.base import redact
 from pantry.errors import PantryError
 from pantry.paths import DATA_DIR, DB_NAME, absolute, weights_dir_for
 
@@ -107,7 +108,7 @@ def _ollama_host() -> str:
     except ValueError:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingsError(f"OLLAMA_HOST={os.environ.get('OLLAMA_HOST')!r} is not a host: "
+        raise SettingsError(f"OLLAMA_HOST={redact(os.environ.get('OLLAMA_HOST') or '', url)!r} is not a host: "
                             "use host:port or http://host:port (e.g. localhost:11434)")
     return url
 
@@ -139,7 +140,7 @@ class Settings:
     home: Path  # PANTRY_HOME (default: the project's data/): the database lives here; see weights_dir
     embedder: str  # PANTRY_EMBEDDER: sentence-transformers name or local path
     device: str  # PANTRY_DEVICE: "auto", "cpu", "cuda", "cuda:N" or "mps"
-    ollama_host: str  # OLLAMA_HOST
+    ollama_host: str = field(repr=False)  # OLLAMA_HOST (not in repr: it may hold user:password@)
     ollama_model: str  # PANTRY_OLLAMA_MODEL
     ollama_timeout: float  # PANTRY_OLLAMA_TIMEOUT seconds per request
     generator: str  # PANTRY_GENERATOR: auto | ollama | offline
@@ -148,6 +149,11 @@ class Settings:
     # PANTRY_DATABASE_URL: a PostgreSQL database shared by several servers ("": the SQLite file
     # db_path). Not in repr: it may hold a password.
     database_url: str = field(default="", repr=False)
+
+    def redact(self, text: str) -> str:
+        """`text` without any credential of these settings (`pantry.base.redact` with the
+        database URL, OLLAMA_HOST and the API token): for anything printed, logged or answered."""
+        return redact(text, self.database_url, self.ollama_host, self.api_token)
 
     @property
     def db_path(self) -> Path:

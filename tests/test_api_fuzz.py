@@ -7,6 +7,12 @@ of past failures). None may answer 5xx or raise out of the app; a 4xx must carry
 and a trained model, so the requests reach real code paths (pairs, votes, ranking with a
 personal model), not only "unknown profile". The encoder is a fast deterministic stand-in
 of the same width (the fuzz is about the HTTP layer, not about embeddings).
+
+The random search is bounded (FUZZ_EXAMPLES, derandomized, so CI runs the same requests each
+time); `test_values_the_fuzz_found_late_never_get_a_5xx` sends the values that used to be 500s
+(NaN, Infinity, 1e400 in any 422; lone surrogates in every text field; path ids >= 2**63;
+issue 19) to every operation explicitly, so finding them does not depend on luck or on 200+
+examples per operation.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-FUZZ_EXAMPLES = 30
+FUZZ_EXAMPLES = 60  # per operation and mode; the explicit cases below cover what a random search finds late
 SEEN: dict[str, int] = {}
 
 
@@ -98,6 +104,7 @@ def test_the_schema_lists_exactly_the_fuzzed_operations(api_schema):
     assert ops == set(OPERATIONS), "a new endpoint must join OPERATIONS (and so the fuzz)"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("operation, mode", [(o, m) for o in OPERATIONS for m in ("positive", "negative")
                                               if o != "GET /health" or m == "positive"])  # /health takes no input
 def test_no_request_from_the_schema_gets_a_server_error(api_schema, operation, mode):
@@ -139,3 +146,60 @@ def test_a_request_the_composer_cannot_meet_is_a_400_naming_the_field(fuzz_app, 
     r = TestClient(fuzz_app).post(endpoint, json={"profile": "ana", "pantry": "eggs, rice", "n": 4, **body})
     assert r.status_code == 400, r.text
     assert r.json()["detail"].startswith(f"field '{field}': "), r.text
+
+
+# --- the values that used to be 5xx (issue 19), sent to every operation -------------------------
+
+_BAD_NUMBERS = ["NaN", "Infinity", "-Infinity", "1e400", "9223372036854775808", "-1e400"]
+_SURROGATES = ['"\\ud800"', '"x\\udfff"', '"\\udc00abc"']
+_BODIES = {  # (path, a valid body as JSON text with {} where a bad value goes, fields to try)
+    "POST /recipes": ('{"profile": "ana", "pantry": "eggs", "n": 2, "FIELD": VALUE}',
+                      ["n", "max_minutes", "seed", "pantry", "cuisine", "profile", "items", "diets"]),
+    "POST /pairs": ('{"profile": "ana", "pantry": "eggs", "n": 2, "FIELD": VALUE}',
+                    ["n", "max_minutes", "seed", "pantry", "cuisine", "profile"]),
+    "POST /rank": ('{"recipes": [{"title": "t", "ingredients": ["x"], "steps": ["y"], "FIELD": VALUE}]}',
+                   ["title", "minutes", "servings", "cuisine", "tags", "ingredients", "id"]),
+    "POST /votes": ('{"profile": "ana", "a": "r-1", "b": "r-2", "outcome": "a", "FIELD": VALUE}',
+                    ["reasons", "outcome", "strength", "left", "pantry", "profile", "a", "pair_token"]),
+    "POST /train": ('{"profile": "ana", "cv_folds": 0, "activate": false, "FIELD": VALUE}',
+                    ["cv_folds", "options", "activate", "profile"]),
+}
+
+
+def _cases():
+    for op, (template, fields) in _BODIES.items():
+        for field in fields:
+            for value in _BAD_NUMBERS + _SURROGATES:
+                body = template.replace('"FIELD": VALUE', f'"{field}": {value}')
+                if field in ("items", "diets", "reasons", "tags", "ingredients", "pantry") and value.startswith('"'):
+                    body = template.replace('"FIELD": VALUE', f'"{field}": [{value}]')
+                if field == "options":
+                    body = template.replace('"FIELD": VALUE', f'"options": {{"l2": {value}, {value}: 1}}'
+                                            if value.startswith('"') else f'"options": {{"l2": {value}}}')
+                yield op, body
+
+
+def test_values_the_fuzz_found_late_never_get_a_5xx(fuzz_app):
+    """NaN / Infinity / 1e400 / 2**63 and lone surrogates in every field of every body, and
+    path and query ids past int64: each a 4xx with a JSON `detail` (before: 13 + 5 + 2 kinds
+    of 500, and the keep-alive connection reset)."""
+    from fastapi.testclient import TestClient
+
+    client = TestClient(fuzz_app, raise_server_exceptions=False)
+    seen = 0
+    for op, body in _cases():
+        method, path = op.split(" ", 1)
+        r = client.request(method, path, content=body.encode("utf-8"), headers={"Content-Type": "application/json"})
+        assert r.status_code < 500, f"{op} {body} -> {r.status_code}: {r.text[:300]}"
+        if r.status_code >= 400:
+            assert json.loads(r.text)["detail"], r.text
+        seen += 1
+    for method, path in [("DELETE", "/votes/9223372036854775808"), ("DELETE", "/votes/-9223372036854775809"),
+                         ("POST", "/models/9223372036854775808/activate"), ("POST", "/models/99999999999/activate"),
+                         ("GET", "/votes?offset=9223372036854775808"), ("GET", "/votes?limit=1e400"),
+                         ("GET", "/votes?profile=%ED%A0%80"), ("GET", "/models?profile=%ED%A0%80"),
+                         ("GET", "/train/%ED%A0%80"), ("GET", "/votes?since=NaN")]:
+        r = client.request(method, path)
+        assert 400 <= r.status_code < 500, f"{method} {path} -> {r.status_code}: {r.text[:300]}"
+        seen += 1
+    print(f" [{seen} explicit requests]", end="")

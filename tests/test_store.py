@@ -20,7 +20,7 @@ import pytest
 from pantry.errors import InvalidInput, PantryError
 from pantry.domain.recipes import Recipe, recipe_from_dict, recipe_from_text, recipe_to_text
 from pantry.settings import Settings
-from pantry.storage.store import SCHEMA_VERSION, Store, StoreError, UnknownRecipe
+from pantry.storage.store import SCHEMA_VERSION, RecipeConflict, Store, StoreError, UnknownRecipe
 from pantry.domain.votes import Vote, check_vote, pair_from_trl, validate_user_name, vote_from_dict
 
 
@@ -187,7 +187,7 @@ def test_users_pantry_prefs(store):
         store.set_user_prefs("bo", {"x": object()})
 
 
-def test_recipes_round_trip_and_upsert(store):
+def test_recipes_round_trip_and_stored_recipes_never_change(store):
     rs = [make_recipe(i, tags=["quick"], cuisine="Thai", source="test") for i in range(3)]
     assert store.add_recipes(rs + rs[:1]) == 3
     assert store.count_recipes() == 3
@@ -196,8 +196,13 @@ def test_recipes_round_trip_and_upsert(store):
     assert store.get_recipes([rs[0].id, "nope", rs[2].id]) == {rs[0].id: rs[0], rs[2].id: rs[2]}
     assert sorted(r.id for r in store.all_recipes()) == sorted(r.id for r in rs)
     changed = recipe_from_dict({**rs[0].to_dict(), "minutes": 99})
-    store.add_recipes([changed])
-    assert store.get_recipe(rs[0].id).minutes == 99 and store.count_recipes() == 3
+    with pytest.raises(RecipeConflict, match=rs[0].id):  # it used to overwrite the stored recipe (issue 19)
+        store.add_recipes([changed, make_recipe(555)])
+    assert store.get_recipe(rs[0].id) == rs[0] and store.count_recipes() == 3  # nothing of that call saved
+    store.add_recipes([recipe_from_dict({**rs[0].to_dict(), "source": "elsewhere"})])  # same recipe: fine
+    assert store.get_recipe(rs[0].id).source == "test"
+    store.log_generated("ana", [changed])  # a generator's copy (content id) keeps the stored one
+    assert store.get_recipe(rs[0].id).minutes == rs[0].minutes
     many = [make_recipe(i) for i in range(100, 1300)]  # more ids than one IN (...) chunk
     store.add_recipes(many)
     assert len(store.get_recipes([r.id for r in many])) == 1200
@@ -441,7 +446,7 @@ def test_database_from_schema_version_2_is_migrated_in_place(tmp_path):
     path = tmp_path / "v2.sqlite3"
     _schema_2_database(path)
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION == 6
+    assert store.schema_version() == SCHEMA_VERSION == 7
     conn = sqlite3.connect(path)
     columns = {r[1] for r in conn.execute("PRAGMA table_info(votes)")}
     indexes = {r[1] for r in conn.execute("PRAGMA index_list(votes)")}
@@ -465,7 +470,7 @@ def test_database_from_schema_version_2_is_migrated_in_place(tmp_path):
     # The app vote's pair without its time is a different vote (not an import of it).
     _, added = store.import_records([], [Vote(user="me", a="x", b="z", outcome="b")], "new.jsonl")
     assert added == [True]
-    assert Store(path).schema_version() == 6  # opening again changes nothing
+    assert Store(path).schema_version() == 7  # opening again changes nothing
 
 
 def test_app_votes_may_repeat_a_pair_imports_may_not(store, recipes):
@@ -646,7 +651,7 @@ def test_schema_3_weight_paths_are_migrated_in_place(tmp_path, monkeypatch):
     _schema_3_database(home / "pantry.sqlite3", [inside, "data/weights/population-b.pt", gone, missing])
     monkeypatch.chdir(tmp_path / "run")  # old relative paths were relative to where the app ran
     store = Store(home / "pantry.sqlite3")
-    assert store.schema_version() == SCHEMA_VERSION == 6
+    assert store.schema_version() == SCHEMA_VERSION == 7
     assert _stored_paths(store.path) == ["population-a.pt", str(legacy), "population-c.pt", str(missing)]
     assert [v.path for v in store.model_versions()][::-1] == [
         str(inside), str(legacy), str(home / "weights" / "population-c.pt"), str(missing)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pantry.errors import PantryError
-from pantry.domain.votes import validate_user_name
+from pantry.domain.votes import validate_new_user_name
 from ui.text import md
 from ui.common import flash, resolve_profile, set_profile
 from ui.resources import generator_choice, get_lab, refresh_generator
@@ -23,15 +23,26 @@ def _picked() -> None:
 
 def _create_profile() -> None:
     raw = st.session_state.get("new_profile_name", "")
+    store = get_lab().store
     try:
-        name = validate_user_name(raw)
-        get_lab().store.ensure_user(name)
+        existing = store.find_user(raw)  # "Maria" when "maria" exists is that profile (case, NFKC)
+        if existing is not None:
+            st.session_state["_profile_offer"] = existing
+            return
+        name = store.ensure_user(validate_new_user_name(raw))
     except PantryError as e:
         st.session_state["_profile_error"] = f"Cannot create that profile: {e}"
         return
     select_profile(name)
     st.session_state["new_profile_name"] = ""
     flash("success", f"Profile '{md(name)}' created. Welcome!")
+
+
+def _open_offered() -> None:
+    name = st.session_state.pop("_profile_offer", None)
+    if name:
+        select_profile(name)
+        st.session_state["new_profile_name"] = ""
 
 
 def profile_picker() -> str | None:
@@ -55,11 +66,16 @@ def profile_picker() -> str | None:
         st.warning(problem, icon=":material/person_search:")
     with st.expander("New profile", expanded=not users, icon=":material/person_add:"):
         st.text_input("Name", key="new_profile_name", max_chars=40, placeholder="e.g. ana",
-                      help="1-40 characters: letters, digits, spaces, '-', '_' and '.'")
+                      help="1-40 characters: letters, digits, spaces, '-', '_' and '.' (not only dots; one alphabet)")
         st.button("Create profile", on_click=_create_profile, key="create_profile", type="primary" if not users else "secondary")
         err = st.session_state.pop("_profile_error", None)
         if err:
             st.error(md(err))
+        offer = st.session_state.get("_profile_offer")
+        if offer:
+            st.info(f"A profile named '{md(offer)}' already exists (names ignore case).",
+                    icon=":material/person_search:")
+            st.button(f"Open {md(offer)}", key="open_existing_profile", on_click=_open_offered, type="primary")
     return profile
 
 

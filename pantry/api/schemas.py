@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-from pantry.domain.fields import one_of, text, text_list, whole_number
+from pantry.domain.fields import has_lone_surrogate, loc_text, one_of, text, text_list, whole_number
 from pantry.domain.recipes import MAX_COUNT, RecipeRecord
 from pantry.domain.votes import (MAX_ITEM_CHARS, MAX_PANTRY_ITEMS, MAX_REASONS, OUTCOMES, SIDES, STRENGTHS,
                                  RecipeRef, UserName)
@@ -28,8 +28,43 @@ Items = text_list(MAX_PANTRY_ITEMS, MAX_ITEM_CHARS)
 Minutes = whole_number(0, MAX_COUNT)
 
 
+MAX_ID = 2**63 - 1  # ids are 64-bit in both databases: a larger path id is a 422, never an OverflowError
+
+
+def _lone_surrogate_at(value: Any, path: tuple) -> tuple | None:
+    """The path of the first string (or key) in a JSON value holding a lone surrogate."""
+    if isinstance(value, str):
+        return path if has_lone_surrogate(value) else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(k, str) and has_lone_surrogate(k):
+                return (*path, "(a key)")
+            found = _lone_surrogate_at(v, (*path, k))
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            found = _lone_surrogate_at(v, (*path, i))
+            if found is not None:
+                return found
+    return None
+
+
 class Body(BaseModel):
+    """A request body: unknown fields refused, and no lone surrogate ("\\ud800") anywhere in it
+    (it is not text: it could be neither stored nor sent back), named by its field."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_lone_surrogates(cls, data: Any) -> Any:
+        where = _lone_surrogate_at(data, ())
+        if where is not None:
+            field = loc_text(where) if where else "body"
+            raise ValueError(f"field {field!r} contains a lone surrogate (an unpaired \\ud800-\\udfff escape), "
+                             "which is not text")
+        return data
 
 
 # --- shared pieces -------------------------------------------------------------------------

@@ -11,7 +11,17 @@ shares the database folder can check it, because the key comes from there:
   atomically (a temp file with mode 0600, then a hard link that fails if another process
   got there first, in which case that process's key is used).
 
-Signatures are compared with `hmac.compare_digest`. Tokens expire after `TOKEN_TTL_S`.
+Signatures are compared with `hmac.compare_digest`. Tokens expire after `TOKEN_TTL_S`; one
+issued more than `MAX_CLOCK_SKEW_S` in the future (a forged time, or a server whose clock runs
+far ahead) is refused. That a token is spent once does not depend on clocks at all: POST /votes
+stores the vote under `spend_key(payload)` (the digest of the signed payload, with its random
+nonce), a UNIQUE column of the votes table (`Store.add_vote(request_key=...)`).
+
+Profile tokens (`profile_token`): `pp1.<base64url name>.<base64url HMAC-SHA256>`, the HMAC keyed
+by `PANTRY_API_TOKEN` (the admin token) over the profile's `user_key`, so any server with the
+admin token checks them without a database, and `python -m pantry token --profile NAME` prints
+one. A profile token reaches only that profile's data (see `pantry.api.app`); rotating the
+admin token revokes every profile token.
 """
 
 from __future__ import annotations
@@ -29,6 +39,9 @@ from typing import Any
 from pantry.errors import InvalidInput
 
 TOKEN_TTL_S = 24 * 3600  # a pair may be voted on for a day after it was shown
+MAX_CLOCK_SKEW_S = 300  # a token "issued" further in the future than this is refused
+PROFILE_TOKEN_PREFIX = "pp1"
+_PROFILE_LABEL = b"pantrypilot profile token v1\x00"
 KEY_FILE = "api_secret.key"
 KEY_BYTES = 32
 _DERIVE_LABEL = b"pantrypilot pair token v1"
@@ -80,8 +93,10 @@ def signing_key(home: Path, api_token: str = "") -> bytes:
 
 
 def sign(key: bytes, payload: dict[str, Any]) -> str:
-    body = json.dumps({**payload, "iat": int(payload.get("iat") or time.time())}, separators=(",", ":"),
-                      ensure_ascii=False, sort_keys=True).encode("utf-8")
+    """A signed token for `payload` (+ its issue time `iat` and a random nonce `n`, so two pairs
+    issued in the same second never share a spend key)."""
+    body = json.dumps({"n": secrets.token_hex(8), **payload, "iat": int(payload.get("iat") or time.time())},
+                      separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode("utf-8")
     mac = hmac.new(key, body, hashlib.sha256).digest()
     return f"{_b64(body)}.{_b64(mac)}"
 
@@ -102,8 +117,43 @@ def verify(key: bytes, token: str, now: float | None = None, ttl: float = TOKEN_
         payload = json.loads(body)
     except ValueError:
         raise InvalidToken("field 'pair_token' is not a pair token from POST /pairs") from None
-    issued = payload.get("iat")
-    if not isinstance(issued, int) or ((now or time.time()) - issued) > ttl:
+    issued = payload.get("iat") if isinstance(payload, dict) else None
+    now = now or time.time()
+    if not isinstance(issued, int) or isinstance(issued, bool) or (now - issued) > ttl:
         raise InvalidToken(f"field 'pair_token' has expired (pairs can be voted on for {ttl / 3600:g} h): "
                            "ask POST /pairs for a new pair")
+    if issued - now > MAX_CLOCK_SKEW_S:
+        raise InvalidToken("field 'pair_token' was issued in the future (check the servers' clocks): "
+                           "ask POST /pairs for a new pair")
+    payload["_spend_key"] = "pair:" + hashlib.sha256(body).hexdigest()
     return payload
+
+
+def spend_key(payload: dict[str, Any]) -> str:
+    """The key a verified token's vote is stored under (UNIQUE in the votes table): the digest
+    of the exact signed bytes, so each token stores at most one vote."""
+    return payload["_spend_key"]
+
+
+def profile_token(admin_token: str, profile: str) -> str:
+    """A bearer token that reaches only `profile`'s data, derived from the admin token."""
+    from pantry.domain.votes import user_key, validate_user_name
+
+    if not admin_token:
+        raise InvalidInput("profile tokens need PANTRY_API_TOKEN (the admin token) to be set")
+    name = validate_user_name(profile)
+    mac = hmac.new(admin_token.encode("utf-8"), _PROFILE_LABEL + user_key(name).encode("utf-8"),
+                   hashlib.sha256).digest()
+    return f"{PROFILE_TOKEN_PREFIX}.{_b64(name.encode('utf-8'))}.{_b64(mac)}"
+
+
+def profile_of_token(admin_token: str, token: str) -> str | None:
+    """The profile a valid profile token is for, or None (not one, or not signed by this admin token)."""
+    if not admin_token or not token.startswith(PROFILE_TOKEN_PREFIX + ".") or token.count(".") != 2:
+        return None
+    try:
+        name = _unb64(token.split(".")[1]).decode("utf-8")
+        expected = profile_token(admin_token, name)
+    except (ValueError, TypeError, InvalidInput):
+        return None
+    return name if hmac.compare_digest(expected.encode("utf-8"), token.encode("utf-8")) else None

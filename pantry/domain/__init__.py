@@ -23,7 +23,8 @@ from pantry.domain.recipes import (FIELDS, MAX_LINE_CHARS, MAX_LIST_ITEMS, MAX_T
                                    recipe_from_dict, recipe_from_text, recipe_json_schema, recipe_to_text)
 from pantry.domain.votes import (DECISIVE, MAX_PANTRY_ITEMS, OUTCOMES, SIDES, STRENGTHS, InvalidVote, TrlPair, Vote,
                                  VoteRecord, check_vote, describe_vote, line_kind, normalize_timestamp, now_iso,
-                                 pair_from_trl, trl_prompt, validate_user_name, vote_content_key, vote_from_dict)
+                                 pair_from_trl, trl_prompt, user_key, validate_new_user_name, validate_user_name,
+                                 vote_content_key, vote_from_dict)
 
 __all__ = [
     "describe", "loads_json",
@@ -32,5 +33,5 @@ __all__ = [
     "recipe_from_text", "recipe_json_schema", "recipe_to_text",
     "DECISIVE", "MAX_PANTRY_ITEMS", "OUTCOMES", "SIDES", "STRENGTHS", "InvalidVote", "TrlPair", "Vote",
     "VoteRecord", "check_vote", "describe_vote", "line_kind", "normalize_timestamp", "now_iso", "pair_from_trl",
-    "trl_prompt", "validate_user_name", "vote_content_key", "vote_from_dict",
+    "trl_prompt", "user_key", "validate_new_user_name", "validate_user_name", "vote_content_key", "vote_from_dict",
 ]

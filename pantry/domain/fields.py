@@ -33,7 +33,7 @@ from pydantic_core import PydanticCustomError, core_schema
 __all__ = [
     "OutOfRange", "Flag", "FieldProblem", "whole_number", "finite_number", "one_of", "text", "text_list",
     "loads_json", "problems", "describe", "field_error", "rule_error", "nested_error", "Checked", "kind", "show",
-    "loc_text",
+    "loc_text", "has_lone_surrogate",
 ]
 
 # Digits beyond which a JSON integer is not converted (Python's own limit is 4300).
@@ -281,12 +281,24 @@ def one_of(choices: Iterable[str]) -> Any:
     return Annotated[str, Checked(check, {"type": "string", "enum": list(choices)})]
 
 
+def has_lone_surrogate(value: str) -> bool:
+    """Whether `value` holds a lone UTF-16 surrogate (JSON's "\\ud800"): not text, cannot be
+    stored or encoded as UTF-8, so every text field refuses it."""
+    return any("\ud800" <= ch <= "\udfff" for ch in value)
+
+
+def _no_surrogates(value: str) -> str:
+    if has_lone_surrogate(value):
+        raise field_error("contains a lone surrogate (an unpaired \\ud800-\\udfff escape), which is not text")
+    return value
+
+
 def _stripped(value: str) -> str:
-    return value.strip()
+    return _no_surrogates(value).strip()
 
 
 def _collapsed(value: str) -> str:
-    return " ".join(value.split())
+    return " ".join(_no_surrogates(value).split())
 
 
 def text(max_chars: int | None = None, *, required: bool = False, collapse: bool = False) -> Any:

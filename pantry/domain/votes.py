@@ -20,6 +20,7 @@ Imports: pydantic, `pantry.errors`, `pantry.domain.fields` and `pantry.domain.re
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Annotated, Any
@@ -27,8 +28,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, WrapValidator, model_validator
 from pydantic_core import PydanticCustomError
 
-from pantry.domain.fields import (Checked, describe, field_error, finite_number, kind, nested_error, one_of,
-                                  rule_error, show, text, text_list)
+from pantry.domain.fields import (Checked, describe, field_error, finite_number, has_lone_surrogate, kind,
+                                  nested_error, one_of, rule_error, show, text, text_list)
 from pantry.domain.recipes import FIELDS as RECIPE_FIELDS
 from pantry.domain.recipes import Recipe, RecipeRecord, recipe_from_text
 from pantry.errors import InvalidInput, InvalidRecipe
@@ -66,11 +67,14 @@ def now_iso() -> str:
 def _user_name(value: Any) -> str:
     if not isinstance(value, str):
         raise field_error(f"must be text, got {kind(value)}")
+    if has_lone_surrogate(value):
+        raise field_error("contains a lone surrogate (an unpaired \\ud800-\\udfff escape), which is not text")
     name = value.strip()
-    if not name:
-        raise field_error("is empty")
-    if len(name) > MAX_USER_CHARS:
+    if len(name) > MAX_USER_CHARS:  # before "empty": a long name of odd spaces is too long, not empty
         raise field_error(f"is {len(name)} characters (limit {MAX_USER_CHARS})")
+    if not name:
+        raise field_error("is empty" if len(value) <= MAX_USER_CHARS
+                          else f"is {len(value)} characters of white space (limit {MAX_USER_CHARS})")
     if not _USER_CHARS.match(name):
         raise field_error(f"may only contain letters, digits, spaces, '-', '_' and '.', got {show(name)}")
     return name
@@ -223,12 +227,54 @@ def normalize_timestamp(value: Any, field_name: str = "created_at") -> str:
 def validate_user_name(name: Any) -> str:
     """Return the stripped user name, or raise InvalidInput saying what is wrong.
 
-    A user name is 1-40 characters: letters, digits, spaces, '-', '_' and '.'.
+    A user name is 1-40 characters: letters, digits, spaces, '-', '_' and '.'. This is the
+    rule for naming a profile that may already exist (reads, votes for it): names stored by
+    older versions stay usable. A profile being created must also pass `validate_new_user_name`.
     """
     try:
         return _user_name(name)
     except PydanticCustomError as e:
         raise InvalidInput(f"user name {_message(e)}") from None
+
+
+# Scripts whose letters look alike: one name mixing two of them ("m\u0430ria", a Cyrillic
+# "a" in a Latin name) is a look-alike of another profile, not a name.
+_CONFUSABLE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE")
+
+
+def _scripts(name: str) -> set[str]:
+    found = set()
+    for ch in name:
+        if ch.isalpha():
+            word = unicodedata.name(ch, "").split(" ", 1)[0]
+            found.add(word if word in _CONFUSABLE_SCRIPTS else "OTHER")
+    return found
+
+
+def user_key(name: str) -> str:
+    """The key two profile names are "the same" under: NFKC, case-folded, white space collapsed
+    ("Maria", "maria", "MARIA" and the full-width "\uff2daria" are one profile)."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def validate_new_user_name(name: Any) -> str:
+    """The name a NEW profile is stored under (NFKC-normalised, stripped), or InvalidInput.
+
+    On top of `validate_user_name`: the name is NFKC-normalised (full-width and compatibility
+    letters become plain ones), may not be only dots ("." and ".." are path-like), and may not
+    mix look-alike scripts (Latin with Cyrillic, Greek, ...). Case-insensitive uniqueness is
+    the store's job (`Store.find_user`): it needs the names already stored.
+    """
+    if isinstance(name, str) and not has_lone_surrogate(name):
+        name = unicodedata.normalize("NFKC", name)
+    name = validate_user_name(name)
+    if set(name) <= {".", " "}:
+        raise InvalidInput(f"user name may not be only dots, got {name!r}")
+    scripts = _scripts(name) & set(_CONFUSABLE_SCRIPTS)
+    if len(scripts) > 1:
+        raise InvalidInput(f"user name mixes look-alike alphabets ({' and '.join(sorted(s.title() for s in scripts))}) "
+                           f"in {name!r}: write it in one alphabet")
+    return name
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,10 @@ What differs from the SQLite store, and nothing else:
   transaction-scoped advisory lock, so two servers opening a new database together do not
   race;
 - schema introspection: `information_schema` of the connection's current schema (the
-  first on `search_path`, so a URL with `options=-csearch_path=NAME` uses schema NAME).
+  first on `search_path`, so a URL with `options=-csearch_path%3DNAME` uses schema NAME; the
+  `=` must be written `%3D` inside a URL's query, libpq refuses it otherwise);
+- messages: every error quoting libpq is passed through `pantry.base.redact` with the URL, so
+  a malformed or unreachable URL is never echoed with its password.
 """
 
 from __future__ import annotations
@@ -112,9 +115,9 @@ class PostgresStore(Store):
         self.url = url.strip()
         try:
             _conninfo.conninfo_to_dict(self.url)
-        except psycopg.ProgrammingError as e:
-            raise StoreError(f"PANTRY_DATABASE_URL is not a PostgreSQL connection URL: "
-                             f"{str(e).splitlines()[0]}") from None
+        except psycopg.ProgrammingError as e:  # libpq's message may quote the password: redacted
+            raise StoreError(self._clean(f"PANTRY_DATABASE_URL is not a PostgreSQL connection URL: "
+                                         f"{str(e).splitlines()[0]}")) from None
         self.where = describe_url(self.url)
         self.path = None  # no file: the database is on the server
         self.weights_dir = Path(weights_dir).expanduser().resolve()
@@ -132,6 +135,13 @@ class PostgresStore(Store):
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.where!r})"
+
+    def _clean(self, message: str) -> str:
+        """A message with every credential of the URL removed (`pantry.base.redact`): libpq's
+        errors can quote the connection string."""
+        from pantry.base import redact
+
+        return redact(message, self.url)
 
     def close(self) -> None:
         """Close the idle pooled connections."""
@@ -164,7 +174,7 @@ class PostgresStore(Store):
                                   application_name="pantrypilot")
         except psycopg.Error as e:
             first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
-            raise StoreError(f"cannot reach the PostgreSQL database at {self.where}: {first}") from None
+            raise StoreError(self._clean(f"cannot reach the PostgreSQL database at {self.where}: {first}")) from None
         # No server-side prepared statements: a generic plan of `text_hash IN (5000 parameters)`
         # is a sequential scan (0.23 s a chunk instead of 0.04 s), and planning is cheap here.
         raw.prepare_threshold = None
@@ -202,9 +212,9 @@ class PostgresStore(Store):
         if isinstance(e, psycopg.OperationalError) and (state is None or state.startswith(("08", "57P"))):
             self.close()  # the server went away: the pooled connections are dead too; the next call reconnects
             first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
-            return StoreError(f"lost the connection to the PostgreSQL database at {self.where}: {first}")
+            return StoreError(self._clean(f"lost the connection to the PostgreSQL database at {self.where}: {first}"))
         first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
-        return StoreError(f"database {self.where}: {first}")
+        return StoreError(self._clean(f"database {self.where}: {first}"))
 
     def _read_only_error(self) -> StoreError:  # pragma: no cover - never read-only
         return StoreError(f"the database {self.where} is read-only")
@@ -241,7 +251,7 @@ class PostgresStore(Store):
 
     def _schema_error(self, e: BaseException) -> StoreError:
         first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
-        return StoreError(f"cannot use {self._where()}: {first}; nothing was changed")
+        return StoreError(self._clean(f"cannot use {self._where()}: {first}; nothing was changed"))
 
     def journal_mode(self) -> str:
         """PostgreSQL has no journal mode setting like SQLite's; its write-ahead log is always on."""

@@ -3,6 +3,15 @@ weights bytes), embedding cache, change counters -- in one SQLite file (WAL) or,
 `PANTRY_DATABASE_URL`, one PostgreSQL database shared by several servers
 (`pantry.storage.postgres.PostgresStore`, the same class interface).
 
+Stored recipes are immutable: an id already stored with other content is refused
+(`RecipeConflict`) or, for generated recipes (content ids), the stored one is kept; votes,
+training and the app depend on what an id means. Profiles are created only inside the write
+that stores something for them, one per name under `user_key` (case, NFKC): "Maria" is the
+stored "maria" (`find_user`); new names must pass `validate_new_user_name`, older rows stay
+readable. A vote may carry a request key (a spent pair token, an idempotency key): UNIQUE in
+the votes table and checked in the vote's transaction, so it stores at most one vote
+(`RepeatedRequest`), on any number of servers, whatever their clocks.
+
 Imports are idempotent: every vote row has a content key (`pantry.domain.votes.vote_content_key`),
 and an import skips the votes the store already holds; each import is one batch
 (`import_batches`) that can be undone (`delete_batch`) and restored as a whole.
@@ -68,10 +77,10 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from pantry.base import sweep_stale_temp_files, write_bytes_atomic
+from pantry.base import redact, sweep_stale_temp_files, write_bytes_atomic
 from pantry.domain.recipes import Recipe
-from pantry.domain.votes import (OUTCOMES, Vote, check_vote, normalize_timestamp, now_iso, validate_user_name,
-                                 vote_content_key)
+from pantry.domain.votes import (OUTCOMES, Vote, check_vote, normalize_timestamp, now_iso, user_key,
+                                 validate_new_user_name, validate_user_name, vote_content_key)
 from pantry.errors import InvalidInput, PantryError
 from pantry.paths import PROJECT_ROOT, absolute, weights_dir_for
 
@@ -83,8 +92,9 @@ if TYPE_CHECKING:  # pragma: no cover
 # 2: votes.generator_reason; 3: import_batches, votes.content_key and votes.batch_id;
 # 4: model_versions.path relative to the weights folder (absolute only for files outside it);
 # 5: the `changes` counters (`Store.change_stamp`); 6: model_versions.weights (the weights
-# file's bytes) and weights_sha256
-SCHEMA_VERSION = 6
+# file's bytes) and weights_sha256; 7: votes.request_key (UNIQUE: a pair token or an
+# idempotency key is spent once) and request_digest, the index votes_by_user_pair
+SCHEMA_VERSION = 7
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _CHUNK = 500  # ids per IN (...) query, below SQLite's variable limit
 _EMBEDDING_CHUNK = 5000  # text hashes per embedding query (SQLite >= 3.32 allows 32766 variables, PostgreSQL 65535)
@@ -167,7 +177,8 @@ _SCHEMA = (
 # Columns that older databases get from a migration: (name, declaration) per table.
 _ADDED_COLUMNS = {
     "votes": (("generator_reason", "TEXT"), ("content_key", "TEXT"),
-              ("batch_id", "INTEGER REFERENCES import_batches (id)")),
+              ("batch_id", "INTEGER REFERENCES import_batches (id)"), ("request_key", "TEXT"),
+              ("request_digest", "TEXT")),
     "model_versions": (("weights", "BLOB"), ("weights_sha256", "TEXT")),
 }
 
@@ -175,6 +186,10 @@ _ADDED_COLUMNS = {
 _LATE_INDEXES = (
     "CREATE INDEX IF NOT EXISTS votes_by_content_key ON votes (content_key)",
     "CREATE INDEX IF NOT EXISTS votes_by_batch ON votes (batch_id)",
+    # A request (a pair token, an idempotency key) stores at most one vote, whatever the clocks
+    # say and however many servers race: NULLs (votes without a key) are all distinct.
+    "CREATE UNIQUE INDEX IF NOT EXISTS votes_by_request ON votes (request_key)",
+    "CREATE INDEX IF NOT EXISTS votes_by_user_pair ON votes (user_name, a, b)",
 )
 
 _VOTE_COLUMNS = ("id, user_name, a, b, outcome, strength, left_side, reasons_json, pantry_json, "
@@ -195,6 +210,22 @@ class _ReadOnlyDatabase(StoreError):
 
 class UnknownRecipe(InvalidInput):
     """A vote refers to a recipe id that is not in the store."""
+
+
+class RecipeConflict(InvalidInput):
+    """A recipe whose id is already stored with other content: stored recipes never change
+    (other votes, training and the app depend on what an id means)."""
+
+
+class RepeatedRequest(PantryError):
+    """A vote whose request key (pair token, idempotency key) already stored a vote.
+
+    `vote_id`: that vote; `same`: whether it was stored from the same request body (a retry,
+    answered with the first answer) or from another (a second vote on one token: refused)."""
+
+    def __init__(self, message: str, vote_id: int, same: bool):
+        super().__init__(message)
+        self.vote_id, self.same = vote_id, same
 
 
 @dataclass(frozen=True)
@@ -303,6 +334,21 @@ def _recipe_from_json(text: str, recipe_id: str | None = None) -> Recipe:
     except (ValueError, TypeError, KeyError) as e:  # json.JSONDecodeError is a ValueError
         raise StoreError(f"stored recipe {recipe_id!r} is damaged ({e}); re-import it from its recipes "
                          "file or delete it") from None
+
+
+_RECIPE_MEANING = ("title", "ingredients", "steps", "minutes", "servings", "cuisine", "tags")
+
+
+def _same_recipe(stored_json: str, new: Recipe) -> bool:
+    """Whether a stored recipe and `new` (same id) are the same recipe: every field but where
+    it came from (`source`). A damaged stored row is never "the same"."""
+    try:
+        old = json.loads(stored_json)
+    except ValueError:
+        return False
+    mine = new.to_dict()
+    norm = lambda v: list(v) if isinstance(v, (list, tuple)) else v  # noqa: E731
+    return isinstance(old, dict) and all(norm(old.get(k)) == norm(mine.get(k)) for k in _RECIPE_MEANING)
 
 
 def _vote_from_row(row: Sequence[Any]) -> Vote:
@@ -770,12 +816,32 @@ class Store:
 
     # --- users -------------------------------------------------------------------------
 
+    @staticmethod
+    def _find_user(conn: Any, name: str) -> str | None:
+        """The stored profile `name` means: itself, else the one equal to it under `user_key`
+        (case, NFKC), else None. One indexed query when the name is stored as written."""
+        row = conn.execute("SELECT name FROM users WHERE name = ?", (name,)).fetchone()
+        if row:
+            return str(row[0])
+        key = user_key(name)
+        same = sorted(str(r[0]) for r in conn.execute("SELECT name FROM users") if user_key(str(r[0])) == key)
+        return same[0] if same else None
+
     @classmethod
-    def _ensure_user(cls, conn: sqlite3.Connection, name: str) -> None:
+    def _ensure_user(cls, conn: sqlite3.Connection, name: str) -> str:
+        """The stored name of profile `name`, creating it (inside `conn`'s write transaction,
+        which serialises writers, so two servers never create "Maria" and "maria") when no
+        profile has that name under `user_key`. A new name must pass `validate_new_user_name`;
+        names stored by older versions stay usable as they are."""
+        found = cls._find_user(conn, name)
+        if found is not None:
+            return found
+        name = validate_new_user_name(name)
         cur = conn.execute("INSERT INTO users (name, created_at, pantry_text, prefs_json) VALUES (?, ?, '', '{}') "
                            "ON CONFLICT (name) DO NOTHING", (name, now_iso()))
         if cur.rowcount:
             cls._touch(conn, None)  # the list of profiles changed
+        return name
 
     @staticmethod
     def _touch(conn: sqlite3.Connection, *users: str | None) -> None:
@@ -806,11 +872,18 @@ class Store:
         return (int(rows.get("", 0)), int(rows.get(scope, 0)))
 
     def ensure_user(self, name: str) -> str:
-        """Create the user if needed; return the validated (stripped) name."""
+        """Create the user if needed; return the name it is stored under: an existing profile
+        with the same name in another case ("Maria" for "maria") is that profile, not a new one."""
         name = validate_user_name(name)
         with self._write() as conn:
-            self._ensure_user(conn, name)
-        return name
+            return self._ensure_user(conn, name)
+
+    def find_user(self, name: str) -> str | None:
+        """The stored profile that `name` means (exactly, or the same under case/NFKC folding:
+        `pantry.domain.votes.user_key`), or None. Reads only; InvalidInput for a bad name."""
+        name = validate_user_name(name)
+        with self._read() as conn:
+            return self._find_user(conn, name)
 
     def list_users(self) -> list[str]:
         """All user names, sorted case-insensitively."""
@@ -831,9 +904,8 @@ class Store:
         if not isinstance(text, str):
             raise InvalidInput(f"pantry text must be a string, got {type(text).__name__}")
         with self._write() as conn:
-            conn.execute("INSERT INTO users (name, created_at, pantry_text, prefs_json) VALUES (?, ?, ?, '{}') "
-                         "ON CONFLICT (name) DO UPDATE SET pantry_text = excluded.pantry_text",
-                         (user, now_iso(), text))
+            user = self._ensure_user(conn, user)
+            conn.execute("UPDATE users SET pantry_text = ? WHERE name = ?", (text, user))
             self._touch(conn, user)
 
     def get_user_prefs(self, user: str) -> dict[str, Any]:
@@ -850,31 +922,43 @@ class Store:
             raise InvalidInput(f"preferences must be a dict, got {type(prefs).__name__}")
         payload = _json_dump(dict(prefs), "preferences")
         with self._write() as conn:
-            conn.execute("INSERT INTO users (name, created_at, pantry_text, prefs_json) VALUES (?, ?, '', ?) "
-                         "ON CONFLICT (name) DO UPDATE SET prefs_json = excluded.prefs_json",
-                         (user, now_iso(), payload))
+            user = self._ensure_user(conn, user)
+            conn.execute("UPDATE users SET prefs_json = ? WHERE name = ?", (payload, user))
             self._touch(conn, user)
 
     # --- recipes -----------------------------------------------------------------------
 
     @staticmethod
-    def _add_recipes(conn: sqlite3.Connection, recipes: Iterable[Recipe]) -> int:
+    def _add_recipes(conn: sqlite3.Connection, recipes: Iterable[Recipe], clash: str = "refuse") -> int:
+        """Store new recipes; a stored id is never rewritten. An id already stored with other
+        content (`_same_recipe`) raises RecipeConflict (`clash="refuse"`) or keeps the stored
+        recipe (`clash="keep"`: generated recipes, whose ids are content ids)."""
         unique: dict[str, Recipe] = {}
         for r in recipes:
             if not isinstance(r, Recipe):
                 raise InvalidInput(f"expected a Recipe, got {type(r).__name__}")
             unique[r.id] = r
+        if clash == "refuse":
+            stored = Store._get_recipe_json(conn, list(unique))
+            for rid, text in stored.items():
+                if not _same_recipe(text, unique[rid]):
+                    raise RecipeConflict(
+                        f"recipe {rid!r} is already stored with other content; stored recipes cannot be "
+                        "changed (give the new recipe no id, or a new one)")
         now = now_iso()
         conn.executemany(
-            "INSERT INTO recipes (id, json, source, created_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET json = excluded.json, source = excluded.source",
+            "INSERT INTO recipes (id, json, source, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
             [(r.id, r.to_json(), r.source, now) for r in unique.values()])
         if unique:
             Store._touch(conn, None)
         return len(unique)
 
     def add_recipes(self, recipes: Iterable[Recipe]) -> int:
-        """Insert or update recipes by id, in one transaction; return how many distinct ids."""
+        """Insert new recipes by id, in one transaction; return how many distinct ids.
+
+        Stored recipes are immutable: a recipe already stored with the same content is left as
+        it is, one whose id is stored with other content raises RecipeConflict (nothing saved).
+        """
         recipes = list(recipes)
         with self._write() as conn:
             return self._add_recipes(conn, recipes)
@@ -919,11 +1003,12 @@ class Store:
         with self._read() as conn:
             return int(conn.execute("SELECT COUNT(*) FROM recipes").fetchone()[0])
 
-    def log_generated(self, user: str | None, recipes: Iterable[str | Recipe]) -> None:
-        """Record that these recipes were just generated (for `user`, or None for no user).
+    def log_generated(self, user: str | None, recipes: Iterable[str | Recipe]) -> str | None:
+        """Record that these recipes were just generated (for `user`, or None for no user);
+        return the name the user is stored under (created if new).
 
-        Items may be recipe ids or Recipe objects; Recipe objects are also stored (upsert)
-        in the same transaction.
+        Items may be recipe ids or Recipe objects; Recipe objects are also stored in the same
+        transaction (a recipe already stored under that id is kept as it is).
         """
         user = _opt_user(user)
         items = list(recipes)
@@ -932,12 +1017,13 @@ class Store:
         now = now_iso()
         with self._write() as conn:
             if user is not None:
-                self._ensure_user(conn, user)
+                user = self._ensure_user(conn, user)
             if to_store:
-                self._add_recipes(conn, to_store)
+                self._add_recipes(conn, to_store, clash="keep")
             conn.executemany("INSERT INTO generated (user_name, recipe_id, created_at) VALUES (?, ?, ?)",
                              [(user, rid, now) for rid in ids])
             self._touch(conn, user)
+        return user
 
     def recent_generated(self, user: str | None = None, limit: int = 500) -> list[Recipe]:
         """Recently generated recipes, newest first, each once; user None means any user."""
@@ -996,7 +1082,7 @@ class Store:
         return found
 
     def _insert_votes(self, conn: sqlite3.Connection, votes: Sequence[Vote], skip_duplicates: bool = False,
-                      batch_id: int | None = None) -> _Inserted:
+                      batch_id: int | None = None, request: tuple[str, str] | None = None) -> _Inserted:
         """Insert checked votes inside `conn`'s transaction.
 
         With `skip_duplicates` (imports), a vote that is a copy of a stored vote (see
@@ -1015,8 +1101,8 @@ class Store:
         out = _Inserted(ids=[], added=[])
         rows: list[tuple[Any, ...]] = []
         now = now_iso()
-        for user in sorted({v.user for v in checked}):
-            self._ensure_user(conn, user)
+        stored_as = {user: self._ensure_user(conn, user) for user in sorted({v.user for v in checked})}
+        checked = [v if stored_as[v.user] == v.user else replace(v, user=stored_as[v.user]) for v in checked]
         # content key -> [active, deleted] stored copies not yet matched
         copies_left = self._stored_copies_bulk(conn, checked) if skip_duplicates else {}
         for v in checked:
@@ -1035,11 +1121,13 @@ class Store:
             rows.append((v.user, v.a, v.b, v.outcome, v.strength, v.left,
                          json.dumps(list(v.reasons), ensure_ascii=False),
                          json.dumps(list(v.pantry), ensure_ascii=False),
-                         v.created_at or now, v.model_version, v.generator, v.generator_reason, None, key, batch_id))
+                         v.created_at or now, redact(v.model_version), redact(v.generator),
+                         redact(v.generator_reason), None, key, batch_id,
+                         *(request if request is not None and len(checked) == 1 else (None, None))))
             out.added.append(True)
         insert = ("INSERT INTO votes (user_name, a, b, outcome, strength, left_side, reasons_json, pantry_json, "
-                  "created_at, model_version, generator, generator_reason, deleted_at, content_key, batch_id) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                  "created_at, model_version, generator, generator_reason, deleted_at, content_key, batch_id, "
+                  "request_key, request_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         if len(rows) == 1:  # one vote cast in the app: one round trip
             out.ids = [int(conn.execute(insert + " RETURNING id", rows[0]).fetchone()[0])]
         elif rows:
@@ -1052,14 +1140,32 @@ class Store:
         self._touch(conn, *{v.user for v in checked})
         return out
 
-    def add_vote(self, vote: Vote) -> int:
+    def add_vote(self, vote: Vote, request_key: str | None = None, request_digest: str | None = None,
+                 recipes: Sequence[Recipe] = ()) -> int:
         """Save one vote (created_at defaults to now, UTC); return its id.
 
         Raises UnknownRecipe if `a` or `b` is not in the store, InvalidInput for a bad vote.
         A vote cast in the app is always stored, even when it repeats an earlier one.
+
+        `request_key` (a spent pair token, an idempotency key) makes the vote once-only: when a
+        vote with that key is stored already, nothing is saved and RepeatedRequest names it,
+        saying whether it came from the same request (`request_digest` equal). The check and
+        the insert are one transaction under the write lock, and the key is UNIQUE in the
+        database, so concurrent servers cannot both store one. `recipes` (inline recipes of
+        the vote) are stored in the same transaction (RecipeConflict for a changed one), so a
+        refused vote stores nothing, its profile included.
         """
         with self._write() as conn:
-            return self._insert_votes(conn, [vote]).ids[0]
+            if request_key is not None:
+                row = conn.execute("SELECT id, request_digest FROM votes WHERE request_key = ?",
+                                   (request_key,)).fetchone()
+                if row is not None:
+                    same = request_digest is not None and row[1] == request_digest
+                    raise RepeatedRequest(f"vote {int(row[0])} was already stored for this request", int(row[0]), same)
+            if recipes:
+                self._add_recipes(conn, recipes)
+            request = None if request_key is None else (request_key, request_digest)
+            return self._insert_votes(conn, [vote], request=request).ids[0]
 
     def add_votes(self, votes: Iterable[Vote]) -> list[int]:
         """Save several votes in one transaction (all or none); return their ids in order."""
@@ -1071,7 +1177,9 @@ class Store:
                        skip_duplicates: bool = True) -> tuple[ImportBatch, list[bool]]:
         """Store one file's recipes and votes as one import batch, in ONE transaction.
 
-        Recipes are upserted by id. With `skip_duplicates`, a vote the store already holds
+        Recipes are added by id: one already stored with the same content is kept, one stored
+        with other content refuses the whole import (RecipeConflict: stored recipes never
+        change). With `skip_duplicates`, a vote the store already holds
         (the same vote line imported before, with or without `created_at`; an exported vote
         imported back) is not added again, so importing a file twice adds nothing the
         second time. The stored votes carry the new batch's id. Returns the batch record and,
@@ -1084,7 +1192,7 @@ class Store:
         with self._write() as conn:
             ids = list(dict.fromkeys(r.id for r in recipes if isinstance(r, Recipe)))
             already = set(self._get_recipe_json(conn, ids))
-            n_recipes = self._add_recipes(conn, recipes)
+            n_recipes = self._add_recipes(conn, recipes)  # a changed stored recipe refuses the import
             created = now_iso()
             cur = conn.execute("INSERT INTO import_batches (file_name, created_at, users_json) VALUES (?, ?, ?) "
                                "RETURNING id",
@@ -1226,6 +1334,41 @@ class Store:
             rows = conn.execute(f"SELECT {_VOTE_COLUMNS} FROM votes{where} ORDER BY id", params).fetchall()
         return [_vote_from_row(r) for r in rows]
 
+    def votes_page(self, user: str | None = None, include_deleted: bool = False,
+                   since: str | datetime | None = None, limit: int = 50, offset: int = 0) -> tuple[int, list[Vote]]:
+        """(how many votes match, the `limit` of them from `offset`, oldest first): counted and
+        paged by the database, so a page costs the same at 50 or 500,000 stored votes."""
+        where, params = self._vote_filter(user, include_deleted, since)
+        limit, offset = max(0, min(int(limit), 10_000)), max(0, min(int(offset), 2**62))
+        with self._read() as conn:
+            total = int(conn.execute(f"SELECT COUNT(*) FROM votes{where}", params).fetchone()[0])
+            rows = conn.execute(f"SELECT {_VOTE_COLUMNS} FROM votes{where} ORDER BY id LIMIT ? OFFSET ?",
+                                (*params, limit, offset)).fetchall() if limit and offset < total else []
+        return total, [_vote_from_row(r) for r in rows]
+
+    def judged_pairs(self, user: str, ids: Iterable[str]) -> set[frozenset[str]]:
+        """The pairs among recipe `ids` that `user` has a (non-deleted) vote on, as frozensets.
+
+        One indexed query (`votes_by_user_pair`) over the candidates only: its cost does not grow
+        with the profile's votes (POST /pairs asks it for every round)."""
+        user = validate_user_name(user)
+        ids = sorted(set(ids))
+        if len(ids) < 2:
+            return set()
+        out: set[frozenset[str]] = set()
+        with self._read() as conn:
+            for chunk in _chunks(ids, 200):
+                marks = ", ".join("?" * len(chunk))
+                out.update(frozenset((a, b)) for a, b in conn.execute(
+                    f"SELECT a, b FROM votes WHERE user_name = ? AND a IN ({marks}) AND b IN ({marks}) "
+                    "AND deleted_at IS NULL", (user, *chunk, *chunk)))
+            if len(ids) > 200:  # pairs across chunks: rare (at most 20 candidates a round)
+                marks = ", ".join("?" * len(ids))
+                out.update(frozenset((a, b)) for a, b in conn.execute(
+                    f"SELECT a, b FROM votes WHERE user_name = ? AND a IN ({marks}) AND b IN ({marks}) "
+                    "AND deleted_at IS NULL", (user, *ids, *ids)))
+        return out
+
     def vote_counts(self, user: str | None = None) -> dict[str, int]:
         """Non-deleted votes per outcome: {"a": n, "b": n, "tie": n, "both_bad": n}."""
         where, params = self._vote_filter(user, False, None)
@@ -1306,7 +1449,7 @@ class Store:
         data = self._weights_bytes(path)
         with self._write() as conn:
             if user is not None:
-                self._ensure_user(conn, user)
+                user = self._ensure_user(conn, user)
             cur = conn.execute(
                 "INSERT INTO model_versions (user_name, path, created_at, embedder, metrics_json, meta_json, active, "
                 "weights, weights_sha256) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) RETURNING id",
