@@ -36,6 +36,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 import pantry
 from pantry.api import schemas as s
+from pantry.api.household import router as household_router
 from pantry.api.jobs import JobConflict, JobRegistry
 from pantry.api.tokens import TOKEN_TTL_S, signing_key, sign, verify
 from pantry.compare import prepare_round
@@ -427,6 +428,7 @@ def create_app(settings: Settings | None = None, lab: Lab | None = None) -> Fast
         return _job_out(job)
 
     app.include_router(api)
+    app.include_router(household_router, dependencies=[Depends(require_token)])  # POST /household, /household/votes
     return app
 
 
