@@ -215,8 +215,8 @@ def cmd_household(args) -> int:
                                 seed=args.seed)
     ranking = plan_household(lab, select_generator(lab.settings, args.backend), request, members)
     if args.top:
-        ranking = type(ranking)(ranking.members, ranking.limits, ranking.ranked[:args.top], ranking.removed,
-                                ranking.models)
+        from dataclasses import replace
+        ranking = replace(ranking, ranked=ranking.ranked[:args.top])
     if args.json:
         print(json.dumps(ranking.to_dict()))
         return 0

@@ -174,6 +174,7 @@ class HouseholdRanking:
     ranked: tuple[HouseholdPick, ...]
     removed: tuple[tuple[Recipe, tuple[str, ...]], ...]  # (recipe, "ana: bacon is not vegetarian", ...)
     models: dict[str, tuple[str, str]]
+    pantry: tuple[str, ...] = ()  # the shared pantry the scores are for (store it with a vote)
 
     def to_dict(self) -> dict:
         """JSON-ready: recipes as {id, title} plus their members' scores and likings."""
@@ -183,6 +184,7 @@ class HouseholdRanking:
             "ranked": [{"rank": p.rank, "id": p.recipe.id, "title": p.recipe.title, "min_z": p.min_z,
                         "sum_z": p.sum_z, "members": [asdict(ms) for ms in p.members]} for p in self.ranked],
             "removed": [{"id": r.id, "title": r.title, "reasons": list(why)} for r, why in self.removed],
+            "pantry": list(self.pantry),
         }
 
 
@@ -240,7 +242,7 @@ def rank_household(lab, members: Sequence[str], recipes: Sequence[Recipe], pantr
                 raise PantryError(f"{m}'s {choices[m].label} gave non-finite scores (NaN/inf): retrain the model")
             scores[k] = mean
     return HouseholdRanking(members, limits, tuple(rank_scores(allowed, members, scores)), tuple(removed),
-                            {m: (c.kind, c.label) for m, c in choices.items()})
+                            {m: (c.kind, c.label) for m, c in choices.items()}, tuple(pantry))
 
 
 def plan_household(lab, choice, request, members: Sequence[str]) -> HouseholdRanking:
