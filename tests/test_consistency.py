@@ -11,7 +11,7 @@ import pytest
 from pantry.domain.votes import Vote
 from pantry.evaluation.consistency import (DEFAULT_REPEAT_SHARE, MIN_GAP, choose_repeat, consistency, estimate_noise,
                                            flip_rater_votes, likelihood_weight, repeat_pairs, repeat_share,
-                                           swapped_left, tempered_config, triad_counts)
+                                           simulated_model_accuracy, swapped_left, tempered_config, triad_counts)
 
 UTILITY = np.random.default_rng(1).normal(size=60)
 
@@ -146,36 +146,9 @@ def test_a_noisier_rater_gets_a_smaller_weight():
 
 # --- the model ---------------------------------------------------------------------------------
 
-def _fit_accuracy(flip: float, seed: int, dim: int = 16) -> tuple[float, float, float]:
-    """(weight, held-out accuracy without, with the rater's weight) for a personal model pulled
-    toward a population prior, on a simulated rater whose taste is the prior's plus a deviation."""
-    from pantry.model.reward import RewardModel
-    from pantry.model.training import TrainConfig, make_pairs, train_reward_model
-
-    rng = np.random.default_rng(100 + seed)
-    w_pop = rng.normal(size=dim)
-    w_user = w_pop + 0.7 * rng.normal(size=dim) * np.linalg.norm(w_pop) / np.sqrt(dim)
-    x = rng.normal(size=(60, dim)).astype(np.float32)
-    votes = flip_rater_votes(x @ w_user, 300, flip, seed=seed)
-    ia, ib = [int(v.a[1:]) for v in votes], [int(v.b[1:]) for v in votes]
-    pairs = make_pairs(x[ia], x[ib], [v.outcome for v in votes], None, [v.a for v in votes], [v.b for v in votes])
-    prior = RewardModel(None, "e", "s", dim, arrays=[{"linear.weight": (0.5 * w_pop)[None, :].astype(np.float32),
-                                                      "linear.bias": np.zeros(1, np.float32)}])
-    cfg = TrainConfig(members=1, val_split=0.0)
-    c = consistency(votes)
-    test = rng.normal(size=(200, dim)).astype(np.float32)
-    truth = test @ w_user
-    i, j = np.triu_indices(len(test), 1)
-    acc = []
-    for config in (cfg, tempered_config(cfg, c.weight)):
-        s = train_reward_model(pairs, "e", "s", config, prior=prior).model.score(test)[0]
-        acc.append(float(np.mean(np.sign(s[i] - s[j]) == np.sign(truth[i] - truth[j]))))
-    return c.weight, acc[0], acc[1]
-
-
 @pytest.mark.parametrize("flip", [0.0, 0.3])
 def test_the_noisy_raters_model_is_no_worse_with_the_weight(flip):
-    runs = [_fit_accuracy(flip, seed) for seed in range(4)]
+    runs = [simulated_model_accuracy(flip, seed) for seed in range(4)]
     without, with_weight = np.mean([r[1] for r in runs]), np.mean([r[2] for r in runs])
     if flip == 0:
         assert all(r[0] == 1.0 and r[1] == r[2] for r in runs)  # a consistent rater: the same model
