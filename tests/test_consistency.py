@@ -218,3 +218,21 @@ def test_a_repeat_round_shows_a_judged_pair_swapped_and_its_vote_is_stored_as_a_
     store.set_user_prefs("ana", {"repeat_share": 0})
     off = prepare_round(round_lab, choice, request, "ana", np.random.default_rng(5)).matchup
     assert off.repeat_of is None and (off.a.recipe.id, off.b.recipe.id) == (plain.a.recipe.id, plain.b.recipe.id)
+
+
+def test_rater_config_reads_the_stored_profile(tmp_path):
+    from dataclasses import replace
+
+    from pantry.domain.recipes import recipe_from_dict
+    from pantry.model.training import TrainConfig
+    from pantry.storage.store import Store
+    from pantry.evaluation.consistency import rater_config
+
+    store = Store(tmp_path / "db.sqlite3")
+    store.add_recipes([recipe_from_dict({"id": f"r{k}", "title": f"Dish {k}", "ingredients": ["rice"]})
+                       for k in range(60)])
+    store.ensure_user("sim")
+    assert rater_config(store, "sim", TrainConfig()) == (TrainConfig(), 1.0)  # nothing known: unchanged
+    store.add_votes([replace(v, id=None, repeat_of=None) for v in flip_rater_votes(UTILITY, 600, 0.3, seed=1)])
+    cfg, weight = rater_config(store, "sim", TrainConfig())
+    assert weight < 0.8 and cfg.l2 == pytest.approx(1.0 / weight) and cfg.item_var == pytest.approx(10 * weight)

@@ -62,8 +62,8 @@ def _vote(ranking, first, second, outcome: str, voter: str) -> None:
     pantry = ranking.pantry
     try:
         if voter == EVERYONE:
-            ids = cast_household_vote(store, ranking.members, a, b, outcome, strength="slightly" if outcome in ("a", "b")
-                                      else None, left="a", pantry=pantry)
+            strength = "slightly" if outcome in ("a", "b") else None
+            ids = cast_household_vote(store, ranking.members, a, b, outcome, strength, left="a", pantry=pantry)
             flash("success", f"Saved for the household ({len(ids)} members).")
         else:
             store.add_vote(Vote(user=voter, a=a, b=b, outcome=outcome, left="a", pantry=pantry,

@@ -305,6 +305,15 @@ def profile_consistency(store, user: str) -> Consistency:
     return consistency(store.votes(user), user)
 
 
+def rater_config(store, user: str, cfg):
+    """(`cfg` tempered by the profile's weight, the weight): what a personal fit for `user`
+    would train with so that a noisy rater moves the model less per vote. The hook for
+    `Lab.train` (not called there yet): fit the personal model with the first, record the
+    user's own `cfg` and the weight in the version's metrics."""
+    weight = profile_consistency(store, user).weight
+    return tempered_config(cfg, weight), weight
+
+
 # ------------------------------------------------------------------------- simulated raters
 
 def flip_rater_votes(utility: np.ndarray, n_votes: int, flip: float, seed: int = 0,
@@ -370,5 +379,5 @@ def simulated_model_accuracy(flip: float, seed: int, dim: int = 16, n_items: int
 
 __all__ = ["DEFAULT_REPEAT_SHARE", "REPEAT_SHARE_PREF", "Consistency", "NoiseEstimate", "choose_repeat",
            "consistency", "estimate_noise", "flip_rater_votes", "likelihood_weight", "profile_consistency",
-           "repeat_pairs", "repeat_share", "simulated_model_accuracy", "swapped_left", "tempered_config",
-           "triad_counts"]
+           "rater_config", "repeat_pairs", "repeat_share", "simulated_model_accuracy", "swapped_left",
+           "tempered_config", "triad_counts"]
