@@ -23,11 +23,11 @@ def _v(k, a, b, outcome="a", **kw):
 # --- repeat rounds ---------------------------------------------------------------------------
 
 def test_repeats_come_about_one_round_in_15_never_twice_in_a_row_and_never_of_the_newest():
-    votes = flip_rater_votes(UTILITY, 3000, 0.0, seed=3)
+    votes = flip_rater_votes(np.random.default_rng(2).normal(size=400), 3000, 0.0, seed=3)  # few chance re-draws
     flags = [v.repeat_of is not None for v in votes]
     assert not any(a and b for a, b in zip(flags, flags[1:]))
     share = sum(flags) / len(flags)
-    assert 0.045 < share < 0.075, share  # 1/15 of the rounds that may repeat (not after a repeat)
+    assert 0.045 < share < 0.075, share  # 1/15 of the rounds that may repeat (not after a repeat): 1/16
     by_id = {v.id: v for v in votes}
     for k, v in enumerate(votes):
         if v.repeat_of is not None:
@@ -48,6 +48,9 @@ def test_choose_repeat_does_not_draw_when_nothing_can_repeat():
     ties = [_v(k, f"x{k}", f"y{k}", "tie") for k in range(1, 10)]
     assert choose_repeat(ties, rng, share=1.0) is None  # only decisive votes are repeated
     assert choose_repeat([_v(k, f"x{k}", f"y{k}") for k in range(1, 10)], rng, share=0.0) is None
+    again = [_v(k, f"x{k}", f"y{k}") for k in range(1, 10)] + [_v(10, "y1", "x1")]  # x1/y1 judged again
+    assert choose_repeat(again, rng, share=1.0) is None
+    assert choose_repeat(again + [_v(11, "p", "q")], rng, share=1.0) is not None
 
 
 def test_swapped_left_and_the_repeat_share_setting():
@@ -126,17 +129,19 @@ def test_noise_estimate_edges():
 
 
 @pytest.mark.parametrize("flip", [0.0, 0.1, 0.3])
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_the_estimate_recovers_a_simulated_raters_noise_within_its_interval(flip, seed):
-    """600 votes over 60 recipes, each answer flipped with probability `flip` (README figures)."""
-    c = consistency(flip_rater_votes(UTILITY, 600, flip, seed=seed), "sim")
-    assert c.repeats >= 30 and c.explicit_repeats >= 20 and c.triads >= 100
-    assert c.flip_low <= flip <= c.flip_high
-    assert c.flip_high - c.flip_low < 0.3
+def test_the_estimate_recovers_a_simulated_raters_noise_within_its_interval(flip):
+    """Ten raters per noise level, 600 votes over 60 recipes each, every answer flipped with
+    probability `flip` (README figures): a 95% interval may miss now and then, not often."""
+    runs = [consistency(flip_rater_votes(UTILITY, 600, flip, seed=seed), "sim") for seed in range(10)]
+    assert all(c.repeats >= 30 and c.explicit_repeats >= 15 and c.triads >= 100 for c in runs)
+    covered = sum(c.flip_low <= flip <= c.flip_high for c in runs)
+    assert covered >= 8, [(c.flip_low, c.flip_high) for c in runs]
+    assert abs(np.mean([c.flip for c in runs]) - flip) < 0.05
+    assert all(c.flip_high - c.flip_low < 0.3 for c in runs)
     if flip == 0:
-        assert c.agreement == 1.0 and c.cyclic == 0 and c.weight == 1.0 and c.ceiling == 1.0
+        assert all(c.agreement == 1.0 and c.cyclic == 0 and c.weight == 1.0 and c.ceiling == 1.0 for c in runs)
     else:
-        assert abs(c.flip - flip) < 0.1 and c.weight < 0.9
+        assert all(c.weight < 0.95 for c in runs)
 
 
 def test_a_noisier_rater_gets_a_smaller_weight():

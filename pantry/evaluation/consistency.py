@@ -78,10 +78,14 @@ def choose_repeat(votes: Sequence[Vote], rng: np.random.Generator,
     Returns
     -------
     A decisive vote older than the last `MIN_GAP` votes, not a repeat itself and not repeated
-    yet, or None: never when the newest vote is a repeat (no two repeats in a row).
+    yet, or None: never when the newest vote is a repeat (no two repeats in a row), whether a
+    repeat round's or a pair judged again some other way (the API carries no `repeat_of`).
     """
     own = _own(votes)
     if not own or own[-1].repeat_of is not None or share <= 0:
+        return None
+    last = frozenset((own[-1].a, own[-1].b))
+    if any(frozenset((v.a, v.b)) == last for v in own[:-1]):  # the newest vote judged a pair again (the API)
         return None
     repeated = {v.repeat_of for v in own if v.repeat_of is not None}
     pool = [v for v in own[:-MIN_GAP] if v.decisive and v.repeat_of is None and v.id is not None
