@@ -94,3 +94,14 @@ def test_household_ranks_for_everyone_within_their_limits(home, capsys):
     assert main(["household", "--members", "ana,ben", "--pantry", "eggs, rice, spinach, onion", "--n", "6"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("# ana:") and "1. " in out and ("likes it" in out or "neutral" in out)
+
+
+def test_diagnose_recipes_and_user_gives_both_reports(home, tmp_path, capsys):
+    Store(home / "pantry.sqlite3").ensure_user("ana")
+    path = tmp_path / "recipes.jsonl"
+    path.write_text("".join(json.dumps({"title": f"Dish {k}", "ingredients": [f"{k + 1} eggs", "rice", "onion"],
+                                        "steps": ["Cook.", f"Serve {k}."]}) + "\n" for k in range(6)))
+    assert main(["diagnose", "--recipes", str(path), "--user", "ana", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert "distinct_ratio" in report or "alerts" in report
+    assert report["consistency"]["user"] == "ana" and report["consistency"]["repeats"] == 0
