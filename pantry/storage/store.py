@@ -84,7 +84,7 @@ if TYPE_CHECKING:  # pragma: no cover
 # 4: model_versions.path relative to the weights folder (absolute only for files outside it);
 # 5: the `changes` counters (`Store.change_stamp`); 6: model_versions.weights (the weights
 # file's bytes) and weights_sha256; 7: (another branch); 8: votes.repeat_of and votes.group_id
-# (`_MIGRATION_8`)
+# (`_migrate_8`)
 SCHEMA_VERSION = 8
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _CHUNK = 500  # ids per IN (...) query, below SQLite's variable limit
