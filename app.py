@@ -43,6 +43,7 @@ PAGES = {
                            url_path="scores"),
     "retrain": st.Page("views/retrain.py", title="Retrain", icon=":material/model_training:", url_path="training"),
     "data": st.Page("views/data.py", title="Data", icon=":material/database:", url_path="votes"),
+    "household": st.Page("views/household.py", title="Household", icon=":material/groups:", url_path="group"),
 }
 
 

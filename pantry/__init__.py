@@ -13,6 +13,7 @@ Layout (each package's docstring says what it is for and what it may import):
     storage/      the SQLite store and JSONL import/export
     evaluation/   offline protocols, diagnostics, the pages' reports, personas
     compare.py    one Compare round: a pair to show, a click into a vote
+    household.py  one recipe for 2-6 profiles (diet limits, each member's model, maximin)
     lab.py        the whole loop behind one object (`Lab`)
     cli.py        `python -m pantry ...`
     api/          the HTTP API (`python -m pantry serve`, FastAPI) over the same Lab

@@ -123,6 +123,16 @@ def cmd_score(args) -> int:
 
 def cmd_diagnose(args) -> int:
     from pantry.evaluation.diagnostics import diagnose_scores
+    if not args.recipes and not args.user:
+        raise ValueError("give --recipes FILE (score-collapse diagnostics), --user U (the profile's own "
+                         "consistency), or both")
+    figures = _consistency_figures(args.user) if args.user else None
+    if not args.recipes:
+        if args.json:
+            print(json.dumps({"consistency": figures}))
+        else:
+            _print_consistency(figures)
+        return 0
     recipes = _read_recipes(args.recipes)
     lab = _lab()
     choice = _model_choice(lab, args)
@@ -134,6 +144,8 @@ def cmd_diagnose(args) -> int:
     report["mean_uncertainty"] = float(std.mean())
     tokens = lab.embedder.token_counts([r.text for r in recipes])
     report["truncation_rate"] = float((tokens > lab.embedder.max_tokens).mean())
+    if figures is not None:
+        report["consistency"] = figures
     if args.json:
         print(json.dumps(report))
         return 0
@@ -144,6 +156,95 @@ def cmd_diagnose(args) -> int:
         print(f"ALERT: {a}")
     if not report["alerts"]:
         print("no collapse alerts")
+    if figures is not None:
+        _print_consistency(figures)
+    return 0
+
+
+# ---- rater self-consistency and households (pantry.evaluation.consistency, pantry.household) ----
+
+def _no_nan(d: dict) -> dict:
+    return {k: (None if isinstance(v, float) and v != v else v) for k, v in d.items()}
+
+
+def _consistency_figures(user: str) -> dict:
+    """The profile's consistency, and the active personal model's held-out accuracy beside it."""
+    from pantry.domain.votes import validate_user_name
+    from pantry.evaluation.consistency import profile_consistency
+    store = _store()
+    user = validate_user_name(user)
+    if user not in store.list_users():
+        raise ValueError(f"there is no profile named {user!r}")
+    figures = _no_nan(profile_consistency(store, user).to_dict())
+    active = store.active_model(user)
+    figures["model_cv_accuracy"] = (active.metrics.get("cv_accuracy") if active is not None and active.user
+                                    else None)
+    return figures
+
+
+def _print_consistency(f: dict) -> None:
+    def pct(x):
+        return "-" if x is None else f"{100 * x:.1f}%"
+    print(f"# consistency of {f['user']}: {f['decisive']} decisive votes of its own")
+    rows = [
+        {"figure": "agreement on repeats", "value": pct(f["agreement"]),
+         "interval": "-" if f["agreement"] is None else f"[{pct(f['agreement_low'])}, {pct(f['agreement_high'])}]",
+         "from": f"{f['agreements']} of {f['repeats']} repeats ({f['explicit_repeats']} shown as repeat rounds)"},
+        {"figure": "intransitive triads", "value": pct(f["cyclic_rate"]),
+         "interval": "-" if f["cyclic_rate"] is None else f"[{pct(f['cyclic_low'])}, {pct(f['cyclic_high'])}]",
+         "from": f"{f['cyclic']} of {f['triads']} triads (A>B, B>C, C>A)"},
+        {"figure": "flip probability", "value": pct(f["flip"]),
+         "interval": f"[{pct(f['flip_low'])}, {pct(f['flip_high'])}]", "from": "repeats and triads"},
+        {"figure": "reachable accuracy", "value": pct(f["ceiling"]), "interval": "-",
+         "from": f"model: {pct(f['model_cv_accuracy'])} (cross-validated)"},
+        {"figure": "weight per vote", "value": f"{f['weight']:.2f}", "interval": "-",
+         "from": "Bradley-Terry likelihood weight"},
+    ]
+    _print_table(rows, ["figure", "value", "interval", "from"])
+
+
+def cmd_household(args) -> int:
+    from pantry.generators import GenerationRequest, select_generator
+    from pantry.generators.base import check_recipe_count
+    from pantry.household import plan_household
+    from pantry.kitchen import read_pantry
+    lab = _lab()
+    check_recipe_count(args.n, "--n")
+    members = [m.strip() for m in args.members.split(",") if m.strip()]
+    reading = read_pantry(args.pantry, kitchen=lab.kitchen, max_chars=lab.settings.max_pantry_chars)
+    request = GenerationRequest(pantry=reading.pantry, amounts=reading.amounts, cooked=reading.cooked, n=args.n,
+                                seed=args.seed)
+    ranking = plan_household(lab, select_generator(lab.settings, args.backend), request, members)
+    if args.top:
+        from dataclasses import replace
+        ranking = replace(ranking, ranked=ranking.ranked[:args.top])
+    if args.json:
+        print(json.dumps(ranking.to_dict()))
+        return 0
+    words = {"likes": "likes it", "neutral": "is neutral", "would_rather_not": "would rather not"}
+    for m in ranking.members:
+        kind, label = ranking.models[m]
+        limits = ", ".join(ranking.limits[m]) or "none"
+        print(f"# {m}: {label} model; limits: {limits}")
+    for p in ranking.ranked:
+        print(f"{p.rank}. {p.recipe.title}  (lowest z {p.min_z:+.2f}, sum {p.sum_z:+.2f})  [{p.recipe.id}]")
+        print("   " + "; ".join(f"{ms.member} {words[ms.liking]} ({ms.z:+.2f})" for ms in p.members))
+    for r, why in ranking.removed:
+        print(f"removed: {r.title}: {'; '.join(why)}")
+    if not ranking.ranked:
+        print("no recipe keeps to every member's limits: try another pantry")
+    return 0
+
+
+def cmd_diet(args) -> int:
+    from pantry.household import member_limits, set_member_limits
+    store = _store()
+    if args.set is not None:
+        limits = set_member_limits(store, args.user, [x for x in args.set.split(",") if x.strip()])
+    else:
+        limits = member_limits(store, args.user)
+    print(json.dumps({"user": args.user, "limits": list(limits)}) if args.json else
+          f"{args.user}: {', '.join(limits) or 'no limits'}")
     return 0
 
 
@@ -398,8 +499,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_score)
 
-    dg = sub.add_parser("diagnose", help="score-collapse diagnostics on a recipes file")
-    dg.add_argument("--recipes", required=True)
+    dg = sub.add_parser("diagnose", help="score-collapse diagnostics on a recipes file; with --user, that "
+                                         "profile's consistency with itself (repeats, intransitive triads)")
+    dg.add_argument("--recipes")
     dg.add_argument("--user")
     dg.add_argument("--model", help="diagnose this weights file instead of the active version")
     dg.add_argument("--json", action="store_true")
@@ -466,6 +568,22 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run seeds SEED..SEED+N-1 and report the mean with a t interval (default 5)")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_evaluate)
+
+    hh = sub.add_parser("household", help="rank recipes for 2-6 profiles sharing one pantry")
+    hh.add_argument("--members", required=True, help="profile names, comma-separated: ana,ben,cy")
+    hh.add_argument("--pantry", required=True)
+    hh.add_argument("--n", type=int, default=8, help="candidates to generate (default 8)")
+    hh.add_argument("--seed", type=int, default=0)
+    hh.add_argument("--top", type=int)
+    hh.add_argument("--backend", choices=["auto", "ollama", "offline"], default=None)
+    hh.add_argument("--json", action="store_true")
+    hh.set_defaults(func=cmd_household)
+
+    dt = sub.add_parser("diet", help="show or set (--set) a profile's diet limits, used by household rankings")
+    dt.add_argument("--user", required=True)
+    dt.add_argument("--set", help='comma-separated limits, e.g. "vegetarian, no pork, nut allergy" ("" clears)')
+    dt.add_argument("--json", action="store_true")
+    dt.set_defaults(func=cmd_diet)
 
     sv = sub.add_parser("serve", help="serve the HTTP API (JSON; OpenAPI at /openapi.json)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

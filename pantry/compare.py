@@ -66,6 +66,7 @@ class Matchup:
     generator_reason: str | None = None  # recorded with the vote: why this generator was used
     ranking: tuple[Scored, ...] = ()  # every candidate, best first (for "just cook")
     amounts: dict = field(default_factory=dict)  # pantry quantities (kitchen.read_pantry), for "missing"
+    repeat_of: int | None = None  # a repeat round: the id of the earlier vote on this pair (sides swapped)
 
     def __post_init__(self) -> None:
         if self.left not in ("a", "b"):
@@ -111,7 +112,7 @@ def vote_from_click(user: str, matchup: Matchup, choice: str, much: bool = False
                 strength=("much" if much else "slightly") if decisive else None,
                 left=matchup.left, reasons=tuple(all_reasons), pantry=tuple(matchup.pantry),
                 model_version=matchup.model_label, generator=matchup.generator,
-                generator_reason=matchup.generator_reason)
+                generator_reason=matchup.generator_reason, repeat_of=matchup.repeat_of)
 
 
 def reason_about(reason: str, vote: Vote) -> tuple[str | None, str]:
@@ -216,7 +217,7 @@ class Round:
 def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
                   random_share: float = RANDOM_SHARE, avoid: set[frozenset[str]] | None = None,
                   on_progress: ProgressFn | None = None, recent: Sequence[Recipe] = (),
-                  prefetch: "RoundPrefetch | None" = None) -> Round:
+                  prefetch: "RoundPrefetch | None" = None, repeat_share: float | None = None) -> Round:
     """Generate candidates, drop near-duplicates, score them, and pick the pair to show.
 
     `recent` are recipes shown in this session's last rounds: candidates that are
@@ -225,6 +226,9 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
     `prefetch`: candidates made in the background for this same request (any seed); used
     when `prefetch.matches(choice, request)` (waiting for them if they are still being made),
     else ignored. A prefetch that failed is ignored too: the round generates afresh.
+
+    `repeat_share`: the share of rounds that show again, sides swapped, a pair `user` already
+    judged (`repeat_round`; None: the profile's setting, default 1 in 15; 0: never).
 
     `lab` is a `pantry.lab.Lab`, `choice` a `GeneratorChoice`, `request` a
     `GenerationRequest`. The generated recipes are stored and logged for `user`.
@@ -263,8 +267,35 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
         left=left, why=why, model_label=model_choice.label, model_kind=model_choice.kind,
         generator=used.name, generator_reason=used.reason, pantry=tuple(request.pantry), ranking=tuple(rank(distinct, mean, std)),
         amounts=dict(getattr(request, "amounts", {}) or {}))
+    matchup = repeat_round(lab, user, matchup, rng, model_choice, repeat_share) or matchup
     notes = [used.reason] if used is not choice else []
     return Round(matchup, used.reason, used.name, len(recipes), dropped, notes)
+
+
+def repeat_round(lab, user: str, matchup: Matchup, rng: np.random.Generator, model_choice,
+                 share: float | None = None) -> Matchup | None:
+    """Now and then, `matchup` turned into a repeat round: an earlier decisive vote's pair shown
+    again with sides swapped, as an ordinary round (`why` "random": the pair is drawn at random
+    from the judged ones), its vote stored with `repeat_of` (rater self-consistency,
+    `pantry.evaluation.consistency`). None for an ordinary round.
+
+    Draws from `rng` after the round's own choices, so the generated pair is the same with
+    or without repeats; the profile's votes are read only when the draw says repeat.
+    """
+    from pantry.evaluation.consistency import choose_repeat, repeat_share, swapped_left
+
+    share = repeat_share(lab.store.get_user_prefs(user)) if share is None else share
+    if share <= 0 or rng.random() >= share:
+        return None
+    earlier = choose_repeat(lab.store.votes(user), rng, share=1.0)
+    found = lab.store.get_recipes([earlier.a, earlier.b]) if earlier is not None else {}
+    if earlier is None or len(found) < 2:
+        return None
+    both = [found[earlier.a], found[earlier.b]]
+    mean, std = model_choice.model.score(lab.features(both, tuple(matchup.pantry)), [r.id for r in both])
+    return replace(matchup, a=Scored(both[0], float(mean[0]), float(std[0])),
+                   b=Scored(both[1], float(mean[1]), float(std[1])), left=swapped_left(earlier, rng),
+                   why="random", repeat_of=earlier.id)
 
 
 RECENT_ROUNDS = 6  # rounds whose recipes a new round avoids repeating

@@ -96,7 +96,7 @@ def api_schema(fuzz_app):
 
 OPERATIONS = ["GET /health", "POST /recipes", "POST /rank", "POST /pairs", "POST /votes", "GET /votes",
               "DELETE /votes/{vote_id}", "GET /models", "POST /models/{version_id}/activate", "POST /train",
-              "GET /train/{job_id}"]
+              "GET /train/{job_id}", "POST /household", "POST /household/votes"]
 
 
 def test_the_schema_lists_exactly_the_fuzzed_operations(api_schema):

@@ -446,7 +446,7 @@ def test_database_from_schema_version_2_is_migrated_in_place(tmp_path):
     path = tmp_path / "v2.sqlite3"
     _schema_2_database(path)
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION == 7
+    assert store.schema_version() == SCHEMA_VERSION
     conn = sqlite3.connect(path)
     columns = {r[1] for r in conn.execute("PRAGMA table_info(votes)")}
     indexes = {r[1] for r in conn.execute("PRAGMA index_list(votes)")}
@@ -470,7 +470,7 @@ def test_database_from_schema_version_2_is_migrated_in_place(tmp_path):
     # The app vote's pair without its time is a different vote (not an import of it).
     _, added = store.import_records([], [Vote(user="me", a="x", b="z", outcome="b")], "new.jsonl")
     assert added == [True]
-    assert Store(path).schema_version() == 7  # opening again changes nothing
+    assert Store(path).schema_version() == SCHEMA_VERSION  # opening again changes nothing
 
 
 def test_app_votes_may_repeat_a_pair_imports_may_not(store, recipes):
@@ -651,7 +651,7 @@ def test_schema_3_weight_paths_are_migrated_in_place(tmp_path, monkeypatch):
     _schema_3_database(home / "pantry.sqlite3", [inside, "data/weights/population-b.pt", gone, missing])
     monkeypatch.chdir(tmp_path / "run")  # old relative paths were relative to where the app ran
     store = Store(home / "pantry.sqlite3")
-    assert store.schema_version() == SCHEMA_VERSION == 7
+    assert store.schema_version() == SCHEMA_VERSION
     assert _stored_paths(store.path) == ["population-a.pt", str(legacy), "population-c.pt", str(missing)]
     assert [v.path for v in store.model_versions()][::-1] == [
         str(inside), str(legacy), str(home / "weights" / "population-c.pt"), str(missing)]

@@ -16,6 +16,7 @@ from pantry.errors import ImportFailed, PantryError
 from pantry.storage.jsonl import export_csv, export_trl, export_votes, import_jsonl
 from ui.text import md
 from ui.common import current_profile, flash, guarded
+from ui.consistency import render_consistency
 from ui.resources import get_lab
 from ui.state import all_votes_frame
 
@@ -151,6 +152,10 @@ with guarded("The votes table"):
                   icon=":material/delete:")
         d3.button("Restore", on_click=_set_deleted, args=(pick, False), disabled=not pick, key="restore_votes",
                   icon=":material/restore_from_trash:")
+
+st.subheader("Your consistency", anchor=False)
+with guarded("The consistency figures"):
+    render_consistency(user)  # ui/consistency.py: repeats, intransitive triads, reachable accuracy
 
 st.subheader("Import", anchor=False)
 with st.container(border=True):

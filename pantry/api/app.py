@@ -52,6 +52,7 @@ from fastapi.security import HTTPBearer
 
 import pantry
 from pantry.api import schemas as s
+from pantry.api.household import router as household_router
 from pantry.api.jobs import JobConflict, JobRegistry
 from pantry.api.tokens import TOKEN_TTL_S, profile_of_token, signing_key, sign, spend_key, verify
 from pantry.base import redact
@@ -698,6 +699,7 @@ def create_app(settings: Settings | None = None, lab: Lab | None = None) -> Fast
         return _job_out(job)
 
     app.include_router(api)
+    app.include_router(household_router, dependencies=[Depends(require_token)])  # POST /household, /household/votes
     return app
 
 

@@ -2,7 +2,8 @@
 
 A vote is one JSON object (DESIGN.md, Formats):
 `{"user", "a", "b", "outcome"}` plus optional `strength`, `left`, `reasons`, `pantry`,
-`created_at`, `model_version`, `generator`, `generator_reason`. `a` and `b` are recipe ids or
+`created_at`, `model_version`, `generator`, `generator_reason`, `group_id` (a household vote).
+`a` and `b` are recipe ids or
 inline recipe objects (`RecipeRecord`).
 
 - `VoteRecord` is that format, the one place where each field's rules are written (user
@@ -44,6 +45,7 @@ MAX_REASONS = 20
 MAX_PANTRY_ITEMS = 200
 MAX_ITEM_CHARS = 500
 MAX_META_CHARS = 300
+MAX_GROUP_ID_CHARS = 64
 
 # Prompt used for TRL exports, and recognised on TRL imports to recover the pantry.
 TRL_PROMPT_PREFIX = "Suggest a recipe using: "
@@ -125,6 +127,7 @@ Timestamp = Annotated[str, Checked(_timestamp, {"type": "string", "format": "dat
 MetaText = Annotated[text(MAX_META_CHARS), BeforeValidator(_number_as_text)]  # stripped; blank reads as null
 RecipeRef = Annotated[str | RecipeRecord, WrapValidator(_recipe_ref)]  # a recipe id or an inline recipe
 Items = text_list(MAX_PANTRY_ITEMS, MAX_ITEM_CHARS)
+GroupId = text(MAX_GROUP_ID_CHARS)
 
 
 # --- the formats ---------------------------------------------------------------------------
@@ -146,6 +149,7 @@ class VoteRecord(BaseModel):
     model_version: MetaText | None = None
     generator: MetaText | None = None
     generator_reason: MetaText | None = None
+    group_id: GroupId | None = None  # a household vote: the same id on each member's copy
 
     @model_validator(mode="after")
     def _two_recipes(self) -> "VoteRecord":
@@ -286,6 +290,10 @@ class Vote:
     left: which recipe was shown on the left ("a"/"b"), for position-bias diagnostics.
     created_at: ISO 8601 UTC; None until the store fills it with the current time.
     id: the store's row id (None before saving); deleted: soft-deleted (undone) in the store.
+    repeat_of: the store id of the earlier vote this one judges again (a repeat round shown
+        for rater self-consistency, `pantry.evaluation.consistency`); store bookkeeping like `id`,
+        so it is not part of the file format.
+    group_id: set on a household vote, the same on each present member's copy (in the format).
     """
 
     user: str
@@ -302,6 +310,8 @@ class Vote:
     generator_reason: str | None = None  # why that generator was used (e.g. "Ollama is not reachable")
     id: int | None = None
     deleted: bool = False
+    repeat_of: int | None = None
+    group_id: str | None = None
 
     @property
     def decisive(self) -> bool:
@@ -339,6 +349,8 @@ class Vote:
             d["generator"] = self.generator
         if self.generator_reason is not None:
             d["generator_reason"] = self.generator_reason
+        if self.group_id is not None:
+            d["group_id"] = self.group_id
         return d
 
 

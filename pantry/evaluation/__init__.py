@@ -8,7 +8,9 @@ What the package is for, one module per job:
 - `reports`: the Diagnostics and Retrain pages' one call per action (`diagnostics_report`,
   version tables), returning numbers and dataclasses for the UI to format;
 - `synth`: synthetic personas that vote with Bradley-Terry noise;
-- `personas`: the app loop measured on a persona (votes in, held-out accuracy out).
+- `personas`: the app loop measured on a persona (votes in, held-out accuracy out);
+- `consistency`: a rater's consistency with themselves (repeat rounds, agreement on repeats,
+  intransitive triads, a flip-probability estimate) and the vote weight it implies.
 
 What it may import: `pantry.model`, `pantry.domain`, `pantry.kitchen`, `pantry.generators`,
 `pantry.storage`, `pantry.base`, `pantry.errors`, `pantry.settings`, `pantry.paths`; never
@@ -25,6 +27,7 @@ _NAMES = {
     "diagnostics_report": "pantry.evaluation.reports", "DiagnosticsReport": "pantry.evaluation.reports",
     "persona_names": "pantry.evaluation.synth", "simulate_votes": "pantry.evaluation.synth",
     "persona_check": "pantry.evaluation.personas",
+    "profile_consistency": "pantry.evaluation.consistency",
 }
 __all__ = sorted(_NAMES)
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)

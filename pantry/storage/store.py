@@ -93,8 +93,9 @@ if TYPE_CHECKING:  # pragma: no cover
 # 4: model_versions.path relative to the weights folder (absolute only for files outside it);
 # 5: the `changes` counters (`Store.change_stamp`); 6: model_versions.weights (the weights
 # file's bytes) and weights_sha256; 7: votes.request_key (UNIQUE: a pair token or an
-# idempotency key is spent once) and request_digest, the index votes_by_user_pair
-SCHEMA_VERSION = 7
+# idempotency key is spent once) and request_digest, the index votes_by_user_pair;
+# 8: votes.repeat_of and votes.group_id (`_migrate_8`)
+SCHEMA_VERSION = 8
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _CHUNK = 500  # ids per IN (...) query, below SQLite's variable limit
 _EMBEDDING_CHUNK = 5000  # text hashes per embedding query (SQLite >= 3.32 allows 32766 variables, PostgreSQL 65535)
@@ -192,8 +193,17 @@ _LATE_INDEXES = (
     "CREATE INDEX IF NOT EXISTS votes_by_user_pair ON votes (user_name, a, b)",
 )
 
+# --- migration 8: repeat rounds and household votes ---------------------------------------
+# votes.repeat_of: the id of the earlier vote a repeat round judged again (rater
+# self-consistency); votes.group_id: the id shared by each member's copy of a household vote.
+# Added by `_migrate_8` (also on a new database, after the CREATE TABLEs), never in `_SCHEMA`,
+# so the step stays one separate block.
+_MIGRATION_8_COLUMNS = (("repeat_of", "INTEGER"), ("group_id", "TEXT"))
+_MIGRATION_8_INDEXES = ("CREATE INDEX IF NOT EXISTS votes_by_group ON votes (group_id)",)
+# --- end of migration 8 --------------------------------------------------------------------
+
 _VOTE_COLUMNS = ("id, user_name, a, b, outcome, strength, left_side, reasons_json, pantry_json, "
-                 "created_at, model_version, generator, generator_reason, deleted_at")
+                 "created_at, model_version, generator, generator_reason, deleted_at, repeat_of, group_id")
 _MODEL_COLUMNS = "id, user_name, path, created_at, embedder, metrics_json, meta_json, active, weights_sha256"
 _BATCH_COLUMNS = ("b.id, b.file_name, b.created_at, b.users_json, b.recipes_added, b.recipes_skipped, "
                   "b.votes_added, b.votes_skipped, b.votes_skipped_deleted, b.deleted_at, "
@@ -353,11 +363,12 @@ def _same_recipe(stored_json: str, new: Recipe) -> bool:
 
 def _vote_from_row(row: Sequence[Any]) -> Vote:
     (vid, user, a, b, outcome, strength, left, reasons, pantry, created, model_version,
-     generator, generator_reason, deleted_at) = row
+     generator, generator_reason, deleted_at, repeat_of, group_id) = row
     return Vote(user=user, a=a, b=b, outcome=outcome, strength=strength, left=left,
                 reasons=_tolerant_strings(reasons), pantry=_tolerant_strings(pantry),
                 created_at=created, model_version=model_version, generator=generator,
-                generator_reason=generator_reason, id=int(vid), deleted=deleted_at is not None)
+                generator_reason=generator_reason, id=int(vid), deleted=deleted_at is not None,
+                repeat_of=None if repeat_of is None else int(repeat_of), group_id=group_id)
 
 
 def _tolerant_dict(text: Any, what: str, problems: list[str]) -> dict[str, Any]:
@@ -728,6 +739,7 @@ class Store:
             for name, decl in added:
                 if name not in present:
                     conn.execute(self._ddl(f"ALTER TABLE {table} ADD COLUMN {name} {decl}"))
+        self._migrate_8(conn)  # before the data rewrites below, which read votes with every column
         if version < 3:
             self._backfill_content_keys(conn)
         if 0 < version < 4:
@@ -737,6 +749,15 @@ class Store:
         conn.execute("INSERT INTO changes (scope, n) VALUES ('*', 0) ON CONFLICT (scope) DO NOTHING")
         conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
+
+    def _migrate_8(self, conn: Any) -> None:
+        """Migration 8 (idempotent): votes.repeat_of and votes.group_id, added when missing."""
+        present = self._columns(conn, "votes")
+        for name, decl in _MIGRATION_8_COLUMNS:
+            if name not in present:
+                conn.execute(self._ddl(f"ALTER TABLE votes ADD COLUMN {name} {decl}"))
+        for statement in _MIGRATION_8_INDEXES:
+            conn.execute(self._ddl(statement))
 
     @staticmethod
     def _backfill_content_keys(conn: sqlite3.Connection) -> None:
@@ -1098,6 +1119,7 @@ class Store:
         if missing:
             shown = ", ".join(repr(m) for m in missing[:5]) + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else "")
             raise UnknownRecipe(f"vote refers to recipe(s) not in the database: {shown}; add the recipes first")
+        self._check_repeats(conn, checked)
         out = _Inserted(ids=[], added=[])
         rows: list[tuple[Any, ...]] = []
         now = now_iso()
@@ -1123,11 +1145,13 @@ class Store:
                          json.dumps(list(v.pantry), ensure_ascii=False),
                          v.created_at or now, redact(v.model_version), redact(v.generator),
                          redact(v.generator_reason), None, key, batch_id,
-                         *(request if request is not None and len(checked) == 1 else (None, None))))
+                         *(request if request is not None and len(checked) == 1 else (None, None)),
+                         v.repeat_of, v.group_id))
             out.added.append(True)
         insert = ("INSERT INTO votes (user_name, a, b, outcome, strength, left_side, reasons_json, pantry_json, "
                   "created_at, model_version, generator, generator_reason, deleted_at, content_key, batch_id, "
-                  "request_key, request_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                  "request_key, request_digest, repeat_of, group_id) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         if len(rows) == 1:  # one vote cast in the app: one round trip
             out.ids = [int(conn.execute(insert + " RETURNING id", rows[0]).fetchone()[0])]
         elif rows:
@@ -1139,6 +1163,25 @@ class Store:
             out.ids = [int(r[0]) for r in reversed(newest)]
         self._touch(conn, *{v.user for v in checked})
         return out
+
+    @staticmethod
+    def _check_repeats(conn: Any, votes: Sequence[Vote]) -> None:
+        """A vote's `repeat_of` must name a stored vote by the same profile on the same pair."""
+        wanted = {v.repeat_of for v in votes if v.repeat_of is not None}
+        for v in votes:
+            if v.repeat_of is not None and (isinstance(v.repeat_of, bool) or not isinstance(v.repeat_of, int)
+                                            or v.repeat_of <= 0):
+                raise InvalidInput(f"field 'repeat_of' must be a stored vote id, got {v.repeat_of!r}")
+        found: dict[int, tuple[str, frozenset[str]]] = {}
+        for chunk in _chunks(sorted(wanted)):
+            marks = ", ".join("?" * len(chunk))
+            for vid, user, a, b in conn.execute(f"SELECT id, user_name, a, b FROM votes WHERE id IN ({marks})",
+                                                tuple(chunk)):
+                found[int(vid)] = (user, frozenset((a, b)))
+        for v in votes:
+            if v.repeat_of is not None and found.get(v.repeat_of) != (v.user, frozenset((v.a, v.b))):
+                raise InvalidInput(f"field 'repeat_of': vote {v.repeat_of} is not a vote by {v.user!r} "
+                                   "on the same two recipes")
 
     def add_vote(self, vote: Vote, request_key: str | None = None, request_digest: str | None = None,
                  recipes: Sequence[Recipe] = ()) -> int:

@@ -1,0 +1,142 @@
+"""The household endpoints: POST /household (rank recipes for 2-6 profiles sharing a pantry)
+and POST /household/votes (one choice stored for every member present, as one group).
+
+A router of its own over `pantry.household`, registered by `create_app` with the same
+bearer-token dependency as every other endpoint. It reads the Lab and the generator choice
+from the app's state, so it imports nothing of `pantry.api.app` at import time. Errors are
+the app's: a bad member list or an unknown limit is a 400 naming the problem, a bad field a
+422, a request the offline composer cannot meet a 400 naming the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from pantry.api import schemas as s
+from pantry.domain.fields import one_of
+from pantry.domain.votes import DECISIVE, OUTCOMES, SIDES, STRENGTHS, RecipeRef, UserName
+from pantry.errors import GeneratorError, InvalidInput
+from pantry.household import LIKINGS, MAX_MEMBERS, MIN_MEMBERS
+
+router = APIRouter(tags=["household"])
+
+
+class HouseholdRequest(s.PantryInput):
+    members: list[UserName] = Field(min_length=MIN_MEMBERS, max_length=MAX_MEMBERS,
+                                    description=f"{MIN_MEMBERS} to {MAX_MEMBERS} existing profiles")
+    n: int = Field(8, ge=2, le=s.MAX_CANDIDATES, description=f"candidates to generate (2..{s.MAX_CANDIDATES})")
+    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="null: a new random seed")
+
+
+class MemberOut(BaseModel):
+    member: str
+    score: float  # the member's own model's score
+    z: float  # standardised over the candidates left after every member's limits
+    liking: one_of(LIKINGS)
+    own_rank: int  # the recipe's rank by this member alone
+
+
+class HouseholdPickOut(BaseModel):
+    rank: int
+    min_z: float
+    sum_z: float
+    recipe: s.RecipeOut
+    members: list[MemberOut]
+
+
+class RemovedOut(BaseModel):
+    id: str
+    title: str
+    reasons: list[str]  # "ben: bacon is not vegetarian"
+
+
+class MemberModelOut(BaseModel):
+    kind: str  # personal | population | heuristic
+    label: str
+
+
+class HouseholdResponse(BaseModel):
+    members: list[str]
+    limits: dict[str, list[str]]
+    models: dict[str, MemberModelOut]
+    ranked: list[HouseholdPickOut]  # best for the household first
+    removed: list[RemovedOut]
+
+
+class HouseholdVoteRequest(s.Body):
+    members: list[UserName] = Field(min_length=MIN_MEMBERS, max_length=MAX_MEMBERS)
+    a: RecipeRef
+    b: RecipeRef
+    outcome: one_of(OUTCOMES)
+    strength: one_of(STRENGTHS) | None = None
+    left: one_of(SIDES) | None = None
+
+
+class HouseholdVoteStored(BaseModel):
+    group_id: str
+    ids: list[int]  # one vote per member, in the order given
+
+
+def _recipe_out(r) -> s.RecipeOut:
+    return s.RecipeOut(id=r.id, title=r.title, ingredients=list(r.ingredients), steps=list(r.steps),
+                       minutes=r.minutes, servings=r.servings, cuisine=r.cuisine, tags=list(r.tags), source=r.source)
+
+
+@router.post("/household", response_model=HouseholdResponse)
+def household(body: HouseholdRequest, request: Request) -> HouseholdResponse:
+    """Generate `n` candidates for the shared pantry and rank them for the members: recipes
+    breaking any member's diet limit removed first, then the highest minimum of the members'
+    standardised scores (their sum breaks ties); each member's score and liking listed."""
+    import secrets
+
+    from pantry.api.app import _composer_refusal
+    from pantry.generators import GenerationRequest
+    from pantry.household import plan_household
+    from pantry.kitchen import read_pantry
+
+    lab = request.app.state.lab
+    try:
+        reading = read_pantry(body.pantry or "", body.items, kitchen=lab.kitchen,
+                              max_chars=lab.settings.max_pantry_chars)
+    except InvalidInput as e:
+        raise InvalidInput(f"field 'pantry': {e}") from None
+    seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
+    gen = GenerationRequest(pantry=reading.pantry, amounts=reading.amounts, cooked=reading.cooked, n=body.n, seed=seed)
+    choice = request.app.state.generators.get()
+    try:
+        ranking = plan_household(lab, choice, gen, body.members)
+    except GeneratorError as e:
+        raise _composer_refusal(e, choice) from None
+    return HouseholdResponse(
+        members=list(ranking.members), limits={m: list(v) for m, v in ranking.limits.items()},
+        models={m: MemberModelOut(kind=k, label=label) for m, (k, label) in ranking.models.items()},
+        ranked=[HouseholdPickOut(rank=p.rank, min_z=p.min_z, sum_z=p.sum_z, recipe=_recipe_out(p.recipe),
+                                 members=[MemberOut(**asdict(ms)) for ms in p.members]) for p in ranking.ranked],
+        removed=[RemovedOut(id=r.id, title=r.title, reasons=list(why)) for r, why in ranking.removed])
+
+
+@router.post("/household/votes", response_model=HouseholdVoteStored, status_code=201)
+def household_vote(body: HouseholdVoteRequest, request: Request) -> HouseholdVoteStored:
+    """Store one household choice between recipes `a` and `b` (ids, or recipe objects) for
+    every member present, marked as one group vote (`group_id`)."""
+    from pantry.domain.votes import vote_from_dict
+    from pantry.household import cast_household_vote
+
+    store = request.app.state.lab.store
+    if body.strength is not None and body.outcome not in DECISIVE:
+        raise InvalidInput(f"field 'strength' is for decisive votes (a or b), not {body.outcome!r}")
+    refs = {side: (ref.model_dump() if hasattr(ref, "model_dump") else ref)
+            for side, ref in (("a", body.a), ("b", body.b))}
+    vote, inline = vote_from_dict({"user": body.members[0], "a": refs["a"], "b": refs["b"],
+                                   "outcome": body.outcome})  # the pair's rules, written once
+    if inline:
+        store.add_recipes(inline)
+    strength = (body.strength or "slightly") if body.outcome in DECISIVE else None
+    ids = cast_household_vote(store, body.members, vote.a, vote.b, body.outcome, strength, body.left)
+    return HouseholdVoteStored(group_id=store.get_vote(ids[0]).group_id, ids=ids)
+
+
+__all__ = ["router"]
