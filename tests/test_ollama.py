@@ -587,3 +587,17 @@ def test_auto_mode_with_a_huge_tags_body_uses_the_composer(server, tmp_path):
     assert choice.backend == "offline"
     assert choice.reason.startswith("offline composer: Ollama 0.5.1 at")
     assert "over 4 MiB" in choice.reason
+
+
+def test_credentials_in_the_ollama_host_never_reach_a_message():
+    """OLLAMA_HOST=http://user:pw@... connects with them but no reason, status or repr shows the password."""
+    from pantry.generators.ollama_gen import check_ollama
+
+    host = "http://pantryuser:s3cretpw99@127.0.0.1:1"
+    status = check_ollama(host, timeout=0.2)
+    assert not status.reachable and "s3cretpw99" not in status.reason + status.host
+    gen = OllamaGenerator(host=host, timeout=0.5)
+    assert "s3cretpw99" not in repr(gen) and "s3cretpw99" in gen.host  # still used to connect
+    with pytest.raises(GeneratorUnavailable) as info:
+        gen.generate(GenerationRequest(pantry=("egg",), n=1))
+    assert "s3cretpw99" not in str(info.value) and "127.0.0.1:1" in str(info.value)

@@ -33,6 +33,7 @@ from typing import Any, Iterable
 import httpx
 import ollama
 
+from pantry.base import redact
 from pantry.errors import GeneratorError, GeneratorUnavailable, InvalidRecipe
 from pantry.domain.fields import loads_json
 from pantry.domain.recipes import Recipe, recipe_from_answer, recipe_json_schema
@@ -136,7 +137,7 @@ def check_ollama(host: str = DEFAULT_HOST, model: str = DEFAULT_MODEL, timeout: 
     url = base_url(host)
 
     def status(reachable: bool, version: str | None, models: tuple[str, ...], has: bool, reason: str):
-        return OllamaStatus(reachable, version, models, has, reason, host=url, model=model)
+        return OllamaStatus(reachable, version, models, has, redact(reason, host), host=redact(url, host), model=model)
 
     try:
         with httpx.Client(base_url=url, timeout=timeout, follow_redirects=True) as http:
@@ -284,6 +285,7 @@ class OllamaGenerator:
         if max_answer_bytes <= 0:
             raise ValueError("max_answer_bytes must be positive")
         self.host = base_url(host)
+        self.shown_host = redact(self.host, host)  # for messages: never the password
         self.model = model
         self.timeout = float(timeout)
         self.answer_deadline = float(answer_deadline) if answer_deadline is not None else self.timeout
@@ -298,7 +300,7 @@ class OllamaGenerator:
         self.calls = 0  # chat calls made by the last generate() that finished (for tests and logs)
 
     def __repr__(self) -> str:
-        return f"OllamaGenerator(host={self.host!r}, model={self.model!r}, timeout={self.timeout:g})"
+        return f"OllamaGenerator(host={self.shown_host!r}, model={self.model!r}, timeout={self.timeout:g})"
 
     # -- public --------------------------------------------------------------------
     def generate(self, request: GenerationRequest, on_progress: ProgressFn | None = None) -> list[Recipe]:
@@ -444,21 +446,21 @@ class OllamaGenerator:
 
     def _too_large_message(self, e: "_TooLarge") -> str:
         what = {"answer": "answer", "line": "stream line", "stream": "stream"}[e.what]
-        return (f"Ollama's {what} passed the {_size(e.limit)} cap (model {self.model} at {self.host}): "
+        return (f"Ollama's {what} passed the {_size(e.limit)} cap (model {self.model} at {self.shown_host}): "
                 f"the server may be ignoring num_predict; stopped reading")
 
     def _timeout_message(self, seconds: float | None = None) -> str:
         seconds = self.timeout if seconds is None else seconds
-        return (f"Ollama did not answer within {_seconds(seconds)} (model {self.model} at {self.host}): "
+        return (f"Ollama did not answer within {_seconds(seconds)} (model {self.model} at {self.shown_host}): "
                 f"it may be loading the model or overloaded; try again or raise PANTRY_OLLAMA_TIMEOUT")
 
     def _unreachable_message(self) -> str:
-        return f"Ollama is not reachable at {self.host}: start it with `ollama serve`"
+        return f"Ollama is not reachable at {self.shown_host}: start it with `ollama serve`"
 
     def _map_error(self, e: BaseException) -> GeneratorError:
         if isinstance(e, httpx.ConnectTimeout):
             return GeneratorUnavailable(
-                f"Ollama is not reachable at {self.host} (no connection within {_seconds(self.timeout)}): "
+                f"Ollama is not reachable at {self.shown_host} (no connection within {_seconds(self.timeout)}): "
                 f"start it with `ollama serve`")
         if isinstance(e, httpx.TimeoutException):
             return GeneratorError(self._timeout_message())
@@ -470,7 +472,7 @@ class OllamaGenerator:
             low = message.lower()
             if e.status_code == 404 or ("not found" in low and "model" in low):
                 return GeneratorUnavailable(
-                    f"model {self.model} is not available at {self.host} ({message}): run {pull_command(self.model)}")
+                    f"model {self.model} is not available at {self.shown_host} ({message}): run {pull_command(self.model)}")
             if e.status_code < 0:  # an {"error": ...} line in the middle of the stream
                 return GeneratorError(f"Ollama failed while writing the recipe: {message}")
             return GeneratorError(f"Ollama error (HTTP {e.status_code}): {message}")
