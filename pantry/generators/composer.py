@@ -185,9 +185,14 @@ class OfflineComposer:
 
     name = NAME
 
-    def __init__(self, dishes_path: str | Path | None = None, kitchen: Any = None):
+    def __init__(self, dishes_path: str | Path | None = None, kitchen: Any = None, family_choice: str = "pantry"):
+        """`family_choice`: "pantry" (dishes made mostly from the pantry first) or "random" (any
+        feasible dish-book family, uniformly: the baseline of bench/composer_realism.py)."""
+        if family_choice not in ("pantry", "random"):
+            raise ValueError(f"family_choice must be 'pantry' or 'random', got {family_choice!r}")
         self._dishes_path = dishes_path
         self._kitchen = kitchen
+        self._family_choice = family_choice
         self._book: DishBook | None = None
         self._plan_cache: dict[tuple, tuple[list[Family], list[float], frozenset[str]]] = {}
 
@@ -350,7 +355,7 @@ class OfflineComposer:
             if not ok:
                 continue
             feasible.append(f)
-            if pantry:
+            if pantry and self._family_choice == "pantry":
                 share = from_pantry / max(1.0, from_pantry + to_buy)
                 # Strongly prefer dishes made mostly from what the user has.
                 weights.append(math.exp(7.0 * share) * (1.0 + 0.1 * min(from_pantry, 5)))
