@@ -6,7 +6,8 @@ calls that every revision since the composer's dish book has: `read_pantry`,
 `GenerationRequest`, `OfflineComposer.generate`, `drop_near_duplicates`,
 `drop_recently_shown` and `valid_pairs`. Each round does what the Compare page does: 6
 candidates, near-duplicates and recently shown dishes dropped, then a pair; the pair is a
-random valid pair (a new user's model has no preference worth simulating).
+random valid pair (a new user's model has no preference worth simulating). Where the
+request has `recent` (the session's latest recipes), it is passed, as the Compare page does.
 
     python bench/composer_sessions.py OUT.json [--sessions 40] [--rounds 8] [--family-choice random]
 """
@@ -70,8 +71,9 @@ def main(argv: list[str] | None = None) -> None:
         recent: list = []
         rounds = []
         for r in range(args.rounds):
+            extra = {"recent": tuple(recent)} if "recent" in GenerationRequest.__dataclass_fields__ else {}
             request = GenerationRequest(pantry=reading.pantry, amounts=reading.amounts, cooked=reading.cooked,
-                                        n=N_CANDIDATES, seed=rng.randrange(1 << 31))
+                                        n=N_CANDIDATES, seed=rng.randrange(1 << 31), **extra)
             try:
                 made = composer.generate(request)
             except GeneratorError:

@@ -10,7 +10,8 @@ names, a share), never wording for people:
 - `heat_order_problems`: steps that add food to a pan, pot or wok before any step heats one,
   and a cooked dish whose first step is "Add ...";
 - `same_family`: two recipes that are the same kind of dish (an omelette and another
-  omelette), judged by their methods, so it also works for recipes of other generators;
+  omelette), judged by their methods (`pantry.kitchen.dedupe`), so it also works for recipes
+  of other generators;
 - `clashes`: pairs of main ingredients no one puts in one dish (tuna with tofu, smoked
   salmon with peanut butter) from the kitchen categories.
 
@@ -23,15 +24,13 @@ import re
 from typing import Iterable
 
 from pantry.domain.recipes import Recipe
-from pantry.kitchen.dedupe import Signature, jaccard, signature
+from pantry.kitchen.dedupe import FAMILY_METHOD_SIMILARITY, Signature, signature
+from pantry.kitchen.dedupe import same_family as dedupe_same_family
 from pantry.kitchen.knowledge import Ingredient, Kitchen, resolve_kitchen
 
 __all__ = ["FAMILY_METHOD_SIMILARITY", "clashes", "heat_order_problems", "main_ingredients", "pantry_share",
            "same_family", "unused_lines"]
 
-# Two methods this alike (Jaccard of their content words) are one kind of dish. Measured on
-# composed recipes: 97% of same-family pairs are above, 0.05% of other pairs.
-FAMILY_METHOD_SIMILARITY = 0.45
 MINOR = frozenset({"herb", "spice", "oil", "sweetener", "baking"})
 # A step word that names a kind of ingredient ("the stock", "the cheese", "the noodles").
 _GENERIC = {"stock", "cheese", "oil", "noodle", "pasta", "rice", "sauce", "bean", "fish", "sausage", "pepper",
@@ -117,13 +116,10 @@ def heat_order_problems(recipe: Recipe) -> list[str]:
 
 
 def same_family(a: Recipe | Signature, b: Recipe | Signature, kitchen: Kitchen | None = None) -> bool:
-    """True when two recipes are the same kind of dish: their methods share at least
-    FAMILY_METHOD_SIMILARITY of their content words (both with a real method)."""
+    """`pantry.kitchen.dedupe.same_family` for recipes or signatures."""
     sa = a if isinstance(a, Signature) else signature(a, kitchen)
     sb = b if isinstance(b, Signature) else signature(b, kitchen)
-    if len(sa.method) < 8 or len(sb.method) < 8:
-        return False
-    return jaccard(sa.method, sb.method) >= FAMILY_METHOD_SIMILARITY
+    return dedupe_same_family(sa, sb)
 
 
 # Kitchen categories that do not meet in one dish (the first is a protein the second clashes with).
