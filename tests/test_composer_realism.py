@@ -11,7 +11,16 @@ non-English names, diets and cuisines, this checks that:
   and no step cooks it again;
 - every step mentions only ingredients of the recipe, staples, or a generic word
   (GENERIC_WORDS) for an ingredient the recipe lists;
-- no two recipes of one round are near-duplicates, and diets hold.
+- no two recipes of one round are near-duplicates, and diets hold;
+- every listed ingredient is used by a step, nothing goes into a pan before one is heated,
+  a cooked dish does not start "Add ...", and no mains clash (tuna with tofu)
+  (`pantry.generators.realism`).
+
+Then simulated Compare sessions (issue 18: food a person would cook from *this* pantry):
+many pantries, a few rounds each, as the page does them (6 candidates with the session's
+recent recipes, `drop_recently_shown`, a valid pair): recipes use mostly what the pantry
+holds (against a random dish-book choice in the same run), every pantry item shows up
+within three rounds, no pair of one dish family, no dish repeated, no family over its share.
 """
 
 from __future__ import annotations
@@ -22,7 +31,11 @@ import time
 
 import pytest
 
-from pantry.kitchen.dedupe import near_duplicate
+import statistics
+
+from pantry.compare import drop_recently_shown, valid_pairs
+from pantry.generators.realism import clashes, heat_order_problems, main_ingredients, pantry_share, unused_lines
+from pantry.kitchen.dedupe import drop_near_duplicates, near_duplicate, same_dish, same_family, signature
 from pantry.errors import GeneratorError
 from pantry.generators.base import GenerationRequest
 from pantry.generators.composer import OfflineComposer
@@ -137,6 +150,9 @@ def _problems(reading, request, recipe, kb) -> list[str]:
                 problems.append(f"a step cooks the leftover {c} again: {step!r}")
     if request.diets:
         problems += diet_violations(recipe, request.diets, kb)
+    problems += [f"no step uses {line!r}" for line in unused_lines(recipe, kb)]
+    problems += [f"food into a cold pan or 'Add' first: {step!r}" for step in heat_order_problems(recipe)]
+    problems += [f"{a} with {b} in one dish" for a, b in clashes(recipe, kb)]
     return [f"{recipe.title}: {p}" for p in problems]
 
 
@@ -167,3 +183,119 @@ def test_checker_covers_what_it_claims(rounds):
     assert used_cooked > 150
     assert sum(bool(req.diets) for _, req, _ in data) > 120
     assert sum(1 for rd, _, _ in data if any(i.raw in FOREIGN for i in rd.items)) > 100
+
+
+# ------------------------------------------------------------------ sessions (issue 18)
+
+SESSION_PANTRIES = [
+    "tofu, broccoli, rice noodles, peanut butter", "eggs, spinach, feta, onion", "chicken, rice, peppers, onion, garlic",
+    "pasta, tomatoes, basil, mozzarella", "potatoes, leek, cheddar, milk", "salmon, lemon, asparagus, potatoes",
+    "chickpeas, canned tomatoes, spinach, coconut milk", "minced beef, kidney beans, tortillas, cheddar",
+    "bread, ham, cheese, eggs", "lentils, carrots, onion, cumin",
+]
+SESSION_ROUNDS = 6
+
+
+def _session_pantries() -> list[str]:
+    rng = random.Random(18)
+    out = list(SESSION_PANTRIES)
+    while len(out) < 30:
+        out.append(", ".join(rng.sample(PLAIN, rng.randint(3, 6))))
+    return out
+
+
+def _sessions(composer: OfflineComposer):
+    """(pantry reading, [(round, shown pair)]) per pantry, as the Compare page makes rounds."""
+    out = []
+    for k, text in enumerate(_session_pantries()):
+        reading = read_pantry(text)
+        rng = random.Random(k)
+        recent: list = []
+        shown = []
+        for r in range(SESSION_ROUNDS):
+            request = GenerationRequest(pantry=reading.pantry, amounts=reading.amounts, n=6,
+                                        seed=rng.randrange(1 << 31), recent=tuple(recent))
+            distinct = drop_recently_shown(drop_near_duplicates(composer.generate(request)), recent)
+            i, j = rng.choice(valid_pairs(distinct))
+            pair = (distinct[i], distinct[j])
+            shown.append((r, pair))
+            recent = (recent + list(pair))[-12:]
+        out.append((reading, shown))
+    return out
+
+
+@pytest.fixture(scope="module")
+def sessions():
+    start = time.perf_counter()
+    after = _sessions(OfflineComposer())
+    baseline = _sessions(OfflineComposer(family_choice="random"))
+    return after, baseline, time.perf_counter() - start
+
+
+def _median_share(data) -> float:
+    kb = load_kitchen()
+    shares = [pantry_share(x, rd.pantry, kb) for rd, shown in data for _, pair in shown for x in pair]
+    return statistics.median(s for s in shares if s is not None)
+
+
+def test_sessions_use_the_pantry_first(sessions):
+    """Recipes are made mostly from the pantry: the median share of a shown recipe's main
+    ingredients found in the pantry beats a random dish-book choice of the same run by far."""
+    after, baseline, elapsed = sessions
+    assert elapsed < 40, elapsed
+    ours, rand = _median_share(after), _median_share(baseline)
+    assert ours >= 0.3 and ours >= 1.6 * rand, (ours, rand)
+
+
+def test_every_pantry_item_is_used_within_three_rounds(sessions):
+    kb = load_kitchen()
+    after, _, _ = sessions
+    shares = []
+    for reading, shown in after:
+        used = {m for r, pair in shown if r < 3 for x in pair for m in main_ingredients(x, kb)}
+        used |= {i.name for r, pair in shown if r < 3 for x in pair for line in x.ingredients
+                 if (i := kb.match_line(line)) is not None}
+        known = [n for n in reading.pantry if kb.get(n) is not None]
+        shares.append(sum(n in used for n in known) / len(known))
+    assert statistics.mean(shares) >= 0.85, shares  # 0.90 measured; 0.87 before issue 18
+    tofu = dict((rd.raw_text if hasattr(rd, "raw_text") else ",".join(rd.pantry), shown) for rd, shown in after)
+    pb = [shown for rd, shown in after if "peanut butter" in rd.pantry and "tofu" in rd.pantry][0]
+    assert any("peanut butter" in line for r, pair in pb if r < 3 for x in pair for line in x.ingredients), \
+        [x.title for _, pair in pb for x in pair]
+    del tofu
+
+
+def test_one_dish_one_name_and_no_family_over_its_share(sessions):
+    after, _, _ = sessions
+    problems = []
+    for reading, shown in after:
+        sigs = []
+        for r, (a, b) in shown:
+            sa, sb = signature(a), signature(b)
+            if same_family(sa, sb):
+                problems.append(f"one family in a pair: {a.title!r} / {b.title!r}")
+            for x, sx in ((a, sa), (b, sb)):
+                if any(same_dish(sx, o) or near_duplicate(x, y) for o, y in sigs[-12:]):
+                    problems.append(f"{x.title!r} repeats a dish of the last rounds ({reading.pantry})")
+                sigs.append((sx, x))
+        flat = [s for s, _ in sigs]
+        worst = max(sum(same_family(x, y) for y in flat) for x in flat)
+        if worst > 3:  # 3 of 12 shown recipes at most
+            problems.append(f"one family {worst} times in {len(flat)} recipes for {reading.pantry}")
+    # One soup against a minestrone-like soup may share a method (the family test is by method words).
+    assert len(problems) <= 2, "\n".join(problems[:20])
+
+
+def test_the_issue_pantry_gets_no_pancakes_or_fish_and_uses_its_items():
+    """"tofu, broccoli, rice noodles, peanut butter": no blueberry pancakes, no smoked-salmon
+    frittata, no grilled cheese with tuna and tofu; peanut butter in some recipe."""
+    kb = load_kitchen()
+    reading = read_pantry("tofu, broccoli, rice noodles, peanut butter")
+    recipes = [r for seed in range(8) for r in OfflineComposer().generate(
+        GenerationRequest(pantry=reading.pantry, n=6, seed=seed))]
+    titles = " | ".join(r.title for r in recipes)
+    assert not re.search(r"blueberr|smoked salmon|grilled cheese", titles, re.I), titles
+    assert not [c for r in recipes for c in clashes(r, kb)]
+    shares = [pantry_share(r, reading.pantry, kb) for r in recipes]
+    assert sum(s >= 0.5 for s in shares) >= 0.4 * len(shares), list(zip(shares, titles.split(" | ")))
+    assert sum(any("peanut butter" in line for line in r.ingredients) for r in recipes) >= 4, titles

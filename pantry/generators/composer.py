@@ -25,6 +25,7 @@ Imports: `pantry.domain`, `pantry.kitchen`, `pantry.errors`, `pantry.generators.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import re
@@ -288,6 +289,11 @@ class OfflineComposer:
             covered |= {c for c in draft.canon if c in pantry}
             if on_progress is not None:
                 on_progress(i + 1, n, f"composed '{draft.recipe.title}'")
+        if len(out) < min(n, 2) and recent:
+            # The session has had every dish this pantry allows: repeat one rather than fail.
+            # Relax the session rule step by step: only the last pair, then nothing.
+            fewer = tuple(request.recent)[-2:] if len(request.recent) > 2 else ()
+            return self.generate(dataclasses.replace(request, recent=fewer), on_progress)
         if len(out) < min(n, 2):
             raise GeneratorError(
                 f"the offline composer could only make {len(out)} distinct recipe(s) of {n} "
@@ -333,12 +339,13 @@ class OfflineComposer:
         """Family weights for the next recipe of a batch: one recipe per family while others are
         left (two of one family would make a pair of the same dish), and, pantry first, a
         family that can use a pantry item no recipe of the batch uses yet counts for more."""
+        good = 0.05 * max(weights, default=0.0)  # dishes in the pantry band
         fresh = any(f.id not in used and wt > 0 for f, wt in zip(families, weights))
         out = []
         for f, wt in zip(families, weights):
             if f.id in used:
                 wt = 0.0 if fresh else wt / (1 + 4 * used[f.id])
-            elif pantry_first:
+            elif pantry_first and wt >= good:
                 wt *= 1 + 3 * len(uses[f.id] - covered)
             out.append(wt)
         return out if sum(out) > 0 else list(weights)
@@ -417,7 +424,7 @@ class OfflineComposer:
             shares.append(share)
             if pantry and self._family_choice == "pantry":
                 # Strongly prefer dishes made mostly from what the user has.
-                weights.append(math.exp(10.0 * share) * (1.0 + 0.15 * min(from_pantry, 5)))
+                weights.append(math.exp(7.0 * share) * (1.0 + 0.1 * min(from_pantry, 5)))
             else:
                 weights.append(1.0)
         if not feasible:
@@ -500,7 +507,7 @@ class OfflineComposer:
                 elif all(book.categories.get(canon[o]) in MINOR_CATEGORIES for o in other):
                     p = s.include * 0.7  # a herb or a spice to buy is a small thing
                 else:
-                    p = s.include * 0.15  # an extra main to buy: rarely, with a pantry
+                    p = s.include * 0.15  # an extra main to buy (salmon in a tofu pantry's pasta): rarely
                 if rng.random() >= p:
                     continue
             lo = s.count[0] if required else 1
