@@ -299,3 +299,44 @@ def test_the_issue_pantry_gets_no_pancakes_or_fish_and_uses_its_items():
     shares = [pantry_share(r, reading.pantry, kb) for r in recipes]
     assert sum(s >= 0.5 for s in shares) >= 0.4 * len(shares), list(zip(shares, titles.split(" | ")))
     assert sum(any("peanut butter" in line for line in r.ingredients) for r in recipes) >= 4, titles
+
+
+def test_cups_and_grams_compare_through_the_ingredients_density():
+    """"1 cup" of rice in the pantry against "160 g rice" in a recipe: 240 ml x 0.78 g/ml =
+    187 g, enough; before, cups and grams did not compare (and counted as enough whatever
+    the numbers). "1/2 cup" (94 g) is not enough for 300 g, and the composer scales or reports it."""
+    kb = load_kitchen()
+    from pantry.kitchen import parse_amount
+    rice = kb.get("rice")
+    assert amount_ratio(parse_amount("1 cup"), line_amount("160 g rice"), rice) == pytest.approx(187.2 / 160)
+    assert amount_ratio(parse_amount("1/2 cup"), line_amount("300 g rice"), rice) == pytest.approx(93.6 / 300)
+    assert amount_ratio(parse_amount("250 g"), line_amount("1 cup milk"), kb.get("milk")) == pytest.approx(250 / 247.2)
+    assert amount_ratio(parse_amount("1 cup"), line_amount("160 g tofu"), kb.get("tofu")) is None  # no density known
+    reading = read_pantry("1/2 cup rice, chicken, peas, carrots, soy sauce")
+    made = [r for seed in range(10) for r in OfflineComposer().generate(GenerationRequest(
+        pantry=reading.pantry, amounts=reading.amounts, n=4, servings=4, seed=seed))]
+    rice_lines = [(r, line) for r in made for line in r.ingredients if kb.match_line(line) is rice
+                  and "cooked" not in line]
+    assert rice_lines
+    for r, line in rice_lines:
+        ratio = amount_ratio(parse_amount("1/2 cup"), line_amount(line), rice)
+        assert ratio >= 1 - 1e-9 or line in missing_ingredients(r, reading.pantry, kb, amounts=reading.amounts), line
+
+
+def test_dishes_the_pantry_amounts_can_make_come_first():
+    """With "1 egg" in the pantry, dishes needing several eggs (omelette, frittata, shakshuka)
+    come less often than when the pantry just says "eggs"."""
+    kb = load_kitchen()
+
+    def egg_short(text: str) -> float:
+        reading = read_pantry(text)
+        made = [r for seed in range(15) for r in OfflineComposer().generate(GenerationRequest(
+            pantry=reading.pantry, amounts=reading.amounts, n=4, seed=seed))]
+        from pantry.kitchen import parse_amount
+        return sum(any(kb.match_line(line) is kb.get("egg")
+                       and (amount_ratio(parse_amount("1"), line_amount(line), kb.get("egg")) or 1) < 1
+                       for line in r.ingredients) for r in made) / len(made)
+
+    with_amount = egg_short("1 egg, spinach, feta, onion, tomatoes, bread")
+    without = egg_short("eggs, spinach, feta, onion, tomatoes, bread")
+    assert with_amount <= 0.5 * without, (with_amount, without)

@@ -332,7 +332,8 @@ class OfflineComposer:
     @staticmethod
     def _plan_key(request: GenerationRequest) -> tuple:
         return (tuple(sorted(request.pantry)), tuple(sorted(request.diets)),
-                (request.cuisine or "").strip().lower(), request.max_minutes, tuple(sorted(request.cooked or ())))
+                (request.cuisine or "").strip().lower(), request.max_minutes, tuple(sorted(request.cooked or ())),
+                tuple(sorted((str(k), str(v)) for k, v in dict(request.amounts or {}).items())), request.servings)
 
     def _batch_weights(self, families: list[Family], weights: list[float], used: dict[str, int],
                        uses: dict[str, frozenset[str]], covered: set[str], pantry_first: bool) -> list[float]:
@@ -392,6 +393,9 @@ class OfflineComposer:
             cands = fast
         cooked = self._canonical_pantry(request.cooked or ())
         pantry = self._canonical_pantry(request.pantry) | cooked
+        # What the pantry holds too little of for a slot (1 egg for an omelette for two) is not "had".
+        sized = _Have(names=pantry, amounts=self._amounts(request.amounts))
+        servings = int(request.servings or 1)
         feasible: list[Family] = []
         weights: list[float] = []
         shares: list[float] = []
@@ -403,8 +407,10 @@ class OfflineComposer:
             for s in f.slots:
                 canon = {book.canon[o] for o in self._allowed(s.options, request.diets)}
                 usable = pantry if s.takes_cooked else pantry - cooked
-                have = len(canon & usable)
-                uses |= canon & usable
+                held = {c for c in canon & usable
+                        if (self._share_of_need(s, c, c, servings, sized) or 1.0) >= MIN_SCALE}
+                have = len(held)
+                uses |= held
                 staple = len((canon - pantry) & book.staples)
                 if s.include >= 1.0:
                     if len(canon) < s.count[0]:
