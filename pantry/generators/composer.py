@@ -268,6 +268,8 @@ class OfflineComposer:
                 if cand is None:
                     continue
                 if pantry_first and attempt < MAX_DRAWS_PER_RECIPE - 4:
+                    if pantry and not cand.canon & pantry:
+                        continue  # a smoked-salmon frittata for a tofu pantry: nothing of it is at home
                     if self._unrealistic(cand, attempt):
                         continue
                     if recent:
@@ -418,7 +420,7 @@ class OfflineComposer:
                         break
                     from_pantry += min(have, s.count[1])
                     # A slot the pantry fills in part asks for one item less (see _compose_one).
-                    lo = max(1, s.count[0] - 1) if have else s.count[0]
+                    lo = max(1, s.count[0] - 1) if pantry else s.count[0]
                     to_buy += max(0, lo - have - staple)
                 elif have:
                     from_pantry += min(have, s.count[1])
@@ -513,11 +515,11 @@ class OfflineComposer:
                 elif all(book.categories.get(canon[o]) in MINOR_CATEGORIES for o in other):
                     p = s.include * 0.7  # a herb or a spice to buy is a small thing
                 else:
-                    p = s.include * 0.15  # an extra main to buy (salmon in a tofu pantry's pasta): rarely
+                    p = s.include * 0.05  # an extra main to buy (salmon in a tofu pantry's pasta): rarely
                 if rng.random() >= p:
                     continue
             lo = s.count[0] if required else 1
-            if have and lo > 1:
+            if pantry and lo > 1:
                 lo -= 1  # "tofu and broccoli stir-fry": what the pantry has may stand for two
             k = rng.randint(lo, max(lo, s.count[1]))
             rng.shuffle(have)

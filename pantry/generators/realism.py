@@ -124,14 +124,14 @@ def same_family(a: Recipe | Signature, b: Recipe | Signature, kitchen: Kitchen |
 
 # Kitchen categories that do not meet in one dish (the first is a protein the second clashes with).
 _CLASHING = {("fish", "poultry"), ("fish", "meat")}
-_SWEET_ONLY = frozenset({"chocolate", "maple syrup", "jam", "blueberry", "raspberry", "strawberry", "banana"})
+_SWEET_ONLY = frozenset({"jam", "blueberry", "raspberry", "strawberry", "banana"})  # not maple syrup (glazes), chocolate (mole)
 _TOFU_LIKE = frozenset({"tofu", "tempeh", "seitan"})
 
 
 def clashes(recipe: Recipe, kitchen: Kitchen | None = None) -> list[tuple[str, str]]:
     """Pairs of main ingredients that do not belong in one dish: fish or seafood with tofu;
     fish with meat or poultry; two kinds of fish; fish, seafood or meat with berries,
-    banana, chocolate, jam or maple syrup (pancake things)."""
+    banana or jam (pancake things)."""
     kb = _kb(kitchen)
     ings = [kb.get(n) for n in main_ingredients(recipe, kb)]
     ings += [i for i in (kb.match_line(line) for line in recipe.ingredients)
