@@ -52,7 +52,9 @@ MIN_SCALE = 0.5
 # Cooked weight per raw weight, by kitchen category, for a cooked leftover in a slot sized raw.
 COOKED_GAIN = {"grain": 2.5, "pasta": 2.2}
 # Pantry first: families whose pantry share is this far below the best family's are rarely drawn.
-BAND = 0.3
+BAND = 0.4
+EXTRA_DRAFTS = 6  # a batch of n drafts up to n + 6 and keeps the n made most from the pantry
+COVERAGE_BONUS = 0.25  # per pantry item a kept draft adds, when choosing among the drafts
 RECENT_ROUNDS = 6  # of GenerationRequest.recent, the latest rounds (two recipes each) that count
 
 
@@ -257,7 +259,10 @@ class OfflineComposer:
         pantry_first = self._family_choice == "pantry"
         recent = [signature(r) for r in (request.recent or ())][-2 * RECENT_ROUNDS:] if pantry_first else []
         blocked: dict[str, int] = {}  # families a recent round had enough of: drawn only when nothing else is left
-        for i in range(n):
+        failed: dict[str, int] = {}  # families whose draft came back empty (no title, too slow...)
+        # Pantry first, a batch drafts more than it returns and keeps the drafts made most from the pantry.
+        drafts = n + min(n, EXTRA_DRAFTS) if pantry_first and pantry and n >= 2 else n
+        for i in range(drafts):
             draft = None
             for attempt in range(MAX_DRAWS_PER_RECIPE):
                 w = self._batch_weights(families, weights, {**blocked, **used_families}, uses, covered, pantry_first)
@@ -266,6 +271,9 @@ class OfflineComposer:
                 cand = self._compose_one(fam, request, have, rng, minimal=minimal,
                                          prefer=frozenset(pantry - covered) if pantry_first else frozenset())
                 if cand is None:
+                    failed[fam.id] = failed.get(fam.id, 0) + 1
+                    if failed[fam.id] >= 2:
+                        blocked[fam.id] = 1  # this family cannot make a dish of these constraints
                     continue
                 if pantry_first and attempt < MAX_DRAWS_PER_RECIPE - 4:
                     if pantry and not cand.canon & pantry:
@@ -289,18 +297,47 @@ class OfflineComposer:
             out.append(draft)
             used_families[draft.family.id] = used_families.get(draft.family.id, 0) + 1
             covered |= {c for c in draft.canon if c in pantry}
-            if on_progress is not None:
+            if on_progress is not None and i < n:
                 on_progress(i + 1, n, f"composed '{draft.recipe.title}'")
         if len(out) < min(n, 2) and recent:
             # The session has had every dish this pantry allows: repeat one rather than fail.
             # Relax the session rule step by step: only the last pair, then nothing.
             fewer = tuple(request.recent)[-2:] if len(request.recent) > 2 else ()
             return self.generate(dataclasses.replace(request, recent=fewer), on_progress)
+        if len(out) < min(n, 2) and pantry_first:
+            # Pantry first left too little room: any feasible family, as before issue 18.
+            anyway = OfflineComposer(self._dishes_path, self._kitchen_obj(), family_choice="random")
+            anyway._book = self._book
+            return anyway.generate(request, on_progress)
         if len(out) < min(n, 2):
             raise GeneratorError(
                 f"the offline composer could only make {len(out)} distinct recipe(s) of {n} "
                 f"for these constraints; try fewer diets, another cuisine or a longer time limit")
+        if len(out) > n:
+            out = self._most_from_pantry(out, n, pantry)
         return [d.recipe for d in out]
+
+    def _most_from_pantry(self, drafts: list[_Draft], n: int, pantry: frozenset[str]) -> list[_Draft]:
+        """The `n` drafts made most from the pantry, in their drafting order: greedily, each
+        scored by its share of main ingredients from the pantry plus a bonus for pantry items
+        no draft kept so far uses (so every pantry item still turns up)."""
+        book = self.book
+
+        def main(d: _Draft) -> set[str]:
+            return {c for c in d.canon if c not in book.staples and book.categories.get(c) not in MINOR_CATEGORIES}
+
+        mains = [main(d) for d in drafts]
+        kept: list[int] = []
+        covered: set[str] = set()
+        while len(kept) < n:
+            def score(k: int) -> float:
+                m = mains[k]
+                share = len(m & pantry) / len(m) if m else 0.0
+                return share + COVERAGE_BONUS * len((drafts[k].canon & pantry) - covered)
+            k = max((k for k in range(len(drafts)) if k not in kept), key=score)
+            kept.append(k)
+            covered |= drafts[k].canon & pantry
+        return [drafts[k] for k in sorted(kept)]
 
     # -- planning ------------------------------------------------------------------------
     def _canonical_pantry(self, items: Iterable[str]) -> frozenset[str]:
@@ -589,8 +626,6 @@ class OfflineComposer:
         steps = [_fill_step(text, words, q if quick else m) for text, m, q in plan]
 
         title = self._title(fam, picks, rng)
-        if title is None:
-            return None
         names = [n for ns in picks.values() for n in ns]
         canon = [canon_of(n) for n in names]
         tags = list(dict.fromkeys(fam.tags))
@@ -631,7 +666,7 @@ class OfflineComposer:
             scale *= 0.9
         return line
 
-    def _title(self, fam: Family, picks: dict[str, list[str]], rng: random.Random) -> str | None:
+    def _title(self, fam: Family, picks: dict[str, list[str]], rng: random.Random) -> str:
         book = self.book
 
         def short(name: str) -> str:
@@ -655,8 +690,9 @@ class OfflineComposer:
                     break
             if ok:
                 usable.append(t)
-        if not usable:
-            return None  # "Pasta" alone says nothing: draw again
+        if not usable:  # "Pasta" alone says nothing: name the main pick ("Cabbage Yaki Udon")
+            main = next((picks[r][0] for r in ("protein", "veg", "legume", "base") if picks.get(r)), None)
+            usable = [f"{{Adj}} {short(main)} {fam.name}" if main else f"{{Adj}} {fam.name}"]
         template = rng.choice(usable)
         adjs = list(fam.adjectives)
         for ns in picks.values():
