@@ -39,7 +39,8 @@ from pantry.generators.base import DIETS, GenerationRequest, ProgressFn
 from pantry.generators.dishbook import (OPTIONAL, PLACEHOLDER, DishBook, Family, Measure, Slot, default_book,
                                         load_dish_book, outside_placeholders, step_used, title_role)
 from pantry.kitchen import Amount, amount_ratio, line_amount, parse_amount
-from pantry.kitchen.dedupe import MINOR_CATEGORIES, Signature, session_conflict, signature, signature_similarity
+from pantry.kitchen.dedupe import (MINOR_CATEGORIES, Signature, same_dish, session_conflict, signature,
+                                  signature_similarity)
 
 __all__ = ["NAME", "OfflineComposer", "format_line"]
 
@@ -287,8 +288,9 @@ class OfflineComposer:
                             continue
                 if n > 1:
                     cand.signature = signature(cand.recipe)
+                    strict = pantry_first and attempt < MAX_DRAWS_PER_RECIPE - 4  # one dish, one name
                     if any(signature_similarity(cand.signature, prev.signature) >= DUPLICATE_THRESHOLD
-                           for prev in out):
+                           or (strict and same_dish(cand.signature, prev.signature)) for prev in out):
                         continue
                 draft = cand
                 break
