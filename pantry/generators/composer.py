@@ -19,8 +19,17 @@ them are replaced by their `"if_cooked"` text (or dropped); they are never used 
 randomness comes from a `random.Random` seeded from the request seed, so the same request
 gives the same recipes. A batch (`n >= 2`) never holds near-duplicates (`pantry.kitchen.dedupe`).
 
-Imports: `pantry.domain`, `pantry.kitchen`, `pantry.errors`, `pantry.generators.base` and
-`pantry.generators.dishbook`.
+Pantry first (issue 18; README "Composer realism"): families are weighted by the share of
+their ingredients the pantry holds, within a band below the best; a batch uses one family
+per recipe, drafts a few more recipes than asked and keeps those made most from the pantry
+while covering every pantry item; a draft is drawn again when it uses nothing from the
+pantry or fails a check of `pantry.generators.realism` (an unused ingredient, a cold pan,
+clashing mains); `GenerationRequest.recent` keeps a session from getting the same dish, or
+one family over its share, again. `family_choice="random"` turns all this off (the bench's
+baseline).
+
+Imports: `pantry.domain`, `pantry.kitchen`, `pantry.errors`, `pantry.generators.base`,
+`pantry.generators.dishbook` and `pantry.generators.realism`.
 """
 
 from __future__ import annotations
