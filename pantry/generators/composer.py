@@ -279,7 +279,8 @@ class OfflineComposer:
                 fam = rng.choices(families, weights=w, k=1)[0]
                 minimal = attempt >= MAX_DRAWS_PER_RECIPE // 2 and request.max_minutes is not None
                 cand = self._compose_one(fam, request, have, rng, minimal=minimal,
-                                         prefer=frozenset(pantry - covered) if pantry_first else frozenset())
+                                         prefer=frozenset(pantry - covered) if pantry_first else frozenset(),
+                                         relaxed=attempt >= MAX_DRAWS_PER_RECIPE // 2)
                 if cand is None:
                     failed[fam.id] = failed.get(fam.id, 0) + 1
                     if failed[fam.id] >= 2:
@@ -524,7 +525,11 @@ class OfflineComposer:
         return amount_ratio(amount, line_amount(line), self._kitchen_obj().get(canon))
 
     def _compose_one(self, fam: Family, request: GenerationRequest, have_: "_Have",
-                     rng: random.Random, minimal: bool = False, prefer: frozenset[str] = frozenset()) -> _Draft | None:
+                     rng: random.Random, minimal: bool = False, prefer: frozenset[str] = frozenset(),
+                     relaxed: bool = False) -> _Draft | None:
+        """One draft of `fam`, or None. `relaxed` (late draws of a batch that found too few
+        distinct recipes): slots are filled as before issue 18, with extras to buy and full
+        counts, so that drafts differ where the constraints leave few families."""
         book = self.book
         canon = book.canon
         pantry, cooked = have_.names, have_.cooked
@@ -560,6 +565,8 @@ class OfflineComposer:
                     p = max(0.85, s.include)
                 elif staple or not pantry:
                     p = s.include
+                elif relaxed:
+                    p = s.include * (0.3 if len(pantry) >= 6 else 1.0)
                 elif all(book.categories.get(canon[o]) in MINOR_CATEGORIES for o in other):
                     p = s.include * 0.7  # a herb or a spice to buy is a small thing
                 else:
@@ -567,7 +574,7 @@ class OfflineComposer:
                 if rng.random() >= p:
                     continue
             lo = s.count[0] if required else 1
-            if pantry and lo > 1:
+            if pantry and lo > 1 and not relaxed:
                 lo -= 1  # "tofu and broccoli stir-fry": what the pantry has may stand for two
             k = rng.randint(lo, max(lo, s.count[1]))
             rng.shuffle(have)
@@ -581,6 +588,9 @@ class OfflineComposer:
             # With a real pantry, buy only what the slot needs; otherwise fill it up. An item
             # the pantry holds too little of comes after staples: it means buying more.
             found = bool(have or staple or short)
+            if relaxed and other and rng.random() < 0.5:  # a batch short of distinct dishes: vary it
+                have, other = [], other + have
+                found = bool(staple or short)
             for pool, limit in ((have, k), (staple, k), (short, k), (other, lo if pantry and found else k)):
                 for o in pool:
                     if len(chosen) >= limit:
