@@ -357,3 +357,29 @@ def test_a_narrow_pantry_band_still_gives_a_full_batch():
         recipes = OfflineComposer().generate(GenerationRequest(pantry=reading.pantry, n=6, seed=seed))
         assert len(recipes) >= 4, [r.title for r in recipes]
         assert all(len(r.title.split()) >= 2 for r in recipes), [r.title for r in recipes]
+
+
+def test_the_checks_catch_what_the_issue_saw():
+    """Each check of pantry.generators.realism on a recipe that has the fault and one that does not."""
+    from pantry.domain.recipes import recipe_from_dict
+    kb = load_kitchen()
+    cold = recipe_from_dict({"title": "Minestrone", "ingredients": ["1 onion", "1 carrot", "1 tbsp olive oil",
+                                                                    "400 g canned tomatoes"],
+                             "steps": ["Add the onion and carrot to the pot and cook gently for 8 minutes.",
+                                       "Add the canned tomatoes and simmer for 20 minutes."]})
+    assert heat_order_problems(cold) and unused_lines(cold, kb) == ["1 tbsp olive oil"]
+    warm = recipe_from_dict({"title": "Minestrone", "ingredients": list(cold.ingredients),
+                             "steps": ["Heat the olive oil in a large pot over a medium heat.", *cold.steps]})
+    assert not heat_order_problems(warm) and not unused_lines(warm, kb)
+    salad = recipe_from_dict({"title": "Salad", "ingredients": ["1 cucumber", "1 tomato"],
+                              "steps": ["Add the cucumber and tomato to a bowl, mix and season."]})
+    assert not heat_order_problems(salad)  # nothing cooks: "Add" first is fine
+    melt = recipe_from_dict({"title": "Grilled Cheese", "ingredients": ["2 slices bread", "120 g tuna",
+                                                                       "120 g tofu", "40 g cheddar"],
+                             "steps": ["Fill the bread with the tuna, tofu and cheddar and toast it."]})
+    assert ("tuna", "tofu") in clashes(melt, kb)
+    pancakes = recipe_from_dict({"title": "Pancakes", "ingredients": ["100 g flour", "1 egg", "100 g blueberries"],
+                                 "steps": ["Whisk, cook and serve."]})
+    assert not clashes(pancakes, kb)
+    assert pantry_share(pancakes, ("tofu", "broccoli", "rice noodle", "peanut butter"), kb) == 0
+    assert main_ingredients(pancakes, kb) == ["egg", "blueberry"]  # flour is a staple
