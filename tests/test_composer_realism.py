@@ -244,7 +244,7 @@ def test_sessions_use_the_pantry_first(sessions):
     after, baseline, elapsed = sessions
     assert elapsed < 40, elapsed
     ours, rand = _median_share(after), _median_share(baseline)
-    assert ours >= 0.3 and ours >= 1.6 * rand, (ours, rand)
+    assert ours >= 0.35 and ours >= 1.8 * rand, (ours, rand)  # 0.40 against 0.17 measured
 
 
 def test_every_pantry_item_is_used_within_three_rounds(sessions):
@@ -257,12 +257,10 @@ def test_every_pantry_item_is_used_within_three_rounds(sessions):
                  if (i := kb.match_line(line)) is not None}
         known = [n for n in reading.pantry if kb.get(n) is not None]
         shares.append(sum(n in used for n in known) / len(known))
-    assert statistics.mean(shares) >= 0.85, shares  # 0.90 measured; 0.87 before issue 18
-    tofu = dict((rd.raw_text if hasattr(rd, "raw_text") else ",".join(rd.pantry), shown) for rd, shown in after)
+    assert statistics.mean(shares) >= 0.9, shares  # 0.97 measured here; 0.87 in the bench before issue 18
     pb = [shown for rd, shown in after if "peanut butter" in rd.pantry and "tofu" in rd.pantry][0]
     assert any("peanut butter" in line for r, pair in pb if r < 3 for x in pair for line in x.ingredients), \
         [x.title for _, pair in pb for x in pair]
-    del tofu
 
 
 def test_one_dish_one_name_and_no_family_over_its_share(sessions):
