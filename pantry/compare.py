@@ -27,7 +27,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from pantry.base import ProgressFn
-from pantry.kitchen.dedupe import DEFAULT_THRESHOLD, drop_near_duplicates, near_duplicate, signature, signature_similarity
+from pantry.kitchen.dedupe import (DEFAULT_THRESHOLD, drop_near_duplicates, fresh_for_session, near_duplicate,
+                                  signature, signature_similarity)
 from pantry.errors import GeneratorError, InvalidInput, PantryError
 from pantry.domain.recipes import Recipe
 from pantry.domain.votes import Vote
@@ -146,11 +147,16 @@ def drop_recently_shown(recipes: Sequence[Recipe], recent: Sequence[Recipe],
                         dup: Callable[[Recipe, Recipe], bool] | None = None) -> list[Recipe]:
     """The candidates that are not (near-)duplicates of a recipe shown in recent rounds.
 
-    Keeps round after round from showing the same dish again under a new title; when fewer
-    than two would remain, returns the candidates unchanged (a pair beats no pair).
+    Keeps round after round from showing the same dish again under a new title, or one dish
+    family (omelettes) more than its share (`pantry.kitchen.dedupe.fresh_for_session`); when
+    fewer than two would remain, that rule and then the near-duplicate one are let go (a pair
+    beats no pair).
     """
     dup = dup or (lambda r, s: r.id == s.id or near_duplicate(r, s))
     fresh = [r for r in recipes if not any(dup(r, s) for s in recent)]
+    varied = fresh_for_session(fresh, recent)  # nor the same dish again, nor a family over its share
+    if len(varied) >= 2:
+        return varied
     return fresh if len(fresh) >= 2 else list(recipes)
 
 

@@ -55,3 +55,13 @@ def test_encoder_bench_small():
     rows = _table_rows(out.split("\n\n")[0])
     assert rows[0][0].startswith("bare SentenceTransformer.encode") and any(r[0].startswith("onnx") for r in rows)
     assert "Spearman of scores" in out and any(r[0].startswith("cold scoring") for r in rows)
+
+
+def test_composer_realism_bench_small():
+    """Before (here HEAD, so the test needs no old revision), random dish book and after, one table."""
+    out = _run("composer_realism.py", "--before", "HEAD", "--sessions", "3", "--rounds", "2", timeout=300)
+    rows = _table_rows(out)
+    names = [r[0] for r in rows]
+    assert any(n.startswith("median main-ingredient share from the pantry") for n in names)
+    assert any("before (HEAD)" in n for n in names)
+    assert all(r[3] != "-" for r in rows if not r[0].startswith("before"))  # every figure has its same-run baseline

@@ -11,7 +11,16 @@ non-English names, diets and cuisines, this checks that:
   and no step cooks it again;
 - every step mentions only ingredients of the recipe, staples, or a generic word
   (GENERIC_WORDS) for an ingredient the recipe lists;
-- no two recipes of one round are near-duplicates, and diets hold.
+- no two recipes of one round are near-duplicates, and diets hold;
+- every listed ingredient is used by a step, nothing goes into a pan before one is heated,
+  a cooked dish does not start "Add ...", and no mains clash (tuna with tofu)
+  (`pantry.generators.realism`).
+
+Then simulated Compare sessions (issue 18: food a person would cook from *this* pantry):
+many pantries, a few rounds each, as the page does them (6 candidates with the session's
+recent recipes, `drop_recently_shown`, a valid pair): recipes use mostly what the pantry
+holds (against a random dish-book choice in the same run), every pantry item shows up
+within three rounds, no pair of one dish family, no dish repeated, no family over its share.
 """
 
 from __future__ import annotations
@@ -22,7 +31,11 @@ import time
 
 import pytest
 
-from pantry.kitchen.dedupe import near_duplicate
+import statistics
+
+from pantry.compare import drop_recently_shown, valid_pairs
+from pantry.generators.realism import clashes, heat_order_problems, main_ingredients, pantry_share, unused_lines
+from pantry.kitchen.dedupe import drop_near_duplicates, near_duplicate, same_dish, same_family, signature
 from pantry.errors import GeneratorError
 from pantry.generators.base import GenerationRequest
 from pantry.generators.composer import OfflineComposer
@@ -137,6 +150,9 @@ def _problems(reading, request, recipe, kb) -> list[str]:
                 problems.append(f"a step cooks the leftover {c} again: {step!r}")
     if request.diets:
         problems += diet_violations(recipe, request.diets, kb)
+    problems += [f"no step uses {line!r}" for line in unused_lines(recipe, kb)]
+    problems += [f"food into a cold pan or 'Add' first: {step!r}" for step in heat_order_problems(recipe)]
+    problems += [f"{a} with {b} in one dish" for a, b in clashes(recipe, kb)]
     return [f"{recipe.title}: {p}" for p in problems]
 
 
@@ -167,3 +183,201 @@ def test_checker_covers_what_it_claims(rounds):
     assert used_cooked > 150
     assert sum(bool(req.diets) for _, req, _ in data) > 120
     assert sum(1 for rd, _, _ in data if any(i.raw in FOREIGN for i in rd.items)) > 100
+
+
+# ------------------------------------------------------------------ sessions (issue 18)
+
+SESSION_PANTRIES = [
+    "tofu, broccoli, rice noodles, peanut butter", "eggs, spinach, feta, onion", "chicken, rice, peppers, onion, garlic",
+    "pasta, tomatoes, basil, mozzarella", "potatoes, leek, cheddar, milk", "salmon, lemon, asparagus, potatoes",
+    "chickpeas, canned tomatoes, spinach, coconut milk", "minced beef, kidney beans, tortillas, cheddar",
+    "bread, ham, cheese, eggs", "lentils, carrots, onion, cumin",
+]
+SESSION_ROUNDS = 6
+
+
+def _session_pantries() -> list[str]:
+    rng = random.Random(18)
+    out = list(SESSION_PANTRIES)
+    while len(out) < 30:
+        out.append(", ".join(rng.sample(PLAIN, rng.randint(3, 6))))
+    return out
+
+
+def _sessions(composer: OfflineComposer):
+    """(pantry reading, [(round, shown pair)]) per pantry, as the Compare page makes rounds."""
+    out = []
+    for k, text in enumerate(_session_pantries()):
+        reading = read_pantry(text)
+        rng = random.Random(k)
+        recent: list = []
+        shown = []
+        for r in range(SESSION_ROUNDS):
+            request = GenerationRequest(pantry=reading.pantry, amounts=reading.amounts, n=6,
+                                        seed=rng.randrange(1 << 31), recent=tuple(recent))
+            distinct = drop_recently_shown(drop_near_duplicates(composer.generate(request)), recent)
+            i, j = rng.choice(valid_pairs(distinct))
+            pair = (distinct[i], distinct[j])
+            shown.append((r, pair))
+            recent = (recent + list(pair))[-12:]
+        out.append((reading, shown))
+    return out
+
+
+@pytest.fixture(scope="module")
+def sessions():
+    start = time.perf_counter()
+    after = _sessions(OfflineComposer())
+    baseline = _sessions(OfflineComposer(family_choice="random"))
+    return after, baseline, time.perf_counter() - start
+
+
+def _median_share(data) -> float:
+    kb = load_kitchen()
+    shares = [pantry_share(x, rd.pantry, kb) for rd, shown in data for _, pair in shown for x in pair]
+    return statistics.median(s for s in shares if s is not None)
+
+
+def test_sessions_use_the_pantry_first(sessions):
+    """Recipes are made mostly from the pantry: the median share of a shown recipe's main
+    ingredients found in the pantry beats a random dish-book choice of the same run by far."""
+    after, baseline, elapsed = sessions
+    assert elapsed < 40, elapsed
+    ours, rand = _median_share(after), _median_share(baseline)
+    assert ours >= 0.35 and ours >= 1.8 * rand, (ours, rand)  # 0.40 against 0.17 measured
+
+
+def test_every_pantry_item_is_used_within_three_rounds(sessions):
+    kb = load_kitchen()
+    after, _, _ = sessions
+    shares = []
+    for reading, shown in after:
+        used = {m for r, pair in shown if r < 3 for x in pair for m in main_ingredients(x, kb)}
+        used |= {i.name for r, pair in shown if r < 3 for x in pair for line in x.ingredients
+                 if (i := kb.match_line(line)) is not None}
+        known = [n for n in reading.pantry if kb.get(n) is not None]
+        shares.append(sum(n in used for n in known) / len(known))
+    assert statistics.mean(shares) >= 0.9, shares  # 0.97 measured here; 0.87 in the bench before issue 18
+    pb = [shown for rd, shown in after if "peanut butter" in rd.pantry and "tofu" in rd.pantry][0]
+    assert any("peanut butter" in line for r, pair in pb if r < 3 for x in pair for line in x.ingredients), \
+        [x.title for _, pair in pb for x in pair]
+
+
+def test_one_dish_one_name_and_no_family_over_its_share(sessions):
+    after, _, _ = sessions
+    problems = []
+    for reading, shown in after:
+        sigs = []
+        for r, (a, b) in shown:
+            sa, sb = signature(a), signature(b)
+            if same_family(sa, sb):
+                problems.append(f"one family in a pair: {a.title!r} / {b.title!r}")
+            for x, sx in ((a, sa), (b, sb)):
+                if any(same_dish(sx, o) or near_duplicate(x, y) for o, y in sigs[-12:]):
+                    problems.append(f"{x.title!r} repeats a dish of the last rounds ({reading.pantry})")
+                sigs.append((sx, x))
+        flat = [s for s, _ in sigs]
+        worst = max(sum(same_family(x, y) for y in flat) for x in flat)
+        if worst > 3:  # 3 of 12 shown recipes at most
+            problems.append(f"one family {worst} times in {len(flat)} recipes for {reading.pantry}")
+    # A pantry that allows only a few dishes (green onion, salmon, cashews, ginger) gets a dish
+    # again rather than none (the rule is relaxed step by step): at most 2% of shown recipes.
+    # The composer at e09c924 repeated 8% and paired one family in 1.6% of rounds (bench).
+    shown_n = sum(2 * len(shown) for _, shown in after)
+    assert len(problems) <= 0.02 * shown_n, "\n".join(problems[:20])
+
+
+def test_the_issue_pantry_gets_no_pancakes_or_fish_and_uses_its_items():
+    """"tofu, broccoli, rice noodles, peanut butter": no blueberry pancakes, no smoked-salmon
+    frittata using nothing from the pantry, no grilled cheese with tuna and tofu (a clash);
+    most recipes made half from the pantry; peanut butter in several recipes."""
+    kb = load_kitchen()
+    reading = read_pantry("tofu, broccoli, rice noodles, peanut butter")
+    recipes = [r for seed in range(8) for r in OfflineComposer().generate(
+        GenerationRequest(pantry=reading.pantry, n=6, seed=seed))]
+    titles = " | ".join(r.title for r in recipes)
+    assert not re.search(r"blueberr|smoked salmon", titles + " ".join(line for r in recipes for line in r.ingredients),
+                         re.I), titles
+    assert all(set(main_ingredients(r, kb)) & set(reading.pantry) for r in recipes), titles  # nothing from the pantry
+    assert not [c for r in recipes for c in clashes(r, kb)]
+    shares = [pantry_share(r, reading.pantry, kb) for r in recipes]
+    assert sum(s >= 0.5 for s in shares) >= 0.4 * len(shares), list(zip(shares, titles.split(" | ")))
+    assert sum(any("peanut butter" in line for line in r.ingredients) for r in recipes) >= 4, titles
+
+
+def test_cups_and_grams_compare_through_the_ingredients_density():
+    """"1 cup" of rice in the pantry against "160 g rice" in a recipe: 240 ml x 0.78 g/ml =
+    187 g, enough; before, cups and grams did not compare (and counted as enough whatever
+    the numbers). "1/2 cup" (94 g) is not enough for 300 g, and the composer scales or reports it."""
+    kb = load_kitchen()
+    from pantry.kitchen import parse_amount
+    rice = kb.get("rice")
+    assert amount_ratio(parse_amount("1 cup"), line_amount("160 g rice"), rice) == pytest.approx(187.2 / 160)
+    assert amount_ratio(parse_amount("1/2 cup"), line_amount("300 g rice"), rice) == pytest.approx(93.6 / 300)
+    assert amount_ratio(parse_amount("250 g"), line_amount("1 cup milk"), kb.get("milk")) == pytest.approx(250 / 247.2)
+    assert amount_ratio(parse_amount("1 cup"), line_amount("160 g tofu"), kb.get("tofu")) is None  # no density known
+    reading = read_pantry("1/2 cup rice, chicken, peas, carrots, soy sauce")
+    made = [r for seed in range(10) for r in OfflineComposer().generate(GenerationRequest(
+        pantry=reading.pantry, amounts=reading.amounts, n=4, servings=4, seed=seed))]
+    rice_lines = [(r, line) for r in made for line in r.ingredients if kb.match_line(line) is rice
+                  and "cooked" not in line]
+    assert rice_lines
+    for r, line in rice_lines:
+        ratio = amount_ratio(parse_amount("1/2 cup"), line_amount(line), rice)
+        assert ratio >= 1 - 1e-9 or line in missing_ingredients(r, reading.pantry, kb, amounts=reading.amounts), line
+
+
+def test_dishes_the_pantry_amounts_can_make_come_first():
+    """With "1 egg" in the pantry, dishes needing several eggs (omelette, frittata, shakshuka)
+    come less often than when the pantry just says "eggs"."""
+    kb = load_kitchen()
+
+    def egg_short(text: str) -> float:
+        reading = read_pantry(text)
+        made = [r for seed in range(15) for r in OfflineComposer().generate(GenerationRequest(
+            pantry=reading.pantry, amounts=reading.amounts, n=4, seed=seed))]
+        from pantry.kitchen import parse_amount
+        return sum(any(kb.match_line(line) is kb.get("egg")
+                       and (amount_ratio(parse_amount("1"), line_amount(line), kb.get("egg")) or 1) < 1
+                       for line in r.ingredients) for r in made) / len(made)
+
+    with_amount = egg_short("1 egg, spinach, feta, onion, tomatoes, bread")
+    without = egg_short("eggs, spinach, feta, onion, tomatoes, bread")
+    assert with_amount <= 0.5 * without, (with_amount, without)
+
+
+def test_a_narrow_pantry_band_still_gives_a_full_batch():
+    """Pantry first once left a single family able to make a dish for this pantry (the other,
+    yaki udon, found no title for a single vegetable): one recipe, then an error. Now a family
+    whose drafts come back empty is set aside and titles fall back to the main pick."""
+    reading = read_pantry("black beans, quinoa, sweet potato, cabbage, eggplant, noodles")
+    for seed in range(6):
+        recipes = OfflineComposer().generate(GenerationRequest(pantry=reading.pantry, n=6, seed=seed))
+        assert len(recipes) >= 4, [r.title for r in recipes]
+        assert all(len(r.title.split()) >= 2 for r in recipes), [r.title for r in recipes]
+
+
+def test_the_checks_catch_what_the_issue_saw():
+    """Each check of pantry.generators.realism on a recipe that has the fault and one that does not."""
+    from pantry.domain.recipes import recipe_from_dict
+    kb = load_kitchen()
+    cold = recipe_from_dict({"title": "Minestrone", "ingredients": ["1 onion", "1 carrot", "1 tbsp olive oil",
+                                                                    "400 g canned tomatoes"],
+                             "steps": ["Add the onion and carrot to the pot and cook gently for 8 minutes.",
+                                       "Add the canned tomatoes and simmer for 20 minutes."]})
+    assert heat_order_problems(cold) and unused_lines(cold, kb) == ["1 tbsp olive oil"]
+    warm = recipe_from_dict({"title": "Minestrone", "ingredients": list(cold.ingredients),
+                             "steps": ["Heat the olive oil in a large pot over a medium heat.", *cold.steps]})
+    assert not heat_order_problems(warm) and not unused_lines(warm, kb)
+    salad = recipe_from_dict({"title": "Salad", "ingredients": ["1 cucumber", "1 tomato"],
+                              "steps": ["Add the cucumber and tomato to a bowl, mix and season."]})
+    assert not heat_order_problems(salad)  # nothing cooks: "Add" first is fine
+    melt = recipe_from_dict({"title": "Grilled Cheese", "ingredients": ["2 slices bread", "120 g tuna",
+                                                                       "120 g tofu", "40 g cheddar"],
+                             "steps": ["Fill the bread with the tuna, tofu and cheddar and toast it."]})
+    assert ("tuna", "tofu") in clashes(melt, kb)
+    pancakes = recipe_from_dict({"title": "Pancakes", "ingredients": ["100 g flour", "1 egg", "100 g blueberries"],
+                                 "steps": ["Whisk, cook and serve."]})
+    assert not clashes(pancakes, kb)
+    assert pantry_share(pancakes, ("tofu", "broccoli", "rice noodle", "peanut butter"), kb) == 0
+    assert main_ingredients(pancakes, kb) == ["egg", "blueberry"]  # flour is a staple

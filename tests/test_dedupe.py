@@ -82,3 +82,47 @@ def test_the_kitchen_is_injected():
     assert "hen fruit" in sig.ingredients and "egg" not in sig.ingredients
     a, b = frittata("Spinach and Red Onion Frittata"), frittata("Sunday Brunch Bake")
     assert near_duplicate(a, b, kitchen=tiny) and drop_near_duplicates([a, b], kitchen=tiny) == [a]
+
+
+# --- one session: the same dish again, a family over its share (issue 18) -----------------------
+
+def _fried_rice(title: str, veg: str, protein: str = "tofu") -> object:
+    return recipe_from_dict({
+        "title": title,
+        "ingredients": ["300 g cooked rice", f"200 g {protein}", f"150 g {veg}", "2 tbsp soy sauce",
+                        "2 cloves garlic", "1 tbsp vegetable oil"],
+        "steps": ["Heat the vegetable oil in a wok over a high heat.",
+                  f"Stir-fry the {protein} for 4 minutes until golden.",
+                  f"Add the garlic and {veg} and stir-fry for 3 minutes.",
+                  "Add the rice and toss over a high heat for 4 minutes until hot and slightly crisp, "
+                  "then season with the soy sauce."]})
+
+
+def _omelette(title: str, veg: str) -> object:
+    return recipe_from_dict({
+        "title": title,
+        "ingredients": ["3 eggs", f"60 g {veg}", "20 g cheddar", "1 tbsp butter"],
+        "steps": ["Beat the eggs with a pinch of salt and pepper.",
+                  "Melt the butter in a small non-stick frying pan over a medium heat.",
+                  f"Cook the {veg} for 3 minutes, then pour in the eggs and swirl.",
+                  "When almost set, scatter over the cheddar, fold in half and slide onto a plate."]})
+
+
+def test_the_same_dish_under_another_title_is_not_shown_again():
+    """"Savoury Tofu Fried Rice" and "Savoury Broccoli Fried Rice with Tofu": one dish (the
+    issue saw them as one pair); a fried rice of prawns and peas is another dish of the family."""
+    from pantry.kitchen.dedupe import fresh_for_session, same_dish, same_family, signature
+
+    a = _fried_rice("Savoury Tofu Fried Rice", "broccoli")
+    b = _fried_rice("Savoury Broccoli Fried Rice with Tofu", "carrot")
+    c = _fried_rice("Prawn and Pea Fried Rice", "pea", protein="prawns")
+    sa, sb, sc = signature(a), signature(b), signature(c)
+    assert same_family(sa, sb) and same_dish(sa, sb)
+    assert same_family(sa, sc) and not same_dish(sa, sc)
+    omelette = _omelette("Spinach Omelette", "spinach")
+    assert not same_family(sa, signature(omelette))
+    # recent (oldest first): the fried rice four recipes ago; b is the same dish, c only the same family
+    recent = [a, _omelette("Mushroom Omelette", "mushroom"), _omelette("Pepper Omelette", "pepper"),
+              _omelette("Leek Omelette", "leek"), _omelette("Kale Omelette", "kale")]
+    kept = fresh_for_session([b, c, omelette], recent, gap=2)
+    assert [r.title for r in kept] == ["Prawn and Pea Fried Rice"]  # omelettes: 4 already (cap 2)

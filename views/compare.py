@@ -199,7 +199,8 @@ def _request(inputs: dict, reading, seed: int) -> GenerationRequest:
     cuisine = inputs.get("cuisine", ANY)
     return GenerationRequest(pantry=reading.pantry, amounts=reading.amounts, cooked=reading.cooked,
                              n=int(st.session_state.get("n_candidates", 6)), diets=tuple(inputs.get("diets", [])),
-                             cuisine=None if cuisine == ANY else cuisine, max_minutes=max_minutes or None, seed=seed)
+                             cuisine=None if cuisine == ANY else cuisine, max_minutes=max_minutes or None, seed=seed,
+                             recent=tuple(st.session_state.get("_recent_recipes", ())))
 
 
 def _prefetch(inputs: dict, reading) -> None:

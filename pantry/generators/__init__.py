@@ -16,7 +16,8 @@ and the ollama client are both light.
 
 What the package is for, one module per job: `base` (the protocol and the request),
 `dishbook` (the dish book's format, as pydantic models, and loading it), `composer` (the
-offline composer), `ollama_gen` (Ollama), and this module (the choice between them).
+offline composer), `realism` (would a person cook it: checks of a recipe against its pantry
+and of its method), `ollama_gen` (Ollama), and this module (the choice between them).
 
 What it may import: `pantry.domain`, `pantry.kitchen`, `pantry.settings`, `pantry.base`,
 `pantry.paths` and `pantry.errors`; never the storage, the model or the UI.

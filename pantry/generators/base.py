@@ -44,7 +44,9 @@ class GenerationRequest:
     (canonical names the user has already cooked: "leftover rice") are optional; without them
     every pantry item counts as plenty and raw. A generator should not use more of an item
     than `amounts` says without the extra showing up in `kitchen.missing_ingredients`, and
-    should use a `cooked` item as cooked (no cooking step for it).
+    should use a `cooked` item as cooked (no cooking step for it). `recent` (optional) are
+    the session's latest recipes; it is not part of a request's equality (a prefetch made
+    for the same pantry and options still matches).
     """
 
     pantry: tuple[str, ...]  # canonical pantry items (kitchen.read_pantry(...).pantry)
@@ -56,6 +58,9 @@ class GenerationRequest:
     seed: int = 0
     amounts: Mapping[str, str] = field(default_factory=dict, hash=False)  # PantryReading.amounts
     cooked: tuple[str, ...] = ()  # PantryReading.cooked
+    # Recipes shown in the session's latest rounds, oldest first: a generator should not make
+    # the same dish again, nor more of a dish family than its share (pantry.kitchen.dedupe).
+    recent: tuple[Recipe, ...] = field(default=(), hash=False, compare=False)
 
     def __post_init__(self) -> None:
         check_recipe_count(self.n)

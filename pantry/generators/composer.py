@@ -19,12 +19,22 @@ them are replaced by their `"if_cooked"` text (or dropped); they are never used 
 randomness comes from a `random.Random` seeded from the request seed, so the same request
 gives the same recipes. A batch (`n >= 2`) never holds near-duplicates (`pantry.kitchen.dedupe`).
 
-Imports: `pantry.domain`, `pantry.kitchen`, `pantry.errors`, `pantry.generators.base` and
-`pantry.generators.dishbook`.
+Pantry first (issue 18; README "Composer realism"): families are weighted by the share of
+their ingredients the pantry holds, within a band below the best; a batch uses one family
+per recipe, drafts a few more recipes than asked and keeps those made most from the pantry
+while covering every pantry item; a draft is drawn again when it uses nothing from the
+pantry or fails a check of `pantry.generators.realism` (an unused ingredient, a cold pan,
+clashing mains); `GenerationRequest.recent` keeps a session from getting the same dish, or
+one family over its share, again. `family_choice="random"` turns all this off (the bench's
+baseline).
+
+Imports: `pantry.domain`, `pantry.kitchen`, `pantry.errors`, `pantry.generators.base`,
+`pantry.generators.dishbook` and `pantry.generators.realism`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import re
@@ -38,7 +48,8 @@ from pantry.generators.base import DIETS, GenerationRequest, ProgressFn
 from pantry.generators.dishbook import (OPTIONAL, PLACEHOLDER, DishBook, Family, Measure, Slot, default_book,
                                         load_dish_book, outside_placeholders, step_used, title_role)
 from pantry.kitchen import Amount, amount_ratio, line_amount, parse_amount
-from pantry.kitchen.dedupe import Signature, signature, signature_similarity
+from pantry.kitchen.dedupe import (MINOR_CATEGORIES, Signature, same_dish, session_conflict, signature,
+                                  signature_similarity)
 
 __all__ = ["NAME", "OfflineComposer", "format_line"]
 
@@ -50,6 +61,11 @@ DUPLICATE_THRESHOLD = 0.8
 MIN_SCALE = 0.5
 # Cooked weight per raw weight, by kitchen category, for a cooked leftover in a slot sized raw.
 COOKED_GAIN = {"grain": 2.5, "pasta": 2.2}
+# Pantry first: families whose pantry share is this far below the best family's are rarely drawn.
+BAND = 0.4
+EXTRA_DRAFTS = 6  # a batch of n drafts up to n + 6 and keeps the n made most from the pantry
+COVERAGE_BONUS = 0.25  # per pantry item a kept draft adds, when choosing among the drafts
+RECENT_ROUNDS = 6  # of GenerationRequest.recent, the latest rounds (two recipes each) that count
 
 
 # ---------------------------------------------------------------------------------------
@@ -178,6 +194,8 @@ class _Draft:
     picks: dict[str, list[str]]  # role -> display names
     recipe: Recipe
     signature: Signature | None = None
+    canon: frozenset[str] = frozenset()  # canonical ingredients used
+    short: int = 0  # lines the pantry holds too little of
 
 
 class OfflineComposer:
@@ -185,11 +203,17 @@ class OfflineComposer:
 
     name = NAME
 
-    def __init__(self, dishes_path: str | Path | None = None, kitchen: Any = None):
+    def __init__(self, dishes_path: str | Path | None = None, kitchen: Any = None, family_choice: str = "pantry"):
+        """`family_choice`: "pantry" (dishes made mostly from the pantry first) or "random" (any
+        feasible dish-book family, uniformly: the baseline of bench/composer_realism.py)."""
+        if family_choice not in ("pantry", "random"):
+            raise ValueError(f"family_choice must be 'pantry' or 'random', got {family_choice!r}")
         self._dishes_path = dishes_path
         self._kitchen = kitchen
+        self._family_choice = family_choice
         self._book: DishBook | None = None
         self._plan_cache: dict[tuple, tuple[list[Family], list[float], frozenset[str]]] = {}
+        self._uses: dict[tuple[tuple, str], frozenset[str]] = {}  # (plan key, family id) -> pantry items it can use
 
     # -- loading -------------------------------------------------------------------------
     @property
@@ -234,25 +258,49 @@ class OfflineComposer:
         if request.max_minutes is not None and int(request.max_minutes) < 1:
             raise GeneratorError(f"max_minutes must be at least 1, got {request.max_minutes!r}")
         families, weights, pantry = self._plan(request)
+        key = self._plan_key(request)
+        uses = {f.id: self._uses.get((key, f.id), frozenset()) for f in families}
         have = _Have(names=pantry, cooked=self._canonical_pantry(request.cooked or ()) & pantry,
                      amounts=self._amounts(request.amounts))
         rng = random.Random(f"{NAME}|{request.seed}|{'|'.join(sorted(pantry))}")
         out: list[_Draft] = []
         used_families: dict[str, int] = {}
-        for i in range(n):
+        covered: set[str] = set()  # pantry items some recipe of this batch already uses
+        pantry_first = self._family_choice == "pantry"
+        recent = [signature(r) for r in (request.recent or ())][-2 * RECENT_ROUNDS:] if pantry_first else []
+        blocked: dict[str, int] = {}  # families a recent round had enough of: drawn only when nothing else is left
+        failed: dict[str, int] = {}  # families whose draft came back empty (no title, too slow...)
+        # Pantry first, a batch drafts more than it returns and keeps the drafts made most from the pantry.
+        drafts = n + min(n, EXTRA_DRAFTS) if pantry_first and pantry and n >= 2 else n
+        for i in range(drafts):
             draft = None
             for attempt in range(MAX_DRAWS_PER_RECIPE):
-                # Spread a batch over families: down-weight families already used.
-                w = [wt / (1 + 4 * used_families.get(f.id, 0)) for f, wt in zip(families, weights)]
+                w = self._batch_weights(families, weights, {**blocked, **used_families}, uses, covered, pantry_first)
                 fam = rng.choices(families, weights=w, k=1)[0]
                 minimal = attempt >= MAX_DRAWS_PER_RECIPE // 2 and request.max_minutes is not None
-                cand = self._compose_one(fam, request, have, rng, minimal=minimal)
+                cand = self._compose_one(fam, request, have, rng, minimal=minimal,
+                                         prefer=frozenset(pantry - covered) if pantry_first else frozenset(),
+                                         relaxed=attempt >= MAX_DRAWS_PER_RECIPE // 2)
                 if cand is None:
+                    failed[fam.id] = failed.get(fam.id, 0) + 1
+                    if failed[fam.id] >= 2:
+                        blocked[fam.id] = 1  # this family cannot make a dish of these constraints
                     continue
+                if pantry_first and attempt < MAX_DRAWS_PER_RECIPE - 4:
+                    if pantry and not cand.canon & pantry:
+                        continue  # a smoked-salmon frittata for a tofu pantry: nothing of it is at home
+                    if self._unrealistic(cand, attempt):
+                        continue
+                    if recent:
+                        cand.signature = signature(cand.recipe)
+                        if session_conflict(cand.signature, recent):
+                            blocked[fam.id] = 1
+                            continue
                 if n > 1:
                     cand.signature = signature(cand.recipe)
+                    strict = pantry_first and attempt < MAX_DRAWS_PER_RECIPE - 4  # one dish, one name
                     if any(signature_similarity(cand.signature, prev.signature) >= DUPLICATE_THRESHOLD
-                           for prev in out):
+                           or (strict and same_dish(cand.signature, prev.signature)) for prev in out):
                         continue
                 draft = cand
                 break
@@ -260,13 +308,48 @@ class OfflineComposer:
                 break
             out.append(draft)
             used_families[draft.family.id] = used_families.get(draft.family.id, 0) + 1
-            if on_progress is not None:
+            covered |= {c for c in draft.canon if c in pantry}
+            if on_progress is not None and i < n:
                 on_progress(i + 1, n, f"composed '{draft.recipe.title}'")
+        if len(out) < min(n, 2) and recent:
+            # The session has had every dish this pantry allows: repeat one rather than fail.
+            # Relax the session rule step by step: only the last pair, then nothing.
+            fewer = tuple(request.recent)[-2:] if len(request.recent) > 2 else ()
+            return self.generate(dataclasses.replace(request, recent=fewer), on_progress)
+        if len(out) < min(n, 2) and pantry_first:
+            # Pantry first left too little room: any feasible family, as before issue 18.
+            anyway = OfflineComposer(self._dishes_path, self._kitchen_obj(), family_choice="random")
+            anyway._book = self._book
+            return anyway.generate(request, on_progress)
         if len(out) < min(n, 2):
             raise GeneratorError(
                 f"the offline composer could only make {len(out)} distinct recipe(s) of {n} "
                 f"for these constraints; try fewer diets, another cuisine or a longer time limit")
+        if len(out) > n:
+            out = self._most_from_pantry(out, n, pantry)
         return [d.recipe for d in out]
+
+    def _most_from_pantry(self, drafts: list[_Draft], n: int, pantry: frozenset[str]) -> list[_Draft]:
+        """The `n` drafts made most from the pantry, in their drafting order: greedily, each
+        scored by its share of main ingredients from the pantry plus a bonus for pantry items
+        no draft kept so far uses (so every pantry item still turns up)."""
+        book = self.book
+
+        def main(d: _Draft) -> set[str]:
+            return {c for c in d.canon if c not in book.staples and book.categories.get(c) not in MINOR_CATEGORIES}
+
+        mains = [main(d) for d in drafts]
+        kept: list[int] = []
+        covered: set[str] = set()
+        while len(kept) < n:
+            def score(k: int) -> float:
+                m = mains[k]
+                share = len(m & pantry) / len(m) if m else 0.0
+                return share + COVERAGE_BONUS * len((drafts[k].canon & pantry) - covered)
+            k = max((k for k in range(len(drafts)) if k not in kept), key=score)
+            kept.append(k)
+            covered |= drafts[k].canon & pantry
+        return [drafts[k] for k in sorted(kept)]
 
     # -- planning ------------------------------------------------------------------------
     def _canonical_pantry(self, items: Iterable[str]) -> frozenset[str]:
@@ -297,13 +380,46 @@ class OfflineComposer:
             self._kitchen = load_kitchen()
         return self._kitchen
 
+    @staticmethod
+    def _plan_key(request: GenerationRequest) -> tuple:
+        return (tuple(sorted(request.pantry)), tuple(sorted(request.diets)),
+                (request.cuisine or "").strip().lower(), request.max_minutes, tuple(sorted(request.cooked or ())),
+                tuple(sorted((str(k), str(v)) for k, v in dict(request.amounts or {}).items())), request.servings)
+
+    def _batch_weights(self, families: list[Family], weights: list[float], used: dict[str, int],
+                       uses: dict[str, frozenset[str]], covered: set[str], pantry_first: bool) -> list[float]:
+        """Family weights for the next recipe of a batch: one recipe per family while others are
+        left (two of one family would make a pair of the same dish), and, pantry first, a
+        family that can use a pantry item no recipe of the batch uses yet counts for more."""
+        good = 0.05 * max(weights, default=0.0)  # dishes in the pantry band
+        fresh = any(f.id not in used and wt > 0 for f, wt in zip(families, weights))
+        out = []
+        for f, wt in zip(families, weights):
+            if f.id in used:
+                wt = 0.0 if fresh else wt / (1 + 4 * used[f.id])
+            elif pantry_first and wt >= good:
+                wt *= 1 + 3 * len(uses[f.id] - covered)
+            out.append(wt)
+        return out if sum(out) > 0 else list(weights)
+
+    def _unrealistic(self, draft: "_Draft", attempt: int) -> bool:
+        """A draft to draw again: an ingredient no step uses, food in a pan before it is heated,
+        mains that clash (`pantry.generators.realism`), or, in the first draws, a line the
+        pantry holds too little of (a dish the pantry's amounts can make comes first)."""
+        from pantry.generators.realism import clashes, heat_order_problems, unused_lines
+
+        kb = self._kitchen_obj()
+        r = draft.recipe
+        if draft.short and attempt < MAX_DRAWS_PER_RECIPE // 3:
+            return True
+        return bool(clashes(r, kb) or unused_lines(r, kb) or heat_order_problems(r))
+
     def _plan(self, request: GenerationRequest) -> tuple[list[Family], list[float], frozenset[str]]:
         """Families that can satisfy the request, with pantry-driven weights (cached).
 
         A cooked leftover counts as "in the pantry" only for slots that take cooked items.
         """
-        key = (tuple(sorted(request.pantry)), tuple(sorted(request.diets)),
-               (request.cuisine or "").strip().lower(), request.max_minutes, tuple(sorted(request.cooked or ())))
+        key = self._plan_key(request)
         hit = self._plan_cache.get(key)
         if hit is not None:
             return hit
@@ -328,30 +444,42 @@ class OfflineComposer:
             cands = fast
         cooked = self._canonical_pantry(request.cooked or ())
         pantry = self._canonical_pantry(request.pantry) | cooked
+        # What the pantry holds too little of for a slot (1 egg for an omelette for two) is not "had".
+        sized = _Have(names=pantry, amounts=self._amounts(request.amounts))
+        servings = int(request.servings or 1)
         feasible: list[Family] = []
         weights: list[float] = []
+        shares: list[float] = []
         for f in cands:
             ok = True
             from_pantry = 0.0  # expected non-staple lines the user already has
             to_buy = 0.0  # expected non-staple lines the user would need to buy
+            uses: set[str] = set()
             for s in f.slots:
                 canon = {book.canon[o] for o in self._allowed(s.options, request.diets)}
                 usable = pantry if s.takes_cooked else pantry - cooked
-                have = len(canon & usable)
+                held = {c for c in canon & usable
+                        if (self._share_of_need(s, c, c, servings, sized) or 1.0) >= MIN_SCALE}
+                have = len(held)
+                uses |= held
                 staple = len((canon - pantry) & book.staples)
                 if s.include >= 1.0:
                     if len(canon) < s.count[0]:
                         ok = False
                         break
                     from_pantry += min(have, s.count[1])
-                    to_buy += max(0, s.count[0] - have - staple)
+                    # A slot the pantry fills in part asks for one item less (see _compose_one).
+                    lo = max(1, s.count[0] - 1) if pantry else s.count[0]
+                    to_buy += max(0, lo - have - staple)
                 elif have:
                     from_pantry += min(have, s.count[1])
             if not ok:
                 continue
             feasible.append(f)
-            if pantry:
-                share = from_pantry / max(1.0, from_pantry + to_buy)
+            self._uses[(key, f.id)] = frozenset(uses)
+            share = from_pantry / max(1.0, from_pantry + to_buy)
+            shares.append(share)
+            if pantry and self._family_choice == "pantry":
                 # Strongly prefer dishes made mostly from what the user has.
                 weights.append(math.exp(7.0 * share) * (1.0 + 0.1 * min(from_pantry, 5)))
             else:
@@ -360,8 +488,16 @@ class OfflineComposer:
             raise GeneratorError(
                 f"no offline dish{where} fits the diets ({', '.join(request.diets)})"
                 + (f" within {request.max_minutes} minutes" if request.max_minutes else ""))
+        if pantry and feasible and self._family_choice == "pantry":
+            # Pantry first: a dish far below the best pantry share comes only when few others fit.
+            best = max(shares)
+            weights = [w * (1.0 if sh >= best - BAND else 0.01 if sh > 0 else 0.0) for w, sh in zip(weights, shares)]
+            if not any(weights):
+                weights = [1.0] * len(feasible)
         result = (feasible, weights, pantry)
         self._plan_cache[key] = result
+        if len(self._uses) > 256 * 64:
+            self._uses.clear()
         if len(self._plan_cache) > 256:
             self._plan_cache.pop(next(iter(self._plan_cache)))
         return result
@@ -389,15 +525,19 @@ class OfflineComposer:
         return amount_ratio(amount, line_amount(line), self._kitchen_obj().get(canon))
 
     def _compose_one(self, fam: Family, request: GenerationRequest, have_: "_Have",
-                     rng: random.Random, minimal: bool = False) -> _Draft | None:
+                     rng: random.Random, minimal: bool = False, prefer: frozenset[str] = frozenset(),
+                     relaxed: bool = False) -> _Draft | None:
+        """One draft of `fam`, or None. `relaxed` (late draws of a batch that found too few
+        distinct recipes): slots are filled as before issue 18, with extras to buy and full
+        counts, so that drafts differ where the constraints leave few families."""
         book = self.book
         canon = book.canon
         pantry, cooked = have_.names, have_.cooked
         servings = int(request.servings)
-        rich_pantry = len(pantry) >= 6
         used: set[str] = set()  # canonical names already in the recipe
         picks: dict[str, list[str]] = {}
         names_canon: dict[str, str] = {}  # display name in this recipe -> canonical name
+        n_short = 0
         for s in fam.slots:
             allowed = [o for o in self._allowed(s.options, request.diets) if canon[o] not in used]
             if not s.takes_cooked:
@@ -423,37 +563,53 @@ class OfflineComposer:
                     continue
                 if have:
                     p = max(0.85, s.include)
-                elif staple:
+                elif staple or not pantry:
                     p = s.include
+                elif relaxed:
+                    p = s.include * (0.3 if len(pantry) >= 6 else 1.0)
+                elif all(book.categories.get(canon[o]) in MINOR_CATEGORIES for o in other):
+                    p = s.include * 0.7  # a herb or a spice to buy is a small thing
                 else:
-                    p = s.include * (0.3 if rich_pantry else 1.0)
+                    p = s.include * 0.05  # an extra main to buy (salmon in a tofu pantry's pasta): rarely
                 if rng.random() >= p:
                     continue
             lo = s.count[0] if required else 1
+            if pantry and lo > 1 and not relaxed:
+                lo -= 1  # "tofu and broccoli stir-fry": what the pantry has may stand for two
             k = rng.randint(lo, max(lo, s.count[1]))
             rng.shuffle(have)
             rng.shuffle(staple)
             rng.shuffle(short)
             rng.shuffle(other)
+            if prefer:  # items no recipe of the batch uses yet come first
+                have.sort(key=lambda o: names_canon[o] not in prefer)
             chosen: list[str] = []
             seen: set[str] = set()
             # With a real pantry, buy only what the slot needs; otherwise fill it up. An item
             # the pantry holds too little of comes after staples: it means buying more.
             found = bool(have or staple or short)
-            for pool, limit in ((have, k), (staple, k), (short, k), (other, lo if rich_pantry and found else k)):
+            if relaxed and other and rng.random() < 0.5:  # a batch short of distinct dishes: vary it
+                have, other = [], other + have
+                found = bool(staple or short)
+            for pool, limit in ((have, k), (staple, k), (short, k), (other, lo if pantry and found else k)):
                 for o in pool:
                     if len(chosen) >= limit:
                         break
                     if names_canon[o] not in seen:
                         chosen.append(o)
                         seen.add(names_canon[o])
+                        n_short += pool is short
             if len(chosen) < lo:
                 if required:
                     return None
                 continue
             picks[s.role] = chosen
             used.update(seen)
-        return self._render(fam, picks, request, rng, names_canon, have_)
+        draft = self._render(fam, picks, request, rng, names_canon, have_)
+        if draft is not None:
+            draft.canon = frozenset(used)
+            draft.short = n_short
+        return draft
 
     def _render(self, fam: Family, picks: dict[str, list[str]], request: GenerationRequest,
                 rng: random.Random, names_canon: dict[str, str] | None = None,
@@ -555,7 +711,10 @@ class OfflineComposer:
                     break
             if ok:
                 usable.append(t)
-        template = rng.choice(usable) if usable else fam.name
+        if not usable:  # "Pasta" alone says nothing: name the main pick ("Cabbage Yaki Udon")
+            main = next((picks[r][0] for r in ("protein", "veg", "legume", "base") if picks.get(r)), None)
+            usable = [f"{{Adj}} {short(main)} {fam.name}" if main else f"{{Adj}} {fam.name}"]
+        template = rng.choice(usable)
         adjs = list(fam.adjectives)
         for ns in picks.values():
             for n in ns:

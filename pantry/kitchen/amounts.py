@@ -181,17 +181,28 @@ def line_amount(line: str) -> Amount | None:
 def amount_ratio(have: Amount | None, need: Amount | None, ingredient: Ingredient | None = None) -> float | None:
     """have / need in a common unit, or None when the two cannot be compared.
 
-    Pieces and grams compare through the ingredient's `piece_grams` ("2" eggs vs "150 g" eggs).
+    Pieces and grams compare through the ingredient's `piece_grams` ("2" eggs vs "150 g" eggs);
+    volumes and grams through its `grams_per_ml` ("1 cup" rice = 240 ml x 0.78 = 187 g, enough
+    for "160 g rice"); pieces and volumes through both.
     """
     if have is None or need is None or need.value <= 0:
         return None
     if have.unit == need.unit:
         return have.value / need.value
-    piece = ingredient.piece_grams if ingredient is not None else None
-    if piece and {have.unit, need.unit} == {"", "g"}:
-        h = have.value * piece if have.unit == "" else have.value
-        n = need.value * piece if need.unit == "" else need.value
-        return h / n
+    h, n = _grams(have, ingredient), _grams(need, ingredient)
+    return h / n if h is not None and n else None
+
+
+def _grams(amount: Amount, ingredient: Ingredient | None) -> float | None:
+    """The amount in grams, when its unit and the ingredient's weights allow it."""
+    if amount.unit == "g":
+        return amount.value
+    if ingredient is None:
+        return None
+    if amount.unit == "" and ingredient.piece_grams:
+        return amount.value * ingredient.piece_grams
+    if amount.unit == "ml" and ingredient.grams_per_ml:
+        return amount.value * ingredient.grams_per_ml
     return None
 
 

@@ -53,6 +53,7 @@ class Ingredient:
     nut_free: bool
     staple: bool
     piece_grams: float | None = None  # typical weight of one piece (an egg: 50), to compare "2" with "100 g"
+    grams_per_ml: float | None = None  # density as measured in a kitchen (rice: 0.78), to compare "1 cup" with "160 g"
 
     def allows(self, diet: str) -> bool:
         """True when this ingredient is fine for `diet` ("vegan", "gluten-free", ...)."""
@@ -289,8 +290,13 @@ def _ingredient_from_entry(entry: Any, index: int, source: str) -> Ingredient:
     piece = entry.get("piece_grams")
     if piece is not None and (isinstance(piece, bool) or not isinstance(piece, (int, float)) or piece <= 0):
         raise InvalidInput(f"{label}: field 'piece_grams' must be a positive number, got {piece!r}")
+    density = entry.get("grams_per_ml")
+    if density is not None and (isinstance(density, bool) or not isinstance(density, (int, float))
+                                or not 0 < density <= 25):
+        raise InvalidInput(f"{label}: field 'grams_per_ml' must be a number in (0, 25], got {density!r}")
     return Ingredient(name=name, aliases=tuple(a.strip() for a in aliases), category=category,
-                      piece_grams=float(piece) if piece is not None else None, **flags)
+                      piece_grams=float(piece) if piece is not None else None,
+                      grams_per_ml=float(density) if density is not None else None, **flags)
 
 
 @functools.lru_cache(maxsize=8)
