@@ -158,13 +158,22 @@ STORE_WRITERS = (
     "ensure_user", "set_user_pantry", "set_user_prefs", "add_recipes", "log_generated", "add_vote", "add_votes",
     "import_records", "delete_batch", "restore_batch", "delete_vote", "restore_vote", "undo_last_vote",
     "add_model_version", "activate_model", "activate_models", "deactivate_models", "put_embeddings")
+LIBRARY_WRITERS_WITH_A_LAB_METHOD = ("import_jsonl", "cast_household_vote")  # Lab.import_file, Lab.cast_household_vote
 FRONT_ENDS = ("views", "ui", "pantry/api", "app.py", "pantry/cli.py")
 
 
 def _store_writes(source: str) -> list[tuple[int, str]]:
-    """(line, name) of every use of a store writer's name as an attribute (a call or a reference)."""
-    return [(node.lineno, node.attr) for node in ast.walk(ast.parse(source))
-            if isinstance(node, ast.Attribute) and node.attr in STORE_WRITERS]
+    """(line, name) of every use of a store writer's name as an attribute (a call or a reference),
+    and of a library writer that a Lab method wraps, by any name."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr in STORE_WRITERS:
+            found.append((node.lineno, node.attr))
+        elif isinstance(node, ast.Name) and node.id in LIBRARY_WRITERS_WITH_A_LAB_METHOD:
+            found.append((node.lineno, node.id))
+        elif isinstance(node, ast.ImportFrom):
+            found += [(node.lineno, a.name) for a in node.names if a.name in LIBRARY_WRITERS_WITH_A_LAB_METHOD]
+    return found
 
 
 def test_the_store_writer_list_names_real_store_methods():
@@ -174,6 +183,7 @@ def test_the_store_writer_list_names_real_store_methods():
     assert _store_writes("def f(lab):\n    lab.store.add_vote(v)\n") == [(2, "add_vote")]
     assert _store_writes("w = store.delete_vote\n") == [(1, "delete_vote")]
     assert _store_writes("lab.cast_vote(v)\nstore.get_vote(1)\n") == []
+    assert _store_writes("from pantry.storage.jsonl import import_jsonl\n") == [(1, "import_jsonl")]
 
 
 def test_pages_the_api_and_the_cli_never_write_to_the_store_directly():
