@@ -92,7 +92,7 @@ def test_train_flag_out_of_bounds_is_refused(home, capsys):
 
 def test_generate_too_many_recipes_is_refused(home, capsys):
     assert main(["generate", "--pantry", "eggs, rice", "--n", "100000"]) == 2  # bulk loops requests of 50, to 10,000
-    assert one_error_line(capsys) == "error: --n must be a whole number from 1 to 10000, got 100000"
+    assert one_error_line(capsys) == "error: --n must be a whole number from 1 to 10000 (made in requests of at most 50), got 100000"
 
 
 def test_build_parser_does_not_load_the_knowledge_base_or_pydantic():

@@ -116,7 +116,7 @@ def test_generate_n_above_one_request_loops_requests(lab, tmp_path, capsys):
     assert summary["n"] == len(lines) == len({r["id"] for r in lines}) == 70 and summary["recipes"] == []
     assert len(read_recipes_file(out)) == 70  # the file is what score --recipes reads
     assert main(["generate", "--pantry", PANTRY, "--n", "10001"]) == 2
-    assert capsys.readouterr().err.strip() == "error: --n must be a whole number from 1 to 10000, got 10001"
+    assert capsys.readouterr().err.strip() == "error: --n must be a whole number from 1 to 10000 (made in requests of at most 50), got 10001"
 
 
 def test_train_no_population_trains_only_the_personal_model(lab, capsys):

@@ -115,7 +115,8 @@ def generate_bulk(choice: GeneratorChoice, request: GenerationRequest, n: int,
     more distinct ones: a narrow pantry or diet) and the choice that made the last of them.
     """
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_BULK_RECIPES:
-        raise InvalidInput(f"--n must be a whole number from 1 to {MAX_BULK_RECIPES}, got {n!r}")
+        raise InvalidInput(f"--n must be a whole number from 1 to {MAX_BULK_RECIPES} (made in requests of at most "
+                           f"{MAX_RECIPES_PER_REQUEST}), got {n!r}")
     made: dict[str, Recipe] = {}
     used = choice
     seed = request.seed if request.seed is not None else 0
