@@ -1,6 +1,8 @@
 """The command line: the whole loop without any UI.
 
-Every command prints a short table for people, or JSON with `--json` for scripts. A
+Every command prints a short table for people, or JSON with `--json` for scripts: one JSON
+object, on one line, on stdout per command run (progress and notes go to stderr), so
+`json.loads(stdout)` reads any of them; bulk recipes go to a file (`generate --out`). A
 problem with the input prints one line `error: ...` on stderr and exits with status 2,
 having changed nothing.
 """
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import Sequence
 
 from pantry.errors import ImportFailed, PantryError
+
+MAX_PAIR_CANDIDATES = 20  # = pantry.api.schemas.MAX_CANDIDATES, the most POST /pairs draws from
 
 
 def _progress_printer(enabled: bool):
@@ -51,22 +55,31 @@ def _fmt(x, digits: int = 4):
 
 # ---- commands ------------------------------------------------------------------------------
 def cmd_generate(args) -> int:
-    from pantry.generators import GenerationRequest, generate_with_fallback, select_generator
+    from pantry.generators import GenerationRequest, generate_bulk, select_generator
+    from pantry.generators.base import MAX_RECIPES_PER_REQUEST
     from pantry.kitchen import pantry_names, parse_pantry
     from pantry.settings import Settings
     settings = Settings.from_env()
-    from pantry.generators.base import check_recipe_count
-    check_recipe_count(args.n, "--n")
     items = parse_pantry(args.pantry, max_chars=settings.max_pantry_chars)
-    request = GenerationRequest(pantry=pantry_names(items), n=args.n, diets=tuple(args.diet or ()),
-                                cuisine=args.cuisine, max_minutes=args.max_minutes,
+    request = GenerationRequest(pantry=pantry_names(items), n=min(args.n, MAX_RECIPES_PER_REQUEST),
+                                diets=tuple(args.diet or ()), cuisine=args.cuisine, max_minutes=args.max_minutes,
                                 servings=args.servings, seed=args.seed)
     choice = select_generator(settings, args.backend)
-    recipes, choice = generate_with_fallback(choice, request, _progress_printer(sys.stderr.isatty()))
+    # above MAX_RECIPES_PER_REQUEST: several requests (seeds seed, seed+1, ...), distinct recipes
+    recipes, choice = generate_bulk(choice, request, args.n, _progress_printer(sys.stderr.isatty()))
+    if len(recipes) < args.n:
+        print(f"note: {len(recipes)} distinct recipes of the {args.n} asked for (a narrow pantry or diet)",
+              file=sys.stderr)
+    if args.out:
+        from pantry.storage.jsonl import write_jsonl
+        write_jsonl(args.out, [r.to_json() for r in recipes])  # the Recipe format: score --recipes reads it
+        print(f"wrote {len(recipes)} recipes to {args.out}", file=sys.stderr)
     if args.json:
-        for r in recipes:
-            print(r.to_json())
-        print(f"generator: {choice.name} ({choice.reason})", file=sys.stderr)
+        print(json.dumps({"generator": {"name": choice.name, "reason": choice.reason}, "pantry": list(request.pantry),
+                          "n": len(recipes), "out": args.out,
+                          "recipes": [] if args.out else [r.to_dict() for r in recipes]}))
+        return 0
+    if args.out:
         return 0
     from pantry.kitchen import missing_ingredients
     print(f"# generator: {choice.name} ({choice.reason})")
@@ -262,8 +275,10 @@ def cmd_train(args) -> int:
         raise InvalidInput(f"--cv-folds must be 0 (skip) or more, got {args.cv_folds}")
     lab = _lab()
     activate = not args.no_activate
+    if args.no_population and not args.user:
+        raise InvalidInput("--no-population trains only a personal model: give --user")
     out = lab.train(args.user, cfg, activate=activate, cv_folds=args.cv_folds,
-                    on_progress=_progress_printer(sys.stderr.isatty()))
+                    train_population=not args.no_population, on_progress=_progress_printer(sys.stderr.isatty()))
     m = out.metrics
     new = [f"population v{out.population_version}" if out.population_version else None,
            f"personal v{out.personal_version}" if out.personal_version else None]
@@ -285,9 +300,12 @@ def cmd_train(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from pantry.storage.jsonl import import_jsonl
-    lab_store = _store()
-    report = import_jsonl(lab_store, args.file, default_user=args.user)
+    report = _lab().import_file(args.file, default_user=args.user)  # one batch, all or nothing
+    if args.json:
+        print(json.dumps({"file": args.file, "batch_id": report.batch_id, "recipes": report.recipes,
+                          "recipes_new": report.recipes_new, "votes": report.votes, "pairs": report.pairs,
+                          "skipped": report.skipped, "skipped_deleted": report.skipped_deleted}))
+        return 0
     print(f"imported {args.file}: {report.summary()} (import batch #{report.batch_id})")
     return 0
 
@@ -329,8 +347,7 @@ def cmd_synth(args) -> int:
         for line in lines:
             print(line)
     if args.do_import:
-        from pantry.storage.jsonl import import_jsonl
-        report = import_jsonl(_store(), lines)
+        report = _lab().import_file(lines)
         print(f"imported {report.votes} votes, {report.recipes} recipes", file=sys.stderr)
     return 0
 
@@ -352,11 +369,18 @@ def cmd_persona_check(args) -> int:
 def cmd_models(args) -> int:
     if args.activate is not None:  # the same check the app and the API make: it must load here
         _lab().activate([args.activate])
-        print(f"activated model v{args.activate}")
+        print(json.dumps({"activated": args.activate}) if args.json else f"activated model v{args.activate}")
         return 0
     store = _store()
+    versions = store.model_versions(args.user)
+    if args.json:
+        print(json.dumps({"profile": args.user, "models": [
+            {"id": v.id, "profile": v.user, "kind": "population" if v.user is None else "personal",
+             "active": bool(v.active), "created_at": v.created_at, "metrics": v.metrics or {}} for v in versions]},
+            default=_json_default))
+        return 0
     rows = []
-    for v in store.model_versions(args.user):
+    for v in versions:
         m = v.metrics or {}
         rows.append({"id": v.id, "user": v.user or "(population)", "active": "*" if v.active else "",
                      "created": v.created_at, "cv_acc": _fmt(m.get("cv_accuracy"), 3),
@@ -390,6 +414,53 @@ def cmd_evaluate(args) -> int:
     rows += [{"model": k, "mean": "n/a", "95% interval": "-", "per seed": why}
              for k, why in report["unavailable"].items()]
     _print_table(rows, ["model", "mean", "95% interval", "per seed"])
+    return 0
+
+
+# ---- scripting: the pair the app would show (pantry.compare.next_pair, as POST /pairs) ----------
+
+def _json_default(x):
+    """numpy numbers (in stored metrics) as plain JSON numbers."""
+    item = getattr(x, "item", None)
+    if callable(item):
+        return item()
+    raise TypeError(f"{type(x).__name__} is not JSON serialisable")
+
+
+def cmd_pair(args) -> int:
+    """The next pair the app would show `--user` for `--pantry`, chosen by `pantry.compare.next_pair`
+    (what POST /pairs uses): the same seed and store give the same pair. The candidates are
+    stored and logged for the profile, so a vote (an import, POST /votes) can name them."""
+    import secrets
+
+    from pantry.compare import next_pair
+    from pantry.domain.votes import validate_new_user_name
+    from pantry.generators import GenerationRequest, select_generator
+    from pantry.kitchen import read_pantry
+    if not 2 <= args.n <= MAX_PAIR_CANDIDATES:
+        raise ValueError(f"--n must be from 2 to {MAX_PAIR_CANDIDATES} candidates, got {args.n}")
+    lab = _lab()
+    user = lab.store.find_user(args.user) or validate_new_user_name(args.user)
+    reading = read_pantry(args.pantry, kitchen=lab.kitchen, max_chars=lab.settings.max_pantry_chars)
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    request = GenerationRequest(pantry=reading.pantry, amounts=reading.amounts, cooked=reading.cooked, n=args.n,
+                                diets=tuple(args.diet or ()), cuisine=args.cuisine,
+                                max_minutes=args.max_minutes or None, seed=seed)
+    rnd = next_pair(lab, select_generator(lab.settings, args.backend), request, user)
+    m = rnd.matchup
+    if args.json:
+        side = lambda x: {"recipe": x.recipe.to_dict(), "score": x.score, "uncertainty": x.uncertainty}  # noqa: E731
+        print(json.dumps({"profile": user, "seed": seed, "a": side(m.a), "b": side(m.b), "left": m.left,
+                          "why": m.why, "repeat_of": m.repeat_of,
+                          "model": {"label": m.model_label, "kind": m.model_kind},
+                          "generator": {"name": rnd.generator_name, "reason": rnd.generator_reason},
+                          "pantry": list(m.pantry), "candidates": rnd.candidates,
+                          "dropped_duplicates": rnd.dropped_duplicates}, default=_json_default))
+        return 0
+    first, second = (m.a, m.b) if m.left == "a" else (m.b, m.a)
+    print(f"# {user}: pair from {rnd.candidates} candidates ({m.why}); model: {m.model_label}; seed {seed}")
+    for label, x in (("left", first), ("right", second)):
+        print(f"{label}: {x.recipe.title}  [{x.recipe.id}]  score {x.score:+.4f} +/- {x.uncertainty:.4f}")
     return 0
 
 
@@ -472,22 +543,29 @@ def _checked(option):
     return convert
 
 
-def build_parser() -> argparse.ArgumentParser:
+ALL_COMMANDS = "*"
+
+
+def build_parser(command: str | None = ALL_COMMANDS) -> argparse.ArgumentParser:
+    """The parser. `command`: the command about to run (None: none, e.g. `--help`); the training
+    flags come from `pantry.model.training` (numpy, about 0.5 s), so they are built only for
+    `train` (and for ALL_COMMANDS, the default), keeping every other command's start-up low."""
     from pantry.kitchen.vocab import DIETS  # not the knowledge base (pydantic): a constant
-    from pantry.model.training import LEGACY_DEFAULTS
     p = argparse.ArgumentParser(prog="python -m pantry", description="PantryPilot preference lab")
     sub = p.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="generate recipes from a pantry")
     g.add_argument("--pantry", required=True, help='free text, e.g. "2 eggs, half an onion, spinach"')
-    g.add_argument("--n", type=int, default=2)
+    g.add_argument("--n", type=int, default=2, help="recipes (default 2); above 50, several requests of at most 50 "
+                                                    "(seeds SEED, SEED+1, ...), up to 10,000 distinct recipes")
     g.add_argument("--diet", action="append", choices=list(DIETS))
     g.add_argument("--cuisine")
     g.add_argument("--max-minutes", type=int)
     g.add_argument("--servings", type=int, default=2)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--backend", choices=["auto", "ollama", "offline"], default=None)
-    g.add_argument("--json", action="store_true", help="one recipe JSON object per line")
+    g.add_argument("--out", help="write the recipes to this JSONL file (the Recipe format score --recipes reads)")
+    g.add_argument("--json", action="store_true", help="one JSON object: generator, pantry, n, recipes")
     g.set_defaults(func=cmd_generate)
 
     s = sub.add_parser("score", help="rank recipes for a user, best first")
@@ -507,15 +585,21 @@ def build_parser() -> argparse.ArgumentParser:
     dg.add_argument("--json", action="store_true")
     dg.set_defaults(func=cmd_diagnose)
 
-    from pantry.model.training import CV_FOLDS
+    full = command in (ALL_COMMANDS, "train")
+    if full:
+        from pantry.model.training import CV_FOLDS, LEGACY_DEFAULTS
     t = sub.add_parser("train", help="train the population model and (with --user) a personal model, "
                                      "and activate them (--no-activate: do not)",
-                       epilog=f"the legacy trainer used: {LEGACY_DEFAULTS}")
+                       epilog=f"the legacy trainer used: {LEGACY_DEFAULTS}" if full else None)
     t.add_argument("--user")
-    _add_train_options(t)
-    t.add_argument("--cv-folds", type=int, default=CV_FOLDS,
-                   help=f"cross-validate the personal settings with this many folds (default {CV_FOLDS}; 0: skip); "
-                        "stored as the version's cv_accuracy, the held-out figure the app shows")
+    if full:
+        _add_train_options(t)
+        t.add_argument("--cv-folds", type=int, default=CV_FOLDS,
+                       help=f"cross-validate the personal settings with this many folds (default {CV_FOLDS}; "
+                            "0: skip); stored as the version's cv_accuracy, the held-out figure the app shows")
+    t.add_argument("--no-population", action="store_true",
+                   help="train only the personal model of --user (its prior is still fitted on the other "
+                        "profiles' votes); the population model stays as it is")
     t.add_argument("--no-activate", action="store_true",
                    help="save the new versions inactive (by default this command activates them, unlike the "
                         "app's Retrain page, which waits for Activate)")
@@ -525,6 +609,7 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("import", help="import votes, recipes or prompt/chosen/rejected JSONL")
     i.add_argument("file")
     i.add_argument("--user", default="me", help="user for prompt/chosen/rejected lines without one")
+    i.add_argument("--json", action="store_true", help="one JSON object: batch_id, recipes, votes, pairs, skipped")
     i.set_defaults(func=cmd_import)
 
     e = sub.add_parser("export", help="export votes")
@@ -554,6 +639,7 @@ def build_parser() -> argparse.ArgumentParser:
     mo = sub.add_parser("models", help="list model versions or activate one")
     mo.add_argument("--user")
     mo.add_argument("--activate", type=int)
+    mo.add_argument("--json", action="store_true", help="one JSON object: profile, models (newest first)")
     mo.set_defaults(func=cmd_models)
 
     ev = sub.add_parser("evaluate", help="offline evaluation on a recipes file and a votes file")
@@ -585,6 +671,19 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--json", action="store_true")
     dt.set_defaults(func=cmd_diet)
 
+    pr = sub.add_parser("pair", help="the next pair the app would show a profile (chosen as POST /pairs and "
+                                     "the Compare page choose it; the same --seed gives the same pair)")
+    pr.add_argument("--user", required=True)
+    pr.add_argument("--pantry", required=True)
+    pr.add_argument("--n", type=int, default=6, help=f"candidates to choose from (2..{MAX_PAIR_CANDIDATES}, default 6)")
+    pr.add_argument("--diet", action="append", choices=list(DIETS))
+    pr.add_argument("--cuisine")
+    pr.add_argument("--max-minutes", type=int)
+    pr.add_argument("--seed", type=int, help="default: a new random seed (printed)")
+    pr.add_argument("--backend", choices=["auto", "ollama", "offline"], default=None)
+    pr.add_argument("--json", action="store_true", help="one JSON object: a, b, left, why, model, generator, seed")
+    pr.set_defaults(func=cmd_pair)
+
     sv = sub.add_parser("serve", help="serve the HTTP API (JSON; OpenAPI at /openapi.json)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -610,7 +709,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # any command imports the encoder, and never as a side effect of importing the library
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    args = build_parser().parse_args(argv)
+    words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    args = build_parser(words[0] if words else None).parse_args(argv)
     try:
         return args.func(args)
     except ImportFailed as e:

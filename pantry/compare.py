@@ -278,6 +278,35 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
     return Round(matchup, used.reason, used.name, len(recipes), dropped, notes)
 
 
+def next_pair(lab, choice, request, user: str) -> Round:
+    """The pair the app would show `user` for `request`, as POST /pairs and `python -m pantry pair`
+    choose it: candidates generated first, the pairs `user` already judged among them avoided,
+    then `prepare_round` with a generator seeded by `request.seed` (the same seed and store give
+    the same pair). The recipes are stored and logged for `user`, so a vote can name them.
+    Raises NoPairAvailable / GeneratorError / PantryError with a message for people."""
+    from pantry.generators import generate_with_fallback
+
+    made, used = generate_with_fallback(choice, request)
+    # only the judged pairs among these candidates: one indexed query, flat in the number of votes
+    shown = lab.store.judged_pairs(user, [r.id for r in made])
+    rng = np.random.default_rng(request.seed)
+    return prepare_round(lab, choice, request, user, rng, avoid=shown, prefetch=_Made(made, used, choice))
+
+
+class _Made:
+    """Candidates `next_pair` generated before the round (so the judged pairs among them are
+    known), handed to `prepare_round` the way a prefetch hands its recipes."""
+
+    def __init__(self, recipes, used, choice):
+        self._made, self.choice = (list(recipes), used), choice
+
+    def matches(self, choice, request) -> bool:
+        return True
+
+    def take(self):
+        return self._made
+
+
 def repeat_round(lab, user: str, matchup: Matchup, rng: np.random.Generator, model_choice,
                  share: float | None = None) -> Matchup | None:
     """Now and then, `matchup` turned into a repeat round: an earlier decisive vote's pair shown

@@ -37,7 +37,7 @@ from pantry.model.features import FEATURE_NAMES, FEATURE_SPEC, RecipeFactsCache,
 from pantry.domain.recipes import Recipe
 from pantry.model.reward import RewardModel, heuristic_model, load_model
 from pantry.settings import Settings
-from pantry.domain.votes import Vote
+from pantry.domain.votes import DECISIVE, DEFAULT_STRENGTH, Vote
 
 if TYPE_CHECKING:  # the trainer imports torch and scipy.stats: loaded when training, not to score
     from pantry.model.training import CrossValidation, EpochStats, Pairs, TrainConfig
@@ -457,6 +457,85 @@ class Lab:
             current_basis=basis, metrics=outcome.metrics, population_metrics=outcome.population_metrics,
             history=outcome.history, history_unit=outcome.metrics.get("history_unit", "epoch"),
             seconds=time.perf_counter() - start)
+
+    # ---- writes: the one library call per user action (pages, CLI and API alike) -------
+    def create_profile(self, name: str) -> str:
+        """Create the profile `name` if needed; returns the name it is stored under (an existing
+        profile in another case, "Maria" for "maria", is that profile)."""
+        return self.store.ensure_user(name)
+
+    def save_profile(self, user: str, pantry_text: str | None = None, prefs: dict | None = None) -> None:
+        """Remember a profile's pantry text and/or preferences (None: leave as is)."""
+        if pantry_text is not None:
+            self.store.set_user_pantry(user, pantry_text)
+        if prefs is not None:
+            self.store.set_user_prefs(user, prefs)
+
+    def keep_recipes(self, user: str | None, recipes: Sequence[Recipe]) -> str | None:
+        """Store generated recipes (one already stored under an id is kept) and log them as
+        shown to `user`, so that a vote can name them by id; returns the profile's stored name."""
+        return self.store.log_generated(user, recipes)
+
+    def store_recipes(self, recipes: Sequence[Recipe]) -> int:
+        """Store given recipes (RecipeConflict for an id stored with other content: stored
+        recipes never change); returns how many were given."""
+        return self.store.add_recipes(recipes)
+
+    def cast_vote(self, vote: Vote, *, request_key: str | None = None, request_digest: str | None = None,
+                  recipes: Sequence[Recipe] = ()) -> int:
+        """Store one vote; returns its id. A decisive vote without a strength gets the default
+        (`pantry.domain.votes.DEFAULT_STRENGTH`). `request_key`/`request_digest` make it
+        once-only (`Store.add_vote`: RepeatedRequest for a repeat), `recipes` are its inline
+        recipes, stored in the same transaction."""
+        if vote.strength is None and vote.outcome in DECISIVE:
+            vote = replace(vote, strength=DEFAULT_STRENGTH)
+        return self.store.add_vote(vote, request_key=request_key, request_digest=request_digest, recipes=recipes)
+
+    def cast_household_vote(self, members: Sequence[str], a: str, b: str, outcome: str,
+                            strength: str | None = None, left: str | None = None,
+                            pantry: Sequence[str] = ()) -> list[int]:
+        """One household choice stored for every member present, as one group; their vote ids."""
+        from pantry.household import cast_household_vote
+        if strength is None and outcome in DECISIVE:
+            strength = DEFAULT_STRENGTH
+        return cast_household_vote(self.store, members, a, b, outcome, strength, left, pantry)
+
+    def undo(self, user: str, vote_ids: Sequence[int] | None = None) -> Vote | None:
+        """Take back `user`'s newest vote (soft delete: kept, marked deleted) and return it
+        (deleted=True), or None when there is nothing to undo.
+
+        With `vote_ids` (oldest first: the votes one session cast), only the newest of them that
+        is not deleted yet is taken back, so another tab's or person's vote is never undone."""
+        if vote_ids is None:
+            return self.store.undo_last_vote(user)
+        for vid in reversed(list(vote_ids)):
+            vote = self.store.get_vote(vid)
+            if vote is None or vote.user != user or vote.deleted:
+                continue
+            if self.store.delete_vote(vid):
+                return replace(vote, deleted=True)
+        return None
+
+    def set_votes_deleted(self, vote_ids: Sequence[int], deleted: bool) -> int:
+        """Soft-delete (or restore) these votes; returns how many changed (the rest already were)."""
+        write = self.store.delete_vote if deleted else self.store.restore_vote
+        return sum(bool(write(int(vid))) for vid in vote_ids)
+
+    def set_batch_deleted(self, batch_id: int, deleted: bool) -> int:
+        """Undo (or restore) a whole import batch; returns how many votes changed."""
+        return self.store.delete_batch(batch_id) if deleted else self.store.restore_batch(batch_id)
+
+    def import_file(self, source, default_user: str = "me", name: str | None = None):
+        """Import a JSONL file (path, bytes, text or lines) of recipes, votes and prompt/chosen/
+        rejected pairs as one batch, all or nothing (`pantry.storage.jsonl.import_jsonl`);
+        returns its `ImportReport`. ImportFailed lists every bad line and stores nothing."""
+        from pantry.storage.jsonl import import_jsonl
+        return import_jsonl(self.store, source, default_user=default_user, name=name)
+
+    def deactivate(self, user: str | None) -> None:
+        """Roll a scope back to no active model of its own (a profile then scores with the
+        population model or the heuristic; None: the population scope)."""
+        self.store.deactivate_models(user)
 
     def activate(self, version_ids: Sequence[int | None]) -> list[int]:
         """Make these versions (a preview's candidates) active, each in its own scope: all or

@@ -31,11 +31,12 @@ def test_huge_pantry(home, capsys):
     assert "characters (limit" in one_error_line(capsys)
 
 
-def test_generate_json_lines(home, capsys):
+def test_generate_json_is_one_object(home, capsys):
     assert main(["generate", "--pantry", "eggs, spinach, rice, onion, tomato, cheddar", "--n", "3",
                  "--json", "--seed", "4"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    recipes = [json.loads(l) for l in lines]
+    assert len(lines) == 1  # the CLI's --json rule: one JSON object per command run
+    recipes = json.loads(lines[0])["recipes"]
     assert len(recipes) == 3 and all(r["title"] and r["steps"] for r in recipes)
 
 
@@ -90,8 +91,8 @@ def test_train_flag_out_of_bounds_is_refused(home, capsys):
 
 
 def test_generate_too_many_recipes_is_refused(home, capsys):
-    assert main(["generate", "--pantry", "eggs, rice", "--n", "100000"]) == 2
-    assert one_error_line(capsys) == "error: --n must be at most 50 recipes per request, got 100000"
+    assert main(["generate", "--pantry", "eggs, rice", "--n", "100000"]) == 2  # bulk loops requests of 50, to 10,000
+    assert one_error_line(capsys) == "error: --n must be a whole number from 1 to 10000 (made in requests of at most 50), got 100000"
 
 
 def test_build_parser_does_not_load_the_knowledge_base_or_pydantic():

@@ -150,3 +150,48 @@ def test_run_time_folders_are_git_ignored(path, ignored):
 def test_default_folders_are_the_top_level_data_and_weights():
     assert paths.DEFAULT_DB_PATH == REPO.resolve() / "data" / "pantry.sqlite3"
     assert paths.WEIGHTS_DIR == REPO.resolve() / "weights"
+
+
+# ---- one writer per user action: pages, the API and the CLI write through `Lab`, never the store
+
+STORE_WRITERS = (
+    "ensure_user", "set_user_pantry", "set_user_prefs", "add_recipes", "log_generated", "add_vote", "add_votes",
+    "import_records", "delete_batch", "restore_batch", "delete_vote", "restore_vote", "undo_last_vote",
+    "add_model_version", "activate_model", "activate_models", "deactivate_models", "put_embeddings")
+LIBRARY_WRITERS_WITH_A_LAB_METHOD = ("import_jsonl", "cast_household_vote")  # Lab.import_file, Lab.cast_household_vote
+FRONT_ENDS = ("views", "ui", "pantry/api", "app.py", "pantry/cli.py")
+
+
+def _store_writes(source: str) -> list[tuple[int, str]]:
+    """(line, name) of every use of a store writer's name as an attribute (a call or a reference),
+    and of a library writer that a Lab method wraps, by any name."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr in STORE_WRITERS:
+            found.append((node.lineno, node.attr))
+        elif isinstance(node, ast.Name) and node.id in LIBRARY_WRITERS_WITH_A_LAB_METHOD:
+            found.append((node.lineno, node.id))
+        elif isinstance(node, ast.ImportFrom):
+            found += [(node.lineno, a.name) for a in node.names if a.name in LIBRARY_WRITERS_WITH_A_LAB_METHOD]
+    return found
+
+
+def test_the_store_writer_list_names_real_store_methods():
+    from pantry.storage.store import Store
+
+    assert all(callable(getattr(Store, name, None)) for name in STORE_WRITERS)
+    assert _store_writes("def f(lab):\n    lab.store.add_vote(v)\n") == [(2, "add_vote")]
+    assert _store_writes("w = store.delete_vote\n") == [(1, "delete_vote")]
+    assert _store_writes("lab.cast_vote(v)\nstore.get_vote(1)\n") == []
+    assert _store_writes("from pantry.storage.jsonl import import_jsonl\n") == [(1, "import_jsonl")]
+
+
+def test_pages_the_api_and_the_cli_never_write_to_the_store_directly():
+    """A vote, an undo, an import, an activation (and every other write) from a page, the HTTP API
+    or the CLI is one `Lab` call, so the checks Lab makes (a model loads before it is activated,
+    the default strength) cannot be skipped by one front end."""
+    files = [p for entry in FRONT_ENDS for p in ((REPO / entry).rglob("*.py") if (REPO / entry).is_dir()
+                                                 else [REPO / entry])]
+    assert len(files) > 20
+    found = {str(p.relative_to(REPO)): _store_writes(p.read_text(encoding="utf-8")) for p in files}
+    assert not {k: v for k, v in found.items() if v}

@@ -34,7 +34,7 @@ def _save_share(user: str) -> None:
     try:
         prefs = store.get_user_prefs(user)
         prefs[REPEAT_SHARE_PREF] = float(st.session_state["repeat_share_pick"])
-        store.set_user_prefs(user, prefs)
+        get_lab().save_profile(user, prefs=prefs)
     except PantryError as e:
         flash("error", md(e))
 

@@ -29,7 +29,7 @@ def _create_profile() -> None:
         if existing is not None:
             st.session_state["_profile_offer"] = existing
             return
-        name = store.ensure_user(validate_new_user_name(raw))
+        name = get_lab().create_profile(validate_new_user_name(raw))
     except PantryError as e:
         st.session_state["_profile_error"] = f"Cannot create that profile: {e}"
         return

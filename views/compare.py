@@ -63,14 +63,14 @@ def _save_inputs(name: str) -> None:
         view = profile_view(name)  # what is saved now: only a change is written
         text = st.session_state.get(_key(name, "pantry_text"), "") or ""
         if text != view.pantry_text:
-            store.set_user_pantry(name, text)
+            lab.save_profile(name, pantry_text=text)
         prefs = dict(view.prefs)
         for field in ("pantry_items", "diets", "cuisine", "max_minutes"):
             if _key(name, field) in st.session_state:
                 value = st.session_state[_key(name, field)]
                 prefs["items" if field == "pantry_items" else field] = list(value) if isinstance(value, list) else value
         if prefs != view.prefs:
-            store.set_user_prefs(name, prefs)
+            lab.save_profile(name, prefs=prefs)
     except PantryError as e:
         flash("error", f"Could not save your pantry: {md(e)}")
 
@@ -101,7 +101,7 @@ def _vote(choice: str) -> None:
                                note=st.session_state.get("note", ""),
                                left_reasons=st.session_state.get("reasons_left") or [],
                                right_reasons=st.session_state.get("reasons_right") or [])
-        vote_id = store.add_vote(vote)
+        vote_id = lab.cast_vote(vote)
     except PantryError as e:
         flash("error", f"Your vote was not saved: {md(e)}")
         return
@@ -117,26 +117,23 @@ def _undo() -> None:
     """Take back this session's newest vote for the current profile (never another session's)."""
     name = current_profile()
     mine = _my_votes()
-    while name is not None:
-        entry = next((e for e in reversed(mine) if e["user"] == name), None)
-        if entry is None:
-            break
-        mine.remove(entry)
-        try:
-            if not store.delete_vote(entry["id"]):
-                continue  # already deleted elsewhere (the Data page): try the one before
-            vote = store.get_vote(entry["id"])
-            titles = {rid: r.title for rid, r in store.get_recipes([vote.a, vote.b]).items()}
-        except PantryError as e:
-            flash("error", f"Undo failed: {md(e)}")
-            return
-        revealed = st.session_state.get("revealed")
-        if revealed and revealed.get("vote_id") == entry["id"]:
-            st.session_state["revealed"] = None  # vote again on the same pair
-        flash("success", f"Undid your vote ({md(describe_vote(vote, titles))}). It is kept as deleted "
-              "and can be restored on the Data page.")
+    ids = [e["id"] for e in mine if e["user"] == name] if name is not None else []
+    try:
+        vote = lab.undo(name, ids) if ids else None  # the newest of them not deleted elsewhere
+        titles = {rid: r.title for rid, r in store.get_recipes([vote.a, vote.b]).items()} if vote else {}
+    except PantryError as e:
+        flash("error", f"Undo failed: {md(e)}")
         return
-    flash("info", "Nothing to undo: no votes were cast for this profile in this session.")
+    cut = next((i for i, e in enumerate(mine) if vote is not None and e["id"] == vote.id), 0)
+    mine[:] = mine[:cut] + [e for e in mine[cut:] if e["user"] != name]  # the undone one and those tried
+    if vote is None:
+        flash("info", "Nothing to undo: no votes were cast for this profile in this session.")
+        return
+    revealed = st.session_state.get("revealed")
+    if revealed and revealed.get("vote_id") == vote.id:
+        st.session_state["revealed"] = None  # vote again on the same pair
+    flash("success", f"Undid your vote ({md(describe_vote(vote, titles))}). It is kept as deleted "
+          "and can be restored on the Data page.")
 
 
 def _welcome() -> None:
@@ -167,7 +164,7 @@ def _welcome() -> None:
 
 def _start_profile() -> None:
     try:
-        name = store.ensure_user(st.session_state.get("welcome_name", ""))
+        name = lab.create_profile(st.session_state.get("welcome_name", ""))
     except PantryError as e:
         st.session_state["_welcome_error"] = f"Cannot create that profile: {e}"
         return

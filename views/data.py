@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from pantry.errors import ImportFailed, PantryError
-from pantry.storage.jsonl import export_csv, export_trl, export_votes, import_jsonl
+from pantry.storage.jsonl import export_csv, export_trl, export_votes
 from ui.text import md
 from ui.common import current_profile, flash, guarded
 from ui.consistency import render_consistency
@@ -46,8 +46,7 @@ def _short(text: str, limit: int = 90) -> str:
 def _set_deleted(ids: list[int], deleted: bool) -> None:
     changed = 0
     try:
-        for vid in ids:
-            changed += bool(store.delete_vote(vid) if deleted else store.restore_vote(vid))
+        changed = lab.set_votes_deleted(ids, deleted)
     except PantryError as e:
         flash("error", md(e))
     verb = "Deleted" if deleted else "Restored"
@@ -61,7 +60,7 @@ def _set_batch_deleted(batch_id: int | None, deleted: bool) -> None:
         return
     try:
         batch = store.get_import_batch(batch_id)
-        changed = store.delete_batch(batch_id) if deleted else store.restore_batch(batch_id)
+        changed = lab.set_batch_deleted(batch_id, deleted)
     except PantryError as e:
         flash("error", md(e))
         return
@@ -79,7 +78,7 @@ def _import(default_user: str) -> None:
         flash("warning", "Choose a JSONL file first.")
         return
     try:
-        report = import_jsonl(store, upload.getvalue(), default_user=default_user or "me", name=upload.name)
+        report = lab.import_file(upload.getvalue(), default_user=default_user or "me", name=upload.name)
     except ImportFailed as e:
         st.session_state["import_problems"] = {"name": upload.name, "problems": e.problems}
         return

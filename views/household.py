@@ -16,7 +16,7 @@ import streamlit as st
 from pantry.domain.votes import Vote
 from pantry.errors import PantryError
 from pantry.generators import GenerationRequest
-from pantry.household import (LIMITS, MAX_MEMBERS, MIN_MEMBERS, cast_household_vote, member_limits, plan_household,
+from pantry.household import (LIMITS, MAX_MEMBERS, MIN_MEMBERS, member_limits, plan_household,
                               set_member_limits)
 from pantry.kitchen import read_pantry
 from ui.common import current_profile, flash, guarded
@@ -62,12 +62,10 @@ def _vote(ranking, first, second, outcome: str, voter: str) -> None:
     pantry = ranking.pantry
     try:
         if voter == EVERYONE:
-            strength = "slightly" if outcome in ("a", "b") else None
-            ids = cast_household_vote(store, ranking.members, a, b, outcome, strength, left="a", pantry=pantry)
+            ids = lab.cast_household_vote(ranking.members, a, b, outcome, left="a", pantry=pantry)
             flash("success", f"Saved for the household ({len(ids)} members).")
         else:
-            store.add_vote(Vote(user=voter, a=a, b=b, outcome=outcome, left="a", pantry=pantry,
-                                strength="slightly" if outcome in ("a", "b") else None))
+            lab.cast_vote(Vote(user=voter, a=a, b=b, outcome=outcome, left="a", pantry=pantry))
             flash("success", f"Saved as {md(voter)}'s own vote.")
     except PantryError as e:
         flash("error", md(e))

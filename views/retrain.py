@@ -71,7 +71,7 @@ def _save_hp() -> None:
     try:
         prefs = dict(store.get_user_prefs(name))
         prefs[PREFS_KEY] = _clean(_current_values())
-        store.set_user_prefs(name, prefs)
+        lab.save_profile(name, prefs=prefs)
     except PantryError as e:
         flash("warning", f"Could not save the Retrain settings: {md(e)}")
 
@@ -183,7 +183,7 @@ def _activate_candidates(result: dict) -> None:
 
 def _activate(version_id: int) -> None:
     try:
-        store.activate_model(version_id)
+        lab.activate([version_id])
         flash("success", f"Version v{version_id} is now active.")
     except PantryError as e:
         flash("error", f"Could not activate v{version_id}: {md(e)}")
@@ -198,7 +198,7 @@ def _keep() -> None:
 
 
 def _deactivate(name: str) -> None:
-    store.deactivate_models(name)
+    lab.deactivate(name)
     flash("info", f"{md(name)} now uses the population model (or the heuristic).")
 
 

@@ -38,6 +38,7 @@ from pantry.errors import InvalidInput, InvalidRecipe
 OUTCOMES = ("a", "b", "tie", "both_bad")
 DECISIVE = ("a", "b")
 STRENGTHS = ("slightly", "much")
+DEFAULT_STRENGTH = "slightly"  # a decisive vote cast without a strength (`pantry.lab.Lab.cast_vote` fills it)
 SIDES = ("a", "b")
 
 MAX_USER_CHARS = 40

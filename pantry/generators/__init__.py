@@ -25,18 +25,19 @@ What it may import: `pantry.domain`, `pantry.kitchen`, `pantry.settings`, `pantr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pantry.errors import GeneratorError, GeneratorUnavailable, InvalidInput
 from pantry.domain.recipes import Recipe
 from pantry.domain.votes import MAX_META_CHARS
 from pantry.settings import GENERATOR_MODES, Settings
-from pantry.generators.base import DIETS, GenerationRequest, Generator, ProgressFn
+from pantry.generators.base import DIETS, MAX_RECIPES_PER_REQUEST, GenerationRequest, Generator, ProgressFn
 from pantry.generators.composer import OfflineComposer
 from pantry.generators.dishbook import DishBook, DishBookError, load_dish_book
 from pantry.generators.ollama_gen import OllamaGenerator, OllamaStatus, check_ollama
 
 __all__ = [
+    "MAX_BULK_RECIPES", "generate_bulk",
     "DIETS", "GenerationRequest", "Generator", "ProgressFn", "OfflineComposer", "OllamaGenerator",
     "OllamaStatus", "check_ollama", "GeneratorChoice", "BACKENDS", "select_generator",
     "generate_with_fallback", "DishBook", "DishBookError", "load_dish_book",
@@ -100,4 +101,35 @@ def generate_with_fallback(choice: GeneratorChoice, request: GenerationRequest,
         fallback = _composer_choice(f"offline composer: Ollama failed during generation: {error}",
                                     choice.ollama, "auto")
         return fallback.generator.generate(request, on_progress), fallback
+
+
+MAX_BULK_RECIPES = 10_000  # `generate_bulk`: at most this many recipes per call (200 requests of 50)
+
+
+def generate_bulk(choice: GeneratorChoice, request: GenerationRequest, n: int,
+                  on_progress: ProgressFn | None = None) -> tuple[list[Recipe], GeneratorChoice]:
+    """`n` distinct recipes (by id) for bulk work, in requests of at most MAX_RECIPES_PER_REQUEST
+    (seeds `request.seed`, +1, +2, ...; each through `generate_with_fallback`).
+
+    Parameters: `n` from 1 to MAX_BULK_RECIPES (InvalidInput naming the limit otherwise).
+    Returns the recipes (fewer than `n` only when three times the needed requests found no
+    more distinct ones: a narrow pantry or diet) and the choice that made the last of them.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_BULK_RECIPES:
+        raise InvalidInput(f"--n must be a whole number from 1 to {MAX_BULK_RECIPES} (made in requests of at most "
+                           f"{MAX_RECIPES_PER_REQUEST}), got {n!r}")
+    made: dict[str, Recipe] = {}
+    used = choice
+    seed = request.seed if request.seed is not None else 0
+    budget = 3 * -(-n // MAX_RECIPES_PER_REQUEST)
+    for k in range(budget):
+        if len(made) >= n:
+            break
+        ask = replace(request, n=min(MAX_RECIPES_PER_REQUEST, n - len(made)), seed=seed + k)
+        recipes, used = generate_with_fallback(used, ask)  # after a fallback: the composer
+        for r in recipes:
+            made.setdefault(r.id, r)
+        if on_progress is not None:
+            on_progress(min(len(made), n), n, "generating recipes")
+    return list(made.values())[:n], used
 

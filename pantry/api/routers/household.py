@@ -1,9 +1,9 @@
 """The household endpoints: POST /household (rank recipes for 2-6 profiles sharing a pantry)
 and POST /household/votes (one choice stored for every member present, as one group).
 
-A router of its own over `pantry.household`, registered by `create_app` with the same
-bearer-token dependency as every other endpoint. It reads the Lab and the generator choice
-from the app's state, so it imports nothing of `pantry.api.app` at import time. Errors are
+A router over `pantry.household`, registered by `create_app` with the same bearer-token
+dependency as every other endpoint; it reads the Lab and the generator choice from the app's
+state, and stores through the Lab (`Lab.store_recipes`, `Lab.cast_household_vote`). Errors are
 the app's: a bad member list or an unknown limit is a 400 naming the problem, a bad field a
 422, a request the offline composer cannot meet a 400 naming the field.
 """
@@ -92,7 +92,7 @@ def household(body: HouseholdRequest, request: Request) -> HouseholdResponse:
     standardised scores (their sum breaks ties); each member's score and liking listed."""
     import secrets
 
-    from pantry.api.app import _composer_refusal
+    from pantry.api.convert import composer_refusal
     from pantry.generators import GenerationRequest
     from pantry.household import plan_household
     from pantry.kitchen import read_pantry
@@ -109,7 +109,7 @@ def household(body: HouseholdRequest, request: Request) -> HouseholdResponse:
     try:
         ranking = plan_household(lab, choice, gen, body.members)
     except GeneratorError as e:
-        raise _composer_refusal(e, choice) from None
+        raise composer_refusal(e, choice) from None
     return HouseholdResponse(
         members=list(ranking.members), limits={m: list(v) for m, v in ranking.limits.items()},
         models={m: MemberModelOut(kind=k, label=label) for m, (k, label) in ranking.models.items()},
@@ -123,9 +123,8 @@ def household_vote(body: HouseholdVoteRequest, request: Request) -> HouseholdVot
     """Store one household choice between recipes `a` and `b` (ids, or recipe objects) for
     every member present, marked as one group vote (`group_id`)."""
     from pantry.domain.votes import vote_from_dict
-    from pantry.household import cast_household_vote
 
-    store = request.app.state.lab.store
+    lab = request.app.state.lab
     if body.strength is not None and body.outcome not in DECISIVE:
         raise InvalidInput(f"field 'strength' is for decisive votes (a or b), not {body.outcome!r}")
     refs = {side: (ref.model_dump() if hasattr(ref, "model_dump") else ref)
@@ -133,10 +132,9 @@ def household_vote(body: HouseholdVoteRequest, request: Request) -> HouseholdVot
     vote, inline = vote_from_dict({"user": body.members[0], "a": refs["a"], "b": refs["b"],
                                    "outcome": body.outcome})  # the pair's rules, written once
     if inline:
-        store.add_recipes(inline)
-    strength = (body.strength or "slightly") if body.outcome in DECISIVE else None
-    ids = cast_household_vote(store, body.members, vote.a, vote.b, body.outcome, strength, body.left)
-    return HouseholdVoteStored(group_id=store.get_vote(ids[0]).group_id, ids=ids)
+        lab.store_recipes(inline)
+    ids = lab.cast_household_vote(body.members, vote.a, vote.b, body.outcome, body.strength, body.left)
+    return HouseholdVoteStored(group_id=lab.store.get_vote(ids[0]).group_id, ids=ids)
 
 
 __all__ = ["router"]

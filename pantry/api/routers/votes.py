@@ -1,0 +1,108 @@
+"""POST /votes (a vote on a pair token or on two given recipes, once-only), GET /votes (one page,
+oldest first) and DELETE /votes/{id} (soft delete, as Undo does). Every write is one `Lab` call."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from pantry.api import schemas as s
+from pantry.api.convert import vote_out
+from pantry.api.deps import Conflict, NotFound, allow, app_state, get_lab, known_profile, own_profile, \
+    profile_for_write, request_access
+from pantry.api.tokens import spend_key, verify
+from pantry.domain.votes import DECISIVE, user_key, vote_from_dict
+from pantry.errors import InvalidInput
+from pantry.storage.store import RecipeConflict, RepeatedRequest
+
+MAX_IDEMPOTENCY_KEY = 200
+
+router = APIRouter(tags=["votes"])
+
+
+def _request_digest(body: s.VoteRequest) -> str:
+    """What identifies a vote request's content (for idempotent retries)."""
+    data = body.model_dump(mode="json")
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=True).encode("ascii")).hexdigest()
+
+
+def _idempotency_key(request: Request) -> str | None:
+    raw = request.headers.get("idempotency-key")
+    if raw is None:
+        return None
+    key = raw.strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not all(" " <= ch <= "~" for ch in key):
+        raise InvalidInput(f"header 'Idempotency-Key' must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII characters")
+    return key
+
+
+@router.post("/votes", response_model=s.VoteStored, status_code=201)
+def add_vote(body: s.VoteRequest, request: Request) -> s.VoteStored | JSONResponse:
+    """Store a vote for a pair from POST /pairs (`pair_token`) or for two given recipes.
+
+    Each pair token stores at most one vote; an `Idempotency-Key` header makes a direct
+    vote safe to retry (the same key and body answer the first answer, stored once)."""
+    lab_ = get_lab(request)
+    idem = _idempotency_key(request)
+    record: dict[str, Any] = {"outcome": body.outcome, "reasons": list(body.reasons), "strength": body.strength}
+    if body.pair_token is not None:
+        payload = verify(app_state(request).token_key, body.pair_token)
+        allow(request, payload["p"])
+        record.update(user=payload["p"], a=payload["a"], b=payload["b"], left=body.left or payload.get("l"),
+                      pantry=payload.get("pantry") or [], model_version=payload.get("m"),
+                      generator=payload.get("g"), generator_reason=payload.get("gr"))
+        request_key = spend_key(payload)
+    else:
+        allow(request, body.profile)
+        profile_for_write(lab_, body.profile)  # a new name must pass the rules (400 naming the field)
+        a = body.a.model_dump() if hasattr(body.a, "model_dump") else body.a
+        b = body.b.model_dump() if hasattr(body.b, "model_dump") else body.b
+        record.update(user=body.profile, a=a, b=b, left=body.left, pantry=list(body.pantry))
+        request_key = None if idem is None else f"idem:{user_key(body.profile)}:{idem}"
+    if body.outcome == "skip":
+        return JSONResponse(s.VoteStored(id=None, stored=False).model_dump(), 200)
+    if body.strength is not None and body.outcome not in DECISIVE:
+        raise InvalidInput(f"field 'strength' is for decisive votes (a or b), not {body.outcome!r}")
+    vote, inline = vote_from_dict({k: v for k, v in record.items() if v is not None})
+    try:  # one transaction: the recipes, the profile (when new), the vote and its request key
+        vote_id = lab_.cast_vote(vote, request_key=request_key, request_digest=_request_digest(body), recipes=inline)
+    except RepeatedRequest as e:
+        if not e.same:
+            raise Conflict("field 'pair_token': this pair was already voted on; ask POST /pairs for a new pair"
+                           if body.pair_token is not None else
+                           f"header 'Idempotency-Key' was already used for another vote (id {e.vote_id}); "
+                           "use a new key for a new vote") from None
+        vote_id = e.vote_id  # a retry of a request that was stored: the same answer
+    except RecipeConflict as e:
+        raise Conflict(f"field 'a' or 'b': {e}") from None
+    return s.VoteStored(id=vote_id, stored=True, vote=vote_out(lab_.store.get_vote(vote_id)))
+
+
+@router.get("/votes", response_model=s.VotesPage)
+def list_votes(request: Request, profile: str | None = None,
+               since: str | None = Query(None, description="ISO 8601: only votes cast at or after it"),
+               limit: int = Query(50, ge=1, le=s.MAX_VOTES_PAGE), offset: int = Query(0, ge=0, le=s.MAX_ID),
+               include_deleted: bool = False) -> s.VotesPage:
+    """Votes oldest first, one page at a time (`limit` at most MAX_VOTES_PAGE)."""
+    lab_ = get_lab(request)
+    profile = own_profile(request, profile)  # a profile token lists its own profile's votes
+    allow(request, profile)
+    profile = known_profile(lab_, profile)
+    total, page = lab_.store.votes_page(profile, include_deleted=include_deleted, since=since, limit=limit,
+                                        offset=offset)  # counted and paged by the database
+    return s.VotesPage(profile=profile, total=total, offset=offset, limit=limit, votes=[vote_out(v) for v in page])
+
+
+@router.delete("/votes/{vote_id}", response_model=s.VoteDeleted)
+def delete_vote(request: Request, vote_id: int = Path(..., ge=0, le=s.MAX_ID)) -> s.VoteDeleted:
+    """Soft-delete a vote (kept, marked deleted, as Undo does); 404 when unknown (or another
+    profile's, for a profile token)."""
+    lab_ = get_lab(request)
+    vote = lab_.store.get_vote(vote_id)
+    if vote is None or not request_access(request).may(vote.user):
+        raise NotFound(f"there is no vote with id {vote_id}")
+    return s.VoteDeleted(id=vote_id, deleted=True, changed=lab_.set_votes_deleted([vote_id], True) == 1)
