@@ -46,24 +46,46 @@ def _key(name: str, field: str) -> str:
 
 
 def _saved_inputs(name: str) -> dict:
+    """The profile's saved pantry and options. A saved pantry text over today's limit (saved
+    before the limit was checked, or under a larger `PANTRY_MAX_PANTRY_CHARS`) comes back cut
+    to the limit, with a note, so the page always opens with a box the person can fix."""
     view = profile_view(name)
     prefs = view.prefs
     known = set(kitchen_names())
     cuisines = [ANY, *composer_cuisines()]
-    return {"pantry_text": view.pantry_text,
+    text = view.pantry_text or ""
+    limit = settings().max_pantry_chars
+    if len(text) > limit:
+        st.session_state[f"_pantry_trimmed::{name}"] = len(text)
+        text = text[:limit]
+    return {"pantry_text": text,
             "pantry_items": [i for i in prefs.get("items", []) if i in known],
             "diets": [d for d in prefs.get("diets", []) if d in DIETS],
             "cuisine": prefs.get("cuisine") if prefs.get("cuisine") in cuisines else ANY,
             "max_minutes": int(prefs.get("max_minutes") or 0)}
 
 
+def _pantry_problem(text: str) -> str | None:
+    """Why this pantry text cannot be used (too long, too many items), or None: the library's
+    own check (`read_pantry`), so what is refused here is exactly what a round would refuse."""
+    try:
+        read_pantry(text, (), get_kitchen(), settings().max_pantry_chars)
+    except PantryError as e:
+        return str(e)
+    return None
+
+
 def _save_inputs(name: str) -> None:
-    """on_change: remember the pantry and options for this profile (nothing is lost on page switches)."""
+    """on_change: remember the pantry and options for this profile (nothing is lost on page switches).
+
+    A pantry text the library refuses is never saved: the box keeps it, with the reason next
+    to it, and the saved pantry stays as it was."""
     try:
         view = profile_view(name)  # what is saved now: only a change is written
         text = st.session_state.get(_key(name, "pantry_text"), "") or ""
-        if text != view.pantry_text:
+        if text != view.pantry_text and _pantry_problem(text) is None:
             store.set_user_pantry(name, text)
+            st.session_state.pop(f"_pantry_trimmed::{name}", None)
         prefs = dict(view.prefs)
         for field in ("pantry_items", "diets", "cuisine", "max_minutes"):
             if _key(name, field) in st.session_state:
@@ -76,10 +98,16 @@ def _save_inputs(name: str) -> None:
 
 
 def _pantry(inputs: dict):
-    """The pantry as read by `pantry.kitchen.knowledge.read_pantry` (names, amounts, leftovers, what was
-    not understood, and a note when little or nothing was recognised)."""
-    return read_pantry(inputs.get("pantry_text", "") or "", inputs.get("pantry_items", []), get_kitchen(),
-                       settings().max_pantry_chars)
+    """(reading, problem): the pantry as read by `pantry.kitchen.read_pantry` (names, amounts,
+    leftovers, what was not understood, a note when little was recognised), and None; or, when
+    the text cannot be used (too long, too many items), the reading of the picked items alone
+    and the reason, which the page shows next to the box (the box always stays)."""
+    items = inputs.get("pantry_items", [])
+    try:
+        return read_pantry(inputs.get("pantry_text", "") or "", items, get_kitchen(),
+                           settings().max_pantry_chars), None
+    except PantryError as e:
+        return read_pantry("", items, get_kitchen(), settings().max_pantry_chars), str(e)
 
 
 def _request_round() -> None:
@@ -259,20 +287,33 @@ def _pantry_summary(reading) -> str:
 def _pantry_inputs(name: str, expanded: bool):
     """Pantry and options in an expander (open until the first pair, so a round fits on screen).
 
-    Returns (inputs, reading): the widgets' values and the pantry as read from them, read
-    once per run (the summary, the note and the round all use this one reading)."""
+    Returns (inputs, reading, problem): the widgets' values, the pantry as read from them (read
+    once per run: the summary, the note and the round all use this one reading), and why the
+    pantry text cannot be used (None when it can). With a problem the expander stays open and
+    the reason is shown right under the box, so the person can fix the text where it is."""
     saved = _saved_inputs(name)
     save = {"on_change": _save_inputs, "args": (name,)}
     inputs = {}
     current = {f: st.session_state.get(_key(name, f), saved[f]) for f in saved}
-    reading = _pantry(current)  # the widgets below return exactly these values
-    with st.expander(md(_pantry_summary(reading)), expanded=expanded, icon=":material/kitchen:"):
+    reading, problem = _pantry(current)  # the widgets below return exactly these values
+    trimmed = st.session_state.get(f"_pantry_trimmed::{name}")
+    with st.expander(md(_pantry_summary(reading)), expanded=expanded or bool(problem) or bool(trimmed),
+                     icon=":material/kitchen:"):
         left, right = st.columns([3, 2], gap="medium")
         with left:
+            limit = settings().max_pantry_chars
             inputs["pantry_text"] = st.text_area(
                 "What's in your pantry?", saved["pantry_text"], key=_key(name, "pantry_text"), height=96,
                 placeholder="2 eggs, half an onion, spinach, feta, rice...",
-                help="Free text: commas or new lines between items. Remembered for this profile.", **save)
+                help=f"Free text: commas or new lines between items (at most {limit:,} characters). "
+                     "Remembered for this profile.", **save)
+            if problem:
+                st.error(f"{md(problem)}. Shorten the text above; it was not saved (the last pantry that "
+                         "worked is kept).", icon=":material/error:")
+            if trimmed and inputs["pantry_text"] == saved["pantry_text"]:
+                st.warning(f"Your saved pantry was {trimmed:,} characters, over the limit of {limit:,}: it is "
+                           f"cut to the first {limit:,} above. Check the end of it; it is saved once you change it or get a pair.",
+                           icon=":material/content_cut:")
             inputs["pantry_items"] = st.multiselect(
                 "Add ingredients", kitchen_names(), saved["pantry_items"], key=_key(name, "pantry_items"),
                 placeholder="Pick from the kitchen's ingredient list", **save)
@@ -290,9 +331,10 @@ def _pantry_inputs(name: str, expanded: bool):
                                  "Just cook: the model's top pick among the candidates (best-of-N).")
             st.slider("Candidates per round", 3, 12, 6, key="n_candidates",
                       help="More candidates give the model a better choice but take longer.")
-        with guarded("Reading the pantry"):
-            _pantry_note(reading)
-    return inputs, reading
+        if not problem:
+            with guarded("Reading the pantry"):
+                _pantry_note(reading)
+    return inputs, reading, problem
 
 
 def _pantry_note(reading) -> None:
@@ -408,6 +450,9 @@ def _round_panel(name: str) -> None:
     with guarded("The round"):
         _progress_line(name)
         _actions(name)
+        if st.session_state.pop("_round_refused", False):
+            st.warning("No new pair yet: the pantry text above cannot be used. Fix it there and press "
+                       "**Get two recipes** again.", icon=":material/kitchen:")
         matchup = st.session_state.get("matchup")
         info = st.session_state.get("round_info") or {}
         if matchup is None:
@@ -434,11 +479,14 @@ else:
         if scoring is not None and scoring.problems:
             st.warning(model_problem_text(scoring), icon=":material/broken_image:")
     want_round = st.session_state.pop("_want_round", False)
-    inputs, reading = _pantry_inputs(user, expanded=st.session_state.get("matchup") is None and not want_round)
-    if want_round:
+    inputs, reading, problem = _pantry_inputs(user, expanded=st.session_state.get("matchup") is None and not want_round)
+    if want_round and problem:
+        st.session_state["_round_refused"] = True  # the reason is shown under the pantry box
+    elif want_round:
         with guarded("Getting recipes"):
             _save_inputs(user)
             _generate(user, st.session_state.get("mode") or "compare", inputs, reading)
     _round_panel(user)
-    with guarded("Preparing the next round"):
-        _prefetch(inputs, reading)
+    if not problem:
+        with guarded("Preparing the next round"):
+            _prefetch(inputs, reading)

@@ -1,0 +1,60 @@
+"""Page tests (AppTest) for everyday use: what a person types can never lock them out, imports
+say what happened, rounds follow each other, and the Retrain and Scores pages tell one story."""
+
+from __future__ import annotations
+
+from helpers import assert_ok as _ok, open_app, store_at as _store, texts as _texts
+
+TIMEOUT = 120
+LONG = "egg, " * 2000  # 10,000 characters, over the 5,000 limit
+# 10,010 characters of prose (few items): cut to 5,000 it is a pantry the library accepts
+PROSE = ("eggs spinach rice feta onion tomatoes garlic " * 230)[:10_010]
+
+
+def _compare(at) -> bool:
+    return any("Compare recipes" in t for t in _texts(at.title))
+
+
+def test_an_over_long_pantry_is_refused_not_saved_and_the_box_stays(app_home):
+    store = _store(app_home)
+    store.ensure_user("ana")
+    store.set_user_pantry("ana", "2 eggs, spinach")
+    at = open_app("ana", timeout=TIMEOUT)
+    at.text_area(key="pantry_text::ana").input(LONG)
+    at.button(key="get_pair").click()
+    at.run()
+    assert not at.exception
+    assert _compare(at)
+    assert store.get_user_pantry("ana") == "2 eggs, spinach", "invalid pantry text was saved"
+    assert at.text_area(key="pantry_text::ana").value == LONG, "the box keeps what was typed, to fix it"
+    assert any("10000 characters (limit 5000)" in t.replace("\\", "") for t in _texts(at.error)), _texts(at.error)
+    assert at.session_state["matchup"] is None if "matchup" in at.session_state else True
+    # fix it, and the round goes on
+    at.text_area(key="pantry_text::ana").input("4 eggs, spinach, feta, rice")
+    at.button(key="get_pair").click()
+    at.run()
+    _ok(at)
+    assert store.get_user_pantry("ana") == "4 eggs, spinach, feta, rice"
+    assert at.session_state["matchup"] is not None
+    at.button(key="vote_left").click()
+    at.run()
+    _ok(at)
+    assert len(store.votes("ana")) == 1
+
+
+def test_a_profile_whose_saved_pantry_is_too_long_opens_with_it_trimmed(app_home):
+    store = _store(app_home)
+    store.ensure_user("ana")
+    store.set_user_pantry("ana", PROSE)  # saved by an older version
+    at = open_app("ana", timeout=TIMEOUT)
+    assert not at.exception
+    assert _compare(at)
+    box = at.text_area(key="pantry_text::ana")
+    assert box.value == PROSE[:5000]
+    assert any("10,010 characters" in t and "cut to the first 5,000" in t for t in _texts(at.warning)), _texts(at.warning)
+    assert not at.error, _texts(at.error)
+    at.button(key="get_pair").click()
+    at.run()
+    _ok(at)
+    assert at.session_state["matchup"] is not None
+    assert store.get_user_pantry("ana") == PROSE[:5000]
