@@ -186,7 +186,10 @@ def cmd_import(args) -> int:
     from pantry.storage.jsonl import import_jsonl
     lab_store = _store()
     report = import_jsonl(lab_store, args.file, default_user=args.user)
-    print(f"imported {args.file}: {report.summary()} (import batch #{report.batch_id})")
+    if report.nothing_new:
+        print(f"imported {args.file}: nothing new: {report.summary()}")
+    else:
+        print(f"imported {args.file}: {report.summary()} (import batch #{report.batch_id})")
     return 0
 
 
