@@ -58,3 +58,38 @@ def test_a_profile_whose_saved_pantry_is_too_long_opens_with_it_trimmed(app_home
     _ok(at)
     assert at.session_state["matchup"] is not None
     assert store.get_user_pantry("ana") == PROSE[:5000]
+
+
+def test_scores_page_shows_the_one_held_out_accuracy_the_sidebar_and_retrain_show(app_home):
+    from conftest import seed_votes
+
+    store = _store(app_home)
+    seed_votes(store, "ana", n=14)
+    at = open_app("ana", "views/retrain.py", timeout=TIMEOUT)
+    summary = [d.value for d in at.dataframe if "profile" in d.value.columns][0]
+    assert not {"a better", "b better"} & set(summary.columns), "tables never say a/b better"
+    at.number_input(key="hp_members").set_value(2)
+    at.button(key="retrain").click()
+    at.run()
+    _ok(at)
+    at.button(key="activate_new").click()
+    at.run()
+    _ok(at)
+    m = store.active_model("ana").metrics
+    shown = f"{m['cv_accuracy']:.0%}"
+    assert any(f"held-out accuracy {shown}" in t for t in _texts(at.sidebar.caption)), _texts(at.sidebar.caption)
+    at.switch_page("views/diagnostics.py")
+    at.run()
+    at.radio(key="diag_source").set_value("all")
+    at.button(key="diag_run").click()
+    at.run()
+    assert not at.exception
+    version = store.active_model("ana").id
+    lines = [t for t in _texts(at.markdown) if t.startswith(f"**v{version}**")]
+    assert lines and f"held-out accuracy **{shown}**" in lines[0] and f"on {m['cv_pairs']} decisive votes" in lines[0], \
+        lines
+    table = [d.value for d in at.dataframe if "held-out accuracy" in d.value.columns][0].set_index("version")
+    assert table.loc[f"v{version}", "held-out accuracy"] == m["cv_accuracy"]
+    assert table.loc[f"v{version}", "held-out votes"] == m["cv_pairs"]
+    page = " ".join(_texts(at.markdown) + _texts(at.caption))
+    assert "validation split" not in page and "held-out votes (" not in page

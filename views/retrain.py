@@ -32,7 +32,7 @@ OPTIONS = train_options()  # every TrainConfig field, with its label, help and l
 PREFS_KEY = "train"  # the profile's saved Retrain settings, in store.get_user_prefs(user)
 CHART_EVERY_S = 0.25  # redraw the live loss chart at most this often
 UNIT_TITLE = {"iteration": "Newton iteration", "epoch": "epoch"}
-SERIES = {"train_loss": "training loss", "val_loss": "held-out loss (validation split)"}
+SERIES = {"train_loss": "training votes", "val_loss": "validation votes (left out of this fit)"}
 
 
 # ---------------------------------------------------------------- settings, per profile
@@ -117,34 +117,54 @@ def _control(o: TrainOption) -> None:
 
 # ---------------------------------------------------------------- charts
 
+def _title(text: str, subtitle: str = "") -> alt.TitleParams:
+    """A short, left-aligned title (it must fit a phone) with an optional one-line subtitle."""
+    return alt.TitleParams(text, subtitle=subtitle, anchor="start", fontSize=14, subtitleFontSize=11)
+
+
 def _loss_chart(history: list[dict], unit: str) -> alt.Chart:
-    """Training loss (and held-out loss when there is a validation split) by iteration/epoch."""
+    """The Bradley-Terry loss (mean log loss per vote) by Newton iteration, from the prior's
+    weights at 0, on the training votes and on the validation votes left out of that fit.
+    Newton's method solves the convex objective exactly: the curve drops in one or two steps,
+    then is flat (converged); the y axis is zoomed on the values so the drop shows."""
     frame = pd.DataFrame(history)
     cols = [c for c in SERIES if c in frame and frame[c].notna().any()]
     long = frame.melt("step", cols, "series", "loss").dropna()
     long["series"] = long["series"].map(SERIES)
-    return alt.Chart(long, title="Loss while fitting the new model").mark_line(point=len(frame) <= 60).encode(
-        x=alt.X("step:Q", title=UNIT_TITLE.get(unit, unit), axis=alt.Axis(tickMinStep=1)),
-        y=alt.Y("loss:Q", title="Bradley-Terry loss", scale=alt.Scale(zero=False)),
-        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400)),
+    low, high = float(long["loss"].min()), float(long["loss"].max())
+    pad = max((high - low) * 0.15, 0.005)
+    return alt.Chart(long, title=_title("Loss while fitting", "mean log loss per vote; lower fits the votes better")
+                     ).mark_line(point=True).encode(
+        x=alt.X("step:Q", title=UNIT_TITLE.get(unit, unit), axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("loss:Q", title="loss (log loss per vote)", scale=alt.Scale(domain=[low - pad, high + pad]),
+                axis=alt.Axis(format=".3f", tickCount=5)),
+        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400, direction="vertical")),
         tooltip=[alt.Tooltip("step:Q", title=unit), "series",
                  alt.Tooltip("loss:Q", format=".4f")]).properties(height=220)
 
 
 def _accuracy_chart(rows: list[dict]) -> alt.Chart:
-    """The held-out accuracy (cross-validation) with its 95% interval, one row per model."""
+    """The held-out accuracy (cross-validation) with its 95% interval, one row per model, its
+    name above its bar (labels never overlap, whatever the width)."""
     frame = pd.DataFrame(rows)
+    frame["row"] = range(len(frame))
+    frame["text"] = [f"{r['version']}: {r['accuracy']:.0%}" if r["accuracy"] == r["accuracy"] else
+                     f"{r['version']}: n/a" for r in rows]
     base = alt.Chart(frame)
-    y = alt.Y("version:N", title=None, sort=None, axis=alt.Axis(labelLimit=400))
-    bars = base.mark_rule(strokeWidth=2).encode(
-        x=alt.X("low:Q", title="strict accuracy", scale=alt.Scale(domain=[0, 1])), x2="high:Q", y=y)
-    dots = base.mark_point(filled=True, size=90).encode(
-        x="accuracy:Q", y=y, tooltip=["version", alt.Tooltip("accuracy:Q", format=".2f"),
-                                      alt.Tooltip("low:Q", format=".2f"), alt.Tooltip("high:Q", format=".2f"),
-                                      alt.Tooltip("pairs:Q", title="held-out votes scored")])
+    y = alt.Y("row:O", title=None, axis=None, scale=alt.Scale(paddingOuter=0.6))
+    x = alt.X("low:Q", title="share of votes it did not see that it got right",
+              scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"))
+    bars = base.mark_rule(strokeWidth=3).encode(x=x, x2="high:Q", y=y, color=alt.Color("version:N", legend=None))
+    dots = base.mark_point(filled=True, size=110).encode(
+        x="accuracy:Q", y=y, color=alt.Color("version:N", legend=None),
+        tooltip=["version", alt.Tooltip("accuracy:Q", format=".0%"), alt.Tooltip("low:Q", format=".0%"),
+                 alt.Tooltip("high:Q", format=".0%"), alt.Tooltip("pairs:Q", title="held-out votes scored")])
+    labels = base.mark_text(align="left", baseline="bottom", dy=-9, fontSize=12).encode(
+        x=alt.value(2), y=y, text="text:N")
     chance = alt.Chart(pd.DataFrame({"x": [0.5]})).mark_rule(strokeDash=[4, 4], color="gray").encode(x="x:Q")
-    return alt.layer(chance, bars, dots, title="Held-out strict accuracy (cross-validation), 95% interval"
-                     ).properties(height=40 + 40 * len(frame))
+    return alt.layer(chance, bars, dots, labels,
+                     title=_title("Held-out accuracy (cross-validation)", "dot: accuracy; line: 95% interval; "
+                                  "dashed: a coin toss")).properties(height=70 + 55 * len(frame))
 
 
 def _acc_row(label: str, cv: CrossValidation | dict) -> dict:
@@ -264,6 +284,34 @@ def _fmt(x: float) -> str:
     return "n/a" if x != x else f"{x:.2f}"
 
 
+def _outcome_in_words(result: dict, better: bool | None) -> None:
+    """The comparison in one plain sentence, with what to do: "The new model agrees with 68% of
+    the 25 votes it did not see, the current one with 50%: activate it." """
+    new, current = result["new"], result["current"]
+    n = new["pairs"]
+    votes = f"{n} vote{'s' if n != 1 else ''}"
+    coin = ""
+    if new["low"] <= 0.5 <= new["high"]:
+        coin = (f" With {votes} this is not yet clearly better than a coin toss (95% interval "
+                f"{new['low']:.0%}-{new['high']:.0%}); more votes will tell.")
+    if better is None or current is None:
+        st.info(f"The new model agrees with {new['accuracy']:.0%} of the {votes} it did not see "
+                f"({new['correct']} of {n}). There is no held-out figure for the current model to compare "
+                f"with.{coin}", icon=":material/info:")
+    elif better is False:
+        st.warning(f"The new model agrees with {new['accuracy']:.0%} of the {votes} it did not see, the current "
+                   f"one with {current['accuracy']:.0%} ({new['correct']} vs {current['correct']} of {n}): keep the "
+                   "current model.", icon=":material/warning:")
+    elif new["correct"] == current["correct"]:
+        st.info(f"Both models agree with {new['accuracy']:.0%} of the {votes} they did not see ({new['correct']} "
+                f"of {n}): activating the new one changes little, but it has learnt from your latest votes."
+                f"{coin}", icon=":material/balance:")
+    else:
+        st.success(f"The new model agrees with {new['accuracy']:.0%} of the {votes} it did not see, the current "
+                   f"one with {current['accuracy']:.0%} ({new['correct']} vs {current['correct']} of {n}): activate "
+                   f"it.{coin}", icon=":material/thumb_up:")
+
+
 # ---------------------------------------------------------------- page
 
 st.title("Retrain", anchor=False)
@@ -330,14 +378,10 @@ if result and result.get("user") == user:
     left.altair_chart(_accuracy_chart(rows), width="stretch", key="chart_heldout")
     if result["history"]:
         right.altair_chart(_loss_chart(result["history"], result["unit"]), width="stretch", key="chart_loss")
+    st.caption("Newton's method solves the training objective exactly, so the loss falls in the first "
+               "iterations and then stays level: that flat part means it has converged.")
     better = result["better"]
-    if better is False:
-        st.warning(f"The new settings do worse on the held-out votes than the current model "
-                   f"({_fmt(new['accuracy'])} vs {_fmt(current['accuracy'])}, {new['correct']} vs "
-                   f"{current['correct']} of {new['pairs']} right). Keeping the current model is recommended.",
-                   icon=":material/warning:")
-    elif better is None:
-        st.info("There is no held-out figure for the current model to compare with.", icon=":material/info:")
+    _outcome_in_words(result, better)
     pop_note = f" and population v{result['population']}" if result.get("population") else ""
     st.caption(f"Not active yet: personal v{result['version']}{pop_note}. Activate makes them active; keeping "
                "the current model changes nothing (the population model included).")
