@@ -93,3 +93,54 @@ def test_scores_page_shows_the_one_held_out_accuracy_the_sidebar_and_retrain_sho
     assert table.loc[f"v{version}", "held-out votes"] == m["cv_pairs"]
     page = " ".join(_texts(at.markdown) + _texts(at.caption))
     assert "validation split" not in page and "held-out votes (" not in page
+
+
+def _saved_lines(at) -> list[str]:
+    return [t.replace("\\", "").replace("\u2060", "") for t in _texts(at.success) if "Saved vote #" in t]
+
+
+def test_the_next_pair_comes_right_after_a_vote_with_the_saved_message_and_undo_brings_it_back(app_home):
+    store = _store(app_home)
+    store.ensure_user("ana")
+    at = open_app("ana", timeout=TIMEOUT)
+    assert at.toggle(key="auto_next::ana").value is True, "on by default"
+    at.text_area(key="pantry_text::ana").input("4 eggs, spinach, feta, rice, an onion")
+    at.button(key="get_pair").click()
+    at.run()
+    _ok(at)
+    first = at.session_state["matchup"]
+    at.button(key="vote_left").click()
+    at.run()
+    _ok(at)
+    second = at.session_state["matchup"]
+    assert second is not first and {second.a.recipe.id, second.b.recipe.id} != {first.a.recipe.id, first.b.recipe.id}
+    [vote] = store.votes("ana")
+    [saved] = _saved_lines(at)
+    assert saved.startswith(f"Saved vote #{vote.id}: {first.left_item.recipe.title} beat "
+                            f"{first.right_item.recipe.title}."), saved
+    assert "The model" in saved and "next pair" in saved
+    assert not at.metric, "the new pair's scores stay hidden"
+    at.button(key="undo").click()
+    at.run()
+    _ok(at)
+    assert store.votes("ana") == [] and at.session_state["matchup"] is first, "the undone vote's pair is back"
+    assert not _saved_lines(at)
+
+
+def test_next_pair_after_a_vote_is_a_setting_kept_with_the_profile(app_home):
+    store = _store(app_home)
+    store.ensure_user("ana")
+    at = open_app("ana", timeout=TIMEOUT)
+    at.text_area(key="pantry_text::ana").input("4 eggs, spinach, feta, rice")
+    at.toggle(key="auto_next::ana").set_value(False)
+    at.button(key="get_pair").click()
+    at.run()
+    _ok(at)
+    assert store.get_user_prefs("ana")["auto_next"] is False
+    pair = at.session_state["matchup"]
+    at.button(key="vote_right").click()
+    at.run()
+    _ok(at)
+    assert at.session_state["matchup"] is pair and len(at.metric) == 2, "off: the pair stays, scores shown"
+    again = open_app("ana", timeout=TIMEOUT)  # a reload
+    assert again.toggle(key="auto_next::ana").value is False

@@ -62,7 +62,8 @@ def _saved_inputs(name: str) -> dict:
             "pantry_items": [i for i in prefs.get("items", []) if i in known],
             "diets": [d for d in prefs.get("diets", []) if d in DIETS],
             "cuisine": prefs.get("cuisine") if prefs.get("cuisine") in cuisines else ANY,
-            "max_minutes": int(prefs.get("max_minutes") or 0)}
+            "max_minutes": int(prefs.get("max_minutes") or 0),
+            "auto_next": bool(prefs.get("auto_next", True))}
 
 
 def _pantry_problem(text: str) -> str | None:
@@ -87,7 +88,7 @@ def _save_inputs(name: str) -> None:
             store.set_user_pantry(name, text)
             st.session_state.pop(f"_pantry_trimmed::{name}", None)
         prefs = dict(view.prefs)
-        for field in ("pantry_items", "diets", "cuisine", "max_minutes"):
+        for field in ("pantry_items", "diets", "cuisine", "max_minutes", "auto_next"):
             if _key(name, field) in st.session_state:
                 value = st.session_state[_key(name, field)]
                 prefs["items" if field == "pantry_items" else field] = list(value) if isinstance(value, list) else value
@@ -111,7 +112,15 @@ def _pantry(inputs: dict):
 
 
 def _request_round() -> None:
+    """N, Skip or the button: a new pair (the last vote's message goes: the person moved on)."""
     st.session_state["_want_round"] = True
+    st.session_state.pop("_last_saved", None)
+
+
+def _auto_next(name: str) -> bool:
+    """The profile's "next pair right after my vote" setting (on unless turned off)."""
+    value = st.session_state.get(_key(name, "auto_next"))
+    return _saved_inputs(name)["auto_next"] if value is None else bool(value)
 
 
 def _my_votes() -> list[dict]:
@@ -139,6 +148,13 @@ def _vote(choice: str) -> None:
         st.session_state[key] = []
     st.session_state["note"] = ""
     st.session_state["much"] = False
+    if _auto_next(name):  # the next pair comes at once; the saved message stays above it
+        st.session_state["_last_saved"] = {"vote_id": vote_id, "choice": choice, "matchup": matchup, "user": name,
+                                           "round_info": st.session_state.get("round_info")}
+        st.session_state["revealed"] = None
+        st.session_state["_want_round"] = True
+    else:
+        st.session_state.pop("_last_saved", None)
 
 
 def _undo() -> None:
@@ -161,10 +177,18 @@ def _undo() -> None:
         revealed = st.session_state.get("revealed")
         if revealed and revealed.get("vote_id") == entry["id"]:
             st.session_state["revealed"] = None  # vote again on the same pair
+        last = st.session_state.pop("_last_saved", None)
+        if last and last["vote_id"] == entry["id"] and last["user"] == name:
+            # the pair of the vote just undone comes back (the next one was shown right after it)
+            st.session_state["matchup"], st.session_state["round_info"] = last["matchup"], last["round_info"]
+            st.session_state["revealed"] = None
+            st.session_state["_round_no"] = st.session_state.get("_round_no", 0) + 1
         flash("success", f"Undid your vote ({md(describe_vote(vote, titles))}). It is kept as deleted "
               "and can be restored on the Data page.")
         return
-    flash("info", "Nothing to undo: no votes were cast for this profile in this session.")
+    st.session_state.pop("_last_saved", None)
+    flash("info", "Nothing to undo: no votes were cast for this profile in this session (or they are all undone "
+                  "already).")
 
 
 def _welcome() -> None:
@@ -243,10 +267,13 @@ def _prefetch(inputs: dict, reading) -> None:
     st.session_state["_prefetch"] = RoundPrefetch(lab, choice, request, background_executor())
 
 
-def _generate(name: str, mode: str, inputs: dict, reading) -> None:
+def _generate(name: str, mode: str, inputs: dict, reading, box) -> None:
+    """Make the next round. Anything shown meanwhile (progress, the generator's notes) goes in
+    `box`, a container that is always on the page, so the round panel below keeps its place
+    (and the old pair stays on screen, faded, until the new one is drawn)."""
     choice, error = generator_choice()
     if choice is None:
-        st.error(f"No recipe generator available: {md(error)}")
+        box.error(f"No recipe generator available: {md(error)}")
         return
     request = _request(inputs, reading, int(_rng().integers(1 << 31)))
     ahead = st.session_state.pop("_prefetch", None)
@@ -255,7 +282,7 @@ def _generate(name: str, mode: str, inputs: dict, reading) -> None:
     if ahead is not None and ahead.matches(choice, request) and ahead.ready:
         rnd = prepare_round(lab, choice, request, name, _rng(), avoid=shown, recent=recent, prefetch=ahead)
     else:  # nothing made ahead for these inputs (yet): show progress while cooking
-        slot = st.empty()  # cleared afterwards so the round fits on screen
+        slot = box.empty()  # cleared afterwards so the round fits on screen
         with slot.status(f"Cooking up {request.n} candidates with {md(choice.name)}...", expanded=False):
             bar = st.progress(0.0)
 
@@ -269,7 +296,8 @@ def _generate(name: str, mode: str, inputs: dict, reading) -> None:
     recent.extend([rnd.matchup.a.recipe, rnd.matchup.b.recipe])
     del recent[:-2 * RECENT_ROUNDS]
     for note in rnd.notes:
-        st.warning(md(note))
+        box.warning(md(note))
+    st.session_state["_round_no"] = st.session_state.get("_round_no", 0) + 1
     st.session_state["matchup"] = rnd.matchup
     st.session_state["round_info"] = {"mode": mode, "candidates": rnd.candidates, "pantry_note": reading.note,
                                       "dropped": rnd.dropped_duplicates, "generator": rnd.generator_name}
@@ -331,6 +359,10 @@ def _pantry_inputs(name: str, expanded: bool):
                                  "Just cook: the model's top pick among the candidates (best-of-N).")
             st.slider("Candidates per round", 3, 12, 6, key="n_candidates",
                       help="More candidates give the model a better choice but take longer.")
+            inputs["auto_next"] = st.toggle(
+                "Next pair right after my vote", saved["auto_next"], key=_key(name, "auto_next"),
+                help="On: your vote is saved and the next pair comes at once, with the saved vote named above it "
+                     "(U still undoes it). Off: the pair stays, with both scores, until you press N.", **save)
         if not problem:
             with guarded("Reading the pantry"):
                 _pantry_note(reading)
@@ -348,12 +380,11 @@ def _actions(name: str) -> None:
     """The round's controls, always visible: new pair and undo."""
     mode = st.session_state.get("mode") or "compare"
     label = "Get two recipes" if mode == "compare" else "Just cook"
-    mine = [e for e in _my_votes() if e["user"] == name]
     with st.container(horizontal=True, gap="small"):
         st.button(label, type="primary", shortcut="N", on_click=_request_round, key="get_pair",
                   icon=":material/casino:", help="Keyboard: N")
         st.button("Undo my last vote", on_click=_undo, shortcut="U", key="undo", icon=":material/undo:",
-                  disabled=not mine, help="Takes back the newest vote you cast in this browser session "
+                  help="Takes back the newest vote you cast in this browser session "
                   "(keyboard: U). Votes from other sessions are never undone here.")
 
 
@@ -421,19 +452,60 @@ def _vote_bar() -> None:
             st.text_input("Note (optional)", key="note", max_chars=200, placeholder="Anything else?")
 
 
-def _revealed_message(matchup, revealed) -> None:
-    choice = revealed["choice"]
+def _saved_text(matchup, vote_id: int, choice: str) -> str:
+    """'Saved vote #3: A beat B. The model agreed (scores 1.20 and 0.40).' (escaped)"""
     left, right = matchup.left_item.recipe.title, matchup.right_item.recipe.title
     said = {"left": f"{left} beat {right}", "right": f"{right} beat {left}",
             "tie": f"{left} and {right} are about equal", "both_bad": f"both {left} and {right} are bad"}[choice]
-    model_pref = "left" if matchup.left_item.score > matchup.right_item.score else (
-        "right" if matchup.right_item.score > matchup.left_item.score else None)
+    ls, rs = matchup.left_item.score, matchup.right_item.score
+    model_pref = "left" if ls > rs else "right" if rs > ls else None
     agree = ""
     if choice in ("left", "right"):
-        agree = (" The model agreed." if model_pref == choice else
-                 " The model scored them equally." if model_pref is None else " The model disagreed.")
-    st.success(f"Saved vote #{revealed['vote_id']}: {md(said)}.{agree} Scores are now shown (model: {md(matchup.model_label)}). "
-               "Press **N** for the next pair, **U** to undo.", icon=":material/check_circle:")
+        agree = (" The model agreed" if model_pref == choice else
+                 " The model scored them equally" if model_pref is None else " The model disagreed")
+        agree += f" (scores {ls:.2f} and {rs:.2f})."
+    return f"Saved vote #{vote_id}: {md(said)}.{agree}"
+
+
+def _last_saved_message(name: str) -> None:
+    """After "next pair right after my vote": what was saved, above the new pair."""
+    last = st.session_state.get("_last_saved")
+    if last and last.get("user") == name:
+        st.success(_saved_text(last["matchup"], last["vote_id"], last["choice"])
+                   + " Here is the next pair; **U** undoes that vote and brings its pair back.",
+                   icon=":material/check_circle:")
+
+
+def _revealed_message(matchup, revealed) -> None:
+    st.success(f"{_saved_text(matchup, revealed['vote_id'], revealed['choice'])} Scores are now shown (model: "
+               f"{md(matchup.model_label)}). Press **N** for the next pair, **U** to undo.",
+               icon=":material/check_circle:")
+
+
+# While a new pair is drawn, the old one must not vanish nor be half replaced. Each round is
+# drawn in one of two slots, alternately; while the slot of the last round still holds
+# elements of the previous run (Streamlit marks them data-stale="true" until the run ends),
+# the new slot stays hidden, so the old pair stays whole on screen (faded) and the new one
+# appears whole, at once, when the run ends.
+ROUND_CSS = """<style>
+.st-key-pp_round:has(.st-key-pp_slot_0 [data-stale="true"]) .st-key-pp_slot_1:has([data-stale="false"]),
+.st-key-pp_round:has(.st-key-pp_slot_1 [data-stale="true"]) .st-key-pp_slot_0:has([data-stale="false"])
+{ display: none; }
+</style>"""
+
+
+def _round_view(name: str) -> None:
+    """The pair (or the top pick, or the first-time hint), in this round's slot."""
+    matchup = st.session_state.get("matchup")
+    info = st.session_state.get("round_info") or {}
+    if matchup is None:
+        st.info("Type what you have (or pick ingredients), then press **Get two recipes** (key **N**). "
+                "Vote with **1** left, **2** right, **3** tie, **4** both bad, **S** skip, **U** undo.",
+                icon=":material/keyboard:")
+    elif info.get("mode") == "cook":
+        _show_cook(matchup)
+    else:
+        _show_pair(matchup, st.session_state.get("revealed"))
 
 
 @st.fragment
@@ -453,39 +525,42 @@ def _round_panel(name: str) -> None:
         if st.session_state.pop("_round_refused", False):
             st.warning("No new pair yet: the pantry text above cannot be used. Fix it there and press "
                        "**Get two recipes** again.", icon=":material/kitchen:")
-        matchup = st.session_state.get("matchup")
-        info = st.session_state.get("round_info") or {}
-        if matchup is None:
-            st.info("Type what you have (or pick ingredients), then press **Get two recipes** (key **N**). "
-                    "Vote with **1** left, **2** right, **3** tie, **4** both bad, **S** skip, **U** undo.",
-                    icon=":material/keyboard:")
-        elif info.get("mode") == "cook":
-            _show_cook(matchup)
-        else:
-            _show_pair(matchup, st.session_state.get("revealed"))
+        _last_saved_message(name)
+        current = st.session_state.get("_round_no", 0) % 2
+        with st.container(key="pp_round"):
+            for slot in (0, 1):
+                with st.container(key=f"pp_slot_{slot}"):
+                    if slot == current:
+                        _round_view(name)
 
 
 if user is None:
     _welcome()
 else:
-    st.html(CARD_CSS)
+    st.html(CARD_CSS + ROUND_CSS)
     st.title("Compare recipes", anchor=False)
     if st.session_state.get("_matchup_for") != user:  # a pair belongs to the profile it was made for
         for key in ("matchup", "revealed", "round_info"):
             st.session_state.pop(key, None)
         st.session_state["_matchup_for"] = user
-    with guarded("Checking the reward model"):
+    # Every element above the round panel is drawn on every run, in the same places (optional
+    # messages go in containers that are always there): a fragment is known by its place on the
+    # page, and a panel that moved was a new fragment, with stale widgets of the old one (the
+    # browser's "Multiple different fragmentIds detected in a single batch") and cards that
+    # vanished while the next pair was made.
+    with st.container(), guarded("Checking the reward model"):
         scoring = scoring_model(user)
         if scoring is not None and scoring.problems:
             st.warning(model_problem_text(scoring), icon=":material/broken_image:")
     want_round = st.session_state.pop("_want_round", False)
     inputs, reading, problem = _pantry_inputs(user, expanded=st.session_state.get("matchup") is None and not want_round)
+    round_box = st.container()  # progress and the generator's notes; always here (see above)
     if want_round and problem:
         st.session_state["_round_refused"] = True  # the reason is shown under the pantry box
     elif want_round:
-        with guarded("Getting recipes"):
+        with round_box, guarded("Getting recipes"):
             _save_inputs(user)
-            _generate(user, st.session_state.get("mode") or "compare", inputs, reading)
+            _generate(user, st.session_state.get("mode") or "compare", inputs, reading, round_box)
     _round_panel(user)
     if not problem:
         with guarded("Preparing the next round"):
