@@ -243,7 +243,8 @@ def _progress_line(name: str) -> None:
     trained_on = active.metrics.get("n_decisive") if active is not None else None
     hint = retrain_hint(total, decisive, trained_on, TrainConfig().min_decisive)
     st.markdown(f":material/how_to_vote: **{total}** vote{'s' if total != 1 else ''} by **{md(name)}** "
-                f"({decisive} decisive) · {_hint_text(hint)}", help="Decisive = one recipe was better.")
+                f"({decisive} decisive) · {_hint_text(hint)}", help="Decisive = one recipe was better.",
+                width="content")
 
 
 def _request(inputs: dict, reading, seed: int) -> GenerationRequest:
@@ -376,16 +377,24 @@ def _pantry_note(reading) -> None:
         st.caption("Not understood (kept as typed): " + md(", ".join(reading.unknown[:12])))
 
 
-def _actions(name: str) -> None:
-    """The round's controls, always visible: new pair and undo."""
+def _new_pair_button() -> None:
+    """"Get two recipes" (N), outside the round panel's fragment: it reruns the whole app anyway
+    (the pantry is saved and folded away), and a click right after typing in the pantry box
+    sends both changes in one batch, which must belong to one scope (the browser warned
+    "Multiple different fragmentIds detected in a single batch" when the button was inside)."""
     mode = st.session_state.get("mode") or "compare"
     label = "Get two recipes" if mode == "compare" else "Just cook"
-    with st.container(horizontal=True, gap="small"):
-        st.button(label, type="primary", shortcut="N", on_click=_request_round, key="get_pair",
-                  icon=":material/casino:", help="Keyboard: N")
+    st.button(label, type="primary", shortcut="N", on_click=_request_round, key="get_pair",
+              icon=":material/casino:", help="Keyboard: N")
+
+
+def _status_row(name: str) -> None:
+    """The vote count and its advice, with Undo (inside the fragment: an undo reruns the panel only)."""
+    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
         st.button("Undo my last vote", on_click=_undo, shortcut="U", key="undo", icon=":material/undo:",
-                  help="Takes back the newest vote you cast in this browser session "
-                  "(keyboard: U). Votes from other sessions are never undone here.")
+                  help="Takes back the newest vote you cast in this browser session (keyboard: U). Votes from "
+                       "other sessions are never undone here.")
+        _progress_line(name)
 
 
 def _show_cook(matchup) -> None:
@@ -510,18 +519,18 @@ def _round_view(name: str) -> None:
 
 @st.fragment
 def _round_panel(name: str) -> None:
-    """The round: vote count, new pair / undo, and the pair or the top pick.
+    """The round: vote count, undo, and the pair or the top pick.
 
     A fragment: a vote, an undo, a reason or the "much better" toggle reruns only this
     panel (nothing else on the page or in the sidebar depends on them). Asking for a new
-    pair reruns the whole app on purpose: the pantry above is saved and folded away.
+    pair (Skip, or a vote with "next pair right after my vote") reruns the whole app on
+    purpose: the pantry above is saved and folded away.
     """
     if st.session_state.get("_want_round"):
         st.rerun(scope="app")  # the app run below makes the round (its flag is consumed there)
     show_flashes()  # this panel's own messages (undo, a failed vote) when only it reruns
     with guarded("The round"):
-        _progress_line(name)
-        _actions(name)
+        _status_row(name)
         if st.session_state.pop("_round_refused", False):
             st.warning("No new pair yet: the pantry text above cannot be used. Fix it there and press "
                        "**Get two recipes** again.", icon=":material/kitchen:")
@@ -554,6 +563,7 @@ else:
             st.warning(model_problem_text(scoring), icon=":material/broken_image:")
     want_round = st.session_state.pop("_want_round", False)
     inputs, reading, problem = _pantry_inputs(user, expanded=st.session_state.get("matchup") is None and not want_round)
+    _new_pair_button()
     round_box = st.container()  # progress and the generator's notes; always here (see above)
     if want_round and problem:
         st.session_state["_round_refused"] = True  # the reason is shown under the pantry box
