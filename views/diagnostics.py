@@ -18,6 +18,7 @@ from pantry.evaluation.reports import HEURISTIC, PROBE_SOURCES, DiagnosticsRepor
 from pantry.errors import PantryError
 from pantry.model.training import TrainConfig
 from ui.common import current_profile, guarded
+from ui.charts import chart_title, fit_width
 from ui.text import md
 from ui.resources import get_lab
 
@@ -32,22 +33,15 @@ SCORE_MEANING = ("**Score**: the reward model's number for a recipe; higher mean
                  "time (Bradley-Terry: 1 / (1 + e^-difference)), 2 points about 88%.")
 
 
-def _title(text: str, subtitle: str | None = None) -> alt.TitleParams:
-    """A chart title that fits a phone: short, left-aligned, an optional one-line subtitle."""
-    return alt.TitleParams(text, subtitle=subtitle or "", anchor="start", fontSize=14, subtitleFontSize=11,
-                           limit=0)
-
-
 def _score_hist(scores: pd.DataFrame, label: str) -> alt.Chart:
     """One version's score histogram (one chart per version: a faceted chart cannot follow the
     column's width and was cut off on the right)."""
-    return alt.Chart(scores[scores["version"] == label], title=_title(f"{label}: recipes by score")).mark_bar(
-        opacity=0.85).encode(
+    return fit_width(alt.Chart(scores[scores["version"] == label], title=chart_title(f"{label}: recipes by score")
+                               ).mark_bar(opacity=0.85).encode(
         x=alt.X("score:Q", bin=alt.Bin(maxbins=30), title="score (higher = preferred)"),
         y=alt.Y("count():Q", title="recipes"),
         tooltip=[alt.Tooltip("score:Q", bin=alt.Bin(maxbins=30), title="score"),
-                 alt.Tooltip("count():Q", title="recipes")],
-    ).properties(height=140)
+                 alt.Tooltip("count():Q", title="recipes")]), 120)
 
 
 def _margin_hist(margins: pd.DataFrame) -> alt.Chart:
@@ -57,48 +51,51 @@ def _margin_hist(margins: pd.DataFrame) -> alt.Chart:
         y=alt.Y("count():Q", title="votes", stack=None),
         color=alt.Color("version:N", legend=alt.Legend(orient="bottom", title=None)))
     zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="gray", strokeDash=[4, 4]).encode(x="x:Q")
-    return alt.layer(bars, zero, title=_title("Score margins on votes", "right of the dashed line: the model agreed")
-                     ).properties(height=CHART_H)
+    return fit_width(alt.layer(bars, zero, title=chart_title("Score margins on votes",
+                                                             "right of the dashed line: the model agreed")), CHART_H)
 
 
 def _reliability_chart(bins: pd.DataFrame) -> alt.Chart:
     """Calibration seen from the model's favourite: its probability that the favourite wins
     (0.5-1) against the share of votes it did win; the dashed diagonal is perfect calibration."""
-    x = alt.X("predicted:Q", title="model's chance its favourite wins", scale=alt.Scale(domain=[0.5, 1]),
-              axis=alt.Axis(format="%"))
-    y = alt.Y("observed:Q", title="share its favourite won", scale=alt.Scale(domain=[0, 1]),
+    # fixed domains (0.5-1 and 0-1) padded by a few pixels: a point at 100% is drawn whole, inside
+    x = alt.X("predicted:Q", title="model's chance its favourite wins",
+              scale=alt.Scale(domain=[0.5, 1], padding=8), axis=alt.Axis(format="%"))
+    y = alt.Y("observed:Q", title="share its favourite won", scale=alt.Scale(domain=[0, 1], padding=8),
               axis=alt.Axis(format="%"))
     diag = alt.Chart(pd.DataFrame({"predicted": [0.5, 1.0], "observed": [0.5, 1.0]})).mark_line(
         color="gray", strokeDash=[4, 4], clip=True).encode(x=x, y=y)
-    line = alt.Chart(bins).mark_line(strokeWidth=1.5, clip=True).encode(x=x, y=y, color=alt.Color(
+    line = alt.Chart(bins).mark_line(strokeWidth=1.5).encode(x=x, y=y, color=alt.Color(
         "version:N", legend=alt.Legend(orient="bottom", title=None)))
-    pts = alt.Chart(bins).mark_circle(clip=True, opacity=0.9).encode(
+    pts = alt.Chart(bins).mark_circle(opacity=0.9).encode(
         x=x, y=y, color="version:N", size=alt.Size("count:Q", title="votes", scale=alt.Scale(range=[20, 200]),
                                                    legend=None),
         tooltip=["version", alt.Tooltip("predicted:Q", format=".0%", title="predicted"),
                  alt.Tooltip("observed:Q", format=".0%", title="observed"), alt.Tooltip("count:Q", title="votes")])
-    return alt.layer(diag, line, pts, title=_title("Reliability", "on the diagonal: the stated chances come true")
-                     ).properties(height=CHART_H)
+    return fit_width(alt.layer(diag, line, pts, title=chart_title("Reliability",
+                                                                  "on the diagonal: the stated chances come true")),
+                     CHART_H)
 
 
 def _distance_scatter(frame: pd.DataFrame) -> alt.Chart:
-    return alt.Chart(frame, title=_title("Score vs distance to training data", "far right: unlike anything voted on")
-                     ).mark_circle(size=40, opacity=0.7).encode(
+    return fit_width(alt.Chart(frame, title=chart_title("Score vs distance to training data",
+                                                        "far right: unlike anything voted on")
+                               ).mark_circle(size=40, opacity=0.7).encode(
         x=alt.X("distance:Q", title="distance to nearest voted recipe (0 = same)"),
         y=alt.Y("score:Q", title="score (higher = preferred)"),
         color=alt.Color("version:N", legend=alt.Legend(orient="bottom", title=None)),
-        tooltip=["version", "title", alt.Tooltip("score:Q", format=".3f"), alt.Tooltip("distance:Q", format=".3f")],
-    ).properties(height=CHART_H)
+        tooltip=["version", "title", alt.Tooltip("score:Q", format=".3f"), alt.Tooltip("distance:Q", format=".3f")]),
+        CHART_H)
 
 
 def _uncertainty_chart(frame: pd.DataFrame) -> alt.Chart:
-    return alt.Chart(frame, title=_title("Uncertainty vs distance", "spread of the 5 bootstrap members' scores")
-                     ).mark_circle(size=40, opacity=0.7).encode(
+    return fit_width(alt.Chart(frame, title=chart_title("Uncertainty vs distance",
+                                                        "spread of the 5 bootstrap members' scores")
+                               ).mark_circle(size=40, opacity=0.7).encode(
         x=alt.X("distance:Q", title="distance to nearest voted recipe (0 = same)"),
         y=alt.Y("uncertainty:Q", title="score spread (std, score points)"),
         color=alt.Color("version:N", legend=alt.Legend(orient="bottom", title=None)),
-        tooltip=["version", "title", alt.Tooltip("uncertainty:Q", format=".3f")],
-    ).properties(height=CHART_H)
+        tooltip=["version", "title", alt.Tooltip("uncertainty:Q", format=".3f")]), CHART_H)
 
 
 st.title("Scores & diagnostics", anchor=False)

@@ -20,6 +20,7 @@ from pantry.errors import NotEnoughVotes, PantryError
 from pantry.evaluation.reports import retrain_comparison, versions_table, votes_summary
 from pantry.model.training import (CV_FOLDS, LEGACY_DEFAULTS, CrossValidation, TrainConfig, TrainOption, config_from,
                                    train_options)
+from ui.charts import chart_title, fit_width
 from ui.text import md
 from ui.common import current_profile, flash, guarded
 from ui.resources import get_lab
@@ -117,11 +118,6 @@ def _control(o: TrainOption) -> None:
 
 # ---------------------------------------------------------------- charts
 
-def _title(text: str, subtitle: str = "") -> alt.TitleParams:
-    """A short, left-aligned title (it must fit a phone) with an optional one-line subtitle."""
-    return alt.TitleParams(text, subtitle=subtitle, anchor="start", fontSize=14, subtitleFontSize=11)
-
-
 def _loss_chart(history: list[dict], unit: str) -> alt.Chart:
     """The Bradley-Terry loss (mean log loss per vote) by Newton iteration, from the prior's
     weights at 0, on the training votes and on the validation votes left out of that fit.
@@ -133,38 +129,42 @@ def _loss_chart(history: list[dict], unit: str) -> alt.Chart:
     long["series"] = long["series"].map(SERIES)
     low, high = float(long["loss"].min()), float(long["loss"].max())
     pad = max((high - low) * 0.15, 0.005)
-    return alt.Chart(long, title=_title("Loss while fitting", "mean log loss per vote; lower fits the votes better")
-                     ).mark_line(point=True).encode(
+    return fit_width(alt.Chart(long, title=chart_title("Loss while fitting",
+                                                       "mean log loss per vote; lower fits the votes better")
+                               ).mark_line(point=True).encode(
         x=alt.X("step:Q", title=UNIT_TITLE.get(unit, unit), axis=alt.Axis(tickMinStep=1, format="d")),
         y=alt.Y("loss:Q", title="loss (log loss per vote)", scale=alt.Scale(domain=[low - pad, high + pad]),
                 axis=alt.Axis(format=".3f", tickCount=5)),
         color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400, direction="vertical")),
         tooltip=[alt.Tooltip("step:Q", title=unit), "series",
-                 alt.Tooltip("loss:Q", format=".4f")]).properties(height=220)
+                 alt.Tooltip("loss:Q", format=".4f")]), 200)
 
 
 def _accuracy_chart(rows: list[dict]) -> alt.Chart:
     """The held-out accuracy (cross-validation) with its 95% interval, one row per model, its
-    name above its bar (labels never overlap, whatever the width)."""
+    name and figure written above its own line (labels never overlap, whatever the width)."""
     frame = pd.DataFrame(rows)
-    frame["row"] = range(len(frame))
+    n = len(frame)
+    frame["row"] = range(n)
     frame["text"] = [f"{r['version']}: {r['accuracy']:.0%}" if r["accuracy"] == r["accuracy"] else
                      f"{r['version']}: n/a" for r in rows]
     base = alt.Chart(frame)
-    y = alt.Y("row:O", title=None, axis=None, scale=alt.Scale(paddingOuter=0.6))
+    y = alt.Y("row:Q", axis=None, scale=alt.Scale(domain=[-0.75, n - 0.25], reverse=True))
     x = alt.X("low:Q", title="share of votes it did not see that it got right",
               scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"))
-    bars = base.mark_rule(strokeWidth=3).encode(x=x, x2="high:Q", y=y, color=alt.Color("version:N", legend=None))
-    dots = base.mark_point(filled=True, size=110).encode(
-        x="accuracy:Q", y=y, color=alt.Color("version:N", legend=None),
+    color = alt.Color("version:N", legend=None, sort=None)
+    bars = base.mark_rule(strokeWidth=3).encode(x=x, x2="high:Q", y=y, color=color)
+    dots = base.mark_point(filled=True, size=110, opacity=1).encode(
+        x="accuracy:Q", y=y, color=color,
         tooltip=["version", alt.Tooltip("accuracy:Q", format=".0%"), alt.Tooltip("low:Q", format=".0%"),
                  alt.Tooltip("high:Q", format=".0%"), alt.Tooltip("pairs:Q", title="held-out votes scored")])
     labels = base.mark_text(align="left", baseline="bottom", dy=-9, fontSize=12).encode(
-        x=alt.value(2), y=y, text="text:N")
+        x=alt.value(0), y=y, text="text:N")
     chance = alt.Chart(pd.DataFrame({"x": [0.5]})).mark_rule(strokeDash=[4, 4], color="gray").encode(x="x:Q")
-    return alt.layer(chance, bars, dots, labels,
-                     title=_title("Held-out accuracy (cross-validation)", "dot: accuracy; line: 95% interval; "
-                                  "dashed: a coin toss")).properties(height=70 + 55 * len(frame))
+    return fit_width(alt.layer(chance, bars, dots, labels,
+                               title=chart_title("Held-out accuracy (cross-validation)",
+                                                 "dot: accuracy; line: 95% interval; dashed: a coin toss")),
+                     45 * n + 10)
 
 
 def _acc_row(label: str, cv: CrossValidation | dict) -> dict:
