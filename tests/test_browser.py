@@ -186,7 +186,7 @@ def _main_flow(server, page) -> None:
 
     page.get_by_role("link", name="Scores & diagnostics").click()
     expect(page.get_by_role("heading", name="Scores & diagnostics")).to_be_visible()
-    expect(page.get_by_text("Score histogram per version")).to_be_visible()
+    expect(page.get_by_role("heading", name="Charts")).to_be_visible()
     _idle(page)
     charts = page.locator('[data-testid="stVegaLiteChart"]')
     expect(charts.nth(3)).to_be_visible()  # waits until at least four charts have drawn
