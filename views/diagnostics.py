@@ -14,7 +14,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from pantry.evaluation.reports import HEURISTIC, PROBE_SOURCES, DiagnosticsReport, diagnostics_report, version_label
+from pantry.evaluation.reports import HEURISTIC, PROBE_SOURCES, diagnostics_report, version_label
 from pantry.errors import PantryError
 from pantry.model.training import TrainConfig
 from ui.common import current_profile, guarded

@@ -36,7 +36,7 @@ from pantry.evaluation.diagnostics import (PositionBias, bt_probability, collaps
                           nearest_distance, position_bias, score_spread, strict_pairwise_accuracy)
 from pantry.errors import InvalidInput
 from pantry.domain.recipes import Recipe
-from pantry.domain.votes import DECISIVE, OUTCOMES, Vote
+from pantry.domain.votes import OUTCOMES, Vote
 from pantry.model.training import validation_split
 
 PROBE_SOURCES = {"recent": "recent generated recipes", "all": "all recipes in the store",
