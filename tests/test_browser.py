@@ -430,6 +430,25 @@ def _charts_fit(page) -> None:
         assert s["scroll"] <= s["client"] + 1, f"chart wider than its place: {s}"
 
 
+# Samples the titles of the recipe cards on screen every 5 ms (from the first pair on).
+WATCH_CARDS = """() => { window.__pp = []; const tick = () => {
+  const titles = [...document.querySelectorAll('[data-testid="stMain"] h3')]
+    .filter(e => e.offsetParent !== null && e.getBoundingClientRect().height > 0).map(e => e.innerText.trim());
+  const state = titles.join(' | ');
+  if (window.__pp[window.__pp.length - 1] !== state) window.__pp.push(state); };
+  tick(); window.__ppTimer = setInterval(tick, 5); }"""
+
+
+def _pairs_change_whole(states: list[str], rounds: int) -> None:
+    """While new pairs loaded, two cards were always on screen, and one pair gave way to the
+    next whole: no state with one card (a card vanished) or with a card of each (old and new)."""
+    pairs = [s.split(" | ") for s in states]
+    assert all(len(p) == 2 for p in pairs), f"a card vanished while a pair loaded: {states}"
+    for before, after in zip(pairs, pairs[1:]):
+        assert not set(before) & set(after), f"one old and one new card on screen: {before} -> {after}"
+    assert len(pairs) == rounds + 1, states
+
+
 def _chart_shots(page, name: str, which: list[int]) -> None:
     """A screenshot of the window with chart k at its top, for each k (test-artifacts/NAME-k.png)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -470,6 +489,7 @@ def test_everyday_walk_in_a_real_browser(server, page, tmp_path):
         page.get_by_role("button", name="Get two recipes").click()
         expect(page.get_by_text("Which would you rather cook?")).to_be_visible()
         _idle(page)
+        page.evaluate(WATCH_CARDS)
         page.locator("body").press("1")
         expect(page.get_by_text(re.compile(r"Saved vote #13\b"))).to_be_visible()
         expect(page.get_by_text("Which would you rather cook?")).to_be_visible()  # the next pair, at once
@@ -477,6 +497,10 @@ def test_everyday_walk_in_a_real_browser(server, page, tmp_path):
         page.locator("body").press("2")
         expect(page.get_by_text(re.compile(r"Saved vote #14\b"))).to_be_visible()
         _idle(page)
+        page.locator("body").press("n")
+        expect(page.get_by_text(re.compile(r"Saved vote #14\b"))).to_be_hidden()
+        _idle(page)
+        _pairs_change_whole(page.evaluate("() => { clearInterval(window.__ppTimer); return window.__pp; }"), 3)
         assert store.get_user_pantry("ana").startswith("4 eggs")
 
         phone_ctx = page.context.browser.new_context(viewport={"width": 390, "height": 844})

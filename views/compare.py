@@ -123,6 +123,17 @@ def _auto_next(name: str) -> bool:
     return _saved_inputs(name)["auto_next"] if value is None else bool(value)
 
 
+def _round_flash(kind: str, message: str) -> None:
+    """Queue a message for the round panel (votes and undo): shown there, right above the pair,
+    in the next run of the panel, whether only the panel or the whole app reruns."""
+    st.session_state.setdefault("_round_flash", []).append((kind, message))
+
+
+def _show_round_flashes() -> None:
+    for kind, message in st.session_state.pop("_round_flash", []):
+        getattr(st, kind)(message)
+
+
 def _my_votes() -> list[dict]:
     """Votes cast in this browser session, oldest first: what Undo may take back."""
     return st.session_state.setdefault("_my_votes", [])
@@ -140,7 +151,7 @@ def _vote(choice: str) -> None:
                                right_reasons=st.session_state.get("reasons_right") or [])
         vote_id = store.add_vote(vote)
     except PantryError as e:
-        flash("error", f"Your vote was not saved: {md(e)}")
+        _round_flash("error", f"Your vote was not saved: {md(e)}")
         return
     _my_votes().append({"id": vote_id, "user": name})
     st.session_state["revealed"] = {"vote_id": vote_id, "choice": choice}
@@ -172,7 +183,7 @@ def _undo() -> None:
             vote = store.get_vote(entry["id"])
             titles = {rid: r.title for rid, r in store.get_recipes([vote.a, vote.b]).items()}
         except PantryError as e:
-            flash("error", f"Undo failed: {md(e)}")
+            _round_flash("error", f"Undo failed: {md(e)}")
             return
         revealed = st.session_state.get("revealed")
         if revealed and revealed.get("vote_id") == entry["id"]:
@@ -183,11 +194,11 @@ def _undo() -> None:
             st.session_state["matchup"], st.session_state["round_info"] = last["matchup"], last["round_info"]
             st.session_state["revealed"] = None
             st.session_state["_round_no"] = st.session_state.get("_round_no", 0) + 1
-        flash("success", f"Undid your vote ({md(describe_vote(vote, titles))}). It is kept as deleted "
+        _round_flash("success", f"Undid your vote ({md(describe_vote(vote, titles))}). It is kept as deleted "
               "and can be restored on the Data page.")
         return
     st.session_state.pop("_last_saved", None)
-    flash("info", "Nothing to undo: no votes were cast for this profile in this session (or they are all undone "
+    _round_flash("info", "Nothing to undo: no votes were cast for this profile in this session (or they are all undone "
                   "already).")
 
 
@@ -243,8 +254,7 @@ def _progress_line(name: str) -> None:
     trained_on = active.metrics.get("n_decisive") if active is not None else None
     hint = retrain_hint(total, decisive, trained_on, TrainConfig().min_decisive)
     st.markdown(f":material/how_to_vote: **{total}** vote{'s' if total != 1 else ''} by **{md(name)}** "
-                f"({decisive} decisive) · {_hint_text(hint)}", help="Decisive = one recipe was better.",
-                width="content")
+                f"({decisive} decisive) · {_hint_text(hint)}", help="Decisive = one recipe was better.")
 
 
 def _request(inputs: dict, reading, seed: int) -> GenerationRequest:
@@ -377,24 +387,20 @@ def _pantry_note(reading) -> None:
         st.caption("Not understood (kept as typed): " + md(", ".join(reading.unknown[:12])))
 
 
-def _new_pair_button() -> None:
-    """"Get two recipes" (N), outside the round panel's fragment: it reruns the whole app anyway
-    (the pantry is saved and folded away), and a click right after typing in the pantry box
-    sends both changes in one batch, which must belong to one scope (the browser warned
-    "Multiple different fragmentIds detected in a single batch" when the button was inside)."""
+def _actions() -> None:
+    """New pair (N) and undo (U), always visible, outside the round panel's fragment: a new
+    pair reruns the whole app anyway (the pantry is saved and folded away), and a click right
+    after typing in the pantry box sends both changes in one batch, which must belong to one
+    scope (the browser warned "Multiple different fragmentIds detected in a single batch"
+    while the buttons were inside the fragment). An undo may bring a pair back: a whole run."""
     mode = st.session_state.get("mode") or "compare"
     label = "Get two recipes" if mode == "compare" else "Just cook"
-    st.button(label, type="primary", shortcut="N", on_click=_request_round, key="get_pair",
-              icon=":material/casino:", help="Keyboard: N")
-
-
-def _status_row(name: str) -> None:
-    """The vote count and its advice, with Undo (inside the fragment: an undo reruns the panel only)."""
-    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+    with st.container(horizontal=True, gap="small"):
+        st.button(label, type="primary", shortcut="N", on_click=_request_round, key="get_pair",
+                  icon=":material/casino:", help="Keyboard: N")
         st.button("Undo my last vote", on_click=_undo, shortcut="U", key="undo", icon=":material/undo:",
                   help="Takes back the newest vote you cast in this browser session (keyboard: U). Votes from "
                        "other sessions are never undone here.")
-        _progress_line(name)
 
 
 def _show_cook(matchup) -> None:
@@ -519,28 +525,40 @@ def _round_view(name: str) -> None:
 
 @st.fragment
 def _round_panel(name: str) -> None:
-    """The round: vote count, undo, and the pair or the top pick.
+    """The round: vote count, its messages, and the pair or the top pick.
 
     A fragment: a vote, an undo, a reason or the "much better" toggle reruns only this
     panel (nothing else on the page or in the sidebar depends on them). Asking for a new
     pair (Skip, or a vote with "next pair right after my vote") reruns the whole app on
     purpose: the pantry above is saved and folded away.
     """
-    if st.session_state.get("_want_round"):
-        st.rerun(scope="app")  # the app run below makes the round (its flag is consumed there)
-    show_flashes()  # this panel's own messages (undo, a failed vote) when only it reruns
+    # A new pair was asked for from inside the panel (Skip, a vote with "next pair right after my
+    # vote"): the app run makes it. The panel is drawn first, as it was, and only then is the
+    # app rerun: a fragment run that drew nothing would leave the browser to clear the whole
+    # panel (all of it stale) until the app run drew it again, and the cards vanished meanwhile.
+    # Inside the panel too, every element has a fixed place: the messages (present or not) are
+    # in one container, so the pair's container is always the same element and is updated in
+    # place; a message appearing above it used to take its place and drop the old pair at once.
+    want_round = bool(st.session_state.get("_want_round"))
     with guarded("The round"):
-        _status_row(name)
-        if st.session_state.pop("_round_refused", False):
-            st.warning("No new pair yet: the pantry text above cannot be used. Fix it there and press "
-                       "**Get two recipes** again.", icon=":material/kitchen:")
-        _last_saved_message(name)
+        _progress_line(name)
+        with st.container():
+            if not want_round:
+                show_flashes()  # messages queued by callbacks when only this panel reruns
+                _show_round_flashes()  # the round's own (a vote not saved, undo)
+            if st.session_state.pop("_round_refused", False):
+                st.warning("No new pair yet: the pantry text above cannot be used. Fix it there and press "
+                           "**Get two recipes** again.", icon=":material/kitchen:")
+            if not want_round:
+                _last_saved_message(name)
         current = st.session_state.get("_round_no", 0) % 2
         with st.container(key="pp_round"):
             for slot in (0, 1):
                 with st.container(key=f"pp_slot_{slot}"):
                     if slot == current:
                         _round_view(name)
+    if want_round:
+        st.rerun(scope="app")  # the app run makes the round (its flag is consumed there)
 
 
 if user is None:
@@ -563,7 +581,7 @@ else:
             st.warning(model_problem_text(scoring), icon=":material/broken_image:")
     want_round = st.session_state.pop("_want_round", False)
     inputs, reading, problem = _pantry_inputs(user, expanded=st.session_state.get("matchup") is None and not want_round)
-    _new_pair_button()
+    _actions()
     round_box = st.container()  # progress and the generator's notes; always here (see above)
     if want_round and problem:
         st.session_state["_round_refused"] = True  # the reason is shown under the pantry box
