@@ -147,7 +147,7 @@ with st.form("diag_form", enter_to_submit=False):
     c2.radio("Probe set", list(PROBE_SOURCES), format_func=PROBE_SOURCES.get, key="diag_source")
     c3.radio("Votes to check against", list(scope_labels), key="diag_votes", format_func=scope_labels.get)
     u1, u2 = st.columns([3, 2], vertical_alignment="bottom")
-    u1.file_uploader("Recipes JSONL (one recipe object per line), for the uploaded probe set",
+    u1.file_uploader("Recipes: JSON Lines (one recipe per line) or a JSON array, for the uploaded probe set",
                      type=["jsonl", "json", "txt"], key="diag_upload")
     u2.number_input("Most recipes to score (0 = all)", 0, 1_000_000, 0, step=100, key="diag_limit",
                     help="Embedding is the slow step (about 15-25 recipes/s on 2 CPU cores, once per "
