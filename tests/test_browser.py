@@ -514,6 +514,14 @@ def test_everyday_walk_in_a_real_browser(server, page, tmp_path):
         expect(phone.get_by_text(re.compile(r"Saved vote #15\b"))).to_be_visible()
         _idle(phone)
         _shot(phone, "e2-phone-next-pair")
+        phone.locator("body").press("u")
+        expect(phone.get_by_text("Undid your vote")).to_be_visible()
+        _idle(phone)
+        phone.locator("body").press("u")  # nothing left to undo in this session: it says so
+        expect(phone.get_by_text("Nothing to undo")).to_be_visible()
+        expect(phone.get_by_text("Undid your vote")).to_have_count(0)
+        _idle(phone)
+        assert [v.user for v in store.votes() if v.user == "bo"] == []
 
         page.get_by_role("link", name="Retrain").click()
         expect(page.get_by_role("heading", name="Retrain")).to_be_visible()
@@ -539,7 +547,7 @@ def test_everyday_walk_in_a_real_browser(server, page, tmp_path):
         expect(page.get_by_text(re.compile(rf"for the personal v{personal.id}"))).to_be_visible()
         _idle(page)
         page.locator("body").press("1")
-        expect(page.get_by_text(re.compile(r"Saved vote #16\b"))).to_be_visible()
+        expect(page.get_by_text(re.compile(r"Saved vote #16\b"))).to_be_visible()  # #15 was bo's, undone
         _idle(page)
 
         page.get_by_role("link", name="Scores & diagnostics").click()
