@@ -70,6 +70,7 @@ with guarded("The sidebar"):
 
     render_sidebar()
 
-show_flashes()
+with st.container():  # always drawn, messages or not: what follows keeps its place on the page
+    show_flashes()
 with guarded(f"The {page.title} page"):
     page.run()

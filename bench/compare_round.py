@@ -70,6 +70,9 @@ def seed_store(home: Path, votes: int, seed: int = 0) -> None:
     for name in ("ana", "bo"):
         store.ensure_user(name)
         store.set_user_pantry(name, PANTRY)
+        # the figures time a vote and the click for the next pair apart, as before the
+        # "next pair right after my vote" setting (on by default) existed
+        store.set_user_prefs(name, {**store.get_user_prefs(name), "auto_next": False})
     if votes <= 0:
         return
     composer = OfflineComposer()

@@ -302,11 +302,15 @@ def cmd_train(args) -> int:
 def cmd_import(args) -> int:
     report = _lab().import_file(args.file, default_user=args.user)  # one batch, all or nothing
     if args.json:
-        print(json.dumps({"file": args.file, "batch_id": report.batch_id, "recipes": report.recipes,
-                          "recipes_new": report.recipes_new, "votes": report.votes, "pairs": report.pairs,
-                          "skipped": report.skipped, "skipped_deleted": report.skipped_deleted}))
+        print(json.dumps({"file": args.file, "batch_id": report.batch_id, "nothing_new": report.nothing_new,
+                          "recipes": report.recipes, "recipes_new": report.recipes_new, "votes": report.votes,
+                          "pairs": report.pairs, "skipped": report.skipped,
+                          "skipped_deleted": report.skipped_deleted}))
         return 0
-    print(f"imported {args.file}: {report.summary()} (import batch #{report.batch_id})")
+    if report.nothing_new:
+        print(f"imported {args.file}: nothing new: {report.summary()}")
+    else:
+        print(f"imported {args.file}: {report.summary()} (import batch #{report.batch_id})")
     return 0
 
 

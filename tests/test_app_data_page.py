@@ -104,15 +104,16 @@ def test_import_twice_skips_duplicates_and_a_batch_can_be_undone_and_restored(ap
     at.button(key="import_button").click()  # the same file again
     at.run()
     _ok(at)
-    assert any("2 recipes, 0 votes" in t and "2 duplicate votes skipped (already stored)" in t
-               for t in _texts(at.success)), _texts(at.success)
+    assert any(f"Nothing new in {md(name)}: all 2 votes and 2 recipes already stored" in t
+               for t in _texts(at.info)), _texts(at.info)
+    assert not any("Imported" in t for t in _texts(at.success)), "nothing was imported: never say so"
     assert len(store.votes()) == 2
 
-    batches = _frame(at, "batches_table")
-    assert list(batches["file"]) == [name, name]  # shown as typed
-    assert list(batches["votes added"]) == [0, 2] and list(batches["skipped"]) == [2, 0]
-    assert list(batches["status"]) == ["active", "active"]
-    assert list(batches["profiles"]) == ["ana, bo", "ana, bo"]
+    batches = _frame(at, "batches_table")  # no empty batch listed, none preselected for Undo
+    assert list(batches["file"]) == [name]  # shown as typed
+    assert list(batches["votes added"]) == [2] and list(batches["skipped"]) == [0]
+    assert list(batches["status"]) == ["active"]
+    assert list(batches["profiles"]) == ["ana, bo"]
     assert set(_frame(at, "votes_table")["source"]) == {f"import #1: {name}"}
 
     first = store.import_batches()[-1]
@@ -124,7 +125,7 @@ def test_import_twice_skips_duplicates_and_a_batch_can_be_undone_and_restored(ap
     _ok(at)
     assert store.votes() == []
     assert any(f"Undid import #1 ({md(name)}): 2 vote(s) deleted" in t for t in _texts(at.success))
-    assert _frame(at, "batches_table")["status"].iloc[1].startswith("undone ")
+    assert _frame(at, "batches_table")["status"].iloc[0].startswith("undone ")
     assert at.button(key="delete_batch").disabled
     at.button(key="restore_batch").click()
     at.run()
@@ -153,3 +154,30 @@ def test_export_choice_without_a_profile(app_home):
     assert not at.exception
     for scope in (r for r in at.radio if r.key == "export_scope"):  # absent where the app asks for a profile
         assert scope.options == ["everyone's votes"]
+
+
+def test_a_picture_is_not_a_text_file_and_a_json_array_is_imported(app_home):
+    store = _store(app_home)
+    store.ensure_user("ana")
+    at = _data_page("ana")
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 64  # a PNG renamed .jsonl
+    at.file_uploader(key="import_file").set_value(("photo.jsonl", png, "application/jsonl"))
+    at.run()
+    at.button(key="import_button").click()
+    at.run()
+    assert not at.exception
+    [error] = _texts(at.error)
+    assert "this is not a text file" in error and "photo" in error, error
+    assert "bad line" not in error and not any("problem" in d.value.columns for d in at.dataframe)
+
+    records = [{"id": "r1", "title": "Smoky Shakshuka", "ingredients": ["eggs"]},
+               {"id": "r2", "title": "Zesty Grain Bowl", "ingredients": ["rice"]},
+               {"user": "ana", "a": "r1", "b": "r2", "outcome": "a"}]
+    at.file_uploader(key="import_file").set_value(("export.json", json.dumps(records, indent=2).encode(),
+                                                   "application/json"))
+    at.run()
+    at.button(key="import_button").click()
+    at.run()
+    _ok(at)
+    assert any("Imported export" in t and "2 recipes, 1 votes" in t for t in _texts(at.success)), _texts(at.success)
+    assert len(store.votes("ana")) == 1

@@ -47,6 +47,7 @@ def test_vote_through_compare_is_saved_then_undone(app_home):
     at = _app()
     _ok(at)
     at.text_area(key="pantry_text::ana").input("4 eggs, spinach, feta, rice, an onion")
+    at.toggle(key="auto_next::ana").set_value(False)  # the pair stays after the vote, with its scores
     at.button(key="get_pair").click()
     at.run()
     _ok(at)
@@ -308,7 +309,12 @@ def test_undo_takes_back_only_this_sessions_votes_and_names_the_pair(app_home):
     winner = titles[first.winner]
     said = [t.replace("\\", "").replace("\u2060", "") for t in _texts(mine.success)]
     assert any(f"Undid your vote (left: {winner} beat" in t for t in said), said
-    assert mine.button(key="undo").disabled, "nothing left to undo in this session"
+    mine.button(key="undo").click()  # U again: nothing left in this session, and it says so
+    mine.run()
+    _ok(mine)
+    assert any("Nothing to undo" in t for t in _texts(mine.info)), _texts(mine.info)
+    assert not any("Undid" in t for t in _texts(mine.success)), "the old 'Undid' message is gone"
+    assert [v.id for v in store.votes("ana")] == [second.id]
 
 
 def test_reasons_say_which_recipe_they_are_about(app_home):

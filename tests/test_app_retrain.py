@@ -128,10 +128,16 @@ def test_activate_is_highlighted_only_when_the_new_model_is_not_worse(app_home, 
     worse = new_correct < current_correct
     assert at.button(key="activate_new").proto.type == ("secondary" if worse else "primary")
     assert at.button(key="keep_old").proto.type == ("primary" if worse else "secondary")
-    warned = [t for t in _texts(at.warning) if "do worse on the held-out votes" in t]
+    warned = [t for t in _texts(at.warning) if "keep the current model" in t]
     assert bool(warned) == worse
-    if worse:
-        assert "0.40 vs 0.80" in warned[0]
+    if worse:  # the outcome in plain words (issue 18)
+        assert warned[0].startswith("The new model agrees with 40% of the 10 votes it did not see, the current "
+                                    "one with 80%"), warned[0]
+    elif new_correct > current_correct:
+        [said] = [t for t in _texts(at.success) if "The new model agrees with" in t]
+        assert "90% of the 10 votes it did not see, the current one with 80%" in said and "activate it" in said
+    else:
+        assert any("Both models agree with 80% of the 10 votes" in t for t in _texts(at.info))
 
 
 def test_settings_are_kept_per_profile_across_pages_and_reloads(app_home):
@@ -185,5 +191,8 @@ def test_loss_chart_shows_the_loss_by_iteration_with_a_legend_below(app_home):
     enc = loss["encoding"]
     assert enc["x"]["title"] == "Newton iteration"
     assert enc["color"]["legend"]["orient"] == "bottom", "legend below the plot, not clipped at the side"
-    assert {r["series"] for r in rows} == {"training loss", "held-out loss (validation split)"}
+    assert {r["series"] for r in rows} == {"training votes", "validation votes (left out of this fit)"}
+    assert loss["encoding"]["y"]["axis"]["format"] == ".3f", "the y axis shows its values"
+    low, high = loss["encoding"]["y"]["scale"]["domain"]
+    assert low <= min(r["loss"] for r in rows) < max(r["loss"] for r in rows) <= high, "zoomed on the values"
     assert len({r["step"] for r in rows}) == len(history) > 2

@@ -228,10 +228,11 @@ def test_importing_the_same_file_twice_stores_each_vote_once(store, tmp_path):
     assert (second.recipes, second.votes, second.pairs, second.skipped) == (5, 0, 0, 5)
     assert len(store.votes()) == 5
     assert "0 votes, 0 prompt/chosen/rejected pairs; 5 duplicate votes skipped (already stored)" in second.summary()
-    batches = store.import_batches()
+    assert second.nothing_new and second.batch_id is None and not first.nothing_new
+    batches = store.import_batches()  # nothing new: no empty batch to list or to preselect for undo
     assert [(b.id, b.file_name, b.votes_added, b.votes_skipped) for b in batches] == [
-        (second.batch_id, str(path), 0, 5), (first.batch_id, str(path), 5, 0)]
-    assert batches[1].users == ("bo", "me") and (batches[1].recipes_added, batches[1].recipes_skipped) == (5, 0)
+        (first.batch_id, str(path), 5, 0)]
+    assert batches[0].users == ("bo", "me") and (batches[0].recipes_added, batches[0].recipes_skipped) == (5, 0)
     # ... and a file that reformats the same votes (other key order, spacing, time zone)
     path2 = write_lines(tmp_path / "same.jsonl", [
         '{"outcome":"a","b":"%s","a":"%s","user":" bo "}' % (rs[1].id, rs[0].id),
@@ -292,7 +293,7 @@ def test_cli_import_says_how_many_were_skipped(tmp_path, monkeypatch, capsys):
     assert "2 recipes, 1 votes, 0 prompt/chosen/rejected pairs; 0 duplicate votes skipped" in capsys.readouterr().out
     assert main(["import", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "0 votes" in out and "1 duplicate vote skipped (already stored)" in out and "batch #2" in out
+    assert "nothing new" in out and "1 duplicate vote skipped (already stored)" in out and "batch #" not in out
 
 
 def test_real_votes_file_imported_twice_adds_nothing_the_second_time(tmp_path):
@@ -310,4 +311,62 @@ def test_real_votes_file_imported_twice_adds_nothing_the_second_time(tmp_path):
     second = import_jsonl(store, folder / "votes.jsonl")
     assert (second.votes, second.pairs, second.skipped) == (0, 0, n)
     assert len(store.votes()) == n
-    assert [b.votes_added for b in store.import_batches()] == [0, n, 0]
+    assert [b.votes_added for b in store.import_batches()] == [n, 0]  # the second import kept no batch
+
+
+# --- what an import says: nothing new, not a text file, JSON arrays (issue 18) ----------------
+
+
+def test_a_reimport_with_nothing_new_records_no_batch_but_a_new_vote_does(store, tmp_path):
+    r1, r2, r3 = make_recipe(1), make_recipe(2), make_recipe(3)
+    lines = [r1.to_dict(), r2.to_dict(), {"user": "bo", "a": r1.id, "b": r2.id, "outcome": "a"}]
+    path = write_lines(tmp_path / "f.jsonl", lines)
+    first = import_jsonl(store, path)
+    again = import_jsonl(store, path)
+    assert again.nothing_new and again.batch_id is None and (again.recipes, again.skipped) == (2, 1)
+    assert [b.id for b in store.import_batches()] == [first.batch_id]
+    recipes_only = write_lines(tmp_path / "r.jsonl", [r1.to_dict()])
+    assert import_jsonl(store, recipes_only).nothing_new
+    more = write_lines(tmp_path / "more.jsonl", [*lines, r3.to_dict()])  # one new recipe: a batch
+    third = import_jsonl(store, more)
+    assert not third.nothing_new and third.batch_id is not None and third.recipes_new == 1
+    assert len(store.import_batches()) == 2
+
+
+def test_a_binary_file_is_not_a_text_file(store, tmp_path):
+    png = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00" + bytes(range(256)) * 40)
+    for source in (png, write_bytes(tmp_path / "picture.jsonl", png)):
+        with pytest.raises(InvalidInput, match="this is not a text file") as e:
+            import_jsonl(store, source, name="picture.jsonl")
+        assert "picture.jsonl" in str(e.value) and not isinstance(e.value, ImportFailed)
+    assert store.import_batches() == [] and store.count_recipes() == 0
+
+
+def test_a_json_array_of_records_is_imported_like_json_lines(store, tmp_path):
+    r1, r2 = make_recipe(1), make_recipe(2)
+    records = [r1.to_dict(), r2.to_dict(), {"user": "bo", "a": r1.id, "b": r2.id, "outcome": "a"}]
+    pretty = tmp_path / "records.json"
+    pretty.write_text(json.dumps(records, indent=2), encoding="utf-8")
+    report = import_jsonl(store, pretty)
+    assert (report.recipes, report.votes) == (2, 1) and len(store.votes()) == 1
+    one_line = import_jsonl(store, json.dumps(records).encode(), name="one-line.json")
+    assert one_line.nothing_new  # the same records again
+    assert read_recipes_file(write_bytes(tmp_path / "r.json", json.dumps([r1.to_dict()]).encode()))[0].id == r1.id
+
+
+def test_bad_records_in_a_json_array_are_named_by_the_line_they_start_on(store, tmp_path):
+    r1 = make_recipe(1)
+    text = "[\n" + json.dumps(r1.to_dict()) + ",\n" + '{"user": "bo", "outcome": "a"},\n  42\n]\n'
+    with pytest.raises(ImportFailed) as e:
+        import_jsonl(store, text.encode(), name="arr.json")
+    assert [n for n, _ in e.value.problems] == [3, 4]
+    assert "got a number" in e.value.problems[1][1] or "number" in e.value.problems[1][1]
+    with pytest.raises(ImportFailed) as e:
+        import_jsonl(store, b'[\n{"title": "x"},\n{"title": \n', name="cut.json")
+    assert e.value.problems[-1][0] >= 2 and "not valid JSON" in e.value.problems[-1][1]
+    assert store.import_batches() == [] and store.count_recipes() == 0
+
+
+def write_bytes(path, data: bytes):
+    path.write_bytes(data)
+    return path

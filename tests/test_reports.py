@@ -26,8 +26,10 @@ def test_votes_summary_counts_per_profile(tmp_path):
                            Vote("bo", "r2", "r3", "b"), Vote("bo", "r0", "r3", "both_bad")])
     store.delete_vote(ids[3])
     table = votes_summary(store).set_index("profile")
-    assert table.loc["ana", "a better"] == 1 and table.loc["ana", "tie"] == 1 and table.loc["ana", "decisive"] == 1
+    assert table.loc["ana", "one recipe won"] == 1 and table.loc["ana", "about equal"] == 1
+    assert table.loc["bo", "one recipe won"] == 1  # outcome b: storage order is never shown
     assert table.loc["bo", "total"] == 1 and table.loc["bo", "deleted"] == 1
+    assert not {"a better", "b better", "a", "b"} & set(table.columns)
     assert list(table.index) == ["ana", "bo"]  # in the order of their first vote
 
 
@@ -51,8 +53,8 @@ def test_votes_summary_matches_counting_every_vote(tmp_path):
         kept = [v for v in mine if not v.deleted]
         assert table.loc[name, "deleted"] == len(mine) - len(kept)
         assert table.loc[name, "total"] == len(kept)
-        assert table.loc[name, "decisive"] == sum(v.decisive for v in kept)
-        assert table.loc[name, "tie"] == sum(v.outcome == "tie" for v in kept)
+        assert table.loc[name, "one recipe won"] == sum(v.decisive for v in kept)
+        assert table.loc[name, "about equal"] == sum(v.outcome == "tie" for v in kept)
     assert list(votes_summary(store, "bo")["profile"]) == ["bo"]
 
 
@@ -127,3 +129,35 @@ def test_versions_table_shows_the_held_out_figure_only():
     comp = retrain_comparison({"new v3": cv, "current": None}).set_index("version")
     assert comp.loc["new v3", "strict accuracy"] == 0.6 and comp.loc["new v3", "held-out votes"] == 40
     assert comp.loc["current", "held-out votes"] == 0
+
+
+def test_metrics_table_names_the_held_out_and_the_in_sample_accuracy_apart():
+    """A trained version's held-out accuracy is its cross-validated figure, never its agreement
+    with votes it was refitted on; a model fitted on nothing (the heuristic) is measured on them."""
+    from pantry.evaluation.reports import cv_figure
+
+    scores = pd.DataFrame({"version": ["v3"] * 3 + ["heuristic"] * 3, "recipe_id": [0, 1, 2] * 2, "title": "t",
+                           "score": [1.0, 2.0, 3.0] * 2, "uncertainty": 0.1})
+    margins = pd.DataFrame({"version": ["v3"] * 4 + ["heuristic"] * 4, "vote_id": list(range(4)) * 2,
+                            "outcome": ["a"] * 8, "score_a": [2.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 3.0],
+                            "score_b": 1.0, "margin": 0.0, "p_a": 0.5})
+    cv = {"v3": cv_figure({"cv_accuracy": 0.5, "cv_low": 0.3, "cv_high": 0.7, "cv_pairs": 26})}
+    table, _ = metrics_table(scores, margins, cv)
+    t = table.set_index("version")
+    assert t.loc["v3", "agreement with votes"] == 1.0  # in-sample: all 4 right
+    assert (t.loc["v3", "held-out accuracy"], t.loc["v3", "held-out votes"]) == (0.5, 26)
+    assert t.loc["heuristic", "held-out accuracy"] == t.loc["heuristic", "agreement with votes"] == 0.25
+    assert cv_figure({"n_decisive": 9}) is None
+    none, _ = metrics_table(scores, margins, {"v3": None})
+    assert none.set_index("version").loc["v3", "held-out accuracy"] != none.set_index("version").loc["v3",
+                                                                                                      "held-out accuracy"]
+
+
+def test_reliability_is_seen_from_the_models_favourite():
+    margins = pd.DataFrame({"version": "v1", "vote_id": range(4), "outcome": ["a", "b", "b", "a"],
+                            "score_a": 0.0, "score_b": 0.0, "margin": 0.0, "p_a": [0.9, 0.1, 0.8, 0.3]})
+    bins, _ = reliability(margins)
+    assert bins["predicted"].between(0.5, 1.0).all(), "confidence in the favourite is 0.5-1"
+    assert bins["count"].sum() == 4
+    top = bins[bins["predicted"] > 0.85]
+    assert list(top["observed"]) == [1.0]  # 0.9 on a (won) and 0.9 on b (p_a 0.1, won)

@@ -109,6 +109,7 @@ def test_a_run_with_nothing_changed_reads_nothing_again(app_home, counted):
     at = open_app("ana", timeout=TIMEOUT)
     _ok(at)
     at.text_area(key="pantry_text::ana").input("4 eggs, spinach, feta, rice, an onion")
+    at.toggle(key="auto_next::ana").set_value(False)  # a vote alone (no next round made right after it)
     at.run()
     at.button(key="get_pair").click()
     at.run()

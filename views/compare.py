@@ -46,26 +46,49 @@ def _key(name: str, field: str) -> str:
 
 
 def _saved_inputs(name: str) -> dict:
+    """The profile's saved pantry and options. A saved pantry text over today's limit (saved
+    before the limit was checked, or under a larger `PANTRY_MAX_PANTRY_CHARS`) comes back cut
+    to the limit, with a note, so the page always opens with a box the person can fix."""
     view = profile_view(name)
     prefs = view.prefs
     known = set(kitchen_names())
     cuisines = [ANY, *composer_cuisines()]
-    return {"pantry_text": view.pantry_text,
+    text = view.pantry_text or ""
+    limit = settings().max_pantry_chars
+    if len(text) > limit:
+        st.session_state[f"_pantry_trimmed::{name}"] = len(text)
+        text = text[:limit]
+    return {"pantry_text": text,
             "pantry_items": [i for i in prefs.get("items", []) if i in known],
             "diets": [d for d in prefs.get("diets", []) if d in DIETS],
             "cuisine": prefs.get("cuisine") if prefs.get("cuisine") in cuisines else ANY,
-            "max_minutes": int(prefs.get("max_minutes") or 0)}
+            "max_minutes": int(prefs.get("max_minutes") or 0),
+            "auto_next": bool(prefs.get("auto_next", True))}
+
+
+def _pantry_problem(text: str) -> str | None:
+    """Why this pantry text cannot be used (too long, too many items), or None: the library's
+    own check (`read_pantry`), so what is refused here is exactly what a round would refuse."""
+    try:
+        read_pantry(text, (), get_kitchen(), settings().max_pantry_chars)
+    except PantryError as e:
+        return str(e)
+    return None
 
 
 def _save_inputs(name: str) -> None:
-    """on_change: remember the pantry and options for this profile (nothing is lost on page switches)."""
+    """on_change: remember the pantry and options for this profile (nothing is lost on page switches).
+
+    A pantry text the library refuses is never saved: the box keeps it, with the reason next
+    to it, and the saved pantry stays as it was."""
     try:
         view = profile_view(name)  # what is saved now: only a change is written
         text = st.session_state.get(_key(name, "pantry_text"), "") or ""
-        if text != view.pantry_text:
+        if text != view.pantry_text and _pantry_problem(text) is None:
             lab.save_profile(name, pantry_text=text)
+            st.session_state.pop(f"_pantry_trimmed::{name}", None)
         prefs = dict(view.prefs)
-        for field in ("pantry_items", "diets", "cuisine", "max_minutes"):
+        for field in ("pantry_items", "diets", "cuisine", "max_minutes", "auto_next"):
             if _key(name, field) in st.session_state:
                 value = st.session_state[_key(name, field)]
                 prefs["items" if field == "pantry_items" else field] = list(value) if isinstance(value, list) else value
@@ -76,14 +99,39 @@ def _save_inputs(name: str) -> None:
 
 
 def _pantry(inputs: dict):
-    """The pantry as read by `pantry.kitchen.knowledge.read_pantry` (names, amounts, leftovers, what was
-    not understood, and a note when little or nothing was recognised)."""
-    return read_pantry(inputs.get("pantry_text", "") or "", inputs.get("pantry_items", []), get_kitchen(),
-                       settings().max_pantry_chars)
+    """(reading, problem): the pantry as read by `pantry.kitchen.read_pantry` (names, amounts,
+    leftovers, what was not understood, a note when little was recognised), and None; or, when
+    the text cannot be used (too long, too many items), the reading of the picked items alone
+    and the reason, which the page shows next to the box (the box always stays)."""
+    items = inputs.get("pantry_items", [])
+    try:
+        return read_pantry(inputs.get("pantry_text", "") or "", items, get_kitchen(),
+                           settings().max_pantry_chars), None
+    except PantryError as e:
+        return read_pantry("", items, get_kitchen(), settings().max_pantry_chars), str(e)
 
 
 def _request_round() -> None:
+    """N, Skip or the button: a new pair (the last vote's message goes: the person moved on)."""
     st.session_state["_want_round"] = True
+    st.session_state.pop("_last_saved", None)
+
+
+def _auto_next(name: str) -> bool:
+    """The profile's "next pair right after my vote" setting (on unless turned off)."""
+    value = st.session_state.get(_key(name, "auto_next"))
+    return _saved_inputs(name)["auto_next"] if value is None else bool(value)
+
+
+def _round_flash(kind: str, message: str) -> None:
+    """Queue a message for the round panel (votes and undo): shown there, right above the pair,
+    in the next run of the panel, whether only the panel or the whole app reruns."""
+    st.session_state.setdefault("_round_flash", []).append((kind, message))
+
+
+def _show_round_flashes() -> None:
+    for kind, message in st.session_state.pop("_round_flash", []):
+        getattr(st, kind)(message)
 
 
 def _my_votes() -> list[dict]:
@@ -103,7 +151,7 @@ def _vote(choice: str) -> None:
                                right_reasons=st.session_state.get("reasons_right") or [])
         vote_id = lab.cast_vote(vote)
     except PantryError as e:
-        flash("error", f"Your vote was not saved: {md(e)}")
+        _round_flash("error", f"Your vote was not saved: {md(e)}")
         return
     _my_votes().append({"id": vote_id, "user": name})
     st.session_state["revealed"] = {"vote_id": vote_id, "choice": choice}
@@ -111,6 +159,13 @@ def _vote(choice: str) -> None:
         st.session_state[key] = []
     st.session_state["note"] = ""
     st.session_state["much"] = False
+    if _auto_next(name):  # the next pair comes at once; the saved message stays above it
+        st.session_state["_last_saved"] = {"vote_id": vote_id, "choice": choice, "matchup": matchup, "user": name,
+                                           "round_info": st.session_state.get("round_info")}
+        st.session_state["revealed"] = None
+        st.session_state["_want_round"] = True
+    else:
+        st.session_state.pop("_last_saved", None)
 
 
 def _undo() -> None:
@@ -122,18 +177,26 @@ def _undo() -> None:
         vote = lab.undo(name, ids) if ids else None  # the newest of them not deleted elsewhere
         titles = {rid: r.title for rid, r in store.get_recipes([vote.a, vote.b]).items()} if vote else {}
     except PantryError as e:
-        flash("error", f"Undo failed: {md(e)}")
+        _round_flash("error", f"Undo failed: {md(e)}")
         return
     cut = next((i for i, e in enumerate(mine) if vote is not None and e["id"] == vote.id), 0)
     mine[:] = mine[:cut] + [e for e in mine[cut:] if e["user"] != name]  # the undone one and those tried
     if vote is None:
-        flash("info", "Nothing to undo: no votes were cast for this profile in this session.")
+        st.session_state.pop("_last_saved", None)
+        _round_flash("info", "Nothing to undo: no votes were cast for this profile in this session (or they are "
+                     "all undone already).")
         return
     revealed = st.session_state.get("revealed")
     if revealed and revealed.get("vote_id") == vote.id:
         st.session_state["revealed"] = None  # vote again on the same pair
-    flash("success", f"Undid your vote ({md(describe_vote(vote, titles))}). It is kept as deleted "
-          "and can be restored on the Data page.")
+    last = st.session_state.pop("_last_saved", None)
+    if last and last["vote_id"] == vote.id and last["user"] == name:
+        # the pair of the vote just undone comes back (the next one was shown right after it)
+        st.session_state["matchup"], st.session_state["round_info"] = last["matchup"], last["round_info"]
+        st.session_state["revealed"] = None
+        st.session_state["_round_no"] = st.session_state.get("_round_no", 0) + 1
+    _round_flash("success", f"Undid your vote ({md(describe_vote(vote, titles))}). It is kept as deleted "
+                 "and can be restored on the Data page.")
 
 
 def _welcome() -> None:
@@ -213,10 +276,13 @@ def _prefetch(inputs: dict, reading) -> None:
     st.session_state["_prefetch"] = RoundPrefetch(lab, choice, request, background_executor())
 
 
-def _generate(name: str, mode: str, inputs: dict, reading) -> None:
+def _generate(name: str, mode: str, inputs: dict, reading, box) -> None:
+    """Make the next round. Anything shown meanwhile (progress, the generator's notes) goes in
+    `box`, a container that is always on the page, so the round panel below keeps its place
+    (and the old pair stays on screen, faded, until the new one is drawn)."""
     choice, error = generator_choice()
     if choice is None:
-        st.error(f"No recipe generator available: {md(error)}")
+        box.error(f"No recipe generator available: {md(error)}")
         return
     request = _request(inputs, reading, int(_rng().integers(1 << 31)))
     ahead = st.session_state.pop("_prefetch", None)
@@ -225,7 +291,7 @@ def _generate(name: str, mode: str, inputs: dict, reading) -> None:
     if ahead is not None and ahead.matches(choice, request) and ahead.ready:
         rnd = prepare_round(lab, choice, request, name, _rng(), avoid=shown, recent=recent, prefetch=ahead)
     else:  # nothing made ahead for these inputs (yet): show progress while cooking
-        slot = st.empty()  # cleared afterwards so the round fits on screen
+        slot = box.empty()  # cleared afterwards so the round fits on screen
         with slot.status(f"Cooking up {request.n} candidates with {md(choice.name)}...", expanded=False):
             bar = st.progress(0.0)
 
@@ -239,7 +305,8 @@ def _generate(name: str, mode: str, inputs: dict, reading) -> None:
     recent.extend([rnd.matchup.a.recipe, rnd.matchup.b.recipe])
     del recent[:-2 * RECENT_ROUNDS]
     for note in rnd.notes:
-        st.warning(md(note))
+        box.warning(md(note))
+    st.session_state["_round_no"] = st.session_state.get("_round_no", 0) + 1
     st.session_state["matchup"] = rnd.matchup
     st.session_state["round_info"] = {"mode": mode, "candidates": rnd.candidates, "pantry_note": reading.note,
                                       "dropped": rnd.dropped_duplicates, "generator": rnd.generator_name}
@@ -257,20 +324,33 @@ def _pantry_summary(reading) -> str:
 def _pantry_inputs(name: str, expanded: bool):
     """Pantry and options in an expander (open until the first pair, so a round fits on screen).
 
-    Returns (inputs, reading): the widgets' values and the pantry as read from them, read
-    once per run (the summary, the note and the round all use this one reading)."""
+    Returns (inputs, reading, problem): the widgets' values, the pantry as read from them (read
+    once per run: the summary, the note and the round all use this one reading), and why the
+    pantry text cannot be used (None when it can). With a problem the expander stays open and
+    the reason is shown right under the box, so the person can fix the text where it is."""
     saved = _saved_inputs(name)
     save = {"on_change": _save_inputs, "args": (name,)}
     inputs = {}
     current = {f: st.session_state.get(_key(name, f), saved[f]) for f in saved}
-    reading = _pantry(current)  # the widgets below return exactly these values
-    with st.expander(md(_pantry_summary(reading)), expanded=expanded, icon=":material/kitchen:"):
+    reading, problem = _pantry(current)  # the widgets below return exactly these values
+    trimmed = st.session_state.get(f"_pantry_trimmed::{name}")
+    with st.expander(md(_pantry_summary(reading)), expanded=expanded or bool(problem) or bool(trimmed),
+                     icon=":material/kitchen:"):
         left, right = st.columns([3, 2], gap="medium")
         with left:
+            limit = settings().max_pantry_chars
             inputs["pantry_text"] = st.text_area(
                 "What's in your pantry?", saved["pantry_text"], key=_key(name, "pantry_text"), height=96,
                 placeholder="2 eggs, half an onion, spinach, feta, rice...",
-                help="Free text: commas or new lines between items. Remembered for this profile.", **save)
+                help=f"Free text: commas or new lines between items (at most {limit:,} characters). "
+                     "Remembered for this profile.", **save)
+            if problem:
+                st.error(f"{md(problem)}. Shorten the text above; it was not saved (the last pantry that "
+                         "worked is kept).", icon=":material/error:")
+            if trimmed and inputs["pantry_text"] == saved["pantry_text"]:
+                st.warning(f"Your saved pantry was {trimmed:,} characters, over the limit of {limit:,}: it is "
+                           f"cut to the first {limit:,} above. Check the end of it; it is saved once you change it or get a pair.",
+                           icon=":material/content_cut:")
             inputs["pantry_items"] = st.multiselect(
                 "Add ingredients", kitchen_names(), saved["pantry_items"], key=_key(name, "pantry_items"),
                 placeholder="Pick from the kitchen's ingredient list", **save)
@@ -288,9 +368,14 @@ def _pantry_inputs(name: str, expanded: bool):
                                  "Just cook: the model's top pick among the candidates (best-of-N).")
             st.slider("Candidates per round", 3, 12, 6, key="n_candidates",
                       help="More candidates give the model a better choice but take longer.")
-        with guarded("Reading the pantry"):
-            _pantry_note(reading)
-    return inputs, reading
+            inputs["auto_next"] = st.toggle(
+                "Next pair right after my vote", saved["auto_next"], key=_key(name, "auto_next"),
+                help="On: your vote is saved and the next pair comes at once, with the saved vote named above it "
+                     "(U still undoes it). Off: the pair stays, with both scores, until you press N.", **save)
+        if not problem:
+            with guarded("Reading the pantry"):
+                _pantry_note(reading)
+    return inputs, reading, problem
 
 
 def _pantry_note(reading) -> None:
@@ -300,17 +385,20 @@ def _pantry_note(reading) -> None:
         st.caption("Not understood (kept as typed): " + md(", ".join(reading.unknown[:12])))
 
 
-def _actions(name: str) -> None:
-    """The round's controls, always visible: new pair and undo."""
+def _actions() -> None:
+    """New pair (N) and undo (U), always visible, outside the round panel's fragment: a new
+    pair reruns the whole app anyway (the pantry is saved and folded away), and a click right
+    after typing in the pantry box sends both changes in one batch, which must belong to one
+    scope (the browser warned "Multiple different fragmentIds detected in a single batch"
+    while the buttons were inside the fragment). An undo may bring a pair back: a whole run."""
     mode = st.session_state.get("mode") or "compare"
     label = "Get two recipes" if mode == "compare" else "Just cook"
-    mine = [e for e in _my_votes() if e["user"] == name]
     with st.container(horizontal=True, gap="small"):
         st.button(label, type="primary", shortcut="N", on_click=_request_round, key="get_pair",
                   icon=":material/casino:", help="Keyboard: N")
         st.button("Undo my last vote", on_click=_undo, shortcut="U", key="undo", icon=":material/undo:",
-                  disabled=not mine, help="Takes back the newest vote you cast in this browser session "
-                  "(keyboard: U). Votes from other sessions are never undone here.")
+                  help="Takes back the newest vote you cast in this browser session (keyboard: U). Votes from "
+                       "other sessions are never undone here.")
 
 
 def _show_cook(matchup) -> None:
@@ -377,66 +465,129 @@ def _vote_bar() -> None:
             st.text_input("Note (optional)", key="note", max_chars=200, placeholder="Anything else?")
 
 
-def _revealed_message(matchup, revealed) -> None:
-    choice = revealed["choice"]
+def _saved_text(matchup, vote_id: int, choice: str) -> str:
+    """'Saved vote #3: A beat B. The model agreed (scores 1.20 and 0.40).' (escaped)"""
     left, right = matchup.left_item.recipe.title, matchup.right_item.recipe.title
     said = {"left": f"{left} beat {right}", "right": f"{right} beat {left}",
             "tie": f"{left} and {right} are about equal", "both_bad": f"both {left} and {right} are bad"}[choice]
-    model_pref = "left" if matchup.left_item.score > matchup.right_item.score else (
-        "right" if matchup.right_item.score > matchup.left_item.score else None)
+    ls, rs = matchup.left_item.score, matchup.right_item.score
+    model_pref = "left" if ls > rs else "right" if rs > ls else None
     agree = ""
     if choice in ("left", "right"):
-        agree = (" The model agreed." if model_pref == choice else
-                 " The model scored them equally." if model_pref is None else " The model disagreed.")
-    st.success(f"Saved vote #{revealed['vote_id']}: {md(said)}.{agree} Scores are now shown (model: {md(matchup.model_label)}). "
-               "Press **N** for the next pair, **U** to undo.", icon=":material/check_circle:")
+        agree = (" The model agreed" if model_pref == choice else
+                 " The model scored them equally" if model_pref is None else " The model disagreed")
+        agree += f" (scores {ls:.2f} and {rs:.2f})."
+    return f"Saved vote #{vote_id}: {md(said)}.{agree}"
+
+
+def _last_saved_message(name: str) -> None:
+    """After "next pair right after my vote": what was saved, above the new pair."""
+    last = st.session_state.get("_last_saved")
+    if last and last.get("user") == name:
+        st.success(_saved_text(last["matchup"], last["vote_id"], last["choice"])
+                   + " Here is the next pair; **U** undoes that vote and brings its pair back.",
+                   icon=":material/check_circle:")
+
+
+def _revealed_message(matchup, revealed) -> None:
+    st.success(f"{_saved_text(matchup, revealed['vote_id'], revealed['choice'])} Scores are now shown (model: "
+               f"{md(matchup.model_label)}). Press **N** for the next pair, **U** to undo.",
+               icon=":material/check_circle:")
+
+
+# While a new pair is drawn, the old one must not vanish nor be half replaced. Each round is
+# drawn in one of two slots, alternately; while the slot of the last round still holds
+# elements of the previous run (Streamlit marks them data-stale="true" until the run ends),
+# the new slot stays hidden, so the old pair stays whole on screen (faded) and the new one
+# appears whole, at once, when the run ends.
+ROUND_CSS = """<style>
+.st-key-pp_round:has(.st-key-pp_slot_0 [data-stale="true"]) .st-key-pp_slot_1:has([data-stale="false"]),
+.st-key-pp_round:has(.st-key-pp_slot_1 [data-stale="true"]) .st-key-pp_slot_0:has([data-stale="false"])
+{ display: none; }
+</style>"""
+
+
+def _round_view(name: str) -> None:
+    """The pair (or the top pick, or the first-time hint), in this round's slot."""
+    matchup = st.session_state.get("matchup")
+    info = st.session_state.get("round_info") or {}
+    if matchup is None:
+        st.info("Type what you have (or pick ingredients), then press **Get two recipes** (key **N**). "
+                "Vote with **1** left, **2** right, **3** tie, **4** both bad, **S** skip, **U** undo.",
+                icon=":material/keyboard:")
+    elif info.get("mode") == "cook":
+        _show_cook(matchup)
+    else:
+        _show_pair(matchup, st.session_state.get("revealed"))
 
 
 @st.fragment
 def _round_panel(name: str) -> None:
-    """The round: vote count, new pair / undo, and the pair or the top pick.
+    """The round: vote count, its messages, and the pair or the top pick.
 
     A fragment: a vote, an undo, a reason or the "much better" toggle reruns only this
     panel (nothing else on the page or in the sidebar depends on them). Asking for a new
-    pair reruns the whole app on purpose: the pantry above is saved and folded away.
+    pair (Skip, or a vote with "next pair right after my vote") reruns the whole app on
+    purpose: the pantry above is saved and folded away.
     """
-    if st.session_state.get("_want_round"):
-        st.rerun(scope="app")  # the app run below makes the round (its flag is consumed there)
-    show_flashes()  # this panel's own messages (undo, a failed vote) when only it reruns
+    # A new pair was asked for from inside the panel (Skip, a vote with "next pair right after my
+    # vote"): the app run makes it. The panel is drawn first, as it was, and only then is the
+    # app rerun: a fragment run that drew nothing would leave the browser to clear the whole
+    # panel (all of it stale) until the app run drew it again, and the cards vanished meanwhile.
+    # Inside the panel too, every element has a fixed place: the messages (present or not) are
+    # in one container, so the pair's container is always the same element and is updated in
+    # place; a message appearing above it used to take its place and drop the old pair at once.
+    want_round = bool(st.session_state.get("_want_round"))
     with guarded("The round"):
         _progress_line(name)
-        _actions(name)
-        matchup = st.session_state.get("matchup")
-        info = st.session_state.get("round_info") or {}
-        if matchup is None:
-            st.info("Type what you have (or pick ingredients), then press **Get two recipes** (key **N**). "
-                    "Vote with **1** left, **2** right, **3** tie, **4** both bad, **S** skip, **U** undo.",
-                    icon=":material/keyboard:")
-        elif info.get("mode") == "cook":
-            _show_cook(matchup)
-        else:
-            _show_pair(matchup, st.session_state.get("revealed"))
+        with st.container():
+            if not want_round:
+                show_flashes()  # messages queued by callbacks when only this panel reruns
+                _show_round_flashes()  # the round's own (a vote not saved, undo)
+            if st.session_state.pop("_round_refused", False):
+                st.warning("No new pair yet: the pantry text above cannot be used. Fix it there and press "
+                           "**Get two recipes** again.", icon=":material/kitchen:")
+            if not want_round:
+                _last_saved_message(name)
+        current = st.session_state.get("_round_no", 0) % 2
+        with st.container(key="pp_round"):
+            for slot in (0, 1):
+                with st.container(key=f"pp_slot_{slot}"):
+                    if slot == current:
+                        _round_view(name)
+    if want_round:
+        st.rerun(scope="app")  # the app run makes the round (its flag is consumed there)
 
 
 if user is None:
     _welcome()
 else:
-    st.html(CARD_CSS)
+    st.html(CARD_CSS + ROUND_CSS)
     st.title("Compare recipes", anchor=False)
     if st.session_state.get("_matchup_for") != user:  # a pair belongs to the profile it was made for
         for key in ("matchup", "revealed", "round_info"):
             st.session_state.pop(key, None)
         st.session_state["_matchup_for"] = user
-    with guarded("Checking the reward model"):
+    # Every element above the round panel is drawn on every run, in the same places (optional
+    # messages go in containers that are always there): a fragment is known by its place on the
+    # page, and a panel that moved was a new fragment, with stale widgets of the old one (the
+    # browser's "Multiple different fragmentIds detected in a single batch") and cards that
+    # vanished while the next pair was made.
+    with st.container(), guarded("Checking the reward model"):
         scoring = scoring_model(user)
         if scoring is not None and scoring.problems:
             st.warning(model_problem_text(scoring), icon=":material/broken_image:")
     want_round = st.session_state.pop("_want_round", False)
-    inputs, reading = _pantry_inputs(user, expanded=st.session_state.get("matchup") is None and not want_round)
-    if want_round:
-        with guarded("Getting recipes"):
+    inputs, reading, problem = _pantry_inputs(user, expanded=st.session_state.get("matchup") is None and not want_round)
+    _actions()
+    round_box = st.container()  # progress and the generator's notes; always here (see above)
+    if want_round and problem:
+        st.session_state["_round_refused"] = True  # the reason is shown under the pantry box
+    elif want_round:
+        with round_box, guarded("Getting recipes"):
             _save_inputs(user)
-            _generate(user, st.session_state.get("mode") or "compare", inputs, reading)
+            _generate(user, st.session_state.get("mode") or "compare", inputs, reading, round_box)
     _round_panel(user)
-    with guarded("Preparing the next round"):
-        _prefetch(inputs, reading)
+    if not problem:
+        with guarded("Preparing the next round"):
+            _prefetch(inputs, reading)

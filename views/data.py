@@ -75,7 +75,7 @@ def _set_batch_deleted(batch_id: int | None, deleted: bool) -> None:
 def _import(default_user: str) -> None:
     upload = st.session_state.get("import_file")
     if upload is None:
-        flash("warning", "Choose a JSONL file first.")
+        flash("warning", "Choose a JSON Lines or JSON file first.")
         return
     try:
         report = lab.import_file(upload.getvalue(), default_user=default_user or "me", name=upload.name)
@@ -86,6 +86,14 @@ def _import(default_user: str) -> None:
         flash("error", f"Import failed, nothing was imported: {md(e)}")
         return
     st.session_state.pop("import_problems", None)
+    if report.nothing_new:
+        stored = [f"{report.skipped} vote{'s' if report.skipped != 1 else ''}" if report.skipped else "",
+                  f"{report.recipes} recipe{'s' if report.recipes != 1 else ''}" if report.recipes else ""]
+        what = " and ".join(x for x in stored if x) or "its records"
+        flash("info", f"Nothing new in {md(upload.name)}: all {what} already stored. No import was recorded."
+              + (f" {report.skipped_deleted} of the votes match deleted votes: restore those (or their import) to "
+                 "use them again." if report.skipped_deleted else ""))
+        return
     flash("success", f"Imported {md(upload.name)}: {report.summary()}.")
 
 
@@ -158,11 +166,12 @@ with guarded("The consistency figures"):
 
 st.subheader("Import", anchor=False)
 with st.container(border=True):
-    st.markdown("A JSONL file of **votes**, **recipes**, and/or **prompt/chosen/rejected** pairs. Every line is "
-                "checked first; if any line is bad nothing is imported and each problem is listed. Votes that "
-                "are already stored (the same file imported again) are skipped, not added twice.")
+    st.markdown("A JSON Lines file (one object per line) or a JSON array of **votes**, **recipes**, and/or "
+                "**prompt/chosen/rejected** pairs. Every record is checked first; if any is bad nothing is imported "
+                "and each problem is listed by line. Votes that are already stored (the same file imported again) "
+                "are skipped, not added twice.")
     i1, i2 = st.columns([3, 1])
-    i1.file_uploader("JSONL file", type=["jsonl", "json", "txt"], key="import_file")
+    i1.file_uploader("JSON Lines or JSON file", type=["jsonl", "json", "txt"], key="import_file")
     default_user = i2.text_input("Profile for lines without a user", value=user or "me", key="import_user")
     st.button("Import", type="primary", on_click=_import, args=(default_user,), key="import_button",
               icon=":material/upload:")

@@ -14,10 +14,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from pantry.evaluation.reports import HEURISTIC, PROBE_SOURCES, DiagnosticsReport, diagnostics_report, version_label
+from pantry.evaluation.reports import HEURISTIC, PROBE_SOURCES, diagnostics_report, version_label
 from pantry.errors import PantryError
 from pantry.model.training import TrainConfig
 from ui.common import current_profile, guarded
+from ui.charts import chart_title, fit_width
 from ui.text import md
 from ui.resources import get_lab
 
@@ -27,47 +28,74 @@ user = current_profile()
 CHART_H = 220
 
 
-def _score_hist(scores: pd.DataFrame) -> alt.Chart:
-    return alt.Chart(scores).mark_bar(opacity=0.85).encode(
-        x=alt.X("score:Q", bin=alt.Bin(maxbins=40), title="score"),
+SCORE_MEANING = ("**Score**: the reward model's number for a recipe; higher means it expects you to prefer the "
+                 "recipe. Only differences matter: a recipe 1 point above another is preferred about 73% of the "
+                 "time (Bradley-Terry: 1 / (1 + e^-difference)), 2 points about 88%.")
+
+
+def _score_hist(scores: pd.DataFrame, label: str) -> alt.Chart:
+    """One version's score histogram (one chart per version: a faceted chart cannot follow the
+    column's width and was cut off on the right)."""
+    return fit_width(alt.Chart(scores[scores["version"] == label], title=chart_title(f"{label}: recipes by score")
+                               ).mark_bar(opacity=0.85).encode(
+        x=alt.X("score:Q", bin=alt.Bin(maxbins=30), title="score (higher = preferred)"),
         y=alt.Y("count():Q", title="recipes"),
-        color=alt.Color("version:N", legend=None),
-        tooltip=["version", alt.Tooltip("count():Q", title="recipes")],
-    ).properties(height=120).facet(row=alt.Row("version:N", title=None)).resolve_scale(x="independent")
+        tooltip=[alt.Tooltip("score:Q", bin=alt.Bin(maxbins=30), title="score"),
+                 alt.Tooltip("count():Q", title="recipes")]), 120)
 
 
 def _margin_hist(margins: pd.DataFrame) -> alt.Chart:
     dec = margins.dropna(subset=["margin"])
     bars = alt.Chart(dec).mark_bar(opacity=0.7).encode(
-        x=alt.X("margin:Q", bin=alt.Bin(maxbins=30), title="preferred minus other score"),
-        y=alt.Y("count():Q", title="votes", stack=None), color=alt.Color("version:N"))
+        x=alt.X("margin:Q", bin=alt.Bin(maxbins=30), title="chosen minus other recipe's score (> 0: agreed)"),
+        y=alt.Y("count():Q", title="votes", stack=None),
+        color=alt.Color("version:N", legend=alt.Legend(orient="bottom", title=None)))
     zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="gray", strokeDash=[4, 4]).encode(x="x:Q")
-    return (bars + zero).properties(height=CHART_H)
+    return fit_width(alt.layer(bars, zero, title=chart_title("Score margins on votes",
+                                                             "right of the dashed line: the model agreed")), CHART_H)
 
 
 def _reliability_chart(bins: pd.DataFrame) -> alt.Chart:
-    diag = alt.Chart(pd.DataFrame({"p": [0.0, 1.0]})).mark_line(color="gray", strokeDash=[4, 4]).encode(
-        x=alt.X("p:Q", title="predicted P(a preferred)"), y=alt.Y("p:Q", title="observed share a preferred"))
-    pts = alt.Chart(bins).mark_line(point=True).encode(
-        x="predicted:Q", y="observed:Q", color="version:N", size=alt.Size("count:Q", legend=None),
-        tooltip=["version", alt.Tooltip("predicted:Q", format=".2f"), alt.Tooltip("observed:Q", format=".2f"), "count"])
-    return (diag + pts).properties(height=CHART_H)
+    """Calibration seen from the model's favourite: its probability that the favourite wins
+    (0.5-1) against the share of votes it did win; the dashed diagonal is perfect calibration."""
+    # fixed domains (0.5-1 and 0-1) padded by a few pixels: a point at 100% is drawn whole, inside
+    x = alt.X("predicted:Q", title="model's chance its favourite wins",
+              scale=alt.Scale(domain=[0.5, 1], padding=8), axis=alt.Axis(format="%"))
+    y = alt.Y("observed:Q", title="share its favourite won", scale=alt.Scale(domain=[0, 1], padding=8),
+              axis=alt.Axis(format="%"))
+    diag = alt.Chart(pd.DataFrame({"predicted": [0.5, 1.0], "observed": [0.5, 1.0]})).mark_line(
+        color="gray", strokeDash=[4, 4], clip=True).encode(x=x, y=y)
+    line = alt.Chart(bins).mark_line(strokeWidth=1.5).encode(x=x, y=y, color=alt.Color(
+        "version:N", legend=alt.Legend(orient="bottom", title=None)))
+    pts = alt.Chart(bins).mark_circle(opacity=0.9).encode(
+        x=x, y=y, color="version:N", size=alt.Size("count:Q", title="votes", scale=alt.Scale(range=[20, 200]),
+                                                   legend=None),
+        tooltip=["version", alt.Tooltip("predicted:Q", format=".0%", title="predicted"),
+                 alt.Tooltip("observed:Q", format=".0%", title="observed"), alt.Tooltip("count:Q", title="votes")])
+    return fit_width(alt.layer(diag, line, pts, title=chart_title("Reliability",
+                                                                  "on the diagonal: the stated chances come true")),
+                     CHART_H)
 
 
 def _distance_scatter(frame: pd.DataFrame) -> alt.Chart:
-    return alt.Chart(frame).mark_circle(size=40, opacity=0.7).encode(
-        x=alt.X("distance:Q", title="cosine distance to nearest training recipe"),
-        y=alt.Y("score:Q", title="score"), color="version:N",
-        tooltip=["version", "title", alt.Tooltip("score:Q", format=".3f"), alt.Tooltip("distance:Q", format=".3f")],
-    ).properties(height=CHART_H)
+    return fit_width(alt.Chart(frame, title=chart_title("Score vs distance to training data",
+                                                        "far right: unlike anything voted on")
+                               ).mark_circle(size=40, opacity=0.7).encode(
+        x=alt.X("distance:Q", title="distance to nearest voted recipe (0 = same)"),
+        y=alt.Y("score:Q", title="score (higher = preferred)"),
+        color=alt.Color("version:N", legend=alt.Legend(orient="bottom", title=None)),
+        tooltip=["version", "title", alt.Tooltip("score:Q", format=".3f"), alt.Tooltip("distance:Q", format=".3f")]),
+        CHART_H)
 
 
 def _uncertainty_chart(frame: pd.DataFrame) -> alt.Chart:
-    return alt.Chart(frame).mark_circle(size=40, opacity=0.7).encode(
-        x=alt.X("distance:Q", title="cosine distance to nearest training recipe"),
-        y=alt.Y("uncertainty:Q", title="ensemble std"), color="version:N",
-        tooltip=["version", "title", alt.Tooltip("uncertainty:Q", format=".3f")],
-    ).properties(height=CHART_H)
+    return fit_width(alt.Chart(frame, title=chart_title("Uncertainty vs distance",
+                                                        "spread of the 5 bootstrap members' scores")
+                               ).mark_circle(size=40, opacity=0.7).encode(
+        x=alt.X("distance:Q", title="distance to nearest voted recipe (0 = same)"),
+        y=alt.Y("uncertainty:Q", title="score spread (std, score points)"),
+        color=alt.Color("version:N", legend=alt.Legend(orient="bottom", title=None)),
+        tooltip=["version", "title", alt.Tooltip("uncertainty:Q", format=".3f")]), CHART_H)
 
 
 st.title("Scores & diagnostics", anchor=False)
@@ -82,11 +110,25 @@ def _top_bottom(scores: pd.DataFrame, label: str, n: int = 5) -> tuple[pd.DataFr
     return g.head(n)[cols], g.tail(n).iloc[::-1][cols]
 
 
-def _held_out_text(report: DiagnosticsReport) -> str:
-    h = report.held_out
-    if not h.split:
-        return f"all {h.usable} votes (too few for a held-out split)"
-    return f"{len(h.votes)} held-out votes (validation split, seed {h.seed})"
+def _accuracy_lines(table: pd.DataFrame) -> list[str]:
+    """One line per version: its held-out accuracy, the same figure the sidebar and Retrain show."""
+    lines = []
+    for row in table.itertuples(index=False):
+        rec = dict(zip(table.columns, row))
+        label = rec["version"]
+        acc, low, high, n = rec["held-out accuracy"], rec["95% low"], rec["95% high"], rec["held-out votes"]
+        if label == HEURISTIC:
+            how = f"on {n} decisive votes (it was fitted on none)"
+        else:
+            how = f"on {n} decisive votes it did not see (cross-validated: the figure Retrain and the sidebar show)"
+        if label == HEURISTIC and (acc != acc or not n):
+            lines.append(f"**{md(label)}**: no decisive votes in scope to check it on")
+        elif acc != acc or not n:
+            lines.append(f"**{md(label)}**: no held-out accuracy (trained before it was measured, or a population "
+                         "model)")
+        else:
+            lines.append(f"**{md(label)}**: held-out accuracy **{acc:.0%}** ({low:.0%}-{high:.0%}) {how}")
+    return lines
 
 
 def _interval(low: float, high: float) -> str:
@@ -105,7 +147,7 @@ with st.form("diag_form", enter_to_submit=False):
     c2.radio("Probe set", list(PROBE_SOURCES), format_func=PROBE_SOURCES.get, key="diag_source")
     c3.radio("Votes to check against", list(scope_labels), key="diag_votes", format_func=scope_labels.get)
     u1, u2 = st.columns([3, 2], vertical_alignment="bottom")
-    u1.file_uploader("Recipes JSONL (one recipe object per line), for the uploaded probe set",
+    u1.file_uploader("Recipes: JSON Lines (one recipe per line) or a JSON array, for the uploaded probe set",
                      type=["jsonl", "json", "txt"], key="diag_upload")
     u2.number_input("Most recipes to score (0 = all)", 0, 1_000_000, 0, step=100, key="diag_limit",
                     help="Embedding is the slow step (about 15-25 recipes/s on 2 CPU cores, once per "
@@ -180,16 +222,25 @@ with guarded("Diagnostics"):
         st.success("No alerts: scores are spread out and no position bias was detected.")
 
     st.subheader("Metrics", anchor=False)
+    for line in _accuracy_lines(report.metrics):
+        st.markdown(line)
     table = report.metrics.copy()
-    table.insert(table.columns.get_loc("95% low"), "accuracy 95% CI",
+    table.insert(table.columns.get_loc("95% low"), "held-out 95% CI",
                  [_interval(lo, hi) for lo, hi in zip(table["95% low"], table["95% high"])])
     table = table.drop(columns=["95% low", "95% high"])
     st.dataframe(table, hide_index=True, column_config={
-        c: st.column_config.NumberColumn(format="%.3f")
-        for c in ("distinct ratio", "mode share", "std", "IQR", "entropy", "mean uncertainty", "strict accuracy",
-                  "tie rate", "ECE")})
-    st.caption(f"Probe set: {report.scored} recipes ({PROBE_SOURCES[source]}). Accuracy on "
-               f"{_held_out_text(report)}: decisive votes only, equal scores count as wrong; 95% Wilson interval.")
+        **{c: st.column_config.NumberColumn(format="%.3f")
+           for c in ("distinct ratio", "mode share", "std", "IQR", "entropy", "mean uncertainty", "held-out accuracy",
+                     "tie rate", "ECE")},
+        "agreement with votes": st.column_config.NumberColumn(
+            "agreement with votes (in-sample)", format="%.3f",
+            help="Strict accuracy on the votes checked below; a trained version was fitted on them, so this is "
+                 "higher than what it does on new votes. Not the held-out figure.")})
+    st.caption(f"Probe set: {report.scored} recipes ({PROBE_SOURCES[source]}). Held-out accuracy: decisive votes, "
+               "equal scores count as wrong, 95% Wilson interval; for a trained version it is the cross-validated "
+               "figure kept when it was trained. Agreement with votes: the same rule on the "
+               f"{report.held_out.usable} votes in scope, which trained versions were fitted on (in-sample); the "
+               "margin and reliability charts use these votes too.")
     m1, m2, m3 = st.columns(3)
     rate = "n/a" if bias.n == 0 else f"{bias.left_win_rate:.0%}"
     m1.metric("Left card win rate (human votes)", rate, help="Should be near 50%: sides are randomised.")
@@ -197,28 +248,24 @@ with guarded("Diagnostics"):
     m3.metric("Decisive votes with a known side", bias.n)
 
     st.subheader("Charts", anchor=False)
+    st.caption(SCORE_MEANING)
     g1, g2 = st.columns(2)
     with g1:
-        st.markdown("**Score histogram per version**")
-        st.altair_chart(_score_hist(scores), key="chart_scores")
+        for k, label in enumerate(report.models):
+            st.altair_chart(_score_hist(scores, label), key=f"chart_scores_{k}", width="stretch")
     with g2:
-        st.markdown("**Margins on held-out votes**")
         if margins.dropna(subset=["margin"]).empty:
-            st.info("No decisive held-out votes yet.")
+            st.info("No decisive votes in scope yet: no margins or reliability to show.")
         else:
-            st.altair_chart(_margin_hist(margins), key="chart_margins")
-        st.markdown("**Reliability diagram**")
-        if bins.empty:
-            st.info("No decisive held-out votes yet.")
-        else:
-            st.altair_chart(_reliability_chart(bins), key="chart_reliability")
+            st.altair_chart(_margin_hist(margins), key="chart_margins", width="stretch")
+            if not bins.empty:
+                st.altair_chart(_reliability_chart(bins), key="chart_reliability", width="stretch")
+        st.caption("Margins and reliability: on the votes in scope, in-sample for trained versions.")
     g3, g4 = st.columns(2)
     with g3:
-        st.markdown("**Score vs distance to training data**")
-        st.altair_chart(_distance_scatter(scores), key="chart_distance")
+        st.altair_chart(_distance_scatter(scores), key="chart_distance", width="stretch")
     with g4:
-        st.markdown("**Ensemble uncertainty vs distance**")
-        st.altair_chart(_uncertainty_chart(scores), key="chart_uncertainty")
+        st.altair_chart(_uncertainty_chart(scores), key="chart_uncertainty", width="stretch")
 
     st.subheader("Top and bottom recipes", anchor=False)
     fmt = {c: st.column_config.NumberColumn(format="%.3f") for c in ("score", "uncertainty", "distance")}

@@ -20,6 +20,7 @@ from pantry.errors import NotEnoughVotes, PantryError
 from pantry.evaluation.reports import retrain_comparison, versions_table, votes_summary
 from pantry.model.training import (CV_FOLDS, LEGACY_DEFAULTS, CrossValidation, TrainConfig, TrainOption, config_from,
                                    train_options)
+from ui.charts import chart_title, fit_width
 from ui.text import md
 from ui.common import current_profile, flash, guarded
 from ui.resources import get_lab
@@ -32,7 +33,7 @@ OPTIONS = train_options()  # every TrainConfig field, with its label, help and l
 PREFS_KEY = "train"  # the profile's saved Retrain settings, in store.get_user_prefs(user)
 CHART_EVERY_S = 0.25  # redraw the live loss chart at most this often
 UNIT_TITLE = {"iteration": "Newton iteration", "epoch": "epoch"}
-SERIES = {"train_loss": "training loss", "val_loss": "held-out loss (validation split)"}
+SERIES = {"train_loss": "training votes", "val_loss": "validation votes (left out of this fit)"}
 
 
 # ---------------------------------------------------------------- settings, per profile
@@ -118,33 +119,52 @@ def _control(o: TrainOption) -> None:
 # ---------------------------------------------------------------- charts
 
 def _loss_chart(history: list[dict], unit: str) -> alt.Chart:
-    """Training loss (and held-out loss when there is a validation split) by iteration/epoch."""
+    """The Bradley-Terry loss (mean log loss per vote) by Newton iteration, from the prior's
+    weights at 0, on the training votes and on the validation votes left out of that fit.
+    Newton's method solves the convex objective exactly: the curve drops in one or two steps,
+    then is flat (converged); the y axis is zoomed on the values so the drop shows."""
     frame = pd.DataFrame(history)
     cols = [c for c in SERIES if c in frame and frame[c].notna().any()]
     long = frame.melt("step", cols, "series", "loss").dropna()
     long["series"] = long["series"].map(SERIES)
-    return alt.Chart(long, title="Loss while fitting the new model").mark_line(point=len(frame) <= 60).encode(
-        x=alt.X("step:Q", title=UNIT_TITLE.get(unit, unit), axis=alt.Axis(tickMinStep=1)),
-        y=alt.Y("loss:Q", title="Bradley-Terry loss", scale=alt.Scale(zero=False)),
-        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400)),
+    low, high = float(long["loss"].min()), float(long["loss"].max())
+    pad = max((high - low) * 0.15, 0.005)
+    return fit_width(alt.Chart(long, title=chart_title("Loss while fitting",
+                                                       "mean log loss per vote; lower fits the votes better")
+                               ).mark_line(point=True).encode(
+        x=alt.X("step:Q", title=UNIT_TITLE.get(unit, unit), axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("loss:Q", title="loss (log loss per vote)", scale=alt.Scale(domain=[low - pad, high + pad]),
+                axis=alt.Axis(format=".3f", tickCount=5)),
+        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400, direction="vertical")),
         tooltip=[alt.Tooltip("step:Q", title=unit), "series",
-                 alt.Tooltip("loss:Q", format=".4f")]).properties(height=220)
+                 alt.Tooltip("loss:Q", format=".4f")]), 200)
 
 
 def _accuracy_chart(rows: list[dict]) -> alt.Chart:
-    """The held-out accuracy (cross-validation) with its 95% interval, one row per model."""
+    """The held-out accuracy (cross-validation) with its 95% interval, one row per model, its
+    name and figure written above its own line (labels never overlap, whatever the width)."""
     frame = pd.DataFrame(rows)
+    n = len(frame)
+    frame["row"] = range(n)
+    frame["text"] = [f"{r['version']}: {r['accuracy']:.0%}" if r["accuracy"] == r["accuracy"] else
+                     f"{r['version']}: n/a" for r in rows]
     base = alt.Chart(frame)
-    y = alt.Y("version:N", title=None, sort=None, axis=alt.Axis(labelLimit=400))
-    bars = base.mark_rule(strokeWidth=2).encode(
-        x=alt.X("low:Q", title="strict accuracy", scale=alt.Scale(domain=[0, 1])), x2="high:Q", y=y)
-    dots = base.mark_point(filled=True, size=90).encode(
-        x="accuracy:Q", y=y, tooltip=["version", alt.Tooltip("accuracy:Q", format=".2f"),
-                                      alt.Tooltip("low:Q", format=".2f"), alt.Tooltip("high:Q", format=".2f"),
-                                      alt.Tooltip("pairs:Q", title="held-out votes scored")])
+    y = alt.Y("row:Q", axis=None, scale=alt.Scale(domain=[-0.75, n - 0.25], reverse=True))
+    x = alt.X("low:Q", title="share of votes it did not see that it got right",
+              scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"))
+    color = alt.Color("version:N", legend=None, sort=None)
+    bars = base.mark_rule(strokeWidth=3).encode(x=x, x2="high:Q", y=y, color=color)
+    dots = base.mark_point(filled=True, size=110, opacity=1).encode(
+        x="accuracy:Q", y=y, color=color,
+        tooltip=["version", alt.Tooltip("accuracy:Q", format=".0%"), alt.Tooltip("low:Q", format=".0%"),
+                 alt.Tooltip("high:Q", format=".0%"), alt.Tooltip("pairs:Q", title="held-out votes scored")])
+    labels = base.mark_text(align="left", baseline="bottom", dy=-9, fontSize=12).encode(
+        x=alt.value(0), y=y, text="text:N")
     chance = alt.Chart(pd.DataFrame({"x": [0.5]})).mark_rule(strokeDash=[4, 4], color="gray").encode(x="x:Q")
-    return alt.layer(chance, bars, dots, title="Held-out strict accuracy (cross-validation), 95% interval"
-                     ).properties(height=40 + 40 * len(frame))
+    return fit_width(alt.layer(chance, bars, dots, labels,
+                               title=chart_title("Held-out accuracy (cross-validation)",
+                                                 "dot: accuracy; line: 95% interval; dashed: a coin toss")),
+                     45 * n + 10)
 
 
 def _acc_row(label: str, cv: CrossValidation | dict) -> dict:
@@ -264,6 +284,34 @@ def _fmt(x: float) -> str:
     return "n/a" if x != x else f"{x:.2f}"
 
 
+def _outcome_in_words(result: dict, better: bool | None) -> None:
+    """The comparison in one plain sentence, with what to do: "The new model agrees with 68% of
+    the 25 votes it did not see, the current one with 50%: activate it." """
+    new, current = result["new"], result["current"]
+    n = new["pairs"]
+    votes = f"{n} vote{'s' if n != 1 else ''}"
+    coin = ""
+    if new["low"] <= 0.5 <= new["high"]:
+        coin = (f" With {votes} this is not yet clearly better than a coin toss (95% interval "
+                f"{new['low']:.0%}-{new['high']:.0%}); more votes will tell.")
+    if better is None or current is None:
+        st.info(f"The new model agrees with {new['accuracy']:.0%} of the {votes} it did not see "
+                f"({new['correct']} of {n}). There is no held-out figure for the current model to compare "
+                f"with.{coin}", icon=":material/info:")
+    elif better is False:
+        st.warning(f"The new model agrees with {new['accuracy']:.0%} of the {votes} it did not see, the current "
+                   f"one with {current['accuracy']:.0%} ({new['correct']} vs {current['correct']} of {n}): keep the "
+                   "current model.", icon=":material/warning:")
+    elif new["correct"] == current["correct"]:
+        st.info(f"Both models agree with {new['accuracy']:.0%} of the {votes} they did not see ({new['correct']} "
+                f"of {n}): activating the new one changes little, but it has learnt from your latest votes."
+                f"{coin}", icon=":material/balance:")
+    else:
+        st.success(f"The new model agrees with {new['accuracy']:.0%} of the {votes} it did not see, the current "
+                   f"one with {current['accuracy']:.0%} ({new['correct']} vs {current['correct']} of {n}): activate "
+                   f"it.{coin}", icon=":material/thumb_up:")
+
+
 # ---------------------------------------------------------------- page
 
 st.title("Retrain", anchor=False)
@@ -330,14 +378,10 @@ if result and result.get("user") == user:
     left.altair_chart(_accuracy_chart(rows), width="stretch", key="chart_heldout")
     if result["history"]:
         right.altair_chart(_loss_chart(result["history"], result["unit"]), width="stretch", key="chart_loss")
+    st.caption("Newton's method solves the training objective exactly, so the loss falls in the first "
+               "iterations and then stays level: that flat part means it has converged.")
     better = result["better"]
-    if better is False:
-        st.warning(f"The new settings do worse on the held-out votes than the current model "
-                   f"({_fmt(new['accuracy'])} vs {_fmt(current['accuracy'])}, {new['correct']} vs "
-                   f"{current['correct']} of {new['pairs']} right). Keeping the current model is recommended.",
-                   icon=":material/warning:")
-    elif better is None:
-        st.info("There is no held-out figure for the current model to compare with.", icon=":material/info:")
+    _outcome_in_words(result, better)
     pop_note = f" and population v{result['population']}" if result.get("population") else ""
     st.caption(f"Not active yet: personal v{result['version']}{pop_note}. Activate makes them active; keeping "
                "the current model changes nothing (the population model included).")

@@ -6,9 +6,11 @@ DataFrames or small dataclasses that the pages chart and show:
 - `votes_summary`: votes per profile and outcome;
 - `probe_recipes`: the recipe set to score (recent, all, or an uploaded JSONL);
 - `score_table`: every chosen model version's scores and uncertainty on the probe set;
-- `held_out_votes`: the validation split training uses, to compare versions fairly;
+- `held_out_votes`: the validation split training uses (a refitted model has seen it: never
+  call its accuracy held out);
 - `vote_features` / `vote_margins` / `reliability`: how scores explain human votes;
-- `metrics_table`: collapse metrics, strict accuracy with a Wilson interval, alerts;
+- `metrics_table`: collapse metrics, the held-out (cross-validated) accuracy with a Wilson
+  interval, the in-sample agreement with the votes, alerts;
 - `human_position_bias`: how often the left card won;
 - `distance_table`: each probe recipe's distance to the model's training recipes;
 - `compare_models`: several models on the same held-out votes;
@@ -34,30 +36,32 @@ from pantry.evaluation.diagnostics import (PositionBias, bt_probability, collaps
                           nearest_distance, position_bias, score_spread, strict_pairwise_accuracy)
 from pantry.errors import InvalidInput
 from pantry.domain.recipes import Recipe
-from pantry.domain.votes import DECISIVE, OUTCOMES, Vote
+from pantry.domain.votes import OUTCOMES, Vote
 from pantry.model.training import validation_split
 
 PROBE_SOURCES = {"recent": "recent generated recipes", "all": "all recipes in the store",
                  "upload": "an uploaded recipes JSONL"}
-OUTCOME_LABELS = {"a": "a better", "b": "b better", "tie": "tie", "both_bad": "both bad"}
+# Column names of `votes_summary`: a vote's a/b are storage order, meaningless to people, so
+# both count as "one recipe won" (the Data page names the winner of each vote).
+OUTCOME_LABELS = {"a": "one recipe won", "b": "one recipe won", "tie": "about equal", "both_bad": "both bad"}
 
 
 # ------------------------------------------------------------------------------- votes
 
 def votes_summary(store, user: str | None = None) -> pd.DataFrame:
-    """One row per profile: votes by outcome, decisive, total, and deleted (undone) votes.
+    """One row per profile: votes where one recipe won (decisive), about equal, both bad, the
+    total, and deleted (undone) votes.
     Counted by the database (`Store.vote_tallies`), not by reading every vote."""
     rows: dict[str, dict] = {}
     for name, outcome, deleted, n in store.vote_tallies(user):
         row = rows.setdefault(name, {"profile": name, **{OUTCOME_LABELS[o]: 0 for o in OUTCOMES},
-                                     "decisive": 0, "total": 0, "deleted": 0})
+                                     "total": 0, "deleted": 0})
         if deleted:
             row["deleted"] += n
             continue
         row[OUTCOME_LABELS[outcome]] += n
         row["total"] += n
-        row["decisive"] += n if outcome in DECISIVE else 0
-    columns = ["profile", *OUTCOME_LABELS.values(), "decisive", "total", "deleted"]
+    columns = ["profile", *dict.fromkeys(OUTCOME_LABELS.values()), "total", "deleted"]
     return pd.DataFrame(list(rows.values()), columns=columns)
 
 
@@ -207,21 +211,46 @@ def vote_margins(models: Mapping[str, object], vf: VoteFeatures) -> pd.DataFrame
 
 
 def reliability(margins: pd.DataFrame, n_bins: int = 10) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Reliability-diagram bins per version (decisive votes only) and each version's ECE."""
+    """Reliability-diagram bins per version (decisive votes only) and each version's ECE.
+
+    Each vote is seen from the model's favourite (the recipe it scores higher): `predicted`
+    is the model's probability that its favourite wins (0.5-1), `observed` the share of those
+    votes the favourite did win. Storage order (a/b) means nothing to a person; this does.
+    """
     rows, eces = [], {}
     for label, g in margins.groupby("version", sort=False):
         dec = g[g["outcome"].isin(["a", "b"])]
         if dec.empty:
             continue
-        ece, bins = expected_calibration_error(dec["p_a"].to_numpy(), (dec["outcome"] == "a").to_numpy(), n_bins)
+        p_a = dec["p_a"].to_numpy(dtype=float)
+        a_fav = p_a >= 0.5
+        confidence = np.where(a_fav, p_a, 1.0 - p_a)
+        fav_won = np.where(a_fav, dec["outcome"].to_numpy() == "a", dec["outcome"].to_numpy() == "b")
+        ece, bins = expected_calibration_error(confidence, fav_won, n_bins)
         eces[label] = ece
         rows += [{"version": label, "predicted": b.mean_pred, "observed": b.frac_pos, "count": b.count}
                  for b in bins]
     return pd.DataFrame(rows, columns=["version", "predicted", "observed", "count"]), eces
 
 
-def metrics_table(scores: pd.DataFrame, margins: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """One row of collapse and accuracy metrics per version, and plain-language alerts per version."""
+METRIC_COLUMNS = ["version", "recipes", "distinct scores", "distinct ratio", "mode share", "std", "IQR",
+                  "entropy", "mean uncertainty", "held-out accuracy", "95% low", "95% high", "held-out votes",
+                  "agreement with votes", "votes checked", "tie rate"]
+
+
+def metrics_table(scores: pd.DataFrame, margins: pd.DataFrame,
+                  held_out: Mapping[str, Mapping | None] | None = None) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """One row of collapse and accuracy metrics per version, and plain-language alerts per version.
+
+    Two accuracies with two names. "held-out accuracy" (with its 95% interval and "held-out
+    votes") is measured on votes the model was not fitted on: `held_out[label]` (a mapping
+    with accuracy, low, high, n, tie_rate: a version's cross-validated figure), or, for a
+    label not in `held_out` (a model fitted on no votes, like the heuristic), its agreement
+    with the votes in `margins`; None: no held-out figure (blank). "agreement with votes" is
+    the strict accuracy on the votes in `margins` whatever the model was fitted on (for a
+    trained version, mostly its own training votes: in-sample). Alerts use the held-out one.
+    """
+    held_out = held_out or {}
     rows, alerts = [], {}
     for label, g in scores.groupby("version", sort=False):
         spread = score_spread(g["score"].to_numpy())
@@ -229,19 +258,35 @@ def metrics_table(scores: pd.DataFrame, margins: pd.DataFrame) -> tuple[pd.DataF
         acc = None
         if m is not None and len(m):
             acc = strict_pairwise_accuracy(m["score_a"].to_numpy(), m["score_b"].to_numpy(), m["outcome"].to_numpy())
-        alerts[label] = collapse_alerts(spread, acc)
+        fitted_on_none = label not in held_out
+        h = ({"accuracy": acc.accuracy, "low": acc.low, "high": acc.high, "n": acc.n, "tie_rate": acc.tie_rate}
+             if fitted_on_none and acc is not None and acc.n else None if fitted_on_none else held_out[label])
+        alerts[label] = collapse_alerts(spread, acc if fitted_on_none else h)
         rows.append({
             "version": label, "recipes": spread.n, "distinct scores": spread.distinct,
             "distinct ratio": spread.distinct_ratio, "mode share": spread.mode_share,
             "std": spread.std, "IQR": spread.iqr, "entropy": spread.entropy,
             "mean uncertainty": float(g["uncertainty"].mean()),
-            "strict accuracy": acc.accuracy if acc else math.nan,
-            "95% low": acc.low if acc and acc.n else math.nan,
-            "95% high": acc.high if acc and acc.n else math.nan,
-            "decisive votes": acc.n if acc else 0,
+            "held-out accuracy": h["accuracy"] if h else math.nan,
+            "95% low": h["low"] if h else math.nan,
+            "95% high": h["high"] if h else math.nan,
+            "held-out votes": int(h["n"]) if h else 0,
+            "agreement with votes": acc.accuracy if acc else math.nan,
+            "votes checked": acc.n if acc else 0,
             "tie rate": acc.tie_rate if acc else math.nan,
         })
-    return pd.DataFrame(rows), alerts
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS), alerts
+
+
+def cv_figure(metrics: Mapping | None) -> dict | None:
+    """A version's cross-validated figure from its stored metrics (`cv_accuracy`, `cv_low`,
+    `cv_high`, `cv_pairs`), as `metrics_table` takes it; None when it has none."""
+    m = metrics or {}
+    if not isinstance(m.get("cv_accuracy"), (int, float)) or not m.get("cv_pairs"):
+        return None
+    return {"accuracy": float(m["cv_accuracy"]), "low": float(m.get("cv_low", math.nan)),
+            "high": float(m.get("cv_high", math.nan)), "n": int(m["cv_pairs"]),
+            "tie_rate": float(m.get("cv_tie_rate", 0.0) or 0.0)}
 
 
 def training_recipes(lab, user: str | None) -> list[Recipe]:
@@ -350,11 +395,11 @@ class DiagnosticsReport:
     scored: int
     models: list[str]  # labels: "heuristic", "v3", ...
     scores: pd.DataFrame  # score_table + distance to the nearest training recipe
-    margins: pd.DataFrame  # vote_margins on the held-out votes
+    margins: pd.DataFrame  # vote_margins on the votes in scope (in-sample for trained versions)
     metrics: pd.DataFrame  # metrics_table + ECE per version
     alerts: dict[str, list[str]]  # per version label
     reliability: pd.DataFrame  # reliability-diagram bins
-    held_out: HeldOut
+    held_out: HeldOut  # the votes checked: every usable vote in scope (`split` False)
     position_bias: PositionBias  # of the human votes in scope
     skipped: dict[str, str] = field(default_factory=dict)  # label -> why that version was left out
 
@@ -395,14 +440,20 @@ def diagnostics_report(lab, versions: Sequence[int | str], source: str, user: st
 
     Reads the probe set (`probe_recipes`, at most `limit` recipes, 0 = all: the newest for
     "all", the first lines of an upload), scores it with each version, checks the scores
-    against the held-out votes of `user` (everyone's with `everyone`), and measures
-    collapse, calibration, distance to the training recipes and the votes' position bias.
+    against every vote of `user` (everyone's with `everyone`), and measures collapse,
+    calibration, distance to the training recipes and the votes' position bias.
+
+    One held-out accuracy: a trained version's is the cross-validated figure it was saved with
+    (the sidebar's and Retrain's); the heuristic, fitted on nothing, is measured on the votes.
+    A trained version's agreement with the votes is in-sample (it was refitted on all of them)
+    and is named so (`metrics_table`). `seed` and `val_split` are accepted for old callers.
     """
     everything = probe_recipes(lab.store, source, user, upload, upload_name)
     recipes = everything[-int(limit):] if limit and source == "all" else everything[:int(limit) or None]
     scope = None if everyone else user
     votes = lab.store.votes(user=scope)
-    held = held_out_votes(votes, seed, val_split)
+    usable = [v for v in votes if v.outcome in ("a", "b", "tie") and not v.deleted]
+    held = HeldOut(usable, len(usable), seed, False)  # every vote in scope: trained versions saw most
     bias = human_position_bias(votes)
     skipped: dict[str, str] = {}
     if len(recipes) < 2:
@@ -415,7 +466,9 @@ def diagnostics_report(lab, versions: Sequence[int | str], source: str, user: st
                                  skipped)
     scores, emb = score_table(lab, models, recipes, on_progress=on_progress)
     margins = vote_margins(models, vote_features(lab, held.votes))
-    metrics, alerts = metrics_table(scores, margins)
+    cv = {label: cv_figure(lab.store.get_model_version(int(label[1:])).metrics)
+          for label in models if label != HEURISTIC}
+    metrics, alerts = metrics_table(scores, margins, cv)
     bins, eces = reliability(margins)
     metrics["ECE"] = metrics["version"].map(eces).astype(float)
     with_dist = distance_table(lab, scores, emb, training_recipes(lab, scope))

@@ -4,7 +4,9 @@ Import is all-or-nothing: every line is validated first and every bad line is re
 (`ImportFailed` with `(line_number, message)` pairs); only a fully valid file is written,
 in one transaction. What a line may hold is defined once, by the domain's formats
 (`RecipeRecord`, `VoteRecord`, `TrlPair`; `line_kind` tells them apart): this module reads
-files and reports line numbers, it writes no field rules of its own.
+files and reports line numbers, it writes no field rules of its own. A file may also be one
+JSON array of such records; a binary file (an image renamed .jsonl) is refused as a whole.
+An import that adds nothing (every record already stored) records no import batch.
 
 Exports are lists of JSON lines (or CSV text) that callers write with `write_jsonl` /
 `write_text_atomic`, which replace the target file atomically.
@@ -61,6 +63,12 @@ class ImportReport:
     @property
     def total_votes(self) -> int:
         return self.votes + self.pairs
+
+    @property
+    def nothing_new(self) -> bool:
+        """True when the file added nothing (every vote and recipe in it was already stored):
+        then no import batch was recorded (`batch_id` is None)."""
+        return self.total_votes == 0 and self.recipes_new == 0
 
     def summary(self) -> str:
         """One line for people: "2 recipes, 3 votes, 0 prompt/chosen/rejected pairs; 5 duplicate votes skipped"."""
@@ -133,6 +141,20 @@ def _raw_lines(f) -> Iterator[bytes]:
         yield parts.pop()
 
 
+BINARY_SNIFF = 8192  # bytes looked at to tell a text file from a binary one
+
+
+def _refuse_binary(f, display: str) -> None:
+    """InvalidInput when the file starts like a binary file (a NUL byte in its first 8 KiB, as
+    in images, archives and office documents; UTF-8, and so JSON text, never holds one). A
+    picture renamed .jsonl is one clear message, not hundreds of "bad line" reports."""
+    head = f.read(BINARY_SNIFF)
+    f.seek(0)
+    if b"\x00" in head:
+        raise InvalidInput(f"{display}: this is not a text file (it holds binary data, like an image or an "
+                           "archive); choose a JSON Lines file (.jsonl) or a JSON array of records")
+
+
 def _stream_lines(stream, display: str, max_bytes: int) -> Iterator[Line]:
     """Decoded lines of a binary stream, one at a time: the file is never held whole (a
     50 MB line costs the line's bytes and its text once), and `max_bytes` is enforced as it
@@ -140,6 +162,7 @@ def _stream_lines(stream, display: str, max_bytes: int) -> Iterator[Line]:
     total = 0
     try:
         with stream as f:
+            _refuse_binary(f, display)
             n = 0
             for raw in _raw_lines(f):  # not enumerate(): its reused result tuple would keep `raw` alive
                 n += 1
@@ -209,17 +232,87 @@ def _parse_json(text: str) -> Any:
 
 def _json_records(lines: Iterable[Line],
                   problems: list[tuple[int, str]]) -> Iterator[tuple[int, Any]]:
-    """(line number, decoded JSON) for each non-blank line; undecodable lines go to `problems`."""
+    """(line number, decoded JSON) for each non-blank line; undecodable lines go to `problems`.
+
+    A file whose first non-blank character is "[" is one JSON array of records (what many
+    tools write as "JSON"): each element is a record, numbered by the line it starts on."""
+    lines = iter(lines)
+    first = True
     for n, text, decode_problem in lines:
         if decode_problem:
             problems.append((n, decode_problem))
             continue
         if not text.strip():
             continue
+        if first and text.lstrip().startswith("["):
+            yield from _array_records(n, text, lines, problems)
+            return
+        first = False
         try:
             yield n, _parse_json(text)
         except PantryError as e:
             problems.append((n, str(e)))
+
+
+_SPACE = " \t\r\n"
+
+
+def _array_records(first: int, text: str, rest: Iterable[Line],
+                   problems: list[tuple[int, str]]) -> Iterator[tuple[int, Any]]:
+    """The elements of a JSON array spread over lines `first`... as (line number, value).
+
+    Each element is checked like a JSONL line (`loads_json`: numbers too large to hold are
+    refused by field); a syntax error is reported once, at its line, and ends the reading."""
+    parts = [text]
+    for n, line, decode_problem in rest:
+        if decode_problem:
+            problems.append((n, decode_problem))
+            return
+        parts.append(line)
+    doc = "\n".join(parts)
+    del parts
+    decoder = json.JSONDecoder()
+    line, seen = first, 0
+
+    def line_at(pos: int) -> int:
+        nonlocal line, seen
+        line += doc.count("\n", seen, pos)
+        seen = pos
+        return line
+
+    pos = doc.index("[") + 1
+    expect_value = True
+    while True:
+        while pos < len(doc) and doc[pos] in _SPACE:
+            pos += 1
+        if pos >= len(doc):
+            problems.append((line_at(len(doc)), "not valid JSON: the array is not closed with ']'"))
+            return
+        if doc[pos] == "]":
+            if doc[pos + 1:].strip(_SPACE):
+                problems.append((line_at(pos), "not valid JSON: text after the array's closing ']'"))
+            return
+        if not expect_value:
+            if doc[pos] != ",":
+                problems.append((line_at(pos), "not valid JSON: expected ',' or ']' between records"))
+                return
+            pos += 1
+            expect_value = True
+            continue
+        at = line_at(pos)
+        try:
+            _, end = decoder.raw_decode(doc, pos)
+        except json.JSONDecodeError as e:
+            problems.append((line_at(e.pos), f"not valid JSON: {e.msg}"))
+            return
+        except RecursionError:
+            problems.append((at, "not valid JSON: nested too deeply"))
+            return
+        try:
+            yield at, _parse_json(doc[pos:end])
+        except PantryError as e:
+            problems.append((at, str(e)))
+        pos, expect_value = end, False
 
 
 def _keys(obj: dict) -> str:

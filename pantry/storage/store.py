@@ -274,10 +274,10 @@ class ImportBatch:
     (duplicates, e.g. the same file imported again), of which votes_skipped_deleted matched
     deleted votes. users: the users of the file's vote lines. deleted_at: when the batch
     was undone (its votes soft-deleted), None while it is active. votes_live: how many of
-    its votes are not deleted now.
+    its votes are not deleted now. id: None for an import that added nothing (not kept).
     """
 
-    id: int
+    id: int | None
     file_name: str
     created_at: str
     users: tuple[str, ...] = ()
@@ -1226,7 +1226,8 @@ class Store:
         (the same vote line imported before, with or without `created_at`; an exported vote
         imported back) is not added again, so importing a file twice adds nothing the
         second time. The stored votes carry the new batch's id. Returns the batch record and,
-        per vote in order, whether it was added (False: skipped as a duplicate).
+        per vote in order, whether it was added (False: skipped as a duplicate). When nothing
+        was new, no batch is kept: the record's `id` is None.
         """
         recipes, votes = list(recipes), list(votes)
         if not isinstance(file_name, str) or not file_name.strip():
@@ -1246,6 +1247,9 @@ class Store:
                          "votes_skipped = ?, votes_skipped_deleted = ? WHERE id = ?",
                          (n_recipes - len(already), len(already), len(done.ids), done.skipped,
                           done.skipped_deleted, batch_id))
+            if not done.ids and n_recipes == len(already):  # nothing new: no empty batch to list or undo
+                conn.execute("DELETE FROM import_batches WHERE id = ?", (batch_id,))
+                batch_id = None
             self._touch(conn, None)
         batch = ImportBatch(id=batch_id, file_name=file_name.strip(), created_at=created, users=tuple(users),
                             recipes_added=n_recipes - len(already), recipes_skipped=len(already),
