@@ -145,7 +145,8 @@ def test_evaluate_files_on_giallozafferano():
     assert r["users"] == 27 and 21 <= r["recipes"] <= 101 and r["seeds"] == [0, 1]
     assert r["accuracy"] > r["baselines"]["popularity"]["mean"] + 0.1
     assert r["accuracy"] > 0.75 and r["tie_rate"] == 0.0
-    assert r["cache"] == {"population_fits": 27, "population_reused": 27}  # one population per user
+    # one population per user fold and seed (5 folds of users, the folds seeded)
+    assert r["cache"] == {"population_fits": 10, "population_reused": 0} and r["runs"][0]["folds"] == 5
 
 
 def test_the_apps_trainer_obeys_the_protocol_and_learns(monkeypatch):
