@@ -55,3 +55,10 @@ def test_encoder_bench_small():
     rows = _table_rows(out.split("\n\n")[0])
     assert rows[0][0].startswith("bare SentenceTransformer.encode") and any(r[0].startswith("onnx") for r in rows)
     assert "Spearman of scores" in out and any(r[0].startswith("cold scoring") for r in rows)
+
+
+def test_evaluate_scale_bench_small():
+    out = _run("evaluate_scale.py", "--sizes", "40", "--old-raters", "10", "--recipes", "150", "--embedder", "hash")
+    rows = _table_rows(out)
+    assert rows[0][0].startswith("leave one user out (the old protocol), 10 raters")
+    assert rows[1][0].startswith("5 user folds, 40 raters x 45 votes") and rows[1][4].endswith("x")
