@@ -58,7 +58,7 @@ def test_encoder_bench_small():
 
 
 def test_evaluate_scale_bench_small():
-    out = _run("evaluate_scale.py", "--sizes", "40", "--old-raters", "10", "--recipes", "150", "--embedder", "hash")
+    out = _run("evaluate_scale.py", "--sizes", "20", "--old-raters", "4", "--recipes", "80", "--embedder", "hash")
     rows = _table_rows(out)
-    assert rows[0][0].startswith("leave one user out (the old protocol), 10 raters")
-    assert rows[1][0].startswith("5 user folds, 40 raters x 45 votes") and rows[1][4].endswith("x")
+    assert rows[0][0].startswith("leave one user out (the old protocol), 4 raters")
+    assert rows[1][0].startswith("5 user folds, 20 raters x 45 votes") and rows[1][4].endswith("x")

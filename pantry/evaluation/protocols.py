@@ -21,10 +21,13 @@ votes may always be used (the population prior); the test user's held-out votes 
   order) is reported alongside as `accuracy_random_same_split`, the fair comparison.
 
 The project's model is the app's reward model, trained exactly as the app trains it
-(`training.train_reward_model`, the one trainer): for each test user a population model
-like `Lab._fit_population` (`POPULATION_CONFIG`, pulled toward the pantry heuristic) on
-every *other* user's votes (leave-one-user-out, as `Lab.train` does), then the personal
-model on the user's training votes (`ModelSettings.personal`, per-recipe offsets
+(`training.train_reward_model`, the one trainer): the users are split into `folds` seeded
+folds (`user_folds`; 0 = one user per fold, leave-one-user-out as `Lab.train` does) and
+for each fold a population model like `Lab._fit_population` (`POPULATION_CONFIG`, pulled
+toward the pantry heuristic) on the votes of every user *outside* the fold, so a test
+user's votes never reach their population, at one fit per fold instead of one per user;
+then for each test user (all, or a seeded sample: `users`) the personal model on the
+user's training votes (`ModelSettings.personal`, per-recipe offsets
 included) pulled toward it; test pairs are scored with `RewardModel.score` (member 0). A
 user whose training votes have fewer than `min_decisive` decisive ones is scored with the
 population model, as the app would. Votes are featurised without their pantry (the
@@ -44,13 +47,17 @@ unavailable by construction (listed with the reason under `unavailable`, not as 
 
 Seeds (`evaluate_seeds`): the protocol for each seed, then per model the mean of the
 per-seed strict accuracies with a 95% t interval from their seed-to-seed spread (N-1
-degrees of freedom), the per-seed values and the test pairs pooled over seeds. What does
-not depend on the seed is computed once (`EvalCache`): the population model and the
-popularity scores per (left-out user, set of training votes), fitted on the votes in
-their file orientation (the seed's orientation flip leaves the Bradley-Terry objective
-unchanged). In `seen` and `unseen` that set is every other user's votes, so one
-population model per user serves every seed, K and both protocols; in `cold` it changes
-with the seed's held-out recipes.
+degrees of freedom), the per-seed values and the test pairs pooled over seeds. Fits are
+cached by their exact set of training votes (`EvalCache`): the population model and the
+popularity scores, fitted on the votes in their file orientation (the seed's orientation
+flip leaves the Bradley-Terry objective unchanged). The folds are drawn per seed, so a
+cache hit comes from another K or protocol of the same seed, or, with leave-one-user-out,
+from any seed (in `seen` and `unseen`; `cold` changes the set with the held-out recipes).
+
+Workers (`workers` > 1, from `PARALLEL_MIN_USERS` test users on): the fold fits, then
+batches of test users, run in spawned processes that each receive the data once; the
+result is the same as in one process (the per-user splits and generators are drawn in
+the parent).
 
 Layering: evaluation/ may import model, domain, kitchen, generators and storage.
 """
