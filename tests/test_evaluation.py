@@ -137,6 +137,21 @@ def test_item_baseline_is_bradley_terry_over_recipe_ids():
     assert s[0] > s[1] > s[2] and s[3] == 0.0  # recipe 3 has no vote: score 0
 
 
+@pytest.mark.parametrize("k, n", [(12, 30), (400, 3000)])  # a user's few recipes (dense), popularity (CG)
+def test_item_baseline_is_the_optimum_of_the_one_solvers_objective(k, n):
+    from scipy.sparse import identity
+
+    from pantry.model.training import fit_bradley_terry
+
+    rng = np.random.default_rng(k)
+    ia = rng.integers(0, k, n)
+    ib = (ia + rng.integers(1, k, n)) % k
+    y = rng.choice([0.0, 0.5, 1.0], n)
+    s = ev.item_bradley_terry(k + 5, ia, ib, y, l2=0.1)
+    reference = fit_bradley_terry(identity(k + 5, format="csr"), ia, ib, y, 0.1).coef
+    assert np.abs(s - reference).max() < 1e-8 and (s[k:] == 0).all()
+
+
 @pytest.mark.skipif(not (GZ / "votes.jsonl").exists(), reason="shared data folder not present")
 def test_evaluate_files_on_giallozafferano(tmp_path, monkeypatch):
     monkeypatch.setenv("PANTRY_HOME", str(tmp_path))  # the embedding cache lives in the store

@@ -39,8 +39,8 @@ ensemble spread of the trained model), refitting after every `refit_every` label
 Baselines from the same run: `population` (the test user's population model alone, no
 personalisation), `heuristic` (`reward.heuristic_model`, the pantry heuristic the
 population is pulled toward; only with the `[embedding | explicit features]` layout) and,
-fitted with the same solver (`training.fit_bradley_terry` over one-hot recipe ids),
-`popularity` (the other users' votes) and `user_item_bt` (the user's training votes;
+fitted on the objective of `training.fit_bradley_terry` over one-hot recipe ids
+(`item_bradley_terry`), `popularity` (the other users' votes) and `user_item_bt` (the user's training votes;
 recipes without a training vote score 0, so pairs of them tie and count wrong). In `cold`
 nobody's training data has a vote on a test recipe, so popularity and user_item_bt are
 unavailable by construction (listed with the reason under `unavailable`, not as numbers).
@@ -114,44 +114,39 @@ DEFAULT_SETTINGS = ModelSettings()
 def item_bradley_terry(n_recipes: int, ia: np.ndarray, ib: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
     """Scores of a Bradley-Terry model over recipe ids (a baseline): one score per recipe.
 
-    The MAP fit of `sum_k bt_loss(s[ia_k] - s[ib_k], y_k) + l2 * |s|^2` over the recipes the
-    votes use (a recipe without a vote scores exactly 0, its prior mean). A user's few votes
-    go to `training.fit_bradley_terry` (sparse identity rows); many votes (popularity) to
-    `_item_bt_newton_cg`, the same objective solved by Newton steps whose linear systems
-    are solved by conjugate gradients: over thousands of recipes the sparse direct solve
-    fills in (19 s a fold at 1,000 raters) and a dense one costs a 3,000^3 product a step.
+    The MAP fit of `sum_k bt_loss(s[ia_k] - s[ib_k], y_k) + l2 * |s|^2` (the objective of
+    `training.fit_bradley_terry` over one-hot recipe rows) over the recipes the votes use;
+    a recipe without a vote scores exactly 0, its prior mean. Newton's method with
+    fit_bradley_terry's step halving and stopping rule; each step's system (the pairs'
+    graph Laplacian weighted by p(1-p), plus 2*l2) is solved densely for a user's few
+    recipes and by conjugate gradients for many (popularity). Over thousands of recipes a
+    dense identity made every step a 3,000^3 product and the sparse direct solve fills in
+    (19 s a fold at 1,000 raters); scipy.sparse's set-up per step cost a user's few
+    recipes 10 ms a fit.
     """
-    from scipy.sparse import identity
-
     ia, ib = np.asarray(ia, np.int64), np.asarray(ib, np.int64)
     out = np.zeros(n_recipes)
     if not len(ia):
         return out
     used, inverse = np.unique(np.concatenate([ia, ib]), return_inverse=True)
     inverse = inverse.reshape(-1)
-    ja, jb = inverse[:len(ia)], inverse[len(ia):]
-    if len(used) <= ITEM_BT_DIRECT:
-        out[used] = fit_bradley_terry(identity(len(used), format="csr"), ja, jb, y, l2).coef
-    else:
-        out[used] = _item_bt_newton_cg(len(used), ja, jb, np.asarray(y, np.float64), l2)
+    out[used] = _item_bt_newton(len(used), inverse[:len(ia)], inverse[len(ia):], np.asarray(y, np.float64), l2)
     return out
 
 
-ITEM_BT_DIRECT = 300  # recipes up to which the item model goes to fit_bradley_terry's direct solve
+ITEM_BT_DENSE = 300  # recipes up to which a Newton step is a dense solve (above: conjugate gradients)
 
 
-def _item_bt_newton_cg(k: int, ia: np.ndarray, ib: np.ndarray, y: np.ndarray, l2: float,
-                       tol: float = 1e-10, max_iter: int = 100) -> np.ndarray:
-    """`item_bradley_terry`'s objective over k recipes by Newton-CG (see there); the
-    Hessian (the pairs' graph Laplacian weighted by p(1-p), plus 2*l2) is positive definite
-    with l2 > 0, so CG converges, and the stopping rule is fit_bradley_terry's."""
-    from scipy.sparse import coo_matrix, diags
-    from scipy.sparse.linalg import cg
+def _item_bt_newton(k: int, ia: np.ndarray, ib: np.ndarray, y: np.ndarray, l2: float,
+                    tol: float = 1e-10, max_iter: int = 100) -> np.ndarray:
+    """`item_bradley_terry`'s objective over k recipes (see there); the Hessian is positive
+    definite with l2 > 0, so both solves are well defined."""
     from scipy.special import expit
 
     if l2 <= 0:
         raise ValueError("the item model needs a positive l2 (a proper prior)")
     c = np.zeros(k)
+    dense = k <= ITEM_BT_DENSE
 
     def objective(v: np.ndarray) -> float:
         d = v[ia] - v[ib]
@@ -159,15 +154,22 @@ def _item_bt_newton_cg(k: int, ia: np.ndarray, ib: np.ndarray, y: np.ndarray, l2
 
     obj = objective(c)
     for _ in range(max_iter):
-        d = c[ia] - c[ib]
-        p = expit(d)
+        p = expit(c[ia] - c[ib])
         r = p - y  # d loss / d d
         h = p * (1 - p)
         grad = np.bincount(ia, r, k) - np.bincount(ib, r, k) + 2 * l2 * c
-        lap = coo_matrix((np.concatenate([h, h, -h, -h]),
-                          (np.concatenate([ia, ib, ia, ib]), np.concatenate([ia, ib, ib, ia]))), shape=(k, k)).tocsr()
-        hess = lap + diags(np.full(k, 2 * l2))
-        step, _ = cg(hess, grad, rtol=1e-12, atol=0.0, maxiter=10 * k)
+        if dense:
+            hess = np.zeros((k, k))
+            np.add.at(hess, (ia, ib), -h)
+            hess += hess.T
+            hess[np.diag_indices(k)] += np.bincount(ia, h, k) + np.bincount(ib, h, k) + 2 * l2
+            step = np.linalg.solve(hess, grad)
+        else:
+            from scipy.sparse import coo_matrix, diags
+            from scipy.sparse.linalg import cg
+            lap = coo_matrix((np.concatenate([h, h, -h, -h]), (np.concatenate([ia, ib, ia, ib]),
+                              np.concatenate([ia, ib, ib, ia]))), shape=(k, k)).tocsr()
+            step, _ = cg(lap + diags(np.full(k, 2 * l2)), grad, rtol=1e-12, atol=0.0, maxiter=10 * k)
         t = 1.0
         while True:
             cand = c - t * step
