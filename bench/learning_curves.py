@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="K values, active selection (with the random reference on the same split)")
     ap.add_argument("--protocols", nargs="*", default=["seen", "unseen", "cold"],
                     choices=["seen", "unseen", "cold"])
+    ap.add_argument("--folds", type=int, default=5,
+                    help="user folds of the population models (default 5; 0: leave one user out)")
     args = ap.parse_args(argv)
     data = Path(args.data)
     if not (data / "votes.jsonl").exists():
@@ -99,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     seeds = range(args.seed, args.seed + args.seeds)
     rows, results = [], []
     for protocol, k, sel in runs:
-        r = evaluate_seeds(voted, votes, features, protocol, k, sel, seeds, embedder_name=embedder.name, cache=cache)
+        r = evaluate_seeds(voted, votes, features, protocol, k, sel, seeds, embedder_name=embedder.name, cache=cache,
+                           folds=args.folds)
         results.append({key: val for key, val in r.items() if key != "runs"})
         row = table_row(r)
         rows.append(row)

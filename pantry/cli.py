@@ -37,6 +37,23 @@ def _progress_printer(enabled: bool):
     return show
 
 
+def _progress_log(every_s: float = 10.0):
+    """Progress as plain lines on stderr (a log, a pipe): the first report, then at most one
+    line every `every_s` seconds, and the last; a terminal gets `_progress_printer`'s bar."""
+    import time
+
+    last = [None]
+
+    def show(done: int, total: int, message: str) -> None:
+        now = time.monotonic()
+        if last[0] is not None and done < total and now - last[0] < every_s:
+            return
+        last[0] = now
+        sys.stderr.write(f"progress {done}/{total} ({100 * done / max(total, 1):.0f}%): {message}\n")
+        sys.stderr.flush()
+    return show
+
+
 def _lab():
     from pantry.lab import Lab
     return Lab()
@@ -396,15 +413,25 @@ def cmd_models(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from pantry.evaluation.protocols import evaluate_files
+    for flag, value, least in (("--users", args.users, 1), ("--workers", args.workers, 0), ("--folds", args.folds, 0)):
+        if value is not None and value < least:
+            raise ValueError(f"{flag} must be at least {least}, got {value}")
+    if args.folds == 1:
+        raise ValueError("--folds must be 0 (leave one user out) or at least 2, got 1")
+    workers = args.workers or min(os.cpu_count() or 1, 4)
+    progress = _progress_printer(True) if sys.stderr.isatty() else _progress_log()
     report = evaluate_files(args.recipes, args.votes, protocol=args.protocol, labels=args.labels,
-                            selection=args.selection, seed=args.seed, seeds=args.seeds,
-                            on_progress=_progress_printer(sys.stderr.isatty()))
+                            selection=args.selection, seed=args.seed, seeds=args.seeds, on_progress=progress,
+                            folds=args.folds, users=args.users, workers=workers)
     if args.json:
         print(json.dumps(report))
         return 0
     seeds = report["seeds"]
+    folds = report["runs"][0]["folds"]
     print(f"# protocol {report['protocol']}, labels {report['labels']}, selection {report['selection']}, "
-          f"seeds {seeds[0]}..{seeds[-1]}, {report['users']} users, {report['test_pairs']} test pairs pooled "
+          f"seeds {seeds[0]}..{seeds[-1]}, {report['users']} test users of {report['runs'][0]['users_in_data']}, "
+          f"population per {'user (leave one out)' if folds == report['runs'][0]['users_in_data'] else f'{folds} user folds'}, "
+          f"{report['test_pairs']} test pairs pooled "
           f"(per seed {', '.join(map(str, report['test_pairs_per_seed']))}), {report['seconds']:.1f}s")
     print(f"# mean over seeds, {report['interval']}" if len(seeds) > 1
           else "# one seed: no seed-to-seed interval (use --seeds 5)")
@@ -656,6 +683,15 @@ def build_parser(command: str | None = ALL_COMMANDS) -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0, help="the first seed (default 0)")
     ev.add_argument("--seeds", type=int, default=5,
                     help="run seeds SEED..SEED+N-1 and report the mean with a t interval (default 5)")
+    ev.add_argument("--folds", type=int, default=5,
+                    help="folds of users: each fold's test users are scored against a population model fitted "
+                         "on every other fold's users (default 5; 0: leave one user out, one fit per user)")
+    ev.add_argument("--users", type=int, default=None,
+                    help="test a seeded sample of N users (default: all); the population still learns from "
+                         "every user outside the test user's fold")
+    ev.add_argument("--workers", type=int, default=0,
+                    help="worker processes for the population and per-user fits (default 0: one per CPU, "
+                         "at most 4; used from 200 test users on)")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_evaluate)
 

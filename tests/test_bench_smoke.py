@@ -65,3 +65,10 @@ def test_composer_realism_bench_small():
     assert any(n.startswith("median main-ingredient share from the pantry") for n in names)
     assert any("before (HEAD)" in n for n in names)
     assert all(r[3] != "-" for r in rows if not r[0].startswith("before"))  # every figure has its same-run baseline
+
+
+def test_evaluate_scale_bench_small():
+    out = _run("evaluate_scale.py", "--sizes", "20", "--old-raters", "4", "--recipes", "80", "--embedder", "hash")
+    rows = _table_rows(out)
+    assert rows[0][0].startswith("leave one user out (the old protocol), 4 raters")
+    assert rows[1][0].startswith("5 user folds, 20 raters x 45 votes") and rows[1][4].endswith("x")

@@ -137,15 +137,32 @@ def test_item_baseline_is_bradley_terry_over_recipe_ids():
     assert s[0] > s[1] > s[2] and s[3] == 0.0  # recipe 3 has no vote: score 0
 
 
+@pytest.mark.parametrize("k, n", [(12, 30), (400, 3000)])  # a user's few recipes (dense), popularity (CG)
+def test_item_baseline_is_the_optimum_of_the_one_solvers_objective(k, n):
+    from scipy.sparse import identity
+
+    from pantry.model.training import fit_bradley_terry
+
+    rng = np.random.default_rng(k)
+    ia = rng.integers(0, k, n)
+    ib = (ia + rng.integers(1, k, n)) % k
+    y = rng.choice([0.0, 0.5, 1.0], n)
+    s = ev.item_bradley_terry(k + 5, ia, ib, y, l2=0.1)
+    reference = fit_bradley_terry(identity(k + 5, format="csr"), ia, ib, y, 0.1).coef
+    assert np.abs(s - reference).max() < 1e-8 and (s[k:] == 0).all()
+
+
 @pytest.mark.skipif(not (GZ / "votes.jsonl").exists(), reason="shared data folder not present")
-def test_evaluate_files_on_giallozafferano():
+def test_evaluate_files_on_giallozafferano(tmp_path, monkeypatch):
+    monkeypatch.setenv("PANTRY_HOME", str(tmp_path))  # the embedding cache lives in the store
     t = time.perf_counter()
     r = ev.evaluate_files(GZ / "recipes.jsonl", GZ / "votes.jsonl", protocol="seen", labels=25, seed=0, seeds=2)
     assert time.perf_counter() - t < 60
     assert r["users"] == 27 and 21 <= r["recipes"] <= 101 and r["seeds"] == [0, 1]
     assert r["accuracy"] > r["baselines"]["popularity"]["mean"] + 0.1
     assert r["accuracy"] > 0.75 and r["tie_rate"] == 0.0
-    assert r["cache"] == {"population_fits": 27, "population_reused": 27}  # one population per user
+    # one population per user fold and seed (5 folds of users, the folds seeded)
+    assert r["cache"] == {"population_fits": 10, "population_reused": 0} and r["runs"][0]["folds"] == 5
 
 
 def test_the_apps_trainer_obeys_the_protocol_and_learns(monkeypatch):
@@ -321,3 +338,121 @@ def test_cli_evaluate_seeds_json(tmp_path, monkeypatch, capsys):
                      "--seeds", "2"]) == 0
     text = capsys.readouterr().out
     assert "t interval" in text and "pantry (this project)" in text and "not available by construction" in text
+
+
+# ----------------------------------------------------------------------------- user folds, sampling, workers
+
+
+def many_users(n_users: int = 12, n_recipes: int = 20, per_user: int = 40, seed: int = 0):
+    """n_users raters over shared recipes, per_user random pairs each, tastes around a shared one."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n_recipes, DIM))
+    ids = [f"r{k}" for k in range(n_recipes)]
+    feats = {rid: x[k] for k, rid in enumerate(ids)}
+    iu = np.triu_indices(n_recipes, 1)
+    common = rng.normal(size=DIM)
+    votes = []
+    for u in range(n_users):
+        w = common + 0.5 * rng.normal(size=DIM)
+        for p in rng.choice(len(iu[0]), size=per_user, replace=False):
+            a, b = int(iu[0][p]), int(iu[1][p])
+            votes.append(Vote(user=f"u{u:02d}", a=ids[a], b=ids[b], outcome="a" if x[a] @ w > x[b] @ w else "b"))
+    return ids, votes, feats
+
+
+def _spy_populations(monkeypatch):
+    """Record, per population model handed to a personal fit, whose votes it was fitted on."""
+    fitted = {}  # id(model) -> users in its training votes
+    used = []  # (test user, users in the population it was pulled toward)
+    real_population, real_model = ev._Trainer.population, ev._Trainer.model
+
+    def population(self, rows):
+        out = real_population(self, rows)
+        fitted[id(out[0])] = {self.va.users[u] for u in np.unique(self.va.user[rows])}
+        return out
+
+    def model(self, population, train, members=None):
+        (owner,) = {self.va.users[u] for u in np.unique(self.va.user[train])}
+        used.append((owner, fitted[id(population)]))
+        return real_model(self, population, train, members)
+
+    monkeypatch.setattr(ev._Trainer, "population", population)
+    monkeypatch.setattr(ev._Trainer, "model", model)
+    return fitted, used
+
+
+@pytest.mark.parametrize("protocol", ["seen", "unseen", "cold"])
+def test_user_folds_never_let_a_test_users_votes_into_its_population(monkeypatch, protocol):
+    ids, votes, feats = many_users()
+    fitted, used = _spy_populations(monkeypatch)
+    r = evaluate(ids, votes, feats, protocol, labels=10, seed=3, folds=3)
+    assert r["folds"] == 3 and r["users_in_data"] == 12 and r["users"] == 12 and r["cache"]["population_fits"] == 3
+    assert len(fitted) == 3 and len(used) == 12  # one population per fold, one personal fit per user
+    folds = [frozenset(set(u["user"] for u in r["per_user"]) - seen) for seen in fitted.values()]
+    assert sorted(len(f) for f in folds) == [4, 4, 4] and len(set(folds)) == 3  # balanced, disjoint folds
+    for owner, population_users in used:
+        assert owner not in population_users  # never the test user, nor anyone of the fold
+        assert len(population_users) == 8  # every user of the other two folds
+    # folds are seeded: another seed draws other folds; 0 is leave-one-user-out
+    assert not np.array_equal(ev.user_folds(12, 3, 3), ev.user_folds(12, 3, 4))
+    assert list(ev.user_folds(12, 0, 3)) == list(range(12)) and list(ev.user_folds(5, 5, 0)) == list(range(5))
+
+
+def test_users_samples_test_raters_but_the_population_learns_from_everyone_else(monkeypatch):
+    ids, votes, feats = many_users()
+    fitted, used = _spy_populations(monkeypatch)
+    calls = []
+    r = evaluate(ids, votes, feats, "seen", labels=10, seed=1, folds=4, users=5,
+                 on_progress=lambda done, total, msg: calls.append((done, total)))
+    tested = [u["user"] for u in r["per_user"]]
+    assert r["users"] == 5 and len(set(tested)) == 5 and r["users_in_data"] == 12
+    assert calls == [(k, 5) for k in range(1, 6)]  # one progress report per test user
+    for owner, population_users in used:  # all 12 users' votes feed the populations, not only the 5 tested
+        assert owner not in population_users and len(population_users) == 9
+    again = evaluate(ids, votes, feats, "seen", labels=10, seed=1, folds=4, users=5)
+    assert [u["user"] for u in again["per_user"]] == tested  # seeded
+    other = evaluate(ids, votes, feats, "seen", labels=10, seed=2, folds=4, users=5)
+    assert [u["user"] for u in other["per_user"]] != tested
+    with pytest.raises(InvalidInput, match="users"):
+        evaluate(ids, votes, feats, "seen", labels=10, users=0)
+    with pytest.raises(InvalidInput, match="folds"):
+        evaluate(ids, votes, feats, "seen", labels=10, folds=1)
+
+
+def test_worker_processes_give_the_same_result_as_one_process(monkeypatch):
+    ids, votes, feats = many_users(n_users=10)
+    one = evaluate(ids, votes, _padded(feats), "unseen", seed=0, folds=2)
+    monkeypatch.setattr(ev, "PARALLEL_MIN_USERS", 1)  # small data: force the pool
+    calls = []
+    two = evaluate(ids, votes, _padded(feats), "unseen", seed=0, folds=2, workers=2,
+                   on_progress=lambda done, total, msg: calls.append(done))
+    assert two["workers"] == 2 and one["workers"] == 1
+    assert two["per_user"] == one["per_user"] and two["accuracy"] == one["accuracy"]
+    assert two["baselines"] == one["baselines"] and two["cache"] == one["cache"]
+    assert calls and calls[-1] == two["users"] and calls == sorted(calls)
+
+
+def test_cli_evaluate_users_folds_and_progress_on_stderr(tmp_path, monkeypatch, capsys):
+    import json
+
+    from pantry import cli
+
+    ids, votes, _ = many_users(n_users=9)
+    recipes = tmp_path / "recipes.jsonl"
+    recipes.write_text("".join(json.dumps({"id": rid, "title": f"dish {rid}", "ingredients": [f"item {rid}"],
+                                           "steps": []}) + "\n" for rid in ids))
+    (tmp_path / "votes.jsonl").write_text("".join(json.dumps({"user": v.user, "a": v.a, "b": v.b,
+                                                              "outcome": v.outcome}) + "\n" for v in votes))
+    monkeypatch.setattr(ev, "default_embedder", lambda: _HashEmbedder())
+    args = ["evaluate", "--recipes", str(recipes), "--votes", str(tmp_path / "votes.jsonl"), "--protocol", "seen",
+            "--labels", "10", "--seeds", "1"]
+    assert cli.main(args + ["--users", "4", "--folds", "3", "--json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["users"] == 4 and out["runs"][0]["users_in_data"] == 9 and out["runs"][0]["folds"] == 3
+    lines = [line for line in captured.err.splitlines() if line.startswith("progress ")]
+    assert lines and lines[0].startswith("progress 1/4") and lines[-1].startswith("progress 4/4")
+    assert cli.main(args + ["--users", "0"]) == 2
+    assert "--users must be at least 1" in capsys.readouterr().err
+    assert cli.main(args + ["--folds", "1"]) == 2
+    assert "--folds" in capsys.readouterr().err

@@ -499,3 +499,118 @@ def test_leftovers_are_marked_cooked(kitchen: Kitchen) -> None:
 def test_mentions_finds_ingredients_in_steps(kitchen: Kitchen) -> None:
     names = [i.name for i in kitchen.mentions("Fry the red onion and garlic in the olive oil until crisp, then toast.")]
     assert names == ["onion", "garlic", "olive oil"]
+
+
+# --- fish, seafood and meat by their common names; longer names never read as shorter foods ---------
+
+ANIMAL_NAMES = {  # text -> (canonical name, category)
+    "2 sea bream fillets": ("sea bream", "fish"), "orata": ("sea bream", "fish"),
+    "yellowtail sashimi": ("yellowtail", "fish"), "hamachi": ("yellowtail", "fish"), "ricciola": ("yellowtail", "fish"),
+    "1 lb eel": ("eel", "fish"), "unagi": ("eel", "fish"), "anguilla": ("eel", "fish"),
+    "salmon roe": ("roe", "fish"), "ikura": ("roe", "fish"), "bottarga": ("roe", "fish"), "caviar": ("roe", "fish"),
+    "anchovies in oil": ("anchovy", "fish"), "alici": ("anchovy", "fish"), "acciughe": ("anchovy", "fish"),
+    "mackerel": ("mackerel", "fish"), "sgombro": ("mackerel", "fish"), "herring": ("herring", "fish"),
+    "branzino": ("white fish", "fish"), "spigola": ("white fish", "fish"), "baccalà": ("cod", "fish"),
+    "smoked eel": ("eel", "fish"), "crab sticks": ("surimi", "fish"), "trota": ("trout", "fish"),
+    "sea urchin": ("sea urchin", "seafood"), "uni": ("sea urchin", "seafood"), "ricci di mare": ("sea urchin", "seafood"),
+    "raw sea cucumber": ("sea cucumber", "seafood"), "octopus": ("octopus", "seafood"), "polpo": ("octopus", "seafood"),
+    "squid": ("squid", "seafood"), "calamari rings": ("squid", "seafood"), "seppia": ("cuttlefish", "seafood"),
+    "1 kg clams": ("clam", "seafood"), "vongole": ("clam", "seafood"), "cockles": ("clam", "seafood"),
+    "mussels": ("mussel", "seafood"), "cozze": ("mussel", "seafood"), "capesante": ("scallop", "seafood"),
+    "scampi": ("lobster", "seafood"), "astice": ("lobster", "seafood"), "granchio": ("crab", "seafood"),
+    "abalone": ("abalone", "seafood"), "frutti di mare": ("mixed seafood", "seafood"),
+    "whale meat": ("whale", "meat"), "venison": ("venison", "meat"), "cervo": ("venison", "meat"),
+    "rabbit": ("rabbit", "meat"), "coniglio": ("rabbit", "meat"), "hare": ("rabbit", "meat"),
+    "veal": ("veal", "meat"), "vitello": ("veal", "meat"), "wild boar": ("wild boar", "meat"),
+    "cinghiale": ("wild boar", "meat"), "lamb offal": ("offal", "meat"), "coratella": ("offal", "meat"),
+    "lamb kidneys": ("kidney", "meat"), "calf's liver": ("liver", "meat"), "fegato": ("liver", "meat"),
+    "ox tongue": ("tongue", "meat"), "trippa": ("tripe", "meat"), "sweetbreads": ("sweetbreads", "meat"),
+    "black pudding": ("blood sausage", "meat"), "pig's trotters": ("trotters", "meat"), "bresaola": ("beef", "meat"),
+    "duck breast": ("duck", "poultry"), "anatra": ("duck", "poultry"), "goose": ("goose", "poultry"),
+    "oca": ("goose", "poultry"), "quail": ("quail", "poultry"), "pheasant": ("pheasant", "poultry"),
+    "guinea fowl": ("guinea fowl", "poultry"), "squab": ("pigeon", "poultry"), "foie gras": ("foie gras", "poultry"),
+}
+
+
+@pytest.mark.parametrize("text", sorted(ANIMAL_NAMES))
+def test_fish_seafood_and_meat_have_their_group_and_diet_flags(kitchen: Kitchen, text: str) -> None:
+    name, category = ANIMAL_NAMES[text]
+    ing = kitchen.match_line(text)
+    assert ing is not None and (ing.name, ing.category) == (name, category), (text, ing)
+    assert not ing.vegetarian and not ing.vegan and ing.dairy_free and ing.nut_free
+    assert recipe(text).ingredients and diet_violations(recipe(text), ["vegetarian"], kitchen)
+
+
+@pytest.mark.parametrize("text, name", [
+    ("raw sea cucumber", "sea cucumber"),  # not cucumber
+    ("daikon radish sprouts", "microgreens"),  # not Brussels sprouts
+    ("alfalfa sprouts", "microgreens"), ("pea shoots", "microgreens"),
+    ("sea beans", "samphire"),  # not a bean
+    ("duck sauce", "duck sauce"),  # a plum sauce, not duck
+    ("rabbit", "rabbit"), ("goose", "goose"),  # no longer venison and duck
+    ("horse radish", "horseradish"), ("oyster mushrooms", "mushroom"), ("hen of the woods", "mushroom"),
+    ("brussels sprouts", "brussels sprout"), ("sprouts", "brussels sprout"), ("cucumber", "cucumber"),
+])
+def test_former_false_matches_are_fixed(kitchen: Kitchen, text: str, name: str) -> None:
+    ing = kitchen.match_line(text)
+    assert ing is not None and ing.name == name, (text, ing)
+
+
+def test_nori_is_seaweed_and_neither_a_vegetable_nor_seafood(kitchen: Kitchen) -> None:
+    nori = kitchen.match_line("2 sheets nori")
+    assert nori.name == "seaweed" and nori.category == "other" and nori.vegan
+
+
+# modifier + head compounds whose head alone is another food: the compound is never read as it
+COMPOUNDS = ["sea cucumber", "raw sea cucumber", "daikon radish sprouts", "radish sprouts", "alfalfa sprouts",
+             "sea urchin", "sea bream", "sea beans", "crab apples", "ground cherries", "tiger nuts", "monk fruit",
+             "duck sauce", "oyster sauce", "oyster mushrooms", "fish sauce", "hearts of palm", "salmon roe",
+             "hot dog buns", "kidney beans", "peanut butter", "coconut milk", "butter beans", "chicken of the woods",
+             "horse radish", "fish mint", "lamb's quarters", "foie gras", "fegato d'oca", "sea salt", "bean curd"]
+
+
+def _names_inside(kitchen: Kitchen, toks: tuple[str, ...]) -> dict[tuple[int, int], Ingredient | None]:
+    """Every span of `toks` that names a food: an ingredient, or None for an unlisted food."""
+    unlisted = {tokens(u) for u in kitchen.unlisted_foods}
+    out = {}
+    for i in range(len(toks)):
+        for j in range(i + 1, len(toks) + 1):
+            ing = kitchen.lookup(" ".join(toks[i:j]))
+            if ing is not None or toks[i:j] in unlisted:
+                out[(i, j)] = ing
+    return out
+
+
+@pytest.mark.parametrize("compound", COMPOUNDS)
+def test_a_longer_name_is_never_read_as_a_shorter_different_food(kitchen: Kitchen, compound: str) -> None:
+    """The rule: a compound is read as one of the longest food names in it (None for an unlisted
+    food), never as a shorter name that lies inside a longer one ("sea cucumber" > "cucumber")."""
+    spans = _names_inside(kitchen, tokens(compound))
+    longest = {s: ing for s, ing in spans.items()
+               if not any(o != s and o[0] <= s[0] and s[1] <= o[1] for o in spans)}
+    shorter_only = {ing for s, ing in spans.items() if s not in longest and ing is not None} - set(longest.values())
+    assert longest, compound  # every compound of the list contains a food name
+    whole = kitchen.match_line(compound)
+    assert whole not in shorter_only, (compound, whole)
+    assert whole in longest.values(), (compound, whole)
+
+
+def test_unlisted_foods_block_the_shorter_name_everywhere(kitchen: Kitchen) -> None:
+    assert kitchen.match_line("1 lb crab apples, halved") is None and kitchen.lookup("crab apple") is None
+    assert kitchen.match_line("crab apples and crab meat").name == "crab"  # the other, real crab still counts
+    assert [i.name for i in kitchen.mentions("Poach the crab apples with the apples.")] == ["apple"]
+    assert kitchen.match_at(tokens("crab apple"), 0) is None and kitchen.match_at(tokens("crab meat"), 0)[1].name == "crab"
+    [item] = parse_pantry("ground cherries", kitchen)
+    assert item.known is False
+
+
+def test_unlisted_foods_are_validated(tmp_path) -> None:
+    entry = {"name": "apple", "aliases": ["apples"], "category": "fruit", "vegetarian": True, "vegan": True,
+             "gluten_free": True, "dairy_free": True, "nut_free": True, "staple": False}
+    doc = {"version": 1, "ingredients": [entry], "unlisted_foods": ["crab apple"]}
+    k = Kitchen.from_dict(doc)
+    assert k.unlisted_foods == ("crab apple",) and k.match_line("crab apple") is None and k.match_line("apple")
+    with pytest.raises(InvalidInput, match="alias of 'apple'"):
+        Kitchen.from_dict({**doc, "unlisted_foods": ["apples"]})
+    with pytest.raises(InvalidInput, match="unlisted_foods"):
+        Kitchen.from_dict({**doc, "unlisted_foods": "crab apple"})

@@ -21,10 +21,13 @@ votes may always be used (the population prior); the test user's held-out votes 
   order) is reported alongside as `accuracy_random_same_split`, the fair comparison.
 
 The project's model is the app's reward model, trained exactly as the app trains it
-(`training.train_reward_model`, the one trainer): for each test user a population model
-like `Lab._fit_population` (`POPULATION_CONFIG`, pulled toward the pantry heuristic) on
-every *other* user's votes (leave-one-user-out, as `Lab.train` does), then the personal
-model on the user's training votes (`ModelSettings.personal`, per-recipe offsets
+(`training.train_reward_model`, the one trainer): the users are split into `folds` seeded
+folds (`user_folds`; 0 = one user per fold, leave-one-user-out as `Lab.train` does) and
+for each fold a population model like `Lab._fit_population` (`POPULATION_CONFIG`, pulled
+toward the pantry heuristic) on the votes of every user *outside* the fold, so a test
+user's votes never reach their population, at one fit per fold instead of one per user;
+then for each test user (all, or a seeded sample: `users`) the personal model on the
+user's training votes (`ModelSettings.personal`, per-recipe offsets
 included) pulled toward it; test pairs are scored with `RewardModel.score` (member 0). A
 user whose training votes have fewer than `min_decisive` decisive ones is scored with the
 population model, as the app would. Votes are featurised without their pantry (the
@@ -36,21 +39,25 @@ ensemble spread of the trained model), refitting after every `refit_every` label
 Baselines from the same run: `population` (the test user's population model alone, no
 personalisation), `heuristic` (`reward.heuristic_model`, the pantry heuristic the
 population is pulled toward; only with the `[embedding | explicit features]` layout) and,
-fitted with the same solver (`training.fit_bradley_terry` over one-hot recipe ids),
-`popularity` (the other users' votes) and `user_item_bt` (the user's training votes;
+fitted on the objective of `training.fit_bradley_terry` over one-hot recipe ids
+(`item_bradley_terry`), `popularity` (the other users' votes) and `user_item_bt` (the user's training votes;
 recipes without a training vote score 0, so pairs of them tie and count wrong). In `cold`
 nobody's training data has a vote on a test recipe, so popularity and user_item_bt are
 unavailable by construction (listed with the reason under `unavailable`, not as numbers).
 
 Seeds (`evaluate_seeds`): the protocol for each seed, then per model the mean of the
 per-seed strict accuracies with a 95% t interval from their seed-to-seed spread (N-1
-degrees of freedom), the per-seed values and the test pairs pooled over seeds. What does
-not depend on the seed is computed once (`EvalCache`): the population model and the
-popularity scores per (left-out user, set of training votes), fitted on the votes in
-their file orientation (the seed's orientation flip leaves the Bradley-Terry objective
-unchanged). In `seen` and `unseen` that set is every other user's votes, so one
-population model per user serves every seed, K and both protocols; in `cold` it changes
-with the seed's held-out recipes.
+degrees of freedom), the per-seed values and the test pairs pooled over seeds. Fits are
+cached by their exact set of training votes (`EvalCache`): the population model and the
+popularity scores, fitted on the votes in their file orientation (the seed's orientation
+flip leaves the Bradley-Terry objective unchanged). The folds are drawn per seed, so a
+cache hit comes from another K or protocol of the same seed, or, with leave-one-user-out,
+from any seed (in `seen` and `unseen`; `cold` changes the set with the held-out recipes).
+
+Workers (`workers` > 1, from `PARALLEL_MIN_USERS` test users on): the fold fits, then
+batches of test users, run in spawned processes that each receive the data once; the
+result is the same as in one process (the per-user splits and generators are drawn in
+the parent).
 
 Layering: evaluation/ may import model, domain, kitchen, generators and storage.
 """
@@ -77,6 +84,7 @@ from pantry.model.training import (POPULATION_CONFIG, TrainConfig, fit_bradley_t
 PROTOCOLS = ("seen", "unseen", "cold")
 SELECTIONS = ("random", "active")
 MIN_TEST = 20  # seen: a user needs K + MIN_TEST decisive votes
+DEFAULT_FOLDS = 5  # user folds of the population models (0: leave one user out)
 
 
 @dataclass(frozen=True)
@@ -104,8 +112,77 @@ DEFAULT_SETTINGS = ModelSettings()
 
 
 def item_bradley_terry(n_recipes: int, ia: np.ndarray, ib: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
-    """Scores of a Bradley-Terry model over recipe ids (a baseline): one score per recipe."""
-    return fit_bradley_terry(np.eye(n_recipes), ia, ib, y, l2).coef
+    """Scores of a Bradley-Terry model over recipe ids (a baseline): one score per recipe.
+
+    The MAP fit of `sum_k bt_loss(s[ia_k] - s[ib_k], y_k) + l2 * |s|^2` (the objective of
+    `training.fit_bradley_terry` over one-hot recipe rows) over the recipes the votes use;
+    a recipe without a vote scores exactly 0, its prior mean. Newton's method with
+    fit_bradley_terry's step halving and stopping rule; each step's system (the pairs'
+    graph Laplacian weighted by p(1-p), plus 2*l2) is solved densely for a user's few
+    recipes and by conjugate gradients for many (popularity). Over thousands of recipes a
+    dense identity made every step a 3,000^3 product and the sparse direct solve fills in
+    (19 s a fold at 1,000 raters); scipy.sparse's set-up per step cost a user's few
+    recipes 10 ms a fit.
+    """
+    ia, ib = np.asarray(ia, np.int64), np.asarray(ib, np.int64)
+    out = np.zeros(n_recipes)
+    if not len(ia):
+        return out
+    used, inverse = np.unique(np.concatenate([ia, ib]), return_inverse=True)
+    inverse = inverse.reshape(-1)
+    out[used] = _item_bt_newton(len(used), inverse[:len(ia)], inverse[len(ia):], np.asarray(y, np.float64), l2)
+    return out
+
+
+ITEM_BT_DENSE = 300  # recipes up to which a Newton step is a dense solve (above: conjugate gradients)
+
+
+def _item_bt_newton(k: int, ia: np.ndarray, ib: np.ndarray, y: np.ndarray, l2: float,
+                    tol: float = 1e-10, max_iter: int = 100) -> np.ndarray:
+    """`item_bradley_terry`'s objective over k recipes (see there); the Hessian is positive
+    definite with l2 > 0, so both solves are well defined."""
+    from scipy.special import expit
+
+    if l2 <= 0:
+        raise ValueError("the item model needs a positive l2 (a proper prior)")
+    c = np.zeros(k)
+    dense = k <= ITEM_BT_DENSE
+
+    def objective(v: np.ndarray) -> float:
+        d = v[ia] - v[ib]
+        return float(np.sum(y * np.logaddexp(0.0, -d) + (1 - y) * np.logaddexp(0.0, d)) + l2 * v @ v)
+
+    obj = objective(c)
+    for _ in range(max_iter):
+        p = expit(c[ia] - c[ib])
+        r = p - y  # d loss / d d
+        h = p * (1 - p)
+        grad = np.bincount(ia, r, k) - np.bincount(ib, r, k) + 2 * l2 * c
+        if dense:
+            hess = np.zeros((k, k))
+            np.add.at(hess, (ia, ib), -h)
+            hess += hess.T
+            hess[np.diag_indices(k)] += np.bincount(ia, h, k) + np.bincount(ib, h, k) + 2 * l2
+            step = np.linalg.solve(hess, grad)
+        else:
+            from scipy.sparse import coo_matrix, diags
+            from scipy.sparse.linalg import cg
+            lap = coo_matrix((np.concatenate([h, h, -h, -h]), (np.concatenate([ia, ib, ia, ib]),
+                              np.concatenate([ia, ib, ib, ia]))), shape=(k, k)).tocsr()
+            step, _ = cg(lap + diags(np.full(k, 2 * l2)), grad, rtol=1e-12, atol=0.0, maxiter=10 * k)
+        t = 1.0
+        while True:
+            cand = c - t * step
+            obj_cand = objective(cand)
+            if obj_cand <= obj + 1e-12 * max(1.0, abs(obj)) or t < 1e-6:
+                break
+            t *= 0.5
+        c = cand
+        done = obj - obj_cand <= tol * max(1.0, abs(obj)) or float(np.max(np.abs(t * step))) < 1e-12
+        obj = obj_cand
+        if done:
+            break
+    return c
 
 
 # ----------------------------------------------------------------------------- data
@@ -263,16 +340,144 @@ def _digest(*arrays: Any) -> str:
     return h.hexdigest()
 
 
+def user_folds(n_users: int, folds: int, seed: int) -> np.ndarray:
+    """Fold index per user: `folds` seeded, balanced folds of users, or one user per fold
+    (leave-one-user-out) when `folds` is 0 or at least the number of users."""
+    if folds <= 0 or folds >= n_users:
+        return np.arange(n_users, dtype=np.int64)
+    perm = np.random.default_rng([seed, 41]).permutation(n_users)
+    out = np.empty(n_users, np.int64)
+    out[perm] = np.arange(n_users) % folds
+    return out
+
+
+def sample_users(n_users: int, users: int | None, seed: int) -> np.ndarray:
+    """The test users' indices: all of them, or a seeded sample of `users` (sorted)."""
+    if users is None or users >= n_users:
+        return np.arange(n_users, dtype=np.int64)
+    if users < 1:
+        raise InvalidInput(f"users must be at least 1, got {users}")
+    return np.sort(np.random.default_rng([seed, 43]).choice(n_users, size=users, replace=False))
+
+
+@dataclass
+class _Run:
+    """What one `evaluate` call's workers need (pickled once into each worker process)."""
+
+    X: np.ndarray
+    va: VoteArrays
+    seed: int
+    settings: ModelSettings
+    embedder_name: str
+    protocol: str
+    labels: int
+    selection: str
+    held: np.ndarray | None
+    s_heuristic: np.ndarray | None
+
+    def trainer(self, cache: EvalCache | None = None) -> "_Trainer":
+        return _Trainer(self.X, self.va, self.seed, self.settings, self.embedder_name,
+                        cache if cache is not None else EvalCache())
+
+
+def _population_rows(va: VoteArrays, fold_of: np.ndarray, fold: int, held: np.ndarray | None) -> np.ndarray:
+    """The votes a fold's population is fitted on: every user outside the fold (and, in
+    `cold`, none touching a held-out recipe)."""
+    rows = np.flatnonzero(fold_of[va.user] != fold)
+    return untouched(va, rows, held) if held is not None else rows
+
+
+def _evaluate_user(run: _Run, trainer: "_Trainer", u: int, split: tuple, population: RewardModel,
+                   s_population: np.ndarray, s_popularity: np.ndarray | None) -> tuple[dict, dict, int]:
+    """(per-user row, correct counts per model, ties of the project's model) for one test user;
+    split: (train, test, pool, the user's generator after the split, for active selection)."""
+    va, settings = run.va, run.settings
+    train, test, pool, urng = split
+    te_ia, te_ib, te_y = va.ia[test], va.ib[test], va.y[test]
+    need = np.unique(np.concatenate([te_ia, te_ib]))  # only the test recipes are scored
+    scores_of = {"population": s_population}
+    if run.s_heuristic is not None:
+        scores_of["heuristic"] = run.s_heuristic
+    if run.protocol != "cold":
+        scores_of["popularity"] = s_popularity
+        scores_of["user_item_bt"] = item_bradley_terry(len(run.X), va.ia[train], va.ib[train], va.y[train],
+                                                       settings.baseline_l2)
+    if run.selection == "active":
+        chosen = trainer.simulate_active(population, pool, run.labels, urng)
+        scores, fell_back = trainer.scores(population, chosen, need)
+        scores_of["random_same_split"], _ = trainer.scores(population, train, need)
+        n_train = len(chosen)
+    else:
+        scores, fell_back = trainer.scores(population, train, need)
+        n_train = len(train)
+    correct, ties = _strict(scores, te_ia, te_ib, te_y)
+    counts = {"pantry": correct, **{k: _strict(s, te_ia, te_ib, te_y)[0] for k, s in scores_of.items()}}
+    n = len(test)
+    row = {"user": va.users[u], "train_pairs": int(n_train), "test_pairs": int(n),
+           "accuracy": correct / n, "tie_rate": ties / n,
+           **{k: c / n for k, c in counts.items() if k != "pantry" and k != "random_same_split"},
+           "scored_by": "population" if fell_back else "personal"}
+    if "random_same_split" in counts:
+        row["accuracy_random_same_split"] = counts["random_same_split"] / n
+    return row, counts, ties
+
+
+# One evaluation's context inside a worker process (set by `_worker_init`, read by the job
+# functions). A process-pool worker serves one `evaluate` call and is then shut down, so
+# nothing here outlives it or is shared between callers.
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(run: _Run) -> None:
+    try:  # one BLAS thread per worker process: the workers already fill the cores
+        from threadpoolctl import threadpool_limits
+        _WORKER["limits"] = threadpool_limits(1)
+    except ImportError:  # pragma: no cover - scikit-learn brings threadpoolctl
+        pass
+    _WORKER["run"] = run
+    _WORKER["trainer"] = run.trainer()
+
+
+def _fold_job(fold: int, rows: np.ndarray, want_popularity: bool) -> tuple[int, tuple, np.ndarray | None]:
+    trainer = _WORKER["trainer"]
+    return fold, trainer.population(rows), trainer.popularity(rows) if want_popularity else None
+
+
+def _users_job(items: list[tuple[int, tuple]], population: RewardModel, s_population: np.ndarray,
+               s_popularity: np.ndarray | None) -> list[tuple[int, dict, dict, int]]:
+    run, trainer = _WORKER["run"], _WORKER["trainer"]
+    return [(u, *_evaluate_user(run, trainer, u, split, population, s_population, s_popularity))
+            for u, split in items]
+
+
+def _pool(workers: int, run: _Run):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: a fresh interpreter per worker (no inherited threads of an encoder or a server)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init, initargs=(run,))
+
+
+PARALLEL_MIN_USERS = 200  # below this, starting worker processes costs more than it saves
+
+
 def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id: Mapping[str, np.ndarray],
              protocol: str = "seen", labels: int = 25, selection: str = "random", seed: int = 0,
              on_progress: ProgressFn | None = None, settings: ModelSettings | None = None,
-             embedder_name: str = "evaluation", cache: EvalCache | None = None) -> dict:
+             embedder_name: str = "evaluation", cache: EvalCache | None = None, folds: int = DEFAULT_FOLDS,
+             users: int | None = None, workers: int = 1) -> dict:
     """Run one protocol on in-memory data; see the module docstring. Returns a JSON-able dict.
 
     recipes: Recipe objects or ids (the recipe universe; votes may only use these);
     votes: Vote objects or vote dicts; features_by_recipe_id: id -> feature row;
     embedder_name: recorded in the trained models (metadata only); cache: reuse
-    seed-independent fits from earlier runs (`evaluate_seeds` passes one).
+    seed-independent fits from earlier runs (`evaluate_seeds` passes one);
+    folds: user folds for the population models (0: leave one user out);
+    users: test a seeded sample of this many users (None: all; the population still
+    learns from every user outside the test user's fold); workers: processes for the
+    population fits and the per-user fits (used from `PARALLEL_MIN_USERS` test users on).
+    on_progress(done, total, message) is called per test user (per batch with workers).
     """
     t0 = time.perf_counter()
     settings = settings or DEFAULT_SETTINGS
@@ -284,6 +489,10 @@ def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id
         raise InvalidInput("active selection is defined for the seen protocol only")
     if protocol == "seen" and labels < 1:
         raise InvalidInput(f"labels must be at least 1, got {labels}")
+    if folds < 0 or folds == 1:
+        raise InvalidInput(f"folds must be 0 (leave one user out) or at least 2, got {folds}")
+    if workers < 1:
+        raise InvalidInput(f"workers must be at least 1, got {workers}")
     ids = [r if isinstance(r, str) else r.id for r in recipes]
     ids = [i for i in dict.fromkeys(ids) if i in features_by_recipe_id]
     index = {rid: k for k, rid in enumerate(ids)}
@@ -295,59 +504,89 @@ def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id
     cache_before = trainer.cache.stats()
     held = cold_held_out(va, R, seed) if protocol == "cold" else None
     s_heuristic = trainer.heuristic_scores()
+    run = _Run(trainer.X, va, seed, settings, embedder_name, protocol, labels, selection, held, s_heuristic)
 
-    per_user: list[dict] = []
     names = ["pantry", "population"] + (["heuristic"] if s_heuristic is not None else [])
     if protocol != "cold":
         names += ["popularity", "user_item_bt"]
     if selection == "active":
         names.append("random_same_split")
-    totals = dict.fromkeys(["n", "ties", *names], 0)
+
+    n_all = len(va.users)
+    fold_of = user_folds(n_all, folds, seed)
+    tested = sample_users(n_all, users, seed)
     skipped: list[str] = []
-    n_users = len(va.users)
-    for u, name in enumerate(va.users):
-        urng = np.random.default_rng([seed, u])
-        split = split_user_votes(va, u, protocol, labels, selection, urng, R, held=held)
+    by_fold: dict[int, list[tuple[int, tuple]]] = {}
+    for u in tested:  # the same per-user split as leave-one-user-out: only the population differs
+        urng = np.random.default_rng([seed, int(u)])
+        split = split_user_votes(va, int(u), protocol, labels, selection, urng, R, held=held)
         if split is None:
-            skipped.append(name)
-            continue
-        train, test, pool = split
-        te_ia, te_ib, te_y = va.ia[test], va.ib[test], va.y[test]
-        others = np.flatnonzero(va.user != u)
-        if held is not None:
-            others = untouched(va, others, held)  # nobody's training data touches a held-out recipe
-        population, s_population = trainer.population(u, others)
-        scores_of = {"population": s_population}
-        if s_heuristic is not None:
-            scores_of["heuristic"] = s_heuristic
-        if protocol != "cold":
-            scores_of["popularity"] = trainer.popularity(u, others)
-            scores_of["user_item_bt"] = item_bradley_terry(R, va.ia[train], va.ib[train], va.y[train],
-                                                           settings.baseline_l2)
-        if selection == "active":
-            chosen = trainer.simulate_active(population, pool, labels, urng)
-            scores, fell_back = trainer.scores(population, chosen)
-            scores_of["random_same_split"], _ = trainer.scores(population, train)
-            n_train = len(chosen)
+            skipped.append(va.users[u])
         else:
-            scores, fell_back = trainer.scores(population, train)
-            n_train = len(train)
-        correct, ties = _strict(scores, te_ia, te_ib, te_y)
-        counts = {"pantry": correct, **{k: _strict(s, te_ia, te_ib, te_y)[0] for k, s in scores_of.items()}}
-        n = len(test)
-        row = {"user": name, "train_pairs": int(n_train), "test_pairs": int(n),
-               "accuracy": correct / n, "tie_rate": ties / n,
-               **{k: c / n for k, c in counts.items() if k != "pantry" and k != "random_same_split"},
-               "scored_by": "population" if fell_back else "personal"}
-        if "random_same_split" in counts:
-            row["accuracy_random_same_split"] = counts["random_same_split"] / n
+            by_fold.setdefault(int(fold_of[u]), []).append((int(u), (*split, urng)))
+    n_test = sum(len(v) for v in by_fold.values())
+    done = 0
+    results: dict[int, tuple[dict, dict, int]] = {}
+    want_pop = protocol != "cold"
+
+    def report(k: int, message: str) -> None:
+        nonlocal done
+        done += k
+        if on_progress:
+            on_progress(done, n_test, message)
+
+    use_pool = workers > 1 and n_test >= PARALLEL_MIN_USERS
+    if not use_pool:
+        for f, items in sorted(by_fold.items()):
+            rows = _population_rows(va, fold_of, f, held)
+            population, s_population = trainer.population(rows)
+            s_popularity = trainer.popularity(rows) if want_pop else None
+            for u, split in items:
+                results[u] = _evaluate_user(run, trainer, u, split, population, s_population, s_popularity)
+                report(1, f"evaluated user {va.users[u]}")
+    else:
+        from concurrent.futures import as_completed
+
+        fits: dict[int, tuple] = {}
+        with _pool(workers, run) as pool:
+            jobs = []
+            for f in sorted(by_fold):  # population fits: from the cache, else one job per fold
+                rows = _population_rows(va, fold_of, f, held)
+                hit = trainer.cached_population(rows)
+                if hit is not None and (not want_pop or trainer.cached_popularity(rows) is not None):
+                    fits[f] = (hit, trainer.popularity(rows) if want_pop else None)
+                else:
+                    jobs.append((f, rows))
+            futures = [pool.submit(_fold_job, f, rows, want_pop) for f, rows in jobs]
+            for fut in as_completed(futures):
+                f, pop, s_pop = fut.result()
+                rows = dict(jobs)[f]
+                trainer.store_population(rows, pop, s_pop)
+                fits[f] = (pop, s_pop)
+                if on_progress:
+                    on_progress(done, n_test, f"population model of user fold {f + 1} fitted")
+            batch = max(8, n_test // (workers * 20))  # ~20 batches per worker: even load, steady progress
+            futures = []
+            for f, items in sorted(by_fold.items()):
+                (population, s_population), s_popularity = fits[f]
+                for k in range(0, len(items), batch):
+                    futures.append(pool.submit(_users_job, items[k:k + batch], population, s_population,
+                                               s_popularity))
+            for fut in as_completed(futures):
+                out = fut.result()
+                for u, row, counts, ties in out:
+                    results[u] = (row, counts, ties)
+                report(len(out), f"evaluated users up to {va.users[out[-1][0]]}")
+
+    per_user: list[dict] = []
+    totals = dict.fromkeys(["n", "ties", *names], 0)
+    for u in sorted(results):  # user order, whatever order the workers finished in
+        row, counts, ties = results[u]
         per_user.append(row)
-        totals["n"] += n
+        totals["n"] += row["test_pairs"]
         totals["ties"] += ties
         for k, c in counts.items():
             totals[k] += c
-        if on_progress:
-            on_progress(u + 1, n_users, f"evaluated user {name}")
 
     n = totals["n"]
     low, high = wilson_interval(totals["pantry"], n)
@@ -359,6 +598,8 @@ def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id
         "seed": seed,
         "users": len(per_user),
         "skipped_users": skipped,
+        "users_in_data": n_all,
+        "folds": int(fold_of.max()) + 1 if n_all else 0,
         "recipes": R,
         "test_pairs": n,
         "accuracy": acc(totals["pantry"]),
@@ -369,6 +610,7 @@ def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id
         "baselines": {k: acc(totals[k]) for k in names if k not in ("pantry", "random_same_split")},
         "unavailable": unavailable_baselines(protocol, s_heuristic is not None),
         "settings": {**settings.to_dict(), "population_prior": trainer.prior_kind},
+        "workers": workers if use_pool else 1,
         "per_user": per_user,
     }
     if protocol == "cold":
@@ -443,7 +685,8 @@ def evaluate_seeds(recipes: Sequence[Any], votes: Sequence[Any], features_by_rec
                    protocol: str = "seen", labels: int = 25, selection: str = "random",
                    seeds: Sequence[int] = range(5), on_progress: ProgressFn | None = None,
                    settings: ModelSettings | None = None, embedder_name: str = "evaluation",
-                   cache: EvalCache | None = None) -> dict:
+                   cache: EvalCache | None = None, folds: int = DEFAULT_FOLDS, users: int | None = None,
+                   workers: int = 1) -> dict:
     """`evaluate` for each seed (sharing one `EvalCache`), summarised by `summarise_seeds`."""
     t0 = time.perf_counter()
     seeds = [int(s) for s in seeds]
@@ -458,7 +701,7 @@ def evaluate_seeds(recipes: Sequence[Any], votes: Sequence[Any], features_by_rec
             def step(done: int, total: int, message: str, k: int = k, s: int = s) -> None:
                 on_progress(k * total + done, len(seeds) * total, f"seed {s}: {message}")
         runs.append(evaluate(recipes, votes, features_by_recipe_id, protocol, labels, selection, s, step,
-                             settings, embedder_name, cache))
+                             settings, embedder_name, cache, folds=folds, users=users, workers=workers))
     result = summarise_seeds(runs)
     after = cache.stats()
     result["cache"] = {k: after[k] - before[k] for k in after}
@@ -467,8 +710,8 @@ def evaluate_seeds(recipes: Sequence[Any], votes: Sequence[Any], features_by_rec
 
 
 class _Trainer:
-    """The app's trainer on the evaluation's recipes: population models (leave one user out)
-    and personal models, both by `train_reward_model`."""
+    """The app's trainer on the evaluation's recipes: population models (on every user
+    outside the test user's fold) and personal models, both by `train_reward_model`."""
 
     def __init__(self, X: np.ndarray, va: VoteArrays, seed: int, settings: ModelSettings, embedder_name: str,
                  cache: EvalCache):
@@ -476,8 +719,10 @@ class _Trainer:
         self.va, self.seed, self.settings, self.embedder_name = va, seed, settings, embedder_name
         self.emb_dim = self.X.shape[1] - len(FEATURE_NAMES) if self.X.ndim == 2 else -1
         self.prior_kind = "heuristic" if self.emb_dim >= 0 else "zero"
-        # one member on every vote: no validation split and no bootstrap, so the seed plays no part
-        self.pop_cfg = TrainConfig(**{**settings.population.to_dict(), "seed": 0, "members": 1, "val_split": 0.0})
+        # one member on every vote: no validation split and no bootstrap, so the seed plays no
+        # part; without a validation split the first fit is already on every vote (no refit)
+        self.pop_cfg = TrainConfig(**{**settings.population.to_dict(), "seed": 0, "members": 1, "val_split": 0.0,
+                                      "refit": False})
         self.user_cfg = TrainConfig(**{**settings.personal.to_dict(), "seed": seed})
         self.recipe_ids = [str(i) for i in range(len(self.X))]
         self.cache = cache
@@ -490,11 +735,12 @@ class _Trainer:
         va = self.va
         rows = np.asarray(rows, np.int64)
         ia, ib, y = va.file_order(rows) if file_order else (va.ia[rows], va.ib[rows], va.y[rows])
-        outcomes = ["a" if v == 1.0 else "b" if v == 0.0 else "tie" for v in y]
+        outcomes = np.where(y == 1.0, "a", np.where(y == 0.0, "b", "tie")).tolist()
         much = va.much[rows] if va.much is not None else np.zeros(len(rows), dtype=bool)
-        return make_pairs(self.X[ia], self.X[ib], outcomes, ["much" if m else None for m in much],
-                          [str(i) for i in ia] if with_ids else None,
-                          [str(i) for i in ib] if with_ids else None)
+        # recipe indices as row labels: the trainer finds the distinct rows without hashing them
+        return make_pairs(self.X[ia], self.X[ib], outcomes, np.where(much, "much", None).tolist(),
+                          [self.recipe_ids[i] for i in ia] if with_ids else None,
+                          [self.recipe_ids[i] for i in ib] if with_ids else None, row_a=ia, row_b=ib)
 
     def _heuristic(self) -> RewardModel:
         if self.emb_dim >= 0:
@@ -505,15 +751,34 @@ class _Trainer:
         """The pantry heuristic's recipe scores (None without the [embedding | features] layout)."""
         return self._heuristic().score(self.X, self.recipe_ids)[0] if self.emb_dim >= 0 else None
 
-    def population(self, u: int, rows: np.ndarray) -> tuple[RewardModel, np.ndarray]:
-        """`Lab._fit_population` on the votes `rows` (never user u's; the heuristic when too
-        few) and its recipe scores; fitted once per (user, rows) in the file's orientation."""
-        rows = np.sort(np.asarray(rows, np.int64))
-        key = (self.data_key, self.va.users[u], _digest(rows))
-        hit = self.cache.population.get(key)
+    def _key(self, rows: np.ndarray) -> tuple:
+        return (self.data_key, _digest(np.sort(np.asarray(rows, np.int64))))
+
+    def cached_population(self, rows: np.ndarray) -> tuple[RewardModel, np.ndarray] | None:
+        hit = self.cache.population.get(self._key(rows))
         if hit is not None:
             self.cache.reused += 1
+        return hit
+
+    def cached_popularity(self, rows: np.ndarray) -> np.ndarray | None:
+        return self.cache.popularity.get(self._key(rows))
+
+    def store_population(self, rows: np.ndarray, fitted: tuple[RewardModel, np.ndarray],
+                         popularity: np.ndarray | None) -> None:
+        """Keep a population (and popularity) fitted elsewhere (a worker process) in the cache."""
+        key = self._key(rows)
+        self.cache.population[key] = fitted
+        self.cache.fits += int(fitted[0].meta.get("version_name") != "heuristic")
+        if popularity is not None:
+            self.cache.popularity[key] = popularity
+
+    def population(self, rows: np.ndarray) -> tuple[RewardModel, np.ndarray]:
+        """`Lab._fit_population` on the votes `rows` (never a test user's; the heuristic when
+        too few) and its recipe scores; fitted once per set of rows, in the file's orientation."""
+        hit = self.cached_population(rows)
+        if hit is not None:
             return hit
+        rows = np.sort(np.asarray(rows, np.int64))
         pairs = self._pairs(rows, file_order=True)
         prior = self._heuristic()
         if pairs.n_decisive < self.pop_cfg.min_decisive:
@@ -522,15 +787,14 @@ class _Trainer:
             model = train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, self.pop_cfg, prior=prior).model
             self.cache.fits += 1
         out = (model, model.score(self.X, self.recipe_ids)[0])
-        self.cache.population[key] = out
+        self.cache.population[self._key(rows)] = out
         return out
 
-    def popularity(self, u: int, rows: np.ndarray) -> np.ndarray:
+    def popularity(self, rows: np.ndarray) -> np.ndarray:
         """The popularity baseline's recipe scores from the votes `rows` (cached like `population`)."""
-        rows = np.sort(np.asarray(rows, np.int64))
-        key = (self.data_key, self.va.users[u], _digest(rows))
+        key = self._key(rows)
         if key not in self.cache.popularity:
-            ia, ib, y = self.va.file_order(rows)
+            ia, ib, y = self.va.file_order(np.sort(np.asarray(rows, np.int64)))
             self.cache.popularity[key] = item_bradley_terry(len(self.X), ia, ib, y, self.settings.baseline_l2)
         return self.cache.popularity[key]
 
@@ -544,9 +808,16 @@ class _Trainer:
         except NotEnoughVotes:
             return population, True
 
-    def scores(self, population: RewardModel, train: np.ndarray) -> tuple[np.ndarray, bool]:
-        model, fell_back = self.model(population, train, members=1)  # member 0 alone gives the score
-        return model.score(self.X, self.recipe_ids)[0], fell_back
+    def scores(self, population: RewardModel, train: np.ndarray, need: np.ndarray | None = None
+               ) -> tuple[np.ndarray, bool]:
+        """Recipe scores of the personal model (member 0 alone gives the score), only at the
+        recipe indices `need` when given (the rest 0: only test pairs are scored)."""
+        model, fell_back = self.model(population, train, members=1)
+        if need is None:
+            return model.score(self.X, self.recipe_ids)[0], fell_back
+        s = np.zeros(len(self.X))
+        s[need] = model.score(self.X[need], [self.recipe_ids[i] for i in need])[0]
+        return s, fell_back
 
     def simulate_active(self, population: RewardModel, pool: np.ndarray, labels: int,
                         rng: np.random.Generator) -> np.ndarray:
@@ -599,20 +870,25 @@ def read_evaluation_data(recipes_path: str | os.PathLike, votes_path: str | os.P
 
 
 def default_embedder() -> Any:
+    """The app's encoder (PANTRY_EMBEDDER) with the app's embedding cache (the store of
+    PANTRY_HOME or PANTRY_DATABASE_URL), so a recipe embedded once, by the app or by an
+    earlier evaluation, is never embedded again (3,000 recipes: 25 s on 2 cores, then none)."""
     from pantry.model.embedding import Embedder
     from pantry.settings import DEFAULT_EMBEDDER
+    from pantry.storage.store import Store
 
-    return Embedder(os.environ.get("PANTRY_EMBEDDER") or DEFAULT_EMBEDDER)
+    return Embedder(os.environ.get("PANTRY_EMBEDDER") or DEFAULT_EMBEDDER, cache=Store.open())
 
 
 def evaluate_files(recipes_path: str | os.PathLike, votes_path: str | os.PathLike, protocol: str = "seen",
                    labels: int = 25, selection: str = "random", seed: int = 0,
                    on_progress: ProgressFn | None = None, embedder: Any = None,
-                   settings: ModelSettings | None = None, seeds: int | None = None) -> dict:
+                   settings: ModelSettings | None = None, seeds: int | None = None,
+                   folds: int = DEFAULT_FOLDS, users: int | None = None, workers: int = 1) -> dict:
     """Read a recipes file and a votes file, embed the voted recipes (once), run `evaluate`.
 
     seeds=None: one run with `seed`; seeds=N: `evaluate_seeds` over seed .. seed+N-1 (the
-    summary, with every run under "runs").
+    summary, with every run under "runs"); folds, users, workers: as `evaluate`.
     """
     t0 = time.perf_counter()
     voted, votes = read_evaluation_data(recipes_path, votes_path)
@@ -623,12 +899,13 @@ def evaluate_files(recipes_path: str | os.PathLike, votes_path: str | os.PathLik
     name = getattr(embedder, "name", type(embedder).__name__)
     if seeds is None:
         result = evaluate(voted, votes, features, protocol, labels, selection, seed, on_progress, settings,
-                          embedder_name=name)
+                          embedder_name=name, folds=folds, users=users, workers=workers)
     else:
         if seeds < 1:
             raise InvalidInput(f"seeds must be at least 1, got {seeds}")
         result = evaluate_seeds(voted, votes, features, protocol, labels, selection, range(seed, seed + seeds),
-                                on_progress, settings, embedder_name=name)
+                                on_progress, settings, embedder_name=name, folds=folds, users=users,
+                                workers=workers)
     result["embedding"] = name
     result["embed_seconds"] = embed_seconds
     result["seconds"] = time.perf_counter() - t0

@@ -10,7 +10,9 @@ immutable `Kitchen`:
 - `Kitchen.mentions(step)` -> every ingredient a method step talks about.
 
 Matching is deliberately simple and predictable (word tokens, a rule-based singular, longest
-alias wins) rather than clever: the same text always gives the same answer, and it is fast
+alias wins, and a longer name is never read as a shorter, different food: "sea cucumber" is
+its own ingredient, and a food the base does not list whose name contains a listed one,
+"crab apple", is in `unlisted_foods` and blocks the shorter match) rather than clever: the same text always gives the same answer, and it is fast
 enough to run over thousands of recipe lines (an alias index plus a per-Kitchen cache).
 The diet vocabulary (`DIETS`: names as people write them -> the ingredient flag), the
 categories and flags are defined in `vocab` (standard library only, for light importers) and
@@ -36,7 +38,7 @@ KB_VERSION = 1
 DEFAULT_KB_PATH = DATA_DIR / "ingredients.json"
 _MATCH_CACHE_LIMIT = 50_000
 _PARENS_RE = re.compile(r"\(([^)]*)\)")
-_SECONDARY_RE = re.compile(r"\b(?:with|for|plus|such as|like|to serve|to garnish|to taste)\b")
+_SECONDARY_RE = re.compile(r"\b(?:with|for|plus|in|such as|like|to serve|to garnish|to taste)\b")
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,8 @@ class Kitchen:
     mutable state is a result cache for `match_line`, and a lost cache write is harmless.
     """
 
-    def __init__(self, ingredients: Iterable[Ingredient], source: str = "<memory>"):
+    def __init__(self, ingredients: Iterable[Ingredient], source: str = "<memory>",
+                 unlisted_foods: Iterable[str] = ()):
         self._source = source
         self._items: tuple[Ingredient, ...] = tuple(ingredients)
         self._by_name: dict[str, Ingredient] = {}
@@ -103,9 +106,20 @@ class Kitchen:
                     raise InvalidInput(
                         f"{source}: entry {i} ({ing.name!r}): alias {phrase!r} is already used by {other.name!r}")
                 self._index[key] = ing
+        # Foods the base does not list whose names contain a listed one ("crab apple"): they
+        # take part in longest-match scanning, so they block the shorter name, and match nothing.
+        blocked: dict[tuple[str, ...], Ingredient] = {}
+        for phrase in unlisted_foods:
+            key = tokens(phrase)
+            if not key:
+                raise InvalidInput(f"{source}: unlisted food {phrase!r} has no words")
+            if key in self._index:
+                raise InvalidInput(f"{source}: unlisted food {phrase!r} is an alias of {self._index[key].name!r}")
+            blocked[key] = _UNLISTED
+        self.unlisted_foods = tuple(dict.fromkeys(unlisted_foods))
         # First token -> candidate phrases, longest first, for scanning ingredient lines.
         by_first: dict[str, list[tuple[tuple[str, ...], Ingredient]]] = {}
-        for key, ing in self._index.items():
+        for key, ing in [*self._index.items(), *blocked.items()]:
             by_first.setdefault(key[0], []).append((key, ing))
         for cands in by_first.values():
             cands.sort(key=lambda c: -len(c[0]))
@@ -133,7 +147,11 @@ class Kitchen:
         entries = obj.get("ingredients")
         if not isinstance(entries, list) or not entries:
             raise InvalidInput(f"{source}: 'ingredients' must be a non-empty list")
-        return cls((_ingredient_from_entry(e, i, source) for i, e in enumerate(entries)), source)
+        unlisted = obj.get("unlisted_foods", [])
+        if not isinstance(unlisted, list) or not all(isinstance(u, str) and u.strip() for u in unlisted):
+            raise InvalidInput(f"{source}: 'unlisted_foods' must be a list of non-empty strings")
+        return cls((_ingredient_from_entry(e, i, source) for i, e in enumerate(entries)), source,
+                   unlisted_foods=[u.strip() for u in unlisted])
 
     # -- queries ------------------------------------------------------------
 
@@ -183,6 +201,8 @@ class Kitchen:
         Within a part the longest alias wins ("black pepper" over "pepper", "cream
         cheese" over "cream"); between equally long aliases the rightmost wins, as the
         head of an English noun phrase comes last ("cheese tortellini" -> tortellini).
+        A name inside a longer one is never taken for it: "raw sea cucumber" is sea
+        cucumber, not cucumber, and "crab apples" (an unlisted food) is nothing, not crab.
         """
         cached = self._match_cache.get(line)
         if cached is not None or line in self._match_cache:
@@ -213,24 +233,42 @@ class Kitchen:
     def _best_in(self, toks: tuple[str, ...]) -> Ingredient | None:
         best: Ingredient | None = None
         best_len = 0
+        covered = 0  # tokens before this index are inside an unlisted food's name
         for i in range(len(toks)):
-            found = self.match_at(toks, i)
+            found = self._longest_at(toks, i)
             if found is None:
                 continue
             n, ing = found
+            if ing is _UNLISTED:
+                covered = max(covered, i + n)
+                continue
+            if i + n <= covered:
+                continue  # "apple" inside "crab apple": part of another food's name
             if n < best_len or _plant_made(ing, toks, i):
                 continue  # "cashew cream" is not cream: keep looking (here "cashew")
             best, best_len = ing, n  # ties: a later (rightmost) match replaces
         return best
 
-    def match_at(self, toks: tuple[str, ...], i: int) -> tuple[int, Ingredient] | None:
-        """The longest alias that starts at token `i` of `toks` (from `words.tokens`), as
-        (number of tokens, ingredient), or None when no alias starts there."""
+    def _longest_at(self, toks: tuple[str, ...], i: int) -> tuple[int, Ingredient] | None:
+        """`match_at`, where an unlisted food's name comes back as `_UNLISTED`."""
         for n, table in self._by_first_length.get(toks[i], ()):  # longest first
             ing = table.get(toks[i:i + n])
             if ing is not None:
                 return n, ing
         return None
+
+    def unlisted_at(self, toks: tuple[str, ...], i: int) -> int:
+        """The number of tokens of the unlisted food ("crab apple") whose name is the longest
+        name starting at token `i`, else 0: a scan skips the names inside it."""
+        found = self._longest_at(toks, i)
+        return found[0] if found is not None and found[1] is _UNLISTED else 0
+
+    def match_at(self, toks: tuple[str, ...], i: int) -> tuple[int, Ingredient] | None:
+        """The longest alias that starts at token `i` of `toks` (from `words.tokens`), as
+        (number of tokens, ingredient), or None when no alias starts there (or when the
+        longest name there is an unlisted food's, "crab apple": no ingredient)."""
+        found = self._longest_at(toks, i)
+        return None if found is None or found[1] is _UNLISTED else found
 
     def mentions(self, text: str) -> tuple[Ingredient, ...]:
         """Every ingredient named in free text (a recipe step), left to right, longest alias first.
@@ -242,16 +280,20 @@ class Kitchen:
         found: list[Ingredient] = []
         i = 0
         while i < len(toks):
-            match = self.match_at(toks, i)
+            match = self._longest_at(toks, i)
             if match is None:
                 i += 1
                 continue
             n, ing = match
-            if not _plant_made(ing, toks, i) and not (n == 1 and toks[i] in _STEP_HOMONYMS):
+            if ing is not _UNLISTED and not _plant_made(ing, toks, i) and not (n == 1 and toks[i] in _STEP_HOMONYMS):
                 found.append(ing)
             i += n
         return tuple(found)
 
+
+# What an unlisted food's name matches while scanning (never returned to a caller).
+_UNLISTED = Ingredient(name="", aliases=(), category="other", vegetarian=False, vegan=False, gluten_free=False,
+                       dairy_free=False, nut_free=False, staple=False)
 
 # Single-word aliases that in a method are cooking words, not foods: "until crisp" (crisps),
 # "toast the rice" (toast), "roll up" (roll), "the dressing", "pour over the dal".

@@ -133,8 +133,12 @@ def _match_with_harmless_words(text: str, kitchen: Kitchen) -> Ingredient | None
     if not toks:
         return None
     best: tuple[int, int, Ingredient] | None = None  # (length, start, ingredient)
+    covered = 0  # tokens before this index are inside an unlisted food's name ("ground cherries")
     for i in range(len(toks)):
+        covered = max(covered, i + kitchen.unlisted_at(toks, i))
         match = kitchen.match_at(toks, i)
+        if match is not None and i + match[0] <= covered:
+            continue
         if match is not None and (best is None or match[0] >= best[0]):
             best = (match[0], i, match[1])  # longest wins; between equals, the rightmost
     if best is None:
