@@ -85,8 +85,6 @@ from pantry.errors import InvalidInput, PantryError
 from pantry.paths import PROJECT_ROOT, absolute, weights_dir_for
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-
     from pantry.settings import Settings
 
 # 2: votes.generator_reason; 3: import_batches, votes.content_key and votes.batch_id;
@@ -1435,35 +1433,6 @@ class Store:
             first[name] = min(first.get(name, low), low)
         rows.sort(key=lambda r: (first[r[0]], r[0], r[1], bool(r[2])))
         return [(str(name), str(outcome), bool(deleted), int(n)) for name, outcome, deleted, n, _ in rows]
-
-    def votes_frame(self, user: str | None = None, include_deleted: bool = False,
-                    since: str | datetime | None = None) -> "pd.DataFrame":
-        """Votes as a DataFrame, one row per vote, with recipe titles and a UTC datetime column.
-
-        Columns: id, user, a, b, a_title, b_title, outcome, strength, left, reasons, pantry,
-        created_at (datetime64, UTC), model_version, generator, deleted, batch (the import
-        batch id, <NA> for votes cast in the app), choice (the vote in words, from
-        `pantry.domain.votes.describe_vote`).
-        """
-        import pandas as pd
-
-        from pantry.domain.votes import describe_vote
-
-        votes = self.votes(user=user, include_deleted=include_deleted, since=since)
-        titles = {rid: r.title for rid, r in self.get_recipes({x for v in votes for x in (v.a, v.b)}).items()}
-        batches = self.vote_batches() if votes else {}
-        columns = ["id", "user", "a", "b", "a_title", "b_title", "outcome", "strength", "left", "reasons",
-                   "pantry", "created_at", "model_version", "generator", "deleted", "batch", "choice"]
-        rows = [{"id": v.id, "user": v.user, "a": v.a, "b": v.b, "a_title": titles.get(v.a),
-                 "b_title": titles.get(v.b), "outcome": v.outcome, "strength": v.strength, "left": v.left,
-                 "reasons": list(v.reasons), "pantry": list(v.pantry), "created_at": v.created_at,
-                 "model_version": v.model_version, "generator": v.generator, "deleted": v.deleted,
-                 "batch": batches.get(v.id), "choice": describe_vote(v, titles)}
-                for v in votes]
-        frame = pd.DataFrame(rows, columns=columns)
-        frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, format="ISO8601")
-        frame["batch"] = frame["batch"].astype("Int64")
-        return frame
 
     # --- model versions ----------------------------------------------------------------
 
