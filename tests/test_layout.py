@@ -88,6 +88,19 @@ def test_storage_modules_form_no_import_cycle():
     assert _import_cycles("storage") == []
 
 
+def test_the_postgresql_store_differs_only_by_its_backend():
+    """PostgreSQL is a backend the store is built on (composition), not a subclass overriding
+    the store's methods: `PostgresStore` only chooses the backend."""
+    from pantry.storage.backend import Backend
+    from pantry.storage.postgres_backend import PostgresBackend
+    from pantry.storage.sqlite_backend import SqliteBackend
+    from pantry.storage.store import PostgresStore, Store
+
+    assert {k for k, v in vars(PostgresStore).items() if callable(v)} == {"__init__", "__repr__"}
+    assert issubclass(PostgresStore, Store) and issubclass(PostgresBackend, Backend)
+    assert issubclass(SqliteBackend, Backend)
+
+
 def test_nothing_in_the_library_imports_the_http_api():
     """pantry.api is a top layer (like lab and cli): it may import all of pantry, nothing imports it."""
     users = {str(p.relative_to(REPO)) for p in LIBRARY.rglob("*.py") if "api" not in p.relative_to(LIBRARY).parts[:1]
