@@ -622,15 +622,15 @@ def test_schema_6_is_upgraded_to_7_and_old_votes_and_names_stay(make_store):
     store.add_recipes([make_recipe(1), make_recipe(2)])
     vid = store.add_vote(Vote(user="ana", a=make_recipe(1).id, b=make_recipe(2).id, outcome="a"), request_key="k",
                          request_digest="d")
-    conn = store._connect()  # back to what schema 6 wrote
-    store._begin(conn)
+    conn = store.db.connect()  # back to what schema 6 wrote
+    store.db.begin(conn)
     for sql in ("DROP INDEX votes_by_request", "DROP INDEX votes_by_user_pair", "ALTER TABLE votes DROP COLUMN "
                 "request_key", "ALTER TABLE votes DROP COLUMN request_digest",
                 "UPDATE meta SET value = '6' WHERE key = 'schema_version'",
                 "INSERT INTO users (name, created_at) VALUES ('..', '2026-01-01')"):
         conn.execute(sql)
-    store._commit(conn)
-    store._release(conn, True)
+    store.db.commit(conn)
+    store.db.release(conn, True)
     again = make_store()
     assert again.schema_version() == SCHEMA_VERSION >= 7
     assert [v.id for v in again.votes("ana")] == [vid] and again.votes("..") == []

@@ -264,14 +264,14 @@ def test_sigkill_between_the_two_activations_is_all_or_nothing(home):
         try:
             os.close(r)
             lab = _lab(home)
-            real = lab.store._activate
+            real = lab.store._models._activate
 
             def activate(conn, vid, user):  # inside the activation transaction
                 real(conn, vid, user)
                 os.write(w, b"A")
                 time.sleep(5)
 
-            lab.store._activate = activate
+            lab.store._models._activate = activate
             lab.train(USER, TrainConfig(**CFG), cv_folds=0)
             code = 0
         except BaseException:  # noqa: BLE001

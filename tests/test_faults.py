@@ -169,7 +169,7 @@ def test_a_read_only_database_serves_reads_and_refuses_writes_with_503(tmp_path,
     settings, client = _home_with_votes(tmp_path, monkeypatch)
     client.close()
     before = sorted(v.id for v in __import__("pantry.storage.store", fromlist=["Store"]).Store(settings.db_path).votes())
-    import pantry.storage.store as store_mod
+    import pantry.storage.sqlite_backend as store_mod
     real = os.access
     # root passes every chmod: deny W_OK the way a read-only mount or folder does
     monkeypatch.setattr(store_mod.os, "access",

@@ -49,6 +49,58 @@ def test_packages_import_only_what_their_docstring_allows(package, allowed):
     assert not {k: v for k, v in bad.items() if v}, f"pantry.{package} imports outside its layer"
 
 
+def _import_cycles(package: str) -> list[list[str]]:
+    """The import cycles among one subpackage's modules (lazy imports included; `from
+    pantry.x import y` counts as importing module `pantry.x.y` when y is one)."""
+    root = LIBRARY / package
+    mods = {f"pantry.{package}" + ("" if p.stem == "__init__" else f".{p.stem}"): p for p in root.glob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in mods.items():
+        out: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                out.update(f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in mods else node.module
+                           for a in node.names)
+            elif isinstance(node, ast.Import):
+                out.update(a.name for a in node.names)
+        graph[name] = {m for m in out if m in mods and m != name}
+    found: list[list[str]] = []
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> None:
+        if name in path:
+            found.append(path[path.index(name):] + [name])
+            return
+        if name not in done:
+            done.add(name)
+            for nxt in sorted(graph[name]):
+                visit(nxt, path + [name])
+
+    for name in sorted(graph):
+        visit(name, [])
+    return found
+
+
+def test_storage_modules_form_no_import_cycle():
+    """The store is split by what it keeps (one module each) over two backends: each layer
+    imports only the ones below it, so none needs the other half-initialised."""
+    assert len(_imports("storage")) >= 10  # the split is there to check
+    assert _import_cycles("storage") == []
+
+
+def test_the_postgresql_store_differs_only_by_its_backend():
+    """PostgreSQL is a backend the store is built on (composition), not a subclass overriding
+    the store's methods: `PostgresStore` only chooses the backend."""
+    from pantry.storage.backend import Backend
+    from pantry.storage.postgres_backend import PostgresBackend
+    from pantry.storage.sqlite_backend import SqliteBackend
+    from pantry.storage.store import PostgresStore, Store
+
+    assert {k for k, v in vars(PostgresStore).items() if callable(v)} == {"__init__", "__repr__"}
+    assert issubclass(PostgresStore, Store) and issubclass(PostgresBackend, Backend)
+    assert issubclass(SqliteBackend, Backend)
+
+
 def test_nothing_in_the_library_imports_the_http_api():
     """pantry.api is a top layer (like lab and cli): it may import all of pantry, nothing imports it."""
     users = {str(p.relative_to(REPO)) for p in LIBRARY.rglob("*.py") if "api" not in p.relative_to(LIBRARY).parts[:1]

@@ -240,7 +240,7 @@ def test_failed_personal_save_leaves_previous_models_active(home, monkeypatch, c
 def test_activation_failure_half_way_is_undone(home, monkeypatch):
     lab = _lab(home)
     before = {u: lab.store.active_model(u).id for u in (None, USER)}
-    real = lab.store._activate
+    real = lab.store._models._activate
     seen = []
 
     def activate(conn, vid, user):  # the second scope's switch fails inside the one transaction
@@ -249,10 +249,10 @@ def test_activation_failure_half_way_is_undone(home, monkeypatch):
             raise sqlite3.OperationalError("database is locked")
         return real(conn, vid, user)
 
-    monkeypatch.setattr(lab.store, "_activate", activate)
+    monkeypatch.setattr(lab.store._models, "_activate", activate)
     with pytest.raises(Exception, match="nothing was activated|previous models stay active"):
         lab.train(USER, TrainConfig(members=1), cv_folds=0)
-    monkeypatch.setattr(lab.store, "_activate", real)
+    monkeypatch.setattr(lab.store._models, "_activate", real)
     assert len(seen) == 2  # the population scope was switched, then rolled back with the rest
     assert {u: lab.store.active_model(u).id for u in (None, USER)} == before
 

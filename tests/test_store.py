@@ -21,6 +21,7 @@ from pantry.errors import InvalidInput, PantryError
 from pantry.domain.recipes import Recipe, recipe_from_dict, recipe_from_text, recipe_to_text
 from pantry.settings import Settings
 from pantry.storage.store import SCHEMA_VERSION, RecipeConflict, Store, StoreError, UnknownRecipe
+from pantry.evaluation.reports import votes_frame
 from pantry.domain.votes import Vote, check_vote, pair_from_trl, validate_user_name, vote_from_dict
 
 
@@ -267,7 +268,7 @@ def test_soft_delete_undo_restore_counts(store, recipes):
     assert store.undo_last_vote("nobody") is None
     with pytest.raises(InvalidInput, match="no vote with id"):
         store.delete_vote(12345)
-    frame = store.votes_frame("bo", include_deleted=True)
+    frame = votes_frame(store, "bo", include_deleted=True)
     assert list(frame["id"]) == ids and frame["deleted"].tolist() == [False, False, True, True]
     assert frame.loc[0, "a_title"] == recipes[0].title and str(frame["created_at"].dt.tz) == "UTC"
 
@@ -548,7 +549,7 @@ def test_failed_import_records_nothing(store, recipes):
 def test_votes_frame_says_what_was_chosen(store, recipes):
     store.add_vote(Vote(user="me", a=recipes[0].id, b=recipes[1].id, outcome="b", left="b"))
     batch, _ = store.import_records([], [Vote(user="me", a=recipes[2].id, b=recipes[3].id, outcome="tie")], "f")
-    frame = store.votes_frame()
+    frame = votes_frame(store)
     assert list(frame["choice"]) == ["left: Dish 1 beat Dish 0", "tie: Dish 2 and Dish 3 about equal"]
     assert frame["batch"].isna().tolist() == [True, False] and frame["batch"].iloc[1] == batch.id
 

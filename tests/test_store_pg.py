@@ -237,11 +237,13 @@ def test_postgresql_schema_from_empty_and_rerun(pg_url, tmp_path):
     assert types["weights"] == "bytea" and vec == "bytea" and identity == "YES"
     again = PostgresStore(pg_url, tmp_path / "w")  # a current schema is opened without migrating
     assert again.schema_version() == SCHEMA_VERSION and again.list_users() == ["bo"]
-    conn = again._connect()  # every migration step run again on the current schema: idempotent
-    again._begin_schema(conn)
-    again._migrate(conn, 0)
-    again._commit(conn)
-    again._release(conn, True)
+    from pantry.storage.schema import _migrate
+
+    conn = again.db.connect()  # every migration step run again on the current schema: idempotent
+    again.db.begin_schema(conn)
+    _migrate(again.db, conn, 0, again.weights_dir)
+    again.db.commit(conn)
+    again.db.release(conn, True)
     assert again.schema_version() == SCHEMA_VERSION and again.list_users() == ["bo"]
 
 
@@ -329,7 +331,7 @@ def test_postgresql_error_inside_a_write_rolls_everything_back(pg_url, tmp_path)
 
     store = PostgresStore(pg_url, tmp_path / "w")
     with pytest.raises(ZeroDivisionError):
-        with store._write() as conn:
+        with store.db.write() as conn:
             conn.execute("INSERT INTO users (name, created_at) VALUES (?, ?)", ("ghost", "2026-01-01"))
             1 / 0
     assert store.list_users() == []

@@ -259,7 +259,7 @@ def test_python_error_inside_a_write_is_kept_when_rollback_fails(tmp_path):
         pass
 
     with pytest.raises(Boom):
-        with store._write() as conn:
+        with store.db.write() as conn:
             conn.execute("INSERT INTO meta (key, value) VALUES ('x', 'y')")
             conn.execute("ROLLBACK")  # the transaction is gone before the failure
             raise Boom("the real problem")
@@ -365,7 +365,7 @@ def test_unwritable_file_is_opened_read_only(tmp_path, monkeypatch):
     path = tmp_path / "pantry.sqlite3"
     _populate(path)
     # Detection goes through os.access (root passes every chmod, so deny W_OK here).
-    import pantry.storage.store as store_mod
+    import pantry.storage.sqlite_backend as store_mod
 
     real = os.access
     monkeypatch.setattr(store_mod.os, "access",
@@ -376,7 +376,7 @@ def test_unwritable_file_is_opened_read_only(tmp_path, monkeypatch):
 def test_sqlite_refusing_writes_at_open_falls_back_to_read_only(tmp_path, monkeypatch):
     path = tmp_path / "pantry.sqlite3"
     _populate(path)
-    import pantry.storage.store as store_mod
+    import pantry.storage.sqlite_backend as store_mod
 
     real_connect = store_mod.sqlite3.connect
 

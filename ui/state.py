@@ -71,11 +71,13 @@ def clear() -> None:
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _votes_frame(settings_key, stamp: tuple):
-    return get_lab().store.votes_frame(include_deleted=True)
+    from pantry.evaluation.reports import votes_frame
+
+    return votes_frame(get_lab().store, include_deleted=True)
 
 
 def all_votes_frame():
-    """Every profile's votes (deleted too) as `Store.votes_frame` gives them, cached until any
-    write to the database (`change_stamp(None)`). Shared between sessions: read it, never
-    change it in place (filtering makes new frames)."""
+    """Every profile's votes (deleted too) as `pantry.evaluation.reports.votes_frame` gives
+    them, cached until any write to the database (`change_stamp(None)`). Shared between
+    sessions: read it, never change it in place (filtering makes new frames)."""
     return _votes_frame(settings(), get_lab().store.change_stamp(None))

@@ -99,7 +99,8 @@ def _import(default_user: str) -> None:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _votes_table(view: pd.DataFrame, batch_names: dict) -> pd.DataFrame:
-    """The votes as shown: in words, with where each came from (derived from `votes_frame`)."""
+    """The votes as shown: in words, with where each came from (derived from
+    `pantry.evaluation.reports.votes_frame`)."""
     return pd.DataFrame({
         "id": view["id"],
         "profile": view["user"],

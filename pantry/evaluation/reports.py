@@ -3,7 +3,7 @@
 Each function takes the `Lab` (or its store) and plain values and returns pandas
 DataFrames or small dataclasses that the pages chart and show:
 
-- `votes_summary`: votes per profile and outcome;
+- `votes_summary`: votes per profile and outcome; `votes_frame`: every vote, one row each;
 - `probe_recipes`: the recipe set to score (recent, all, or an uploaded JSONL);
 - `score_table`: every chosen model version's scores and uncertainty on the probe set;
 - `held_out_votes`: the validation split training uses (a refitted model has seen it: never
@@ -27,6 +27,7 @@ import math
 import os
 import tempfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -36,7 +37,7 @@ from pantry.evaluation.diagnostics import (PositionBias, bt_probability, collaps
                           nearest_distance, position_bias, score_spread, strict_pairwise_accuracy)
 from pantry.errors import InvalidInput
 from pantry.domain.recipes import Recipe
-from pantry.domain.votes import OUTCOMES, Vote
+from pantry.domain.votes import DECISIVE, OUTCOMES, Vote, describe_vote
 from pantry.model.training import validation_split
 
 PROBE_SOURCES = {"recent": "recent generated recipes", "all": "all recipes in the store",
@@ -63,6 +64,33 @@ def votes_summary(store, user: str | None = None) -> pd.DataFrame:
         row["total"] += n
     columns = ["profile", *dict.fromkeys(OUTCOME_LABELS.values()), "total", "deleted"]
     return pd.DataFrame(list(rows.values()), columns=columns)
+
+
+def votes_frame(store, user: str | None = None, include_deleted: bool = False,
+                since: str | datetime | None = None) -> pd.DataFrame:
+    """`store`'s votes as a DataFrame (the Data page's table), one row per vote, with recipe
+    titles and a UTC datetime column.
+
+    Columns: id, user, a, b, a_title, b_title, outcome, strength, left, reasons, pantry,
+    created_at (datetime64, UTC), model_version, generator, deleted, batch (the import
+    batch id, <NA> for votes cast in the app), choice (the vote in words, from
+    `pantry.domain.votes.describe_vote`).
+    """
+    votes = store.votes(user=user, include_deleted=include_deleted, since=since)
+    titles = {rid: r.title for rid, r in store.get_recipes({x for v in votes for x in (v.a, v.b)}).items()}
+    batches = store.vote_batches() if votes else {}
+    columns = ["id", "user", "a", "b", "a_title", "b_title", "outcome", "strength", "left", "reasons",
+               "pantry", "created_at", "model_version", "generator", "deleted", "batch", "choice"]
+    rows = [{"id": v.id, "user": v.user, "a": v.a, "b": v.b, "a_title": titles.get(v.a),
+             "b_title": titles.get(v.b), "outcome": v.outcome, "strength": v.strength, "left": v.left,
+             "reasons": list(v.reasons), "pantry": list(v.pantry), "created_at": v.created_at,
+             "model_version": v.model_version, "generator": v.generator, "deleted": v.deleted,
+             "batch": batches.get(v.id), "choice": describe_vote(v, titles)}
+            for v in votes]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, format="ISO8601")
+    frame["batch"] = frame["batch"].astype("Int64")
+    return frame
 
 
 def human_position_bias(votes: Sequence[Vote]) -> PositionBias:
