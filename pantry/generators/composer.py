@@ -24,7 +24,9 @@ their ingredients the pantry holds, within a band below the best; a batch uses o
 per recipe, drafts a few more recipes than asked and keeps those made most from the pantry
 while covering every pantry item; a draft is drawn again when it uses nothing from the
 pantry or fails a check of `pantry.generators.realism` (an unused ingredient, a cold pan,
-clashing mains); `GenerationRequest.recent` keeps a session from getting the same dish, or
+clashing mains); a "veg" or "protein" slot also takes the pantry's versatile items of its
+kind (`_options`), a slot buys a spoonful rather than a main where it can, and a spoonful
+(garlic, soy sauce) does not count towards a share; `GenerationRequest.recent` keeps a session from getting the same dish, or
 one family over its share, again. `family_choice="random"` turns all this off (the bench's
 baseline).
 
