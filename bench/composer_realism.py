@@ -5,7 +5,8 @@ candidates, a random valid pair shown per round) are made three ways in one run:
 
 - after: the working tree;
 - random dish book: the working tree with `OfflineComposer(family_choice="random")`, a
-  uniformly random feasible family per candidate (the baseline the issue names);
+  uniformly random feasible family per candidate and the pair chosen without
+  `pantry.compare.fit_for_pantry` (the baseline the issue names);
 - before: the composer, dish book and Compare filters of an older revision (`--before`,
   default the branch point of issue 18's composer work), extracted with `git archive`.
 
@@ -40,8 +41,8 @@ BIG_PANTRY = 6  # recognised items: a pantry that allows most dishes to come mos
 def run_sessions(tree: Path, out: Path, sessions: int, rounds: int, family_choice: str | None = None) -> float:
     cmd = [sys.executable, str(ROOT / "bench" / "composer_sessions.py"), str(out), "--sessions", str(sessions),
            "--rounds", str(rounds)]
-    if family_choice:
-        cmd += ["--family-choice", family_choice]
+    if family_choice:  # the baseline: a random family and a random valid pair, no pantry fit
+        cmd += ["--family-choice", family_choice, "--no-fit"]
     env = {**os.environ, "PYTHONPATH": str(tree), "HF_HUB_OFFLINE": "1"}
     t = time.perf_counter()
     subprocess.run(cmd, env=env, cwd=tree, check=True)

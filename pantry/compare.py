@@ -39,6 +39,7 @@ REASONS = ("too long", "missing ingredients", "bland", "too complex", "not my cu
 CHOICES = ("left", "right", "tie", "both_bad")  # what the buttons say; "skip" saves nothing
 RANDOM_SHARE = 0.2  # share of pairs picked at random (keeps the data unbiased by the model)
 MAX_NOTE_CHARS = 200
+PANTRY_FIT_BAND = 0.25  # a pair's recipes are at most this far below the best candidate's pantry share
 
 
 class NoPairAvailable(PantryError):
@@ -160,6 +161,28 @@ def drop_recently_shown(recipes: Sequence[Recipe], recent: Sequence[Recipe],
     return fresh if len(fresh) >= 2 else list(recipes)
 
 
+def fit_for_pantry(recipes: Sequence[Recipe], pantry: Sequence[str], band: float = PANTRY_FIT_BAND) -> list[Recipe]:
+    """The candidates made about as much from the pantry as the best one: those whose share of
+    main ingredients the pantry holds (`pantry.generators.realism.pantry_share`) is at most
+    `band` below the best candidate's, so the pair shown is two dishes of this pantry whatever
+    generator made them. Keeps order; keeps everything when the pantry is empty, when no
+    candidate has a share, or when fewer than two would remain.
+
+    Parameters: `recipes` the round's distinct candidates; `pantry` canonical item names.
+    Returns: the candidates to choose the pair from."""
+    if not pantry or len(recipes) <= 2:
+        return list(recipes)
+    from pantry.generators.realism import pantry_share
+
+    shares = [pantry_share(r, pantry) for r in recipes]
+    known = [s for s in shares if s is not None]
+    if not known:
+        return list(recipes)
+    floor = max(known) - band
+    kept = [r for r, s in zip(recipes, shares) if s is None or s >= floor]
+    return kept if len(kept) >= 2 else list(recipes)
+
+
 # ---------------------------------------------------------------------------------- pairs
 
 def valid_pairs(recipes: Sequence[Recipe], dup: Callable[[Recipe, Recipe], bool] | None = None
@@ -254,6 +277,7 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
         raise GeneratorError(f"{used.name} returned no recipes; try again or change the pantry")
     same = Duplicates()
     distinct = drop_recently_shown(drop_near_duplicates(recipes), recent, same)
+    distinct = fit_for_pantry(distinct, tuple(request.pantry))  # two dishes of this pantry
     dropped = len(recipes) - len(distinct)
     if len(distinct) < 2:
         raise NoPairAvailable(
