@@ -200,3 +200,25 @@ def test_a_round_made_ahead_with_an_equal_generator_choice_shows_no_fallback_not
     fresh = _choice(gen)  # another object, same generator
     rnd = prepare_round(round_lab, fresh, _request(seed=8), "ana", np.random.default_rng(0), prefetch=ahead)
     assert gen.calls == 1 and rnd.notes == []
+
+
+def test_fit_for_pantry_leaves_out_candidates_far_below_the_best_share():
+    """Issue 18: the pair shown is two dishes of this pantry. A candidate whose share of main
+    ingredients from the pantry is more than 0.25 below the best candidate's is left out
+    (whatever generator made it); nothing is left out without a pantry, or when fewer than
+    two would remain."""
+    from pantry.compare import fit_for_pantry
+    from pantry.domain.recipes import recipe_from_dict
+
+    def dish(title, lines):
+        return recipe_from_dict({"title": title, "ingredients": lines, "steps": ["Cook everything and serve."]})
+
+    pantry = ("tofu", "broccoli", "rice noodle")
+    full = dish("Tofu Noodles", ["200 g tofu", "150 g broccoli", "160 g rice noodles", "2 cloves garlic"])
+    most = dish("Tofu Stir-Fry", ["200 g tofu", "150 g broccoli", "160 g rice noodles", "100 g carrot"])  # 0.75
+    none = dish("Salmon Frittata", ["150 g smoked salmon", "4 eggs", "100 g peas"])
+    half = dish("Tofu Curry", ["200 g tofu", "400 ml coconut milk"])  # 0.5: out
+    assert fit_for_pantry([full, none, most, half], pantry) == [full, most]
+    assert fit_for_pantry([full, none, most, half], ()) == [full, none, most, half]
+    assert fit_for_pantry([full, none, half], pantry) == [full, none, half]  # fewer than two would remain
+    assert fit_for_pantry([full, none], pantry) == [full, none]

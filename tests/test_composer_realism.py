@@ -33,7 +33,7 @@ import pytest
 
 import statistics
 
-from pantry.compare import drop_recently_shown, valid_pairs
+from pantry.compare import drop_recently_shown, fit_for_pantry, valid_pairs
 from pantry.generators.realism import (clashes, heat_order_problems, is_spoonful, main_ingredients, pantry_share,
                                        unused_lines)
 from pantry.kitchen.dedupe import drop_near_duplicates, near_duplicate, same_dish, same_family, signature
@@ -217,6 +217,8 @@ def _sessions(composer: OfflineComposer):
             request = GenerationRequest(pantry=reading.pantry, amounts=reading.amounts, n=6,
                                         seed=rng.randrange(1 << 31), recent=tuple(recent))
             distinct = drop_recently_shown(drop_near_duplicates(composer.generate(request)), recent)
+            if composer._family_choice == "pantry":  # as prepare_round; the baseline picks any valid pair
+                distinct = fit_for_pantry(distinct, reading.pantry)
             i, j = rng.choice(valid_pairs(distinct))
             pair = (distinct[i], distinct[j])
             shown.append((r, pair))
@@ -250,7 +252,7 @@ def test_sessions_use_the_pantry_first(sessions):
     shares = [s for rd, shown in after for _, pair in shown for x in pair
               if (s := pantry_share(x, rd.pantry, kb)) is not None]
     most = sum(s >= 0.5 for s in shares) / len(shares)
-    assert most >= 0.65, most  # 0.74 measured; the bench: 0.94 (0.50 in the first round of issue 18)
+    assert most >= 0.68, most  # 0.76 measured; the bench: 0.955 (0.50 in the first round of issue 18)
 
 
 def test_every_pantry_item_is_used_within_three_rounds(sessions):
