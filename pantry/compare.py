@@ -277,8 +277,8 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
         raise GeneratorError(f"{used.name} returned no recipes; try again or change the pantry")
     same = Duplicates()
     distinct = drop_recently_shown(drop_near_duplicates(recipes), recent, same)
+    dropped = len(recipes) - len(distinct)  # duplicates only: the pantry fit below is not a duplicate
     distinct = fit_for_pantry(distinct, tuple(request.pantry))  # two dishes of this pantry
-    dropped = len(recipes) - len(distinct)
     if len(distinct) < 2:
         raise NoPairAvailable(
             f"{used.name} returned {len(recipes)} recipe(s) but fewer than two different ones; "
