@@ -277,8 +277,7 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
         raise GeneratorError(f"{used.name} returned no recipes; try again or change the pantry")
     same = Duplicates()
     distinct = drop_recently_shown(drop_near_duplicates(recipes), recent, same)
-    dropped = len(recipes) - len(distinct)  # duplicates only: the pantry fit below is not a duplicate
-    distinct = fit_for_pantry(distinct, tuple(request.pantry))  # two dishes of this pantry
+    dropped = len(recipes) - len(distinct)
     if len(distinct) < 2:
         raise NoPairAvailable(
             f"{used.name} returned {len(recipes)} recipe(s) but fewer than two different ones; "
@@ -289,7 +288,11 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
         on_progress(0, len(distinct), "scoring candidates")
     x = lab.features(distinct, tuple(request.pantry))
     mean, std = model_choice.model.score(x, [r.id for r in distinct])
-    i, j, why = pick_pair(distinct, x, model_choice.model, rng, random_share, avoid, same)
+    # The pair: two dishes of this pantry (all candidates stay logged, scored and ranked).
+    fit = {r.id for r in fit_for_pantry(distinct, tuple(request.pantry))}
+    idx = [k for k, r in enumerate(distinct) if r.id in fit]
+    i, j, why = pick_pair([distinct[k] for k in idx], x[idx], model_choice.model, rng, random_share, avoid, same)
+    i, j = idx[i], idx[j]
     left = "a" if rng.random() < 0.5 else "b"
     matchup = Matchup(
         a=Scored(distinct[i], float(mean[i]), float(std[i])),

@@ -222,3 +222,35 @@ def test_fit_for_pantry_leaves_out_candidates_far_below_the_best_share():
     assert fit_for_pantry([full, none, most, half], ()) == [full, none, most, half]
     assert fit_for_pantry([full, none, half], pantry) == [full, none, half]  # fewer than two would remain
     assert fit_for_pantry([full, none], pantry) == [full, none]
+
+
+def test_prepare_round_shows_a_pair_of_this_pantry_and_still_logs_every_candidate(round_lab):
+    """Two candidates made from the pantry and two that use almost nothing of it: every round's
+    pair is the first two (fit_for_pantry), whatever the model or the random draw; all four
+    are still stored as generated and ranked."""
+    from pantry.compare import prepare_round
+    from pantry.domain.recipes import recipe_from_dict
+
+    def dish(title, lines, step):
+        return recipe_from_dict({"title": title, "ingredients": lines, "steps": [step]})
+
+    good = [dish("Tofu Noodles", ["200 g tofu", "150 g broccoli", "160 g rice noodles"],
+                 "Fry the tofu and broccoli, toss with the noodles."),
+            dish("Broccoli Tofu Bake", ["250 g tofu", "200 g broccoli", "2 tbsp soy sauce"],
+                 "Bake the tofu and broccoli with the soy sauce for 25 minutes.")]
+    far = [dish("Salmon Frittata", ["150 g smoked salmon", "4 eggs", "100 g peas"],
+                "Whisk the eggs, add the salmon and peas, and cook in a pan."),
+           dish("Lamb Pilaf", ["300 g lamb", "160 g basmati rice", "1 carrot"],
+                "Brown the lamb, then simmer with the rice and carrot.")]
+
+    class Fixed:
+        name = "fixed"
+
+        def generate(self, request, on_progress=None):
+            return [far[0], good[0], far[1], good[1]]
+
+    for seed in range(6):
+        rnd = prepare_round(round_lab, _choice(Fixed()), _request(pantry=("tofu", "broccoli", "rice noodle"), seed=seed),
+                            "ana", np.random.default_rng(seed), random_share=0.5)
+        assert {rnd.matchup.a.recipe.id, rnd.matchup.b.recipe.id} == {r.id for r in good}
+        assert len(rnd.matchup.ranking) == 4
