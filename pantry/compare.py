@@ -5,7 +5,8 @@ layer of widgets and the rules are unit-tested:
 
 - `prepare_round` generates candidates, drops near-duplicates, scores them with the
   profile's model and picks what to show: the most informative pair for the model (with a
-  share of random pairs mixed in), or, in "just cook" mode, the model's best-of-N ranking;
+  share of random pairs mixed in) among the candidates that fit the pantry
+  (`fit_for_pantry`), or, in "just cook" mode, the model's best-of-N ranking;
 - `Matchup` is one pair on screen with its randomised left/right placement and the
   (hidden until the vote) scores;
 - `vote_from_click` maps "left better" etc. to a stored `Vote` (a/b outcome, strength,
