@@ -428,3 +428,6 @@ def test_flexible_slots_take_the_pantrys_versatile_items_only():
     assert "potato" not in composer._options(chow, veg, frozenset({"broccoli", "potato"}))  # a base elsewhere
     assert composer._options(chow, base, frozenset({"broccoli", "quinoa"})) == base.options
     assert OfflineComposer(family_choice="random")._options(chow, veg, frozenset({"broccoli"})) == veg.options
+    ratatouille = next(f for f in book.families if f.id == "ratatouille")  # its vegetables are the dish
+    rveg = next(s for s in ratatouille.slots if s.role == "veg")
+    assert not rveg.substitute and composer._options(ratatouille, rveg, frozenset({"kale", "carrot"})) == rveg.options

@@ -555,8 +555,10 @@ class OfflineComposer:
         """The slot's options, plus, pantry first, a versatile pantry item of the same kind the
         slot does not list (a stir-fry's vegetables take the pantry's broccoli, a curry's
         protein the pantry's pork when it lists beef): a cook uses what they have before
-        buying. Only in a slot of that kind (its options' kitchen categories) of a cooked dish."""
-        extra = self._versatile().get(slot.role) if self._family_choice == "pantry" and pantry else None
+        buying. Only in a slot of that kind (its options' kitchen categories) of a cooked dish,
+        and not where the dish book says the options are the dish (`Slot.substitute`)."""
+        extra = (self._versatile().get(slot.role) if self._family_choice == "pantry" and pantry and slot.substitute
+                 else None)
         if not extra:
             return slot.options
         key = (id(slot), pantry)
