@@ -84,7 +84,9 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             distinct = drop_recently_shown(drop_near_duplicates(made), recent)
             distinct = fit_for_pantry(distinct, reading.pantry) if fit_for_pantry else distinct
-            pairs = valid_pairs(distinct)
+            # As prepare_round: no pair of one family while another is left (revisions with fit_for_pantry).
+            pairs = (valid_pairs(distinct, compare.Duplicates(family=True)) if fit_for_pantry else []) \
+                or valid_pairs(distinct)
             if not pairs:
                 continue
             i, j = rng.choice(pairs)

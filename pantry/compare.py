@@ -29,7 +29,7 @@ import numpy as np
 
 from pantry.base import ProgressFn
 from pantry.kitchen.dedupe import (DEFAULT_THRESHOLD, drop_near_duplicates, fresh_for_session, near_duplicate,
-                                  signature, signature_similarity)
+                                  same_family, signature, signature_similarity)
 from pantry.errors import GeneratorError, InvalidInput, PantryError
 from pantry.domain.recipes import Recipe
 from pantry.domain.votes import Vote
@@ -130,10 +130,13 @@ def reason_about(reason: str, vote: Vote) -> tuple[str | None, str]:
 
 class Duplicates:
     """`near_duplicate` with each recipe's signature computed once (a round compares every
-    candidate with every other and with the recent rounds' recipes: dozens of pairs)."""
+    candidate with every other and with the recent rounds' recipes: dozens of pairs).
+    `family=True` also calls two dishes of one family (`pantry.kitchen.dedupe.same_family`:
+    a yaki udon and a pad thai) duplicates: the rule for the pair shown."""
 
-    def __init__(self) -> None:
+    def __init__(self, family: bool = False) -> None:
         self._sigs: dict[str, object] = {}
+        self._family = family
 
     def _sig(self, recipe: Recipe):
         key = recipe.id
@@ -142,7 +145,9 @@ class Duplicates:
         return self._sigs[key]
 
     def __call__(self, a: Recipe, b: Recipe) -> bool:
-        return a.id == b.id or signature_similarity(self._sig(a), self._sig(b)) >= DEFAULT_THRESHOLD
+        sa, sb = self._sig(a), self._sig(b)
+        return (a.id == b.id or signature_similarity(sa, sb) >= DEFAULT_THRESHOLD
+                or (self._family and same_family(sa, sb)))
 
 
 def drop_recently_shown(recipes: Sequence[Recipe], recent: Sequence[Recipe],
@@ -292,7 +297,10 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
     # The pair: two dishes of this pantry (all candidates stay logged, scored and ranked).
     fit = {r.id for r in fit_for_pantry(distinct, tuple(request.pantry))}
     idx = [k for k, r in enumerate(distinct) if r.id in fit]
-    i, j, why = pick_pair([distinct[k] for k in idx], x[idx], model_choice.model, rng, random_share, avoid, same)
+    shown = [distinct[k] for k in idx]
+    apart = Duplicates(family=True)  # nor two dishes of one family, while another pair is left
+    i, j, why = pick_pair(shown, x[idx], model_choice.model, rng, random_share, avoid,
+                          apart if valid_pairs(shown, apart) else same)
     i, j = idx[i], idx[j]
     left = "a" if rng.random() < 0.5 else "b"
     matchup = Matchup(

@@ -254,3 +254,45 @@ def test_prepare_round_shows_a_pair_of_this_pantry_and_still_logs_every_candidat
                             "ana", np.random.default_rng(seed), random_share=0.5)
         assert {rnd.matchup.a.recipe.id, rnd.matchup.b.recipe.id} == {r.id for r in good}
         assert len(rnd.matchup.ranking) == 4
+
+
+def test_prepare_round_never_pairs_two_dishes_of_one_family_while_another_pair_is_left(round_lab):
+    """An omelette and a frittata (one method, other fillings: not near-duplicates) and a
+    stir-fry: every pair shown has the stir-fry; with only the two egg dishes, they are still a pair."""
+    from pantry.compare import Duplicates, prepare_round
+    from pantry.domain.recipes import recipe_from_dict
+    from pantry.kitchen.dedupe import near_duplicate
+
+    method = ["Whisk the eggs with a pinch of salt.", "Melt the butter in a frying pan over a medium heat.",
+              "Pour in the eggs, scatter over the filling, cook until just set, fold and serve."]
+    om1 = recipe_from_dict({"title": "Spinach Omelette", "ingredients": ["3 eggs", "80 g spinach", "10 g butter"],
+                            "steps": method})
+    om2 = recipe_from_dict({"title": "Mushroom and Feta Frittata",
+                            "ingredients": ["4 eggs", "100 g mushrooms", "40 g feta", "10 g butter"],
+                            "steps": ["Whisk the eggs with the feta.",
+                                      "Melt the butter in a frying pan over a medium heat and soften the mushrooms.",
+                                      "Pour in the eggs, cook until just set, fold and serve."]})
+    fry = recipe_from_dict({"title": "Egg Fried Spinach with Mushrooms",
+                            "ingredients": ["2 eggs", "150 g spinach", "150 g mushrooms", "1 tbsp vegetable oil"],
+                            "steps": ["Heat the oil in a wok until smoking.",
+                                      "Stir-fry the mushrooms for 4 minutes, then the spinach until wilted.",
+                                      "Push aside, scramble the eggs in the wok and toss everything with soy."]})
+    assert not near_duplicate(om1, om2) and Duplicates(family=True)(om1, om2) and not Duplicates()(om1, om2)
+
+    class Fixed:
+        name = "fixed"
+
+        def __init__(self, recipes):
+            self.recipes = recipes
+
+        def generate(self, request, on_progress=None):
+            return list(self.recipes)
+
+    pantry = ("egg", "spinach", "mushroom", "feta")
+    for seed in range(8):
+        rnd = prepare_round(round_lab, _choice(Fixed([om1, om2, fry])), _request(pantry=pantry, seed=seed),
+                            "ana", np.random.default_rng(seed), random_share=0.5)
+        assert fry.id in {rnd.matchup.a.recipe.id, rnd.matchup.b.recipe.id}
+    rnd = prepare_round(round_lab, _choice(Fixed([om1, om2])), _request(pantry=pantry), "ana",
+                        np.random.default_rng(0))
+    assert {rnd.matchup.a.recipe.id, rnd.matchup.b.recipe.id} == {om1.id, om2.id}

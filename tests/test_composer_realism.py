@@ -33,7 +33,7 @@ import pytest
 
 import statistics
 
-from pantry.compare import drop_recently_shown, fit_for_pantry, valid_pairs
+from pantry.compare import Duplicates, drop_recently_shown, fit_for_pantry, valid_pairs
 from pantry.generators.realism import (clashes, heat_order_problems, is_spoonful, main_ingredients, pantry_share,
                                        unused_lines)
 from pantry.kitchen.dedupe import drop_near_duplicates, near_duplicate, same_dish, same_family, signature
@@ -217,9 +217,11 @@ def _sessions(composer: OfflineComposer):
             request = GenerationRequest(pantry=reading.pantry, amounts=reading.amounts, n=6,
                                         seed=rng.randrange(1 << 31), recent=tuple(recent))
             distinct = drop_recently_shown(drop_near_duplicates(composer.generate(request)), recent)
+            pairs = []
             if composer._family_choice == "pantry":  # as prepare_round; the baseline picks any valid pair
                 distinct = fit_for_pantry(distinct, reading.pantry)
-            i, j = rng.choice(valid_pairs(distinct))
+                pairs = valid_pairs(distinct, Duplicates(family=True))
+            i, j = rng.choice(pairs or valid_pairs(distinct))
             pair = (distinct[i], distinct[j])
             shown.append((r, pair))
             recent = (recent + list(pair))[-12:]
