@@ -4,8 +4,9 @@ Runs against whatever `pantry` is first on the path, so `bench/composer_realism.
 it on an older revision (extracted with `git archive`) for the "before" figures. It only uses
 calls that every revision since the composer's dish book has: `read_pantry`,
 `GenerationRequest`, `OfflineComposer.generate`, `drop_near_duplicates`,
-`drop_recently_shown` and `valid_pairs`. Each round does what the Compare page does: 6
-candidates, near-duplicates and recently shown dishes dropped, then a pair; the pair is a
+`drop_recently_shown` and `valid_pairs` (and `fit_for_pantry` where the revision has it).
+Each round does what the Compare page does: 6 candidates, near-duplicates and recently
+shown dishes dropped, those far below the best pantry share left out, then a pair; the pair is a
 random valid pair (a new user's model has no preference worth simulating). Where the
 request has `recent` (the session's latest recipes), it is passed, as the Compare page does.
 
@@ -54,9 +55,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sessions", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--family-choice", default=None, help="'random': a uniformly random dish-book family")
+    ap.add_argument("--no-fit", action="store_true", help="choose the pair without `fit_for_pantry`")
     args = ap.parse_args(argv)
 
+    from pantry import compare
     from pantry.compare import drop_recently_shown, valid_pairs
+    fit_for_pantry = None if args.no_fit else getattr(compare, "fit_for_pantry", None)  # not in older revisions
     from pantry.errors import GeneratorError
     from pantry.generators.base import GenerationRequest
     from pantry.generators.composer import OfflineComposer
@@ -79,7 +83,10 @@ def main(argv: list[str] | None = None) -> None:
             except GeneratorError:
                 continue
             distinct = drop_recently_shown(drop_near_duplicates(made), recent)
-            pairs = valid_pairs(distinct)
+            distinct = fit_for_pantry(distinct, reading.pantry) if fit_for_pantry else distinct
+            # As prepare_round: no pair of one family while another is left (revisions with fit_for_pantry).
+            pairs = (valid_pairs(distinct, compare.Duplicates(family=True)) if fit_for_pantry else []) \
+                or valid_pairs(distinct)
             if not pairs:
                 continue
             i, j = rng.choice(pairs)

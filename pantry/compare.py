@@ -5,7 +5,8 @@ layer of widgets and the rules are unit-tested:
 
 - `prepare_round` generates candidates, drops near-duplicates, scores them with the
   profile's model and picks what to show: the most informative pair for the model (with a
-  share of random pairs mixed in), or, in "just cook" mode, the model's best-of-N ranking;
+  share of random pairs mixed in) among the candidates that fit the pantry
+  (`fit_for_pantry`), or, in "just cook" mode, the model's best-of-N ranking;
 - `Matchup` is one pair on screen with its randomised left/right placement and the
   (hidden until the vote) scores;
 - `vote_from_click` maps "left better" etc. to a stored `Vote` (a/b outcome, strength,
@@ -28,7 +29,7 @@ import numpy as np
 
 from pantry.base import ProgressFn
 from pantry.kitchen.dedupe import (DEFAULT_THRESHOLD, drop_near_duplicates, fresh_for_session, near_duplicate,
-                                  signature, signature_similarity)
+                                  same_family, signature, signature_similarity)
 from pantry.errors import GeneratorError, InvalidInput, PantryError
 from pantry.domain.recipes import Recipe
 from pantry.domain.votes import Vote
@@ -39,6 +40,7 @@ REASONS = ("too long", "missing ingredients", "bland", "too complex", "not my cu
 CHOICES = ("left", "right", "tie", "both_bad")  # what the buttons say; "skip" saves nothing
 RANDOM_SHARE = 0.2  # share of pairs picked at random (keeps the data unbiased by the model)
 MAX_NOTE_CHARS = 200
+PANTRY_FIT_BAND = 0.25  # a pair's recipes are at most this far below the best candidate's pantry share
 
 
 class NoPairAvailable(PantryError):
@@ -128,10 +130,13 @@ def reason_about(reason: str, vote: Vote) -> tuple[str | None, str]:
 
 class Duplicates:
     """`near_duplicate` with each recipe's signature computed once (a round compares every
-    candidate with every other and with the recent rounds' recipes: dozens of pairs)."""
+    candidate with every other and with the recent rounds' recipes: dozens of pairs).
+    `family=True` also calls two dishes of one family (`pantry.kitchen.dedupe.same_family`:
+    a yaki udon and a pad thai) duplicates: the rule for the pair shown."""
 
-    def __init__(self) -> None:
+    def __init__(self, family: bool = False) -> None:
         self._sigs: dict[str, object] = {}
+        self._family = family
 
     def _sig(self, recipe: Recipe):
         key = recipe.id
@@ -140,7 +145,9 @@ class Duplicates:
         return self._sigs[key]
 
     def __call__(self, a: Recipe, b: Recipe) -> bool:
-        return a.id == b.id or signature_similarity(self._sig(a), self._sig(b)) >= DEFAULT_THRESHOLD
+        sa, sb = self._sig(a), self._sig(b)
+        return (a.id == b.id or signature_similarity(sa, sb) >= DEFAULT_THRESHOLD
+                or (self._family and same_family(sa, sb)))
 
 
 def drop_recently_shown(recipes: Sequence[Recipe], recent: Sequence[Recipe],
@@ -158,6 +165,28 @@ def drop_recently_shown(recipes: Sequence[Recipe], recent: Sequence[Recipe],
     if len(varied) >= 2:
         return varied
     return fresh if len(fresh) >= 2 else list(recipes)
+
+
+def fit_for_pantry(recipes: Sequence[Recipe], pantry: Sequence[str], band: float = PANTRY_FIT_BAND) -> list[Recipe]:
+    """The candidates made about as much from the pantry as the best one: those whose share of
+    main ingredients the pantry holds (`pantry.generators.realism.pantry_share`) is at most
+    `band` below the best candidate's, so the pair shown is two dishes of this pantry whatever
+    generator made them. Keeps order; keeps everything when the pantry is empty, when no
+    candidate has a share, or when fewer than two would remain.
+
+    Parameters: `recipes` the round's distinct candidates; `pantry` canonical item names.
+    Returns: the candidates to choose the pair from."""
+    if not pantry or len(recipes) <= 2:
+        return list(recipes)
+    from pantry.generators.realism import pantry_share
+
+    shares = [pantry_share(r, pantry) for r in recipes]
+    known = [s for s in shares if s is not None]
+    if not known:
+        return list(recipes)
+    floor = max(known) - band
+    kept = [r for r, s in zip(recipes, shares) if s is None or s >= floor]
+    return kept if len(kept) >= 2 else list(recipes)
 
 
 # ---------------------------------------------------------------------------------- pairs
@@ -265,7 +294,14 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
         on_progress(0, len(distinct), "scoring candidates")
     x = lab.features(distinct, tuple(request.pantry))
     mean, std = model_choice.model.score(x, [r.id for r in distinct])
-    i, j, why = pick_pair(distinct, x, model_choice.model, rng, random_share, avoid, same)
+    # The pair: two dishes of this pantry (all candidates stay logged, scored and ranked).
+    fit = {r.id for r in fit_for_pantry(distinct, tuple(request.pantry))}
+    idx = [k for k, r in enumerate(distinct) if r.id in fit]
+    shown = [distinct[k] for k in idx]
+    apart = Duplicates(family=True)  # nor two dishes of one family, while another pair is left
+    i, j, why = pick_pair(shown, x[idx], model_choice.model, rng, random_share, avoid,
+                          apart if valid_pairs(shown, apart) else same)
+    i, j = idx[i], idx[j]
     left = "a" if rng.random() < 0.5 else "b"
     matchup = Matchup(
         a=Scored(distinct[i], float(mean[i]), float(std[i])),

@@ -200,3 +200,99 @@ def test_a_round_made_ahead_with_an_equal_generator_choice_shows_no_fallback_not
     fresh = _choice(gen)  # another object, same generator
     rnd = prepare_round(round_lab, fresh, _request(seed=8), "ana", np.random.default_rng(0), prefetch=ahead)
     assert gen.calls == 1 and rnd.notes == []
+
+
+def test_fit_for_pantry_leaves_out_candidates_far_below_the_best_share():
+    """Issue 18: the pair shown is two dishes of this pantry. A candidate whose share of main
+    ingredients from the pantry is more than 0.25 below the best candidate's is left out
+    (whatever generator made it); nothing is left out without a pantry, or when fewer than
+    two would remain."""
+    from pantry.compare import fit_for_pantry
+    from pantry.domain.recipes import recipe_from_dict
+
+    def dish(title, lines):
+        return recipe_from_dict({"title": title, "ingredients": lines, "steps": ["Cook everything and serve."]})
+
+    pantry = ("tofu", "broccoli", "rice noodle")
+    full = dish("Tofu Noodles", ["200 g tofu", "150 g broccoli", "160 g rice noodles", "2 cloves garlic"])
+    most = dish("Tofu Stir-Fry", ["200 g tofu", "150 g broccoli", "160 g rice noodles", "100 g carrot"])  # 0.75
+    none = dish("Salmon Frittata", ["150 g smoked salmon", "4 eggs", "100 g peas"])
+    half = dish("Tofu Curry", ["200 g tofu", "400 ml coconut milk"])  # 0.5: out
+    assert fit_for_pantry([full, none, most, half], pantry) == [full, most]
+    assert fit_for_pantry([full, none, most, half], ()) == [full, none, most, half]
+    assert fit_for_pantry([full, none, half], pantry) == [full, none, half]  # fewer than two would remain
+    assert fit_for_pantry([full, none], pantry) == [full, none]
+
+
+def test_prepare_round_shows_a_pair_of_this_pantry_and_still_logs_every_candidate(round_lab):
+    """Two candidates made from the pantry and two that use almost nothing of it: every round's
+    pair is the first two (fit_for_pantry), whatever the model or the random draw; all four
+    are still stored as generated and ranked."""
+    from pantry.compare import prepare_round
+    from pantry.domain.recipes import recipe_from_dict
+
+    def dish(title, lines, step):
+        return recipe_from_dict({"title": title, "ingredients": lines, "steps": [step]})
+
+    good = [dish("Tofu Noodles", ["200 g tofu", "150 g broccoli", "160 g rice noodles"],
+                 "Fry the tofu and broccoli, toss with the noodles."),
+            dish("Broccoli Tofu Bake", ["250 g tofu", "200 g broccoli", "2 tbsp soy sauce"],
+                 "Bake the tofu and broccoli with the soy sauce for 25 minutes.")]
+    far = [dish("Salmon Frittata", ["150 g smoked salmon", "4 eggs", "100 g peas"],
+                "Whisk the eggs, add the salmon and peas, and cook in a pan."),
+           dish("Lamb Pilaf", ["300 g lamb", "160 g basmati rice", "1 carrot"],
+                "Brown the lamb, then simmer with the rice and carrot.")]
+
+    class Fixed:
+        name = "fixed"
+
+        def generate(self, request, on_progress=None):
+            return [far[0], good[0], far[1], good[1]]
+
+    for seed in range(6):
+        rnd = prepare_round(round_lab, _choice(Fixed()), _request(pantry=("tofu", "broccoli", "rice noodle"), seed=seed),
+                            "ana", np.random.default_rng(seed), random_share=0.5)
+        assert {rnd.matchup.a.recipe.id, rnd.matchup.b.recipe.id} == {r.id for r in good}
+        assert len(rnd.matchup.ranking) == 4
+
+
+def test_prepare_round_never_pairs_two_dishes_of_one_family_while_another_pair_is_left(round_lab):
+    """An omelette and a frittata (one method, other fillings: not near-duplicates) and a
+    stir-fry: every pair shown has the stir-fry; with only the two egg dishes, they are still a pair."""
+    from pantry.compare import Duplicates, prepare_round
+    from pantry.domain.recipes import recipe_from_dict
+    from pantry.kitchen.dedupe import near_duplicate
+
+    method = ["Whisk the eggs with a pinch of salt.", "Melt the butter in a frying pan over a medium heat.",
+              "Pour in the eggs, scatter over the filling, cook until just set, fold and serve."]
+    om1 = recipe_from_dict({"title": "Spinach Omelette", "ingredients": ["3 eggs", "80 g spinach", "10 g butter"],
+                            "steps": method})
+    om2 = recipe_from_dict({"title": "Mushroom and Feta Frittata",
+                            "ingredients": ["4 eggs", "100 g mushrooms", "40 g feta", "10 g butter"],
+                            "steps": ["Whisk the eggs with the feta.",
+                                      "Melt the butter in a frying pan over a medium heat and soften the mushrooms.",
+                                      "Pour in the eggs, cook until just set, fold and serve."]})
+    fry = recipe_from_dict({"title": "Egg Fried Spinach with Mushrooms",
+                            "ingredients": ["2 eggs", "150 g spinach", "150 g mushrooms", "1 tbsp vegetable oil"],
+                            "steps": ["Heat the oil in a wok until smoking.",
+                                      "Stir-fry the mushrooms for 4 minutes, then the spinach until wilted.",
+                                      "Push aside, scramble the eggs in the wok and toss everything with soy."]})
+    assert not near_duplicate(om1, om2) and Duplicates(family=True)(om1, om2) and not Duplicates()(om1, om2)
+
+    class Fixed:
+        name = "fixed"
+
+        def __init__(self, recipes):
+            self.recipes = recipes
+
+        def generate(self, request, on_progress=None):
+            return list(self.recipes)
+
+    pantry = ("egg", "spinach", "mushroom", "feta")
+    for seed in range(8):
+        rnd = prepare_round(round_lab, _choice(Fixed([om1, om2, fry])), _request(pantry=pantry, seed=seed),
+                            "ana", np.random.default_rng(seed), random_share=0.5)
+        assert fry.id in {rnd.matchup.a.recipe.id, rnd.matchup.b.recipe.id}
+    rnd = prepare_round(round_lab, _choice(Fixed([om1, om2])), _request(pantry=pantry), "ana",
+                        np.random.default_rng(0))
+    assert {rnd.matchup.a.recipe.id, rnd.matchup.b.recipe.id} == {om1.id, om2.id}

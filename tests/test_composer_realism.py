@@ -33,8 +33,9 @@ import pytest
 
 import statistics
 
-from pantry.compare import drop_recently_shown, valid_pairs
-from pantry.generators.realism import clashes, heat_order_problems, main_ingredients, pantry_share, unused_lines
+from pantry.compare import Duplicates, drop_recently_shown, fit_for_pantry, valid_pairs
+from pantry.generators.realism import (clashes, heat_order_problems, is_spoonful, main_ingredients, pantry_share,
+                                       unused_lines)
 from pantry.kitchen.dedupe import drop_near_duplicates, near_duplicate, same_dish, same_family, signature
 from pantry.errors import GeneratorError
 from pantry.generators.base import GenerationRequest
@@ -216,7 +217,11 @@ def _sessions(composer: OfflineComposer):
             request = GenerationRequest(pantry=reading.pantry, amounts=reading.amounts, n=6,
                                         seed=rng.randrange(1 << 31), recent=tuple(recent))
             distinct = drop_recently_shown(drop_near_duplicates(composer.generate(request)), recent)
-            i, j = rng.choice(valid_pairs(distinct))
+            pairs = []
+            if composer._family_choice == "pantry":  # as prepare_round; the baseline picks any valid pair
+                distinct = fit_for_pantry(distinct, reading.pantry)
+                pairs = valid_pairs(distinct, Duplicates(family=True))
+            i, j = rng.choice(pairs or valid_pairs(distinct))
             pair = (distinct[i], distinct[j])
             shown.append((r, pair))
             recent = (recent + list(pair))[-12:]
@@ -244,7 +249,12 @@ def test_sessions_use_the_pantry_first(sessions):
     after, baseline, elapsed = sessions
     assert elapsed < 40, elapsed
     ours, rand = _median_share(after), _median_share(baseline)
-    assert ours >= 0.35 and ours >= 1.8 * rand, (ours, rand)  # 0.40 against 0.17 measured
+    assert ours >= 0.55 and ours >= 2.5 * rand, (ours, rand)  # 0.60 against 0.20 measured (0.40 / 0.17 before)
+    kb = load_kitchen()
+    shares = [s for rd, shown in after for _, pair in shown for x in pair
+              if (s := pantry_share(x, rd.pantry, kb)) is not None]
+    most = sum(s >= 0.5 for s in shares) / len(shares)
+    assert most >= 0.68, most  # 0.76 measured; the bench: 0.955 (0.50 in the first round of issue 18)
 
 
 def test_every_pantry_item_is_used_within_three_rounds(sessions):
@@ -301,7 +311,9 @@ def test_the_issue_pantry_gets_no_pancakes_or_fish_and_uses_its_items():
     assert all(set(main_ingredients(r, kb)) & set(reading.pantry) for r in recipes), titles  # nothing from the pantry
     assert not [c for r in recipes for c in clashes(r, kb)]
     shares = [pantry_share(r, reading.pantry, kb) for r in recipes]
-    assert sum(s >= 0.5 for s in shares) >= 0.4 * len(shares), list(zip(shares, titles.split(" | ")))
+    assert sum(s >= 0.5 for s in shares) >= 0.9 * len(shares), list(zip(shares, titles.split(" | ")))  # 1.0 measured
+    # Flexible slots: a chow mein's vegetables (bean sprouts, cabbage...) take the pantry's broccoli.
+    assert sum("broccoli" in " ".join(r.ingredients) for r in recipes) >= 0.8 * len(recipes), titles
     assert sum(any("peanut butter" in line for line in r.ingredients) for r in recipes) >= 4, titles
 
 
@@ -381,3 +393,43 @@ def test_the_checks_catch_what_the_issue_saw():
     assert not clashes(pancakes, kb)
     assert pantry_share(pancakes, ("tofu", "broccoli", "rice noodle", "peanut butter"), kb) == 0
     assert main_ingredients(pancakes, kb) == ["egg", "blueberry"]  # flour is a staple
+
+
+def test_a_spoonful_seasons_a_dish_and_does_not_make_it():
+    """Garlic cloves, a tablespoon of soy sauce or a pinch of chili are not what a dish is made
+    of: a stir-fry of the pantry's tofu and broccoli is made from the pantry whether or not it
+    holds garlic. An onion, 500 ml of stock or 200 g of tofu are."""
+    from pantry.domain.recipes import recipe_from_dict
+    kb = load_kitchen()
+    for line in ("2 cloves garlic, minced", "1 tbsp soy sauce", "2 tbsp peanut butter", "a pinch of chili flakes",
+                 "1 tsp ginger, grated", "20 g parmesan", "salt, to taste"):
+        assert is_spoonful(line, kb.match_line(line)), line
+    for line in ("1 onion, chopped", "500 ml chicken stock", "200 g tofu", "3 tbsp miso", "2 eggs", "1 lime"):
+        assert not is_spoonful(line, kb.match_line(line)), line
+    stir_fry = recipe_from_dict({"title": "Tofu and Broccoli Stir-Fry",
+                                 "ingredients": ["200 g tofu", "150 g broccoli", "2 cloves garlic, minced",
+                                                 "1 tbsp soy sauce", "1 tbsp vegetable oil"],
+                                 "steps": ["Heat the oil in a wok.", "Fry the tofu, broccoli and garlic.",
+                                           "Add the soy sauce and serve."]})
+    assert main_ingredients(stir_fry, kb) == ["tofu", "broccoli"]
+    assert pantry_share(stir_fry, ("tofu", "broccoli"), kb) == 1.0
+    assert main_ingredients(stir_fry, kb, spoonfuls=True) == ["tofu", "broccoli", "garlic", "soy sauce"]
+    assert pantry_share(stir_fry, ("tofu", "broccoli"), kb, spoonfuls=True) == 0.5
+
+
+def test_flexible_slots_take_the_pantrys_versatile_items_only():
+    """A vegetable slot takes the pantry's broccoli when the family does not list it; a slot of
+    another kind (a base, an aromatic) and a random-choice composer (the bench's baseline) do not."""
+    composer = OfflineComposer()
+    book = composer.book
+    chow = next(f for f in book.families if f.id == "chow-mein")
+    veg = next(s for s in chow.slots if s.role == "veg")
+    base = next(s for s in chow.slots if s.role == "base")
+    assert "broccoli" not in veg.options
+    assert "broccoli" in composer._options(chow, veg, frozenset({"broccoli", "potato"}))
+    assert "potato" not in composer._options(chow, veg, frozenset({"broccoli", "potato"}))  # a base elsewhere
+    assert composer._options(chow, base, frozenset({"broccoli", "quinoa"})) == base.options
+    assert OfflineComposer(family_choice="random")._options(chow, veg, frozenset({"broccoli"})) == veg.options
+    ratatouille = next(f for f in book.families if f.id == "ratatouille")  # its vegetables are the dish
+    rveg = next(s for s in ratatouille.slots if s.role == "veg")
+    assert not rveg.substitute and composer._options(ratatouille, rveg, frozenset({"kale", "carrot"})) == rveg.options

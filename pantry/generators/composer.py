@@ -24,7 +24,9 @@ their ingredients the pantry holds, within a band below the best; a batch uses o
 per recipe, drafts a few more recipes than asked and keeps those made most from the pantry
 while covering every pantry item; a draft is drawn again when it uses nothing from the
 pantry or fails a check of `pantry.generators.realism` (an unused ingredient, a cold pan,
-clashing mains); `GenerationRequest.recent` keeps a session from getting the same dish, or
+clashing mains); a "veg" or "protein" slot also takes the pantry's versatile items of its
+kind (`_options`), a slot buys a spoonful rather than a main where it can, and a spoonful
+(garlic, soy sauce) does not count towards a share; `GenerationRequest.recent` keeps a session from getting the same dish, or
 one family over its share, again. `family_choice="random"` turns all this off (the bench's
 baseline).
 
@@ -63,8 +65,12 @@ MIN_SCALE = 0.5
 COOKED_GAIN = {"grain": 2.5, "pasta": 2.2}
 # Pantry first: families whose pantry share is this far below the best family's are rarely drawn.
 BAND = 0.4
+SHARE_WEIGHT = 12.0  # a family weighs exp(SHARE_WEIGHT x its pantry share)
 EXTRA_DRAFTS = 6  # a batch of n drafts up to n + 6 and keeps the n made most from the pantry
 COVERAGE_BONUS = 0.25  # per pantry item a kept draft adds, when choosing among the drafts
+# Flexible slots: a pantry item that this many families take in the role may fill it in any family.
+SUBSTITUTE_ROLES = ("veg", "protein")
+SUBSTITUTE_FAMILIES = 6
 RECENT_ROUNDS = 6  # of GenerationRequest.recent, the latest rounds (two recipes each) that count
 
 
@@ -214,6 +220,9 @@ class OfflineComposer:
         self._book: DishBook | None = None
         self._plan_cache: dict[tuple, tuple[list[Family], list[float], frozenset[str]]] = {}
         self._uses: dict[tuple[tuple, str], frozenset[str]] = {}  # (plan key, family id) -> pantry items it can use
+        self._versatile_cache: dict[str, frozenset[str]] | None = None
+        self._options_cache: dict[tuple, tuple[str, ...]] = {}
+        self._main_cache: dict[tuple, bool] = {}  # (slot, name, servings) -> main ingredient of the dish
 
     # -- loading -------------------------------------------------------------------------
     @property
@@ -280,7 +289,7 @@ class OfflineComposer:
                 minimal = attempt >= MAX_DRAWS_PER_RECIPE // 2 and request.max_minutes is not None
                 cand = self._compose_one(fam, request, have, rng, minimal=minimal,
                                          prefer=frozenset(pantry - covered) if pantry_first else frozenset(),
-                                         relaxed=attempt >= MAX_DRAWS_PER_RECIPE // 2)
+                                         relaxed=attempt >= MAX_DRAWS_PER_RECIPE // 2, buy_small=pantry_first)
                 if cand is None:
                     failed[fam.id] = failed.get(fam.id, 0) + 1
                     if failed[fam.id] >= 2:
@@ -333,19 +342,15 @@ class OfflineComposer:
         """The `n` drafts made most from the pantry, in their drafting order: greedily, each
         scored by its share of main ingredients from the pantry plus a bonus for pantry items
         no draft kept so far uses (so every pantry item still turns up)."""
-        book = self.book
+        from pantry.generators.realism import pantry_share
 
-        def main(d: _Draft) -> set[str]:
-            return {c for c in d.canon if c not in book.staples and book.categories.get(c) not in MINOR_CATEGORIES}
-
-        mains = [main(d) for d in drafts]
+        kb = self._kitchen_obj()
+        shares = [pantry_share(d.recipe, pantry, kb) or 0.0 for d in drafts]
         kept: list[int] = []
         covered: set[str] = set()
         while len(kept) < n:
             def score(k: int) -> float:
-                m = mains[k]
-                share = len(m & pantry) / len(m) if m else 0.0
-                return share + COVERAGE_BONUS * len((drafts[k].canon & pantry) - covered)
+                return shares[k] + COVERAGE_BONUS * len((drafts[k].canon & pantry) - covered)
             k = max((k for k in range(len(drafts)) if k not in kept), key=score)
             kept.append(k)
             covered |= drafts[k].canon & pantry
@@ -450,19 +455,28 @@ class OfflineComposer:
         feasible: list[Family] = []
         weights: list[float] = []
         shares: list[float] = []
+        pantry_first = self._family_choice == "pantry"
         for f in cands:
             ok = True
             from_pantry = 0.0  # expected non-staple lines the user already has
             to_buy = 0.0  # expected non-staple lines the user would need to buy
             uses: set[str] = set()
             for s in f.slots:
-                canon = {book.canon[o] for o in self._allowed(s.options, request.diets)}
+                allowed = self._allowed(self._options(f, s, pantry), request.diets)
+                canon = {book.canon[o] for o in allowed}
                 usable = pantry if s.takes_cooked else pantry - cooked
                 held = {c for c in canon & usable
                         if (self._share_of_need(s, c, c, servings, sized) or 1.0) >= MIN_SCALE}
-                have = len(held)
                 uses |= held
+                if pantry_first and not any(self._makes_dish(s, o, servings) for o in allowed):
+                    continue  # a spoonful of something (garlic, soy sauce): not what the dish is made of
+                if pantry_first:
+                    held = {c for c in held if self._makes_dish(s, c, servings)}
+                have = len(held)
                 staple = len((canon - pantry) & book.staples)
+                if pantry_first:  # what a slot buys, it buys small where it can (garlic, not an onion)
+                    staple += sum(1 for o in allowed if book.canon[o] not in pantry | book.staples
+                                  and not self._makes_dish(s, o, servings))
                 if s.include >= 1.0:
                     if len(canon) < s.count[0]:
                         ok = False
@@ -481,7 +495,7 @@ class OfflineComposer:
             shares.append(share)
             if pantry and self._family_choice == "pantry":
                 # Strongly prefer dishes made mostly from what the user has.
-                weights.append(math.exp(7.0 * share) * (1.0 + 0.1 * min(from_pantry, 5)))
+                weights.append(math.exp(SHARE_WEIGHT * share) * (1.0 + 0.1 * min(from_pantry, 5)))
             else:
                 weights.append(1.0)
         if not feasible:
@@ -501,6 +515,67 @@ class OfflineComposer:
         if len(self._plan_cache) > 256:
             self._plan_cache.pop(next(iter(self._plan_cache)))
         return result
+
+    def _makes_dish(self, slot: Slot, name: str, servings: int) -> bool:
+        """Is `name` in `slot` one of what the dish is made of (`pantry.generators.realism`:
+        not a staple, herb, spice or oil, and more than a spoonful)? Cached per slot and servings."""
+        key = (id(slot), name, servings)
+        hit = self._main_cache.get(key)
+        if hit is None:
+            from pantry.generators.realism import is_spoonful
+            ing = self._kitchen_obj().get(self.book.canon.get(name, name))
+            hit = (ing is not None and not ing.staple and ing.category not in MINOR_CATEGORIES
+                   and not is_spoonful(self._line(slot, name, self.book.canon.get(name, name), servings), ing))
+            if len(self._main_cache) > 50_000:
+                self._main_cache.clear()
+            self._main_cache[key] = hit
+        return hit
+
+    def _versatile(self) -> dict[str, frozenset[str]]:
+        """Per flexible role ("veg", "protein"), the options that at least SUBSTITUTE_FAMILIES
+        families of the dish book take in that role (broccoli, mushrooms, chicken thighs,
+        tofu): everyday items a cook puts in any dish of that kind. Never a base or an
+        aromatic anywhere (potato, onion). Computed once per book."""
+        if self._versatile_cache is None:
+            book = self.book
+            counts: dict[str, dict[str, int]] = {r: {} for r in SUBSTITUTE_ROLES}
+            never: set[str] = set()
+            for f in book.families:
+                for sl in f.slots:
+                    if sl.role in SUBSTITUTE_ROLES:
+                        for o in set(sl.options):
+                            counts[sl.role][o] = counts[sl.role].get(o, 0) + 1
+                    elif sl.role in ("base", "aromatic"):
+                        never.update(sl.options)
+            self._versatile_cache = {r: frozenset(o for o, k in c.items() if k >= SUBSTITUTE_FAMILIES and o not in never)
+                                     for r, c in counts.items()}
+        return self._versatile_cache
+
+    def _options(self, fam: Family, slot: Slot, pantry: frozenset[str]) -> tuple[str, ...]:
+        """The slot's options, plus, pantry first, a versatile pantry item of the same kind the
+        slot does not list (a stir-fry's vegetables take the pantry's broccoli, a curry's
+        protein the pantry's pork when it lists beef): a cook uses what they have before
+        buying. Only in a slot of that kind (its options' kitchen categories) of a cooked dish,
+        and not where the dish book says the options are the dish (`Slot.substitute`)."""
+        extra = (self._versatile().get(slot.role) if self._family_choice == "pantry" and pantry and slot.substitute
+                 else None)
+        if not extra:
+            return slot.options
+        key = (id(slot), pantry)
+        hit = self._options_cache.get(key)
+        if hit is None:
+            from pantry.generators.realism import cooks
+            book = self.book
+            cats = {book.categories.get(book.canon[o]) for o in slot.options}
+            have = {book.canon[o] for o in slot.options}
+            add = [] if not cooks(fam.steps[i].text for i in range(len(fam.steps))) else sorted(
+                o for o in extra if book.canon[o] in pantry and book.canon[o] not in have
+                and book.categories.get(book.canon[o]) in cats)
+            hit = slot.options + tuple(add)
+            if len(self._options_cache) > 20_000:
+                self._options_cache.clear()
+            self._options_cache[key] = hit
+        return hit
 
     def _allowed(self, options: Iterable[str], diets: tuple[str, ...]) -> list[str]:
         book = self.book
@@ -526,7 +601,7 @@ class OfflineComposer:
 
     def _compose_one(self, fam: Family, request: GenerationRequest, have_: "_Have",
                      rng: random.Random, minimal: bool = False, prefer: frozenset[str] = frozenset(),
-                     relaxed: bool = False) -> _Draft | None:
+                     relaxed: bool = False, buy_small: bool = False) -> _Draft | None:
         """One draft of `fam`, or None. `relaxed` (late draws of a batch that found too few
         distinct recipes): slots are filled as before issue 18, with extras to buy and full
         counts, so that drafts differ where the constraints leave few families."""
@@ -539,7 +614,7 @@ class OfflineComposer:
         names_canon: dict[str, str] = {}  # display name in this recipe -> canonical name
         n_short = 0
         for s in fam.slots:
-            allowed = [o for o in self._allowed(s.options, request.diets) if canon[o] not in used]
+            allowed = [o for o in self._allowed(self._options(fam, s, pantry), request.diets) if canon[o] not in used]
             if not s.takes_cooked:
                 allowed = [o for o in allowed if canon[o] not in cooked]  # never cook a leftover again
             # One display name per pantry ingredient: the user's own variety when offered.
@@ -581,6 +656,8 @@ class OfflineComposer:
             rng.shuffle(staple)
             rng.shuffle(short)
             rng.shuffle(other)
+            if pantry and buy_small:  # buy a spoonful (garlic) rather than a main (an onion) where the slot allows
+                other.sort(key=lambda o: self._makes_dish(s, o, servings))
             if prefer:  # items no recipe of the batch uses yet come first
                 have.sort(key=lambda o: names_canon[o] not in prefer)
             chosen: list[str] = []

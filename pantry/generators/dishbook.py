@@ -7,7 +7,9 @@ described here. A family is a template (a stir-fry, a dal, a quiche...) with:
   each with its allowed ingredients (names, or "@group" for a named list in `groups`),
   how many to pick (`count`: n or [min, max]), a per-serving quantity (`qty`) and `unit`,
   an optional preparation note ("sliced"), the probability that an optional slot is used
-  (`include`), and whether a cooked leftover may fill it (`takes_cooked`, `cooked_qty`);
+  (`include`), whether a cooked leftover may fill it (`takes_cooked`, `cooked_qty`), and
+  whether the composer may put a versatile pantry item of the same kind in it
+  (`substitute`, default true; false where the options are the dish: a ratatouille);
 - title patterns ("{Adj} {Veg1} and {Protein} Curry") and step templates with times
   (`minutes`, a shorter `quick` time used under a time limit, `needs`/`unless` roles,
   `cooks` roles whose cooked leftovers replace the step by `if_cooked`).
@@ -136,6 +138,7 @@ class Slot(_Part):
     include: finite_number(gt=0, le=1) = 1.0  # 1.0 = required; else probability when nothing suits from the pantry
     takes_cooked: Flag = False  # a cooked leftover may fill this slot ("cooked rice")
     cooked_qty: finite_number(gt=0, le=MAX_QTY) | None = None  # per serving when cooked; None = qty x COOKED_GAIN
+    substitute: Flag = True  # False: the options are the dish (ratatouille's vegetables): no pantry item stands in
 
     @model_validator(mode="after")
     def _count_order(self) -> "Slot":

@@ -5,7 +5,8 @@ and by the composer itself as a last check on a draft. Each check returns data (
 names, a share), never wording for people:
 
 - `pantry_share`: the share of a recipe's *main* ingredients (not staples, herbs, spices,
-  oils, sweeteners or baking basics: the ones that make the dish) that the pantry holds;
+  oils, sweeteners or baking basics, nor a spoonful of anything: garlic cloves, 1 tbsp soy
+  sauce, a pinch of chili; the ones that make the dish) that the pantry holds;
 - `unused_lines`: ingredient lines that no step uses ("1 tbsp olive oil" listed, never heated);
 - `heat_order_problems`: steps that add food to a pan, pot or wok before any step heats one,
   and a cooked dish whose first step is "Add ...";
@@ -24,12 +25,13 @@ import re
 from typing import Iterable
 
 from pantry.domain.recipes import Recipe
+from pantry.kitchen.amounts import line_amount
 from pantry.kitchen.dedupe import FAMILY_METHOD_SIMILARITY, Signature, signature
 from pantry.kitchen.dedupe import same_family as dedupe_same_family
 from pantry.kitchen.knowledge import Ingredient, Kitchen, resolve_kitchen
 
-__all__ = ["FAMILY_METHOD_SIMILARITY", "clashes", "heat_order_problems", "main_ingredients", "pantry_share",
-           "same_family", "unused_lines"]
+__all__ = ["FAMILY_METHOD_SIMILARITY", "clashes", "cooks", "heat_order_problems", "is_spoonful", "main_ingredients",
+           "pantry_share", "same_family", "unused_lines"]
 
 MINOR = frozenset({"herb", "spice", "oil", "sweetener", "baking"})
 # A step word that names a kind of ingredient ("the stock", "the cheese", "the noodles").
@@ -48,25 +50,55 @@ def _kb(kitchen: Kitchen | None) -> Kitchen:
     return resolve_kitchen(kitchen)
 
 
+# A line of at most this much seasons a dish rather than makes it (2 tbsp; 30 g).
+SPOONFUL_ML = 30.0
+SPOONFUL_G = 30.0
+_SPOONFUL_UNITS = frozenset({"pinch", "clove", "dash", "sprig", "splash", "drop"})
+
+
 def _is_main(ing: Ingredient) -> bool:
     return not ing.staple and ing.category not in MINOR
 
 
-def main_ingredients(recipe: Recipe, kitchen: Kitchen | None = None) -> list[str]:
-    """Canonical names of the recipe's main ingredients, in line order, each once."""
+def is_spoonful(line: str, ingredient: Ingredient | None = None) -> bool:
+    """Does `line` ask for no more than a spoonful ("2 cloves garlic", "1 tbsp soy sauce",
+    "a pinch of chili flakes", "20 g parmesan")? Such a line seasons the dish; whether the
+    pantry holds it says little about whether the dish is made from the pantry. A line with
+    no amount ("salt, to taste") is a spoonful only when it says "to taste"."""
+    amount = line_amount(line)
+    if amount is None:
+        return "to taste" in line.lower()
+    if amount.unit in _SPOONFUL_UNITS:
+        return True
+    if amount.unit == "ml":
+        return amount.value <= SPOONFUL_ML
+    if amount.unit == "g":
+        return amount.value <= SPOONFUL_G
+    if amount.unit == "" and ingredient is not None and ingredient.piece_grams:
+        return amount.value * ingredient.piece_grams <= SPOONFUL_G
+    return False
+
+
+def main_ingredients(recipe: Recipe, kitchen: Kitchen | None = None, spoonfuls: bool = False) -> list[str]:
+    """Canonical names of the recipe's main ingredients, in line order, each once.
+
+    Parameters: `spoonfuls` True also counts a line of a spoonful or less (garlic cloves,
+    1 tbsp miso) as main: the definition before issue 18's second round, kept for its figures.
+    Returns: names; an ingredient is main when any of its lines is."""
     kb = _kb(kitchen)
     out: list[str] = []
     for line in recipe.ingredients:
         ing = kb.match_line(line)
-        if ing is not None and _is_main(ing) and ing.name not in out:
+        if ing is not None and _is_main(ing) and ing.name not in out and (spoonfuls or not is_spoonful(line, ing)):
             out.append(ing.name)
     return out
 
 
-def pantry_share(recipe: Recipe, pantry: Iterable[str], kitchen: Kitchen | None = None) -> float | None:
+def pantry_share(recipe: Recipe, pantry: Iterable[str], kitchen: Kitchen | None = None,
+                 spoonfuls: bool = False) -> float | None:
     """Share in [0, 1] of the recipe's main ingredients that `pantry` (canonical names) holds;
-    None when the recipe has no main ingredient."""
-    main = main_ingredients(recipe, kitchen)
+    None when the recipe has no main ingredient. `spoonfuls` as in `main_ingredients`."""
+    main = main_ingredients(recipe, kitchen, spoonfuls)
     if not main:
         return None
     have = set(pantry)
@@ -97,6 +129,11 @@ def unused_lines(recipe: Recipe, kitchen: Kitchen | None = None) -> list[str]:
             continue
         out.append(line)
     return out
+
+
+def cooks(steps: Iterable[str]) -> bool:
+    """Does a method (its steps) heat anything (fry, bake, boil...)? A salad's does not."""
+    return any(_COOKS_ON_HEAT.search(s) for s in steps)
 
 
 def heat_order_problems(recipe: Recipe) -> list[str]:
@@ -133,7 +170,7 @@ def clashes(recipe: Recipe, kitchen: Kitchen | None = None) -> list[tuple[str, s
     fish with meat or poultry; two kinds of fish; fish, seafood or meat with berries,
     banana or jam (pancake things)."""
     kb = _kb(kitchen)
-    ings = [kb.get(n) for n in main_ingredients(recipe, kb)]
+    ings = [kb.get(n) for n in main_ingredients(recipe, kb, spoonfuls=True)]
     ings += [i for i in (kb.match_line(line) for line in recipe.ingredients)
              if i is not None and i.name in _SWEET_ONLY and i not in ings]
     out: list[tuple[str, str]] = []
