@@ -285,7 +285,8 @@ def test_fast_enough(composer):
         count += len(composer.generate(req(PANTRIES[seed % len(PANTRIES)], n=2, seed=seed)))
     elapsed = time.perf_counter() - start
     assert count == 500
-    assert elapsed < 2.0, f"500 recipes took {elapsed:.2f}s"
+    # 10 ms a recipe keeps a round's 8 candidates under 0.1 s; about 4 ms each on an idle 2-core machine
+    assert elapsed < 5.0, f"500 recipes took {elapsed:.2f}s"
 
 
 # --- dedupe --------------------------------------------------------------------------------
