@@ -72,6 +72,9 @@ def _option(label: str, help: str, minimum: float | None = None, maximum: float 
     return {"label": label, "help": help, "minimum": minimum, "maximum": maximum, "choices": tuple(choices)}
 
 
+PRIOR_SHAPES = ("evidence", "isotropic")
+
+
 @dataclass
 class TrainConfig:
     """Everything a user may set about training; the CLI and the Retrain page are built
@@ -84,7 +87,8 @@ class TrainConfig:
         "Seed", "seed of the validation split and the bootstrap resamples", 0, 2**31 - 1))
     l2: float = field(default=1.0, metadata=_option(
         "L2 pull to prior", "precision of the pull toward the prior model (the population model, or "
-        "the pantry heuristic); fixed as votes accrue, so the votes outweigh it more and more", 0.0, 100.0))
+        "the pantry heuristic) with the isotropic prior shape; fixed as votes accrue, so the votes "
+        "outweigh it more and more (the evidence shape estimates its own)", 0.0, 100.0))
     members: int = field(default=5, metadata=_option(
         "Ensemble members", "member 0 is fitted on every vote and gives the score; the others on "
         "bootstrap resamples, and their spread is the uncertainty", 1, 20))
@@ -93,6 +97,11 @@ class TrainConfig:
     refit: bool = field(default=True, metadata=_option(
         "Refit on all votes", "the final model also learns from the validation votes, so no vote "
         "is wasted"))
+    prior_shape: str = field(default="evidence", metadata=_option(
+        "Prior shape", "evidence: a prior variance per feature group (taste features, embedding, "
+        "the crowd's score) chosen by each fit's marginal likelihood, so the model moves where "
+        "this person's votes say people differ; isotropic: one L2 pull on every weight",
+        choices=PRIOR_SHAPES))
     item_var: float = field(default=10.0, metadata=_option(
         "Offset variance", "prior variance of a per-recipe offset for recipes this profile rated "
         "(0: none); new recipes are scored by content alone", 0.0, 1000.0))
@@ -178,7 +187,7 @@ def config_from(values: Mapping[str, Any], base: TrainConfig | None = None) -> T
 
 
 # How the population model is trained (by Lab and by evaluation): fewer bootstrap members.
-POPULATION_CONFIG = TrainConfig(members=3, l2=1.0)
+POPULATION_CONFIG = TrainConfig(members=3, l2=1.0, prior_shape="isotropic")
 
 
 @dataclass
@@ -445,34 +454,150 @@ def _member_content_scores(member: Member, x: np.ndarray) -> np.ndarray:
     return _score_arrays(member, np.asarray(x, np.float64), None)
 
 
+def explicit_count(feature_spec: str, dim: int) -> int:
+    """How many trailing columns of a `dim`-wide row are named taste features: the names
+    after "explicit-vN:" in the feature spec (0 for any other spec, e.g. test fixtures)."""
+    if not feature_spec.startswith("explicit") or ":" not in feature_spec:
+        return 0
+    n = len([x for x in feature_spec.split(":", 1)[1].split(",") if x])
+    return n if 0 < n < dim else 0
+
+
+# Empirical Bayes prior shape (TrainConfig.prior_shape == "evidence"). The content head's
+# deviation from the prior is `delta`, plus one coefficient `c` on the prior's own score
+# (the model is `(1 + c) * prior + delta`: a person may lean on the crowd, ignore it or
+# even go against it). Each column j of group g gets prior variance tau_g^2 / (d_g * v_j),
+# v_j its variance over the fit's recipes (a standardised column, the group's d_g weights
+# sharing tau_g^2 of score variance); the crowd coefficient N(0, CROWD_VAR). tau_g^2 for the
+# taste features and for the embedding are chosen by the fit's Laplace-approximated
+# marginal likelihood (a coordinate search over a log grid, `choose_prior_scales`).
+TAU_GRID = tuple(float(4.0 ** k) for k in range(-4, 5))  # 1/256 .. 256
+TAU_START = {"explicit": 4.0, "embedding": 0.25}
+CROWD_VAR = 1.0
+TAU_SPREAD = float(np.log(4.0))  # sd of log tau_g^2 (hyperprior): a few votes move a scale a little, many votes further
+MIN_COLUMN_VAR = 1e-3  # a column that barely varies over the fit's recipes: its scale is floored
+
+
+def group_precision(rows: np.ndarray, n_explicit: int, scales: Mapping[str, float], crowd: bool) -> np.ndarray:
+    """Precision (objective's `precision * coef^2`) of each column of `rows` ([embedding |
+    taste features | crowd score] when `crowd`) for group variances `scales`."""
+    dim = rows.shape[1] - (1 if crowd else 0)
+    n_emb = dim - n_explicit
+    v = np.maximum(rows[:, :dim].var(axis=0) if len(rows) > 1 else np.ones(dim), MIN_COLUMN_VAR)
+    var = np.empty(rows.shape[1])
+    var[:n_emb] = scales["embedding"] / max(n_emb, 1) / v[:n_emb]
+    var[n_emb:dim] = scales["explicit"] / max(n_explicit, 1) / v[n_emb:dim]
+    if crowd:
+        var[-1] = CROWD_VAR
+    return 1.0 / (2.0 * var)
+
+
+def log_evidence(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.ndarray, precision: np.ndarray,
+                 fit: BTFit, d0: np.ndarray, margin: np.ndarray) -> float:
+    """Laplace approximation of the log marginal likelihood of the pairs under the prior
+    N(0, diag(1 / (2 precision))) at the MAP `fit`: -objective - 1/2 log|I + prior cov. x data Hessian|
+    (through an R x R determinant when there are fewer distinct rows R than columns)."""
+    from scipy.special import expit
+
+    c = fit.coef
+    s = rows @ c
+    d = d0 + s[ia] - s[ib]
+    pa, pb = expit(margin - d), expit(d + margin)
+    h = y * pa * (1 - pa) + (1 - y) * pb * (1 - pb)
+    R = rows.shape[0]
+    lap = np.zeros((R, R))
+    np.add.at(lap, (ia, ia), h)
+    np.add.at(lap, (ib, ib), h)
+    np.add.at(lap, (ia, ib), -h)
+    np.add.at(lap, (ib, ia), -h)
+    inv_a = 1.0 / (2 * precision)
+    if R <= rows.shape[1]:
+        _, logdet = np.linalg.slogdet(np.eye(R) + lap @ ((rows * inv_a) @ rows.T))
+    else:
+        scaled = rows * np.sqrt(inv_a)
+        _, logdet = np.linalg.slogdet(np.eye(rows.shape[1]) + scaled.T @ lap @ scaled)
+    obj = float(np.sum(bt_loss(d, y, margin)) + np.sum(precision * c * c))
+    return -obj - 0.5 * float(logdet)
+
+
+def choose_prior_scales(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.ndarray, d0: np.ndarray,
+                        margin: np.ndarray, n_explicit: int, crowd: bool) -> tuple[dict, np.ndarray, float]:
+    """(scales, precision, log evidence): the group variances on `TAU_GRID` that maximise the
+    Laplace evidence, by coordinate search from `TAU_START` (a move on one group at a time
+    while it improves; each fit warm-started from the last)."""
+    grid = TAU_GRID
+    groups = [g for g in ("explicit", "embedding") if (n_explicit if g == "explicit" else
+                                                        rows.shape[1] - n_explicit - crowd) > 0]
+    pos = {g: int(np.argmin([abs(np.log(t / TAU_START[g])) for t in grid])) for g in ("explicit", "embedding")}
+    memo: dict[tuple, tuple[float, np.ndarray]] = {}
+    last = [None]
+
+    def ev(p: dict) -> float:
+        key = (p["explicit"], p["embedding"])
+        if key not in memo:
+            scales = {g: grid[i] for g, i in p.items()}
+            lam = group_precision(rows, n_explicit, scales, crowd)
+            fit = fit_bradley_terry(rows, ia, ib, y, lam, d0, margin, start=last[0])
+            last[0] = fit.coef
+            memo[key] = (log_evidence(rows, ia, ib, y, lam, fit, d0, margin), lam)
+        return memo[key][0]
+
+    def penalised(p: dict) -> float:  # the log-normal hyperprior on each group's scale
+        return ev(p) - sum((np.log(grid[p[g]] / TAU_START[g]) / TAU_SPREAD) ** 2 / 2 for g in groups)
+
+    best = penalised(pos)
+    improved = True
+    while improved:
+        improved = False
+        for g in groups:
+            for step in (1, -1):
+                while 0 <= pos[g] + step < len(grid):
+                    cand = {**pos, g: pos[g] + step}
+                    e = penalised(cand)
+                    if e > best + 1e-9:
+                        best, pos, improved = e, cand, True
+                    else:
+                        break
+    key = (pos["explicit"], pos["embedding"])
+    return {g: grid[i] for g, i in pos.items()}, memo[key][1], memo[key][0]
+
+
 def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence[str],
                 weight: np.ndarray | None = None, val: Pairs | None = None,
                 on_epoch: Callable[[EpochStats], None] | None = None,
                 rows_ix: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-                start: Member | None = None) -> tuple[Member, int, list[EpochStats]]:
+                start: Member | None = None, n_explicit: int = 0,
+                prior_choice: dict | None = None) -> tuple[Member, int, list[EpochStats]]:
     """Fit one member in two stages, each solved exactly by `fit_bradley_terry`.
 
     Stage 1 fits the content head (embedding + explicit features): `w = w_prior + coef`, with
-    precision l2, so it learns from every vote and is all a new recipe is scored by. Stage 2
+    precision l2 (isotropic) or, with `cfg.prior_shape` "evidence", per group precisions and
+    a coefficient on the prior's score (`choose_prior_scales`; `prior_choice`, a dict, gets
+    the chosen scales, or gives them when it already holds "precision", e.g. for bootstrap
+    members), so it learns from every vote and is all a new recipe is scored by. Stage 2
     keeps it fixed and fits an offset per rated recipe (prior N(0, item_var)) on what content
     leaves unexplained. Fitted jointly, offsets would absorb votes on recipes seen once (most
     generated recipes) and starve the content weights. History: per Newton iteration of
     stage 1, from iteration 0 (the prior's weights).
     """
-    xa, xb = pairs.xa.astype(np.float64), pairs.xb.astype(np.float64)
     y, m = pairs.y.astype(np.float64), pairs.margin.astype(np.float64)
     rows, ia, ib = rows_ix if rows_ix is not None else pair_rows(pairs)
     prior_rows = _member_content_scores(base, rows) if len(rows) else np.zeros(0)
     d0 = prior_rows[ia] - prior_rows[ib]
     w0 = np.asarray(base["linear.weight"], np.float32)[0].copy()
+    evidence = cfg.prior_shape == "evidence"
+    crowd = evidence and "up.weight" not in base  # a linear prior: its score is one more column
+    fit_rows = np.column_stack([rows, prior_rows]) if crowd else rows
     history: list[EpochStats] = []
     if val is not None and len(val):
         v_rows, v_ia, v_ib = pair_rows(val)
         v_prior = _member_content_scores(base, v_rows)
+        if crowd:
+            v_rows = np.column_stack([v_rows, v_prior])
         yv = val.y.astype(np.float64)
 
     def record(it: int, coef: np.ndarray) -> None:
-        s = rows @ coef
+        s = fit_rows @ coef
         d = d0 + s[ia] - s[ib]
         stats = EpochStats(it, float(np.mean(bt_loss(d, y, m))) if len(pairs) else float("nan"), None, None)
         if val is not None and len(val):
@@ -485,13 +610,29 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
         if on_epoch:
             on_epoch(stats)
 
+    precision: np.ndarray | float = cfg.l2
+    if evidence:
+        if prior_choice is not None and "precision" in prior_choice:
+            precision = prior_choice["precision"]
+        elif len(rows):
+            scales, precision, ev = choose_prior_scales(fit_rows, ia, ib, y, d0, m, n_explicit, crowd)
+            if prior_choice is not None:
+                prior_choice.update({"precision": precision, "scales": scales, "log_evidence": ev})
+        else:
+            precision = np.ones(fit_rows.shape[1])
     warm = None
-    if start is not None and start["linear.weight"].shape == (1, len(w0)):
+    if not crowd and start is not None and start["linear.weight"].shape == (1, len(w0)):
         warm = start["linear.weight"][0].astype(np.float64) - w0  # member 0's fit: a few steps from here
-    fit = fit_bradley_terry(rows, ia, ib, y, cfg.l2, d0, m, weight,
+    fit = fit_bradley_terry(fit_rows, ia, ib, y, precision, d0, m, weight,
                             on_iter=record if (val is not None or on_epoch) else None, start=warm)
     state = {k: np.array(v, np.float32) for k, v in base.items()}
-    state["linear.weight"] = (w0 + fit.coef)[None, :].astype(np.float32)
+    coef = fit.coef
+    if crowd:  # (1 + c) * prior + delta, folded into one linear head
+        c = float(coef[-1])
+        state["linear.weight"] = ((1 + c) * w0.astype(np.float64) + coef[:-1])[None, :].astype(np.float32)
+        state["linear.bias"] = ((1 + c) * np.asarray(base["linear.bias"], np.float64)).astype(np.float32)
+    else:
+        state["linear.weight"] = (w0 + coef)[None, :].astype(np.float32)
     if item_ids:
         # offsets: one per rated recipe, on what the content head leaves unexplained; a side
         # without an offset (index -1) points at an extra all-zero row
@@ -500,7 +641,7 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
         oa[oa < 0], ob[ob < 0] = k, k
         from scipy.sparse import eye as sparse_eye
         eye = sparse_eye(k + 1, k, format="csr")  # identity plus an all-zero last row
-        s = rows @ fit.coef
+        s = fit_rows @ coef
         offsets = fit_bradley_terry(eye, oa, ob, y, 1.0 / (2 * cfg.item_var), d0 + s[ia] - s[ib], m, weight).coef
         state["offsets"] = offsets.astype(np.float32)
     return state, fit.iterations, history
@@ -566,6 +707,11 @@ def evaluate_pairs(model: Member | RewardModel, pairs: Pairs, item_ids: Sequence
     }
 
 
+def fit_on_train(cfg: TrainConfig, pairs: Pairs, train: Pairs) -> bool:
+    """Whether the final members are fitted on the validation run's training pairs."""
+    return not cfg.refit or len(train) == len(pairs)
+
+
 def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: TrainConfig | None = None,
                        prior: RewardModel | None = None,
                        on_progress: Callable[[int, int, str], None] | None = None,
@@ -601,8 +747,12 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     if cfg.item_var > 0 and pairs.ids_a is not None:
         item_ids = tuple(sorted(set(pairs.ids_a) | set(pairs.ids_b)))
     n_items = len(item_ids)
+    n_explicit = explicit_count(feature_spec, dim)
+    probe_choice: dict = {}
     probe, iterations, history = _fit_member(train, cfg, _content_member(prior, 0, dim), item_ids,
-                                             val=val if n_val else None, on_epoch=epoch_cb)
+                                             val=val if n_val else None, on_epoch=epoch_cb,
+                                             n_explicit=n_explicit, prior_choice=probe_choice)
+    choice = probe_choice if fit_on_train(cfg, pairs, train) else {}
     val_metrics = evaluate_pairs(probe, val, item_ids) if n_val else {}
     total_steps = done + cfg.members
     members = []
@@ -618,7 +768,8 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
             counts = (np.bincount(np.random.default_rng(cfg.seed * 1000 + k + 1).integers(0, len(fit_on), len(fit_on)),
                                   minlength=len(fit_on)).astype(np.float64) if k > 0 else None)
             member, _, _ = _fit_member(fit_on, cfg, _content_member(prior, k, dim), item_ids, weight=counts,
-                                       rows_ix=rows_ix, start=members[0] if members else None)
+                                       rows_ix=rows_ix, start=members[0] if members else None,
+                                       n_explicit=n_explicit, prior_choice=choice)
         members.append(member)
         done += 1
         if on_progress:
@@ -649,6 +800,7 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
         "reward_max": float(scores.max()),
         "data_hash": pairs.digest(),
         "prior": (prior.meta.get("version_name") if prior is not None else None),
+        "prior_scales": ({k: float(v) for k, v in choice["scales"].items()} if "scales" in choice else None),
         "config": cfg.to_dict(),
     }
     model.meta.update({"metrics": metrics, "data_hash": metrics["data_hash"]})
