@@ -107,6 +107,13 @@ def _recipe_out(r: Recipe) -> s.RecipeOut:
     return s.RecipeOut(**r.to_dict())
 
 
+def _scored_out(x) -> s.ScoredOut:
+    """A ranked recipe with its score, uncertainty and explanation (`Lab.score(explain=True)`)."""
+    why = x.explanation
+    return s.ScoredOut(rank=x.rank, score=x.score, uncertainty=x.uncertainty, recipe=_recipe_out(x.recipe),
+                       explanation=None if why is None else s.ExplanationOut(**why.to_dict()))
+
+
 def _model_info(choice: ModelChoice) -> s.ModelInfo:
     return s.ModelInfo(label=choice.label, kind=choice.kind, version_id=choice.version_id, reason=choice.reason)
 
@@ -264,12 +271,11 @@ def create_app(settings: Settings | None = None, lab: Lab | None = None) -> Fast
             raise GeneratorError(f"{used.name} returned no recipes; try again or change the pantry")
         lab_.store.log_generated(body.profile, made)  # stored, so a vote can name them by id
         model = lab_.model_for(body.profile)
-        scored = lab_.score(made, body.profile, reading.pantry, choice=model)
+        scored = lab_.score(made, body.profile, reading.pantry, choice=model, explain=True)
         return s.RecipesResponse(
             profile=body.profile, model=_model_info(model), generator=_generator_info(used),
             pantry=_pantry_info(reading),
-            candidates=[s.ScoredOut(rank=x.rank, score=x.score, uncertainty=x.uncertainty,
-                                    recipe=_recipe_out(x.recipe)) for x in scored])
+            candidates=[_scored_out(x) for x in scored])
 
     @api.post("/rank", response_model=s.RankResponse, tags=["recipes"])
     def rank(body: s.RankRequest, request: Request) -> s.RankResponse:
@@ -278,10 +284,9 @@ def create_app(settings: Settings | None = None, lab: Lab | None = None) -> Fast
         reading = _reading(lab_, body)
         given = [r.to_recipe() for r in body.recipes]
         model = lab_.model_for(body.profile)
-        scored = lab_.score(given, body.profile, reading.pantry, choice=model)
+        scored = lab_.score(given, body.profile, reading.pantry, choice=model, explain=True)
         return s.RankResponse(profile=body.profile, model=_model_info(model),
-                              ranked=[s.ScoredOut(rank=x.rank, score=x.score, uncertainty=x.uncertainty,
-                                                  recipe=_recipe_out(x.recipe)) for x in scored])
+                              ranked=[_scored_out(x) for x in scored])
 
     @api.post("/pairs", response_model=s.PairResponse, tags=["votes"])
     def pairs(body: s.PairsRequest, request: Request) -> s.PairResponse:
