@@ -140,8 +140,10 @@ def test_choose_prior_scales_stays_on_the_grid_and_returns_matching_precision():
     y = (x[ia, EMB + MEAT] < x[ib, EMB + MEAT]).astype(np.float64)
     n_exp = len(FEATURE_NAMES)
     scales, precision, ev = choose_prior_scales(x, ia, ib, y, np.zeros(30), np.zeros(30), n_exp, False)
-    from pantry.model.training import TAU_GRID, group_precision
-    assert set(scales) == {"explicit", "embedding"} and all(v in TAU_GRID for v in scales.values())
+    from pantry.model.training import TAU_STEPS, group_precision, isotropic_scales
+    start = isotropic_scales(x, n_exp, False, 1.0)
+    assert set(scales) == {"explicit", "embedding"}
+    assert all(any(math.isclose(scales[g], start[g] * 4.0 ** k) for k in TAU_STEPS) for g in scales)
     assert np.allclose(precision, group_precision(x, n_exp, scales, False)) and np.isfinite(ev)
 
 
@@ -149,7 +151,7 @@ def test_evidence_settings_are_recorded_and_isotropic_matches_the_old_objective(
     x = _world()
     pairs = _votes(x, -x[:, EMB + MEAT], 30)
     res = train_reward_model(pairs, "e", FEATURE_SPEC, TrainConfig(members=1, val_split=0))
-    assert set(res.metrics["prior_scales"]) == {"explicit", "embedding"}
+    assert set(res.metrics["prior_scales"]) == {"explicit", "embedding", "offsets"}  # offsets: item_var, as set
     iso = train_reward_model(pairs, "e", FEATURE_SPEC, TrainConfig(members=1, val_split=0, prior_shape="isotropic"))
     assert iso.metrics["prior_scales"] is None
     with pytest.raises(ValueError, match="prior_shape"):

@@ -466,15 +466,17 @@ def explicit_count(feature_spec: str, dim: int) -> int:
 # Empirical Bayes prior shape (TrainConfig.prior_shape == "evidence"). The content head's
 # deviation from the prior is `delta`, plus one coefficient `c` on the prior's own score
 # (the model is `(1 + c) * prior + delta`: a person may lean on the crowd, ignore it or
-# even go against it). Each column j of group g gets prior variance tau_g^2 / (d_g * v_j),
-# v_j its variance over the fit's recipes (a standardised column, the group's d_g weights
-# sharing tau_g^2 of score variance); the crowd coefficient N(0, CROWD_VAR). tau_g^2 for the
+# even go against it). Every weight of group g gets prior variance tau_g^2 / sum_j v_j, v_j
+# the column's variance over the fit's recipes (so the group's part of the score varies by
+# about tau_g^2); the crowd coefficient N(0, CROWD_VAR). tau_g^2 for the
 # taste features and for the embedding are chosen by the fit's Laplace-approximated
-# marginal likelihood (a coordinate search over a log grid, `choose_prior_scales`).
-TAU_GRID = tuple(float(4.0 ** k) for k in range(-4, 5))  # 1/256 .. 256
-TAU_START = {"explicit": 4.0, "embedding": 0.25}
+# marginal likelihood (a coordinate search over a log grid, `choose_prior_scales`), starting
+# from the isotropic prior's own group variances (`cfg.l2`: what one pull on every weight
+# gives each group), with a log-normal hyperprior around them: few or noisy votes stay near
+# the isotropic prior, votes that clearly follow taste features widen that group.
+TAU_STEPS = tuple(range(-4, 5))  # scale = start * 4**step: 1/256 .. 256 times the start
 CROWD_VAR = 1.0
-TAU_SPREAD = float(np.log(4.0))  # sd of log tau_g^2 (hyperprior): a few votes move a scale a little, many votes further
+TAU_SPREAD = float(np.log(4.0))  # sd of log tau_g^2 (hyperprior): one step costs as much as 1/2 nat of evidence
 MIN_COLUMN_VAR = 1e-3  # a column that barely varies over the fit's recipes: its scale is floored
 
 
@@ -483,10 +485,15 @@ def group_precision(rows: np.ndarray, n_explicit: int, scales: Mapping[str, floa
     taste features | crowd score] when `crowd`) for group variances `scales`."""
     dim = rows.shape[1] - (1 if crowd else 0)
     n_emb = dim - n_explicit
-    v = np.maximum(rows[:, :dim].var(axis=0) if len(rows) > 1 else np.ones(dim), MIN_COLUMN_VAR)
+    raw = rows[:, :dim].var(axis=0) if len(rows) > 1 else np.ones(dim)
+    v = np.maximum(raw, MIN_COLUMN_VAR)
     var = np.empty(rows.shape[1])
-    var[:n_emb] = scales["embedding"] / max(n_emb, 1) / v[:n_emb]
-    var[n_emb:dim] = scales["explicit"] / max(n_explicit, 1) / v[n_emb:dim]
+    # standardised columns; d_g counts the columns that vary over these recipes (a column
+    # constant here, e.g. a cuisine none of them has, takes no share of the group's variance)
+    d_emb = max(int(np.sum(raw[:n_emb] > MIN_COLUMN_VAR)), 1)
+    d_exp = max(int(np.sum(raw[n_emb:] > MIN_COLUMN_VAR)), 1)
+    var[:n_emb] = scales["embedding"] / d_emb / v[:n_emb]
+    var[n_emb:dim] = scales["explicit"] / d_exp / v[n_emb:dim]
     if crowd:
         var[-1] = CROWD_VAR
     return 1.0 / (2.0 * var)
@@ -520,30 +527,60 @@ def log_evidence(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.ndarray
     return -obj - 0.5 * float(logdet)
 
 
+def isotropic_scales(rows: np.ndarray, n_explicit: int, crowd: bool, l2: float) -> dict[str, float]:
+    """The group variances tau_g^2 that one isotropic pull of precision `l2` amounts to: each
+    weight N(0, 1 / (2 l2)), so a group's score variance is the sum of its columns' variances
+    over 2 l2 (the start and hyperprior centre of `choose_prior_scales`)."""
+    dim = rows.shape[1] - (1 if crowd else 0)
+    v = np.maximum(rows[:, :dim].var(axis=0) if len(rows) > 1 else np.ones(dim), MIN_COLUMN_VAR)
+    n_emb = dim - n_explicit
+    per_weight = 1.0 / (2.0 * max(l2, 1e-3))
+    return {"explicit": float(per_weight * v[n_emb:].sum()) if n_explicit else 1.0,
+            "embedding": float(per_weight * v[:n_emb].sum()) if n_emb else 1.0}
+
+
 def choose_prior_scales(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.ndarray, d0: np.ndarray,
-                        margin: np.ndarray, n_explicit: int, crowd: bool) -> tuple[dict, np.ndarray, float]:
-    """(scales, precision, log evidence): the group variances on `TAU_GRID` that maximise the
-    Laplace evidence, by coordinate search from `TAU_START` (a move on one group at a time
-    while it improves; each fit warm-started from the last)."""
-    grid = TAU_GRID
+                        margin: np.ndarray, n_explicit: int, crowd: bool, l2: float = 1.0,
+                        item_var: float = 0.0) -> tuple[dict, np.ndarray, float]:
+    """(scales, precision, log evidence): the group variances tau_g^2 = start_g * 4**step
+    (`TAU_STEPS`, start from `isotropic_scales(l2)`) that maximise the Laplace evidence plus
+    the log-normal hyperprior, by coordinate search from the start (one group at a time,
+    moving while it improves; each fit warm-started from the last).
+
+    With `item_var` > 0 the evidence is that of the content head *plus* an offset per distinct
+    row (a third group, "offsets", searched the same way from 1 / (2 l2)): what a person says
+    about one recipe only is then explained by that recipe's offset, not by widening the
+    embedding's scale until content memorises it (which does not carry to new recipes).
+    The returned precision covers the columns of `rows` only."""
+    start = isotropic_scales(rows, n_explicit, crowd, l2)
+    n_cols = rows.shape[1]
+    pos = {"explicit": 0, "embedding": 0}
+    if item_var > 0:
+        rows = np.hstack([rows, np.eye(len(rows))])
+        start["offsets"] = item_var
     groups = [g for g in ("explicit", "embedding") if (n_explicit if g == "explicit" else
-                                                        rows.shape[1] - n_explicit - crowd) > 0]
-    pos = {g: int(np.argmin([abs(np.log(t / TAU_START[g])) for t in grid])) for g in ("explicit", "embedding")}
+                                                        n_cols - n_explicit - crowd) > 0] + (
+        [])  # the offsets' variance stays item_var (searching it too was measured: worse on unseen)
     memo: dict[tuple, tuple[float, np.ndarray]] = {}
     last = [None]
 
+    def scales_at(p: dict) -> dict:
+        return {**start, **{g: start[g] * 4.0 ** p[g] for g in p}}
+
     def ev(p: dict) -> float:
-        key = (p["explicit"], p["embedding"])
+        key = tuple(sorted(p.items()))
         if key not in memo:
-            scales = {g: grid[i] for g, i in p.items()}
-            lam = group_precision(rows, n_explicit, scales, crowd)
+            sc = scales_at(p)
+            lam = group_precision(rows[:, :n_cols], n_explicit, sc, crowd)
+            if item_var > 0:
+                lam = np.concatenate([lam, np.full(rows.shape[1] - n_cols, 1.0 / (2 * sc["offsets"]))])
             fit = fit_bradley_terry(rows, ia, ib, y, lam, d0, margin, start=last[0])
             last[0] = fit.coef
             memo[key] = (log_evidence(rows, ia, ib, y, lam, fit, d0, margin), lam)
         return memo[key][0]
 
     def penalised(p: dict) -> float:  # the log-normal hyperprior on each group's scale
-        return ev(p) - sum((np.log(grid[p[g]] / TAU_START[g]) / TAU_SPREAD) ** 2 / 2 for g in groups)
+        return ev(p) - sum((p[g] * np.log(4.0) / TAU_SPREAD) ** 2 / 2 for g in groups)
 
     best = penalised(pos)
     improved = True
@@ -551,15 +588,15 @@ def choose_prior_scales(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.
         improved = False
         for g in groups:
             for step in (1, -1):
-                while 0 <= pos[g] + step < len(grid):
+                while TAU_STEPS[0] <= pos[g] + step <= TAU_STEPS[-1]:
                     cand = {**pos, g: pos[g] + step}
                     e = penalised(cand)
                     if e > best + 1e-9:
                         best, pos, improved = e, cand, True
                     else:
                         break
-    key = (pos["explicit"], pos["embedding"])
-    return {g: grid[i] for g, i in pos.items()}, memo[key][1], memo[key][0]
+    key = tuple(sorted(pos.items()))
+    return scales_at(pos), memo[key][1][:n_cols], memo[key][0]
 
 
 def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence[str],
@@ -615,7 +652,8 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
         if prior_choice is not None and "precision" in prior_choice:
             precision = prior_choice["precision"]
         elif len(rows):
-            scales, precision, ev = choose_prior_scales(fit_rows, ia, ib, y, d0, m, n_explicit, crowd)
+            scales, precision, ev = choose_prior_scales(fit_rows, ia, ib, y, d0, m, n_explicit, crowd, cfg.l2,
+                                                        cfg.item_var if item_ids else 0.0)
             if prior_choice is not None:
                 prior_choice.update({"precision": precision, "scales": scales, "log_evidence": ev})
         else:
