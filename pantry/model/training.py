@@ -5,7 +5,10 @@ b won, 0.5 for a tie ("both bad" says nothing about the order and is left out). 
 is the Bradley-Terry negative log-likelihood `-[y log s(d - m) + (1-y) log s(-d - m)]`
 with `d = score(a) - score(b)` and a margin `m` for votes marked "much better", plus an
 L2 pull toward a prior: the population model's weights for a personal model (so a user's
-few votes adapt the shared taste instead of starting from nothing), zero otherwise.
+few votes adapt the shared taste instead of starting from nothing), zero otherwise. With
+`prior_shape="evidence"` (the default for personal models) the pull has one variance per
+feature group chosen by the fit's marginal likelihood, and the prior's score gets its own
+coefficient (see `choose_prior_scales` and `_fit_member`).
 
 One solver (`fit_bradley_terry`): Newton's method on this objective, which with a linear
 head is convex, so every fit is its exact optimum (no learning rate, epochs, batches or
