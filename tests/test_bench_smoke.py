@@ -55,3 +55,15 @@ def test_encoder_bench_small():
     rows = _table_rows(out.split("\n\n")[0])
     assert rows[0][0].startswith("bare SentenceTransformer.encode") and any(r[0].startswith("onnx") for r in rows)
     assert "Spearman of scores" in out and any(r[0].startswith("cold scoring") for r in rows)
+
+
+@pytest.mark.slow
+def test_learning_speed_bench_tiny(tmp_path):
+    """One seed, a tiny world, one persona: the table has both conditions and the oracle."""
+    out = _run("learning_speed.py", "--seeds", "1", "--rounds", "8", "--test", "25", "--raters", "vegetarian",
+               "--out", str(tmp_path))
+    names = [r[0] for r in _table_rows(out)]
+    for cond in ("alone", "crowd"):
+        for n in (10, 20, 50):
+            assert any(x.startswith(f"{cond}, {n} votes: personal model") for x in names), names
+    assert any("oracle" in x for x in names) and (tmp_path / "learning_speed.json").exists()
