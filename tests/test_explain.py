@@ -202,3 +202,17 @@ def test_oracle_recovers_a_linear_taste():
     out = ["a" if u > v else "b" for u, v in zip(facts[ia] @ w, facts[ib] @ w)]
     scores = oracle_scores(facts[ia], facts[ib], out, facts)
     assert _accuracy(scores, facts @ w) > 0.9
+
+
+def test_many_rated_recipes_skip_the_search():
+    """Above MAX_EVIDENCE_ROWS distinct recipes the isotropic start's scales are used as is."""
+    from pantry.model.training import MAX_EVIDENCE_ROWS, isotropic_scales
+
+    n = MAX_EVIDENCE_ROWS + 1
+    x = _world(n).astype(np.float64)
+    ia, ib = np.arange(n - 1), np.arange(1, n)
+    y = (x[ia, EMB + MEAT] < x[ib, EMB + MEAT]).astype(np.float64)
+    scales, precision, ev = choose_prior_scales(x, ia, ib, y, np.zeros(n - 1), np.zeros(n - 1), len(FEATURE_NAMES),
+                                                False, item_var=10.0)
+    assert scales == isotropic_scales(x, len(FEATURE_NAMES), False, 1.0) and math.isnan(ev)
+    assert len(precision) == x.shape[1]

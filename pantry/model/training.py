@@ -353,6 +353,7 @@ def fit_bradley_terry(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.nd
         raise TrainingError(f"cannot train: the loss is non-finite ({obj}) at the prior's weights")
     converged = n == 0
     it = 0
+    kernel = None
     while not converged and it < max_iter:
         it += 1
         d = diffs(coef)
@@ -368,7 +369,9 @@ def fit_bradley_terry(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.nd
             # H^-1 g = A^-1 g - A^-1 X' (I + L X A^-1 X')^-1 L X A^-1 g, A = diag(2 lam)
             inv_a = 1.0 / (2 * lam)
             ag = inv_a * grad
-            q = np.eye(R) + lap @ ((rows * inv_a) @ rows.T)
+            if kernel is None:  # X A^-1 X' does not change between iterations
+                kernel = (rows * inv_a) @ rows.T
+            q = np.eye(R) + lap @ kernel
             step = ag - inv_a * (rows.T @ np.linalg.solve(q, lap @ (rows @ ag)))
         elif sparse_rows:  # offsets: the Hessian is the pairs' graph Laplacian plus the prior, sparse
             from scipy.sparse.linalg import spsolve
@@ -477,6 +480,9 @@ def explicit_count(feature_spec: str, dim: int) -> int:
 # from the isotropic prior's own group variances (`cfg.l2`: what one pull on every weight
 # gives each group), with a log-normal hyperprior around them: few or noisy votes stay near
 # the isotropic prior, votes that clearly follow taste features widen that group.
+# Above MAX_EVIDENCE_ROWS distinct recipes the search is skipped (the start's scales are used):
+# the votes then outweigh the prior's shape, and each evidence fit would cost an R x R solve.
+MAX_EVIDENCE_ROWS = 500
 TAU_STEPS = tuple(range(-4, 5))  # scale = start * 4**step: 1/256 .. 256 times the start
 CROWD_VAR = 1.0
 TAU_SPREAD = float(np.log(4.0))  # sd of log tau_g^2 (hyperprior): one step costs as much as 1/2 nat of evidence
@@ -558,6 +564,9 @@ def choose_prior_scales(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.
     start = isotropic_scales(rows, n_explicit, crowd, l2)
     n_cols = rows.shape[1]
     pos = {"explicit": 0, "embedding": 0}
+    if len(rows) > MAX_EVIDENCE_ROWS:  # many rated recipes: the votes outweigh the prior's shape
+        lam = group_precision(rows, n_explicit, start, crowd)
+        return start, lam, float("nan")
     if item_var > 0:
         rows = np.hstack([rows, np.eye(len(rows))])
         start["offsets"] = item_var
@@ -662,12 +671,16 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
         else:
             precision = np.ones(fit_rows.shape[1])
     warm = None
-    if not crowd and start is not None and start["linear.weight"].shape == (1, len(w0)):
+    if crowd and prior_choice is not None and "coef" in prior_choice:
+        warm = prior_choice["coef"]  # member 0's fit (same columns): a few steps from here
+    elif not crowd and start is not None and start["linear.weight"].shape == (1, len(w0)):
         warm = start["linear.weight"][0].astype(np.float64) - w0  # member 0's fit: a few steps from here
     fit = fit_bradley_terry(fit_rows, ia, ib, y, precision, d0, m, weight,
                             on_iter=record if (val is not None or on_epoch) else None, start=warm)
     state = {k: np.array(v, np.float32) for k, v in base.items()}
     coef = fit.coef
+    if crowd and prior_choice is not None and "coef" not in prior_choice and weight is None and val is None:
+        prior_choice["coef"] = coef
     if crowd:  # (1 + c) * prior + delta, folded into one linear head
         c = float(coef[-1])
         state["linear.weight"] = ((1 + c) * w0.astype(np.float64) + coef[:-1])[None, :].astype(np.float32)
@@ -793,7 +806,10 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     probe, iterations, history = _fit_member(train, cfg, _content_member(prior, 0, dim), item_ids,
                                              val=val if n_val else None, on_epoch=epoch_cb,
                                              n_explicit=n_explicit, prior_choice=probe_choice)
-    choice = probe_choice if fit_on_train(cfg, pairs, train) else {}
+    # the final members use the group scales the validation run chose on its training votes
+    # (one search per training; the validation votes never choose them for the probe)
+    choice = {k: v for k, v in probe_choice.items() if k != "coef"} if not fit_on_train(cfg, pairs, train) \
+        else probe_choice
     val_metrics = evaluate_pairs(probe, val, item_ids) if n_val else {}
     total_steps = done + cfg.members
     members = []
