@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     from sentence_transformers import SentenceTransformer
 
     from pantry.model.embedding import Embedder, MemoryCache, packaged_minilm_dir
-    from pantry.model.features import FEATURE_SPEC, feature_matrix
+    from pantry.model.features import FEATURE_NAMES, FEATURE_SPEC, feature_matrix
     from pantry.model.onnx_encoder import OnnxEncoder, check_pipeline, ensure_export
     from pantry.model.reward import RewardModel
     from pantry.storage.jsonl import read_recipes_file
@@ -132,7 +132,7 @@ def main(argv=None) -> int:
             emb.encode(texts[:1])  # load (not part of the baseline either)
             t_load = time.perf_counter() - t0
             emb.cache = MemoryCache()
-            model = RewardModel.new(emb.dim + 16, 5, emb.name, FEATURE_SPEC)
+            model = RewardModel.new(emb.dim + len(FEATURE_NAMES), 5, emb.name, FEATURE_SPEC)
             t0 = time.perf_counter()
             vecs = emb.encode(texts)
             x = feature_matrix(vecs, recipes, ())

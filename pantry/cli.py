@@ -136,18 +136,32 @@ def cmd_score(args) -> int:
     lab = _lab()
     pantry = pantry_names(parse_pantry(args.pantry)) if args.pantry else ()
     choice = _model_choice(lab, args)
-    ranked = lab.score(recipes, args.user, pantry, choice, _progress_printer(sys.stderr.isatty()))
+    ranked = lab.score(recipes, args.user, pantry, choice, _progress_printer(sys.stderr.isatty()),
+                       explain=args.explain)
     if args.top:
         ranked = ranked[:args.top]
     if args.json:
         print(json.dumps({"model": choice.label, "reason": choice.reason, "recipes": [
             {"rank": s.rank, "id": s.recipe.id, "title": s.recipe.title, "score": s.score,
-             "uncertainty": s.uncertainty} for s in ranked]}))
+             "uncertainty": s.uncertainty,
+             **({"explanation": s.explanation.to_dict()} if s.explanation is not None else {})}
+            for s in ranked]}))
         return 0
     print(f"# model: {choice.reason}")
     _print_table([{"rank": s.rank, "score": f"{s.score:+.4f}", "+/-": f"{s.uncertainty:.4f}",
                    "title": s.recipe.title[:60], "id": s.recipe.id} for s in ranked],
                  ["rank", "score", "+/-", "title", "id"])
+    if args.explain:
+        from pantry.model.explain import REMAINDER, phrase
+        for s in ranked:
+            why = s.explanation
+            top = max(0, args.explain_top)
+            parts = [phrase(c) for c in why.top(top)]
+            rest = why.contributions[top:]
+            if rest:
+                parts.append(f"{sum(c.contribution for c in rest):+.2f} {len(rest)} smaller")
+            print(f"{s.rank}. {s.recipe.title[:60]}: {why.score:+.2f} = "
+                  + ", ".join(parts + [f"{why.remainder:+.2f} {REMAINDER}"]))
     return 0
 
 
@@ -606,6 +620,10 @@ def build_parser(command: str | None = ALL_COMMANDS) -> argparse.ArgumentParser:
     s.add_argument("--top", type=int)
     s.add_argument("--model", help="score with this weights file instead of the active version")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--explain", action="store_true",
+                   help="why each score: its named taste-feature contributions and one 'this dish overall' "
+                        "remainder, summing to the score (with --json: an explanation per recipe)")
+    s.add_argument("--explain-top", type=int, default=4, help="contributions shown per recipe (default 4)")
     s.set_defaults(func=cmd_score)
 
     dg = sub.add_parser("diagnose", help="score-collapse diagnostics on a recipes file; with --user, that "

@@ -52,6 +52,7 @@ class Scored:
     recipe: Recipe
     score: float
     uncertainty: float
+    explanation: object | None = None  # `pantry.model.explain.Explanation`: why this score (shown on demand)
 
 
 @dataclass(frozen=True)
@@ -230,11 +231,13 @@ def pick_pair(recipes: Sequence[Recipe], features: np.ndarray, model, rng: np.ra
                           "add a few pantry items or loosen diet/cuisine/time limits")
 
 
-def rank(recipes: Sequence[Recipe], mean: np.ndarray, std: np.ndarray) -> list[Scored]:
-    """Best-of-N (`pantry.model.selection.rank`): the candidates by score, best first."""
+def rank(recipes: Sequence[Recipe], mean: np.ndarray, std: np.ndarray, why: Sequence | None = None) -> list[Scored]:
+    """Best-of-N (`pantry.model.selection.rank`): the candidates by score, best first
+    (`why`: each candidate's explanation, in the candidates' order)."""
     from pantry.model.selection import rank as rank_indices
 
-    return [Scored(recipes[k], float(mean[k]), float(std[k])) for k in rank_indices(mean, std)]
+    return [Scored(recipes[k], float(mean[k]), float(std[k]), why[k] if why is not None else None)
+            for k in rank_indices(mean, std)]
 
 
 @dataclass
@@ -294,6 +297,8 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
         on_progress(0, len(distinct), "scoring candidates")
     x = lab.features(distinct, tuple(request.pantry))
     mean, std = model_choice.model.score(x, [r.id for r in distinct])
+    from pantry.model.explain import explain
+    reasons = explain(model_choice.model, x, [r.id for r in distinct])  # shown on the cards on demand
     # The pair: two dishes of this pantry (all candidates stay logged, scored and ranked).
     fit = {r.id for r in fit_for_pantry(distinct, tuple(request.pantry))}
     idx = [k for k, r in enumerate(distinct) if r.id in fit]
@@ -304,10 +309,11 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
     i, j = idx[i], idx[j]
     left = "a" if rng.random() < 0.5 else "b"
     matchup = Matchup(
-        a=Scored(distinct[i], float(mean[i]), float(std[i])),
-        b=Scored(distinct[j], float(mean[j]), float(std[j])),
+        a=Scored(distinct[i], float(mean[i]), float(std[i]), reasons[i]),
+        b=Scored(distinct[j], float(mean[j]), float(std[j]), reasons[j]),
         left=left, why=why, model_label=model_choice.label, model_kind=model_choice.kind,
-        generator=used.name, generator_reason=used.reason, pantry=tuple(request.pantry), ranking=tuple(rank(distinct, mean, std)),
+        generator=used.name, generator_reason=used.reason, pantry=tuple(request.pantry),
+        ranking=tuple(rank(distinct, mean, std, reasons)),
         amounts=dict(getattr(request, "amounts", {}) or {}))
     matchup = repeat_round(lab, user, matchup, rng, model_choice, repeat_share) or matchup
     notes = [used.reason] if used is not choice else []

@@ -77,6 +77,7 @@ class ScoredRecipe:
     score: float
     uncertainty: float
     rank: int = 0
+    explanation: object | None = None  # a `pantry.model.explain.Explanation` when asked for (`Lab.score(explain=True)`)
 
 
 @dataclass
@@ -262,8 +263,10 @@ class Lab:
         return ModelChoice(heuristic_model(self.embedder_name, dim), "heuristic", None, reason, tuple(problems))
 
     def score(self, recipes: Sequence[Recipe], user: str | None = None, pantry: Sequence[str] = (),
-              choice: ModelChoice | None = None, on_progress: ProgressFn | None = None) -> list[ScoredRecipe]:
-        """Score recipes for a user; returns them best first with ensemble uncertainty."""
+              choice: ModelChoice | None = None, on_progress: ProgressFn | None = None,
+              explain: bool = False) -> list[ScoredRecipe]:
+        """Score recipes for a user; returns them best first with ensemble uncertainty (and,
+        with `explain`, each score's named taste-feature contributions: `pantry.model.explain`)."""
         if not recipes:
             return []
         choice = choice or self.model_for(user)
@@ -275,7 +278,11 @@ class Lab:
         if not (np.isfinite(mean).all() and np.isfinite(std).all()):
             raise PantryError(f"{choice.label} gave non-finite scores (NaN/inf): retrain the model")
         order = np.argsort(-mean, kind="stable")
-        return [ScoredRecipe(recipes[i], float(mean[i]), float(std[i]), rank)
+        why = None
+        if explain:
+            from pantry.model.explain import explain as explain_scores
+            why = explain_scores(choice.model, x, [r.id for r in recipes])
+        return [ScoredRecipe(recipes[i], float(mean[i]), float(std[i]), rank, why[i] if why else None)
                 for rank, i in enumerate(order, 1)]
 
     def _save_version(self, user: str | None, result, activate: bool, prior_id: int | None) -> int:

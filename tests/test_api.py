@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import socket
 import stat
@@ -115,6 +116,7 @@ def test_recipes_are_ranked_by_the_profiles_model(server):
     assert len(cands) == 5 and [c["rank"] for c in cands] == [1, 2, 3, 4, 5]
     assert [c["score"] for c in cands] == sorted((c["score"] for c in cands), reverse=True)
     assert all(c["uncertainty"] >= 0 and c["recipe"]["id"] and c["recipe"]["title"] for c in cands)
+    assert all(c["explanation"]["score"] == c["score"] for c in cands)
     assert "spinach" in body["pantry"]["items"]
     assert client.get("/health").json()["embedder"]["loaded"] is True  # scoring loaded it
 
@@ -130,6 +132,12 @@ def test_rank_scores_given_recipes(server):
     assert sorted(x["recipe"]["title"] for x in ranked) == ["Plain Rice", "Spinach Omelette"]
     assert ranked[0]["rank"] == 1 and ranked[0]["score"] >= ranked[1]["score"]
     assert r.json()["model"]["label"]
+    for x in ranked:  # why this score: named contributions plus the remainder add up to it
+        why = x["explanation"]
+        assert why["score"] == x["score"] and why["remainder_label"]
+        assert math.isclose(sum(c["contribution"] for c in why["contributions"]) + why["remainder"], x["score"],
+                            rel_tol=1e-9, abs_tol=1e-9)
+        assert all(c["name"] and c["label"] and c["contribution"] != 0 for c in why["contributions"])
 
 
 def test_auto_mode_says_it_fell_back_when_ollama_is_not_there(server):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -54,6 +55,9 @@ def test_vote_through_compare_is_saved_then_undone(app_home):
     matchup = at.session_state["matchup"]
     assert matchup.a.recipe.id != matchup.b.recipe.id
     assert not at.metric, "scores stay hidden until the vote"
+    assert not any("this dish overall" in t for t in _texts(at.markdown)), "and so do their reasons"
+    assert matchup.a.explanation is not None and math.isclose(matchup.a.explanation.total, matchup.a.score,
+                                                               rel_tol=1e-9, abs_tol=1e-9)
     at.toggle(key="much").set_value(True)
     at.button(key="vote_left").click()
     at.run()
@@ -66,6 +70,7 @@ def test_vote_through_compare_is_saved_then_undone(app_home):
     assert {vote.a, vote.b} == {matchup.a.recipe.id, matchup.b.recipe.id}
     assert vote.generator == "offline-composer" and vote.pantry
     assert len(at.metric) == 2, "both scores are revealed after the vote"
+    assert sum("this dish overall" in t for t in _texts(at.markdown)) == 2, "why each score, on demand"
     assert any("**1** vote by **ana**" in t for t in _texts(at.markdown))
     assert store.get_user_pantry("ana").startswith("4 eggs"), "pantry remembered per profile"
 
@@ -166,6 +171,11 @@ def test_diagnostics_flags_a_collapsed_model_not_a_healthy_one(app_home):
     charts = at.get("vega_lite_chart")
     assert len(charts) >= 4, "score histogram, margins, reliability, distance and uncertainty charts"
     assert at.get("download_button")
+    # why this score, for a chosen version and recipe: named parts and the remainder, summing to it
+    at.selectbox(key="why_version").set_value(f"v{healthy}")
+    at.run()
+    why = "\n".join(_texts(at.markdown))
+    assert "this dish overall" in why and "score**" in why
 
     at.multiselect(key="diag_versions").set_value([healthy])
     at.button(key="diag_run").click()

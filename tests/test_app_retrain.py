@@ -170,10 +170,13 @@ def test_every_train_option_has_a_control_with_its_limits(app_home):
     _store(app_home).ensure_user("ana")
     at = _retrain_page()
     for o in train_options():
-        widget = at.checkbox(key=f"hp_{o.name}") if o.kind == "bool" else at.number_input(key=f"hp_{o.name}")
+        widget = (at.checkbox(key=f"hp_{o.name}") if o.kind == "bool" else
+                  at.selectbox(key=f"hp_{o.name}") if o.kind == "choice" else at.number_input(key=f"hp_{o.name}"))
         assert widget.value == o.default and widget.label == o.label, o.name
         if o.kind in ("int", "float") and o.maximum is not None:
             assert widget.max == o.maximum and widget.min == o.minimum, o.name
+        if o.kind == "choice":  # the prior shape: evidence (default) or isotropic
+            assert list(widget.options) == list(o.choices), o.name
 
 
 def test_loss_chart_shows_the_loss_by_iteration_with_a_legend_below(app_home):

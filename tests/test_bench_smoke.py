@@ -72,3 +72,15 @@ def test_evaluate_scale_bench_small():
     rows = _table_rows(out)
     assert rows[0][0].startswith("leave one user out (the old protocol), 4 raters")
     assert rows[1][0].startswith("5 user folds, 20 raters x 45 votes") and rows[1][4].endswith("x")
+
+
+@pytest.mark.slow
+def test_learning_speed_bench_tiny(tmp_path):
+    """One seed, a tiny world, one persona: the table has both conditions and the oracle."""
+    out = _run("learning_speed.py", "--seeds", "1", "--rounds", "8", "--test", "25", "--raters", "vegetarian",
+               "--out", str(tmp_path))
+    names = [r[0] for r in _table_rows(out)]
+    for cond in ("alone", "crowd"):
+        for n in (10, 20, 50):
+            assert any(x.startswith(f"{cond}, {n} votes: personal model") for x in names), names
+    assert any("oracle" in x for x in names) and (tmp_path / "learning_speed.json").exists()

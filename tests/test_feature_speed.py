@@ -30,7 +30,7 @@ def _reference(recipe, pantry=(), kitchen=None):
         1.0 if minutes else 0.0,
         math.log1p(len(recipe.steps)) / math.log1p(20),
         math.log1p(len(recipe.ingredients)) / math.log1p(20),
-    ] + features.food_groups(recipe, kitchen), dtype=np.float32)
+    ] + features.taste_row(recipe, kitchen), dtype=np.float32)
 
 
 def _recipe(rid, ingredients, minutes=25, steps=("Cook.",)):
@@ -115,7 +115,7 @@ def test_cache_is_bounded_and_keyed_by_content(recipes):
     with pytest.raises(ValueError):
         RecipeFactsCache(0)
     r = recipes[5]
-    renamed = Recipe(id="other id", title="Other title", ingredients=r.ingredients, steps=r.steps, minutes=r.minutes)
+    renamed = Recipe(**{**r.__dict__, "id": "other id"})  # the title is read too (heat and oven words)
     longer = Recipe(id=r.id, title=r.title, ingredients=r.ingredients, steps=r.steps, minutes=(r.minutes or 0) + 7)
     cache = RecipeFactsCache()
     explicit_matrix([r, renamed], (), cache=cache)

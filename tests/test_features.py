@@ -93,4 +93,19 @@ def test_features_are_deterministic_and_bounded():
     a, b = explicit_matrix([BACON_PASTA] * 2), explicit_matrix([BACON_PASTA])
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[0])
     assert np.all(a >= 0.0) and np.all(a <= 1.0 + 1e-6)
-    assert FEATURE_SPEC.startswith("explicit-v2:") and len(set(FEATURE_NAMES)) == len(FEATURE_NAMES)
+    assert FEATURE_SPEC.startswith("explicit-v3:") and len(set(FEATURE_NAMES)) == len(FEATURE_NAMES)
+
+
+def test_taste_columns_read_what_a_dish_is():
+    """explicit-v3: vegetarian, pork, heat, richness, oven and cuisine from the recipe's own words."""
+    f = _named(BACON_PASTA)
+    assert f["vegetarian"] == 0.0 and f["has_pork"] == 1.0 and f["heat"] > 0.0 and f["richness"] > 0.0
+    salad = Recipe(id="s", title="Green salad", ingredients=("1 cucumber", "2 tomatoes", "olive oil"),
+                   steps=("Chop.", "Toss."), minutes=10, cuisine="Greek")
+    g = _named(salad)
+    assert g["vegetarian"] == 1.0 and g["has_pork"] == 0.0 and g["heat"] == 0.0 and g["richness"] == 0.0
+    assert g["baked"] == 0.0 and g["cuisine_mediterranean"] == 1.0 and g["cuisine_italian"] == 0.0
+    gratin = Recipe(id="g", title="Spicy potato gratin", ingredients=("4 potatoes", "200 ml cream"),
+                    steps=("Bake in the oven for 40 minutes.",), minutes=60, cuisine="French")
+    h = _named(gratin)
+    assert h["baked"] == 1.0 and h["heat"] == 0.5 and h["richness"] == 0.25 and h["cuisine_french"] == 1.0

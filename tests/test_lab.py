@@ -1,6 +1,7 @@
 """End to end without UI: synth votes -> import -> train -> score unseen recipes -> diagnose."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -86,6 +87,15 @@ def test_cli_score_and_diagnose_json(trained, tmp_path, monkeypatch, capsys):
     assert main(["score", "--recipes", str(path), "--user", "synth-vegetarian", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out["recipes"]) == 30 and out["model"].startswith("personal")
+    assert "explanation" not in out["recipes"][0]
+    assert main(["score", "--recipes", str(path), "--user", "synth-vegetarian", "--json", "--explain"]) == 0
+    for r in json.loads(capsys.readouterr().out)["recipes"]:  # why this score: the parts add up to it
+        why = r["explanation"]
+        assert math.isclose(sum(c["contribution"] for c in why["contributions"]) + why["remainder"], r["score"],
+                            rel_tol=1e-9, abs_tol=1e-9)
+    assert main(["score", "--recipes", str(path), "--user", "synth-vegetarian", "--explain", "--top", "3"]) == 0
+    text = capsys.readouterr().out
+    assert text.count("this dish overall") == 3 and "1. " in text
     assert main(["diagnose", "--recipes", str(path), "--user", "synth-vegetarian", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     for key in ("n", "distinct_ratio", "mode_share", "std", "iqr", "entropy"):

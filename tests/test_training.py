@@ -58,8 +58,8 @@ def test_prior_pull_keeps_a_personal_model_near_the_prior():
     prior = train_reward_model(pairs, "e", "f", TrainConfig(seed=0)).model
     # a few contradicting votes: with a strong pull the model stays close to the prior
     flipped = make_pairs(x[ia[:30]], x[ib[:30]], ["b" if o == "a" else "a" for o in out[:30]])
-    strong = train_reward_model(flipped, "e", "f", TrainConfig(l2=10.0, val_split=0), prior=prior).model
-    weak = train_reward_model(flipped, "e", "f", TrainConfig(l2=0.0, val_split=0), prior=prior).model
+    strong = train_reward_model(flipped, "e", "f", TrainConfig(l2=10.0, val_split=0, prior_shape="isotropic"), prior=prior).model
+    weak = train_reward_model(flipped, "e", "f", TrainConfig(l2=0.0, val_split=0, prior_shape="isotropic"), prior=prior).model
     dist = lambda m: np.linalg.norm(m.parameters_vector() - prior.parameters_vector())  # member k is pulled to prior member k
     assert dist(strong) < dist(weak)
 

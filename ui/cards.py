@@ -50,13 +50,34 @@ def facts(recipe: Recipe) -> str:
     return " · ".join(parts)
 
 
+def explanation_lines(why, top: int = 6) -> list[str]:
+    """Markdown lines for a `pantry.model.explain.Explanation`: the largest named
+    contributions, the smaller ones together, and "this dish overall"; they add up to the score."""
+    from pantry.model.explain import REMAINDER, phrase
+
+    shown = why.top(top)
+    lines = [f"- {md(phrase(c))}" for c in shown]
+    rest = why.contributions[len(shown):]
+    if rest:
+        lines.append(f"- {sum(c.contribution for c in rest):+.2f} {len(rest)} smaller features")
+    lines.append(f"- {why.remainder:+.2f} {REMAINDER} (its text, and its own votes if rated)")
+    lines.append(f"- **= {why.score:+.2f} score**")
+    return lines
+
+
+def show_explanation(why, top: int = 6) -> None:
+    """Draw an explanation as a short list (see `explanation_lines`)."""
+    st.markdown("\n".join(explanation_lines(why, top)))
+
+
 def recipe_card(recipe: Recipe, pantry: Sequence[str], label: str = "", score: tuple[float, float] | None = None,
                 key: str = "", actions: Callable[[], None] | None = None, amounts=None,
-                steps_expanded: bool = False) -> None:
+                steps_expanded: bool = False, explanation=None) -> None:
     """Draw one recipe in a bordered container.
 
     `label` is HTML made by `side_label` (ours); `actions` draws the card's buttons right
-    under the title; `score` (mean, uncertainty) is shown if given.
+    under the title; `score` (mean, uncertainty) is shown if given; `explanation` (a
+    `pantry.model.explain.Explanation`) adds a "Why this score" popover.
     """
     missing = missing_lines(recipe, pantry, amounts)
     with st.container(border=True, key=f"card_{key}" if key else None):
@@ -71,6 +92,9 @@ def recipe_card(recipe: Recipe, pantry: Sequence[str], label: str = "", score: t
             st.metric("Model score", f"{mean:+.3f}", help="Higher is better for this profile's model; "
                       f"± is the ensemble's disagreement ({unc:.3f}).", delta=f"± {unc:.3f}", delta_color="off",
                       delta_arrow="off", delta_description="uncertainty")
+        if explanation is not None:
+            with st.popover("Why this score", icon=":material/help:", key=f"why_{key}" if key else None):
+                show_explanation(explanation)
         head = f"**Ingredients** ({len(recipe.ingredients)}"
         head += f", {len(missing)} missing)" if pantry else ")"
         items = [f":orange[{md(line)} (missing)]" if line in missing else md(line) for line in recipe.ingredients]

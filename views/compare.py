@@ -405,7 +405,8 @@ def _show_cook(matchup) -> None:
     top = matchup.ranking[0]
     st.subheader("The model's top pick", anchor=False)
     st.caption(f"Best of {len(matchup.ranking)} candidates by the {md(matchup.model_label)} model.")
-    recipe_card(top.recipe, matchup.pantry, amounts=matchup.amounts, score=(top.score, top.uncertainty), key="cook_top")
+    recipe_card(top.recipe, matchup.pantry, amounts=matchup.amounts, score=(top.score, top.uncertainty), key="cook_top",
+                explanation=top.explanation)
     table = pd.DataFrame([{"rank": k, "recipe": s.recipe.title, "score": s.score, "±": s.uncertainty,
                            "minutes": s.recipe.minutes} for k, s in enumerate(matchup.ranking, 1)])
     with st.expander("All candidates, best first"):
@@ -432,6 +433,7 @@ def _show_pair(matchup, revealed) -> None:
                 wide, narrow = wide + " · your pick", narrow + " · your pick"
             recipe_card(item.recipe, matchup.pantry, label=side_label(wide, narrow), amounts=matchup.amounts,
                         score=(item.score, item.uncertainty) if revealed else None, key=side,
+                        explanation=item.explanation if revealed else None,
                         actions=None if revealed else (lambda side=side: _pick_controls(side)))
     dropped = info.get("dropped")
     st.caption(f"Pair chosen as **{matchup.why}** for the {md(matchup.model_label)} model from "

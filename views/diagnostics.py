@@ -17,6 +17,7 @@ import streamlit as st
 from pantry.evaluation.reports import HEURISTIC, PROBE_SOURCES, diagnostics_report, version_label
 from pantry.errors import PantryError
 from pantry.model.training import TrainConfig
+from ui.cards import show_explanation
 from ui.common import current_profile, guarded
 from ui.charts import chart_title, fit_width
 from ui.text import md
@@ -277,6 +278,20 @@ with guarded("Diagnostics"):
             t.dataframe(top, hide_index=True, column_config=fmt)
             b.markdown("**Bottom 5**")
             b.dataframe(bottom, hide_index=True, column_config=fmt)
+
+    st.subheader("Why this score", anchor=False)
+    st.caption("A score split into the model's named taste features (weight x the recipe's value) and one "
+               "\"this dish overall\" remainder (what its text says beyond them, and its own votes if rated); "
+               "they add up to the score.")
+    w1, w2 = st.columns([1, 3])
+    why_version = w1.selectbox("Model version", report.models, key="why_version", format_func=md)
+    ranked = scores[scores["version"] == why_version].sort_values("rank")
+    titles = dict(zip(ranked["recipe_id"], ranked["title"]))
+    why_recipe = w2.selectbox("Recipe", list(titles), key="why_recipe",
+                              format_func=lambda rid: md(f"{titles[rid]} ({rid})"))
+    why = report.explanations.get(why_version, {}).get(why_recipe)
+    if why is not None:
+        show_explanation(why, top=10)
 
     st.download_button("Download scores CSV", lambda: scores.to_csv(index=False).encode("utf-8"),
                        file_name="pantrypilot-scores.csv", mime="text/csv", icon=":material/download:",

@@ -105,6 +105,8 @@ def composer_refusal(error: GeneratorError, choice) -> PantryError:
 
 
 def scored_out(scored) -> list[s.ScoredOut]:
-    """`Lab.score`'s ranked recipes as the API lists them."""
-    return [s.ScoredOut(rank=x.rank, score=x.score, uncertainty=x.uncertainty, recipe=recipe_out(x.recipe))
+    """`Lab.score`'s ranked recipes as the API lists them, each with its explanation
+    (`Lab.score(explain=True)`; None when it was not asked for)."""
+    return [s.ScoredOut(rank=x.rank, score=x.score, uncertainty=x.uncertainty, recipe=recipe_out(x.recipe),
+                        explanation=None if x.explanation is None else s.ExplanationOut(**x.explanation.to_dict()))
             for x in scored]

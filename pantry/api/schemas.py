@@ -119,11 +119,29 @@ class RecipeOut(BaseModel):
     source: str | None
 
 
+class ContributionOut(BaseModel):
+    name: str  # the model's feature name (features.FEATURE_NAMES)
+    label: str  # its plain name
+    value: float  # the recipe's value of the feature
+    contribution: float  # weight x value: its part of the score
+
+
+class ExplanationOut(BaseModel):
+    """Why this score: named taste-feature contributions (largest first) plus one remainder
+    ("this dish overall"), summing to the score (`pantry.model.explain`)."""
+
+    score: float
+    contributions: list[ContributionOut]
+    remainder: float
+    remainder_label: str
+
+
 class ScoredOut(BaseModel):
     rank: int
     score: float
     uncertainty: float
     recipe: RecipeOut
+    explanation: ExplanationOut | None = None
 
 
 # --- endpoints -------------------------------------------------------------------------------

@@ -198,10 +198,13 @@ def probe_recipes(store, source: str, user: str | None = None, upload: bytes | N
 
 
 def score_table(lab, models: Mapping[str, object], recipes: Sequence[Recipe],
-                pantry: Sequence[str] = (), on_progress=None) -> tuple[pd.DataFrame, np.ndarray]:
+                pantry: Sequence[str] = (), on_progress=None,
+                explanations: dict | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """Scores of each model (label -> RewardModel) on the recipes, long format, and the embeddings.
 
     Columns: version, recipe_id, title, score, uncertainty, rank (1 = best for that version).
+    `explanations` (a dict), when given, gets label -> recipe id -> `explain.Explanation`
+    (why each score: named taste-feature contributions and the remainder).
     """
     if not recipes:
         return pd.DataFrame(columns=["version", "recipe_id", "title", "score", "uncertainty", "rank"]), np.zeros((0, 0))
@@ -214,6 +217,10 @@ def score_table(lab, models: Mapping[str, object], recipes: Sequence[Recipe],
                           "title": [r.title for r in recipes], "score": mean, "uncertainty": std})
         f["rank"] = f["score"].rank(ascending=False, method="min").astype(int)
         frames.append(f)
+        if explanations is not None:
+            from pantry.model.explain import explain
+            ids = [r.id for r in recipes]
+            explanations[label] = dict(zip(ids, explain(model, x, ids)))
     return pd.concat(frames, ignore_index=True), emb
 
 
@@ -430,6 +437,8 @@ class DiagnosticsReport:
     held_out: HeldOut  # the votes checked: every usable vote in scope (`split` False)
     position_bias: PositionBias  # of the human votes in scope
     skipped: dict[str, str] = field(default_factory=dict)  # label -> why that version was left out
+    # label -> recipe id -> `pantry.model.explain.Explanation`: why each score
+    explanations: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 def report_models(lab, versions: Sequence[int | str], skipped: dict[str, str] | None = None) -> dict[str, object]:
@@ -492,7 +501,8 @@ def diagnostics_report(lab, versions: Sequence[int | str], source: str, user: st
         empty = pd.DataFrame()
         return DiagnosticsReport(len(everything), len(recipes), [], empty, empty, empty, {}, empty, held, bias,
                                  skipped)
-    scores, emb = score_table(lab, models, recipes, on_progress=on_progress)
+    explanations: dict[str, dict[str, object]] = {}
+    scores, emb = score_table(lab, models, recipes, on_progress=on_progress, explanations=explanations)
     margins = vote_margins(models, vote_features(lab, held.votes))
     cv = {label: cv_figure(lab.store.get_model_version(int(label[1:])).metrics)
           for label in models if label != HEURISTIC}
@@ -501,4 +511,4 @@ def diagnostics_report(lab, versions: Sequence[int | str], source: str, user: st
     metrics["ECE"] = metrics["version"].map(eces).astype(float)
     with_dist = distance_table(lab, scores, emb, training_recipes(lab, scope))
     return DiagnosticsReport(len(everything), len(recipes), list(models), with_dist, margins, metrics, alerts,
-                             bins, held, bias, skipped)
+                             bins, held, bias, skipped, explanations)

@@ -22,6 +22,11 @@ dish with meat is a meat dish however many seasoning lines its writer listed. Me
 giallozafferano-dev (issue 12): shares of lines and cost, difficulty and course read from
 tags were tried; tags lowered every protocol, shares gained less than presence where
 recipes are new to everyone (`cold`).
+
+explicit-v3 (issue 20) adds the tastes people differ on most, by fixed word lists over the
+matched ingredients' names and the recipe's own words (`taste_row`): vegetarian, pork,
+chilli heat, spices, richness, oven-baked and the stated cuisine; measured in the README
+("Learning speed").
 """
 
 from __future__ import annotations
@@ -62,14 +67,52 @@ FOOD_GROUPS = {
     "nut": ("nut", "seed"),
 }
 FEATURE_NAMES = FEATURE_NAMES + tuple(f"has_{g}" for g in FOOD_GROUPS)  # 1: a line in that group
-FEATURE_SPEC = "explicit-v2:" + ",".join(FEATURE_NAMES)
+# explicit-v3: the tastes people differ on most, read from the matched kitchen ingredients'
+# names and the recipe's own words (fixed word lists, no fitted vocabulary): see `taste_row`
+CUISINES = {
+    "italian": ("italian",),
+    "east_asian": ("chinese", "japanese", "korean", "thai", "vietnamese", "asian"),
+    "indian": ("indian",),
+    "mexican": ("mexican", "tex-mex"),
+    "mediterranean": ("mediterranean", "greek", "middle eastern", "spanish", "turkish", "lebanese"),
+    "american": ("american", "british"),
+    "french": ("french",),
+}
+TASTE_NAMES = ("vegetarian", "has_pork", "heat", "log_spices", "richness", "baked") + tuple(
+    f"cuisine_{c}" for c in CUISINES)
+FEATURE_NAMES = FEATURE_NAMES + TASTE_NAMES
+FEATURE_SPEC = "explicit-v3:" + ",".join(FEATURE_NAMES)
+_PORK = ("pork", "bacon", "ham", "pancetta", "prosciutto", "guanciale", "sausage", "salami", "chorizo",
+         "speck", "lard", "mortadella", "nduja")
+_HOT = ("chili", "chilli", "chile", "jalapeno", "cayenne", "chipotle", "sriracha", "hot sauce", "harissa",
+        "gochujang", "peperoncino", "habanero", "wasabi", "pepper flakes", "curry paste", "horseradish")
+_HOT_WORDS = frozenset({"spicy", "hot", "fiery", "diavola", "arrabbiata", "piccante", "vindaloo", "szechuan",
+                        "sichuan", "chili", "chilli", "jerk", "buffalo"})
+_RICH = ("cream", "butter", "cheese", "parmesan", "parmigiano", "mozzarella", "cheddar", "ricotta", "mascarpone",
+         "gorgonzola", "pecorino", "feta", "brie", "gruyere", "fontina", "provolone", "halloumi", "paneer",
+         "bacon", "pancetta", "guanciale", "lard", "coconut milk", "mayonnaise", "ghee")
+_FRIED = ("deep-fry", "deep fry", "fried", "frying", "fritt")
+_BAKED = ("bake", "oven", "roast", "gratin", "casserole", "al forno", "traybake", "forno")
 _GROUP_OF = {cat: g for g, cats in FOOD_GROUPS.items() for cat in cats}
 
 
 def food_groups(recipe: Recipe, kitchen: Kitchen | None = None) -> list[float]:
     """1.0 for each of `FOOD_GROUPS` that one of the recipe's ingredient lines falls in, else 0.0."""
+    return taste_row(recipe, kitchen)[:len(FOOD_GROUPS)]
+
+
+def taste_row(recipe: Recipe, kitchen: Kitchen | None = None) -> list[float]:
+    """`FOOD_GROUPS` presence then `TASTE_NAMES` of one recipe, read the same way for any recipe.
+
+    vegetarian: no meat or fish line; has_pork: a meat line naming pork, bacon, ham, ...;
+    heat: lines with chilli, cayenne, hot sauce, ... plus a hot word in the title or tags
+    (capped at 2, over 2); log_spices: log1p(spice lines) / log1p(8); richness: lines with
+    cream, butter, cheese, bacon, ... plus frying (capped at 4, over 4); baked: the oven in
+    the title, tags or method; cuisine_*: the recipe's stated cuisine.
+    """
     lines = [line for line in recipe.ingredients if line.strip()]
     counts = dict.fromkeys(FOOD_GROUPS, 0)
+    pork = hot = spices = rich = 0
     if lines:
         if kitchen is None:
             from pantry.kitchen import load_kitchen  # the kitchen package's shared default
@@ -80,7 +123,25 @@ def food_groups(recipe: Recipe, kitchen: Kitchen | None = None) -> list[float]:
             group = _GROUP_OF.get(ing.category) if ing is not None else None
             if group is not None:
                 counts[group] += 1
-    return [1.0 if counts[g] else 0.0 for g in FOOD_GROUPS]
+            name = ing.name if ing is not None else line.lower()
+            pork += group == "meat" and any(w in name for w in _PORK)
+            hot += any(w in name for w in _HOT)
+            spices += ing is not None and ing.category == "spice"
+            rich += any(w in name for w in _RICH)
+    head = recipe.title.lower() + " " + " ".join(t.lower() for t in recipe.tags)
+    method = " ".join(recipe.steps).lower()
+    hot += bool(_HOT_WORDS.intersection(tokens(head)))
+    rich += any(w in head or w in method for w in _FRIED)
+    cuisine = (recipe.cuisine or "").strip().lower()
+    groups = [1.0 if counts[g] else 0.0 for g in FOOD_GROUPS]
+    return groups + [
+        1.0 if lines and not (counts["meat"] or counts["fish"]) else 0.0,
+        1.0 if pork else 0.0,
+        min(hot, 2) / 2.0,
+        math.log1p(spices) / math.log1p(8),
+        min(rich, 4) / 4.0,
+        1.0 if any(w in head or w in method for w in _BAKED) else 0.0,
+    ] + [1.0 if cuisine in names else 0.0 for names in CUISINES.values()]
 
 
 def explicit_features(recipe: Recipe, pantry: Sequence[str] = (), kitchen: Kitchen | None = None) -> np.ndarray:
@@ -97,7 +158,7 @@ def explicit_features(recipe: Recipe, pantry: Sequence[str] = (), kitchen: Kitch
         1.0 if minutes else 0.0,
         math.log1p(len(recipe.steps)) / math.log1p(20),
         math.log1p(len(recipe.ingredients)) / math.log1p(20),
-    ] + food_groups(recipe, kitchen), dtype=np.float32)
+    ] + taste_row(recipe, kitchen), dtype=np.float32)
 
 
 # ---- the fast path: per-recipe facts cached, pantry part vectorised ------------------------
@@ -124,7 +185,7 @@ def _log1p(k: int) -> float:
 class RecipeFacts(NamedTuple):
     """The pantry-independent part of one recipe's explicit features."""
 
-    row: np.ndarray  # float32: the recipe columns then the food groups (FEATURE_NAMES[3:])
+    row: np.ndarray  # float32: the recipe columns, the food groups, the taste columns (FEATURE_NAMES[3:])
     needed: np.ndarray  # int32: kitchen position of each line to shop for (-1: the kitchen does not know it)
     lines: tuple[str, ...]  # those lines, as written (for pantry items the kitchen does not know)
 
@@ -140,7 +201,7 @@ def recipe_facts(recipe: Recipe, kb: Kitchen, positions: dict[str, int] | None =
     values = [math.log1p(minutes) / math.log1p(180) if minutes else 0.0, 1.0 if minutes else 0.0,
               math.log1p(len(recipe.steps)) / math.log1p(20),
               math.log1p(len(recipe.ingredients)) / math.log1p(20)]
-    values += food_groups(recipe, kb)
+    values += taste_row(recipe, kb)
     needed = _needed_lines(recipe, kb)
     ids = np.fromiter((positions[ing.name] if ing is not None else -1 for _, ing in needed), np.int32, len(needed))
     return RecipeFacts(np.array(values, dtype=np.float32), ids, tuple(line for line, _ in needed))
@@ -153,15 +214,15 @@ def _line_tokens(line: str) -> tuple[str, ...]:
 
 
 def _facts_key(recipe: Recipe) -> tuple:
-    return (recipe.ingredients, recipe.minutes, len(recipe.steps))
+    return (recipe.ingredients, recipe.minutes, recipe.steps, recipe.title, recipe.tags, recipe.cuisine)
 
 
 class RecipeFactsCache:
     """A bounded, thread-safe cache of `RecipeFacts` by recipe content, for one kitchen.
 
-    Keyed by (ingredients, minutes, number of steps): everything the facts read, so a recipe
-    whose id, title or method text changes but not these keeps its entry, and two recipes
-    with the same lines share one. At most `maxsize` entries (the oldest go first); used with
+    Keyed by (ingredients, minutes, steps, title, tags, cuisine): everything the facts read,
+    so a recipe whose id changes but not these keeps its entry, and two recipes with the
+    same content share one. At most `maxsize` entries (the oldest go first); used with
     another kitchen than the one it holds facts for, it starts again empty. An entry costs
     about 1 KB (with the recipe's ingredient lines it keeps alive): ~150 MB when full.
     """

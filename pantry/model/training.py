@@ -5,7 +5,10 @@ b won, 0.5 for a tie ("both bad" says nothing about the order and is left out). 
 is the Bradley-Terry negative log-likelihood `-[y log s(d - m) + (1-y) log s(-d - m)]`
 with `d = score(a) - score(b)` and a margin `m` for votes marked "much better", plus an
 L2 pull toward a prior: the population model's weights for a personal model (so a user's
-few votes adapt the shared taste instead of starting from nothing), zero otherwise.
+few votes adapt the shared taste instead of starting from nothing), zero otherwise. With
+`prior_shape="evidence"` (the default for personal models) the pull has one variance per
+feature group chosen by the fit's marginal likelihood, and the prior's score gets its own
+coefficient (see `choose_prior_scales` and `_fit_member`).
 
 One solver (`fit_bradley_terry`): Newton's method on this objective, which with a linear
 head is convex, so every fit is its exact optimum (no learning rate, epochs, batches or
@@ -72,6 +75,9 @@ def _option(label: str, help: str, minimum: float | None = None, maximum: float 
     return {"label": label, "help": help, "minimum": minimum, "maximum": maximum, "choices": tuple(choices)}
 
 
+PRIOR_SHAPES = ("evidence", "isotropic")
+
+
 @dataclass
 class TrainConfig:
     """Everything a user may set about training; the CLI and the Retrain page are built
@@ -84,7 +90,8 @@ class TrainConfig:
         "Seed", "seed of the validation split and the bootstrap resamples", 0, 2**31 - 1))
     l2: float = field(default=1.0, metadata=_option(
         "L2 pull to prior", "precision of the pull toward the prior model (the population model, or "
-        "the pantry heuristic); fixed as votes accrue, so the votes outweigh it more and more", 0.0, 100.0))
+        "the pantry heuristic) with the isotropic prior shape; fixed as votes accrue, so the votes "
+        "outweigh it more and more (the evidence shape estimates its own)", 0.0, 100.0))
     members: int = field(default=5, metadata=_option(
         "Ensemble members", "member 0 is fitted on every vote and gives the score; the others on "
         "bootstrap resamples, and their spread is the uncertainty", 1, 20))
@@ -93,6 +100,11 @@ class TrainConfig:
     refit: bool = field(default=True, metadata=_option(
         "Refit on all votes", "the final model also learns from the validation votes, so no vote "
         "is wasted"))
+    prior_shape: str = field(default="evidence", metadata=_option(
+        "Prior shape", "evidence: a prior variance per feature group (taste features, embedding, "
+        "the crowd's score) chosen by each fit's marginal likelihood, so the model moves where "
+        "this person's votes say people differ; isotropic: one L2 pull on every weight",
+        choices=PRIOR_SHAPES))
     item_var: float = field(default=10.0, metadata=_option(
         "Offset variance", "prior variance of a per-recipe offset for recipes this profile rated "
         "(0: none); new recipes are scored by content alone", 0.0, 1000.0))
@@ -178,7 +190,7 @@ def config_from(values: Mapping[str, Any], base: TrainConfig | None = None) -> T
 
 
 # How the population model is trained (by Lab and by evaluation): fewer bootstrap members.
-POPULATION_CONFIG = TrainConfig(members=3, l2=1.0)
+POPULATION_CONFIG = TrainConfig(members=3, l2=1.0, prior_shape="isotropic")
 
 
 @dataclass
@@ -341,6 +353,7 @@ def fit_bradley_terry(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.nd
         raise TrainingError(f"cannot train: the loss is non-finite ({obj}) at the prior's weights")
     converged = n == 0
     it = 0
+    kernel = None
     while not converged and it < max_iter:
         it += 1
         d = diffs(coef)
@@ -356,7 +369,9 @@ def fit_bradley_terry(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.nd
             # H^-1 g = A^-1 g - A^-1 X' (I + L X A^-1 X')^-1 L X A^-1 g, A = diag(2 lam)
             inv_a = 1.0 / (2 * lam)
             ag = inv_a * grad
-            q = np.eye(R) + lap @ ((rows * inv_a) @ rows.T)
+            if kernel is None:  # X A^-1 X' does not change between iterations
+                kernel = (rows * inv_a) @ rows.T
+            q = np.eye(R) + lap @ kernel
             step = ag - inv_a * (rows.T @ np.linalg.solve(q, lap @ (rows @ ag)))
         elif sparse_rows:  # offsets: the Hessian is the pairs' graph Laplacian plus the prior, sparse
             from scipy.sparse.linalg import spsolve
@@ -445,34 +460,193 @@ def _member_content_scores(member: Member, x: np.ndarray) -> np.ndarray:
     return _score_arrays(member, np.asarray(x, np.float64), None)
 
 
+def explicit_count(feature_spec: str, dim: int) -> int:
+    """How many trailing columns of a `dim`-wide row are named taste features: the names
+    after "explicit-vN:" in the feature spec (0 for any other spec, e.g. test fixtures)."""
+    if not feature_spec.startswith("explicit") or ":" not in feature_spec:
+        return 0
+    n = len([x for x in feature_spec.split(":", 1)[1].split(",") if x])
+    return n if 0 < n < dim else 0
+
+
+# Empirical Bayes prior shape (TrainConfig.prior_shape == "evidence"). The content head's
+# deviation from the prior is `delta`, plus one coefficient `c` on the prior's own score
+# (the model is `(1 + c) * prior + delta`: a person may lean on the crowd, ignore it or
+# even go against it). Every weight of group g gets prior variance tau_g^2 / sum_j v_j, v_j
+# the column's variance over the fit's recipes (so the group's part of the score varies by
+# about tau_g^2); the crowd coefficient N(0, CROWD_VAR). tau_g^2 for the
+# taste features and for the embedding are chosen by the fit's Laplace-approximated
+# marginal likelihood (a coordinate search over a log grid, `choose_prior_scales`), starting
+# from the isotropic prior's own group variances (`cfg.l2`: what one pull on every weight
+# gives each group), with a log-normal hyperprior around them: few or noisy votes stay near
+# the isotropic prior, votes that clearly follow taste features widen that group.
+# Above MAX_EVIDENCE_ROWS distinct recipes the search is skipped (the start's scales are used):
+# the votes then outweigh the prior's shape, and each evidence fit would cost an R x R solve.
+MAX_EVIDENCE_ROWS = 500
+TAU_STEPS = tuple(range(-4, 5))  # scale = start * 4**step: 1/256 .. 256 times the start
+CROWD_VAR = 1.0
+TAU_SPREAD = float(np.log(4.0))  # sd of log tau_g^2 (hyperprior): one step costs as much as 1/2 nat of evidence
+MIN_COLUMN_VAR = 1e-3  # a column that barely varies over the fit's recipes: its scale is floored
+
+
+def group_precision(rows: np.ndarray, n_explicit: int, scales: Mapping[str, float], crowd: bool) -> np.ndarray:
+    """Precision (objective's `precision * coef^2`) of each column of `rows` ([embedding |
+    taste features | crowd score] when `crowd`) for group variances `scales`."""
+    dim = rows.shape[1] - (1 if crowd else 0)
+    n_emb = dim - n_explicit
+    raw = rows[:, :dim].var(axis=0) if len(rows) > 1 else np.ones(dim)
+    v = np.maximum(raw, MIN_COLUMN_VAR)
+    var = np.empty(rows.shape[1])
+    # standardised columns; d_g counts the columns that vary over these recipes (a column
+    # constant here, e.g. a cuisine none of them has, takes no share of the group's variance)
+    d_emb = max(int(np.sum(raw[:n_emb] > MIN_COLUMN_VAR)), 1)
+    d_exp = max(int(np.sum(raw[n_emb:] > MIN_COLUMN_VAR)), 1)
+    var[:n_emb] = scales["embedding"] / d_emb / v[:n_emb]
+    var[n_emb:dim] = scales["explicit"] / d_exp / v[n_emb:dim]
+    if crowd:
+        var[-1] = CROWD_VAR
+    return 1.0 / (2.0 * var)
+
+
+def log_evidence(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.ndarray, precision: np.ndarray,
+                 fit: BTFit, d0: np.ndarray, margin: np.ndarray) -> float:
+    """Laplace approximation of the log marginal likelihood of the pairs under the prior
+    N(0, diag(1 / (2 precision))) at the MAP `fit`: -objective - 1/2 log|I + prior cov. x data Hessian|
+    (through an R x R determinant when there are fewer distinct rows R than columns)."""
+    from scipy.special import expit
+
+    c = fit.coef
+    s = rows @ c
+    d = d0 + s[ia] - s[ib]
+    pa, pb = expit(margin - d), expit(d + margin)
+    h = y * pa * (1 - pa) + (1 - y) * pb * (1 - pb)
+    R = rows.shape[0]
+    lap = np.zeros((R, R))
+    np.add.at(lap, (ia, ia), h)
+    np.add.at(lap, (ib, ib), h)
+    np.add.at(lap, (ia, ib), -h)
+    np.add.at(lap, (ib, ia), -h)
+    inv_a = 1.0 / (2 * precision)
+    if R <= rows.shape[1]:
+        _, logdet = np.linalg.slogdet(np.eye(R) + lap @ ((rows * inv_a) @ rows.T))
+    else:
+        scaled = rows * np.sqrt(inv_a)
+        _, logdet = np.linalg.slogdet(np.eye(rows.shape[1]) + scaled.T @ lap @ scaled)
+    obj = float(np.sum(bt_loss(d, y, margin)) + np.sum(precision * c * c))
+    return -obj - 0.5 * float(logdet)
+
+
+def isotropic_scales(rows: np.ndarray, n_explicit: int, crowd: bool, l2: float) -> dict[str, float]:
+    """The group variances tau_g^2 that one isotropic pull of precision `l2` amounts to: each
+    weight N(0, 1 / (2 l2)), so a group's score variance is the sum of its columns' variances
+    over 2 l2 (the start and hyperprior centre of `choose_prior_scales`)."""
+    dim = rows.shape[1] - (1 if crowd else 0)
+    v = np.maximum(rows[:, :dim].var(axis=0) if len(rows) > 1 else np.ones(dim), MIN_COLUMN_VAR)
+    n_emb = dim - n_explicit
+    per_weight = 1.0 / (2.0 * max(l2, 1e-3))
+    return {"explicit": float(per_weight * v[n_emb:].sum()) if n_explicit else 1.0,
+            "embedding": float(per_weight * v[:n_emb].sum()) if n_emb else 1.0}
+
+
+def choose_prior_scales(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.ndarray, d0: np.ndarray,
+                        margin: np.ndarray, n_explicit: int, crowd: bool, l2: float = 1.0,
+                        item_var: float = 0.0) -> tuple[dict, np.ndarray, float]:
+    """(scales, precision, log evidence): the group variances tau_g^2 = start_g * 4**step
+    (`TAU_STEPS`, start from `isotropic_scales(l2)`) that maximise the Laplace evidence plus
+    the log-normal hyperprior, by coordinate search from the start (one group at a time,
+    moving while it improves; each fit warm-started from the last).
+
+    With `item_var` > 0 the evidence is that of the content head *plus* an offset per distinct
+    row (a third group, "offsets", searched the same way from 1 / (2 l2)): what a person says
+    about one recipe only is then explained by that recipe's offset, not by widening the
+    embedding's scale until content memorises it (which does not carry to new recipes).
+    The returned precision covers the columns of `rows` only."""
+    start = isotropic_scales(rows, n_explicit, crowd, l2)
+    n_cols = rows.shape[1]
+    pos = {"explicit": 0, "embedding": 0}
+    if len(rows) > MAX_EVIDENCE_ROWS:  # many rated recipes: the votes outweigh the prior's shape
+        lam = group_precision(rows, n_explicit, start, crowd)
+        return start, lam, float("nan")
+    if item_var > 0:
+        rows = np.hstack([rows, np.eye(len(rows))])
+        start["offsets"] = item_var
+    groups = [g for g in ("explicit", "embedding") if (n_explicit if g == "explicit" else
+                                                        n_cols - n_explicit - crowd) > 0] + (
+        [])  # the offsets' variance stays item_var (searching it too was measured: worse on unseen)
+    memo: dict[tuple, tuple[float, np.ndarray]] = {}
+    last = [None]
+
+    def scales_at(p: dict) -> dict:
+        return {**start, **{g: start[g] * 4.0 ** p[g] for g in p}}
+
+    def ev(p: dict) -> float:
+        key = tuple(sorted(p.items()))
+        if key not in memo:
+            sc = scales_at(p)
+            lam = group_precision(rows[:, :n_cols], n_explicit, sc, crowd)
+            if item_var > 0:
+                lam = np.concatenate([lam, np.full(rows.shape[1] - n_cols, 1.0 / (2 * sc["offsets"]))])
+            fit = fit_bradley_terry(rows, ia, ib, y, lam, d0, margin, start=last[0])
+            last[0] = fit.coef
+            memo[key] = (log_evidence(rows, ia, ib, y, lam, fit, d0, margin), lam)
+        return memo[key][0]
+
+    def penalised(p: dict) -> float:  # the log-normal hyperprior on each group's scale
+        return ev(p) - sum((p[g] * np.log(4.0) / TAU_SPREAD) ** 2 / 2 for g in groups)
+
+    best = penalised(pos)
+    improved = True
+    while improved:
+        improved = False
+        for g in groups:
+            for step in (1, -1):
+                while TAU_STEPS[0] <= pos[g] + step <= TAU_STEPS[-1]:
+                    cand = {**pos, g: pos[g] + step}
+                    e = penalised(cand)
+                    if e > best + 1e-9:
+                        best, pos, improved = e, cand, True
+                    else:
+                        break
+    key = tuple(sorted(pos.items()))
+    return scales_at(pos), memo[key][1][:n_cols], memo[key][0]
+
+
 def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence[str],
                 weight: np.ndarray | None = None, val: Pairs | None = None,
                 on_epoch: Callable[[EpochStats], None] | None = None,
                 rows_ix: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-                start: Member | None = None) -> tuple[Member, int, list[EpochStats]]:
+                start: Member | None = None, n_explicit: int = 0,
+                prior_choice: dict | None = None) -> tuple[Member, int, list[EpochStats]]:
     """Fit one member in two stages, each solved exactly by `fit_bradley_terry`.
 
     Stage 1 fits the content head (embedding + explicit features): `w = w_prior + coef`, with
-    precision l2, so it learns from every vote and is all a new recipe is scored by. Stage 2
+    precision l2 (isotropic) or, with `cfg.prior_shape` "evidence", per group precisions and
+    a coefficient on the prior's score (`choose_prior_scales`; `prior_choice`, a dict, gets
+    the chosen scales, or gives them when it already holds "precision", e.g. for bootstrap
+    members), so it learns from every vote and is all a new recipe is scored by. Stage 2
     keeps it fixed and fits an offset per rated recipe (prior N(0, item_var)) on what content
     leaves unexplained. Fitted jointly, offsets would absorb votes on recipes seen once (most
     generated recipes) and starve the content weights. History: per Newton iteration of
     stage 1, from iteration 0 (the prior's weights).
     """
-    xa, xb = pairs.xa.astype(np.float64), pairs.xb.astype(np.float64)
     y, m = pairs.y.astype(np.float64), pairs.margin.astype(np.float64)
     rows, ia, ib = rows_ix if rows_ix is not None else pair_rows(pairs)
     prior_rows = _member_content_scores(base, rows) if len(rows) else np.zeros(0)
     d0 = prior_rows[ia] - prior_rows[ib]
     w0 = np.asarray(base["linear.weight"], np.float32)[0].copy()
+    evidence = cfg.prior_shape == "evidence"
+    crowd = evidence and "up.weight" not in base  # a linear prior: its score is one more column
+    fit_rows = np.column_stack([rows, prior_rows]) if crowd else rows
     history: list[EpochStats] = []
     if val is not None and len(val):
         v_rows, v_ia, v_ib = pair_rows(val)
         v_prior = _member_content_scores(base, v_rows)
+        if crowd:
+            v_rows = np.column_stack([v_rows, v_prior])
         yv = val.y.astype(np.float64)
 
     def record(it: int, coef: np.ndarray) -> None:
-        s = rows @ coef
+        s = fit_rows @ coef
         d = d0 + s[ia] - s[ib]
         stats = EpochStats(it, float(np.mean(bt_loss(d, y, m))) if len(pairs) else float("nan"), None, None)
         if val is not None and len(val):
@@ -485,13 +659,34 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
         if on_epoch:
             on_epoch(stats)
 
+    precision: np.ndarray | float = cfg.l2
+    if evidence:
+        if prior_choice is not None and "precision" in prior_choice:
+            precision = prior_choice["precision"]
+        elif len(rows):
+            scales, precision, ev = choose_prior_scales(fit_rows, ia, ib, y, d0, m, n_explicit, crowd, cfg.l2,
+                                                        cfg.item_var if item_ids else 0.0)
+            if prior_choice is not None:
+                prior_choice.update({"precision": precision, "scales": scales, "log_evidence": ev})
+        else:
+            precision = np.ones(fit_rows.shape[1])
     warm = None
-    if start is not None and start["linear.weight"].shape == (1, len(w0)):
+    if crowd and prior_choice is not None and "coef" in prior_choice:
+        warm = prior_choice["coef"]  # member 0's fit (same columns): a few steps from here
+    elif not crowd and start is not None and start["linear.weight"].shape == (1, len(w0)):
         warm = start["linear.weight"][0].astype(np.float64) - w0  # member 0's fit: a few steps from here
-    fit = fit_bradley_terry(rows, ia, ib, y, cfg.l2, d0, m, weight,
+    fit = fit_bradley_terry(fit_rows, ia, ib, y, precision, d0, m, weight,
                             on_iter=record if (val is not None or on_epoch) else None, start=warm)
     state = {k: np.array(v, np.float32) for k, v in base.items()}
-    state["linear.weight"] = (w0 + fit.coef)[None, :].astype(np.float32)
+    coef = fit.coef
+    if crowd and prior_choice is not None and "coef" not in prior_choice and weight is None and val is None:
+        prior_choice["coef"] = coef
+    if crowd:  # (1 + c) * prior + delta, folded into one linear head
+        c = float(coef[-1])
+        state["linear.weight"] = ((1 + c) * w0.astype(np.float64) + coef[:-1])[None, :].astype(np.float32)
+        state["linear.bias"] = ((1 + c) * np.asarray(base["linear.bias"], np.float64)).astype(np.float32)
+    else:
+        state["linear.weight"] = (w0 + coef)[None, :].astype(np.float32)
     if item_ids:
         # offsets: one per rated recipe, on what the content head leaves unexplained; a side
         # without an offset (index -1) points at an extra all-zero row
@@ -500,7 +695,7 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
         oa[oa < 0], ob[ob < 0] = k, k
         from scipy.sparse import eye as sparse_eye
         eye = sparse_eye(k + 1, k, format="csr")  # identity plus an all-zero last row
-        s = rows @ fit.coef
+        s = fit_rows @ coef
         offsets = fit_bradley_terry(eye, oa, ob, y, 1.0 / (2 * cfg.item_var), d0 + s[ia] - s[ib], m, weight).coef
         state["offsets"] = offsets.astype(np.float32)
     return state, fit.iterations, history
@@ -566,6 +761,11 @@ def evaluate_pairs(model: Member | RewardModel, pairs: Pairs, item_ids: Sequence
     }
 
 
+def fit_on_train(cfg: TrainConfig, pairs: Pairs, train: Pairs) -> bool:
+    """Whether the final members are fitted on the validation run's training pairs."""
+    return not cfg.refit or len(train) == len(pairs)
+
+
 def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: TrainConfig | None = None,
                        prior: RewardModel | None = None,
                        on_progress: Callable[[int, int, str], None] | None = None,
@@ -601,8 +801,15 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     if cfg.item_var > 0 and pairs.ids_a is not None:
         item_ids = tuple(sorted(set(pairs.ids_a) | set(pairs.ids_b)))
     n_items = len(item_ids)
+    n_explicit = explicit_count(feature_spec, dim)
+    probe_choice: dict = {}
     probe, iterations, history = _fit_member(train, cfg, _content_member(prior, 0, dim), item_ids,
-                                             val=val if n_val else None, on_epoch=epoch_cb)
+                                             val=val if n_val else None, on_epoch=epoch_cb,
+                                             n_explicit=n_explicit, prior_choice=probe_choice)
+    # the final members use the group scales the validation run chose on its training votes
+    # (one search per training; the validation votes never choose them for the probe)
+    choice = {k: v for k, v in probe_choice.items() if k != "coef"} if not fit_on_train(cfg, pairs, train) \
+        else probe_choice
     val_metrics = evaluate_pairs(probe, val, item_ids) if n_val else {}
     total_steps = done + cfg.members
     members = []
@@ -618,7 +825,8 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
             counts = (np.bincount(np.random.default_rng(cfg.seed * 1000 + k + 1).integers(0, len(fit_on), len(fit_on)),
                                   minlength=len(fit_on)).astype(np.float64) if k > 0 else None)
             member, _, _ = _fit_member(fit_on, cfg, _content_member(prior, k, dim), item_ids, weight=counts,
-                                       rows_ix=rows_ix, start=members[0] if members else None)
+                                       rows_ix=rows_ix, start=members[0] if members else None,
+                                       n_explicit=n_explicit, prior_choice=choice)
         members.append(member)
         done += 1
         if on_progress:
@@ -649,6 +857,7 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
         "reward_max": float(scores.max()),
         "data_hash": pairs.digest(),
         "prior": (prior.meta.get("version_name") if prior is not None else None),
+        "prior_scales": ({k: float(v) for k, v in choice["scales"].items()} if "scales" in choice else None),
         "config": cfg.to_dict(),
     }
     model.meta.update({"metrics": metrics, "data_hash": metrics["data_hash"]})

@@ -32,7 +32,7 @@ def recipes(body: s.RecipesRequest, request: Request) -> s.RecipesResponse:
         raise GeneratorError(f"{used.name} returned no recipes; try again or change the pantry")
     profile = lab_.keep_recipes(profile, made) or profile  # stored, so a vote can name them by id
     model = lab_.model_for(profile)
-    scored = lab_.score(made, profile, reading.pantry, choice=model)
+    scored = lab_.score(made, profile, reading.pantry, choice=model, explain=True)
     return s.RecipesResponse(profile=profile, model=model_info(model), generator=generator_info(used, settings),
                              pantry=pantry_info(reading), candidates=scored_out(scored))
 
@@ -46,5 +46,5 @@ def rank(body: s.RankRequest, request: Request) -> s.RankResponse:
     reading = read_body_pantry(lab_, body)
     given = [r.to_recipe() for r in body.recipes]
     model = lab_.model_for(body.profile)
-    scored = lab_.score(given, body.profile, reading.pantry, choice=model)
+    scored = lab_.score(given, body.profile, reading.pantry, choice=model, explain=True)
     return s.RankResponse(profile=body.profile, model=model_info(model), ranked=scored_out(scored))

@@ -1,0 +1,295 @@
+"""Learning speed: how fast the personal model learns one person's taste, alone and in a crowd.
+
+World (one per seed, from the offline composer): a pool of app rounds (a random pantry,
+`n=6` candidates as the Compare page asks, near-duplicates dropped as `pantry.compare`
+drops them) and 300 fresh test recipes no round contains. Raters: the project's `synth`
+personas and raters from `pantry.evaluation.crowd` (varied tastes; some flip 10% of their
+votes). Each rater votes on rounds drawn from the pool, the pair of each round chosen by
+`pantry.compare.pick_pair` with the model the app would hold then (the heuristic alone,
+the population model in a crowd; 20% random pairs), Bradley-Terry on its true utility.
+
+Conditions: `alone` (the personal model's prior is the pantry heuristic) and `crowd`
+(30 other crowd raters vote 50 times each first; the population model fitted on their
+votes, as `Lab._fit_population`, is the prior and picks the pairs). After 10/20/50 votes
+the personal model is trained by `training.train_reward_model` (app settings, one
+member) and scored on random pairs of the test recipes against the rater's true utility
+(strict accuracy). Baselines from the same run: the prior alone (heuristic / population)
+and an oracle logistic regression on the rater's true taste facts from the same votes.
+
+    PYTHONPATH=$PWD .venv/bin/python bench/learning_speed.py [--seeds 3] [--quick]
+
+Embeddings are cached in bench/out/learning_speed_embeddings.npz (keyed by text hash).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.common import ROOT, Row, machine, print_table  # noqa: E402
+
+VOTES = (10, 20, 50)
+TARGETS = {("alone", 20): 0.82, ("alone", 50): 0.86, ("crowd", 20): 0.84, ("crowd", 50): 0.87}
+N_CANDIDATES = 6
+CROWD = 30
+CROWD_VOTES = 50
+TEST_PAIRS = 3000
+
+
+class FileCache:
+    """An `EmbeddingCache` kept in one .npz file between runs."""
+
+    def __init__(self, path: Path):
+        self.path, self.data = path, {}
+        if path.exists():
+            with np.load(path) as z:
+                self.data = {k: z[k] for k in z.files}
+        self.dirty = False
+
+    def get_embeddings(self, model, hashes):
+        return {h: self.data[f"{model}|{h}"] for h in hashes if f"{model}|{h}" in self.data}
+
+    def put_embeddings(self, model, vectors):
+        self.data.update({f"{model}|{h}": v for h, v in vectors.items()})
+        self.dirty = True
+
+    def save(self):
+        if self.dirty:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(self.path, **self.data)
+
+
+def random_pantry(rng: random.Random) -> tuple[str, ...]:
+    """A pantry of 7-10 items a home cook might hold (the composer's own names)."""
+    proteins = ["chicken", "beef", "pork", "salmon", "shrimp", "tofu", "chickpea", "egg", "lentil",
+                "black bean", "bacon", "tuna", "sausage", "ground beef", "cod"]
+    veg = ["onion", "garlic", "tomato", "spinach", "bell pepper", "carrot", "zucchini", "broccoli", "mushroom",
+           "potato", "eggplant", "cabbage", "kale", "cauliflower", "green bean", "sweet potato", "leek"]
+    base = ["rice", "pasta", "bread", "quinoa", "noodle", "tortilla", "couscous"]
+    extra = ["cheddar", "parmesan", "cream", "butter", "yogurt", "feta", "chili pepper", "coconut milk",
+             "soy sauce", "curry powder", "basil", "cilantro", "lemon", "ginger", "mozzarella"]
+    return tuple(dict.fromkeys(rng.sample(proteins, rng.randint(1, 2)) + rng.sample(veg, rng.randint(3, 5))
+                               + rng.sample(base, 1) + rng.sample(extra, rng.randint(1, 3))))
+
+
+def build_world(seed: int, n_rounds: int, n_test: int, embedder):
+    """(rounds, test): rounds = [(pantry, recipes, features)], test = (recipes, features)."""
+    from pantry.compare import drop_near_duplicates
+    from pantry.evaluation.personas import fresh_recipes
+    from pantry.generators.base import GenerationRequest
+    from pantry.generators.composer import OfflineComposer
+    from pantry.model.features import feature_matrix
+
+    rng = random.Random(f"learning-speed|{seed}")
+    composer = OfflineComposer()
+    raw = []
+    while len(raw) < n_rounds:
+        pantry = random_pantry(rng)
+        recipes = drop_near_duplicates(composer.generate(GenerationRequest(
+            pantry=pantry, n=N_CANDIDATES, servings=2, seed=rng.randrange(1 << 30))))
+        if len(recipes) >= 2:
+            raw.append((pantry, list(recipes)))
+    seen = {r.id for _, rs in raw for r in rs}
+    test = fresh_recipes(n_test, seed=seed * 7919 + 3, exclude=seen)
+    texts = [r.text for _, rs in raw for r in rs] + [r.text for r in test]
+    emb = embedder.encode(texts)
+    rounds, k = [], 0
+    for pantry, rs in raw:
+        x = feature_matrix(emb[k:k + len(rs)], rs, pantry)
+        rounds.append((pantry, rs, x))
+        k += len(rs)
+    return rounds, (test, feature_matrix(emb[k:], test, ()))
+
+
+def rater_utility(rater):
+    """recipe list -> utility array, for a crowd `Rater` or a persona name."""
+    from pantry.evaluation.crowd import taste_facts
+    from pantry.evaluation.synth import persona_utility
+
+    if isinstance(rater, str):
+        return lambda rs: np.array([persona_utility(rater, r) for r in rs])
+    return lambda rs: rater.utility(np.stack([taste_facts(r) for r in rs]))
+
+
+def cast_votes(rater, rounds, n: int, model, seed: int):
+    """`n` votes: (round index, i, j, outcome) on rounds drawn at random, the pair of each
+    picked by `pantry.compare.pick_pair` with `model`."""
+    from pantry.compare import Duplicates, pick_pair
+    from pantry.evaluation.crowd import Rater, vote
+
+    rng = random.Random(f"votes|{getattr(rater, 'name', rater)}|{seed}")
+    nrng = np.random.default_rng(rng.randrange(1 << 30))
+    util = rater_utility(rater)
+    who = rater if isinstance(rater, Rater) else Rater(rater, (), 0.0)
+    out = []
+    for _ in range(n):
+        r = rng.randrange(len(rounds))
+        _, rs, x = rounds[r]
+        i, j, _why = pick_pair(rs, x, model, nrng, duplicates=Duplicates())
+        u = util([rs[i], rs[j]])
+        out.append((r, i, j, vote(who, float(u[0]), float(u[1]), rng)))
+    return out
+
+
+def to_pairs(votes, rounds, with_ids: bool = True):
+    from pantry.model.training import make_pairs
+
+    xa = np.stack([rounds[r][2][i] for r, i, _, _ in votes])
+    xb = np.stack([rounds[r][2][j] for r, _, j, _ in votes])
+    ids_a = [rounds[r][1][i].id for r, i, _, _ in votes]
+    ids_b = [rounds[r][1][j].id for r, _, j, _ in votes]
+    return make_pairs(xa, xb, [o for *_, o in votes], None, ids_a if with_ids else None,
+                      ids_b if with_ids else None)
+
+
+def accuracy(scores: np.ndarray, util: np.ndarray, seed: int) -> float:
+    rng = np.random.default_rng(seed)
+    i, j = rng.integers(0, len(util), TEST_PAIRS), rng.integers(0, len(util), TEST_PAIRS)
+    keep = (i != j) & (np.abs(util[i] - util[j]) > 1e-9)
+    i, j = i[keep], j[keep]
+    signed = np.where(util[i] > util[j], scores[i] - scores[j], scores[j] - scores[i])
+    return float(np.mean(signed > 0))
+
+
+def test_raters(seed: int):
+    """The raters measured: the `synth` personas and six crowd raters (two flip 10%)."""
+    from pantry.evaluation.crowd import make_rater
+    from pantry.evaluation.synth import persona_names
+
+    rng = random.Random(f"test-raters|{seed}")
+    crowd = [make_rater("veg+light", ["vegetarian", "light"], rng),
+             make_rater("in-a-hurry", ["in-a-hurry"], rng, flip=0.1),
+             make_rater("heat-lover", ["heat-lover"], rng),
+             make_rater("rich+comfort", ["rich", "comfort"], rng, flip=0.1),
+             make_rater("pescatarian", ["pescatarian"], rng),
+             make_rater("meat+hurry", ["meat-lover", "in-a-hurry"], rng)]
+    return list(persona_names()) + crowd
+
+
+def run(seeds, n_rounds: int, n_test: int, cache_path: Path, raters_filter=None, verbose=True, settings=None):
+    from pantry.evaluation.crowd import make_crowd, oracle_scores, taste_facts
+    from pantry.model.embedding import Embedder
+    from pantry.model.features import FEATURE_SPEC
+    from pantry.model.reward import heuristic_model
+    from pantry.model.training import POPULATION_CONFIG, TrainConfig, train_reward_model
+
+    cache = FileCache(cache_path)
+    embedder = Embedder(cache=cache)
+    name = embedder.name
+    cfg = TrainConfig(**{"members": 1, "val_split": 0.0, **(settings or {})})
+    pop_cfg = replace(POPULATION_CONFIG, members=1, val_split=0.0)
+    results = []  # dicts: seed, rater, condition, votes, model -> accuracy
+    fit_seconds = []
+    for seed in seeds:
+        t0 = time.perf_counter()
+        rounds, (test, xt) = build_world(seed, n_rounds, n_test, embedder)
+        cache.save()
+        heur = heuristic_model(name, embedder.dim)
+        crowd = make_crowd(CROWD, seed=1000 + seed)
+        crowd_votes = [v for k, c in enumerate(crowd) for v in cast_votes(c, rounds, CROWD_VOTES, heur, seed * 100 + k)]
+        population = train_reward_model(to_pairs(crowd_votes, rounds, with_ids=False), name, FEATURE_SPEC,
+                                        pop_cfg, prior=heur).model
+        facts_t = np.stack([taste_facts(r) for r in test])
+        raters = [r for r in test_raters(seed)
+                  if raters_filter is None or getattr(r, "name", r) in raters_filter]
+        if verbose:
+            print(f"seed {seed}: {len(rounds)} rounds, {len(test)} test recipes, crowd of {CROWD} "
+                  f"({len(crowd_votes)} votes) in {time.perf_counter() - t0:.0f}s", flush=True)
+        for rater in raters:
+            rname = getattr(rater, "name", rater)
+            util_t = rater_utility(rater)(test)
+            for cond, prior in (("alone", heur), ("crowd", population)):
+                votes = cast_votes(rater, rounds, max(VOTES), prior, seed)
+                base = accuracy(prior.score(xt)[0], util_t, seed)
+                for n in VOTES:
+                    vs = votes[:n]
+                    pairs = to_pairs(vs, rounds)
+                    t = time.perf_counter()
+                    model = train_reward_model(pairs, name, FEATURE_SPEC, cfg, prior=prior).model
+                    fit_seconds.append(time.perf_counter() - t)
+                    fa = np.stack([taste_facts(rounds[r][1][i]) for r, i, _, _ in vs])
+                    fb = np.stack([taste_facts(rounds[r][1][j]) for r, _, j, _ in vs])
+                    row = {"seed": seed, "rater": rname, "condition": cond, "votes": n,
+                           "project": accuracy(model.score(xt, [r.id for r in test])[0], util_t, seed),
+                           "prior_only": base,
+                           "heuristic": accuracy(heur.score(xt)[0], util_t, seed),
+                           "oracle": accuracy(oracle_scores(fa, fb, [o for *_, o in vs], facts_t), util_t, seed)}
+                    results.append(row)
+                    if verbose:
+                        print(f"  {rname:22} {cond:5} n={n:2} project={row['project']:.3f} "
+                              f"prior={base:.3f} oracle={row['oracle']:.3f}", flush=True)
+    return results, fit_seconds
+
+
+def summary(results):
+    """{(condition, votes): {model: mean accuracy}} over raters and seeds."""
+    out = {}
+    for cond in ("alone", "crowd"):
+        for n in VOTES:
+            rows = [r for r in results if r["condition"] == cond and r["votes"] == n]
+            if rows:
+                out[(cond, n)] = {m: float(np.mean([r[m] for r in rows]))
+                                  for m in ("project", "prior_only", "heuristic", "oracle")}
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rounds", type=int, default=150, help="app rounds in each world's pool")
+    ap.add_argument("--test", type=int, default=300, help="fresh test recipes")
+    ap.add_argument("--raters", nargs="*", default=None, help="only these raters (names)")
+    ap.add_argument("--quick", action="store_true", help="1 seed, 100 rounds, 200 test recipes")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "out"))
+    ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
+                    help="personal TrainConfig settings to try (e.g. prior_shape=isotropic l2=1)")
+    args = ap.parse_args(argv)
+    from pantry.model.training import config_from
+    given = dict(kv.split("=", 1) for kv in args.set)
+    settings = {k: v for k, v in config_from(given).to_dict().items() if k in given}
+    if args.quick:
+        args.seeds, args.rounds, args.test = 1, 100, 200
+    out = Path(args.out)
+    t = time.perf_counter()
+    results, fit_seconds = run(range(args.seed, args.seed + args.seeds), args.rounds, args.test,
+                               out / "learning_speed_embeddings.npz", args.raters,
+                               settings=settings)
+    s = summary(results)
+    rows = []
+    for (cond, n), m in s.items():
+        target = TARGETS.get((cond, n))
+        prior = "population" if cond == "crowd" else "heuristic"
+        rows.append(Row(f"{cond}, {n} votes: personal model", m["project"], "", target and f">= {target}",
+                        m["prior_only"], prior, ok=None if target is None else m["project"] >= target))
+        rows.append(Row(f"{cond}, {n} votes: oracle (true taste facts)", m["oracle"], "", None,
+                        m["prior_only"], prior))
+    if ("alone", 20) in s and ("crowd", 20) in s:
+        for n in VOTES:
+            rows.append(Row(f"crowd minus alone, {n} votes", s[("crowd", n)]["project"] - s[("alone", n)]["project"],
+                            "", ">= 0", ok=s[("crowd", n)]["project"] >= s[("alone", n)]["project"]))
+    rows.append(Row("personal fit time (median)", float(np.median(fit_seconds)), "s"))
+    print()
+    print_table(rows, f"Learning speed, {args.seeds} seed(s), {len({r['rater'] for r in results})} raters "
+                      f"({machine()})")
+    per_rater = {}
+    for r in results:
+        per_rater.setdefault(f"{r['rater']}|{r['condition']}|{r['votes']}", []).append(r["project"])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "learning_speed.json").write_text(json.dumps(
+        {"results": results, "summary": {f"{c}|{n}": v for (c, n), v in s.items()},
+         "per_rater": {k: float(np.mean(v)) for k, v in per_rater.items()}}, indent=1))
+    print(f"total {time.perf_counter() - t:.0f}s; wrote {out}/learning_speed.json")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,127 @@
+"""Why this score: a recipe's score split into named taste-feature contributions.
+
+The reward model is linear in `[embedding | explicit features]` (plus, for a personal
+model, an offset per rated recipe), so its score decomposes exactly from its own
+parameters: each named explicit feature j contributes `w_j * x_j` (its weight in the
+scoring member times the recipe's value), and what is left, the embedding's part, the bias
+and the recipe's own offset (and the hidden layer of an old model), is one "this dish
+overall" remainder. The contributions and the remainder sum to the score
+(`Explanation.total`, up to float64 rounding). Data only: pages, the CLI and the API word it.
+
+Layering: model/ (imports reward and features only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from pantry.model.features import FEATURE_NAMES
+from pantry.model.reward import RewardModel, _score_arrays
+
+# plain names of the explicit features, for people (the UI and the CLI may word them further)
+FEATURE_LABELS = {
+    "pantry_coverage": "share of it in your pantry", "has_pantry": "asked with a pantry",
+    "log_missing": "ingredients to buy", "log_minutes": "cooking time", "minutes_known": "states its time",
+    "log_steps": "number of steps", "log_ingredients": "number of ingredients",
+    "has_vegetable": "vegetables", "has_meat": "meat", "has_fish": "fish or seafood", "has_dairy": "dairy",
+    "has_egg": "egg", "has_starch": "pasta, rice or grain", "has_legume": "legumes", "has_sweet": "sweet",
+    "has_nut": "nuts or seeds", "vegetarian": "vegetarian", "has_pork": "pork", "heat": "chilli heat",
+    "log_spices": "spices", "richness": "richness (cream, butter, cheese, frying)", "baked": "oven-baked",
+    "cuisine_italian": "Italian", "cuisine_east_asian": "East Asian", "cuisine_indian": "Indian",
+    "cuisine_mexican": "Mexican", "cuisine_mediterranean": "Mediterranean", "cuisine_american": "American",
+    "cuisine_french": "French",
+}
+REMAINDER = "this dish overall"
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One named feature's part of a score: its value for the recipe and `weight * value`."""
+
+    name: str  # a `features.FEATURE_NAMES` entry
+    label: str  # its plain name (`FEATURE_LABELS`)
+    value: float
+    contribution: float
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "label": self.label, "value": self.value, "contribution": self.contribution}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A score as named contributions (largest first; zero ones left out) plus one remainder."""
+
+    score: float
+    contributions: tuple[Contribution, ...]
+    remainder: float  # the embedding's part, the bias and the recipe's own offset: "this dish overall"
+
+    @property
+    def total(self) -> float:
+        """The contributions and the remainder added up: the score."""
+        return float(sum(c.contribution for c in self.contributions) + self.remainder)
+
+    def top(self, k: int = 3) -> tuple[Contribution, ...]:
+        """The k contributions of largest size."""
+        return self.contributions[:k]
+
+    def to_dict(self) -> dict:
+        return {"score": self.score, "contributions": [c.to_dict() for c in self.contributions],
+                "remainder": self.remainder, "remainder_label": REMAINDER}
+
+
+def explain(model: RewardModel, features: np.ndarray, ids: Sequence[str] | None = None,
+            names: Sequence[str] = FEATURE_NAMES) -> list[Explanation]:
+    """One `Explanation` per feature row, from the model's scoring member (member 0).
+
+    Parameters: `features` (n, dim) rows as the model scores them ([embedding | explicit]);
+    `ids` the recipe ids (per-recipe offsets go to the remainder); `names` the explicit
+    columns' names (the last len(names) columns). A model without those columns (fewer
+    columns than names) explains everything as the remainder.
+    Returns: explanations in row order; each `score` equals `model.score(features, ids)[0]`.
+    """
+    x = np.asarray(features, np.float64)
+    if x.ndim != 2 or x.shape[1] != model.dim:
+        raise ValueError(f"features have shape {tuple(x.shape)}, model expects (n, {model.dim})")
+    member = model.member_arrays()[0]
+    scores = _score_arrays(member, x, model.item_index(ids, len(x)))
+    k = len(names) if model.dim > len(names) else 0
+    w = member["linear.weight"][0].astype(np.float64)[model.dim - k:]
+    parts = x[:, model.dim - k:] * w
+    out = []
+    for i in range(len(x)):
+        named = [Contribution(names[j], FEATURE_LABELS.get(names[j], names[j]), float(x[i, model.dim - k + j]),
+                              float(parts[i, j])) for j in range(k) if parts[i, j] != 0.0]
+        named.sort(key=lambda c: -abs(c.contribution))
+        total = float(sum(c.contribution for c in named))
+        out.append(Explanation(float(scores[i]), tuple(named), float(scores[i]) - total))
+    return out
+
+
+def detail(c: Contribution) -> str:
+    """The feature's value in the recipe's own terms ("70 min", "9 steps", "60%"), or "" for a
+    yes/no feature (its label says it). Inverts the fixed transforms of `features`."""
+    import math
+
+    if c.name == "log_minutes":
+        return f"{round(math.expm1(c.value * math.log1p(180)))} min"
+    if c.name in ("log_steps", "log_ingredients"):
+        n = round(math.expm1(c.value * math.log1p(20)))
+        return f"{n} {'steps' if c.name == 'log_steps' else 'ingredients'}"
+    if c.name == "log_missing":
+        return f"{round(math.expm1(c.value))} to buy"
+    if c.name == "log_spices":
+        return f"{round(math.expm1(c.value * math.log1p(8)))} spices"
+    if c.name == "pantry_coverage":
+        return f"{c.value:.0%}"
+    if c.name in ("heat", "richness"):
+        return f"{c.value:.0%}"
+    return ""
+
+
+def phrase(c: Contribution) -> str:
+    """One contribution as people read it: "+0.80 vegetarian", "-0.30 cooking time (70 min)"."""
+    d = detail(c)
+    return f"{c.contribution:+.2f} {c.label}" + (f" ({d})" if d else "")
