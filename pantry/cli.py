@@ -745,7 +745,7 @@ def _clean(message: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # the process entry point: offline by default (DESIGN "Offline first"), set here, before
+    # the process entry point: offline by default (docs/ARCHITECTURE.md, "Offline first"), set here, before
     # any command imports the encoder, and never as a side effect of importing the library
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

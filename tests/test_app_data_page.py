@@ -1,5 +1,5 @@
 """AppTest tests for the Data page: votes in words, idempotent import, import batches
-(undo/restore), export choices, and outside text shown as text (DESIGN.md, layer 2)."""
+(undo/restore), export choices, and outside text shown as text (docs/ARCHITECTURE.md, Testing layers, 2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""AppTest tests for every page of the Streamlit app (DESIGN.md, testing layer 2)."""
+"""AppTest tests for every page of the Streamlit app (docs/ARCHITECTURE.md, Testing layers, 2)."""
 
 from __future__ import annotations
 

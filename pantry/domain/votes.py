@@ -1,6 +1,6 @@
 """The `Vote` type: one pairwise judgement of two recipes by one user, and its file formats.
 
-A vote is one JSON object (DESIGN.md, Formats):
+A vote is one JSON object (docs/ARCHITECTURE.md, Formats):
 `{"user", "a", "b", "outcome"}` plus optional `strength`, `left`, `reasons`, `pantry`,
 `created_at`, `model_version`, `generator`, `generator_reason`, `group_id` (a household vote).
 `a` and `b` are recipe ids or
@@ -134,7 +134,7 @@ GroupId = text(MAX_GROUP_ID_CHARS)
 # --- the formats ---------------------------------------------------------------------------
 
 class VoteRecord(BaseModel):
-    """One vote line (DESIGN.md Formats). Unknown keys are ignored."""
+    """One vote line (docs/ARCHITECTURE.md, Formats). Unknown keys are ignored."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -328,7 +328,7 @@ class Vote:
         return self.b if self.outcome == "a" else self.a if self.outcome == "b" else None
 
     def to_dict(self) -> dict[str, Any]:
-        """The vote JSON object (DESIGN.md format) with `a`/`b` as recipe ids.
+        """The vote JSON object (docs/ARCHITECTURE.md format) with `a`/`b` as recipe ids.
 
         Optional fields that are empty are left out; `id` and `deleted` (store bookkeeping)
         are not part of the format and are not included.

@@ -1,4 +1,4 @@
-"""Offline evaluation protocols on vote files (DESIGN.md, "Evaluation protocols").
+"""Offline evaluation protocols on vote files (docs/ARCHITECTURE.md, "Evaluation protocols").
 
 Strict pairwise accuracy on decisive held-out votes (a tied score counts as wrong); the
 orientation of every pair (which recipe is `a`) is randomised by the seed. Other users'
