@@ -19,6 +19,7 @@ layer of widgets and the rules are unit-tested:
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field, replace
@@ -32,6 +33,8 @@ from pantry.kitchen.dedupe import (DEFAULT_THRESHOLD, drop_near_duplicates, fres
 from pantry.errors import GeneratorError, InvalidInput, PantryError
 from pantry.domain.recipes import Recipe
 from pantry.domain.votes import Vote
+
+log = logging.getLogger(__name__)
 
 
 REASONS = ("too long", "missing ingredients", "bland", "too complex", "not my cuisine",
@@ -380,6 +383,7 @@ class RoundPrefetch:
         try:
             return self.future.result()
         except Exception:  # noqa: BLE001 - the round then generates afresh and reports its own error
+            log.warning("making the next round ahead failed; the round generates afresh", exc_info=True)
             return None
 
 

@@ -502,3 +502,19 @@ def test_diagnostics_leaves_out_a_broken_version_and_goes_on(app_home, broken_pe
     assert any(f"v{broken_personal.personal_version}" in t and "left out" in t for t in _texts(at.main.warning))
     assert at.get("subheader") and any("Metrics" in t for t in _texts(at.subheader)) or \
         any("fewer than two recipes" in t for t in _texts(at.info)), "the other versions are still scored"
+
+
+def test_a_card_whose_ingredient_matching_fails_logs_it_and_still_renders(monkeypatch, caplog):
+    """ui.cards.missing_lines swallows a matching failure so the card renders, but says so in the log."""
+    import pantry.kitchen
+    from pantry.domain.recipes import Recipe
+    from ui.cards import missing_lines
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("matcher broke")
+
+    monkeypatch.setattr(pantry.kitchen, "missing_ingredients", broken)
+    recipe = Recipe(id="toast", title="Toast", ingredients=["bread"], steps=["toast it"])
+    with caplog.at_level("WARNING", logger="pantrypilot.app"):
+        assert missing_lines(recipe, ["bread"]) == set()
+    assert "marking missing ingredients failed" in caplog.text and "matcher broke" in caplog.text
