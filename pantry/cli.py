@@ -392,11 +392,13 @@ def cmd_models(args) -> int:
         _lab().activate([args.activate])
         print(json.dumps({"activated": args.activate}) if args.json else f"activated model v{args.activate}")
         return 0
+    from pantry.model.kinds import ModelKind
+
     store = _store()
     versions = store.model_versions(args.user)
     if args.json:
         print(json.dumps({"profile": args.user, "models": [
-            {"id": v.id, "profile": v.user, "kind": "population" if v.user is None else "personal",
+            {"id": v.id, "profile": v.user, "kind": (ModelKind.POPULATION if v.user is None else ModelKind.PERSONAL).value,
              "active": bool(v.active), "created_at": v.created_at, "metrics": v.metrics or {}} for v in versions]},
             default=_json_default))
         return 0
