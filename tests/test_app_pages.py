@@ -106,9 +106,9 @@ def test_retrain_creates_a_version_and_activates_it(app_home):
     _ok(at)
     personal = store.model_versions("ana", include_global=False)
     assert len(personal) == 1 and not personal[0].active
-    result = at.session_state["train_result"]
-    assert result["version"] == personal[0].id
-    assert len(result["table"]) == 2 and result["history"]
+    result = at.session_state["train_result"]  # Lab's RetrainPreview
+    assert result.personal_version == personal[0].id
+    assert result.new.pairs > 0 and result.history
     at.button(key="activate_new").click()
     at.run()
     _ok(at)
