@@ -13,6 +13,7 @@ from sklearn.metrics import brier_score_loss
 
 from pantry.evaluation.checks import DiagnosticsInputError, _jsonable, _same_length, _vector
 
+
 # ----------------------------------------------------------------------------- calibration
 
 

@@ -19,6 +19,7 @@ from pantry.model.training import wilson_interval
 if TYPE_CHECKING:  # an annotation only: diagnostics imports this module
     from pantry.evaluation.diagnostics import AccuracyResult
 
+
 # ----------------------------------------------------------------------------- spread
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from pantry.evaluation.checks import (DiagnosticsInputError, _ToDict, _matrix, _same_length, _unit_rows,
                                       _vector)
 
+
 # ----------------------------------------------------------------------------- out of distribution
 
 
