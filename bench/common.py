@@ -38,7 +38,7 @@ def shared_data(*parts: str) -> Path | None:
 
 
 def foodnetwork_recipes() -> Path | None:
-    """The 1,594 Food Network recipes (DESIGN.md), or None where the shared data is absent."""
+    """The 1,594 Food Network recipes (docs/ARCHITECTURE.md), or None where the shared data is absent."""
     return shared_data("foodnetwork", "recipes.jsonl")
 
 

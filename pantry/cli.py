@@ -406,11 +406,13 @@ def cmd_models(args) -> int:
         _lab().activate([args.activate])
         print(json.dumps({"activated": args.activate}) if args.json else f"activated model v{args.activate}")
         return 0
+    from pantry.model.kinds import ModelKind
+
     store = _store()
     versions = store.model_versions(args.user)
     if args.json:
         print(json.dumps({"profile": args.user, "models": [
-            {"id": v.id, "profile": v.user, "kind": "population" if v.user is None else "personal",
+            {"id": v.id, "profile": v.user, "kind": (ModelKind.POPULATION if v.user is None else ModelKind.PERSONAL).value,
              "active": bool(v.active), "created_at": v.created_at, "metrics": v.metrics or {}} for v in versions]},
             default=_json_default))
         return 0
@@ -763,7 +765,7 @@ def _clean(message: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # the process entry point: offline by default (DESIGN "Offline first"), set here, before
+    # the process entry point: offline by default (docs/ARCHITECTURE.md, "Offline first"), set here, before
     # any command imports the encoder, and never as a side effect of importing the library
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

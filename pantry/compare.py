@@ -20,9 +20,11 @@ layer of widgets and the rules are unit-tested:
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Callable, Sequence
 
 import numpy as np
@@ -32,7 +34,10 @@ from pantry.kitchen.dedupe import (DEFAULT_THRESHOLD, drop_near_duplicates, fres
                                   same_family, signature, signature_similarity)
 from pantry.errors import GeneratorError, InvalidInput, PantryError
 from pantry.domain.recipes import Recipe
-from pantry.domain.votes import Vote
+from pantry.domain.votes import Side, Vote
+from pantry.model.kinds import ModelKind
+
+log = logging.getLogger(__name__)
 
 
 REASONS = ("too long", "missing ingredients", "bland", "too complex", "not my cuisine",
@@ -61,10 +66,10 @@ class Matchup:
 
     a: Scored
     b: Scored
-    left: str  # "a" | "b"
+    left: Side  # which recipe is on the left
     why: str  # "informative" | "random"
     model_label: str
-    model_kind: str
+    model_kind: ModelKind  # what scored the pair (a plain str equal to a member works too)
     generator: str
     pantry: tuple[str, ...]
     generator_reason: str | None = None  # recorded with the vote: why this generator was used
@@ -311,7 +316,7 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
     matchup = Matchup(
         a=Scored(distinct[i], float(mean[i]), float(std[i]), reasons[i]),
         b=Scored(distinct[j], float(mean[j]), float(std[j]), reasons[j]),
-        left=left, why=why, model_label=model_choice.label, model_kind=model_choice.kind,
+        left=left, why=why, model_label=model_choice.label, model_kind=ModelKind(model_choice.kind),
         generator=used.name, generator_reason=used.reason, pantry=tuple(request.pantry),
         ranking=tuple(rank(distinct, mean, std, reasons)),
         amounts=dict(getattr(request, "amounts", {}) or {}))
@@ -422,6 +427,7 @@ class RoundPrefetch:
         try:
             return self.future.result()
         except Exception:  # noqa: BLE001 - the round then generates afresh and reports its own error
+            log.warning("making the next round ahead failed; the round generates afresh", exc_info=True)
             return None
 
 
@@ -431,7 +437,16 @@ RETRAIN_MIN_NEW = 5  # at least this many new decisive votes before a retrain is
 RETRAIN_SHARE = 0.25  # ... and at least this share of what the current model was trained on
 
 
-HINT_STATES = ("first_needs_votes", "first_ready", "retrain_needs_votes", "retrain_worthwhile")
+class HintState(StrEnum):
+    """Where a profile stands on (re)training: first model or retrain, needs votes or ready."""
+
+    FIRST_NEEDS_VOTES = "first_needs_votes"
+    FIRST_READY = "first_ready"
+    RETRAIN_NEEDS_VOTES = "retrain_needs_votes"
+    RETRAIN_WORTHWHILE = "retrain_worthwhile"
+
+
+HINT_STATES = tuple(HintState)
 
 
 @dataclass(frozen=True)
@@ -441,7 +456,7 @@ class RetrainHint:
     votes: int  # all (non-deleted) votes by the profile
     decisive: int  # of which decisive
     more_needed: int  # decisive votes until retraining is worthwhile (0 = now)
-    state: str  # one of HINT_STATES: first model or retrain, needs votes or ready
+    state: HintState
     new_since_training: int | None = None  # decisive votes since the active personal model was trained
 
 
@@ -453,8 +468,9 @@ def retrain_hint(votes: int, decisive: int, trained_on: int | None, min_decisive
     """
     if trained_on is None:
         more = max(0, min_decisive - decisive)
-        return RetrainHint(votes, decisive, more, "first_needs_votes" if more else "first_ready")
+        return RetrainHint(votes, decisive, more, HintState.FIRST_NEEDS_VOTES if more else HintState.FIRST_READY)
     target = trained_on + max(RETRAIN_MIN_NEW, math.ceil(RETRAIN_SHARE * trained_on))
     more = max(0, target - decisive)
-    return RetrainHint(votes, decisive, more, "retrain_needs_votes" if more else "retrain_worthwhile",
+    return RetrainHint(votes, decisive, more,
+                       HintState.RETRAIN_NEEDS_VOTES if more else HintState.RETRAIN_WORTHWHILE,
                        decisive - trained_on)

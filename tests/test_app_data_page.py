@@ -1,5 +1,5 @@
 """AppTest tests for the Data page: votes in words, idempotent import, import batches
-(undo/restore), export choices, and outside text shown as text (DESIGN.md, layer 2)."""
+(undo/restore), export choices, and outside text shown as text (docs/ARCHITECTURE.md, Testing layers, 2)."""
 
 from __future__ import annotations
 
@@ -181,3 +181,20 @@ def test_a_picture_is_not_a_text_file_and_a_json_array_is_imported(app_home):
     _ok(at)
     assert any("Imported export" in t and "2 recipes, 1 votes" in t for t in _texts(at.success)), _texts(at.success)
     assert len(store.votes("ana")) == 1
+
+
+def test_the_votes_table_is_worded_by_the_ui_from_the_votes_own_columns(tmp_path):
+    """ui.wording.votes_in_words says what was chosen from a votes frame's data columns (no
+    worded column from the store needed), titles where known, ids otherwise."""
+    from pantry.domain.recipes import Recipe
+    from pantry.domain.votes import Vote
+    from pantry.storage.store import Store
+    from ui.wording import votes_in_words
+
+    store = Store(tmp_path / "p.sqlite3")
+    dishes = [Recipe(id=f"r{i}", title=f"Dish {i}", ingredients=["egg"], steps=["cook"]) for i in range(4)]
+    store.add_recipes(dishes)
+    store.add_vote(Vote(user="me", a="r0", b="r1", outcome="b", left="b", strength="much"))
+    store.add_vote(Vote(user="me", a="r2", b="r3", outcome="tie"))
+    frame = store.votes_frame().drop(columns="choice", errors="ignore")
+    assert list(votes_in_words(frame)) == ["left: Dish 1 clearly beat Dish 0", "tie: Dish 2 and Dish 3 about equal"]

@@ -61,18 +61,20 @@ def test_retrain_activates_nothing_and_shows_one_held_out_figure(trained_home):
     at.run()
     _ok(at)
     assert _active(store) == before, "training alone activates nothing (the population model included)"
-    result = at.session_state["train_result"]
-    new = store.get_model_version(result["version"])
-    population = store.get_model_version(result["population"])
+    result = at.session_state["train_result"]  # the page keeps Lab's RetrainPreview
+    new = store.get_model_version(result.personal_version)
+    population = store.get_model_version(result.population_version)
     assert not new.active and not population.active
     m = new.metrics
-    assert m["cv_folds"] == 5 and m["cv_pairs"] == result["new"]["pairs"] > 0
-    assert m["cv_accuracy"] == result["new"]["accuracy"]
+    assert m["cv_folds"] == 5 and m["cv_pairs"] == result.new.pairs > 0
+    assert m["cv_accuracy"] == result.new.accuracy
     assert m["cv_low"] <= m["cv_accuracy"] <= m["cv_high"]
     # the comparison table, the versions table and the chart show that same figure
-    table = result["table"].set_index("version")
+    [table] = [d.value for d in at.dataframe if "strict accuracy" in d.value.columns]
+    table = table.set_index("version")
     assert table.loc[f"new v{new.id}", "strict accuracy"] == m["cv_accuracy"]
-    assert table.loc[result["current_label"], "held-out votes"] == m["cv_pairs"], "same votes on both sides"
+    [current_label] = [v for v in table.index if v.startswith("current")]
+    assert table.loc[current_label, "held-out votes"] == m["cv_pairs"], "same votes on both sides"
     [versions] = [d.value for d in at.dataframe if "held-out accuracy" in d.value.columns]
     assert versions.set_index("id").loc[new.id, "held-out accuracy"] == m["cv_accuracy"]
     assert "val accuracy" not in versions.columns and "train accuracy" not in versions.columns
@@ -92,7 +94,7 @@ def test_retrain_activates_nothing_and_shows_one_held_out_figure(trained_home):
     at.button(key="activate_new").click()
     at.run()
     _ok(at)
-    assert _active(store) == (result["population"], result["version"])
+    assert _active(store) == (result.population_version, result.personal_version)
 
 
 def _fake_preview(monkeypatch, store, new_correct: int, current_correct: int) -> None:
@@ -187,9 +189,9 @@ def test_loss_chart_shows_the_loss_by_iteration_with_a_legend_below(app_home):
     at.button(key="retrain").click()
     at.run()
     _ok(at)
-    history = at.session_state["train_result"]["history"]
-    assert history[0]["step"] == 0 and len(history) > 2, "one point per Newton iteration, from the prior"
-    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    history = at.session_state["train_result"].history
+    assert history[0].epoch == 0 and len(history) > 2, "one point per Newton iteration, from the prior"
+    assert history[-1].train_loss < history[0].train_loss
     [(loss, rows)] = [c for c in _charts(at) if "Loss while fitting" in json.dumps(c[0].get("title", ""))]
     enc = loss["encoding"]
     assert enc["x"]["title"] == "Newton iteration"

@@ -1,4 +1,4 @@
-"""Real-browser end-to-end test (DESIGN.md, testing layer 3): Playwright driving Debian's Chromium.
+"""Real-browser end-to-end test (docs/ARCHITECTURE.md, Testing layers, 3): Playwright driving Debian's Chromium.
 
 The main flow: create a profile, enter a pantry, get two recipes, vote with the keyboard,
 see the vote count change, undo, retrain, open diagnostics and see the charts, open Data.

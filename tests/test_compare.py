@@ -157,7 +157,7 @@ def test_a_round_made_ahead_is_used_and_scored_at_the_click(round_lab, monkeypat
     assert {r.id for r in round_lab.store.recent_generated("ana")} >= {rnd.matchup.a.recipe.id}
 
 
-def test_a_round_made_ahead_for_other_inputs_or_that_failed_is_not_used(round_lab):
+def test_a_round_made_ahead_for_other_inputs_or_that_failed_is_not_used(round_lab, caplog):
     from concurrent.futures import ThreadPoolExecutor
 
     from pantry.compare import RoundPrefetch, prepare_round
@@ -181,7 +181,9 @@ def test_a_round_made_ahead_for_other_inputs_or_that_failed_is_not_used(round_la
 
         failed = RoundPrefetch(round_lab, _choice(Broken()), _request(seed=7), pool)
         failed.future.exception()
-        assert failed.take() is None
+        with caplog.at_level("WARNING", logger="pantry.compare"):
+            assert failed.take() is None
+        assert "making the next round ahead failed" in caplog.text and "boom" in caplog.text
         rnd = prepare_round(round_lab, choice, _request(seed=7), "ana", np.random.default_rng(0), prefetch=failed)
         assert gen.calls == 3 and rnd.matchup.a.recipe.id != rnd.matchup.b.recipe.id
 

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from pantry.evaluation.checks import CONFIDENCE_95
 from pantry.evaluation.diagnostics import (
     AccuracyResult,
     DiagnosticsInputError,
@@ -77,7 +78,7 @@ def test_strict_accuracy_counts_ties_as_wrong():
     assert (res.n, res.correct) == (5, 3)
     assert res.accuracy == approx(0.6)
     assert res.tie_rate == approx(0.2)
-    assert (res.low, res.high) == approx(wilson_interval(3, 5))
+    assert (res.low, res.high) == approx(wilson_interval(3, 5, CONFIDENCE_95))  # z = 1.96, as ever
 
 
 def test_collapsed_model_scores_zero_not_half():
@@ -423,9 +424,20 @@ def _hand_wilson(successes, n, z=1.96):
 
 @pytest.mark.parametrize("successes,n", [(0, 0), (0, 5), (8, 9), (5, 5), (37, 60), (4990, 7000)])
 def test_scipy_wilson_equals_the_hand_written_interval(successes, n):
+    from pantry.evaluation.checks import CONFIDENCE_95, confidence_of
     from pantry.evaluation.diagnostics import wilson_interval
-    np.testing.assert_allclose(wilson_interval(successes, n), _hand_wilson(successes, n), atol=1e-12)
-    np.testing.assert_allclose(wilson_interval(successes, n, z=1.0), _hand_wilson(successes, n, 1.0), atol=1e-9)
+    np.testing.assert_allclose(wilson_interval(successes, n, CONFIDENCE_95), _hand_wilson(successes, n), atol=1e-12)
+    np.testing.assert_allclose(wilson_interval(successes, n, confidence_of(1.0)), _hand_wilson(successes, n, 1.0),
+                               atol=1e-9)
+
+
+def test_one_wilson_interval_in_the_project():
+    """The diagnostics re-export the trainer's interval (one signature: successes, n, confidence)."""
+    import pantry.evaluation
+    from pantry.evaluation import diagnostics
+    from pantry.model import training
+
+    assert diagnostics.wilson_interval is training.wilson_interval is pantry.evaluation.wilson_interval
 
 
 def test_sklearn_brier_equals_the_hand_written_score():

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import pantry.evaluation.fitting as fitting
 import pantry.evaluation.protocols as ev
 from pantry.errors import InvalidInput
 from pantry.evaluation.protocols import ModelSettings, evaluate, split_user_votes, vote_arrays
@@ -178,7 +179,7 @@ def test_the_apps_trainer_obeys_the_protocol_and_learns(monkeypatch):
         by_user.setdefault(v.user, set()).add(frozenset((index[v.a], index[v.b])))
     fits = []  # (pairs used, prior's pairs or "heuristic")
     pairs_of_model = {}
-    real = ev.train_reward_model
+    real = fitting.train_reward_model
 
     def spy(pairs, embedder, spec, cfg=None, prior=None, **kw):
         used = {frozenset((row_of[a.tobytes()], row_of[b.tobytes()])) for a, b in zip(pairs.xa, pairs.xb)}
@@ -187,7 +188,7 @@ def test_the_apps_trainer_obeys_the_protocol_and_learns(monkeypatch):
         fits.append((used, pairs_of_model.get(id(prior), prior.meta.get("version_name"))))
         return res
 
-    monkeypatch.setattr(ev, "train_reward_model", spy)
+    monkeypatch.setattr(fitting, "train_reward_model", spy)
     r = evaluate(ids, votes, padded, "seen", labels=50, seed=0)
     assert r["users"] == 3 and r["settings"]["population_prior"] == "heuristic"
     assert all(u["train_pairs"] == 50 and u["test_pairs"] == 55 and u["scored_by"] == "personal"
@@ -272,13 +273,13 @@ def test_cold_holds_recipes_out_of_everyones_training_votes(monkeypatch):
         assert len(others) == 2 * 45  # the other users' votes among the 10 kept recipes
 
     fitted = []  # every pair any model (population or personal) was trained on
-    real = ev.train_reward_model
+    real = fitting.train_reward_model
 
     def spy(pairs, *a, **kw):
         fitted.extend(x.tobytes() for x in np.concatenate([pairs.xa, pairs.xb]))
         return real(pairs, *a, **kw)
 
-    monkeypatch.setattr(ev, "train_reward_model", spy)
+    monkeypatch.setattr(fitting, "train_reward_model", spy)
     r = evaluate(ids, votes, padded, "cold", seed=seed)
     assert r["protocol"] == "cold" and r["users"] == 3 and r["held_out_recipes"] == 5
     assert all(u["test_pairs"] == 10 and u["train_pairs"] == 45 for u in r["per_user"])

@@ -247,3 +247,20 @@ def test_pages_the_api_and_the_cli_never_write_to_the_store_directly():
     assert len(files) > 20
     found = {str(p.relative_to(REPO)): _store_writes(p.read_text(encoding="utf-8")) for p in files}
     assert not {k: v for k, v in found.items() if v}
+
+
+def test_the_evaluation_modules_import_each_other_without_a_cycle():
+    """Module-level imports between pantry.evaluation modules form no cycle (imports inside
+    functions and under TYPE_CHECKING do not run at import time and are not counted)."""
+    import graphlib
+
+    folder = REPO / "pantry" / "evaluation"
+    graph = {}
+    for path in folder.glob("*.py"):
+        name = f"pantry.evaluation.{path.stem}"
+        deps = set()
+        for node in ast.parse(path.read_text()).body:  # top level only
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pantry.evaluation."):
+                deps.add(node.module)
+        graph[name] = deps
+    graphlib.TopologicalSorter(graph).prepare()  # raises CycleError on a cycle

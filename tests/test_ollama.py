@@ -1,4 +1,4 @@
-"""Ollama layer (DESIGN.md, Testing layer 4): the real `ollama` client against a loopback server.
+"""Ollama layer (docs/ARCHITECTURE.md, Testing layers, 4): the real `ollama` client against a loopback server.
 
 Nothing here talks to a real Ollama: every request goes to `FakeOllama` on 127.0.0.1,
 which follows the Ollama REST API (NDJSON streaming, `{"error": ...}` bodies) and can be

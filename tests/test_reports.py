@@ -8,7 +8,7 @@ import pytest
 
 from pantry.errors import ImportFailed
 from pantry.evaluation.reports import (held_out_votes, human_position_bias, metrics_table, recipes_from_jsonl, reliability,
-                            versions_table, votes_summary)
+                            retrain_comparison, versions_table, votes_summary)
 from pantry.storage.store import Store
 from pantry.domain.votes import Vote
 
@@ -123,12 +123,13 @@ def test_versions_table_shows_the_held_out_figure_only():
               "metrics": metrics, "meta": {}, "active": False}
     table = versions_table([ModelVersion(**{k: v for k, v in values.items() if k in fields})])
     row = table.iloc[0]
-    assert row["held-out accuracy"] == 0.6 and row["held-out votes"] == 40 and row["folds"] == 5
+    assert row["cv_accuracy"] == 0.6 and row["cv_pairs"] == 40 and row["cv_folds"] == 5
     assert 0.2 not in set(row.values) and 1.0 not in set(row.values), "no accuracy on votes a fit saw"
     cv = CrossValidation(5, 40, 24, 0.6, 0.45, 0.73, 0.0, 0.6)
     comp = retrain_comparison({"new v3": cv, "current": None}).set_index("version")
-    assert comp.loc["new v3", "strict accuracy"] == 0.6 and comp.loc["new v3", "held-out votes"] == 40
-    assert comp.loc["current", "held-out votes"] == 0
+    assert comp.loc["new v3", "accuracy"] == 0.6 and comp.loc["new v3", "pairs"] == 40
+    assert comp.loc["current", "pairs"] == 0
+    assert not any("%" in c or " " in c for c in [*table.columns, *comp.columns]), "field ids, not display names"
 
 
 def test_metrics_table_names_the_held_out_and_the_in_sample_accuracy_apart():
@@ -161,3 +162,17 @@ def test_reliability_is_seen_from_the_models_favourite():
     assert bins["count"].sum() == 4
     top = bins[bins["predicted"] > 0.85]
     assert list(top["observed"]) == [1.0]  # 0.9 on a (won) and 0.9 on b (p_a 0.1, won)
+
+
+def test_the_pages_name_the_table_columns_in_one_place():
+    """ui.wording turns field ids into headings and keys number formats by id."""
+    from pantry.model.training import CrossValidation
+    from ui.wording import number_formats, worded
+
+    comp = retrain_comparison({"new v3": CrossValidation(5, 40, 24, 0.6, 0.45, 0.73, 0.0, 0.6)})
+    shown = worded(comp)
+    assert list(shown.columns) == ["version", "held-out votes", "correct", "strict accuracy", "95% low", "95% high",
+                                   "tie rate", "held-out loss", "folds"]
+    assert list(worded(versions_table([])).columns)[4:9] == ["decisive votes", "held-out accuracy", "95% low",
+                                                             "95% high", "held-out votes"]
+    assert set(number_formats({"low": "%.2f", "loss": "%.3f"})) == {"95% low", "held-out loss"}

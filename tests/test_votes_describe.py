@@ -22,3 +22,22 @@ def test_tie_and_both_bad_list_left_first():
         "tie: Smoky Shakshuka and Zesty Grain Bowl about equal"
     assert describe_vote(Vote("u", "x", "y", "both_bad", left="a"), TITLES) == \
         "both bad: Zesty Grain Bowl and Smoky Shakshuka"
+
+
+def test_vote_counts_is_the_one_counts_type():
+    from pantry.domain.votes import VoteCounts
+
+    counts = VoteCounts.of({"a": 3, "b": 2, "tie": 1})
+    assert (counts.decisive, counts.total, counts.both_bad) == (5, 6, 0)
+    assert VoteCounts() == VoteCounts.of({})
+
+
+def test_kinds_and_states_are_enums_equal_to_their_stored_strings():
+    from pantry.compare import HintState, retrain_hint
+    from pantry.model.kinds import ComparisonBasis, ModelKind
+
+    assert [str(k) for k in ModelKind] == ["personal", "population", "heuristic"]
+    assert [str(b) for b in ComparisonBasis] == ["settings", "fixed", "unknown"]
+    assert ModelKind.PERSONAL == "personal" and f"{ModelKind.POPULATION} v2" == "population v2"
+    hint = retrain_hint(3, 3, None, min_decisive=8)
+    assert hint.state is HintState.FIRST_NEEDS_VOTES and hint.state == "first_needs_votes"

@@ -4,12 +4,15 @@ screen. Every recipe string is escaped: recipes come from an LLM or an import.""
 
 from __future__ import annotations
 
+import logging
 from typing import Callable, Sequence
 
 import streamlit as st
 
 from pantry.domain.recipes import Recipe
 from ui.text import md
+
+log = logging.getLogger("pantrypilot.app")
 
 # Side labels say "Left"/"Right" side by side and "Top"/"Bottom" once the columns stack
 # (Streamlit stacks columns below 640 px). Our own markup, never outside text.
@@ -35,6 +38,7 @@ def missing_lines(recipe: Recipe, pantry: Sequence[str], amounts=None) -> set[st
             return set(missing_ingredients(recipe, pantry, amounts=amounts))
         return set(missing_ingredients(recipe, pantry))
     except Exception:  # noqa: BLE001 - a card must render even if matching fails
+        log.warning("marking missing ingredients failed for recipe %s", recipe.id, exc_info=True)
         return set()
 
 

@@ -6,6 +6,7 @@ import streamlit as st
 
 from pantry.errors import PantryError
 from pantry.domain.votes import validate_new_user_name
+from pantry.model.kinds import ModelKind
 from ui.text import md
 from ui.common import flash, resolve_profile, set_profile
 from ui.resources import generator_choice, get_lab, refresh_generator
@@ -138,10 +139,10 @@ def model_status(user: str | None) -> None:
         st.caption("no trained model yet: ranking by pantry coverage and time")
         return
     metrics = choice.metrics  # those of the version that really scores
-    if choice.kind == "personal":
+    if choice.kind == ModelKind.PERSONAL:
         st.success(f"Personal v{choice.version_id}", icon=":material/person:")
         st.caption(f"trained on {metrics.get('n_decisive', '?')} of {md(user)}'s decisive votes{_accuracy(metrics)}")
-    elif choice.kind == "population":
+    elif choice.kind == ModelKind.POPULATION:
         st.info(f"Population v{choice.version_id}", icon=":material/groups:")
         st.caption("trained on everyone's votes; no usable personal model for this profile"
                    + _accuracy(metrics))

@@ -21,6 +21,7 @@ from typing import Any
 
 import streamlit as st
 
+from pantry.domain.votes import VoteCounts
 from ui.resources import get_lab, settings
 
 
@@ -28,7 +29,7 @@ from ui.resources import get_lab, settings
 class ProfileView:
     stamp: tuple
     users: tuple[str, ...]
-    counts: dict[str, int] = field(default_factory=dict)  # Store.vote_counts(user) ({} without a profile)
+    counts: VoteCounts = VoteCounts()  # the profile's votes per outcome (all 0 without a profile)
     personal: Any = None  # the profile's active personal ModelVersion, or None
     scoring: Any = None  # Lab.model_for(user), or None when no version is active at all (heuristic)
     pantry_text: str = ""
@@ -36,11 +37,11 @@ class ProfileView:
 
     @property
     def total_votes(self) -> int:
-        return sum(self.counts.values())
+        return self.counts.total
 
     @property
     def decisive_votes(self) -> int:
-        return self.counts.get("a", 0) + self.counts.get("b", 0)
+        return self.counts.decisive
 
 
 @st.cache_resource(show_spinner=False, max_entries=1024)
@@ -54,7 +55,7 @@ def _read_view(settings_key, user: str | None, stamp: tuple) -> ProfileView:
     scoring = None
     if personal is not None or store.active_model(None) is not None:
         scoring = get_lab().model_for(user)
-    return ProfileView(stamp, users, store.vote_counts(user), personal, scoring,
+    return ProfileView(stamp, users, VoteCounts.of(store.vote_counts(user)), personal, scoring,
                        store.get_user_pantry(user), dict(store.get_user_prefs(user)))
 
 

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pantry.compare import RECENT_ROUNDS, REASONS, RoundPrefetch, prepare_round, retrain_hint, vote_from_click
+from pantry.compare import (RECENT_ROUNDS, REASONS, HintState, RoundPrefetch, prepare_round, retrain_hint,
+                            vote_from_click)
 from pantry.errors import PantryError
 from pantry.generators import DIETS, GenerationRequest
 from pantry.kitchen import read_pantry
@@ -237,11 +238,11 @@ def _start_profile() -> None:
 def _hint_text(hint) -> str:
     """The progress line's advice, worded from `retrain_hint`'s state and numbers."""
     more = f"{hint.more_needed} more decisive vote{'s' if hint.more_needed != 1 else ''}"
-    return {"first_needs_votes": f"{more} until your first personal model can be trained",
-            "first_ready": "enough votes for a personal model: open **Retrain**",
-            "retrain_needs_votes": f"{more} until retraining is worthwhile",
-            "retrain_worthwhile": f"{hint.new_since_training} new decisive votes since the last training: "
-                                  "retraining is worthwhile"}[hint.state]
+    return {HintState.FIRST_NEEDS_VOTES: f"{more} until your first personal model can be trained",
+            HintState.FIRST_READY: "enough votes for a personal model: open **Retrain**",
+            HintState.RETRAIN_NEEDS_VOTES: f"{more} until retraining is worthwhile",
+            HintState.RETRAIN_WORTHWHILE: f"{hint.new_since_training} new decisive votes since the last training: "
+                                          "retraining is worthwhile"}[hint.state]
 
 
 def _progress_line(name: str) -> None:

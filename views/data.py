@@ -19,6 +19,7 @@ from ui.common import current_profile, flash, guarded
 from ui.consistency import render_consistency
 from ui.resources import get_lab
 from ui.state import all_votes_frame
+from ui.wording import votes_in_words
 
 lab = get_lab()
 store = lab.store
@@ -105,7 +106,7 @@ def _votes_table(view: pd.DataFrame, batch_names: dict) -> pd.DataFrame:
         "id": view["id"],
         "profile": view["user"],
         "when": view["created_at"],
-        "choice": view["choice"],
+        "choice": votes_in_words(view),
         "reasons": view["reasons"].map(lambda rs: ", ".join(rs)),
         "source": view["batch"].map(lambda b: "voted here" if pd.isna(b) else
                                     f"import #{int(b)}: {batch_names.get(int(b), '')}"),
@@ -151,7 +152,7 @@ with guarded("The votes table"):
             "when": st.column_config.DatetimeColumn("when", format="YYYY-MM-DD HH:mm"),
             "choice": st.column_config.TextColumn("what was chosen", width="large")})
         st.caption(f"{len(view)} of {len(frame)} votes shown.")
-        choices = dict(zip(view["id"].tolist(), view["choice"].tolist()))
+        choices = dict(zip(table["id"].tolist(), table["choice"].tolist()))
         d1, d2, d3 = st.columns([4, 1, 1], vertical_alignment="bottom")
         pick = d1.multiselect("Votes to delete or restore", view["id"].tolist(), key="vote_pick",
                               format_func=lambda i: _short(f"#{i} {choices.get(i, '')}"),

@@ -17,13 +17,17 @@ import pandas as pd
 import streamlit as st
 
 from pantry.errors import NotEnoughVotes, PantryError
+from pantry.lab import RetrainPreview
 from pantry.evaluation.reports import retrain_comparison, versions_table, votes_summary
-from pantry.model.training import (CV_FOLDS, LEGACY_DEFAULTS, CrossValidation, TrainConfig, TrainOption, config_from,
-                                   train_options)
+from pantry.domain.votes import VoteCounts
+from pantry.model.kinds import ComparisonBasis
+from pantry.model.training import (CV_FOLDS, LEGACY_DEFAULTS, CrossValidation, EpochStats, TrainConfig, TrainOption,
+                                   config_from, train_options)
 from ui.charts import chart_title, fit_width
 from ui.text import md
 from ui.common import current_profile, flash, guarded
 from ui.resources import get_lab
+from ui.wording import number_formats, worded
 
 lab = get_lab()
 store = lab.store
@@ -167,6 +171,11 @@ def _accuracy_chart(rows: list[dict]) -> alt.Chart:
                      45 * n + 10)
 
 
+def _history_rows(history: list[EpochStats]) -> list[dict]:
+    """The loss chart's rows from a training's epoch statistics."""
+    return [{"step": e.epoch, "train_loss": e.train_loss, "val_loss": e.val_loss} for e in history]
+
+
 def _acc_row(label: str, cv: CrossValidation | dict) -> dict:
     d = asdict(cv) if isinstance(cv, CrossValidation) else cv
     return {"version": label, "accuracy": d["accuracy"], "low": d["low"], "high": d["high"], "pairs": d["pairs"]}
@@ -179,25 +188,29 @@ def _current_label(kind: str, version: int | None) -> str:
 
 
 BASIS_TEXT = {
-    "settings": "its training settings, cross-validated on the same folds",
-    "fixed": "scored as it is (it was fitted on none of these votes)",
-    "unknown": "no held-out figure: that version records no training settings",
+    ComparisonBasis.SETTINGS: "its training settings, cross-validated on the same folds",
+    ComparisonBasis.FIXED: "scored as it is (it was fitted on none of these votes)",
+    ComparisonBasis.UNKNOWN: "no held-out figure: that version records no training settings",
 }
 
 
-def _candidates_text(result: dict) -> str:
-    text = f"personal v{result['version']}"
-    if result.get("population"):
-        text += f" and population v{result['population']}"
+def _new_label(preview: RetrainPreview) -> str:
+    return f"new v{preview.personal_version}"
+
+
+def _candidates_text(preview: RetrainPreview) -> str:
+    text = f"personal v{preview.personal_version}"
+    if preview.population_version:
+        text += f" and population v{preview.population_version}"
     return text
 
 
-def _activate_candidates(result: dict) -> None:
+def _activate_candidates(preview: RetrainPreview) -> None:
     try:
-        lab.activate([result["version"], result.get("population")])
-        flash("success", f"Activated {_candidates_text(result)}.")
+        lab.activate([preview.personal_version, preview.population_version])
+        flash("success", f"Activated {_candidates_text(preview)}.")
     except PantryError as e:
-        flash("error", f"Could not activate {_candidates_text(result)}: {md(e)}")
+        flash("error", f"Could not activate {_candidates_text(preview)}: {md(e)}")
     st.session_state.pop("train_result", None)
 
 
@@ -211,9 +224,9 @@ def _activate(version_id: int) -> None:
 
 
 def _keep() -> None:
-    result = st.session_state.pop("train_result", None)
-    if result:
-        flash("info", f"Kept the current models; nothing was activated. {_candidates_text(result).capitalize()} "
+    preview = st.session_state.pop("train_result", None)
+    if preview:
+        flash("info", f"Kept the current models; nothing was activated. {_candidates_text(preview).capitalize()} "
                       "stay in the list below (inactive) if you change your mind.")
 
 
@@ -268,26 +281,18 @@ def _train(name: str, cfg: TrainConfig) -> None:
         bar.progress(1.0, text="done")
         status.update(label=f"Trained candidate v{preview.personal_version} in {preview.seconds:.1f} s "
                             "(not active yet)", state="complete", expanded=False)
-    new_label = f"new v{preview.personal_version}"
-    current_label = _current_label(preview.current_kind, preview.current_version)
-    st.session_state["train_result"] = {
-        "user": name, "version": preview.personal_version, "population": preview.population_version,
-        "table": retrain_comparison({new_label: preview.new, current_label: preview.current}),
-        "new": asdict(preview.new), "current": asdict(preview.current) if preview.current else None,
-        "new_label": new_label, "current_label": current_label, "basis": preview.current_basis,
-        "current_kind": preview.current_kind, "better": preview.new_at_least_as_good,
-        "history": history, "unit": preview.history_unit, "seconds": preview.seconds,
-    }
+    st.session_state["train_result"] = preview  # the RetrainPreview itself; shown below on each run
 
 
 def _fmt(x: float) -> str:
     return "n/a" if x != x else f"{x:.2f}"
 
 
-def _outcome_in_words(result: dict, better: bool | None) -> None:
+def _outcome_in_words(preview: RetrainPreview, better: bool | None) -> None:
     """The comparison in one plain sentence, with what to do: "The new model agrees with 68% of
     the 25 votes it did not see, the current one with 50%: activate it." """
-    new, current = result["new"], result["current"]
+    new = asdict(preview.new)
+    current = asdict(preview.current) if preview.current else None
     n = new["pairs"]
     votes = f"{n} vote{'s' if n != 1 else ''}"
     coin = ""
@@ -330,8 +335,7 @@ else:
 st.subheader("Settings", anchor=False)
 st.caption(f"Kept for **{md(user)}**: saved with the profile on **Save settings** and on each **Retrain**, so "
            "they come back after leaving the page or reloading.")
-counts = store.vote_counts(user)
-decisive = counts["a"] + counts["b"]
+decisive = VoteCounts.of(store.vote_counts(user)).decisive
 min_needed = _config().min_decisive
 with st.form("retrain_form", enter_to_submit=False):
     per_row = 4
@@ -358,36 +362,35 @@ if retrain:
     with guarded("Training"):
         _train(user, _config())
 
-result = st.session_state.get("train_result")
-if result and result.get("user") == user:
-    new, current = result["new"], result["current"]
-    st.subheader(f"New v{result['version']} vs the current model", anchor=False)
-    st.caption(f"Both measured on the same **{new['pairs']}** decisive votes of {md(user)}, by "
-               f"{new['folds']}-fold cross-validation: each vote is scored by a model fitted without it. "
-               f"Strict accuracy: equal scores count as wrong. The current model ({result['current_kind']}): "
-               f"{BASIS_TEXT[result['basis']]}. This is the figure kept with v{result['version']} and shown in "
-               "the versions table.")
-    st.dataframe(result["table"], hide_index=True, column_config={
-        "strict accuracy": st.column_config.NumberColumn(format="%.2f"),
-        "95% low": st.column_config.NumberColumn(format="%.2f"),
-        "95% high": st.column_config.NumberColumn(format="%.2f"),
-        "tie rate": st.column_config.NumberColumn(format="%.2f"),
-        "held-out loss": st.column_config.NumberColumn(format="%.3f")})
-    rows = [_acc_row(result["new_label"], new)] + ([_acc_row(result["current_label"], current)] if current else [])
+preview = st.session_state.get("train_result")
+if preview and preview.user == user:
+    new, current = preview.new, preview.current
+    new_label, current_label = _new_label(preview), _current_label(preview.current_kind, preview.current_version)
+    st.subheader(f"New v{preview.personal_version} vs the current model", anchor=False)
+    st.caption(f"Both measured on the same **{new.pairs}** decisive votes of {md(user)}, by "
+               f"{new.folds}-fold cross-validation: each vote is scored by a model fitted without it. "
+               f"Strict accuracy: equal scores count as wrong. The current model ({preview.current_kind}): "
+               f"{BASIS_TEXT[preview.current_basis]}. This is the figure kept with v{preview.personal_version} and "
+               "shown in the versions table.")
+    table = retrain_comparison({new_label: new, current_label: current})
+    st.dataframe(worded(table), hide_index=True, column_config=number_formats(
+        {"accuracy": "%.2f", "low": "%.2f", "high": "%.2f", "tie_rate": "%.2f", "loss": "%.3f"}))
+    rows = [_acc_row(new_label, new)] + ([_acc_row(current_label, current)] if current else [])
     left, right = st.columns(2)
     left.altair_chart(_accuracy_chart(rows), width="stretch", key="chart_heldout")
-    if result["history"]:
-        right.altair_chart(_loss_chart(result["history"], result["unit"]), width="stretch", key="chart_loss")
+    if preview.history:
+        right.altair_chart(_loss_chart(_history_rows(preview.history), preview.history_unit), width="stretch",
+                           key="chart_loss")
     st.caption("Newton's method solves the training objective exactly, so the loss falls in the first "
                "iterations and then stays level: that flat part means it has converged.")
-    better = result["better"]
-    _outcome_in_words(result, better)
-    pop_note = f" and population v{result['population']}" if result.get("population") else ""
-    st.caption(f"Not active yet: personal v{result['version']}{pop_note}. Activate makes them active; keeping "
-               "the current model changes nothing (the population model included).")
+    better = preview.new_at_least_as_good
+    _outcome_in_words(preview, better)
+    pop_note = f" and population v{preview.population_version}" if preview.population_version else ""
+    st.caption(f"Not active yet: personal v{preview.personal_version}{pop_note}. Activate makes them active; "
+               "keeping the current model changes nothing (the population model included).")
     a, b, _ = st.columns([2, 2, 4])
-    a.button(f"Activate v{result['version']}{pop_note}", type="primary" if better else "secondary",
-             on_click=_activate_candidates, args=(result,), key="activate_new", icon=":material/check:")
+    a.button(f"Activate v{preview.personal_version}{pop_note}", type="primary" if better else "secondary",
+             on_click=_activate_candidates, args=(preview,), key="activate_new", icon=":material/check:")
     b.button("Keep the current model", type="primary" if better is False else "secondary", on_click=_keep,
              key="keep_old")
 
@@ -398,10 +401,8 @@ if not versions:
 else:
     st.caption("Held-out accuracy: the cross-validated strict accuracy measured when the version was trained "
                "(blank for versions trained before it was measured, and for population versions).")
-    st.dataframe(versions_table(versions), hide_index=True, column_config={
-        "held-out accuracy": st.column_config.NumberColumn(format="%.2f"),
-        "95% low": st.column_config.NumberColumn(format="%.2f"),
-        "95% high": st.column_config.NumberColumn(format="%.2f")})
+    st.dataframe(worded(versions_table(versions)), hide_index=True,
+                 column_config=number_formats({"cv_accuracy": "%.2f", "cv_low": "%.2f", "cv_high": "%.2f"}))
     ids = [v.id for v in versions]
     labels = {v.id: f"v{v.id} · {'population' if v.user is None else v.user} · {v.created_at[:16].replace('T', ' ')}"
               + (" (active)" if v.active else "") for v in versions}

@@ -17,6 +17,7 @@ from pantry.domain.votes import Vote
 from pantry.errors import GeneratorError, GeneratorUnavailable, InvalidInput, PantryError
 from pantry.generators import GenerationRequest
 from pantry.kitchen import read_pantry
+from pantry.model.kinds import ModelKind
 from pantry.lab import Lab, ModelChoice
 from pantry.settings import Settings
 
@@ -65,8 +66,8 @@ def vote_out(v: Vote) -> s.VoteOut:
 
 
 def model_out(version) -> s.ModelOut:
-    kind = "population" if version.user is None else "personal"
-    return s.ModelOut(id=version.id, label=f"{kind} v{version.id}", profile=version.user, kind=kind,
+    kind = ModelKind.POPULATION if version.user is None else ModelKind.PERSONAL
+    return s.ModelOut(id=version.id, label=f"{kind} v{version.id}", profile=version.user, kind=kind.value,
                       created_at=version.created_at, embedder=version.embedder, active=version.active,
                       metrics=jsonable_encoder(version.metrics, custom_encoder={np.generic: lambda x: x.item()}))
 

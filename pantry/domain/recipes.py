@@ -1,6 +1,6 @@
 """The `Recipe` type, its file format (one pydantic model), a stable id, and the text used for embedding.
 
-A recipe is one JSON object (DESIGN.md, Formats):
+A recipe is one JSON object (docs/ARCHITECTURE.md, Formats):
 `{"id", "title", "ingredients", "steps", "minutes", "servings", "cuisine", "tags", "source"}`.
 
 - `RecipeRecord` is that format: the one place where each field's rules are written
@@ -96,7 +96,7 @@ class _RecipeContent(BaseModel):
 
 
 class RecipeRecord(_RecipeContent):
-    """One recipe in a recipes file, a vote's inline recipe, an import line (DESIGN.md Formats)."""
+    """One recipe in a recipes file, a vote's inline recipe, an import line (docs/ARCHITECTURE.md, Formats)."""
 
     id: text(required=True) | None = None
     source: Label | None = None

@@ -1,6 +1,6 @@
 """The `Vote` type: one pairwise judgement of two recipes by one user, and its file formats.
 
-A vote is one JSON object (DESIGN.md, Formats):
+A vote is one JSON object (docs/ARCHITECTURE.md, Formats):
 `{"user", "a", "b", "outcome"}` plus optional `strength`, `left`, `reasons`, `pantry`,
 `created_at`, `model_version`, `generator`, `generator_reason`, `group_id` (a household vote).
 `a` and `b` are recipe ids or
@@ -24,7 +24,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Mapping
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, WrapValidator, model_validator
 from pydantic_core import PydanticCustomError
@@ -40,6 +40,7 @@ DECISIVE = ("a", "b")
 STRENGTHS = ("slightly", "much")
 DEFAULT_STRENGTH = "slightly"  # a decisive vote cast without a strength (`pantry.lab.Lab.cast_vote` fills it)
 SIDES = ("a", "b")
+Side = Literal["a", "b"]  # a vote's left side: which recipe was shown on the left (`SIDES`)
 
 MAX_USER_CHARS = 40
 MAX_REASONS = 20
@@ -134,7 +135,7 @@ GroupId = text(MAX_GROUP_ID_CHARS)
 # --- the formats ---------------------------------------------------------------------------
 
 class VoteRecord(BaseModel):
-    """One vote line (DESIGN.md Formats). Unknown keys are ignored."""
+    """One vote line (docs/ARCHITECTURE.md, Formats). Unknown keys are ignored."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -302,7 +303,7 @@ class Vote:
     b: str
     outcome: str
     strength: str | None = None
-    left: str | None = None
+    left: Side | None = None
     reasons: tuple[str, ...] = ()
     pantry: tuple[str, ...] = ()
     created_at: str | None = None
@@ -328,7 +329,7 @@ class Vote:
         return self.b if self.outcome == "a" else self.a if self.outcome == "b" else None
 
     def to_dict(self) -> dict[str, Any]:
-        """The vote JSON object (DESIGN.md format) with `a`/`b` as recipe ids.
+        """The vote JSON object (docs/ARCHITECTURE.md format) with `a`/`b` as recipe ids.
 
         Optional fields that are empty are left out; `id` and `deleted` (store bookkeeping)
         are not part of the format and are not included.
@@ -353,6 +354,31 @@ class Vote:
         if self.group_id is not None:
             d["group_id"] = self.group_id
         return d
+
+
+@dataclass(frozen=True)
+class VoteCounts:
+    """A profile's (or everyone's) non-deleted votes per outcome: the one counts type of the
+    pages, the CLI and the API (`VoteCounts.of(store.vote_counts(user))`)."""
+
+    a: int = 0
+    b: int = 0
+    tie: int = 0
+    both_bad: int = 0
+
+    @classmethod
+    def of(cls, counts: Mapping[str, int]) -> "VoteCounts":
+        """From a mapping outcome -> count (`Store.vote_counts`); missing outcomes count 0."""
+        return cls(**{o: int(counts.get(o, 0) or 0) for o in OUTCOMES})
+
+    @property
+    def decisive(self) -> int:
+        """Votes where one recipe won (what training learns from)."""
+        return self.a + self.b
+
+    @property
+    def total(self) -> int:
+        return self.a + self.b + self.tie + self.both_bad
 
 
 def describe_vote(vote: Vote, titles: "dict[str, str] | None" = None) -> str:

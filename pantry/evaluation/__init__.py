@@ -1,10 +1,13 @@
 """Evaluation: how good a reward model is, offline and in the app's diagnostics.
 
 What the package is for, one module per job:
-- `protocols`: `python -m pantry evaluate` (seen / unseen protocols on vote files, random or
-  active selection) with the popularity and per-user item baselines from the same run;
-- `diagnostics`: pure functions over arrays: score collapse, strict accuracy with Wilson
-  intervals, margins, calibration (Brier, reliability), position bias, truncation;
+- `protocols`: `python -m pantry evaluate` (seen / unseen / cold protocols on vote files, random
+  or active selection), with `splits` (vote arrays, per-user splits, user folds), `fitting`
+  (the trainer and cache of one run), `baselines` (item Bradley-Terry), `workers` (the process
+  pool) and `seeds` (the summary over seeds);
+- `diagnostics`: pure functions over arrays: strict accuracy with Wilson intervals, margins,
+  position bias, truncation, with `collapse` (score spread, collapse alerts), `calibration`
+  (Brier, reliability), `distance` (out of distribution) and `checks` (input checks);
 - `reports`: the Diagnostics and Retrain pages' one call per action (`diagnostics_report`,
   version tables), returning numbers and dataclasses for the UI to format;
 - `synth`: synthetic personas that vote with Bradley-Terry noise;

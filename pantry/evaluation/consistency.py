@@ -282,6 +282,7 @@ def consistency(votes: Sequence[Vote], user: str = "") -> Consistency:
     -------
     Consistency (see its docstring).
     """
+    from pantry.evaluation.checks import CONFIDENCE_95
     from pantry.evaluation.diagnostics import wilson_interval
 
     own = _own(votes)
@@ -291,8 +292,8 @@ def consistency(votes: Sequence[Vote], user: str = "") -> Consistency:
     triads, cyclic, edges = triad_counts(own)
     factor = min(1.0, edges / 3 / triads) if triads else 0.0
     noise = estimate_noise(n - agree, n, cyclic * factor, triads * factor)
-    a_low, a_high = wilson_interval(agree, n)
-    c_low, c_high = wilson_interval(cyclic, triads)
+    a_low, a_high = wilson_interval(agree, n, CONFIDENCE_95)
+    c_low, c_high = wilson_interval(cyclic, triads, CONFIDENCE_95)
     return Consistency(
         user=user, decisive=sum(1 for v in own if v.decisive), repeats=n, agreements=agree,
         agreement=agree / n if n else float("nan"), agreement_low=a_low, agreement_high=a_high,

@@ -6,15 +6,20 @@ headline validation accuracy (8 of 9 pairs) looked fine. The functions here meas
 failure and its usual companions so that the app, the CLI (`python -m pantry diagnose
 --json`) and tests can catch it:
 
-- how spread out the scores are (`score_spread`, `collapse_pair_rate`, `diagnose_scores`);
+- how spread out the scores are (`score_spread`, `collapse_pair_rate`, `diagnose_scores`;
+  module `collapse`);
 - how well the scores explain the votes, counting ties as wrong
-  (`strict_pairwise_accuracy`, `margin_distribution`, `wilson_interval`);
+  (`strict_pairwise_accuracy`, `margin_distribution`, with `wilson_interval`, the one Wilson
+  interval of the project, `pantry.model.training.wilson_interval`, re-exported here);
 - whether the Bradley-Terry probabilities are calibrated (`bt_probability`, `brier_score`,
-  `expected_calibration_error`);
-- what happens far from the training data (`nearest_distance`, `ood_curve`);
+  `expected_calibration_error`; module `calibration`);
+- what happens far from the training data (`nearest_distance`, `ood_curve`; module `distance`);
 - causes: texts cut off by the encoder
   (`truncation_rate`), and voters who favour the left-hand card (`position_bias`);
-- `collapse_alerts` turns the numbers into plain-language warnings.
+- `collapse_alerts` turns the numbers into plain-language warnings (module `collapse`).
+
+This module holds accuracy, margins and the causes, and re-exports the others' public names
+(input checks and JSON-ready results: module `checks`).
 
 Everything is pure: no torch, no streamlit, no I/O. Results are small frozen dataclasses
 (or NamedTuples) of Python numbers with a `.to_dict()` that is JSON-serialisable with
@@ -28,20 +33,18 @@ raises `DiagnosticsInputError`, which is both a `ValueError` and the project's
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
-from typing import Any, Mapping, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from sklearn.calibration import calibration_curve
-from scipy.special import expit
-from scipy.stats import norm
-from sklearn.metrics import brier_score_loss
 
-from pantry.model.training import strict_counts
-from pantry.model.training import wilson_interval as _wilson
-
-from pantry.errors import InvalidInput
+from pantry.evaluation.calibration import ReliabilityBin, bt_probability, brier_score, expected_calibration_error
+from pantry.evaluation.checks import (DiagnosticsInputError, _ToDict, _json_float, _outcomes, _same_length, _signed_margins,
+                                      _vector, confidence_of)
+from pantry.evaluation.collapse import (CollapsePairResult, SpreadResult, collapse_alerts, collapse_pair_rate,
+                                        score_spread)
+from pantry.evaluation.distance import OodBin, nearest_distance, ood_curve
+from pantry.model.training import strict_counts, wilson_interval
 
 __all__ = [
     "DiagnosticsInputError",
@@ -68,130 +71,6 @@ __all__ = [
     "position_bias",
     "diagnose_scores",
 ]
-
-
-class DiagnosticsInputError(InvalidInput, ValueError):
-    """Arrays given to a diagnostic have the wrong shape, length or content."""
-
-
-# ----------------------------------------------------------------------------- helpers
-
-
-def _json_float(x: float) -> float | None:
-    """A Python float, or None where it is NaN/inf (strict JSON has no NaN)."""
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def _jsonable(value: Any) -> Any:
-    """Recursively turn floats/ndarrays/tuples into strict-JSON-friendly Python values."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return _json_float(value)
-    return value
-
-
-class _ToDict:
-    """Mixin: `.to_dict()` for frozen dataclasses, NaN -> None, tuples -> lists."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))  # type: ignore[call-overload]
-
-
-def _vector(x: Any, name: str) -> np.ndarray:
-    """`x` as a 1-D float64 array, or a clear error."""
-    arr = np.asarray(x, dtype=np.float64)
-    if arr.ndim == 0:
-        arr = arr.reshape(1)
-    if arr.ndim != 1:
-        raise DiagnosticsInputError(f"{name} must be 1-D, got shape {arr.shape}")
-    return arr
-
-
-def _matrix(x: Any, name: str) -> np.ndarray:
-    """`x` as a 2-D float64 array, or a clear error."""
-    arr = np.asarray(x, dtype=np.float64)
-    if arr.ndim != 2:
-        raise DiagnosticsInputError(f"{name} must be 2-D (rows, dims), got shape {arr.shape}")
-    return arr
-
-
-def _same_length(**arrays: np.ndarray) -> int:
-    lengths = {name: len(a) for name, a in arrays.items()}
-    if len(set(lengths.values())) > 1:
-        desc = ", ".join(f"{k}={v}" for k, v in lengths.items())
-        raise DiagnosticsInputError(f"arrays must have the same length, got {desc}")
-    return next(iter(lengths.values()))
-
-
-def _outcomes(outcome: Any, n: int) -> np.ndarray:
-    """Outcome labels as a 1-D array of str, checked against the score length."""
-    arr = np.asarray(outcome, dtype=object)
-    if arr.ndim == 0:
-        arr = arr.reshape(1)
-    if arr.ndim != 1:
-        raise DiagnosticsInputError(f"outcome must be 1-D, got shape {arr.shape}")
-    if len(arr) != n:
-        raise DiagnosticsInputError(f"outcome has {len(arr)} entries but there are {n} score pairs")
-    return np.array([str(o) for o in arr], dtype=object)
-
-
-def _signed_margins(score_a: Any, score_b: Any, outcome: Any) -> np.ndarray:
-    """Preferred-minus-other score differences for decisive ("a"/"b") votes only."""
-    a = _vector(score_a, "score_a")
-    b = _vector(score_b, "score_b")
-    n = _same_length(score_a=a, score_b=b)
-    out = _outcomes(outcome, n)
-    is_a = out == "a"
-    is_b = out == "b"
-    diff = a - b
-    return np.concatenate([diff[is_a], -diff[is_b]]) if n else np.zeros(0)
-
-
-def _unit_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows scaled to unit L2 norm, and a mask of rows whose norm is zero (left as zero)."""
-    norms = np.linalg.norm(x, axis=1)
-    zero = norms == 0.0
-    safe = np.where(zero, 1.0, norms)
-    return x / safe[:, None], zero
-
-
-def _cosine_distance_rows(
-    u: np.ndarray, u_zero: np.ndarray, v: np.ndarray, v_zero: np.ndarray
-) -> np.ndarray:
-    """Row-wise cosine distance 1 - cos(u_i, v_i) of unit rows, in [0, 2].
-
-    Convention for all-zero vectors (cosine undefined): two zero vectors are at distance 0
-    (they are the same point), a zero and a non-zero vector at distance 1 (orthogonal).
-    """
-    sim = np.einsum("ij,ij->i", u, v)
-    sim = np.where(u_zero & v_zero, 1.0, sim)
-    return np.clip(1.0 - sim, 0.0, 2.0)
-
-
-# ----------------------------------------------------------------------------- intervals
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion `successes / n`.
-
-    Why: accuracy on a handful of validation pairs (the legacy model: 8 of 9) is very
-    uncertain. The Wilson interval stays inside [0, 1] and behaves well for small n and for
-    proportions near 0 or 1, unlike the normal ("Wald") interval. `z=1.96` gives about 95%.
-    With n=0 nothing is known and the interval is (0.0, 1.0).
-    """
-    if n < 0 or successes < 0 or successes > n:
-        raise DiagnosticsInputError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
-    return _wilson(successes, n, confidence=float(2 * norm.cdf(z) - 1))
 
 
 # ----------------------------------------------------------------------------- accuracy
@@ -235,7 +114,7 @@ def strict_pairwise_accuracy(
     out = _outcomes(outcome, n_all)
     y = np.where(out == "a", 1.0, np.where(out == "b", 0.0, 0.5))
     n, correct, ties = strict_counts(a - b, y)
-    low, high = wilson_interval(correct, n, z)
+    low, high = wilson_interval(correct, n, confidence_of(z))
     return AccuracyResult(
         accuracy=correct / n if n else float("nan"),
         correct=correct,
@@ -289,446 +168,6 @@ def margin_distribution(score_a: Any, score_b: Any, outcome: Any, bins: int = 20
         share_negative=float((margins < 0).sum() / n) if n else 0.0,
         share_zero=float((margins == 0).sum() / n) if n else 0.0,
     )
-
-
-# ----------------------------------------------------------------------------- spread
-
-
-@dataclass(frozen=True)
-class SpreadResult(_ToDict):
-    """How spread out a model's scores over a set of recipes are.
-
-    n: number of recipes scored.
-    distinct: number of distinct scores after rounding to `decimals` places.
-    distinct_ratio: distinct / n; 1.0 means every recipe got its own score, the legacy
-        collapse shows up as a small ratio.
-    mode_share: share of recipes that have the single most common (rounded) score; with
-        distinct scores it is 1/n, with a collapse it approaches 1.
-    std: population standard deviation of the raw scores.
-    iqr: interquartile range (75th minus 25th percentile, linear interpolation) of the raw
-        scores; robust to a few outliers that can inflate std while most recipes collapse.
-    entropy: Shannon entropy of a `bins`-bin histogram of the rounded scores over
-        [min, max], divided by log(bins): 1.0 = uniform over the range, 0.0 = all in one bin
-        (also 0.0 when all scores are equal).
-    """
-
-    n: int
-    distinct: int
-    distinct_ratio: float
-    mode_share: float
-    std: float
-    iqr: float
-    entropy: float
-
-
-def score_spread(scores: Any, bins: int = 20, decimals: int = 6) -> SpreadResult:
-    """Summarise how spread out `scores` (one per recipe) are; see `SpreadResult`.
-
-    Rounding to `decimals` places before counting distinct values means float noise
-    (1.0000000001 vs 1.0) is treated as the same score, which is what a person comparing
-    the two recipes would see. Scores must be finite; an empty vector is an error.
-    """
-    s = _vector(scores, "scores")
-    n = len(s)
-    if n == 0:
-        raise DiagnosticsInputError("score_spread needs at least one score, got an empty array")
-    if not np.all(np.isfinite(s)):
-        bad = int((~np.isfinite(s)).sum())
-        raise DiagnosticsInputError(f"scores contain {bad} non-finite value(s) (NaN or inf)")
-    if bins < 1:
-        raise DiagnosticsInputError(f"bins must be >= 1, got {bins}")
-    rounded = np.round(s, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
-    _, counts = np.unique(rounded, return_counts=True)
-    distinct = len(counts)
-    q25, q75 = np.percentile(s, [25, 75])
-    lo, hi = float(rounded.min()), float(rounded.max())
-    if hi > lo and bins > 1:
-        hist, _ = np.histogram(rounded, bins=bins, range=(lo, hi))
-        p = hist[hist > 0] / n
-        entropy = float(-(p * np.log(p)).sum() / math.log(bins))
-        entropy = min(1.0, max(0.0, entropy))
-    else:
-        entropy = 0.0
-    return SpreadResult(
-        n=n,
-        distinct=distinct,
-        distinct_ratio=distinct / n,
-        mode_share=float(counts.max()) / n,
-        std=float(s.std()),
-        iqr=float(q75 - q25),
-        entropy=entropy,
-    )
-
-
-@dataclass(frozen=True)
-class CollapsePairResult(_ToDict):
-    """Share of pairs of *different* recipes that got the *same* score.
-
-    rate: collapsed_pairs / distinct_pairs (NaN when no pair of different recipes exists).
-    collapsed_pairs: pairs with different embeddings whose scores are equal within tolerance.
-    distinct_pairs: pairs (among those examined) whose embeddings differ.
-    pairs_examined: pairs looked at: all n(n-1)/2 pairs, or `max_pairs` random ones.
-    sampled: True when pairs were sampled rather than enumerated.
-    low, high: Wilson 95% interval for `rate` (0, 1 when undefined).
-    """
-
-    rate: float
-    collapsed_pairs: int
-    distinct_pairs: int
-    pairs_examined: int
-    sampled: bool
-    low: float
-    high: float
-
-
-def collapse_pair_rate(
-    embeddings: Any,
-    scores: Any,
-    emb_tol: float = 1e-3,
-    score_tol: float = 1e-6,
-    max_pairs: int = 200_000,
-    seed: int = 0,
-    chunk: int = 8192,
-) -> CollapsePairResult:
-    """Among pairs of recipes whose embeddings differ, the share whose scores are equal.
-
-    This is the legacy failure stated directly: the model cannot tell apart recipes that
-    the encoder can. Two recipes "differ" when the cosine distance of their embeddings is
-    greater than `emb_tol`; their scores are "equal" when |score_i - score_j| <= score_tol.
-    Pairs of (near-)duplicate recipes are left out: equal scores for them are correct.
-
-    With n recipes there are n(n-1)/2 pairs. If that is at most `max_pairs`, all pairs are
-    examined and the rate is exact. Otherwise `max_pairs` pairs (i, j), i != j, are drawn
-    uniformly at random with replacement using `numpy.random.default_rng(seed)`, so the rate
-    is a Monte Carlo estimate (standard error about sqrt(rate(1-rate)/max_pairs), i.e.
-    below 0.0012 at the default 200,000) and the same seed gives the same answer. Work is
-    done in chunks of `chunk` pairs so memory stays bounded.
-    """
-    emb = _matrix(embeddings, "embeddings")
-    s = _vector(scores, "scores")
-    n = _same_length(embeddings=emb, scores=s)
-    if max_pairs < 1:
-        raise DiagnosticsInputError(f"max_pairs must be >= 1, got {max_pairs}")
-    total = n * (n - 1) // 2
-    if total <= max_pairs:
-        ii, jj = np.triu_indices(n, k=1)
-        sampled = False
-    else:
-        rng = np.random.default_rng(seed)
-        ii = rng.integers(0, n, size=max_pairs)
-        jj = rng.integers(0, n - 1, size=max_pairs)
-        jj = jj + (jj >= ii)  # uniform over j != i
-        sampled = True
-    unit, zero = _unit_rows(emb)
-    distinct_pairs = 0
-    collapsed = 0
-    for start in range(0, len(ii), max(1, chunk)):
-        i = ii[start : start + chunk]
-        j = jj[start : start + chunk]
-        dist = _cosine_distance_rows(unit[i], zero[i], unit[j], zero[j])
-        differ = dist > emb_tol
-        same_score = np.abs(s[i] - s[j]) <= score_tol
-        distinct_pairs += int(differ.sum())
-        collapsed += int((differ & same_score).sum())
-    low, high = wilson_interval(collapsed, distinct_pairs)
-    return CollapsePairResult(
-        rate=collapsed / distinct_pairs if distinct_pairs else float("nan"),
-        collapsed_pairs=collapsed,
-        distinct_pairs=distinct_pairs,
-        pairs_examined=int(len(ii)),
-        sampled=sampled,
-        low=low,
-        high=high,
-    )
-
-
-# ----------------------------------------------------------------------------- alerts
-
-
-def _get(obj: Any, key: str, default: Any = None) -> Any:
-    """Read a field from a result dataclass or from its `.to_dict()` form."""
-    if isinstance(obj, Mapping):
-        return obj.get(key, default)
-    return getattr(obj, key, default)
-
-
-def _num(x: Any) -> float:
-    return float("nan") if x is None else float(x)
-
-
-def collapse_alerts(
-    spread: SpreadResult | Mapping[str, Any],
-    accuracy: AccuracyResult | Mapping[str, Any] | None = None,
-    *,
-    collapse_pairs: CollapsePairResult | Mapping[str, Any] | float | None = None,
-    mode_share_max: float = 0.05,
-    distinct_ratio_min: float = 0.9,
-    std_min: float = 1e-4,
-    tie_rate_max: float = 0.05,
-    pair_rate_max: float = 0.01,
-    chance: float = 0.5,
-) -> list[str]:
-    """Plain-language warnings about collapse and untrustworthy accuracy; [] when healthy.
-
-    `spread` (and `accuracy`, `collapse_pairs`) may be the result objects or their
-    `.to_dict()` forms (e.g. the output of `diagnose_scores`). Checks, each with its
-    threshold keyword:
-
-    - mode_share > mode_share_max (and at least 2 recipes share that score):
-      "412 of 500 recipes share one score: collapse".
-    - distinct_ratio < distinct_ratio_min: "only 37 distinct scores among 500 recipes".
-    - std < std_min (n >= 2): "scores barely vary (std 1.2e-07)".
-    - collapse pair rate > pair_rate_max: different recipes getting the same score.
-    - accuracy: no decisive pairs; Wilson interval containing `chance` ("accuracy 0.55
-      [0.41, 0.68] is not distinguishable from chance"); interval entirely below chance
-      (scores may be inverted); tie_rate > tie_rate_max.
-    """
-    alerts: list[str] = []
-    n = int(_get(spread, "n", 0) or 0)
-    mode_share = _num(_get(spread, "mode_share"))
-    distinct_ratio = _num(_get(spread, "distinct_ratio"))
-    distinct = _get(spread, "distinct")
-    std = _num(_get(spread, "std"))
-
-    if n > 0 and mode_share > mode_share_max:
-        k = int(round(mode_share * n))
-        if k >= 2:
-            alerts.append(f"{k} of {n} recipes share one score: collapse")
-    if n > 0 and distinct_ratio < distinct_ratio_min:
-        d = int(distinct) if distinct is not None else int(round(distinct_ratio * n))
-        alerts.append(f"only {d} distinct scores among {n} recipes")
-    if n >= 2 and std < std_min:
-        alerts.append(f"scores barely vary (std {std:.2g})")
-
-    if collapse_pairs is not None:
-        if isinstance(collapse_pairs, (int, float)):
-            rate, n_pairs = float(collapse_pairs), None
-        else:
-            rate = _num(_get(collapse_pairs, "rate"))
-            n_pairs = _get(collapse_pairs, "distinct_pairs")
-        if math.isfinite(rate) and rate > pair_rate_max:
-            of = f" of {int(n_pairs):,} pairs" if n_pairs is not None else ""
-            alerts.append(
-                f"{rate:.1%}{of} of different recipes got the same score: collapse"
-            )
-
-    if accuracy is not None:
-        n_acc = int(_get(accuracy, "n", 0) or 0)
-        if n_acc == 0:
-            alerts.append("no decisive votes to measure accuracy on")
-        else:
-            acc = _num(_get(accuracy, "accuracy"))
-            low = _num(_get(accuracy, "low"))
-            high = _num(_get(accuracy, "high"))
-            tie_rate = _num(_get(accuracy, "tie_rate"))
-            if low <= chance <= high:
-                alerts.append(
-                    f"accuracy {acc:.2f} [{low:.2f}, {high:.2f}] is not distinguishable "
-                    f"from chance ({n_acc} decisive pairs)"
-                )
-            elif high < chance:
-                alerts.append(
-                    f"accuracy {acc:.2f} [{low:.2f}, {high:.2f}] is below chance: "
-                    f"scores may be inverted ({n_acc} decisive pairs)"
-                )
-            if tie_rate > tie_rate_max:
-                alerts.append(
-                    f"{tie_rate:.0%} of {n_acc} decisive pairs got exactly equal scores "
-                    f"(counted wrong)"
-                )
-    return alerts
-
-
-# ----------------------------------------------------------------------------- calibration
-
-
-def bt_probability(score_a: Any, score_b: Any) -> np.ndarray:
-    """Bradley-Terry probability that `a` is preferred: sigmoid(score_a - score_b).
-
-    Computed in a numerically stable way (no overflow for large |differences|).
-    """
-    a = _vector(score_a, "score_a")
-    b = _vector(score_b, "score_b")
-    _same_length(score_a=a, score_b=b)
-    return expit(a - b)
-
-
-def _probs_and_labels(p: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    pv = _vector(p, "p")
-    yv = _vector(np.asarray(y, dtype=np.float64), "y")
-    n = _same_length(p=pv, y=yv)
-    if n == 0:
-        raise DiagnosticsInputError("need at least one prediction, got empty arrays")
-    if not np.all((pv >= 0) & (pv <= 1)):
-        raise DiagnosticsInputError("p must be probabilities in [0, 1] (NaN not allowed)")
-    if not np.all((yv == 0) | (yv == 1)):
-        raise DiagnosticsInputError("y must be 0/1 or booleans (1 = a was preferred)")
-    return pv, yv
-
-
-def brier_score(p: Any, y: Any) -> float:
-    """Mean squared error between predicted probability and outcome: mean((p - y)^2).
-
-    `p` = predicted P(a preferred), `y` = 1 if a was preferred else 0. 0 is perfect, 0.25
-    is what always predicting 0.5 earns (a collapsed model's score differences are 0, so
-    its BT probabilities are all 0.5); lower is better. Rewards being both right and
-    appropriately confident.
-    """
-    pv, yv = _probs_and_labels(p, y)
-    if not len(pv):
-        return float("nan")
-    return float(brier_score_loss(yv, pv, labels=[0, 1]))
-
-
-class ReliabilityBin(NamedTuple):
-    """One bin of a reliability diagram: predictions with lo <= p < hi (last bin: <= hi)."""
-
-    lo: float
-    hi: float
-    mean_pred: float
-    frac_pos: float
-    count: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return _jsonable(self._asdict())
-
-
-def expected_calibration_error(
-    p: Any, y: Any, n_bins: int = 10
-) -> tuple[float, list[ReliabilityBin]]:
-    """Expected calibration error and the reliability bins behind it.
-
-    Predictions are put into `n_bins` equal-width bins over [0, 1] by scikit-learn's
-    `calibration_curve` (uniform strategy: a prediction exactly on an inner edge goes to the
-    lower bin). For each non-empty bin, mean_pred is the average predicted probability and
-    frac_pos the share of pairs where `a` really was preferred. ECE = sum over bins of
-    (count / n) * |mean_pred - frac_pos|: how far, on average, the stated confidence is
-    from the observed frequency. 0 = perfectly calibrated. Matters because active learning
-    and best-of-N ranking use these probabilities, not just their ordering. Empty bins are
-    omitted from the returned list.
-    """
-    if n_bins < 1:
-        raise DiagnosticsInputError(f"n_bins must be >= 1, got {n_bins}")
-    pv, yv = _probs_and_labels(p, y)
-    n = len(pv)
-    frac_pos, mean_pred = calibration_curve(yv.astype(int), pv, n_bins=n_bins, strategy="uniform", pos_label=1)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    counts = np.bincount(np.searchsorted(edges[1:-1], pv), minlength=n_bins)  # calibration_curve's own rule
-    filled = np.flatnonzero(counts)
-    if len(filled) != len(frac_pos):  # pragma: no cover - would mean scikit-learn changed its binning
-        raise RuntimeError("reliability bins disagree with scikit-learn's calibration_curve")
-    bins = [ReliabilityBin(float(edges[b]), float(edges[b + 1]), float(mp), float(fp), int(counts[b]))
-            for b, mp, fp in zip(filled, mean_pred, frac_pos)]
-    ece = float(sum(bin.count / n * abs(bin.mean_pred - bin.frac_pos) for bin in bins))
-    return ece, bins
-
-
-# ----------------------------------------------------------------------------- out of distribution
-
-
-def nearest_distance(
-    query_emb: Any, train_emb: Any, empty_value: float = 1.0, chunk: int = 1024
-) -> np.ndarray:
-    """Cosine distance from each query row to its nearest training row, shape (n_query,).
-
-    Why: the legacy model collapsed on recipes unlike its training data; this is the "how
-    unlike" axis. Distances are 1 - cosine similarity, in [0, 2]. If there are no training
-    rows, every query gets `empty_value` (default 1.0: "orthogonal to everything known";
-    pass float('nan') to mark "undefined" instead). All-zero vectors follow the convention
-    of `collapse_pair_rate`: distance 0 to another zero vector, 1 to anything else.
-    Work is chunked over query rows so memory stays about chunk * n_train floats.
-    """
-    q = _matrix(query_emb, "query_emb")
-    t = np.asarray(train_emb, dtype=np.float64)
-    if t.size == 0:
-        return np.full(len(q), float(empty_value), dtype=np.float64)
-    t = _matrix(t, "train_emb")
-    if q.shape[1] != t.shape[1]:
-        raise DiagnosticsInputError(
-            f"query_emb has {q.shape[1]} dims but train_emb has {t.shape[1]}"
-        )
-    qu, qz = _unit_rows(q)
-    tu, tz = _unit_rows(t)
-    out = np.empty(len(q), dtype=np.float64)
-    any_zero_train = bool(tz.any())
-    for start in range(0, len(q), max(1, chunk)):
-        sim = qu[start : start + chunk] @ tu.T
-        if any_zero_train:
-            both_zero = qz[start : start + chunk, None] & tz[None, :]
-            sim = np.where(both_zero, 1.0, sim)
-        out[start : start + chunk] = 1.0 - sim.max(axis=1)
-    return np.clip(out, 0.0, 2.0)
-
-
-@dataclass(frozen=True)
-class OodBin(_ToDict):
-    """Recipes whose distance-to-training falls in [lo, hi] (a quantile bin).
-
-    count: recipes in the bin. mean_distance: their mean distance.
-    mean_score, std_score: their scores; a std that shrinks towards 0 as distance grows
-        is the legacy collapse ("default output for unfamiliar inputs").
-    mean_uncertainty: their mean model uncertainty (e.g. ensemble std); it should GROW
-        with distance. NaN when no uncertainties were given.
-    """
-
-    lo: float
-    hi: float
-    count: int
-    mean_distance: float
-    mean_score: float
-    std_score: float
-    mean_uncertainty: float
-
-
-def ood_curve(
-    distances: Any, scores: Any, uncertainties: Any = None, n_bins: int = 8
-) -> list[OodBin]:
-    """Score spread and uncertainty as a function of distance to the training data.
-
-    Recipes are split into `n_bins` quantile bins of `distances` (e.g. from
-    `nearest_distance`), so bins hold about equal numbers of recipes. Repeated quantile
-    edges (many equal distances) are merged, so fewer bins may come back; empty bins are
-    omitted. Recipes with a non-finite distance are left out. `uncertainties` may be None.
-    Bins are ordered nearest first.
-    """
-    if n_bins < 1:
-        raise DiagnosticsInputError(f"n_bins must be >= 1, got {n_bins}")
-    d = _vector(distances, "distances")
-    s = _vector(scores, "scores")
-    u = (
-        np.full(len(d), np.nan)
-        if uncertainties is None
-        else _vector(uncertainties, "uncertainties")
-    )
-    _same_length(distances=d, scores=s, uncertainties=u)
-    keep = np.isfinite(d)
-    d, s, u = d[keep], s[keep], u[keep]
-    if len(d) == 0:
-        return []
-    edges = np.unique(np.quantile(d, np.linspace(0.0, 1.0, n_bins + 1)))
-    if len(edges) == 1:
-        edges = np.array([edges[0], edges[0]])
-    idx = np.searchsorted(edges[1:-1], d, side="right")
-    result: list[OodBin] = []
-    for b in range(len(edges) - 1):
-        mask = idx == b
-        count = int(mask.sum())
-        if count == 0:
-            continue
-        ub = u[mask]
-        finite_u = ub[np.isfinite(ub)]
-        result.append(
-            OodBin(
-                lo=float(edges[b]),
-                hi=float(edges[b + 1]),
-                count=count,
-                mean_distance=float(d[mask].mean()),
-                mean_score=float(s[mask].mean()),
-                std_score=float(s[mask].std()),
-                mean_uncertainty=float(finite_u.mean()) if len(finite_u) else float("nan"),
-            )
-        )
-    return result
 
 
 # ----------------------------------------------------------------------------- causes
@@ -815,7 +254,7 @@ def position_bias(left_won: Any, z: float = 1.96) -> PositionBias:
         raise DiagnosticsInputError("left_won must hold booleans (True = left card won)")
     n = int(arr.size)
     wins = int(arr.astype(bool).sum())
-    low, high = wilson_interval(wins, n, z)
+    low, high = wilson_interval(wins, n, confidence_of(z))
     rate = wins / n if n else float("nan")
     alert = None
     if n and (high < 0.5 or low > 0.5):

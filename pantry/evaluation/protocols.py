@@ -1,4 +1,4 @@
-"""Offline evaluation protocols on vote files (DESIGN.md, "Evaluation protocols").
+"""Offline evaluation protocols on vote files (docs/ARCHITECTURE.md, "Evaluation protocols").
 
 Strict pairwise accuracy on decisive held-out votes (a tied score counts as wrong); the
 orientation of every pair (which recipe is `a`) is randomised by the seed. Other users'
@@ -59,12 +59,16 @@ batches of test users, run in spawned processes that each receive the data once;
 result is the same as in one process (the per-user splits and generators are drawn in
 the parent).
 
+Modules: this one runs the protocols (`evaluate`, `evaluate_seeds`, `evaluate_files`);
+`splits` holds the vote arrays and the splits, `fitting` the trainer, the cache and one
+user's scoring, `baselines` the item Bradley-Terry baselines, `workers` the process pool,
+`seeds` the summary over seeds. Their public names are importable from here too.
+
 Layering: evaluation/ may import model, domain, kitchen, generators and storage.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -74,16 +78,23 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from pantry.base import ProgressFn
-from pantry.errors import InvalidInput, NotEnoughVotes
-from pantry.model.features import FEATURE_NAMES, FEATURE_SPEC
-from pantry.model.reward import RewardModel, heuristic_model
-from pantry.model.selection import choose_from_pairs
-from pantry.model.training import (POPULATION_CONFIG, TrainConfig, fit_bradley_terry, make_pairs, strict_counts,
-                                   train_reward_model, wilson_interval)
+from pantry.errors import InvalidInput
+from pantry.evaluation.baselines import ITEM_BT_DENSE, item_bradley_terry, unavailable_baselines
+from pantry.evaluation.fitting import EvalCache, _evaluate_user, _Run, _Trainer
+from pantry.evaluation.seeds import seed_interval, summarise_seeds
+from pantry.evaluation.splits import (MIN_TEST, VoteArrays, _population_rows, cold_held_out, sample_users,
+                                      split_user_votes, untouched, user_folds, vote_arrays)
+from pantry.evaluation.workers import _fold_job, _pool, _users_job
+from pantry.model.training import POPULATION_CONFIG, TrainConfig, wilson_interval
+
+__all__ = ["PROTOCOLS", "SELECTIONS", "MIN_TEST", "DEFAULT_FOLDS", "PARALLEL_MIN_USERS", "ITEM_BT_DENSE",
+           "ModelSettings", "DEFAULT_SETTINGS", "EvalCache", "VoteArrays", "evaluate", "evaluate_seeds",
+           "evaluate_files", "item_bradley_terry", "unavailable_baselines", "vote_arrays", "split_user_votes",
+           "cold_held_out", "untouched", "user_folds", "sample_users", "seed_interval", "summarise_seeds",
+           "recipe_features", "read_evaluation_data", "default_embedder"]
 
 PROTOCOLS = ("seen", "unseen", "cold")
 SELECTIONS = ("random", "active")
-MIN_TEST = 20  # seen: a user needs K + MIN_TEST decisive votes
 DEFAULT_FOLDS = 5  # user folds of the population models (0: leave one user out)
 
 
@@ -109,354 +120,6 @@ class ModelSettings:
 
 
 DEFAULT_SETTINGS = ModelSettings()
-
-
-def item_bradley_terry(n_recipes: int, ia: np.ndarray, ib: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
-    """Scores of a Bradley-Terry model over recipe ids (a baseline): one score per recipe.
-
-    The MAP fit of `sum_k bt_loss(s[ia_k] - s[ib_k], y_k) + l2 * |s|^2` (the objective of
-    `training.fit_bradley_terry` over one-hot recipe rows) over the recipes the votes use;
-    a recipe without a vote scores exactly 0, its prior mean. Newton's method with
-    fit_bradley_terry's step halving and stopping rule; each step's system (the pairs'
-    graph Laplacian weighted by p(1-p), plus 2*l2) is solved densely for a user's few
-    recipes and by conjugate gradients for many (popularity). Over thousands of recipes a
-    dense identity made every step a 3,000^3 product and the sparse direct solve fills in
-    (19 s a fold at 1,000 raters); scipy.sparse's set-up per step cost a user's few
-    recipes 10 ms a fit.
-    """
-    ia, ib = np.asarray(ia, np.int64), np.asarray(ib, np.int64)
-    out = np.zeros(n_recipes)
-    if not len(ia):
-        return out
-    used, inverse = np.unique(np.concatenate([ia, ib]), return_inverse=True)
-    inverse = inverse.reshape(-1)
-    out[used] = _item_bt_newton(len(used), inverse[:len(ia)], inverse[len(ia):], np.asarray(y, np.float64), l2)
-    return out
-
-
-ITEM_BT_DENSE = 300  # recipes up to which a Newton step is a dense solve (above: conjugate gradients)
-
-
-def _item_bt_newton(k: int, ia: np.ndarray, ib: np.ndarray, y: np.ndarray, l2: float,
-                    tol: float = 1e-10, max_iter: int = 100) -> np.ndarray:
-    """`item_bradley_terry`'s objective over k recipes (see there); the Hessian is positive
-    definite with l2 > 0, so both solves are well defined."""
-    from scipy.special import expit
-
-    if l2 <= 0:
-        raise ValueError("the item model needs a positive l2 (a proper prior)")
-    c = np.zeros(k)
-    dense = k <= ITEM_BT_DENSE
-
-    def objective(v: np.ndarray) -> float:
-        d = v[ia] - v[ib]
-        return float(np.sum(y * np.logaddexp(0.0, -d) + (1 - y) * np.logaddexp(0.0, d)) + l2 * v @ v)
-
-    obj = objective(c)
-    for _ in range(max_iter):
-        p = expit(c[ia] - c[ib])
-        r = p - y  # d loss / d d
-        h = p * (1 - p)
-        grad = np.bincount(ia, r, k) - np.bincount(ib, r, k) + 2 * l2 * c
-        if dense:
-            hess = np.zeros((k, k))
-            np.add.at(hess, (ia, ib), -h)
-            hess += hess.T
-            hess[np.diag_indices(k)] += np.bincount(ia, h, k) + np.bincount(ib, h, k) + 2 * l2
-            step = np.linalg.solve(hess, grad)
-        else:
-            from scipy.sparse import coo_matrix, diags
-            from scipy.sparse.linalg import cg
-            lap = coo_matrix((np.concatenate([h, h, -h, -h]), (np.concatenate([ia, ib, ia, ib]),
-                              np.concatenate([ia, ib, ib, ia]))), shape=(k, k)).tocsr()
-            step, _ = cg(lap + diags(np.full(k, 2 * l2)), grad, rtol=1e-12, atol=0.0, maxiter=10 * k)
-        t = 1.0
-        while True:
-            cand = c - t * step
-            obj_cand = objective(cand)
-            if obj_cand <= obj + 1e-12 * max(1.0, abs(obj)) or t < 1e-6:
-                break
-            t *= 0.5
-        c = cand
-        done = obj - obj_cand <= tol * max(1.0, abs(obj)) or float(np.max(np.abs(t * step))) < 1e-12
-        obj = obj_cand
-        if done:
-            break
-    return c
-
-
-# ----------------------------------------------------------------------------- data
-
-
-@dataclass
-class VoteArrays:
-    users: list[str]
-    user: np.ndarray  # (n,) user index
-    ia: np.ndarray  # recipe index of a (after orientation shuffle)
-    ib: np.ndarray
-    y: np.ndarray  # 1 a won, 0 b won, 0.5 tie
-    decisive: np.ndarray
-    much: np.ndarray | None = None  # strength "much" (the score margin)
-    flip: np.ndarray | None = None  # True where a and b were swapped from the file's order
-
-    def file_order(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(ia, ib, y) of `rows` in the votes' own orientation (the same for every seed)."""
-        ia, ib, y = self.ia[rows], self.ib[rows], self.y[rows]
-        if self.flip is None:
-            return ia, ib, y
-        f = self.flip[rows]
-        return np.where(f, ib, ia), np.where(f, ia, ib), np.where(f, 1.0 - y, y)
-
-
-def _as_vote(v: Any):
-    if isinstance(v, Mapping):
-        from pantry.domain.votes import vote_from_dict
-
-        return vote_from_dict(dict(v))[0]
-    return v
-
-
-def vote_arrays(votes: Sequence[Any], index: Mapping[str, int], rng: np.random.Generator) -> VoteArrays:
-    users: dict[str, int] = {}
-    rows = []
-    much: list[bool] = []
-    missing: set[str] = set()
-    for v in votes:
-        v = _as_vote(v)
-        if v.outcome not in ("a", "b", "tie"):
-            continue  # "both_bad" says nothing about the order
-        if v.a not in index or v.b not in index:
-            missing.update(r for r in (v.a, v.b) if r not in index)
-            continue
-        u = users.setdefault(v.user, len(users))
-        rows.append((u, index[v.a], index[v.b], {"a": 1.0, "b": 0.0, "tie": 0.5}[v.outcome]))
-        much.append(getattr(v, "strength", None) == "much" and v.outcome != "tie")
-    if missing:
-        shown = ", ".join(sorted(missing)[:5])
-        raise InvalidInput(f"{len(missing)} recipe id(s) used by votes have no features "
-                           f"(not in the recipes file?): {shown}")
-    arr = np.array(rows, dtype=np.float64).reshape(-1, 4)
-    user, ia, ib, y = arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2].astype(np.int64), arr[:, 3]
-    flip = rng.random(len(y)) < 0.5  # randomise which recipe is "a"
-    ia, ib = np.where(flip, ib, ia), np.where(flip, ia, ib)
-    y = np.where(flip, 1.0 - y, y)
-    return VoteArrays(list(users), user, ia, ib, y, y != 0.5, np.array(much, dtype=bool), flip)
-
-
-def cold_held_out(va: VoteArrays, n_recipes: int, seed: int) -> np.ndarray:
-    """`cold`: a boolean mask over recipes, a seeded third of every recipe any vote uses."""
-    voted = np.unique(np.concatenate([va.ia, va.ib])) if len(va.ia) else np.zeros(0, np.int64)
-    held = np.random.default_rng([seed, 12]).permutation(voted)[: int(round(len(voted) / 3))]
-    mask = np.zeros(n_recipes, dtype=bool)
-    mask[held] = True
-    return mask
-
-
-def untouched(va: VoteArrays, rows: np.ndarray, held: np.ndarray) -> np.ndarray:
-    """The votes among `rows` with neither recipe in the `held` mask."""
-    return rows[~held[va.ia[rows]] & ~held[va.ib[rows]]]
-
-
-def split_user_votes(va: VoteArrays, u: int, protocol: str, labels: int, selection: str,
-                     rng: np.random.Generator, n_recipes: int, ties: bool = True,
-                     held: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
-    """(train, test, pool) vote indices of user `u` under the protocol, or None to skip the user.
-
-    seen/random: the user's decisive votes shuffled; train = first K, test = the rest.
-    seen/active: shuffled decisive votes split once: test = the last half (at least
-        MIN_TEST), pool = the rest (the selection rule picks K from it); train = the first
-        K of the pool (the random reference on the same split).
-    unseen: a third of the user's recipes held out; train = votes (ties included when
-        `ties`) with neither recipe held out; test = decisive votes between two held-out
-        recipes; pool is None.
-    cold: as unseen, but the held-out recipes are `held` (`cold_held_out`, one mask for
-        every user) instead of a third of this user's recipes.
-    """
-    mine = np.flatnonzero(va.user == u)
-    if protocol == "seen":
-        dec = mine[va.decisive[mine]]
-        if len(dec) < labels + MIN_TEST:
-            return None
-        perm = rng.permutation(dec)
-        if selection == "active":
-            n_test = max(MIN_TEST, len(perm) // 2)
-            pool, test = perm[:len(perm) - n_test], perm[len(perm) - n_test:]
-            if len(pool) < labels:
-                return None
-            return pool[:labels], test, pool
-        return perm[:labels], perm[labels:], None
-    if protocol == "cold":
-        if held is None:
-            raise ValueError("the cold protocol needs the held-out recipe mask (cold_held_out)")
-        held_mask = held
-    else:
-        voted = np.unique(np.concatenate([va.ia[mine], va.ib[mine]]))
-        held_ids = rng.permutation(voted)[: int(round(len(voted) / 3))]
-        held_mask = np.zeros(n_recipes, dtype=bool)
-        held_mask[held_ids] = True
-    a_in, b_in = held_mask[va.ia[mine]], held_mask[va.ib[mine]]
-    train = mine[~a_in & ~b_in]
-    if not ties:
-        train = train[va.decisive[train]]
-    test = mine[a_in & b_in & va.decisive[mine]]
-    if len(test) == 0:
-        return None
-    return train, test, None
-
-
-def _strict(s: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.ndarray) -> tuple[int, int]:
-    """(correct, ties) on decisive pairs of recipe scores s (`training.strict_counts`)."""
-    _, correct, ties = strict_counts(s[ia] - s[ib], y)
-    return correct, ties
-
-
-# ----------------------------------------------------------------------------- protocols
-
-
-class EvalCache:
-    """What does not depend on the seed, computed once and reused by later runs.
-
-    Keys name the data (features, votes, settings), the left-out user and the exact set of
-    training votes, so a hit is the very fit a run would compute; share one cache across
-    seeds, K values and protocols on the same data.
-    """
-
-    def __init__(self) -> None:
-        self.population: dict[tuple, tuple[RewardModel, np.ndarray]] = {}
-        self.popularity: dict[tuple, np.ndarray] = {}
-        self.fits = 0  # population models fitted
-        self.reused = 0  # population models served from the cache
-
-    def stats(self) -> dict:
-        return {"population_fits": self.fits, "population_reused": self.reused}
-
-
-def _digest(*arrays: Any) -> str:
-    h = hashlib.sha1()
-    for a in arrays:
-        h.update(np.ascontiguousarray(a).tobytes() if isinstance(a, np.ndarray) else repr(a).encode())
-        h.update(b"|")
-    return h.hexdigest()
-
-
-def user_folds(n_users: int, folds: int, seed: int) -> np.ndarray:
-    """Fold index per user: `folds` seeded, balanced folds of users, or one user per fold
-    (leave-one-user-out) when `folds` is 0 or at least the number of users."""
-    if folds <= 0 or folds >= n_users:
-        return np.arange(n_users, dtype=np.int64)
-    perm = np.random.default_rng([seed, 41]).permutation(n_users)
-    out = np.empty(n_users, np.int64)
-    out[perm] = np.arange(n_users) % folds
-    return out
-
-
-def sample_users(n_users: int, users: int | None, seed: int) -> np.ndarray:
-    """The test users' indices: all of them, or a seeded sample of `users` (sorted)."""
-    if users is None or users >= n_users:
-        return np.arange(n_users, dtype=np.int64)
-    if users < 1:
-        raise InvalidInput(f"users must be at least 1, got {users}")
-    return np.sort(np.random.default_rng([seed, 43]).choice(n_users, size=users, replace=False))
-
-
-@dataclass
-class _Run:
-    """What one `evaluate` call's workers need (pickled once into each worker process)."""
-
-    X: np.ndarray
-    va: VoteArrays
-    seed: int
-    settings: ModelSettings
-    embedder_name: str
-    protocol: str
-    labels: int
-    selection: str
-    held: np.ndarray | None
-    s_heuristic: np.ndarray | None
-
-    def trainer(self, cache: EvalCache | None = None) -> "_Trainer":
-        return _Trainer(self.X, self.va, self.seed, self.settings, self.embedder_name,
-                        cache if cache is not None else EvalCache())
-
-
-def _population_rows(va: VoteArrays, fold_of: np.ndarray, fold: int, held: np.ndarray | None) -> np.ndarray:
-    """The votes a fold's population is fitted on: every user outside the fold (and, in
-    `cold`, none touching a held-out recipe)."""
-    rows = np.flatnonzero(fold_of[va.user] != fold)
-    return untouched(va, rows, held) if held is not None else rows
-
-
-def _evaluate_user(run: _Run, trainer: "_Trainer", u: int, split: tuple, population: RewardModel,
-                   s_population: np.ndarray, s_popularity: np.ndarray | None) -> tuple[dict, dict, int]:
-    """(per-user row, correct counts per model, ties of the project's model) for one test user;
-    split: (train, test, pool, the user's generator after the split, for active selection)."""
-    va, settings = run.va, run.settings
-    train, test, pool, urng = split
-    te_ia, te_ib, te_y = va.ia[test], va.ib[test], va.y[test]
-    need = np.unique(np.concatenate([te_ia, te_ib]))  # only the test recipes are scored
-    scores_of = {"population": s_population}
-    if run.s_heuristic is not None:
-        scores_of["heuristic"] = run.s_heuristic
-    if run.protocol != "cold":
-        scores_of["popularity"] = s_popularity
-        scores_of["user_item_bt"] = item_bradley_terry(len(run.X), va.ia[train], va.ib[train], va.y[train],
-                                                       settings.baseline_l2)
-    if run.selection == "active":
-        chosen = trainer.simulate_active(population, pool, run.labels, urng)
-        scores, fell_back = trainer.scores(population, chosen, need)
-        scores_of["random_same_split"], _ = trainer.scores(population, train, need)
-        n_train = len(chosen)
-    else:
-        scores, fell_back = trainer.scores(population, train, need)
-        n_train = len(train)
-    correct, ties = _strict(scores, te_ia, te_ib, te_y)
-    counts = {"pantry": correct, **{k: _strict(s, te_ia, te_ib, te_y)[0] for k, s in scores_of.items()}}
-    n = len(test)
-    row = {"user": va.users[u], "train_pairs": int(n_train), "test_pairs": int(n),
-           "accuracy": correct / n, "tie_rate": ties / n,
-           **{k: c / n for k, c in counts.items() if k != "pantry" and k != "random_same_split"},
-           "scored_by": "population" if fell_back else "personal"}
-    if "random_same_split" in counts:
-        row["accuracy_random_same_split"] = counts["random_same_split"] / n
-    return row, counts, ties
-
-
-# One evaluation's context inside a worker process (set by `_worker_init`, read by the job
-# functions). A process-pool worker serves one `evaluate` call and is then shut down, so
-# nothing here outlives it or is shared between callers.
-_WORKER: dict[str, Any] = {}
-
-
-def _worker_init(run: _Run) -> None:
-    try:  # one BLAS thread per worker process: the workers already fill the cores
-        from threadpoolctl import threadpool_limits
-        _WORKER["limits"] = threadpool_limits(1)
-    except ImportError:  # pragma: no cover - scikit-learn brings threadpoolctl
-        pass
-    _WORKER["run"] = run
-    _WORKER["trainer"] = run.trainer()
-
-
-def _fold_job(fold: int, rows: np.ndarray, want_popularity: bool) -> tuple[int, tuple, np.ndarray | None]:
-    trainer = _WORKER["trainer"]
-    return fold, trainer.population(rows), trainer.popularity(rows) if want_popularity else None
-
-
-def _users_job(items: list[tuple[int, tuple]], population: RewardModel, s_population: np.ndarray,
-               s_popularity: np.ndarray | None) -> list[tuple[int, dict, dict, int]]:
-    run, trainer = _WORKER["run"], _WORKER["trainer"]
-    return [(u, *_evaluate_user(run, trainer, u, split, population, s_population, s_popularity))
-            for u, split in items]
-
-
-def _pool(workers: int, run: _Run):
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    # spawn: a fresh interpreter per worker (no inherited threads of an encoder or a server)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_worker_init, initargs=(run,))
 
 
 PARALLEL_MIN_USERS = 200  # below this, starting worker processes costs more than it saves
@@ -622,63 +285,7 @@ def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id
     return result
 
 
-def unavailable_baselines(protocol: str, heuristic: bool = True) -> dict[str, str]:
-    """Baselines a protocol cannot have, with the reason (reported instead of a number)."""
-    out = {}
-    if protocol == "cold":
-        out["popularity"] = ("not available by construction: nobody's training data has a vote on a "
-                             "held-out recipe, so every test pair would tie")
-        out["user_item_bt"] = "not available by construction: the user has no training vote on a test recipe"
-    if not heuristic:
-        out["heuristic"] = "needs [embedding | explicit features] rows (features.FEATURE_NAMES last)"
-    return out
-
-
 # ----------------------------------------------------------------------------- seeds
-
-
-def seed_interval(values: Sequence[float], confidence: float = 0.95) -> dict:
-    """Mean of per-seed accuracies with a t interval from their spread (N-1 degrees of freedom).
-
-    One seed has no spread: low/high are None. Returns mean, low, high, sd, n, per_seed.
-    """
-    from scipy.stats import t as student_t
-
-    v = np.asarray(list(values), np.float64)
-    out = {"mean": float(v.mean()) if len(v) else float("nan"), "low": None, "high": None, "sd": None,
-           "n": int(len(v)), "per_seed": [float(x) for x in v]}
-    if len(v) >= 2:
-        sd = float(v.std(ddof=1))
-        half = float(student_t.ppf(0.5 + confidence / 2, len(v) - 1)) * sd / np.sqrt(len(v))
-        out.update(sd=sd, low=out["mean"] - half, high=out["mean"] + half)
-    return out
-
-
-def summarise_seeds(runs: Sequence[dict], confidence: float = 0.95) -> dict:
-    """One result over several seeds' `evaluate` results (the same protocol, K and selection)."""
-    if not runs:
-        raise InvalidInput("no runs to summarise")
-    first = runs[0]
-    project = seed_interval([r["accuracy"] for r in runs], confidence)
-    baselines = {k: seed_interval([r["baselines"][k] for r in runs], confidence) for k in first["baselines"]}
-    if "accuracy_random_same_split" in first:
-        baselines["random_same_split"] = seed_interval([r["accuracy_random_same_split"] for r in runs], confidence)
-    return {
-        "protocol": first["protocol"], "labels": first["labels"], "selection": first["selection"],
-        "seeds": [r["seed"] for r in runs],
-        "interval": f"{confidence:.0%} t interval over the per-seed accuracies (N-1 degrees of freedom)",
-        "users": first["users"], "users_per_seed": [r["users"] for r in runs], "recipes": first["recipes"],
-        "test_pairs": int(sum(r["test_pairs"] for r in runs)),  # pooled over seeds
-        "test_pairs_per_seed": [r["test_pairs"] for r in runs],
-        "accuracy": project["mean"], "accuracy_low": project["low"], "accuracy_high": project["high"],
-        "accuracy_per_seed": project["per_seed"],
-        "project": project,
-        "baselines": baselines,
-        "unavailable": first["unavailable"],
-        "tie_rate": float(np.mean([r["tie_rate"] for r in runs])),
-        "settings": first["settings"],
-        "runs": list(runs),
-    }
 
 
 def evaluate_seeds(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id: Mapping[str, np.ndarray],
@@ -707,134 +314,6 @@ def evaluate_seeds(recipes: Sequence[Any], votes: Sequence[Any], features_by_rec
     result["cache"] = {k: after[k] - before[k] for k in after}
     result["seconds"] = time.perf_counter() - t0
     return result
-
-
-class _Trainer:
-    """The app's trainer on the evaluation's recipes: population models (on every user
-    outside the test user's fold) and personal models, both by `train_reward_model`."""
-
-    def __init__(self, X: np.ndarray, va: VoteArrays, seed: int, settings: ModelSettings, embedder_name: str,
-                 cache: EvalCache):
-        self.X = np.asarray(X, np.float32)
-        self.va, self.seed, self.settings, self.embedder_name = va, seed, settings, embedder_name
-        self.emb_dim = self.X.shape[1] - len(FEATURE_NAMES) if self.X.ndim == 2 else -1
-        self.prior_kind = "heuristic" if self.emb_dim >= 0 else "zero"
-        # one member on every vote: no validation split and no bootstrap, so the seed plays no
-        # part; without a validation split the first fit is already on every vote (no refit)
-        self.pop_cfg = TrainConfig(**{**settings.population.to_dict(), "seed": 0, "members": 1, "val_split": 0.0,
-                                      "refit": False})
-        self.user_cfg = TrainConfig(**{**settings.personal.to_dict(), "seed": seed})
-        self.recipe_ids = [str(i) for i in range(len(self.X))]
-        self.cache = cache
-        ia, ib, y = va.file_order(np.arange(len(va.y)))
-        much = va.much if va.much is not None else np.zeros(len(va.y), bool)
-        self.data_key = _digest(self.X, va.user, ia, ib, y, much, self.pop_cfg.to_dict(), settings.baseline_l2,
-                                embedder_name, self.prior_kind)
-
-    def _pairs(self, rows: np.ndarray, with_ids: bool = False, file_order: bool = False):
-        va = self.va
-        rows = np.asarray(rows, np.int64)
-        ia, ib, y = va.file_order(rows) if file_order else (va.ia[rows], va.ib[rows], va.y[rows])
-        outcomes = np.where(y == 1.0, "a", np.where(y == 0.0, "b", "tie")).tolist()
-        much = va.much[rows] if va.much is not None else np.zeros(len(rows), dtype=bool)
-        # recipe indices as row labels: the trainer finds the distinct rows without hashing them
-        return make_pairs(self.X[ia], self.X[ib], outcomes, np.where(much, "much", None).tolist(),
-                          [self.recipe_ids[i] for i in ia] if with_ids else None,
-                          [self.recipe_ids[i] for i in ib] if with_ids else None, row_a=ia, row_b=ib)
-
-    def _heuristic(self) -> RewardModel:
-        if self.emb_dim >= 0:
-            return heuristic_model(self.embedder_name, self.emb_dim)
-        return RewardModel.new(self.X.shape[1], 1, self.embedder_name, FEATURE_SPEC)
-
-    def heuristic_scores(self) -> np.ndarray | None:
-        """The pantry heuristic's recipe scores (None without the [embedding | features] layout)."""
-        return self._heuristic().score(self.X, self.recipe_ids)[0] if self.emb_dim >= 0 else None
-
-    def _key(self, rows: np.ndarray) -> tuple:
-        return (self.data_key, _digest(np.sort(np.asarray(rows, np.int64))))
-
-    def cached_population(self, rows: np.ndarray) -> tuple[RewardModel, np.ndarray] | None:
-        hit = self.cache.population.get(self._key(rows))
-        if hit is not None:
-            self.cache.reused += 1
-        return hit
-
-    def cached_popularity(self, rows: np.ndarray) -> np.ndarray | None:
-        return self.cache.popularity.get(self._key(rows))
-
-    def store_population(self, rows: np.ndarray, fitted: tuple[RewardModel, np.ndarray],
-                         popularity: np.ndarray | None) -> None:
-        """Keep a population (and popularity) fitted elsewhere (a worker process) in the cache."""
-        key = self._key(rows)
-        self.cache.population[key] = fitted
-        self.cache.fits += int(fitted[0].meta.get("version_name") != "heuristic")
-        if popularity is not None:
-            self.cache.popularity[key] = popularity
-
-    def population(self, rows: np.ndarray) -> tuple[RewardModel, np.ndarray]:
-        """`Lab._fit_population` on the votes `rows` (never a test user's; the heuristic when
-        too few) and its recipe scores; fitted once per set of rows, in the file's orientation."""
-        hit = self.cached_population(rows)
-        if hit is not None:
-            return hit
-        rows = np.sort(np.asarray(rows, np.int64))
-        pairs = self._pairs(rows, file_order=True)
-        prior = self._heuristic()
-        if pairs.n_decisive < self.pop_cfg.min_decisive:
-            model = prior
-        else:
-            model = train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, self.pop_cfg, prior=prior).model
-            self.cache.fits += 1
-        out = (model, model.score(self.X, self.recipe_ids)[0])
-        self.cache.population[self._key(rows)] = out
-        return out
-
-    def popularity(self, rows: np.ndarray) -> np.ndarray:
-        """The popularity baseline's recipe scores from the votes `rows` (cached like `population`)."""
-        key = self._key(rows)
-        if key not in self.cache.popularity:
-            ia, ib, y = self.va.file_order(np.sort(np.asarray(rows, np.int64)))
-            self.cache.popularity[key] = item_bradley_terry(len(self.X), ia, ib, y, self.settings.baseline_l2)
-        return self.cache.popularity[key]
-
-    def model(self, population: RewardModel, train: np.ndarray, members: int | None = None
-              ) -> tuple[RewardModel, bool]:
-        """The personal model on these training votes, or (population, True) when too few."""
-        cfg = self.user_cfg if members is None else TrainConfig(**{**self.user_cfg.to_dict(), "members": members})
-        try:
-            return train_reward_model(self._pairs(train, with_ids=True), self.embedder_name, FEATURE_SPEC, cfg,
-                                      prior=population).model, False
-        except NotEnoughVotes:
-            return population, True
-
-    def scores(self, population: RewardModel, train: np.ndarray, need: np.ndarray | None = None
-               ) -> tuple[np.ndarray, bool]:
-        """Recipe scores of the personal model (member 0 alone gives the score), only at the
-        recipe indices `need` when given (the rest 0: only test pairs are scored)."""
-        model, fell_back = self.model(population, train, members=1)
-        if need is None:
-            return model.score(self.X, self.recipe_ids)[0], fell_back
-        s = np.zeros(len(self.X))
-        s[need] = model.score(self.X[need], [self.recipe_ids[i] for i in need])[0]
-        return s, fell_back
-
-    def simulate_active(self, population: RewardModel, pool: np.ndarray, labels: int,
-                        rng: np.random.Generator) -> np.ndarray:
-        """Pick `labels` votes from `pool` one at a time with the app's selection rule."""
-        va, st = self.va, self.settings
-        pairs = np.stack([va.ia[pool], va.ib[pool]], axis=1)
-        available = np.ones(len(pool), dtype=bool)
-        chosen: list[int] = []
-        member_scores = population.member_scores(self.X, self.recipe_ids)
-        for step in range(labels):
-            k = choose_from_pairs(member_scores, pairs, rng, st.random_share, st.method, available)
-            available[k] = False
-            chosen.append(int(pool[k]))
-            if (step + 1) % max(1, st.refit_every) == 0 and step + 1 < labels:
-                model, _ = self.model(population, np.array(chosen))
-                member_scores = model.member_scores(self.X, self.recipe_ids)
-        return np.array(chosen, dtype=np.int64)
 
 
 # ----------------------------------------------------------------------------- files

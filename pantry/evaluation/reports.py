@@ -368,8 +368,9 @@ def version_label(v) -> str:
     return f"v{v.id} {scope}" + (" (active)" if v.active else "")
 
 
-VERSION_COLUMNS = ["id", "scope", "active", "created", "decisive votes", "held-out accuracy", "95% low", "95% high",
-                   "held-out votes", "folds", "prior"]
+VERSION_COLUMNS = ["id", "scope", "active", "created", "decisive_votes", "cv_accuracy", "cv_low", "cv_high",
+                   "cv_pairs", "cv_folds", "prior"]
+COMPARISON_COLUMNS = ["version", "pairs", "correct", "accuracy", "low", "high", "tie_rate", "loss", "folds"]
 
 
 def versions_table(versions) -> pd.DataFrame:
@@ -380,36 +381,41 @@ def versions_table(versions) -> pd.DataFrame:
     number the Retrain comparison and the sidebar show. Versions trained before it existed
     (and population versions) have none: blank, never replaced by an accuracy on votes the
     model was fitted on.
+
+    Returns
+    -------
+    One row per version, columns `VERSION_COLUMNS` (ids: the metrics' own keys; the page
+    names them, `ui.wording`).
     """
     rows = []
     for v in versions:
         m = v.metrics or {}
         rows.append({"id": v.id, "scope": v.user if v.user is not None else "population",
                      "active": v.active, "created": v.created_at[:19].replace("T", " "),
-                     "decisive votes": m.get("n_decisive"), "held-out accuracy": m.get("cv_accuracy"),
-                     "95% low": m.get("cv_low"), "95% high": m.get("cv_high"),
-                     "held-out votes": m.get("cv_pairs"), "folds": m.get("cv_folds"), "prior": m.get("prior")})
+                     "decisive_votes": m.get("n_decisive"), "cv_accuracy": m.get("cv_accuracy"),
+                     "cv_low": m.get("cv_low"), "cv_high": m.get("cv_high"),
+                     "cv_pairs": m.get("cv_pairs"), "cv_folds": m.get("cv_folds"), "prior": m.get("prior")})
     return pd.DataFrame(rows, columns=VERSION_COLUMNS)
 
 
 def retrain_comparison(rows: Mapping[str, object]) -> pd.DataFrame:
     """One row per label -> `training.CrossValidation` (or None: no held-out figure).
 
-    Columns: version, held-out votes, correct, strict accuracy, 95% low, 95% high, tie rate,
-    held-out loss, folds. Numbers only; the page formats them.
+    Returns
+    -------
+    Columns `COMPARISON_COLUMNS`: version, pairs (held-out votes), correct, accuracy (strict),
+    low and high (its 95% interval), tie_rate, loss (held-out), folds: `CrossValidation`'s
+    field names. Numbers only; the page names and formats them (`ui.wording`).
     """
     out = []
     for label, cv in rows.items():
         if cv is None:
-            out.append({"version": label, "held-out votes": 0, "correct": 0, "strict accuracy": math.nan,
-                        "95% low": math.nan, "95% high": math.nan, "tie rate": math.nan,
-                        "held-out loss": math.nan, "folds": 0})
+            out.append({"version": label, "pairs": 0, "correct": 0, "accuracy": math.nan, "low": math.nan,
+                        "high": math.nan, "tie_rate": math.nan, "loss": math.nan, "folds": 0})
             continue
-        out.append({"version": label, "held-out votes": cv.pairs, "correct": cv.correct,
-                    "strict accuracy": cv.accuracy, "95% low": cv.low, "95% high": cv.high,
-                    "tie rate": cv.tie_rate, "held-out loss": cv.loss, "folds": cv.folds})
-    return pd.DataFrame(out, columns=["version", "held-out votes", "correct", "strict accuracy", "95% low",
-                                      "95% high", "tie rate", "held-out loss", "folds"])
+        out.append({"version": label, "pairs": cv.pairs, "correct": cv.correct, "accuracy": cv.accuracy,
+                    "low": cv.low, "high": cv.high, "tie_rate": cv.tie_rate, "loss": cv.loss, "folds": cv.folds})
+    return pd.DataFrame(out, columns=COMPARISON_COLUMNS)
 
 
 # ------------------------------------------------------------------------- one report

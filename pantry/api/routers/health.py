@@ -10,6 +10,7 @@ from pantry.api import schemas as s
 from pantry.api.convert import generator_info, model_out
 from pantry.api.deps import app_state, get_lab
 from pantry.errors import PantryError
+from pantry.domain.votes import VoteCounts
 
 router = APIRouter(tags=["service"])
 
@@ -21,10 +22,10 @@ def health(request: Request) -> s.Health:
     settings = app_state(request).settings
     store = lab_.store
     try:
-        counts = store.vote_counts()
+        counts = VoteCounts.of(store.vote_counts())
         st = s.StoreHealth(ok=True, schema_version=store.schema_version(), journal_mode=store.journal_mode(),
                            users=len(store.list_users()), recipes=store.count_recipes(),
-                           votes=sum(counts.values()))
+                           votes=counts.total)
         population = store.active_model(None)
     except PantryError as e:
         st, population = s.StoreHealth(ok=False, schema_version=None, error=settings.redact(str(e))), None

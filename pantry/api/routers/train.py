@@ -12,6 +12,7 @@ from fastapi.encoders import jsonable_encoder
 from pantry.api import schemas as s
 from pantry.api.deps import Forbidden, NotFound, allow, app_state, get_lab, known_profile, request_access
 from pantry.errors import InvalidInput, NotEnoughVotes
+from pantry.domain.votes import VoteCounts
 from pantry.model.training import TrainConfig, config_from, train_options
 
 router = APIRouter(tags=["models"])
@@ -42,8 +43,7 @@ def train(body: s.TrainRequest, request: Request) -> s.JobOut:
         raise Forbidden("field 'train_population': a profile token trains only its own model; "
                         "send train_population false")
     profile = known_profile(lab_, body.profile)
-    counts = lab_.store.vote_counts(profile)
-    decisive = counts["a"] + counts["b"]
+    decisive = VoteCounts.of(lab_.store.vote_counts(profile)).decisive
     if decisive < cfg.min_decisive:
         raise NotEnoughVotes(f"{profile} has {decisive} decisive votes; training needs at least "
                              f"{cfg.min_decisive}: vote on {cfg.min_decisive - decisive} more pairs")

@@ -1,0 +1,29 @@
+"""Names of the model kinds and of the Retrain comparison's basis, as `StrEnum`s.
+
+The values are the strings the store, the weights metadata and the API have always used,
+so a member equals its string (`ModelKind.PERSONAL == "personal"`) and nothing stored or
+sent changes; code compares with the members instead of spelling the strings again.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ModelKind(StrEnum):
+    """What scores a profile's recipes: its personal model, the population model, or the
+    pantry heuristic (no trained version active)."""
+
+    PERSONAL = "personal"
+    POPULATION = "population"
+    HEURISTIC = "heuristic"
+
+
+class ComparisonBasis(StrEnum):
+    """How Retrain measured the current model (`RetrainPreview.current_basis`): its recorded
+    training settings cross-validated on the same folds, scored as it is (fitted on none of
+    these votes), or not at all (the version records no settings)."""
+
+    SETTINGS = "settings"
+    FIXED = "fixed"
+    UNKNOWN = "unknown"

@@ -1,0 +1,61 @@
+"""Display names of the library's table columns and the votes table in words, in one place.
+
+The library returns tables keyed by field ids (`versions_table`: the stored metrics' keys;
+`retrain_comparison`: `CrossValidation`'s fields); the pages show them under these names and
+give number formats by id, so a renamed heading never breaks a format. The votes table's
+"what was chosen" is worded here from the vote's own columns (`votes_in_words`).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import pandas as pd
+import streamlit as st
+
+from pantry.domain.votes import Vote, describe_vote
+
+COLUMN_NAMES = {
+    # versions_table
+    "decisive_votes": "decisive votes",
+    "cv_accuracy": "held-out accuracy",
+    "cv_low": "95% low",
+    "cv_high": "95% high",
+    "cv_pairs": "held-out votes",
+    "cv_folds": "folds",
+    # retrain_comparison
+    "pairs": "held-out votes",
+    "accuracy": "strict accuracy",
+    "low": "95% low",
+    "high": "95% high",
+    "tie_rate": "tie rate",
+    "loss": "held-out loss",
+}
+
+
+def column_name(column: str) -> str:
+    """The heading shown for a column id (the id itself when it needs no other name)."""
+    return COLUMN_NAMES.get(column, column)
+
+
+def worded(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with its column ids replaced by their display names (a new frame)."""
+    return frame.rename(columns=column_name)
+
+
+def number_formats(formats: Mapping[str, str]) -> dict:
+    """st.dataframe's `column_config` for a `worded` frame, from printf formats keyed by column id."""
+    return {column_name(c): st.column_config.NumberColumn(format=f) for c, f in formats.items()}
+
+
+def _value(x):
+    return None if x is None or (isinstance(x, float) and x != x) else x
+
+
+def votes_in_words(frame: pd.DataFrame) -> pd.Series:
+    """What was chosen in each vote of a `votes_frame` (columns user, a, b, a_title, b_title,
+    outcome, strength, left), in words: "left: Smoky Shakshuka beat Zesty Grain Bowl"."""
+    words = [describe_vote(Vote(r.user, r.a, r.b, r.outcome, strength=_value(r.strength), left=_value(r.left)),
+                           {r.a: _value(r.a_title), r.b: _value(r.b_title)})
+             for r in frame[["user", "a", "b", "a_title", "b_title", "outcome", "strength", "left"]].itertuples()]
+    return pd.Series(words, index=frame.index, dtype=object)
