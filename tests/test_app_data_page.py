@@ -196,5 +196,6 @@ def test_the_votes_table_is_worded_by_the_ui_from_the_votes_own_columns(tmp_path
     store.add_recipes(dishes)
     store.add_vote(Vote(user="me", a="r0", b="r1", outcome="b", left="b", strength="much"))
     store.add_vote(Vote(user="me", a="r2", b="r3", outcome="tie"))
-    frame = store.votes_frame().drop(columns="choice", errors="ignore")
+    from pantry.evaluation.reports import votes_frame
+    frame = votes_frame(store).drop(columns="choice", errors="ignore")
     assert list(votes_in_words(frame)) == ["left: Dish 1 clearly beat Dish 0", "tie: Dish 2 and Dish 3 about equal"]

@@ -546,11 +546,12 @@ def test_failed_import_records_nothing(store, recipes):
     assert store.get_recipe(make_recipe(50).id) is None
 
 
-def test_votes_frame_says_what_was_chosen(store, recipes):
+def test_votes_frame_is_data_with_titles_and_batches(store, recipes):
     store.add_vote(Vote(user="me", a=recipes[0].id, b=recipes[1].id, outcome="b", left="b"))
     batch, _ = store.import_records([], [Vote(user="me", a=recipes[2].id, b=recipes[3].id, outcome="tie")], "f")
     frame = votes_frame(store)
-    assert list(frame["choice"]) == ["left: Dish 1 beat Dish 0", "tie: Dish 2 and Dish 3 about equal"]
+    assert "choice" not in frame.columns  # the wording is the UI's (ui.wording.votes_in_words)
+    assert list(frame["outcome"]) == ["b", "tie"] and list(frame["b_title"]) == ["Dish 1", "Dish 3"]
     assert frame["batch"].isna().tolist() == [True, False] and frame["batch"].iloc[1] == batch.id
 
 

@@ -37,7 +37,7 @@ from pantry.evaluation.diagnostics import (PositionBias, bt_probability, collaps
                           nearest_distance, position_bias, score_spread, strict_pairwise_accuracy)
 from pantry.errors import InvalidInput
 from pantry.domain.recipes import Recipe
-from pantry.domain.votes import DECISIVE, OUTCOMES, Vote, describe_vote
+from pantry.domain.votes import OUTCOMES, Vote
 from pantry.model.training import validation_split
 
 PROBE_SOURCES = {"recent": "recent generated recipes", "all": "all recipes in the store",
@@ -73,19 +73,19 @@ def votes_frame(store, user: str | None = None, include_deleted: bool = False,
 
     Columns: id, user, a, b, a_title, b_title, outcome, strength, left, reasons, pantry,
     created_at (datetime64, UTC), model_version, generator, deleted, batch (the import
-    batch id, <NA> for votes cast in the app), choice (the vote in words, from
-    `pantry.domain.votes.describe_vote`).
+    batch id, <NA> for votes cast in the app). Data only: the page words each vote
+    (`ui.wording.votes_in_words`).
     """
     votes = store.votes(user=user, include_deleted=include_deleted, since=since)
     titles = {rid: r.title for rid, r in store.get_recipes({x for v in votes for x in (v.a, v.b)}).items()}
     batches = store.vote_batches() if votes else {}
     columns = ["id", "user", "a", "b", "a_title", "b_title", "outcome", "strength", "left", "reasons",
-               "pantry", "created_at", "model_version", "generator", "deleted", "batch", "choice"]
+               "pantry", "created_at", "model_version", "generator", "deleted", "batch"]
     rows = [{"id": v.id, "user": v.user, "a": v.a, "b": v.b, "a_title": titles.get(v.a),
              "b_title": titles.get(v.b), "outcome": v.outcome, "strength": v.strength, "left": v.left,
              "reasons": list(v.reasons), "pantry": list(v.pantry), "created_at": v.created_at,
              "model_version": v.model_version, "generator": v.generator, "deleted": v.deleted,
-             "batch": batches.get(v.id), "choice": describe_vote(v, titles)}
+             "batch": batches.get(v.id)}
             for v in votes]
     frame = pd.DataFrame(rows, columns=columns)
     frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, format="ISO8601")
