@@ -19,7 +19,7 @@ Baseline, same run, paired with each timed round: the bare `SentenceTransformer.
 that round's candidate texts (the app's own encoder, no cache), the one step that cannot
 cost next to nothing. AppTest is given one script cache, as a server has (see
 `share_script_cache`). With --browser, the same rounds in real Chromium against
-`streamlit run app.py` (as tests/test_browser.py starts it), and the vote (a fragment rerun).
+`streamlit run app.py` (as tests/browser/test_browser.py starts it), and the vote (a fragment rerun).
 
 The stored votes of (b) refer to composer recipes whose embeddings are put in the cache as
 random unit vectors (what is measured is the round, not training on real text).
@@ -294,7 +294,7 @@ def browser_scenarios(args, plain, trained, rows) -> None:
 # ------------------------------------------------------------------------------ Chromium
 
 def start_server(home: Path, log_path: Path, script: str = "app.py"):
-    """`streamlit run app.py` as tests/test_browser.py starts it; (process, url)."""
+    """`streamlit run app.py` as tests/browser/test_browser.py starts it; (process, url)."""
     import socket
     import subprocess
     import urllib.request

@@ -51,24 +51,10 @@ def app_home(tmp_path, monkeypatch):
     st.cache_resource.clear()
 
 
-def seed_votes(store, user: str, n: int = 12, seed: int = 0) -> list:
-    """Store offline-composer recipes and `n` votes by `user` that prefer the quicker recipe."""
-    from pantry.generators import GenerationRequest, OfflineComposer
-    from pantry.domain.votes import Vote
-
-    recipes = OfflineComposer().generate(GenerationRequest(pantry=("egg", "rice", "spinach", "onion", "tomato"),
-                                                           n=2 * n, seed=seed))
-    store.add_recipes(recipes)
-    votes = []
-    for k in range(n):
-        a, b = recipes[2 * k], recipes[2 * k + 1]
-        outcome = "a" if (a.minutes or 0) <= (b.minutes or 0) else "b"
-        votes.append(Vote(user=user, a=a.id, b=b.id, outcome=outcome, left="a" if k % 2 else "b"))
-    store.add_votes(votes)
-    return recipes
+from tests.helpers import seed_votes  # noqa: E402,F401 - shared by page tests
 
 
-# --- the store's two backends (tests/test_store*.py) ---------------------------------------
+# --- the store's two backends (tests/store/) ---------------------------------------
 
 @pytest.fixture(scope="session")
 def pg_base_url():

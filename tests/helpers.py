@@ -55,3 +55,20 @@ def store_at(home):
     from pantry.storage.store import Store
 
     return Store(home / "pantry.sqlite3")
+
+
+def seed_votes(store, user: str, n: int = 12, seed: int = 0) -> list:
+    """Store offline-composer recipes and `n` votes by `user` that prefer the quicker recipe."""
+    from pantry.generators import GenerationRequest, OfflineComposer
+    from pantry.domain.votes import Vote
+
+    recipes = OfflineComposer().generate(GenerationRequest(pantry=("egg", "rice", "spinach", "onion", "tomato"),
+                                                           n=2 * n, seed=seed))
+    store.add_recipes(recipes)
+    votes = []
+    for k in range(n):
+        a, b = recipes[2 * k], recipes[2 * k + 1]
+        outcome = "a" if (a.minutes or 0) <= (b.minutes or 0) else "b"
+        votes.append(Vote(user=user, a=a.id, b=b.id, outcome=outcome, left="a" if k % 2 else "b"))
+    store.add_votes(votes)
+    return recipes

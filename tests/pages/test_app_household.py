@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from conftest import REPO  # noqa: F401 - puts the repository on sys.path
+from tests.helpers import REPO  # noqa: F401
 from helpers import assert_ok, open_app, store_at
 
 TIMEOUT = 120

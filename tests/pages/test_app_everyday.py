@@ -61,7 +61,7 @@ def test_a_profile_whose_saved_pantry_is_too_long_opens_with_it_trimmed(app_home
 
 
 def test_scores_page_shows_the_one_held_out_accuracy_the_sidebar_and_retrain_show(app_home):
-    from conftest import seed_votes
+    from tests.helpers import seed_votes
 
     store = _store(app_home)
     seed_votes(store, "ana", n=14)

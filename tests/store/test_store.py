@@ -665,7 +665,7 @@ def test_schema_3_weight_paths_are_migrated_in_place(tmp_path, monkeypatch):
 
 # --- change stamp (schema 5) --------------------------------------------------------------
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _in_subprocess(locator, code, *args):

@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 
-from conftest import REPO
+from tests.helpers import REPO
 
 
 def _run(args: list[str], tmp_path, timeout: int = 600) -> str:

@@ -12,7 +12,7 @@ loadable; a reopened store sweeps the half-written temp file.
 
 Foreign weights files (random bytes, another embedder, another feature spec) must be
 refused in one line, and the app must fall back to the previous version and say so
-(truncated files and another feature width are covered by tests/test_model_faults.py).
+(truncated files and another feature width are covered by tests/reliability/test_model_faults.py).
 """
 
 from __future__ import annotations

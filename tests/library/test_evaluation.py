@@ -1,6 +1,7 @@
 """Tests for pantry.evaluation.protocols: the offline protocols on a synthetic fixture with a known answer."""
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from pantry.domain.votes import Vote
 from pantry.model.features import FEATURE_NAMES
 from pantry.model.training import TrainConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("PANTRY_SHARED_DATA", ROOT.parent / "shared" / "data"))
 GZ = SHARED / "giallozafferano-dev"
 
@@ -424,6 +425,10 @@ def test_worker_processes_give_the_same_result_as_one_process(monkeypatch):
     ids, votes, feats = many_users(n_users=10)
     one = evaluate(ids, votes, _padded(feats), "unseen", seed=0, folds=2)
     monkeypatch.setattr(ev, "PARALLEL_MIN_USERS", 1)  # small data: force the pool
+    # Spawned workers re-run the parent's __main__ file; under pytest after an AppTest that is
+    # the Streamlit app script, which must not run in a worker (the CLI's __main__ is pantry's).
+    import types
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     calls = []
     two = evaluate(ids, votes, _padded(feats), "unseen", seed=0, folds=2, workers=2,
                    on_progress=lambda done, total, msg: calls.append(done))

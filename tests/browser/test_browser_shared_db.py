@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import seed_votes
-from tests.test_browser import _no_exception, _pair_on_screen, _shot, page, start_server, sync_api  # noqa: F401
+from tests.helpers import seed_votes
+from tests.browser.test_browser import _no_exception, _pair_on_screen, _shot, page, start_server, sync_api  # noqa: F401
 
 
 @pytest.fixture

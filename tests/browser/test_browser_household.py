@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_browser import _idle, _no_exception, _shot, page, server, sync_api  # noqa: F401 - fixtures
+from tests.browser.test_browser import _idle, _no_exception, _shot, page, server, sync_api  # noqa: F401 - fixtures
 
 
 def _seed(home) -> None:

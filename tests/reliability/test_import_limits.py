@@ -4,7 +4,7 @@ writes nothing, and what was stored before stays as it was), every bad line is n
 number, and memory stays bounded: the file is streamed line by line, so tracemalloc's peak
 is about twice the longest line (its bytes, then its text and the parsed value), never a
 copy of the whole file on top. (Malformed JSON, missing fields and the size cap on small
-files are tests/test_jsonl.py's; huge numbers are tests/test_schemas.py's.)
+files are tests/library/test_jsonl.py's; huge numbers are tests/library/test_schemas.py's.)
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Faults seen from the front ends (Lab, CLI, HTTP API), each with a clear one-line message
 within its time bound and nothing saved lost. What the lower layers already prove is not
-repeated here: the store's read-only/garbled-file handling is tests/test_store_reliability.py's,
-the Ollama client's caps and timeouts are tests/test_ollama.py's.
+repeated here: the store's read-only/garbled-file handling is tests/store/test_store_reliability.py's,
+the Ollama client's caps and timeouts are tests/ollama/test_ollama.py's.
 
 - The encoder failing to load (PANTRY_EMBEDDER naming nothing): Lab, CLI and API say so in
   one line (API: 503); votes can still be recorded, listed and deleted.

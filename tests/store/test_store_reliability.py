@@ -30,7 +30,7 @@ from pantry.domain.recipes import recipe_from_dict
 from pantry.domain.votes import Vote
 from pantry.storage.store import Store, StoreError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def make_recipe(i: int):

@@ -28,7 +28,7 @@ from pantry.domain.votes import Vote
 from pantry.settings import Settings
 from pantry.storage.store import SCHEMA_VERSION, Store, StoreError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def make_recipe(i: int):

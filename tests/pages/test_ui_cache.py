@@ -9,7 +9,7 @@ import collections
 import pytest
 
 from helpers import assert_ok as _ok, open_app, store_at as _store, texts as _texts
-from conftest import seed_votes
+from tests.helpers import seed_votes
 
 TIMEOUT = 180
 

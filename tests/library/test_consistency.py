@@ -197,7 +197,7 @@ def round_lab(tmp_path):
 def test_a_repeat_round_shows_a_judged_pair_swapped_and_its_vote_is_stored_as_a_repeat(round_lab):
     from pantry.compare import prepare_round, vote_from_click
     from pantry.generators import GenerationRequest, GeneratorChoice, OfflineComposer
-    from tests.conftest import seed_votes
+    from tests.helpers import seed_votes
 
     store = round_lab.store
     seed_votes(store, "ana", n=8)

@@ -9,8 +9,8 @@ captions, titles, headers, alerts, tab/expander/button labels) is checked: rende
 CommonMark (+ linkify when installed) it holds no link, image, script or HTML from the
 payload, and no unescaped `:red[` or `$`. Some pages must also show the payload (escaped),
 so the check is not passed by pages that never show it. (ui.text.md itself and the Compare
-cards are tests/test_app_pages.py's; the uploaded file's name in a real browser is
-tests/test_browser.py's.)
+cards are tests/pages/test_app_pages.py's; the uploaded file's name in a real browser is
+tests/browser/test_browser.py's.)
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def evil_home(app_home, monkeypatch):
     """ana's store full of markup: recipes, votes with reasons, a pantry, an import, a model."""
     from pantry.generators.composer import OfflineComposer
     from pantry.storage.jsonl import import_jsonl
-    from conftest import seed_votes
+    from tests.helpers import seed_votes
 
     store = store_at(app_home)
     store.ensure_user("ana")

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from ui.text import md
 from helpers import assert_ok as _ok, open_app, store_at as _store, texts as _texts
-from conftest import REPO
+from tests.helpers import REPO
 
 TIMEOUT = 120
 

@@ -7,7 +7,7 @@ that keeps recording votes while another process trains.
   once, listed by both servers, and `PRAGMA integrity_check` must say ok.
 - `python -m pantry train --user U` in a subprocess while this process records votes through
   its own Store: every acknowledged vote is stored, training exits 0 and activates a model.
-(8 threads x 500 and 8 processes x 500 through the store are tests/test_store_reliability.py's.)
+(8 threads x 500 and 8 processes x 500 through the store are tests/store/test_store_reliability.py's.)
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from helpers import assert_ok as _ok, open_app, store_at as _store, texts as _texts
-from conftest import REPO, seed_votes
+from tests.helpers import REPO, seed_votes
 
 TIMEOUT = 120
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("PANTRY_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("PANTRY_TEST_ARTIFACTS") or REPO / "test-artifacts")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -463,7 +463,7 @@ def test_everyday_walk_in_a_real_browser(server, page, tmp_path):
     """Over-long pantry -> fix it -> vote; a second browser context on a phone (390x844);
     Retrain -> Activate -> Compare; the Scores and Retrain charts fit 1400x900 and 390x844
     (screenshots in test-artifacts/); the console stays clean throughout."""
-    from conftest import seed_votes
+    from tests.helpers import seed_votes
     from pantry.storage.store import Store
 
     expect = sync_api.expect

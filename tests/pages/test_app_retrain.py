@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from helpers import assert_ok as _ok, open_app, store_at as _store, texts as _texts
-from conftest import REPO, seed_votes
+from tests.helpers import REPO, seed_votes
 
 TIMEOUT = 180
 
