@@ -32,10 +32,10 @@ def trained(tmp_path_factory):
 def test_fresh_home_synth_train_score_does_not_collapse(trained):
     lab, outcome = trained
     assert outcome.personal_version and outcome.population_version
-    report = persona_check(lab, "vegetarian", "synth-vegetarian", n=1000, seed=1)
+    report = persona_check(lab, "vegetarian", "synth-vegetarian", n=400, seed=1)  # 400 unseen: ~20 s of encoding
     print("persona-check:", {k: report[k] for k in ("unseen_recipes", "heldout_accuracy",
                                                     "distinct_ratio", "mode_share", "std")})
-    assert report["unseen_recipes"] == 1000
+    assert report["unseen_recipes"] == 400
     assert report["distinct_ratio"] >= 0.99
     assert report["mode_share"] <= 0.01
     assert report["heldout_accuracy"] >= 0.65  # strict accuracy vs the persona's hidden utility (chance: 0.5)
