@@ -19,6 +19,7 @@ from pantry.errors import PantryError
 from pantry.model.training import TrainConfig
 from ui.common import current_profile, guarded
 from ui.charts import chart_title, fit_width
+from ui.tables import blank_missing
 from ui.text import md
 from ui.resources import get_lab
 
@@ -228,12 +229,11 @@ with guarded("Diagnostics"):
     table.insert(table.columns.get_loc("95% low"), "held-out 95% CI",
                  [_interval(lo, hi) for lo, hi in zip(table["95% low"], table["95% high"])])
     table = table.drop(columns=["95% low", "95% high"])
-    st.dataframe(table, hide_index=True, column_config={
-        **{c: st.column_config.NumberColumn(format="%.3f")
-           for c in ("distinct ratio", "mode share", "std", "IQR", "entropy", "mean uncertainty", "held-out accuracy",
-                     "tie rate", "ECE")},
+    three = ("distinct ratio", "mode share", "std", "IQR", "entropy", "mean uncertainty", "held-out accuracy",
+             "tie rate", "ECE", "agreement with votes")
+    st.dataframe(blank_missing(table, {c: "{:.3f}" for c in three}), hide_index=True, column_config={
         "agreement with votes": st.column_config.NumberColumn(
-            "agreement with votes (in-sample)", format="%.3f",
+            "agreement with votes (in-sample)",
             help="Strict accuracy on the votes checked below; a trained version was fitted on them, so this is "
                  "higher than what it does on new votes. Not the held-out figure.")})
     st.caption(f"Probe set: {report.scored} recipes ({PROBE_SOURCES[source]}). Held-out accuracy: decisive votes, "

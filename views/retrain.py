@@ -21,6 +21,7 @@ from pantry.evaluation.reports import retrain_comparison, versions_table, votes_
 from pantry.model.training import (CV_FOLDS, LEGACY_DEFAULTS, CrossValidation, TrainConfig, TrainOption, config_from,
                                    train_options)
 from ui.charts import chart_title, fit_width
+from ui.tables import blank_missing
 from ui.text import md
 from ui.common import current_profile, flash, guarded
 from ui.resources import get_lab
@@ -398,10 +399,9 @@ if not versions:
 else:
     st.caption("Held-out accuracy: the cross-validated strict accuracy measured when the version was trained "
                "(blank for versions trained before it was measured, and for population versions).")
-    st.dataframe(versions_table(versions), hide_index=True, column_config={
-        "held-out accuracy": st.column_config.NumberColumn(format="%.2f"),
-        "95% low": st.column_config.NumberColumn(format="%.2f"),
-        "95% high": st.column_config.NumberColumn(format="%.2f")})
+    st.dataframe(blank_missing(versions_table(versions), {c: "{:.2f}" for c in ("held-out accuracy", "95% low",
+                                                                               "95% high")}),
+                 hide_index=True, column_config={"prior": st.column_config.TextColumn(width="large")})
     ids = [v.id for v in versions]
     labels = {v.id: f"v{v.id} · {'population' if v.user is None else v.user} · {v.created_at[:16].replace('T', ' ')}"
               + (" (active)" if v.active else "") for v in versions}
