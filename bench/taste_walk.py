@@ -15,7 +15,7 @@ Along the way it reloads, opens a second browser context at 390x844, and pastes 
 (10,000 characters, emoji, HTML) into the pantry box and the new-profile name. Screenshots go
 to test-artifacts/walk-*.png (look at them). Prints one table (bench/common.py format).
 
-    PYTHONPATH=$PWD .venv/bin/python bench/taste_walk.py [--votes 25] [--probe-seeds 40]
+    PYTHONPATH=$PWD .venv/bin/python bench/taste_walk.py [--votes 25] [--probe-seeds 30] [--smoke]
 """
 
 from __future__ import annotations
@@ -277,7 +277,6 @@ def walk(url: str, home: Path, votes: int, sync_api, notes: list[str]) -> dict:
             idle(page)
             timings["first pair"] = time.perf_counter() - t0
             shot(page, "05-first-pair")
-            agree_with_taste = 0
             kinds = {"veg-vs-meat": 0, "same-kind": 0}
             t0 = time.perf_counter()
             last = None
@@ -293,8 +292,6 @@ def walk(url: str, home: Path, votes: int, sync_api, notes: list[str]) -> dict:
                 side = prefers(a, b)
                 page.locator("body").press("1" if side == "left" else "2")
                 expect(page.get_by_text(re.compile(rf"Saved vote #{n}\b"))).to_be_visible()
-                if re.search(r"The model agreed", page.locator('[data-testid="stMain"]').inner_text()):
-                    agree_with_taste += 1
                 last = titles
                 idle(page)
                 if n == 3:
@@ -333,7 +330,7 @@ def walk(url: str, home: Path, votes: int, sync_api, notes: list[str]) -> dict:
             page.get_by_role("link", name="Compare").click()
             expect(page.get_by_role("heading", name="Compare recipes")).to_be_visible()
             idle(page)
-            page.locator("body").press("n")
+            page.get_by_role("button", name=re.compile("Get two recipes")).click()
             expect(page.get_by_text("Which would you rather cook?")).to_be_visible()
             idle(page)
             shot(page, "11-compare-after-training")
@@ -352,7 +349,7 @@ def walk(url: str, home: Path, votes: int, sync_api, notes: list[str]) -> dict:
             phone.goto(f"{url}/?profile={USER}")
             expect(phone.get_by_role("heading", name="Compare recipes")).to_be_visible()
             idle(phone)
-            phone.locator("body").press("n")
+            phone.get_by_role("button", name=re.compile("Get two recipes")).click()
             expect(phone.get_by_text("Which would you rather cook?")).to_be_visible()
             idle(phone)
             shot(phone, "13-phone-pair")
@@ -377,7 +374,7 @@ def walk(url: str, home: Path, votes: int, sync_api, notes: list[str]) -> dict:
         finally:
             ctx.close()
             browser.close()
-    return {"timings": timings, "agreed_reveals": agree_with_taste, "dialogs": dialogs, "exceptions": errs,
+    return {"timings": timings, "dialogs": dialogs, "exceptions": errs,
             "console": console, "active": active}
 
 
@@ -385,6 +382,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--votes", type=int, default=25, help="votes the walker casts (at least 8: Retrain needs them)")
     ap.add_argument("--probe-seeds", type=int, default=30, help="composer requests (4 recipes each) in the probe set")
+    ap.add_argument("--smoke", action="store_true",
+                    help="exit status checks only that the walk ran clean (no exceptions, tracebacks or dialogs), "
+                         "not the taste targets (a few votes teach too little to hold them every run)")
     args = ap.parse_args()
     try:
         import playwright.sync_api as sync_api
@@ -450,7 +450,9 @@ def main() -> None:
     if "Traceback" in log:
         print(log[-3000:])
     print(f"screenshots: {ARTIFACTS}/walk-*.png")
-    if not all(r.ok for r in rows if r.ok is not None):
+    checked = [r for r in rows if r.ok is not None and not (args.smoke and "share" in r.name or
+                                                            args.smoke and "Spearman" in r.name)]
+    if not all(r.ok for r in checked):
         raise SystemExit(1)
 
 

@@ -72,3 +72,16 @@ def test_evaluate_scale_bench_small():
     rows = _table_rows(out)
     assert rows[0][0].startswith("leave one user out (the old protocol), 4 raters")
     assert rows[1][0].startswith("5 user folds, 20 raters x 45 votes") and rows[1][4].endswith("x")
+
+
+@pytest.mark.slow
+def test_taste_walk_small():
+    """The real-browser walk at 10 votes (~40 s): it runs clean and prints its taste figures."""
+    pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(os.environ.get("PANTRY_CHROMIUM", "/usr/bin/chromium")):
+        pytest.skip("no Chromium")
+    out = _run("taste_walk.py", "--votes", "10", "--probe-seeds", "5", "--smoke", timeout=300)
+    rows = {r[0].split(" [")[0].split(",")[0]: r for r in _table_rows(out)}
+    assert rows["exceptions on screen + page errors + alert() dialogs"][5] == "yes"
+    assert rows["tracebacks in the server log"][5] == "yes"
+    assert 0.0 <= float(rows["veg-first share"][1]) <= 1.0  # measured (ten votes are too few for a target)

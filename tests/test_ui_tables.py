@@ -24,14 +24,16 @@ def _versions():
 def test_missing_cells_are_blank_and_numbers_keep_their_format():
     table = _versions()
     assert table["held-out accuracy"].isna().any()  # the case the page met
-    text = blank_missing(table, {"held-out accuracy": "{:.2f}", "95% low": "{:.2f}", "95% high": "{:.2f}"}).to_string()
-    assert "None" not in text and "nan" not in text.lower() and "<NA>" not in text, text
-    assert "0.72" in text and "0.52" in text
-    assert "25.0" not in text and " 25 " in text, text  # whole numbers stay whole
+    shown = blank_missing(table, {"held-out accuracy": "{:.2f}", "95% low": "{:.2f}", "95% high": "{:.2f}"})
+    assert not shown[["held-out accuracy", "95% low", "held-out votes", "folds"]].isna().any().any()
+    assert list(shown["held-out accuracy"]) == ["0.72", ""]
+    assert list(shown["held-out votes"]) == ["25", ""] and list(shown["folds"]) == ["5", ""]
+    assert shown["prior"].iloc[0] == "heuristic" and pd.isna(shown["prior"].iloc[1])  # text is left alone
+    assert shown["decisive votes"].tolist() == [25, 25]  # no gap: still a number column
 
 
-def test_the_data_is_unchanged_so_columns_sort_as_numbers():
-    table = pd.DataFrame({"a": [1.5, math.nan], "b": [3.0, None]})
-    styler = blank_missing(table)
-    assert styler.data["a"].dtype.kind == "f" and str(styler.data["b"].dtype) == "Int64"
-    assert table["b"].dtype.kind == "f"  # the caller's frame is not touched
+def test_the_callers_table_is_unchanged():
+    table = pd.DataFrame({"a": [1.5, math.nan], "b": [3.0, 4.0]})
+    shown = blank_missing(table)
+    assert shown["a"].tolist() == ["1.5", ""] and shown["b"].dtype.kind == "f"
+    assert table["a"].dtype.kind == "f"

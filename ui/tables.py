@@ -1,8 +1,9 @@
 """Tables as the page shows them: a missing number is a blank cell, never "None".
 
-`st.dataframe` writes a missing value (None/NaN/NA) as the word "None", which reads like a
-result; a version with no held-out accuracy (a population model) must show an empty cell,
-as the pages' captions say. Values stay numbers, so columns still sort as numbers.
+`st.dataframe` draws a missing value (None/NaN/NA) as the word "None", whatever a Styler
+says, which reads like a result; a version with no held-out accuracy (a population model)
+must show an empty cell, as the pages' captions say. So a column with a gap is shown as
+text, formatted; a column without gaps stays a number column.
 """
 
 from __future__ import annotations
@@ -12,23 +13,23 @@ from typing import Mapping
 import pandas as pd
 
 
-def blank_missing(table: pd.DataFrame, formats: Mapping[str, str] | None = None):
-    """`table` as a pandas Styler for `st.dataframe`: missing cells blank, whole-number float
-    columns as integers, `formats` (column -> format string such as "{:.2f}") applied.
+def blank_missing(table: pd.DataFrame, formats: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """A copy of `table` for `st.dataframe` where every numeric column with a missing cell is
+    text: the missing cells "", the others by `formats` (column -> "{:.2f}"-style string),
+    whole numbers without decimals. Columns with no gap are left as they are.
 
-    Parameters: table (the data, unchanged); formats (display formats by column name).
-    Returns: a `pandas.io.formats.style.Styler`.
+    Parameters: table (not changed); formats (display formats by column name).
+    Returns: the table to show.
     """
     shown = table.copy()
     formats = dict(formats or {})
     for col in shown.columns:
         s = shown[col]
-        if col in formats or not pd.api.types.is_float_dtype(s):
+        if not (pd.api.types.is_numeric_dtype(s) or s.dtype == object) or not s.isna().any():
             continue
         known = s.dropna()
-        if (known == known.round()).all():
-            shown[col] = s.astype("Int64")  # 25.0 (a float because of a missing cell) reads 25
-    styler = shown.style.format(na_rep="")
-    if formats:
-        styler = styler.format({c: f for c, f in formats.items() if c in shown.columns}, na_rep="")
-    return styler
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in known):
+            continue  # text with gaps: leave it
+        fmt = formats.get(col) or ("{:.0f}" if all(float(v).is_integer() for v in known) else "{}")
+        shown[col] = [("" if pd.isna(v) else fmt.format(v)) for v in s]
+    return shown

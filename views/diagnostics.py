@@ -231,11 +231,15 @@ with guarded("Diagnostics"):
     table = table.drop(columns=["95% low", "95% high"])
     three = ("distinct ratio", "mode share", "std", "IQR", "entropy", "mean uncertainty", "held-out accuracy",
              "tie rate", "ECE", "agreement with votes")
-    st.dataframe(blank_missing(table, {c: "{:.3f}" for c in three}), hide_index=True, column_config={
-        "agreement with votes": st.column_config.NumberColumn(
-            "agreement with votes (in-sample)",
-            help="Strict accuracy on the votes checked below; a trained version was fitted on them, so this is "
-                 "higher than what it does on new votes. Not the held-out figure.")})
+    shown = blank_missing(table, {c: "{:.3f}" for c in three})
+    config = {c: st.column_config.NumberColumn(format="%.3f") for c in three
+              if c in shown.columns and shown[c].dtype.kind == "f"}  # a column with a gap is text (ui.tables)
+    agreement = {"format": "%.3f"} if "agreement with votes" in config else {}
+    config["agreement with votes"] = (st.column_config.NumberColumn if agreement else st.column_config.Column)(
+        "agreement with votes (in-sample)", **agreement,
+        help="Strict accuracy on the votes checked below; a trained version was fitted on them, so this is "
+             "higher than what it does on new votes. Not the held-out figure.")
+    st.dataframe(shown, hide_index=True, column_config=config)
     st.caption(f"Probe set: {report.scored} recipes ({PROBE_SOURCES[source]}). Held-out accuracy: decisive votes, "
                "equal scores count as wrong, 95% Wilson interval; for a trained version it is the cross-validated "
                "figure kept when it was trained. Agreement with votes: the same rule on the "

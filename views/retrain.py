@@ -399,9 +399,10 @@ if not versions:
 else:
     st.caption("Held-out accuracy: the cross-validated strict accuracy measured when the version was trained "
                "(blank for versions trained before it was measured, and for population versions).")
-    st.dataframe(blank_missing(versions_table(versions), {c: "{:.2f}" for c in ("held-out accuracy", "95% low",
-                                                                               "95% high")}),
-                 hide_index=True, column_config={"prior": st.column_config.TextColumn(width="large")})
+    two = ("held-out accuracy", "95% low", "95% high")
+    shown = blank_missing(versions_table(versions), {c: "{:.2f}" for c in two})
+    st.dataframe(shown, hide_index=True, column_config={
+        c: st.column_config.NumberColumn(format="%.2f") for c in two if shown[c].dtype.kind == "f"})
     ids = [v.id for v in versions]
     labels = {v.id: f"v{v.id} · {'population' if v.user is None else v.user} · {v.created_at[:16].replace('T', ' ')}"
               + (" (active)" if v.active else "") for v in versions}
