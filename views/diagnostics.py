@@ -20,6 +20,7 @@ from pantry.model.training import TrainConfig
 from ui.cards import show_explanation
 from ui.common import current_profile, guarded
 from ui.charts import chart_title, fit_width
+from ui.tables import blank_missing
 from ui.text import md
 from ui.resources import get_lab
 
@@ -229,14 +230,17 @@ with guarded("Diagnostics"):
     table.insert(table.columns.get_loc("95% low"), "held-out 95% CI",
                  [_interval(lo, hi) for lo, hi in zip(table["95% low"], table["95% high"])])
     table = table.drop(columns=["95% low", "95% high"])
-    st.dataframe(table, hide_index=True, column_config={
-        **{c: st.column_config.NumberColumn(format="%.3f")
-           for c in ("distinct ratio", "mode share", "std", "IQR", "entropy", "mean uncertainty", "held-out accuracy",
-                     "tie rate", "ECE")},
-        "agreement with votes": st.column_config.NumberColumn(
-            "agreement with votes (in-sample)", format="%.3f",
-            help="Strict accuracy on the votes checked below; a trained version was fitted on them, so this is "
-                 "higher than what it does on new votes. Not the held-out figure.")})
+    three = ("distinct ratio", "mode share", "std", "IQR", "entropy", "mean uncertainty", "held-out accuracy",
+             "tie rate", "ECE", "agreement with votes")
+    shown = blank_missing(table, {c: "{:.3f}" for c in three})
+    config = {c: st.column_config.NumberColumn(format="%.3f") for c in three
+              if c in shown.columns and shown[c].dtype.kind == "f"}  # a column with a gap is text (ui.tables)
+    agreement = {"format": "%.3f"} if "agreement with votes" in config else {}
+    config["agreement with votes"] = (st.column_config.NumberColumn if agreement else st.column_config.Column)(
+        "agreement with votes (in-sample)", **agreement,
+        help="Strict accuracy on the votes checked below; a trained version was fitted on them, so this is "
+             "higher than what it does on new votes. Not the held-out figure.")
+    st.dataframe(shown, hide_index=True, column_config=config)
     st.caption(f"Probe set: {report.scored} recipes ({PROBE_SOURCES[source]}). Held-out accuracy: decisive votes, "
                "equal scores count as wrong, 95% Wilson interval; for a trained version it is the cross-validated "
                "figure kept when it was trained. Agreement with votes: the same rule on the "

@@ -24,6 +24,7 @@ from pantry.model.kinds import ComparisonBasis
 from pantry.model.training import (CV_FOLDS, LEGACY_DEFAULTS, CrossValidation, EpochStats, TrainConfig, TrainOption,
                                    config_from, train_options)
 from ui.charts import chart_title, fit_width
+from ui.tables import blank_missing
 from ui.text import md
 from ui.common import current_profile, flash, guarded
 from ui.resources import get_lab
@@ -401,8 +402,10 @@ if not versions:
 else:
     st.caption("Held-out accuracy: the cross-validated strict accuracy measured when the version was trained "
                "(blank for versions trained before it was measured, and for population versions).")
-    st.dataframe(worded(versions_table(versions)), hide_index=True,
-                 column_config=number_formats({"cv_accuracy": "%.2f", "cv_low": "%.2f", "cv_high": "%.2f"}))
+    ids = ("cv_accuracy", "cv_low", "cv_high")
+    shown = blank_missing(versions_table(versions), {c: "{:.2f}" for c in ids})  # a gap is blank, not "None"
+    st.dataframe(worded(shown), hide_index=True,
+                 column_config=number_formats({c: "%.2f" for c in ids if shown[c].dtype.kind == "f"}))
     ids = [v.id for v in versions]
     labels = {v.id: f"v{v.id} · {'population' if v.user is None else v.user} · {v.created_at[:16].replace('T', ' ')}"
               + (" (active)" if v.active else "") for v in versions}
