@@ -66,7 +66,7 @@ def profile_picker() -> str | None:
     if problem:
         st.warning(problem, icon=":material/person_search:")
     with st.expander("New profile", expanded=not users, icon=":material/person_add:"):
-        st.text_input("Name", key="new_profile_name", max_chars=40, placeholder="e.g. ana",
+        st.text_input("Name", key="new_profile_name", placeholder="e.g. ana",  # no max_chars: a longer paste is named, not dropped
                       help="1-40 characters: letters, digits, spaces, '-', '_' and '.' (not only dots; one alphabet)")
         st.button("Create profile", on_click=_create_profile, key="create_profile", type="primary" if not users else "secondary")
         err = st.session_state.pop("_profile_error", None)

@@ -214,7 +214,7 @@ def _welcome() -> None:
     users = store.list_users()
     left, right = st.columns(2, gap="medium")
     with left.form("welcome_profile", border=True):
-        st.text_input("New profile name", key="welcome_name", max_chars=40, placeholder="e.g. ana",
+        st.text_input("New profile name", key="welcome_name", placeholder="e.g. ana",  # no max_chars (see sidebar)
                       help="1-40 characters: letters, digits, spaces, '-', '_' and '.'")
         st.form_submit_button("Start", type="primary", on_click=_start_profile, key="welcome_start")
     if users:

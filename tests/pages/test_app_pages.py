@@ -43,6 +43,20 @@ def test_new_profile_name_is_validated(app_home):
     assert _store(app_home).list_users() == []
 
 
+def test_a_pasted_long_name_is_named_by_its_limit_not_dropped(app_home):
+    """The name boxes have no max_chars: the browser would drop a longer paste whole and the
+    page then said "user name is empty"; the library names the 40-character limit instead."""
+    at = _app(None)
+    for key in ("new_profile_name", "welcome_name"):
+        assert not at.text_input(key=key).max_chars  # 0 or None: no limit in the browser
+    at.text_input(key="new_profile_name").input("<b>x</b> \U0001F373 " + "x" * 200)
+    at.button(key="create_profile").click()
+    at.run()
+    errors = _texts(at.error)
+    assert any("limit 40" in t for t in errors) and not any("empty" in t for t in errors), errors
+    assert _store(app_home).list_users() == []
+
+
 def test_vote_through_compare_is_saved_then_undone(app_home):
     _store(app_home).ensure_user("ana")
     at = _app()
