@@ -723,8 +723,8 @@ class OfflineComposer:
         words = {role: _join(names) for role, names in picks.items()}
         steps = [_fill_step(text, words, q if quick else m) for text, m, q in plan]
 
-        title = self._title(fam, picks, rng)
         names = [n for ns in picks.values() for n in ns]
+        title = self._meat_named(self._title(fam, picks, rng), names, canon_of)
         canon = [canon_of(n) for n in names]
         tags = list(dict.fromkeys(fam.tags))
         if total <= 30 and "quick" not in tags:
@@ -764,14 +764,32 @@ class OfflineComposer:
             scale *= 0.9
         return line
 
-    def _title(self, fam: Family, picks: dict[str, list[str]], rng: random.Random) -> str:
-        book = self.book
+    def _short(self, name: str) -> str:
+        """An ingredient as a title names it ("Rice Donburi", not "Cooked Rice Donburi")."""
+        m = self.book.measures.get(name)
+        if name.startswith(COOKED_PREFIX):
+            name = name[len(COOKED_PREFIX):]
+        return m.title if m is not None and m.title else _title_case(name)
 
-        def short(name: str) -> str:
-            m = book.measures.get(name)
-            if name.startswith(COOKED_PREFIX):
-                name = name[len(COOKED_PREFIX):]  # "Rice Donburi", not "Cooked Rice Donburi"
-            return m.title if m is not None and m.title else _title_case(name)
+    def _meat_named(self, title: str, names: list[str], canon_of) -> str:
+        """`title`, with " with Bacon" added when the recipe holds meat or fish and its title names
+        none: a person choosing the vegetarian dish by its title must not get bacon in it."""
+        said = {w for w in re.findall(r"[a-z]+", title.lower()) if len(w) > 3}
+        named, unnamed = False, []
+        for name in names:
+            if self.book.flags[canon_of(name)]["vegetarian"]:
+                continue
+            short = self._short(name)
+            if said & {w for w in re.findall(r"[a-z]+", short.lower()) if len(w) > 3}:
+                named = True  # "Chicken Pie" already says it is not vegetarian
+            elif short not in unnamed:
+                unnamed.append(short)
+        if named or not unnamed:
+            return title
+        return f"{title} {'and' if ' with ' in title else 'with'} {_join(unnamed)}"
+
+    def _title(self, fam: Family, picks: dict[str, list[str]], rng: random.Random) -> str:
+        book, short = self.book, self._short
 
         usable = []
         for t in fam.titles:

@@ -433,3 +433,24 @@ def test_flexible_slots_take_the_pantrys_versatile_items_only():
     ratatouille = next(f for f in book.families if f.id == "ratatouille")  # its vegetables are the dish
     rveg = next(s for s in ratatouille.slots if s.role == "veg")
     assert not rveg.substitute and composer._options(ratatouille, rveg, frozenset({"kale", "carrot"})) == rveg.options
+
+
+def test_a_title_never_hides_meat_or_fish():
+    """A recipe with meat or fish names one of them in its title ("... Frittata with Bacon"):
+    someone choosing the vegetarian dish by its title must not get bacon (the taste walk
+    found "Sunday Potato and Feta Frittata" with bacon in it)."""
+    from pantry.generators import GenerationRequest, OfflineComposer
+    from pantry.kitchen import load_kitchen
+
+    kitchen, composer, checked = load_kitchen(), OfflineComposer(), 0
+    pantry = ("egg", "potato", "feta", "mushroom", "bacon", "chicken breast", "onion", "salmon", "rice")
+    for seed in range(50):
+        for r in composer.generate(GenerationRequest(pantry=pantry, n=4, seed=seed)):
+            meat = [kitchen.match_line(line) for line in r.ingredients]
+            meat = [m for m in meat if m is not None and not m.allows("vegetarian")]
+            if not meat:
+                continue
+            checked += 1
+            title = r.title.lower()
+            assert any(w in title for m in meat for w in m.name.lower().split() if len(w) > 3), (r.title, meat)
+    assert checked > 30
