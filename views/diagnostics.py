@@ -102,7 +102,7 @@ def _uncertainty_chart(frame: pd.DataFrame) -> alt.Chart:
 
 st.title("Scores & diagnostics", anchor=False)
 st.caption("Is the reward model telling recipes apart, and do its scores explain the votes? "
-           "Collapse (many recipes, one score) is the legacy model's failure.")
+           "Collapse (many different recipes getting one score) is what the alerts below watch for.")
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _top_bottom(scores: pd.DataFrame, label: str, n: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -21,7 +21,7 @@ from pantry.lab import RetrainPreview
 from pantry.evaluation.reports import retrain_comparison, versions_table, votes_summary
 from pantry.domain.votes import VoteCounts
 from pantry.model.kinds import ComparisonBasis
-from pantry.model.training import (CV_FOLDS, LEGACY_DEFAULTS, CrossValidation, EpochStats, TrainConfig, TrainOption,
+from pantry.model.training import (CV_FOLDS, CrossValidation, EpochStats, TrainConfig, TrainOption,
                                    config_from, train_options)
 from ui.charts import chart_title, fit_width
 from ui.tables import blank_missing
@@ -356,9 +356,8 @@ with st.form("retrain_form", enter_to_submit=False):
         st.form_submit_button("Save settings", key="save_hp", on_click=_save_hp, icon=":material/save:")
 st.button("Our defaults", on_click=_set_hp, args=(DEFAULTS.to_dict(),), key="our_defaults", type="tertiary",
           icon=":material/restart_alt:")
-st.caption("The legacy trainer used " + ", ".join(f"{k} {v}" for k, v in LEGACY_DEFAULTS.items())
-           + "; with those the model barely moved from its start (how scores ended up near one value). "
-           "This trainer solves its objective exactly (Newton's method), so it has no epochs or learning rate to set.")
+st.caption("The trainer solves its objective exactly (Newton's method), so there are no epochs or learning "
+           "rate to set.")
 if retrain:
     with guarded("Training"):
         _train(user, _config())
