@@ -361,15 +361,19 @@ class Lab:
             return out, setup, None
         prior, prior_desc = self._prior(user, setup, cfg, progress.phase("population prior"))
         pairs = setup.personal
+        from pantry.evaluation.consistency import profile_consistency, tempered_config
+        rater = profile_consistency(self.store, user)
+        fit_cfg = tempered_config(cfg, rater.weight)  # a noisy rater moves the model less per vote
         cv = None
         if cv_folds and _training().usable_folds(pairs, cv_folds):
             fold_cb = progress.phase("cross-validation, new settings")
-            cv = _training().cross_validate(pairs, _training().settings_fit(self.embedder_name, FEATURE_SPEC, cfg, prior), cv_folds,
+            cv = _training().cross_validate(pairs, _training().settings_fit(self.embedder_name, FEATURE_SPEC, fit_cfg, prior), cv_folds,
                                 cfg.seed, lambda d, t, so_far: (fold_cb(d, t, f"fold {d} of {t}"),
                                                                  on_fold and on_fold("new", d, t, so_far)))
-        res = _training().train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, cfg, prior=prior,
+        res = _training().train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, fit_cfg, prior=prior,
                                  on_progress=progress.phase("personal model"), on_epoch=on_epoch)
         res.metrics["prior"] = prior_desc
+        res.metrics.update(_rater_metrics(rater, cfg))
         if cv is not None:
             res.metrics.update(cv.metrics())
         version = self._save_version(user, res, activate=False, prior_id=pop_version)
@@ -441,6 +445,8 @@ class Lab:
                 current, basis = outcome.cv, "settings"  # same procedure, same folds: same figure
                 cb(outcome.cv.folds, outcome.cv.folds, outcome.cv)
             elif old is not None:
+                from pantry.evaluation.consistency import tempered_config
+                old = tempered_config(old, outcome.metrics.get("rater_weight", 1.0))  # as the new side: same rater
                 current = _training().cross_validate(setup.personal, _training().settings_fit(self.embedder_name, FEATURE_SPEC, old, prior),
                                          folds, cfg.seed, cb)
                 basis = "settings"
@@ -566,6 +572,19 @@ class Lab:
                               f"{str(e).splitlines()[0] if str(e) else type(e).__name__}; "
                               f"the previous models stay active") from e
         return ids
+
+
+def _rater_metrics(rater, cfg: TrainConfig) -> dict:
+    """What a personal version records about its rater: the user's own settings as `config`
+    (the tempering is re-derived from the votes on every fit, never stored twice), the weight
+    each vote had (`rater_weight`, 1.0: fully), and the self-consistency figures the pages show
+    next to the model's accuracy (`rater_ceiling`: 1 - flip, NaN stored as None)."""
+    def num(x: float) -> float | None:
+        return None if x != x else float(x)
+
+    return {"config": cfg.to_dict(), "rater_weight": float(rater.weight), "rater_flip": num(rater.flip),
+            "rater_ceiling": num(rater.ceiling), "rater_agreement": num(rater.agreement),
+            "rater_repeats": int(rater.repeats), "rater_triads": int(rater.triads)}
 
 
 def _config_from(metrics: dict, default: TrainConfig | None) -> TrainConfig | None:

@@ -99,8 +99,16 @@ def test_every_page_loads(app_home):
 
 
 def test_retrain_creates_a_version_and_activates_it(app_home):
+    from pantry.domain.votes import Vote
+
     store = _store(app_home)
-    seed_votes(store, "ana", n=14)
+    recipes = seed_votes(store, "ana", n=14)
+    # four pairs judged again, sides swapped, one of them the other way: a rater who is not fully consistent
+    first = {(v.a, v.b): v.outcome for v in store.votes("ana")}
+    store.add_votes([Vote(user="ana", a=recipes[2 * k].id, b=recipes[2 * k + 1].id,
+                          outcome=first[(recipes[2 * k].id, recipes[2 * k + 1].id)] if k else
+                          {"a": "b", "b": "a"}[first[(recipes[0].id, recipes[1].id)]], left="b" if k % 2 else "a")
+                     for k in range(4)])
     at = _app()
     at.switch_page("views/retrain.py")
     at.run()
@@ -119,6 +127,10 @@ def test_retrain_creates_a_version_and_activates_it(app_home):
     _ok(at)
     assert store.active_model("ana").id == personal[0].id
     assert any(f"Personal v{personal[0].id}" in t for t in _texts(at.sidebar.success))
+    # the rater's own consistency beside the model's accuracy (issue 22), from the version's metrics
+    metrics = store.get_model_version(personal[0].id).metrics
+    assert 0 < metrics["rater_weight"] < 1 and 0.5 < metrics["rater_ceiling"] < 1
+    assert any(f"your own consistency {metrics['rater_ceiling']:.0%}" in t for t in _texts(at.sidebar.caption))
 
 
 def test_retrain_with_too_few_votes_explains(app_home):
