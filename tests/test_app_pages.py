@@ -504,7 +504,7 @@ def test_sidebar_and_compare_name_the_model_that_really_scores(app_home, broken_
     assert not any(f"Personal v{broken_personal.personal_version}" in t for t in sidebar), sidebar
     assert any(f"Population v{broken_personal.population_version}" in t for t in _texts(at.sidebar.info)), sidebar
     [warning] = _texts(at.sidebar.warning)
-    assert "cannot be used" in warning and "population" in warning, warning
+    assert "cannot be used" in warning and "population" in warning and "weights file" in warning, warning
     assert not any("ana's decisive votes" in t for t in _texts(at.sidebar.caption)), "no figure of the unused model"
     assert any("cannot be used" in t for t in _texts(at.main.warning)), "Compare says it too"
     at.text_area(key="pantry_text::ana").input("eggs, rice, spinach")

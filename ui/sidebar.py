@@ -11,7 +11,7 @@ from ui.text import md
 from ui.common import flash, resolve_profile, set_profile
 from ui.resources import generator_choice, get_lab, refresh_generator
 from ui.state import profile_view
-from ui.wording import consistency_note
+from ui.wording import consistency_note, model_problem_words
 
 
 def select_profile(name: str) -> None:
@@ -126,7 +126,7 @@ def scoring_model(user: str | None):
 def model_problem_text(choice) -> str:
     """The warning for a ModelChoice that fell back past unusable weights (escaped)."""
     return ("A saved model cannot be used, so the " + md(choice.label) + " model scores instead: "
-            + "; ".join(md(p) for p in choice.problems))
+            + "; ".join(md(model_problem_words(p)) for p in choice.problems))
 
 
 def model_status(user: str | None) -> None:

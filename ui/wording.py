@@ -73,3 +73,9 @@ def consistency_note(metrics: Mapping) -> str:
         text += f"; each of your votes counted {weight:.2f} in training"
     return text
 
+
+def model_problem_words(problem) -> str:
+    """A stored version that cannot score (`pantry.lab.ModelProblem`) in words: "the personal
+    model v2 (weights file user-ana-....npz): <the loader's message>"."""
+    return f"the {problem.kind} model v{problem.version_id} (weights file {problem.file}): {problem.message}"
+
