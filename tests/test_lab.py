@@ -201,12 +201,13 @@ def test_cli_train_activates_by_default_and_not_with_no_activate(trained, monkey
     before = lab.store.active_model(user).id
     assert main(["train", "--user", user, "--members", "2", "--no-activate", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["activated"] is False and "cv_accuracy" in out["metrics"]
+    assert out["activated"] is False and "cv_accuracy" in out["metrics"] and "rater_weight" in out["metrics"]
     assert lab.store.active_model(user).id == before
     assert not lab.store.get_model_version(out["population_version"]).active
     assert main(["train", "--user", user, "--members", "2"]) == 0
     text = capsys.readouterr().out
     assert "activated (the default; --no-activate saves them inactive)" in text and "cv_accuracy" in text
+    assert "rater_weight" in text and "rater_ceiling" in text
     assert lab.store.active_model(user).id not in (before, out["personal_version"])
 
 

@@ -46,6 +46,8 @@ def cmd_train(args) -> int:
     keys = ["n_pairs", "n_decisive"]
     if m.get("cv_folds"):  # the held-out figure: each vote scored by a fit that did not see it
         keys += ["cv_accuracy", "cv_low", "cv_high", "cv_pairs", "cv_folds", "cv_loss"]
+    if m.get("rater_weight") is not None:  # the rater's own consistency, beside the held-out figure
+        keys += ["rater_ceiling", "rater_weight"]
     keys += ["best_epoch", "reward_min", "reward_mean", "reward_max"]
     _print_table([{"metric": k, "value": _fmt(m.get(k))} for k in keys], ["metric", "value"])
     return 0
