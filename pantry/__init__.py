@@ -15,7 +15,7 @@ Layout (each package's docstring says what it is for and what it may import):
     compare.py    one Compare round: a pair to show, a click into a vote
     household.py  one recipe for 2-6 profiles (diet limits, each member's model, maximin)
     lab.py        the whole loop behind one object (`Lab`)
-    cli.py        `python -m pantry ...`
+    cli/          `python -m pantry ...` (the parser; commands by area: data, model, household, serve)
     api/          the HTTP API (`python -m pantry serve`, FastAPI) over the same Lab
 
 The curated API below loads lazily: `import pantry` is cheap, and torch is imported only

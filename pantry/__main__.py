@@ -1,4 +1,4 @@
-"""`python -m pantry ...`: see pantry/cli.py."""
+"""`python -m pantry ...`: see pantry/cli/."""
 
 import sys
 

@@ -411,7 +411,7 @@ class RoundPrefetch:
         distinct = drop_near_duplicates(recipes)
         # Embed only with an encoder already loaded: loading one here could race the page's
         # own first load (two copies) or outlive the Lab it was made for.
-        if distinct and getattr(lab, "_embedder", None) is not None:
+        if distinct and lab.embedder_created:
             lab.features(distinct, tuple(request.pantry))  # embeds the texts (cached by the embedder)
         return list(recipes), used
 

@@ -5,7 +5,7 @@ so that the CLI and the Streamlit pages make one call per user action and get pl
 Python objects back. It holds no global state: the app keeps one Lab per process (the
 embedder is heavy) and passes the user explicitly on every call.
 
-Models come in two levels (DESIGN.md, issue "population prior"):
+Models come in two levels (docs/ARCHITECTURE.md, "population prior"):
 - the population model, trained on everyone's votes (content-based, so it generalises to
   recipes nobody rated); stored as a model version with no user;
 - a personal model per profile, trained on that profile's votes with an L2 pull toward
@@ -39,10 +39,10 @@ from pantry.model.reward import RewardModel, heuristic_model, load_model
 from pantry.settings import Settings
 from pantry.domain.votes import DECISIVE, DEFAULT_STRENGTH, Vote
 
-if TYPE_CHECKING:  # the trainer imports torch and scipy.stats: loaded when training, not to score
-    from pantry.model.training import CrossValidation, EpochStats, Pairs, TrainConfig
+from pantry.model.training import CV_FOLDS
 
-CV_FOLDS = 5  # = pantry.model.training.CV_FOLDS (tests/test_lab.py checks they agree)
+if TYPE_CHECKING:
+    from pantry.model.training import CrossValidation, EpochStats, Pairs, TrainConfig
 
 
 def _training():
@@ -51,13 +51,28 @@ def _training():
 
 FoldFn = Callable[[str, int, int, "CrossValidation"], None]  # ("new"|"current", done, folds, pooled so far)
 POPULATION = None  # the store's user value for population model versions
+@dataclass(frozen=True)
+class ModelProblem:
+    """A stored version that cannot score here (bad or missing file, NaN/inf weights, another
+    embedder, feature spec or width): which one, and the loader's own message, unchanged.
+    Pages and the CLI word it; `str()` is the plain one-line form "personal v2: <message>"."""
+
+    kind: str  # "personal" | "population"
+    version_id: int
+    file: str  # the weights file's name
+    message: str  # the loader's message (`ModelFileError`/`ValueError`), first line
+
+    def __str__(self) -> str:
+        return f"{self.kind} v{self.version_id}: {self.message}"
+
+
 @dataclass
 class ModelChoice:
     model: RewardModel
     kind: str  # "personal" | "population" | "heuristic"
     version_id: int | None
     reason: str
-    problems: tuple[str, ...] = ()  # "personal v2: weights file is truncated ...": versions skipped on the way here
+    problems: tuple[ModelProblem, ...] = ()  # versions skipped on the way here (str(): one line each)
     version: object | None = None  # the store's ModelVersion that really scores (None: heuristic or a file)
 
     @property
@@ -170,6 +185,13 @@ class Lab:
         return embedder is not None and bool(getattr(embedder, "loaded", True))
 
     @property
+    def embedder_created(self) -> bool:
+        """Whether this Lab has its embedder object (injected, or made by a first `embedder`
+        call); never creates one. A background job embeds only then, so it cannot race the
+        page's own first load or outlive the Lab it was made for."""
+        return self._embedder is not None
+
+    @property
     def embedder_name(self) -> str:
         return self._embedder.name if self._embedder is not None else self.settings.embedder
 
@@ -226,14 +248,10 @@ class Lab:
         return self._models[key]
 
     @staticmethod
-    def _problem(kind: str, version, err: Exception) -> str:
-        """One line for a version that cannot score: "personal v2: weights file is truncated ..."."""
-        name = Path(version.path).name
-        msg = (str(err).replace(f"model file {version.path}", f"weights file {name}")
-               .replace(f"model path {version.path}", f"weights path {name}"))
-        if msg.startswith(name + " "):
-            msg = "weights file" + msg[len(name):] + f" [{name}]"
-        return f"{kind} v{version.id}: {msg}"
+    def _problem(kind: str, version, err: Exception) -> ModelProblem:
+        """The structured problem of a version that cannot score (the error's text kept as is)."""
+        message = (str(err).splitlines() or [type(err).__name__])[0]
+        return ModelProblem(kind, version.id, Path(version.path).name, message)
 
     def model_for(self, user: str | None) -> ModelChoice:
         """Personal model if the profile has one, else the population model, else the heuristic."""
@@ -252,12 +270,12 @@ class Lab:
             reason = (f"personal model v{version.id} for {user}" if kind == "personal"
                       else f"population model v{version.id} (trained on everyone's votes)")
             if problems:
-                reason += " (" + "; ".join(problems) + ")"
+                reason += " (" + "; ".join(map(str, problems)) + ")"
             return ModelChoice(model, kind, version.id, reason, tuple(problems), version)
         dim = self.embedder.dim
         if problems:
             reason = ("no usable trained model: ranking by pantry coverage and time ("
-                      + "; ".join(problems) + ")")
+                      + "; ".join(map(str, problems)) + ")")
         else:
             reason = "no trained model yet: ranking by pantry coverage and time"
         return ModelChoice(heuristic_model(self.embedder_name, dim), "heuristic", None, reason, tuple(problems))
@@ -288,7 +306,7 @@ class Lab:
     def _save_version(self, user: str | None, result, activate: bool, prior_id: int | None) -> int:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         scope = "population" if user is None else "user-" + "".join(c if c.isalnum() else "_" for c in user)
-        path = self.settings.weights_dir / f"{scope}-{stamp}.pt"
+        path = self.settings.weights_dir / f"{scope}-{stamp}.npz"  # older versions: .pt, same format
         result.model.meta.update({"user": user, "prior_version": prior_id, "embedder": self.embedder_name,
                                   "metrics": result.metrics})
         try:
@@ -361,15 +379,19 @@ class Lab:
             return out, setup, None
         prior, prior_desc = self._prior(user, setup, cfg, progress.phase("population prior"))
         pairs = setup.personal
+        from pantry.evaluation.consistency import profile_consistency, tempered_config
+        rater = profile_consistency(self.store, user)
+        fit_cfg = tempered_config(cfg, rater.weight)  # a noisy rater moves the model less per vote
         cv = None
         if cv_folds and _training().usable_folds(pairs, cv_folds):
             fold_cb = progress.phase("cross-validation, new settings")
-            cv = _training().cross_validate(pairs, _training().settings_fit(self.embedder_name, FEATURE_SPEC, cfg, prior), cv_folds,
+            cv = _training().cross_validate(pairs, _training().settings_fit(self.embedder_name, FEATURE_SPEC, fit_cfg, prior), cv_folds,
                                 cfg.seed, lambda d, t, so_far: (fold_cb(d, t, f"fold {d} of {t}"),
                                                                  on_fold and on_fold("new", d, t, so_far)))
-        res = _training().train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, cfg, prior=prior,
+        res = _training().train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, fit_cfg, prior=prior,
                                  on_progress=progress.phase("personal model"), on_epoch=on_epoch)
         res.metrics["prior"] = prior_desc
+        res.metrics.update(_rater_metrics(rater, cfg))
         if cv is not None:
             res.metrics.update(cv.metrics())
         version = self._save_version(user, res, activate=False, prior_id=pop_version)
@@ -441,6 +463,8 @@ class Lab:
                 current, basis = outcome.cv, "settings"  # same procedure, same folds: same figure
                 cb(outcome.cv.folds, outcome.cv.folds, outcome.cv)
             elif old is not None:
+                from pantry.evaluation.consistency import tempered_config
+                old = tempered_config(old, outcome.metrics.get("rater_weight", 1.0))  # as the new side: same rater
                 current = _training().cross_validate(setup.personal, _training().settings_fit(self.embedder_name, FEATURE_SPEC, old, prior),
                                          folds, cfg.seed, cb)
                 basis = "settings"
@@ -566,6 +590,19 @@ class Lab:
                               f"{str(e).splitlines()[0] if str(e) else type(e).__name__}; "
                               f"the previous models stay active") from e
         return ids
+
+
+def _rater_metrics(rater, cfg: TrainConfig) -> dict:
+    """What a personal version records about its rater: the user's own settings as `config`
+    (the tempering is re-derived from the votes on every fit, never stored twice), the weight
+    each vote had (`rater_weight`, 1.0: fully), and the self-consistency figures the pages show
+    next to the model's accuracy (`rater_ceiling`: 1 - flip, NaN stored as None)."""
+    def num(x: float) -> float | None:
+        return None if x != x else float(x)
+
+    return {"config": cfg.to_dict(), "rater_weight": float(rater.weight), "rater_flip": num(rater.flip),
+            "rater_ceiling": num(rater.ceiling), "rater_agreement": num(rater.agreement),
+            "rater_repeats": int(rater.repeats), "rater_triads": int(rater.triads)}
 
 
 def _config_from(metrics: dict, default: TrainConfig | None) -> TrainConfig | None:

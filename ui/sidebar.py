@@ -11,6 +11,7 @@ from ui.text import md
 from ui.common import flash, resolve_profile, set_profile
 from ui.resources import generator_choice, get_lab, refresh_generator
 from ui.state import profile_view
+from ui.wording import consistency_note, model_problem_words
 
 
 def select_profile(name: str) -> None:
@@ -125,7 +126,7 @@ def scoring_model(user: str | None):
 def model_problem_text(choice) -> str:
     """The warning for a ModelChoice that fell back past unusable weights (escaped)."""
     return ("A saved model cannot be used, so the " + md(choice.label) + " model scores instead: "
-            + "; ".join(md(p) for p in choice.problems))
+            + "; ".join(md(model_problem_words(p)) for p in choice.problems))
 
 
 def model_status(user: str | None) -> None:
@@ -141,7 +142,8 @@ def model_status(user: str | None) -> None:
     metrics = choice.metrics  # those of the version that really scores
     if choice.kind == ModelKind.PERSONAL:
         st.success(f"Personal v{choice.version_id}", icon=":material/person:")
-        st.caption(f"trained on {metrics.get('n_decisive', '?')} of {md(user)}'s decisive votes{_accuracy(metrics)}")
+        st.caption(f"trained on {metrics.get('n_decisive', '?')} of {md(user)}'s decisive votes{_accuracy(metrics)}"
+                   + consistency_note(metrics))
     elif choice.kind == ModelKind.POPULATION:
         st.info(f"Population v{choice.version_id}", icon=":material/groups:")
         st.caption("trained on everyone's votes; no usable personal model for this profile"

@@ -59,3 +59,23 @@ def votes_in_words(frame: pd.DataFrame) -> pd.Series:
                            {r.a: _value(r.a_title), r.b: _value(r.b_title)})
              for r in frame[["user", "a", "b", "a_title", "b_title", "outcome", "strength", "left"]].itertuples()]
     return pd.Series(words, index=frame.index, dtype=object)
+
+
+def consistency_note(metrics: Mapping) -> str:
+    """", your own consistency 78% (no model can reach more)": the rater's figure a personal
+    version recorded (`rater_ceiling`, `rater_weight`), worded for beside the model's accuracy;
+    "" when the version recorded none or the votes do not show it yet."""
+    ceiling, weight = metrics.get("rater_ceiling"), metrics.get("rater_weight")
+    if not isinstance(ceiling, (int, float)) or ceiling != ceiling:
+        return ""
+    text = f", your own consistency {ceiling:.0%} (no model can reach more)"
+    if isinstance(weight, (int, float)) and weight < 1:
+        text += f"; each of your votes counted {weight:.2f} in training"
+    return text
+
+
+def model_problem_words(problem) -> str:
+    """A stored version that cannot score (`pantry.lab.ModelProblem`) in words: "the personal
+    model v2 (weights file user-ana-....npz): <the loader's message>"."""
+    return f"the {problem.kind} model v{problem.version_id} (weights file {problem.file}): {problem.message}"
+

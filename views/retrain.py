@@ -28,7 +28,7 @@ from ui.tables import blank_missing
 from ui.text import md
 from ui.common import current_profile, flash, guarded
 from ui.resources import get_lab
-from ui.wording import number_formats, worded
+from ui.wording import consistency_note, number_formats, worded
 
 lab = get_lab()
 store = lab.store
@@ -316,6 +316,9 @@ def _outcome_in_words(preview: RetrainPreview, better: bool | None) -> None:
         st.success(f"The new model agrees with {new['accuracy']:.0%} of the {votes} it did not see, the current "
                    f"one with {current['accuracy']:.0%} ({new['correct']} vs {current['correct']} of {n}): activate "
                    f"it.{coin}", icon=":material/thumb_up:")
+    note = consistency_note(preview.metrics)
+    if note:
+        st.caption("For comparison" + note + ".")
 
 
 # ---------------------------------------------------------------- page

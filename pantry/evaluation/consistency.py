@@ -312,9 +312,9 @@ def profile_consistency(store, user: str) -> Consistency:
 
 def rater_config(store, user: str, cfg):
     """(`cfg` tempered by the profile's weight, the weight): what a personal fit for `user`
-    would train with so that a noisy rater moves the model less per vote. The hook for
-    `Lab.train` (not called there yet): fit the personal model with the first, record the
-    user's own `cfg` and the weight in the version's metrics."""
+    would train with so that a noisy rater moves the model less per vote. `Lab.train` does
+    the same (keeping the other figures for the version's metrics): it fits the personal
+    model with the first and records the user's own `cfg` and the weight."""
     weight = profile_consistency(store, user).weight
     return tempered_config(cfg, weight), weight
 

@@ -108,3 +108,19 @@ def test_build_parser_does_not_load_the_knowledge_base_or_pydantic():
     from pantry.kitchen import DIETS
     from pantry.kitchen.knowledge import DIETS as KNOWLEDGE_DIETS
     assert DIETS is KNOWLEDGE_DIETS and "gluten-free" in DIETS
+
+
+def test_the_cli_is_a_package_of_modules_by_area_each_of_one_job():
+    """issue 21: pantry/cli/ (parser in __init__, commands by area), no module over ~600 lines."""
+    from pathlib import Path
+
+    import pantry.cli as cli
+
+    modules = {p.stem: len(p.read_text(encoding="utf-8").splitlines()) for p in Path(cli.__file__).parent.glob("*.py")}
+    assert set(modules) == {"__init__", "common", "data", "model", "household", "serve"}
+    assert max(modules.values()) <= 600, modules
+    sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
+    where = {name: p.get_default("func").__module__ for name, p in sub.choices.items()}
+    assert where["pair"] == "pantry.cli.data" and where["train"] == "pantry.cli.model"
+    assert where["diet"] == "pantry.cli.household" and where["token"] == "pantry.cli.serve"
+    assert all(m.startswith("pantry.cli.") for m in where.values()), where

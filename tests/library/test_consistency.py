@@ -241,3 +241,70 @@ def test_rater_config_reads_the_stored_profile(tmp_path):
     store.add_votes([replace(v, id=None, repeat_of=None) for v in flip_rater_votes(UTILITY, 600, 0.3, seed=1)])
     cfg, weight = rater_config(store, "sim", TrainConfig())
     assert weight < 0.8 and cfg.l2 == pytest.approx(1.0 / weight) and cfg.item_var == pytest.approx(10 * weight)
+
+
+# --- through Lab.train: the personal fit uses the rater's weight ---------------------------------
+
+class _HashEmbedder:
+    """Deterministic 16-wide features from each text's hash (the taste, not the encoder, is under test)."""
+
+    def __init__(self, name: str = "hash", dim: int = 16):
+        self.name, self.dim, self.cache = name, dim, None
+
+    def encode(self, texts, on_progress=None, **_):
+        import hashlib
+
+        return np.array([np.random.default_rng(int.from_bytes(hashlib.sha256(t.encode()).digest()[:8], "little"))
+                         .standard_normal(self.dim) for t in texts], dtype=np.float32)
+
+
+def _lab_rater_accuracy(tmp_path, flip: float, seed: int, monkeypatch) -> tuple[dict, float, float]:
+    """(metrics of the personal version, held-out accuracy with the weight, without it) of a
+    simulated rater trained through `Lab.train` (one profile: the heuristic prior)."""
+    from dataclasses import replace
+
+    import pantry.evaluation.consistency as consistency_module
+    from pantry.domain.recipes import recipe_from_dict
+    from pantry.lab import Lab
+    from pantry.model.training import TrainConfig
+    from pantry.settings import Settings
+    from pantry.storage.store import Store
+
+    settings = Settings(**{**Settings.from_env().__dict__, "home": tmp_path})
+    lab = Lab(settings, Store(tmp_path / "db.sqlite3"), _HashEmbedder())
+    recipes = [recipe_from_dict({"id": f"r{k}", "title": f"Dish {k}", "ingredients": ["rice"]}) for k in range(120)]
+    lab.store.add_recipes(recipes)
+    lab.store.ensure_user("sim")
+    x = lab.features(recipes)
+    utility = x @ np.random.default_rng(seed).normal(size=x.shape[1])
+    lab.store.add_votes([replace(v, id=None, repeat_of=None)
+                         for v in flip_rater_votes(utility[:60], 300, flip, seed=seed)])
+    cfg = TrainConfig(members=1, val_split=0.0, seed=0)
+    i, j = np.triu_indices(60, 1)
+    truth = utility[60:]
+    accuracy = []
+    for feature in (True, False):
+        with monkeypatch.context() as m:
+            if not feature:
+                m.setattr(consistency_module, "tempered_config", lambda c, w: c)
+            out = lab.train("sim", cfg, train_population=False, cv_folds=0)
+        by_id = {r.recipe.id: r.score for r in lab.score(recipes[60:], "sim")}
+        s = np.array([by_id[r.id] for r in recipes[60:]])
+        accuracy.append(float(np.mean(np.sign(s[i] - s[j]) == np.sign(truth[i] - truth[j]))))
+        if feature:
+            metrics = lab.store.get_model_version(out.personal_version).metrics
+    return metrics, accuracy[0], accuracy[1]
+
+
+def test_lab_trains_a_noisy_rater_with_the_weight_and_records_it(tmp_path, monkeypatch):
+    runs = [_lab_rater_accuracy(tmp_path / f"s{seed}", 0.3, seed, monkeypatch) for seed in range(6)]
+    for metrics, _, _ in runs:
+        assert 0.1 <= metrics["rater_weight"] < 0.6 and 0.5 < metrics["rater_ceiling"] < 0.9
+        assert metrics["config"]["l2"] == 1.0  # the user's own settings, not the tempered ones
+    with_weight, without = np.mean([r[1] for r in runs]), np.mean([r[2] for r in runs])
+    assert with_weight >= without - 0.005, (with_weight, without)
+
+
+def test_lab_leaves_a_consistent_raters_fit_unchanged(tmp_path, monkeypatch):
+    metrics, with_weight, without = _lab_rater_accuracy(tmp_path, 0.0, 0, monkeypatch)
+    assert metrics["rater_weight"] == 1.0 and metrics["rater_ceiling"] == 1.0 and with_weight == without

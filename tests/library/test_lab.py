@@ -2,6 +2,8 @@
 
 import json
 import math
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,6 +74,10 @@ def test_truncated_active_model_falls_back_with_reason_and_keeps_file(trained, t
         choice = fresh.model_for("synth-vegetarian")
         assert choice.kind == "population"
         assert "truncated or corrupt" in choice.reason and len(choice.problems) == 1  # said, not hidden
+        problem = choice.problems[0]  # structured: the page words it; the loader's message kept as is
+        assert (problem.kind, problem.version_id, problem.file) == ("personal", version.id, Path(version.path).name)
+        assert problem.message.startswith(f"{problem.file} is truncated or corrupt")
+        assert str(problem) == f"personal v{version.id}: {problem.message}"
         assert fresh.store.get_model_version(version.id).active  # nothing was changed
     finally:
         open(version.path, "wb").write(data)
@@ -195,12 +201,13 @@ def test_cli_train_activates_by_default_and_not_with_no_activate(trained, monkey
     before = lab.store.active_model(user).id
     assert main(["train", "--user", user, "--members", "2", "--no-activate", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["activated"] is False and "cv_accuracy" in out["metrics"]
+    assert out["activated"] is False and "cv_accuracy" in out["metrics"] and "rater_weight" in out["metrics"]
     assert lab.store.active_model(user).id == before
     assert not lab.store.get_model_version(out["population_version"]).active
     assert main(["train", "--user", user, "--members", "2"]) == 0
     text = capsys.readouterr().out
     assert "activated (the default; --no-activate saves them inactive)" in text and "cv_accuracy" in text
+    assert "rater_weight" in text and "rater_ceiling" in text
     assert lab.store.active_model(user).id not in (before, out["personal_version"])
 
 
@@ -222,7 +229,7 @@ def test_model_saved_with_an_older_feature_spec_is_refused_and_the_app_falls_bac
                                     activate=True)
     choice = lab.model_for("me")
     assert choice.kind == "heuristic" and choice.model.feature_spec == FEATURE_SPEC
-    assert len(choice.problems) == 2 and all("feature spec" in p and "retrain" in p for p in choice.problems)
+    assert len(choice.problems) == 2 and all("feature spec" in p.message and "retrain" in p.message for p in choice.problems)
     from pantry.evaluation.personas import fresh_recipes
     ranked = lab.score(fresh_recipes(5, seed=1), "me", ("egg",))  # scoring still works
     assert len(ranked) == 5
@@ -246,3 +253,24 @@ def test_the_lab_passes_its_injected_kitchen_to_the_features(tmp_path):
     for kitchen, coverage in ((None, 0.5), (tiny, 1.0)):
         lab = Lab(settings, store=Store(tmp_path / "lab.sqlite3"), embedder=shared_embedder(), kitchen=kitchen)
         assert lab.features([omelette], [("egg",)])[0, column] == coverage
+
+
+def test_new_weights_files_are_npz_and_old_pt_files_still_load(trained, tmp_path):
+    from pantry.model.reward import load_model
+
+    lab, outcome = trained
+    path = Path(lab.store.get_model_version(outcome.personal_version).path)
+    assert path.suffix == ".npz"
+    old = tmp_path / "user-synth_vegetarian-20250101T000000000000.pt"  # what older versions named the same format
+    shutil.copyfile(path, old)
+    x = np.random.default_rng(0).normal(size=(3, lab.feature_dim)).astype(np.float32)
+    np.testing.assert_array_equal(load_model(old).score(x)[0], load_model(path).score(x)[0])
+
+
+def test_embedder_created_never_creates_one(tmp_path):
+    settings = Settings(**{**Settings.from_env().__dict__, "home": tmp_path})
+    lab = Lab(settings, Store(settings.db_path))
+    assert lab.embedder_created is False and lab.embedder_created is False
+    assert lab._embedder is None  # asking did not make one
+    assert Lab(settings, lab.store, shared_embedder()).embedder_created is True
+

@@ -176,3 +176,14 @@ def test_the_pages_name_the_table_columns_in_one_place():
     assert list(worded(versions_table([])).columns)[4:9] == ["decisive votes", "held-out accuracy", "95% low",
                                                              "95% high", "held-out votes"]
     assert set(number_formats({"low": "%.2f", "loss": "%.3f"})) == {"95% low", "held-out loss"}
+
+
+def test_the_raters_consistency_is_worded_beside_the_accuracy():
+    from ui.wording import consistency_note
+
+    assert consistency_note({}) == "" and consistency_note({"rater_ceiling": None, "rater_weight": 1.0}) == ""
+    assert consistency_note({"rater_ceiling": 1.0, "rater_weight": 1.0}) == (
+        ", your own consistency 100% (no model can reach more)")
+    assert consistency_note({"rater_ceiling": 0.8, "rater_weight": 0.36}).endswith(
+        "consistency 80% (no model can reach more); each of your votes counted 0.36 in training")
+

@@ -113,8 +113,16 @@ def test_every_page_loads(app_home):
 
 
 def test_retrain_creates_a_version_and_activates_it(app_home):
+    from pantry.domain.votes import Vote
+
     store = _store(app_home)
-    seed_votes(store, "ana", n=14)
+    recipes = seed_votes(store, "ana", n=14)
+    # four pairs judged again, sides swapped, one of them the other way: a rater who is not fully consistent
+    first = {(v.a, v.b): v.outcome for v in store.votes("ana")}
+    store.add_votes([Vote(user="ana", a=recipes[2 * k].id, b=recipes[2 * k + 1].id,
+                          outcome=first[(recipes[2 * k].id, recipes[2 * k + 1].id)] if k else
+                          {"a": "b", "b": "a"}[first[(recipes[0].id, recipes[1].id)]], left="b" if k % 2 else "a")
+                     for k in range(4)])
     at = _app()
     at.switch_page("views/retrain.py")
     at.run()
@@ -133,6 +141,10 @@ def test_retrain_creates_a_version_and_activates_it(app_home):
     _ok(at)
     assert store.active_model("ana").id == personal[0].id
     assert any(f"Personal v{personal[0].id}" in t for t in _texts(at.sidebar.success))
+    # the rater's own consistency beside the model's accuracy (issue 22), from the version's metrics
+    metrics = store.get_model_version(personal[0].id).metrics
+    assert 0 < metrics["rater_weight"] < 1 and 0.5 < metrics["rater_ceiling"] < 1
+    assert any(f"your own consistency {metrics['rater_ceiling']:.0%}" in t for t in _texts(at.sidebar.caption))
 
 
 def test_retrain_with_too_few_votes_explains(app_home):
@@ -506,7 +518,7 @@ def test_sidebar_and_compare_name_the_model_that_really_scores(app_home, broken_
     assert not any(f"Personal v{broken_personal.personal_version}" in t for t in sidebar), sidebar
     assert any(f"Population v{broken_personal.population_version}" in t for t in _texts(at.sidebar.info)), sidebar
     [warning] = _texts(at.sidebar.warning)
-    assert "cannot be used" in warning and "population" in warning, warning
+    assert "cannot be used" in warning and "population" in warning and "weights file" in warning, warning
     assert not any("ana's decisive votes" in t for t in _texts(at.sidebar.caption)), "no figure of the unused model"
     assert any("cannot be used" in t for t in _texts(at.main.warning)), "Compare says it too"
     at.text_area(key="pantry_text::ana").input("eggs, rice, spinach")

@@ -306,7 +306,7 @@ def _foreign(kind: str, lab: Lab, path: Path) -> None:
         raise AssertionError(kind)
 
 
-@pytest.mark.parametrize("kind, words", [("random bytes", "weights file"), ("empty", "weights file"),
+@pytest.mark.parametrize("kind, words", [("random bytes", "foreign.pt"), ("empty", "foreign.pt"),
                                          ("another embedder", "embedder"), ("another feature spec", "feature spec")])
 def test_a_foreign_weights_file_is_refused_in_one_line_and_the_previous_version_scores(home, kind, words):
     from pantry.evaluation.personas import fresh_recipes
@@ -330,7 +330,7 @@ def test_a_foreign_weights_file_is_refused_in_one_line_and_the_previous_version_
     fresh = _lab(home)
     choice = fresh.model_for(USER)
     assert choice.kind == "population" and choice.version_id == old_pop.id
-    assert len(choice.problems) == 1 and "\n" not in choice.problems[0], choice.problems
-    assert choice.problems[0].startswith(f"personal v{vid}:") and words in choice.problems[0]
+    assert len(choice.problems) == 1 and "\n" not in str(choice.problems[0]), choice.problems
+    assert str(choice.problems[0]).startswith(f"personal v{vid}:") and words in choice.problems[0].message
     assert f"personal v{vid}" in choice.reason and "0.99" not in choice.reason
     assert len(fresh.score(fresh_recipes(3, seed=1), USER)) == 3

@@ -9,6 +9,7 @@ import copy
 import json
 import shutil
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -177,8 +178,11 @@ def test_both_models_truncated_heuristic_says_both_versions(home):
     choice = lab.model_for(USER)
     assert choice.kind == "heuristic" and choice.version_id is None and choice.version is None
     assert len(choice.problems) == 2
-    assert choice.problems[0].startswith(f"personal v{mine.id}: weights file is truncated")
-    assert choice.problems[1].startswith(f"population v{pop.id}: weights file is truncated")
+    # structured problems: which version and file, with the loader's message unchanged
+    assert [(p.kind, p.version_id) for p in choice.problems] == [("personal", mine.id), ("population", pop.id)]
+    for p, v in zip(choice.problems, (mine, pop)):
+        assert p.file == Path(v.path).name and p.message.startswith(f"{p.file} is truncated")
+        assert str(p) == f"{p.kind} v{p.version_id}: {p.message}"
     assert f"personal v{mine.id}" in choice.reason and f"population v{pop.id}" in choice.reason
     assert choice.metrics == {}  # no validation accuracy of a model that does not score
 
@@ -200,7 +204,8 @@ def test_model_with_another_feature_dimension_falls_back(home):
     vid = lab.store.add_model_version(USER, str(path), lab.embedder_name, {}, {}, activate=True)
     choice = lab.model_for(USER)
     assert choice.kind == "population"
-    assert choice.problems and choice.problems[0].startswith(f"personal v{vid}:") and "features" in choice.problems[0]
+    assert choice.problems and str(choice.problems[0]).startswith(f"personal v{vid}:")
+    assert "features" in choice.problems[0].message
     from pantry.evaluation.personas import fresh_recipes
     assert len(lab.score(fresh_recipes(3, seed=1), USER)) == 3
 
