@@ -254,13 +254,21 @@ def plan_household(lab, choice, request, members: Sequence[str]) -> HouseholdRan
     from pantry.generators import generate_with_fallback
     from pantry.kitchen.dedupe import drop_near_duplicates
 
+    from pantry.generators.base import MAX_RECIPES_PER_REQUEST
+
     members = check_members(lab.store, members)
-    diets = {x for m in members for x in member_limits(lab.store, m) if x != PORK_FREE}
-    request = replace(request, diets=tuple(sorted(set(request.diets) | diets)))
+    limits = {x for m in members for x in member_limits(lab.store, m)}
+    diets = limits - {PORK_FREE}
+    wanted = request.n
+    # A limit the generator cannot be asked for (no pork) is met by removing recipes: ask for
+    # more, so the household still gets `n` to choose from when the pantry holds bacon.
+    ask = min(MAX_RECIPES_PER_REQUEST, 3 * wanted) if PORK_FREE in limits else wanted
+    request = replace(request, n=ask, diets=tuple(sorted(set(request.diets) | diets)))
     recipes, _used = generate_with_fallback(choice, request)
     recipes = drop_near_duplicates(list(recipes))
     lab.store.add_recipes(recipes)
-    return rank_household(lab, members, recipes, tuple(request.pantry))
+    ranking = rank_household(lab, members, recipes, tuple(request.pantry))
+    return replace(ranking, ranked=ranking.ranked[:wanted])
 
 
 # -------------------------------------------------------------------------------- votes

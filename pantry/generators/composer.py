@@ -786,7 +786,10 @@ class OfflineComposer:
                 unnamed.append(short)
         if named or not unnamed:
             return title
-        return f"{title} {'and' if ' with ' in title else 'with'} {_join(unnamed)}"
+        if " with " in title:  # "Baked Eggs with Spinach and Dill" -> "... with Spinach, Dill and Bacon"
+            head, tail = title.rsplit(" with ", 1)
+            return f"{head} with {_join(re.split(r', | and ', tail) + unnamed)}"
+        return f"{title} with {_join(unnamed)}"
 
     def _title(self, fam: Family, picks: dict[str, list[str]], rng: random.Random) -> str:
         book, short = self.book, self._short
