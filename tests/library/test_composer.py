@@ -417,3 +417,35 @@ def test_steps_are_written_for_the_ingredients_they_name(composer):
 def test_amounts_and_cooked_are_optional(composer):
     plain = composer.generate(req(n=2, seed=5))
     assert composer.generate(GenerationRequest(pantry=RICH_PANTRY, n=2, seed=5, amounts={}, cooked=())) == plain
+
+
+# --- determinism guard ---------------------------------------------------------------------
+# Recipe ids recorded from the composer before it was split into modules (issue 21): the same
+# requests and seeds must keep giving the same recipes (an id hashes title, lines and steps).
+GUARD_REQUESTS = [
+    ("pantry", dict(pantry=PANTRIES[0], seed=1, n=4),
+     ["r-665c6ea48b986abe", "r-e60c3530ec206510", "r-f5a541bb2e91bd43", "r-c47357ed964e21e4"]),
+    ("pantry", dict(pantry=PANTRIES[1], seed=7, n=2, diets=("vegetarian",)),
+     ["r-21a78491e5ad4d39", "r-fc2fbe4267a1c8f2"]),
+    ("pantry", dict(pantry=PANTRIES[2], seed=3, n=3, max_minutes=25),
+     ["r-6d1c1a33eb799444", "r-645a814ffbe078dd", "r-bb4d395e49b09fa9"]),
+    ("pantry", dict(pantry=PANTRIES[3], seed=11, n=2, cooked=("rice",), amounts={"onion": "1", "spinach": "50 g"}),
+     ["r-1ad9407f90adf70e", "r-1328bb810f2cf963"]),
+    ("pantry", dict(pantry=PANTRIES[4], seed=5, n=1, servings=4), ["r-087f80c0fe6bbdb0"]),
+    ("pantry", dict(pantry=(), seed=2, n=3, cuisine="italian"),
+     ["r-0fb21beac7bd9290", "r-e8850875d4018b19", "r-d09728531f08a6ac"]),
+    ("random", dict(pantry=PANTRIES[1], seed=9, n=3),
+     ["r-6a36869d59cf0241", "r-ccd241b53fcd3b99", "r-1c8ccf3dad284c66"]),
+]
+
+
+@pytest.mark.parametrize("choice,kw,ids", GUARD_REQUESTS)
+def test_same_request_and_seed_give_the_recorded_recipes(choice, kw, ids):
+    composer = OfflineComposer(family_choice=choice)
+    assert [r.id for r in composer.generate(GenerationRequest(**kw))] == ids
+
+
+def test_a_session_round_gives_the_recorded_recipes(composer):
+    first = composer.generate(GenerationRequest(pantry=PANTRIES[0], seed=4, n=2))
+    second = composer.generate(GenerationRequest(pantry=PANTRIES[0], seed=5, n=2, recent=tuple(first)))
+    assert [r.id for r in second] == ["r-55bfbb2d2d2a2f76", "r-13daa25e09f29ce4"]
