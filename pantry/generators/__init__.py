@@ -16,7 +16,9 @@ and the ollama client are both light.
 
 What the package is for, one module per job: `base` (the protocol and the request),
 `dishbook` (the dish book's format, as pydantic models, and loading it), `composer` (the
-offline composer), `realism` (would a person cook it: checks of a recipe against its pantry
+offline composer's draft and selection loop) with `pantry_plan` (what the pantry has, which
+families it makes), `recipe_render` (a draft as a `Recipe`: lines fitted to the pantry,
+title, steps) and `recipe_text` (ingredient lines and step wording), `realism` (would a person cook it: checks of a recipe against its pantry
 and of its method), `ollama_gen` (Ollama), and this module (the choice between them).
 
 What it may import: `pantry.domain`, `pantry.kitchen`, `pantry.settings`, `pantry.base`,

@@ -88,6 +88,12 @@ def test_storage_modules_form_no_import_cycle():
     assert _import_cycles("storage") == []
 
 
+def test_generators_modules_form_no_import_cycle():
+    """The offline composer is split by job (draft loop, pantry planning, rendering, text):
+    each imports only the ones below it."""
+    assert _import_cycles("generators") == []
+
+
 def test_the_postgresql_store_differs_only_by_its_backend():
     """PostgreSQL is a backend the store is built on (composition), not a subclass overriding
     the store's methods: `PostgresStore` only chooses the backend."""
