@@ -489,6 +489,7 @@ TAU_STEPS = tuple(range(-4, 5))  # scale = start * 4**step: 1/256 .. 256 times t
 CROWD_VAR = 1.0
 TAU_SPREAD = float(np.log(4.0))  # sd of log tau_g^2 (hyperprior): one step costs as much as 1/2 nat of evidence
 MIN_COLUMN_VAR = 1e-3  # a column that barely varies over the fit's recipes: its scale is floored
+ARD_COLUMNS = 6  # prior shape "ard": the taste columns given their own factor (see choose_prior_scales)
 
 
 def group_precision(rows: np.ndarray, n_explicit: int, scales: Mapping[str, float], crowd: bool) -> np.ndarray:
@@ -565,7 +566,9 @@ def choose_prior_scales(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.
     With `per_feature` (prior shape "ard") each taste column that varies also gets its own
     factor 4**step on its share of the group's variance, searched the same way under the same
     hyperprior (keys "x<j>", j its index among the taste columns): one feature the votes follow
-    can then widen without widening every other taste column with it.
+    can then widen without widening every other taste column with it. Only the ARD_COLUMNS
+    columns whose weight at the group search's optimum is largest against its prior sd are
+    searched (the others cannot gain evidence by widening; see the code).
     The returned precision covers the columns of `rows` only."""
     start = isotropic_scales(rows, n_explicit, crowd, l2)
     n_cols = rows.shape[1]
@@ -580,12 +583,7 @@ def choose_prior_scales(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.
                                                         n_cols - n_explicit - crowd) > 0] + (
         [])  # the offsets' variance stays item_var (searching it too was measured: worse on unseen)
     n_emb = n_cols - n_explicit - crowd
-    if per_feature and n_explicit:  # ARD: each taste column's own factor around its group's share
-        varying = rows[:, n_emb:n_emb + n_explicit].var(axis=0) > MIN_COLUMN_VAR if len(rows) > 1 else []
-        cols = [f"x{j}" for j in range(n_explicit) if len(varying) and varying[j]]
-        groups = groups + cols
-        pos.update({g: 0 for g in cols})
-    memo: dict[tuple, tuple[float, np.ndarray]] = {}
+    memo: dict[tuple, tuple[float, np.ndarray, np.ndarray]] = {}
     last = [None]
 
     def scales_at(p: dict) -> dict:
@@ -603,25 +601,41 @@ def choose_prior_scales(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.
                 lam = np.concatenate([lam, np.full(rows.shape[1] - n_cols, 1.0 / (2 * sc["offsets"]))])
             fit = fit_bradley_terry(rows, ia, ib, y, lam, d0, margin, start=last[0])
             last[0] = fit.coef
-            memo[key] = (log_evidence(rows, ia, ib, y, lam, fit, d0, margin), lam)
+            memo[key] = (log_evidence(rows, ia, ib, y, lam, fit, d0, margin), lam, fit.coef)
         return memo[key][0]
 
     def penalised(p: dict) -> float:  # the log-normal hyperprior on each group's scale
         return ev(p) - sum((p[g] * np.log(4.0) / TAU_SPREAD) ** 2 / 2 for g in groups)
 
-    best = penalised(pos)
-    improved = True
-    while improved:
-        improved = False
-        for g in groups:
-            for step in (1, -1):
-                while TAU_STEPS[0] <= pos[g] + step <= TAU_STEPS[-1]:
-                    cand = {**pos, g: pos[g] + step}
-                    e = penalised(cand)
-                    if e > best + 1e-9:
-                        best, pos, improved = e, cand, True
-                    else:
-                        break
+    def search(pos: dict, over: list[str]) -> dict:
+        best = penalised(pos)
+        improved = True
+        while improved:
+            improved = False
+            for g in over:
+                for step in (1, -1):
+                    while TAU_STEPS[0] <= pos[g] + step <= TAU_STEPS[-1]:
+                        cand = {**pos, g: pos[g] + step}
+                        e = penalised(cand)
+                        if e > best + 1e-9:
+                            best, pos, improved = e, cand, True
+                        else:
+                            break
+        return pos
+
+    pos = search(pos, groups)
+    if per_feature and n_explicit and len(rows) > 1:
+        # ARD on the taste columns whose MAP weight is largest against its prior sd: the
+        # evidence's slope in a column's log variance s_j is ((w_j^2 + Sigma_jj) / s_j - 1) / 2
+        # with Sigma_jj <= s_j, so a column with a small w_j^2 / s_j has nothing to gain by
+        # widening; searching only the top ARD_COLUMNS keeps the fit a few times the group search
+        _, lam, coef = memo[tuple(sorted(pos.items()))]
+        j = np.arange(n_emb, n_emb + n_explicit)
+        ratio = coef[j] ** 2 * 2 * lam[j]
+        ratio[rows[:, j].var(axis=0) <= MIN_COLUMN_VAR] = 0.0
+        cols = [f"x{k}" for k in np.argsort(-ratio, kind="stable")[:ARD_COLUMNS] if ratio[k] > 0]
+        groups = groups + cols  # the group scales stay where the group search put them
+        pos = search({**pos, **{g: 0 for g in cols}}, cols)
     key = tuple(sorted(pos.items()))
     return scales_at(pos), memo[key][1][:n_cols], memo[key][0]
 
