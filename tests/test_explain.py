@@ -174,7 +174,12 @@ def test_evidence_settings_are_recorded_and_isotropic_matches_the_old_objective(
     x = _world()
     pairs = _votes(x, -x[:, EMB + MEAT], 30)
     res = train_reward_model(pairs, "e", FEATURE_SPEC, TrainConfig(members=1, val_split=0))
-    assert set(res.metrics["prior_scales"]) == {"explicit", "embedding", "offsets"}  # offsets: item_var, as set
+    scales = res.metrics["prior_scales"]  # offsets: item_var, as set; x<j>: the ard factor of taste column j
+    assert {"explicit", "embedding", "offsets"} <= set(scales)
+    extra = set(scales) - {"explicit", "embedding", "offsets"}
+    assert extra and all(k[0] == "x" and 0 <= int(k[1:]) < len(FEATURE_NAMES) for k in extra)
+    ev = train_reward_model(pairs, "e", FEATURE_SPEC, TrainConfig(members=1, val_split=0, prior_shape="evidence"))
+    assert set(ev.metrics["prior_scales"]) == {"explicit", "embedding", "offsets"}
     iso = train_reward_model(pairs, "e", FEATURE_SPEC, TrainConfig(members=1, val_split=0, prior_shape="isotropic"))
     assert iso.metrics["prior_scales"] is None
     with pytest.raises(ValueError, match="prior_shape"):

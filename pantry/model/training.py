@@ -100,7 +100,7 @@ class TrainConfig:
     refit: bool = field(default=True, metadata=_option(
         "Refit on all votes", "the final model also learns from the validation votes, so no vote "
         "is wasted"))
-    prior_shape: str = field(default="evidence", metadata=_option(
+    prior_shape: str = field(default="ard", metadata=_option(
         "Prior shape", "evidence: a prior variance per feature group (taste features, embedding, "
         "the crowd's score) chosen by each fit's marginal likelihood, so the model moves where "
         "this person's votes say people differ; ard: the same, and each taste feature's own "
