@@ -75,7 +75,7 @@ def _option(label: str, help: str, minimum: float | None = None, maximum: float 
     return {"label": label, "help": help, "minimum": minimum, "maximum": maximum, "choices": tuple(choices)}
 
 
-PRIOR_SHAPES = ("evidence", "isotropic")
+PRIOR_SHAPES = ("evidence", "ard", "isotropic")
 
 
 @dataclass
@@ -100,10 +100,12 @@ class TrainConfig:
     refit: bool = field(default=True, metadata=_option(
         "Refit on all votes", "the final model also learns from the validation votes, so no vote "
         "is wasted"))
-    prior_shape: str = field(default="evidence", metadata=_option(
+    prior_shape: str = field(default="ard", metadata=_option(
         "Prior shape", "evidence: a prior variance per feature group (taste features, embedding, "
         "the crowd's score) chosen by each fit's marginal likelihood, so the model moves where "
-        "this person's votes say people differ; isotropic: one L2 pull on every weight",
+        "this person's votes say people differ; ard: the same, and each taste feature's own "
+        "factor on its group's share, so one feature the votes follow widens alone; isotropic: "
+        "one L2 pull on every weight",
         choices=PRIOR_SHAPES))
     item_var: float = field(default=10.0, metadata=_option(
         "Offset variance", "prior variance of a per-recipe offset for recipes this profile rated "
@@ -487,6 +489,7 @@ TAU_STEPS = tuple(range(-4, 5))  # scale = start * 4**step: 1/256 .. 256 times t
 CROWD_VAR = 1.0
 TAU_SPREAD = float(np.log(4.0))  # sd of log tau_g^2 (hyperprior): one step costs as much as 1/2 nat of evidence
 MIN_COLUMN_VAR = 1e-3  # a column that barely varies over the fit's recipes: its scale is floored
+ARD_COLUMNS = 6  # prior shape "ard": the taste columns given their own factor (see choose_prior_scales)
 
 
 def group_precision(rows: np.ndarray, n_explicit: int, scales: Mapping[str, float], crowd: bool) -> np.ndarray:
@@ -550,7 +553,7 @@ def isotropic_scales(rows: np.ndarray, n_explicit: int, crowd: bool, l2: float) 
 
 def choose_prior_scales(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.ndarray, d0: np.ndarray,
                         margin: np.ndarray, n_explicit: int, crowd: bool, l2: float = 1.0,
-                        item_var: float = 0.0) -> tuple[dict, np.ndarray, float]:
+                        item_var: float = 0.0, per_feature: bool = False) -> tuple[dict, np.ndarray, float]:
     """(scales, precision, log evidence): the group variances tau_g^2 = start_g * 4**step
     (`TAU_STEPS`, start from `isotropic_scales(l2)`) that maximise the Laplace evidence plus
     the log-normal hyperprior, by coordinate search from the start (one group at a time,
@@ -560,6 +563,12 @@ def choose_prior_scales(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.
     row (a third group, "offsets", searched the same way from 1 / (2 l2)): what a person says
     about one recipe only is then explained by that recipe's offset, not by widening the
     embedding's scale until content memorises it (which does not carry to new recipes).
+    With `per_feature` (prior shape "ard") each taste column that varies also gets its own
+    factor 4**step on its share of the group's variance, searched the same way under the same
+    hyperprior (keys "x<j>", j its index among the taste columns): one feature the votes follow
+    can then widen without widening every other taste column with it. Only the ARD_COLUMNS
+    columns whose weight at the group search's optimum is largest against its prior sd are
+    searched (the others cannot gain evidence by widening; see the code).
     The returned precision covers the columns of `rows` only."""
     start = isotropic_scales(rows, n_explicit, crowd, l2)
     n_cols = rows.shape[1]
@@ -573,40 +582,60 @@ def choose_prior_scales(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.
     groups = [g for g in ("explicit", "embedding") if (n_explicit if g == "explicit" else
                                                         n_cols - n_explicit - crowd) > 0] + (
         [])  # the offsets' variance stays item_var (searching it too was measured: worse on unseen)
-    memo: dict[tuple, tuple[float, np.ndarray]] = {}
+    n_emb = n_cols - n_explicit - crowd
+    memo: dict[tuple, tuple[float, np.ndarray, np.ndarray]] = {}
     last = [None]
 
     def scales_at(p: dict) -> dict:
-        return {**start, **{g: start[g] * 4.0 ** p[g] for g in p}}
+        return {**start, **{g: (start[g] if g in start else 1.0) * 4.0 ** p[g] for g in p}}
 
     def ev(p: dict) -> float:
         key = tuple(sorted(p.items()))
         if key not in memo:
             sc = scales_at(p)
             lam = group_precision(rows[:, :n_cols], n_explicit, sc, crowd)
+            for g, v in sc.items():
+                if g.startswith("x"):
+                    lam[n_emb + int(g[1:])] /= v
             if item_var > 0:
                 lam = np.concatenate([lam, np.full(rows.shape[1] - n_cols, 1.0 / (2 * sc["offsets"]))])
             fit = fit_bradley_terry(rows, ia, ib, y, lam, d0, margin, start=last[0])
             last[0] = fit.coef
-            memo[key] = (log_evidence(rows, ia, ib, y, lam, fit, d0, margin), lam)
+            memo[key] = (log_evidence(rows, ia, ib, y, lam, fit, d0, margin), lam, fit.coef)
         return memo[key][0]
 
     def penalised(p: dict) -> float:  # the log-normal hyperprior on each group's scale
         return ev(p) - sum((p[g] * np.log(4.0) / TAU_SPREAD) ** 2 / 2 for g in groups)
 
-    best = penalised(pos)
-    improved = True
-    while improved:
-        improved = False
-        for g in groups:
-            for step in (1, -1):
-                while TAU_STEPS[0] <= pos[g] + step <= TAU_STEPS[-1]:
-                    cand = {**pos, g: pos[g] + step}
-                    e = penalised(cand)
-                    if e > best + 1e-9:
-                        best, pos, improved = e, cand, True
-                    else:
-                        break
+    def search(pos: dict, over: list[str]) -> dict:
+        best = penalised(pos)
+        improved = True
+        while improved:
+            improved = False
+            for g in over:
+                for step in (1, -1):
+                    while TAU_STEPS[0] <= pos[g] + step <= TAU_STEPS[-1]:
+                        cand = {**pos, g: pos[g] + step}
+                        e = penalised(cand)
+                        if e > best + 1e-9:
+                            best, pos, improved = e, cand, True
+                        else:
+                            break
+        return pos
+
+    pos = search(pos, groups)
+    if per_feature and n_explicit and len(rows) > 1:
+        # ARD on the taste columns whose MAP weight is largest against its prior sd: the
+        # evidence's slope in a column's log variance s_j is ((w_j^2 + Sigma_jj) / s_j - 1) / 2
+        # with Sigma_jj <= s_j, so a column with a small w_j^2 / s_j has nothing to gain by
+        # widening; searching only the top ARD_COLUMNS keeps the fit a few times the group search
+        _, lam, coef = memo[tuple(sorted(pos.items()))]
+        j = np.arange(n_emb, n_emb + n_explicit)
+        ratio = coef[j] ** 2 * 2 * lam[j]
+        ratio[rows[:, j].var(axis=0) <= MIN_COLUMN_VAR] = 0.0
+        cols = [f"x{k}" for k in np.argsort(-ratio, kind="stable")[:ARD_COLUMNS] if ratio[k] > 0]
+        groups = groups + cols  # the group scales stay where the group search put them
+        pos = search({**pos, **{g: 0 for g in cols}}, cols)
     key = tuple(sorted(pos.items()))
     return scales_at(pos), memo[key][1][:n_cols], memo[key][0]
 
@@ -634,7 +663,7 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
     prior_rows = _member_content_scores(base, rows) if len(rows) else np.zeros(0)
     d0 = prior_rows[ia] - prior_rows[ib]
     w0 = np.asarray(base["linear.weight"], np.float32)[0].copy()
-    evidence = cfg.prior_shape == "evidence"
+    evidence = cfg.prior_shape in ("evidence", "ard")
     crowd = evidence and "up.weight" not in base  # a linear prior: its score is one more column
     fit_rows = np.column_stack([rows, prior_rows]) if crowd else rows
     history: list[EpochStats] = []
@@ -665,7 +694,8 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
             precision = prior_choice["precision"]
         elif len(rows):
             scales, precision, ev = choose_prior_scales(fit_rows, ia, ib, y, d0, m, n_explicit, crowd, cfg.l2,
-                                                        cfg.item_var if item_ids else 0.0)
+                                                        cfg.item_var if item_ids else 0.0,
+                                                        per_feature=cfg.prior_shape == "ard")
             if prior_choice is not None:
                 prior_choice.update({"precision": precision, "scales": scales, "log_evidence": ev})
         else:

@@ -119,6 +119,29 @@ def test_evidence_gives_taste_features_room_when_the_votes_follow_them():
     assert follows["explicit"] > random_votes["explicit"]
 
 
+def test_ard_gives_the_one_feature_the_votes_follow_its_own_room():
+    """Per-feature scales (prior_shape "ard"): when every taste column varies but the votes follow
+    one of them, that column's scale widens on its own (the group's shared scale would have to
+    widen all of them, which the evidence penalises), and the taste is learned at least as well."""
+    rng = np.random.default_rng(7)
+    x = _world(200)
+    x[:, EMB:] = rng.random((200, len(FEATURE_NAMES))) < 0.5  # every taste column varies
+    utility = -3.0 * x[:, EMB + MEAT]
+    prior = heuristic_model("e", EMB)
+    accs, widened = {}, []
+    for shape in ("ard", "evidence"):
+        accs[shape] = []
+        for s in range(4):
+            res = train_reward_model(_votes(x, utility, 20, seed=s, noise=0.5), "e", FEATURE_SPEC,
+                                     TrainConfig(members=1, val_split=0, prior_shape=shape), prior=prior)
+            accs[shape].append(_accuracy(res.model.score(x)[0], utility))
+            if shape == "ard":
+                sc = res.metrics["prior_scales"]
+                widened.append(sc[f"x{MEAT}"] > max(v for k, v in sc.items() if k.startswith("x") and k != f"x{MEAT}"))
+    assert sum(widened) >= 3
+    assert np.mean(accs["ard"]) >= np.mean(accs["evidence"]) and np.mean(accs["ard"]) > 0.8
+
+
 def test_a_person_can_go_against_the_crowd():
     """The prior's score is one more column with its own coefficient: a person whose taste is
     the opposite of the crowd's is learned (the crowd's score is turned around), not stuck near it."""
@@ -151,7 +174,12 @@ def test_evidence_settings_are_recorded_and_isotropic_matches_the_old_objective(
     x = _world()
     pairs = _votes(x, -x[:, EMB + MEAT], 30)
     res = train_reward_model(pairs, "e", FEATURE_SPEC, TrainConfig(members=1, val_split=0))
-    assert set(res.metrics["prior_scales"]) == {"explicit", "embedding", "offsets"}  # offsets: item_var, as set
+    scales = res.metrics["prior_scales"]  # offsets: item_var, as set; x<j>: the ard factor of taste column j
+    assert {"explicit", "embedding", "offsets"} <= set(scales)
+    extra = set(scales) - {"explicit", "embedding", "offsets"}
+    assert extra and all(k[0] == "x" and 0 <= int(k[1:]) < len(FEATURE_NAMES) for k in extra)
+    ev = train_reward_model(pairs, "e", FEATURE_SPEC, TrainConfig(members=1, val_split=0, prior_shape="evidence"))
+    assert set(ev.metrics["prior_scales"]) == {"explicit", "embedding", "offsets"}
     iso = train_reward_model(pairs, "e", FEATURE_SPEC, TrainConfig(members=1, val_split=0, prior_shape="isotropic"))
     assert iso.metrics["prior_scales"] is None
     with pytest.raises(ValueError, match="prior_shape"):

@@ -179,7 +179,7 @@ def test_every_train_option_has_a_control_with_its_limits(app_home):
         assert widget.value == o.default and widget.label == o.label, o.name
         if o.kind in ("int", "float") and o.maximum is not None:
             assert widget.max == o.maximum and widget.min == o.minimum, o.name
-        if o.kind == "choice":  # the prior shape: evidence (default) or isotropic
+        if o.kind == "choice":  # the prior shape: evidence, ard (default) or isotropic
             assert list(widget.options) == list(o.choices), o.name
 
 
