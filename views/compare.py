@@ -567,6 +567,9 @@ if user is None:
 else:
     st.html(CARD_CSS + ROUND_CSS)
     st.title("Compare recipes", anchor=False)
+    # the household choice: one recipe for several profiles (its own page; always drawn, same place)
+    st.page_link("views/household.py", label="Cooking for several people? Rank for the household",
+                 icon=":material/groups:")
     if st.session_state.get("_matchup_for") != user:  # a pair belongs to the profile it was made for
         for key in ("matchup", "revealed", "round_info"):
             st.session_state.pop(key, None)

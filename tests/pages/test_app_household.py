@@ -75,3 +75,13 @@ def test_the_household_page_ranks_for_the_group_and_votes_for_it_or_one_member(a
     assert_ok(at)
     mine = store.votes("ben")
     assert len(mine) == 2 and mine[-1].group_id is None and mine[-1].outcome == "b"
+
+
+def test_compare_offers_the_household_choice(app_home):
+    """Issue 22: the Household choice is reachable from Compare (a link to the household page)."""
+    from tests.helpers import open_app, store_at
+
+    store_at(app_home).ensure_user("ana")
+    at = open_app("ana")
+    links = [e.proto for e in at.get("page_link")]
+    assert any(link.page == "group" or "household" in link.label.lower() for link in links), links
