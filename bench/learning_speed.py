@@ -159,6 +159,16 @@ def accuracy(scores: np.ndarray, util: np.ndarray, seed: int) -> float:
     return float(np.mean(signed > 0))
 
 
+def sharpened(rater, sharp: float):
+    """`rater` with its weights times `sharp`: a more decisive person (Bradley-Terry votes on
+    larger utility gaps), for checking the model against the oracle where votes carry more."""
+    from pantry.evaluation.crowd import Rater
+
+    if sharp == 1 or not isinstance(rater, Rater):
+        return rater
+    return Rater(rater.name, tuple(w * sharp for w in rater.weights), rater.flip)
+
+
 def test_raters(seed: int):
     """The raters measured: the `synth` personas and six crowd raters (two flip 10%)."""
     from pantry.evaluation.crowd import make_rater
@@ -174,7 +184,8 @@ def test_raters(seed: int):
     return list(persona_names()) + crowd
 
 
-def run(seeds, n_rounds: int, n_test: int, cache_path: Path, raters_filter=None, verbose=True, settings=None):
+def run(seeds, n_rounds: int, n_test: int, cache_path: Path, raters_filter=None, verbose=True, settings=None,
+        sharp: float = 1.0):
     from pantry.evaluation.crowd import make_crowd, oracle_scores, taste_facts
     from pantry.model.embedding import Embedder
     from pantry.model.features import FEATURE_SPEC
@@ -193,12 +204,12 @@ def run(seeds, n_rounds: int, n_test: int, cache_path: Path, raters_filter=None,
         rounds, (test, xt) = build_world(seed, n_rounds, n_test, embedder)
         cache.save()
         heur = heuristic_model(name, embedder.dim)
-        crowd = make_crowd(CROWD, seed=1000 + seed)
+        crowd = [sharpened(c, sharp) for c in make_crowd(CROWD, seed=1000 + seed)]
         crowd_votes = [v for k, c in enumerate(crowd) for v in cast_votes(c, rounds, CROWD_VOTES, heur, seed * 100 + k)]
         population = train_reward_model(to_pairs(crowd_votes, rounds, with_ids=False), name, FEATURE_SPEC,
                                         pop_cfg, prior=heur).model
         facts_t = np.stack([taste_facts(r) for r in test])
-        raters = [r for r in test_raters(seed)
+        raters = [sharpened(r, sharp) for r in test_raters(seed)
                   if raters_filter is None or getattr(r, "name", r) in raters_filter]
         if verbose:
             print(f"seed {seed}: {len(rounds)} rounds, {len(test)} test recipes, crowd of {CROWD} "
@@ -250,6 +261,8 @@ def main(argv=None) -> int:
     ap.add_argument("--raters", nargs="*", default=None, help="only these raters (names)")
     ap.add_argument("--quick", action="store_true", help="1 seed, 100 rounds, 200 test recipes")
     ap.add_argument("--out", default=str(ROOT / "bench" / "out"))
+    ap.add_argument("--sharp", type=float, default=1.0,
+                    help="multiply the simulated raters' taste weights (more decisive votes; personas unchanged)")
     ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
                     help="personal TrainConfig settings to try (e.g. prior_shape=isotropic l2=1)")
     args = ap.parse_args(argv)
@@ -262,7 +275,7 @@ def main(argv=None) -> int:
     t = time.perf_counter()
     results, fit_seconds = run(range(args.seed, args.seed + args.seeds), args.rounds, args.test,
                                out / "learning_speed_embeddings.npz", args.raters,
-                               settings=settings)
+                               settings=settings, sharp=args.sharp)
     s = summary(results)
     rows = []
     for (cond, n), m in s.items():
