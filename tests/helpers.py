@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from pathlib import Path
+
+import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -72,3 +75,24 @@ def seed_votes(store, user: str, n: int = 12, seed: int = 0) -> list:
         votes.append(Vote(user=user, a=a.id, b=b.id, outcome=outcome, left="a" if k % 2 else "b"))
     store.add_votes(votes)
     return recipes
+
+
+class HashEmbedder:
+    """Deterministic unit vectors from each text's hash; same interface as `Embedder` (for tests
+    of the HTTP layer and the store, where what is under test is not the embedding)."""
+
+    def __init__(self, name: str, dim: int = 384):
+        self.name, self.dim, self.cache = name, dim, None
+
+    def encode(self, texts, on_progress=None, **_):
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            seed = int.from_bytes(hashlib.sha256(t.encode("utf-8", "surrogatepass")).digest()[:8], "little")
+            v = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
+            out[i] = v / np.linalg.norm(v)
+        if on_progress:
+            on_progress(len(texts), len(texts), "embedded")
+        return out
+
+    def token_counts(self, texts):
+        return np.array([len(t.split()) for t in texts])

@@ -33,7 +33,7 @@ from pantry.domain.votes import Vote
 from pantry.lab import Lab
 from pantry.settings import Settings
 from pantry.storage.store import RecipeConflict, Store
-from tests.helpers import REPO
+from tests.helpers import REPO, HashEmbedder  # HashEmbedder: the HTTP layer is under test, not embeddings
 
 PANTRY = "eggs, rice, spinach, onion, tomato, garlic"
 ADMIN = "admin-secret-token-19"
@@ -45,23 +45,6 @@ def make_recipe(i: int):
     return recipe_from_dict({"title": f"Dish {i}", "ingredients": [f"{i} eggs", "rice"],
                              "steps": ["Cook.", f"Serve {i}."], "minutes": 10 + i})
 
-
-class HashEmbedder:
-    """Deterministic unit vectors from each text's hash (the HTTP layer is under test, not embeddings)."""
-
-    def __init__(self, name: str, dim: int = 384):
-        self.name, self.dim, self.cache = name, dim, None
-
-    def encode(self, texts, on_progress=None, **_):
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, t in enumerate(texts):
-            seed = int.from_bytes(hashlib.sha256(t.encode("utf-8", "surrogatepass")).digest()[:8], "little")
-            v = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
-            out[i] = v / np.linalg.norm(v)
-        return out
-
-    def token_counts(self, texts):
-        return np.array([len(t.split()) for t in texts])
 
 
 def _settings(mp, home, **env) -> Settings:

@@ -27,27 +27,9 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 FUZZ_EXAMPLES = 60  # per operation and mode; the explicit cases below cover what a random search finds late
+from tests.helpers import HashEmbedder
+
 SEEN: dict[str, int] = {}
-
-
-class HashEmbedder:
-    """Deterministic unit vectors from each text's hash; same interface as `Embedder`."""
-
-    def __init__(self, name: str, dim: int = 384):
-        self.name, self.dim, self.cache = name, dim, None
-
-    def encode(self, texts, on_progress=None, **_):
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, t in enumerate(texts):
-            seed = int.from_bytes(hashlib.sha256(t.encode("utf-8", "surrogatepass")).digest()[:8], "little")
-            v = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
-            out[i] = v / np.linalg.norm(v)
-        if on_progress:
-            on_progress(len(texts), len(texts), "embedded")
-        return out
-
-    def token_counts(self, texts):
-        return np.array([len(t.split()) for t in texts])
 
 
 @pytest.fixture(scope="module")
