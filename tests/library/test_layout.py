@@ -94,6 +94,14 @@ def test_generators_modules_form_no_import_cycle():
     assert _import_cycles("generators") == []
 
 
+def test_model_modules_form_no_import_cycle():
+    """Training is split by job (settings, pairs, solver, prior shape, cross-validation) under
+    `pantry.model.training`, which re-exports them: each imports only the ones below it."""
+    assert {"train_config", "pairs", "solver", "prior_shape", "cross_validation"} <= {
+        p.stem for p in (LIBRARY / "model").glob("*.py")}
+    assert _import_cycles("model") == []
+
+
 def test_the_postgresql_store_differs_only_by_its_backend():
     """PostgreSQL is a backend the store is built on (composition), not a subclass overriding
     the store's methods: `PostgresStore` only chooses the backend."""
