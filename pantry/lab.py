@@ -378,10 +378,11 @@ class Lab:
                                activated=activate)
             return out, setup, None
         prior, prior_desc = self._prior(user, setup, cfg, progress.phase("population prior"))
-        pairs = setup.personal
-        from pantry.evaluation.consistency import profile_consistency, tempered_config
+        from pantry.evaluation.consistency import profile_consistency
         rater = profile_consistency(self.store, user)
-        fit_cfg = tempered_config(cfg, rater.weight)  # a noisy rater moves the model less per vote
+        if rater.weight < 1:  # a noisy rater moves the model less per vote: each counts `weight`
+            setup.personal = replace(setup.personal, weight=np.full(len(setup.personal), float(rater.weight)))
+        pairs, fit_cfg = setup.personal, cfg
         cv = None
         if cv_folds and _training().usable_folds(pairs, cv_folds):
             fold_cb = progress.phase("cross-validation, new settings")
@@ -462,9 +463,7 @@ class Lab:
             if old is not None and old.to_dict() == cfg.to_dict():
                 current, basis = outcome.cv, "settings"  # same procedure, same folds: same figure
                 cb(outcome.cv.folds, outcome.cv.folds, outcome.cv)
-            elif old is not None:
-                from pantry.evaluation.consistency import tempered_config
-                old = tempered_config(old, outcome.metrics.get("rater_weight", 1.0))  # as the new side: same rater
+            elif old is not None:  # on the same (rater-weighted) votes as the new side
                 current = _training().cross_validate(setup.personal, _training().settings_fit(self.embedder_name, FEATURE_SPEC, old, prior),
                                          folds, cfg.seed, cb)
                 basis = "settings"

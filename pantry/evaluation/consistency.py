@@ -23,8 +23,9 @@ probability e carries (1 - 2e)^2 of the information of a clean one about a score
 near 0, which is 2a - 1 for a self-agreement a. That is the weight of each of the person's
 votes in the Bradley-Terry likelihood (a person at 60% self-agreement: 0.2; at 95%: 0.9),
 taken at the interval's low end of e so a model is only tempered by noise the data show.
-Weighting every vote by w is the same fit as dividing the L2 pull and the offset precision
-by w, so `tempered_config` applies it through `TrainConfig` with the trainer unchanged.
+`Lab.train` gives the person's pairs that weight (`Pairs.weight`), which the solver and the
+evidence search for the prior's shape use; `tempered_config` (dividing the L2 pull and the
+offset precision by w) is the same fit for the isotropic prior only.
 
 Repeats and triads leave out household votes (`group_id`): those are a group's choice.
 What it may import: see `pantry.evaluation` (domain, model; nothing of the UI).
@@ -311,10 +312,9 @@ def profile_consistency(store, user: str) -> Consistency:
 
 
 def rater_config(store, user: str, cfg):
-    """(`cfg` tempered by the profile's weight, the weight): what a personal fit for `user`
-    would train with so that a noisy rater moves the model less per vote. `Lab.train` does
-    the same (keeping the other figures for the version's metrics): it fits the personal
-    model with the first and records the user's own `cfg` and the weight."""
+    """(`cfg` tempered by the profile's weight, the weight): the isotropic-prior equivalent of
+    weighting each of `user`'s votes (`Lab.train` weights the pairs themselves, `Pairs.weight`,
+    which holds for every prior shape)."""
     weight = profile_consistency(store, user).weight
     return tempered_config(cfg, weight), weight
 

@@ -27,6 +27,9 @@ class Pairs:
     # hashing every row's bytes; None: found from the rows themselves
     row_a: np.ndarray | None = None
     row_b: np.ndarray | None = None
+    # each vote's weight in the likelihood (a rater's noise: `pantry.evaluation.consistency`);
+    # None: every vote counts 1
+    weight: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.y)
@@ -36,7 +39,8 @@ class Pairs:
                      None if self.ids_a is None else self.ids_a[idx],
                      None if self.ids_b is None else self.ids_b[idx],
                      None if self.row_a is None else self.row_a[idx],
-                     None if self.row_b is None else self.row_b[idx])
+                     None if self.row_b is None else self.row_b[idx],
+                     None if self.weight is None else self.weight[idx])
 
     def item_index(self, item_ids: Sequence[str]) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Offset indices of each side (-1 for recipes without an offset), or Nones."""

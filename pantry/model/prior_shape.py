@@ -61,7 +61,7 @@ def group_precision(rows: np.ndarray, n_explicit: int, scales: Mapping[str, floa
 
 
 def log_evidence(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.ndarray, precision: np.ndarray,
-                 fit: BTFit, d0: np.ndarray, margin: np.ndarray) -> float:
+                 fit: BTFit, d0: np.ndarray, margin: np.ndarray, weight: np.ndarray | None = None) -> float:
     """Laplace approximation of the log marginal likelihood of the pairs under the prior
     N(0, diag(1 / (2 precision))) at the MAP `fit`: -objective - 1/2 log|I + prior cov. x data Hessian|
     (through an R x R determinant when there are fewer distinct rows R than columns)."""
@@ -71,7 +71,8 @@ def log_evidence(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.ndarray
     s = rows @ c
     d = d0 + s[ia] - s[ib]
     pa, pb = expit(margin - d), expit(d + margin)
-    h = y * pa * (1 - pa) + (1 - y) * pb * (1 - pb)
+    w = np.ones(len(y)) if weight is None else np.asarray(weight, np.float64)
+    h = w * (y * pa * (1 - pa) + (1 - y) * pb * (1 - pb))
     R = rows.shape[0]
     lap = np.zeros((R, R))
     np.add.at(lap, (ia, ia), h)
@@ -84,7 +85,7 @@ def log_evidence(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.ndarray
     else:
         scaled = rows * np.sqrt(inv_a)
         _, logdet = np.linalg.slogdet(np.eye(rows.shape[1]) + scaled.T @ lap @ scaled)
-    obj = float(np.sum(bt_loss(d, y, margin)) + np.sum(precision * c * c))
+    obj = float(np.sum(w * bt_loss(d, y, margin)) + np.sum(precision * c * c))
     return -obj - 0.5 * float(logdet)
 
 
@@ -102,7 +103,8 @@ def isotropic_scales(rows: np.ndarray, n_explicit: int, crowd: bool, l2: float) 
 
 def choose_prior_scales(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.ndarray, d0: np.ndarray,
                         margin: np.ndarray, n_explicit: int, crowd: bool, l2: float = 1.0,
-                        item_var: float = 0.0, per_feature: bool = False) -> tuple[dict, np.ndarray, float]:
+                        item_var: float = 0.0, per_feature: bool = False,
+                        weight: np.ndarray | None = None) -> tuple[dict, np.ndarray, float]:
     """(scales, precision, log evidence): the group variances tau_g^2 = start_g * 4**step
     (`TAU_STEPS`, start from `isotropic_scales(l2)`) that maximise the Laplace evidence plus
     the log-normal hyperprior, by coordinate search from the start (one group at a time,
@@ -148,9 +150,9 @@ def choose_prior_scales(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.
                     lam[n_emb + int(g[1:])] /= v
             if item_var > 0:
                 lam = np.concatenate([lam, np.full(rows.shape[1] - n_cols, 1.0 / (2 * sc["offsets"]))])
-            fit = fit_bradley_terry(rows, ia, ib, y, lam, d0, margin, start=last[0])
+            fit = fit_bradley_terry(rows, ia, ib, y, lam, d0, margin, weight, start=last[0])
             last[0] = fit.coef
-            memo[key] = (log_evidence(rows, ia, ib, y, lam, fit, d0, margin), lam, fit.coef)
+            memo[key] = (log_evidence(rows, ia, ib, y, lam, fit, d0, margin, weight), lam, fit.coef)
         return memo[key][0]
 
     def penalised(p: dict) -> float:  # the log-normal hyperprior on each group's scale

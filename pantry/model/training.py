@@ -127,6 +127,9 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
     stage 1, from iteration 0 (the prior's weights).
     """
     y, m = pairs.y.astype(np.float64), pairs.margin.astype(np.float64)
+    boot = weight  # a bootstrap member's resample counts (None for member 0)
+    if pairs.weight is not None:  # a rater's noise: each vote counts this much in the likelihood
+        weight = pairs.weight if weight is None else weight * pairs.weight
     rows, ia, ib = rows_ix if rows_ix is not None else pair_rows(pairs)
     prior_rows = _member_content_scores(base, rows) if len(rows) else np.zeros(0)
     d0 = prior_rows[ia] - prior_rows[ib]
@@ -163,7 +166,7 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
         elif len(rows):
             scales, precision, ev = choose_prior_scales(fit_rows, ia, ib, y, d0, m, n_explicit, crowd, cfg.l2,
                                                         cfg.item_var if item_ids else 0.0,
-                                                        per_feature=cfg.prior_shape == "ard")
+                                                        per_feature=cfg.prior_shape == "ard", weight=weight)
             if prior_choice is not None:
                 prior_choice.update({"precision": precision, "scales": scales, "log_evidence": ev})
         else:
@@ -177,7 +180,7 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
                             on_iter=record if (val is not None or on_epoch) else None, start=warm)
     state = {k: np.array(v, np.float32) for k, v in base.items()}
     coef = fit.coef
-    if crowd and prior_choice is not None and "coef" not in prior_choice and weight is None and val is None:
+    if crowd and prior_choice is not None and "coef" not in prior_choice and boot is None and val is None:
         prior_choice["coef"] = coef
     if crowd:  # (1 + c) * prior + delta, folded into one linear head
         c = float(coef[-1])

@@ -194,3 +194,25 @@ def test_few_recipes_many_features_step_is_the_dense_newton_step():
     fast = fit_bradley_terry(rows, ia, ib, y, lam)
     dense = fit_bradley_terry(np.vstack([rows, np.zeros((60, 60))]), ia, ib, y, lam)
     assert fast.converged and np.allclose(fast.coef, dense.coef, atol=1e-9)
+
+
+@pytest.mark.parametrize("shape", ["isotropic", "evidence", "ard"])
+def test_a_votes_weight_is_a_likelihood_weight_in_the_fit_and_the_prior_search(shape):
+    """Pairs.weight (a rater's noise, issue 22) enters the likelihood everywhere, the evidence
+    search for the prior's shape included: weight 2 on every vote is exactly each vote twice,
+    and weight 0.3 moves a personal model less from its prior than weight 1."""
+    from dataclasses import replace
+
+    x, u, ia, ib, out = synthetic(n_votes=40, seed=3)
+    prior = train_reward_model(make_pairs(x[ia], x[ib], out), "e", "f", TrainConfig(seed=0, members=1)).model
+    cfg = TrainConfig(seed=0, members=1, val_split=0, prior_shape=shape)
+    mine = make_pairs(x[ia[:20]], x[ib[:20]], ["b" if o == "a" else "a" for o in out[:20]])
+    twice = make_pairs(x[np.r_[ia[:20], ia[:20]]], x[np.r_[ib[:20], ib[:20]]],
+                       ["b" if o == "a" else "a" for o in out[:20]] * 2)
+    doubled = train_reward_model(replace(mine, weight=np.full(20, 2.0)), "e", "f", cfg, prior=prior).model
+    repeated = train_reward_model(twice, "e", "f", cfg, prior=prior).model
+    np.testing.assert_allclose(doubled.parameters_vector(), repeated.parameters_vector(), rtol=1e-4, atol=1e-5)
+    dist = lambda m: np.linalg.norm(m.parameters_vector() - prior.parameters_vector())  # noqa: E731
+    light = train_reward_model(replace(mine, weight=np.full(20, 0.3)), "e", "f", cfg, prior=prior).model
+    full = train_reward_model(mine, "e", "f", cfg, prior=prior).model
+    assert dist(light) < dist(full)
