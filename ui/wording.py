@@ -1,7 +1,7 @@
 """Display names of the library's table columns and the votes table in words, in one place.
 
 The library returns tables keyed by field ids (`versions_table`: the stored metrics' keys;
-`retrain_comparison`: `CrossValidation`'s fields); the pages show them under these names and
+`retrain_comparison`: `CrossValidation`'s fields; `metrics_table`: its `METRIC_COLUMNS`); the pages show them under these names and
 give number formats by id, so a renamed heading never breaks a format. The votes table's
 "what was chosen" is worded here from the vote's own columns (`votes_in_words`).
 """
@@ -23,6 +23,15 @@ COLUMN_NAMES = {
     "cv_high": "95% high",
     "cv_pairs": "held-out votes",
     "cv_folds": "folds",
+    # metrics_table (Scores & diagnostics)
+    "distinct": "distinct scores",
+    "distinct_ratio": "distinct ratio",
+    "mode_share": "mode share",
+    "iqr": "IQR",
+    "mean_uncertainty": "mean uncertainty",
+    "in_sample_accuracy": "agreement with votes",
+    "in_sample_votes": "votes checked",
+    "ece": "ECE",
     # retrain_comparison
     "pairs": "held-out votes",
     "accuracy": "strict accuracy",

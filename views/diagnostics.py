@@ -21,6 +21,7 @@ from ui.cards import show_explanation
 from ui.common import current_profile, guarded
 from ui.charts import chart_title, fit_width
 from ui.tables import blank_missing
+from ui.wording import worded
 from ui.text import md
 from ui.resources import get_lab
 
@@ -118,7 +119,7 @@ def _accuracy_lines(table: pd.DataFrame) -> list[str]:
     for row in table.itertuples(index=False):
         rec = dict(zip(table.columns, row))
         label = rec["version"]
-        acc, low, high, n = rec["held-out accuracy"], rec["95% low"], rec["95% high"], rec["held-out votes"]
+        acc, low, high, n = rec["cv_accuracy"], rec["cv_low"], rec["cv_high"], rec["cv_pairs"]
         if label == HEURISTIC:
             how = f"on {n} decisive votes (it was fitted on none)"
         else:
@@ -227,9 +228,9 @@ with guarded("Diagnostics"):
     for line in _accuracy_lines(report.metrics):
         st.markdown(line)
     table = report.metrics.copy()
-    table.insert(table.columns.get_loc("95% low"), "held-out 95% CI",
-                 [_interval(lo, hi) for lo, hi in zip(table["95% low"], table["95% high"])])
-    table = table.drop(columns=["95% low", "95% high"])
+    table.insert(table.columns.get_loc("cv_low"), "held-out 95% CI",
+                 [_interval(lo, hi) for lo, hi in zip(table["cv_low"], table["cv_high"])])
+    table = worded(table.drop(columns=["cv_low", "cv_high"]))  # ids -> headings, here only
     three = ("distinct ratio", "mode share", "std", "IQR", "entropy", "mean uncertainty", "held-out accuracy",
              "tie rate", "ECE", "agreement with votes")
     shown = blank_missing(table, {c: "{:.3f}" for c in three})

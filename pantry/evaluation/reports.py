@@ -13,7 +13,6 @@ DataFrames or small dataclasses that the pages chart and show:
   interval, the in-sample agreement with the votes, alerts;
 - `human_position_bias`: how often the left card won;
 - `distance_table`: each probe recipe's distance to the model's training recipes;
-- `compare_models`: several models on the same held-out votes;
 - `versions_table` / `retrain_comparison`: the cross-validated accuracy of versions and of a Retrain;
 - `diagnostics_report`: the Scores & diagnostics page's whole analysis in one call (a version
   that cannot be loaded is left out and named in `DiagnosticsReport.skipped`).
@@ -268,22 +267,24 @@ def reliability(margins: pd.DataFrame, n_bins: int = 10) -> tuple[pd.DataFrame, 
     return pd.DataFrame(rows, columns=["version", "predicted", "observed", "count"]), eces
 
 
-METRIC_COLUMNS = ["version", "recipes", "distinct scores", "distinct ratio", "mode share", "std", "IQR",
-                  "entropy", "mean uncertainty", "held-out accuracy", "95% low", "95% high", "held-out votes",
-                  "agreement with votes", "votes checked", "tie rate"]
+# field ids; the page names them (ui.wording.COLUMN_NAMES)
+METRIC_COLUMNS = ["version", "recipes", "distinct", "distinct_ratio", "mode_share", "std", "iqr", "entropy",
+                  "mean_uncertainty", "cv_accuracy", "cv_low", "cv_high", "cv_pairs", "in_sample_accuracy",
+                  "in_sample_votes", "tie_rate"]
 
 
 def metrics_table(scores: pd.DataFrame, margins: pd.DataFrame,
                   held_out: Mapping[str, Mapping | None] | None = None) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """One row of collapse and accuracy metrics per version, and plain-language alerts per version.
 
-    Two accuracies with two names. "held-out accuracy" (with its 95% interval and "held-out
-    votes") is measured on votes the model was not fitted on: `held_out[label]` (a mapping
-    with accuracy, low, high, n, tie_rate: a version's cross-validated figure), or, for a
-    label not in `held_out` (a model fitted on no votes, like the heuristic), its agreement
-    with the votes in `margins`; None: no held-out figure (blank). "agreement with votes" is
-    the strict accuracy on the votes in `margins` whatever the model was fitted on (for a
-    trained version, mostly its own training votes: in-sample). Alerts use the held-out one.
+    Columns are field ids (`METRIC_COLUMNS`; the page names them). Two accuracies: `cv_accuracy`
+    (with `cv_low`, `cv_high`, `cv_pairs`) is measured on votes the model was not fitted on:
+    `held_out[label]` (a mapping with accuracy, low, high, n, tie_rate: a version's
+    cross-validated figure), or, for a label not in `held_out` (a model fitted on no votes, like
+    the heuristic), its agreement with the votes in `margins`; None: no held-out figure (NaN).
+    `in_sample_accuracy` (over `in_sample_votes`) is the strict accuracy on the votes in
+    `margins` whatever the model was fitted on (for a trained version, mostly its own training
+    votes). Alerts use the held-out one.
     """
     held_out = held_out or {}
     rows, alerts = [], {}
@@ -298,17 +299,17 @@ def metrics_table(scores: pd.DataFrame, margins: pd.DataFrame,
              if fitted_on_none and acc is not None and acc.n else None if fitted_on_none else held_out[label])
         alerts[label] = collapse_alerts(spread, acc if fitted_on_none else h)
         rows.append({
-            "version": label, "recipes": spread.n, "distinct scores": spread.distinct,
-            "distinct ratio": spread.distinct_ratio, "mode share": spread.mode_share,
-            "std": spread.std, "IQR": spread.iqr, "entropy": spread.entropy,
-            "mean uncertainty": float(g["uncertainty"].mean()),
-            "held-out accuracy": h["accuracy"] if h else math.nan,
-            "95% low": h["low"] if h else math.nan,
-            "95% high": h["high"] if h else math.nan,
-            "held-out votes": int(h["n"]) if h else 0,
-            "agreement with votes": acc.accuracy if acc else math.nan,
-            "votes checked": acc.n if acc else 0,
-            "tie rate": acc.tie_rate if acc else math.nan,
+            "version": label, "recipes": spread.n, "distinct": spread.distinct,
+            "distinct_ratio": spread.distinct_ratio, "mode_share": spread.mode_share,
+            "std": spread.std, "iqr": spread.iqr, "entropy": spread.entropy,
+            "mean_uncertainty": float(g["uncertainty"].mean()),
+            "cv_accuracy": h["accuracy"] if h else math.nan,
+            "cv_low": h["low"] if h else math.nan,
+            "cv_high": h["high"] if h else math.nan,
+            "cv_pairs": int(h["n"]) if h else 0,
+            "in_sample_accuracy": acc.accuracy if acc else math.nan,
+            "in_sample_votes": acc.n if acc else 0,
+            "tie_rate": acc.tie_rate if acc else math.nan,
         })
     return pd.DataFrame(rows, columns=METRIC_COLUMNS), alerts
 
@@ -340,26 +341,6 @@ def distance_table(lab, scores: pd.DataFrame, probe_emb: np.ndarray, train: Sequ
     out = scores.copy()
     out["distance"] = np.tile(dist, len(out) // n) if n else []
     return out
-
-
-def compare_models(models: Mapping[str, object], vf: VoteFeatures) -> pd.DataFrame:
-    """Strict accuracy (ties wrong), its Wilson interval, tie rate and mean margin per model."""
-    rows = []
-    for label, model in models.items():
-        if not vf.votes:
-            rows.append({"version": label, "decisive votes": 0, "strict accuracy": math.nan,
-                         "95% low": math.nan, "95% high": math.nan, "tie rate": math.nan, "mean margin": math.nan})
-            continue
-        sa, _ = model.score(vf.xa, vf.ids_a)
-        sb, _ = model.score(vf.xb, vf.ids_b)
-        acc = strict_pairwise_accuracy(sa, sb, vf.outcomes)
-        out = vf.outcomes
-        dec = (out == "a") | (out == "b")
-        margin = np.where(out == "a", sa - sb, sb - sa)[dec]
-        rows.append({"version": label, "decisive votes": acc.n, "strict accuracy": acc.accuracy,
-                     "95% low": acc.low if acc.n else math.nan, "95% high": acc.high if acc.n else math.nan,
-                     "tie rate": acc.tie_rate, "mean margin": float(margin.mean()) if len(margin) else math.nan})
-    return pd.DataFrame(rows)
 
 
 def version_label(v) -> str:
@@ -437,7 +418,7 @@ class DiagnosticsReport:
     models: list[str]  # labels: "heuristic", "v3", ...
     scores: pd.DataFrame  # score_table + distance to the nearest training recipe
     margins: pd.DataFrame  # vote_margins on the votes in scope (in-sample for trained versions)
-    metrics: pd.DataFrame  # metrics_table + ECE per version
+    metrics: pd.DataFrame  # metrics_table + ECE per version (column ece)
     alerts: dict[str, list[str]]  # per version label
     reliability: pd.DataFrame  # reliability-diagram bins
     held_out: HeldOut  # the votes checked: every usable vote in scope (`split` False)
@@ -514,7 +495,7 @@ def diagnostics_report(lab, versions: Sequence[int | str], source: str, user: st
           for label in models if label != HEURISTIC}
     metrics, alerts = metrics_table(scores, margins, cv)
     bins, eces = reliability(margins)
-    metrics["ECE"] = metrics["version"].map(eces).astype(float)
+    metrics["ece"] = metrics["version"].map(eces).astype(float)
     with_dist = distance_table(lab, scores, emb, training_recipes(lab, scope))
     return DiagnosticsReport(len(everything), len(recipes), list(models), with_dist, margins, metrics, alerts,
                              bins, held, bias, skipped, explanations)

@@ -89,7 +89,7 @@ def test_metrics_table_alerts_on_collapse_only():
     assert "50 of 50 recipes share one score: collapse" in alerts["flat"]
     assert not any("collapse" in a for a in alerts["spread"])
     assert list(table["version"]) == ["flat", "spread"]
-    assert table.set_index("version").loc["spread", "distinct ratio"] == 1.0
+    assert table.set_index("version").loc["spread", "distinct_ratio"] == 1.0  # field ids: the page names them
 
 
 def test_reliability_bins():
@@ -145,13 +145,18 @@ def test_metrics_table_names_the_held_out_and_the_in_sample_accuracy_apart():
     cv = {"v3": cv_figure({"cv_accuracy": 0.5, "cv_low": 0.3, "cv_high": 0.7, "cv_pairs": 26})}
     table, _ = metrics_table(scores, margins, cv)
     t = table.set_index("version")
-    assert t.loc["v3", "agreement with votes"] == 1.0  # in-sample: all 4 right
-    assert (t.loc["v3", "held-out accuracy"], t.loc["v3", "held-out votes"]) == (0.5, 26)
-    assert t.loc["heuristic", "held-out accuracy"] == t.loc["heuristic", "agreement with votes"] == 0.25
+    assert t.loc["v3", "in_sample_accuracy"] == 1.0  # in-sample: all 4 right
+    assert (t.loc["v3", "cv_accuracy"], t.loc["v3", "cv_pairs"]) == (0.5, 26)
+    assert t.loc["heuristic", "cv_accuracy"] == t.loc["heuristic", "in_sample_accuracy"] == 0.25
     assert cv_figure({"n_decisive": 9}) is None
     none, _ = metrics_table(scores, margins, {"v3": None})
-    assert none.set_index("version").loc["v3", "held-out accuracy"] != none.set_index("version").loc["v3",
-                                                                                                      "held-out accuracy"]
+    assert none.set_index("version").loc["v3", "cv_accuracy"] != none.set_index("version").loc["v3", "cv_accuracy"]
+    from pantry.evaluation.reports import METRIC_COLUMNS
+    from ui.wording import column_name
+
+    assert list(table.columns) == METRIC_COLUMNS  # ids, not headings
+    assert [column_name(c) for c in ("cv_accuracy", "in_sample_accuracy", "distinct_ratio")] == [
+        "held-out accuracy", "agreement with votes", "distinct ratio"]
 
 
 def test_reliability_is_seen_from_the_models_favourite():
