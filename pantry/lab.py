@@ -35,6 +35,7 @@ from pantry.base import ProgressFn
 from pantry.errors import ModelFileError, NotEnoughVotes, PantryError
 from pantry.model.features import FEATURE_NAMES, FEATURE_SPEC, RecipeFactsCache, feature_matrix
 from pantry.domain.recipes import Recipe
+from pantry.model.kinds import version_label
 from pantry.model.reward import RewardModel, heuristic_model, load_model
 from pantry.settings import Settings
 from pantry.domain.votes import DECISIVE, DEFAULT_STRENGTH, Vote
@@ -63,7 +64,7 @@ class ModelProblem:
     message: str  # the loader's message (`ModelFileError`/`ValueError`), first line
 
     def __str__(self) -> str:
-        return f"{self.kind} v{self.version_id}: {self.message}"
+        return f"{version_label(self.kind, self.version_id)}: {self.message}"
 
 
 @dataclass
@@ -77,7 +78,7 @@ class ModelChoice:
 
     @property
     def label(self) -> str:
-        return f"{self.kind} v{self.version_id}" if self.version_id else self.kind
+        return version_label(self.kind, self.version_id)
 
     @property
     def metrics(self) -> dict:

@@ -20,7 +20,7 @@ from pantry.errors import NotEnoughVotes, PantryError
 from pantry.lab import RetrainPreview
 from pantry.evaluation.reports import retrain_comparison, versions_table, votes_summary
 from pantry.domain.votes import VoteCounts
-from pantry.model.kinds import ComparisonBasis
+from pantry.model.kinds import ComparisonBasis, ModelKind, version_label
 from pantry.model.training import (CV_FOLDS, CrossValidation, EpochStats, TrainConfig, TrainOption,
                                    config_from, train_options)
 from ui.charts import chart_title, fit_width
@@ -185,7 +185,7 @@ def _acc_row(label: str, cv: CrossValidation | dict) -> dict:
 # ---------------------------------------------------------------- actions
 
 def _current_label(kind: str, version: int | None) -> str:
-    return f"current: {kind} v{version}" if version else f"current: {kind}"
+    return f"current: {version_label(kind, version)}"
 
 
 BASIS_TEXT = {
@@ -200,9 +200,9 @@ def _new_label(preview: RetrainPreview) -> str:
 
 
 def _candidates_text(preview: RetrainPreview) -> str:
-    text = f"personal v{preview.personal_version}"
+    text = version_label(ModelKind.PERSONAL, preview.personal_version)
     if preview.population_version:
-        text += f" and population v{preview.population_version}"
+        text += " and " + version_label(ModelKind.POPULATION, preview.population_version)
     return text
 
 
@@ -388,10 +388,11 @@ if preview and preview.user == user:
                "iterations and then stays level: that flat part means it has converged.")
     better = preview.new_at_least_as_good
     _outcome_in_words(preview, better)
-    pop_note = f" and population v{preview.population_version}" if preview.population_version else ""
-    st.caption(f"Not active yet: personal v{preview.personal_version}{pop_note}. Activate makes them active; "
+    st.caption(f"Not active yet: {_candidates_text(preview)}. Activate makes them active; "
                "keeping the current model changes nothing (the population model included).")
     a, b, _ = st.columns([2, 2, 4])
+    pop_note = (" and " + version_label(ModelKind.POPULATION, preview.population_version)
+                if preview.population_version else "")
     a.button(f"Activate v{preview.personal_version}{pop_note}", type="primary" if better else "secondary",
              on_click=_activate_candidates, args=(preview,), key="activate_new", icon=":material/check:")
     b.button("Keep the current model", type="primary" if better is False else "secondary", on_click=_keep,

@@ -17,7 +17,7 @@ from pantry.domain.votes import Vote
 from pantry.errors import GeneratorError, GeneratorUnavailable, InvalidInput, PantryError
 from pantry.generators import GenerationRequest
 from pantry.kitchen import read_pantry
-from pantry.model.kinds import ModelKind
+from pantry.model.kinds import ModelKind, version_label
 from pantry.lab import Lab, ModelChoice
 from pantry.settings import Settings
 
@@ -67,7 +67,7 @@ def vote_out(v: Vote) -> s.VoteOut:
 
 def model_out(version) -> s.ModelOut:
     kind = ModelKind.POPULATION if version.user is None else ModelKind.PERSONAL
-    return s.ModelOut(id=version.id, label=f"{kind} v{version.id}", profile=version.user, kind=kind.value,
+    return s.ModelOut(id=version.id, label=version_label(kind, version.id), profile=version.user, kind=kind.value,
                       created_at=version.created_at, embedder=version.embedder, active=version.active,
                       metrics=jsonable_encoder(version.metrics, custom_encoder={np.generic: lambda x: x.item()}))
 

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 
+from pantry.model.kinds import ModelKind, version_label
 from pantry.cli.common import (_fmt, _json_default, _lab, _model_choice, _no_nan, _print_table, _progress_log,
                                _progress_printer, _read_recipes, _store)
 
@@ -32,8 +33,8 @@ def cmd_train(args) -> int:
     out = lab.train(args.user, cfg, activate=activate, cv_folds=args.cv_folds,
                     train_population=not args.no_population, on_progress=_progress_printer(sys.stderr.isatty()))
     m = out.metrics
-    new = [f"population v{out.population_version}" if out.population_version else None,
-           f"personal v{out.personal_version}" if out.personal_version else None]
+    new = [version_label(ModelKind.POPULATION, out.population_version) if out.population_version else None,
+           version_label(ModelKind.PERSONAL, out.personal_version) if out.personal_version else None]
     new = [x for x in new if x]
     if args.json:
         print(json.dumps({"population_version": out.population_version, "personal_version": out.personal_version,
@@ -122,7 +123,6 @@ def cmd_models(args) -> int:
         _lab().activate([args.activate])
         print(json.dumps({"activated": args.activate}) if args.json else f"activated model v{args.activate}")
         return 0
-    from pantry.model.kinds import ModelKind
 
     store = _store()
     versions = store.model_versions(args.user)

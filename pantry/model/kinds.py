@@ -19,6 +19,12 @@ class ModelKind(StrEnum):
     HEURISTIC = "heuristic"
 
 
+def version_label(kind: str, version_id: int | None) -> str:
+    """The one way a model version is named in words and stored with a vote: "personal v3",
+    "population v2", or the kind alone ("heuristic") when there is no version."""
+    return f"{kind} v{version_id}" if version_id else str(kind)
+
+
 class ComparisonBasis(StrEnum):
     """How Retrain measured the current model (`RetrainPreview.current_basis`): its recorded
     training settings cross-validated on the same folds, scored as it is (fitted on none of

@@ -278,3 +278,20 @@ def test_the_evaluation_modules_import_each_other_without_a_cycle():
                 deps.add(node.module)
         graph[name] = deps
     graphlib.TopologicalSorter(graph).prepare()  # raises CycleError on a cycle
+
+
+def test_version_labels_are_built_in_one_place():
+    """ "personal v3" is written by `pantry.model.kinds.version_label` only (issue 21: labels
+    were built in four places that could drift)."""
+    import re
+
+    pattern = re.compile(r"(personal|population|\{kind\}|\{self\.kind\}) v\{")
+    offenders = []
+    for path in [*(REPO / "pantry").rglob("*.py"), *(REPO / "ui").rglob("*.py"), *(REPO / "views").rglob("*.py"),
+                 REPO / "app.py"]:
+        if path.name == "kinds.py":
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if pattern.search(line):
+                offenders.append(f"{path.relative_to(REPO)}:{n}: {line.strip()}")
+    assert not offenders, offenders
