@@ -302,7 +302,8 @@ def start_server(home: Path, log_path: Path, script: str = "app.py"):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "PANTRY_HOME": str(home), "PANTRY_GENERATOR": "offline"}
+    env = {**os.environ, "PANTRY_HOME": str(home), "PANTRY_GENERATOR": "offline", "HF_HUB_OFFLINE": "1",
+           "TRANSFORMERS_OFFLINE": "1"}
     log = open(log_path, "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true", "--server.address",

@@ -24,12 +24,10 @@ import argparse
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,43 +47,21 @@ ODD_PANTRY = "🥚🥚 eggs, <script>alert('x')</script>, <b>bold</b> spinach, �
 ODD_NAME = "<img src=x onerror=alert(1)>🍳 " + "x" * 10_000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def server(home: Path, log_path: Path):
-    """`streamlit run app.py` on a free loopback port with PANTRY_HOME=`home`; yields its URL."""
-    port = _free_port()
-    env = {**os.environ, "PANTRY_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "PANTRY_GENERATOR": "offline", "PANTRY_DEVICE": "cpu", "PYTHONPATH": str(ROOT)}
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",
-             "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
+    """`streamlit run app.py` with PANTRY_HOME=`home` (the benches' one starter,
+    `bench.compare_round.start_server`); yields its URL and stops it afterwards."""
+    from bench.compare_round import start_server
+
+    proc, url = start_server(home, log_path)
+    try:
+        yield url
+    finally:
+        proc.terminate()
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("streamlit did not start:\n" + log_path.read_text(errors="replace")[-3000:])
-                time.sleep(0.3)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def shot(page, name: str) -> None:
