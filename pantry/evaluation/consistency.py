@@ -311,14 +311,6 @@ def profile_consistency(store, user: str) -> Consistency:
     return consistency(store.votes(user), user)
 
 
-def rater_config(store, user: str, cfg):
-    """(`cfg` tempered by the profile's weight, the weight): the isotropic-prior equivalent of
-    weighting each of `user`'s votes (`Lab.train` weights the pairs themselves, `Pairs.weight`,
-    which holds for every prior shape)."""
-    weight = profile_consistency(store, user).weight
-    return tempered_config(cfg, weight), weight
-
-
 # ------------------------------------------------------------------------- simulated raters
 
 def flip_rater_votes(utility: np.ndarray, n_votes: int, flip: float, seed: int = 0,
@@ -384,5 +376,5 @@ def simulated_model_accuracy(flip: float, seed: int, dim: int = 16, n_items: int
 
 __all__ = ["DEFAULT_REPEAT_SHARE", "REPEAT_SHARE_PREF", "Consistency", "NoiseEstimate", "choose_repeat",
            "consistency", "estimate_noise", "flip_rater_votes", "likelihood_weight", "profile_consistency",
-           "rater_config", "repeat_pairs", "repeat_share", "simulated_model_accuracy", "swapped_left",
+           "repeat_pairs", "repeat_share", "simulated_model_accuracy", "swapped_left",
            "tempered_config", "triad_counts"]

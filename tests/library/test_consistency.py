@@ -225,22 +225,20 @@ def test_a_repeat_round_shows_a_judged_pair_swapped_and_its_vote_is_stored_as_a_
     assert off.repeat_of is None and (off.a.recipe.id, off.b.recipe.id) == (plain.a.recipe.id, plain.b.recipe.id)
 
 
-def test_rater_config_reads_the_stored_profile(tmp_path):
+def test_profile_consistency_reads_the_stored_profile(tmp_path):
     from dataclasses import replace
 
     from pantry.domain.recipes import recipe_from_dict
-    from pantry.model.training import TrainConfig
     from pantry.storage.store import Store
-    from pantry.evaluation.consistency import rater_config
+    from pantry.evaluation.consistency import profile_consistency
 
     store = Store(tmp_path / "db.sqlite3")
     store.add_recipes([recipe_from_dict({"id": f"r{k}", "title": f"Dish {k}", "ingredients": ["rice"]})
                        for k in range(60)])
     store.ensure_user("sim")
-    assert rater_config(store, "sim", TrainConfig()) == (TrainConfig(), 1.0)  # nothing known: unchanged
+    assert profile_consistency(store, "sim").weight == 1.0  # nothing known: every vote counts fully
     store.add_votes([replace(v, id=None, repeat_of=None) for v in flip_rater_votes(UTILITY, 600, 0.3, seed=1)])
-    cfg, weight = rater_config(store, "sim", TrainConfig())
-    assert weight < 0.8 and cfg.l2 == pytest.approx(1.0 / weight) and cfg.item_var == pytest.approx(10 * weight)
+    assert profile_consistency(store, "sim").weight < 0.8
 
 
 # --- through Lab.train: the personal fit uses the rater's weight ---------------------------------
