@@ -119,9 +119,10 @@ def rater_utility(rater):
     return lambda rs: rater.utility(np.stack([taste_facts(r) for r in rs]))
 
 
-def cast_votes(rater, rounds, n: int, model, seed: int):
+def cast_votes(rater, rounds, n: int, model, seed: int, design: bool = True):
     """`n` votes: (round index, i, j, outcome) on rounds drawn at random, the pair of each
-    picked by `pantry.compare.pick_pair` with `model`."""
+    picked by `pantry.compare.pick_pair` with `model` and the votes cast so far (as the app
+    passes them; `design=False`: the model alone)."""
     from pantry.compare import Duplicates, pick_pair
     from pantry.evaluation.crowd import Rater, vote
 
@@ -129,13 +130,17 @@ def cast_votes(rater, rounds, n: int, model, seed: int):
     nrng = np.random.default_rng(rng.randrange(1 << 30))
     util = rater_utility(rater)
     who = rater if isinstance(rater, Rater) else Rater(rater, (), 0.0)
-    out = []
+    from pantry.model.features import FEATURE_NAMES
+
+    out, history = [], []
     for _ in range(n):
         r = rng.randrange(len(rounds))
         _, rs, x = rounds[r]
-        i, j, _why = pick_pair(rs, x, model, nrng, duplicates=Duplicates())
+        past = np.array(history).reshape(-1, 2, len(FEATURE_NAMES)) if design else None
+        i, j, _why = pick_pair(rs, x, model, nrng, duplicates=Duplicates(), history=past)
         u = util([rs[i], rs[j]])
         out.append((r, i, j, vote(who, float(u[0]), float(u[1]), rng)))
+        history.append(np.stack([x[i, -len(FEATURE_NAMES):], x[j, -len(FEATURE_NAMES):]]))
     return out
 
 
@@ -185,7 +190,7 @@ def test_raters(seed: int):
 
 
 def run(seeds, n_rounds: int, n_test: int, cache_path: Path, raters_filter=None, verbose=True, settings=None,
-        sharp: float = 1.0):
+        sharp: float = 1.0, design: bool = True):
     from pantry.evaluation.crowd import make_crowd, oracle_scores, taste_facts
     from pantry.model.embedding import Embedder
     from pantry.model.features import FEATURE_SPEC
@@ -218,7 +223,7 @@ def run(seeds, n_rounds: int, n_test: int, cache_path: Path, raters_filter=None,
             rname = getattr(rater, "name", rater)
             util_t = rater_utility(rater)(test)
             for cond, prior in (("alone", heur), ("crowd", population)):
-                votes = cast_votes(rater, rounds, max(VOTES), prior, seed)
+                votes = cast_votes(rater, rounds, max(VOTES), prior, seed, design)
                 base = accuracy(prior.score(xt)[0], util_t, seed)
                 for n in VOTES:
                     vs = votes[:n]
@@ -263,6 +268,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "bench" / "out"))
     ap.add_argument("--sharp", type=float, default=1.0,
                     help="multiply the simulated raters' taste weights (more decisive votes; personas unchanged)")
+    ap.add_argument("--model-pairs", action="store_true",
+                    help="choose pairs by the model alone, without the votes cast so far (the old way)")
     ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
                     help="personal TrainConfig settings to try (e.g. prior_shape=isotropic l2=1)")
     args = ap.parse_args(argv)
@@ -275,7 +282,7 @@ def main(argv=None) -> int:
     t = time.perf_counter()
     results, fit_seconds = run(range(args.seed, args.seed + args.seeds), args.rounds, args.test,
                                out / "learning_speed_embeddings.npz", args.raters,
-                               settings=settings, sharp=args.sharp)
+                               settings=settings, sharp=args.sharp, design=not args.model_pairs)
     s = summary(results)
     rows = []
     for (cond, n), m in s.items():

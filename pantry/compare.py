@@ -207,13 +207,16 @@ def valid_pairs(recipes: Sequence[Recipe], dup: Callable[[Recipe, Recipe], bool]
 
 def pick_pair(recipes: Sequence[Recipe], features: np.ndarray, model, rng: np.random.Generator,
               random_share: float = RANDOM_SHARE, avoid: set[frozenset[str]] | None = None,
-              duplicates: Duplicates | None = None) -> tuple[int, int, str]:
+              duplicates: Duplicates | None = None, history: np.ndarray | None = None) -> tuple[int, int, str]:
     """Choose which two candidates to show: (i, j, why) with why "informative" or "random".
 
     Uses `pantry.model.selection.choose_pair` (BALD over the model's ensemble, near-duplicate
     embeddings left out) and also leaves out pairs that `pantry.kitchen.dedupe.near_duplicate`
     calls the same dish. Pairs in `avoid` (sets of two recipe ids already shown) are used
-    only when nothing else is left. Raises NoPairAvailable when every pair is a duplicate.
+    only when nothing else is left. `history`: the explicit columns of the votes already cast
+    ((h, 2, columns), `vote_history`), so the informative pair is the one that teaches the
+    most about this person's taste (`pantry.model.selection.design_variance`).
+    Raises NoPairAvailable when every pair is a duplicate.
     """
     from pantry.model.selection import choose_pair
 
@@ -228,12 +231,33 @@ def pick_pair(recipes: Sequence[Recipe], features: np.ndarray, model, rng: np.ra
                if avoid and frozenset((recipes[i].id, recipes[j].id)) in avoid]
     for excl in (exclude, None):
         try:
-            i, j = choose_pair(features, model, rng, random_share=share, exclude=excl, near_duplicate=dup)
+            i, j = choose_pair(features, model, rng, random_share=share, exclude=excl, near_duplicate=dup,
+                               history=history)
             return i, j, why
         except InvalidInput:
             continue
     raise NoPairAvailable("every pair of candidates is a near-duplicate; "
                           "add a few pantry items or loosen diet/cuisine/time limits")
+
+
+HISTORY_VOTES = 200  # the latest votes whose design `vote_history` reads (older ones add little)
+
+
+def vote_history(lab, user: str, limit: int = HISTORY_VOTES) -> np.ndarray:
+    """(h, 2, explicit columns): the two recipes of each of `user`'s latest `limit` votes, as
+    `pick_pair`'s `history` (pantry columns left at 0: the design does not read them).
+    Votes whose recipes are no longer stored are left out."""
+    from pantry.model.features import FEATURE_NAMES, explicit_matrix
+
+    total, _ = lab.store.votes_page(user, limit=0)
+    _, votes = lab.store.votes_page(user, limit=limit, offset=max(0, total - limit))
+    recipes = lab.store.get_recipes({v.a for v in votes} | {v.b for v in votes})
+    votes = [v for v in votes if v.a in recipes and v.b in recipes]
+    if not votes:
+        return np.zeros((0, 2, len(FEATURE_NAMES)))
+    ids = sorted({v.a for v in votes} | {v.b for v in votes})
+    rows = dict(zip(ids, explicit_matrix([recipes[i] for i in ids], (), lab.kitchen, lab.recipe_facts)))
+    return np.array([[rows[v.a], rows[v.b]] for v in votes], dtype=np.float64)
 
 
 def rank(recipes: Sequence[Recipe], mean: np.ndarray, std: np.ndarray, why: Sequence | None = None) -> list[Scored]:
@@ -310,7 +334,7 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
     shown = [distinct[k] for k in idx]
     apart = Duplicates(family=True)  # nor two dishes of one family, while another pair is left
     i, j, why = pick_pair(shown, x[idx], model_choice.model, rng, random_share, avoid,
-                          apart if valid_pairs(shown, apart) else same)
+                          apart if valid_pairs(shown, apart) else same, history=vote_history(lab, user))
     i, j = idx[i], idx[j]
     left = "a" if rng.random() < 0.5 else "b"
     matchup = Matchup(

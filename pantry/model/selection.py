@@ -135,13 +135,54 @@ def all_pairs(n: int) -> np.ndarray:
     return np.stack([i, j], axis=1).astype(np.int64)
 
 
+def design_columns() -> np.ndarray:
+    """Positions, within the explicit columns, of the taste columns a pair's design looks at:
+    every explicit feature except the pantry ones (they describe the round, not the dish) and
+    `minutes_known` (bookkeeping)."""
+    from pantry.model.features import FEATURE_NAMES
+
+    skip = {"pantry_coverage", "has_pantry", "log_missing", "minutes_known"}
+    return np.array([k for k, name in enumerate(FEATURE_NAMES) if name not in skip], dtype=np.int64)
+
+
+def design_variance(candidates: np.ndarray, pairs: np.ndarray, history: np.ndarray | None = None,
+                    ridge: float = 1.0, min_spread: float = 0.05) -> np.ndarray:
+    """Variance of each pair's score difference under a linear taste model that has seen `history`.
+
+    Parameters
+    ----------
+    candidates : (n, k) taste columns of the candidate recipes (`design_columns` of the explicit part).
+    pairs : (m, 2) candidate index pairs.
+    history : (h, 2, k) taste columns of the two recipes of each vote already cast, or None.
+    ridge : prior precision of each standardised taste weight.
+    min_spread : floor of a column's spread (a column nearly constant here is not magnified).
+
+    Returns
+    -------
+    (m,) `d' A^-1 d` for each pair's standardised difference d, where
+    `A = ridge * I + 0.25 * sum of the past votes' d d'` (each vote's Fisher information at a
+    50/50 outcome). Large for a pair that differs where past votes have not looked yet: a vote
+    on it teaches a weight the votes so far could not tell. Columns are standardised by their
+    spread over the candidates and the voted recipes, so no taste's unit decides its share.
+    """
+    x = np.asarray(candidates, np.float64)
+    h = np.zeros((0, 2, x.shape[1])) if history is None else np.asarray(history, np.float64).reshape(-1, 2, x.shape[1])
+    spread = np.maximum(np.concatenate([x, h.reshape(-1, x.shape[1])]).std(axis=0), min_spread)
+    x, h = x / spread, h / spread
+    past = h[:, 0] - h[:, 1]
+    a = ridge * np.eye(x.shape[1]) + 0.25 * past.T @ past
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    d = x[pairs[:, 0]] - x[pairs[:, 1]]
+    return np.einsum("ij,ij->i", d, np.linalg.solve(a, d.T).T)
+
+
 def choose_pair(candidates_features: np.ndarray, model=None, rng: np.random.Generator | None = None,
                 random_share: float = 0.2,
                 exclude: Iterable[tuple[int, int]] | None = None,
                 near_duplicate: Callable[[int, int], bool] | None = None,
                 embeddings: np.ndarray | None = None,
                 similarity_threshold: float = NEAR_DUPLICATE_COSINE,
-                method: str = "information") -> tuple[int, int]:
+                method: str = "information", history: np.ndarray | None = None) -> tuple[int, int]:
     """Pick two candidate recipes (row indices, i < j) to show side by side.
 
     candidates_features: (n, dim) rows as the model sees them ([embedding | explicit]).
@@ -149,6 +190,10 @@ def choose_pair(candidates_features: np.ndarray, model=None, rng: np.random.Gene
     exclude: pairs already asked (either order). near_duplicate: an extra predicate(i, j);
     pairs whose embeddings (`embeddings`, default the embedding columns of the features)
     have cosine similarity above `similarity_threshold` are always left out.
+    history: (h, 2, explicit columns) of the votes already cast; when given (even empty), the
+    "information" method adds `design_variance` on the taste columns to the members' spread,
+    so early votes go to pairs that differ in taste (meat or not, quick or slow, hot or mild)
+    where a model alone, with no spread yet, would pick the pair it finds closest.
     """
     x = np.asarray(candidates_features, dtype=np.float32)
     if x.ndim != 2 or len(x) < 2:
@@ -166,7 +211,20 @@ def choose_pair(candidates_features: np.ndarray, model=None, rng: np.random.Gene
     if near_duplicate is not None:
         allowed &= np.array([not near_duplicate(int(i), int(j)) for i, j in pairs], dtype=bool)
     scores = model.member_scores(x) if model is not None else None
-    k = choose_from_pairs(scores, pairs, rng, random_share, method, allowed)
+    variance = None
+    if history is not None and method == "information":
+        from pantry.model.features import FEATURE_NAMES
+
+        cols = design_columns()
+        explicit = x[:, x.shape[1] - len(FEATURE_NAMES):][:, cols]
+        past = np.asarray(history, np.float64).reshape(-1, 2, len(FEATURE_NAMES))[:, :, cols]
+        variance = design_variance(explicit, pairs, past)
+        if scores is not None and len(scores) > 1:
+            s = np.atleast_2d(scores)
+            variance = variance + (s[:, pairs[:, 0]] - s[:, pairs[:, 1]]).var(axis=0)
+        if scores is None:
+            scores = np.zeros((1, len(x)))
+    k = choose_from_pairs(scores, pairs, rng, random_share, method, allowed, pair_variance=variance)
     return int(pairs[k, 0]), int(pairs[k, 1])
 
 

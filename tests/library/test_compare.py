@@ -298,3 +298,23 @@ def test_prepare_round_never_pairs_two_dishes_of_one_family_while_another_pair_i
     rnd = prepare_round(round_lab, _choice(Fixed([om1, om2])), _request(pantry=pantry), "ana",
                         np.random.default_rng(0))
     assert {rnd.matchup.a.recipe.id, rnd.matchup.b.recipe.id} == {om1.id, om2.id}
+
+
+def test_vote_history_reads_the_latest_votes_recipes(tmp_path):
+    from pantry.compare import vote_history
+    from pantry.lab import Lab
+    from pantry.model.features import explicit_matrix
+    from pantry.settings import Settings
+    from pantry.storage.store import Store
+    from tests.helpers import seed_votes, shared_embedder
+
+    settings = Settings(**{**Settings.from_env().__dict__, "home": tmp_path})
+    lab = Lab(settings, Store(tmp_path / "pantry.sqlite3"), shared_embedder())
+    assert vote_history(lab, "ana").shape == (0, 2, len(FEATURE_NAMES))
+    seed_votes(lab.store, "ana", n=7)
+    votes = lab.store.votes("ana")
+    h = vote_history(lab, "ana", limit=5)
+    assert h.shape == (5, 2, len(FEATURE_NAMES))
+    last = votes[-1]
+    want = explicit_matrix([lab.store.get_recipe(last.a), lab.store.get_recipe(last.b)])
+    np.testing.assert_allclose(h[-1], want, atol=1e-6)

@@ -222,7 +222,8 @@ def test_a_repeat_round_shows_a_judged_pair_swapped_and_its_vote_is_stored_as_a_
     store.add_vote(vote_from_click("ana", again, "left"))
     store.set_user_prefs("ana", {"repeat_share": 0})
     off = prepare_round(round_lab, choice, request, "ana", np.random.default_rng(5)).matchup
-    assert off.repeat_of is None and (off.a.recipe.id, off.b.recipe.id) == (plain.a.recipe.id, plain.b.recipe.id)
+    never = prepare_round(round_lab, choice, request, "ana", np.random.default_rng(5), repeat_share=0.0).matchup
+    assert off.repeat_of is None and (off.a.recipe.id, off.b.recipe.id) == (never.a.recipe.id, never.b.recipe.id)
 
 
 def test_profile_consistency_reads_the_stored_profile(tmp_path):

@@ -113,3 +113,45 @@ def test_best_of_n_and_rank():
     assert rank([np.nan, 0.0]).tolist() == [1, 0]
     with pytest.raises(InvalidInput):
         best_of_n([])
+
+
+# --- design: which pair teaches the most about a taste ------------------------------------------
+
+def test_design_variance_is_largest_where_past_votes_have_not_looked():
+    from pantry.model.selection import design_variance
+
+    # columns: meat, minutes; candidates 0/1 differ in meat only, 2/3 in minutes only
+    x = np.array([[1.0, 0.2], [0.0, 0.2], [0.5, 0.9], [0.5, 0.1]])
+    pairs = np.array([[0, 1], [2, 3]])
+    fresh = design_variance(x, pairs)
+    assert fresh[0] > 0 and fresh[1] > 0
+    meat_votes = np.array([[[1.0, 0.5], [0.0, 0.5]]] * 6)  # six votes on meat-or-not pairs
+    after = design_variance(x, pairs, meat_votes)
+    assert after[0] < fresh[0] / 2  # meat is known now ...
+    assert after[1] > after[0]  # ... the time of a dish is not: that pair is the one to ask
+    # a unit change of a column (minutes -> hours) does not change which pair wins
+    scaled = x * np.array([1.0, 60.0])
+    again = design_variance(scaled, pairs, meat_votes * np.array([1.0, 60.0]))
+    assert np.argmax(again) == np.argmax(after)
+
+
+def test_choose_pair_with_history_asks_the_pair_that_differs_in_taste():
+    from pantry.model.features import FEATURE_NAMES
+    from pantry.model.selection import design_columns
+
+    n_exp = len(FEATURE_NAMES)
+    emb = np.eye(4, 8, dtype=np.float32)  # four distinct dishes
+    explicit = np.zeros((4, n_exp), np.float32)
+    veg, minutes = FEATURE_NAMES.index("vegetarian"), FEATURE_NAMES.index("log_minutes")
+    explicit[:, minutes] = [0.5, 0.52, 0.5, 0.9]
+    explicit[:, veg] = [1, 1, 0, 1]
+    x = np.concatenate([emb, explicit], axis=1)
+    assert veg in design_columns() and FEATURE_NAMES.index("pantry_coverage") not in design_columns()
+    rng = np.random.default_rng(0)
+    # with no votes yet: the pair apart in both taste and time (2: meat, 3: slow), not a near tie
+    assert choose_pair(x, None, rng, random_share=0.0, history=np.zeros((0, 2, n_exp))) == (2, 3)
+    # after many votes on meat-or-not and slow-or-quick pairs alike, the unseen combination is asked
+    seen = np.zeros((8, 2, n_exp))
+    seen[:, 0, veg], seen[:, 0, minutes], seen[:, 1, minutes] = 1, 0.9, 0.5
+    i, j = choose_pair(x, None, rng, random_share=0.0, history=seen)
+    assert (i, j) != (2, 3)
