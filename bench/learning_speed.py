@@ -144,15 +144,19 @@ def cast_votes(rater, rounds, n: int, model, seed: int, design: bool = True):
     return out
 
 
-def to_pairs(votes, rounds, with_ids: bool = True):
+def to_pairs(votes, rounds, with_ids: bool = True, raters=None):
+    """Training pairs of `votes`; `raters`: who cast each (the crowd's spread is read from it)."""
     from pantry.model.training import make_pairs
 
     xa = np.stack([rounds[r][2][i] for r, i, _, _ in votes])
     xb = np.stack([rounds[r][2][j] for r, _, j, _ in votes])
     ids_a = [rounds[r][1][i].id for r, i, _, _ in votes]
     ids_b = [rounds[r][1][j].id for r, _, j, _ in votes]
-    return make_pairs(xa, xb, [o for *_, o in votes], None, ids_a if with_ids else None,
-                      ids_b if with_ids else None)
+    pairs = make_pairs(xa, xb, [o for *_, o in votes], None, ids_a if with_ids else None,
+                       ids_b if with_ids else None)
+    if raters is not None:
+        pairs.rater = np.asarray(raters)
+    return pairs
 
 
 def accuracy(scores: np.ndarray, util: np.ndarray, seed: int) -> float:
@@ -190,7 +194,7 @@ def test_raters(seed: int):
 
 
 def run(seeds, n_rounds: int, n_test: int, cache_path: Path, raters_filter=None, verbose=True, settings=None,
-        sharp: float = 1.0, design: bool = True):
+        sharp: float = 1.0, design: bool = True, spread: bool = True):
     from pantry.evaluation.crowd import make_crowd, oracle_scores, taste_facts
     from pantry.model.embedding import Embedder
     from pantry.model.features import FEATURE_SPEC
@@ -210,9 +214,11 @@ def run(seeds, n_rounds: int, n_test: int, cache_path: Path, raters_filter=None,
         cache.save()
         heur = heuristic_model(name, embedder.dim)
         crowd = [sharpened(c, sharp) for c in make_crowd(CROWD, seed=1000 + seed)]
-        crowd_votes = [v for k, c in enumerate(crowd) for v in cast_votes(c, rounds, CROWD_VOTES, heur, seed * 100 + k)]
-        population = train_reward_model(to_pairs(crowd_votes, rounds, with_ids=False), name, FEATURE_SPEC,
-                                        pop_cfg, prior=heur).model
+        cast = [cast_votes(c, rounds, CROWD_VOTES, heur, seed * 100 + k, design) for k, c in enumerate(crowd)]
+        crowd_votes = [v for vs in cast for v in vs]
+        who = [k for k, vs in enumerate(cast) for _ in vs] if spread else None
+        population = train_reward_model(to_pairs(crowd_votes, rounds, with_ids=False, raters=who), name,
+                                        FEATURE_SPEC, pop_cfg, prior=heur).model
         facts_t = np.stack([taste_facts(r) for r in test])
         raters = [sharpened(r, sharp) for r in test_raters(seed)
                   if raters_filter is None or getattr(r, "name", r) in raters_filter]
@@ -270,6 +276,8 @@ def main(argv=None) -> int:
                     help="multiply the simulated raters' taste weights (more decisive votes; personas unchanged)")
     ap.add_argument("--model-pairs", action="store_true",
                     help="choose pairs by the model alone, without the votes cast so far (the old way)")
+    ap.add_argument("--no-spread", action="store_true",
+                    help="the population model without the crowd's spread of tastes (the old prior shape)")
     ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
                     help="personal TrainConfig settings to try (e.g. prior_shape=isotropic l2=1)")
     args = ap.parse_args(argv)
@@ -282,7 +290,8 @@ def main(argv=None) -> int:
     t = time.perf_counter()
     results, fit_seconds = run(range(args.seed, args.seed + args.seeds), args.rounds, args.test,
                                out / "learning_speed_embeddings.npz", args.raters,
-                               settings=settings, sharp=args.sharp, design=not args.model_pairs)
+                               settings=settings, sharp=args.sharp, design=not args.model_pairs,
+                               spread=not args.no_spread)
     s = summary(results)
     rows = []
     for (cond, n), m in s.items():

@@ -343,6 +343,8 @@ class Lab:
                                      f"{cfg.min_decisive}: vote on {cfg.min_decisive - n_dec} more pairs")
         kept = [v for v in all_votes if v.outcome in ("a", "b", "tie")]  # the votes make_pairs keeps, in order
         pairs = self.vote_pairs(all_votes, on_progress) if kept else None
+        if pairs is not None and len(pairs) == len(kept):  # who cast each: the crowd's spread of tastes
+            pairs.rater = np.array([v.user for v in kept])
         mine = np.array([v.user == user for v in kept], dtype=bool)
         content = None if pairs is None else replace(pairs, ids_a=None, ids_b=None)
         return _Setup(

@@ -30,6 +30,9 @@ class Pairs:
     # each vote's weight in the likelihood (a rater's noise: `pantry.evaluation.consistency`);
     # None: every vote counts 1
     weight: np.ndarray | None = None
+    # who cast each vote (any labels; equal labels, one rater): the crowd's spread of tastes
+    # (`pantry.model.taste_spread`) is read from it; None: unknown
+    rater: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.y)
@@ -40,7 +43,8 @@ class Pairs:
                      None if self.ids_b is None else self.ids_b[idx],
                      None if self.row_a is None else self.row_a[idx],
                      None if self.row_b is None else self.row_b[idx],
-                     None if self.weight is None else self.weight[idx])
+                     None if self.weight is None else self.weight[idx],
+                     None if self.rater is None else self.rater[idx])
 
     def item_index(self, item_ids: Sequence[str]) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Offset indices of each side (-1 for recipes without an offset), or Nones."""

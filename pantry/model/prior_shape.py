@@ -10,6 +10,7 @@ from typing import Mapping
 import numpy as np
 
 from pantry.model.solver import BTFit, bt_loss, fit_bradley_terry
+from pantry.model.taste_spread import column_shares
 
 def explicit_count(feature_spec: str, dim: int) -> int:
     """How many trailing columns of a `dim`-wide row are named taste features: the names
@@ -41,9 +42,12 @@ MIN_COLUMN_VAR = 1e-3  # a column that barely varies over the fit's recipes: its
 ARD_COLUMNS = 6  # prior shape "ard": the taste columns given their own factor (see choose_prior_scales)
 
 
-def group_precision(rows: np.ndarray, n_explicit: int, scales: Mapping[str, float], crowd: bool) -> np.ndarray:
+def group_precision(rows: np.ndarray, n_explicit: int, scales: Mapping[str, float], crowd: bool,
+                    spread: np.ndarray | None = None) -> np.ndarray:
     """Precision (objective's `precision * coef^2`) of each column of `rows` ([embedding |
-    taste features | crowd score] when `crowd`) for group variances `scales`."""
+    taste features | crowd score] when `crowd`) for group variances `scales`. The explicit
+    group's variance is shared equally among its varying columns, or in proportion to the
+    crowd's `spread` of each column's weight (`pantry.model.taste_spread`) when given."""
     dim = rows.shape[1] - (1 if crowd else 0)
     n_emb = dim - n_explicit
     raw = rows[:, :dim].var(axis=0) if len(rows) > 1 else np.ones(dim)
@@ -55,6 +59,10 @@ def group_precision(rows: np.ndarray, n_explicit: int, scales: Mapping[str, floa
     d_exp = max(int(np.sum(raw[n_emb:] > MIN_COLUMN_VAR)), 1)
     var[:n_emb] = scales["embedding"] / d_emb / v[:n_emb]
     var[n_emb:dim] = scales["explicit"] / d_exp / v[n_emb:dim]
+    shares = column_shares(spread, raw[n_emb:] > MIN_COLUMN_VAR) if n_explicit else None
+    if shares is not None:
+        varying = raw[n_emb:] > MIN_COLUMN_VAR
+        var[n_emb:dim][varying] = scales["explicit"] * shares[varying] / v[n_emb:dim][varying]
     if crowd:
         var[-1] = CROWD_VAR
     return 1.0 / (2.0 * var)
@@ -104,7 +112,8 @@ def isotropic_scales(rows: np.ndarray, n_explicit: int, crowd: bool, l2: float) 
 def choose_prior_scales(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.ndarray, d0: np.ndarray,
                         margin: np.ndarray, n_explicit: int, crowd: bool, l2: float = 1.0,
                         item_var: float = 0.0, per_feature: bool = False,
-                        weight: np.ndarray | None = None) -> tuple[dict, np.ndarray, float]:
+                        weight: np.ndarray | None = None, spread: np.ndarray | None = None
+                        ) -> tuple[dict, np.ndarray, float]:
     """(scales, precision, log evidence): the group variances tau_g^2 = start_g * 4**step
     (`TAU_STEPS`, start from `isotropic_scales(l2)`) that maximise the Laplace evidence plus
     the log-normal hyperprior, by coordinate search from the start (one group at a time,
@@ -120,12 +129,13 @@ def choose_prior_scales(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.
     can then widen without widening every other taste column with it. Only the ARD_COLUMNS
     columns whose weight at the group search's optimum is largest against its prior sd are
     searched (the others cannot gain evidence by widening; see the code).
+    `spread`: the crowd's spread of each taste column (`group_precision`), or None.
     The returned precision covers the columns of `rows` only."""
     start = isotropic_scales(rows, n_explicit, crowd, l2)
     n_cols = rows.shape[1]
     pos = {"explicit": 0, "embedding": 0}
     if len(rows) > MAX_EVIDENCE_ROWS:  # many rated recipes: the votes outweigh the prior's shape
-        lam = group_precision(rows, n_explicit, start, crowd)
+        lam = group_precision(rows, n_explicit, start, crowd, spread)
         return start, lam, float("nan")
     if item_var > 0:
         rows = np.hstack([rows, np.eye(len(rows))])
@@ -144,7 +154,7 @@ def choose_prior_scales(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.
         key = tuple(sorted(p.items()))
         if key not in memo:
             sc = scales_at(p)
-            lam = group_precision(rows[:, :n_cols], n_explicit, sc, crowd)
+            lam = group_precision(rows[:, :n_cols], n_explicit, sc, crowd, spread)
             for g, v in sc.items():
                 if g.startswith("x"):
                     lam[n_emb + int(g[1:])] /= v

@@ -68,6 +68,7 @@ from pantry.model.pairs import (  # noqa: F401
 from pantry.model.solver import (  # noqa: F401
     BTFit, bt_loss, fit_bradley_terry,
 )
+from pantry.model.taste_spread import taste_spread
 from pantry.model.prior_shape import (  # noqa: F401
     ARD_COLUMNS, CROWD_VAR, MAX_EVIDENCE_ROWS, MIN_COLUMN_VAR, TAU_SPREAD, TAU_STEPS, choose_prior_scales,
     explicit_count, group_precision, isotropic_scales, log_evidence,
@@ -113,7 +114,8 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
                 on_epoch: Callable[[EpochStats], None] | None = None,
                 rows_ix: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
                 start: Member | None = None, n_explicit: int = 0,
-                prior_choice: dict | None = None) -> tuple[Member, int, list[EpochStats]]:
+                prior_choice: dict | None = None, spread: np.ndarray | None = None
+                ) -> tuple[Member, int, list[EpochStats]]:
     """Fit one member in two stages, each solved exactly by `fit_bradley_terry`.
 
     Stage 1 fits the content head (embedding + explicit features): `w = w_prior + coef`, with
@@ -166,7 +168,8 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
         elif len(rows):
             scales, precision, ev = choose_prior_scales(fit_rows, ia, ib, y, d0, m, n_explicit, crowd, cfg.l2,
                                                         cfg.item_var if item_ids else 0.0,
-                                                        per_feature=cfg.prior_shape == "ard", weight=weight)
+                                                        per_feature=cfg.prior_shape == "ard", weight=weight,
+                                                        spread=spread)
             if prior_choice is not None:
                 prior_choice.update({"precision": precision, "scales": scales, "log_evidence": ev})
         else:
@@ -243,10 +246,13 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
         item_ids = tuple(sorted(set(pairs.ids_a) | set(pairs.ids_b)))
     n_items = len(item_ids)
     n_explicit = explicit_count(feature_spec, dim)
+    # how much people differ per taste column: carried by a crowd prior, or read from a crowd's votes
+    spread = prior_spread(prior, n_explicit)
+    own_spread = taste_spread(pairs, n_explicit, seed=cfg.seed) if pairs.rater is not None else None
     probe_choice: dict = {}
     probe, iterations, history = _fit_member(train, cfg, _content_member(prior, 0, dim), item_ids,
                                              val=val if n_val else None, on_epoch=epoch_cb,
-                                             n_explicit=n_explicit, prior_choice=probe_choice)
+                                             n_explicit=n_explicit, prior_choice=probe_choice, spread=spread)
     # the final members use the group scales the validation run chose on its training votes
     # (one search per training; the validation votes never choose them for the probe)
     choice = {k: v for k, v in probe_choice.items() if k != "coef"} if not fit_on_train(cfg, pairs, train) \
@@ -267,7 +273,7 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
                                   minlength=len(fit_on)).astype(np.float64) if k > 0 else None)
             member, _, _ = _fit_member(fit_on, cfg, _content_member(prior, k, dim), item_ids, weight=counts,
                                        rows_ix=rows_ix, start=members[0] if members else None,
-                                       n_explicit=n_explicit, prior_choice=choice)
+                                       n_explicit=n_explicit, prior_choice=choice, spread=spread)
         members.append(member)
         done += 1
         if on_progress:
@@ -302,7 +308,20 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
         "config": cfg.to_dict(),
     }
     model.meta.update({"metrics": metrics, "data_hash": metrics["data_hash"]})
+    kept = own_spread if own_spread is not None else spread
+    if kept is not None:
+        model.meta["taste_spread"] = [float(v) for v in kept]
     return TrainResult(model, metrics, history)
+
+
+def prior_spread(model: RewardModel | None, n_explicit: int) -> np.ndarray | None:
+    """The crowd's spread of each taste column a model carries (`meta["taste_spread"]`), or
+    None when it has none or one of another length (a model of other features)."""
+    raw = (model.meta.get("taste_spread") if model is not None else None)
+    if not isinstance(raw, list) or len(raw) != n_explicit:
+        return None
+    spread = np.asarray(raw, np.float64)
+    return spread if np.isfinite(spread).all() and (spread > 0).all() else None
 
 
 def settings_fit(embedder: str, feature_spec: str, cfg: TrainConfig, prior: RewardModel | None = None
