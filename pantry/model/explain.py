@@ -30,6 +30,7 @@ FEATURE_LABELS = {
     "has_egg": "egg", "has_starch": "pasta, rice or grain", "has_legume": "legumes", "has_sweet": "sweet",
     "has_nut": "nuts or seeds", "vegetarian": "vegetarian", "has_pork": "pork", "heat": "chilli heat",
     "log_spices": "spices", "richness": "richness (cream, butter, cheese, frying)", "baked": "oven-baked",
+    "log_vegetables": "how much vegetable", "starchy": "starchy (potatoes, bread, pasta, rice)",
     "cuisine_italian": "Italian", "cuisine_east_asian": "East Asian", "cuisine_indian": "Indian",
     "cuisine_mexican": "Mexican", "cuisine_mediterranean": "Mediterranean", "cuisine_american": "American",
     "cuisine_french": "French",

@@ -26,7 +26,10 @@ recipes are new to everyone (`cold`).
 explicit-v3 (issue 20) adds the tastes people differ on most, by fixed word lists over the
 matched ingredients' names and the recipe's own words (`taste_row`): vegetarian, pork,
 chilli heat, spices, richness, oven-baked and the stated cuisine; measured in the README
-("Learning speed").
+("Learning speed"). explicit-v4 adds how much of a dish is vegetables (log of its vegetable
+and fruit lines) and whether it is starchy (grain, pasta, potatoes, dough or pastry):
+light-and-green against filling comfort food, an axis people differ on that presence of a
+grain line alone read poorly.
 """
 
 from __future__ import annotations
@@ -78,10 +81,11 @@ CUISINES = {
     "american": ("american", "british"),
     "french": ("french",),
 }
-TASTE_NAMES = ("vegetarian", "has_pork", "heat", "log_spices", "richness", "baked") + tuple(
+TASTE_NAMES = ("vegetarian", "has_pork", "heat", "log_spices", "richness", "baked", "log_vegetables",
+               "starchy") + tuple(
     f"cuisine_{c}" for c in CUISINES)
 FEATURE_NAMES = FEATURE_NAMES + TASTE_NAMES
-FEATURE_SPEC = "explicit-v3:" + ",".join(FEATURE_NAMES)
+FEATURE_SPEC = "explicit-v4:" + ",".join(FEATURE_NAMES)
 _PORK = ("pork", "bacon", "ham", "pancetta", "prosciutto", "guanciale", "sausage", "salami", "chorizo",
          "speck", "lard", "mortadella", "nduja")
 _HOT = ("chili", "chilli", "chile", "jalapeno", "cayenne", "chipotle", "sriracha", "hot sauce", "harissa",
@@ -92,6 +96,7 @@ _RICH = ("cream", "butter", "cheese", "parmesan", "parmigiano", "mozzarella", "c
          "gorgonzola", "pecorino", "feta", "brie", "gruyere", "fontina", "provolone", "halloumi", "paneer",
          "bacon", "pancetta", "guanciale", "lard", "coconut milk", "mayonnaise", "ghee")
 _FRIED = ("deep-fry", "deep fry", "fried", "frying", "fritt")
+_STARCHY = ("potato", "dough", "pastry", "gnocchi", "dumpling", "pie crust")  # besides grain and pasta lines
 _BAKED = ("bake", "oven", "roast", "gratin", "casserole", "al forno", "traybake", "forno")
 _GROUP_OF = {cat: g for g, cats in FOOD_GROUPS.items() for cat in cats}
 
@@ -108,11 +113,12 @@ def taste_row(recipe: Recipe, kitchen: Kitchen | None = None) -> list[float]:
     heat: lines with chilli, cayenne, hot sauce, ... plus a hot word in the title or tags
     (capped at 2, over 2); log_spices: log1p(spice lines) / log1p(8); richness: lines with
     cream, butter, cheese, bacon, ... plus frying (capped at 4, over 4); baked: the oven in
-    the title, tags or method; cuisine_*: the recipe's stated cuisine.
+    the title, tags or method; log_vegetables: log1p(vegetable and fruit lines) / log1p(8);
+    starchy: a grain or pasta line, potatoes, dough or pastry; cuisine_*: the stated cuisine.
     """
     lines = [line for line in recipe.ingredients if line.strip()]
     counts = dict.fromkeys(FOOD_GROUPS, 0)
-    pork = hot = spices = rich = 0
+    pork = hot = spices = rich = starch = 0
     if lines:
         if kitchen is None:
             from pantry.kitchen import load_kitchen  # the kitchen package's shared default
@@ -128,6 +134,7 @@ def taste_row(recipe: Recipe, kitchen: Kitchen | None = None) -> list[float]:
             hot += any(w in name for w in _HOT)
             spices += ing is not None and ing.category == "spice"
             rich += any(w in name for w in _RICH)
+            starch += group == "starch" or any(w in name for w in _STARCHY)
     head = recipe.title.lower() + " " + " ".join(t.lower() for t in recipe.tags)
     method = " ".join(recipe.steps).lower()
     hot += bool(_HOT_WORDS.intersection(tokens(head)))
@@ -141,6 +148,8 @@ def taste_row(recipe: Recipe, kitchen: Kitchen | None = None) -> list[float]:
         math.log1p(spices) / math.log1p(8),
         min(rich, 4) / 4.0,
         1.0 if any(w in head or w in method for w in _BAKED) else 0.0,
+        math.log1p(counts["vegetable"]) / math.log1p(8),
+        1.0 if starch else 0.0,
     ] + [1.0 if cuisine in names else 0.0 for names in CUISINES.values()]
 
 

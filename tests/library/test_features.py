@@ -93,7 +93,7 @@ def test_features_are_deterministic_and_bounded():
     a, b = explicit_matrix([BACON_PASTA] * 2), explicit_matrix([BACON_PASTA])
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[0])
     assert np.all(a >= 0.0) and np.all(a <= 1.0 + 1e-6)
-    assert FEATURE_SPEC.startswith("explicit-v3:") and len(set(FEATURE_NAMES)) == len(FEATURE_NAMES)
+    assert FEATURE_SPEC.startswith("explicit-v4:") and len(set(FEATURE_NAMES)) == len(FEATURE_NAMES)
 
 
 def test_taste_columns_read_what_a_dish_is():
@@ -109,3 +109,6 @@ def test_taste_columns_read_what_a_dish_is():
                     steps=("Bake in the oven for 40 minutes.",), minutes=60, cuisine="French")
     h = _named(gratin)
     assert h["baked"] == 1.0 and h["heat"] == 0.5 and h["richness"] == 0.25 and h["cuisine_french"] == 1.0
+    # explicit-v4: potatoes are starchy (a vegetable line too); the salad is two vegetables, not starchy
+    assert h["starchy"] == 1.0 and g["starchy"] == 0.0 and f["starchy"] == 1.0
+    assert g["log_vegetables"] > h["log_vegetables"] > f["log_vegetables"] - 1e-9
