@@ -139,9 +139,12 @@ class _Trainer:
         outcomes = np.where(y == 1.0, "a", np.where(y == 0.0, "b", "tie")).tolist()
         much = va.much[rows] if va.much is not None else np.zeros(len(rows), dtype=bool)
         # recipe indices as row labels: the trainer finds the distinct rows without hashing them
-        return make_pairs(self.X[ia], self.X[ib], outcomes, np.where(much, "much", None).tolist(),
-                          [self.recipe_ids[i] for i in ia] if with_ids else None,
-                          [self.recipe_ids[i] for i in ib] if with_ids else None, row_a=ia, row_b=ib)
+        pairs = make_pairs(self.X[ia], self.X[ib], outcomes, np.where(much, "much", None).tolist(),
+                           [self.recipe_ids[i] for i in ia] if with_ids else None,
+                           [self.recipe_ids[i] for i in ib] if with_ids else None, row_a=ia, row_b=ib)
+        if len(pairs) == len(rows):  # who cast each vote: a population fit reads the crowd's spread of tastes
+            pairs.rater = np.asarray(va.user)[rows]
+        return pairs
 
     def _heuristic(self) -> RewardModel:
         if self.emb_dim >= 0:
