@@ -80,7 +80,7 @@ def random_pantry(rng: random.Random) -> tuple[str, ...]:
                                + rng.sample(base, 1) + rng.sample(extra, rng.randint(1, 3))))
 
 
-def build_world(seed: int, n_rounds: int, n_test: int, embedder):
+def build_world(seed: int, n_rounds: int, n_test: int, embedder, n_candidates: int = N_CANDIDATES):
     """(rounds, test): rounds = [(pantry, recipes, features)], test = (recipes, features)."""
     from pantry.compare import drop_near_duplicates
     from pantry.evaluation.personas import fresh_recipes
@@ -94,7 +94,7 @@ def build_world(seed: int, n_rounds: int, n_test: int, embedder):
     while len(raw) < n_rounds:
         pantry = random_pantry(rng)
         recipes = drop_near_duplicates(composer.generate(GenerationRequest(
-            pantry=pantry, n=N_CANDIDATES, servings=2, seed=rng.randrange(1 << 30))))
+            pantry=pantry, n=n_candidates, servings=2, seed=rng.randrange(1 << 30))))
         if len(recipes) >= 2:
             raw.append((pantry, list(recipes)))
     seen = {r.id for _, rs in raw for r in rs}
@@ -194,7 +194,7 @@ def test_raters(seed: int):
 
 
 def run(seeds, n_rounds: int, n_test: int, cache_path: Path, raters_filter=None, verbose=True, settings=None,
-        sharp: float = 1.0, design: bool = True, spread: bool = True):
+        sharp: float = 1.0, design: bool = True, spread: bool = True, n_candidates: int = N_CANDIDATES):
     from pantry.evaluation.crowd import make_crowd, oracle_scores, taste_facts
     from pantry.model.embedding import Embedder
     from pantry.model.features import FEATURE_SPEC
@@ -210,7 +210,7 @@ def run(seeds, n_rounds: int, n_test: int, cache_path: Path, raters_filter=None,
     fit_seconds = []
     for seed in seeds:
         t0 = time.perf_counter()
-        rounds, (test, xt) = build_world(seed, n_rounds, n_test, embedder)
+        rounds, (test, xt) = build_world(seed, n_rounds, n_test, embedder, n_candidates)
         cache.save()
         heur = heuristic_model(name, embedder.dim)
         crowd = [sharpened(c, sharp) for c in make_crowd(CROWD, seed=1000 + seed)]
@@ -276,6 +276,8 @@ def main(argv=None) -> int:
                     help="multiply the simulated raters' taste weights (more decisive votes; personas unchanged)")
     ap.add_argument("--model-pairs", action="store_true",
                     help="choose pairs by the model alone, without the votes cast so far (the old way)")
+    ap.add_argument("--candidates", type=int, default=N_CANDIDATES,
+                    help="candidates per round (the Compare page's slider; default as the app)")
     ap.add_argument("--no-spread", action="store_true",
                     help="the population model without the crowd's spread of tastes (the old prior shape)")
     ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
@@ -291,7 +293,7 @@ def main(argv=None) -> int:
     results, fit_seconds = run(range(args.seed, args.seed + args.seeds), args.rounds, args.test,
                                out / "learning_speed_embeddings.npz", args.raters,
                                settings=settings, sharp=args.sharp, design=not args.model_pairs,
-                               spread=not args.no_spread)
+                               spread=not args.no_spread, n_candidates=args.candidates)
     s = summary(results)
     rows = []
     for (cond, n), m in s.items():

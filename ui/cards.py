@@ -15,10 +15,14 @@ from ui.text import md
 log = logging.getLogger("pantrypilot.app")
 
 # Side labels say "Left"/"Right" side by side and "Top"/"Bottom" once the columns stack
-# (Streamlit stacks columns below 640 px). Our own markup, never outside text.
+# (Streamlit stacks columns below 640 px), and on a phone the page and card titles are
+# smaller so a round's first pick button stays on the first screen whatever the dish's
+# name. Our own markup, never outside text.
 CARD_CSS = """<style>
 .pp-narrow { display: none; }
-@media (max-width: 640px) { .pp-wide { display: none; } .pp-narrow { display: inline; } }
+@media (max-width: 640px) { .pp-wide { display: none; } .pp-narrow { display: inline; }
+  [data-testid="stHeadingWithActionElements"] h1 { font-size: 2rem; }
+  [data-testid="stHeadingWithActionElements"] h3 { font-size: 1.3rem; line-height: 1.3; } }
 .pp-side { font-size: 0.85rem; opacity: 0.75; }
 </style>"""
 

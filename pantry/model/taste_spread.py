@@ -14,7 +14,6 @@ spread also tells pair selection which differences are worth asking about.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
 from pantry.model.pairs import Pairs
 from pantry.model.solver import fit_bradley_terry
@@ -42,6 +41,8 @@ def rater_weights(d: np.ndarray, y: np.ndarray, precision: np.ndarray | float, m
     -------
     (w, var): (k,) each.
     """
+    from scipy.special import expit  # here: `python -m pantry score` imports this module, never scipy
+
     n, k = d.shape
     mean = np.zeros(k) if mean is None else mean
     rows = np.vstack([d, np.zeros((1, k))])

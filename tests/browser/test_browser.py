@@ -257,8 +257,8 @@ def test_reload_second_session_and_phone(server, page, tmp_path):
         expect(top).to_be_visible()
         expect(other.get_by_text("Left · key 1")).to_be_hidden()
         pick = other.get_by_role("button", name=re.compile("This one is better")).first
-        assert _in_view(other, pick), "the first pick button is on the first phone screen"
         _shot(other, "6-phone-pair")
+        assert _in_view(other, pick), "the first pick button is on the first phone screen"
         other.locator("body").press("2")
         expect(other.get_by_text(re.compile(r"Saved vote #2\b"))).to_be_visible()
         assert _in_view(other, other.get_by_text(re.compile(r"Saved vote #2\b"))), "the saved message is in view"
