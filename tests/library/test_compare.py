@@ -318,3 +318,31 @@ def test_vote_history_reads_the_latest_votes_recipes(tmp_path):
     last = votes[-1]
     want = explicit_matrix([lab.store.get_recipe(last.a), lab.store.get_recipe(last.b)])
     np.testing.assert_allclose(h[-1], want, atol=1e-6)
+
+
+def test_prepare_round_asks_with_the_profiles_own_votes(tmp_path, monkeypatch):
+    """The round's pair is chosen knowing the votes already cast (`vote_history`), for a profile
+    without a model of its own too: the design is not the heuristic's closest pair."""
+    import pantry.compare as compare
+    from pantry.generators import GenerationRequest, GeneratorChoice, OfflineComposer
+    from pantry.lab import Lab
+    from pantry.settings import Settings
+    from pantry.storage.store import Store
+    from tests.helpers import seed_votes, shared_embedder
+
+    settings = Settings(**{**Settings.from_env().__dict__, "home": tmp_path})
+    lab = Lab(settings, Store(tmp_path / "pantry.sqlite3"), shared_embedder())
+    seed_votes(lab.store, "ana", n=5)
+    seen = []
+    real = compare.pick_pair
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("history"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compare, "pick_pair", spy)
+    choice = GeneratorChoice(OfflineComposer(), "offline-composer", "offline", "offline composer selected", None,
+                             "offline")
+    request = GenerationRequest(pantry=("egg", "rice", "spinach", "chicken"), n=6, seed=3)
+    compare.prepare_round(lab, choice, request, "ana", np.random.default_rng(0), repeat_share=0.0)
+    assert seen and seen[-1] is not None and seen[-1].shape == (5, 2, len(FEATURE_NAMES))
