@@ -22,6 +22,13 @@ each ensemble member m gives a Bradley-Terry preference probability
   member, or identical members, it is 0 everywhere; the rule then falls back to
   uncertainty sampling.
 
+With the votes already cast (`history`), "information" also counts what a vote would teach
+about the person's *taste*: `design_variance`, the variance of a pair's taste-score
+difference under a linear model on the standardised taste columns that has seen those votes
+(sequential experimental design). A model with no spread of its own yet (the heuristic, the
+crowd's model, a one-member fit) would otherwise ask about the pair it finds closest, often
+two dishes alike in every taste.
+
 A share of pairs (`random_share`) is chosen at random so the learner keeps seeing the
 whole space and cannot lock itself into a corner of it. Pairs of near-duplicates
 (embeddings with cosine similarity above 0.95, or a caller's predicate) are never shown:
@@ -212,9 +219,9 @@ def choose_pair(candidates_features: np.ndarray, model=None, rng: np.random.Gene
         allowed &= np.array([not near_duplicate(int(i), int(j)) for i, j in pairs], dtype=bool)
     scores = model.member_scores(x) if model is not None else None
     variance = None
-    if history is not None and method == "information":
-        from pantry.model.features import FEATURE_NAMES
+    from pantry.model.features import FEATURE_NAMES
 
+    if history is not None and method == "information" and x.shape[1] >= len(FEATURE_NAMES):
         cols = design_columns()
         explicit = x[:, x.shape[1] - len(FEATURE_NAMES):][:, cols]
         past = np.asarray(history, np.float64).reshape(-1, 2, len(FEATURE_NAMES))[:, :, cols]
