@@ -6,7 +6,9 @@ drops them) and 300 fresh test recipes no round contains. Raters: the project's 
 personas and raters from `pantry.evaluation.crowd` (varied tastes; some flip 10% of their
 votes). Each rater votes on rounds drawn from the pool, the pair of each round chosen by
 `pantry.compare.pick_pair` with the model the app would hold then (the heuristic alone,
-the population model in a crowd; 20% random pairs), Bradley-Terry on its true utility.
+the population model in a crowd; 20% random pairs) and the votes cast so far, as the app
+passes them (`--model-pairs`: the model alone, the old way), Bradley-Terry on its true
+utility. The population model carries the crowd's spread of tastes (`--no-spread`: not).
 
 Conditions: `alone` (the personal model's prior is the pantry heuristic) and `crowd`
 (30 other crowd raters vote 50 times each first; the population model fitted on their
