@@ -3,7 +3,8 @@
 For researchers: pick model versions and a probe set; see score histograms, margins on
 held-out votes, a reliability diagram, scores against distance to the training data,
 ensemble uncertainty, a metrics table with plain-language collapse alerts, the human
-votes' position bias, the top and bottom recipes, and a CSV of everything.
+votes' position bias, the top and bottom recipes, where the people behind a model differ
+(the crowd's spread of tastes), and a CSV of everything.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import streamlit as st
 
 from pantry.evaluation.reports import HEURISTIC, PROBE_SOURCES, diagnostics_report, version_label
 from pantry.errors import PantryError
+from pantry.model.explain import FEATURE_LABELS
+from pantry.model.features import FEATURE_NAMES
+from pantry.model.taste_spread import spread_shares
 from pantry.model.training import TrainConfig
 from ui.cards import show_explanation
 from ui.common import current_profile, guarded
@@ -106,6 +110,17 @@ st.caption("Is the reward model telling recipes apart, and do its scores explain
            "Collapse (many different recipes getting one score) is what the alerts below watch for.")
 
 @st.cache_data(show_spinner=False, max_entries=32)
+def _spread_chart(frame: pd.DataFrame, label: str) -> alt.Chart:
+    """One version's crowd spread: a bar per taste, largest on top."""
+    return fit_width(alt.Chart(frame, title=chart_title(f"{label}: where people differ",
+                                                        "share of the differences between the profiles behind it")
+                               ).mark_bar(opacity=0.85).encode(
+        x=alt.X("share:Q", title="share of the differences", axis=alt.Axis(format="%")),
+        y=alt.Y("taste:N", sort="-x", title=None),
+        tooltip=[alt.Tooltip("taste:N", title="taste"), alt.Tooltip("share:Q", title="share", format=".0%")]),
+        22 * len(frame))
+
+
 def _top_bottom(scores: pd.DataFrame, label: str, n: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One version's best and worst recipes (derived from the report's scores table)."""
     g = scores[scores["version"] == label].sort_values("score", ascending=False)
@@ -289,14 +304,28 @@ with guarded("Diagnostics"):
                "\"this dish overall\" remainder (what its text says beyond them, and its own votes if rated); "
                "they add up to the score.")
     w1, w2 = st.columns([1, 3])
-    why_version = w1.selectbox("Model version", report.models, key="why_version", format_func=md)
+    why_version = w1.selectbox("Model version", report.models, key="why_version")  # options are plain text
     ranked = scores[scores["version"] == why_version].sort_values("rank")
     titles = dict(zip(ranked["recipe_id"], ranked["title"]))
     why_recipe = w2.selectbox("Recipe", list(titles), key="why_recipe",
-                              format_func=lambda rid: md(f"{titles[rid]} ({rid})"))
+                              format_func=lambda rid: f"{titles[rid]} ({rid})")
     why = report.explanations.get(why_version, {}).get(why_recipe)
     if why is not None:
         show_explanation(why, top=10)
+
+    st.subheader("Where people differ", anchor=False)
+    spreads = {labels.get(item, str(item)): spread_shares(lab.load_version(by_id[item]), FEATURE_NAMES)
+               for item in selected if item in by_id}
+    spreads = {label: shares for label, shares in spreads.items() if shares}
+    if not spreads:
+        st.caption("Shown for a model trained on several profiles' votes (at least three of them with 8 or more "
+                   "decisive votes): how much those people differ on each taste.")
+    else:
+        st.caption("Estimated from each profile's own votes: a personal model may move far from the crowd on the "
+                   "tastes at the top and stays close to it where people agree.")
+        for k, (label, shares) in enumerate(spreads.items()):
+            frame = pd.DataFrame([(FEATURE_LABELS.get(n, n), v) for n, v in shares[:10]], columns=["taste", "share"])
+            st.altair_chart(_spread_chart(frame, label), key=f"chart_spread_{k}", width="stretch")
 
     st.download_button("Download scores CSV", lambda: scores.to_csv(index=False).encode("utf-8"),
                        file_name="pantrypilot-scores.csv", mime="text/csv", icon=":material/download:",

@@ -125,3 +125,31 @@ def column_shares(spread: np.ndarray | None, varies: np.ndarray) -> np.ndarray |
     s = np.where(varies, np.asarray(spread, np.float64), 0.0)
     total = s.sum()
     return s / total if total > 0 else None
+
+
+def spread_of(model, n_explicit: int) -> np.ndarray | None:
+    """The crowd's spread of each taste column a model carries (`meta["taste_spread"]`), or
+    None when it has none or one of another length (a model of other features)."""
+    raw = model.meta.get("taste_spread") if model is not None else None
+    if not isinstance(raw, list) or len(raw) != n_explicit:
+        return None
+    try:
+        spread = np.asarray(raw, np.float64)
+    except (TypeError, ValueError):
+        return None
+    return spread if np.isfinite(spread).all() and (spread > 0).all() else None
+
+
+def spread_shares(model, names: tuple[str, ...]) -> list[tuple[str, float]]:
+    """Where the people behind `model` differ: (taste column, share of the differences between
+    them) for the columns of `names`, largest first, the shares summing to 1; [] when the model
+    carries no spread. Pantry and bookkeeping columns are left out (they describe a round,
+    not a taste)."""
+    spread = spread_of(model, len(names))
+    if spread is None:
+        return []
+    skip = {"pantry_coverage", "has_pantry", "log_missing", "minutes_known"}
+    kept = [(n, float(v)) for n, v in zip(names, spread) if n not in skip]
+    total = sum(v for _, v in kept)
+    return sorted(((n, v / total) for n, v in kept), key=lambda t: -t[1]) if total > 0 else []
+

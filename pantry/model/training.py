@@ -68,7 +68,7 @@ from pantry.model.pairs import (  # noqa: F401
 from pantry.model.solver import (  # noqa: F401
     BTFit, bt_loss, fit_bradley_terry,
 )
-from pantry.model.taste_spread import taste_spread
+from pantry.model.taste_spread import spread_of, taste_spread
 from pantry.model.prior_shape import (  # noqa: F401
     ARD_COLUMNS, CROWD_VAR, MAX_EVIDENCE_ROWS, MIN_COLUMN_VAR, TAU_SPREAD, TAU_STEPS, choose_prior_scales,
     explicit_count, group_precision, isotropic_scales, log_evidence,
@@ -315,13 +315,8 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
 
 
 def prior_spread(model: RewardModel | None, n_explicit: int) -> np.ndarray | None:
-    """The crowd's spread of each taste column a model carries (`meta["taste_spread"]`), or
-    None when it has none or one of another length (a model of other features)."""
-    raw = (model.meta.get("taste_spread") if model is not None else None)
-    if not isinstance(raw, list) or len(raw) != n_explicit:
-        return None
-    spread = np.asarray(raw, np.float64)
-    return spread if np.isfinite(spread).all() and (spread > 0).all() else None
+    """The crowd's spread of each taste column a model carries (`taste_spread.spread_of`)."""
+    return spread_of(model, n_explicit)
 
 
 def settings_fit(embedder: str, feature_spec: str, cfg: TrainConfig, prior: RewardModel | None = None

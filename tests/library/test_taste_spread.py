@@ -66,3 +66,18 @@ def test_a_population_model_carries_the_spread_and_a_personal_fit_uses_it():
     # a spread of another length (a model of other features) is not used
     population.meta["taste_spread"] = [1.0, 2.0]
     assert prior_spread(population, 5) is None
+
+
+def test_spread_shares_name_where_people_differ_largest_first():
+    from pantry.model.reward import RewardModel
+    from pantry.model.taste_spread import spread_shares
+
+    names = ("pantry_coverage", "has_meat", "heat", "baked")
+    model = RewardModel.new(8, 1, "test", "explicit-v9:" + ",".join(names), seed=0)
+    assert spread_shares(model, names) == []  # no crowd behind it
+    model.meta["taste_spread"] = [5.0, 2.0, 6.0, 0.5]
+    shares = spread_shares(model, names)
+    assert [n for n, _ in shares] == ["heat", "has_meat", "baked"]  # the pantry column is not a taste
+    assert abs(sum(v for _, v in shares) - 1.0) < 1e-9 and shares[0][1] > 0.7
+    model.meta["taste_spread"] = [1.0, float("nan"), 1.0, 1.0]
+    assert spread_shares(model, names) == []
