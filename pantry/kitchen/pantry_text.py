@@ -25,6 +25,12 @@ from pantry.kitchen.knowledge import Ingredient, Kitchen, resolve_kitchen
 from pantry.kitchen.words import clean_name, fold, tokens
 
 _SPLIT_RE = re.compile(r"[\n;,]|\s+(?:and|&|\+|plus)\s+", re.IGNORECASE)
+# markup pasted from a web page or an editor: a script or style block goes whole, any other
+# line-like tag ("<br>", "<li>", "</p>") separates items as a new line does, any other tag
+# ("<b>", "</i>") separates words; "a<b" or "<3 eggs" are not tags
+_SCRIPT_RE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG_RE = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
+_BLOCK_TAG_RE = re.compile(r"</?(?:br|p|li|div|tr|td|th|ul|ol|h[1-6])\b[^<>]*>", re.IGNORECASE)
 _BULLET_RE = re.compile(r"^(?:[-*•·–—>]+|\d+[.)](?=\s+\D)|\[[ xX]?\])\s*")
 _QUALIFIERS = frozenset("""
 leftover leftovers some frozen fresh freshly dried canned tinned jarred bottled chopped cooked raw
@@ -154,14 +160,15 @@ def parse_pantry(text: str, kitchen: Kitchen | None = None, max_chars: int = 500
     Items are separated by commas, semicolons, new lines and " and "/" & ". Quantities,
     units and qualifiers ("leftover", "some frozen", "a bunch of", "3 x tins of") are
     removed from the name and kept in `quantity`. Unknown items are kept (known=False).
-    Duplicates (same name) keep the first. Raises `InvalidInput` when the text is empty,
+    Markup pasted with the list is read past: tags separate words, script and style blocks
+    are dropped. Duplicates (same name) keep the first. Raises `InvalidInput` when the text is empty,
     longer than `max_chars`, or lists more than 200 items.
     """
     if not isinstance(text, str):
         raise InvalidInput(f"pantry must be text, got {type(text).__name__}")
     if len(text) > max_chars:
         raise InvalidInput(f"pantry text is {len(text)} characters (limit {max_chars})")
-    cleaned = _clean_control(text)
+    cleaned = _TAG_RE.sub(" ", _BLOCK_TAG_RE.sub("\n", _SCRIPT_RE.sub(" ", _clean_control(text))))
     if not cleaned.strip():
         raise InvalidInput("pantry is empty: list what you have, e.g. 'eggs, rice, spinach'")
     pieces = [p for p in _SPLIT_RE.split(cleaned) if p and p.strip()]

@@ -285,6 +285,20 @@ def test_parse_pantry_keeps_unknown(kitchen: Kitchen) -> None:
     assert items[1].name == "unobtainium dust" and items[1].known is False
 
 
+def test_parse_pantry_reads_past_pasted_markup(kitchen: Kitchen) -> None:
+    """A list pasted from a web page: tags separate (line-like ones as new lines), scripts go
+    whole, and what is not a tag ("a<b", "<3") stays text."""
+    names = lambda t: [(i.name, i.known) for i in parse_pantry(t, kitchen)]  # noqa: E731
+    assert names("<b>spinach</b>, <i>fresh basil</i>") == [("spinach", True), ("basil", True)]
+    assert names("<ul><li>2 eggs</li><li>rice</li></ul>") == [("egg", True), ("rice", True)]
+    assert names("eggs<br/>rice<BR>milk") == [("egg", True), ("rice", True), ("milk", True)]
+    assert names("<script>alert('x')</script> rice") == [("rice", True)]
+    assert names('<p class="note">tomatoes</p>') == [("tomato", True)]
+    assert ("egg", True) in names("a<b, 2 eggs") and names("a<b, 2 eggs")[0][1] is False
+    with pytest.raises(InvalidInput):
+        parse_pantry("<b></b> <i> </i>", kitchen)
+
+
 def test_parse_pantry_ignores_control_characters(kitchen: Kitchen) -> None:
     items = parse_pantry("eg\x00gs,\x07 rice\u200b\r\nspinach\t", kitchen)
     assert pantry_names(items) == ("egg", "rice", "spinach")
