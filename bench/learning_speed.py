@@ -180,6 +180,17 @@ def sharpened(rater, sharp: float):
     return Rater(rater.name, tuple(w * sharp for w in rater.weights), rater.flip)
 
 
+def with_shared(rater, shared: str | None, weight: float):
+    """`rater` plus `weight` times the `shared` archetype's weights: a taste everyone has a
+    little of (a world where a crowd has something to teach a newcomer); personas unchanged."""
+    from pantry.evaluation.crowd import ARCHETYPES, TASTE_AXES, Rater
+
+    if not shared or not weight or not isinstance(rater, Rater):
+        return rater
+    add = [weight * ARCHETYPES[shared].get(axis, 0.0) for axis in TASTE_AXES]
+    return Rater(rater.name, tuple(w + a for w, a in zip(rater.weights, add)), rater.flip)
+
+
 def test_raters(seed: int):
     """The raters measured: the `synth` personas and six crowd raters (two flip 10%)."""
     from pantry.evaluation.crowd import make_rater
@@ -196,7 +207,8 @@ def test_raters(seed: int):
 
 
 def run(seeds, n_rounds: int, n_test: int, cache_path: Path, raters_filter=None, verbose=True, settings=None,
-        sharp: float = 1.0, design: bool = True, spread: bool = True, n_candidates: int = N_CANDIDATES):
+        sharp: float = 1.0, design: bool = True, spread: bool = True, n_candidates: int = N_CANDIDATES,
+        shared: str | None = None, shared_weight: float = 0.0):
     from pantry.evaluation.crowd import make_crowd, oracle_scores, taste_facts
     from pantry.model.embedding import Embedder
     from pantry.model.features import FEATURE_SPEC
@@ -215,14 +227,14 @@ def run(seeds, n_rounds: int, n_test: int, cache_path: Path, raters_filter=None,
         rounds, (test, xt) = build_world(seed, n_rounds, n_test, embedder, n_candidates)
         cache.save()
         heur = heuristic_model(name, embedder.dim)
-        crowd = [sharpened(c, sharp) for c in make_crowd(CROWD, seed=1000 + seed)]
+        crowd = [sharpened(with_shared(c, shared, shared_weight), sharp) for c in make_crowd(CROWD, seed=1000 + seed)]
         cast = [cast_votes(c, rounds, CROWD_VOTES, heur, seed * 100 + k, design) for k, c in enumerate(crowd)]
         crowd_votes = [v for vs in cast for v in vs]
         who = [k for k, vs in enumerate(cast) for _ in vs] if spread else None
         population = train_reward_model(to_pairs(crowd_votes, rounds, with_ids=False, raters=who), name,
                                         FEATURE_SPEC, pop_cfg, prior=heur).model
         facts_t = np.stack([taste_facts(r) for r in test])
-        raters = [sharpened(r, sharp) for r in test_raters(seed)
+        raters = [sharpened(with_shared(r, shared, shared_weight), sharp) for r in test_raters(seed)
                   if raters_filter is None or getattr(r, "name", r) in raters_filter]
         if verbose:
             print(f"seed {seed}: {len(rounds)} rounds, {len(test)} test recipes, crowd of {CROWD} "
@@ -280,6 +292,9 @@ def main(argv=None) -> int:
                     help="choose pairs by the model alone, without the votes cast so far (the old way)")
     ap.add_argument("--candidates", type=int, default=N_CANDIDATES,
                     help="candidates per round (the Compare page's slider; default as the app)")
+    ap.add_argument("--shared", default=None, metavar="ARCHETYPE",
+                    help="give every simulated rater (crowd and tested) a little of this archetype's taste")
+    ap.add_argument("--shared-weight", type=float, default=0.5, help="how much of --shared (default 0.5)")
     ap.add_argument("--no-spread", action="store_true",
                     help="the population model without the crowd's spread of tastes (the old prior shape)")
     ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
@@ -295,7 +310,8 @@ def main(argv=None) -> int:
     results, fit_seconds = run(range(args.seed, args.seed + args.seeds), args.rounds, args.test,
                                out / "learning_speed_embeddings.npz", args.raters,
                                settings=settings, sharp=args.sharp, design=not args.model_pairs,
-                               spread=not args.no_spread, n_candidates=args.candidates)
+                               spread=not args.no_spread, n_candidates=args.candidates,
+                               shared=args.shared, shared_weight=args.shared_weight)
     s = summary(results)
     rows = []
     for (cond, n), m in s.items():
