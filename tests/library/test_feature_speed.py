@@ -1,7 +1,7 @@
 """The fast explicit features (cached per recipe, pantry part vectorised) give exactly the
-values of the per-recipe definition, on varied recipes and pantries, and are fast warm."""
+values of the per-recipe definition (`explicit_features`), on varied recipes and pantries, and are
+fast warm."""
 
-import math
 import threading
 import time
 
@@ -11,26 +11,9 @@ import pytest
 from pantry.domain.recipes import Recipe
 from pantry.generators import GenerationRequest
 from pantry.generators.composer import OfflineComposer
-from pantry.kitchen import Kitchen, PantryItem, load_kitchen, missing_ingredients, pantry_coverage
-from pantry.model import features
-from pantry.model.features import FEATURE_NAMES, RecipeFactsCache, explicit_matrix, feature_matrix
-
-
-def _reference(recipe, pantry=(), kitchen=None):
-    """The explicit features as the library computed them before the fast path (verbatim)."""
-    if pantry:
-        coverage = pantry_coverage(recipe, pantry, kitchen)
-        missing = len(missing_ingredients(recipe, pantry, kitchen))
-        pantry_row = [coverage, 1.0, math.log1p(missing)]
-    else:
-        pantry_row = [0.0, 0.0, 0.0]
-    minutes = recipe.minutes
-    return np.array(pantry_row + [
-        math.log1p(minutes) / math.log1p(180) if minutes else 0.0,
-        1.0 if minutes else 0.0,
-        math.log1p(len(recipe.steps)) / math.log1p(20),
-        math.log1p(len(recipe.ingredients)) / math.log1p(20),
-    ] + features.taste_row(recipe, kitchen), dtype=np.float32)
+from pantry.kitchen import Kitchen, PantryItem, load_kitchen
+from pantry.model.features import (FEATURE_NAMES, RecipeFactsCache, explicit_features, explicit_matrix,
+                                   feature_matrix)
 
 
 def _recipe(rid, ingredients, minutes=25, steps=("Cook.",)):
@@ -66,7 +49,7 @@ def recipes():
 
 
 def _check(got, recipes, pantries):
-    want = np.stack([_reference(r, p) for r, p in zip(recipes, pantries)])
+    want = np.stack([explicit_features(r, p) for r, p in zip(recipes, pantries)])
     assert got.dtype == np.float32 and got.shape == want.shape
     bad = np.argwhere(got != want)
     assert not len(bad), f"{len(bad)} values differ, first {bad[:3]}: {got[tuple(bad[0])]} vs {want[tuple(bad[0])]}"
@@ -100,7 +83,7 @@ def test_feature_matrix_and_an_injected_kitchen(recipes):
     cache = RecipeFactsCache()
     default = explicit_matrix(recipes, ("egg", "onion"), cache=cache)
     got = explicit_matrix(recipes, ("egg", "onion"), kitchen=tiny, cache=cache)  # another kitchen: not the cached facts
-    want = np.stack([_reference(r, ("egg", "onion"), tiny) for r in recipes])
+    want = np.stack([explicit_features(r, ("egg", "onion"), tiny) for r in recipes])
     assert np.array_equal(got, want) and not np.array_equal(got, default)
     emb = np.arange(len(recipes) * 3, dtype=np.float32).reshape(-1, 3)
     x = feature_matrix(emb, recipes, ("egg",), cache=cache)
