@@ -96,3 +96,27 @@ class HashEmbedder:
 
     def token_counts(self, texts):
         return np.array([len(t.split()) for t in texts])
+
+
+def store_flip_rater(store, user: str = "ana", n: int = 150, flip: float = 0.1, n_recipes: int = 30,
+                     share: float | None = 0.15) -> list[int]:
+    """A simulated rater who flips `flip` of their votes (`consistency.flip_rater_votes`, repeats
+    included: a `share` of rounds) stored as the app would hold it, on `n_recipes` plain dishes
+    r0..; each repeat points at the stored id of the vote it repeats. Returns the stored ids."""
+    from dataclasses import replace
+
+    from pantry.domain.recipes import recipe_from_dict
+    from pantry.evaluation.consistency import flip_rater_votes
+
+    store.ensure_user(user)
+    store.add_recipes([recipe_from_dict({"id": f"r{k}", "title": f"Dish {k}", "ingredients": ["rice"]})
+                       for k in range(n_recipes)])
+    kwargs = {} if share is None else {"share": share}
+    votes = flip_rater_votes(np.random.default_rng(1).normal(size=n_recipes), n, flip, seed=2, user=user, **kwargs)
+    ids, batch = [], []
+    for v in votes:  # a repeat names a stored vote: each batch ends before the vote it repeats would be needed
+        if v.repeat_of is not None and v.repeat_of > len(ids):
+            ids += store.add_votes(batch)
+            batch = []
+        batch.append(replace(v, id=None))
+    return ids + store.add_votes(batch)

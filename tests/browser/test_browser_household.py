@@ -9,29 +9,15 @@ from tests.browser.test_browser import _idle, _no_exception, _shot, page, server
 
 
 def _seed(home) -> None:
-    from dataclasses import replace
-
-    import numpy as np
-
-    from pantry.domain.recipes import recipe_from_dict
-    from pantry.evaluation.consistency import flip_rater_votes
     from pantry.household import set_member_limits
     from pantry.storage.store import Store
+    from tests.helpers import store_flip_rater
 
     store = Store(home / "pantry.sqlite3")
     for name in ("ana", "ben", "cy"):
         store.ensure_user(name)
     set_member_limits(store, "ben", ["vegetarian"])
-    store.add_recipes([recipe_from_dict({"id": f"r{k}", "title": f"Dish {k}", "ingredients": ["rice"]})
-                       for k in range(30)])
-    votes = flip_rater_votes(np.random.default_rng(1).normal(size=30), 150, 0.1, seed=2, user="ana", share=0.15)
-    ids, batch = [], []
-    for v in votes:
-        if v.repeat_of is not None and v.repeat_of > len(ids):
-            ids += store.add_votes(batch)
-            batch = []
-        batch.append(replace(v, id=None))
-    store.add_votes(batch)
+    store_flip_rater(store, "ana")
 
 
 def test_consistency_and_household_in_a_real_browser(server, page, tmp_path):  # noqa: F811

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from pantry.cli import main
-from pantry.domain.recipes import recipe_from_dict
-from pantry.evaluation.consistency import flip_rater_votes
+from tests.helpers import store_flip_rater
 from pantry.storage.store import Store
 
 
@@ -22,20 +20,9 @@ def home(tmp_path, monkeypatch):
 
 def _simulated_profile(home, user="sim", flip=0.1, n=300):
     """A rater with 10% flips stored as a store would hold it (repeats point at stored ids)."""
-    from dataclasses import replace
-
     store = Store(home / "pantry.sqlite3")
-    votes = flip_rater_votes(np.random.default_rng(1).normal(size=40), n, flip, seed=2, user=user)
-    store.add_recipes([recipe_from_dict({"id": f"r{k}", "title": f"Dish {k}", "ingredients": ["rice"]})
-                       for k in range(40)])
-    ids, batch = [], []
-    for v in votes:  # a repeat names a stored vote: each batch ends before the vote it repeats would be needed
-        if v.repeat_of is not None and v.repeat_of > len(ids):
-            ids += store.add_votes(batch)
-            batch = []
-        batch.append(replace(v, id=None))
-    ids += store.add_votes(batch)
-    assert ids == [v.id for v in votes]  # a fresh store numbers them 1.. as the simulation did
+    ids = store_flip_rater(store, user, n, flip, n_recipes=40, share=None)
+    assert ids == list(range(1, n + 1))  # a fresh store numbers them 1.. as the simulation did
     return store
 
 

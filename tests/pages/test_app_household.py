@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-import numpy as np
-
-from tests.helpers import REPO  # noqa: F401
+from tests.helpers import REPO, store_flip_rater  # noqa: F401
 from helpers import assert_ok, open_app, store_at
 
 TIMEOUT = 120
 
 
 def _simulated(store, user="ana", flip=0.1, n=150):
-    from pantry.domain.recipes import recipe_from_dict
-    from pantry.evaluation.consistency import flip_rater_votes
-
-    store.ensure_user(user)
-    store.add_recipes([recipe_from_dict({"id": f"r{k}", "title": f"Dish {k}", "ingredients": ["rice"]})
-                       for k in range(30)])
-    votes = flip_rater_votes(np.random.default_rng(1).normal(size=30), n, flip, seed=2, user=user,
-                             share=0.15)
-    ids, batch = [], []
-    for v in votes:
-        if v.repeat_of is not None and v.repeat_of > len(ids):
-            ids += store.add_votes(batch)
-            batch = []
-        batch.append(replace(v, id=None))
-    store.add_votes(batch)
+    store_flip_rater(store, user, n, flip)
 
 
 def test_the_data_page_shows_the_profiles_consistency_and_its_repeat_setting(app_home):
