@@ -120,3 +120,15 @@ def store_flip_rater(store, user: str = "ana", n: int = 150, flip: float = 0.1, 
             batch = []
         batch.append(replace(v, id=None))
     return ids + store.add_votes(batch)
+
+
+def train_two_profiles(store):
+    """ana and bo with 20 votes each, and `Lab.train("ana")` (population + ana's personal
+    model, two members, activated): the trained app most page tests start from."""
+    from pantry.lab import Lab
+    from pantry.model.training import TrainConfig
+    from pantry.settings import Settings
+
+    seed_votes(store, "ana", n=20, seed=0)
+    seed_votes(store, "bo", n=20, seed=1)
+    return Lab(Settings.from_env(), store).train("ana", TrainConfig(members=2))

@@ -11,7 +11,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from helpers import assert_ok as _ok, open_app, store_at as _store, texts as _texts
-from tests.helpers import REPO, seed_votes
+from tests.helpers import REPO, seed_votes, train_two_profiles
 
 TIMEOUT = 120
 
@@ -495,14 +495,8 @@ def test_a_recipe_with_markdown_in_it_is_shown_literally_on_compare(app_home, mo
 @pytest.fixture
 def broken_personal(app_home):
     """ana's active personal model with a truncated weights file; a good population model."""
-    from pantry.lab import Lab
-    from pantry.model.training import TrainConfig
-    from pantry.settings import Settings
-
     store = _store(app_home)
-    seed_votes(store, "ana", n=20, seed=0)
-    seed_votes(store, "bo", n=20, seed=1)
-    out = Lab(Settings.from_env(), store).train("ana", TrainConfig(members=2))
+    out = train_two_profiles(store)
     personal = store.get_model_version(out.personal_version)
     from pathlib import Path
 

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from helpers import assert_ok as _ok, open_app, store_at as _store, texts as _texts
-from tests.helpers import REPO, seed_votes
+from tests.helpers import REPO, seed_votes, train_two_profiles
 
 TIMEOUT = 180
 
@@ -40,14 +40,8 @@ def _active(store) -> tuple:
 @pytest.fixture
 def trained_home(app_home):
     """Two profiles with votes, and an active population model and personal model for ana."""
-    from pantry.lab import Lab
-    from pantry.settings import Settings
-    from pantry.model.training import TrainConfig
-
     store = _store(app_home)
-    seed_votes(store, "ana", n=20, seed=0)
-    seed_votes(store, "bo", n=20, seed=1)
-    out = Lab(Settings.from_env(), store).train("ana", TrainConfig(members=2))
+    out = train_two_profiles(store)
     assert _active(store) == (out.population_version, out.personal_version)
     return app_home
 
