@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
@@ -19,6 +20,10 @@ from pantry.errors import InvalidInput, PantryError
 from pantry.lab import Lab
 from pantry.api.tokens import profile_of_token
 from pantry.settings import Settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pantry.generators import GenerationRequest, GeneratorChoice
+    from pantry.kitchen.pantry_text import PantryReading
 
 _bearer = HTTPBearer(auto_error=False, description="PANTRY_API_TOKEN, when the server sets one")
 
@@ -120,3 +125,29 @@ def profile_for_write(lab: Lab, profile: str) -> str:
         return lab.store.find_user(profile) or validate_new_user_name(profile)
     except InvalidInput as e:
         raise InvalidInput(f"field 'profile': {e}") from None
+
+
+@dataclass(frozen=True)
+class CookingRound:
+    """What POST /recipes and POST /pairs both start from: the caller checked, the profile
+    (created when the round's recipes are logged), the pantry read and the generation asked."""
+
+    lab: Lab
+    settings: Settings
+    profile: str
+    reading: "PantryReading"
+    request: "GenerationRequest"
+    choice: "GeneratorChoice"  # the app's generator now
+
+
+def cooking_round(body, request: Request) -> CookingRound:
+    """The shared start of a cooking request (`body`: a `schemas.CookingInput` with `n`)."""
+    from pantry.api.convert import generation
+
+    lab = get_lab(request)
+    allow(request, body.profile)
+    profile = profile_for_write(lab, body.profile)
+    reading, gen_request = generation(lab, body, body.n)
+    state = app_state(request)
+    return CookingRound(lab, state.settings, profile, reading, gen_request, state.generators.get())
+

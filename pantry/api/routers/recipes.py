@@ -6,9 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from pantry.api import schemas as s
-from pantry.api.convert import (composer_refusal, generation, generator_info, model_info, pantry_info,
-                                read_body_pantry, scored_out)
-from pantry.api.deps import allow, app_state, get_lab, profile_for_write
+from pantry.api.convert import (composer_refusal, generator_info, model_info, pantry_info, read_body_pantry,
+                                scored_out)
+from pantry.api.deps import allow, cooking_round, get_lab
 from pantry.errors import GeneratorError
 from pantry.generators import generate_with_fallback
 
@@ -18,23 +18,18 @@ router = APIRouter(tags=["recipes"])
 @router.post("/recipes", response_model=s.RecipesResponse)
 def recipes(body: s.RecipesRequest, request: Request) -> s.RecipesResponse:
     """Generate `n` candidates for the pantry and rank them with the profile's model."""
-    lab_ = get_lab(request)
-    settings = app_state(request).settings
-    allow(request, body.profile)
-    profile = profile_for_write(lab_, body.profile)
-    reading, gen_request = generation(lab_, body, body.n)
-    choice = app_state(request).generators.get()
+    r = cooking_round(body, request)
     try:
-        made, used = generate_with_fallback(choice, gen_request)
+        made, used = generate_with_fallback(r.choice, r.request)
     except GeneratorError as e:
-        raise composer_refusal(e, choice) from None
+        raise composer_refusal(e, r.choice) from None
     if not made:
         raise GeneratorError(f"{used.name} returned no recipes; try again or change the pantry")
-    profile = lab_.keep_recipes(profile, made) or profile  # stored, so a vote can name them by id
-    model = lab_.model_for(profile)
-    scored = lab_.score(made, profile, reading.pantry, choice=model, explain=True)
-    return s.RecipesResponse(profile=profile, model=model_info(model), generator=generator_info(used, settings),
-                             pantry=pantry_info(reading), candidates=scored_out(scored))
+    profile = r.lab.keep_recipes(r.profile, made) or r.profile  # stored, so a vote can name them by id
+    model = r.lab.model_for(profile)
+    scored = r.lab.score(made, profile, r.reading.pantry, choice=model, explain=True)
+    return s.RecipesResponse(profile=profile, model=model_info(model), generator=generator_info(used, r.settings),
+                             pantry=pantry_info(r.reading), candidates=scored_out(scored))
 
 
 @router.post("/rank", response_model=s.RankResponse)
