@@ -59,9 +59,9 @@ def group_precision(rows: np.ndarray, n_explicit: int, scales: Mapping[str, floa
     d_exp = max(int(np.sum(raw[n_emb:] > MIN_COLUMN_VAR)), 1)
     var[:n_emb] = scales["embedding"] / d_emb / v[:n_emb]
     var[n_emb:dim] = scales["explicit"] / d_exp / v[n_emb:dim]
-    shares = column_shares(spread, raw[n_emb:] > MIN_COLUMN_VAR) if n_explicit else None
+    varying = raw[n_emb:] > MIN_COLUMN_VAR
+    shares = column_shares(spread, varying) if n_explicit else None
     if shares is not None:
-        varying = raw[n_emb:] > MIN_COLUMN_VAR
         var[n_emb:dim][varying] = scales["explicit"] * shares[varying] / v[n_emb:dim][varying]
     if crowd:
         var[-1] = CROWD_VAR

@@ -146,10 +146,9 @@ def design_columns() -> np.ndarray:
     """Positions, within the explicit columns, of the taste columns a pair's design looks at:
     every explicit feature except the pantry ones (they describe the round, not the dish) and
     `minutes_known` (bookkeeping)."""
-    from pantry.model.features import FEATURE_NAMES
+    from pantry.model.features import FEATURE_NAMES, NOT_TASTE
 
-    skip = {"pantry_coverage", "has_pantry", "log_missing", "minutes_known"}
-    return np.array([k for k, name in enumerate(FEATURE_NAMES) if name not in skip], dtype=np.int64)
+    return np.array([k for k, name in enumerate(FEATURE_NAMES) if name not in NOT_TASTE], dtype=np.int64)
 
 
 def design_variance(candidates: np.ndarray, pairs: np.ndarray, history: np.ndarray | None = None,

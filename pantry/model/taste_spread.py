@@ -148,8 +148,9 @@ def spread_shares(model, names: tuple[str, ...]) -> list[tuple[str, float]]:
     spread = spread_of(model, len(names))
     if spread is None:
         return []
-    skip = {"pantry_coverage", "has_pantry", "log_missing", "minutes_known"}
-    kept = [(n, float(v)) for n, v in zip(names, spread) if n not in skip]
+    from pantry.model.features import NOT_TASTE
+
+    kept = [(n, float(v)) for n, v in zip(names, spread) if n not in NOT_TASTE]
     total = sum(v for _, v in kept)
     return sorted(((n, v / total) for n, v in kept), key=lambda t: -t[1]) if total > 0 else []
 

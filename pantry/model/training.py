@@ -247,7 +247,7 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     n_items = len(item_ids)
     n_explicit = explicit_count(feature_spec, dim)
     # how much people differ per taste column: carried by a crowd prior, or read from a crowd's votes
-    spread = prior_spread(prior, n_explicit)
+    spread = spread_of(prior, n_explicit)
     own_spread = taste_spread(pairs, n_explicit, seed=cfg.seed) if pairs.rater is not None else None
     probe_choice: dict = {}
     probe, iterations, history = _fit_member(train, cfg, _content_member(prior, 0, dim), item_ids,
@@ -313,10 +313,6 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
         model.meta["taste_spread"] = [float(v) for v in kept]
     return TrainResult(model, metrics, history)
 
-
-def prior_spread(model: RewardModel | None, n_explicit: int) -> np.ndarray | None:
-    """The crowd's spread of each taste column a model carries (`taste_spread.spread_of`)."""
-    return spread_of(model, n_explicit)
 
 
 def settings_fit(embedder: str, feature_spec: str, cfg: TrainConfig, prior: RewardModel | None = None

@@ -50,7 +50,8 @@ def test_column_shares_follow_the_spread_over_varying_columns():
 
 
 def test_a_population_model_carries_the_spread_and_a_personal_fit_uses_it():
-    from pantry.model.training import TrainConfig, prior_spread, train_reward_model
+    from pantry.model.taste_spread import spread_of as prior_spread
+    from pantry.model.training import TrainConfig, train_reward_model
 
     crowd = _crowd()
     spec = "explicit-v9:a,b,c,d,e"
@@ -61,7 +62,7 @@ def test_a_population_model_carries_the_spread_and_a_personal_fit_uses_it():
     mine = crowd.subset(np.flatnonzero(crowd.rater == "u0")[:12])
     mine.rater = None
     personal = train_reward_model(mine, "test", spec, cfg, prior=population)
-    assert prior_spread(personal.model, 5) is not None  # passed on: pair selection and retraining read it
+    assert prior_spread(personal.model, 5) is not None  # passed on: the next fit and the Scores page read it
     assert personal.metrics["prior_scales"] is not None
     # a spread of another length (a model of other features) is not used
     population.meta["taste_spread"] = [1.0, 2.0]
