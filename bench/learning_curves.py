@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from pantry.evaluation.protocols import (EvalCache, default_embedder, evaluate_seeds,  # noqa: E402
+from pantry.evaluation.protocols import (EvalCache, ModelSettings, default_embedder, evaluate_seeds,  # noqa: E402
                                          read_evaluation_data, recipe_features)
 
 KS = (5, 10, 25)
@@ -77,7 +77,16 @@ def main(argv: list[str] | None = None) -> int:
                     choices=["seen", "unseen", "cold"])
     ap.add_argument("--folds", type=int, default=5,
                     help="user folds of the population models (default 5; 0: leave one user out)")
+    ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
+                    help="personal TrainConfig settings to try (e.g. item_var=30 prior_shape=evidence)")
     args = ap.parse_args(argv)
+    from pantry.model.training import config_from
+
+    try:
+        settings = ModelSettings(personal=config_from(dict(kv.split("=", 1) for kv in args.set)))
+    except ValueError as e:
+        print(f"--set: {e}", file=sys.stderr)
+        return 2
     data = Path(args.data)
     if not (data / "votes.jsonl").exists():
         print(f"no votes.jsonl in {data}: pass --data", file=sys.stderr)
@@ -102,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, results = [], []
     for protocol, k, sel in runs:
         r = evaluate_seeds(voted, votes, features, protocol, k, sel, seeds, embedder_name=embedder.name, cache=cache,
-                           folds=args.folds)
+                           folds=args.folds, settings=settings)
         results.append({key: val for key, val in r.items() if key != "runs"})
         row = table_row(r)
         rows.append(row)

@@ -84,3 +84,18 @@ def test_learning_speed_bench_tiny(tmp_path):
         for n in (10, 20, 50):
             assert any(x.startswith(f"{cond}, {n} votes: personal model") for x in names), names
     assert any("oracle" in x for x in names) and (tmp_path / "learning_speed.json").exists()
+
+
+@pytest.mark.skipif(not (shared_data() / "giallozafferano-dev" / "votes.jsonl").exists(),
+                    reason="needs ../shared/data/giallozafferano-dev")
+def test_learning_curves_takes_personal_settings(tmp_path):
+    """`--set item_var=...` reaches the personal fits (the README's item_var sweep), and a bad
+    value is refused with the option's limits before any work."""
+    data = str(shared_data() / "giallozafferano-dev")
+    out = _run("learning_curves.py", "--data", data, "--out", str(tmp_path), "--protocols", "seen",
+               "--labels", "10", "--active-labels", "--seeds", "1", "--set", "item_var=30")
+    assert "| seen | 10 | random |" in out and (tmp_path / "learning_curves.json").exists()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    bad = subprocess.run([sys.executable, str(REPO / "bench" / "learning_curves.py"), "--data", data,
+                          "--set", "item_var=-1"], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "item_var must be between" in bad.stderr
