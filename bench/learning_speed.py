@@ -15,7 +15,8 @@ Conditions: `alone` (the personal model's prior is the pantry heuristic) and `cr
 votes, as `Lab._fit_population`, is the prior and picks the pairs). After 10/20/50 votes
 the personal model is trained by `training.train_reward_model` (app settings, one
 member) and scored on random pairs of the test recipes against the rater's true utility
-(strict accuracy). Baselines from the same run: the prior alone (heuristic / population)
+(strict accuracy), and on every pair within fresh rounds (new pantries, new recipes: the
+candidates of one request, as the app ranks them; "within fresh rounds"). Baselines from the same run: the prior alone (heuristic / population)
 and an oracle logistic regression on the rater's true taste facts from the same votes.
 
     PYTHONPATH=$PWD .venv/bin/python bench/learning_speed.py [--seeds 3] [--quick]
@@ -83,7 +84,8 @@ def random_pantry(rng: random.Random) -> tuple[str, ...]:
 
 
 def build_world(seed: int, n_rounds: int, n_test: int, embedder, n_candidates: int = N_CANDIDATES):
-    """(rounds, test): rounds = [(pantry, recipes, features)], test = (recipes, features)."""
+    """(rounds, test, test_rounds): rounds = [(pantry, recipes, features)], test = (recipes,
+    features), test_rounds: fresh rounds as `rounds` (every pair within one is a test pair)."""
     from pantry.compare import drop_near_duplicates
     from pantry.evaluation.personas import fresh_recipes
     from pantry.generators.base import GenerationRequest
@@ -101,14 +103,24 @@ def build_world(seed: int, n_rounds: int, n_test: int, embedder, n_candidates: i
             raw.append((pantry, list(recipes)))
     seen = {r.id for _, rs in raw for r in rs}
     test = fresh_recipes(n_test, seed=seed * 7919 + 3, exclude=seen)
-    texts = [r.text for _, rs in raw for r in rs] + [r.text for r in test]
+    # fresh rounds (new pantries, recipes no training round has): the app's own ranking task
+    trng = random.Random(f"learning-speed-test-rounds|{seed}")
+    test_raw = []
+    while len(test_raw) < max(n_test // 5, 4):
+        pantry = random_pantry(trng)
+        recipes = [r for r in drop_near_duplicates(composer.generate(GenerationRequest(
+            pantry=pantry, n=n_candidates, servings=2, seed=trng.randrange(1 << 30)))) if r.id not in seen]
+        if len(recipes) >= 2:
+            test_raw.append((pantry, recipes))
+    texts = [r.text for _, rs in raw + test_raw for r in rs] + [r.text for r in test]
     emb = embedder.encode(texts)
     rounds, k = [], 0
-    for pantry, rs in raw:
+    for pantry, rs in raw + test_raw:
         x = feature_matrix(emb[k:k + len(rs)], rs, pantry)
         rounds.append((pantry, rs, x))
         k += len(rs)
-    return rounds, (test, feature_matrix(emb[k:], test, ()))
+    rounds, test_rounds = rounds[:len(raw)], rounds[len(raw):]
+    return rounds, (test, feature_matrix(emb[k:], test, ())), test_rounds
 
 
 def rater_utility(rater):
@@ -170,6 +182,20 @@ def accuracy(scores: np.ndarray, util: np.ndarray, seed: int) -> float:
     return float(np.mean(signed > 0))
 
 
+def round_accuracy(scores_of, util_of, test_rounds) -> float:
+    """Strict accuracy over every pair within each fresh round (pairs of equal utility left
+    out): how well the candidates of one pantry are ordered, as the app ranks them."""
+    right = total = 0
+    for _, rs, x in test_rounds:
+        s, u = scores_of(rs, x), util_of(rs)
+        for i in range(len(rs)):
+            for j in range(i + 1, len(rs)):
+                if abs(u[i] - u[j]) > 1e-9:
+                    total += 1
+                    right += (s[i] - s[j]) * (u[i] - u[j]) > 0
+    return right / total if total else float("nan")
+
+
 def sharpened(rater, sharp: float):
     """`rater` with its weights times `sharp`: a more decisive person (Bradley-Terry votes on
     larger utility gaps), for checking the model against the oracle where votes carry more."""
@@ -224,7 +250,7 @@ def run(seeds, n_rounds: int, n_test: int, cache_path: Path, raters_filter=None,
     fit_seconds = []
     for seed in seeds:
         t0 = time.perf_counter()
-        rounds, (test, xt) = build_world(seed, n_rounds, n_test, embedder, n_candidates)
+        rounds, (test, xt), test_rounds = build_world(seed, n_rounds, n_test, embedder, n_candidates)
         cache.save()
         heur = heuristic_model(name, embedder.dim)
         crowd = [sharpened(with_shared(c, shared, shared_weight), sharp) for c in make_crowd(CROWD, seed=1000 + seed)]
@@ -257,7 +283,15 @@ def run(seeds, n_rounds: int, n_test: int, cache_path: Path, raters_filter=None,
                            "project": accuracy(model.score(xt, [r.id for r in test])[0], util_t, seed),
                            "prior_only": base,
                            "heuristic": accuracy(heur.score(xt)[0], util_t, seed),
-                           "oracle": accuracy(oracle_scores(fa, fb, [o for *_, o in vs], facts_t), util_t, seed)}
+                           "oracle": accuracy(oracle_scores(fa, fb, [o for *_, o in vs], facts_t), util_t, seed),
+                           "project_round": round_accuracy(lambda rs, x: model.score(x, [r.id for r in rs])[0],
+                                                           rater_utility(rater), test_rounds),
+                           "oracle_round": round_accuracy(
+                               lambda rs, x: oracle_scores(fa, fb, [o for *_, o in vs],
+                                                           np.stack([taste_facts(r) for r in rs])),
+                               rater_utility(rater), test_rounds),
+                           "prior_round": round_accuracy(lambda rs, x: prior.score(x)[0], rater_utility(rater),
+                                                         test_rounds)}
                     results.append(row)
                     if verbose:
                         print(f"  {rname:22} {cond:5} n={n:2} project={row['project']:.3f} "
@@ -273,7 +307,8 @@ def summary(results):
             rows = [r for r in results if r["condition"] == cond and r["votes"] == n]
             if rows:
                 out[(cond, n)] = {m: float(np.mean([r[m] for r in rows]))
-                                  for m in ("project", "prior_only", "heuristic", "oracle")}
+                                  for m in ("project", "prior_only", "heuristic", "oracle", "project_round", "oracle_round",
+                                            "prior_round")}
     return out
 
 
@@ -321,6 +356,10 @@ def main(argv=None) -> int:
                         m["prior_only"], prior, ok=None if target is None else m["project"] >= target))
         rows.append(Row(f"{cond}, {n} votes: oracle (true taste facts)", m["oracle"], "", None,
                         m["prior_only"], prior))
+        rows.append(Row(f"{cond}, {n} votes: within fresh rounds: personal model", m["project_round"], "", None,
+                        m["prior_round"], prior))
+        rows.append(Row(f"{cond}, {n} votes: within fresh rounds: oracle", m["oracle_round"], "", None,
+                        m["prior_round"], prior))
     if ("alone", 20) in s and ("crowd", 20) in s:
         for n in VOTES:
             rows.append(Row(f"crowd minus alone, {n} votes", s[("crowd", n)]["project"] - s[("alone", n)]["project"],
