@@ -469,7 +469,8 @@ def _vote_bar() -> None:
 
 
 def _saved_text(matchup, vote_id: int, choice: str) -> str:
-    """'Saved vote #3: A beat B. The model agreed (scores 1.20 and 0.40).' (escaped)"""
+    """'Saved vote #3: A beat B. The model agreed (scores: A 1.20, B 0.40).' (escaped): the scores in
+    the sentence's order, the winner's first, whichever side it was on."""
     left, right = matchup.left_item.recipe.title, matchup.right_item.recipe.title
     said = {"left": f"{left} beat {right}", "right": f"{right} beat {left}",
             "tie": f"{left} and {right} are about equal", "both_bad": f"both {left} and {right} are bad"}[choice]
@@ -479,7 +480,8 @@ def _saved_text(matchup, vote_id: int, choice: str) -> str:
     if choice in ("left", "right"):
         agree = (" The model agreed" if model_pref == choice else
                  " The model scored them equally" if model_pref is None else " The model disagreed")
-        agree += f" (scores {ls:.2f} and {rs:.2f})."
+        (win, ws), (lose, los) = ((left, ls), (right, rs)) if choice == "left" else ((right, rs), (left, ls))
+        agree += f" (scores: {md(win)} {ws:.2f}, {md(lose)} {los:.2f})."
     return f"Saved vote #{vote_id}: {md(said)}.{agree}"
 
 

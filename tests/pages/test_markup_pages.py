@@ -154,3 +154,21 @@ def test_an_ollama_version_string_with_markup_is_text_in_the_sidebar(app_home, m
         at = open_app("ana", timeout=180)
     shown = _check_page(at, "sidebar, Ollama up with a markup version string")
     assert any(s.startswith("Ollama <script>alert(1)</script>") for s in shown), shown
+
+
+def test_the_saved_vote_names_each_score_winner_first():
+    """A vote for the right-hand card reads "B beat A" with B's score first (the browser walk
+    found the scores in left/right order after a sentence naming the winner first)."""
+    from pantry.compare import Matchup, Scored
+    from pantry.domain.recipes import Recipe
+    from views.compare import _saved_text
+
+    a = Scored(Recipe(id="ra", title="Diner Omelette", ingredients=("egg",), steps=("cook",), minutes=10), -0.94, 0.1)
+    b = Scored(Recipe(id="rb", title="Squash Sabzi", ingredients=("squash",), steps=("cook",), minutes=30), -0.81, 0.1)
+    m = Matchup(a, b, "a", "informative", "heuristic", "heuristic", "offline-composer", ("egg",))
+    right = _saved_text(m, 29, "right")
+    assert "Squash Sabzi beat Diner Omelette" in right and "The model agreed" in right
+    assert right.endswith("(scores: Squash Sabzi -0.81, Diner Omelette -0.94).")
+    left = _saved_text(m, 30, "left")
+    assert "The model disagreed" in left and left.endswith("(scores: Diner Omelette -0.94, Squash Sabzi -0.81).")
+    assert "scores" not in _saved_text(m, 31, "tie")
