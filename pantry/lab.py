@@ -362,16 +362,21 @@ class Lab:
 
     def _train(self, user: str | None, cfg: TrainConfig, activate: bool, train_population: bool,
                progress: "_Phases", on_epoch: Callable[[EpochStats], None] | None, cv_folds: int,
-               on_fold: FoldFn | None) -> tuple[TrainOutcome, _Setup, RewardModel | None]:
+               on_fold: FoldFn | None, defer_save: bool = False
+               ) -> tuple[TrainOutcome, _Setup, RewardModel | None, Callable[[], tuple[int | None, int | None]]]:
+        """Fit (and save, inactive) the new versions. With `defer_save` nothing is saved here:
+        the returned callable saves them and gives their ids, so a caller with more to do
+        (`retrain_preview`) saves nothing when that fails."""
         start = time.perf_counter()
         setup = self._setup(user, cfg, progress.phase("embedding recipes"))
-        pop_version, pop_metrics = None, None
+        pop_version, pop_metrics, pop_res = None, None, None
         if train_population:
-            res = self._fit_population(setup.everyone, cfg, progress.phase("population model"))
-            if res is not None:
+            pop_res = self._fit_population(setup.everyone, cfg, progress.phase("population model"))
+            if pop_res is not None:
                 # saved inactive: both new versions are activated together at the end
-                pop_version = self._save_version(POPULATION, res, activate=False, prior_id=None)
-                pop_metrics = res.metrics
+                if not defer_save:
+                    pop_version = self._save_version(POPULATION, pop_res, activate=False, prior_id=None)
+                pop_metrics = pop_res.metrics
         if user is None:
             if pop_metrics is None:
                 raise NotEnoughVotes(f"need at least {cfg.min_decisive} decisive votes to train")
@@ -379,7 +384,7 @@ class Lab:
                 self.activate([pop_version])
             out = TrainOutcome(pop_version, None, pop_metrics, pop_metrics, [], time.perf_counter() - start,
                                activated=activate)
-            return out, setup, None
+            return out, setup, None, lambda: (pop_version, None)
         prior, prior_desc = self._prior(user, setup, cfg, progress.phase("population prior"))
         from pantry.evaluation.consistency import profile_consistency
         rater = profile_consistency(self.store, user)
@@ -398,12 +403,21 @@ class Lab:
         res.metrics.update(_rater_metrics(rater, cfg))
         if cv is not None:
             res.metrics.update(cv.metrics())
+        if defer_save:
+            def save() -> tuple[int | None, int]:
+                pop = (self._save_version(POPULATION, pop_res, activate=False, prior_id=None)
+                       if pop_res is not None else None)
+                return pop, self._save_version(user, res, activate=False, prior_id=pop)
+
+            out = TrainOutcome(None, None, res.metrics, pop_metrics, res.history, time.perf_counter() - start,
+                               cv=cv, activated=False)
+            return out, setup, prior, save
         version = self._save_version(user, res, activate=False, prior_id=pop_version)
         if activate:  # both or neither (a failed save above leaves the previous models active)
             self.activate([pop_version, version])
         out = TrainOutcome(pop_version, version, res.metrics, pop_metrics, res.history,
                            time.perf_counter() - start, cv=cv, activated=activate)
-        return out, setup, prior
+        return out, setup, prior, lambda: (pop_version, version)
 
     def train(self, user: str | None, cfg: TrainConfig | None = None, activate: bool = True,
               train_population: bool = True, on_progress: ProgressFn | None = None,
@@ -451,7 +465,8 @@ class Lab:
         stages = ["embedding recipes"] + (["population model"] if train_population else []) + [
             "population prior", "cross-validation, new settings", "personal model", "cross-validation, current model"]
         progress = _Phases(on_progress, stages)
-        outcome, setup, prior = self._train(user, cfg, False, train_population, progress, on_epoch, folds, on_fold)
+        outcome, setup, prior, save = self._train(user, cfg, False, train_population, progress, on_epoch, folds,
+                                                  on_fold, defer_save=True)
         if outcome.cv is None:
             raise NotEnoughVotes(f"{user} has too few votes to hold any out for a comparison")
         current, basis = None, "unknown"
@@ -484,8 +499,9 @@ class Lab:
             current, basis = _training().cross_validate(setup.personal, fit, folds, cfg.seed, cb), "settings"
         if current is not None:
             current.seconds = time.perf_counter() - t0
+        population_version, personal_version = save()  # only now: a failure above saves nothing
         return RetrainPreview(
-            user=user, personal_version=outcome.personal_version, population_version=outcome.population_version,
+            user=user, personal_version=personal_version, population_version=population_version,
             new=outcome.cv, current=current, current_kind=before.kind, current_version=before.version_id,
             current_basis=basis, metrics=outcome.metrics, population_metrics=outcome.population_metrics,
             history=outcome.history, history_unit=outcome.metrics.get("history_unit", "epoch"),

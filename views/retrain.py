@@ -277,6 +277,9 @@ def _train(name: str, cfg: TrainConfig) -> None:
             status.update(label="Training failed", state="error")
             st.error(f"Training failed; nothing was changed: {md(e)}")
             return
+        except Exception:
+            status.update(label="Training failed", state="error")  # the page's guard says why
+            raise
         loss_box.empty()  # the result below shows both charts; the live ones go
         acc_box.empty()
         bar.progress(1.0, text="done")

@@ -176,6 +176,29 @@ def test_retrain_preview_activates_nothing_and_compares_on_the_same_votes(traine
     assert same.new.accuracy == outcome.cv.accuracy
 
 
+def test_a_retrain_preview_that_fails_late_saves_no_candidate(trained, monkeypatch):
+    """The current model's cross-validation runs after the candidates are fitted: when it
+    fails, no candidate version is left behind (the browser walk found 8 from 4 failed runs)."""
+    lab, _ = trained
+    user = "synth-vegetarian"
+    before = [v.id for v in lab.store.model_versions(user)]
+    from pantry.model import training
+
+    calls = []
+    real = training.cross_validate
+
+    def second_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # the first is the new settings', the second the current model's
+            raise RuntimeError("boom")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "cross_validate", second_fails)
+    with pytest.raises(RuntimeError):
+        lab.retrain_preview(user, TrainConfig(seed=0, l2=20.0, members=2))
+    assert len(calls) == 2 and [v.id for v in lab.store.model_versions(user)] == before
+
+
 def test_retrain_preview_against_the_heuristic_and_the_population_model(tmp_path):
     settings = Settings(**{**Settings.from_env().__dict__, "home": tmp_path})
     lab = Lab(settings, Store(settings.db_path), shared_embedder())
