@@ -59,12 +59,15 @@ def facts(recipe: Recipe) -> str:
 
 
 def explanation_lines(why, top: int = 6) -> list[str]:
-    """Markdown lines for a `pantry.model.explain.Explanation`: the largest named
-    contributions, the smaller ones together, and "this dish overall"; they add up to the score."""
-    from pantry.model.explain import REMAINDER, phrase
+    """Markdown lines for a `pantry.model.explain.Explanation`: a typical recipe's score, the
+    largest named contributions against it, the smaller ones together, and "this dish
+    overall"; they add up to the score."""
+    from pantry.model.explain import BASELINE, REMAINDER, phrase
 
     shown = why.top(top)
-    lines = [f"- {md(phrase(c))}" for c in shown]
+    lines = [f"- {why.baseline:+.2f} {BASELINE} (the average of the recipes the model learned from); "
+             "against it:"] if why.relative else []
+    lines += [f"- {md(phrase(c))}" for c in shown]
     rest = why.contributions[len(shown):]
     if rest:
         lines.append(f"- {sum(c.contribution for c in rest):+.2f} {len(rest)} smaller features")

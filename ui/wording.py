@@ -3,7 +3,8 @@
 The library returns tables keyed by field ids (`versions_table`: the stored metrics' keys;
 `retrain_comparison`: `CrossValidation`'s fields; `metrics_table`: its `METRIC_COLUMNS`); the pages show them under these names and
 give number formats by id, so a renamed heading never breaks a format. The votes table's
-"what was chosen" is worded here from the vote's own columns (`votes_in_words`).
+"what was chosen" is worded here from the vote's own columns (`votes_in_words`), and so is
+the line that confirms a saved vote (`saved_vote_text`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from pantry.domain.votes import Vote, describe_vote
+from ui.text import md
 
 COLUMN_NAMES = {
     # versions_table
@@ -88,3 +90,19 @@ def model_problem_words(problem) -> str:
     model v2 (weights file user-ana-....npz): <the loader's message>"."""
     return f"the {problem.kind} model v{problem.version_id} (weights file {problem.file}): {problem.message}"
 
+
+def saved_vote_text(matchup, vote_id: int, choice: str) -> str:
+    """'Saved vote #3: A beat B. The model agreed (scores: A 1.20, B 0.40).' (escaped): the scores in
+    the sentence's order, the winner's first, whichever side it was on."""
+    left, right = matchup.left_item.recipe.title, matchup.right_item.recipe.title
+    said = {"left": f"{left} beat {right}", "right": f"{right} beat {left}",
+            "tie": f"{left} and {right} are about equal", "both_bad": f"both {left} and {right} are bad"}[choice]
+    ls, rs = matchup.left_item.score, matchup.right_item.score
+    model_pref = "left" if ls > rs else "right" if rs > ls else None
+    agree = ""
+    if choice in ("left", "right"):
+        agree = (" The model agreed" if model_pref == choice else
+                 " The model scored them equally" if model_pref is None else " The model disagreed")
+        (win, ws), (lose, los) = ((left, ls), (right, rs)) if choice == "left" else ((right, rs), (left, ls))
+        agree += f" (scores: {md(win)} {ws:.2f}, {md(lose)} {los:.2f})."
+    return f"Saved vote #{vote_id}: {md(said)}.{agree}"

@@ -20,6 +20,7 @@ from pantry.kitchen import read_pantry
 from pantry.model.training import TrainConfig
 from pantry.domain.votes import describe_vote
 from ui.cards import CARD_CSS, recipe_card, side_label
+from ui.wording import saved_vote_text
 from ui.text import md
 from ui.common import current_profile, flash, guarded, show_flashes
 from ui.sidebar import model_problem_text, scoring_model, select_profile
@@ -468,34 +469,17 @@ def _vote_bar() -> None:
             st.text_input("Note (optional)", key="note", max_chars=200, placeholder="Anything else?")
 
 
-def _saved_text(matchup, vote_id: int, choice: str) -> str:
-    """'Saved vote #3: A beat B. The model agreed (scores: A 1.20, B 0.40).' (escaped): the scores in
-    the sentence's order, the winner's first, whichever side it was on."""
-    left, right = matchup.left_item.recipe.title, matchup.right_item.recipe.title
-    said = {"left": f"{left} beat {right}", "right": f"{right} beat {left}",
-            "tie": f"{left} and {right} are about equal", "both_bad": f"both {left} and {right} are bad"}[choice]
-    ls, rs = matchup.left_item.score, matchup.right_item.score
-    model_pref = "left" if ls > rs else "right" if rs > ls else None
-    agree = ""
-    if choice in ("left", "right"):
-        agree = (" The model agreed" if model_pref == choice else
-                 " The model scored them equally" if model_pref is None else " The model disagreed")
-        (win, ws), (lose, los) = ((left, ls), (right, rs)) if choice == "left" else ((right, rs), (left, ls))
-        agree += f" (scores: {md(win)} {ws:.2f}, {md(lose)} {los:.2f})."
-    return f"Saved vote #{vote_id}: {md(said)}.{agree}"
-
-
 def _last_saved_message(name: str) -> None:
     """After "next pair right after my vote": what was saved, above the new pair."""
     last = st.session_state.get("_last_saved")
     if last and last.get("user") == name:
-        st.success(_saved_text(last["matchup"], last["vote_id"], last["choice"])
+        st.success(saved_vote_text(last["matchup"], last["vote_id"], last["choice"])
                    + " Here is the next pair; **U** undoes that vote and brings its pair back.",
                    icon=":material/check_circle:")
 
 
 def _revealed_message(matchup, revealed) -> None:
-    st.success(f"{_saved_text(matchup, revealed['vote_id'], revealed['choice'])} Scores are now shown (model: "
+    st.success(f"{saved_vote_text(matchup, revealed['vote_id'], revealed['choice'])} Scores are now shown (model: "
                f"{md(matchup.model_label)}). Press **N** for the next pair, **U** to undo.",
                icon=":material/check_circle:")
 

@@ -123,14 +123,18 @@ class ContributionOut(BaseModel):
     name: str  # the model's feature name (features.FEATURE_NAMES)
     label: str  # its plain name
     value: float  # the recipe's value of the feature
-    contribution: float  # weight x value: its part of the score
+    contribution: float  # weight x (value - the typical recipe's value): its part of the score
 
 
 class ExplanationOut(BaseModel):
-    """Why this score: named taste-feature contributions (largest first) plus one remainder
-    ("this dish overall"), summing to the score (`pantry.model.explain`)."""
+    """Why this score: a typical recipe's score (`baseline`), named taste-feature contributions
+    against it (largest first) and one remainder ("this dish overall"), summing to the score
+    (`pantry.model.explain`; `relative` false: a model saved without a typical recipe, baseline 0)."""
 
     score: float
+    baseline: float = 0.0
+    baseline_label: str = "a typical recipe"
+    relative: bool = False
     contributions: list[ContributionOut]
     remainder: float
     remainder_label: str

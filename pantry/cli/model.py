@@ -105,11 +105,13 @@ def cmd_score(args) -> int:
                    "title": s.recipe.title[:60], "id": s.recipe.id} for s in ranked],
                  ["rank", "score", "+/-", "title", "id"])
     if args.explain:
-        from pantry.model.explain import REMAINDER, phrase
+        from pantry.model.explain import BASELINE, REMAINDER, phrase
+        if ranked and ranked[0].explanation.relative:
+            print(f"# each part against {BASELINE} (the average of the votes the model learned from)")
         for s in ranked:
             why = s.explanation
             top = max(0, args.explain_top)
-            parts = [phrase(c) for c in why.top(top)]
+            parts = ([f"{why.baseline:+.2f} {BASELINE}"] if why.relative else []) + [phrase(c) for c in why.top(top)]
             rest = why.contributions[top:]
             if rest:
                 parts.append(f"{sum(c.contribution for c in rest):+.2f} {len(rest)} smaller")

@@ -2,11 +2,15 @@
 
 The reward model is linear in `[embedding | explicit features]` (plus, for a personal
 model, an offset per rated recipe), so its score decomposes exactly from its own
-parameters: each named explicit feature j contributes `w_j * x_j` (its weight in the
-scoring member times the recipe's value), and what is left, the embedding's part, the bias
-and the recipe's own offset (and the hidden layer of an old model), is one "this dish
-overall" remainder. The contributions and the remainder sum to the score
-(`Explanation.total`, up to float64 rounding). Data only: pages, the CLI and the API word it.
+parameters. Everything is measured against a typical recipe, the mean feature row of the
+votes the model learned from (`meta["reference_row"]`): its score is the `baseline`, each
+named explicit feature j contributes `w_j * (x_j - ref_j)` (its weight in the scoring member
+times how far the recipe is from the typical one: a 20-minute dish is *quicker* than
+typical, not "20 minutes of penalty"), and what is left, the embedding's part against the
+typical recipe's, the recipe's own offset (and the hidden layer of an old model), is one
+"this dish overall" remainder. A model saved without a reference row is explained against
+an all-zero row (baseline 0), as before. Baseline, contributions and remainder sum to the
+score (`Explanation.total`, up to float64 rounding). Data only: pages, the CLI and the API word it.
 
 Layering: model/ (imports reward and features only).
 """
@@ -36,6 +40,7 @@ FEATURE_LABELS = {
     "cuisine_french": "French",
 }
 REMAINDER = "this dish overall"
+BASELINE = "a typical recipe"  # the model's score of the mean row it learned from
 
 
 @dataclass(frozen=True)
@@ -58,19 +63,35 @@ class Explanation:
     score: float
     contributions: tuple[Contribution, ...]
     remainder: float  # the embedding's part, the bias and the recipe's own offset: "this dish overall"
+    baseline: float = 0.0  # a typical recipe's score (0 for a model saved without a reference row)
+    relative: bool = False  # contributions are against a typical recipe (the model has a reference row)
 
     @property
     def total(self) -> float:
-        """The contributions and the remainder added up: the score."""
-        return float(sum(c.contribution for c in self.contributions) + self.remainder)
+        """The baseline, the contributions and the remainder added up: the score."""
+        return float(self.baseline + sum(c.contribution for c in self.contributions) + self.remainder)
 
     def top(self, k: int = 3) -> tuple[Contribution, ...]:
         """The k contributions of largest size."""
         return self.contributions[:k]
 
     def to_dict(self) -> dict:
-        return {"score": self.score, "contributions": [c.to_dict() for c in self.contributions],
+        return {"score": self.score, "baseline": self.baseline, "baseline_label": BASELINE,
+                "relative": self.relative, "contributions": [c.to_dict() for c in self.contributions],
                 "remainder": self.remainder, "remainder_label": REMAINDER}
+
+
+def reference_row(model: RewardModel) -> np.ndarray | None:
+    """The typical recipe a model is explained against (`meta["reference_row"]`: the mean
+    feature row of the votes it learned from), or None when it has none of its width."""
+    raw = model.meta.get("reference_row")
+    if not isinstance(raw, list) or len(raw) != model.dim:
+        return None
+    try:
+        ref = np.asarray(raw, np.float64)
+    except (TypeError, ValueError):
+        return None
+    return ref if np.isfinite(ref).all() else None
 
 
 def explain(model: RewardModel, features: np.ndarray, ids: Sequence[str] | None = None,
@@ -88,16 +109,19 @@ def explain(model: RewardModel, features: np.ndarray, ids: Sequence[str] | None 
         raise ValueError(f"features have shape {tuple(x.shape)}, model expects (n, {model.dim})")
     member = model.member_arrays()[0]
     scores = _score_arrays(member, x, model.item_index(ids, len(x)))
+    ref = reference_row(model)
+    baseline = float(_score_arrays(member, ref[None, :], None)[0]) if ref is not None else 0.0
     k = len(names) if model.dim > len(names) else 0
     w = member["linear.weight"][0].astype(np.float64)[model.dim - k:]
-    parts = x[:, model.dim - k:] * w
+    parts = (x[:, model.dim - k:] - (ref[model.dim - k:] if ref is not None else 0.0)) * w
     out = []
     for i in range(len(x)):
         named = [Contribution(names[j], FEATURE_LABELS.get(names[j], names[j]), float(x[i, model.dim - k + j]),
                               float(parts[i, j])) for j in range(k) if parts[i, j] != 0.0]
         named.sort(key=lambda c: -abs(c.contribution))
         total = float(sum(c.contribution for c in named))
-        out.append(Explanation(float(scores[i]), tuple(named), float(scores[i]) - total))
+        out.append(Explanation(float(scores[i]), tuple(named), float(scores[i]) - baseline - total, baseline,
+                               ref is not None))
     return out
 
 

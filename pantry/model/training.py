@@ -307,7 +307,9 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
         "prior_scales": ({k: float(v) for k, v in choice["scales"].items()} if "scales" in choice else None),
         "config": cfg.to_dict(),
     }
-    model.meta.update({"metrics": metrics, "data_hash": metrics["data_hash"]})
+    model.meta.update({"metrics": metrics, "data_hash": metrics["data_hash"],
+                       # the typical recipe its scores are explained against (`pantry.model.explain`)
+                       "reference_row": [round(float(v), 6) for v in all_x.mean(axis=0)]})
     kept = own_spread if own_spread is not None else spread
     if kept is not None:
         model.meta["taste_spread"] = [float(v) for v in kept]

@@ -56,12 +56,16 @@ def test_explanation_sums_exactly_to_the_score_with_named_contributions():
     scores = model.score(x, ids)[0]
     whys = explain(model, x, ids)
     w = model.member_arrays()[0]["linear.weight"][0].astype(np.float64)
+    ref = np.asarray(model.meta["reference_row"])  # the typical recipe: the mean row it learned from
+    assert ref == pytest.approx(np.concatenate([pairs.xa, pairs.xb]).mean(axis=0), abs=1e-6)
     for k, why in enumerate(whys):
-        assert why.score == scores[k]
+        assert why.score == scores[k] and why.relative
+        assert why.baseline == pytest.approx(float(model.score(ref[None, :])[0][0]))
         assert math.isclose(why.total, scores[k], rel_tol=1e-12, abs_tol=1e-12)
-        for c in why.contributions:  # each is the model's own weight times the recipe's value
+        for c in why.contributions:  # the model's own weight times how far the recipe is from typical
             j = FEATURE_NAMES.index(c.name)
-            assert c.value == float(x[k, EMB + j]) and c.contribution == pytest.approx(w[EMB + j] * c.value)
+            assert c.value == float(x[k, EMB + j])
+            assert c.contribution == pytest.approx(w[EMB + j] * (c.value - ref[EMB + j]))
             assert c.contribution != 0.0
         sizes = [abs(c.contribution) for c in why.contributions]
         assert sizes == sorted(sizes, reverse=True)
@@ -70,6 +74,24 @@ def test_explanation_sums_exactly_to_the_score_with_named_contributions():
     assert named["has_meat"].contribution < 0  # the person avoids meat, and it says so
     assert phrase(named["has_meat"]).startswith("-") and "meat" in phrase(named["has_meat"])
     assert whys[meat].to_dict()["remainder_label"] == REMAINDER
+
+
+def test_a_quick_dish_gains_from_its_time_for_a_person_in_a_hurry():
+    """Against a typical recipe: for a person who wants quick dishes, a quicker-than-typical
+    dish's cooking time is a plus and a slower one's a minus (against an all-zero row both were
+    minuses, the quick one only smaller: the browser walk read "-1.09 cooking time (20 min)")."""
+    x = _world()
+    hurry = -4.0 * x[:, EMB + MINUTES]
+    model = train_reward_model(_votes(x, hurry, 60), "e", FEATURE_SPEC, TrainConfig(members=1, val_split=0),
+                               prior=heuristic_model("e", EMB)).model
+    quick, slow = int(np.argmin(x[:, EMB + MINUTES])), int(np.argmax(x[:, EMB + MINUTES]))
+    whys = explain(model, x[[quick, slow]])
+    time_part = [{c.name: c.contribution for c in why.contributions}["log_minutes"] for why in whys]
+    assert time_part[0] > 0 > time_part[1]
+    assert all(math.isclose(why.total, why.score, abs_tol=1e-12) for why in whys)
+    old = type(model)(None, model.embedder, model.feature_spec, model.dim, 0, arrays=model.member_arrays())
+    assert not explain(old, x[[quick]])[0].relative  # saved without a reference row: as before
+    assert explain(old, x[[quick]])[0].baseline == 0.0
 
 
 def test_explanation_of_a_model_without_named_columns_is_all_remainder():

@@ -22,6 +22,7 @@ import re
 import pytest
 
 from helpers import assert_ok, open_app, store_at, texts
+from ui.text import md
 
 EVIL = ("<script>alert(1)</script> <b>bold</b> [link](http://127.0.0.1:9/l) "
         "![img](http://127.0.0.1:9/i.png) :red[boom] $x^2$ **strong** http://127.0.0.1:9/bare")
@@ -161,7 +162,7 @@ def test_the_saved_vote_names_each_score_winner_first():
     found the scores in left/right order after a sentence naming the winner first)."""
     from pantry.compare import Matchup, Scored
     from pantry.domain.recipes import Recipe
-    from views.compare import _saved_text
+    from ui.wording import saved_vote_text as _saved_text
 
     a = Scored(Recipe(id="ra", title="Diner Omelette", ingredients=("egg",), steps=("cook",), minutes=10), -0.94, 0.1)
     b = Scored(Recipe(id="rb", title="Squash Sabzi", ingredients=("squash",), steps=("cook",), minutes=30), -0.81, 0.1)
@@ -172,3 +173,20 @@ def test_the_saved_vote_names_each_score_winner_first():
     left = _saved_text(m, 30, "left")
     assert "The model disagreed" in left and left.endswith("(scores: Diner Omelette -0.94, Squash Sabzi -0.81).")
     assert "scores" not in _saved_text(m, 31, "tie")
+
+
+def test_explanation_lines_start_from_a_typical_recipe_and_add_up():
+    """The card's "why this score": the typical recipe's score first (when the model has one),
+    then the parts against it, the remainder and the score; an old model's list has no baseline."""
+    import math
+
+    from pantry.model.explain import Contribution, Explanation
+    from ui.cards import explanation_lines
+
+    quick = Contribution("log_minutes", "cooking time", math.log1p(20) / math.log1p(180), 0.6)
+    why = Explanation(1.0, (quick,), 0.1, baseline=0.3, relative=True)
+    lines = explanation_lines(why)
+    assert lines[0].startswith("- +0.30 a typical recipe") and lines[1] == f"- {md('+0.60 cooking time (20 min)')}"
+    assert lines[-1] == "- **= +1.00 score**" and math.isclose(why.total, why.score)
+    old = explanation_lines(Explanation(0.7, (quick,), 0.1))
+    assert "typical" not in "\n".join(old) and old[0] == f"- {md('+0.60 cooking time (20 min)')}"
