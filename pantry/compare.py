@@ -378,6 +378,46 @@ class _Made:
         return self._made
 
 
+def restore_pair(lab, user: str, a_id: str, b_id: str, left: str, why: str,
+                 pantry: Sequence[str] = ()) -> Matchup | None:
+    """The pair `user` had on screen before a reload (its recipe ids, sides and why, as the page
+    address keeps them), scored now by the model the app would use; None when it cannot or
+    should not come back: a bad side or why, one id twice, a recipe no longer stored, or the
+    user's latest vote is on this very pair (it was judged, so a new round is due).
+
+    Parameters
+    ----------
+    lab : a `pantry.lab.Lab`; user : the profile.
+    a_id, b_id, left, why : `Matchup.a` / `.b` recipe ids, `Matchup.left`, `Matchup.why`.
+    pantry : the pantry the features are read with (the profile's saved one).
+
+    Returns
+    -------
+    A `Matchup` whose ranking holds the two recipes (the other candidates are not kept), or None.
+    """
+    if a_id == b_id or left not in ("a", "b") or why not in ("informative", "random"):
+        return None
+    recipes = lab.store.get_recipes({a_id, b_id})
+    if a_id not in recipes or b_id not in recipes:
+        return None
+    total, _ = lab.store.votes_page(user, limit=0)
+    _, latest = lab.store.votes_page(user, limit=1, offset=max(0, total - 1))
+    if latest and {latest[-1].a, latest[-1].b} == {a_id, b_id}:
+        return None
+    pair = [recipes[a_id], recipes[b_id]]
+    model_choice = lab.model_for(user)
+    x = lab.features(pair, tuple(pantry))
+    ids = [a_id, b_id]
+    mean, std = model_choice.model.score(x, ids)
+    from pantry.model.explain import explain
+    reasons = explain(model_choice.model, x, ids)
+    a, b = (Scored(r, float(mean[k]), float(std[k]), reasons[k]) for k, r in enumerate(pair))
+    return Matchup(a=a, b=b, left=left, why=why, model_label=model_choice.label,
+                   model_kind=ModelKind(model_choice.kind), generator=pair[0].source or "restored",
+                   generator_reason="the pair on screen before a reload", pantry=tuple(pantry),
+                   ranking=tuple(rank(pair, mean, std, reasons)))
+
+
 def repeat_round(lab, user: str, matchup: Matchup, rng: np.random.Generator, model_choice,
                  share: float | None = None) -> Matchup | None:
     """Now and then, `matchup` turned into a repeat round: an earlier decisive vote's pair shown

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pantry.compare import (RECENT_ROUNDS, REASONS, HintState, RoundPrefetch, prepare_round, retrain_hint,
+from pantry.compare import (RECENT_ROUNDS, REASONS, HintState, RoundPrefetch, prepare_round, restore_pair, retrain_hint,
                             vote_from_click)
 from pantry.errors import PantryError
 from pantry.generators import DIETS, GenerationRequest
@@ -113,6 +113,12 @@ def _pantry(inputs: dict):
         return read_pantry("", items, get_kitchen(), settings().max_pantry_chars), str(e)
 
 
+def _saved_reading(name: str):
+    """The pantry as the profile's inputs read now (a pair restored after a reload is scored with it)."""
+    saved = _saved_inputs(name)
+    return _pantry({f: st.session_state.get(_key(name, f), saved[f]) for f in saved})[0]
+
+
 def _request_round() -> None:
     """N, Skip or the button: a new pair (the last vote's message goes: the person moved on)."""
     st.session_state["_want_round"] = True
@@ -196,6 +202,7 @@ def _undo() -> None:
         # the pair of the vote just undone comes back (the next one was shown right after it)
         st.session_state["matchup"], st.session_state["round_info"] = last["matchup"], last["round_info"]
         st.session_state["revealed"] = None
+        _remember_pair(last["matchup"] if last["round_info"].get("mode") == "compare" else None)
         st.session_state["_round_no"] = st.session_state.get("_round_no", 0) + 1
     _round_flash("success", f"Undid your vote ({md(describe_vote(vote, titles))}). It is kept as deleted "
                  "and can be restored on the Data page.")
@@ -312,6 +319,40 @@ def _generate(name: str, mode: str, inputs: dict, reading, box) -> None:
     st.session_state["matchup"] = rnd.matchup
     st.session_state["round_info"] = {"mode": mode, "candidates": rnd.candidates, "pantry_note": reading.note,
                                       "dropped": rnd.dropped_duplicates, "generator": rnd.generator_name}
+    st.session_state["revealed"] = None
+    _remember_pair(rnd.matchup if mode == "compare" else None)
+
+
+PAIR_PARAM = "pair"  # the pair on screen in the page address: a reload brings it back
+
+
+def _remember_pair(matchup) -> None:
+    """Put the pair on screen in the page address (None: take it out), so a reload, which
+    starts a new session, shows the same pair (`_restore_pair`)."""
+    if matchup is None:
+        st.query_params.pop(PAIR_PARAM, None)
+    else:
+        st.query_params[PAIR_PARAM] = [matchup.a.recipe.id, matchup.b.recipe.id, f"{matchup.left}:{matchup.why}"]
+
+
+def _restore_pair(name: str, reading) -> None:
+    """After a reload: the pair the page address names, if this session has none yet and the
+    pair was not judged since (`pantry.compare.restore_pair`); otherwise the address forgets it."""
+    got = st.query_params.get_all(PAIR_PARAM)
+    if not got or st.session_state.get("matchup") is not None:
+        return
+    restored = None
+    if len(got) == 3:
+        left, _, why = got[2].partition(":")
+        with guarded("Bringing back the pair on screen"):
+            restored = restore_pair(lab, name, got[0], got[1], left, why, reading.pantry)
+    if restored is None:
+        _remember_pair(None)
+        return
+    st.session_state["_round_no"] = st.session_state.get("_round_no", 0) + 1
+    st.session_state["matchup"] = restored
+    st.session_state["round_info"] = {"mode": "compare", "candidates": 2, "pantry_note": None, "dropped": 0,
+                                      "generator": restored.generator}
     st.session_state["revealed"] = None
 
 
@@ -469,13 +510,36 @@ def _vote_bar() -> None:
             st.text_input("Note (optional)", key="note", max_chars=200, placeholder="Anything else?")
 
 
+# After a vote cast low on a phone (the Bottom card's button) the next pair is drawn while the
+# page stays scrolled down, past the saved message and the new Top card: bring the message
+# back into view, only when it is above the screen (on a desktop it never moves the page).
+SCROLL_TO_SAVED = """<script>/* vote %d */
+(() => {
+  let tries = 0;
+  const look = () => {
+    const el = [...document.querySelectorAll('[data-testid="stAlert"]')]
+      .find((e) => e.textContent.includes('Saved vote #%d'));
+    if (el) {
+      if (el.getBoundingClientRect().top < 0) el.scrollIntoView({block: "start"});
+    } else if (tries++ < 20) {
+      setTimeout(look, 50);
+    }
+  };
+  look();
+})();
+</script>"""
+
+
 def _last_saved_message(name: str) -> None:
-    """After "next pair right after my vote": what was saved, above the new pair."""
+    """After "next pair right after my vote": what was saved, above the new pair (scrolled
+    into view when the vote was cast further down the page)."""
     last = st.session_state.get("_last_saved")
     if last and last.get("user") == name:
         st.success(saved_vote_text(last["matchup"], last["vote_id"], last["choice"])
                    + " Here is the next pair; **U** undoes that vote and brings its pair back.",
                    icon=":material/check_circle:")
+        vote_id = int(last["vote_id"])
+        st.html(SCROLL_TO_SAVED % (vote_id, vote_id), unsafe_allow_javascript=True)
 
 
 def _revealed_message(matchup, revealed) -> None:
@@ -557,6 +621,8 @@ else:
     st.page_link("views/household.py", label="Cooking for several people? Rank for the household",
                  icon=":material/groups:")
     if st.session_state.get("_matchup_for") != user:  # a pair belongs to the profile it was made for
+        if st.session_state.get("_matchup_for") is not None:  # another profile's pair: not this one's
+            _remember_pair(None)
         for key in ("matchup", "revealed", "round_info"):
             st.session_state.pop(key, None)
         st.session_state["_matchup_for"] = user
@@ -570,6 +636,8 @@ else:
         if scoring is not None and scoring.problems:
             st.warning(model_problem_text(scoring), icon=":material/broken_image:")
     want_round = st.session_state.pop("_want_round", False)
+    if not want_round:
+        _restore_pair(user, _saved_reading(user))
     inputs, reading, problem = _pantry_inputs(user, expanded=st.session_state.get("matchup") is None and not want_round)
     _actions()
     round_box = st.container()  # progress and the generator's notes; always here (see above)

@@ -210,6 +210,10 @@ def _pair_on_screen(page, expect, pantry: str) -> None:
     _idle(page)
 
 
+SHOWN_TITLES = """() => [...document.querySelectorAll('[data-testid="stMain"] h3')]
+  .filter(e => e.offsetParent !== null && e.getBoundingClientRect().height > 0).map(e => e.innerText.trim())"""
+
+
 def _in_view(page, locator) -> bool:
     box = locator.bounding_box()
     view = page.viewport_size
@@ -234,10 +238,16 @@ def test_reload_second_session_and_phone(server, page, tmp_path):
         _pair_on_screen(page, expect, "2 eggs, half an onion, spinach, leftover rice, soy sauce, garlic")
         page.locator("body").press("1")
         expect(page.get_by_text(re.compile(r"Saved vote #1\b"))).to_be_visible()
+        _idle(page)
+        on_screen = page.evaluate(SHOWN_TITLES)  # the next pair, shown right after the vote
+        assert len(on_screen) == 2, on_screen
         page.reload()
         expect(page.get_by_role("heading", name="Compare recipes")).to_be_visible()
         expect(page.get_by_text(re.compile(r"\b1 vote by tester"))).to_be_visible()
         expect(page).to_have_url(re.compile(r"profile=tester"))
+        expect(page.get_by_text("Which would you rather cook?")).to_be_visible()  # the same pair is back
+        _idle(page)
+        assert page.evaluate(SHOWN_TITLES) == on_screen, "a reload lost the pair on screen"
         _idle(page)
         page.locator("body").press("u")  # a new session: nothing of its own to undo
         _idle(page)
@@ -259,8 +269,11 @@ def test_reload_second_session_and_phone(server, page, tmp_path):
         pick = other.get_by_role("button", name=re.compile("This one is better")).first
         _shot(other, "6-phone-pair")
         assert _in_view(other, pick), "the first pick button is on the first phone screen"
-        other.locator("body").press("2")
+        bottom = other.get_by_role("button", name=re.compile("This one is better")).nth(1)
+        bottom.scroll_into_view_if_needed()  # the Bottom card's button, tapped lower down the page
+        bottom.click()
         expect(other.get_by_text(re.compile(r"Saved vote #2\b"))).to_be_visible()
+        _idle(other)
         assert _in_view(other, other.get_by_text(re.compile(r"Saved vote #2\b"))), "the saved message is in view"
         _shot(other, "7-phone-revealed")
         page.goto(server + "/?profile=tester")

@@ -82,7 +82,7 @@ def test_two_servers_share_votes_and_the_active_model(two_servers, page, pg_url)
         expect(sidebar_b.get_by_text(f"Personal v{version}", exact=True)).to_be_visible()
         _pair_on_screen(b, expect, "2 eggs, half an onion, spinach, leftover rice, soy sauce, garlic")
         b.locator("body").press("2")
-        expect(b.get_by_text(re.compile(r"Saved vote #\d+\b.*\(scores -?\d"))).to_be_visible()  # scored by B
+        expect(b.get_by_text(re.compile(r"Saved vote #\d+\b.*\(scores: .+ -?\d+\.\d\d, .+ -?\d+\.\d\d\)"))).to_be_visible()  # scored by B
         expect(b.get_by_text(re.compile(r"\b14 votes by sam"))).to_be_visible()
         _no_exception(b)
         _shot(b, "8-second-server-personal-model")

@@ -346,3 +346,27 @@ def test_prepare_round_asks_with_the_profiles_own_votes(tmp_path, monkeypatch):
     request = GenerationRequest(pantry=("egg", "rice", "spinach", "chicken"), n=6, seed=3)
     compare.prepare_round(lab, choice, request, "ana", np.random.default_rng(0), repeat_share=0.0)
     assert seen and seen[-1] is not None and seen[-1].shape == (5, 2, len(FEATURE_NAMES))
+
+
+def test_restore_pair_brings_back_the_pair_on_screen_until_it_is_judged(round_lab):
+    """After a reload the page address names the pair on screen; it comes back, scored now,
+    with its sides and why, unless a recipe is gone, the address is mangled, or the latest
+    vote is on this pair."""
+    from pantry.compare import prepare_round, restore_pair, vote_from_click
+
+    pantry = ("egg", "rice", "spinach", "onion", "tomato")
+    rnd = prepare_round(round_lab, _choice(_CountingComposer()), _request(pantry=pantry, seed=5), "ana",
+                        np.random.default_rng(0))
+    m = rnd.matchup
+    a, b = m.a.recipe.id, m.b.recipe.id
+    back = restore_pair(round_lab, "ana", a, b, m.left, m.why, pantry)
+    assert back is not None and (back.a.recipe, back.b.recipe, back.left, back.why) == (m.a.recipe, m.b.recipe,
+                                                                                        m.left, m.why)
+    assert (back.a.score, back.b.score) == pytest.approx((m.a.score, m.b.score))  # same model, same pantry
+    assert back.a.explanation is not None and [s.recipe.id for s in back.ranking] == sorted(
+        [a, b], key=lambda rid: -(back.a.score if rid == a else back.b.score))
+    for bad in ((a, a, "a", "random"), (a, b, "x", "random"), (a, b, "a", "why"), (a, "gone", "a", "random")):
+        assert restore_pair(round_lab, "ana", *bad, pantry) is None
+    round_lab.cast_vote(vote_from_click("ana", back, "left"))
+    assert restore_pair(round_lab, "ana", a, b, m.left, m.why, pantry) is None  # judged: a new round is due
+    assert restore_pair(round_lab, "bo", a, b, m.left, m.why, pantry) is not None  # another profile's latest vote
