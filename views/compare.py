@@ -335,7 +335,7 @@ def _remember_pair(matchup) -> None:
         st.query_params[PAIR_PARAM] = [matchup.a.recipe.id, matchup.b.recipe.id, f"{matchup.left}:{matchup.why}"]
 
 
-def _restore_pair(name: str, reading) -> None:
+def _restore_pair(name: str) -> None:
     """After a reload: the pair the page address names, if this session has none yet and the
     pair was not judged since (`pantry.compare.restore_pair`); otherwise the address forgets it."""
     got = st.query_params.get_all(PAIR_PARAM)
@@ -345,7 +345,7 @@ def _restore_pair(name: str, reading) -> None:
     if len(got) == 3:
         left, _, why = got[2].partition(":")
         with guarded("Bringing back the pair on screen"):
-            restored = restore_pair(lab, name, got[0], got[1], left, why, reading.pantry)
+            restored = restore_pair(lab, name, got[0], got[1], left, why, _saved_reading(name).pantry)
     if restored is None:
         _remember_pair(None)
         return
@@ -637,7 +637,7 @@ else:
             st.warning(model_problem_text(scoring), icon=":material/broken_image:")
     want_round = st.session_state.pop("_want_round", False)
     if not want_round:
-        _restore_pair(user, _saved_reading(user))
+        _restore_pair(user)
     inputs, reading, problem = _pantry_inputs(user, expanded=st.session_state.get("matchup") is None and not want_round)
     _actions()
     round_box = st.container()  # progress and the generator's notes; always here (see above)

@@ -124,7 +124,7 @@ def _spread_chart(frame: pd.DataFrame, label: str) -> alt.Chart:
 def _top_bottom(scores: pd.DataFrame, label: str, n: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One version's best and worst recipes (derived from the report's scores table)."""
     g = scores[scores["version"] == label].sort_values("score", ascending=False)
-    cols = ["rank", "title", "score", "uncertainty", "distance"]
+    cols = ["rank", "score", "title", "uncertainty", "distance"]  # the score before the title: seen on a phone
     return g.head(n)[cols], g.tail(n).iloc[::-1][cols]
 
 

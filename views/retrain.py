@@ -337,7 +337,9 @@ summary = votes_summary(store)
 if summary.empty:
     st.info("No votes yet. Vote on a few pairs on the **Compare** page, or import votes on the **Data** page.")
 else:
-    st.dataframe(summary, hide_index=True)
+    # the totals right after the name: on a phone the table shows its first columns only
+    first = ["profile", "total", "deleted"]
+    st.dataframe(summary, hide_index=True, column_order=first + [c for c in summary.columns if c not in first])
 
 st.subheader("Settings", anchor=False)
 st.caption(f"Kept for **{md(user)}**: saved with the profile on **Save settings** and on each **Retrain**, so "
