@@ -180,11 +180,13 @@ def test_the_apps_trainer_obeys_the_protocol_and_learns(monkeypatch):
         by_user.setdefault(v.user, set()).add(frozenset((index[v.a], index[v.b])))
     fits = []  # (pairs used, prior's pairs or "heuristic")
     pairs_of_model = {}
+    alive = []  # every model fitted stays referenced, so no id() below is reused by a later one
     real = fitting.train_reward_model
 
     def spy(pairs, embedder, spec, cfg=None, prior=None, **kw):
         used = {frozenset((row_of[a.tobytes()], row_of[b.tobytes()])) for a, b in zip(pairs.xa, pairs.xb)}
         res = real(pairs, embedder, spec, cfg, prior=prior, **kw)
+        alive.append(res.model)
         pairs_of_model[id(res.model)] = used
         fits.append((used, pairs_of_model.get(id(prior), prior.meta.get("version_name"))))
         return res

@@ -216,7 +216,7 @@ def test_sigkill_at_20_seeded_moments_leaves_a_loadable_all_or_nothing_pair(home
             assert got == which, f"kill {k}: the child never began weights write {which}"
             time.sleep(rng.uniform(0.0, 0.8) * pause * 8)
         else:  # the rest at a random moment over the whole run
-            time.sleep(rng.uniform(0.0, 0.9) * full)  # runs vary; most must still be cut short
+            time.sleep(rng.uniform(0.0, 0.7) * full)  # runs vary (a busy machine: more): most must still be cut short
         done, status = os.waitpid(pid, os.WNOHANG)
         if not done:
             os.kill(pid, signal.SIGKILL)
