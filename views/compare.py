@@ -482,7 +482,7 @@ def _show_pair(matchup, revealed) -> None:
     st.caption(f"Pair chosen as **{matchup.why}** for the {md(matchup.model_label)} model from "
                f"{info.get('candidates', '?')} candidates by {md(matchup.generator)}"
                + (f" ({dropped} near-duplicates dropped)" if dropped else "")
-               + " · sides are randomised. Scores appear after you vote.")
+               + " · sides are randomised." + ("" if revealed else " Scores appear after you vote."))
 
 
 def _pick_controls(side: str) -> None:
@@ -512,7 +512,8 @@ def _vote_bar() -> None:
 
 # After a vote cast low on a phone (the Bottom card's button) the next pair is drawn while the
 # page stays scrolled down, past the saved message and the new Top card: bring the message
-# back into view, only when it is above the screen (on a desktop it never moves the page).
+# back into view below the sticky header, only when it is above that (on a desktop it never
+# moves the page).
 SCROLL_TO_SAVED = """<script>/* vote %d */
 (() => {
   let tries = 0;
@@ -520,7 +521,12 @@ SCROLL_TO_SAVED = """<script>/* vote %d */
     const el = [...document.querySelectorAll('[data-testid="stAlert"]')]
       .find((e) => e.textContent.includes('Saved vote #%d'));
     if (el) {
-      if (el.getBoundingClientRect().top < 0) el.scrollIntoView({block: "start"});
+      const header = document.querySelector('[data-testid="stHeader"]');
+      const under = header ? header.getBoundingClientRect().bottom : 0;  // the sticky header
+      if (el.getBoundingClientRect().top < under) {
+        el.style.scrollMarginTop = `${under + 8}px`;
+        el.scrollIntoView({block: "start"});
+      }
     } else if (tries++ < 20) {
       setTimeout(look, 50);
     }
@@ -613,6 +619,7 @@ def _round_panel(name: str) -> None:
 
 
 if user is None:
+    _remember_pair(None)  # a pair belongs to a profile: none here
     _welcome()
 else:
     st.html(CARD_CSS + ROUND_CSS)

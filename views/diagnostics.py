@@ -300,8 +300,8 @@ with guarded("Diagnostics"):
             b.dataframe(bottom, hide_index=True, column_config=fmt)
 
     st.subheader("Why this score", anchor=False)
-    st.caption("A score split into a typical recipe's score (the average of the recipes the model learned "
-               "from), the model's named taste features against it (weight x how far this recipe is from the "
+    st.caption("A score split into a typical recipe's score (for a model trained on votes: the average of the "
+               "recipes it learned from; the pantry heuristic has none), the model's named taste features against it (weight x how far this recipe is from the "
                "typical one: a quicker-than-typical dish gains from its time for someone in a hurry) and one "
                "\"this dish overall\" remainder (what its text says beyond them, and its own votes if rated); "
                "they add up to the score.")

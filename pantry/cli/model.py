@@ -107,14 +107,14 @@ def cmd_score(args) -> int:
     if args.explain:
         from pantry.model.explain import BASELINE, REMAINDER, phrase
         if ranked and ranked[0].explanation.relative:
-            print(f"# each part against {BASELINE} (the average of the votes the model learned from)")
+            print(f"# each part against {BASELINE} (the average of the recipes the model learned from)")
         for s in ranked:
             why = s.explanation
             top = max(0, args.explain_top)
             parts = ([f"{why.baseline:+.2f} {BASELINE}"] if why.relative else []) + [phrase(c) for c in why.top(top)]
             rest = why.contributions[top:]
             if rest:
-                parts.append(f"{sum(c.contribution for c in rest):+.2f} {len(rest)} smaller")
+                parts.append(f"{sum(c.contribution for c in rest):+.2f} {len(rest)} smaller features")
             print(f"{s.rank}. {s.recipe.title[:60]}: {why.score:+.2f} = "
                   + ", ".join(parts + [f"{why.remainder:+.2f} {REMAINDER}"]))
     return 0

@@ -41,6 +41,7 @@ FEATURE_LABELS = {
 }
 REMAINDER = "this dish overall"
 BASELINE = "a typical recipe"  # the model's score of the mean row it learned from
+PANTRY_COLUMNS = ("pantry_coverage", "has_pantry", "log_missing")  # about the request, not the dish
 
 
 @dataclass(frozen=True)
@@ -110,24 +111,34 @@ def explain(model: RewardModel, features: np.ndarray, ids: Sequence[str] | None 
     member = model.member_arrays()[0]
     scores = _score_arrays(member, x, model.item_index(ids, len(x)))
     ref = reference_row(model)
-    baseline = float(_score_arrays(member, ref[None, :], None)[0]) if ref is not None else 0.0
     k = len(names) if model.dim > len(names) else 0
+    refs = np.zeros_like(x)
+    if ref is not None:
+        refs[:] = ref
+        # a row scored without a pantry (has_pantry 0) has nothing to say about one: its pantry
+        # columns are their own reference (the typical recipe is asked the same way)
+        cols = [model.dim - k + names.index(n) for n in PANTRY_COLUMNS if k and n in names]
+        if cols and "has_pantry" in names:
+            no_pantry = x[:, model.dim - k + names.index("has_pantry")] == 0
+            refs[np.ix_(no_pantry, cols)] = x[np.ix_(no_pantry, cols)]
+    baselines = _score_arrays(member, refs, None) if ref is not None else np.zeros(len(x))
     w = member["linear.weight"][0].astype(np.float64)[model.dim - k:]
-    parts = (x[:, model.dim - k:] - (ref[model.dim - k:] if ref is not None else 0.0)) * w
+    parts = (x[:, model.dim - k:] - refs[:, model.dim - k:]) * w
     out = []
     for i in range(len(x)):
         named = [Contribution(names[j], FEATURE_LABELS.get(names[j], names[j]), float(x[i, model.dim - k + j]),
                               float(parts[i, j])) for j in range(k) if parts[i, j] != 0.0]
         named.sort(key=lambda c: -abs(c.contribution))
         total = float(sum(c.contribution for c in named))
-        out.append(Explanation(float(scores[i]), tuple(named), float(scores[i]) - baseline - total, baseline,
-                               ref is not None))
+        out.append(Explanation(float(scores[i]), tuple(named), float(scores[i]) - float(baselines[i]) - total,
+                               float(baselines[i]), ref is not None))
     return out
 
 
 def detail(c: Contribution) -> str:
-    """The feature's value in the recipe's own terms ("70 min", "9 steps", "60%"), or "" for a
-    yes/no feature (its label says it). Inverts the fixed transforms of `features`."""
+    """The feature's value in the recipe's own terms ("70 min", "9 steps", "60%"; "yes" / "no"
+    for a yes/no feature: "+0.17 meat (no)" is a meatless dish gaining against a typical one).
+    Inverts the fixed transforms of `features`."""
     import math
 
     if c.name == "log_minutes":
@@ -139,10 +150,15 @@ def detail(c: Contribution) -> str:
         return f"{round(math.expm1(c.value))} to buy"
     if c.name == "log_spices":
         return f"{round(math.expm1(c.value * math.log1p(8)))} spices"
+    if c.name == "log_vegetables":
+        n = round(math.expm1(c.value * math.log1p(8)))
+        return f"{n} vegetable line{'s' if n != 1 else ''}"
     if c.name == "pantry_coverage":
         return f"{c.value:.0%}"
     if c.name in ("heat", "richness"):
         return f"{c.value:.0%}"
+    if c.value in (0.0, 1.0):  # a yes/no feature: against a typical recipe "no" counts too
+        return "yes" if c.value else "no"
     return ""
 
 

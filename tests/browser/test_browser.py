@@ -214,10 +214,15 @@ SHOWN_TITLES = """() => [...document.querySelectorAll('[data-testid="stMain"] h3
   .filter(e => e.offsetParent !== null && e.getBoundingClientRect().height > 0).map(e => e.innerText.trim())"""
 
 
-def _in_view(page, locator) -> bool:
+def _in_view(page, locator, below_header: bool = False) -> bool:
+    """Whole on screen (`below_header`: not under the sticky app header either)."""
     box = locator.bounding_box()
     view = page.viewport_size
-    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= view["height"]
+    top = 0.0
+    if below_header:
+        header = page.locator('[data-testid="stHeader"]').bounding_box()
+        top = header["y"] + header["height"] if header else 0.0
+    return box is not None and box["y"] >= top - 1 and box["y"] + box["height"] <= view["height"]
 
 
 def test_reload_second_session_and_phone(server, page, tmp_path):
@@ -274,7 +279,8 @@ def test_reload_second_session_and_phone(server, page, tmp_path):
         bottom.click()
         expect(other.get_by_text(re.compile(r"Saved vote #2\b"))).to_be_visible()
         _idle(other)
-        assert _in_view(other, other.get_by_text(re.compile(r"Saved vote #2\b"))), "the saved message is in view"
+        saved = other.get_by_text(re.compile(r"Saved vote #2\b"))
+        assert _in_view(other, saved, below_header=True), "the saved message is in view, below the header"
         _shot(other, "7-phone-revealed")
         page.goto(server + "/?profile=tester")
         expect(page.get_by_role("heading", name="Compare recipes")).to_be_visible()

@@ -94,6 +94,32 @@ def test_a_quick_dish_gains_from_its_time_for_a_person_in_a_hurry():
     assert explain(old, x[[quick]])[0].baseline == 0.0
 
 
+def test_a_row_without_a_pantry_says_nothing_about_one_and_yes_no_features_say_which():
+    """Scored without a pantry (the Scores page), a recipe's pantry columns are their own
+    reference: no "-0.15 share of it in your pantry (0%)" against a typical recipe that was
+    asked with one; a yes/no feature names its value ("meat (no)"), so a meatless dish's
+    plus reads right."""
+    from pantry.model.explain import PANTRY_COLUMNS, Contribution, detail
+
+    x = _world()
+    cov, has = EMB + FEATURE_NAMES.index("pantry_coverage"), EMB + FEATURE_NAMES.index("has_pantry")
+    x[:, has], x[:, cov] = 1.0, np.random.default_rng(3).random(len(x))  # voted with a pantry
+    likes_coverage = 3.0 * x[:, cov] - 3.0 * x[:, EMB + MEAT]
+    model = train_reward_model(_votes(x, likes_coverage, 60), "e", FEATURE_SPEC, TrainConfig(members=1, val_split=0),
+                               prior=heuristic_model("e", EMB)).model
+    bare = x[:5].copy()
+    bare[:, [EMB + FEATURE_NAMES.index(n) for n in PANTRY_COLUMNS]] = 0.0  # scored with no pantry
+    for why, score in zip(explain(model, bare), model.score(bare)[0]):
+        assert not {c.name for c in why.contributions} & set(PANTRY_COLUMNS)
+        assert math.isclose(why.total, score, abs_tol=1e-12)
+    asked = explain(model, x[:5])  # with a pantry: its coverage is a part, against the typical share
+    assert any("pantry_coverage" in {c.name for c in why.contributions} for why in asked)
+    assert detail(Contribution("has_meat", "meat", 0.0, 0.17)) == "no"
+    assert phrase(Contribution("vegetarian", "vegetarian", 1.0, 0.17)) == "+0.17 vegetarian (yes)"
+    assert detail(Contribution("log_vegetables", "how much vegetable", math.log1p(3) / math.log1p(8), 0.1)) == \
+        "3 vegetable lines"
+
+
 def test_explanation_of_a_model_without_named_columns_is_all_remainder():
     from pantry.model.reward import RewardModel
 
