@@ -71,7 +71,7 @@ def explanation_lines(why, top: int = 6) -> list[str]:
     rest = why.contributions[len(shown):]
     if rest:
         lines.append(f"- {sum(c.contribution for c in rest):+.2f} {len(rest)} smaller features")
-    lines.append(f"- {why.remainder:+.2f} {REMAINDER} (its text, and its own votes if rated)")
+    lines.append(f"- {why.own:+.2f} {REMAINDER} (its text, and its own votes if rated)")
     lines.append(f"- **= {why.score:+.2f} score**")
     return lines
 

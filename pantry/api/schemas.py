@@ -127,17 +127,18 @@ class ContributionOut(BaseModel):
 
 
 class ExplanationOut(BaseModel):
-    """Why this score: a typical recipe's score (`baseline`), named taste-feature contributions
-    against it (largest first) and one remainder ("this dish overall"), summing to the score
-    (`pantry.model.explain`; `relative` false: a model saved without a typical recipe, baseline 0)."""
+    """Why this score: named taste-feature contributions (largest first), measured against a
+    typical recipe, plus one remainder, summing to the score (`pantry.model.explain`). The
+    remainder is the typical recipe's score (`baseline`) plus "this dish overall" (`relative`
+    false: a model saved without a typical recipe, baseline 0, contributions against zero)."""
 
     score: float
-    baseline: float = 0.0
-    baseline_label: str = "a typical recipe"
-    relative: bool = False
     contributions: list[ContributionOut]
     remainder: float
     remainder_label: str
+    baseline: float = 0.0
+    baseline_label: str = "a typical recipe"
+    relative: bool = False
 
 
 class ScoredOut(BaseModel):

@@ -116,7 +116,7 @@ def cmd_score(args) -> int:
             if rest:
                 parts.append(f"{sum(c.contribution for c in rest):+.2f} {len(rest)} smaller features")
             print(f"{s.rank}. {s.recipe.title[:60]}: {why.score:+.2f} = "
-                  + ", ".join(parts + [f"{why.remainder:+.2f} {REMAINDER}"]))
+                  + ", ".join(parts + [f"{why.own:+.2f} {REMAINDER}"]))
     return 0
 
 

@@ -6,11 +6,13 @@ parameters. Everything is measured against a typical recipe, the mean feature ro
 votes the model learned from (`meta["reference_row"]`): its score is the `baseline`, each
 named explicit feature j contributes `w_j * (x_j - ref_j)` (its weight in the scoring member
 times how far the recipe is from the typical one: a 20-minute dish is *quicker* than
-typical, not "20 minutes of penalty"), and what is left, the embedding's part against the
-typical recipe's, the recipe's own offset (and the hidden layer of an old model), is one
-"this dish overall" remainder. A model saved without a reference row is explained against
-an all-zero row (baseline 0), as before. Baseline, contributions and remainder sum to the
-score (`Explanation.total`, up to float64 rounding). Data only: pages, the CLI and the API word it.
+typical, not "20 minutes of penalty"). What is left is the `remainder`: the typical recipe's
+score (`baseline`, a part of it) plus "this dish overall" (`own`: the embedding's part against
+the typical recipe's, the recipe's own offset, and the hidden layer of an old model). The
+contributions and the remainder sum to the score (`Explanation.total`, up to float64
+rounding); people are shown the baseline and "this dish overall" as two lines. A model saved
+without a reference row is explained against an all-zero row (baseline 0), as before. Data
+only: pages, the CLI and the API word it.
 
 Layering: model/ (imports reward and features only).
 """
@@ -63,23 +65,29 @@ class Explanation:
 
     score: float
     contributions: tuple[Contribution, ...]
-    remainder: float  # the embedding's part, the bias and the recipe's own offset: "this dish overall"
-    baseline: float = 0.0  # a typical recipe's score (0 for a model saved without a reference row)
+    remainder: float  # score minus the contributions: the baseline plus "this dish overall"
+    baseline: float = 0.0  # the part of the remainder that is a typical recipe's score (0: no reference row)
     relative: bool = False  # contributions are against a typical recipe (the model has a reference row)
 
     @property
+    def own(self) -> float:
+        """"This dish overall": the remainder less the typical recipe's score (its text beyond
+        the named features, and its own votes if rated)."""
+        return float(self.remainder - self.baseline)
+
+    @property
     def total(self) -> float:
-        """The baseline, the contributions and the remainder added up: the score."""
-        return float(self.baseline + sum(c.contribution for c in self.contributions) + self.remainder)
+        """The contributions and the remainder added up: the score."""
+        return float(sum(c.contribution for c in self.contributions) + self.remainder)
 
     def top(self, k: int = 3) -> tuple[Contribution, ...]:
         """The k contributions of largest size."""
         return self.contributions[:k]
 
     def to_dict(self) -> dict:
-        return {"score": self.score, "baseline": self.baseline, "baseline_label": BASELINE,
-                "relative": self.relative, "contributions": [c.to_dict() for c in self.contributions],
-                "remainder": self.remainder, "remainder_label": REMAINDER}
+        return {"score": self.score, "contributions": [c.to_dict() for c in self.contributions],
+                "remainder": self.remainder, "remainder_label": REMAINDER, "baseline": self.baseline,
+                "baseline_label": BASELINE, "relative": self.relative}
 
 
 def reference_row(model: RewardModel) -> np.ndarray | None:
@@ -130,8 +138,8 @@ def explain(model: RewardModel, features: np.ndarray, ids: Sequence[str] | None 
                               float(parts[i, j])) for j in range(k) if parts[i, j] != 0.0]
         named.sort(key=lambda c: -abs(c.contribution))
         total = float(sum(c.contribution for c in named))
-        out.append(Explanation(float(scores[i]), tuple(named), float(scores[i]) - float(baselines[i]) - total,
-                               float(baselines[i]), ref is not None))
+        out.append(Explanation(float(scores[i]), tuple(named), float(scores[i]) - total, float(baselines[i]),
+                               ref is not None))
     return out
 
 

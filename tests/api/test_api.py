@@ -135,8 +135,8 @@ def test_rank_scores_given_recipes(server):
     for x in ranked:  # why this score: named contributions plus the remainder add up to it
         why = x["explanation"]
         assert why["score"] == x["score"] and why["remainder_label"]
-        assert math.isclose(why["baseline"] + sum(c["contribution"] for c in why["contributions"])
-                            + why["remainder"], x["score"], rel_tol=1e-9, abs_tol=1e-9)
+        assert math.isclose(sum(c["contribution"] for c in why["contributions"]) + why["remainder"], x["score"],
+                            rel_tol=1e-9, abs_tol=1e-9)
         assert all(c["name"] and c["label"] and c["contribution"] != 0 for c in why["contributions"])
 
 

@@ -61,7 +61,8 @@ def test_explanation_sums_exactly_to_the_score_with_named_contributions():
     for k, why in enumerate(whys):
         assert why.score == scores[k] and why.relative
         assert why.baseline == pytest.approx(float(model.score(ref[None, :])[0][0]))
-        assert math.isclose(why.total, scores[k], rel_tol=1e-12, abs_tol=1e-12)
+        assert math.isclose(why.total, scores[k], rel_tol=1e-12, abs_tol=1e-12)  # contributions + remainder
+        assert math.isclose(why.baseline + why.own, why.remainder, abs_tol=1e-12)
         for c in why.contributions:  # the model's own weight times how far the recipe is from typical
             j = FEATURE_NAMES.index(c.name)
             assert c.value == float(x[k, EMB + j])

@@ -184,9 +184,10 @@ def test_explanation_lines_start_from_a_typical_recipe_and_add_up():
     from ui.cards import explanation_lines
 
     quick = Contribution("log_minutes", "cooking time", math.log1p(20) / math.log1p(180), 0.6)
-    why = Explanation(1.0, (quick,), 0.1, baseline=0.3, relative=True)
+    why = Explanation(1.0, (quick,), 0.4, baseline=0.3, relative=True)  # remainder: baseline + 0.1 own
     lines = explanation_lines(why)
     assert lines[0].startswith("- +0.30 a typical recipe") and lines[1] == f"- {md('+0.60 cooking time (20 min)')}"
-    assert lines[-1] == "- **= +1.00 score**" and math.isclose(why.total, why.score)
+    assert lines[-2].startswith("- +0.10 this dish overall") and lines[-1] == "- **= +1.00 score**"
+    assert math.isclose(why.total, why.score)
     old = explanation_lines(Explanation(0.7, (quick,), 0.1))
     assert "typical" not in "\n".join(old) and old[0] == f"- {md('+0.60 cooking time (20 min)')}"
