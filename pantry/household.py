@@ -109,17 +109,20 @@ def set_member_limits(store, member: str, limits: Iterable[str]) -> tuple[str, .
 
 
 def check_members(store, members: Sequence[str]) -> tuple[str, ...]:
-    """2-6 distinct existing profiles, validated; InvalidInput naming the problem."""
+    """2-6 distinct existing profiles, validated, as stored ("Maria" finds "maria", as every
+    other profile lookup does); InvalidInput naming the problem."""
     if isinstance(members, str) or not isinstance(members, Sequence):
         raise InvalidInput("members must be a list of profile names")
-    names = tuple(validate_user_name(m) for m in members)
-    if len(set(names)) != len(names):
-        raise InvalidInput(f"members name a profile twice: {', '.join(names)}")
-    if not MIN_MEMBERS <= len(names) <= MAX_MEMBERS:
-        raise InvalidInput(f"a household is {MIN_MEMBERS} to {MAX_MEMBERS} profiles, got {len(names)}")
-    unknown = [m for m in names if m not in set(store.list_users())]
+    given = tuple(validate_user_name(m) for m in members)
+    if not MIN_MEMBERS <= len(given) <= MAX_MEMBERS:
+        raise InvalidInput(f"a household is {MIN_MEMBERS} to {MAX_MEMBERS} profiles, got {len(given)}")
+    found = [store.find_user(m) for m in given]
+    unknown = [m for m, f in zip(given, found) if f is None]
     if unknown:
         raise InvalidInput(f"no profile named {', '.join(repr(m) for m in unknown)}")
+    names = tuple(found)
+    if len(set(names)) != len(names):
+        raise InvalidInput(f"members name a profile twice: {', '.join(given)}")
     return names
 
 

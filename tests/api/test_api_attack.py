@@ -470,6 +470,14 @@ def test_a_profile_token_reaches_only_its_profile(api):
     assert ana.delete(f"/votes/{bo_vote['id']}").status_code == 404  # another's vote looks absent
     assert ana.post("/train", json={"profile": "bo"}).status_code == 403
     assert ana.post("/train", json={"profile": "ana"}).status_code == 403  # train_population is admin-only
+    # a household names other profiles: their scores and votes are theirs (the probe stored bo's vote)
+    hh = ana.post("/household", json={"members": ["ana", "bo"], "pantry": PANTRY})
+    assert hh.status_code == 403 and "'bo'" in hh.json()["detail"]
+    before = admin.get("/votes", params={"profile": "bo"}).json()["total"]
+    for members in (["ana", "bo"], ["bo", "cy"]):
+        r = ana.post("/household/votes", json={"members": members, "a": c[0]["id"], "b": c[1]["id"], "outcome": "b"})
+        assert r.status_code in (400, 403), r.text
+    assert admin.get("/votes", params={"profile": "bo"}).json()["total"] == before
     forged = profile_token("another-admin-secret", "ana")
     assert TestClient(app).get("/votes", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
     bo_pair = _pair(admin, "bo", seed=9)  # a pair token of bo's, spent with ana's token

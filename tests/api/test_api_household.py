@@ -82,3 +82,19 @@ def test_a_household_vote_is_stored_for_each_member_as_one_group(client):
     tie = client.post("/household/votes", json={"members": ["ana", "cy"], "a": a, "b": b, "outcome": "tie",
                                                 "strength": "much"})
     assert tie.status_code == 400 and "strength" in tie.json()["detail"]
+
+
+def test_a_refused_household_vote_stores_nothing_and_names_match_any_case(client):
+    """Members are checked before an inline recipe is stored (a refused vote used to keep its
+    two recipes), and "ANA" is ana, as for every other profile lookup."""
+    recipes = lambda: client.get("/health").json()["store"]["recipes"]  # noqa: E731
+    before = recipes()
+    inline = {"a": {"title": "Fresh One", "ingredients": ["q1"]}, "b": {"title": "Fresh Two", "ingredients": ["q2"]},
+              "outcome": "a"}
+    for members, words in ((["ana", "ANA"], "twice"), (["ana", "ghost"], "no profile named")):
+        r = client.post("/household/votes", json={"members": members, **inline})
+        assert r.status_code == 400 and words in r.json()["detail"], r.text
+    assert recipes() == before
+    r = client.post("/household", json={"members": ["ANA", "Ben"], "pantry": PANTRY, "n": 4, "seed": 2})
+    assert r.status_code == 200, r.text
+    assert r.json()["members"] == ["ana", "ben"]

@@ -19,7 +19,8 @@ from pantry.api import schemas as s
 from pantry.domain.fields import one_of
 from pantry.domain.votes import DECISIVE, OUTCOMES, SIDES, STRENGTHS, RecipeRef, UserName
 from pantry.errors import GeneratorError, InvalidInput
-from pantry.household import LIKINGS, MAX_MEMBERS, MIN_MEMBERS
+from pantry.api.deps import Forbidden, request_access
+from pantry.household import LIKINGS, MAX_MEMBERS, MIN_MEMBERS, check_members
 
 router = APIRouter(tags=["household"])
 
@@ -80,6 +81,22 @@ class HouseholdVoteStored(BaseModel):
     ids: list[int]  # one vote per member, in the order given
 
 
+def _members(request: Request, members: list[str]) -> tuple[str, ...]:
+    """The members as stored (400 for a bad list), each one the token may act for (403: a
+    profile token reaches its own profile only, so a household needs the admin token)."""
+    lab = request.app.state.lab
+    try:
+        names = check_members(lab.store, members)
+    except InvalidInput as e:
+        raise InvalidInput(f"field 'members': {e}") from None
+    access = request_access(request)
+    others = [name for name in names if not access.may(name)]
+    if others:
+        raise Forbidden(f"field 'members': this token is for profile {access.profile!r} only, not "
+                        + ", ".join(repr(n) for n in others) + " (a household needs the admin token)")
+    return names
+
+
 def _recipe_out(r) -> s.RecipeOut:
     return s.RecipeOut(id=r.id, title=r.title, ingredients=list(r.ingredients), steps=list(r.steps),
                        minutes=r.minutes, servings=r.servings, cuisine=r.cuisine, tags=list(r.tags), source=r.source)
@@ -98,6 +115,7 @@ def household(body: HouseholdRequest, request: Request) -> HouseholdResponse:
     from pantry.kitchen import read_pantry
 
     lab = request.app.state.lab
+    members = _members(request, body.members)
     try:
         reading = read_pantry(body.pantry or "", body.items, kitchen=lab.kitchen,
                               max_chars=lab.settings.max_pantry_chars)
@@ -107,7 +125,7 @@ def household(body: HouseholdRequest, request: Request) -> HouseholdResponse:
     gen = GenerationRequest(pantry=reading.pantry, amounts=reading.amounts, cooked=reading.cooked, n=body.n, seed=seed)
     choice = request.app.state.generators.get()
     try:
-        ranking = plan_household(lab, choice, gen, body.members)
+        ranking = plan_household(lab, choice, gen, members)
     except GeneratorError as e:
         raise composer_refusal(e, choice) from None
     return HouseholdResponse(
@@ -125,15 +143,16 @@ def household_vote(body: HouseholdVoteRequest, request: Request) -> HouseholdVot
     from pantry.domain.votes import vote_from_dict
 
     lab = request.app.state.lab
+    members = _members(request, body.members)  # checked before anything is stored
     if body.strength is not None and body.outcome not in DECISIVE:
         raise InvalidInput(f"field 'strength' is for decisive votes (a or b), not {body.outcome!r}")
     refs = {side: (ref.model_dump() if hasattr(ref, "model_dump") else ref)
             for side, ref in (("a", body.a), ("b", body.b))}
-    vote, inline = vote_from_dict({"user": body.members[0], "a": refs["a"], "b": refs["b"],
+    vote, inline = vote_from_dict({"user": members[0], "a": refs["a"], "b": refs["b"],
                                    "outcome": body.outcome})  # the pair's rules, written once
     if inline:
         lab.store_recipes(inline)
-    ids = lab.cast_household_vote(body.members, vote.a, vote.b, body.outcome, body.strength, body.left)
+    ids = lab.cast_household_vote(members, vote.a, vote.b, body.outcome, body.strength, body.left)
     return HouseholdVoteStored(group_id=lab.store.get_vote(ids[0]).group_id, ids=ids)
 
 
