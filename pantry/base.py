@@ -14,6 +14,7 @@ This module imports only the standard library.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tempfile
@@ -37,6 +38,8 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     goes wrong before the replace (an exception, KeyboardInterrupt).
     """
     path = Path(path)
+    if path.is_dir():  # else os.replace would fail naming the temp file, not the path given
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     done = False

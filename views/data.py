@@ -74,6 +74,9 @@ def _set_batch_deleted(batch_id: int | None, deleted: bool) -> None:
 
 
 def _import(default_user: str) -> None:
+    # a new attempt: the last file's report goes (it stayed under the button beside another file)
+    st.session_state.pop("import_problems", None)
+    st.session_state.pop("import_error", None)
     upload = st.session_state.get("import_file")
     if upload is None:
         flash("warning", "Choose a JSON Lines or JSON file first.")
@@ -83,10 +86,9 @@ def _import(default_user: str) -> None:
     except ImportFailed as e:
         st.session_state["import_problems"] = {"name": upload.name, "problems": e.problems}
         return
-    except PantryError as e:
-        flash("error", f"Import failed, nothing was imported: {md(e)}")
+    except PantryError as e:  # shown under the button, where the person looks (not at the page's top)
+        st.session_state["import_error"] = f"Import failed, nothing was imported: {md(e)}"
         return
-    st.session_state.pop("import_problems", None)
     if report.nothing_new:
         stored = [f"{report.skipped} vote{'s' if report.skipped != 1 else ''}" if report.skipped else "",
                   f"{report.recipes} recipe{'s' if report.recipes != 1 else ''}" if report.recipes else ""]
@@ -141,7 +143,9 @@ with guarded("The votes table"):
         start = pd.Timestamp(span[0], tz="UTC")
         end = pd.Timestamp(span[1], tz="UTC") + pd.Timedelta(days=1)
         view = view[(view["created_at"] >= start) & (view["created_at"] < end)]
+    hidden = 0
     if not show_deleted:
+        hidden = int(view["deleted"].sum())  # deleted votes the other filters would show
         view = view[~view["deleted"]]
     if frame.empty:
         st.info("No votes yet: vote on **Compare** or import a file below.")
@@ -151,7 +155,9 @@ with guarded("The votes table"):
             "id": st.column_config.NumberColumn("#", format="%d"),
             "when": st.column_config.DatetimeColumn("when", format="YYYY-MM-DD HH:mm"),
             "choice": st.column_config.TextColumn("what was chosen", width="large")})
-        st.caption(f"{len(view)} of {len(frame)} votes shown.")
+        st.caption(f"{len(view)} of {len(frame)} votes shown (the total counts deleted votes too)."
+                   + (f" {hidden} deleted vote{'s' if hidden != 1 else ''} of this selection hidden: turn on "
+                      "**Deleted** to see them." if hidden else ""))
         choices = dict(zip(table["id"].tolist(), table["choice"].tolist()))
         d1, d2, d3 = st.columns([4, 1, 1], vertical_alignment="bottom")
         pick = d1.multiselect("Votes to delete or restore", view["id"].tolist(), key="vote_pick",
@@ -177,6 +183,8 @@ with st.container(border=True):
     default_user = i2.text_input("Profile for lines without a user", value=user or "me", key="import_user")
     st.button("Import", type="primary", on_click=_import, args=(default_user,), key="import_button",
               icon=":material/upload:")
+    if st.session_state.get("import_error"):
+        st.error(st.session_state["import_error"], icon=":material/error:")
     problems = st.session_state.get("import_problems")
     if problems:
         n = len({line for line, _ in problems["problems"]})

@@ -36,6 +36,17 @@ def _lab():
 ALL_COMMANDS = "*"
 
 
+def _port(text: str) -> int:
+    """A TCP port for `serve --port` (argparse type): 0..65535, else a usage error."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0..65535, got {port}")
+    return port
+
+
 def build_parser(command: str | None = ALL_COMMANDS) -> argparse.ArgumentParser:
     """The parser. `command`: the command about to run (None: none, e.g. `--help`); the training
     flags come from `pantry.model.training` (numpy, about 0.5 s), so they are built only for
@@ -189,7 +200,7 @@ def build_parser(command: str | None = ALL_COMMANDS) -> argparse.ArgumentParser:
 
     sv = sub.add_parser("serve", help="serve the HTTP API (JSON; OpenAPI at /openapi.json)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sv.add_argument("--port", type=_port, default=8000, help="port (default 8000; 0: any free port)")
     sv.set_defaults(func=cmd_serve)
 
     tk = sub.add_parser("token", help="print an HTTP API token that reaches only one profile's data "

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 
+from pantry.errors import PantryError
 from pantry.model.kinds import ModelKind, version_label
 from pantry.cli.common import (_fmt, _json_default, _lab, _model_choice, _no_nan, _print_table, _progress_log,
                                _progress_printer, _read_recipes, _store)
@@ -127,6 +128,8 @@ def cmd_models(args) -> int:
         return 0
 
     store = _store()
+    if args.user is not None:
+        args.user = _existing_profile(store, args.user)
     versions = store.model_versions(args.user)
     if args.json:
         print(json.dumps({"profile": args.user, "models": [
@@ -147,7 +150,8 @@ def cmd_models(args) -> int:
 
 def cmd_persona_check(args) -> int:
     from pantry.evaluation.personas import persona_check
-    report = persona_check(_lab(), args.persona, args.user, n=args.n, seed=args.seed,
+    lab = _lab()
+    report = persona_check(lab, args.persona, _existing_profile(lab.store, args.user), n=args.n, seed=args.seed,
                            on_progress=_progress_printer(sys.stderr.isatty()))
     if args.json:
         print(json.dumps(report))
@@ -199,14 +203,20 @@ def cmd_diagnose(args) -> int:
     return 0
 
 
+def _existing_profile(store, user: str) -> str:
+    """The stored name of profile `user` ("Maria" finds "maria"); an error naming it when there
+    is none (the API answers 404 for the same)."""
+    found = store.find_user(user)
+    if found is None:
+        raise PantryError(f"there is no profile named {user!r}")
+    return found
+
+
 def _consistency_figures(user: str) -> dict:
     """The profile's consistency, and the active personal model's held-out accuracy beside it."""
-    from pantry.domain.votes import validate_user_name
     from pantry.evaluation.consistency import profile_consistency
     store = _store()
-    user = validate_user_name(user)
-    if user not in store.list_users():
-        raise ValueError(f"there is no profile named {user!r}")
+    user = _existing_profile(store, user)
     figures = _no_nan(profile_consistency(store, user).to_dict())
     active = store.active_model(user)
     figures["model_cv_accuracy"] = (active.metrics.get("cv_accuracy") if active is not None and active.user

@@ -184,7 +184,9 @@ def _read_lines(source: Source, name: str | None, max_bytes: int) -> tuple[str, 
         path = Path(source)
         display = name or str(path)
         if not path.is_file():
-            raise InvalidInput(f"{display}: no such file")
+            raise InvalidInput(f"{display}: " + ("is a directory, not a file" if path.is_dir() else
+                                                "not a regular file (a device or a pipe)" if path.exists() else
+                                                "no such file"))
         size = path.stat().st_size
         if size > max_bytes:
             raise _too_big(display, size, max_bytes)
@@ -331,7 +333,7 @@ def import_jsonl(store: "Store", source: Source, default_user: str = "me", *, na
     that recipe is in the same file (any line) or already in the store.
 
     Raises ImportFailed(name, [(line, message), ...]) listing every bad line and writes
-    nothing; InvalidInput when the file is missing or over `max_bytes`. Otherwise writes
+    nothing; InvalidInput when the file is missing, empty (blank lines only) or over `max_bytes`. Otherwise writes
     everything in one transaction, recorded as one import batch (`Store.import_batches`,
     undone with `Store.delete_batch`). Importing is idempotent: a vote line the store
     already holds, with or without `created_at`, is skipped and counted in `skipped`.
@@ -366,6 +368,8 @@ def import_jsonl(store: "Store", source: Source, default_user: str = "me", *, na
         for r in found:
             recipes[r.id] = r
 
+    if not problems and not recipes and not votes and not pairs:
+        raise InvalidInput(f"{display}: the file is empty (no recipe, vote or pair lines); nothing was imported")
     referenced = {rid for _, v in votes for rid in (v.a, v.b)} - set(recipes)
     in_store = store.existing_recipe_ids(referenced) if referenced else set()
     for n, v in votes:

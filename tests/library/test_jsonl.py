@@ -109,7 +109,21 @@ def test_size_limit_and_missing_file(store, tmp_path):
         import_jsonl(store, path, max_bytes=1000)
     with pytest.raises(InvalidInput, match="no such file"):
         import_jsonl(store, tmp_path / "nope.jsonl")
+    with pytest.raises(InvalidInput, match="is a directory, not a file"):
+        import_jsonl(store, tmp_path)
+    with pytest.raises(InvalidInput, match="not a regular file"):
+        import_jsonl(store, "/dev/null")
     assert store.count_recipes() == 0
+
+
+def test_an_empty_file_is_refused_as_empty_not_as_already_stored(store, tmp_path):
+    """A file of no records says so (it used to read "nothing new: all its records already
+    stored") and records no import batch."""
+    for text in ("", "\n\n   \n"):
+        (tmp_path / "empty.jsonl").write_text(text)
+        with pytest.raises(InvalidInput, match="the file is empty"):
+            import_jsonl(store, tmp_path / "empty.jsonl")
+    assert store.import_batches() == [] and store.count_recipes() == 0
 
 
 def test_votes_export_round_trip(store, tmp_path):

@@ -126,6 +126,9 @@ def test_import_twice_skips_duplicates_and_a_batch_can_be_undone_and_restored(ap
     assert store.votes() == []
     assert any(f"Undid import #1 ({md(name)}): 2 vote(s) deleted" in t for t in _texts(at.success))
     assert _frame(at, "batches_table")["status"].iloc[0].startswith("undone ")
+    # the profile filter (ana) hides ana's deleted vote and says so; the total counts both deleted
+    assert any(t.startswith("0 of 2 votes shown (the total counts deleted votes too). 1 deleted vote of this "
+                            "selection hidden") for t in _texts(at.caption)), _texts(at.caption)
     assert at.button(key="delete_batch").disabled
     at.button(key="restore_batch").click()
     at.run()
@@ -160,13 +163,18 @@ def test_a_picture_is_not_a_text_file_and_a_json_array_is_imported(app_home):
     store = _store(app_home)
     store.ensure_user("ana")
     at = _data_page("ana")
+    at.file_uploader(key="import_file").set_value(("bad.jsonl", b'{"title": "Toast"}\n', "application/jsonl"))
+    at.run()
+    at.button(key="import_button").click()
+    at.run()
+    assert any(f"{md('bad.jsonl')}: 1 bad line" in t for t in _texts(at.error))
     png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 64  # a PNG renamed .jsonl
     at.file_uploader(key="import_file").set_value(("photo.jsonl", png, "application/jsonl"))
     at.run()
     at.button(key="import_button").click()
     at.run()
     assert not at.exception
-    [error] = _texts(at.error)
+    [error] = _texts(at.error)  # the new file's reason alone: bad.jsonl's report went with the new attempt
     assert "this is not a text file" in error and "photo" in error, error
     assert "bad line" not in error and not any("problem" in d.value.columns for d in at.dataframe)
 
