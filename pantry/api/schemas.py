@@ -152,7 +152,7 @@ class ScoredOut(BaseModel):
 # --- endpoints -------------------------------------------------------------------------------
 
 class RecipesRequest(CookingInput):
-    n: int = Field(6, ge=1, le=MAX_CANDIDATES, description=f"candidates to generate (1..{MAX_CANDIDATES})")
+    n: whole_number(1, MAX_CANDIDATES) = Field(6, description=f"candidates to generate (1..{MAX_CANDIDATES})")
 
 
 class RecipesResponse(BaseModel):
@@ -175,7 +175,8 @@ class RankResponse(BaseModel):
 
 
 class PairsRequest(CookingInput):
-    n: int = Field(6, ge=2, le=MAX_CANDIDATES, description=f"candidates to choose the pair from (2..{MAX_CANDIDATES})")
+    n: whole_number(2, MAX_CANDIDATES) = Field(6, description=f"candidates to choose the pair from "
+                                                             f"(2..{MAX_CANDIDATES})")
 
 
 class PairItem(BaseModel):
@@ -281,7 +282,7 @@ class TrainRequest(Body):
     profile: UserName
     options: dict[str, Any] = Field(default_factory=dict, description="TrainConfig fields (python -m pantry "
                                                                        "train --help lists them and their limits)")
-    cv_folds: int = Field(5, ge=0, le=20, description="cross-validation folds for the held-out figure (0: skip)")
+    cv_folds: whole_number(0, 20) = Field(5, description="cross-validation folds for the held-out figure (0: skip)")
     activate: bool = Field(True, description="make the new versions active (false: save them inactive)")
     train_population: bool = True
 

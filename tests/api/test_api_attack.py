@@ -308,6 +308,9 @@ def test_a_chunked_body_is_refused_as_it_arrives_and_auth_comes_first(api):
     '{"profile": "ana", "pantry": "eggs", "n": Infinity}',
     '{"profile": "ana", "pantry": "eggs", "n": 1e400}',
     '{"profile": "ana", "pantry": "eggs", "max_minutes": -Infinity}',
+    '{"profile": "ana", "pantry": "eggs", "n": true}',  # a yes/no is not a count (was read as 1)
+    '{"profile": "ana", "pantry": "eggs", "n": "3"}',
+    '{"profile": "ana", "pantry": "eggs", "n": 2.5}',
 ])
 def test_nan_and_huge_numbers_get_a_422_not_a_500(api, raw):
     _, client, _ = api

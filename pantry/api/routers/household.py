@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from pantry.api import schemas as s
-from pantry.domain.fields import one_of
+from pantry.domain.fields import one_of, whole_number
 from pantry.domain.votes import DECISIVE, OUTCOMES, SIDES, STRENGTHS, RecipeRef, UserName
 from pantry.errors import GeneratorError, InvalidInput
 from pantry.api.deps import Forbidden, request_access
@@ -28,8 +28,8 @@ router = APIRouter(tags=["household"])
 class HouseholdRequest(s.PantryInput):
     members: list[UserName] = Field(min_length=MIN_MEMBERS, max_length=MAX_MEMBERS,
                                     description=f"{MIN_MEMBERS} to {MAX_MEMBERS} existing profiles")
-    n: int = Field(8, ge=2, le=s.MAX_CANDIDATES, description=f"candidates to generate (2..{s.MAX_CANDIDATES})")
-    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="null: a new random seed")
+    n: whole_number(2, s.MAX_CANDIDATES) = Field(8, description=f"candidates to generate (2..{s.MAX_CANDIDATES})")
+    seed: whole_number(0, 2**31 - 1) | None = Field(None, description="null: a new random seed")
 
 
 class MemberOut(BaseModel):
