@@ -149,6 +149,18 @@ class _Setup:
     personal: Pairs | None  # the user's votes, with recipe ids (per-recipe offsets)
 
 
+@dataclass
+class _Fitted:
+    """New versions fitted by `Lab._fit`, not saved yet."""
+
+    setup: _Setup
+    prior: RewardModel | None  # the personal model's prior (None for a population-only run)
+    population: object | None  # the population model's TrainResult, or None (not asked, too few votes)
+    personal: object | None  # the personal model's TrainResult (None for a population-only run)
+    cv: CrossValidation | None  # the personal settings cross-validated
+    start: float  # perf_counter at the start, for the outcome's seconds
+
+
 class Lab:
     def __init__(self, settings: Settings | None = None, store=None, embedder=None, kitchen=None):
         """`store`, `embedder` and `kitchen` (the ingredient knowledge base the features read)
@@ -360,64 +372,51 @@ class Lab:
         return (heuristic_model(self.embedder_name, self.embedder.dim),
                 "pantry heuristic (too few votes from other profiles for a population prior)")
 
-    def _train(self, user: str | None, cfg: TrainConfig, activate: bool, train_population: bool,
-               progress: "_Phases", on_epoch: Callable[[EpochStats], None] | None, cv_folds: int,
-               on_fold: FoldFn | None, defer_save: bool = False
-               ) -> tuple[TrainOutcome, _Setup, RewardModel | None, Callable[[], tuple[int | None, int | None]]]:
-        """Fit (and save, inactive) the new versions. With `defer_save` nothing is saved here:
-        the returned callable saves them and gives their ids, so a caller with more to do
-        (`retrain_preview`) saves nothing when that fails."""
+    def _fit(self, user: str | None, cfg: TrainConfig, train_population: bool, progress: "_Phases",
+             on_epoch: Callable[[EpochStats], None] | None, cv_folds: int, on_fold: FoldFn | None) -> _Fitted:
+        """The new versions fitted, nothing saved (`_save_fitted` saves them): a caller with
+        more to do first (`retrain_preview`) saves nothing when that fails."""
         start = time.perf_counter()
         setup = self._setup(user, cfg, progress.phase("embedding recipes"))
-        pop_version, pop_metrics, pop_res = None, None, None
-        if train_population:
-            pop_res = self._fit_population(setup.everyone, cfg, progress.phase("population model"))
-            if pop_res is not None:
-                # saved inactive: both new versions are activated together at the end
-                if not defer_save:
-                    pop_version = self._save_version(POPULATION, pop_res, activate=False, prior_id=None)
-                pop_metrics = pop_res.metrics
+        pop_res = (self._fit_population(setup.everyone, cfg, progress.phase("population model"))
+                   if train_population else None)
         if user is None:
-            if pop_metrics is None:
+            if pop_res is None:
                 raise NotEnoughVotes(f"need at least {cfg.min_decisive} decisive votes to train")
-            if activate:
-                self.activate([pop_version])
-            out = TrainOutcome(pop_version, None, pop_metrics, pop_metrics, [], time.perf_counter() - start,
-                               activated=activate)
-            return out, setup, None, lambda: (pop_version, None)
+            return _Fitted(setup, None, pop_res, None, None, start)
         prior, prior_desc = self._prior(user, setup, cfg, progress.phase("population prior"))
         from pantry.evaluation.consistency import profile_consistency
         rater = profile_consistency(self.store, user)
         if rater.weight < 1:  # a noisy rater moves the model less per vote: each counts `weight`
             setup.personal = replace(setup.personal, weight=np.full(len(setup.personal), float(rater.weight)))
-        pairs, fit_cfg = setup.personal, cfg
+        pairs = setup.personal
         cv = None
         if cv_folds and _training().usable_folds(pairs, cv_folds):
             fold_cb = progress.phase("cross-validation, new settings")
-            cv = _training().cross_validate(pairs, _training().settings_fit(self.embedder_name, FEATURE_SPEC, fit_cfg, prior), cv_folds,
+            cv = _training().cross_validate(pairs, _training().settings_fit(self.embedder_name, FEATURE_SPEC, cfg, prior), cv_folds,
                                 cfg.seed, lambda d, t, so_far: (fold_cb(d, t, f"fold {d} of {t}"),
                                                                  on_fold and on_fold("new", d, t, so_far)))
-        res = _training().train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, fit_cfg, prior=prior,
+        res = _training().train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, cfg, prior=prior,
                                  on_progress=progress.phase("personal model"), on_epoch=on_epoch)
         res.metrics["prior"] = prior_desc
         res.metrics.update(_rater_metrics(rater, cfg))
         if cv is not None:
             res.metrics.update(cv.metrics())
-        if defer_save:
-            def save() -> tuple[int | None, int]:
-                pop = (self._save_version(POPULATION, pop_res, activate=False, prior_id=None)
-                       if pop_res is not None else None)
-                return pop, self._save_version(user, res, activate=False, prior_id=pop)
+        return _Fitted(setup, prior, pop_res, res, cv, start)
 
-            out = TrainOutcome(None, None, res.metrics, pop_metrics, res.history, time.perf_counter() - start,
-                               cv=cv, activated=False)
-            return out, setup, prior, save
-        version = self._save_version(user, res, activate=False, prior_id=pop_version)
-        if activate:  # both or neither (a failed save above leaves the previous models active)
+    def _save_fitted(self, user: str | None, fitted: _Fitted, activate: bool) -> TrainOutcome:
+        """Save the fitted versions (inactive), then activate both together when asked (a failed
+        save leaves the previous models active)."""
+        pop_version = (self._save_version(POPULATION, fitted.population, activate=False, prior_id=None)
+                       if fitted.population is not None else None)
+        pop_metrics = fitted.population.metrics if fitted.population is not None else None
+        res = fitted.personal
+        version = self._save_version(user, res, activate=False, prior_id=pop_version) if res is not None else None
+        if activate:
             self.activate([pop_version, version])
-        out = TrainOutcome(pop_version, version, res.metrics, pop_metrics, res.history,
-                           time.perf_counter() - start, cv=cv, activated=activate)
-        return out, setup, prior, lambda: (pop_version, version)
+        return TrainOutcome(pop_version, version, res.metrics if res is not None else pop_metrics, pop_metrics,
+                            res.history if res is not None else [], time.perf_counter() - fitted.start,
+                            cv=fitted.cv, activated=activate)
 
     def train(self, user: str | None, cfg: TrainConfig | None = None, activate: bool = True,
               train_population: bool = True, on_progress: ProgressFn | None = None,
@@ -437,8 +436,8 @@ class Lab:
         stages = ["embedding recipes"] + (["population model"] if train_population else [])
         if user is not None:
             stages += ["population prior", "cross-validation, new settings", "personal model"]
-        return self._train(user, cfg, activate, train_population, _Phases(on_progress, stages), on_epoch,
-                           cv_folds, on_fold)[0]
+        fitted = self._fit(user, cfg, train_population, _Phases(on_progress, stages), on_epoch, cv_folds, on_fold)
+        return self._save_fitted(user, fitted, activate)
 
     def retrain_preview(self, user: str, cfg: TrainConfig | None = None, folds: int = CV_FOLDS,
                         train_population: bool = True, on_progress: ProgressFn | None = None,
@@ -465,9 +464,9 @@ class Lab:
         stages = ["embedding recipes"] + (["population model"] if train_population else []) + [
             "population prior", "cross-validation, new settings", "personal model", "cross-validation, current model"]
         progress = _Phases(on_progress, stages)
-        outcome, setup, prior, save = self._train(user, cfg, False, train_population, progress, on_epoch, folds,
-                                                  on_fold, defer_save=True)
-        if outcome.cv is None:
+        fitted = self._fit(user, cfg, train_population, progress, on_epoch, folds, on_fold)
+        setup, prior, new = fitted.setup, fitted.prior, fitted.cv
+        if new is None:
             raise NotEnoughVotes(f"{user} has too few votes to hold any out for a comparison")
         current, basis = None, "unknown"
         fold_cb = progress.phase("cross-validation, current model")
@@ -479,8 +478,8 @@ class Lab:
         elif before.kind == "personal":
             old = _config_from(version.metrics if version else {}, None)
             if old is not None and old.to_dict() == cfg.to_dict():
-                current, basis = outcome.cv, "settings"  # same procedure, same folds: same figure
-                cb(outcome.cv.folds, outcome.cv.folds, outcome.cv)
+                current, basis = new, "settings"  # same procedure, same folds: same figure
+                cb(new.folds, new.folds, new)
             elif old is not None:  # on the same (rater-weighted) votes as the new side
                 current = _training().cross_validate(setup.personal, _training().settings_fit(self.embedder_name, FEATURE_SPEC, old, prior),
                                          folds, cfg.seed, cb)
@@ -499,10 +498,10 @@ class Lab:
             current, basis = _training().cross_validate(setup.personal, fit, folds, cfg.seed, cb), "settings"
         if current is not None:
             current.seconds = time.perf_counter() - t0
-        population_version, personal_version = save()  # only now: a failure above saves nothing
+        outcome = self._save_fitted(user, fitted, activate=False)  # only now: a failure above saves nothing
         return RetrainPreview(
-            user=user, personal_version=personal_version, population_version=population_version,
-            new=outcome.cv, current=current, current_kind=before.kind, current_version=before.version_id,
+            user=user, personal_version=outcome.personal_version, population_version=outcome.population_version,
+            new=new, current=current, current_kind=before.kind, current_version=before.version_id,
             current_basis=basis, metrics=outcome.metrics, population_metrics=outcome.population_metrics,
             history=outcome.history, history_unit=outcome.metrics.get("history_unit", "epoch"),
             seconds=time.perf_counter() - start)
