@@ -324,10 +324,7 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
     model_choice = lab.model_for(user)
     if on_progress:
         on_progress(0, len(distinct), "scoring candidates")
-    x = lab.features(distinct, tuple(request.pantry))
-    mean, std = model_choice.model.score(x, [r.id for r in distinct])
-    from pantry.model.explain import explain
-    reasons = explain(model_choice.model, x, [r.id for r in distinct])  # shown on the cards on demand
+    x, mean, std, reasons = score_candidates(lab, model_choice, distinct, request.pantry)
     # The pair: two dishes of this pantry (all candidates stay logged, scored and ranked).
     fit = {r.id for r in fit_for_pantry(distinct, tuple(request.pantry))}
     idx = [k for k, r in enumerate(distinct) if r.id in fit]
@@ -378,12 +375,25 @@ class _Made:
         return self._made
 
 
+def score_candidates(lab, model_choice, recipes: Sequence[Recipe], pantry: Sequence[str] = ()):
+    """(features, scores, uncertainties, explanations) of `recipes` for `pantry` under
+    `model_choice` (a `Lab.model_for` answer): what every round's cards show, "Why this score"
+    included, whether the pair is new, a repeat or brought back after a reload."""
+    from pantry.model.explain import explain
+
+    x = lab.features(recipes, tuple(pantry))
+    ids = [r.id for r in recipes]
+    mean, std = model_choice.model.score(x, ids)
+    return x, mean, std, explain(model_choice.model, x, ids)
+
+
 def restore_pair(lab, user: str, a_id: str, b_id: str, left: str, why: str,
                  pantry: Sequence[str] = ()) -> Matchup | None:
     """The pair `user` had on screen before a reload (its recipe ids, sides and why, as the page
     address keeps them), scored now by the model the app would use; None when it cannot or
     should not come back: a bad side or why, one id twice, a recipe no longer stored, or the
-    user's latest vote is on this very pair (it was judged, so a new round is due).
+    user has a vote on this pair (it was judged, so a new round is due; an undone vote does
+    not count, and a repeat round, judged before by design, is not brought back either).
 
     Parameters
     ----------
@@ -398,19 +408,11 @@ def restore_pair(lab, user: str, a_id: str, b_id: str, left: str, why: str,
     if a_id == b_id or left not in ("a", "b") or why not in ("informative", "random"):
         return None
     recipes = lab.store.get_recipes({a_id, b_id})
-    if a_id not in recipes or b_id not in recipes:
-        return None
-    total, _ = lab.store.votes_page(user, limit=0)
-    _, latest = lab.store.votes_page(user, limit=1, offset=max(0, total - 1))
-    if latest and {latest[-1].a, latest[-1].b} == {a_id, b_id}:
+    if a_id not in recipes or b_id not in recipes or lab.store.judged_pairs(user, (a_id, b_id)):
         return None
     pair = [recipes[a_id], recipes[b_id]]
     model_choice = lab.model_for(user)
-    x = lab.features(pair, tuple(pantry))
-    ids = [a_id, b_id]
-    mean, std = model_choice.model.score(x, ids)
-    from pantry.model.explain import explain
-    reasons = explain(model_choice.model, x, ids)
+    _, mean, std, reasons = score_candidates(lab, model_choice, pair, pantry)
     a, b = (Scored(r, float(mean[k]), float(std[k]), reasons[k]) for k, r in enumerate(pair))
     return Matchup(a=a, b=b, left=left, why=why, model_label=model_choice.label,
                    model_kind=ModelKind(model_choice.kind), generator=pair[0].source or "restored",
@@ -438,9 +440,9 @@ def repeat_round(lab, user: str, matchup: Matchup, rng: np.random.Generator, mod
     if earlier is None or len(found) < 2:
         return None
     both = [found[earlier.a], found[earlier.b]]
-    mean, std = model_choice.model.score(lab.features(both, tuple(matchup.pantry)), [r.id for r in both])
-    return replace(matchup, a=Scored(both[0], float(mean[0]), float(std[0])),
-                   b=Scored(both[1], float(mean[1]), float(std[1])), left=swapped_left(earlier, rng),
+    _, mean, std, reasons = score_candidates(lab, model_choice, both, matchup.pantry)
+    return replace(matchup, a=Scored(both[0], float(mean[0]), float(std[0]), reasons[0]),
+                   b=Scored(both[1], float(mean[1]), float(std[1]), reasons[1]), left=swapped_left(earlier, rng),
                    why="random", repeat_of=earlier.id)
 
 

@@ -200,10 +200,7 @@ def _undo() -> None:
     last = st.session_state.pop("_last_saved", None)
     if last and last["vote_id"] == vote.id and last["user"] == name:
         # the pair of the vote just undone comes back (the next one was shown right after it)
-        st.session_state["matchup"], st.session_state["round_info"] = last["matchup"], last["round_info"]
-        st.session_state["revealed"] = None
-        _remember_pair(last["matchup"] if last["round_info"].get("mode") == "compare" else None)
-        st.session_state["_round_no"] = st.session_state.get("_round_no", 0) + 1
+        _show_round(last["matchup"], last["round_info"])
     _round_flash("success", f"Undid your vote ({md(describe_vote(vote, titles))}). It is kept as deleted "
                  "and can be restored on the Data page.")
 
@@ -315,15 +312,20 @@ def _generate(name: str, mode: str, inputs: dict, reading, box) -> None:
     del recent[:-2 * RECENT_ROUNDS]
     for note in rnd.notes:
         box.warning(md(note))
-    st.session_state["_round_no"] = st.session_state.get("_round_no", 0) + 1
-    st.session_state["matchup"] = rnd.matchup
-    st.session_state["round_info"] = {"mode": mode, "candidates": rnd.candidates, "pantry_note": reading.note,
-                                      "dropped": rnd.dropped_duplicates, "generator": rnd.generator_name}
-    st.session_state["revealed"] = None
-    _remember_pair(rnd.matchup if mode == "compare" else None)
+    _show_round(rnd.matchup, {"mode": mode, "candidates": rnd.candidates, "pantry_note": reading.note,
+                              "dropped": rnd.dropped_duplicates, "generator": rnd.generator_name})
 
 
 PAIR_PARAM = "pair"  # the pair on screen in the page address: a reload brings it back
+
+
+def _show_round(matchup, info: dict) -> None:
+    """`matchup` becomes the round on screen (drawn in the other slot, scores hidden), and a
+    compared pair goes into the page address for a reload (`_restore_pair`)."""
+    st.session_state["_round_no"] = st.session_state.get("_round_no", 0) + 1
+    st.session_state["matchup"], st.session_state["round_info"] = matchup, info
+    st.session_state["revealed"] = None
+    _remember_pair(matchup if info.get("mode") == "compare" else None)
 
 
 def _remember_pair(matchup) -> None:
@@ -349,11 +351,8 @@ def _restore_pair(name: str) -> None:
     if restored is None:
         _remember_pair(None)
         return
-    st.session_state["_round_no"] = st.session_state.get("_round_no", 0) + 1
-    st.session_state["matchup"] = restored
-    st.session_state["round_info"] = {"mode": "compare", "candidates": 2, "pantry_note": None, "dropped": 0,
-                                      "generator": restored.generator}
-    st.session_state["revealed"] = None
+    _show_round(restored, {"mode": "compare", "candidates": 2, "pantry_note": None, "dropped": 0,
+                           "generator": restored.generator})
 
 
 def _pantry_summary(reading) -> str:

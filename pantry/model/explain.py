@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from pantry.model.features import FEATURE_NAMES
+from pantry.model.features import FEATURE_NAMES, PANTRY_COLUMNS
 from pantry.model.reward import RewardModel, _score_arrays
 
 # plain names of the explicit features, for people (the UI and the CLI may word them further)
@@ -43,7 +43,6 @@ FEATURE_LABELS = {
 }
 REMAINDER = "this dish overall"
 BASELINE = "a typical recipe"  # the model's score of the mean row it learned from
-PANTRY_COLUMNS = ("pantry_coverage", "has_pantry", "log_missing")  # about the request, not the dish
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,8 @@ TASTE_NAMES = ("vegetarian", "has_pork", "heat", "log_spices", "richness", "bake
 FEATURE_NAMES = FEATURE_NAMES + TASTE_NAMES
 # columns about the round or the record, not the dish: left out where a taste is meant
 # (pair design, where people differ)
-NOT_TASTE = frozenset({"pantry_coverage", "has_pantry", "log_missing", "minutes_known"})
+PANTRY_COLUMNS = ("pantry_coverage", "has_pantry", "log_missing")  # about the request, not the dish
+NOT_TASTE = frozenset(PANTRY_COLUMNS + ("minutes_known",))
 FEATURE_SPEC = "explicit-v4:" + ",".join(FEATURE_NAMES)
 _PORK = ("pork", "bacon", "ham", "pancetta", "prosciutto", "guanciale", "sausage", "salami", "chorizo",
          "speck", "lard", "mortadella", "nduja")

@@ -213,6 +213,7 @@ def test_a_repeat_round_shows_a_judged_pair_swapped_and_its_vote_is_stored_as_a_
     before = earlier[m.repeat_of]
     assert (m.a.recipe.id, m.b.recipe.id) == (before.a, before.b) and m.left != before.left
     assert np.isfinite([m.a.score, m.b.score]).all()
+    assert m.a.explanation is not None and m.b.explanation is not None  # "Why this score" on its cards too
     vote_id = store.add_vote(vote_from_click("ana", m, "left"))
     assert store.get_vote(vote_id).repeat_of == before.id
     # never two repeats in a row, whatever the share

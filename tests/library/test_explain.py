@@ -100,7 +100,8 @@ def test_a_row_without_a_pantry_says_nothing_about_one_and_yes_no_features_say_w
     reference: no "-0.15 share of it in your pantry (0%)" against a typical recipe that was
     asked with one; a yes/no feature names its value ("meat (no)"), so a meatless dish's
     plus reads right."""
-    from pantry.model.explain import PANTRY_COLUMNS, Contribution, detail
+    from pantry.model.explain import Contribution, detail
+    from pantry.model.features import PANTRY_COLUMNS
 
     x = _world()
     cov, has = EMB + FEATURE_NAMES.index("pantry_coverage"), EMB + FEATURE_NAMES.index("has_pantry")
