@@ -9,7 +9,9 @@ lover, ...) plus a personal jitter on every weight. A rater votes Bradley-Terry 
 utility difference (`P(a) = sigmoid(u_a - u_b)`), and some raters flip a share of their
 votes at random (inattention). Because the true utility is linear in the taste facts, a
 logistic regression on them from the same votes (`oracle_scores`) is the reference a
-learned model can hope to approach.
+learned model can hope to approach. A second world (`make_five_taste_crowd`) has raters
+whose taste varies by degree along five directions (diet, time, spice, richness, comfort),
+so its oracle on those five knows exactly what each rater weighs.
 
 Everything is a pure function of its arguments and seeds.
 """
@@ -139,6 +141,36 @@ def make_crowd(n: int, seed: int = 0, flip_share: float = 1 / 3, flip: float = 0
         picks = rng.sample(names, 2 if rng.random() < 0.5 else 1)
         out.append(make_rater(f"crowd-{seed}-{k}:{'+'.join(picks)}", picks, rng,
                               flip=flip if rng.random() < flip_share else 0.0))
+    return out
+
+
+# The five-taste world: continuous tastes along five directions over TASTE_AXES (each a
+# column of FIVE_TASTES): diet (meat or fish in the dish), time (log minutes), spice (heat),
+# richness, comfort (starchy and oven-baked, half each). A rater's weight on each is
+# N(0, scale^2), so tastes vary by degree, not only by archetype, and a logistic regression
+# on the five (`oracle_scores` on `five_taste_facts`) knows exactly what the rater cares about.
+FIVE_TASTES = ("diet", "time", "spice", "richness", "comfort")
+_FIVE = {"diet": {"meat": 1.0, "fish": 1.0}, "time": {"minutes": 1.0}, "spice": {"heat": 1.0},
+         "richness": {"rich": 1.0}, "comfort": {"starchy": 0.5, "baked": 0.5}}
+FIVE_TASTE_MAP = np.array([[_FIVE[t].get(axis, 0.0) for t in FIVE_TASTES] for axis in TASTE_AXES])
+FIVE_TASTE_SCALE = 4.0  # its oracle at 20 / 50 votes is then 0.83 / 0.88 (the level raters of this kind reach)
+
+
+def five_taste_facts(facts: np.ndarray) -> np.ndarray:
+    """(n, TASTE_AXES) taste facts -> (n, 5) values on `FIVE_TASTES`."""
+    return np.asarray(facts, np.float64) @ FIVE_TASTE_MAP
+
+
+def make_five_taste_crowd(n: int, seed: int = 0, scale: float = FIVE_TASTE_SCALE, flip_share: float = 1 / 3,
+                          flip: float = 0.1, prefix: str = "five") -> list[Rater]:
+    """`n` raters of the five-taste world: weight N(0, scale^2) on each of `FIVE_TASTES`
+    (spread over TASTE_AXES by `FIVE_TASTE_MAP`); a `flip_share` of them flip `flip` of their votes."""
+    rng = random.Random(f"five-tastes|{seed}")
+    out = []
+    for k in range(n):
+        taste = np.array([rng.gauss(0.0, scale) for _ in FIVE_TASTES])
+        out.append(Rater(f"{prefix}-{seed}-{k}", tuple(float(v) for v in FIVE_TASTE_MAP @ taste),
+                         flip if rng.random() < flip_share else 0.0))
     return out
 
 

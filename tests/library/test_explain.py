@@ -270,6 +270,24 @@ def test_crowd_is_varied_deterministic_and_some_raters_flip():
     assert all(vote(steady, 50.0, 0.0, rng) == "a" for _ in range(200))
 
 
+def test_five_taste_world_varies_by_degree_along_five_directions():
+    """Five-taste raters: deterministic per seed, each a different mix of the five tastes (not
+    one archetype), their weights exactly the map of five numbers, about a third flipping."""
+    from pantry.evaluation.crowd import FIVE_TASTE_MAP, FIVE_TASTES, make_five_taste_crowd, five_taste_facts
+
+    a = make_five_taste_crowd(60, seed=3)
+    assert a == make_five_taste_crowd(60, seed=3) and a != make_five_taste_crowd(60, seed=4)
+    assert len({r.name for r in a}) == 60
+    w = np.array([r.weights for r in a])
+    taste, *_ = np.linalg.lstsq(FIVE_TASTE_MAP, w.T, rcond=None)
+    assert np.allclose(FIVE_TASTE_MAP @ taste, w.T)  # nothing outside the five directions
+    assert taste.shape == (len(FIVE_TASTES), 60) and (np.abs(taste) > 1).mean() > 0.5
+    assert len({tuple(np.sign(t)) for t in taste.T}) > 10  # many different mixes of likes and dislikes
+    assert 5 < sum(1 for r in a if r.flip) < 35
+    facts = np.random.default_rng(0).random((7, w.shape[1]))
+    assert np.allclose(five_taste_facts(facts) @ taste[:, 0], a[0].utility(facts))
+
+
 def test_oracle_recovers_a_linear_taste():
     from pantry.evaluation.crowd import oracle_scores
 

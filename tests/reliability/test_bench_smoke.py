@@ -3,6 +3,7 @@ same-run baseline, ratio). Full-size figures are in the README's Performance sec
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -84,6 +85,17 @@ def test_learning_speed_bench_tiny(tmp_path):
         for n in (10, 20, 50):
             assert any(x.startswith(f"{cond}, {n} votes: personal model") for x in names), names
     assert any("oracle" in x for x in names) and (tmp_path / "learning_speed.json").exists()
+
+
+def test_learning_speed_bench_five_taste_world(tmp_path):
+    """`--world five-tastes`: its own raters (no personas), and the oracle told the five tastes."""
+    out = _run("learning_speed.py", "--seeds", "1", "--rounds", "8", "--test", "25", "--world", "five-tastes",
+               "--out", str(tmp_path))
+    assert "Learning speed (five-tastes)" in out
+    names = [r[0] for r in _table_rows(out)]
+    assert any(x.startswith("crowd, 20 votes: oracle on the facts the rater weighs") for x in names), names
+    raters = {r["rater"] for r in json.loads((tmp_path / "learning_speed.json").read_text())["results"]}
+    assert raters and all(r.startswith("tested-") for r in raters)
 
 
 @pytest.mark.skipif(not (shared_data() / "giallozafferano-dev" / "votes.jsonl").exists(),
