@@ -38,8 +38,12 @@ def _safe_loc(part: Any) -> Any:
 
 def validation_detail(errors) -> list[dict[str, Any]]:
     """FastAPI's validation errors without the input (NaN, 1e400, a lone surrogate or a huge
-    value cannot be sent back, and need not be): loc, msg, type."""
-    return [{"loc": [_safe_loc(p) for p in e.get("loc", ())], "msg": safe_text(e.get("msg", "")),
+    value cannot be sent back, and need not be): loc, msg (in the project's words, as the CLI
+    and the importers word them: "must be a non-empty string", not "Value should have at
+    least 1 item after validation"), type."""
+    from pantry.domain.fields import error_message
+
+    return [{"loc": [_safe_loc(p) for p in e.get("loc", ())], "msg": safe_text(error_message(e)),
              "type": safe_text(e.get("type", ""), 100)} for e in errors][:50]
 
 

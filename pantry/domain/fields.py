@@ -190,6 +190,15 @@ def _predicate(error: dict) -> tuple[str, str]:
     return msg[:1].lower() + msg[1:], "field"
 
 
+def error_message(error: dict) -> str:
+    """One pydantic (or FastAPI request) error dict in the project's words: a predicate such
+    as "must be a non-empty string" or a rule's sentence; pydantic's own text if it cannot be read."""
+    try:
+        return _predicate(error)[0]
+    except Exception:  # an error shape this wording does not know: say what pydantic says
+        return str(error.get("msg", "is not valid"))
+
+
 def problems(error: ValidationError) -> list[FieldProblem]:
     """Every problem in a pydantic ValidationError, in field order."""
     out = []

@@ -24,6 +24,10 @@ from pantry.kitchen.amounts import LEADING_NUM_RE, split_quantity
 from pantry.kitchen.knowledge import Ingredient, Kitchen, resolve_kitchen
 from pantry.kitchen.words import clean_name, fold, tokens
 
+
+class EmptyPantry(InvalidInput):
+    """The pantry text names nothing: blank, or only separators, bullets or markup."""
+
 _SPLIT_RE = re.compile(r"[\n;,]|\s+(?:and|&|\+|plus)\s+", re.IGNORECASE)
 # markup pasted from a web page or an editor: a script or style block goes whole, any other
 # line-like tag ("<br>", "<li>", "</p>") separates items as a new line does, any other tag
@@ -170,7 +174,7 @@ def parse_pantry(text: str, kitchen: Kitchen | None = None, max_chars: int = 500
         raise InvalidInput(f"pantry text is {len(text)} characters (limit {max_chars})")
     cleaned = _TAG_RE.sub(" ", _BLOCK_TAG_RE.sub("\n", _SCRIPT_RE.sub(" ", _clean_control(text))))
     if not cleaned.strip():
-        raise InvalidInput("pantry is empty: list what you have, e.g. 'eggs, rice, spinach'")
+        raise EmptyPantry("pantry is empty: list what you have, e.g. 'eggs, rice, spinach'")
     pieces = [p for p in _SPLIT_RE.split(cleaned) if p and p.strip()]
     if len(pieces) > MAX_PANTRY_ITEMS:
         raise InvalidInput(f"pantry lists {len(pieces)} items (limit {MAX_PANTRY_ITEMS})")
@@ -184,7 +188,7 @@ def parse_pantry(text: str, kitchen: Kitchen | None = None, max_chars: int = 500
         seen.add(item.name)
         items.append(item)
     if not items:
-        raise InvalidInput("pantry is empty: list what you have, e.g. 'eggs, rice, spinach'")
+        raise EmptyPantry("pantry is empty: list what you have, e.g. 'eggs, rice, spinach'")
     return items
 
 
@@ -229,12 +233,16 @@ def read_pantry(text: str, extra_items: Iterable[str] = (), kitchen: Kitchen | N
                 max_chars: int = 5000) -> PantryReading:
     """Read the pantry box (free text) plus items picked from a list, for the UI in one call.
 
-    Empty text is fine (no error): the reading then holds only `extra_items`. Too long text or
+    Empty text is fine (no error): the reading then holds only `extra_items`; so is text with
+    nothing but separators, bullets or markup (",,, ;", "- \n- "), read as empty. Too long text or
     too many items raise `InvalidInput`, as in `parse_pantry`. `extra_items` are ingredient
     names (canonical or alias); one the knowledge base does not know goes to `unknown`.
     """
     kb = resolve_kitchen(kitchen)
-    items = parse_pantry(text, kb, max_chars) if isinstance(text, str) and _clean_control(text).strip() else []
+    try:
+        items = parse_pantry(text, kb, max_chars) if isinstance(text, str) and _clean_control(text).strip() else []
+    except EmptyPantry:
+        items = []
     if text is not None and not isinstance(text, str):
         raise InvalidInput(f"pantry must be text, got {type(text).__name__}")
     names: list[str] = []

@@ -159,6 +159,31 @@ def test_auto_mode_says_it_fell_back_when_ollama_is_not_there(server):
 
 # ---------------------------------------------------------------------------- limits
 
+def test_422_messages_are_in_the_projects_words(server):
+    """A blank title, a word for a count, an unknown outcome: each 422 says what the field
+    must be, as the CLI and the importers do (not pydantic's "Value should have at least 1
+    item after validation"), and never echoes a huge input."""
+    _, client = server
+    blank = {"title": "   ", "ingredients": ["1 egg"], "steps": ["Cook."]}
+    r = client.post("/rank", json={"profile": "ana", "recipes": [blank]})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == [{"loc": ["body", "recipes", 0, "title"], "msg": "must be a non-empty string",
+                                   "type": "too_short"}]
+    r = client.post("/recipes", json={"profile": "ana", "pantry": PANTRY, "n": "ten"})
+    assert r.status_code == 422 and "whole number" in r.json()["detail"][0]["msg"], r.text
+    r = client.post("/votes", json={"profile": "ana", "a": "r-1", "b": "r-2", "outcome": "left" * 5000})
+    msg = r.json()["detail"][0]["msg"]
+    assert r.status_code == 422 and "must be one of" in msg and len(msg) < 600, msg
+
+
+def test_a_pantry_of_separators_reads_as_no_pantry(server):
+    """"  ,,, " names nothing: it gets the empty pantry's answer (staples), not an error."""
+    _, client = server
+    got = [client.post("/recipes", json={"profile": "ana", "pantry": text, "n": 2, "seed": 4}) for text in ("", "  ,,, ")]
+    assert all(r.status_code == 200 for r in got), got[1].text
+    assert got[0].json()["pantry"] == got[1].json()["pantry"]
+
+
 def test_limits_give_4xx_naming_the_field(server):
     app, client = server
     huge = "egg, " * (app.state.settings.max_pantry_chars // 5 + 10)

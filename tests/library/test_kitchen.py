@@ -310,6 +310,16 @@ def test_parse_pantry_empty(kitchen: Kitchen, text: str) -> None:
         parse_pantry(text, kitchen)
 
 
+@pytest.mark.parametrize("text", [",,, ;\n", "- \n- ", "<br><br>", "\x00\x01 ,"])
+def test_read_pantry_reads_separators_only_as_no_pantry(kitchen: Kitchen, text: str) -> None:
+    """Text that names nothing is read as an empty pantry box (staples), as blank text is,
+    not refused; the extra items still count."""
+    from pantry.kitchen import read_pantry
+
+    assert read_pantry(text, (), kitchen) == read_pantry("", (), kitchen)
+    assert read_pantry(text, ["tofu"], kitchen).names == ("tofu",)
+
+
 def test_parse_pantry_too_long(kitchen: Kitchen) -> None:
     text = "eggs, " * (102400 // 6) + "rice"
     with pytest.raises(InvalidInput) as err:
