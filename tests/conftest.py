@@ -116,3 +116,11 @@ def backend(request):
 def make_store(backend, tmp_path, request):
     url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
     return StoreMaker(backend, tmp_path, url)
+
+
+@pytest.fixture
+def round_lab(tmp_path):
+    """A Lab on a fresh home with the shared real encoder (`tests.helpers.lab_at`)."""
+    from tests.helpers import lab_at
+
+    return lab_at(tmp_path)

@@ -26,6 +26,21 @@ def shared_embedder():
     return Embedder("all-MiniLM-L6-v2", device="cpu")
 
 
+_SHARED = object()
+
+
+def lab_at(home, embedder=_SHARED, db=None):
+    """A Lab on a fresh home (`home`, usually tmp_path) with the environment's other settings,
+    its store at `db` (default: the settings' own path) and the shared real encoder (or
+    `embedder`: None builds the default lazily, a stub skips the real one)."""
+    from pantry.lab import Lab
+    from pantry.settings import Settings
+    from pantry.storage.store import Store
+
+    settings = Settings(**{**Settings.from_env().__dict__, "home": Path(home)})
+    return Lab(settings, Store(db or settings.db_path), shared_embedder() if embedder is _SHARED else embedder)
+
+
 # --- AppTest helpers shared by the page tests ------------------------------------------
 
 def open_app(profile: str | None = "ana", page: str | None = None, timeout: int = 120):

@@ -93,17 +93,6 @@ def test_retrain_hint():
 
 # ------------------------------------------------------------------- the round made ahead
 
-@pytest.fixture
-def round_lab(tmp_path):
-    from pantry.lab import Lab
-    from pantry.settings import Settings
-    from pantry.storage.store import Store
-    from tests.helpers import shared_embedder
-
-    settings = Settings(**{**Settings.from_env().__dict__, "home": tmp_path})
-    return Lab(settings, Store(tmp_path / "pantry.sqlite3"), shared_embedder())
-
-
 class _CountingComposer:
     """The offline composer, counting its calls."""
 
@@ -302,14 +291,10 @@ def test_prepare_round_never_pairs_two_dishes_of_one_family_while_another_pair_i
 
 def test_vote_history_reads_the_latest_votes_recipes(tmp_path):
     from pantry.compare import vote_history
-    from pantry.lab import Lab
     from pantry.model.features import explicit_matrix
-    from pantry.settings import Settings
-    from pantry.storage.store import Store
-    from tests.helpers import seed_votes, shared_embedder
+    from tests.helpers import lab_at, seed_votes
 
-    settings = Settings(**{**Settings.from_env().__dict__, "home": tmp_path})
-    lab = Lab(settings, Store(tmp_path / "pantry.sqlite3"), shared_embedder())
+    lab = lab_at(tmp_path)
     assert vote_history(lab, "ana").shape == (0, 2, len(FEATURE_NAMES))
     seed_votes(lab.store, "ana", n=7)
     votes = lab.store.votes("ana")
@@ -325,13 +310,9 @@ def test_prepare_round_asks_with_the_profiles_own_votes(tmp_path, monkeypatch):
     without a model of its own too: the design is not the heuristic's closest pair."""
     import pantry.compare as compare
     from pantry.generators import GenerationRequest, GeneratorChoice, OfflineComposer
-    from pantry.lab import Lab
-    from pantry.settings import Settings
-    from pantry.storage.store import Store
-    from tests.helpers import seed_votes, shared_embedder
+    from tests.helpers import lab_at, seed_votes
 
-    settings = Settings(**{**Settings.from_env().__dict__, "home": tmp_path})
-    lab = Lab(settings, Store(tmp_path / "pantry.sqlite3"), shared_embedder())
+    lab = lab_at(tmp_path)
     seed_votes(lab.store, "ana", n=5)
     seen = []
     real = compare.pick_pair

@@ -183,17 +183,6 @@ def test_tempered_config_is_the_weighted_fit():
 
 # --- the Compare round hook ---------------------------------------------------------------------
 
-@pytest.fixture
-def round_lab(tmp_path):
-    from pantry.lab import Lab
-    from pantry.settings import Settings
-    from pantry.storage.store import Store
-    from tests.helpers import shared_embedder
-
-    settings = Settings(**{**Settings.from_env().__dict__, "home": tmp_path})
-    return Lab(settings, Store(tmp_path / "pantry.sqlite3"), shared_embedder())
-
-
 def test_a_repeat_round_shows_a_judged_pair_swapped_and_its_vote_is_stored_as_a_repeat(round_lab):
     from pantry.compare import prepare_round, vote_from_click
     from pantry.generators import GenerationRequest, GeneratorChoice, OfflineComposer
@@ -265,13 +254,11 @@ def _lab_rater_accuracy(tmp_path, flip: float, seed: int, monkeypatch) -> tuple[
 
     import pantry.evaluation.consistency as consistency_module
     from pantry.domain.recipes import recipe_from_dict
-    from pantry.lab import Lab
     from pantry.model.training import TrainConfig
-    from pantry.settings import Settings
-    from pantry.storage.store import Store
 
-    settings = Settings(**{**Settings.from_env().__dict__, "home": tmp_path})
-    lab = Lab(settings, Store(tmp_path / "db.sqlite3"), _HashEmbedder())
+    from tests.helpers import lab_at
+
+    lab = lab_at(tmp_path, _HashEmbedder(), db=tmp_path / "db.sqlite3")
     recipes = [recipe_from_dict({"id": f"r{k}", "title": f"Dish {k}", "ingredients": ["rice"]}) for k in range(120)]
     lab.store.add_recipes(recipes)
     lab.store.ensure_user("sim")

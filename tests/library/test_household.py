@@ -86,13 +86,9 @@ def test_limits_normalised_and_checked():
 
 @pytest.fixture
 def lab(tmp_path):
-    from pantry.lab import Lab
-    from pantry.settings import Settings
-    from pantry.storage.store import Store
-    from tests.helpers import shared_embedder
+    from tests.helpers import lab_at
 
-    settings = Settings(**{**Settings.from_env().__dict__, "home": tmp_path})
-    lab = Lab(settings, Store(tmp_path / "pantry.sqlite3"), shared_embedder())
+    lab = lab_at(tmp_path)
     for name in ("ana", "ben", "cy"):
         lab.store.ensure_user(name)
     return lab

@@ -16,7 +16,7 @@ from pantry.settings import Settings
 from pantry.storage.store import Store
 from pantry.evaluation.synth import simulate_votes
 from pantry.model.training import TrainConfig
-from tests.helpers import shared_data, shared_embedder
+from tests.helpers import lab_at, shared_data, shared_embedder
 
 
 @pytest.fixture(scope="module")
@@ -135,15 +135,13 @@ def test_real_foodnetwork_recipes_get_distinct_scores(trained):
 
 
 def test_personal_prior_leaves_the_users_own_votes_out(tmp_path):
-    settings = Settings(**{**Settings.from_env().__dict__, "home": tmp_path})
-    lab = Lab(settings, Store(settings.db_path), shared_embedder())
+    lab = lab_at(tmp_path)
     lines = [json.dumps(v) for persona in ("quick-weeknight", "comfort-food")
              for v in simulate_votes(persona, 24, seed=3)]
     import_jsonl(lab.store, lines)
     out = lab.train("synth-quick-weeknight", TrainConfig(members=2))
     assert out.metrics["prior"].startswith("population model without synth-quick-weeknight (24 votes)")
-    alone = Lab(Settings(**{**settings.__dict__, "home": tmp_path / "solo"}), Store(tmp_path / "solo.sqlite3"),
-                shared_embedder())
+    alone = lab_at(tmp_path / "solo", db=tmp_path / "solo.sqlite3")
     import_jsonl(alone.store, lines[:24])
     assert alone.train("synth-quick-weeknight", TrainConfig(members=2)).metrics["prior"].startswith(
         "pantry heuristic")
@@ -200,8 +198,7 @@ def test_a_retrain_preview_that_fails_late_saves_no_candidate(trained, monkeypat
 
 
 def test_retrain_preview_against_the_heuristic_and_the_population_model(tmp_path):
-    settings = Settings(**{**Settings.from_env().__dict__, "home": tmp_path})
-    lab = Lab(settings, Store(settings.db_path), shared_embedder())
+    lab = lab_at(tmp_path)
     import_jsonl(lab.store, [json.dumps(v) for persona in ("quick-weeknight", "comfort-food")
                              for v in simulate_votes(persona, 24, seed=3)])
     cfg = TrainConfig(members=2)
@@ -243,8 +240,7 @@ def test_model_saved_with_an_older_feature_spec_is_refused_and_the_app_falls_bac
     old_spec = ("explicit-v1:pantry_coverage,has_pantry,log_missing,log_minutes,minutes_known,"
                 "log_steps,log_ingredients")
     assert FEATURE_SPEC != old_spec
-    settings = Settings(**{**Settings.from_env().__dict__, "home": tmp_path})
-    lab = Lab(settings, Store(tmp_path / "db.sqlite3"), shared_embedder())
+    lab = lab_at(tmp_path, db=tmp_path / "db.sqlite3")
     old = RewardModel([RewardMember(lab.embedder.dim + 7)], lab.embedder_name, old_spec, lab.embedder.dim + 7)
     for user in (None, "me"):
         path = old.save(tmp_path / f"old-{user}.pt")
@@ -291,9 +287,8 @@ def test_new_weights_files_are_npz_and_old_pt_files_still_load(trained, tmp_path
 
 
 def test_embedder_created_never_creates_one(tmp_path):
-    settings = Settings(**{**Settings.from_env().__dict__, "home": tmp_path})
-    lab = Lab(settings, Store(settings.db_path))
+    lab = lab_at(tmp_path, None)
     assert lab.embedder_created is False and lab.embedder_created is False
     assert lab._embedder is None  # asking did not make one
-    assert Lab(settings, lab.store, shared_embedder()).embedder_created is True
+    assert Lab(lab.settings, lab.store, shared_embedder()).embedder_created is True
 
