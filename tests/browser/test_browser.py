@@ -479,7 +479,7 @@ def _chart_shots(page, name: str, which: list[int]) -> None:
 
 
 def test_everyday_walk_in_a_real_browser(server, page, tmp_path):
-    """Over-long pantry -> fix it -> vote; a second browser context on a phone (390x844);
+    """Over-long pantry -> separators only (read as none) -> fix it -> vote; a second browser context on a phone (390x844);
     Retrain -> Activate -> Compare; the Scores and Retrain charts fit 1400x900 and 390x844
     (screenshots in test-artifacts/); the console stays clean throughout."""
     from tests.helpers import seed_votes
@@ -504,6 +504,14 @@ def test_everyday_walk_in_a_real_browser(server, page, tmp_path):
         expect(box).to_be_visible()  # the box stays, to fix it
         _shot(page, "e1-over-long-pantry")
         assert store.get_user_pantry("ana") == "", "invalid pantry text was saved"
+        box.fill(",,, ;")  # names nothing: read as no pantry (staples), as a blank box is
+        page.get_by_role("button", name="Get two recipes").click()
+        expect(page.get_by_text("No pantry given: recipes are made from common staples.")).to_be_visible()
+        expect(page.get_by_text("Which would you rather cook?")).to_be_visible()
+        _idle(page)
+        _no_exception(page)
+        _shot(page, "e1b-separators-only-pantry")
+        page.get_by_text("Your pantry: empty").click()  # the box folds away under a round: open it
         box.fill("4 eggs, spinach, feta, rice, an onion, tomatoes")
         page.get_by_role("button", name="Get two recipes").click()
         expect(page.get_by_text("Which would you rather cook?")).to_be_visible()
