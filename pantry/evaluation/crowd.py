@@ -145,7 +145,7 @@ def make_crowd(n: int, seed: int = 0, flip_share: float = 1 / 3, flip: float = 0
 
 
 # The five-taste world: continuous tastes along five directions over TASTE_AXES (each a
-# column of FIVE_TASTES): diet (meat or fish in the dish), time (log minutes), spice (heat),
+# column of FIVE_TASTE_MAP): diet (meat or fish in the dish), time (log minutes), spice (heat),
 # richness, comfort (starchy and oven-baked, half each). A rater's weight on each is
 # N(0, scale^2), so tastes vary by degree, not only by archetype, and a logistic regression
 # on the five (`oracle_scores` on `five_taste_facts`) knows exactly what the rater cares about.

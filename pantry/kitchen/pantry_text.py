@@ -28,6 +28,7 @@ from pantry.kitchen.words import clean_name, fold, tokens
 class EmptyPantry(InvalidInput):
     """The pantry text names nothing: blank, or only separators, bullets or markup."""
 
+
 _SPLIT_RE = re.compile(r"[\n;,]|\s+(?:and|&|\+|plus)\s+", re.IGNORECASE)
 # markup pasted from a web page or an editor: a script or style block goes whole, any other
 # line-like tag ("<br>", "<li>", "</p>") separates items as a new line does, any other tag
@@ -234,7 +235,7 @@ def read_pantry(text: str, extra_items: Iterable[str] = (), kitchen: Kitchen | N
     """Read the pantry box (free text) plus items picked from a list, for the UI in one call.
 
     Empty text is fine (no error): the reading then holds only `extra_items`; so is text with
-    nothing but separators, bullets or markup (",,, ;", "- \n- "), read as empty. Too long text or
+    nothing but separators, bullets or markup (",,, ;" or a bare list of dashes), read as empty. Too long text or
     too many items raise `InvalidInput`, as in `parse_pantry`. `extra_items` are ingredient
     names (canonical or alias); one the knowledge base does not know goes to `unknown`.
     """
