@@ -301,8 +301,9 @@ with guarded("Diagnostics"):
 
     st.subheader("Why this score", anchor=False)
     st.caption("A score split into a typical recipe's score (for a model trained on votes: the average of the "
-               "recipes it learned from; the pantry heuristic has none), the model's named taste features against it (weight x how far this recipe is from the "
-               "typical one: a quicker-than-typical dish gains from its time for someone in a hurry) and one "
+               "recipes it learned from; the pantry heuristic has none), the model's named taste features "
+               "against it (weight x how far this recipe is from the typical one: a quicker-than-typical dish "
+               "gains from its time for someone in a hurry) and one "
                "\"this dish overall\" remainder (what its text says beyond them, and its own votes if rated); "
                "they add up to the score.")
     w1, w2 = st.columns([1, 3])
