@@ -270,7 +270,7 @@ def run(seeds, n_rounds: int, n_test: int, cache_path: Path, raters_filter=None,
         cast = [cast_votes(c, rounds, CROWD_VOTES, heur, seed * 100 + k, design) for k, c in enumerate(crowd)]
         crowd_votes = [v for vs in cast for v in vs]
         who = [k for k, vs in enumerate(cast) for _ in vs] if spread else None
-        population = train_reward_model(to_pairs(crowd_votes, rounds, with_ids=False, raters=who), name,
+        population = train_reward_model(to_pairs(crowd_votes, rounds, with_ids=spread, raters=who), name,
                                         FEATURE_SPEC, pop_cfg, prior=heur).model
         facts_t = np.stack([taste_facts(r) for r in test])
         raters = [sharpened(with_shared(r, shared, shared_weight), sharp) for r in test_raters(seed, world)

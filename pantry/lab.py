@@ -7,7 +7,9 @@ embedder is heavy) and passes the user explicitly on every call.
 
 Models come in two levels (docs/ARCHITECTURE.md, "population prior"):
 - the population model, trained on everyone's votes (content-based, so it generalises to
-  recipes nobody rated); stored as a model version with no user;
+  recipes nobody rated, plus an offset per rated recipe as far as its voters' verdicts on a
+  dish carry from some of them to others: `pantry.model.crowd_items`); stored as a model
+  version with no user;
 - a personal model per profile, trained on that profile's votes with an L2 pull toward
   a population model trained on everyone else's votes (or toward the pantry heuristic
   when other profiles have too few votes).
@@ -144,8 +146,8 @@ class RetrainPreview:
 
 @dataclass
 class _Setup:
-    everyone: Pairs | None  # every profile's votes, content only (population model)
-    others: Pairs | None  # every other profile's votes, content only (the personal prior)
+    everyone: Pairs | None  # every profile's votes (population model)
+    others: Pairs | None  # every other profile's votes (the personal prior)
     personal: Pairs | None  # the user's votes, with recipe ids (per-recipe offsets)
 
 
@@ -336,7 +338,8 @@ class Lab:
 
     def _fit_population(self, pairs: Pairs | None, cfg: TrainConfig, on_progress: ProgressFn | None = None,
                         members: int | None = None):
-        """A population model on content-only `pairs` (pulled toward the pantry heuristic), or None if too few."""
+        """A population model on `pairs` (pulled toward the pantry heuristic; with recipe ids, an offset
+        per recipe as far as its voters' verdicts carry to others), or None if too few."""
         if pairs is None or pairs.n_decisive < cfg.min_decisive:
             return None
         pop_cfg = _training().TrainConfig(**{**_training().POPULATION_CONFIG.to_dict(), "seed": cfg.seed,
@@ -358,10 +361,9 @@ class Lab:
         if pairs is not None and len(pairs) == len(kept):  # who cast each: the crowd's spread of tastes
             pairs.rater = np.array([v.user for v in kept])
         mine = np.array([v.user == user for v in kept], dtype=bool)
-        content = None if pairs is None else replace(pairs, ids_a=None, ids_b=None)
         return _Setup(
-            everyone=content,
-            others=None if pairs is None or not (~mine).any() else content.subset(np.flatnonzero(~mine)),
+            everyone=pairs,
+            others=None if pairs is None or not (~mine).any() else pairs.subset(np.flatnonzero(~mine)),
             personal=None if pairs is None or not mine.any() else pairs.subset(np.flatnonzero(mine)))
 
     def _prior(self, user: str, setup: _Setup, cfg: TrainConfig, on_progress: ProgressFn | None
@@ -491,8 +493,7 @@ class Lab:
             others = setup.others
 
             def fit(train: Pairs) -> RewardModel:
-                content = replace(train, ids_a=None, ids_b=None)
-                both = content if others is None else _training().concat_pairs(others, content)
+                both = train if others is None else _training().concat_pairs(others, train)
                 return _training().train_reward_model(both, self.embedder_name, FEATURE_SPEC, pop_cfg, prior=heuristic).model
 
             current, basis = _training().cross_validate(setup.personal, fit, folds, cfg.seed, cb), "settings"

@@ -183,7 +183,8 @@ class _Trainer:
         if hit is not None:
             return hit
         rows = np.sort(np.asarray(rows, np.int64))
-        pairs = self._pairs(rows, file_order=True)
+        # with recipe ids: the population's offsets are what its voters say about each recipe
+        pairs = self._pairs(rows, with_ids=self.pop_cfg.item_var > 0, file_order=True)
         prior = self._heuristic()
         if pairs.n_decisive < self.pop_cfg.min_decisive:
             model = prior

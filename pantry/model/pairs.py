@@ -66,12 +66,14 @@ class Pairs:
 
 
 def concat_pairs(*parts: Pairs) -> Pairs:
-    """Pairs one after another (recipe ids kept only when every part has them)."""
+    """Pairs one after another (recipe ids and raters kept only when every part has them)."""
     with_ids = all(p.ids_a is not None for p in parts)
     return Pairs(np.concatenate([p.xa for p in parts]), np.concatenate([p.xb for p in parts]),
                  np.concatenate([p.y for p in parts]), np.concatenate([p.margin for p in parts]),
                  np.concatenate([p.ids_a for p in parts]) if with_ids else None,
-                 np.concatenate([p.ids_b for p in parts]) if with_ids else None)
+                 np.concatenate([p.ids_b for p in parts]) if with_ids else None,
+                 rater=np.concatenate([p.rater for p in parts]) if all(p.rater is not None for p in parts)
+                 else None)
 
 
 def make_pairs(xa: np.ndarray, xb: np.ndarray, outcomes: list[str],

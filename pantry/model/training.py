@@ -69,6 +69,7 @@ from pantry.model.solver import (  # noqa: F401
     BTFit, bt_loss, fit_bradley_terry,
 )
 from pantry.model.taste_spread import spread_of, taste_spread
+from pantry.model.crowd_items import _fit_offsets, crowd_offsets, shared_item_var
 from pantry.model.prior_shape import (  # noqa: F401
     ARD_COLUMNS, CROWD_VAR, MAX_EVIDENCE_ROWS, MIN_COLUMN_VAR, TAU_SPREAD, TAU_STEPS, choose_prior_scales,
     explicit_count, group_precision, isotropic_scales, log_evidence,
@@ -109,12 +110,22 @@ def _member_content_scores(member: Member, x: np.ndarray) -> np.ndarray:
     return _score_arrays(member, np.asarray(x, np.float64), None)
 
 
+def _offset_diff(pairs: Pairs, inherited: tuple[tuple[str, ...], np.ndarray] | None) -> np.ndarray | float:
+    """Per pair, the inherited offsets' difference (a minus b); 0 without them."""
+    if inherited is None or pairs.ids_a is None or not len(pairs):
+        return 0.0
+    ia, ib = pairs.item_index(inherited[0])
+    off = inherited[1]
+    return np.where(ia >= 0, off[np.clip(ia, 0, None)], 0.0) - np.where(ib >= 0, off[np.clip(ib, 0, None)], 0.0)
+
+
 def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence[str],
                 weight: np.ndarray | None = None, val: Pairs | None = None,
                 on_epoch: Callable[[EpochStats], None] | None = None,
                 rows_ix: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
                 start: Member | None = None, n_explicit: int = 0,
-                prior_choice: dict | None = None, spread: np.ndarray | None = None
+                prior_choice: dict | None = None, spread: np.ndarray | None = None,
+                inherited: tuple[tuple[str, ...], np.ndarray] | None = None
                 ) -> tuple[Member, int, list[EpochStats]]:
     """Fit one member in two stages, each solved exactly by `fit_bradley_terry`.
 
@@ -127,6 +138,9 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
     leaves unexplained. Fitted jointly, offsets would absorb votes on recipes seen once (most
     generated recipes) and starve the content weights. History: per Newton iteration of
     stage 1, from iteration 0 (the prior's weights).
+    `inherited` (ids, offsets): the crowd's offsets (`crowd_offsets`), a fixed part of the
+    prior's score in both stages; the member's offsets then cover those ids, each the crowd's
+    plus this person's own (0 for recipes they did not rate).
     """
     y, m = pairs.y.astype(np.float64), pairs.margin.astype(np.float64)
     boot = weight  # a bootstrap member's resample counts (None for member 0)
@@ -134,7 +148,7 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
         weight = pairs.weight if weight is None else weight * pairs.weight
     rows, ia, ib = rows_ix if rows_ix is not None else pair_rows(pairs)
     prior_rows = _member_content_scores(base, rows) if len(rows) else np.zeros(0)
-    d0 = prior_rows[ia] - prior_rows[ib]
+    d0 = prior_rows[ia] - prior_rows[ib] + _offset_diff(pairs, inherited)
     w0 = np.asarray(base["linear.weight"], np.float32)[0].copy()
     evidence = cfg.prior_shape in ("evidence", "ard")
     crowd = evidence and "up.weight" not in base  # a linear prior: its score is one more column
@@ -146,6 +160,7 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
         if crowd:
             v_rows = np.column_stack([v_rows, v_prior])
         yv = val.y.astype(np.float64)
+        v_crowd = _offset_diff(val, inherited)
 
     def record(it: int, coef: np.ndarray) -> None:
         s = fit_rows @ coef
@@ -153,7 +168,7 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
         stats = EpochStats(it, float(np.mean(bt_loss(d, y, m))) if len(pairs) else float("nan"), None, None)
         if val is not None and len(val):
             sv = v_prior + v_rows @ coef
-            dv = sv[v_ia] - sv[v_ib]
+            dv = sv[v_ia] - sv[v_ib] + v_crowd
             stats.val_loss = float(np.mean(bt_loss(dv, yv)))
             n_dec, correct, _ = strict_counts(dv, yv)
             stats.val_accuracy = correct / n_dec if n_dec else float("nan")
@@ -197,10 +212,24 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
         oa, ob = (t.copy() for t in pairs.item_index(item_ids))
         k = len(item_ids)
         oa[oa < 0], ob[ob < 0] = k, k
-        from scipy.sparse import eye as sparse_eye
-        eye = sparse_eye(k + 1, k, format="csr")  # identity plus an all-zero last row
         s = fit_rows @ coef
-        offsets = fit_bradley_terry(eye, oa, ob, y, 1.0 / (2 * cfg.item_var), d0 + s[ia] - s[ib], m, weight).coef
+        item_var = cfg.item_var
+        if pairs.rater is not None and inherited is None and len(set(pairs.rater)) > 1:
+            # a crowd's votes: its offsets' variance is what carries from some raters to others
+            if prior_choice is not None and "item_var" in prior_choice:
+                item_var = prior_choice["item_var"]
+            else:
+                item_var = shared_item_var(oa, ob, y, d0 + s[ia] - s[ib], m, weight, pairs.rater, k, cfg.item_var,
+                                           cfg.seed)
+                if prior_choice is not None:
+                    prior_choice["item_var"] = item_var
+        offsets = _fit_offsets(oa, ob, y, d0 + s[ia] - s[ib], m, weight, k, item_var)
+        if inherited is not None:  # the crowd's offsets, plus this person's own where they voted
+            ids, crowd = inherited
+            where = {rid: k for k, rid in enumerate(ids)}
+            full = np.array(crowd, np.float64)
+            full[[where[rid] for rid in item_ids]] += offsets
+            offsets = full
         state["offsets"] = offsets.astype(np.float32)
     return state, fit.iterations, history
 
@@ -245,6 +274,9 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     if cfg.item_var > 0 and pairs.ids_a is not None:
         item_ids = tuple(sorted(set(pairs.ids_a) | set(pairs.ids_b)))
     n_items = len(item_ids)
+    # the crowd's per-recipe offsets (a prior with offsets: a population fitted with recipe ids)
+    inherit = [crowd_offsets(prior, item_ids, k) for k in range(cfg.members)] if item_ids else [None] * cfg.members
+    model_ids = inherit[0][0] if inherit[0] is not None else item_ids
     n_explicit = explicit_count(feature_spec, dim)
     # how much people differ per taste column: carried by a crowd prior, or read from a crowd's votes
     spread = spread_of(prior, n_explicit)
@@ -252,12 +284,13 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     probe_choice: dict = {}
     probe, iterations, history = _fit_member(train, cfg, _content_member(prior, 0, dim), item_ids,
                                              val=val if n_val else None, on_epoch=epoch_cb,
-                                             n_explicit=n_explicit, prior_choice=probe_choice, spread=spread)
+                                             n_explicit=n_explicit, prior_choice=probe_choice, spread=spread,
+                                             inherited=inherit[0])
     # the final members use the group scales the validation run chose on its training votes
     # (one search per training; the validation votes never choose them for the probe)
     choice = {k: v for k, v in probe_choice.items() if k != "coef"} if not fit_on_train(cfg, pairs, train) \
         else probe_choice
-    val_metrics = evaluate_pairs(probe, val, item_ids) if n_val else {}
+    val_metrics = evaluate_pairs(probe, val, model_ids) if n_val else {}
     total_steps = done + cfg.members
     members = []
     fit_on = pairs if cfg.refit else train
@@ -273,13 +306,14 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
                                   minlength=len(fit_on)).astype(np.float64) if k > 0 else None)
             member, _, _ = _fit_member(fit_on, cfg, _content_member(prior, k, dim), item_ids, weight=counts,
                                        rows_ix=rows_ix, start=members[0] if members else None,
-                                       n_explicit=n_explicit, prior_choice=choice, spread=spread)
+                                       n_explicit=n_explicit, prior_choice=choice, spread=spread,
+                                       inherited=inherit[k])
         members.append(member)
         done += 1
         if on_progress:
             on_progress(done, total_steps, f"ensemble member {k + 1}/{cfg.members}")
     model = RewardModel(None, embedder, feature_spec, dim, prior.hidden if prior is not None else 0,
-                        item_ids=item_ids, arrays=members)
+                        item_ids=model_ids, arrays=members)
     if not np.isfinite(model.parameters_vector()).all():
         raise TrainingError("training produced non-finite weights (NaN/inf): nothing was saved")
     train_metrics = evaluate_pairs(model, pairs)
@@ -291,6 +325,8 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
         "n_decisive": pairs.n_decisive,
         "n_val": n_val,
         "rated_recipes_with_offset": n_items,
+        "crowd_recipes_with_offset": len(model_ids) - n_items if inherit[0] is not None else 0,
+        "offset_variance": float(choice.get("item_var", cfg.item_var)) if n_items else 0.0,
         "best_epoch": max(1, iterations),  # Newton iterations to convergence
         "history_unit": unit,
         "val_accuracy": val_metrics.get("accuracy"),
