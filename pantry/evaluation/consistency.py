@@ -284,7 +284,7 @@ def consistency(votes: Sequence[Vote], user: str = "") -> Consistency:
     Consistency (see its docstring).
     """
     from pantry.evaluation.checks import CONFIDENCE_95
-    from pantry.evaluation.diagnostics import wilson_interval
+    from pantry.model.cross_validation import wilson_interval  # light: the diagnostics import sklearn
 
     own = _own(votes)
     pairs = repeat_pairs(own)

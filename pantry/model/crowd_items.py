@@ -24,24 +24,28 @@ from pantry.model.solver import bt_loss, fit_bradley_terry
 
 VAR_STEPS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0)  # candidate variances, times the configured item_var
 MIN_RATERS = 4  # fewer raters than this: nobody can tell whether a verdict carries (variance 0)
+MIN_OWN_VOTES = 8  # a rater's votes before half of them can say anything about the other half
+OWN_RATERS = 100  # raters sampled to measure how far a person's own verdicts depart from the crowd's
 
 
 def _fit_offsets(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarray, margin: np.ndarray,
-                 weight: np.ndarray | None, k: int, var: float) -> np.ndarray:
+                 weight: np.ndarray | None, k: int, var: float, start: np.ndarray | None = None) -> np.ndarray:
     """MAP offsets of k recipes (prior N(0, var)) on pairs whose other score difference is d0;
-    a side without an offset has index k."""
+    a side without an offset has index k. `start`: a warm start (the optimum is the same)."""
     from scipy.sparse import eye as sparse_eye
 
     if var <= 0 or not len(y):
         return np.zeros(k)
     eye = sparse_eye(k + 1, k, format="csr")  # identity plus an all-zero last row
-    return fit_bradley_terry(eye, oa, ob, y, 1.0 / (2 * var), d0, margin, weight).coef
+    return fit_bradley_terry(eye, oa, ob, y, 1.0 / (2 * var), d0, margin, weight, start=start).coef
 
 
-def shared_item_var(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarray, margin: np.ndarray,
+def crowd_item_vars(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarray, margin: np.ndarray,
                     weight: np.ndarray | None, rater: np.ndarray, k: int, item_var: float,
-                    seed: int = 0) -> float:
-    """The offsets' prior variance that carries best from some raters to others.
+                    seed: int = 0) -> tuple[float, float]:
+    """(shared, own): the prior variance of the crowd's offsets that carries best from some raters
+    to others, and the factor (of `item_var`) for a person's own offsets on top of them that best
+    predicts a person's other votes.
 
     Parameters
     ----------
@@ -51,33 +55,82 @@ def shared_item_var(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarra
     rater : (n,) who cast each vote.
     k : the number of recipes with an offset.
     item_var : the configured variance; the candidates are `VAR_STEPS` times it.
-    seed : the split of raters into two halves.
+    seed : the split of raters into two halves, and of each rater's votes.
 
     Returns
     -------
-    The candidate whose offsets, fitted on one half of the raters, give the other half's votes
-    the highest likelihood (summed over both directions); 0 when no candidate beats no offsets,
-    or with fewer than `MIN_RATERS` raters.
+    shared: the candidate whose offsets, fitted on one half of the raters, give the other
+    half's votes the highest likelihood (both directions summed); 0 when none beats no offsets.
+    own: the step (`VAR_STEPS`) whose own offsets, fitted on half of a rater's votes on top of
+    the other raters' offsets, best predict the rest of their votes (both halves, at most
+    `OWN_RATERS` raters with `MIN_OWN_VOTES` votes); 1 when it cannot be measured. With fewer
+    than `MIN_RATERS` raters (or `item_var` 0): (0, 1).
     """
     labels = np.unique(np.asarray(rater))
     if len(labels) < MIN_RATERS or item_var <= 0:
-        return 0.0
-    half = set(np.random.default_rng(seed).permutation(labels)[: len(labels) // 2].tolist())
+        return 0.0, 1.0
+    rng = np.random.default_rng(seed)
+    half = set(rng.permutation(labels)[: len(labels) // 2].tolist())
     in_half = np.fromiter((r in half for r in rater), bool, len(rater))
     w = np.ones(len(y)) if weight is None else np.asarray(weight, np.float64)
-    best, best_ll = 0.0, -np.inf
+    best, best_ll, best_off = 0.0, -np.inf, None
+    last = [None, None]  # each half's fit at the previous (smaller) variance: a warm start
     for step in VAR_STEPS:
         var = step * item_var
-        ll = 0.0
-        for fit_on in (in_half, ~in_half):
+        ll, offs = 0.0, []
+        for h, fit_on in enumerate((in_half, ~in_half)):
             test = ~fit_on
             off = np.append(_fit_offsets(oa[fit_on], ob[fit_on], y[fit_on], d0[fit_on], margin[fit_on],
-                                         w[fit_on], k, var), 0.0)
+                                         w[fit_on], k, var, last[h]), 0.0)
+            last[h] = off[:k]
+            offs.append(off)
             d = d0[test] + off[oa[test]] - off[ob[test]]
             ll -= float(np.sum(w[test] * bt_loss(d, y[test], margin[test])))
         if ll > best_ll + 1e-9:
-            best, best_ll = var, ll
-    return best
+            best, best_ll, best_off = var, ll, offs
+        elif step > 0:  # past the peak (the held-out likelihood rises, then falls, with the variance)
+            break
+    # each vote's score difference with the offsets of the half of the crowd it is not in
+    other = np.where(in_half, best_off[1][oa] - best_off[1][ob], best_off[0][oa] - best_off[0][ob])
+    base = d0 + other
+    who = np.asarray(rater)
+    counts = {r: c for r, c in zip(*np.unique(who, return_counts=True))}
+    eligible = [r for r in labels if counts[r] >= MIN_OWN_VOTES]
+    if len(eligible) < MIN_RATERS:
+        return best, 1.0
+    if len(eligible) > OWN_RATERS:
+        eligible = rng.choice(eligible, OWN_RATERS, replace=False).tolist()
+    # each rater's votes in two halves; every rater's own offsets are fitted at once (an offset
+    # per rater and recipe: independent blocks of one sparse problem), on one half, tested on the other
+    chosen = np.isin(who, eligible)
+    code = np.unique(who, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    part = np.zeros(len(y), bool)
+    for r in eligible:
+        idx = rng.permutation(np.flatnonzero(who == r))
+        part[idx[: len(idx) // 2]] = True
+    key_a, key_b = code * (k + 1) + oa, code * (k + 1) + ob
+    own, own_ll = 1.0, -np.inf
+    last = [None, None]
+    for step in VAR_STEPS:
+        ll = 0.0
+        for h, fit in enumerate((chosen & part, chosen & ~part)):
+            test = chosen & ~fit
+            keys, inv = np.unique(np.concatenate([key_a[fit], key_b[fit]]), return_inverse=True)
+            n = int(fit.sum())
+            off = np.append(_fit_offsets(inv[:n], inv[n:], y[fit], base[fit], margin[fit], w[fit], len(keys),
+                                         step * item_var, last[h]), 0.0)
+            last[h] = off[:-1]
+            ta = np.searchsorted(keys, key_a[test])
+            tb = np.searchsorted(keys, key_b[test])
+            ta = np.where((ta < len(keys)) & (keys[np.minimum(ta, len(keys) - 1)] == key_a[test]), ta, len(keys))
+            tb = np.where((tb < len(keys)) & (keys[np.minimum(tb, len(keys) - 1)] == key_b[test]), tb, len(keys))
+            d = base[test] + off[ta] - off[tb]
+            ll -= float(np.sum(w[test] * bt_loss(d, y[test], margin[test])))
+        if ll > own_ll + 1e-9:
+            own, own_ll = step, ll
+        elif step > 0:
+            break
+    return best, own
 
 
 def crowd_offsets(prior, own_ids: Sequence[str], k: int) -> tuple[tuple[str, ...], np.ndarray] | None:
@@ -95,3 +148,14 @@ def crowd_offsets(prior, own_ids: Sequence[str], k: int) -> tuple[tuple[str, ...
     full = np.zeros(len(ids))
     full[[where[rid] for rid in prior.item_ids]] = np.asarray(off, np.float64)
     return ids, full
+
+
+def own_factor_of(prior) -> float:
+    """The factor of `item_var` for a personal model's own offsets that its crowd prior measured
+    (`meta["own_offset_factor"]`, one of `VAR_STEPS`); 1 without one."""
+    raw = prior.meta.get("own_offset_factor") if prior is not None else None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return 1.0
+    return value if 0.0 <= value <= 1.0 else 1.0

@@ -161,7 +161,7 @@ class RewardModel:
         self._arrays = list(arrays) if arrays is not None else None
         self.embedder, self.feature_spec, self.dim, self.hidden = embedder, feature_spec, dim, hidden
         self.meta: dict[str, Any] = meta if meta is not None else {}
-        self.item_ids = tuple(item_ids)  # recipes with a learned offset (personal models)
+        self.item_ids = tuple(item_ids)  # recipes with a learned offset (a profile's, and its crowd's)
 
     def __repr__(self) -> str:
         return (f"RewardModel(n_members={self.n_members}, embedder={self.embedder!r}, "

@@ -61,8 +61,13 @@ def fit_bradley_terry(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.nd
     lam = np.broadcast_to(np.asarray(precision, np.float64), (dim,))
     coef = np.zeros(dim) if start is None else np.array(start, np.float64)  # a warm start (convex: same optimum)
 
+    # the per-recipe offsets' rows are the identity plus an all-zero row: scores are the
+    # coefficients themselves and the Hessian is the Laplacian's block (no sparse products)
+    identity = (sparse_rows and R == dim + 1 and rows.nnz == dim and np.array_equal(rows.indices, np.arange(dim))
+                and np.array_equal(rows.indptr, np.r_[np.arange(dim + 1), dim]) and bool(np.all(rows.data == 1)))
+
     def diffs(c: np.ndarray) -> np.ndarray:
-        s = rows @ c
+        s = np.append(c, 0.0) if identity else rows @ c
         return d0 + s[ia] - s[ib]
 
     def objective(c: np.ndarray) -> float:
@@ -86,7 +91,8 @@ def fit_bradley_terry(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.nd
         pa, pb = expit(m - d), expit(d + m)
         r = w * (-y * pa + (1 - y) * pb)  # d loss / d d
         h = w * (y * pa * (1 - pa) + (1 - y) * pb * (1 - pb))  # d2 loss / d d2
-        grad = rows.T @ (np.bincount(ia, r, R) - np.bincount(ib, r, R)) + 2 * lam * coef
+        per_row = np.bincount(ia, r, R) - np.bincount(ib, r, R)
+        grad = (per_row[:dim] if identity else rows.T @ per_row) + 2 * lam * coef
         lap = coo_matrix((np.concatenate([h, h, -h, -h]),
                           (np.concatenate([ia, ib, ia, ib]), np.concatenate([ia, ib, ib, ia]))), shape=(R, R)).tocsr()
         if R < dim and np.all(lam > 0):
@@ -101,11 +107,12 @@ def fit_bradley_terry(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.nd
             step = ag - inv_a * (rows.T @ np.linalg.solve(q, lap @ (rows @ ag)))
         elif sparse_rows:  # offsets: the Hessian is the pairs' graph Laplacian plus the prior, sparse
             from scipy.sparse.linalg import cg, spsolve
-            hess = (rows.T @ (lap @ rows) + diags(2 * lam)).tocsc()
-            if dim > SPARSE_DIRECT_MAX and np.all(lam > 0):
-                # a crowd's offsets over thousands of recipes: a direct factorisation of a random
-                # vote graph fills in (seconds a step); conjugate gradients with a diagonal
-                # preconditioner take milliseconds (the prior keeps the system well conditioned)
+            hess = ((lap[:dim, :dim] if identity else rows.T @ (lap @ rows)) + diags(2 * lam)).tocsc()
+            if dim > SPARSE_DIRECT_MAX and n > dim and np.all(lam > 0):
+                # a crowd's offsets over thousands of recipes, more votes than recipes: a direct
+                # factorisation of a random vote graph fills in (seconds a step); conjugate
+                # gradients with a diagonal preconditioner take milliseconds (the prior keeps the
+                # system well conditioned). Fewer votes than recipes: the direct solve is faster
                 step, _ = cg(hess, grad, rtol=1e-12, atol=0.0, maxiter=10 * dim, M=diags(1.0 / hess.diagonal()))
             else:
                 step = np.asarray(spsolve(hess, grad)).reshape(-1)

@@ -69,7 +69,7 @@ from pantry.model.solver import (  # noqa: F401
     BTFit, bt_loss, fit_bradley_terry,
 )
 from pantry.model.taste_spread import spread_of, taste_spread
-from pantry.model.crowd_items import _fit_offsets, crowd_offsets, shared_item_var
+from pantry.model.crowd_items import _fit_offsets, crowd_item_vars, crowd_offsets, own_factor_of
 from pantry.model.prior_shape import (  # noqa: F401
     ARD_COLUMNS, CROWD_VAR, MAX_EVIDENCE_ROWS, MIN_COLUMN_VAR, TAU_SPREAD, TAU_STEPS, choose_prior_scales,
     explicit_count, group_precision, isotropic_scales, log_evidence,
@@ -125,7 +125,7 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
                 rows_ix: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
                 start: Member | None = None, n_explicit: int = 0,
                 prior_choice: dict | None = None, spread: np.ndarray | None = None,
-                inherited: tuple[tuple[str, ...], np.ndarray] | None = None
+                inherited: tuple[tuple[str, ...], np.ndarray] | None = None, own_factor: float = 1.0
                 ) -> tuple[Member, int, list[EpochStats]]:
     """Fit one member in two stages, each solved exactly by `fit_bradley_terry`.
 
@@ -140,7 +140,9 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
     stage 1, from iteration 0 (the prior's weights).
     `inherited` (ids, offsets): the crowd's offsets (`crowd_offsets`), a fixed part of the
     prior's score in both stages; the member's offsets then cover those ids, each the crowd's
-    plus this person's own (0 for recipes they did not rate).
+    plus this person's own (0 for recipes they did not rate), whose prior variance is
+    `own_factor` times `cfg.item_var` (how far people's own verdicts depart from the crowd's,
+    measured on the crowd: `crowd_item_vars`).
     """
     y, m = pairs.y.astype(np.float64), pairs.margin.astype(np.float64)
     boot = weight  # a bootstrap member's resample counts (None for member 0)
@@ -176,13 +178,14 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
         if on_epoch:
             on_epoch(stats)
 
+    own_var = cfg.item_var * own_factor
     precision: np.ndarray | float = cfg.l2
     if evidence:
         if prior_choice is not None and "precision" in prior_choice:
             precision = prior_choice["precision"]
         elif len(rows):
             scales, precision, ev = choose_prior_scales(fit_rows, ia, ib, y, d0, m, n_explicit, crowd, cfg.l2,
-                                                        cfg.item_var if item_ids else 0.0,
+                                                        own_var if item_ids else 0.0,
                                                         per_feature=cfg.prior_shape == "ard", weight=weight,
                                                         spread=spread)
             if prior_choice is not None:
@@ -213,16 +216,16 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
         k = len(item_ids)
         oa[oa < 0], ob[ob < 0] = k, k
         s = fit_rows @ coef
-        item_var = cfg.item_var
+        item_var = own_var
         if pairs.rater is not None and inherited is None and len(set(pairs.rater)) > 1:
             # a crowd's votes: its offsets' variance is what carries from some raters to others
             if prior_choice is not None and "item_var" in prior_choice:
                 item_var = prior_choice["item_var"]
             else:
-                item_var = shared_item_var(oa, ob, y, d0 + s[ia] - s[ib], m, weight, pairs.rater, k, cfg.item_var,
-                                           cfg.seed)
+                item_var, own = crowd_item_vars(oa, ob, y, d0 + s[ia] - s[ib], m, weight, pairs.rater, k,
+                                                cfg.item_var, cfg.seed)
                 if prior_choice is not None:
-                    prior_choice["item_var"] = item_var
+                    prior_choice.update({"item_var": item_var, "own_factor": own})
         offsets = _fit_offsets(oa, ob, y, d0 + s[ia] - s[ib], m, weight, k, item_var)
         if inherited is not None:  # the crowd's offsets, plus this person's own where they voted
             ids, crowd = inherited
@@ -277,6 +280,7 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     # the crowd's per-recipe offsets (a prior with offsets: a population fitted with recipe ids)
     inherit = [crowd_offsets(prior, item_ids, k) for k in range(cfg.members)] if item_ids else [None] * cfg.members
     model_ids = inherit[0][0] if inherit[0] is not None else item_ids
+    own_factor = own_factor_of(prior)  # how far a person's own verdicts depart from the crowd's
     n_explicit = explicit_count(feature_spec, dim)
     # how much people differ per taste column: carried by a crowd prior, or read from a crowd's votes
     spread = spread_of(prior, n_explicit)
@@ -285,7 +289,7 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     probe, iterations, history = _fit_member(train, cfg, _content_member(prior, 0, dim), item_ids,
                                              val=val if n_val else None, on_epoch=epoch_cb,
                                              n_explicit=n_explicit, prior_choice=probe_choice, spread=spread,
-                                             inherited=inherit[0])
+                                             inherited=inherit[0], own_factor=own_factor)
     # the final members use the group scales the validation run chose on its training votes
     # (one search per training; the validation votes never choose them for the probe)
     choice = {k: v for k, v in probe_choice.items() if k != "coef"} if not fit_on_train(cfg, pairs, train) \
@@ -307,7 +311,7 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
             member, _, _ = _fit_member(fit_on, cfg, _content_member(prior, k, dim), item_ids, weight=counts,
                                        rows_ix=rows_ix, start=members[0] if members else None,
                                        n_explicit=n_explicit, prior_choice=choice, spread=spread,
-                                       inherited=inherit[k])
+                                       inherited=inherit[k], own_factor=own_factor)
         members.append(member)
         done += 1
         if on_progress:
@@ -326,7 +330,7 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
         "n_val": n_val,
         "rated_recipes_with_offset": n_items,
         "crowd_recipes_with_offset": len(model_ids) - n_items if inherit[0] is not None else 0,
-        "offset_variance": float(choice.get("item_var", cfg.item_var)) if n_items else 0.0,
+        "offset_variance": float(choice.get("item_var", cfg.item_var * own_factor)) if n_items else 0.0,
         "best_epoch": max(1, iterations),  # Newton iterations to convergence
         "history_unit": unit,
         "val_accuracy": val_metrics.get("accuracy"),
@@ -346,6 +350,8 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     model.meta.update({"metrics": metrics, "data_hash": metrics["data_hash"],
                        # the typical recipe its scores are explained against (`pantry.model.explain`)
                        "reference_row": [round(float(v), 6) for v in all_x.mean(axis=0)]})
+    if "own_factor" in choice:  # a crowd's: passed on to the personal models fitted on it
+        model.meta["own_offset_factor"] = float(choice["own_factor"])
     kept = own_spread if own_spread is not None else spread
     if kept is not None:
         model.meta["taste_spread"] = [float(v) for v in kept]

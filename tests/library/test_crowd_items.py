@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pantry.model.crowd_items import MIN_RATERS, crowd_offsets, shared_item_var
+from pantry.model.crowd_items import MIN_RATERS, crowd_item_vars, crowd_offsets, own_factor_of
 from pantry.model.pairs import Pairs
 from pantry.model.reward import RewardModel
 from pantry.model.solver import fit_bradley_terry
@@ -50,19 +50,31 @@ def _arrays(pairs: Pairs):
 def test_a_verdict_everyone_shares_carries_and_a_private_one_does_not():
     pairs, _, _ = _world(shared=True)
     oa, ob, y, d0, m, k = _arrays(pairs)
-    assert shared_item_var(oa, ob, y, d0, m, None, pairs.rater, k, 10.0) > 0
+    shared, own = crowd_item_vars(oa, ob, y, d0, m, None, pairs.rater, k, 10.0)
+    assert shared > 0 and own < 1.0  # a person's own verdict on a dish is mostly noise around everyone's
     pairs, _, _ = _world(shared=False)
     oa, ob, y, d0, m, k = _arrays(pairs)
-    assert shared_item_var(oa, ob, y, d0, m, None, pairs.rater, k, 10.0) == 0.0
+    shared, own = crowd_item_vars(oa, ob, y, d0, m, None, pairs.rater, k, 10.0)
+    assert shared == 0.0 and own >= 0.3  # nothing carries to others; a person's own verdicts do
 
 
 def test_too_few_raters_carry_nothing():
     pairs, _, _ = _world(shared=True, n_raters=MIN_RATERS - 1, votes=200)
     oa, ob, y, d0, m, k = _arrays(pairs)
-    assert shared_item_var(oa, ob, y, d0, m, None, pairs.rater, k, 10.0) == 0.0
+    assert crowd_item_vars(oa, ob, y, d0, m, None, pairs.rater, k, 10.0) == (0.0, 1.0)
     pairs, _, _ = _world(shared=True)
     oa, ob, y, d0, m, k = _arrays(pairs)
-    assert shared_item_var(oa, ob, y, d0, m, None, pairs.rater, k, 0.0) == 0.0  # offsets switched off
+    assert crowd_item_vars(oa, ob, y, d0, m, None, pairs.rater, k, 0.0) == (0.0, 1.0)  # offsets switched off
+
+
+def test_the_own_factor_is_read_safely():
+    model = RewardModel.new(3, 1, "test", "test-spec")
+    assert own_factor_of(None) == 1.0 and own_factor_of(model) == 1.0
+    for bad in ("x", None, -1, 2.0, [0.1]):
+        model.meta["own_offset_factor"] = bad
+        assert own_factor_of(model) == 1.0
+    model.meta["own_offset_factor"] = 0.1
+    assert own_factor_of(model) == 0.1
 
 
 def _population(shared: bool) -> RewardModel:
@@ -101,6 +113,9 @@ def test_a_personal_model_inherits_the_crowds_verdicts_and_its_own_votes_overrid
                  np.array(ids_b, dtype=object))
     cfg = TrainConfig(members=2, val_split=0.0, min_decisive=0)
     personal = train_reward_model(mine, "test", "test-spec", cfg, prior=population).model
+    factor = population.meta["own_offset_factor"]
+    assert factor < 1.0  # everyone shares the appeal: a newcomer's own verdicts are shrunk to it
+    assert personal.meta["metrics"]["offset_variance"] == cfg.item_var * factor
     assert set(population.item_ids) <= set(personal.item_ids)
     assert personal.meta["metrics"]["crowd_recipes_with_offset"] == len(personal.item_ids) - len(
         set(ids_a) | set(ids_b))
