@@ -304,7 +304,8 @@ with guarded("Diagnostics"):
                "recipes it learned from; the pantry heuristic has none), the model's named taste features "
                "against it (weight x how far this recipe is from the typical one: a quicker-than-typical dish "
                "gains from its time for someone in a hurry) and one "
-               "\"this dish overall\" remainder (what its text says beyond them, and its own votes if rated); "
+               "\"this dish overall\" remainder (what its text says beyond them, and what votes on it said: yours, "
+               "and other people's where their verdicts on a dish carry to others); "
                "they add up to the score.")
     w1, w2 = st.columns([1, 3])
     why_version = w1.selectbox("Model version", report.models, key="why_version")  # options are plain text

@@ -8,7 +8,8 @@ named explicit feature j contributes `w_j * (x_j - ref_j)` (its weight in the sc
 times how far the recipe is from the typical one: a 20-minute dish is *quicker* than
 typical, not "20 minutes of penalty"). What is left is the `remainder`: the typical recipe's
 score (`baseline`, a part of it) plus "this dish overall" (`own`: the embedding's part against
-the typical recipe's, the recipe's own offset, and the hidden layer of an old model). The
+the typical recipe's, the recipe's offset (its votes: the profile's own, and its crowd's),
+and the hidden layer of an old model). The
 contributions and the remainder sum to the score (`Explanation.total`, up to float64
 rounding); people are shown the baseline and "this dish overall" as two lines. A model saved
 without a reference row is explained against an all-zero row (baseline 0), as before. Data
@@ -71,7 +72,8 @@ class Explanation:
     @property
     def own(self) -> float:
         """"This dish overall": the remainder less the typical recipe's score (its text beyond
-        the named features, and its own votes if rated)."""
+        the named features, and the votes on it: this profile's, and the crowd's where its verdicts
+        carry, `pantry.model.crowd_items`)."""
         return float(self.remainder - self.baseline)
 
     @property
