@@ -7,11 +7,13 @@ love or avoid). A personal model starts from those offsets (`crowd_offsets`), so
 others rated keeps their verdict until this person says otherwise, as popularity would.
 
 Whether a verdict carries from some people to another is a fact about the crowd, so it is
-measured on the crowd (`shared_item_var`): the offsets' prior variance is the one whose
+measured on the crowd (`crowd_item_vars`): the offsets' prior variance is the one whose
 offsets, fitted on half of the raters, best predict the other half's votes (both ways),
 from a grid that includes 0 (no offsets). Where people share a view of the dishes the
 variance is large and a newcomer inherits it; where they disagree (tastes that cancel out,
-a handful of raters) it is 0 and nothing is inherited.
+a handful of raters) it is 0 and nothing is inherited. How far a person's own verdict on a
+dish departs from the crowd's is measured the same way (half of each rater's votes against
+the rest), and sets the prior variance of a personal model's own offsets (`own_factor_of`).
 """
 
 from __future__ import annotations
@@ -28,10 +30,22 @@ MIN_OWN_VOTES = 8  # a rater's votes before half of them can say anything about 
 OWN_RATERS = 100  # raters sampled to measure how far a person's own verdicts depart from the crowd's
 
 
-def _fit_offsets(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarray, margin: np.ndarray,
-                 weight: np.ndarray | None, k: int, var: float, start: np.ndarray | None = None) -> np.ndarray:
-    """MAP offsets of k recipes (prior N(0, var)) on pairs whose other score difference is d0;
-    a side without an offset has index k. `start`: a warm start (the optimum is the same)."""
+def fit_offsets(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarray, margin: np.ndarray,
+                weight: np.ndarray | None, k: int, var: float, start: np.ndarray | None = None) -> np.ndarray:
+    """MAP per-recipe offsets on pairs whose other score difference is `d0`.
+
+    Parameters
+    ----------
+    oa, ob : (n,) each pair's recipe indices (k: a side without an offset).
+    y, d0, margin, weight : outcomes, the rest of each score difference (a minus b), margins,
+        weights (None: 1 each).
+    k : the number of recipes; var : their offsets' prior variance (0: no offsets).
+    start : a warm start (the optimum is the same).
+
+    Returns
+    -------
+    (k,) offsets; zeros when `var` is 0 or there are no pairs.
+    """
     from scipy.sparse import eye as sparse_eye
 
     if var <= 0 or not len(y):
@@ -80,7 +94,7 @@ def crowd_item_vars(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarra
         ll, offs = 0.0, []
         for h, fit_on in enumerate((in_half, ~in_half)):
             test = ~fit_on
-            off = np.append(_fit_offsets(oa[fit_on], ob[fit_on], y[fit_on], d0[fit_on], margin[fit_on],
+            off = np.append(fit_offsets(oa[fit_on], ob[fit_on], y[fit_on], d0[fit_on], margin[fit_on],
                                          w[fit_on], k, var, last[h]), 0.0)
             last[h] = off[:k]
             offs.append(off)
@@ -117,7 +131,7 @@ def crowd_item_vars(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarra
             test = chosen & ~fit
             keys, inv = np.unique(np.concatenate([key_a[fit], key_b[fit]]), return_inverse=True)
             n = int(fit.sum())
-            off = np.append(_fit_offsets(inv[:n], inv[n:], y[fit], base[fit], margin[fit], w[fit], len(keys),
+            off = np.append(fit_offsets(inv[:n], inv[n:], y[fit], base[fit], margin[fit], w[fit], len(keys),
                                          step * item_var, last[h]), 0.0)
             last[h] = off[:-1]
             ta = np.searchsorted(keys, key_a[test])
@@ -136,7 +150,7 @@ def crowd_item_vars(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarra
 def crowd_offsets(prior, own_ids: Sequence[str], k: int) -> tuple[tuple[str, ...], np.ndarray] | None:
     """(ids, offsets): prior member k's per-recipe offsets over its recipes and `own_ids` (0
     where it has none), or None when the prior has no offsets (or only zeros: a crowd whose
-    verdicts do not carry, `shared_item_var`)."""
+    verdicts do not carry, `crowd_item_vars`)."""
     if prior is None or not prior.item_ids:
         return None
     arrays = prior.member_arrays()

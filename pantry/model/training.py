@@ -69,7 +69,7 @@ from pantry.model.solver import (  # noqa: F401
     BTFit, bt_loss, fit_bradley_terry,
 )
 from pantry.model.taste_spread import spread_of, taste_spread
-from pantry.model.crowd_items import _fit_offsets, crowd_item_vars, crowd_offsets, own_factor_of
+from pantry.model.crowd_items import crowd_item_vars, crowd_offsets, fit_offsets, own_factor_of
 from pantry.model.prior_shape import (  # noqa: F401
     ARD_COLUMNS, CROWD_VAR, MAX_EVIDENCE_ROWS, MIN_COLUMN_VAR, TAU_SPREAD, TAU_STEPS, choose_prior_scales,
     explicit_count, group_precision, isotropic_scales, log_evidence,
@@ -226,7 +226,7 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
                                                 cfg.item_var, cfg.seed)
                 if prior_choice is not None:
                     prior_choice.update({"item_var": item_var, "own_factor": own})
-        offsets = _fit_offsets(oa, ob, y, d0 + s[ia] - s[ib], m, weight, k, item_var)
+        offsets = fit_offsets(oa, ob, y, d0 + s[ia] - s[ib], m, weight, k, item_var)
         if inherited is not None:  # the crowd's offsets, plus this person's own where they voted
             ids, crowd = inherited
             where = {rid: k for k, rid in enumerate(ids)}
