@@ -232,7 +232,7 @@ def pick_pair(recipes: Sequence[Recipe], features: np.ndarray, model, rng: np.ra
     for excl in (exclude, None):
         try:
             i, j = choose_pair(features, model, rng, random_share=share, exclude=excl, near_duplicate=dup,
-                               history=history)
+                               history=history, ids=[r.id for r in recipes])
             return i, j, why
         except InvalidInput:
             continue

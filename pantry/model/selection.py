@@ -188,7 +188,8 @@ def choose_pair(candidates_features: np.ndarray, model=None, rng: np.random.Gene
                 near_duplicate: Callable[[int, int], bool] | None = None,
                 embeddings: np.ndarray | None = None,
                 similarity_threshold: float = NEAR_DUPLICATE_COSINE,
-                method: str = "information", history: np.ndarray | None = None) -> tuple[int, int]:
+                method: str = "information", history: np.ndarray | None = None,
+                ids: Sequence[str] | None = None) -> tuple[int, int]:
     """Pick two candidate recipes (row indices, i < j) to show side by side.
 
     candidates_features: (n, dim) rows as the model sees them ([embedding | explicit]).
@@ -200,6 +201,8 @@ def choose_pair(candidates_features: np.ndarray, model=None, rng: np.random.Gene
     "information" method adds `design_variance` on the taste columns to the members' spread,
     so early votes go to pairs that differ in taste (meat or not, quick or slow, hot or mild)
     where a model alone, with no spread yet, would pick the pair it finds closest.
+    ids: the candidates' recipe ids, so the model scores them as the cards show them (with the
+    per-recipe offsets of recipes this profile or its crowd rated).
     """
     x = np.asarray(candidates_features, dtype=np.float32)
     if x.ndim != 2 or len(x) < 2:
@@ -216,7 +219,7 @@ def choose_pair(candidates_features: np.ndarray, model=None, rng: np.random.Gene
         allowed &= np.array([(int(i), int(j)) not in excluded for i, j in pairs], dtype=bool)
     if near_duplicate is not None:
         allowed &= np.array([not near_duplicate(int(i), int(j)) for i, j in pairs], dtype=bool)
-    scores = model.member_scores(x) if model is not None else None
+    scores = None if model is None else model.member_scores(x) if ids is None else model.member_scores(x, ids)
     variance = None
     from pantry.model.features import FEATURE_NAMES
 

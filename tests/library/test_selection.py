@@ -155,3 +155,18 @@ def test_choose_pair_with_history_asks_the_pair_that_differs_in_taste():
     seen[:, 0, veg], seen[:, 0, minutes], seen[:, 1, minutes] = 1, 0.9, 0.5
     i, j = choose_pair(x, None, rng, random_share=0.0, history=seen)
     assert (i, j) != (2, 3)
+
+
+def test_the_pair_is_chosen_on_the_scores_the_cards_show():
+    """With recipe ids the model scores candidates with their per-recipe offsets (a recipe this
+    profile or its crowd rated), as the Compare cards show them, not by content alone."""
+    from pantry.model.reward import RewardModel
+
+    x = _orthogonal(3)
+    arrays = {"linear.weight": np.array([[0.0, 1.0, 2.0] + [0.0] * 13], np.float32),
+              "linear.bias": np.zeros(1, np.float32), "offsets": np.array([-2.0], np.float32)}
+    model = RewardModel(None, "test", "test-spec", 16, item_ids=("c",), arrays=[arrays])
+    # content alone: 0, 1, 2 (the closest pairs differ by 1); with c's offset: 0, 1, 0
+    assert choose_pair(x, model, np.random.default_rng(0), random_share=0.0, method="uncertainty") == (0, 1)
+    assert choose_pair(x, model, np.random.default_rng(0), random_share=0.0, method="uncertainty",
+                       ids=["a", "b", "c"]) == (0, 2)
