@@ -92,6 +92,41 @@ def seed_votes(store, user: str, n: int = 12, seed: int = 0) -> list:
     return recipes
 
 
+def shared_view_votes(store, raters: int = 8, votes: int = 60, newcomer: str | None = None, seed: int = 0):
+    """Store offline-composer recipes and votes by `raters` profiles ("crowd-0", ...) who share a
+    view of each dish (an appeal beyond its features); with `newcomer`, that profile's 12 votes
+    that never meet the favourite dish. Returns (recipes, the favourite's id)."""
+    import math
+
+    from pantry.domain.votes import Vote
+    from pantry.generators import GenerationRequest, OfflineComposer
+
+    recipes = [r for pantry in (("egg", "rice", "spinach", "onion"), ("chicken", "pasta", "tomato", "garlic"),
+                                ("tofu", "noodles", "broccoli", "ginger"), ("beef", "potato", "carrot", "onion"))
+               for r in OfflineComposer().generate(GenerationRequest(pantry=pantry, n=16, seed=4))]
+    recipes = list({r.id: r for r in recipes}.values())
+    store.add_recipes(recipes)
+    rng = np.random.default_rng(seed)
+    appeal = {r.id: 6.0 * k / len(recipes) for k, r in enumerate(rng.permutation(recipes))}
+    favourite = max(appeal, key=appeal.get)
+    out = []
+    for u in range(raters):
+        for _ in range(votes):
+            a, b = rng.choice(len(recipes), 2, replace=False)
+            ra, rb = recipes[a], recipes[b]
+            p = 1 / (1 + math.exp(-(appeal[ra.id] - appeal[rb.id])))
+            out.append(Vote(user=f"crowd-{u}", a=ra.id, b=rb.id, outcome="a" if rng.random() < p else "b"))
+    if newcomer:
+        others = [r for r in recipes if r.id != favourite]
+        for k in range(12):
+            ra, rb = others[k % len(others)], others[(k * 5 + 3) % len(others)]
+            if ra.id != rb.id:
+                out.append(Vote(user=newcomer, a=ra.id, b=rb.id,
+                                outcome="a" if appeal[ra.id] > appeal[rb.id] else "b"))
+    store.add_votes(out)
+    return recipes, favourite
+
+
 class HashEmbedder:
     """Deterministic unit vectors from each text's hash; same interface as `Embedder` (for tests
     of the HTTP layer and the store, where what is under test is not the embedding)."""

@@ -19,6 +19,7 @@ from pantry.evaluation.reports import HEURISTIC, PROBE_SOURCES, diagnostics_repo
 from pantry.errors import PantryError
 from pantry.model.explain import FEATURE_LABELS
 from pantry.model.features import FEATURE_NAMES
+from pantry.model.crowd_items import verdict_summary
 from pantry.model.taste_spread import spread_shares
 from pantry.model.training import TrainConfig
 from ui.cards import show_explanation
@@ -330,6 +331,14 @@ with guarded("Diagnostics"):
         for k, (label, shares) in enumerate(spreads.items()):
             frame = pd.DataFrame([(FEATURE_LABELS.get(n, n), v) for n, v in shares[:10]], columns=["taste", "share"])
             st.altair_chart(_spread_chart(frame, label), key=f"chart_spread_{k}", width="stretch")
+    for item in selected:
+        verdicts = verdict_summary(lab.load_version(by_id[item])) if item in by_id else None
+        if verdicts:
+            who = ("this profile has not rated yet score them" if verdicts["personal"]
+                   else "carry to a newcomer (a dish they rated keeps their verdict until the newcomer votes on it)")
+            st.caption(f"{md(labels.get(item, str(item)))}: other people's verdicts on {verdicts['recipes']:,} "
+                       f"dishes {who}; a person's own votes move a dish from their verdict with "
+                       f"{verdicts['own_factor']:.2g} x the usual offset variance (1: as freely as with no crowd).")
 
     st.download_button("Download scores CSV", lambda: scores.to_csv(index=False).encode("utf-8"),
                        file_name="pantrypilot-scores.csv", mime="text/csv", icon=":material/download:",

@@ -173,3 +173,35 @@ def own_factor_of(prior) -> float:
     except (TypeError, ValueError):
         return 1.0
     return value if 0.0 <= value <= 1.0 else 1.0
+
+
+def verdict_summary(model) -> dict | None:
+    """What a model carries of its crowd's verdicts on dishes, for the Scores page; None when it
+    has no crowd's offsets (a model fitted without a crowd, or a crowd whose verdicts do not carry).
+
+    Returns
+    -------
+    {"personal": whether it is a personal model that inherited them, "recipes": dishes with the
+    crowd's verdict (for a personal model: those it has not rated), "variance": the crowd
+    offsets' prior variance (None for a personal model), "own_factor": the factor of
+    `item_var` a person's own verdicts get on top of them}.
+    """
+    if model is None:
+        return None
+    metrics = model.meta.get("metrics") or {}
+    own = own_factor_of(model)
+    if "own_offset_factor" in model.meta:  # a crowd's model: its own offsets are the crowd's
+        arrays = model.member_arrays()
+        off = arrays[0].get("offsets") if arrays else None
+        if off is None or not np.any(off):
+            return None
+        return {"personal": False, "recipes": int(np.count_nonzero(off)),
+                "variance": float(metrics.get("offset_variance", 0.0)), "own_factor": own}
+    inherited = int(metrics.get("crowd_recipes_with_offset") or 0)
+    if not inherited:
+        return None
+    config = metrics.get("config") or {}
+    item_var = float(config.get("item_var") or 0.0)
+    variance = float(metrics.get("offset_variance", 0.0))
+    return {"personal": True, "recipes": inherited, "variance": None,
+            "own_factor": variance / item_var if item_var else own}

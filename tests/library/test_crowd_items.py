@@ -117,6 +117,11 @@ def test_a_personal_model_inherits_the_crowds_verdicts_and_its_own_votes_overrid
     assert factor < 1.0  # everyone shares the appeal: a newcomer's own verdicts are shrunk to it
     assert personal.meta["metrics"]["offset_variance"] == cfg.item_var * factor
     assert set(population.item_ids) <= set(personal.item_ids)
+    from pantry.model.crowd_items import verdict_summary
+
+    summary = verdict_summary(personal)
+    assert summary["personal"] and summary["recipes"] == personal.meta["metrics"]["crowd_recipes_with_offset"]
+    assert summary["own_factor"] == factor
     assert personal.meta["metrics"]["crowd_recipes_with_offset"] == len(personal.item_ids) - len(
         set(ids_a) | set(ids_b))
     # a recipe the newcomer never rated keeps the crowd's verdict: scored above one with the
@@ -162,3 +167,15 @@ def test_many_offsets_are_solved_by_conjugate_gradients_to_the_same_optimum(monk
     assert by_cg.converged and direct.converged
     np.testing.assert_allclose(by_cg.coef, direct.coef, atol=1e-7)
     assert np.corrcoef(by_cg.coef, appeal)[0, 1] > 0.9
+
+
+def test_the_verdict_summary_says_what_a_model_carries():
+    from pantry.model.crowd_items import verdict_summary
+
+    shared = _population(True)
+    summary = verdict_summary(shared)
+    assert summary["recipes"] == len(shared.item_ids) and summary["variance"] > 0 and not summary["personal"]
+    assert summary["own_factor"] == shared.meta["own_offset_factor"] < 1
+    assert verdict_summary(_population(False)) is None  # verdicts that do not carry
+    assert verdict_summary(None) is None
+    assert verdict_summary(RewardModel.new(3, 1, "test", "test-spec")) is None

@@ -16,7 +16,7 @@ from pantry.settings import Settings
 from pantry.storage.store import Store
 from pantry.evaluation.synth import simulate_votes
 from pantry.model.training import TrainConfig
-from tests.helpers import lab_at, shared_data, shared_embedder
+from tests.helpers import lab_at, shared_data, shared_embedder, shared_view_votes
 
 
 @pytest.fixture(scope="module")
@@ -295,34 +295,11 @@ def test_embedder_created_never_creates_one(tmp_path):
 
 
 def test_a_dish_everyone_rates_highly_keeps_its_verdict_for_a_newcomer(tmp_path):
-    """Six profiles share a view of each dish (an appeal beyond its features); the population
+    """Eight profiles share a view of each dish (an appeal beyond its features); the population
     model keeps it as per-recipe offsets, and a newcomer who never rated the favourite still
     gets it scored above what its content alone says, from one `train` call."""
-    from pantry.domain.votes import Vote
-    from pantry.generators import GenerationRequest, OfflineComposer
-
     lab = lab_at(tmp_path)
-    recipes = [r for pantry in (("egg", "rice", "spinach", "onion"), ("chicken", "pasta", "tomato", "garlic"),
-                                ("tofu", "noodles", "broccoli", "ginger"), ("beef", "potato", "carrot", "onion"))
-               for r in OfflineComposer().generate(GenerationRequest(pantry=pantry, n=16, seed=4))]
-    recipes = list({r.id: r for r in recipes}.values())
-    lab.store.add_recipes(recipes)
-    rng = np.random.default_rng(0)
-    appeal = {r.id: 6.0 * k / len(recipes) for k, r in enumerate(rng.permutation(recipes))}
-    favourite = max(appeal, key=appeal.get)
-    votes = []
-    for u in range(8):
-        for _ in range(60):
-            a, b = rng.choice(len(recipes), 2, replace=False)
-            ra, rb = recipes[a], recipes[b]
-            p = 1 / (1 + math.exp(-(appeal[ra.id] - appeal[rb.id])))
-            votes.append(Vote(user=f"crowd-{u}", a=ra.id, b=rb.id, outcome="a" if rng.random() < p else "b"))
-    others = [r for r in recipes if r.id != favourite]
-    for k in range(12):  # the newcomer never meets the favourite
-        ra, rb = others[k % len(others)], others[(k * 5 + 3) % len(others)]
-        if ra.id != rb.id:
-            votes.append(Vote(user="newcomer", a=ra.id, b=rb.id, outcome="a" if appeal[ra.id] > appeal[rb.id] else "b"))
-    lab.store.add_votes(votes)
+    recipes, favourite = shared_view_votes(lab.store, newcomer="newcomer")
     out = lab.train("newcomer", TrainConfig(members=2))
     population = lab.store.get_model_version(out.population_version).metrics
     assert population["offset_variance"] > 0

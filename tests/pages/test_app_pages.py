@@ -11,7 +11,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from helpers import assert_ok as _ok, open_app, store_at as _store, texts as _texts
-from tests.helpers import REPO, seed_votes, train_two_profiles
+from tests.helpers import REPO, seed_votes, shared_view_votes, train_two_profiles
 
 TIMEOUT = 120
 
@@ -577,3 +577,29 @@ def test_diagnostics_shows_where_the_people_behind_a_crowd_model_differ(app_home
     at.run()
     assert not at.exception  # (the heuristic's collapse alert on look-alike dishes is expected)
     assert any("Shown for a model trained on several profiles" in t for t in _texts(at.caption))
+
+
+def test_diagnostics_says_when_other_peoples_verdicts_on_dishes_carry(app_home):
+    """A population model of profiles who share a view of each dish keeps their verdicts; the
+    Scores page says so for that version (and nothing for one without)."""
+    from pantry.lab import Lab
+    from pantry.model.training import TrainConfig
+    from pantry.settings import Settings
+
+    store = _store(app_home)
+    shared_view_votes(store)
+    out = Lab(Settings.from_env(), store).train(None, TrainConfig(members=1), cv_folds=0)
+    at = _app()
+    at.switch_page("views/diagnostics.py")
+    at.run()
+    at.radio(key="diag_source").set_value("all")
+    at.multiselect(key="diag_versions").set_value([out.population_version])
+    at.button(key="diag_run").click()
+    at.run()
+    _ok(at)
+    said = [t for t in _texts(at.caption) if "other people's verdicts on" in t]
+    assert len(said) == 1 and "dishes carry to a newcomer" in said[0] and "own votes" in said[0]
+    at.multiselect(key="diag_versions").set_value(["heuristic"])
+    at.button(key="diag_run").click()
+    at.run()
+    assert not any("other people's verdicts on" in t for t in _texts(at.caption))
