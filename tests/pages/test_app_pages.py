@@ -550,16 +550,15 @@ def test_a_card_whose_ingredient_matching_fails_logs_it_and_still_renders(monkey
     assert "marking missing ingredients failed" in caplog.text and "matcher broke" in caplog.text
 
 
-def test_diagnostics_shows_where_the_people_behind_a_crowd_model_differ(app_home):
-    """A population model trained on three profiles carries the crowd's spread of tastes; the
-    Scores page draws it for that version, and says when a chosen version has none."""
+def _crowd_diagnostics(app_home, seed_store) -> AppTest:
+    """The Scores page, scored on every stored recipe with the population model that
+    `seed_store(store)`'s votes train (one call, as the CLI's `train` without a profile)."""
     from pantry.lab import Lab
     from pantry.model.training import TrainConfig
     from pantry.settings import Settings
 
     store = _store(app_home)
-    for k, name in enumerate(("ana", "bo", "cy")):
-        seed_votes(store, name, n=12, seed=k)
+    seed_store(store)
     out = Lab(Settings.from_env(), store).train(None, TrainConfig(members=1), cv_folds=0)
     at = _app()
     at.switch_page("views/diagnostics.py")
@@ -569,37 +568,33 @@ def test_diagnostics_shows_where_the_people_behind_a_crowd_model_differ(app_home
     at.button(key="diag_run").click()
     at.run()
     _ok(at)
-    assert any("Where people differ" in t for t in _texts(at.subheader))
-    specs = [json.dumps(c.proto.spec) if hasattr(c, "proto") else "" for c in at.get("vega_lite_chart")]
-    assert any("where people differ" in s for s in specs), "the spread chart is drawn"
+    return at
+
+
+def _rescore_with_the_heuristic(at) -> None:
     at.multiselect(key="diag_versions").set_value(["heuristic"])
     at.button(key="diag_run").click()
     at.run()
     assert not at.exception  # (the heuristic's collapse alert on look-alike dishes is expected)
+
+
+def test_diagnostics_shows_where_the_people_behind_a_crowd_model_differ(app_home):
+    """A population model trained on three profiles carries the crowd's spread of tastes; the
+    Scores page draws it for that version, and says when a chosen version has none."""
+    at = _crowd_diagnostics(app_home, lambda store: [seed_votes(store, name, n=12, seed=k)
+                                                     for k, name in enumerate(("ana", "bo", "cy"))])
+    assert any("Where people differ" in t for t in _texts(at.subheader))
+    specs = [json.dumps(c.proto.spec) if hasattr(c, "proto") else "" for c in at.get("vega_lite_chart")]
+    assert any("where people differ" in s for s in specs), "the spread chart is drawn"
+    _rescore_with_the_heuristic(at)
     assert any("Shown for a model trained on several profiles" in t for t in _texts(at.caption))
 
 
 def test_diagnostics_says_when_other_peoples_verdicts_on_dishes_carry(app_home):
     """A population model of profiles who share a view of each dish keeps their verdicts; the
     Scores page says so for that version (and nothing for one without)."""
-    from pantry.lab import Lab
-    from pantry.model.training import TrainConfig
-    from pantry.settings import Settings
-
-    store = _store(app_home)
-    shared_view_votes(store)
-    out = Lab(Settings.from_env(), store).train(None, TrainConfig(members=1), cv_folds=0)
-    at = _app()
-    at.switch_page("views/diagnostics.py")
-    at.run()
-    at.radio(key="diag_source").set_value("all")
-    at.multiselect(key="diag_versions").set_value([out.population_version])
-    at.button(key="diag_run").click()
-    at.run()
-    _ok(at)
+    at = _crowd_diagnostics(app_home, shared_view_votes)
     said = [t for t in _texts(at.caption) if "other people's verdicts on" in t]
     assert len(said) == 1 and "dishes carry to a newcomer" in said[0] and "own votes" in said[0]
-    at.multiselect(key="diag_versions").set_value(["heuristic"])
-    at.button(key="diag_run").click()
-    at.run()
+    _rescore_with_the_heuristic(at)
     assert not any("other people's verdicts on" in t for t in _texts(at.caption))
