@@ -95,7 +95,7 @@ def crowd_item_vars(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarra
         for h, fit_on in enumerate((in_half, ~in_half)):
             test = ~fit_on
             off = np.append(fit_offsets(oa[fit_on], ob[fit_on], y[fit_on], d0[fit_on], margin[fit_on],
-                                         w[fit_on], k, var, last[h]), 0.0)
+                                        w[fit_on], k, var, last[h]), 0.0)
             last[h] = off[:k]
             offs.append(off)
             d = d0[test] + off[oa[test]] - off[ob[test]]
@@ -132,7 +132,7 @@ def crowd_item_vars(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarra
             keys, inv = np.unique(np.concatenate([key_a[fit], key_b[fit]]), return_inverse=True)
             n = int(fit.sum())
             off = np.append(fit_offsets(inv[:n], inv[n:], y[fit], base[fit], margin[fit], w[fit], len(keys),
-                                         step * item_var, last[h]), 0.0)
+                                        step * item_var, last[h]), 0.0)
             last[h] = off[:-1]
             ta = np.searchsorted(keys, key_a[test])
             tb = np.searchsorted(keys, key_b[test])
