@@ -319,8 +319,8 @@ with guarded("Diagnostics"):
         show_explanation(why, top=10)
 
     st.subheader("Where people differ", anchor=False)
-    spreads = {labels.get(item, str(item)): spread_shares(lab.load_version(by_id[item]), FEATURE_NAMES)
-               for item in selected if item in by_id}
+    models = {item: lab.load_version(by_id[item]) for item in selected if item in by_id}
+    spreads = {labels.get(item, str(item)): spread_shares(model, FEATURE_NAMES) for item, model in models.items()}
     spreads = {label: shares for label, shares in spreads.items() if shares}
     if not spreads:
         st.caption("Shown for a model trained on several profiles' votes (at least three of them with 8 or more "
@@ -331,8 +331,8 @@ with guarded("Diagnostics"):
         for k, (label, shares) in enumerate(spreads.items()):
             frame = pd.DataFrame([(FEATURE_LABELS.get(n, n), v) for n, v in shares[:10]], columns=["taste", "share"])
             st.altair_chart(_spread_chart(frame, label), key=f"chart_spread_{k}", width="stretch")
-    for item in selected:
-        verdicts = verdict_summary(lab.load_version(by_id[item])) if item in by_id else None
+    for item, model in models.items():
+        verdicts = verdict_summary(model)
         if verdicts:
             who = ("this profile has not rated yet score them" if verdicts["personal"]
                    else "carry to a newcomer (a dish they rated keeps their verdict until the newcomer votes on it)")

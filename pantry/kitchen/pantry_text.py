@@ -235,9 +235,10 @@ def read_pantry(text: str, extra_items: Iterable[str] = (), kitchen: Kitchen | N
     """Read the pantry box (free text) plus items picked from a list, for the UI in one call.
 
     Empty text is fine (no error): the reading then holds only `extra_items`; so is text with
-    nothing but separators, bullets or markup (",,, ;" or a bare list of dashes), read as empty. Too long text or
-    too many items raise `InvalidInput`, as in `parse_pantry`. `extra_items` are ingredient
-    names (canonical or alias); one the knowledge base does not know goes to `unknown`.
+    nothing but separators, bullets or markup (",,, ;" or a bare list of dashes), read as
+    empty. Too long text or too many items raise `InvalidInput`, as in `parse_pantry`.
+    `extra_items` are ingredient names (canonical or alias); one the knowledge base does not
+    know goes to `unknown`.
     """
     kb = resolve_kitchen(kitchen)
     try:

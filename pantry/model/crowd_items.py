@@ -147,21 +147,25 @@ def crowd_item_vars(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarra
     return best, own
 
 
-def crowd_offsets(prior, own_ids: Sequence[str], k: int) -> tuple[tuple[str, ...], np.ndarray] | None:
-    """(ids, offsets): prior member k's per-recipe offsets over its recipes and `own_ids` (0
-    where it has none), or None when the prior has no offsets (or only zeros: a crowd whose
-    verdicts do not carry, `crowd_item_vars`)."""
+def crowd_offsets(prior, own_ids: Sequence[str]) -> tuple[tuple[str, ...], list[np.ndarray]] | None:
+    """(ids, offsets per prior member): the prior's per-recipe offsets over its recipes and
+    `own_ids` (0 where it has none), or None when the prior has no offsets (or only zeros: a
+    crowd whose verdicts do not carry, `crowd_item_vars`). A personal member k starts from the
+    prior member k's (modulo their number), as its content does."""
     if prior is None or not prior.item_ids:
         return None
-    arrays = prior.member_arrays()
-    off = arrays[k % len(arrays)].get("offsets")
-    if off is None or len(off) != len(prior.item_ids) or not np.any(off):
+    offs = [a.get("offsets") for a in prior.member_arrays()]
+    if any(o is None or len(o) != len(prior.item_ids) for o in offs) or not any(np.any(o) for o in offs):
         return None
     ids = tuple(sorted(set(prior.item_ids) | set(own_ids)))
     where = {rid: j for j, rid in enumerate(ids)}
-    full = np.zeros(len(ids))
-    full[[where[rid] for rid in prior.item_ids]] = np.asarray(off, np.float64)
-    return ids, full
+    at = [where[rid] for rid in prior.item_ids]
+    out = []
+    for o in offs:
+        full = np.zeros(len(ids))
+        full[at] = np.asarray(o, np.float64)
+        out.append(full)
+    return ids, out
 
 
 def own_factor_of(prior) -> float:

@@ -217,19 +217,18 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
         oa[oa < 0], ob[ob < 0] = k, k
         s = fit_rows @ coef
         item_var = own_var
-        if pairs.rater is not None and inherited is None and len(set(pairs.rater)) > 1:
+        if prior_choice is not None and "item_var" in prior_choice:  # a crowd's, chosen by the first member
+            item_var = prior_choice["item_var"]
+        elif pairs.rater is not None and inherited is None and len(set(pairs.rater)) > 1:
             # a crowd's votes: its offsets' variance is what carries from some raters to others
-            if prior_choice is not None and "item_var" in prior_choice:
-                item_var = prior_choice["item_var"]
-            else:
-                item_var, own = crowd_item_vars(oa, ob, y, d0 + s[ia] - s[ib], m, weight, pairs.rater, k,
-                                                cfg.item_var, cfg.seed)
-                if prior_choice is not None:
-                    prior_choice.update({"item_var": item_var, "own_factor": own})
+            item_var, own = crowd_item_vars(oa, ob, y, d0 + s[ia] - s[ib], m, weight, pairs.rater, k,
+                                            cfg.item_var, cfg.seed)
+            if prior_choice is not None:
+                prior_choice.update({"item_var": item_var, "own_factor": own})
         offsets = fit_offsets(oa, ob, y, d0 + s[ia] - s[ib], m, weight, k, item_var)
         if inherited is not None:  # the crowd's offsets, plus this person's own where they voted
             ids, crowd = inherited
-            where = {rid: k for k, rid in enumerate(ids)}
+            where = {rid: j for j, rid in enumerate(ids)}
             full = np.array(crowd, np.float64)
             full[[where[rid] for rid in item_ids]] += offsets
             offsets = full
@@ -278,8 +277,9 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
         item_ids = tuple(sorted(set(pairs.ids_a) | set(pairs.ids_b)))
     n_items = len(item_ids)
     # the crowd's per-recipe offsets (a prior with offsets: a population fitted with recipe ids)
-    inherit = [crowd_offsets(prior, item_ids, k) for k in range(cfg.members)] if item_ids else [None] * cfg.members
-    model_ids = inherit[0][0] if inherit[0] is not None else item_ids
+    crowd = crowd_offsets(prior, item_ids) if item_ids else None
+    inherit = [None if crowd is None else (crowd[0], crowd[1][k % len(crowd[1])]) for k in range(cfg.members)]
+    model_ids = crowd[0] if crowd is not None else item_ids
     own_factor = own_factor_of(prior)  # how far a person's own verdicts depart from the crowd's
     n_explicit = explicit_count(feature_spec, dim)
     # how much people differ per taste column: carried by a crowd prior, or read from a crowd's votes
@@ -329,7 +329,7 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
         "n_decisive": pairs.n_decisive,
         "n_val": n_val,
         "rated_recipes_with_offset": n_items,
-        "crowd_recipes_with_offset": len(model_ids) - n_items if inherit[0] is not None else 0,
+        "crowd_recipes_with_offset": len(model_ids) - n_items if crowd is not None else 0,
         "offset_variance": float(choice.get("item_var", cfg.item_var * own_factor)) if n_items else 0.0,
         "best_epoch": max(1, iterations),  # Newton iterations to convergence
         "history_unit": unit,

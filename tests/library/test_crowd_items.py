@@ -93,7 +93,7 @@ def test_a_population_keeps_offsets_only_where_its_voters_agree():
     private = _population(False)
     assert private.meta["metrics"]["offset_variance"] == 0.0
     assert not np.any(private.member_arrays()[0]["offsets"])
-    assert crowd_offsets(private, ["r1"], 0) is None  # nothing to inherit
+    assert crowd_offsets(private, ["r1"]) is None  # nothing to inherit
 
 
 def test_a_personal_model_inherits_the_crowds_verdicts_and_its_own_votes_override_them():
