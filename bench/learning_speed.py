@@ -21,7 +21,9 @@ member) and scored on random pairs of the test recipes against the rater's true 
 (strict accuracy), and on every pair within fresh rounds (new pantries, new recipes: the
 candidates of one request, as the app ranks them; "within fresh rounds"). Baselines from the same run: the prior alone (heuristic / population)
 and an oracle logistic regression on the rater's true taste facts from the same votes,
-and the same oracle told which facts the rater weighs (`own_facts_oracle`).
+the same oracle told which facts the rater weighs (`own_facts_oracle`), and the model's
+own taste columns told how the world's people really differ (`KnownSpread`: the prior a
+crowd could at best teach; the ceiling for any prior over those columns).
 
     PYTHONPATH=$PWD .venv/bin/python bench/learning_speed.py [--seeds 3] [--quick]
 
@@ -49,6 +51,7 @@ N_CANDIDATES = 6
 CROWD = 30
 CROWD_VOTES = 50
 TEST_PAIRS = 3000
+SPREAD_PEOPLE = 2000  # raters drawn to know the world's true spread of tastes (`KnownSpread`)
 
 
 class FileCache:
@@ -273,6 +276,7 @@ def run(seeds, n_rounds: int, n_test: int, cache_path: Path, raters_filter=None,
         population = train_reward_model(to_pairs(crowd_votes, rounds, with_ids=spread, raters=who), name,
                                         FEATURE_SPEC, pop_cfg, prior=heur).model
         facts_t = np.stack([taste_facts(r) for r in test])
+        known = KnownSpread(rounds, world, seed)
         raters = [sharpened(with_shared(r, shared, shared_weight), sharp) for r in test_raters(seed, world)
                   if raters_filter is None or getattr(r, "name", r) in raters_filter]
         if verbose:
@@ -299,6 +303,10 @@ def run(seeds, n_rounds: int, n_test: int, cache_path: Path, raters_filter=None,
                            "oracle": accuracy(oracle_scores(fa, fb, [o for *_, o in vs], facts_t), util_t, seed),
                            "oracle_own": own_facts_oracle(rater, fa, fb, [o for *_, o in vs], facts_t, util_t, seed,
                                                          world),
+                           "oracle_spread": float("nan") if isinstance(rater, str) else accuracy(
+                               known.scores(np.stack([rounds[r][2][i] for r, i, _, _ in vs]),
+                                            np.stack([rounds[r][2][j] for r, _, j, _ in vs]),
+                                            [o for *_, o in vs], xt), util_t, seed),
                            "project_round": round_accuracy(lambda rs, x: model.score(x, [r.id for r in rs])[0],
                                                            rater_utility(rater), test_rounds),
                            "oracle_round": round_accuracy(
@@ -329,6 +337,49 @@ def own_facts_oracle(rater, fa, fb, outcomes, facts_t, util_t, seed, world: str)
     return accuracy(oracle_scores(fa[:, keep], fb[:, keep], outcomes, facts_t[:, keep]), util_t, seed)
 
 
+class KnownSpread:
+    """The world's true spread of tastes on the model's standardised taste columns.
+
+    A reference, not a model: `SPREAD_PEOPLE` raters drawn from the world's own generator,
+    each one's true weights on the taste facts carried to the columns by a least-squares
+    map (columns -> facts over the world's recipes); their mean and covariance are a
+    Gaussian prior, and `scores` is the MAP logistic regression on the columns under it.
+    It is what a perfect estimate of "how people differ" could give a personal model
+    whose only features are these columns."""
+
+    def __init__(self, rounds, world: str, seed: int):
+        from pantry.evaluation.crowd import make_crowd, make_five_taste_crowd, taste_facts
+        from pantry.model.features import FEATURE_NAMES, NOT_TASTE
+
+        self.cols = np.array([k for k, n in enumerate(FEATURE_NAMES) if n not in NOT_TASTE]) - len(FEATURE_NAMES)
+        x = np.vstack([xr for _, _, xr in rounds])
+        f = np.stack([taste_facts(r) for _, rs, _ in rounds for r in rs])
+        sd = x[:, self.cols].std(axis=0)
+        self.keep, self.sd = sd > 0.03, np.where(sd > 0.03, sd, 1.0)
+        z = self.z(x)
+        self.to_facts = np.linalg.lstsq(z - z.mean(0), f - f.mean(0), rcond=1e-6)[0]  # (columns, facts)
+        people = (make_five_taste_crowd if world == "five-tastes" else make_crowd)(SPREAD_PEOPLE, seed=77_000 + seed)
+        w = np.array([p.weights for p in people]) @ self.to_facts.T
+        cov = np.cov(w.T)
+        cov += 1e-3 * np.trace(cov) / len(cov) * np.eye(len(cov))
+        self.mean, self.root = w.mean(axis=0), np.linalg.cholesky(cov)
+
+    def z(self, x: np.ndarray) -> np.ndarray:
+        """Standardised taste columns of feature rows."""
+        return (x[:, self.cols] / self.sd)[:, self.keep]
+
+    def scores(self, xa: np.ndarray, xb: np.ndarray, outcomes, xt: np.ndarray) -> np.ndarray:
+        """MAP under the known prior (whitened: w = mean + root @ u, u ~ N(0, I))."""
+        from pantry.model.training import fit_bradley_terry
+
+        za, zb = self.z(xa), self.z(xb)
+        n = len(za)
+        y = np.array([1.0 if o == "a" else 0.0 for o in outcomes])
+        rows = np.concatenate([za, zb]) @ self.root
+        fit = fit_bradley_terry(rows, np.arange(n), np.arange(n, 2 * n), y, 0.5, d0=(za - zb) @ self.mean)
+        return self.z(xt) @ (self.mean + self.root @ fit.coef)
+
+
 def _mean(values) -> float:
     """Mean of the finite values (NaN: a figure that does not apply to any of these raters)."""
     kept = [v for v in values if np.isfinite(v)]
@@ -343,8 +394,8 @@ def summary(results):
             rows = [r for r in results if r["condition"] == cond and r["votes"] == n]
             if rows:
                 out[(cond, n)] = {m: _mean([r.get(m, np.nan) for r in rows])
-                                  for m in ("project", "prior_only", "heuristic", "oracle", "oracle_own", "project_round", "oracle_round",
-                                            "prior_round")}
+                                  for m in ("project", "prior_only", "heuristic", "oracle", "oracle_own", "oracle_spread",
+                                            "project_round", "oracle_round", "prior_round")}
     return out
 
 
@@ -399,6 +450,9 @@ def main(argv=None) -> int:
         if np.isfinite(m["oracle_own"]):
             rows.append(Row(f"{cond}, {n} votes: oracle on the facts the rater weighs", m["oracle_own"], "", None,
                             m["prior_only"], prior))
+        if np.isfinite(m["oracle_spread"]):
+            rows.append(Row(f"{cond}, {n} votes: the model's taste columns, told how people differ", m["oracle_spread"],
+                            "", None, m["prior_only"], prior))
         rows.append(Row(f"{cond}, {n} votes: within fresh rounds: personal model", m["project_round"], "", None,
                         m["prior_round"], prior))
         rows.append(Row(f"{cond}, {n} votes: within fresh rounds: oracle", m["oracle_round"], "", None,

@@ -94,6 +94,7 @@ def test_learning_speed_bench_five_taste_world(tmp_path):
     assert "Learning speed (five-tastes)" in out
     names = [r[0] for r in _table_rows(out)]
     assert any(x.startswith("crowd, 20 votes: oracle on the facts the rater weighs") for x in names), names
+    assert any(x.startswith("alone, 20 votes: the model's taste columns, told how people differ") for x in names)
     raters = {r["rater"] for r in json.loads((tmp_path / "learning_speed.json").read_text())["results"]}
     assert raters and all(r.startswith("tested-") for r in raters)
 
@@ -111,3 +112,25 @@ def test_learning_curves_takes_personal_settings(tmp_path):
     bad = subprocess.run([sys.executable, str(REPO / "bench" / "learning_curves.py"), "--data", data,
                           "--set", "item_var=-1"], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "item_var must be between" in bad.stderr
+
+
+def test_known_spread_reads_a_five_taste_rater_through_the_columns():
+    """The reference prior's map from taste columns to the simulator's facts carries a rater's
+    true taste onto the columns: on the world's own recipes the column score follows the rater's
+    utility closely (diet and time are read exactly, richness and comfort less so)."""
+    import numpy as np
+
+    sys.path.insert(0, str(REPO))
+    from bench.learning_speed import KnownSpread, build_world
+    from pantry.evaluation.crowd import make_five_taste_crowd, taste_facts
+    from pantry.model.embedding import Embedder
+
+    rounds, _, _ = build_world(0, 12, 5, Embedder())
+    known = KnownSpread(rounds, "five-tastes", 0)
+    x = np.vstack([xr for _, _, xr in rounds])
+    facts = np.stack([taste_facts(r) for _, rs, _ in rounds for r in rs])
+    for rater in make_five_taste_crowd(5, seed=3):
+        weights = np.asarray(rater.weights)
+        column_score = known.z(x) @ (known.to_facts @ weights)
+        assert np.corrcoef(column_score, facts @ weights)[0, 1] > 0.85
+    assert known.mean.shape == (known.root.shape[0],) and np.all(np.diag(known.root) > 0)
