@@ -8,7 +8,9 @@ only declares the bearer scheme in the schema. The errors raised here (`NotFound
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,6 +26,8 @@ from pantry.settings import Settings
 if TYPE_CHECKING:  # pragma: no cover
     from pantry.generators import GenerationRequest, GeneratorChoice
     from pantry.kitchen.pantry_text import PantryReading
+
+MAX_IDEMPOTENCY_KEY = 200
 
 _bearer = HTTPBearer(auto_error=False, description="PANTRY_API_TOKEN, when the server sets one")
 
@@ -151,3 +155,20 @@ def cooking_round(body, request: Request) -> CookingRound:
     state = app_state(request)
     return CookingRound(lab, state.settings, profile, reading, gen_request, state.generators.get())
 
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The request's `Idempotency-Key` header (None without one); 400 for a bad one."""
+    raw = request.headers.get("idempotency-key")
+    if raw is None:
+        return None
+    key = raw.strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not all(" " <= ch <= "~" for ch in key):
+        raise InvalidInput(f"header 'Idempotency-Key' must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII characters")
+    return key
+
+
+def request_digest(body) -> str:
+    """What identifies a request body's content (a retry with the same key and body is the same request)."""
+    data = body.model_dump(mode="json")
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=True).encode("ascii")).hexdigest()

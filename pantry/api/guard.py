@@ -1,20 +1,30 @@
 """The ASGI middleware in front of every route (`Guard`): the bearer token is checked from the
 headers before any byte of the body is read (401), and the body is counted as it arrives and
-refused with 413 past `MAX_BODY_BYTES` (Content-Length or chunked); the rest is never read.
+refused with 413 past `MAX_BODY_BYTES` (Content-Length or chunked); the rest is never read. A
+body that stops arriving (a client that sends fewer bytes than its Content-Length) is answered
+408 after `BODY_IDLE_S` without a byte, or `BODY_TOTAL_S` in all, instead of holding a worker.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Any
 
 from pantry.api.deps import access_for
 from pantry.settings import Settings
 
 MAX_BODY_BYTES = 8 * 1024 * 1024  # a request body larger than this is refused (413) before parsing
+BODY_IDLE_S = 30.0  # longest wait for the next piece of a request body
+BODY_TOTAL_S = 120.0  # longest time to receive a whole request body (8 MiB at ~70 kB/s)
 
 
 class BodyTooLarge(Exception):
+    pass
+
+
+class BodyTimeout(Exception):
     pass
 
 
@@ -41,13 +51,21 @@ class Guard:
         length = headers.get("content-length", "")
         if length.strip().isdigit() and int(length) > self.cap:
             return await send_json(send, 413, {"detail": f"request body is {int(length)} bytes (limit {self.cap})"})
-        received, too_large, started = 0, False, False
+        received, too_large, timed_out, started, body_done = 0, False, False, False, False
+        deadline = time.monotonic() + BODY_TOTAL_S
 
         async def counted():
-            nonlocal received, too_large
-            message = await receive()
+            nonlocal received, too_large, timed_out, body_done
+            if body_done:  # the body is in: the app may wait for a disconnect as long as it likes
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, min(BODY_IDLE_S, deadline - time.monotonic())))
+            except asyncio.TimeoutError:
+                timed_out = True
+                raise BodyTimeout() from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                body_done = not message.get("more_body", False)
                 if received > self.cap:
                     too_large = True
                     raise BodyTooLarge()
@@ -55,7 +73,7 @@ class Guard:
 
         async def guarded_send(message):
             nonlocal started
-            if too_large:  # the app's answer to a body it could not read: replaced by the 413
+            if too_large or timed_out:  # the app's answer to a body it could not read: replaced below
                 return
             started = started or message["type"] == "http.response.start"
             await send(message)
@@ -63,21 +81,26 @@ class Guard:
         try:
             await self.app(scope, counted, guarded_send)
         except Exception:
-            if not too_large:
+            if not (too_large or timed_out):
                 raise
-        if too_large and not started:
+        if started:
+            return
+        if too_large:
             await send_json(send, 413, {"detail": f"request body passed {self.cap} bytes (limit {self.cap}); "
                                                   "the rest was not read"})
+        elif timed_out:
+            await send_json(send, 408, {"detail": f"the request body stopped arriving ({received} bytes read; "
+                                                  f"waited {BODY_IDLE_S:g} s for more, {BODY_TOTAL_S:g} s in all)"})
 
 
 async def send_json(send, status: int, content: Any, headers: dict[str, str] | None = None) -> None:
     body = json.dumps(content).encode("utf-8")
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
            *((k.encode(), v.encode()) for k, v in (headers or {}).items())]
-    if status in (401, 413):
+    if status in (401, 408, 413):
         raw.append((b"connection", b"close"))  # the unread rest of the body is not drained
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 
 
-__all__ = ["Guard", "MAX_BODY_BYTES", "send_json"]
+__all__ = ["Guard", "MAX_BODY_BYTES", "BODY_IDLE_S", "BODY_TOTAL_S", "send_json"]

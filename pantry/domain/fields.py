@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Iterable
 
@@ -33,7 +34,7 @@ from pydantic_core import PydanticCustomError, core_schema
 __all__ = [
     "OutOfRange", "Flag", "FieldProblem", "whole_number", "finite_number", "one_of", "text", "text_list",
     "loads_json", "problems", "describe", "field_error", "rule_error", "nested_error", "Checked", "kind", "show",
-    "loc_text", "has_lone_surrogate",
+    "loc_text", "has_lone_surrogate", "plain_text",
 ]
 
 # Digits beyond which a JSON integer is not converted (Python's own limit is 4300).
@@ -186,6 +187,8 @@ def _predicate(error: dict) -> tuple[str, str]:
         return f"must be one of {expected}, got {show(value)}", "field"
     if etype.startswith("pantry_"):
         return error["msg"], "field"
+    if etype == "json_invalid":  # FastAPI: a body that is not JSON (loc: "body", character offset)
+        return f"is not valid JSON: {ctx.get('error') or 'it cannot be decoded'}", "field"
     msg = error["msg"]
     return msg[:1].lower() + msg[1:], "field"
 
@@ -296,18 +299,27 @@ def has_lone_surrogate(value: str) -> bool:
     return any("\ud800" <= ch <= "\udfff" for ch in value)
 
 
-def _no_surrogates(value: str) -> str:
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls and DEL; tab and line breaks are text
+
+
+def plain_text(value: str) -> str:
+    """`value` unchanged, or a field error when it holds what is not text: a lone surrogate
+    (cannot be encoded as UTF-8) or a control character other than tab and line breaks (NUL
+    cannot be stored in PostgreSQL, and none of them is part of a recipe or a name)."""
     if has_lone_surrogate(value):
         raise field_error("contains a lone surrogate (an unpaired \\ud800-\\udfff escape), which is not text")
+    bad = _CONTROL.search(value)
+    if bad:
+        raise field_error(f"contains a control character (U+{ord(bad.group()):04X}), which is not text")
     return value
 
 
 def _stripped(value: str) -> str:
-    return _no_surrogates(value).strip()
+    return plain_text(value).strip()
 
 
 def _collapsed(value: str) -> str:
-    return " ".join(_no_surrogates(value).split())
+    return " ".join(plain_text(value).split())
 
 
 def text(max_chars: int | None = None, *, required: bool = False, collapse: bool = False) -> Any:

@@ -32,6 +32,7 @@ from pantry.errors import InvalidRecipe
 
 # Limits that keep a single bad record from eating memory or the UI.
 MAX_TITLE_CHARS = 300
+MAX_ID_CHARS = 200  # a recipe id (content hashes are 18, real data sets' ids under 40)
 MAX_LIST_ITEMS = 200
 MAX_LINE_CHARS = 10_000  # real recipes have single steps of 3,700+ characters
 MAX_COUNT = 100_000  # minutes and servings
@@ -98,7 +99,7 @@ class _RecipeContent(BaseModel):
 class RecipeRecord(_RecipeContent):
     """One recipe in a recipes file, a vote's inline recipe, an import line (docs/ARCHITECTURE.md, Formats)."""
 
-    id: text(required=True) | None = None
+    id: text(MAX_ID_CHARS, required=True) | None = None
     source: Label | None = None
 
     def to_recipe(self) -> Recipe:

@@ -30,9 +30,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, Wr
 from pydantic_core import PydanticCustomError
 
 from pantry.domain.fields import (Checked, describe, field_error, finite_number, has_lone_surrogate, kind,
-                                  nested_error, one_of, rule_error, show, text, text_list)
+                                  nested_error, one_of, plain_text, rule_error, show, text, text_list)
 from pantry.domain.recipes import FIELDS as RECIPE_FIELDS
-from pantry.domain.recipes import Recipe, RecipeRecord, recipe_from_text
+from pantry.domain.recipes import MAX_ID_CHARS, Recipe, RecipeRecord, recipe_from_text
 from pantry.errors import InvalidInput, InvalidRecipe
 
 OUTCOMES = ("a", "b", "tie", "both_bad")
@@ -96,7 +96,10 @@ def _timestamp(value: Any) -> str:
         raise field_error(f"must be an ISO 8601 date-time string, got {kind(value)}")
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).isoformat()
+    try:
+        return dt.astimezone(timezone.utc).isoformat()
+    except OverflowError:  # year 1 with a + offset, or year 9999 with a - offset: before 0001 / after 9999 UTC
+        raise field_error(f"is out of range once read as UTC, got {show(value if isinstance(value, str) else str(value))}") from None
 
 
 def _number_as_text(value: Any) -> Any:
@@ -110,7 +113,10 @@ def _recipe_ref(value: Any, handler: Any) -> str | RecipeRecord:
     if isinstance(value, str):
         if not value.strip():
             raise field_error("must be a recipe id or a recipe object, got an empty string")
-        return value.strip()
+        ref = plain_text(value).strip()
+        if len(ref) > MAX_ID_CHARS:
+            raise field_error(f"is a recipe id of {len(ref)} characters (limit {MAX_ID_CHARS})")
+        return ref
     if isinstance(value, dict):
         try:
             return RecipeRecord.model_validate(value)

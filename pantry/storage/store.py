@@ -196,8 +196,13 @@ class Store:
         return self._votes.add_vote(vote, request_key, request_digest, recipes)
 
     @_doc(Votes.add_votes)
-    def add_votes(self, votes: Iterable[Vote]) -> list[int]:
-        return self._votes.add_votes(votes)
+    def add_votes(self, votes: Iterable[Vote], request_key: str | None = None,
+                  request_digest: str | None = None) -> list[int]:
+        return self._votes.add_votes(votes, request_key, request_digest)
+
+    @_doc(Votes.group_vote_ids)
+    def group_vote_ids(self, group_id: str) -> list[int]:
+        return self._votes.group_vote_ids(group_id)
 
     @_doc(Votes.get_vote)
     def get_vote(self, vote_id: int) -> Vote | None:

@@ -92,7 +92,8 @@ class Votes:
 
     def insert_votes(self, conn: Any, votes: Sequence[Vote], skip_duplicates: bool = False,
                       batch_id: int | None = None, request: tuple[str, str] | None = None) -> _Inserted:
-        """Insert checked votes inside `conn`'s transaction.
+        """Insert checked votes inside `conn`'s transaction (`request`: the request key and
+        digest, stored on the first vote).
 
         With `skip_duplicates` (imports), a vote that is a copy of a stored vote (see
         `_stored_copies_bulk`) is not stored again. Copies are counted, not just looked up: a file
@@ -115,7 +116,7 @@ class Votes:
         checked = [v if stored_as[v.user] == v.user else replace(v, user=stored_as[v.user]) for v in checked]
         # content key -> [active, deleted] stored copies not yet matched
         copies_left = self._stored_copies_bulk(conn, checked) if skip_duplicates else {}
-        for v in checked:
+        for i, v in enumerate(checked):
             if skip_duplicates:
                 key = vote_content_key(v)
                 left = copies_left[key]
@@ -133,7 +134,7 @@ class Votes:
                          json.dumps(list(v.pantry), ensure_ascii=False),
                          v.created_at or now, redact(v.model_version), redact(v.generator),
                          redact(v.generator_reason), None, key, batch_id,
-                         *(request if request is not None and len(checked) == 1 else (None, None)),
+                         *(request if request is not None and i == 0 else (None, None)),
                          v.repeat_of, v.group_id))
             out.added.append(True)
         insert = ("INSERT INTO votes (user_name, a, b, outcome, strength, left_side, reasons_json, pantry_json, "
@@ -187,22 +188,37 @@ class Votes:
         refused vote stores nothing, its profile included.
         """
         with self.db.write() as conn:
-            if request_key is not None:
-                row = conn.execute("SELECT id, request_digest FROM votes WHERE request_key = ?",
-                                   (request_key,)).fetchone()
-                if row is not None:
-                    same = request_digest is not None and row[1] == request_digest
-                    raise RepeatedRequest(f"vote {int(row[0])} was already stored for this request", int(row[0]), same)
+            request = self._unspent(conn, request_key, request_digest)
             if recipes:
                 add_stored_recipes(conn, recipes)
-            request = None if request_key is None else (request_key, request_digest)
             return self.insert_votes(conn, [vote], request=request).ids[0]
 
-    def add_votes(self, votes: Iterable[Vote]) -> list[int]:
-        """Save several votes in one transaction (all or none); return their ids in order."""
+    @staticmethod
+    def _unspent(conn: Any, request_key: str | None, request_digest: str | None) -> tuple[str, str] | None:
+        """(key, digest) to store with a vote, or None without a key; RepeatedRequest when a
+        stored vote holds the key already (inside the writing transaction)."""
+        if request_key is None:
+            return None
+        row = conn.execute("SELECT id, request_digest FROM votes WHERE request_key = ?", (request_key,)).fetchone()
+        if row is not None:
+            same = request_digest is not None and row[1] == request_digest
+            raise RepeatedRequest(f"vote {int(row[0])} was already stored for this request", int(row[0]), same)
+        return request_key, request_digest
+
+    def add_votes(self, votes: Iterable[Vote], request_key: str | None = None,
+                  request_digest: str | None = None) -> list[int]:
+        """Save several votes in one transaction (all or none); return their ids in order.
+        `request_key` makes the group once-only, as for `add_vote` (kept on the first vote)."""
         votes = list(votes)
         with self.db.write() as conn:
-            return self.insert_votes(conn, votes).ids
+            request = self._unspent(conn, request_key, request_digest)
+            return self.insert_votes(conn, votes, request=request).ids
+
+    def group_vote_ids(self, group_id: str) -> list[int]:
+        """Ids of the votes of one group (a household choice), oldest first."""
+        with self.db.read() as conn:
+            return [int(r[0]) for r in conn.execute("SELECT id FROM votes WHERE group_id = ? ORDER BY id",
+                                                     (group_id,)).fetchall()]
 
     def get_vote(self, vote_id: int) -> Vote | None:
         with self.db.read() as conn:

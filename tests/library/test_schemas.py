@@ -108,6 +108,30 @@ def test_every_bad_line_of_an_import_is_reported_with_its_number_and_field(tmp_p
     assert store.count_recipes() == 0 and store.votes() == []
 
 
+def test_control_characters_and_over_long_ids_are_refused_by_field_and_line_breaks_kept(tmp_path):
+    """Text holds no C0 control character but tab and line breaks (a NUL cannot be stored in
+    PostgreSQL) and a recipe id is at most 200 characters: an import names the line and field."""
+    store = Store(tmp_path / "db.sqlite3")
+    lines = [
+        json.dumps({**RECIPE, "id": "r1"}),
+        json.dumps({**RECIPE, "title": "So\u0000up"}),
+        json.dumps({**RECIPE, "id": "x" * 201}),
+        json.dumps({"user": "bo", "a": "r1", "b": "r\u001b2", "outcome": "a"}),
+        json.dumps({"user": "bo", "a": "r1", "b": "r2", "outcome": "a", "reasons": ["ok", "bell\u0007"]}),
+    ]
+    with pytest.raises(ImportFailed) as err:
+        import_jsonl(store, lines, name="upload.jsonl")
+    problems = dict(err.value.problems)
+    assert sorted(problems) == [2, 3, 4, 5]
+    assert "field 'title'" in problems[2] and "U+0000" in problems[2]
+    assert "field 'id'" in problems[3] and "limit 200" in problems[3]
+    assert "field 'b'" in problems[4] and "U+001B" in problems[4]
+    assert "field 'reasons[1]'" in problems[5]
+    assert store.count_recipes() == 0
+    kept = recipe_from_dict({**RECIPE, "title": "Two\twords", "steps": ["Boil.\r\nServe."]})
+    assert kept.title == "Two words" and "Serve." in kept.steps[0]  # accepted (a title's white space collapsed)
+
+
 def test_file_readers_report_bad_numbers_by_line(tmp_path):
     recipes = tmp_path / "recipes.jsonl"
     recipes.write_text(json.dumps(RECIPE) + "\n" + '{"title": "A", "ingredients": ["x"], "minutes": %s}\n' % HUGE)

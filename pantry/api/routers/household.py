@@ -15,14 +15,16 @@ from dataclasses import asdict
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from pantry.api.body import JsonRoute
 from pantry.api import schemas as s
 from pantry.domain.fields import one_of, whole_number
-from pantry.domain.votes import DECISIVE, OUTCOMES, SIDES, STRENGTHS, RecipeRef, UserName
+from pantry.domain.votes import DECISIVE, OUTCOMES, SIDES, STRENGTHS, RecipeRef, UserName, user_key
 from pantry.errors import GeneratorError, InvalidInput
-from pantry.api.deps import Forbidden, request_access
+from pantry.api.deps import Conflict, Forbidden, idempotency_key, request_access, request_digest
 from pantry.household import LIKINGS, MAX_MEMBERS, MIN_MEMBERS, check_members
+from pantry.storage.store import RepeatedRequest
 
-router = APIRouter(tags=["household"])
+router = APIRouter(tags=["household"], route_class=JsonRoute)
 
 
 class HouseholdRequest(s.PantryInput):
@@ -85,16 +87,15 @@ def _members(request: Request, members: list[str]) -> tuple[str, ...]:
     """The members as stored (400 for a bad list), each one the token may act for (403: a
     profile token reaches its own profile only, so a household needs the admin token)."""
     lab = request.app.state.lab
-    try:
-        names = check_members(lab.store, members)
-    except InvalidInput as e:
-        raise InvalidInput(f"field 'members': {e}") from None
-    access = request_access(request)
-    others = [name for name in names if not access.may(name)]
+    access = request_access(request)  # first: a profile token learns nothing of other profiles
+    others = [name for name in members if not access.may(name)]
     if others:
         raise Forbidden(f"field 'members': this token is for profile {access.profile!r} only, not "
                         + ", ".join(repr(n) for n in others) + " (a household needs the admin token)")
-    return names
+    try:
+        return check_members(lab.store, members)
+    except InvalidInput as e:
+        raise InvalidInput(f"field 'members': {e}") from None
 
 
 def _recipe_out(r) -> s.RecipeOut:
@@ -150,9 +151,22 @@ def household_vote(body: HouseholdVoteRequest, request: Request) -> HouseholdVot
             for side, ref in (("a", body.a), ("b", body.b))}
     vote, inline = vote_from_dict({"user": members[0], "a": refs["a"], "b": refs["b"],
                                    "outcome": body.outcome})  # the pair's rules, written once
+    idem = idempotency_key(request)
     if inline:
         lab.store_recipes(inline)
-    ids = lab.cast_household_vote(members, vote.a, vote.b, body.outcome, body.strength, body.left)
+    key = None if idem is None else "household:" + ",".join(sorted(user_key(m) for m in members)) + ":" + idem
+    try:
+        ids = lab.cast_household_vote(members, vote.a, vote.b, body.outcome, body.strength, body.left,
+                                      request_key=key, request_digest=request_digest(body))
+    except RepeatedRequest as e:  # a retry answers the first answer; another body, or an undone one: 409
+        first = lab.store.get_vote(e.vote_id)
+        if not e.same:
+            raise Conflict(f"header 'Idempotency-Key' was already used for another household vote (id {e.vote_id}); "
+                           "use a new key for a new vote") from None
+        ids = lab.store.group_vote_ids(first.group_id) if first is not None and first.group_id else [e.vote_id]
+        if first is None or any(v is None or v.deleted for v in map(lab.store.get_vote, ids)):
+            raise Conflict(f"header 'Idempotency-Key': the household vote stored under this key (id {e.vote_id}) "
+                           "was undone; use a new key for a new vote") from None
     return HouseholdVoteStored(group_id=lab.store.get_vote(ids[0]).group_id, ids=ids)
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path, Request
 
+from pantry.api.body import JsonRoute
 from pantry.api import schemas as s
 from pantry.api.convert import model_info, model_out
 from pantry.api.deps import Forbidden, NotFound, allow, get_lab, known_profile, own_profile, request_access
 
-router = APIRouter(tags=["models"])
+router = APIRouter(tags=["models"], route_class=JsonRoute)
 
 
 @router.get("/models", response_model=s.ModelsResponse)

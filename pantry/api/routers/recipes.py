@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from pantry.api.body import JsonRoute
 from pantry.api import schemas as s
 from pantry.api.convert import (composer_refusal, generator_info, model_info, pantry_info, read_body_pantry,
                                 scored_out)
@@ -12,7 +13,7 @@ from pantry.api.deps import allow, cooking_round, get_lab
 from pantry.errors import GeneratorError
 from pantry.generators import generate_with_fallback
 
-router = APIRouter(tags=["recipes"])
+router = APIRouter(tags=["recipes"], route_class=JsonRoute)
 
 
 @router.post("/recipes", response_model=s.RecipesResponse)

@@ -9,13 +9,14 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.encoders import jsonable_encoder
 
+from pantry.api.body import JsonRoute
 from pantry.api import schemas as s
 from pantry.api.deps import Forbidden, NotFound, allow, app_state, get_lab, known_profile, request_access
 from pantry.errors import InvalidInput, NotEnoughVotes
 from pantry.domain.votes import VoteCounts
 from pantry.model.training import TrainConfig, config_from, train_options
 
-router = APIRouter(tags=["models"])
+router = APIRouter(tags=["models"], route_class=JsonRoute)
 
 
 def _job_out(job) -> s.JobOut:

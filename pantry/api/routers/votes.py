@@ -3,41 +3,22 @@ oldest first) and DELETE /votes/{id} (soft delete, as Undo does). Every write is
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
+from pantry.api.body import JsonRoute
 from pantry.api import schemas as s
 from pantry.api.convert import vote_out
-from pantry.api.deps import Conflict, NotFound, allow, app_state, get_lab, known_profile, own_profile, \
-    profile_for_write, request_access
+from pantry.api.deps import Conflict, NotFound, allow, app_state, get_lab, idempotency_key, known_profile, \
+    own_profile, profile_for_write, request_access, request_digest
 from pantry.api.tokens import spend_key, verify
 from pantry.domain.votes import DECISIVE, user_key, vote_from_dict
 from pantry.errors import InvalidInput
 from pantry.storage.store import RecipeConflict, RepeatedRequest
 
-MAX_IDEMPOTENCY_KEY = 200
-
-router = APIRouter(tags=["votes"])
-
-
-def _request_digest(body: s.VoteRequest) -> str:
-    """What identifies a vote request's content (for idempotent retries)."""
-    data = body.model_dump(mode="json")
-    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=True).encode("ascii")).hexdigest()
-
-
-def _idempotency_key(request: Request) -> str | None:
-    raw = request.headers.get("idempotency-key")
-    if raw is None:
-        return None
-    key = raw.strip()
-    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not all(" " <= ch <= "~" for ch in key):
-        raise InvalidInput(f"header 'Idempotency-Key' must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII characters")
-    return key
+router = APIRouter(tags=["votes"], route_class=JsonRoute)
 
 
 @router.post("/votes", response_model=s.VoteStored, status_code=201)
@@ -47,7 +28,7 @@ def add_vote(body: s.VoteRequest, request: Request) -> s.VoteStored | JSONRespon
     Each pair token stores at most one vote; an `Idempotency-Key` header makes a direct
     vote safe to retry (the same key and body answer the first answer, stored once)."""
     lab_ = get_lab(request)
-    idem = _idempotency_key(request)
+    idem = idempotency_key(request)
     record: dict[str, Any] = {"outcome": body.outcome, "reasons": list(body.reasons), "strength": body.strength}
     if body.pair_token is not None:
         payload = verify(app_state(request).token_key, body.pair_token)
@@ -69,7 +50,7 @@ def add_vote(body: s.VoteRequest, request: Request) -> s.VoteStored | JSONRespon
         raise InvalidInput(f"field 'strength' is for decisive votes (a or b), not {body.outcome!r}")
     vote, inline = vote_from_dict({k: v for k, v in record.items() if v is not None})
     try:  # one transaction: the recipes, the profile (when new), the vote and its request key
-        vote_id = lab_.cast_vote(vote, request_key=request_key, request_digest=_request_digest(body), recipes=inline)
+        vote_id = lab_.cast_vote(vote, request_key=request_key, request_digest=request_digest(body), recipes=inline)
     except RepeatedRequest as e:
         if not e.same:
             raise Conflict("field 'pair_token': this pair was already voted on; ask POST /pairs for a new pair"
@@ -77,6 +58,12 @@ def add_vote(body: s.VoteRequest, request: Request) -> s.VoteStored | JSONRespon
                            f"header 'Idempotency-Key' was already used for another vote (id {e.vote_id}); "
                            "use a new key for a new vote") from None
         vote_id = e.vote_id  # a retry of a request that was stored: the same answer
+        stored = lab_.store.get_vote(vote_id)
+        if stored is None or stored.deleted:  # ... unless that vote was undone since: say so, never "stored"
+            raise Conflict(f"field 'pair_token': the vote on this pair (id {vote_id}) was undone; ask POST /pairs "
+                           "for a new pair" if body.pair_token is not None else
+                           f"header 'Idempotency-Key': the vote stored under this key (id {vote_id}) was undone; "
+                           "use a new key for a new vote") from None
     except RecipeConflict as e:
         raise Conflict(f"field 'a' or 'b': {e}") from None
     return s.VoteStored(id=vote_id, stored=True, vote=vote_out(lab_.store.get_vote(vote_id)))
