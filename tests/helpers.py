@@ -58,6 +58,15 @@ def open_app(profile: str | None = "ana", page: str | None = None, timeout: int 
     return at
 
 
+def vote_button(at, choice: str):
+    """The Compare page's button for `choice` (left, right, tie, both_bad) of the round on
+    screen: each round's buttons have their own keys (`vote_<choice>_r<round>`), so that a
+    double press never votes twice."""
+    found = [b for b in at.button if (b.key or "").startswith(f"vote_{choice}_r")]
+    assert len(found) == 1, [b.key for b in at.button]
+    return found[0]
+
+
 def assert_ok(at) -> None:
     """No exception and no error box on the page."""
     assert not at.exception, [e.message for e in at.exception]

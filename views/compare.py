@@ -147,11 +147,17 @@ def _my_votes() -> list[dict]:
     return st.session_state.setdefault("_my_votes", [])
 
 
-def _vote(choice: str) -> None:
+def _vote(choice: str, round_no: int | None) -> None:
+    """A vote on round `round_no`, the round whose button was pressed (each round's buttons
+    have their own keys, so a press on a pair that is gone never reaches the next pair: its
+    button no longer exists and Streamlit drops the press)."""
     matchup = st.session_state.get("matchup")
     name = current_profile()
     if matchup is None or name is None or st.session_state.get("revealed"):
         return
+    here = st.session_state.get("_round_no")
+    if round_no != here or st.session_state.get("_voted_round") == here:
+        return  # a second press on a pair already voted on (a double press), not a second vote
     try:
         vote = vote_from_click(name, matchup, choice, much=bool(st.session_state.get("much")),
                                note=st.session_state.get("note", ""),
@@ -162,6 +168,7 @@ def _vote(choice: str) -> None:
         _round_flash("error", f"Your vote was not saved: {md(e)}")
         return
     _my_votes().append({"id": vote_id, "user": name})
+    st.session_state["_voted_round"] = here
     st.session_state["revealed"] = {"vote_id": vote_id, "choice": choice}
     for key in ("reasons_left", "reasons_right"):
         st.session_state[key] = []
@@ -194,6 +201,7 @@ def _undo() -> None:
         _round_flash("info", "Nothing to undo: no votes were cast for this profile in this session (or they are "
                      "all undone already).")
         return
+    st.session_state.pop("_voted_round", None)  # the round of the vote taken back may be voted on again
     revealed = st.session_state.get("revealed")
     if revealed and revealed.get("vote_id") == vote.id:
         st.session_state["revealed"] = None  # vote again on the same pair
@@ -484,9 +492,15 @@ def _show_pair(matchup, revealed) -> None:
                + " · sides are randomised." + ("" if revealed else " Scores appear after you vote."))
 
 
+def _vote_key(choice: str) -> str:
+    """The key of this round's button for `choice` (one per round: see `_vote`)."""
+    return f"vote_{choice}_r{st.session_state.get('_round_no')}"
+
+
 def _pick_controls(side: str) -> None:
     """Inside a card, right under its title: the button that picks it, and reasons about it."""
-    st.button("This one is better", key=f"vote_{side}", on_click=_vote, args=(side,),
+    st.button("This one is better", key=_vote_key(side), on_click=_vote,
+              args=(side, st.session_state.get("_round_no")),
               shortcut="1" if side == "left" else "2", type="primary", width="stretch",
               icon=":material/thumb_up:", help=f"Keyboard: {'1' if side == 'left' else '2'}")
     with st.expander("Why? (optional)"):
@@ -498,9 +512,10 @@ def _vote_bar() -> None:
     """The choices that are about both recipes, above the cards."""
     with st.container(horizontal=True, gap="small", vertical_alignment="center", key="vote_bar"):
         st.markdown("**Which would you rather cook?**", width="content")
-        st.button("Tie", key="vote_tie", on_click=_vote, args=("tie",), shortcut="3",
+        here = st.session_state.get("_round_no")
+        st.button("Tie", key=_vote_key("tie"), on_click=_vote, args=("tie", here), shortcut="3",
                   icon=":material/balance:", help="Keyboard: 3")
-        st.button("Both bad", key="vote_both_bad", on_click=_vote, args=("both_bad",), shortcut="4",
+        st.button("Both bad", key=_vote_key("both_bad"), on_click=_vote, args=("both_bad", here), shortcut="4",
                   icon=":material/thumb_down:", help="Keyboard: 4")
         st.button("Skip", key="skip", on_click=_request_round, shortcut="S", icon=":material/skip_next:",
                   help="No vote; show another pair (keyboard: S)")
@@ -617,6 +632,7 @@ def _round_panel(name: str) -> None:
         st.rerun(scope="app")  # the app run makes the round (its flag is consumed there)
 
 
+
 if user is None:
     _remember_pair(None)  # a pair belongs to a profile: none here
     _welcome()
@@ -641,7 +657,9 @@ else:
         scoring = scoring_model(user)
         if scoring is not None and scoring.problems:
             st.warning(model_problem_text(scoring), icon=":material/broken_image:")
-    want_round = st.session_state.pop("_want_round", False)
+    # kept until the new pair is made: a run interrupted while making it (a second press) leaves
+    # the request for the next run instead of leaving the pair just voted on on screen
+    want_round = st.session_state.get("_want_round", False)
     if not want_round:
         _restore_pair(user)
     inputs, reading, problem = _pantry_inputs(user, expanded=st.session_state.get("matchup") is None and not want_round)
@@ -653,6 +671,7 @@ else:
         with round_box, guarded("Getting recipes"):
             _save_inputs(user)
             _generate(user, st.session_state.get("mode") or "compare", inputs, reading, round_box)
+    st.session_state.pop("_want_round", None)
     _round_panel(user)
     if not problem:
         with guarded("Preparing the next round"):

@@ -155,9 +155,11 @@ with guarded("The votes table"):
             "id": st.column_config.NumberColumn("#", format="%d"),
             "when": st.column_config.DatetimeColumn("when", format="YYYY-MM-DD HH:mm"),
             "choice": st.column_config.TextColumn("what was chosen", width="large")})
-        st.caption(f"{len(view)} of {len(frame)} votes shown (the total counts deleted votes too)."
-                   + (f" {hidden} deleted vote{'s' if hidden != 1 else ''} of this selection hidden: turn on "
-                      "**Deleted** to see them." if hidden else ""))
+        st.caption(f"{len(view)} vote{'s' if len(view) != 1 else ''} shown"
+                   + (f"; {hidden} deleted vote{'s' if hidden != 1 else ''} matching these filters "
+                      f"{'are' if hidden != 1 else 'is'} hidden (turn on **Deleted** to see "
+                      f"{'them' if hidden != 1 else 'it'})" if hidden else "")
+                   + f". {len(frame)} stored in all, for every profile, deleted ones included.")
         choices = dict(zip(table["id"].tolist(), table["choice"].tolist()))
         d1, d2, d3 = st.columns([4, 1, 1], vertical_alignment="bottom")
         pick = d1.multiselect("Votes to delete or restore", view["id"].tolist(), key="vote_pick",

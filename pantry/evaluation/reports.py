@@ -70,7 +70,8 @@ def votes_frame(store, user: str | None = None, include_deleted: bool = False,
     """`store`'s votes as a DataFrame (the Data page's table), one row per vote, with recipe
     titles and a UTC datetime column.
 
-    Columns: id, user, a, b, a_title, b_title, outcome, strength, left, reasons, pantry,
+    Columns: id, user, a, b, a_title, b_title, outcome, strength, left, reasons, pantry (tuples:
+    a frame of lists cannot be hashed for `st.cache_data`),
     created_at (datetime64, UTC), model_version, generator, deleted, batch (the import
     batch id, <NA> for votes cast in the app). Data only: the page words each vote
     (`ui.wording.votes_in_words`).
@@ -82,7 +83,7 @@ def votes_frame(store, user: str | None = None, include_deleted: bool = False,
                "pantry", "created_at", "model_version", "generator", "deleted", "batch"]
     rows = [{"id": v.id, "user": v.user, "a": v.a, "b": v.b, "a_title": titles.get(v.a),
              "b_title": titles.get(v.b), "outcome": v.outcome, "strength": v.strength, "left": v.left,
-             "reasons": list(v.reasons), "pantry": list(v.pantry), "created_at": v.created_at,
+             "reasons": tuple(v.reasons), "pantry": tuple(v.pantry), "created_at": v.created_at,
              "model_version": v.model_version, "generator": v.generator, "deleted": v.deleted,
              "batch": batches.get(v.id)}
             for v in votes]

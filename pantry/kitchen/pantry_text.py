@@ -271,9 +271,13 @@ def read_pantry(text: str, extra_items: Iterable[str] = (), kitchen: Kitchen | N
                          recognised=len(names), note=_pantry_note(names, unknown), items=tuple(items))
 
 
+NOTE_ITEM_CHARS = 40  # an unrecognised item is quoted at most this long in the note (a pasted essay is one item)
+
+
 def _pantry_note(names: list[str], unknown: list[str]) -> str:
     """A plain sentence when nothing or little of the pantry was understood, else ""."""
-    listed = ", ".join(unknown[:8]) + (f" and {len(unknown) - 8} more" if len(unknown) > 8 else "")
+    shown = [u if len(u) <= NOTE_ITEM_CHARS else u[:NOTE_ITEM_CHARS - 1] + "…" for u in unknown[:8]]
+    listed = ", ".join(shown) + (f" and {len(unknown) - 8} more" if len(unknown) > 8 else "")
     if not names and not unknown:
         return "No pantry given: recipes are made from common staples."
     if not names:

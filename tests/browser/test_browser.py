@@ -174,6 +174,17 @@ def _main_flow(server, page) -> None:
     for n in range(3, 11):
         vote("1" if n % 2 else "2", n)
     expect(page.get_by_text(re.compile(r"\b9 votes by ana"))).to_be_visible()
+    # a double press (the next pair comes right after a vote) is one vote, not one on this pair
+    # and one more on it or on the next pair before it is on screen (3 of 3 before the fix)
+    _idle(page)
+    page.locator("body").press("1")
+    page.locator("body").press("1")
+    expect(page.get_by_text(re.compile(r"Saved vote #11\b"))).to_be_visible()
+    _idle(page)
+    page.wait_for_timeout(1500)
+    _idle(page)
+    expect(page.get_by_text(re.compile(r"\b10 votes by ana"))).to_be_visible()
+    assert page.get_by_text(re.compile(r"Saved vote #12\b")).count() == 0
 
     page.get_by_role("link", name="Retrain").click()
     expect(page.get_by_role("heading", name="Retrain")).to_be_visible()

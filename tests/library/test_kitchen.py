@@ -492,6 +492,9 @@ def test_nothing_recognised_says_so(kitchen: Kitchen) -> None:
                       "Recipes are made from common staples.")
     little = read_pantry("zorblax, quibble, flurp, eggs", (), kitchen)
     assert little.names == ("egg",) and "not recognised" in little.note and "egg" in little.note
+    essay = read_pantry("spinach" * 700, (), kitchen)  # one long word pasted: quoted clipped, not whole
+    assert essay.unknown == ("spinach" * 700,) and len(essay.note) < 150 and "ingredients: spinachspinach" in essay.note
+    assert "…. Recipes are made" in essay.note
 
 
 @pytest.mark.parametrize("text", ["salsa di nonna", "almond cream", "oat cream", "chicken flavoured crisps",

@@ -3,7 +3,7 @@ say what happened, rounds follow each other, and the Retrain and Scores pages te
 
 from __future__ import annotations
 
-from helpers import assert_ok as _ok, open_app, store_at as _store, texts as _texts
+from helpers import assert_ok as _ok, open_app, store_at as _store, texts as _texts, vote_button
 
 TIMEOUT = 120
 LONG = "egg, " * 2000  # 10,000 characters, over the 5,000 limit
@@ -36,7 +36,7 @@ def test_an_over_long_pantry_is_refused_not_saved_and_the_box_stays(app_home):
     _ok(at)
     assert store.get_user_pantry("ana") == "4 eggs, spinach, feta, rice"
     assert at.session_state["matchup"] is not None
-    at.button(key="vote_left").click()
+    vote_button(at, "left").click()
     at.run()
     _ok(at)
     assert len(store.votes("ana")) == 1
@@ -110,7 +110,7 @@ def test_the_next_pair_comes_right_after_a_vote_with_the_saved_message_and_undo_
     at.run()
     _ok(at)
     first = at.session_state["matchup"]
-    at.button(key="vote_left").click()
+    vote_button(at, "left").click()
     at.run()
     _ok(at)
     second = at.session_state["matchup"]
@@ -139,7 +139,7 @@ def test_next_pair_after_a_vote_is_a_setting_kept_with_the_profile(app_home):
     _ok(at)
     assert store.get_user_prefs("ana")["auto_next"] is False
     pair = at.session_state["matchup"]
-    at.button(key="vote_right").click()
+    vote_button(at, "right").click()
     at.run()
     _ok(at)
     assert at.session_state["matchup"] is pair and len(at.metric) == 2, "off: the pair stays, scores shown"

@@ -11,7 +11,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from helpers import assert_ok as _ok, open_app, store_at as _store, texts as _texts
-from tests.helpers import REPO, seed_votes, shared_view_votes, train_two_profiles
+from tests.helpers import REPO, seed_votes, shared_view_votes, train_two_profiles, vote_button
 
 TIMEOUT = 120
 
@@ -73,7 +73,7 @@ def test_vote_through_compare_is_saved_then_undone(app_home):
     assert matchup.a.explanation is not None and math.isclose(matchup.a.explanation.total, matchup.a.score,
                                                                rel_tol=1e-9, abs_tol=1e-9)
     at.toggle(key="much").set_value(True)
-    at.button(key="vote_left").click()
+    vote_button(at, "left").click()
     at.run()
     _ok(at)
     store = _store(app_home)
@@ -288,7 +288,7 @@ def test_two_sessions_voting_at_once_lose_no_vote(app_home):
         sessions[name] = at
     assert sessions["ana"].session_state["matchup"] is not sessions["bo"].session_state["matchup"]
     for name, at in sessions.items():  # both pairs are on screen; now both vote
-        at.button(key="vote_right").click()
+        vote_button(at, "right").click()
         at.run()
         _ok(at)
     assert [v.user for v in store.votes()] == ["ana", "bo"]
@@ -330,10 +330,10 @@ def test_undo_takes_back_only_this_sessions_votes_and_names_the_pair(app_home):
     store.ensure_user("ana")
     mine, other = _app("ana"), _app("ana")
     _pair(mine, "ana")
-    mine.button(key="vote_left").click()
+    vote_button(mine, "left").click()
     mine.run()
     _pair(other, "ana")
-    other.button(key="vote_right").click()
+    vote_button(other, "right").click()
     other.run()
     _ok(other)
     first, second = store.votes("ana")
@@ -360,7 +360,7 @@ def test_reasons_say_which_recipe_they_are_about(app_home):
     _pair(at, "ana")
     at.session_state["reasons_left"] = ["bland"]
     at.session_state["reasons_right"] = ["looks delicious", "quick and easy"]
-    at.button(key="vote_right").click()
+    vote_button(at, "right").click()
     at.run()
     _ok(at)
     [vote] = store.votes("ana")

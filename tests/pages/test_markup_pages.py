@@ -21,7 +21,7 @@ import re
 
 import pytest
 
-from helpers import assert_ok, open_app, store_at, texts
+from helpers import assert_ok, open_app, store_at, texts, vote_button
 from ui.text import md
 
 EVIL = ("<script>alert(1)</script> <b>bold</b> [link](http://127.0.0.1:9/l) "
@@ -119,7 +119,7 @@ def test_every_page_shows_outside_markup_as_text(evil_home):
     at.button(key="get_pair").click()
     at.run()
     shown["compare pair"] = _check_page(at, "compare pair")
-    at.button(key="vote_left").click()
+    vote_button(at, "left").click()
     at.run()
     shown["compare voted"] = _check_page(at, "compare voted")
     at.button(key="undo").click()
