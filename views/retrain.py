@@ -389,8 +389,11 @@ if preview and preview.user == user:
     if preview.history:
         right.altair_chart(_loss_chart(_history_rows(preview.history), preview.history_unit), width="stretch",
                            key="chart_loss")
-    st.caption("Newton's method solves the training objective exactly, so the loss falls in the first "
-               "iterations and then stays level: that flat part means it has converged.")
+    st.caption("Newton's method solves the training objective exactly, so the training loss falls in the "
+               "first iterations and then stays level: that flat part means it has converged. The validation "
+               "line is only the few votes left out of this one fit: a vote the model gets confidently wrong "
+               "moves it a lot, and it may rise while the fit commits to the votes it has. Judge by the "
+               "cross-validated figures above, which score every vote.")
     better = preview.new_at_least_as_good
     _outcome_in_words(preview, better)
     st.caption(f"Not active yet: {_candidates_text(preview)}. Activate makes them active; "
