@@ -424,5 +424,7 @@ else:
     chosen = x.selectbox("Version", ids, format_func=labels.get, key="version_pick")
     y.button("Activate / roll back", on_click=_activate, args=(chosen,), key="activate_pick",
              icon=":material/history:", disabled=chosen is None)
-    z.button(f"No personal model for {md(user)}", on_click=_deactivate, args=(user,), key="deactivate",
-             disabled=store.active_model(user) is None)
+    z.button(f"Stop using a personal model for {md(user)}", on_click=_deactivate, args=(user,), key="deactivate",
+             disabled=store.active_model(user) is None,
+             help="Score with the population model (or the heuristic) until a version is activated again; "
+                  "no version is deleted.")
