@@ -295,12 +295,13 @@ def household_votes(members: Sequence[str], a: str, b: str, outcome: str, streng
 
 def cast_household_vote(store, members: Sequence[str], a: str, b: str, outcome: str, strength: str | None = None,
                         left: str | None = None, pantry: Sequence[str] = (), request_key: str | None = None,
-                        request_digest: str | None = None) -> list[int]:
-    """Store a household choice for every present member (one transaction); their vote ids.
-    `request_key` (an Idempotency-Key) makes it once-only: `Store.add_votes`."""
+                        request_digest: str | None = None, recipes: Sequence = ()) -> list[int]:
+    """Store a household choice for every present member (one transaction, with the inline
+    `recipes` it names); their vote ids. `request_key` (an Idempotency-Key) makes it once-only:
+    `Store.add_votes`."""
     members = check_members(store, members)
     return store.add_votes(household_votes(members, a, b, outcome, strength, left, pantry), request_key,
-                           request_digest)
+                           request_digest, recipes)
 
 
 __all__ = ["LIKINGS", "LIMITS", "HouseholdPick", "HouseholdRanking", "MemberScore", "cast_household_vote",

@@ -543,14 +543,15 @@ class Lab:
     def cast_household_vote(self, members: Sequence[str], a: str, b: str, outcome: str,
                             strength: str | None = None, left: str | None = None,
                             pantry: Sequence[str] = (), request_key: str | None = None,
-                            request_digest: str | None = None) -> list[int]:
-        """One household choice stored for every member present, as one group; their vote ids
-        (`request_key`: once-only, RepeatedRequest when it stored a group already)."""
+                            request_digest: str | None = None, recipes: Sequence[Recipe] = ()) -> list[int]:
+        """One household choice stored for every member present, as one group, in one
+        transaction with the inline `recipes` it names; their vote ids (`request_key`:
+        once-only, RepeatedRequest when it stored a group already, and then nothing is stored)."""
         from pantry.household import cast_household_vote
         if strength is None and outcome in DECISIVE:
             strength = DEFAULT_STRENGTH
         return cast_household_vote(self.store, members, a, b, outcome, strength, left, pantry, request_key,
-                                   request_digest)
+                                   request_digest, recipes)
 
     def undo(self, user: str, vote_ids: Sequence[int] | None = None) -> Vote | None:
         """Take back `user`'s newest vote (soft delete: kept, marked deleted) and return it

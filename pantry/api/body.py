@@ -8,6 +8,7 @@ request and route class pattern)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable
 
 from fastapi import HTTPException, Request
@@ -26,6 +27,9 @@ class JsonRequest(Request):
                 self._json = loads_json(body)
             except RecursionError:
                 raise HTTPException(400, "the body's JSON is nested too deeply to read") from None
+            except UnicodeDecodeError as e:  # FastAPI words a JSONDecodeError as a 422 naming the offset
+                raise json.JSONDecodeError("the body is not UTF-8 (or UTF-16 / UTF-32) text",
+                                           body.decode("utf-8", "replace"), e.start) from None
         return self._json
 
 

@@ -9,11 +9,11 @@ The pantry text's length limit is the setting `PANTRY_MAX_PANTRY_CHARS` (checked
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, Strict, model_validator
 
-from pantry.domain.fields import has_lone_surrogate, loc_text, one_of, text, text_list, whole_number
+from pantry.domain.fields import has_lone_surrogate, loc_text, one_of, plain_text, text, text_list, whole_number
 from pantry.domain.recipes import MAX_COUNT, RecipeRecord
 from pantry.domain.votes import (MAX_ITEM_CHARS, MAX_PANTRY_ITEMS, MAX_REASONS, OUTCOMES, SIDES, STRENGTHS,
                                  RecipeRef, UserName)
@@ -69,10 +69,15 @@ class Body(BaseModel):
 
 # --- shared pieces -------------------------------------------------------------------------
 
+# the pantry's free text: any length here (read_pantry applies PANTRY_MAX_PANTRY_CHARS, naming
+# the field), but text: a control character would be dropped by the reading and merge two words
+PantryText = Annotated[str, Strict(), AfterValidator(plain_text)]
+
+
 class PantryInput(Body):
     """A pantry as free text (`pantry`) and/or a list of item names (`items`)."""
 
-    pantry: str | None = Field(None, description="free text, e.g. '2 eggs, half an onion, spinach' "
+    pantry: PantryText | None = Field(None, description="free text, e.g. '2 eggs, half an onion, spinach' "
                                                  "(limit: PANTRY_MAX_PANTRY_CHARS, default 5000 characters)")
     items: Items = Field((), description=f"ingredient names (at most {MAX_PANTRY_ITEMS})")
 

@@ -71,9 +71,7 @@ def now_iso() -> str:
 def _user_name(value: Any) -> str:
     if not isinstance(value, str):
         raise field_error(f"must be text, got {kind(value)}")
-    if has_lone_surrogate(value):
-        raise field_error("contains a lone surrogate (an unpaired \\ud800-\\udfff escape), which is not text")
-    name = value.strip()
+    name = plain_text(value).strip()  # checked before strip(), which takes \x1c-\x1f off the ends
     if len(name) > MAX_USER_CHARS:  # before "empty": a long name of odd spaces is too long, not empty
         raise field_error(f"is {len(name)} characters (limit {MAX_USER_CHARS})")
     if not name:
@@ -87,7 +85,7 @@ def _user_name(value: Any) -> str:
 def _timestamp(value: Any) -> str:
     if isinstance(value, datetime):
         dt = value
-    elif isinstance(value, str) and value.strip():
+    elif isinstance(value, str) and plain_text(value).strip():
         try:
             dt = datetime.fromisoformat(value.strip())
         except ValueError:

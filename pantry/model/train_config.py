@@ -106,11 +106,11 @@ class TrainOption:
         if self.kind == "bool":
             if isinstance(value, bool):
                 return value
-            raise ValueError(f"{name} must be true or false, got {value!r}")
+            raise ValueError(f"{name} must be true or false, got {_show(value)}")
         if self.kind == "choice":
-            if value in self.choices:
+            if isinstance(value, str) and value in self.choices:
                 return value
-            raise ValueError(f"{name} must be one of {', '.join(self.choices)}, got {value!r}")
+            raise ValueError(f"{name} must be one of {', '.join(self.choices)}, got {_show(value)}")
         try:
             if isinstance(value, bool):
                 raise TypeError
@@ -118,13 +118,26 @@ class TrainOption:
             if self.kind == "int" and v != value:
                 raise TypeError
         except (TypeError, ValueError):
+            from pantry.domain.fields import OutOfRange
+
+            if isinstance(value, OutOfRange):  # a JSON number too large to hold (the API's bodies)
+                raise ValueError(f"{name} must be between {self.minimum} and {self.maximum}, "
+                                 f"got {_show(value)}") from None
             raise ValueError(f"{name} must be a{'n integer' if self.kind == 'int' else ' number'}, "
-                             f"got {value!r}") from None
+                             f"got {_show(value)}") from None
         if self.kind == "float" and not np.isfinite(v):
-            raise ValueError(f"{name} must be a finite number, got {v}")
+            raise ValueError(f"{name} must be a finite number, got {_show(v)}")
         if (self.minimum is not None and v < self.minimum) or (self.maximum is not None and v > self.maximum):
             raise ValueError(f"{name} must be between {self.minimum} and {self.maximum}, got {v}")
         return v
+
+
+def _show(value: Any) -> str:
+    """A bad option value quoted short, in JSON's spelling (`pantry.domain.fields.show`, imported
+    only for an error: building the CLI's parser loads no pydantic)."""
+    from pantry.domain.fields import show as shown
+
+    return shown(value)
 
 
 def train_options() -> list[TrainOption]:

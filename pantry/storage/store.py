@@ -197,8 +197,8 @@ class Store:
 
     @_doc(Votes.add_votes)
     def add_votes(self, votes: Iterable[Vote], request_key: str | None = None,
-                  request_digest: str | None = None) -> list[int]:
-        return self._votes.add_votes(votes, request_key, request_digest)
+                  request_digest: str | None = None, recipes: Sequence[Recipe] = ()) -> list[int]:
+        return self._votes.add_votes(votes, request_key, request_digest, recipes)
 
     @_doc(Votes.group_vote_ids)
     def group_vote_ids(self, group_id: str) -> list[int]:

@@ -206,12 +206,15 @@ class Votes:
         return request_key, request_digest
 
     def add_votes(self, votes: Iterable[Vote], request_key: str | None = None,
-                  request_digest: str | None = None) -> list[int]:
+                  request_digest: str | None = None, recipes: Sequence[Recipe] = ()) -> list[int]:
         """Save several votes in one transaction (all or none); return their ids in order.
-        `request_key` makes the group once-only, as for `add_vote` (kept on the first vote)."""
+        `request_key` makes the group once-only and `recipes` are stored with it, as for
+        `add_vote` (the key kept on the first vote)."""
         votes = list(votes)
         with self.db.write() as conn:
             request = self._unspent(conn, request_key, request_digest)
+            if recipes:
+                add_stored_recipes(conn, recipes)
             return self.insert_votes(conn, votes, request=request).ids
 
     def group_vote_ids(self, group_id: str) -> list[int]:

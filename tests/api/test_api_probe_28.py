@@ -160,3 +160,54 @@ def test_a_body_that_stops_arriving_gets_a_408_not_a_held_worker(api, monkeypatc
         # a whole body still gets its answer
         ok = __import__("httpx").get(f"{server.url}/votes", headers={"Authorization": f"Bearer {ADMIN}"})
         assert ok.status_code == 200
+
+
+# --- the re-probe after the fixes above ------------------------------------------------------------
+
+def test_control_characters_in_the_pantry_text_profile_names_and_times_are_refused(api):
+    """Before: the pantry reading dropped them ("eggs\\u0000salt, rice" -> item "eggssalt"), a
+    trailing \\x1f was stripped off a profile name, a trailing NUL read as a time."""
+    _, client, _ = api
+    for path in ("/pairs", "/recipes"):
+        r = client.post(path, json={"profile": "ben", "pantry": "eggs\u0000salt, rice", "n": 2, "seed": 3})
+        assert r.status_code == 422 and "pantry" in r.text and "U+0000" in r.text, r.text
+    ok = client.post("/recipes", json={"profile": "ben", "pantry": "eggs,\nrice\tand salt", "n": 2, "seed": 3})
+    assert ok.status_code == 200, ok.text
+    c = _candidates(client)
+    r = client.post("/votes", json={"profile": "ben\u001f", "a": c[0]["id"], "b": c[1]["id"], "outcome": "a"})
+    assert r.status_code == 422 and "profile" in r.text, r.text
+    assert _names(client.get("/votes", params={"since": "2024-01-01T00:00:00\u0000"}), "since")
+
+
+def test_a_refused_household_vote_stores_none_of_its_recipes(api):
+    """Before: the inline recipes were stored before the Idempotency-Key was checked."""
+    _, client, settings = api
+    from pantry.storage.store import Store
+
+    c = _candidates(client, "ana")
+    client.post("/votes", json={"profile": "ben", "a": c[0]["id"], "b": c[1]["id"], "outcome": "tie"})
+    body = {"members": ["ana", "ben"], "a": c[2]["id"], "b": c[3]["id"], "outcome": "a"}
+    assert client.post("/household/votes", json=body, headers={"Idempotency-Key": "k"}).status_code == 201
+    leak = {"id": "r-leaked", "title": "Egg fry", "ingredients": ["egg"], "steps": ["Fry."]}
+    r = client.post("/household/votes", json={**body, "a": leak}, headers={"Idempotency-Key": "k"})
+    assert r.status_code == 409
+    assert Store(settings.db_path).get_recipe("r-leaked") is None
+    fine = client.post("/household/votes", json={**body, "a": leak}, headers={"Idempotency-Key": "k2"})
+    assert fine.status_code == 201 and Store(settings.db_path).get_recipe("r-leaked") is not None
+
+
+def test_train_options_quote_numbers_too_large_short_and_in_words(api):
+    """Before (with bodies read by loads_json): "l2 must be a number, got OutOfRange(text='1e400')"."""
+    _, client, _ = api
+    for raw in ('{"profile": "ana", "options": {"l2": 1e400}}', '{"profile": "ana", "options": {"seed": %s}}' % ("9" * 5000),
+                '{"profile": "ana", "options": {"prior_shape": %s}}' % ("9" * 5000)):
+        r = client.post("/train", content=raw, headers={"Content-Type": "application/json"})
+        assert r.status_code in (400, 422), r.text
+        assert "OutOfRange" not in r.text and len(r.text) < 400, r.text
+
+
+def test_a_body_that_is_not_utf8_is_a_422_saying_so(api):
+    _, client, _ = api
+    r = client.post("/votes", content='{"profile": "caf\xe9"}'.encode("latin-1"),
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and "not UTF-8" in r.json()["detail"][0]["msg"], r.text

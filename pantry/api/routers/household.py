@@ -22,7 +22,7 @@ from pantry.domain.votes import DECISIVE, OUTCOMES, SIDES, STRENGTHS, RecipeRef,
 from pantry.errors import GeneratorError, InvalidInput
 from pantry.api.deps import Conflict, Forbidden, idempotency_key, request_access, request_digest
 from pantry.household import LIKINGS, MAX_MEMBERS, MIN_MEMBERS, check_members
-from pantry.storage.store import RepeatedRequest
+from pantry.storage.store import RecipeConflict, RepeatedRequest
 
 router = APIRouter(tags=["household"], route_class=JsonRoute)
 
@@ -152,12 +152,12 @@ def household_vote(body: HouseholdVoteRequest, request: Request) -> HouseholdVot
     vote, inline = vote_from_dict({"user": members[0], "a": refs["a"], "b": refs["b"],
                                    "outcome": body.outcome})  # the pair's rules, written once
     idem = idempotency_key(request)
-    if inline:
-        lab.store_recipes(inline)
     key = None if idem is None else "household:" + ",".join(sorted(user_key(m) for m in members)) + ":" + idem
-    try:
+    try:  # one transaction: the inline recipes, the members' votes and the request key
         ids = lab.cast_household_vote(members, vote.a, vote.b, body.outcome, body.strength, body.left,
-                                      request_key=key, request_digest=request_digest(body))
+                                      request_key=key, request_digest=request_digest(body), recipes=inline)
+    except RecipeConflict as e:
+        raise Conflict(f"field 'a' or 'b': {e}") from None
     except RepeatedRequest as e:  # a retry answers the first answer; another body, or an undone one: 409
         first = lab.store.get_vote(e.vote_id)
         if not e.same:
