@@ -84,6 +84,9 @@ def idle(page) -> None:
     page.wait_for_function(
         "() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
         " return app && app.getAttribute('data-test-script-state') === 'notRunning'; }", timeout=120_000)
+    # each round's vote buttons are new elements (their own keys): their keyboard shortcuts are
+    # registered once they are mounted, a moment after the run ends (no person presses that fast)
+    page.wait_for_timeout(250)
 
 
 def exceptions(page) -> list[str]:

@@ -7,6 +7,7 @@ Keyboard: N new pair, 1 left better, 2 right better, 3 tie, 4 both bad, S skip, 
 from __future__ import annotations
 
 import secrets
+import threading
 
 import numpy as np
 import pandas as pd
@@ -147,10 +148,21 @@ def _my_votes() -> list[dict]:
     return st.session_state.setdefault("_my_votes", [])
 
 
+# When another press arrives during a run, Streamlit starts a new run in another thread and the
+# old one stops at its next `st.session_state` access (a yield point): a vote or an undo written
+# to the database whose page state was not yet updated was then lost to the page ("Nothing to
+# undo" for a stored vote, a deleted vote still shown as saved). So each callback stores one
+# event dict in session state, then makes its one library call with no session-state access
+# after it (it fills the event by plain assignment and sets its `done` flag), and the next run
+# applies the event to the page (`_apply_events`): once the call has finished (it may still be
+# running in the old thread), step by step, each step once, however often that run is cut short.
+EVENT_WAIT_S = 10.0  # how long a run waits for the press before it to finish writing
+
 def _vote(choice: str, round_no: int | None) -> None:
     """A vote on round `round_no`, the round whose button was pressed (each round's buttons
     have their own keys, so a press on a pair that is gone never reaches the next pair: its
     button no longer exists and Streamlit drops the press)."""
+    _apply_events()  # an undo pressed just before this vote counts first
     matchup = st.session_state.get("matchup")
     name = current_profile()
     if matchup is None or name is None or st.session_state.get("revealed"):
@@ -163,54 +175,118 @@ def _vote(choice: str, round_no: int | None) -> None:
                                note=st.session_state.get("note", ""),
                                left_reasons=st.session_state.get("reasons_left") or [],
                                right_reasons=st.session_state.get("reasons_right") or [])
-        vote_id = lab.cast_vote(vote)
     except PantryError as e:
         _round_flash("error", f"Your vote was not saved: {md(e)}")
         return
-    _my_votes().append({"id": vote_id, "user": name})
-    st.session_state["_voted_round"] = here
-    st.session_state["revealed"] = {"vote_id": vote_id, "choice": choice}
-    for key in ("reasons_left", "reasons_right"):
-        st.session_state[key] = []
-    st.session_state["note"] = ""
-    st.session_state["much"] = False
-    if _auto_next(name):  # the next pair comes at once; the saved message stays above it
-        st.session_state["_last_saved"] = {"vote_id": vote_id, "choice": choice, "matchup": matchup, "user": name,
-                                           "round_info": st.session_state.get("round_info")}
-        st.session_state["revealed"] = None
-        st.session_state["_want_round"] = True
-    else:
-        st.session_state.pop("_last_saved", None)
+    event = {"kind": "vote", "round": here, "choice": choice, "user": name, "matchup": matchup,
+             "round_info": st.session_state.get("round_info"), "auto": _auto_next(name), "vote_id": None,
+             "error": None, "steps": set(), "done": threading.Event()}
+    st.session_state["_event"] = event  # the last session-state access of this callback
+    try:
+        event["vote_id"] = lab.cast_vote(vote)
+    except PantryError as e:
+        event["error"] = str(e)
+    finally:
+        event["done"].set()
 
 
 def _undo() -> None:
     """Take back this session's newest vote for the current profile (never another session's)."""
+    _apply_events()  # a vote pressed just before this undo is the one it takes back
     name = current_profile()
-    mine = _my_votes()
-    ids = [e["id"] for e in mine if e["user"] == name] if name is not None else []
+    ids = [e["id"] for e in _my_votes() if e["user"] == name] if name is not None else []
+    event = {"kind": "undo", "user": name, "vote": None, "titles": {}, "error": None, "steps": set(),
+             "done": threading.Event()}
+    st.session_state["_event"] = event  # the last session-state access of this callback
     try:
-        vote = lab.undo(name, ids) if ids else None  # the newest of them not deleted elsewhere
-        titles = {rid: r.title for rid, r in store.get_recipes([vote.a, vote.b]).items()} if vote else {}
+        event["vote"] = vote = lab.undo(name, ids) if ids else None  # the newest of them not deleted elsewhere
+        event["titles"] = {rid: r.title for rid, r in store.get_recipes([vote.a, vote.b]).items()} if vote else {}
     except PantryError as e:
-        _round_flash("error", f"Undo failed: {md(e)}")
+        event["error"] = str(e)
+    finally:
+        event["done"].set()
+
+
+def _once(event: dict, step: str, do) -> None:
+    """Run `do()` for `event` unless it ran to its end before: a run applying an event may be
+    cut short (at a session-state access inside `do`) and repeated; `do` ends in its last
+    session-state access or in plain Python, so a step that ended is never done twice."""
+    if step not in event["steps"]:
+        do()
+        event["steps"].add(step)
+
+
+def _apply_events() -> None:
+    """Apply the vote or undo a callback recorded (`_vote`, `_undo`) to the page state."""
+    event = st.session_state.get("_event")
+    if event is None or not event["done"].wait(EVENT_WAIT_S):
+        return  # none, or still being written (a later run applies it)
+    if event["kind"] == "vote":
+        _apply_vote(event)
+    else:
+        _apply_undo(event)
+    st.session_state.pop("_event", None)
+
+
+def _clear_inputs() -> None:
+    """The pair's reasons, note and "much better" go with the vote just saved."""
+    for key in ("reasons_left", "reasons_right"):
+        st.session_state[key] = []
+    st.session_state["note"] = ""
+    st.session_state["much"] = False
+
+
+def _apply_vote(event: dict) -> None:
+    if event["vote_id"] is None and event["error"] is None:  # the call failed in a way it does not word
+        event["error"] = "it could not be stored"
+    if event["error"] is not None:
+        st.session_state.pop("_voted_round", None)  # nothing was saved: the pair may be voted on
+        _once(event, "flash", lambda: _round_flash("error", f"Your vote was not saved: {md(event['error'])}"))
         return
-    cut = next((i for i, e in enumerate(mine) if vote is not None and e["id"] == vote.id), 0)
-    mine[:] = mine[:cut] + [e for e in mine[cut:] if e["user"] != name]  # the undone one and those tried
+    vote_id = event["vote_id"]
+    st.session_state["_voted_round"] = event["round"]
+    mine = _my_votes()
+    if not any(e["id"] == vote_id for e in mine):
+        mine.append({"id": vote_id, "user": event["user"]})
+    _once(event, "inputs", _clear_inputs)
+    if event["auto"]:  # the next pair comes at once; the saved message stays above it
+        st.session_state["_last_saved"] = {"vote_id": vote_id, "choice": event["choice"], "matchup": event["matchup"],
+                                           "user": event["user"], "round_info": event["round_info"]}
+        st.session_state["revealed"] = None
+        _once(event, "next", lambda: st.session_state.__setitem__("_want_round", True))
+    else:
+        st.session_state["revealed"] = {"vote_id": vote_id, "choice": event["choice"]}
+        st.session_state.pop("_last_saved", None)
+
+
+def _apply_undo(event: dict) -> None:
+    name, vote = event["user"], event["vote"]
+    if event["error"] is not None:
+        _once(event, "flash", lambda: _round_flash("error", f"Undo failed: {md(event['error'])}"))
+        return
+    mine = _my_votes()
+    if "trim" not in event["steps"]:  # plain Python from here to the mark: done whole or not at all
+        cut = next((i for i, e in enumerate(mine) if vote is not None and e["id"] == vote.id), 0)
+        mine[:] = mine[:cut] + [e for e in mine[cut:] if e["user"] != name]  # the undone one and those tried
+        event["steps"].add("trim")
     if vote is None:
         st.session_state.pop("_last_saved", None)
-        _round_flash("info", "Nothing to undo: no votes were cast for this profile in this session (or they are "
-                     "all undone already).")
+        _once(event, "flash", lambda: _round_flash(
+            "info", "Nothing to undo: no votes were cast for this profile in this session (or they are all "
+            "undone already)."))
         return
     st.session_state.pop("_voted_round", None)  # the round of the vote taken back may be voted on again
     revealed = st.session_state.get("revealed")
     if revealed and revealed.get("vote_id") == vote.id:
         st.session_state["revealed"] = None  # vote again on the same pair
-    last = st.session_state.pop("_last_saved", None)
+    last = st.session_state.get("_last_saved")
     if last and last["vote_id"] == vote.id and last["user"] == name:
         # the pair of the vote just undone comes back (the next one was shown right after it)
-        _show_round(last["matchup"], last["round_info"])
-    _round_flash("success", f"Undid your vote ({md(describe_vote(vote, titles))}). It is kept as deleted "
-                 "and can be restored on the Data page.")
+        _once(event, "restore", lambda: _show_round(last["matchup"], last["round_info"]))
+    st.session_state.pop("_last_saved", None)
+    _once(event, "flash", lambda: _round_flash(
+        "success", f"Undid your vote ({md(describe_vote(vote, event['titles']))}). It is kept as deleted and can "
+        "be restored on the Data page."))
 
 
 def _welcome() -> None:
@@ -610,6 +686,7 @@ def _round_panel(name: str) -> None:
     # Inside the panel too, every element has a fixed place: the messages (present or not) are
     # in one container, so the pair's container is always the same element and is updated in
     # place; a message appearing above it used to take its place and drop the old pair at once.
+    _apply_events()  # a vote or undo pressed in this panel: before anything reads the round's state
     want_round = bool(st.session_state.get("_want_round"))
     with guarded("The round"):
         _progress_line(name)
@@ -637,6 +714,7 @@ if user is None:
     _remember_pair(None)  # a pair belongs to a profile: none here
     _welcome()
 else:
+    _apply_events()  # a vote or undo whose callback ran before this run
     st.html(CARD_CSS + ROUND_CSS)
     st.title("Compare recipes", anchor=False)
     # the household choice: one recipe for several profiles (its own page; always drawn, same place)

@@ -112,6 +112,9 @@ def _idle(page) -> None:
     page.wait_for_function(
         "() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
         " return app && app.getAttribute('data-test-script-state') === 'notRunning'; }", timeout=60_000)
+    # each round's vote buttons are new elements (their own keys): their keyboard shortcuts are
+    # registered once they are mounted, a moment after the run ends (no person presses that fast)
+    page.wait_for_timeout(250)
 
 
 def _no_exception(page) -> None:
@@ -234,6 +237,68 @@ def _in_view(page, locator, below_header: bool = False) -> bool:
         header = page.locator('[data-testid="stHeader"]').bounding_box()
         top = header["y"] + header["height"] if header else 0.0
     return box is not None and box["y"] >= top - 1 and box["y"] + box["height"] <= view["height"]
+
+
+def _settled(page) -> None:
+    _idle(page)
+    page.wait_for_timeout(800)
+    _idle(page)
+
+
+def _count_on_screen(page, name: str) -> int:
+    text = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(rf"votes? by {name}")).first
+    return int(re.search(rf"(\d+) votes? by {name}", text.inner_text()).group(1))
+
+
+def test_fast_presses_keep_the_page_and_the_votes_in_step(server, page, tmp_path):
+    """A vote and U pressed back to back, and U twice, as fast as keys go: what the page says
+    (the count, "Saved vote #N", what U can take back) is what the database holds. Before, a
+    callback cut short by the next press wrote the database but not the page: a stored vote
+    that U could not find (10 of 10), a deleted vote still shown as saved."""
+    expect = sync_api.expect
+    expect.set_options(timeout=60_000)
+    from pantry.storage.store import Store
+
+    store = Store(tmp_path / "home" / "pantry.sqlite3")
+    store.ensure_user("bo")
+
+    def active() -> list[int]:
+        return [v.id for v in store.votes(user="bo")]
+
+    try:
+        page.goto(server + "/?profile=bo")
+        expect(page.get_by_role("heading", name="Compare recipes")).to_be_visible()
+        _pair_on_screen(page, expect, "4 eggs, spinach, feta, rice, an onion, tomatoes")
+        keys = page.keyboard  # key events as they come, on the focused page (no locator's own waits)
+        for _ in range(3):  # a vote, and U at once (the next pair comes right after a vote)
+            keys.press("1")
+            keys.press("u")
+            _settled(page)
+            assert _count_on_screen(page, "bo") == len(active())
+            if active():  # a vote the page kept must be one U can take back
+                before = len(active())
+                keys.press("u")
+                _settled(page)
+                assert len(active()) == before - 1
+        for key in ("1", "2"):  # two votes, then U twice at once
+            expect(page.get_by_text("Which would you rather cook?")).to_be_visible()
+            _idle(page)
+            n = len(active())
+            keys.press(key)
+            expect(page.get_by_text(re.compile(r"Saved vote #\d+"))).to_be_visible()
+            _settled(page)
+            assert len(active()) == n + 1
+        keys.press("u")
+        keys.press("u")
+        _settled(page)
+        assert _count_on_screen(page, "bo") == len(active())
+        for shown in page.get_by_text(re.compile(r"Saved vote #\d+")).all():
+            vid = int(re.search(r"Saved vote #(\d+)", shown.inner_text()).group(1))
+            assert vid in active(), f"the page says vote #{vid} is saved; the database has it deleted"
+        _no_exception(page)
+    except BaseException:
+        _shot(page, "failure-fast-presses")
+        raise
 
 
 def test_reload_second_session_and_phone(server, page, tmp_path):
