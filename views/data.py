@@ -125,7 +125,7 @@ with guarded("The votes table"):
     frame = all_votes_frame()  # cached until the database changes (ui.state)
     batch_names = {b.id: b.file_name for b in store.import_batches()}
     users = store.list_users()
-    f1, f2, f3, f4 = st.columns([2, 2, 3, 1], vertical_alignment="bottom")
+    f1, f2, f3, f4 = st.columns([2, 2, 3, 1.4], vertical_alignment="bottom")  # room for "Deleted" at 1400 px
     profiles = f1.multiselect("Profile", users, default=[user] if user in users else [], key="filter_profiles",
                               placeholder="All profiles")
     outcomes = f2.multiselect("Choice", list(OUTCOME_FILTERS), key="filter_outcomes",
