@@ -158,6 +158,7 @@ def _my_votes() -> list[dict]:
 # running in the old thread), step by step, each step once, however often that run is cut short.
 EVENT_WAIT_S = 10.0  # how long a run waits for the press before it to finish writing
 
+
 def _vote(choice: str, round_no: int | None) -> None:
     """A vote on round `round_no`, the round whose button was pressed (each round's buttons
     have their own keys, so a press on a pair that is gone never reaches the next pair: its
@@ -228,6 +229,11 @@ def _apply_events() -> None:
     st.session_state.pop("_event", None)
 
 
+def _want_next_pair() -> None:
+    """The next run makes the next pair (after a vote: the saved vote's message stays)."""
+    st.session_state["_want_round"] = True
+
+
 def _clear_inputs() -> None:
     """The pair's reasons, note and "much better" go with the vote just saved."""
     for key in ("reasons_left", "reasons_right"):
@@ -253,7 +259,7 @@ def _apply_vote(event: dict) -> None:
         st.session_state["_last_saved"] = {"vote_id": vote_id, "choice": event["choice"], "matchup": event["matchup"],
                                            "user": event["user"], "round_info": event["round_info"]}
         st.session_state["revealed"] = None
-        _once(event, "next", lambda: st.session_state.__setitem__("_want_round", True))
+        _once(event, "next", _want_next_pair)
     else:
         st.session_state["revealed"] = {"vote_id": vote_id, "choice": event["choice"]}
         st.session_state.pop("_last_saved", None)
