@@ -394,8 +394,8 @@ def summary(results):
             rows = [r for r in results if r["condition"] == cond and r["votes"] == n]
             if rows:
                 out[(cond, n)] = {m: _mean([r.get(m, np.nan) for r in rows])
-                                  for m in ("project", "prior_only", "heuristic", "oracle", "oracle_own", "oracle_spread",
-                                            "project_round", "oracle_round", "prior_round")}
+                                  for m in ("project", "prior_only", "heuristic", "oracle", "oracle_own",
+                                            "oracle_spread", "project_round", "oracle_round", "prior_round")}
     return out
 
 

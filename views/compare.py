@@ -638,7 +638,8 @@ def _last_saved_message(name: str) -> None:
     last = st.session_state.get("_last_saved")
     if last and last.get("user") == name:
         st.success(saved_vote_text(last["matchup"], last["vote_id"], last["choice"])
-                   + " Here is the next pair; **U** undoes that vote and brings its pair back.",
+                   + " Here is the next pair; **Undo my last vote** (key **U**) takes that vote back and "
+                     "brings its pair back.",
                    icon=":material/check_circle:")
         vote_id = int(last["vote_id"])
         st.html(SCROLL_TO_SAVED % (vote_id, vote_id), unsafe_allow_javascript=True)

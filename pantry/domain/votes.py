@@ -97,7 +97,8 @@ def _timestamp(value: Any) -> str:
     try:
         return dt.astimezone(timezone.utc).isoformat()
     except OverflowError:  # year 1 with a + offset, or year 9999 with a - offset: before 0001 / after 9999 UTC
-        raise field_error(f"is out of range once read as UTC, got {show(value if isinstance(value, str) else str(value))}") from None
+        shown = show(value if isinstance(value, str) else str(value))
+        raise field_error(f"is out of range once read as UTC, got {shown}") from None
 
 
 def _number_as_text(value: Any) -> Any:

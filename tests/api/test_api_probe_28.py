@@ -120,7 +120,8 @@ def test_a_profile_token_learns_nothing_of_other_profiles_from_a_household(api):
     admin.post("/votes", json={"profile": "ben", "a": _candidates(admin)[0]["id"],
                                "b": _candidates(admin)[1]["id"], "outcome": "a"})
     ana = TestClient(app, headers={"Authorization": f"Bearer {profile_token(ADMIN, 'ana')}"})
-    answers = [ana.post("/household", json={"members": ["ana", other], "pantry": PANTRY}) for other in ("ben", "nobody")]
+    answers = [ana.post("/household", json={"members": ["ana", other], "pantry": PANTRY})
+               for other in ("ben", "nobody")]
     assert [r.status_code for r in answers] == [403, 403]
     assert "nobody" in answers[1].json()["detail"] and "no profile" not in answers[1].json()["detail"]
 
@@ -199,8 +200,9 @@ def test_a_refused_household_vote_stores_none_of_its_recipes(api):
 def test_train_options_quote_numbers_too_large_short_and_in_words(api):
     """Before (with bodies read by loads_json): "l2 must be a number, got OutOfRange(text='1e400')"."""
     _, client, _ = api
-    for raw in ('{"profile": "ana", "options": {"l2": 1e400}}', '{"profile": "ana", "options": {"seed": %s}}' % ("9" * 5000),
-                '{"profile": "ana", "options": {"prior_shape": %s}}' % ("9" * 5000)):
+    huge = "9" * 5000
+    for raw in ('{"profile": "ana", "options": {"l2": 1e400}}', '{"profile": "ana", "options": {"seed": %s}}' % huge,
+                '{"profile": "ana", "options": {"prior_shape": %s}}' % huge):
         r = client.post("/train", content=raw, headers={"Content-Type": "application/json"})
         assert r.status_code in (400, 422), r.text
         assert "OutOfRange" not in r.text and len(r.text) < 400, r.text
