@@ -156,7 +156,6 @@ def cooking_round(body, request: Request) -> CookingRound:
     return CookingRound(lab, state.settings, profile, reading, gen_request, state.generators.get())
 
 
-
 def idempotency_key(request: Request) -> str | None:
     """The request's `Idempotency-Key` header (None without one); 400 for a bad one."""
     raw = request.headers.get("idempotency-key")

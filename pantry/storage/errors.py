@@ -30,8 +30,10 @@ class RepeatedRequest(PantryError):
     """A vote whose request key (pair token, idempotency key) already stored a vote.
 
     `vote_id`: that vote; `same`: whether it was stored from the same request body (a retry,
-    answered with the first answer) or from another (a second vote on one token: refused)."""
+    answered with the first answer) or from another (a second vote on one token: refused);
+    `ids`: every vote the request stored (a household group: one per member); `undone`:
+    whether any of them was deleted since (a retry must not be answered "stored")."""
 
-    def __init__(self, message: str, vote_id: int, same: bool):
+    def __init__(self, message: str, vote_id: int, same: bool, ids: tuple[int, ...] = (), undone: bool = False):
         super().__init__(message)
-        self.vote_id, self.same = vote_id, same
+        self.vote_id, self.same, self.ids, self.undone = vote_id, same, ids or (vote_id,), undone

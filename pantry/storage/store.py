@@ -200,10 +200,6 @@ class Store:
                   request_digest: str | None = None, recipes: Sequence[Recipe] = ()) -> list[int]:
         return self._votes.add_votes(votes, request_key, request_digest, recipes)
 
-    @_doc(Votes.group_vote_ids)
-    def group_vote_ids(self, group_id: str) -> list[int]:
-        return self._votes.group_vote_ids(group_id)
-
     @_doc(Votes.get_vote)
     def get_vote(self, vote_id: int) -> Vote | None:
         return self._votes.get_vote(vote_id)

@@ -199,11 +199,15 @@ class Votes:
         stored vote holds the key already (inside the writing transaction)."""
         if request_key is None:
             return None
-        row = conn.execute("SELECT id, request_digest FROM votes WHERE request_key = ?", (request_key,)).fetchone()
-        if row is not None:
-            same = request_digest is not None and row[1] == request_digest
-            raise RepeatedRequest(f"vote {int(row[0])} was already stored for this request", int(row[0]), same)
-        return request_key, request_digest
+        row = conn.execute("SELECT id, request_digest, group_id FROM votes WHERE request_key = ?",
+                           (request_key,)).fetchone()
+        if row is None:
+            return request_key, request_digest
+        first, same, group = int(row[0]), request_digest is not None and row[1] == request_digest, row[2]
+        stored = (conn.execute("SELECT id, deleted_at FROM votes WHERE group_id = ? ORDER BY id", (group,)).fetchall()
+                  if group else conn.execute("SELECT id, deleted_at FROM votes WHERE id = ?", (first,)).fetchall())
+        raise RepeatedRequest(f"vote {first} was already stored for this request", first, same,
+                              tuple(int(r[0]) for r in stored), any(r[1] is not None for r in stored))
 
     def add_votes(self, votes: Iterable[Vote], request_key: str | None = None,
                   request_digest: str | None = None, recipes: Sequence[Recipe] = ()) -> list[int]:
@@ -216,12 +220,6 @@ class Votes:
             if recipes:
                 add_stored_recipes(conn, recipes)
             return self.insert_votes(conn, votes, request=request).ids
-
-    def group_vote_ids(self, group_id: str) -> list[int]:
-        """Ids of the votes of one group (a household choice), oldest first."""
-        with self.db.read() as conn:
-            return [int(r[0]) for r in conn.execute("SELECT id FROM votes WHERE group_id = ? ORDER BY id",
-                                                     (group_id,)).fetchall()]
 
     def get_vote(self, vote_id: int) -> Vote | None:
         with self.db.read() as conn:

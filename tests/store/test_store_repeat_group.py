@@ -88,3 +88,28 @@ def test_a_schema_6_database_gets_migration_8_in_place(tmp_path):
     assert (old.repeat_of, old.group_id) == (None, None)
     upgraded.add_vote(Vote(user="ana", a=r[0].id, b=r[1].id, outcome="b", repeat_of=old.id))
     assert Store(path).votes()[-1].repeat_of == old.id  # opening again changes nothing
+
+
+def test_a_keyed_group_is_stored_once_with_its_recipes_and_a_retry_says_if_it_was_undone(store):
+    """`add_votes` with a request key (the API's household Idempotency-Key), on both backends:
+    one group, its inline recipes in the same transaction; a retry names every vote of the
+    group and whether one was deleted since; a refused retry stores none of its recipes."""
+    from pantry.storage.store import RepeatedRequest
+
+    r = _recipes(5)
+    store.add_recipes(r[:2])
+    group = [Vote(user=u, a=r[0].id, b=r[1].id, outcome="a", group_id="g-2") for u in ("ana", "ben")]
+    ids = store.add_votes(group, "hh:k", "digest-1", recipes=[r[2]])
+    assert store.get_recipe(r[2].id) is not None
+    with pytest.raises(RepeatedRequest) as again:
+        store.add_votes(group, "hh:k", "digest-1", recipes=[r[3]])
+    assert again.value.same and list(again.value.ids) == ids and not again.value.undone
+    assert store.get_recipe(r[3].id) is None and len(store.votes()) == 2
+    store.delete_vote(ids[1])
+    with pytest.raises(RepeatedRequest) as undone:
+        store.add_votes(group, "hh:k", "digest-2")
+    assert not undone.value.same and undone.value.undone
+    single = store.add_vote(Vote(user="cy", a=r[0].id, b=r[1].id, outcome="b"), "one:k", "d")
+    with pytest.raises(RepeatedRequest) as one:
+        store.add_vote(Vote(user="cy", a=r[0].id, b=r[1].id, outcome="b"), "one:k", "d")
+    assert one.value.ids == (single,) and not one.value.undone

@@ -159,14 +159,13 @@ def household_vote(body: HouseholdVoteRequest, request: Request) -> HouseholdVot
     except RecipeConflict as e:
         raise Conflict(f"field 'a' or 'b': {e}") from None
     except RepeatedRequest as e:  # a retry answers the first answer; another body, or an undone one: 409
-        first = lab.store.get_vote(e.vote_id)
         if not e.same:
             raise Conflict(f"header 'Idempotency-Key' was already used for another household vote (id {e.vote_id}); "
                            "use a new key for a new vote") from None
-        ids = lab.store.group_vote_ids(first.group_id) if first is not None and first.group_id else [e.vote_id]
-        if first is None or any(v is None or v.deleted for v in map(lab.store.get_vote, ids)):
+        if e.undone:
             raise Conflict(f"header 'Idempotency-Key': the household vote stored under this key (id {e.vote_id}) "
                            "was undone; use a new key for a new vote") from None
+        ids = list(e.ids)
     return HouseholdVoteStored(group_id=lab.store.get_vote(ids[0]).group_id, ids=ids)
 
 

@@ -57,13 +57,12 @@ def add_vote(body: s.VoteRequest, request: Request) -> s.VoteStored | JSONRespon
                            if body.pair_token is not None else
                            f"header 'Idempotency-Key' was already used for another vote (id {e.vote_id}); "
                            "use a new key for a new vote") from None
-        vote_id = e.vote_id  # a retry of a request that was stored: the same answer
-        stored = lab_.store.get_vote(vote_id)
-        if stored is None or stored.deleted:  # ... unless that vote was undone since: say so, never "stored"
-            raise Conflict(f"field 'pair_token': the vote on this pair (id {vote_id}) was undone; ask POST /pairs "
-                           "for a new pair" if body.pair_token is not None else
-                           f"header 'Idempotency-Key': the vote stored under this key (id {vote_id}) was undone; "
+        if e.undone:  # a retry, but that vote was undone since: say so, never "stored"
+            raise Conflict(f"field 'pair_token': the vote on this pair (id {e.vote_id}) was undone; ask POST "
+                           "/pairs for a new pair" if body.pair_token is not None else
+                           f"header 'Idempotency-Key': the vote stored under this key (id {e.vote_id}) was undone; "
                            "use a new key for a new vote") from None
+        vote_id = e.vote_id  # a retry of a request that was stored: the same answer
     except RecipeConflict as e:
         raise Conflict(f"field 'a' or 'b': {e}") from None
     return s.VoteStored(id=vote_id, stored=True, vote=vote_out(lab_.store.get_vote(vote_id)))
