@@ -188,7 +188,9 @@ def verdict_summary(model) -> dict | None:
     {"personal": whether it is a personal model that inherited them, "recipes": dishes with the
     crowd's verdict (for a personal model: those it has not rated), "variance": the crowd
     offsets' prior variance (None for a personal model), "own_factor": the factor of
-    `item_var` a person's own verdicts get on top of them}.
+    `item_var` a person's own verdicts get on top of them, "like_you": for a personal model,
+    what the raters who vote like this person said ({"scale", "raters", "recipes"},
+    `pantry.model.like_you`) or None}.
     """
     if model is None:
         return None
@@ -200,12 +202,14 @@ def verdict_summary(model) -> dict | None:
         if off is None or not np.any(off):
             return None
         return {"personal": False, "recipes": int(np.count_nonzero(off)),
-                "variance": float(metrics.get("offset_variance", 0.0)), "own_factor": own}
+                "variance": float(metrics.get("offset_variance", 0.0)), "own_factor": own, "like_you": None}
     inherited = int(metrics.get("crowd_recipes_with_offset") or 0)
     if not inherited:
         return None
     config = metrics.get("config") or {}
     item_var = float(config.get("item_var") or 0.0)
     variance = float(metrics.get("offset_variance", 0.0))
+    like_you = metrics.get("like_you")
     return {"personal": True, "recipes": inherited, "variance": None,
-            "own_factor": variance / item_var if item_var else own}
+            "own_factor": variance / item_var if item_var else own,
+            "like_you": like_you if isinstance(like_you, dict) else None}

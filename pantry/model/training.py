@@ -70,6 +70,9 @@ from pantry.model.solver import (  # noqa: F401
 )
 from pantry.model.taste_spread import spread_of, taste_spread
 from pantry.model.crowd_items import crowd_item_vars, crowd_offsets, fit_offsets, own_factor_of
+from pantry.model.like_you import (MIN_VOTES as LIKE_YOU_MIN, SCALES as LIKE_YOU_SCALES,
+                                   TRUST_COST as LIKE_YOU_COST, LikeYou, Neighbours, like_you_metrics,
+                                   neighbour_verdicts, scaled, with_like_you)
 from pantry.model.prior_shape import (  # noqa: F401
     ARD_COLUMNS, CROWD_VAR, MAX_EVIDENCE_ROWS, MIN_COLUMN_VAR, TAU_SPREAD, TAU_STEPS, choose_prior_scales,
     explicit_count, group_precision, isotropic_scales, log_evidence,
@@ -125,8 +128,8 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
                 rows_ix: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
                 start: Member | None = None, n_explicit: int = 0,
                 prior_choice: dict | None = None, spread: np.ndarray | None = None,
-                inherited: tuple[tuple[str, ...], np.ndarray] | None = None, own_factor: float = 1.0
-                ) -> tuple[Member, int, list[EpochStats]]:
+                inherited: tuple[tuple[str, ...], np.ndarray] | None = None, own_factor: float = 1.0,
+                late: np.ndarray | None = None) -> tuple[Member, int, list[EpochStats]]:
     """Fit one member in two stages, each solved exactly by `fit_bradley_terry`.
 
     Stage 1 fits the content head (embedding + explicit features): `w = w_prior + coef`, with
@@ -142,7 +145,9 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
     prior's score in both stages; the member's offsets then cover those ids, each the crowd's
     plus this person's own (0 for recipes they did not rate), whose prior variance is
     `own_factor` times `cfg.item_var` (how far people's own verdicts depart from the crowd's,
-    measured on the crowd: `crowd_item_vars`).
+    measured on the crowd: `crowd_item_vars`). `late`: the part of `inherited` that stage 1
+    leaves out (what people who vote like this person say, `pantry.model.like_you`: it was
+    chosen to agree with these very votes, so the content head would learn nothing they explain).
     """
     y, m = pairs.y.astype(np.float64), pairs.margin.astype(np.float64)
     boot = weight  # a bootstrap member's resample counts (None for member 0)
@@ -150,7 +155,8 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
         weight = pairs.weight if weight is None else weight * pairs.weight
     rows, ia, ib = rows_ix if rows_ix is not None else pair_rows(pairs)
     prior_rows = _member_content_scores(base, rows) if len(rows) else np.zeros(0)
-    d0 = prior_rows[ia] - prior_rows[ib] + _offset_diff(pairs, inherited)
+    early = inherited if late is None or inherited is None else (inherited[0], inherited[1] - late)
+    d0 = prior_rows[ia] - prior_rows[ib] + _offset_diff(pairs, early)
     w0 = np.asarray(base["linear.weight"], np.float32)[0].copy()
     evidence = cfg.prior_shape in ("evidence", "ard")
     crowd = evidence and "up.weight" not in base  # a linear prior: its score is one more column
@@ -162,7 +168,7 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
         if crowd:
             v_rows = np.column_stack([v_rows, v_prior])
         yv = val.y.astype(np.float64)
-        v_crowd = _offset_diff(val, inherited)
+        v_crowd = _offset_diff(val, early)
 
     def record(it: int, coef: np.ndarray) -> None:
         s = fit_rows @ coef
@@ -225,7 +231,8 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
                                             cfg.item_var, cfg.seed)
             if prior_choice is not None:
                 prior_choice.update({"item_var": item_var, "own_factor": own})
-        offsets = fit_offsets(oa, ob, y, d0 + s[ia] - s[ib], m, weight, k, item_var)
+        d_late = 0.0 if late is None else _offset_diff(pairs, (inherited[0], late))
+        offsets = fit_offsets(oa, ob, y, d0 + d_late + s[ia] - s[ib], m, weight, k, item_var)
         if inherited is not None:  # the crowd's offsets, plus this person's own where they voted
             ids, crowd = inherited
             where = {rid: j for j, rid in enumerate(ids)}
@@ -241,11 +248,54 @@ def fit_on_train(cfg: TrainConfig, pairs: Pairs, train: Pairs) -> bool:
     return not cfg.refit or len(train) == len(pairs)
 
 
+def _trusted_like_you(pairs: Pairs, cfg: TrainConfig, prior: RewardModel | None, neighbours: Neighbours,
+                      crowd: tuple[tuple[str, ...], list[np.ndarray]] | None, dim: int, n_explicit: int,
+                      spread: np.ndarray | None) -> LikeYou | None:
+    """What the raters who vote like this person say (`pantry.model.like_you`), trusted as far
+    as it helps where it is used, on recipes the person has not rated: the person's recipes are
+    split in two halves; for each, the neighbours chosen on the votes within it and the personal
+    model fitted on those votes predict the votes within the other half, whose recipes that
+    model scores by content (and the crowd's offsets) plus the neighbours' verdicts times the
+    trust (its own offsets cover only recipes it rated, so they play no part). The trust in
+    `LIKE_YOU_SCALES` with the lowest log-loss over both halves, less `LIKE_YOU_COST` nats for
+    any trust above 0, is used on all the votes (None for 0). Neighbours are picked for agreeing
+    with these very votes, so only recipes they were not picked on can judge them."""
+    every = neighbour_verdicts(neighbours, pairs.ids_a, pairs.ids_b, pairs.y, cfg.item_var)
+    if every is None:  # nobody agreed with any of these votes: no half can have a neighbour
+        return None
+    recipes = np.array(sorted(set(pairs.ids_a) | set(pairs.ids_b)), dtype=object)
+    side = dict(zip(recipes, np.random.default_rng(cfg.seed).permutation(len(recipes)) % 2))
+    sa = np.array([side[r] for r in pairs.ids_a])
+    sb = np.array([side[r] for r in pairs.ids_b])
+    halves = [np.flatnonzero((sa == h) & (sb == h)) for h in (0, 1)]
+    if min(len(h) for h in halves) < LIKE_YOU_MIN:
+        return None
+    base = None if crowd is None else (crowd[0], crowd[1][0])
+    trust = np.array(LIKE_YOU_SCALES)
+    loss = np.zeros(len(trust))
+    for pick, held in ((halves[0], halves[1]), (halves[1], halves[0])):
+        sub, test = pairs.subset(pick), pairs.subset(held)
+        verdicts = neighbour_verdicts(neighbours, sub.ids_a, sub.ids_b, sub.y, cfg.item_var)
+        member, _, _ = _fit_member(sub, cfg, _content_member(prior, 0, dim), (), n_explicit=n_explicit,
+                                   prior_choice={}, spread=spread, inherited=base)
+        d = (_member_content_scores(member, test.xa) - _member_content_scores(member, test.xb)
+             + _offset_diff(test, base))
+        near = 0.0 if verdicts is None else _offset_diff(test, (verdicts.ids, verdicts.offsets))
+        loss += [float(np.sum(bt_loss(d + t * near, test.y, test.margin))) for t in trust]
+    loss[1:] += LIKE_YOU_COST  # chance agreement must not pass for taste
+    best = int(np.argmin(loss))
+    return scaled(every, float(trust[best])) if best else None
+
+
 def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: TrainConfig | None = None,
                        prior: RewardModel | None = None,
                        on_progress: Callable[[int, int, str], None] | None = None,
-                       on_epoch: Callable[[EpochStats], None] | None = None) -> TrainResult:
-    """Train an ensemble on `pairs`; see the module docstring for the procedure."""
+                       on_epoch: Callable[[EpochStats], None] | None = None,
+                       neighbours: Neighbours | None = None) -> TrainResult:
+    """Train an ensemble on `pairs`; see the module docstring for the procedure. `neighbours`:
+    the other raters' votes; what those who vote like this person say about recipes
+    (`pantry.model.like_you`) is inherited with the crowd's offsets, trusted as far as it adds
+    to a model fitted on one half of the votes in predicting the other half."""
     cfg = cfg or TrainConfig()
     if pairs.n_decisive < cfg.min_decisive:
         raise NotEnoughVotes(f"need at least {cfg.min_decisive} decisive votes (a or b better) to train, "
@@ -278,18 +328,22 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     n_items = len(item_ids)
     # the crowd's per-recipe offsets (a prior with offsets: a population fitted with recipe ids)
     crowd = crowd_offsets(prior, item_ids) if item_ids else None
-    inherit = [None if crowd is None else (crowd[0], crowd[1][k % len(crowd[1])]) for k in range(cfg.members)]
-    model_ids = crowd[0] if crowd is not None else item_ids
     own_factor = own_factor_of(prior)  # how far a person's own verdicts depart from the crowd's
     n_explicit = explicit_count(feature_spec, dim)
     # how much people differ per taste column: carried by a crowd prior, or read from a crowd's votes
     spread = spread_of(prior, n_explicit)
+    like_you = None
+    if neighbours is not None and item_ids:
+        like_you = _trusted_like_you(pairs, cfg, prior, neighbours, crowd, dim, n_explicit, spread)
+    crowd, late = with_like_you(crowd, like_you, item_ids)
+    inherit = [None if crowd is None else (crowd[0], crowd[1][k % len(crowd[1])]) for k in range(cfg.members)]
+    model_ids = crowd[0] if crowd is not None else item_ids
     own_spread = taste_spread(pairs, n_explicit, seed=cfg.seed) if pairs.rater is not None else None
     probe_choice: dict = {}
     probe, iterations, history = _fit_member(train, cfg, _content_member(prior, 0, dim), item_ids,
                                              val=val if n_val else None, on_epoch=epoch_cb,
                                              n_explicit=n_explicit, prior_choice=probe_choice, spread=spread,
-                                             inherited=inherit[0], own_factor=own_factor)
+                                             inherited=inherit[0], own_factor=own_factor, late=late)
     # the final members use the group scales the validation run chose on its training votes
     # (one search per training; the validation votes never choose them for the probe)
     choice = {k: v for k, v in probe_choice.items() if k != "coef"} if not fit_on_train(cfg, pairs, train) \
@@ -311,7 +365,7 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
             member, _, _ = _fit_member(fit_on, cfg, _content_member(prior, k, dim), item_ids, weight=counts,
                                        rows_ix=rows_ix, start=members[0] if members else None,
                                        n_explicit=n_explicit, prior_choice=choice, spread=spread,
-                                       inherited=inherit[k], own_factor=own_factor)
+                                       inherited=inherit[k], own_factor=own_factor, late=late)
         members.append(member)
         done += 1
         if on_progress:
@@ -330,6 +384,7 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
         "n_val": n_val,
         "rated_recipes_with_offset": n_items,
         "crowd_recipes_with_offset": len(model_ids) - n_items if crowd is not None else 0,
+        "like_you": like_you_metrics(like_you, item_ids) if item_ids else None,
         "offset_variance": float(choice.get("item_var", cfg.item_var * own_factor)) if n_items else 0.0,
         "best_epoch": max(1, iterations),  # Newton iterations to convergence
         "history_unit": unit,
@@ -359,21 +414,22 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
 
 
 
-def settings_fit(embedder: str, feature_spec: str, cfg: TrainConfig, prior: RewardModel | None = None
-                 ) -> Callable[[Pairs], RewardModel]:
+def settings_fit(embedder: str, feature_spec: str, cfg: TrainConfig, prior: RewardModel | None = None,
+                 neighbours: Neighbours | None = None) -> Callable[[Pairs], RewardModel]:
     """`train_reward_model` with `cfg` and `prior` as a `cross_validate` procedure.
 
     Only member 0 is fitted (it alone gives the score; the bootstrap members only add
     uncertainty). With refit on, the validation split changes nothing about member 0 (it is
     only measured), so it is skipped; with refit off the fold's training votes are split
-    exactly as a real run splits all votes.
+    exactly as a real run splits all votes. `neighbours` (`pantry.model.like_you`): each fold
+    chooses who votes like the person from that fold's training votes only.
     """
     skip_val = cfg.refit  # the validation split changes nothing about member 0 then
     cv_cfg = TrainConfig(**{**cfg.to_dict(), "members": 1, "min_decisive": 0,
                             "val_split": 0.0 if skip_val else cfg.val_split})
 
     def fit(train: Pairs) -> RewardModel:
-        return train_reward_model(train, embedder, feature_spec, cv_cfg, prior=prior).model
+        return train_reward_model(train, embedder, feature_spec, cv_cfg, prior=prior, neighbours=neighbours).model
 
     return fit
 
