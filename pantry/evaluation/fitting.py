@@ -13,8 +13,9 @@ import numpy as np
 
 from pantry.errors import NotEnoughVotes
 from pantry.evaluation.baselines import item_bradley_terry
-from pantry.evaluation.splits import VoteArrays
+from pantry.evaluation.splits import VoteArrays, untouched
 from pantry.model.features import FEATURE_NAMES, FEATURE_SPEC
+from pantry.model.like_you import Crowd, Neighbours
 from pantry.model.reward import RewardModel, heuristic_model
 from pantry.model.selection import choose_from_pairs
 from pantry.model.training import TrainConfig, make_pairs, strict_counts, train_reward_model
@@ -72,7 +73,7 @@ class _Run:
 
     def trainer(self, cache: EvalCache | None = None) -> "_Trainer":
         return _Trainer(self.X, self.va, self.seed, self.settings, self.embedder_name,
-                        cache if cache is not None else EvalCache())
+                        cache if cache is not None else EvalCache(), self.held)
 
 
 def _evaluate_user(run: _Run, trainer: "_Trainer", u: int, split: tuple, population: RewardModel,
@@ -115,8 +116,11 @@ class _Trainer:
     outside the test user's fold) and personal models, both by `train_reward_model`."""
 
     def __init__(self, X: np.ndarray, va: VoteArrays, seed: int, settings: ModelSettings, embedder_name: str,
-                 cache: EvalCache):
+                 cache: EvalCache, held: np.ndarray | None = None):
         self.X = np.asarray(X, np.float32)
+        self.held = held  # `cold`'s held-out recipes: nobody's votes on them are learned from
+        self._crowd: tuple[Crowd, np.ndarray] | None = None
+        self._pop_scores: tuple[RewardModel, np.ndarray] | None = None
         self.va, self.seed, self.settings, self.embedder_name = va, seed, settings, embedder_name
         self.emb_dim = self.X.shape[1] - len(FEATURE_NAMES) if self.X.ndim == 2 else -1
         self.prior_kind = "heuristic" if self.emb_dim >= 0 else "zero"
@@ -203,13 +207,40 @@ class _Trainer:
             self.cache.popularity[key] = item_bradley_terry(len(self.X), ia, ib, y, self.settings.baseline_l2)
         return self.cache.popularity[key]
 
+    def crowd(self) -> tuple[Crowd, np.ndarray]:
+        """(every vote a personal model may learn who votes like its person from, their rows):
+        all of them (the person's own weigh 0), in `cold` none touching a held-out recipe."""
+        if self._crowd is None:
+            va, ids = self.va, self.recipe_ids
+            rows = np.arange(len(va.y))
+            if self.held is not None:
+                rows = untouched(va, rows, self.held)
+            self._crowd = (Crowd([ids[i] for i in va.ia[rows]], [ids[i] for i in va.ib[rows]], va.y[rows],
+                                 va.user[rows]), rows)
+        return self._crowd
+
+    def neighbours(self, population: RewardModel, train: np.ndarray) -> Neighbours | None:
+        """Everyone else's votes for the user who cast `train`, with the population model's
+        score difference on each: who votes like them is chosen from these."""
+        if self.user_cfg.item_var <= 0 or not len(train):
+            return None
+        if self._pop_scores is None or self._pop_scores[0] is not population:
+            self._pop_scores = (population, population.score(self.X, self.recipe_ids)[0])
+        s = self._pop_scores[1]
+        crowd, rows = self.crowd()
+        va = self.va
+        return Neighbours(crowd, s[va.ia[rows]] - s[va.ib[rows]], exclude=str(int(va.user[train[0]])))
+
     def model(self, population: RewardModel, train: np.ndarray, members: int | None = None
               ) -> tuple[RewardModel, bool]:
         """The personal model on these training votes, or (population, True) when too few."""
         cfg = self.user_cfg if members is None else TrainConfig(**{**self.user_cfg.to_dict(), "members": members})
+        pairs = self._pairs(train, with_ids=True)
+        if pairs.n_decisive < cfg.min_decisive:
+            return population, True
         try:
-            return train_reward_model(self._pairs(train, with_ids=True), self.embedder_name, FEATURE_SPEC, cfg,
-                                      prior=population).model, False
+            return train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, cfg, prior=population,
+                                      neighbours=self.neighbours(population, train)).model, False
         except NotEnoughVotes:
             return population, True
 

@@ -163,9 +163,9 @@ def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id
     rng = np.random.default_rng(seed)
     va = vote_arrays(votes, index, rng)
     R = len(ids)
-    trainer = _Trainer(X, va, seed, settings, embedder_name, cache if cache is not None else EvalCache())
-    cache_before = trainer.cache.stats()
     held = cold_held_out(va, R, seed) if protocol == "cold" else None
+    trainer = _Trainer(X, va, seed, settings, embedder_name, cache if cache is not None else EvalCache(), held)
+    cache_before = trainer.cache.stats()
     s_heuristic = trainer.heuristic_scores()
     run = _Run(trainer.X, va, seed, settings, embedder_name, protocol, labels, selection, held, s_heuristic)
 

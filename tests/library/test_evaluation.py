@@ -276,10 +276,14 @@ def test_cold_holds_recipes_out_of_everyones_training_votes(monkeypatch):
         assert len(others) == 2 * 45  # the other users' votes among the 10 kept recipes
 
     fitted = []  # every pair any model (population or personal) was trained on
+    crowd_ids: set[str] = set()  # every recipe the personal models' neighbours voted on
     real = fitting.train_reward_model
 
     def spy(pairs, *a, **kw):
         fitted.extend(x.tobytes() for x in np.concatenate([pairs.xa, pairs.xb]))
+        if kw.get("neighbours") is not None:
+            crowd_ids.update(kw["neighbours"].crowd.ids())
+            assert kw["neighbours"].exclude is not None  # the test user never counts as their own neighbour
         return real(pairs, *a, **kw)
 
     monkeypatch.setattr(fitting, "train_reward_model", spy)
@@ -287,6 +291,7 @@ def test_cold_holds_recipes_out_of_everyones_training_votes(monkeypatch):
     assert r["protocol"] == "cold" and r["users"] == 3 and r["held_out_recipes"] == 5
     assert all(u["test_pairs"] == 10 and u["train_pairs"] == 45 for u in r["per_user"])
     assert fitted and not held_rows & set(fitted)  # nobody's training data touches a held-out recipe
+    assert crowd_ids and not crowd_ids & {str(k) for k in np.flatnonzero(held)}  # nor does who votes alike
     assert set(r["baselines"]) == {"population", "heuristic"}  # personal vs population alone vs heuristic
     assert set(r["unavailable"]) == {"popularity", "user_item_bt"}
     assert "by construction" in r["unavailable"]["popularity"]
