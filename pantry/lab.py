@@ -43,6 +43,7 @@ from pantry.settings import Settings
 from pantry.domain.votes import DECISIVE, DEFAULT_STRENGTH, Vote
 
 from pantry.model.training import CV_FOLDS
+from pantry.model.like_you import neighbours_of
 
 if TYPE_CHECKING:
     from pantry.model.training import CrossValidation, EpochStats, Pairs, TrainConfig
@@ -392,14 +393,18 @@ class Lab:
         if rater.weight < 1:  # a noisy rater moves the model less per vote: each counts `weight`
             setup.personal = replace(setup.personal, weight=np.full(len(setup.personal), float(rater.weight)))
         pairs = setup.personal
+        # what the profiles who vote like this one say about recipes it has not rated
+        neighbours = neighbours_of(setup.others, prior)
         cv = None
         if cv_folds and _training().usable_folds(pairs, cv_folds):
             fold_cb = progress.phase("cross-validation, new settings")
-            cv = _training().cross_validate(pairs, _training().settings_fit(self.embedder_name, FEATURE_SPEC, cfg, prior), cv_folds,
+            cv = _training().cross_validate(pairs, _training().settings_fit(self.embedder_name, FEATURE_SPEC, cfg, prior,
+                                                                            neighbours), cv_folds,
                                 cfg.seed, lambda d, t, so_far: (fold_cb(d, t, f"fold {d} of {t}"),
                                                                  on_fold and on_fold("new", d, t, so_far)))
         res = _training().train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, cfg, prior=prior,
-                                 on_progress=progress.phase("personal model"), on_epoch=on_epoch)
+                                 on_progress=progress.phase("personal model"), on_epoch=on_epoch,
+                                 neighbours=neighbours)
         res.metrics["prior"] = prior_desc
         res.metrics.update(_rater_metrics(rater, cfg))
         if cv is not None:

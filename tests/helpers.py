@@ -136,6 +136,46 @@ def shared_view_votes(store, raters: int = 8, votes: int = 60, newcomer: str | N
     return recipes, favourite
 
 
+def camp_votes(store, raters: int = 8, votes: int = 60, newcomer: str | None = None, seed: int = 0):
+    """Store offline-composer recipes and votes by `raters` profiles ("camp-0", ...) in two camps
+    that love the dishes the other camp hates (so the crowd as a whole has no view of a dish);
+    with `newcomer`, that profile's 40 votes as camp 0 votes, among two thirds of the recipes.
+    Returns (recipes, the ids the newcomer never rated, camp 0's appeal per id)."""
+    import math
+
+    from pantry.domain.votes import Vote
+    from pantry.generators import GenerationRequest, OfflineComposer
+
+    recipes = [r for pantry in (("egg", "rice", "spinach", "onion"), ("chicken", "pasta", "tomato", "garlic"),
+                                ("tofu", "noodles", "broccoli", "ginger"), ("beef", "potato", "carrot", "onion"))
+               for r in OfflineComposer().generate(GenerationRequest(pantry=pantry, n=16, seed=4))]
+    recipes = list({r.id: r for r in recipes}.values())
+    store.add_recipes(recipes)
+    rng = np.random.default_rng(seed)
+    appeal = {r.id: float(v) for r, v in zip(recipes, rng.normal(0, 2.5, len(recipes)))}
+    out = []
+    for u in range(raters):
+        side = 1.0 if u % 2 == 0 else -1.0
+        for _ in range(votes):
+            a, b = rng.choice(len(recipes), 2, replace=False)
+            ra, rb = recipes[a], recipes[b]
+            p = 1 / (1 + math.exp(-side * (appeal[ra.id] - appeal[rb.id])))
+            out.append(Vote(user=f"camp-{u}", a=ra.id, b=rb.id, outcome="a" if rng.random() < p else "b"))
+    never: list[str] = []
+    if newcomer:
+        order = rng.permutation(len(recipes))
+        rated = [recipes[k] for k in order[: 2 * len(recipes) // 3]]
+        seen: set[str] = set()
+        for _ in range(40):
+            a, b = rng.choice(len(rated), 2, replace=False)
+            ra, rb = rated[a], rated[b]
+            seen |= {ra.id, rb.id}
+            out.append(Vote(user=newcomer, a=ra.id, b=rb.id, outcome="a" if appeal[ra.id] > appeal[rb.id] else "b"))
+        never = [r.id for r in recipes if r.id not in seen]
+    store.add_votes(out)
+    return recipes, never, appeal
+
+
 class HashEmbedder:
     """Deterministic unit vectors from each text's hash; same interface as `Embedder` (for tests
     of the HTTP layer and the store, where what is under test is not the embedding)."""

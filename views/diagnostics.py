@@ -306,7 +306,7 @@ with guarded("Diagnostics"):
                "against it (weight x how far this recipe is from the typical one: a quicker-than-typical dish "
                "gains from its time for someone in a hurry) and one "
                "\"this dish overall\" remainder (what its text says beyond them, and what votes on it said: yours, "
-               "and other people's where their verdicts on a dish carry to others); "
+               "and other people's where their verdicts on a dish carry to others or they vote like you); "
                "they add up to the score.")
     w1, w2 = st.columns([1, 3])
     why_version = w1.selectbox("Model version", report.models, key="why_version")  # options are plain text
@@ -336,9 +336,13 @@ with guarded("Diagnostics"):
         if verdicts:
             who = ("this profile has not rated yet score them" if verdicts["personal"]
                    else "carry to a newcomer (a dish they rated keeps their verdict until the newcomer votes on it)")
+            near = verdicts["like_you"]
+            like = (f" Of those, {near['recipes']:,} carry what the {near['raters']:,} people who vote most like "
+                    f"this profile said, trusted x{near['scale']:g} (checked on half of its own dishes)."
+                    if near else "")
             st.caption(f"{md(labels.get(item, str(item)))}: other people's verdicts on {verdicts['recipes']:,} "
                        f"dishes {who}; a person's own votes move a dish from their verdict with "
-                       f"{verdicts['own_factor']:.2g} x the usual offset variance (1: as freely as with no crowd).")
+                       f"{verdicts['own_factor']:.2g} x the usual offset variance (1: as freely as with no crowd).{like}")
 
     st.download_button("Download scores CSV", lambda: scores.to_csv(index=False).encode("utf-8"),
                        file_name="pantrypilot-scores.csv", mime="text/csv", icon=":material/download:",

@@ -16,7 +16,7 @@ from pantry.settings import Settings
 from pantry.storage.store import Store
 from pantry.evaluation.synth import simulate_votes
 from pantry.model.training import TrainConfig
-from tests.helpers import lab_at, shared_data, shared_embedder, shared_view_votes
+from tests.helpers import camp_votes, lab_at, shared_data, shared_embedder, shared_view_votes
 
 
 @pytest.fixture(scope="module")
@@ -309,3 +309,28 @@ def test_a_dish_everyone_rates_highly_keeps_its_verdict_for_a_newcomer(tmp_path)
     x = lab.features([fav])
     with_verdict, content_only = model.score(x, [fav.id])[0][0], model.score(x)[0][0]
     assert with_verdict - content_only > 0.3
+
+
+def test_a_newcomer_gets_the_verdicts_of_the_profiles_who_vote_like_them(tmp_path):
+    """Two camps of profiles love the dishes the other camp hates, so the crowd as a whole has no
+    view of a dish; a newcomer who votes as one camp gets that camp's verdicts on the dishes they
+    never rated, from one `train` call, and the version says so."""
+    from pantry.model.crowd_items import verdict_summary
+
+    lab = lab_at(tmp_path)
+    recipes, never, appeal = camp_votes(lab.store, newcomer="newcomer")
+    out = lab.train("newcomer", TrainConfig(members=2))
+    near = out.metrics["like_you"]
+    assert near is not None and near["scale"] > 0 and near["raters"] >= 2 and near["recipes"] == len(never)
+    model = lab.model_for("newcomer").model
+    assert verdict_summary(model)["like_you"] == near
+    unrated = [r for r in recipes if r.id in set(never)]
+    scores = model.score(lab.features(unrated), [r.id for r in unrated])[0]
+    truth = np.array([appeal[r.id] for r in unrated])
+    i, j = np.triu_indices(len(unrated), 1)
+    assert np.mean(np.sign(scores[i] - scores[j]) == np.sign(truth[i] - truth[j])) > 0.8
+    # without other profiles' votes on these dishes nothing is inherited
+    alone = lab_at(tmp_path / "alone")
+    alone.store.add_recipes(recipes)
+    alone.store.add_votes([v for v in lab.store.votes() if v.user == "newcomer"])
+    assert alone.train("newcomer", TrainConfig(members=1)).metrics["like_you"] is None

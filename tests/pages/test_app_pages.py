@@ -11,7 +11,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from helpers import assert_ok as _ok, open_app, store_at as _store, texts as _texts
-from tests.helpers import REPO, seed_votes, shared_view_votes, train_two_profiles, vote_button
+from tests.helpers import REPO, camp_votes, seed_votes, shared_view_votes, train_two_profiles, vote_button
 
 TIMEOUT = 120
 
@@ -550,21 +550,21 @@ def test_a_card_whose_ingredient_matching_fails_logs_it_and_still_renders(monkey
     assert "marking missing ingredients failed" in caplog.text and "matcher broke" in caplog.text
 
 
-def _crowd_diagnostics(app_home, seed_store) -> AppTest:
-    """The Scores page, scored on every stored recipe with the population model that
-    `seed_store(store)`'s votes train (one call, as the CLI's `train` without a profile)."""
+def _crowd_diagnostics(app_home, seed_store, user: str | None = None) -> AppTest:
+    """The Scores page, scored on every stored recipe with the model that `seed_store(store)`'s
+    votes train (one call, as the CLI's `train`): the population model, or `user`'s personal one."""
     from pantry.lab import Lab
     from pantry.model.training import TrainConfig
     from pantry.settings import Settings
 
     store = _store(app_home)
     seed_store(store)
-    out = Lab(Settings.from_env(), store).train(None, TrainConfig(members=1), cv_folds=0)
+    out = Lab(Settings.from_env(), store).train(user, TrainConfig(members=1), cv_folds=0)
     at = _app()
     at.switch_page("views/diagnostics.py")
     at.run()
     at.radio(key="diag_source").set_value("all")
-    at.multiselect(key="diag_versions").set_value([out.population_version])
+    at.multiselect(key="diag_versions").set_value([out.personal_version if user else out.population_version])
     at.button(key="diag_run").click()
     at.run()
     _ok(at)
@@ -598,3 +598,12 @@ def test_diagnostics_says_when_other_peoples_verdicts_on_dishes_carry(app_home):
     assert len(said) == 1 and "dishes carry to a newcomer" in said[0] and "own votes" in said[0]
     _rescore_with_the_heuristic(at)
     assert not any("other people's verdicts on" in t for t in _texts(at.caption))
+
+
+def test_diagnostics_says_what_the_profiles_who_vote_alike_said(app_home):
+    """Two camps of profiles disagree on every dish; a newcomer's personal model carries its own
+    camp's verdicts on the dishes it never rated, and the Scores page says so for that version."""
+    at = _crowd_diagnostics(app_home, lambda store: camp_votes(store, newcomer="newcomer"), user="newcomer")
+    said = [t for t in _texts(at.caption) if "other people's verdicts on" in t]
+    assert len(said) == 1 and "this profile has not rated yet score them" in said[0]
+    assert "people who vote most like this profile said, trusted x" in said[0]
