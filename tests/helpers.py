@@ -101,13 +101,8 @@ def seed_votes(store, user: str, n: int = 12, seed: int = 0) -> list:
     return recipes
 
 
-def shared_view_votes(store, raters: int = 8, votes: int = 60, newcomer: str | None = None, seed: int = 0):
-    """Store offline-composer recipes and votes by `raters` profiles ("crowd-0", ...) who share a
-    view of each dish (an appeal beyond its features); with `newcomer`, that profile's 12 votes
-    that never meet the favourite dish. Returns (recipes, the favourite's id)."""
-    import math
-
-    from pantry.domain.votes import Vote
+def _four_pantries(store) -> list:
+    """About 64 offline-composer recipes from four pantries, stored."""
     from pantry.generators import GenerationRequest, OfflineComposer
 
     recipes = [r for pantry in (("egg", "rice", "spinach", "onion"), ("chicken", "pasta", "tomato", "garlic"),
@@ -115,6 +110,18 @@ def shared_view_votes(store, raters: int = 8, votes: int = 60, newcomer: str | N
                for r in OfflineComposer().generate(GenerationRequest(pantry=pantry, n=16, seed=4))]
     recipes = list({r.id: r for r in recipes}.values())
     store.add_recipes(recipes)
+    return recipes
+
+
+def shared_view_votes(store, raters: int = 8, votes: int = 60, newcomer: str | None = None, seed: int = 0):
+    """Store offline-composer recipes and votes by `raters` profiles ("crowd-0", ...) who share a
+    view of each dish (an appeal beyond its features); with `newcomer`, that profile's 12 votes
+    that never meet the favourite dish. Returns (recipes, the favourite's id)."""
+    import math
+
+    from pantry.domain.votes import Vote
+
+    recipes = _four_pantries(store)
     rng = np.random.default_rng(seed)
     appeal = {r.id: 6.0 * k / len(recipes) for k, r in enumerate(rng.permutation(recipes))}
     favourite = max(appeal, key=appeal.get)
@@ -144,13 +151,8 @@ def camp_votes(store, raters: int = 8, votes: int = 60, newcomer: str | None = N
     import math
 
     from pantry.domain.votes import Vote
-    from pantry.generators import GenerationRequest, OfflineComposer
 
-    recipes = [r for pantry in (("egg", "rice", "spinach", "onion"), ("chicken", "pasta", "tomato", "garlic"),
-                                ("tofu", "noodles", "broccoli", "ginger"), ("beef", "potato", "carrot", "onion"))
-               for r in OfflineComposer().generate(GenerationRequest(pantry=pantry, n=16, seed=4))]
-    recipes = list({r.id: r for r in recipes}.values())
-    store.add_recipes(recipes)
+    recipes = _four_pantries(store)
     rng = np.random.default_rng(seed)
     appeal = {r.id: float(v) for r, v in zip(recipes, rng.normal(0, 2.5, len(recipes)))}
     out = []
