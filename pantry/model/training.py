@@ -294,8 +294,8 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
                        neighbours: Neighbours | None = None) -> TrainResult:
     """Train an ensemble on `pairs`; see the module docstring for the procedure. `neighbours`:
     the other raters' votes; what those who vote like this person say about recipes
-    (`pantry.model.like_you`) is inherited with the crowd's offsets, trusted as far as it adds
-    to a model fitted on one half of the votes in predicting the other half."""
+    (`pantry.model.like_you`) is inherited with the crowd's offsets, trusted as far as it helps
+    a model fitted on one half of the person's recipes predict the other half's votes."""
     cfg = cfg or TrainConfig()
     if pairs.n_decisive < cfg.min_decisive:
         raise NotEnoughVotes(f"need at least {cfg.min_decisive} decisive votes (a or b better) to train, "
@@ -327,31 +327,39 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
         item_ids = tuple(sorted(set(pairs.ids_a) | set(pairs.ids_b)))
     n_items = len(item_ids)
     # the crowd's per-recipe offsets (a prior with offsets: a population fitted with recipe ids)
-    crowd = crowd_offsets(prior, item_ids) if item_ids else None
+    crowd_only = crowd_offsets(prior, item_ids) if item_ids else None
     own_factor = own_factor_of(prior)  # how far a person's own verdicts depart from the crowd's
     n_explicit = explicit_count(feature_spec, dim)
     # how much people differ per taste column: carried by a crowd prior, or read from a crowd's votes
     spread = spread_of(prior, n_explicit)
-    like_you = None
-    if neighbours is not None and item_ids:
-        like_you = _trusted_like_you(pairs, cfg, prior, neighbours, crowd, dim, n_explicit, spread)
-    crowd, late = with_like_you(crowd, like_you, item_ids)
-    inherit = [None if crowd is None else (crowd[0], crowd[1][k % len(crowd[1])]) for k in range(cfg.members)]
-    model_ids = crowd[0] if crowd is not None else item_ids
+
+    def inheritance(votes: Pairs):
+        """(like-you offsets chosen on `votes`, the offsets inherited with them, their like-you part)"""
+        near = (_trusted_like_you(votes, cfg, prior, neighbours, crowd_only, dim, n_explicit, spread)
+                if neighbours is not None and item_ids else None)
+        return (near, *with_like_you(crowd_only, near, item_ids))
+
+    # the validation run's neighbours are chosen on its training votes only
+    like_you, crowd, late = inheritance(train)
     own_spread = taste_spread(pairs, n_explicit, seed=cfg.seed) if pairs.rater is not None else None
     probe_choice: dict = {}
     probe, iterations, history = _fit_member(train, cfg, _content_member(prior, 0, dim), item_ids,
                                              val=val if n_val else None, on_epoch=epoch_cb,
                                              n_explicit=n_explicit, prior_choice=probe_choice, spread=spread,
-                                             inherited=inherit[0], own_factor=own_factor, late=late)
+                                             inherited=None if crowd is None else (crowd[0], crowd[1][0]),
+                                             own_factor=own_factor, late=late)
     # the final members use the group scales the validation run chose on its training votes
     # (one search per training; the validation votes never choose them for the probe)
     choice = {k: v for k, v in probe_choice.items() if k != "coef"} if not fit_on_train(cfg, pairs, train) \
         else probe_choice
-    val_metrics = evaluate_pairs(probe, val, model_ids) if n_val else {}
+    val_metrics = evaluate_pairs(probe, val, crowd[0] if crowd is not None else item_ids) if n_val else {}
     total_steps = done + cfg.members
     members = []
     fit_on = pairs if cfg.refit else train
+    if len(fit_on) != len(train):  # refitted on every vote: so are the neighbours
+        like_you, crowd, late = inheritance(fit_on)
+    inherit = [None if crowd is None else (crowd[0], crowd[1][k % len(crowd[1])]) for k in range(cfg.members)]
+    model_ids = crowd[0] if crowd is not None else item_ids
     rows_ix = pair_rows(fit_on) if cfg.members > 1 else None  # the same distinct rows for every member
     for k in range(cfg.members):
         if k == 0 and fit_on is train:  # the validation run already fitted exactly this

@@ -172,3 +172,29 @@ def test_too_few_votes_within_each_half_of_the_recipes_choose_no_trust():
     res = train_reward_model(mine, "test", "test-spec", TrainConfig(members=1, val_split=0.0, min_decisive=0),
                              neighbours=neighbours)
     assert res.metrics["like_you"] is None
+
+
+def test_the_validation_run_chooses_its_neighbours_on_its_training_votes_only(monkeypatch):
+    """The validation figures are not flattered by neighbours picked for agreeing with the
+    validation votes: the validation run's are chosen on its training votes, the final
+    members' on every vote."""
+    import pantry.model.training as training
+
+    seen: list[int] = []
+    real = training._trusted_like_you
+
+    def spy(votes, *a, **kw):
+        seen.append(len(votes))
+        return real(votes, *a, **kw)
+
+    monkeypatch.setattr(training, "_trusted_like_you", spy)
+    crowd, x, camp = _camps(camps=True)
+    mine, _ = _newcomer(x, camp)
+    neighbours = Neighbours(Crowd(crowd.ids_a, crowd.ids_b, crowd.y, crowd.rater))
+    res = train_reward_model(mine, "test", "test-spec", TrainConfig(members=2, val_split=0.2, min_decisive=0),
+                             neighbours=neighbours)
+    assert seen == [len(mine) - res.metrics["n_val"], len(mine)] and res.metrics["n_val"] > 0
+    seen.clear()
+    train_reward_model(mine, "test", "test-spec", TrainConfig(members=2, val_split=0.0, min_decisive=0),
+                       neighbours=neighbours)
+    assert seen == [len(mine)]  # no validation run: one choice
