@@ -41,6 +41,25 @@ SCORE_MEANING = ("**Score**: the reward model's number for a recipe; higher mean
                  "time (Bradley-Terry: 1 / (1 + e^-difference)), 2 points about 88%.")
 
 
+def _verdicts_line(verdicts: dict) -> str:
+    """What a version carries of other people's verdicts on dishes (`verdict_summary`), in words."""
+    n, own = verdicts["recipes"], verdicts["own_factor"]
+    if not verdicts["personal"]:
+        return (f"other people's verdicts on {n:,} dishes carry to a newcomer (a dish they rated keeps their "
+                f"verdict until the newcomer votes on it); a newcomer's own votes move a dish from it with "
+                f"{own:.2g} x the usual freedom (1: as freely as with no crowd).")
+    near = verdicts["like_you"]
+    like = ""
+    if near:
+        share = "All of them" if near["recipes"] == n else f"{near['recipes']:,} of them"
+        like = (f" {share} use what the {near['raters']:,} people whose votes are most like this profile's said, "
+                f"at weight {near['scale']:g} of at most 1 (chosen by how well those people predicted this "
+                f"profile's votes on half of its rated dishes from the other half).")
+    return (f"{n:,} dishes this profile has not rated yet are scored partly from other people's votes on them.{like} "
+            f"Its own votes still move a dish's score ({own:.2g} x the usual freedom; 1: as freely as if nobody "
+            f"else had voted).")
+
+
 def _score_hist(scores: pd.DataFrame, label: str) -> alt.Chart:
     """One version's score histogram (one chart per version: a faceted chart cannot follow the
     column's width and was cut off on the right)."""
@@ -334,15 +353,7 @@ with guarded("Diagnostics"):
     for item, model in models.items():
         verdicts = verdict_summary(model)
         if verdicts:
-            who = ("this profile has not rated yet score them" if verdicts["personal"]
-                   else "carry to a newcomer (a dish they rated keeps their verdict until the newcomer votes on it)")
-            near = verdicts["like_you"]
-            like = (f" Of those, {near['recipes']:,} carry what the {near['raters']:,} people who vote most like "
-                    f"this profile said, trusted x{near['scale']:g} (checked on half of its own dishes)."
-                    if near else "")
-            st.caption(f"{md(labels.get(item, str(item)))}: other people's verdicts on {verdicts['recipes']:,} "
-                       f"dishes {who}; a person's own votes move a dish from their verdict with "
-                       f"{verdicts['own_factor']:.2g} x the usual offset variance (1: as freely as with no crowd).{like}")
+            st.caption(f"{md(labels.get(item, str(item)))}: {_verdicts_line(verdicts)}")
 
     st.download_button("Download scores CSV", lambda: scores.to_csv(index=False).encode("utf-8"),
                        file_name="pantrypilot-scores.csv", mime="text/csv", icon=":material/download:",

@@ -604,6 +604,6 @@ def test_diagnostics_says_what_the_profiles_who_vote_alike_said(app_home):
     """Two camps of profiles disagree on every dish; a newcomer's personal model carries its own
     camp's verdicts on the dishes it never rated, and the Scores page says so for that version."""
     at = _crowd_diagnostics(app_home, lambda store: camp_votes(store, newcomer="newcomer"), user="newcomer")
-    said = [t for t in _texts(at.caption) if "other people's verdicts on" in t]
-    assert len(said) == 1 and "this profile has not rated yet score them" in said[0]
-    assert "people who vote most like this profile said, trusted x" in said[0]
+    said = [t for t in _texts(at.caption) if "scored partly from other people's votes" in t]
+    assert len(said) == 1 and "dishes this profile has not rated yet" in said[0]
+    assert "use what the" in said[0] and "people whose votes are most like this profile's said, at weight" in said[0]
