@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, Strict, model_validator
+from fastapi import Path
+from pydantic import AfterValidator, AliasChoices, BeforeValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
 from pantry.domain.fields import has_lone_surrogate, loc_text, one_of, plain_text, text, text_list, whole_number
 from pantry.domain.recipes import MAX_COUNT, RecipeRecord
@@ -29,6 +30,17 @@ Minutes = whole_number(0, MAX_COUNT)
 
 
 MAX_ID = 2**63 - 1  # ids are 64-bit in both databases: a larger path id is a 422, never an OverflowError
+
+
+def _digits_only(value: Any) -> Any:
+    """A path id as the API writes them: digits only ("1.0", "+1", " 1", "01" are other spellings a
+    lax integer parse would read as vote 1, and a DELETE must not guess)."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit() and (value == "0" or value[0] != "0")):
+        raise ValueError(f"must be an id written in digits (as the API gives it, e.g. 42), got {value[:40]!r}")
+    return value
+
+
+PathId = Annotated[int, BeforeValidator(_digits_only), Path(ge=0, le=MAX_ID)]
 
 
 def _lone_surrogate_at(value: Any, path: tuple) -> tuple | None:

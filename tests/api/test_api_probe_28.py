@@ -213,3 +213,18 @@ def test_a_body_that_is_not_utf8_is_a_422_saying_so(api):
     r = client.post("/votes", content='{"profile": "caf\xe9"}'.encode("latin-1"),
                     headers={"Content-Type": "application/json"})
     assert r.status_code == 422 and "not UTF-8" in r.json()["detail"][0]["msg"], r.text
+
+
+@pytest.mark.parametrize("spelling", ["{id}.0", "+{id}", "0{id}", "%20{id}", "{id}%20"])
+def test_a_path_id_in_another_spelling_is_refused_not_read_as_that_id(api, spelling):
+    """Before: DELETE /votes/1.0 (or +1, 01, " 1") deleted vote 1, a lax integer parse guessing
+    what the client meant; ids are written in digits only, as the API gives them."""
+    _, client, _ = api
+    pair = _pair(client)
+    vid = client.post("/votes", json={"pair_token": pair["pair_token"], "outcome": "a"}).json()["id"]
+    r = client.delete("/votes/" + spelling.format(id=vid))
+    assert _names(r, "vote_id") and "digits" in r.text, r.text
+    assert client.get("/votes", params={"profile": "ana"}).json()["total"] == 1  # still there
+    r = client.post("/models/" + spelling.format(id=1) + "/activate")
+    assert _names(r, "version_id") and "digits" in r.text, r.text
+    assert client.delete(f"/votes/{vid}").json()["changed"] is True  # the API's own spelling works

@@ -3,7 +3,7 @@ POST /models/{id}/activate (through `Lab.activate`, which checks the version loa
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 
 from pantry.api.body import JsonRoute
 from pantry.api import schemas as s
@@ -30,7 +30,7 @@ def models(request: Request, profile: str | None = None) -> s.ModelsResponse:
 
 
 @router.post("/models/{version_id}/activate", response_model=s.ModelOut)
-def activate(request: Request, version_id: int = Path(..., ge=0, le=s.MAX_ID)) -> s.ModelOut:
+def activate(request: Request, version_id: s.PathId) -> s.ModelOut:
     """Make this version the active one of its scope (its profile, or the population; the
     population's only with the admin token)."""
     lab_ = get_lab(request)

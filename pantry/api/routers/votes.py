@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from pantry.api.body import JsonRoute
@@ -84,7 +84,7 @@ def list_votes(request: Request, profile: str | None = None,
 
 
 @router.delete("/votes/{vote_id}", response_model=s.VoteDeleted)
-def delete_vote(request: Request, vote_id: int = Path(..., ge=0, le=s.MAX_ID)) -> s.VoteDeleted:
+def delete_vote(request: Request, vote_id: s.PathId) -> s.VoteDeleted:
     """Soft-delete a vote (kept, marked deleted, as Undo does); 404 when unknown (or another
     profile's, for a profile token)."""
     lab_ = get_lab(request)
