@@ -84,6 +84,14 @@ def limit_violations(recipe: Recipe, limits: Iterable[str], kitchen=None) -> lis
     return out
 
 
+def existing_profile(store, member: str) -> str:
+    """The stored spelling of profile `member`; InvalidInput when there is none."""
+    found = store.find_user(validate_user_name(member))
+    if found is None:
+        raise InvalidInput(f"no profile named {member!r}")
+    return found
+
+
 def member_limits(store, member: str) -> tuple[str, ...]:
     """A profile's stored diet limits (a stored value that is not a list of known limits is
     read as the known ones in it)."""
@@ -98,9 +106,10 @@ def member_limits(store, member: str) -> tuple[str, ...]:
 
 
 def set_member_limits(store, member: str, limits: Iterable[str]) -> tuple[str, ...]:
-    """Store a profile's diet limits (its other preferences kept); returns them normalised.
-    InvalidInput (nothing saved) for an unknown limit."""
-    member = validate_user_name(member)
+    """Store an existing profile's diet limits (its other preferences kept; "Maria" finds
+    "maria"); returns them normalised. InvalidInput (nothing saved) for an unknown limit or
+    profile: setting a diet never creates a profile."""
+    member = existing_profile(store, member)
     clean = tuple(dict.fromkeys(normalise_limit(x) for x in limits))
     prefs = store.get_user_prefs(member)
     prefs[DIETS_PREF] = list(clean)

@@ -43,12 +43,12 @@ def cmd_household(args) -> int:
 
 
 def cmd_diet(args) -> int:
-    from pantry.household import member_limits, set_member_limits
+    from pantry.household import existing_profile, member_limits, set_member_limits
     store = _store()
     if args.set is not None:
         limits = set_member_limits(store, args.user, [x for x in args.set.split(",") if x.strip()])
     else:
-        limits = member_limits(store, args.user)
+        limits = member_limits(store, existing_profile(store, args.user))
     print(json.dumps({"user": args.user, "limits": list(limits)}) if args.json else
           f"{args.user}: {', '.join(limits) or 'no limits'}")
     return 0

@@ -52,16 +52,20 @@ def test_diagnose_without_votes_gives_no_numbers_it_does_not_have(home, capsys):
     (["household", "--members", "ana", "--pantry", "rice"], "2 to 6"),
     (["household", "--members", "ana,zed", "--pantry", "rice"], "no profile named"),
     (["diet", "--user", "ana", "--set", "paleo"], "unknown diet limit"),
+    (["diet", "--user", "nobody", "--set", "vegan"], "no profile named 'nobody'"),  # before: created it
+    (["diet", "--user", "nobody"], "no profile named 'nobody'"),  # before: "nobody: no limits"
     (["models", "--user", "nobody"], "no profile named 'nobody'"),
     (["persona-check", "--persona", "vegetarian", "--user", "nobody"], "no profile named 'nobody'"),
     (["score", "--recipes", "/dev/null"], "not a regular file"),
     (["export", "--format", "csv", "--out", "/"], "Is a directory: /"),
 ])
 def test_bad_input_is_one_line(home, capsys, argv, message):
-    Store(home / "pantry.sqlite3").ensure_user("ana")
+    store = Store(home / "pantry.sqlite3")
+    store.ensure_user("ana")
     assert main(argv) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert err[0].startswith("error: ") and message in err[0]
+    assert store.list_users() == ["ana"]  # a refused command creates no profile
 
 
 def test_a_port_out_of_range_and_an_empty_import_are_usage_errors(home, capsys, tmp_path):

@@ -105,6 +105,11 @@ def test_limits_live_in_the_profile_preferences_beside_other_settings(lab):
     assert member_limits(store, "ana") == ("vegetarian", "nut-free")  # nothing saved
     store.set_user_prefs("ben", {"diets": "vegan"})  # damaged: not a list
     assert member_limits(store, "ben") == ()
+    assert set_member_limits(store, "Ana", ["vegan"]) == ("vegan",)  # the stored profile, as every lookup
+    assert member_limits(store, "ana") == ("vegan",) and "Ana" not in store.list_users()
+    with pytest.raises(InvalidInput, match="no profile named 'zed'"):
+        set_member_limits(store, "zed", ["vegan"])  # a diet never creates a profile
+    assert "zed" not in store.list_users()
 
 
 def test_members_are_checked(lab):
