@@ -90,13 +90,13 @@ def make_votes(factors: np.ndarray, raters: int, votes_per_rater: int, rng: np.r
 
 
 def write_dataset(out: str | Path, raters: int, votes_per_rater: int = 45, recipes: int = 3000,
-                  seed: int = 0, groups: int = 0) -> tuple[Path, Path]:
+                  seed: int = 0, groups: int = 0, per_rater: int = 30) -> tuple[Path, Path]:
     """Write out/recipes.jsonl and out/votes.jsonl; returns their paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     rec, factors = make_recipes(recipes, rng)
-    votes = make_votes(factors, raters, votes_per_rater, rng, groups=groups)
+    votes = make_votes(factors, raters, votes_per_rater, rng, recipes_per_rater=per_rater, groups=groups)
     rp, vp = out / "recipes.jsonl", out / "votes.jsonl"
     rp.write_text("".join(json.dumps(r) + "\n" for r in rec))
     vp.write_text("".join(json.dumps(v) + "\n" for v in votes))
@@ -112,8 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--groups", type=int, default=0,
                     help="circles of raters who share a liking for particular dishes (default 0: none)")
+    ap.add_argument("--per-rater", type=int, default=30,
+                    help="recipes drawn for each rater (default 30; 10 with --votes 45: every pair of a ranking of 10)")
     args = ap.parse_args(argv)
-    rp, vp = write_dataset(args.out, args.raters, args.votes, args.recipes, args.seed, args.groups)
+    rp, vp = write_dataset(args.out, args.raters, args.votes, args.recipes, args.seed, args.groups, args.per_rater)
     print(f"wrote {rp} and {vp} ({args.raters} raters x {args.votes} votes, {args.recipes} recipes)")
     return 0
 
