@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import AfterValidator, AliasChoices, BeforeValidator, BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import (AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, Strict,
+                      model_validator)
 
 from pantry.domain.fields import has_lone_surrogate, loc_text, one_of, plain_text, text, text_list, whole_number
 from pantry.domain.recipes import MAX_COUNT, RecipeRecord

@@ -45,10 +45,11 @@ def cmd_household(args) -> int:
 def cmd_diet(args) -> int:
     from pantry.household import existing_profile, member_limits, set_member_limits
     store = _store()
+    name = existing_profile(store, args.user)  # as stored; a diet never creates a profile
     if args.set is not None:
-        limits = set_member_limits(store, args.user, [x for x in args.set.split(",") if x.strip()])
+        limits = set_member_limits(store, name, [x for x in args.set.split(",") if x.strip()])
     else:
-        limits = member_limits(store, existing_profile(store, args.user))
-    print(json.dumps({"user": args.user, "limits": list(limits)}) if args.json else
-          f"{args.user}: {', '.join(limits) or 'no limits'}")
+        limits = member_limits(store, name)
+    print(json.dumps({"user": name, "limits": list(limits)}) if args.json else
+          f"{name}: {', '.join(limits) or 'no limits'}")
     return 0
