@@ -250,7 +250,7 @@ def fit_on_train(cfg: TrainConfig, pairs: Pairs, train: Pairs) -> bool:
 
 def _trusted_like_you(pairs: Pairs, cfg: TrainConfig, prior: RewardModel | None, neighbours: Neighbours,
                       crowd: tuple[tuple[str, ...], list[np.ndarray]] | None, dim: int, n_explicit: int,
-                      spread: np.ndarray | None) -> LikeYou | None:
+                      spread: np.ndarray | None, scales: dict) -> LikeYou | None:
     """What the raters who vote like this person say (`pantry.model.like_you`), trusted as far
     as it helps where it is used, on recipes the person has not rated: the person's recipes are
     split in two halves; for each, the neighbours chosen on the votes within it and the personal
@@ -259,7 +259,10 @@ def _trusted_like_you(pairs: Pairs, cfg: TrainConfig, prior: RewardModel | None,
     trust (its own offsets cover only recipes it rated, so they play no part). The trust in
     `LIKE_YOU_SCALES` with the lowest log-loss over both halves, less `LIKE_YOU_COST` nats for
     any trust above 0, is used on all the votes (None for 0). Neighbours are picked for agreeing
-    with these very votes, so only recipes they were not picked on can judge them."""
+    with these very votes, so only recipes they were not picked on can judge them. `scales`:
+    the first half's fit searches the prior scales and stores them there; later half fits (this
+    call's other half, another call's on much the same votes) reuse them and start from its
+    weights (the optimum is the same)."""
     every = neighbour_verdicts(neighbours, pairs.ids_a, pairs.ids_b, pairs.y, cfg.item_var)
     if every is None:  # nobody agreed with any of these votes: no half can have a neighbour
         return None
@@ -277,14 +280,13 @@ def _trusted_like_you(pairs: Pairs, cfg: TrainConfig, prior: RewardModel | None,
         sub, test = pairs.subset(pick), pairs.subset(held)
         verdicts = neighbour_verdicts(neighbours, sub.ids_a, sub.ids_b, sub.y, cfg.item_var)
         member, _, _ = _fit_member(sub, cfg, _content_member(prior, 0, dim), (), n_explicit=n_explicit,
-                                   prior_choice={}, spread=spread, inherited=base)
+                                   prior_choice=scales, spread=spread, inherited=base)
         d = (_member_content_scores(member, test.xa) - _member_content_scores(member, test.xb)
              + _offset_diff(test, base))
         near = 0.0 if verdicts is None else _offset_diff(test, (verdicts.ids, verdicts.offsets))
         loss += [float(np.sum(bt_loss(d + t * near, test.y, test.margin))) for t in trust]
     loss[1:] += LIKE_YOU_COST  # chance agreement must not pass for taste
-    best = int(np.argmin(loss))
-    return scaled(every, float(trust[best])) if best else None
+    return scaled(every, float(trust[int(np.argmin(loss))]))
 
 
 def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: TrainConfig | None = None,
@@ -333,13 +335,15 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     # how much people differ per taste column: carried by a crowd prior, or read from a crowd's votes
     spread = spread_of(prior, n_explicit)
 
+    half_scales: dict = {}  # the prior scales of the like-you halves' fits: searched once
+
     def inheritance(votes: Pairs):
         """(like-you offsets chosen on `votes`, the offsets inherited with them, their like-you part)"""
-        near = (_trusted_like_you(votes, cfg, prior, neighbours, crowd_only, dim, n_explicit, spread)
+        near = (_trusted_like_you(votes, cfg, prior, neighbours, crowd_only, dim, n_explicit, spread, half_scales)
                 if neighbours is not None and item_ids else None)
         return (near, *with_like_you(crowd_only, near, item_ids))
 
-    # the validation run's neighbours are chosen on its training votes only
+    # the validation run's neighbours, and how far to trust them, are chosen on its training votes only
     like_you, crowd, late = inheritance(train)
     own_spread = taste_spread(pairs, n_explicit, seed=cfg.seed) if pairs.rater is not None else None
     probe_choice: dict = {}
@@ -356,7 +360,7 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     total_steps = done + cfg.members
     members = []
     fit_on = pairs if cfg.refit else train
-    if len(fit_on) != len(train):  # refitted on every vote: so are the neighbours
+    if len(fit_on) != len(train):  # refitted on every vote: so are the neighbours and their trust
         like_you, crowd, late = inheritance(fit_on)
     inherit = [None if crowd is None else (crowd[0], crowd[1][k % len(crowd[1])]) for k in range(cfg.members)]
     model_ids = crowd[0] if crowd is not None else item_ids

@@ -176,8 +176,8 @@ def test_too_few_votes_within_each_half_of_the_recipes_choose_no_trust():
 
 def test_the_validation_run_chooses_its_neighbours_on_its_training_votes_only(monkeypatch):
     """The validation figures are not flattered by neighbours picked for agreeing with the
-    validation votes: the validation run's are chosen on its training votes, the final
-    members' on every vote."""
+    validation votes: the validation run's neighbours and trust are chosen on its training
+    votes, the final members' on every vote."""
     import pantry.model.training as training
 
     seen: list[int] = []
@@ -193,8 +193,12 @@ def test_the_validation_run_chooses_its_neighbours_on_its_training_votes_only(mo
     neighbours = Neighbours(Crowd(crowd.ids_a, crowd.ids_b, crowd.y, crowd.rater))
     res = train_reward_model(mine, "test", "test-spec", TrainConfig(members=2, val_split=0.2, min_decisive=0),
                              neighbours=neighbours)
-    assert seen == [len(mine) - res.metrics["n_val"], len(mine)] and res.metrics["n_val"] > 0
-    seen.clear()
-    train_reward_model(mine, "test", "test-spec", TrainConfig(members=2, val_split=0.0, min_decisive=0),
-                       neighbours=neighbours)
-    assert seen == [len(mine)]  # no validation run: one choice
+    assert res.metrics["n_val"] > 0 and seen == [len(mine) - res.metrics["n_val"], len(mine)]
+    every = neighbour_verdicts(neighbours, mine.ids_a, mine.ids_b, mine.y, TrainConfig().item_var)
+    trust = res.metrics["like_you"]["scale"]
+    assert trust > 0 and res.metrics["like_you"]["raters"] == every.raters
+    rid = next(r for r, off in zip(every.ids, every.offsets) if off and r not in set(mine.ids_a) | set(mine.ids_b))
+    k = int(rid[1:])
+    inherited = res.model.score(x[k:k + 1].astype(np.float32), [rid])[0][0] - \
+        res.model.score(x[k:k + 1].astype(np.float32), ["unknown"])[0][0]
+    assert inherited == pytest.approx(trust * every.offsets[every.ids.index(rid)], abs=1e-5)
