@@ -189,6 +189,9 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
     if evidence:
         if prior_choice is not None and "precision" in prior_choice:
             precision = prior_choice["precision"]
+        elif prior_choice is not None and prior_choice.get("unsearched"):  # the search's start, no search
+            precision = group_precision(fit_rows, n_explicit, isotropic_scales(fit_rows, n_explicit, crowd, cfg.l2),
+                                        crowd, spread)
         elif len(rows):
             scales, precision, ev = choose_prior_scales(fit_rows, ia, ib, y, d0, m, n_explicit, crowd, cfg.l2,
                                                         own_var if item_ids else 0.0,
@@ -259,10 +262,10 @@ def _trusted_like_you(pairs: Pairs, cfg: TrainConfig, prior: RewardModel | None,
     trust (its own offsets cover only recipes it rated, so they play no part). The trust in
     `LIKE_YOU_SCALES` with the lowest log-loss over both halves, less `LIKE_YOU_COST` nats for
     any trust above 0, is used on all the votes (None for 0). Neighbours are picked for agreeing
-    with these very votes, so only recipes they were not picked on can judge them. `scales`:
-    the first half's fit searches the prior scales and stores them there; later half fits (this
-    call's other half, another call's on much the same votes) reuse them and start from its
-    weights (the optimum is the same)."""
+    with these very votes, so only recipes they were not picked on can judge them. The halves'
+    content fits take the prior scales' search start (`isotropic_scales`, shared as the crowd's
+    spread says) without searching: a search per half cost a retrain of 1,000 votes its target;
+    `scales` carries the warm start from one fit to the next (the optimum is the same)."""
     every = neighbour_verdicts(neighbours, pairs.ids_a, pairs.ids_b, pairs.y, cfg.item_var)
     if every is None:  # nobody agreed with any of these votes: no half can have a neighbour
         return None
@@ -335,7 +338,7 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     # how much people differ per taste column: carried by a crowd prior, or read from a crowd's votes
     spread = spread_of(prior, n_explicit)
 
-    half_scales: dict = {}  # the prior scales of the like-you halves' fits: searched once
+    half_scales: dict = {"unsearched": True}  # the like-you halves' content fits: no scale search
 
     def inheritance(votes: Pairs):
         """(like-you offsets chosen on `votes`, the offsets inherited with them, their like-you part)"""
