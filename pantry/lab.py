@@ -162,6 +162,7 @@ class _Fitted:
     personal: object | None  # the personal model's TrainResult (None for a population-only run)
     cv: CrossValidation | None  # the personal settings cross-validated
     start: float  # perf_counter at the start, for the outcome's seconds
+    neighbours: object | None = None  # the other profiles' votes (`like_you.Neighbours`), or None
 
 
 class Lab:
@@ -398,8 +399,8 @@ class Lab:
         cv = None
         if cv_folds and _training().usable_folds(pairs, cv_folds):
             fold_cb = progress.phase("cross-validation, new settings")
-            cv = _training().cross_validate(pairs, _training().settings_fit(self.embedder_name, FEATURE_SPEC, cfg, prior,
-                                                                            neighbours), cv_folds,
+            fit = _training().settings_fit(self.embedder_name, FEATURE_SPEC, cfg, prior, neighbours)
+            cv = _training().cross_validate(pairs, fit, cv_folds,
                                 cfg.seed, lambda d, t, so_far: (fold_cb(d, t, f"fold {d} of {t}"),
                                                                  on_fold and on_fold("new", d, t, so_far)))
         res = _training().train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, cfg, prior=prior,
@@ -409,7 +410,7 @@ class Lab:
         res.metrics.update(_rater_metrics(rater, cfg))
         if cv is not None:
             res.metrics.update(cv.metrics())
-        return _Fitted(setup, prior, pop_res, res, cv, start)
+        return _Fitted(setup, prior, pop_res, res, cv, start, neighbours)
 
     def _save_fitted(self, user: str | None, fitted: _Fitted, activate: bool) -> TrainOutcome:
         """Save the fitted versions (inactive), then activate both together when asked (a failed
@@ -488,8 +489,8 @@ class Lab:
                 current, basis = new, "settings"  # same procedure, same folds: same figure
                 cb(new.folds, new.folds, new)
             elif old is not None:  # on the same (rater-weighted) votes as the new side
-                current = _training().cross_validate(setup.personal, _training().settings_fit(self.embedder_name, FEATURE_SPEC, old, prior),
-                                         folds, cfg.seed, cb)
+                fit = _training().settings_fit(self.embedder_name, FEATURE_SPEC, old, prior, fitted.neighbours)
+                current = _training().cross_validate(setup.personal, fit, folds, cfg.seed, cb)
                 basis = "settings"
         else:  # population
             old = _config_from(version.metrics if version else {}, _training().POPULATION_CONFIG)

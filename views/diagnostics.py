@@ -52,9 +52,9 @@ def _verdicts_line(verdicts: dict) -> str:
     like = ""
     if near:
         share = "All of them" if near["recipes"] == n else f"{near['recipes']:,} of them"
-        like = (f" {share} use what the {near['raters']:,} people whose votes are most like this profile's said, "
-                f"at weight {near['scale']:g} of at most 1 (chosen by how well those people predicted this "
-                f"profile's votes on half of its rated dishes from the other half).")
+        like = (f" {share} use what the {near['raters']:,} people who agreed with this profile more often than "
+                f"not said, at weight {near['scale']:g} of at most 1 (chosen by how well those people predicted "
+                f"this profile's votes on half of its rated dishes from the other half).")
     return (f"{n:,} dishes this profile has not rated yet are scored partly from other people's votes on them.{like} "
             f"Its own votes still move a dish's score ({own:.2g} x the usual freedom; 1: as freely as if nobody "
             f"else had voted).")

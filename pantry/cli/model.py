@@ -205,11 +205,10 @@ def cmd_diagnose(args) -> int:
 
 def _existing_profile(store, user: str) -> str:
     """The stored name of profile `user` ("Maria" finds "maria"); an error naming it when there
-    is none (the API answers 404 for the same)."""
-    found = store.find_user(user)
-    if found is None:
-        raise PantryError(f"there is no profile named {user!r}")
-    return found
+    is none (the API answers 404 for the same). One lookup for every command: `household`'s."""
+    from pantry.household import existing_profile
+
+    return existing_profile(store, user)
 
 
 def _consistency_figures(user: str) -> dict:

@@ -13,7 +13,7 @@ import numpy as np
 
 from pantry.errors import NotEnoughVotes
 from pantry.evaluation.baselines import item_bradley_terry
-from pantry.evaluation.splits import VoteArrays, untouched
+from pantry.evaluation.splits import VoteArrays, _population_rows
 from pantry.model.features import FEATURE_NAMES, FEATURE_SPEC
 from pantry.model.like_you import Crowd, Neighbours
 from pantry.model.reward import RewardModel, heuristic_model
@@ -70,10 +70,11 @@ class _Run:
     selection: str
     held: np.ndarray | None
     s_heuristic: np.ndarray | None
+    fold_of: np.ndarray | None = None  # each user's fold (their population never holds them)
 
     def trainer(self, cache: EvalCache | None = None) -> "_Trainer":
         return _Trainer(self.X, self.va, self.seed, self.settings, self.embedder_name,
-                        cache if cache is not None else EvalCache(), self.held)
+                        cache if cache is not None else EvalCache(), self.held, self.fold_of)
 
 
 def _evaluate_user(run: _Run, trainer: "_Trainer", u: int, split: tuple, population: RewardModel,
@@ -116,10 +117,11 @@ class _Trainer:
     outside the test user's fold) and personal models, both by `train_reward_model`."""
 
     def __init__(self, X: np.ndarray, va: VoteArrays, seed: int, settings: ModelSettings, embedder_name: str,
-                 cache: EvalCache, held: np.ndarray | None = None):
+                 cache: EvalCache, held: np.ndarray | None = None, fold_of: np.ndarray | None = None):
         self.X = np.asarray(X, np.float32)
         self.held = held  # `cold`'s held-out recipes: nobody's votes on them are learned from
-        self._crowd: tuple[Crowd, np.ndarray] | None = None
+        self.fold_of = fold_of  # each user's fold: the neighbours are the population's own voters
+        self._crowds: dict[int, tuple[Crowd, np.ndarray]] = {}
         self._pop_scores: tuple[RewardModel, np.ndarray] | None = None
         self.va, self.seed, self.settings, self.embedder_name = va, seed, settings, embedder_name
         self.emb_dim = self.X.shape[1] - len(FEATURE_NAMES) if self.X.ndim == 2 else -1
@@ -207,29 +209,31 @@ class _Trainer:
             self.cache.popularity[key] = item_bradley_terry(len(self.X), ia, ib, y, self.settings.baseline_l2)
         return self.cache.popularity[key]
 
-    def crowd(self) -> tuple[Crowd, np.ndarray]:
-        """(every vote a personal model may learn who votes like its person from, their rows):
-        all of them (the person's own weigh 0), in `cold` none touching a held-out recipe."""
-        if self._crowd is None:
-            va, ids = self.va, self.recipe_ids
-            rows = np.arange(len(va.y))
-            if self.held is not None:
-                rows = untouched(va, rows, self.held)
-            self._crowd = (Crowd([ids[i] for i in va.ia[rows]], [ids[i] for i in va.ib[rows]], va.y[rows],
-                                 va.user[rows]), rows)
-        return self._crowd
+    def crowd(self, user: int) -> tuple[Crowd, np.ndarray]:
+        """(the votes `user`'s personal model may learn who votes like them from, their rows): those
+        its fold's population model is fitted on (every user outside the fold; in `cold`, none
+        touching a held-out recipe), so the personal model and the baselines learn from one crowd."""
+        va, ids = self.va, self.recipe_ids
+        fold_of = self.fold_of if self.fold_of is not None else np.arange(len(va.users))  # else: one per user
+        fold = int(fold_of[user])
+        if fold not in self._crowds:
+            rows = _population_rows(va, fold_of, fold, self.held)
+            self._crowds[fold] = (Crowd([ids[i] for i in va.ia[rows]], [ids[i] for i in va.ib[rows]], va.y[rows],
+                                        va.user[rows]), rows)
+        return self._crowds[fold]
 
     def neighbours(self, population: RewardModel, train: np.ndarray) -> Neighbours | None:
-        """Everyone else's votes for the user who cast `train`, with the population model's
-        score difference on each: who votes like them is chosen from these."""
+        """The other users' votes for the user who cast `train` (`crowd`), with the population
+        model's score difference on each: who votes like them is chosen from these."""
         if self.user_cfg.item_var <= 0 or not len(train):
             return None
         if self._pop_scores is None or self._pop_scores[0] is not population:
             self._pop_scores = (population, population.score(self.X, self.recipe_ids)[0])
         s = self._pop_scores[1]
-        crowd, rows = self.crowd()
+        user = int(self.va.user[train[0]])
+        crowd, rows = self.crowd(user)
         va = self.va
-        return Neighbours(crowd, s[va.ia[rows]] - s[va.ib[rows]], exclude=str(int(va.user[train[0]])))
+        return Neighbours(crowd, s[va.ia[rows]] - s[va.ib[rows]], exclude=str(user))
 
     def model(self, population: RewardModel, train: np.ndarray, members: int | None = None
               ) -> tuple[RewardModel, bool]:

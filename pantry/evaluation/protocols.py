@@ -164,10 +164,14 @@ def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id
     va = vote_arrays(votes, index, rng)
     R = len(ids)
     held = cold_held_out(va, R, seed) if protocol == "cold" else None
-    trainer = _Trainer(X, va, seed, settings, embedder_name, cache if cache is not None else EvalCache(), held)
+    n_all = len(va.users)
+    fold_of = user_folds(n_all, folds, seed)
+    trainer = _Trainer(X, va, seed, settings, embedder_name, cache if cache is not None else EvalCache(), held,
+                       fold_of)
     cache_before = trainer.cache.stats()
     s_heuristic = trainer.heuristic_scores()
-    run = _Run(trainer.X, va, seed, settings, embedder_name, protocol, labels, selection, held, s_heuristic)
+    run = _Run(trainer.X, va, seed, settings, embedder_name, protocol, labels, selection, held, s_heuristic,
+               fold_of)
 
     names = ["pantry", "population"] + (["heuristic"] if s_heuristic is not None else [])
     if protocol != "cold":
@@ -175,8 +179,6 @@ def evaluate(recipes: Sequence[Any], votes: Sequence[Any], features_by_recipe_id
     if selection == "active":
         names.append("random_same_split")
 
-    n_all = len(va.users)
-    fold_of = user_folds(n_all, folds, seed)
     tested = sample_users(n_all, users, seed)
     skipped: list[str] = []
     by_fold: dict[int, list[tuple[int, tuple]]] = {}

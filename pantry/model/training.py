@@ -129,7 +129,7 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
                 start: Member | None = None, n_explicit: int = 0,
                 prior_choice: dict | None = None, spread: np.ndarray | None = None,
                 inherited: tuple[tuple[str, ...], np.ndarray] | None = None, own_factor: float = 1.0,
-                late: np.ndarray | None = None) -> tuple[Member, int, list[EpochStats]]:
+                late: np.ndarray | None = None, search: bool = True) -> tuple[Member, int, list[EpochStats]]:
     """Fit one member in two stages, each solved exactly by `fit_bradley_terry`.
 
     Stage 1 fits the content head (embedding + explicit features): `w = w_prior + coef`, with
@@ -148,6 +148,7 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
     measured on the crowd: `crowd_item_vars`). `late`: the part of `inherited` that stage 1
     leaves out (what people who vote like this person say, `pantry.model.like_you`: it was
     chosen to agree with these very votes, so the content head would learn nothing they explain).
+    `search` False: the prior scales' search start (`isotropic_scales`), not searched.
     """
     y, m = pairs.y.astype(np.float64), pairs.margin.astype(np.float64)
     boot = weight  # a bootstrap member's resample counts (None for member 0)
@@ -189,7 +190,7 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
     if evidence:
         if prior_choice is not None and "precision" in prior_choice:
             precision = prior_choice["precision"]
-        elif prior_choice is not None and prior_choice.get("unsearched"):  # the search's start, no search
+        elif not search:
             precision = group_precision(fit_rows, n_explicit, isotropic_scales(fit_rows, n_explicit, crowd, cfg.l2),
                                         crowd, spread)
         elif len(rows):
@@ -253,28 +254,25 @@ def fit_on_train(cfg: TrainConfig, pairs: Pairs, train: Pairs) -> bool:
 
 def _trusted_like_you(pairs: Pairs, cfg: TrainConfig, prior: RewardModel | None, neighbours: Neighbours,
                       crowd: tuple[tuple[str, ...], list[np.ndarray]] | None, dim: int, n_explicit: int,
-                      spread: np.ndarray | None, scales: dict) -> LikeYou | None:
-    """What the raters who vote like this person say (`pantry.model.like_you`), trusted as far
-    as it helps where it is used, on recipes the person has not rated: the person's recipes are
-    split in two halves; for each, the neighbours chosen on the votes within it and the personal
-    model fitted on those votes predict the votes within the other half, whose recipes that
-    model scores by content (and the crowd's offsets) plus the neighbours' verdicts times the
-    trust (its own offsets cover only recipes it rated, so they play no part). The trust in
-    `LIKE_YOU_SCALES` with the lowest log-loss over both halves, less `LIKE_YOU_COST` nats for
-    any trust above 0, is used on all the votes (None for 0). Neighbours are picked for agreeing
-    with these very votes, so only recipes they were not picked on can judge them. The halves'
-    content fits take the prior scales' search start (`isotropic_scales`, shared as the crowd's
-    spread says) without searching: a search per half cost a retrain of 1,000 votes its target;
-    `scales` carries the warm start from one fit to the next (the optimum is the same)."""
-    every = neighbour_verdicts(neighbours, pairs.ids_a, pairs.ids_b, pairs.y, cfg.item_var)
-    if every is None:  # nobody agreed with any of these votes: no half can have a neighbour
-        return None
+                      spread: np.ndarray | None, warm: dict) -> LikeYou | None:
+    """What the raters who vote like this person say (`pantry.model.like_you`), trusted as far as
+    it helps where it is used: on recipes the person has not rated. The person's recipes are split
+    in two halves; the neighbours chosen on the votes within one half, added times each trust in
+    `LIKE_YOU_SCALES` to a content model fitted on those votes, predict the votes within the other
+    half (recipes neighbours were not picked on, and that model never rated). The trust with the
+    lowest log-loss over both halves, less `LIKE_YOU_COST` nats for any trust above 0, is used on
+    all the votes (None for 0). The halves' content fits take the prior scales' search start
+    (searching them per half cost a retrain its time target, and measured no better); `warm`
+    carries one fit's weights to the next as a starting point."""
     recipes = np.array(sorted(set(pairs.ids_a) | set(pairs.ids_b)), dtype=object)
     side = dict(zip(recipes, np.random.default_rng(cfg.seed).permutation(len(recipes)) % 2))
     sa = np.array([side[r] for r in pairs.ids_a])
     sb = np.array([side[r] for r in pairs.ids_b])
     halves = [np.flatnonzero((sa == h) & (sb == h)) for h in (0, 1)]
     if min(len(h) for h in halves) < LIKE_YOU_MIN:
+        return None
+    every = neighbour_verdicts(neighbours, pairs.ids_a, pairs.ids_b, pairs.y, cfg.item_var)
+    if every is None:  # nobody agreed with any of these votes: no half can have a neighbour
         return None
     base = None if crowd is None else (crowd[0], crowd[1][0])
     trust = np.array(LIKE_YOU_SCALES)
@@ -283,12 +281,12 @@ def _trusted_like_you(pairs: Pairs, cfg: TrainConfig, prior: RewardModel | None,
         sub, test = pairs.subset(pick), pairs.subset(held)
         verdicts = neighbour_verdicts(neighbours, sub.ids_a, sub.ids_b, sub.y, cfg.item_var)
         member, _, _ = _fit_member(sub, cfg, _content_member(prior, 0, dim), (), n_explicit=n_explicit,
-                                   prior_choice=scales, spread=spread, inherited=base)
+                                   prior_choice=warm, spread=spread, inherited=base, search=False)
         d = (_member_content_scores(member, test.xa) - _member_content_scores(member, test.xb)
              + _offset_diff(test, base))
         near = 0.0 if verdicts is None else _offset_diff(test, (verdicts.ids, verdicts.offsets))
         loss += [float(np.sum(bt_loss(d + t * near, test.y, test.margin))) for t in trust]
-    loss[1:] += LIKE_YOU_COST  # chance agreement must not pass for taste
+    loss[trust > 0] += LIKE_YOU_COST  # chance agreement must not pass for taste
     return scaled(every, float(trust[int(np.argmin(loss))]))
 
 
@@ -338,11 +336,11 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     # how much people differ per taste column: carried by a crowd prior, or read from a crowd's votes
     spread = spread_of(prior, n_explicit)
 
-    half_scales: dict = {"unsearched": True}  # the like-you halves' content fits: no scale search
+    half_warm: dict = {}  # the like-you halves' content fits: each starts from the last one's weights
 
     def inheritance(votes: Pairs):
         """(like-you offsets chosen on `votes`, the offsets inherited with them, their like-you part)"""
-        near = (_trusted_like_you(votes, cfg, prior, neighbours, crowd_only, dim, n_explicit, spread, half_scales)
+        near = (_trusted_like_you(votes, cfg, prior, neighbours, crowd_only, dim, n_explicit, spread, half_warm)
                 if neighbours is not None and item_ids else None)
         return (near, *with_like_you(crowd_only, near, item_ids))
 

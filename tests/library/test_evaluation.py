@@ -282,8 +282,10 @@ def test_cold_holds_recipes_out_of_everyones_training_votes(monkeypatch):
     def spy(pairs, *a, **kw):
         fitted.extend(x.tobytes() for x in np.concatenate([pairs.xa, pairs.xb]))
         if kw.get("neighbours") is not None:
-            crowd_ids.update(kw["neighbours"].crowd.ids())
-            assert kw["neighbours"].exclude is not None  # the test user never counts as their own neighbour
+            near, me = kw["neighbours"], str(int(pairs.rater[0]))
+            crowd_ids.update(near.crowd.ids())
+            # the test user is never their own neighbour: not in the crowd (their fold's), and excluded
+            assert near.exclude == me and me not in set(near.crowd.labels)
         return real(pairs, *a, **kw)
 
     monkeypatch.setattr(fitting, "train_reward_model", spy)

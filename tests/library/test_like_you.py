@@ -202,3 +202,22 @@ def test_the_validation_run_chooses_its_neighbours_on_its_training_votes_only(mo
     inherited = res.model.score(x[k:k + 1].astype(np.float32), [rid])[0][0] - \
         res.model.score(x[k:k + 1].astype(np.float32), ["unknown"])[0][0]
     assert inherited == pytest.approx(trust * every.offsets[every.ids.index(rid)], abs=1e-5)
+
+
+def test_the_content_head_learns_the_same_with_or_without_the_neighbours():
+    """The neighbours were picked for agreeing with these votes: the content head is fitted
+    without them (every member, bootstrap ones included), and only the offsets and the score
+    of recipes the person never rated carry them."""
+    crowd, x, camp = _camps(camps=True)
+    mine, unrated = _newcomer(x, camp)
+    cfg = TrainConfig(members=3, val_split=0.0, min_decisive=0)
+    neighbours = Neighbours(Crowd(crowd.ids_a, crowd.ids_b, crowd.y, crowd.rater))
+    alone = train_reward_model(mine, "test", "test-spec", cfg).model
+    liked = train_reward_model(mine, "test", "test-spec", cfg, neighbours=neighbours)
+    assert liked.metrics["like_you"] is not None
+    for a, b in zip(alone.member_arrays(), liked.model.member_arrays()):
+        np.testing.assert_array_equal(a["linear.weight"], b["linear.weight"])
+        np.testing.assert_array_equal(a["linear.bias"], b["linear.bias"])
+    k = int(unrated[0])
+    assert liked.model.score(x[k:k + 1].astype(np.float32), [f"r{k}"])[0][0] != \
+        alone.score(x[k:k + 1].astype(np.float32), [f"r{k}"])[0][0]

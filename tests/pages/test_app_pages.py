@@ -606,4 +606,4 @@ def test_diagnostics_says_what_the_profiles_who_vote_alike_said(app_home):
     at = _crowd_diagnostics(app_home, lambda store: camp_votes(store, newcomer="newcomer"), user="newcomer")
     said = [t for t in _texts(at.caption) if "scored partly from other people's votes" in t]
     assert len(said) == 1 and "dishes this profile has not rated yet" in said[0]
-    assert "use what the" in said[0] and "people whose votes are most like this profile's said, at weight" in said[0]
+    assert "use what the" in said[0] and "people who agreed with this profile more often than not said" in said[0]
