@@ -334,3 +334,23 @@ def test_a_newcomer_gets_the_verdicts_of_the_profiles_who_vote_like_them(tmp_pat
     alone.store.add_recipes(recipes)
     alone.store.add_votes([v for v in lab.store.votes() if v.user == "newcomer"])
     assert alone.train("newcomer", TrainConfig(members=1)).metrics["like_you"] is None
+
+
+def test_retrain_compares_both_settings_with_the_same_neighbours(tmp_path, monkeypatch):
+    """Retrain's preview cross-validates the new settings and the current ones on the same votes;
+    both get the profiles who vote alike, or the comparison would favour the new side."""
+    import pantry.model.training as training
+
+    lab = lab_at(tmp_path)
+    camp_votes(lab.store, newcomer="newcomer")
+    lab.train("newcomer", TrainConfig(members=1))
+    given = []
+    real = training.settings_fit
+
+    def spy(embedder, spec, cfg, prior=None, neighbours=None):
+        given.append(neighbours)
+        return real(embedder, spec, cfg, prior, neighbours)
+
+    monkeypatch.setattr(training, "settings_fit", spy)
+    lab.retrain_preview("newcomer", TrainConfig(members=1, l2=2.0))
+    assert len(given) == 2 and all(n is not None for n in given) and given[0] is given[1]
