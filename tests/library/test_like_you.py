@@ -117,13 +117,19 @@ def _unrated_accuracy(model, x, camp, unrated) -> float:
     return float(np.mean(np.sign(s[i] - s[j]) == np.sign(truth)))
 
 
-def test_a_newcomer_gets_their_camps_verdicts_on_dishes_they_never_rated():
+def _camp_newcomer_fits(members: int):
+    """(features, camp A's appeal, the newcomer's votes, the recipes they never rated, their
+    model without neighbours, the TrainResult with the crowd as neighbours)."""
     crowd, x, camp = _camps(camps=True)
     mine, unrated = _newcomer(x, camp)
-    cfg = TrainConfig(members=1, val_split=0.0, min_decisive=0)
+    cfg = TrainConfig(members=members, val_split=0.0, min_decisive=0)
     neighbours = Neighbours(Crowd(crowd.ids_a, crowd.ids_b, crowd.y, crowd.rater))
     alone = train_reward_model(mine, "test", "test-spec", cfg).model
-    liked = train_reward_model(mine, "test", "test-spec", cfg, neighbours=neighbours)
+    return x, camp, mine, unrated, alone, train_reward_model(mine, "test", "test-spec", cfg, neighbours=neighbours)
+
+
+def test_a_newcomer_gets_their_camps_verdicts_on_dishes_they_never_rated():
+    x, camp, mine, unrated, alone, liked = _camp_newcomer_fits(members=1)
     info = liked.metrics["like_you"]
     assert info is not None and info["scale"] > 0 and info["raters"] >= 2
     assert info["recipes"] == len(unrated)  # the camp rated every dish the newcomer did not
@@ -208,12 +214,7 @@ def test_the_content_head_learns_the_same_with_or_without_the_neighbours():
     """The neighbours were picked for agreeing with these votes: the content head is fitted
     without them (every member, bootstrap ones included), and only the offsets and the score
     of recipes the person never rated carry them."""
-    crowd, x, camp = _camps(camps=True)
-    mine, unrated = _newcomer(x, camp)
-    cfg = TrainConfig(members=3, val_split=0.0, min_decisive=0)
-    neighbours = Neighbours(Crowd(crowd.ids_a, crowd.ids_b, crowd.y, crowd.rater))
-    alone = train_reward_model(mine, "test", "test-spec", cfg).model
-    liked = train_reward_model(mine, "test", "test-spec", cfg, neighbours=neighbours)
+    x, _, _, unrated, alone, liked = _camp_newcomer_fits(members=3)
     assert liked.metrics["like_you"] is not None
     for a, b in zip(alone.member_arrays(), liked.model.member_arrays()):
         np.testing.assert_array_equal(a["linear.weight"], b["linear.weight"])
