@@ -8,7 +8,6 @@ import json
 import os
 import sys
 
-from pantry.errors import PantryError
 from pantry.model.kinds import ModelKind, version_label
 from pantry.cli.common import (_fmt, _json_default, _lab, _model_choice, _no_nan, _print_table, _progress_log,
                                _progress_printer, _read_recipes, _store)
@@ -129,7 +128,9 @@ def cmd_models(args) -> int:
 
     store = _store()
     if args.user is not None:
-        args.user = _existing_profile(store, args.user)
+        from pantry.household import existing_profile
+
+        args.user = existing_profile(store, args.user)
     versions = store.model_versions(args.user)
     if args.json:
         print(json.dumps({"profile": args.user, "models": [
@@ -150,8 +151,9 @@ def cmd_models(args) -> int:
 
 def cmd_persona_check(args) -> int:
     from pantry.evaluation.personas import persona_check
+    from pantry.household import existing_profile
     lab = _lab()
-    report = persona_check(lab, args.persona, _existing_profile(lab.store, args.user), n=args.n, seed=args.seed,
+    report = persona_check(lab, args.persona, existing_profile(lab.store, args.user), n=args.n, seed=args.seed,
                            on_progress=_progress_printer(sys.stderr.isatty()))
     if args.json:
         print(json.dumps(report))
@@ -203,19 +205,13 @@ def cmd_diagnose(args) -> int:
     return 0
 
 
-def _existing_profile(store, user: str) -> str:
-    """The stored name of profile `user` ("Maria" finds "maria"); an error naming it when there
-    is none (the API answers 404 for the same). One lookup for every command: `household`'s."""
-    from pantry.household import existing_profile
-
-    return existing_profile(store, user)
-
-
 def _consistency_figures(user: str) -> dict:
     """The profile's consistency, and the active personal model's held-out accuracy beside it."""
     from pantry.evaluation.consistency import profile_consistency
     store = _store()
-    user = _existing_profile(store, user)
+    from pantry.household import existing_profile
+
+    user = existing_profile(store, user)
     figures = _no_nan(profile_consistency(store, user).to_dict())
     active = store.active_model(user)
     figures["model_cv_accuracy"] = (active.metrics.get("cv_accuracy") if active is not None and active.user

@@ -57,6 +57,7 @@ class Crowd:
         from scipy.sparse import coo_matrix
 
         self.where: dict[str, int] = {}
+        self._ids: list[str] = []
         self.oa = self._index(ids_a)
         self.ob = self._index(ids_b)
         self.y = np.asarray(y, np.float64)
@@ -77,8 +78,11 @@ class Crowd:
     def __len__(self) -> int:
         return len(self.y)
 
-    def ids(self) -> tuple[str, ...]:
-        return tuple(sorted(self.where, key=self.where.__getitem__))
+    def ids(self) -> list[str]:
+        """The recipe id of each index."""
+        if len(self._ids) != len(self.where):
+            self._ids = sorted(self.where, key=self.where.__getitem__)
+        return self._ids
 
     def weights(self, own_a: np.ndarray, own_b: np.ndarray, own_y: np.ndarray) -> np.ndarray:
         """Each rater's weight, max(0, log((agreements + 1) / (disagreements + 1))), over your
@@ -145,9 +149,11 @@ def neighbour_verdicts(neighbours: Neighbours | None, own_a: Sequence[str], own_
     if not np.any(w):
         return None
     off = crowd.offsets(w, neighbours.d0, item_var)
-    if not np.any(off):
+    said = np.flatnonzero(off)  # the recipes the neighbours voted on: a model keeps only these
+    if not len(said):
         return None
-    return LikeYou(crowd.ids(), off, 1.0, int(np.count_nonzero(w)))
+    ids = crowd.ids()
+    return LikeYou(tuple(ids[j] for j in said), off[said], 1.0, int(np.count_nonzero(w)))
 
 
 def scaled(like_you: LikeYou | None, scale: float) -> LikeYou | None:
