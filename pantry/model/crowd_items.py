@@ -54,9 +54,16 @@ def fit_offsets(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarray, m
     return fit_bradley_terry(eye, oa, ob, y, 1.0 / (2 * var), d0, margin, weight, start=start).coef
 
 
+def rater_halves(rater: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(n,) True for the votes of a random half of the raters (`rng` draws which)."""
+    labels = np.unique(np.asarray(rater))
+    half = set(rng.permutation(labels)[: len(labels) // 2].tolist())
+    return np.fromiter((r in half for r in rater), bool, len(rater))
+
+
 def crowd_item_vars(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarray, margin: np.ndarray,
                     weight: np.ndarray | None, rater: np.ndarray, k: int, item_var: float,
-                    seed: int = 0) -> tuple[float, float]:
+                    seed: int = 0, by_half: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, float]:
     """(shared, own): the prior variance of the crowd's offsets that carries best from some raters
     to others, and the factor (of `item_var`) for a person's own offsets on top of them that best
     predicts a person's other votes.
@@ -69,7 +76,11 @@ def crowd_item_vars(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarra
     rater : (n,) who cast each vote.
     k : the number of recipes with an offset.
     item_var : the configured variance; the candidates are `VAR_STEPS` times it.
-    seed : the split of raters into two halves, and of each rater's votes.
+    seed : the split of raters into two halves (`rater_halves`), and of each rater's votes.
+    by_half : (n,) twice: the score differences of a content model fitted on each half of the
+        raters alone (`rater_halves`); the offsets fitted on a half are then judged on top of
+        that half's content model, so that a content head which learned every recipe from all
+        the votes does not pass for one that leaves nothing for the offsets to carry.
 
     Returns
     -------
@@ -84,8 +95,7 @@ def crowd_item_vars(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarra
     if len(labels) < MIN_RATERS or item_var <= 0:
         return 0.0, 1.0
     rng = np.random.default_rng(seed)
-    half = set(rng.permutation(labels)[: len(labels) // 2].tolist())
-    in_half = np.fromiter((r in half for r in rater), bool, len(rater))
+    in_half = rater_halves(rater, rng)
     w = np.ones(len(y)) if weight is None else np.asarray(weight, np.float64)
     best, best_ll, best_off = 0.0, -np.inf, None
     last = [None, None]  # each half's fit at the previous (smaller) variance: a warm start
@@ -94,11 +104,12 @@ def crowd_item_vars(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarra
         ll, offs = 0.0, []
         for h, fit_on in enumerate((in_half, ~in_half)):
             test = ~fit_on
-            off = np.append(fit_offsets(oa[fit_on], ob[fit_on], y[fit_on], d0[fit_on], margin[fit_on],
+            dh = d0 if by_half is None else by_half[h]
+            off = np.append(fit_offsets(oa[fit_on], ob[fit_on], y[fit_on], dh[fit_on], margin[fit_on],
                                         w[fit_on], k, var, last[h]), 0.0)
             last[h] = off[:k]
             offs.append(off)
-            d = d0[test] + off[oa[test]] - off[ob[test]]
+            d = dh[test] + off[oa[test]] - off[ob[test]]
             ll -= float(np.sum(w[test] * bt_loss(d, y[test], margin[test])))
         if ll > best_ll + 1e-9:
             best, best_ll, best_off = var, ll, offs

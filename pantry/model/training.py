@@ -69,7 +69,7 @@ from pantry.model.solver import (  # noqa: F401
     BTFit, bt_loss, fit_bradley_terry,
 )
 from pantry.model.taste_spread import spread_of, taste_spread
-from pantry.model.crowd_items import crowd_item_vars, crowd_offsets, fit_offsets, own_factor_of
+from pantry.model.crowd_items import crowd_item_vars, crowd_offsets, fit_offsets, own_factor_of, rater_halves
 from pantry.model.like_you import (MIN_VOTES as LIKE_YOU_MIN, SCALES as LIKE_YOU_SCALES,
                                    TRUST_COST as LIKE_YOU_COST, LikeYou, Neighbours, like_you_metrics,
                                    neighbour_verdicts, scaled, with_like_you)
@@ -231,8 +231,17 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
             item_var = prior_choice["item_var"]
         elif pairs.rater is not None and inherited is None and len(set(pairs.rater)) > 1:
             # a crowd's votes: its offsets' variance is what carries from some raters to others
+            # the content head refitted on each half of the raters: judged on top of it, the offsets
+            # show what they carry beyond what content learns of each recipe from the same votes
+            halves = rater_halves(pairs.rater, np.random.default_rng(cfg.seed))
+            by_half = []
+            for part in (np.flatnonzero(halves), np.flatnonzero(~halves)):
+                sub = fit_bradley_terry(fit_rows, ia[part], ib[part], y[part], precision, d0[part], m[part],
+                                        None if weight is None else weight[part], start=coef).coef
+                sh = fit_rows @ sub
+                by_half.append(d0 + sh[ia] - sh[ib])
             item_var, own = crowd_item_vars(oa, ob, y, d0 + s[ia] - s[ib], m, weight, pairs.rater, k,
-                                            cfg.item_var, cfg.seed)
+                                            cfg.item_var, cfg.seed, by_half=tuple(by_half))
             if prior_choice is not None:
                 prior_choice.update({"item_var": item_var, "own_factor": own})
         d_late = 0.0 if late is None else _offset_diff(pairs, (inherited[0], late))

@@ -13,12 +13,12 @@ from pantry.model.training import POPULATION_CONFIG, TrainConfig, train_reward_m
 N_RECIPES, DIM = 40, 4
 
 
-def _world(shared: bool, n_raters: int = 30, votes: int = 40, seed: int = 0):
+def _world(shared: bool, n_raters: int = 30, votes: int = 40, seed: int = 0, dim: int = DIM):
     """Recipes with random features; every rater likes feature 0. With `shared`, each recipe also
     has an appeal everyone sees (how well it is written, beyond its features); without it, each
     rater has their own appeal per recipe (verdicts that do not carry)."""
     rng = np.random.default_rng(seed)
-    x = rng.normal(size=(N_RECIPES, DIM))
+    x = rng.normal(size=(N_RECIPES, dim))
     appeal = rng.normal(0, 2.0, N_RECIPES)
     xa, xb, y, ia, ib, who = [], [], [], [], [], []
     for r in range(n_raters):
@@ -94,6 +94,27 @@ def test_a_population_keeps_offsets_only_where_its_voters_agree():
     assert private.meta["metrics"]["offset_variance"] == 0.0
     assert not np.any(private.member_arrays()[0]["offsets"])
     assert crowd_offsets(private, ["r1"]) is None  # nothing to inherit
+
+
+def test_offsets_carry_even_where_the_content_head_could_learn_every_recipe():
+    """With more feature columns than recipes, a content head fitted on all the crowd's votes
+    learns each recipe's appeal, shrunk, and left nothing over it for offsets to carry when they
+    were judged on top of it: the population was content alone, and below plain popularity on
+    raters it never saw. Judged on top of a content head fitted on the same half of the raters
+    (`by_half`), the offsets carry the appeal everyone sees."""
+    pairs, x, appeal = _world(shared=True, dim=64)
+    cfg = TrainConfig(**{**POPULATION_CONFIG.to_dict(), "members": 1, "val_split": 0.0})
+    model = train_reward_model(pairs, "test", "test-spec", cfg).model
+    assert model.meta["metrics"]["offset_variance"] > 0
+    ids = [f"r{k}" for k in range(N_RECIPES)]
+    truth = x[:, 0] + appeal
+    i, j = np.triu_indices(N_RECIPES, 1)
+
+    def ordered(s):
+        return float(np.mean(np.sign(s[i] - s[j]) == np.sign(truth[i] - truth[j])))
+
+    with_offsets, content = model.score(x.astype(np.float32), ids)[0], model.score(x.astype(np.float32), None)[0]
+    assert ordered(with_offsets) > ordered(content)
 
 
 def test_a_personal_model_inherits_the_crowds_verdicts_and_its_own_votes_override_them():
