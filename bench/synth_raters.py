@@ -60,21 +60,27 @@ def make_recipes(n: int, rng: np.random.Generator) -> tuple[list[dict], np.ndarr
 
 
 def make_votes(factors: np.ndarray, raters: int, votes_per_rater: int, rng: np.random.Generator,
-               recipes_per_rater: int = 30, groups: int = 0) -> list[dict]:
+               recipes_per_rater: int = 30, groups: int = 0, latent: int = 0,
+               content: float = 1.0) -> list[dict]:
     """votes_per_rater random pairs per rater among recipes_per_rater recipes drawn for them.
     groups > 0: rater r belongs to group r % groups, and each group also shares an appeal per
-    recipe that no recipe factor explains (circles of people who like the same dishes)."""
+    recipe that no recipe factor explains (circles of people who like the same dishes).
+    latent > 0: each recipe also has that many hidden traits no recipe field shows, and each
+    rater their own weight on each (tastes only other people's votes reveal); `content` scales
+    the taste over the recipe's visible factors (0: what a recipe says tells nothing of taste)."""
     n, k = factors.shape
     mean = np.array([0.3, -0.6, 0.0, 0.2] + [0.0] * (k - 4))  # most like quick food a bit
     spread = np.array([1.5, 0.8, 0.5, 0.6] + [0.4] * (k - 4))  # how much people differ per factor
     appeal = rng.normal(0, 0.7, n)  # what everyone sees in a recipe beyond its factors
     circle = rng.normal(0, 1.0, (groups, n)) if groups > 0 else None  # what only one group sees in it
+    hidden = rng.normal(0, 0.7, (n, latent))  # traits of a recipe no field shows
     out = []
     iu = np.triu_indices(recipes_per_rater, 1)
     for r in range(raters):
         w = mean + spread * rng.normal(size=k)
         mine = rng.choice(n, size=recipes_per_rater, replace=False)
-        u = factors[mine] @ w + appeal[mine] + (circle[r % groups, mine] if circle is not None else 0.0)
+        u = content * (factors[mine] @ w) + appeal[mine] + hidden[mine] @ rng.normal(size=latent) \
+            + (circle[r % groups, mine] if circle is not None else 0.0)
         pick = rng.choice(len(iu[0]), size=min(votes_per_rater, len(iu[0])), replace=False)
         for i, j in zip(iu[0][pick], iu[1][pick]):
             d = u[i] - u[j]
@@ -90,13 +96,15 @@ def make_votes(factors: np.ndarray, raters: int, votes_per_rater: int, rng: np.r
 
 
 def write_dataset(out: str | Path, raters: int, votes_per_rater: int = 45, recipes: int = 3000,
-                  seed: int = 0, groups: int = 0, per_rater: int = 30) -> tuple[Path, Path]:
+                  seed: int = 0, groups: int = 0, per_rater: int = 30, latent: int = 0,
+                  content: float = 1.0) -> tuple[Path, Path]:
     """Write out/recipes.jsonl and out/votes.jsonl; returns their paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     rec, factors = make_recipes(recipes, rng)
-    votes = make_votes(factors, raters, votes_per_rater, rng, recipes_per_rater=per_rater, groups=groups)
+    votes = make_votes(factors, raters, votes_per_rater, rng, recipes_per_rater=per_rater, groups=groups,
+                       latent=latent, content=content)
     rp, vp = out / "recipes.jsonl", out / "votes.jsonl"
     rp.write_text("".join(json.dumps(r) + "\n" for r in rec))
     vp.write_text("".join(json.dumps(v) + "\n" for v in votes))
@@ -114,8 +122,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="circles of raters who share a liking for particular dishes (default 0: none)")
     ap.add_argument("--per-rater", type=int, default=30,
                     help="recipes drawn for each rater (default 30; 10 with --votes 45: every pair of a ranking of 10)")
+    ap.add_argument("--latent", type=int, default=0,
+                    help="hidden traits per recipe each rater weighs (default 0; tastes only other votes reveal)")
+    ap.add_argument("--content", type=float, default=1.0,
+                    help="weight of the taste over the recipe's visible factors (default 1; 0: none)")
     args = ap.parse_args(argv)
-    rp, vp = write_dataset(args.out, args.raters, args.votes, args.recipes, args.seed, args.groups, args.per_rater)
+    rp, vp = write_dataset(args.out, args.raters, args.votes, args.recipes, args.seed, args.groups, args.per_rater,
+                           args.latent, args.content)
     print(f"wrote {rp} and {vp} ({args.raters} raters x {args.votes} votes, {args.recipes} recipes)")
     return 0
 

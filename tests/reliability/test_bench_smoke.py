@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from tests.helpers import REPO, shared_data
@@ -134,3 +135,19 @@ def test_known_spread_reads_a_five_taste_rater_through_the_columns():
         column_score = known.z(x) @ (known.to_facts @ weights)
         assert np.corrcoef(column_score, facts @ weights)[0, 1] > 0.85
     assert known.mean.shape == (known.root.shape[0],) and np.all(np.diag(known.root) > 0)
+
+
+def test_synthetic_raters_with_hidden_tastes(tmp_path):
+    """`--latent` / `--content`: tastes no recipe field shows give votes of the same shape, and
+    without them the generator draws exactly what it drew before they existed (the data sets
+    the README's figures came from can be made again)."""
+    from bench.synth_raters import make_recipes, make_votes
+
+    rng = np.random.default_rng(0)
+    _, factors = make_recipes(40, rng)
+    for latent, content in ((0, 1.0), (3, 0.0)):
+        votes = make_votes(factors, 2, 45, np.random.default_rng(1), recipes_per_rater=40, latent=latent,
+                           content=content)
+        assert len(votes) == 90 and {v["outcome"] for v in votes} <= {"a", "b", "tie"}
+    same = make_votes(factors, 3, 45, np.random.default_rng(1), recipes_per_rater=40)
+    assert same == make_votes(factors, 3, 45, np.random.default_rng(1), recipes_per_rater=40, latent=0)
