@@ -122,6 +122,13 @@ def _offset_diff(pairs: Pairs, inherited: tuple[tuple[str, ...], np.ndarray] | N
     return np.where(ia >= 0, off[np.clip(ia, 0, None)], 0.0) - np.where(ib >= 0, off[np.clip(ib, 0, None)], 0.0)
 
 
+# votes per content column in each half of a crowd's raters above which a content head fitted on
+# one half stands in for one fitted on all when judging the crowd's offsets (the "10 events per
+# variable" rule of thumb for a logistic regression's learning curve to flatten; below it, half
+# the votes make a weaker content head that offsets would be chosen to make up for)
+HALF_VOTES_PER_COLUMN = 10
+
+
 def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence[str],
                 weight: np.ndarray | None = None, val: Pairs | None = None,
                 on_epoch: Callable[[EpochStats], None] | None = None,
@@ -231,17 +238,23 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
             item_var = prior_choice["item_var"]
         elif pairs.rater is not None and inherited is None and len(set(pairs.rater)) > 1:
             # a crowd's votes: its offsets' variance is what carries from some raters to others
-            # the content head refitted on each half of the raters: judged on top of it, the offsets
-            # show what they carry beyond what content learns of each recipe from the same votes
+            # judged on top of the content head fitted on all the votes, the offsets can only carry
+            # what it left: with more columns than recipes it learnt each recipe's appeal from both
+            # halves. Where each half has HALF_VOTES_PER_COLUMN votes per content column (a content
+            # head fitted on it is about as good as one on all), each half gets its own instead
             halves = rater_halves(pairs.rater, np.random.default_rng(cfg.seed))
-            by_half = []
-            for part in (np.flatnonzero(halves), np.flatnonzero(~halves)):
-                sub = fit_bradley_terry(fit_rows, ia[part], ib[part], y[part], precision, d0[part], m[part],
-                                        None if weight is None else weight[part], start=coef).coef
-                sh = fit_rows @ sub
-                by_half.append(d0 + sh[ia] - sh[ib])
+            parts = (np.flatnonzero(halves), np.flatnonzero(~halves))
+            by_half = None
+            if min(len(p) for p in parts) >= HALF_VOTES_PER_COLUMN * fit_rows.shape[1]:
+                by_half = []
+                for part in parts:
+                    sub = fit_bradley_terry(fit_rows, ia[part], ib[part], y[part], precision, d0[part], m[part],
+                                            None if weight is None else weight[part], start=coef).coef
+                    sh = fit_rows @ sub
+                    by_half.append(d0 + sh[ia] - sh[ib])
+                by_half = tuple(by_half)
             item_var, own = crowd_item_vars(oa, ob, y, d0 + s[ia] - s[ib], m, weight, pairs.rater, k,
-                                            cfg.item_var, cfg.seed, by_half=tuple(by_half))
+                                            cfg.item_var, cfg.seed, by_half=by_half)
             if prior_choice is not None:
                 prior_choice.update({"item_var": item_var, "own_factor": own})
         d_late = 0.0 if late is None else _offset_diff(pairs, (inherited[0], late))
