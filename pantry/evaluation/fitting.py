@@ -233,7 +233,8 @@ class _Trainer:
         user = int(self.va.user[train[0]])
         crowd, rows = self.crowd(user)
         va = self.va
-        return Neighbours(crowd, s[va.ia[rows]] - s[va.ib[rows]], exclude=str(user))
+        return Neighbours(crowd, s[va.ia[rows]] - s[va.ib[rows]], exclude=str(user),
+                          votes=lambda ix: self._pairs(rows[ix], with_ids=True))
 
     def model(self, population: RewardModel, train: np.ndarray, members: int | None = None
               ) -> tuple[RewardModel, bool]:

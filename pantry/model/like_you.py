@@ -8,8 +8,9 @@ collaborative filtering). `neighbour_verdicts` weighs each other rater by the lo
 agreement (a Beta(1, 1) posterior: one agreement is weak evidence, a rater who disagrees as
 often as not weighs 0) and fits per-recipe offsets on their votes so weighted, on top of
 what the prior already says. The trainer (`training._trusted_like_you`) decides how far to
-trust them, on the person's own votes, and a personal model starts from them on recipes it
-has not rated, as it does from the crowd's verdicts.
+trust them, on the person's own votes, or, for a person with too few to judge it, on crowd
+raters each playing a person with as many votes (`training._crowd_trust`); a personal model
+starts from them on recipes it has not rated, as it does from the crowd's verdicts.
 
 A rater counts where they judged both recipes of one of your votes (ranked by their own net
 wins, so no identical pair is needed). In the app every profile mostly sees recipes of its
@@ -20,7 +21,7 @@ evaluation data) this is what other people's votes say about a dish you have not
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -30,7 +31,9 @@ SCALES = (0.0, 0.25, 0.5, 1.0)  # candidate trust in the neighbours' verdicts, c
 # nats of held-out log-loss a trust above 0 must gain, as a step of a prior scale costs in
 # `prior_shape`: among a few neighbours someone agrees with a person by chance
 TRUST_COST = 0.5
-MIN_VOTES = 4  # votes within each half of a person's recipes below which no trust is chosen (none)
+MIN_VOTES = 4  # votes within each half of a person's recipes below which they cannot judge the trust
+CROWD_RATERS = 48  # crowd raters who each play a person with few votes, to measure such a person's trust
+CROWD_Z = 2.0  # standard errors (over those raters) a trust's gain must reach: one-sided ~2%
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class Crowd:
         seen = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=shape).tocsc()
         seen.data[:] = 1.0  # judged at all (repeats summed, then flattened)
         self.seen = seen
+        self.trust_memo: dict[tuple, float] = {}  # (votes, prior, settings) -> the trust measured here
 
     def _index(self, ids: Sequence[str]) -> np.ndarray:
         where = self.where
@@ -115,12 +119,15 @@ class Crowd:
 @dataclass
 class Neighbours:
     """A person's crowd for `neighbour_verdicts`: the other raters' votes (`Crowd`), the prior's
-    score difference on each of them (None: 0), and the rater label that is the person (None:
-    the crowd holds none of their votes)."""
+    score difference on each of them (None: 0), the rater label that is the person (None:
+    the crowd holds none of their votes), and `votes`: the crowd's votes at given row indices
+    as `Pairs` with features (None: the crowd cannot play a person, so a person with too few
+    votes to judge the trust gets none)."""
 
     crowd: Crowd
     d0: np.ndarray | None = None
     exclude: str | None = None
+    votes: Callable[[np.ndarray], object] | None = None
 
 
 def neighbour_verdicts(neighbours: Neighbours | None, own_a: Sequence[str], own_b: Sequence[str],
@@ -204,4 +211,4 @@ def neighbours_of(others, prior) -> Neighbours | None:
     d0 = None
     if prior is not None:
         d0 = prior.score(others.xa, list(others.ids_a))[0] - prior.score(others.xb, list(others.ids_b))[0]
-    return Neighbours(Crowd(others.ids_a, others.ids_b, others.y, others.rater), d0)
+    return Neighbours(Crowd(others.ids_a, others.ids_b, others.y, others.rater), d0, votes=others.subset)

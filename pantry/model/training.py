@@ -70,7 +70,7 @@ from pantry.model.solver import (  # noqa: F401
 )
 from pantry.model.taste_spread import spread_of, taste_spread
 from pantry.model.crowd_items import crowd_item_vars, crowd_offsets, fit_offsets, own_factor_of, rater_halves
-from pantry.model.like_you import (MIN_VOTES as LIKE_YOU_MIN, SCALES as LIKE_YOU_SCALES,
+from pantry.model.like_you import (CROWD_RATERS, CROWD_Z, MIN_VOTES as LIKE_YOU_MIN, SCALES as LIKE_YOU_SCALES,
                                    TRUST_COST as LIKE_YOU_COST, LikeYou, Neighbours, like_you_metrics,
                                    neighbour_verdicts, scaled, with_like_you)
 from pantry.model.prior_shape import (  # noqa: F401
@@ -274,42 +274,122 @@ def fit_on_train(cfg: TrainConfig, pairs: Pairs, train: Pairs) -> bool:
     return not cfg.refit or len(train) == len(pairs)
 
 
+def _trust_losses(sub: Pairs, test: Pairs, cfg: TrainConfig, prior: RewardModel | None, neighbours: Neighbours,
+                  base: tuple[tuple[str, ...], np.ndarray] | None, dim: int, n_explicit: int,
+                  spread: np.ndarray | None, warm: dict, own_var: float, correct: bool = False) -> np.ndarray:
+    """Per trust in `LIKE_YOU_SCALES`, the log-loss on `test` (`correct`: minus the decisive votes
+    ordered right) of a personal model fitted on `sub` as the final one is: a content head
+    without the neighbours (from the prior scales' search start), then own offsets on `sub`'s
+    recipes (prior variance `own_var`) on top of the inherited offsets `base` and of the
+    neighbours' verdicts (chosen on `sub`) times the trust."""
+    verdicts = neighbour_verdicts(neighbours, sub.ids_a, sub.ids_b, sub.y, cfg.item_var)
+    member, _, _ = _fit_member(sub, cfg, _content_member(prior, 0, dim), (), n_explicit=n_explicit,
+                               prior_choice=warm, spread=spread, inherited=base, search=False)
+    fit_d = _member_content_scores(member, sub.xa) - _member_content_scores(member, sub.xb) + _offset_diff(sub, base)
+    d = _member_content_scores(member, test.xa) - _member_content_scores(member, test.xb) + _offset_diff(test, base)
+    near_fit = near = 0.0
+    if verdicts is not None:
+        near_fit, near = (_offset_diff(v, (verdicts.ids, verdicts.offsets)) for v in (sub, test))
+    own = tuple(sorted(set(sub.ids_a) | set(sub.ids_b)))
+    oa, ob = sub.item_index(own)
+    ta, tb = (np.where(i >= 0, i, len(own)) for i in test.item_index(own))  # unrated: an all-zero row
+    out = []
+    for t in LIKE_YOU_SCALES:
+        off = np.append(fit_offsets(oa, ob, sub.y.astype(np.float64), fit_d + t * near_fit,
+                                    sub.margin.astype(np.float64), None, len(own), own_var), 0.0)
+        dt = d + t * near + off[ta] - off[tb]
+        out.append(-strict_counts(dt, test.y)[1] if correct else float(np.sum(bt_loss(dt, test.y, test.margin))))
+    return np.array(out, np.float64)
+
+
+def _crowd_trust(n: int, cfg: TrainConfig, prior: RewardModel | None, neighbours: Neighbours, dim: int,
+                 n_explicit: int, spread: np.ndarray | None, warm: dict, own_var: float) -> float:
+    """The trust for a person with `n` votes, too few to judge their own, measured on the crowd.
+
+    Up to `CROWD_RATERS` crowd raters with at least `n + LIKE_YOU_MIN` decisive votes each play
+    such a person: n of their votes among some of their recipes (as densely as they voted), a
+    model fitted on them as the final one is (own offsets included), their votes on their other
+    recipes to predict, never their own neighbour. The trust that orders the most of those votes
+    right in all is used where its gain over none is above `CROWD_Z` standard errors of the sum
+    over the raters; else none (pooled over many votes, a fixed cost would let chance pass).
+    Ordered votes, not log-loss: the verdicts at full trust are overconfident yet order more
+    votes right, and a ranking is what the model is for. Memoised on the crowd per `n`, prior
+    and settings (a Retrain preview compares two settings on one crowd). The
+    prior has seen these raters' votes, which favours it alone: the measure errs towards none.
+    """
+    crowd = neighbours.crowd
+    key = (n, id(prior), repr(sorted(cfg.to_dict().items())))  # one measure per votes, prior and settings
+    if key in crowd.trust_memo:
+        return crowd.trust_memo[key]
+    trust = 0.0
+    if neighbours.votes is not None:
+        decisive = crowd.y != 0.5
+        count = np.bincount(crowd.rater[decisive], minlength=len(crowd.labels))
+        able = [r for r in np.flatnonzero(count >= n + LIKE_YOU_MIN)
+                if neighbours.exclude is None or crowd.labels[r] != str(neighbours.exclude)]
+        rng = np.random.default_rng(cfg.seed)
+        chosen = rng.permutation(able)[:CROWD_RATERS] if able else []
+        base = crowd_offsets(prior, ())
+        base = None if base is None else (base[0], base[1][0])
+        gains = []  # per rater played, votes each trust orders right beyond none
+        for r in chosen:
+            rows = np.flatnonzero(crowd.rater == r)
+            # their recipes in a random order; a vote is in once both its recipes are: the first n
+            # votes in are the person's, the votes on a recipe not yet in then are to predict
+            rank = rng.permutation(len(crowd.where))
+            ra, rb = rank[crowd.oa[rows]], rank[crowd.ob[rows]]
+            order = np.argsort(np.maximum(ra, rb), kind="stable")
+            last = np.maximum(ra, rb)[order[n - 1]]
+            sub, test = neighbours.votes(rows[order[:n]]), neighbours.votes(rows[np.maximum(ra, rb) > last])
+            if sub.n_decisive < 1 or not len(test):
+                continue
+            played = Neighbours(crowd, neighbours.d0, exclude=str(crowd.labels[r]))
+            loss = _trust_losses(sub, test, cfg, prior, played, base, dim, n_explicit, spread, warm, own_var,
+                                 correct=True)
+            gains.append(loss[0] - loss)
+        if len(gains) >= 2:
+            gains = np.array(gains)
+            total = gains.sum(axis=0)
+            # a trust counts where the raters' gains add up to more than CROWD_Z standard errors
+            sure = total > CROWD_Z * np.sqrt(len(gains)) * gains.std(axis=0, ddof=1)
+            if sure.any():
+                trust = float(LIKE_YOU_SCALES[int(np.argmax(np.where(sure, total, -np.inf)))])
+    crowd.trust_memo[key] = trust
+    return trust
+
+
 def _trusted_like_you(pairs: Pairs, cfg: TrainConfig, prior: RewardModel | None, neighbours: Neighbours,
                       crowd: tuple[tuple[str, ...], list[np.ndarray]] | None, dim: int, n_explicit: int,
-                      spread: np.ndarray | None, warm: dict) -> LikeYou | None:
+                      spread: np.ndarray | None, warm: dict, own_var: float) -> LikeYou | None:
     """What the raters who vote like this person say (`pantry.model.like_you`), trusted as far as
     it helps where it is used: on recipes the person has not rated. The person's recipes are split
     in two halves; the neighbours chosen on the votes within one half, added times each trust in
     `LIKE_YOU_SCALES` to a content model fitted on those votes, predict the votes within the other
     half (recipes neighbours were not picked on, and that model never rated). The trust with the
     lowest log-loss over both halves, less `LIKE_YOU_COST` nats for any trust above 0, is used on
-    all the votes (None for 0). The halves' content fits take the prior scales' search start
-    (searching them per half cost a retrain its time target, and measured no better); `warm`
-    carries one fit's weights to the next as a starting point."""
+    all the votes (None for 0). A person with fewer than `LIKE_YOU_MIN` votes within a half gets
+    the trust measured on the crowd for as many votes as theirs, rounded down to a power of 2
+    (`_crowd_trust`: one measure serves many people; fewer votes err towards less trust). The halves'
+    content fits take the prior scales' search start (searching them per half cost a retrain its
+    time target, and measured no better); `warm` carries one fit's weights to the next."""
+    every = neighbour_verdicts(neighbours, pairs.ids_a, pairs.ids_b, pairs.y, cfg.item_var)
+    if every is None:  # nobody agreed with any of these votes
+        return None
     recipes = np.array(sorted(set(pairs.ids_a) | set(pairs.ids_b)), dtype=object)
     side = dict(zip(recipes, np.random.default_rng(cfg.seed).permutation(len(recipes)) % 2))
     sa = np.array([side[r] for r in pairs.ids_a])
     sb = np.array([side[r] for r in pairs.ids_b])
     halves = [np.flatnonzero((sa == h) & (sb == h)) for h in (0, 1)]
     if min(len(h) for h in halves) < LIKE_YOU_MIN:
-        return None
-    every = neighbour_verdicts(neighbours, pairs.ids_a, pairs.ids_b, pairs.y, cfg.item_var)
-    if every is None:  # nobody agreed with any of these votes: no half can have a neighbour
-        return None
+        played = 1 << (len(pairs).bit_length() - 1)  # as many votes, rounded down to a power of 2
+        return scaled(every, _crowd_trust(played, cfg, prior, neighbours, dim, n_explicit, spread, warm, own_var))
     base = None if crowd is None else (crowd[0], crowd[1][0])
-    trust = np.array(LIKE_YOU_SCALES)
-    loss = np.zeros(len(trust))
+    loss = np.zeros(len(LIKE_YOU_SCALES))
     for pick, held in ((halves[0], halves[1]), (halves[1], halves[0])):
-        sub, test = pairs.subset(pick), pairs.subset(held)
-        verdicts = neighbour_verdicts(neighbours, sub.ids_a, sub.ids_b, sub.y, cfg.item_var)
-        member, _, _ = _fit_member(sub, cfg, _content_member(prior, 0, dim), (), n_explicit=n_explicit,
-                                   prior_choice=warm, spread=spread, inherited=base, search=False)
-        d = (_member_content_scores(member, test.xa) - _member_content_scores(member, test.xb)
-             + _offset_diff(test, base))
-        near = 0.0 if verdicts is None else _offset_diff(test, (verdicts.ids, verdicts.offsets))
-        loss += [float(np.sum(bt_loss(d + t * near, test.y, test.margin))) for t in trust]
-    loss[trust > 0] += LIKE_YOU_COST  # chance agreement must not pass for taste
-    return scaled(every, float(trust[int(np.argmin(loss))]))
+        loss += _trust_losses(pairs.subset(pick), pairs.subset(held), cfg, prior, neighbours, base, dim,
+                              n_explicit, spread, warm, own_var)
+    loss[np.array(LIKE_YOU_SCALES) > 0] += LIKE_YOU_COST  # chance agreement must not pass for taste
+    return scaled(every, float(LIKE_YOU_SCALES[int(np.argmin(loss))]))
 
 
 def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: TrainConfig | None = None,
@@ -362,7 +442,8 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
 
     def inheritance(votes: Pairs):
         """(like-you offsets chosen on `votes`, the offsets inherited with them, their like-you part)"""
-        near = (_trusted_like_you(votes, cfg, prior, neighbours, crowd_only, dim, n_explicit, spread, half_warm)
+        near = (_trusted_like_you(votes, cfg, prior, neighbours, crowd_only, dim, n_explicit, spread, half_warm,
+                                  cfg.item_var * own_factor)
                 if neighbours is not None and item_ids else None)
         return (near, *with_like_you(crowd_only, near, item_ids))
 

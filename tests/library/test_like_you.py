@@ -171,13 +171,49 @@ def test_verdicts_that_do_not_predict_the_person_are_not_trusted():
         assert _unrated_accuracy(res.model, x, util, unrated) == _unrated_accuracy(alone, x, util, unrated)
 
 
-def test_too_few_votes_within_each_half_of_the_recipes_choose_no_trust():
+def test_too_few_votes_to_judge_the_trust_take_the_one_measured_on_the_crowd():
+    """With 5 votes no half of a newcomer's recipes holds enough to judge the trust; the crowd's
+    raters, each playing a person with 4 of their votes (5 rounded down to a power of 2), measure
+    it: a camp's verdicts carry
+    (trust above 0, the dishes the newcomer never rated ordered far better than alone). A crowd
+    that cannot play a person (no `votes`) gives none."""
     crowd, x, camp = _camps(camps=True)
-    mine, _ = _newcomer(x, camp, votes=5)
-    neighbours = Neighbours(Crowd(crowd.ids_a, crowd.ids_b, crowd.y, crowd.rater))
-    res = train_reward_model(mine, "test", "test-spec", TrainConfig(members=1, val_split=0.0, min_decisive=0),
-                             neighbours=neighbours)
-    assert res.metrics["like_you"] is None
+    mine, unrated = _newcomer(x, camp, votes=5)
+    cfg = TrainConfig(members=1, val_split=0.0, min_decisive=0)
+    silent = Neighbours(Crowd(crowd.ids_a, crowd.ids_b, crowd.y, crowd.rater))
+    assert train_reward_model(mine, "test", "test-spec", cfg, neighbours=silent).metrics["like_you"] is None
+    measured = Crowd(crowd.ids_a, crowd.ids_b, crowd.y, crowd.rater)
+    res = train_reward_model(mine, "test", "test-spec", cfg, neighbours=Neighbours(measured, votes=crowd.subset))
+    assert res.metrics["like_you"]["scale"] > 0
+    assert [(key[0], trust) for key, trust in measured.trust_memo.items()] == [(4, res.metrics["like_you"]["scale"])]
+    alone = train_reward_model(mine, "test", "test-spec", cfg).model
+    assert _unrated_accuracy(res.model, x, camp, unrated) > _unrated_accuracy(alone, x, camp, unrated) + 0.15
+
+
+def test_a_crowd_of_private_views_measures_no_trust_for_a_person_with_few_votes(monkeypatch):
+    """Where every rater has a private view of each dish, the crowd's raters playing a person
+    with few votes find that the raters who agreed with them predict nothing: trust 0, for
+    every draw; the measure runs once per crowd and number of votes (6 rounded down to 4)."""
+    import pantry.model.training as training
+
+    calls: list[int] = []
+    real = training._trust_losses
+
+    def spy(sub, *a, **kw):
+        calls.append(len(sub))
+        return real(sub, *a, **kw)
+
+    monkeypatch.setattr(training, "_trust_losses", spy)
+    cfg = TrainConfig(members=1, val_split=0.0, min_decisive=0)
+    for seed in range(4):
+        crowd, x, _ = _camps(camps=False, seed=seed)
+        mine, _, _ = _content_newcomer(x, seed + 100, votes=6)
+        measured = Crowd(crowd.ids_a, crowd.ids_b, crowd.y, crowd.rater)
+        neighbours = Neighbours(measured, votes=crowd.subset)
+        calls.clear()
+        for _ in range(2):
+            assert train_reward_model(mine, "test", "test-spec", cfg, neighbours=neighbours).metrics["like_you"] is None
+        assert list(measured.trust_memo.values()) == [0.0] and calls == [4] * 8, seed  # 8 played once, not twice
 
 
 def test_the_validation_run_chooses_its_neighbours_on_its_training_votes_only(monkeypatch):
