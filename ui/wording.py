@@ -4,7 +4,8 @@ The library returns tables keyed by field ids (`versions_table`: the stored metr
 `retrain_comparison`: `CrossValidation`'s fields; `metrics_table`: its `METRIC_COLUMNS`); the pages show them under these names and
 give number formats by id, so a renamed heading never breaks a format. The votes table's
 "what was chosen" is worded here from the vote's own columns (`votes_in_words`), and so is
-the line that confirms a saved vote (`saved_vote_text`).
+the line that confirms a saved vote (`saved_vote_text`), and what a version carries of other
+people's verdicts (`verdicts_line`).
 """
 
 from __future__ import annotations
@@ -106,3 +107,28 @@ def saved_vote_text(matchup, vote_id: int, choice: str) -> str:
         (win, ws), (lose, los) = ((left, ls), (right, rs)) if choice == "left" else ((right, rs), (left, ls))
         agree += f" (scores: {md(win)} {ws:.2f}, {md(lose)} {los:.2f})."
     return f"Saved vote #{vote_id}: {md(said)}.{agree}"
+
+
+def verdicts_line(verdicts: dict) -> str:
+    """What a version carries of other people's verdicts on dishes (`crowd_items.verdict_summary`),
+    in words."""
+    n, own = verdicts["recipes"], verdicts["own_factor"]
+    if not verdicts["personal"]:
+        return (f"other people's verdicts on {n:,} dishes carry to a newcomer (a dish they rated keeps their "
+                f"verdict until the newcomer votes on it); a newcomer's own votes move a dish from it with "
+                f"{own:.2g} x the usual freedom (1: as freely as with no crowd).")
+    near = verdicts["like_you"]
+    like = ""
+    if near:
+        share = "All of them" if near["recipes"] == n else f"{near['recipes']:,} of them"
+        axes = int(near.get("axes") or 0)
+        said = (f"this profile's taste on {axes} {'axis' if axes == 1 else 'axes'} of taste that {near['raters']:,} "
+                f"people's votes share" if axes else
+                f"what the {near['raters']:,} people who agreed with this profile more often than not said")
+        how = ("on people with as few votes as this profile, which has too few to judge it by itself"
+               if near.get("judged") == "crowd" else
+               "by how well it predicted this profile's votes on half of its rated dishes from the other half")
+        like = f" {share} use {said}, at weight {near['scale']:g} of at most 1 (chosen {how})."
+    return (f"{n:,} dishes this profile has not rated yet are scored partly from other people's votes on them.{like} "
+            f"Its own votes still move a dish's score ({own:.2g} x the usual freedom; 1: as freely as if nobody "
+            f"else had voted).")

@@ -26,7 +26,7 @@ from ui.cards import show_explanation
 from ui.common import current_profile, guarded
 from ui.charts import chart_title, fit_width
 from ui.tables import blank_missing
-from ui.wording import worded
+from ui.wording import verdicts_line, worded
 from ui.text import md
 from ui.resources import get_lab
 
@@ -39,25 +39,6 @@ CHART_H = 220
 SCORE_MEANING = ("**Score**: the reward model's number for a recipe; higher means it expects you to prefer the "
                  "recipe. Only differences matter: a recipe 1 point above another is preferred about 73% of the "
                  "time (Bradley-Terry: 1 / (1 + e^-difference)), 2 points about 88%.")
-
-
-def _verdicts_line(verdicts: dict) -> str:
-    """What a version carries of other people's verdicts on dishes (`verdict_summary`), in words."""
-    n, own = verdicts["recipes"], verdicts["own_factor"]
-    if not verdicts["personal"]:
-        return (f"other people's verdicts on {n:,} dishes carry to a newcomer (a dish they rated keeps their "
-                f"verdict until the newcomer votes on it); a newcomer's own votes move a dish from it with "
-                f"{own:.2g} x the usual freedom (1: as freely as with no crowd).")
-    near = verdicts["like_you"]
-    like = ""
-    if near:
-        share = "All of them" if near["recipes"] == n else f"{near['recipes']:,} of them"
-        like = (f" {share} use what the {near['raters']:,} people who agreed with this profile more often than "
-                f"not said, at weight {near['scale']:g} of at most 1 (chosen by how well those people predicted "
-                f"this profile's votes on half of its rated dishes from the other half).")
-    return (f"{n:,} dishes this profile has not rated yet are scored partly from other people's votes on them.{like} "
-            f"Its own votes still move a dish's score ({own:.2g} x the usual freedom; 1: as freely as if nobody "
-            f"else had voted).")
 
 
 def _score_hist(scores: pd.DataFrame, label: str) -> alt.Chart:
@@ -353,7 +334,7 @@ with guarded("Diagnostics"):
     for item, model in models.items():
         verdicts = verdict_summary(model)
         if verdicts:
-            st.caption(f"{md(labels.get(item, str(item)))}: {_verdicts_line(verdicts)}")
+            st.caption(f"{md(labels.get(item, str(item)))}: {verdicts_line(verdicts)}")
 
     st.download_button("Download scores CSV", lambda: scores.to_csv(index=False).encode("utf-8"),
                        file_name="pantrypilot-scores.csv", mime="text/csv", icon=":material/download:",

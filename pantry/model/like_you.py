@@ -39,12 +39,17 @@ CROWD_Z = 2.0  # standard errors (over those raters) a trust's gain must reach: 
 @dataclass(frozen=True)
 class LikeYou:
     """Offsets from the raters who vote like you: `offsets[j]` for recipe `ids[j]`, already
-    times `scale` (the trust your own votes chose); `raters` how many weighed more than 0."""
+    times `scale` (the trust your own votes chose); `raters` how many weighed more than 0. With
+    `axes` > 0 the offsets are your taste on that many axes the crowd shares
+    (`crowd_tastes.taste_verdicts`) and `raters` how many raters the axes were learnt from;
+    `judged`: whose votes chose the trust ("own", or "crowd" for a person with too few)."""
 
     ids: tuple[str, ...]
     offsets: np.ndarray
     scale: float
     raters: int
+    axes: int = 0
+    judged: str = "own"
 
 
 class Crowd:
@@ -74,6 +79,7 @@ class Crowd:
         seen.data[:] = 1.0  # judged at all (repeats summed, then flattened)
         self.seen = seen
         self.trust_memo: dict[tuple, float] = {}  # (votes, prior, settings) -> the trust measured here
+        self.tastes_memo: dict[tuple, object] = {}  # (prior's differences, raters left out) -> its axes
 
     def _index(self, ids: Sequence[str]) -> np.ndarray:
         where = self.where
@@ -167,7 +173,7 @@ def scaled(like_you: LikeYou | None, scale: float) -> LikeYou | None:
     """`like_you` trusted `scale` (its offsets times it); None for a scale of 0."""
     if like_you is None or scale == 0.0:
         return None
-    return LikeYou(like_you.ids, like_you.offsets * scale, scale, like_you.raters)
+    return LikeYou(like_you.ids, like_you.offsets * scale, scale, like_you.raters, like_you.axes, like_you.judged)
 
 
 def with_like_you(crowd: tuple[tuple[str, ...], list[np.ndarray]] | None, like_you: LikeYou | None,
@@ -194,13 +200,14 @@ def with_like_you(crowd: tuple[tuple[str, ...], list[np.ndarray]] | None, like_y
 
 
 def like_you_metrics(like_you: LikeYou | None, own_ids: Sequence[str]) -> dict | None:
-    """{"scale", "raters", "recipes" (those with a like-you offset the person has not rated)},
-    for a version's metrics; None without like-you offsets."""
+    """{"scale", "raters", "recipes" (those with a like-you offset the person has not rated),
+    "axes", "judged"}, for a version's metrics; None without like-you offsets."""
     if like_you is None:
         return None
     rated = set(own_ids)
     recipes = sum(1 for rid, off in zip(like_you.ids, like_you.offsets) if off != 0 and rid not in rated)
-    return {"scale": like_you.scale, "raters": like_you.raters, "recipes": recipes}
+    return {"scale": like_you.scale, "raters": like_you.raters, "recipes": recipes, "axes": like_you.axes,
+            "judged": like_you.judged}
 
 
 def neighbours_of(others, prior) -> Neighbours | None:

@@ -49,7 +49,7 @@ split), `solver` (`fit_bradley_terry`), `prior_shape` (`choose_prior_scales`),
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -73,6 +73,7 @@ from pantry.model.crowd_items import crowd_item_vars, crowd_offsets, fit_offsets
 from pantry.model.like_you import (CROWD_RATERS, CROWD_Z, MIN_VOTES as LIKE_YOU_MIN, SCALES as LIKE_YOU_SCALES,
                                    TRUST_COST as LIKE_YOU_COST, LikeYou, Neighbours, like_you_metrics,
                                    neighbour_verdicts, scaled, with_like_you)
+from pantry.model.crowd_tastes import CrowdTastes, fit_crowd_tastes, taste_verdicts
 from pantry.model.prior_shape import (  # noqa: F401
     ARD_COLUMNS, CROWD_VAR, MAX_EVIDENCE_ROWS, MIN_COLUMN_VAR, TAU_SPREAD, TAU_STEPS, choose_prior_scales,
     explicit_count, group_precision, isotropic_scales, log_evidence,
@@ -274,54 +275,98 @@ def fit_on_train(cfg: TrainConfig, pairs: Pairs, train: Pairs) -> bool:
     return not cfg.refit or len(train) == len(pairs)
 
 
+def _tastes(neighbours: Neighbours, cfg: TrainConfig, exclude: Sequence[str] = (),
+            rank: int | None = None) -> CrowdTastes | None:
+    """The axes of taste the crowd shares (`crowd_tastes`), fitted once per crowd, prior and
+    raters left out (memoised on the crowd); `rank`: that many, not chosen."""
+    import hashlib
+
+    d0 = neighbours.d0
+    digest = hashlib.blake2b(np.ascontiguousarray(d0, np.float64).tobytes() if d0 is not None else b"",
+                             digest_size=16).hexdigest()
+    key = (digest, tuple(sorted(map(str, exclude))), cfg.seed, rank)
+    memo = neighbours.crowd.tastes_memo
+    if key not in memo:
+        memo[key] = fit_crowd_tastes(neighbours.crowd, d0, cfg.seed, exclude, rank)
+    return memo[key]
+
+
+def _verdicts(neighbours: Neighbours, votes: Pairs, prior: RewardModel | None, cfg: TrainConfig,
+              tastes: CrowdTastes | None) -> list[LikeYou | None]:
+    """What people like the one who cast `votes` say of recipes, from each source: the raters
+    who agreed with them (`neighbour_verdicts`), and, where the crowd shares axes of taste
+    (`tastes`), their own taste on those axes (`taste_verdicts`)."""
+    out = [neighbour_verdicts(neighbours, votes.ids_a, votes.ids_b, votes.y, cfg.item_var)]
+    if tastes is not None:
+        d_own = np.zeros(len(votes))
+        if prior is not None and len(votes):
+            d_own = prior.score(votes.xa, list(votes.ids_a))[0] - prior.score(votes.xb, list(votes.ids_b))[0]
+        out.append(taste_verdicts(tastes, votes.ids_a, votes.ids_b, votes.y, d_own))
+    return out
+
+
 def _trust_losses(sub: Pairs, test: Pairs, cfg: TrainConfig, prior: RewardModel | None, neighbours: Neighbours,
                   base: tuple[tuple[str, ...], np.ndarray] | None, dim: int, n_explicit: int,
-                  spread: np.ndarray | None, warm: dict, own_var: float, correct: bool = False) -> np.ndarray:
-    """Per trust in `LIKE_YOU_SCALES`, the log-loss on `test` (`correct`: minus the decisive votes
-    ordered right) of a personal model fitted on `sub` as the final one is: a content head
-    without the neighbours (from the prior scales' search start), then own offsets on `sub`'s
-    recipes (prior variance `own_var`) on top of the inherited offsets `base` and of the
-    neighbours' verdicts (chosen on `sub`) times the trust."""
-    verdicts = neighbour_verdicts(neighbours, sub.ids_a, sub.ids_b, sub.y, cfg.item_var)
+                  spread: np.ndarray | None, warm: dict, own_var: float, tastes: CrowdTastes | None,
+                  correct: bool = False) -> np.ndarray:
+    """Per source of verdicts (`_verdicts`) and trust in `LIKE_YOU_SCALES`, the log-loss on
+    `test` (`correct`: minus the decisive votes ordered right) of a personal model fitted on
+    `sub` as the final one is: a content head without the verdicts (from the prior scales'
+    search start), then own offsets on `sub`'s recipes (prior variance `own_var`) on top of the
+    inherited offsets `base` and of the verdicts (chosen on `sub`) times the trust."""
     member, _, _ = _fit_member(sub, cfg, _content_member(prior, 0, dim), (), n_explicit=n_explicit,
                                prior_choice=warm, spread=spread, inherited=base, search=False)
     fit_d = _member_content_scores(member, sub.xa) - _member_content_scores(member, sub.xb) + _offset_diff(sub, base)
     d = _member_content_scores(member, test.xa) - _member_content_scores(member, test.xb) + _offset_diff(test, base)
-    near_fit = near = 0.0
-    if verdicts is not None:
-        near_fit, near = (_offset_diff(v, (verdicts.ids, verdicts.offsets)) for v in (sub, test))
     own = tuple(sorted(set(sub.ids_a) | set(sub.ids_b)))
     oa, ob = sub.item_index(own)
     ta, tb = (np.where(i >= 0, i, len(own)) for i in test.item_index(own))  # unrated: an all-zero row
-    out = []
-    for t in LIKE_YOU_SCALES:
-        off = np.append(fit_offsets(oa, ob, sub.y.astype(np.float64), fit_d + t * near_fit,
-                                    sub.margin.astype(np.float64), None, len(own), own_var), 0.0)
-        dt = d + t * near + off[ta] - off[tb]
-        out.append(-strict_counts(dt, test.y)[1] if correct else float(np.sum(bt_loss(dt, test.y, test.margin))))
-    return np.array(out, np.float64)
+    y, margin = sub.y.astype(np.float64), sub.margin.astype(np.float64)
+
+    def loss(near_fit, near) -> float:
+        off = np.append(fit_offsets(oa, ob, y, fit_d + near_fit, margin, None, len(own), own_var), 0.0)
+        dt = d + near + off[ta] - off[tb]
+        return -strict_counts(dt, test.y)[1] if correct else float(np.sum(bt_loss(dt, test.y, test.margin)))
+
+    none = loss(0.0, 0.0)
+    out = np.full((len(_verdicts_sources(tastes)), len(LIKE_YOU_SCALES)), float(none))
+    for s, verdicts in enumerate(_verdicts(neighbours, sub, prior, cfg, tastes)):
+        if verdicts is None:
+            out[s, 1:] = np.inf  # nothing to trust
+            continue
+        near_fit, near = (_offset_diff(v, (verdicts.ids, verdicts.offsets)) for v in (sub, test))
+        for j, t in enumerate(LIKE_YOU_SCALES[1:], start=1):
+            out[s, j] = loss(t * near_fit, t * near)
+    return out
+
+
+def _verdicts_sources(tastes: CrowdTastes | None) -> tuple[str, ...]:
+    return ("neighbours",) if tastes is None else ("neighbours", "tastes")
 
 
 def _crowd_trust(n: int, cfg: TrainConfig, prior: RewardModel | None, neighbours: Neighbours, dim: int,
-                 n_explicit: int, spread: np.ndarray | None, warm: dict, own_var: float) -> float:
-    """The trust for a person with `n` votes, too few to judge their own, measured on the crowd.
+                 n_explicit: int, spread: np.ndarray | None, warm: dict, own_var: float,
+                 tastes: CrowdTastes | None) -> tuple[int, float]:
+    """(source, trust) for a person with `n` votes, too few to judge their own, measured on the
+    crowd.
 
     Up to `CROWD_RATERS` crowd raters with at least `n + LIKE_YOU_MIN` decisive votes each play
     such a person: n of their votes among some of their recipes (as densely as they voted), a
     model fitted on them as the final one is (own offsets included), their votes on their other
-    recipes to predict, never their own neighbour. The trust that orders the most of those votes
-    right in all is used where its gain over none is above `CROWD_Z` standard errors of the sum
-    over the raters; else none (pooled over many votes, a fixed cost would let chance pass).
-    Ordered votes, not log-loss: the verdicts at full trust are overconfident yet order more
-    votes right, and a ranking is what the model is for. Memoised on the crowd per `n`, prior
-    and settings (a Retrain preview compares two settings on one crowd). The
-    prior has seen these raters' votes, which favours it alone: the measure errs towards none.
+    recipes to predict, never their own neighbour, and the crowd's axes (with `tastes`) learnt
+    without them. The source and trust that order the most of those votes right in all are used
+    where the gain over none is above `CROWD_Z` standard errors of the sum over the raters; else
+    none (pooled over many votes, a fixed cost would let chance pass). Ordered votes, not
+    log-loss: the verdicts at full trust are overconfident yet order more votes right, and a
+    ranking is what the model is for. Memoised on the crowd per `n`, prior and settings (a
+    Retrain preview compares two settings on one crowd). The prior has seen these raters' votes,
+    which favours it alone: the measure errs towards none.
     """
     crowd = neighbours.crowd
-    key = (n, id(prior), repr(sorted(cfg.to_dict().items())))  # one measure per votes, prior and settings
+    key = (n, tastes is not None, id(prior), repr(sorted(cfg.to_dict().items())))
     if key in crowd.trust_memo:
         return crowd.trust_memo[key]
-    trust = 0.0
+    choice = (0, 0.0)
     if neighbours.votes is not None:
         decisive = crowd.y != 0.5
         count = np.bincount(crowd.rater[decisive], minlength=len(crowd.labels))
@@ -329,10 +374,18 @@ def _crowd_trust(n: int, cfg: TrainConfig, prior: RewardModel | None, neighbours
                 if neighbours.exclude is None or crowd.labels[r] != str(neighbours.exclude)]
         rng = np.random.default_rng(cfg.seed)
         chosen = rng.permutation(able)[:CROWD_RATERS] if able else []
+        # the axes for each rater who plays, learnt without them: the players in groups of at most
+        # a quarter of the crowd, each group's axes fitted on everyone else
+        group = np.arange(len(chosen)) // max(1, len(crowd.labels) // 4)
+        played_tastes = {}
+        if tastes is not None:
+            for g in np.unique(group):
+                out = [crowd.labels[r] for r in np.asarray(chosen)[group == g]]
+                played_tastes[int(g)] = _tastes(neighbours, cfg, exclude=out, rank=tastes.rank)
         base = crowd_offsets(prior, ())
         base = None if base is None else (base[0], base[1][0])
-        gains = []  # per rater played, votes each trust orders right beyond none
-        for r in chosen:
+        gains = []  # per rater played, votes each source and trust orders right beyond none
+        for r, g in zip(chosen, group):
             rows = np.flatnonzero(crowd.rater == r)
             # their recipes in a random order; a vote is in once both its recipes are: the first n
             # votes in are the person's, the votes on a recipe not yet in then are to predict
@@ -344,36 +397,46 @@ def _crowd_trust(n: int, cfg: TrainConfig, prior: RewardModel | None, neighbours
             if sub.n_decisive < 1 or not len(test):
                 continue
             played = Neighbours(crowd, neighbours.d0, exclude=str(crowd.labels[r]))
+            axes = played_tastes.get(int(g))
             loss = _trust_losses(sub, test, cfg, prior, played, base, dim, n_explicit, spread, warm, own_var,
-                                 correct=True)
-            gains.append(loss[0] - loss)
+                                 axes, correct=True)
+            if axes is None and tastes is not None:  # the axes vanished without these raters
+                loss = np.vstack([loss, np.r_[loss[0, :1], np.full(loss.shape[1] - 1, np.inf)]])
+            gains.append(loss[:, :1] - loss)
         if len(gains) >= 2:
-            gains = np.array(gains)
+            gains = np.array(gains, np.float64)
+            gains[~np.isfinite(gains)] = -np.inf
             total = gains.sum(axis=0)
-            # a trust counts where the raters' gains add up to more than CROWD_Z standard errors
-            sure = total > CROWD_Z * np.sqrt(len(gains)) * gains.std(axis=0, ddof=1)
+            with np.errstate(invalid="ignore"):
+                spread_sum = np.sqrt(len(gains)) * gains.std(axis=0, ddof=1)
+            # a choice counts where the raters' gains add up to more than CROWD_Z standard errors
+            sure = np.isfinite(total) & (total > CROWD_Z * np.nan_to_num(spread_sum, nan=np.inf))
             if sure.any():
-                trust = float(LIKE_YOU_SCALES[int(np.argmax(np.where(sure, total, -np.inf)))])
-    crowd.trust_memo[key] = trust
-    return trust
+                s, j = np.unravel_index(int(np.argmax(np.where(sure, total, -np.inf))), total.shape)
+                choice = (int(s), float(LIKE_YOU_SCALES[j]))
+    crowd.trust_memo[key] = choice
+    return choice
 
 
 def _trusted_like_you(pairs: Pairs, cfg: TrainConfig, prior: RewardModel | None, neighbours: Neighbours,
                       crowd: tuple[tuple[str, ...], list[np.ndarray]] | None, dim: int, n_explicit: int,
                       spread: np.ndarray | None, warm: dict, own_var: float) -> LikeYou | None:
-    """What the raters who vote like this person say (`pantry.model.like_you`), trusted as far as
-    it helps where it is used: on recipes the person has not rated. The person's recipes are split
-    in two halves; the neighbours chosen on the votes within one half, added times each trust in
-    `LIKE_YOU_SCALES` to a content model fitted on those votes, predict the votes within the other
-    half (recipes neighbours were not picked on, and that model never rated). The trust with the
-    lowest log-loss over both halves, less `LIKE_YOU_COST` nats for any trust above 0, is used on
-    all the votes (None for 0). A person with fewer than `LIKE_YOU_MIN` votes within a half gets
-    the trust measured on the crowd for as many votes as theirs, rounded down to a power of 2
-    (`_crowd_trust`: one measure serves many people; fewer votes err towards less trust). The halves'
-    content fits take the prior scales' search start (searching them per half cost a retrain its
-    time target, and measured no better); `warm` carries one fit's weights to the next."""
-    every = neighbour_verdicts(neighbours, pairs.ids_a, pairs.ids_b, pairs.y, cfg.item_var)
-    if every is None:  # nobody agreed with any of these votes
+    """What people who vote like this person say (`pantry.model.like_you`: the raters who agreed
+    with them, or their own taste on the axes the crowd shares, `crowd_tastes`), trusted as far
+    as it helps where it is used: on recipes the person has not rated. The person's recipes are
+    split in two halves; the verdicts chosen on the votes within one half, added times each
+    trust in `LIKE_YOU_SCALES` to a content model fitted on those votes, predict the votes
+    within the other half (recipes the verdicts were not chosen on, and that model never rated).
+    The source and trust with the lowest log-loss over both halves, less `LIKE_YOU_COST` nats
+    for any trust above 0, are used on all the votes (None for 0). A person with fewer than
+    `LIKE_YOU_MIN` votes within a half gets those measured on the crowd for as many votes as
+    theirs, rounded down to a power of 2 (`_crowd_trust`: one measure serves many people; fewer
+    votes err towards less trust). The halves' content fits take the prior scales' search start
+    (searching them per half cost a retrain its time target, and measured no better); `warm`
+    carries one fit's weights to the next."""
+    tastes = _tastes(neighbours, cfg)
+    every = _verdicts(neighbours, pairs, prior, cfg, tastes)
+    if all(v is None for v in every):  # nobody agreed with any of these votes, and no axes
         return None
     recipes = np.array(sorted(set(pairs.ids_a) | set(pairs.ids_b)), dtype=object)
     side = dict(zip(recipes, np.random.default_rng(cfg.seed).permutation(len(recipes)) % 2))
@@ -382,14 +445,17 @@ def _trusted_like_you(pairs: Pairs, cfg: TrainConfig, prior: RewardModel | None,
     halves = [np.flatnonzero((sa == h) & (sb == h)) for h in (0, 1)]
     if min(len(h) for h in halves) < LIKE_YOU_MIN:
         played = 1 << (len(pairs).bit_length() - 1)  # as many votes, rounded down to a power of 2
-        return scaled(every, _crowd_trust(played, cfg, prior, neighbours, dim, n_explicit, spread, warm, own_var))
+        s, trust = _crowd_trust(played, cfg, prior, neighbours, dim, n_explicit, spread, warm, own_var, tastes)
+        chosen = scaled(every[s], trust)
+        return None if chosen is None else replace(chosen, judged="crowd")
     base = None if crowd is None else (crowd[0], crowd[1][0])
-    loss = np.zeros(len(LIKE_YOU_SCALES))
+    loss = np.zeros((len(every), len(LIKE_YOU_SCALES)))
     for pick, held in ((halves[0], halves[1]), (halves[1], halves[0])):
         loss += _trust_losses(pairs.subset(pick), pairs.subset(held), cfg, prior, neighbours, base, dim,
-                              n_explicit, spread, warm, own_var)
-    loss[np.array(LIKE_YOU_SCALES) > 0] += LIKE_YOU_COST  # chance agreement must not pass for taste
-    return scaled(every, float(LIKE_YOU_SCALES[int(np.argmin(loss))]))
+                              n_explicit, spread, warm, own_var, tastes)
+    loss[:, 1:] += LIKE_YOU_COST  # chance agreement must not pass for taste
+    s, j = np.unravel_index(int(np.argmin(loss)), loss.shape)
+    return scaled(every[s], float(LIKE_YOU_SCALES[j]))
 
 
 def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: TrainConfig | None = None,

@@ -185,7 +185,8 @@ def test_too_few_votes_to_judge_the_trust_take_the_one_measured_on_the_crowd():
     measured = Crowd(crowd.ids_a, crowd.ids_b, crowd.y, crowd.rater)
     res = train_reward_model(mine, "test", "test-spec", cfg, neighbours=Neighbours(measured, votes=crowd.subset))
     assert res.metrics["like_you"]["scale"] > 0
-    assert [(key[0], trust) for key, trust in measured.trust_memo.items()] == [(4, res.metrics["like_you"]["scale"])]
+    measures = [(key[0], trust) for key, (_, trust) in measured.trust_memo.items()]
+    assert measures == [(4, res.metrics["like_you"]["scale"])] and res.metrics["like_you"]["judged"] == "crowd"
     alone = train_reward_model(mine, "test", "test-spec", cfg).model
     assert _unrated_accuracy(res.model, x, camp, unrated) > _unrated_accuracy(alone, x, camp, unrated) + 0.15
 
@@ -213,7 +214,7 @@ def test_a_crowd_of_private_views_measures_no_trust_for_a_person_with_few_votes(
         calls.clear()
         for _ in range(2):
             assert train_reward_model(mine, "test", "test-spec", cfg, neighbours=neighbours).metrics["like_you"] is None
-        assert list(measured.trust_memo.values()) == [0.0] and calls == [4] * 8, seed  # 8 played once, not twice
+        assert list(measured.trust_memo.values()) == [(0, 0.0)] and calls == [4] * 8, seed  # 8 played once, not twice
 
 
 def test_the_validation_run_chooses_its_neighbours_on_its_training_votes_only(monkeypatch):

@@ -37,3 +37,22 @@ def test_the_callers_table_is_unchanged():
     shown = blank_missing(table)
     assert shown["a"].tolist() == ["1.5", ""] and shown["b"].dtype.kind == "f"
     assert table["a"].dtype.kind == "f"
+
+
+def test_the_verdicts_line_says_which_people_like_you_and_who_chose_their_weight():
+    from ui.wording import verdicts_line
+
+    base = {"personal": True, "recipes": 30, "own_factor": 0.3}
+    near = {"scale": 0.5, "raters": 12, "recipes": 30, "axes": 0, "judged": "own"}
+    said = verdicts_line({**base, "like_you": near})
+    assert "All of them use what the 12 people who agreed with this profile" in said
+    assert "at weight 0.5 of at most 1" in said and "half of its rated dishes" in said
+    axes = verdicts_line({**base, "like_you": {**near, "axes": 2, "raters": 800, "recipes": 20, "judged": "crowd"}})
+    assert "20 of them use this profile's taste on 2 axes of taste that 800 people's votes share" in axes
+    assert "people with as few votes as this profile" in axes and "half of its rated" not in axes
+    one = verdicts_line({**base, "like_you": {**near, "axes": 1}})
+    assert "on 1 axis of taste" in one
+    # a version stored before the axes existed: no "axes" or "judged" key
+    old = verdicts_line({**base, "like_you": {"scale": 1.0, "raters": 3, "recipes": 30}})
+    assert "the 3 people who agreed" in old
+    assert "other people's verdicts on 30 dishes carry" in verdicts_line({**base, "personal": False, "like_you": None})
