@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+from scipy.special import expit
 
 RANKS = (1, 2, 4)  # candidate numbers of axes; 0 (none) where no candidate beats the prior
 L2 = 1.0  # precision of the pull of every rater's taste and recipe's position towards 0
@@ -55,7 +56,7 @@ def _newton(x: np.ndarray, who: np.ndarray, n: int, d: np.ndarray, y: np.ndarray
             mean: np.ndarray, precision: np.ndarray) -> np.ndarray:
     """One Newton step of every group's vector at once: votes with design rows `x`, groups
     `who`, score difference d + x . theta[who], prior N(mean, precision^-1) per group."""
-    p = 1.0 / (1.0 + np.exp(-(d + np.einsum("ij,ij->i", x, theta[who]))))
+    p = expit(d + np.einsum("ij,ij->i", x, theta[who]))
     g = _sum_by(who, (y - p)[:, None] * x, n) - (theta - mean) @ precision
     h = _sum_by(who, (p * (1 - p))[:, None, None] * x[:, :, None] * x[:, None, :], n) + precision
     return theta + np.linalg.solve(h, g[..., None])[..., 0]
