@@ -63,7 +63,8 @@ def rater_halves(rater: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def crowd_item_vars(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarray, margin: np.ndarray,
                     weight: np.ndarray | None, rater: np.ndarray, k: int, item_var: float,
-                    seed: int = 0, by_half: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, float]:
+                    seed: int = 0, by_half: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                    ) -> tuple[float, float]:
     """(shared, own): the prior variance of the crowd's offsets that carries best from some raters
     to others, and the factor (of `item_var`) for a person's own offsets on top of them that best
     predicts a person's other votes.
@@ -77,10 +78,12 @@ def crowd_item_vars(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarra
     k : the number of recipes with an offset.
     item_var : the configured variance; the candidates are `VAR_STEPS` times it.
     seed : the split of raters into two halves (`rater_halves`), and of each rater's votes.
-    by_half : (n,) twice: the score differences of a content model fitted on each half of the
-        raters alone (`rater_halves`); the offsets fitted on a half are then judged on top of
-        that half's content model, so that a content head which learned every recipe from all
-        the votes does not pass for one that leaves nothing for the offsets to carry.
+    by_half : (the halves' mask, as `rater_halves` draws it with `seed`; then, for each half,
+        (n,) score differences of a content model fitted on that half's raters alone): the
+        offsets fitted on a half are judged on top of that half's content model, so that a
+        content head which learnt every recipe from all the votes does not pass for one that
+        leaves nothing for the offsets to carry; a person's own offsets are then measured on
+        top of the other half's content model and offsets.
 
     Returns
     -------
@@ -96,6 +99,8 @@ def crowd_item_vars(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarra
         return 0.0, 1.0
     rng = np.random.default_rng(seed)
     in_half = rater_halves(rater, rng)
+    if by_half is not None and not np.array_equal(by_half[0], in_half):
+        raise ValueError("by_half: the content heads were fitted on other halves of the raters")
     w = np.ones(len(y)) if weight is None else np.asarray(weight, np.float64)
     best, best_ll, best_off = 0.0, -np.inf, None
     last = [None, None]  # each half's fit at the previous (smaller) variance: a warm start
@@ -104,7 +109,7 @@ def crowd_item_vars(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarra
         ll, offs = 0.0, []
         for h, fit_on in enumerate((in_half, ~in_half)):
             test = ~fit_on
-            dh = d0 if by_half is None else by_half[h]
+            dh = d0 if by_half is None else by_half[1 + h]
             off = np.append(fit_offsets(oa[fit_on], ob[fit_on], y[fit_on], dh[fit_on], margin[fit_on],
                                         w[fit_on], k, var, last[h]), 0.0)
             last[h] = off[:k]
@@ -117,7 +122,7 @@ def crowd_item_vars(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarra
             break
     # each vote's score difference with the offsets of the half of the crowd it is not in
     other = np.where(in_half, best_off[1][oa] - best_off[1][ob], best_off[0][oa] - best_off[0][ob])
-    base = d0 + other
+    base = d0 + other if by_half is None else np.where(in_half, by_half[2], by_half[1]) + other
     who = np.asarray(rater)
     counts = {r: c for r, c in zip(*np.unique(who, return_counts=True))}
     eligible = [r for r in labels if counts[r] >= MIN_OWN_VOTES]

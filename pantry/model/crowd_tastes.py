@@ -52,14 +52,33 @@ def _sum_by(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return out.reshape((n,) + values.shape[1:])
 
 
+def _objective(x: np.ndarray, who: np.ndarray, n: int, d: np.ndarray, y: np.ndarray, theta: np.ndarray,
+               mean: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    """Per group, the negative log posterior of `_newton`'s problem."""
+    z = d + np.einsum("ij,ij->i", x, theta[who])
+    gap = theta - mean
+    return np.bincount(who, weights=_bt_nll(z, y), minlength=n) + 0.5 * np.einsum("ij,jk,ik->i", gap, precision, gap)
+
+
 def _newton(x: np.ndarray, who: np.ndarray, n: int, d: np.ndarray, y: np.ndarray, theta: np.ndarray,
             mean: np.ndarray, precision: np.ndarray) -> np.ndarray:
-    """One Newton step of every group's vector at once: votes with design rows `x`, groups
-    `who`, score difference d + x . theta[who], prior N(mean, precision^-1) per group."""
+    """One damped Newton step of every group's vector at once: votes with design rows `x`,
+    groups `who`, score difference d + x . theta[who], prior N(mean, precision^-1) per group.
+    A group whose step would raise its negative log posterior takes half of it, and so on (a
+    full step can overshoot and cycle once its votes are all but certain)."""
     p = expit(d + np.einsum("ij,ij->i", x, theta[who]))
     g = _sum_by(who, (y - p)[:, None] * x, n) - (theta - mean) @ precision
     h = _sum_by(who, (p * (1 - p))[:, None, None] * x[:, :, None] * x[:, None, :], n) + precision
-    return theta + np.linalg.solve(h, g[..., None])[..., 0]
+    step = np.linalg.solve(h, g[..., None])[..., 0]
+    before = _objective(x, who, n, d, y, theta, mean, precision)
+    out = theta + step
+    for _ in range(20):
+        worse = _objective(x, who, n, d, y, out, mean, precision) > before + 1e-12
+        if not worse.any():
+            break
+        step[worse] *= 0.5
+        out = theta + step
+    return out
 
 
 def _fit(oa: np.ndarray, ob: np.ndarray, rater: np.ndarray, y: np.ndarray, d0: np.ndarray, n_raters: int,
@@ -89,9 +108,13 @@ def person_tastes(tastes: CrowdTastes, own_a: np.ndarray, own_b: np.ndarray, own
     pos = tastes.positions
     x = pos[own_a[keep]] - pos[own_b[keep]]
     theta = np.tile(tastes.mean, (n, 1))
-    for _ in range(8):
-        theta = _newton(x, who[keep], n, np.asarray(d_own, np.float64)[keep], np.asarray(own_y, np.float64)[keep],
-                        theta, tastes.mean, tastes.precision)
+    d, y = np.asarray(d_own, np.float64)[keep], np.asarray(own_y, np.float64)[keep]
+    for _ in range(50):  # to convergence (a strictly concave problem: the prior's precision)
+        step = _newton(x, who[keep], n, d, y, theta, tastes.mean, tastes.precision)
+        done = np.max(np.abs(step - theta), initial=0.0) < 1e-8
+        theta = step
+        if done:
+            break
     return theta
 
 
@@ -104,7 +127,8 @@ def fit_crowd_tastes(crowd, d0: np.ndarray | None, seed: int = 0, exclude: Seque
                      rank: int | None = None) -> CrowdTastes | None:
     """The crowd's axes (`like_you.Crowd`; `d0` the prior's score difference on each vote, None:
     0), their number chosen on raters held out of the fit: half the raters fit the axes at each
-    rank in `RANKS`; each other rater's taste, learnt from half their votes, predicts the rest;
+    rank in `RANKS`; each other rater's taste, learnt from about half their votes (a coin per
+    vote), predicts the rest;
     the rank with the highest likelihood of those is refitted on every rater, and None when no
     rank beats the prior alone (or fewer than `MIN_RATERS` raters). `exclude`: rater labels
     left out (raters who will play a person, `training._crowd_trust`); `rank`: that many axes,

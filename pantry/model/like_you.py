@@ -78,7 +78,7 @@ class Crowd:
         seen = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=shape).tocsc()
         seen.data[:] = 1.0  # judged at all (repeats summed, then flattened)
         self.seen = seen
-        self.trust_memo: dict[tuple, float] = {}  # (votes, prior, settings) -> the trust measured here
+        self.trust_memo: dict[tuple, tuple[int, float]] = {}  # (votes, prior, settings, ...) -> (source, trust)
         self.tastes_memo: dict[tuple, object] = {}  # (prior's differences, raters left out) -> its axes
 
     def _index(self, ids: Sequence[str]) -> np.ndarray:

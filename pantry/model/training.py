@@ -69,7 +69,8 @@ from pantry.model.solver import (  # noqa: F401
     BTFit, bt_loss, fit_bradley_terry,
 )
 from pantry.model.taste_spread import spread_of, taste_spread
-from pantry.model.crowd_items import crowd_item_vars, crowd_offsets, fit_offsets, own_factor_of, rater_halves
+from pantry.model.crowd_items import (MIN_RATERS as CROWD_MIN_RATERS, crowd_item_vars, crowd_offsets, fit_offsets,
+                                     own_factor_of, rater_halves)
 from pantry.model.like_you import (CROWD_RATERS, CROWD_Z, MIN_VOTES as LIKE_YOU_MIN, SCALES as LIKE_YOU_SCALES,
                                    TRUST_COST as LIKE_YOU_COST, LikeYou, Neighbours, like_you_metrics,
                                    neighbour_verdicts, scaled, with_like_you)
@@ -246,14 +247,15 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
             halves = rater_halves(pairs.rater, np.random.default_rng(cfg.seed))
             parts = (np.flatnonzero(halves), np.flatnonzero(~halves))
             by_half = None
-            if min(len(p) for p in parts) >= HALF_VOTES_PER_COLUMN * fit_rows.shape[1]:
-                by_half = []
+            if (len(set(pairs.rater)) >= CROWD_MIN_RATERS and cfg.item_var > 0
+                    and min(len(p) for p in parts) >= HALF_VOTES_PER_COLUMN * fit_rows.shape[1]):
+                heads = []
                 for part in parts:
                     sub = fit_bradley_terry(fit_rows, ia[part], ib[part], y[part], precision, d0[part], m[part],
                                             None if weight is None else weight[part], start=coef).coef
                     sh = fit_rows @ sub
-                    by_half.append(d0 + sh[ia] - sh[ib])
-                by_half = tuple(by_half)
+                    heads.append(d0 + sh[ia] - sh[ib])
+                by_half = (halves, heads[0], heads[1])
             item_var, own = crowd_item_vars(oa, ob, y, d0 + s[ia] - s[ib], m, weight, pairs.rater, k,
                                             cfg.item_var, cfg.seed, by_half=by_half)
             if prior_choice is not None:
@@ -275,19 +277,32 @@ def fit_on_train(cfg: TrainConfig, pairs: Pairs, train: Pairs) -> bool:
     return not cfg.refit or len(train) == len(pairs)
 
 
+def _digest(*arrays) -> str:
+    """A short digest of arrays (None: empty), for memo keys that must not outlive their inputs."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        h.update(b"|" if a is None else np.ascontiguousarray(a, np.float64).tobytes())
+    return h.hexdigest()
+
+
+def _held_person(neighbours: Neighbours) -> tuple[str, ...]:
+    """The person's label where the crowd holds their votes (else none: a memo key stays shared)."""
+    me = neighbours.exclude
+    return (str(me),) if me is not None and str(me) in set(neighbours.crowd.labels) else ()
+
+
 def _tastes(neighbours: Neighbours, cfg: TrainConfig, exclude: Sequence[str] = (),
             rank: int | None = None) -> CrowdTastes | None:
     """The axes of taste the crowd shares (`crowd_tastes`), fitted once per crowd, prior and
-    raters left out (memoised on the crowd); `rank`: that many, not chosen."""
-    import hashlib
-
-    d0 = neighbours.d0
-    digest = hashlib.blake2b(np.ascontiguousarray(d0, np.float64).tobytes() if d0 is not None else b"",
-                             digest_size=16).hexdigest()
-    key = (digest, tuple(sorted(map(str, exclude))), cfg.seed, rank)
+    raters left out (the person, where the crowd holds them, and `exclude`; memoised on the
+    crowd); `rank`: that many, not chosen."""
+    out = tuple(sorted({*map(str, exclude), *_held_person(neighbours)}))
+    key = (_digest(neighbours.d0), out, cfg.seed, rank)
     memo = neighbours.crowd.tastes_memo
     if key not in memo:
-        memo[key] = fit_crowd_tastes(neighbours.crowd, d0, cfg.seed, exclude, rank)
+        memo[key] = fit_crowd_tastes(neighbours.crowd, neighbours.d0, cfg.seed, out, rank)
     return memo[key]
 
 
@@ -331,8 +346,7 @@ def _trust_losses(sub: Pairs, test: Pairs, cfg: TrainConfig, prior: RewardModel 
     none = loss(0.0, 0.0)
     out = np.full((len(_verdicts_sources(tastes)), len(LIKE_YOU_SCALES)), float(none))
     for s, verdicts in enumerate(_verdicts(neighbours, sub, prior, cfg, tastes)):
-        if verdicts is None:
-            out[s, 1:] = np.inf  # nothing to trust
+        if verdicts is None:  # nothing to trust: any trust scores as none does
             continue
         near_fit, near = (_offset_diff(v, (verdicts.ids, verdicts.offsets)) for v in (sub, test))
         for j, t in enumerate(LIKE_YOU_SCALES[1:], start=1):
@@ -358,12 +372,14 @@ def _crowd_trust(n: int, cfg: TrainConfig, prior: RewardModel | None, neighbours
     where the gain over none is above `CROWD_Z` standard errors of the sum over the raters; else
     none (pooled over many votes, a fixed cost would let chance pass). Ordered votes, not
     log-loss: the verdicts at full trust are overconfident yet order more votes right, and a
-    ranking is what the model is for. Memoised on the crowd per `n`, prior and settings (a
-    Retrain preview compares two settings on one crowd). The prior has seen these raters' votes,
-    which favours it alone: the measure errs towards none.
+    ranking is what the model is for. Memoised on the crowd per `n`, prior, settings and the
+    rest of the inputs (a Retrain preview compares two settings on one crowd). The prior has
+    seen these raters' votes, which favours it alone: the measure errs towards none.
     """
     crowd = neighbours.crowd
-    key = (n, tastes is not None, id(prior), repr(sorted(cfg.to_dict().items())))
+    key = (n, 0 if tastes is None else tastes.rank, neighbours.votes is not None, _held_person(neighbours),
+           _digest(neighbours.d0, None if prior is None else prior.parameters_vector(), spread), own_var,
+           repr(sorted(cfg.to_dict().items())))
     if key in crowd.trust_memo:
         return crowd.trust_memo[key]
     choice = (0, 0.0)
@@ -400,17 +416,14 @@ def _crowd_trust(n: int, cfg: TrainConfig, prior: RewardModel | None, neighbours
             axes = played_tastes.get(int(g))
             loss = _trust_losses(sub, test, cfg, prior, played, base, dim, n_explicit, spread, warm, own_var,
                                  axes, correct=True)
-            if axes is None and tastes is not None:  # the axes vanished without these raters
-                loss = np.vstack([loss, np.r_[loss[0, :1], np.full(loss.shape[1] - 1, np.inf)]])
+            if axes is None and tastes is not None:  # the axes vanished without these raters: as none
+                loss = np.vstack([loss, np.full(loss.shape[1], loss[0, 0])])
             gains.append(loss[:, :1] - loss)
         if len(gains) >= 2:
             gains = np.array(gains, np.float64)
-            gains[~np.isfinite(gains)] = -np.inf
             total = gains.sum(axis=0)
-            with np.errstate(invalid="ignore"):
-                spread_sum = np.sqrt(len(gains)) * gains.std(axis=0, ddof=1)
             # a choice counts where the raters' gains add up to more than CROWD_Z standard errors
-            sure = np.isfinite(total) & (total > CROWD_Z * np.nan_to_num(spread_sum, nan=np.inf))
+            sure = total > CROWD_Z * np.sqrt(len(gains)) * gains.std(axis=0, ddof=1)
             if sure.any():
                 s, j = np.unravel_index(int(np.argmax(np.where(sure, total, -np.inf))), total.shape)
                 choice = (int(s), float(LIKE_YOU_SCALES[j]))

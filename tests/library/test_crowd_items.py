@@ -223,3 +223,19 @@ def test_halves_too_small_for_a_content_head_of_their_own_judge_on_the_whole_one
         pairs, _, _ = _world(shared=True, dim=dim, votes=votes)
         train_reward_model(pairs, "test", "test-spec", cfg)
         assert seen == [expect], (dim, votes)
+
+
+def test_content_heads_of_other_halves_are_refused():
+    """The content heads `by_half` carries must be fitted on the very halves of the raters the
+    offsets are judged on (else a head that saw the test half would favour the offsets)."""
+    import pytest
+
+    from pantry.model.crowd_items import rater_halves
+
+    pairs, _, _ = _world(shared=True)
+    oa, ob, y, d0, m, k = _arrays(pairs)
+    right = rater_halves(pairs.rater, np.random.default_rng(0))
+    shared, own = crowd_item_vars(oa, ob, y, d0, m, None, pairs.rater, k, 10.0, 0, by_half=(right, d0, d0))
+    assert (shared, own) == crowd_item_vars(oa, ob, y, d0, m, None, pairs.rater, k, 10.0, 0)  # same heads: same
+    with pytest.raises(ValueError, match="other halves"):
+        crowd_item_vars(oa, ob, y, d0, m, None, pairs.rater, k, 10.0, 0, by_half=(~right, d0, d0))

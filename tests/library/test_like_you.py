@@ -259,3 +259,20 @@ def test_the_content_head_learns_the_same_with_or_without_the_neighbours():
     k = int(unrated[0])
     assert liked.model.score(x[k:k + 1].astype(np.float32), [f"r{k}"])[0][0] != \
         alone.score(x[k:k + 1].astype(np.float32), [f"r{k}"])[0][0]
+
+
+def test_a_player_without_verdicts_scores_every_trust_as_none():
+    """A crowd rater playing a person may find nobody who judged their recipes (a sparse crowd):
+    trusting nothing changes nothing, so every trust scores as none (an infinite loss there once
+    ruled the whole source out of the crowd's measure)."""
+    import pantry.model.training as training
+
+    crowd, x, camp = _camps(camps=True)
+    mine, _ = _newcomer(x, camp, votes=6)
+    far = np.vstack([x, np.zeros((104 - len(x), DIM))])
+    stranger = _pairs([("s", 100, 101, 1.0), ("s", 102, 103, 0.0)], far)  # recipes nobody else rated
+    cfg = TrainConfig(members=1, val_split=0.0, min_decisive=0)
+    nobody = Neighbours(Crowd(stranger.ids_a, stranger.ids_b, stranger.y, stranger.rater))
+    loss = training._trust_losses(mine.subset(np.arange(4)), mine.subset(np.arange(4, 6)), cfg, None, nobody, None,
+                                  DIM, 0, None, {}, 10.0, None, correct=True)
+    assert loss.shape == (1, 4) and np.all(loss == loss[0, 0])
