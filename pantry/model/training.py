@@ -338,9 +338,13 @@ def _trust_losses(sub: Pairs, test: Pairs, cfg: TrainConfig, prior: RewardModel 
     ta, tb = (np.where(i >= 0, i, len(own)) for i in test.item_index(own))  # unrated: an all-zero row
     y, margin = sub.y.astype(np.float64), sub.margin.astype(np.float64)
 
+    touched = bool(np.any(ta < len(own)) or np.any(tb < len(own)))  # else own offsets move no test vote
+
     def loss(near_fit, near) -> float:
-        off = np.append(fit_offsets(oa, ob, y, fit_d + near_fit, margin, None, len(own), own_var), 0.0)
-        dt = d + near + off[ta] - off[tb]
+        dt = d + near
+        if touched:
+            off = np.append(fit_offsets(oa, ob, y, fit_d + near_fit, margin, None, len(own), own_var), 0.0)
+            dt = dt + off[ta] - off[tb]
         return -strict_counts(dt, test.y)[1] if correct else float(np.sum(bt_loss(dt, test.y, test.margin)))
 
     none = loss(0.0, 0.0)
