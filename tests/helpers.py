@@ -233,3 +233,15 @@ def train_two_profiles(store):
     seed_votes(store, "ana", n=20, seed=0)
     seed_votes(store, "bo", n=20, seed=1)
     return Lab(Settings.from_env(), store).train("ana", TrainConfig(members=2))
+
+
+def crowd_pairs(rows, x):
+    """`Pairs` of votes (rater, recipe index a, recipe index b, outcome) over recipe features `x`,
+    the recipes named "r<index>", with who cast each vote."""
+    from pantry.model.pairs import Pairs
+
+    who, a, b, y = zip(*rows)
+    a, b = np.array(a), np.array(b)
+    return Pairs(x[a].astype(np.float32), x[b].astype(np.float32), np.array(y, np.float32),
+                 np.zeros(len(y), np.float32), np.array([f"r{k}" for k in a], dtype=object),
+                 np.array([f"r{k}" for k in b], dtype=object), rater=np.array(who))

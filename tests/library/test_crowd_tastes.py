@@ -8,6 +8,7 @@ from pantry.model.crowd_tastes import MIN_RATERS, fit_crowd_tastes, person_taste
 from pantry.model.like_you import Crowd, Neighbours
 from pantry.model.pairs import Pairs
 from pantry.model.training import TrainConfig, train_reward_model
+from tests.helpers import crowd_pairs
 
 N_RECIPES, DIM = 40, 4
 
@@ -25,15 +26,7 @@ def _world(shared: bool, raters: int = 60, votes: int = 30, seed: int = 0):
         for _ in range(votes):
             a, b = rng.choice(N_RECIPES, 2, replace=False)
             rows.append((f"u{r}", a, b, float(rng.random() < 1 / (1 + np.exp(-(util[a] - util[b]))))))
-    return _pairs(rows, x), x, axes
-
-
-def _pairs(rows, x) -> Pairs:
-    who, a, b, y = zip(*rows)
-    a, b = np.array(a), np.array(b)
-    return Pairs(x[a].astype(np.float32), x[b].astype(np.float32), np.array(y, np.float32),
-                 np.zeros(len(y), np.float32), np.array([f"r{k}" for k in a], dtype=object),
-                 np.array([f"r{k}" for k in b], dtype=object), rater=np.array(who))
+    return crowd_pairs(rows, x), x, axes
 
 
 def _crowd(pairs: Pairs) -> Crowd:
@@ -50,7 +43,7 @@ def _newcomer(x, axes, taste, votes: int, seed: int = 1):
     for _ in range(votes):
         a, b = rng.choice(rated, 2, replace=False)
         rows.append(("newcomer", a, b, float(util[a] > util[b])))
-    pairs = _pairs(rows, x)
+    pairs = crowd_pairs(rows, x)
     pairs.rater = None
     unrated = np.array([k for k in range(N_RECIPES) if f"r{k}" not in set(pairs.ids_a) | set(pairs.ids_b)])
     return pairs, unrated, util

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from pantry.model.like_you import Crowd, LikeYou, Neighbours, neighbour_verdicts, scaled, with_like_you
-from pantry.model.pairs import Pairs
 from pantry.model.training import TrainConfig, train_reward_model
+from tests.helpers import crowd_pairs
 
 N_RECIPES, DIM = 36, 4
 
@@ -86,15 +86,7 @@ def _camps(camps: bool, seed: int = 0, raters: int = 8, votes: int = 120):
         for _ in range(votes):
             a, b = rng.choice(N_RECIPES, 2, replace=False)
             rows.append((f"u{r}", a, b, float(rng.random() < 1 / (1 + np.exp(-(appeal[a] - appeal[b]))))))
-    return _pairs(rows, x), x, camp
-
-
-def _pairs(rows, x) -> Pairs:
-    who, a, b, y = zip(*rows)
-    a, b = np.array(a), np.array(b)
-    return Pairs(x[a].astype(np.float32), x[b].astype(np.float32), np.array(y, np.float32),
-                 np.zeros(len(y), np.float32), np.array([f"r{k}" for k in a], dtype=object),
-                 np.array([f"r{k}" for k in b], dtype=object), rater=np.array(who))
+    return crowd_pairs(rows, x), x, camp
 
 
 def _newcomer(x, camp, seed: int = 1, votes: int = 30):
@@ -105,7 +97,7 @@ def _newcomer(x, camp, seed: int = 1, votes: int = 30):
     for _ in range(votes):
         a, b = rng.choice(rated, 2, replace=False)
         rows.append(("newcomer", a, b, float(camp[a] > camp[b])))
-    pairs = _pairs(rows, x)
+    pairs = crowd_pairs(rows, x)
     pairs.rater = None
     return pairs, np.array([k for k in range(N_RECIPES) if f"r{k}" not in set(pairs.ids_a) | set(pairs.ids_b)])
 
@@ -149,7 +141,7 @@ def _content_newcomer(x, seed: int, votes: int = 30):
     for _ in range(votes):
         a, b = rng.choice(rated, 2, replace=False)
         rows.append(("newcomer", a, b, float(rng.random() < 1 / (1 + np.exp(-(util[a] - util[b]))))))
-    pairs = _pairs(rows, x)
+    pairs = crowd_pairs(rows, x)
     pairs.rater = None
     unrated = np.array([k for k in range(N_RECIPES) if f"r{k}" not in set(pairs.ids_a) | set(pairs.ids_b)])
     return pairs, unrated, util
@@ -270,7 +262,7 @@ def test_a_player_without_verdicts_scores_every_trust_as_none():
     crowd, x, camp = _camps(camps=True)
     mine, _ = _newcomer(x, camp, votes=6)
     far = np.vstack([x, np.zeros((104 - len(x), DIM))])
-    stranger = _pairs([("s", 100, 101, 1.0), ("s", 102, 103, 0.0)], far)  # recipes nobody else rated
+    stranger = crowd_pairs([("s", 100, 101, 1.0), ("s", 102, 103, 0.0)], far)  # recipes nobody else rated
     cfg = TrainConfig(members=1, val_split=0.0, min_decisive=0)
     nobody = Neighbours(Crowd(stranger.ids_a, stranger.ids_b, stranger.y, stranger.rater))
     loss = training._trust_losses(mine.subset(np.arange(4)), mine.subset(np.arange(4, 6)), cfg, None, nobody, None,
