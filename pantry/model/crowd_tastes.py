@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy.special import expit
 
 RANKS = (1, 2, 4)  # candidate numbers of axes; 0 (none) where no candidate beats the prior
 L2 = 1.0  # precision of the pull of every rater's taste and recipe's position towards 0
@@ -66,7 +65,7 @@ def _newton(x: np.ndarray, who: np.ndarray, n: int, d: np.ndarray, y: np.ndarray
     groups `who`, score difference d + x . theta[who], prior N(mean, precision^-1) per group.
     A group whose step would raise its negative log posterior takes half of it, and so on (a
     full step can overshoot and cycle once its votes are all but certain)."""
-    p = expit(d + np.einsum("ij,ij->i", x, theta[who]))
+    p = _sigmoid(d + np.einsum("ij,ij->i", x, theta[who]))
     g = _sum_by(who, (y - p)[:, None] * x, n) - (theta - mean) @ precision
     h = _sum_by(who, (p * (1 - p))[:, None, None] * x[:, :, None] * x[:, None, :], n) + precision
     step = np.linalg.solve(h, g[..., None])[..., 0]
@@ -170,6 +169,11 @@ def fit_crowd_tastes(crowd, d0: np.ndarray | None, seed: int = 0, exclude: Seque
         return None
     u, v = _fit(oa, ob, rater, y, d, n_raters, k, best, np.random.default_rng(seed))
     return _tastes_of(ids, u, v)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-z) without overflow (and without importing scipy on the scoring path)."""
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
 def _bt_nll(d: np.ndarray, y: np.ndarray) -> np.ndarray:
