@@ -99,9 +99,19 @@ def _fit(oa: np.ndarray, ob: np.ndarray, rater: np.ndarray, y: np.ndarray, d0: n
 
 def person_tastes(tastes: CrowdTastes, own_a: np.ndarray, own_b: np.ndarray, own_y: np.ndarray,
                   d_own: np.ndarray, who: np.ndarray | None = None, n: int = 1) -> np.ndarray:
-    """MAP tastes on the crowd's axes from votes (recipe indices into `tastes.ids`, -1: not a
-    crowd recipe), on top of the prior's score differences `d_own`; `who`/`n`: many people's
-    votes at once (their index per vote). Returns (n, rank)."""
+    """MAP tastes on the crowd's axes, under the crowd's spread of tastes as the prior.
+
+    Parameters
+    ----------
+    tastes : the crowd's axes (`fit_crowd_tastes`).
+    own_a, own_b : each vote's recipe indices into `tastes.ids` (-1: not a crowd recipe, skipped).
+    own_y : outcomes (1 a won, 0 b won, 0.5 a tie); d_own : the prior's score differences.
+    who, n : many people's votes at once: each vote's person index, and how many people.
+
+    Returns
+    -------
+    (n, rank) tastes (the crowd's mean taste for a person without a vote on two crowd recipes).
+    """
     keep = (own_a >= 0) & (own_b >= 0)
     who = np.zeros(len(own_a), np.int64) if who is None else np.asarray(who, np.int64)
     pos = tastes.positions
@@ -124,14 +134,24 @@ def _tastes_of(ids: Sequence[str], u: np.ndarray, v: np.ndarray) -> CrowdTastes:
 
 def fit_crowd_tastes(crowd, d0: np.ndarray | None, seed: int = 0, exclude: Sequence[str] = (),
                      rank: int | None = None) -> CrowdTastes | None:
-    """The crowd's axes (`like_you.Crowd`; `d0` the prior's score difference on each vote, None:
-    0), their number chosen on raters held out of the fit: half the raters fit the axes at each
-    rank in `RANKS`; each other rater's taste, learnt from about half their votes (a coin per
-    vote), predicts the rest;
-    the rank with the highest likelihood of those is refitted on every rater, and None when no
-    rank beats the prior alone (or fewer than `MIN_RATERS` raters). `exclude`: rater labels
-    left out (raters who will play a person, `training._crowd_trust`); `rank`: that many axes,
-    not chosen."""
+    """The axes of taste a crowd shares, their number chosen on raters held out of the fit.
+
+    Half the raters fit the axes at each rank in `RANKS`; each other rater's taste, learnt from
+    about half their votes (a coin per vote), predicts the rest; the rank with the highest
+    likelihood of those is refitted on every rater.
+
+    Parameters
+    ----------
+    crowd : the raters' votes (`like_you.Crowd`).
+    d0 : the prior's score difference on each vote (None: 0).
+    seed : the draws (halves, coins, starting positions).
+    exclude : rater labels left out (raters who will play a person, `training._crowd_trust`).
+    rank : that many axes, not chosen.
+
+    Returns
+    -------
+    `CrowdTastes`, or None when no rank beats the prior alone or with fewer than `MIN_RATERS`.
+    """
     keep = crowd.y >= 0 if not exclude else ~np.isin(crowd.labels[crowd.rater], np.asarray(list(exclude), object))
     if len(crowd) == 0 or not keep.any():
         return None
@@ -183,9 +203,19 @@ def _bt_nll(d: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def taste_verdicts(tastes: CrowdTastes | None, own_a: Sequence[str], own_b: Sequence[str], own_y: np.ndarray,
                    d_own: np.ndarray):
-    """What your taste on the crowd's axes says of every recipe the crowd rated (a
-    `like_you.LikeYou`, trust 1, `axes` its rank), learnt from your votes on top of the prior's
-    score differences `d_own`; None without axes or without a vote on two crowd recipes."""
+    """What your taste on the crowd's axes says of every recipe the crowd rated.
+
+    Parameters
+    ----------
+    tastes : the crowd's axes, or None.
+    own_a, own_b, own_y : your votes' recipe ids and outcomes; d_own : the prior's score
+        differences on them.
+
+    Returns
+    -------
+    `like_you.LikeYou` (trust 1, `axes` its rank), or None without axes or without a vote on
+    two crowd recipes.
+    """
     from pantry.model.like_you import LikeYou
 
     if tastes is None or not len(own_y):
