@@ -152,7 +152,7 @@ def fit_crowd_tastes(crowd, d0: np.ndarray | None, seed: int = 0, exclude: Seque
     -------
     `CrowdTastes`, or None when no rank beats the prior alone or with fewer than `MIN_RATERS`.
     """
-    keep = crowd.y >= 0 if not exclude else ~np.isin(crowd.labels[crowd.rater], np.asarray(list(exclude), object))
+    keep = ~np.isin(crowd.labels[crowd.rater], np.asarray(list(exclude), object))
     if len(crowd) == 0 or not keep.any():
         return None
     oa, ob, y = crowd.oa[keep], crowd.ob[keep], crowd.y[keep]

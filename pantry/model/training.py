@@ -347,19 +347,15 @@ def _trust_losses(sub: Pairs, test: Pairs, cfg: TrainConfig, prior: RewardModel 
             dt = dt + off[ta] - off[tb]
         return -strict_counts(dt, test.y)[1] if correct else float(np.sum(bt_loss(dt, test.y, test.margin)))
 
-    none = loss(0.0, 0.0)
-    out = np.full((len(_verdicts_sources(tastes)), len(LIKE_YOU_SCALES)), float(none))
-    for s, verdicts in enumerate(_verdicts(neighbours, sub, prior, cfg, tastes)):
+    sources = _verdicts(neighbours, sub, prior, cfg, tastes)
+    out = np.full((len(sources), len(LIKE_YOU_SCALES)), float(loss(0.0, 0.0)))
+    for s, verdicts in enumerate(sources):
         if verdicts is None:  # nothing to trust: any trust scores as none does
             continue
         near_fit, near = (_offset_diff(v, (verdicts.ids, verdicts.offsets)) for v in (sub, test))
         for j, t in enumerate(LIKE_YOU_SCALES[1:], start=1):
             out[s, j] = loss(t * near_fit, t * near)
     return out
-
-
-def _verdicts_sources(tastes: CrowdTastes | None) -> tuple[str, ...]:
-    return ("neighbours",) if tastes is None else ("neighbours", "tastes")
 
 
 def _crowd_trust(n: int, cfg: TrainConfig, prior: RewardModel | None, neighbours: Neighbours, dim: int,
