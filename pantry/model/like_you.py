@@ -42,7 +42,9 @@ class LikeYou:
     times `scale` (the trust your own votes chose); `raters` how many weighed more than 0. With
     `axes` > 0 the offsets are your taste on that many axes the crowd shares
     (`crowd_tastes.taste_verdicts`) and `raters` how many raters the axes were learnt from;
-    `judged`: whose votes chose the trust ("own", or "crowd" for a person with too few)."""
+    `judged`: whose votes chose the trust ("own", or "crowd" for a person with too few);
+    `stands_in`: on the recipes they speak for they replace what the person's content head learnt
+    from the same votes (`training._folded`), as those votes measured better."""
 
     ids: tuple[str, ...]
     offsets: np.ndarray
@@ -50,6 +52,7 @@ class LikeYou:
     raters: int
     axes: int = 0
     judged: str = "own"
+    stands_in: bool = False
 
 
 class Crowd:
@@ -80,6 +83,7 @@ class Crowd:
         self.seen = seen
         self.trust_memo: dict[tuple, tuple[int, float]] = {}  # (votes, prior, settings, ...) -> (source, trust)
         self.tastes_memo: dict[tuple, object] = {}  # (prior's differences, raters left out) -> its axes
+        self.features_memo: np.ndarray | None = None  # each recipe's feature row (`crowd_features`)
 
     def _index(self, ids: Sequence[str]) -> np.ndarray:
         where = self.where
@@ -136,6 +140,23 @@ class Neighbours:
     votes: Callable[[np.ndarray], object] | None = None
 
 
+def crowd_features(neighbours: Neighbours) -> np.ndarray | None:
+    """Each crowd recipe's feature row (index order), read from one vote on it through
+    `neighbours.votes`; None where the crowd has no features. Memoised on the crowd."""
+    crowd = neighbours.crowd
+    if crowd.features_memo is None and neighbours.votes is not None and len(crowd):
+        n = len(crowd.where)
+        first_a, first_b = np.full(n, -1), np.full(n, -1)
+        rows = np.arange(len(crowd))
+        first_a[crowd.oa[::-1]] = rows[::-1]  # the first vote with the recipe on side a (or b)
+        first_b[crowd.ob[::-1]] = rows[::-1]
+        on_a = first_a >= 0
+        votes = neighbours.votes(np.where(on_a, first_a, first_b))
+        crowd.features_memo = np.where(on_a[:, None], np.asarray(votes.xa, np.float64),
+                                       np.asarray(votes.xb, np.float64))
+    return crowd.features_memo
+
+
 def neighbour_verdicts(neighbours: Neighbours | None, own_a: Sequence[str], own_b: Sequence[str],
                        own_y: np.ndarray, item_var: float) -> LikeYou | None:
     """Per-recipe offsets from the raters who vote like you (trust 1: the caller scales them).
@@ -173,7 +194,8 @@ def scaled(like_you: LikeYou | None, scale: float) -> LikeYou | None:
     """`like_you` trusted `scale` (its offsets times it); None for a scale of 0."""
     if like_you is None or scale == 0.0:
         return None
-    return LikeYou(like_you.ids, like_you.offsets * scale, scale, like_you.raters, like_you.axes, like_you.judged)
+    return LikeYou(like_you.ids, like_you.offsets * scale, scale, like_you.raters, like_you.axes, like_you.judged,
+                   like_you.stands_in)
 
 
 def with_like_you(crowd: tuple[tuple[str, ...], list[np.ndarray]] | None, like_you: LikeYou | None,
@@ -201,13 +223,13 @@ def with_like_you(crowd: tuple[tuple[str, ...], list[np.ndarray]] | None, like_y
 
 def like_you_metrics(like_you: LikeYou | None, own_ids: Sequence[str]) -> dict | None:
     """{"scale", "raters", "recipes" (those with a like-you offset the person has not rated),
-    "axes", "judged"}, for a version's metrics; None without like-you offsets."""
+    "axes", "judged", "stands_in"}, for a version's metrics; None without like-you offsets."""
     if like_you is None:
         return None
     rated = set(own_ids)
     recipes = sum(1 for rid, off in zip(like_you.ids, like_you.offsets) if off != 0 and rid not in rated)
     return {"scale": like_you.scale, "raters": like_you.raters, "recipes": recipes, "axes": like_you.axes,
-            "judged": like_you.judged}
+            "judged": like_you.judged, "stands_in": like_you.stands_in}
 
 
 def neighbours_of(others, prior) -> Neighbours | None:

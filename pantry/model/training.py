@@ -73,7 +73,7 @@ from pantry.model.crowd_items import (MIN_RATERS as CROWD_MIN_RATERS, crowd_item
                                      own_factor_of, rater_halves)
 from pantry.model.like_you import (CROWD_RATERS, CROWD_Z, MIN_VOTES as LIKE_YOU_MIN, SCALES as LIKE_YOU_SCALES,
                                    TRUST_COST as LIKE_YOU_COST, LikeYou, Neighbours, like_you_metrics,
-                                   neighbour_verdicts, scaled, with_like_you)
+                                   crowd_features, neighbour_verdicts, scaled, with_like_you)
 from pantry.model.crowd_tastes import CrowdTastes, fit_crowd_tastes, taste_verdicts
 from pantry.model.prior_shape import (  # noqa: F401
     ARD_COLUMNS, CROWD_VAR, MAX_EVIDENCE_ROWS, MIN_COLUMN_VAR, TAU_SPREAD, TAU_STEPS, choose_prior_scales,
@@ -138,7 +138,8 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
                 start: Member | None = None, n_explicit: int = 0,
                 prior_choice: dict | None = None, spread: np.ndarray | None = None,
                 inherited: tuple[tuple[str, ...], np.ndarray] | None = None, own_factor: float = 1.0,
-                late: np.ndarray | None = None, search: bool = True) -> tuple[Member, int, list[EpochStats]]:
+                late: np.ndarray | None = None, search: bool = True,
+                folded: tuple[tuple[str, ...], np.ndarray] | None = None) -> tuple[Member, int, list[EpochStats]]:
     """Fit one member in two stages, each solved exactly by `fit_bradley_terry`.
 
     Stage 1 fits the content head (embedding + explicit features): `w = w_prior + coef`, with
@@ -157,6 +158,8 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
     measured on the crowd: `crowd_item_vars`). `late`: the part of `inherited` that stage 1
     leaves out (what people who vote like this person say, `pantry.model.like_you`: it was
     chosen to agree with these very votes, so the content head would learn nothing they explain).
+    `folded` (ids, feature rows): recipes where those verdicts stand in for what the content head
+    learnt from these votes (`_folded`): stage 2 and the score take the prior's content there.
     `search` False: the prior scales' search start (`isotropic_scales`), not searched.
     """
     y, m = pairs.y.astype(np.float64), pairs.margin.astype(np.float64)
@@ -261,12 +264,20 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
             if prior_choice is not None:
                 prior_choice.update({"item_var": item_var, "own_factor": own})
         d_late = 0.0 if late is None else _offset_diff(pairs, (inherited[0], late))
-        offsets = fit_offsets(oa, ob, y, d0 + d_late + s[ia] - s[ib], m, weight, k, item_var)
+        sa, sb = s[ia], s[ib]
+        if folded is not None:  # the prior's content on those recipes: no lesson from these votes
+            said = set(folded[0])
+            sa = np.where([r in said for r in pairs.ids_a], 0.0, sa)
+            sb = np.where([r in said for r in pairs.ids_b], 0.0, sb)
+        offsets = fit_offsets(oa, ob, y, d0 + d_late + sa - sb, m, weight, k, item_var)
         if inherited is not None:  # the crowd's offsets, plus this person's own where they voted
             ids, crowd = inherited
             where = {rid: j for j, rid in enumerate(ids)}
             full = np.array(crowd, np.float64)
             full[[where[rid] for rid in item_ids]] += offsets
+            if folded is not None:  # the score there: the prior's content, not this member's
+                lesson = _member_content_scores(state, folded[1]) - _member_content_scores(base, folded[1])
+                full[[where[rid] for rid in folded[0]]] -= lesson
             offsets = full
         state["offsets"] = offsets.astype(np.float32)
     return state, fit.iterations, history
@@ -320,19 +331,54 @@ def _verdicts(neighbours: Neighbours, votes: Pairs, prior: RewardModel | None, c
     return out
 
 
+def _folded(like_you: LikeYou | None, crowd: tuple[tuple[str, ...], list[np.ndarray]] | None,
+            late: np.ndarray | None, neighbours: Neighbours | None) -> tuple[tuple[str, ...], np.ndarray] | None:
+    """(ids, feature rows) of the recipes with a like-you verdict (`late` != 0 among the inherited
+    offsets' ids) where `like_you` stands in (`_stands_in`): there the verdict, chosen on the
+    person's votes, replaces what the content head learnt from the same votes (counting them twice
+    on a dish that people like them judged adds the head's noise to their verdict); None without
+    verdicts standing in or the crowd recipes' features."""
+    if crowd is None or late is None or neighbours is None or like_you is None or not like_you.stands_in:
+        return None
+    x = crowd_features(neighbours)
+    ids = [rid for rid, v in zip(crowd[0], late) if v != 0]
+    if x is None or not ids:
+        return None
+    where = neighbours.crowd.where
+    return tuple(ids), x[[where[rid] for rid in ids]]
+
+
+# how a person's like-you verdicts are used: (trust, whether on the dishes they speak for they
+# stand in for what the content head learnt from the same votes, `_folded`); option 0 is none
+OPTIONS = ((0.0, False), *((t, False) for t in LIKE_YOU_SCALES[1:]), *((t, True) for t in LIKE_YOU_SCALES[1:]))
+
+
 def _trust_losses(sub: Pairs, test: Pairs, cfg: TrainConfig, prior: RewardModel | None, neighbours: Neighbours,
                   base: tuple[tuple[str, ...], np.ndarray] | None, dim: int, n_explicit: int,
                   spread: np.ndarray | None, warm: dict, own_var: float, tastes: CrowdTastes | None,
-                  correct: bool = False) -> np.ndarray:
-    """Per source of verdicts (`_verdicts`) and trust in `LIKE_YOU_SCALES`, the log-loss on
-    `test` (`correct`: minus the decisive votes ordered right) of a personal model fitted on
-    `sub` as the final one is: a content head without the verdicts (from the prior scales'
-    search start), then own offsets on `sub`'s recipes (prior variance `own_var`) on top of the
-    inherited offsets `base` and of the verdicts (chosen on `sub`) times the trust."""
-    member, _, _ = _fit_member(sub, cfg, _content_member(prior, 0, dim), (), n_explicit=n_explicit,
+                  correct: bool = False, can_fold: bool = True) -> np.ndarray:
+    """Per source of verdicts (`_verdicts`) and use of them (`OPTIONS`), the log-loss on `test`
+    (`correct`: minus the decisive votes ordered right) of a personal model fitted on `sub` as
+    the final one is: a content head without the verdicts (from the prior scales' search start),
+    then own offsets on `sub`'s recipes (prior variance `own_var`) on top of the inherited
+    offsets `base` and of the verdicts (chosen on `sub`) times the trust; where they stand in,
+    the prior's content instead of the head's on the recipes they speak for (only where
+    `can_fold`: the final model has the crowd recipes' features; else those score as none)."""
+    start = _content_member(prior, 0, dim)
+    member, _, _ = _fit_member(sub, cfg, start, (), n_explicit=n_explicit,
                                prior_choice=warm, spread=spread, inherited=base, search=False)
-    fit_d = _member_content_scores(member, sub.xa) - _member_content_scores(member, sub.xb) + _offset_diff(sub, base)
-    d = _member_content_scores(member, test.xa) - _member_content_scores(member, test.xb) + _offset_diff(test, base)
+
+    def content(votes: Pairs, said: set) -> np.ndarray:
+        """Per vote, the content score difference: the prior's on recipes in `said`, else the head's."""
+        sides = []
+        for x, ids in ((votes.xa, votes.ids_a), (votes.xb, votes.ids_b)):
+            c = _member_content_scores(member, x)
+            if said:
+                c = np.where([r in said for r in ids], _member_content_scores(start, x), c)
+            sides.append(c)
+        return sides[0] - sides[1] + _offset_diff(votes, base)
+
+    fit_d, d = content(sub, set()), content(test, set())
     own = tuple(sorted(set(sub.ids_a) | set(sub.ids_b)))
     oa, ob = sub.item_index(own)
     ta, tb = (np.where(i >= 0, i, len(own)) for i in test.item_index(own))  # unrated: an all-zero row
@@ -340,7 +386,7 @@ def _trust_losses(sub: Pairs, test: Pairs, cfg: TrainConfig, prior: RewardModel 
 
     touched = bool(np.any(ta < len(own)) or np.any(tb < len(own)))  # else own offsets move no test vote
 
-    def loss(near_fit, near) -> float:
+    def loss(near_fit, near, fit_d=fit_d, d=d) -> float:
         dt = d + near
         if touched:
             off = np.append(fit_offsets(oa, ob, y, fit_d + near_fit, margin, None, len(own), own_var), 0.0)
@@ -348,33 +394,36 @@ def _trust_losses(sub: Pairs, test: Pairs, cfg: TrainConfig, prior: RewardModel 
         return -strict_counts(dt, test.y)[1] if correct else float(np.sum(bt_loss(dt, test.y, test.margin)))
 
     sources = _verdicts(neighbours, sub, prior, cfg, tastes)
-    out = np.full((len(sources), len(LIKE_YOU_SCALES)), float(loss(0.0, 0.0)))
+    out = np.full((len(sources), len(OPTIONS)), float(loss(0.0, 0.0)))
     for s, verdicts in enumerate(sources):
         if verdicts is None:  # nothing to trust: any trust scores as none does
             continue
         near_fit, near = (_offset_diff(v, (verdicts.ids, verdicts.offsets)) for v in (sub, test))
-        for j, t in enumerate(LIKE_YOU_SCALES[1:], start=1):
-            out[s, j] = loss(t * near_fit, t * near)
+        said = {rid for rid, v in zip(verdicts.ids, verdicts.offsets) if v != 0}
+        folded = content(sub, said), content(test, said)
+        for j, (t, fold) in enumerate(OPTIONS[1:], start=1):
+            if fold and not can_fold:  # the final model could not: as none
+                continue
+            out[s, j] = loss(t * near_fit, t * near, *(folded if fold else (fit_d, d)))
     return out
 
 
-def _crowd_trust(n: int, cfg: TrainConfig, prior: RewardModel | None, neighbours: Neighbours, dim: int,
+def _crowd_gains(n: int, cfg: TrainConfig, prior: RewardModel | None, neighbours: Neighbours, dim: int,
                  n_explicit: int, spread: np.ndarray | None, warm: dict, own_var: float,
-                 tastes: CrowdTastes | None) -> tuple[int, float]:
-    """(source, trust) for a person with `n` votes, too few to judge their own, measured on the
-    crowd.
+                 tastes: CrowdTastes | None) -> np.ndarray | None:
+    """Per crowd rater playing a person with `n` votes, per source of verdicts and use of them
+    (`OPTIONS`), the votes ordered right beyond none (players x sources x options); None where
+    fewer than 2 raters could play or the crowd cannot (no `votes`).
 
     Up to `CROWD_RATERS` crowd raters with at least `n + LIKE_YOU_MIN` decisive votes each play
     such a person: n of their votes among some of their recipes (as densely as they voted), a
     model fitted on them as the final one is (own offsets included), their votes on their other
     recipes to predict, never their own neighbour, and the crowd's axes (with `tastes`) learnt
-    without them. The source and trust that order the most of those votes right in all are used
-    where the gain over none is above `CROWD_Z` standard errors of the sum over the raters; else
-    none (pooled over many votes, a fixed cost would let chance pass). Ordered votes, not
-    log-loss: the verdicts at full trust are overconfident yet order more votes right, and a
-    ranking is what the model is for. Memoised on the crowd per `n`, prior, settings and the
-    rest of the inputs (a Retrain preview compares two settings on one crowd). The prior has
-    seen these raters' votes, which favours it alone: the measure errs towards none.
+    without them. Ordered votes, not log-loss: the verdicts at full trust are overconfident yet
+    order more votes right, and a ranking is what the model is for. Memoised on the crowd per
+    `n`, prior, settings and the rest of the inputs (a Retrain preview compares two settings on
+    one crowd). The prior has seen these raters' votes, which favours it alone: the measure errs
+    towards none.
     """
     crowd = neighbours.crowd
     key = (n, 0 if tastes is None else tastes.rank, neighbours.votes is not None, _held_person(neighbours),
@@ -382,7 +431,7 @@ def _crowd_trust(n: int, cfg: TrainConfig, prior: RewardModel | None, neighbours
            repr(sorted(cfg.to_dict().items())))
     if key in crowd.trust_memo:
         return crowd.trust_memo[key]
-    choice = (0, 0.0)
+    gains = []  # per rater played, votes each source and use orders right beyond none
     if neighbours.votes is not None:
         decisive = crowd.y != 0.5
         count = np.bincount(crowd.rater[decisive], minlength=len(crowd.labels))
@@ -400,7 +449,6 @@ def _crowd_trust(n: int, cfg: TrainConfig, prior: RewardModel | None, neighbours
                 played_tastes[int(g)] = _tastes(neighbours, cfg, exclude=out, rank=tastes.rank)
         base = crowd_offsets(prior, ())
         base = None if base is None else (base[0], base[1][0])
-        gains = []  # per rater played, votes each source and trust orders right beyond none
         for r, g in zip(chosen, group):
             rows = np.flatnonzero(crowd.rater == r)
             # their recipes in a random order; a vote is in once both its recipes are: the first n
@@ -415,20 +463,46 @@ def _crowd_trust(n: int, cfg: TrainConfig, prior: RewardModel | None, neighbours
             played = Neighbours(crowd, neighbours.d0, exclude=str(crowd.labels[r]))
             axes = played_tastes.get(int(g))
             loss = _trust_losses(sub, test, cfg, prior, played, base, dim, n_explicit, spread, warm, own_var,
-                                 axes, correct=True)
+                                 axes, correct=True, can_fold=True)
             if axes is None and tastes is not None:  # the axes vanished without these raters: as none
                 loss = np.vstack([loss, np.full(loss.shape[1], loss[0, 0])])
             gains.append(loss[:, :1] - loss)
-        if len(gains) >= 2:
-            gains = np.array(gains, np.float64)
-            total = gains.sum(axis=0)
-            # a choice counts where the raters' gains add up to more than CROWD_Z standard errors
-            sure = total > CROWD_Z * np.sqrt(len(gains)) * gains.std(axis=0, ddof=1)
-            if sure.any():
-                s, j = np.unravel_index(int(np.argmax(np.where(sure, total, -np.inf))), total.shape)
-                choice = (int(s), float(LIKE_YOU_SCALES[j]))
-    crowd.trust_memo[key] = choice
-    return choice
+    out = np.array(gains, np.float64) if len(gains) >= 2 else None
+    crowd.trust_memo[key] = out
+    return out
+
+
+def _sure(gains: np.ndarray) -> np.ndarray:
+    """Where the players' gains (first axis) add up to more than `CROWD_Z` standard errors of
+    their sum: a fixed cost pooled over many votes would let chance pass."""
+    return gains.sum(axis=0) > CROWD_Z * np.sqrt(len(gains)) * gains.std(axis=0, ddof=1)
+
+
+PLAIN = np.array([not fold for _, fold in OPTIONS])  # the uses that leave the content head alone
+
+
+def _crowd_trust(gains: np.ndarray | None) -> tuple[int, int]:
+    """(source, use: an index in `OPTIONS` that leaves the head alone) that the crowd's players
+    (`_crowd_gains`) order the most votes right with, where sure (`_sure`); else (0, 0), none."""
+    if gains is None:
+        return 0, 0
+    total = np.where(_sure(gains) & PLAIN, gains.sum(axis=0), -np.inf)
+    if not np.isfinite(total).any():
+        return 0, 0
+    s, j = np.unravel_index(int(np.argmax(total)), total.shape)
+    return int(s), int(j)
+
+
+def _stands_in(gains: np.ndarray | None, s: int, j: int) -> bool:
+    """Whether source `s`, trusted as in `OPTIONS[j]`, orders more of the crowd's players' votes
+    right (`_crowd_gains`) standing in for the content head on the recipes it speaks for. Two
+    uses of the same verdicts at the same trust, neither a model with more to fit: the one that
+    orders more votes right, with no margin (a margin is for trusting verdicts at all, `_sure`:
+    requiring one here kept the gain from the many-rater world's newcomers)."""
+    if gains is None or OPTIONS[j][0] == 0:
+        return False
+    fold = OPTIONS.index((OPTIONS[j][0], True))
+    return bool(np.sum(gains[:, s, fold] - gains[:, s, j]) > 0)
 
 
 def _trusted_like_you(pairs: Pairs, cfg: TrainConfig, prior: RewardModel | None, neighbours: Neighbours,
@@ -443,10 +517,13 @@ def _trusted_like_you(pairs: Pairs, cfg: TrainConfig, prior: RewardModel | None,
     The source and trust with the lowest log-loss over both halves, less `LIKE_YOU_COST` nats
     for any trust above 0, are used on all the votes (None for 0). A person with fewer than
     `LIKE_YOU_MIN` votes within a half gets those measured on the crowd for as many votes as
-    theirs, rounded down to a power of 2 (`_crowd_trust`: one measure serves many people; fewer
-    votes err towards less trust). The halves' content fits take the prior scales' search start
-    (searching them per half cost a retrain its time target, and measured no better); `warm`
-    carries one fit's weights to the next."""
+    theirs, rounded down to a power of 2 (`_crowd_gains`, `_crowd_trust`: one measure serves
+    many people; fewer votes err towards less trust). Whether trusted verdicts stand in for the
+    content head on the recipes they speak for (`_folded`) is measured on the crowd's players
+    for as many votes, paired (`_stands_in`): a person's halves were too few to tell (on
+    giallozafferano-dev they chose it where it cost). The halves' content fits take the prior
+    scales' search start (searching them per half cost a retrain its time target, and measured
+    no better); `warm` carries one fit's weights to the next."""
     tastes = _tastes(neighbours, cfg)
     every = _verdicts(neighbours, pairs, prior, cfg, tastes)
     if all(v is None for v in every):  # nobody agreed with any of these votes, and no axes
@@ -456,19 +533,27 @@ def _trusted_like_you(pairs: Pairs, cfg: TrainConfig, prior: RewardModel | None,
     sa = np.array([side[r] for r in pairs.ids_a])
     sb = np.array([side[r] for r in pairs.ids_b])
     halves = [np.flatnonzero((sa == h) & (sb == h)) for h in (0, 1)]
+    played = 1 << (len(pairs).bit_length() - 1)  # as many votes, rounded down to a power of 2
+
+    def gains() -> np.ndarray | None:
+        return _crowd_gains(played, cfg, prior, neighbours, dim, n_explicit, spread, warm, own_var, tastes)
+
+    judged = "own"
     if min(len(h) for h in halves) < LIKE_YOU_MIN:
-        played = 1 << (len(pairs).bit_length() - 1)  # as many votes, rounded down to a power of 2
-        s, trust = _crowd_trust(played, cfg, prior, neighbours, dim, n_explicit, spread, warm, own_var, tastes)
-        chosen = scaled(every[s], trust)
-        return None if chosen is None else replace(chosen, judged="crowd")
-    base = None if crowd is None else (crowd[0], crowd[1][0])
-    loss = np.zeros((len(every), len(LIKE_YOU_SCALES)))
-    for pick, held in ((halves[0], halves[1]), (halves[1], halves[0])):
-        loss += _trust_losses(pairs.subset(pick), pairs.subset(held), cfg, prior, neighbours, base, dim,
-                              n_explicit, spread, warm, own_var, tastes)
-    loss[:, 1:] += LIKE_YOU_COST  # chance agreement must not pass for taste
-    s, j = np.unravel_index(int(np.argmin(loss)), loss.shape)
-    return scaled(every[s], float(LIKE_YOU_SCALES[j]))
+        s, j = _crowd_trust(gains())
+        judged = "crowd"
+    else:
+        base = None if crowd is None else (crowd[0], crowd[1][0])
+        loss = np.zeros((len(every), len(OPTIONS)))
+        for pick, held in ((halves[0], halves[1]), (halves[1], halves[0])):
+            loss += _trust_losses(pairs.subset(pick), pairs.subset(held), cfg, prior, neighbours, base, dim,
+                                  n_explicit, spread, warm, own_var, tastes, can_fold=False)
+        loss[:, 1:] += LIKE_YOU_COST  # chance agreement must not pass for taste
+        s, j = np.unravel_index(int(np.argmin(np.where(PLAIN, loss, np.inf))), loss.shape)
+    chosen = scaled(every[s], OPTIONS[j][0])
+    if chosen is None:
+        return None
+    return replace(chosen, judged=judged, stands_in=neighbours.votes is not None and _stands_in(gains(), s, j))
 
 
 def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: TrainConfig | None = None,
@@ -528,13 +613,14 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
 
     # the validation run's neighbours, and how far to trust them, are chosen on its training votes only
     like_you, crowd, late = inheritance(train)
+    folded = _folded(like_you, crowd, late, neighbours)
     own_spread = taste_spread(pairs, n_explicit, seed=cfg.seed) if pairs.rater is not None else None
     probe_choice: dict = {}
     probe, iterations, history = _fit_member(train, cfg, _content_member(prior, 0, dim), item_ids,
                                              val=val if n_val else None, on_epoch=epoch_cb,
                                              n_explicit=n_explicit, prior_choice=probe_choice, spread=spread,
                                              inherited=None if crowd is None else (crowd[0], crowd[1][0]),
-                                             own_factor=own_factor, late=late)
+                                             own_factor=own_factor, late=late, folded=folded)
     # the final members use the group scales the validation run chose on its training votes
     # (one search per training; the validation votes never choose them for the probe)
     choice = {k: v for k, v in probe_choice.items() if k != "coef"} if not fit_on_train(cfg, pairs, train) \
@@ -545,6 +631,7 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     fit_on = pairs if cfg.refit else train
     if len(fit_on) != len(train):  # refitted on every vote: so are the neighbours and their trust
         like_you, crowd, late = inheritance(fit_on)
+        folded = _folded(like_you, crowd, late, neighbours)
     inherit = [None if crowd is None else (crowd[0], crowd[1][k % len(crowd[1])]) for k in range(cfg.members)]
     model_ids = crowd[0] if crowd is not None else item_ids
     rows_ix = pair_rows(fit_on) if cfg.members > 1 else None  # the same distinct rows for every member
@@ -560,7 +647,7 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
             member, _, _ = _fit_member(fit_on, cfg, _content_member(prior, k, dim), item_ids, weight=counts,
                                        rows_ix=rows_ix, start=members[0] if members else None,
                                        n_explicit=n_explicit, prior_choice=choice, spread=spread,
-                                       inherited=inherit[k], own_factor=own_factor, late=late)
+                                       inherited=inherit[k], own_factor=own_factor, late=late, folded=folded)
         members.append(member)
         done += 1
         if on_progress:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pantry.model.like_you import Crowd, LikeYou, Neighbours, neighbour_verdicts, scaled, with_like_you
-from pantry.model.training import TrainConfig, train_reward_model
+from pantry.model.training import OPTIONS, TrainConfig, _crowd_trust, train_reward_model
 from tests.helpers import crowd_pairs
 
 N_RECIPES, DIM = 36, 4
@@ -177,7 +177,7 @@ def test_too_few_votes_to_judge_the_trust_take_the_one_measured_on_the_crowd():
     measured = Crowd(crowd.ids_a, crowd.ids_b, crowd.y, crowd.rater)
     res = train_reward_model(mine, "test", "test-spec", cfg, neighbours=Neighbours(measured, votes=crowd.subset))
     assert res.metrics["like_you"]["scale"] > 0
-    measures = [(key[0], trust) for key, (_, trust) in measured.trust_memo.items()]
+    measures = [(key[0], OPTIONS[_crowd_trust(gains)[1]][0]) for key, gains in measured.trust_memo.items()]
     assert measures == [(4, res.metrics["like_you"]["scale"])] and res.metrics["like_you"]["judged"] == "crowd"
     alone = train_reward_model(mine, "test", "test-spec", cfg).model
     assert _unrated_accuracy(res.model, x, camp, unrated) > _unrated_accuracy(alone, x, camp, unrated) + 0.15
@@ -206,7 +206,7 @@ def test_a_crowd_of_private_views_measures_no_trust_for_a_person_with_few_votes(
         calls.clear()
         for _ in range(2):
             assert train_reward_model(mine, "test", "test-spec", cfg, neighbours=neighbours).metrics["like_you"] is None
-        assert list(measured.trust_memo.values()) == [(0, 0.0)] and calls == [4] * 8, seed  # 8 played once, not twice
+        assert [_crowd_trust(g) for g in measured.trust_memo.values()] == [(0, 0)] and calls == [4] * 8, seed  # 8 played once, not twice
 
 
 def test_the_validation_run_chooses_its_neighbours_on_its_training_votes_only(monkeypatch):
@@ -267,4 +267,27 @@ def test_a_player_without_verdicts_scores_every_trust_as_none():
     nobody = Neighbours(Crowd(stranger.ids_a, stranger.ids_b, stranger.y, stranger.rater))
     loss = training._trust_losses(mine.subset(np.arange(4)), mine.subset(np.arange(4, 6)), cfg, None, nobody, None,
                                   DIM, 0, None, {}, 10.0, None, correct=True)
-    assert loss.shape == (1, 4) and np.all(loss == loss[0, 0])
+    assert loss.shape == (1, len(OPTIONS)) and np.all(loss == loss[0, 0])
+
+
+def test_on_a_dish_people_like_you_judged_their_verdict_stands_in_for_the_content_heads_lesson():
+    """The verdicts were chosen on the same votes the content head learnt from: on a dish they
+    speak for, the score is the prior's content plus the verdict (the head's lesson from those
+    votes is not counted twice), and a brand-new dish still gets the head. Features come from the
+    crowd's own votes (`Neighbours.votes`); without them nothing is folded."""
+    crowd, x, camp = _camps(camps=True)
+    mine, unrated = _newcomer(x, camp)
+    cfg = TrainConfig(members=1, val_split=0.0, min_decisive=0)
+    index = Crowd(crowd.ids_a, crowd.ids_b, crowd.y, crowd.rater)
+    plain = train_reward_model(mine, "test", "test-spec", cfg, neighbours=Neighbours(index)).model
+    folded = train_reward_model(mine, "test", "test-spec", cfg,
+                                neighbours=Neighbours(index, votes=crowd.subset)).model
+    assert folded.meta["metrics"]["like_you"]["scale"] == plain.meta["metrics"]["like_you"]["scale"] > 0
+    xs = x[unrated].astype(np.float32)
+    head = folded.score(xs, None)[0]  # the content head alone (no ids: no offsets); no prior: its lesson
+    np.testing.assert_array_equal(head, plain.score(xs, None)[0])
+    assert np.abs(head).max() > 0.05  # the head did learn something from the votes
+    ids = [f"r{k}" for k in unrated]
+    np.testing.assert_allclose(plain.score(xs, ids)[0] - folded.score(xs, ids)[0], head, atol=1e-5)
+    # the features say nothing about the camps: the head's lesson only added noise there
+    assert _unrated_accuracy(folded, x, camp, unrated) >= _unrated_accuracy(plain, x, camp, unrated)

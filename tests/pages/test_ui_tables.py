@@ -51,7 +51,9 @@ def test_the_verdicts_line_says_which_people_like_you_and_who_chose_their_weight
     assert "20 of them use this profile's taste on 2 axes of taste that 800 people's votes share" in axes
     assert "people with as few votes as this profile" in axes and "half of its rated" not in axes
     one = verdicts_line({**base, "like_you": {**near, "axes": 1}})
-    assert "on 1 axis of taste" in one
+    assert "on 1 axis of taste" in one and "replaces" not in one
+    instead = verdicts_line({**base, "like_you": {**near, "stands_in": True}})
+    assert "On those dishes it replaces what this profile's own votes taught the model" in instead
     # a version stored before the axes existed: no "axes" or "judged" key
     old = verdicts_line({**base, "like_you": {"scale": 1.0, "raters": 3, "recipes": 30}})
     assert "the 3 people who agreed" in old
