@@ -206,7 +206,8 @@ def test_a_crowd_of_private_views_measures_no_trust_for_a_person_with_few_votes(
         calls.clear()
         for _ in range(2):
             assert train_reward_model(mine, "test", "test-spec", cfg, neighbours=neighbours).metrics["like_you"] is None
-        assert [_crowd_trust(g) for g in measured.trust_memo.values()] == [(0, 0)] and calls == [4] * 8, seed  # 8 played once, not twice
+        assert [_crowd_trust(g) for g in measured.trust_memo.values()] == [(0, 0)], seed
+        assert calls == [4] * 8, seed  # 8 played once, not twice
 
 
 def test_the_validation_run_chooses_its_neighbours_on_its_training_votes_only(monkeypatch):
