@@ -145,10 +145,12 @@ def test_auto_mode_says_it_fell_back_when_ollama_is_not_there(server):
     settings = replace(app.state.settings, generator="auto", ollama_host=f"http://127.0.0.1:{_free_port()}")
     client = TestClient(create_app(settings, lab=app.state.lab))
     deadline = time.monotonic() + 20  # /health never waits for the probe: poll until its first check is done
-    health = client.get("/health").json()["generator"]
-    while "being checked" in health["reason"] and time.monotonic() < deadline:
+    answer = client.get("/health").json()
+    while answer["generator"] is None and time.monotonic() < deadline:  # the first check still running
+        assert "being checked" in answer["generator_error"]
         time.sleep(0.05)
-        health = client.get("/health").json()["generator"]
+        answer = client.get("/health").json()
+    health = answer["generator"]
     assert health["mode"] == "auto" and health["fell_back"] is True and "Ollama" in health["reason"]
     for path in ("/recipes", "/pairs"):
         r = client.post(path, json={"profile": "ana", "pantry": PANTRY, "n": 3, "seed": 2})
