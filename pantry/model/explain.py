@@ -8,8 +8,10 @@ named explicit feature j contributes `w_j * (x_j - ref_j)` (its weight in the sc
 times how far the recipe is from the typical one: a 20-minute dish is *quicker* than
 typical, not "20 minutes of penalty"). What is left is the `remainder`: the typical recipe's
 score (`baseline`, a part of it) plus "this dish overall" (`own`: the embedding's part against
-the typical recipe's, the recipe's offset (its votes: the profile's own, and its crowd's),
-and the hidden layer of an old model). The
+the typical recipe's, the recipe's offset (its votes: the profile's own, and its crowd's; on a dish where the
+verdicts of people who vote like the profile stand in for its content head, the offset also
+takes back that head's lesson, so the named parts there are the head's view and "this dish
+overall" says how the people like you differ from it), and the hidden layer of an old model). The
 contributions and the remainder sum to the score (`Explanation.total`, up to float64
 rounding); people are shown the baseline and "this dish overall" as two lines. A model saved
 without a reference row is explained against an all-zero row (baseline 0), as before. Data
