@@ -145,7 +145,7 @@ def fit_crowd_tastes(crowd, d0: np.ndarray | None, seed: int = 0, exclude: Seque
     crowd : the raters' votes (`like_you.Crowd`).
     d0 : the prior's score difference on each vote (None: 0).
     seed : the draws (halves, coins, starting positions).
-    exclude : rater labels left out (raters who will play a person, `training._crowd_trust`).
+    exclude : rater labels left out (raters who will play a person, `training._crowd_gains`).
     rank : that many axes, not chosen.
 
     Returns

@@ -9,7 +9,7 @@ agreement (a Beta(1, 1) posterior: one agreement is weak evidence, a rater who d
 often as not weighs 0) and fits per-recipe offsets on their votes so weighted, on top of
 what the prior already says. The trainer (`training._trusted_like_you`) decides how far to
 trust them, on the person's own votes, or, for a person with too few to judge it, on crowd
-raters each playing a person with as many votes (`training._crowd_trust`); a personal model
+raters each playing a person with as many votes (`training._crowd_gains`); a personal model
 starts from them on recipes it has not rated, as it does from the crowd's verdicts.
 
 A rater counts where they judged both recipes of one of your votes (ranked by their own net
@@ -81,7 +81,7 @@ class Crowd:
         seen = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=shape).tocsc()
         seen.data[:] = 1.0  # judged at all (repeats summed, then flattened)
         self.seen = seen
-        self.trust_memo: dict[tuple, tuple[int, float]] = {}  # (votes, prior, settings, ...) -> (source, trust)
+        self.trust_memo: dict[tuple, np.ndarray | None] = {}  # (votes, prior, settings, ...) -> players' gains
         self.tastes_memo: dict[tuple, object] = {}  # (prior's differences, raters left out) -> its axes
         self.features_memo: np.ndarray | None = None  # each recipe's feature row (`crowd_features`)
 
@@ -141,19 +141,20 @@ class Neighbours:
 
 
 def crowd_features(neighbours: Neighbours) -> np.ndarray | None:
-    """Each crowd recipe's feature row (index order), read from one vote on it through
-    `neighbours.votes`; None where the crowd has no features. Memoised on the crowd."""
+    """Each crowd recipe's feature row (index order), read from the first vote on it through
+    `neighbours.votes`; None where the crowd has no features. Memoised on the crowd. The
+    columns about a request (pantry coverage) are that vote's pantry's: a caller that means the
+    dish leaves them out."""
     crowd = neighbours.crowd
     if crowd.features_memo is None and neighbours.votes is not None and len(crowd):
         n = len(crowd.where)
         first_a, first_b = np.full(n, -1), np.full(n, -1)
-        rows = np.arange(len(crowd))
-        first_a[crowd.oa[::-1]] = rows[::-1]  # the first vote with the recipe on side a (or b)
-        first_b[crowd.ob[::-1]] = rows[::-1]
+        for first, side in ((first_a, crowd.oa), (first_b, crowd.ob)):
+            idx, row = np.unique(side, return_index=True)  # each recipe's first vote on that side
+            first[idx] = row
         on_a = first_a >= 0
         votes = neighbours.votes(np.where(on_a, first_a, first_b))
-        crowd.features_memo = np.where(on_a[:, None], np.asarray(votes.xa, np.float64),
-                                       np.asarray(votes.xb, np.float64))
+        crowd.features_memo = np.where(on_a[:, None], votes.xa, votes.xb)
     return crowd.features_memo
 
 

@@ -139,7 +139,7 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
                 prior_choice: dict | None = None, spread: np.ndarray | None = None,
                 inherited: tuple[tuple[str, ...], np.ndarray] | None = None, own_factor: float = 1.0,
                 late: np.ndarray | None = None, search: bool = True,
-                folded: tuple[tuple[str, ...], np.ndarray] | None = None) -> tuple[Member, int, list[EpochStats]]:
+                folded: Folded | None = None) -> tuple[Member, int, list[EpochStats]]:
     """Fit one member in two stages, each solved exactly by `fit_bradley_terry`.
 
     Stage 1 fits the content head (embedding + explicit features): `w = w_prior + coef`, with
@@ -158,8 +158,9 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
     measured on the crowd: `crowd_item_vars`). `late`: the part of `inherited` that stage 1
     leaves out (what people who vote like this person say, `pantry.model.like_you`: it was
     chosen to agree with these very votes, so the content head would learn nothing they explain).
-    `folded` (ids, feature rows): recipes where those verdicts stand in for what the content head
-    learnt from these votes (`_folded`): stage 2 and the score take the prior's content there.
+    `folded` (`Folded`): recipes where those verdicts stand in for what the content head learnt
+    from these votes about the dish: stage 2 and the score take the prior's content there (the
+    head's lesson on the request's columns, pantry coverage, is kept).
     `search` False: the prior scales' search start (`isotropic_scales`), not searched.
     """
     y, m = pairs.y.astype(np.float64), pairs.margin.astype(np.float64)
@@ -265,10 +266,12 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
                 prior_choice.update({"item_var": item_var, "own_factor": own})
         d_late = 0.0 if late is None else _offset_diff(pairs, (inherited[0], late))
         sa, sb = s[ia], s[ib]
-        if folded is not None:  # the prior's content on those recipes: no lesson from these votes
-            said = set(folded[0])
-            sa = np.where([r in said for r in pairs.ids_a], 0.0, sa)
-            sb = np.where([r in said for r in pairs.ids_b], 0.0, sb)
+        if folded is not None:  # the prior's content on those dishes: only the request's lesson kept
+            dish = np.array(rows, np.float64)
+            dish[:, folded.request] = 0.0
+            kept = folded.lesson(state, base, rows) - folded.lesson(state, base, dish)
+            fa, fb = (i >= 0 for i in pairs.item_index(folded.ids))
+            sa, sb = np.where(fa, kept[ia], sa), np.where(fb, kept[ib], sb)
         offsets = fit_offsets(oa, ob, y, d0 + d_late + sa - sb, m, weight, k, item_var)
         if inherited is not None:  # the crowd's offsets, plus this person's own where they voted
             ids, crowd = inherited
@@ -276,8 +279,7 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
             full = np.array(crowd, np.float64)
             full[[where[rid] for rid in item_ids]] += offsets
             if folded is not None:  # the score there: the prior's content, not this member's
-                lesson = _member_content_scores(state, folded[1]) - _member_content_scores(base, folded[1])
-                full[[where[rid] for rid in folded[0]]] -= lesson
+                full[[where[rid] for rid in folded.ids]] -= folded.lesson(state, base, folded.x)
             offsets = full
         state["offsets"] = offsets.astype(np.float32)
     return state, fit.iterations, history
@@ -331,13 +333,37 @@ def _verdicts(neighbours: Neighbours, votes: Pairs, prior: RewardModel | None, c
     return out
 
 
+@dataclass(frozen=True)
+class Folded:
+    """Recipes where like-you verdicts stand in for the content head (`_folded`): their ids,
+    their feature rows with the request's columns (`request`: pantry coverage) at 0."""
+
+    ids: tuple[str, ...]
+    x: np.ndarray
+    request: np.ndarray
+
+    @staticmethod
+    def lesson(state: Member, base: Member, x: np.ndarray) -> np.ndarray:
+        """What a member's content head learnt over its prior's, on rows `x`."""
+        return _member_content_scores(state, x) - _member_content_scores(base, x)
+
+
+def _request_columns(feature_spec: str, dim: int) -> np.ndarray:
+    """Indices of the columns about the request, not the dish (`features.PANTRY_COLUMNS`)."""
+    from pantry.model.features import PANTRY_COLUMNS  # here: the features module compiles the kitchen's patterns
+
+    k = explicit_count(feature_spec, dim)
+    names = feature_spec.split(":", 1)[1].split(",") if k else []
+    return np.array([dim - k + names.index(c) for c in PANTRY_COLUMNS if c in names], np.int64)
+
+
 def _folded(like_you: LikeYou | None, crowd: tuple[tuple[str, ...], list[np.ndarray]] | None,
-            late: np.ndarray | None, neighbours: Neighbours | None) -> tuple[tuple[str, ...], np.ndarray] | None:
-    """(ids, feature rows) of the recipes with a like-you verdict (`late` != 0 among the inherited
-    offsets' ids) where `like_you` stands in (`_stands_in`): there the verdict, chosen on the
-    person's votes, replaces what the content head learnt from the same votes (counting them twice
-    on a dish that people like them judged adds the head's noise to their verdict); None without
-    verdicts standing in or the crowd recipes' features."""
+            late: np.ndarray | None, neighbours: Neighbours | None, request: np.ndarray) -> Folded | None:
+    """The recipes with a like-you verdict (`late` != 0 among the inherited offsets' ids) where
+    `like_you` stands in (`_stands_in`): there the verdict, chosen on the person's votes,
+    replaces what the content head learnt from the same votes about the dish (counting them
+    twice on a dish that people like them judged adds the head's noise to their verdict); None
+    without verdicts standing in or the crowd recipes' features."""
     if crowd is None or late is None or neighbours is None or like_you is None or not like_you.stands_in:
         return None
     x = crowd_features(neighbours)
@@ -345,7 +371,9 @@ def _folded(like_you: LikeYou | None, crowd: tuple[tuple[str, ...], list[np.ndar
     if x is None or not ids:
         return None
     where = neighbours.crowd.where
-    return tuple(ids), x[[where[rid] for rid in ids]]
+    dish = np.array(x[[where[rid] for rid in ids]], np.float64)
+    dish[:, request] = 0.0  # another vote's pantry: not this person's request
+    return Folded(tuple(ids), dish, request)
 
 
 # how a person's like-you verdicts are used: (trust, whether on the dishes they speak for they
@@ -356,25 +384,30 @@ OPTIONS = ((0.0, False), *((t, False) for t in LIKE_YOU_SCALES[1:]), *((t, True)
 def _trust_losses(sub: Pairs, test: Pairs, cfg: TrainConfig, prior: RewardModel | None, neighbours: Neighbours,
                   base: tuple[tuple[str, ...], np.ndarray] | None, dim: int, n_explicit: int,
                   spread: np.ndarray | None, warm: dict, own_var: float, tastes: CrowdTastes | None,
-                  correct: bool = False, can_fold: bool = True) -> np.ndarray:
+                  correct: bool = False, can_fold: bool = True, request: np.ndarray | None = None) -> np.ndarray:
     """Per source of verdicts (`_verdicts`) and use of them (`OPTIONS`), the log-loss on `test`
     (`correct`: minus the decisive votes ordered right) of a personal model fitted on `sub` as
     the final one is: a content head without the verdicts (from the prior scales' search start),
     then own offsets on `sub`'s recipes (prior variance `own_var`) on top of the inherited
     offsets `base` and of the verdicts (chosen on `sub`) times the trust; where they stand in,
-    the prior's content instead of the head's on the recipes they speak for (only where
-    `can_fold`: the final model has the crowd recipes' features; else those score as none)."""
+    the prior's content instead of the head's on the recipes they speak for, but for the head's
+    lesson on the `request` columns (as `_folded`). `can_fold` False: those uses are not
+    computed and score as none."""
     start = _content_member(prior, 0, dim)
     member, _, _ = _fit_member(sub, cfg, start, (), n_explicit=n_explicit,
                                prior_choice=warm, spread=spread, inherited=base, search=False)
 
     def content(votes: Pairs, said: set) -> np.ndarray:
-        """Per vote, the content score difference: the prior's on recipes in `said`, else the head's."""
+        """Per vote, the content score difference: on recipes in `said` the prior's (the head's
+        on the request's columns), else the head's."""
         sides = []
         for x, ids in ((votes.xa, votes.ids_a), (votes.xb, votes.ids_b)):
             c = _member_content_scores(member, x)
             if said:
-                c = np.where([r in said for r in ids], _member_content_scores(start, x), c)
+                dish = np.array(x, np.float64)
+                if request is not None:
+                    dish[:, request] = 0.0
+                c = np.where([r in said for r in ids], c - Folded.lesson(member, start, dish), c)
             sides.append(c)
         return sides[0] - sides[1] + _offset_diff(votes, base)
 
@@ -399,10 +432,11 @@ def _trust_losses(sub: Pairs, test: Pairs, cfg: TrainConfig, prior: RewardModel 
         if verdicts is None:  # nothing to trust: any trust scores as none does
             continue
         near_fit, near = (_offset_diff(v, (verdicts.ids, verdicts.offsets)) for v in (sub, test))
-        said = {rid for rid, v in zip(verdicts.ids, verdicts.offsets) if v != 0}
-        folded = content(sub, said), content(test, said)
+        if can_fold:
+            said = {rid for rid, v in zip(verdicts.ids, verdicts.offsets) if v != 0}
+            folded = content(sub, said), content(test, said)
         for j, (t, fold) in enumerate(OPTIONS[1:], start=1):
-            if fold and not can_fold:  # the final model could not: as none
+            if fold and not can_fold:  # not asked for: as none
                 continue
             out[s, j] = loss(t * near_fit, t * near, *(folded if fold else (fit_d, d)))
     return out
@@ -410,7 +444,7 @@ def _trust_losses(sub: Pairs, test: Pairs, cfg: TrainConfig, prior: RewardModel 
 
 def _crowd_gains(n: int, cfg: TrainConfig, prior: RewardModel | None, neighbours: Neighbours, dim: int,
                  n_explicit: int, spread: np.ndarray | None, warm: dict, own_var: float,
-                 tastes: CrowdTastes | None) -> np.ndarray | None:
+                 tastes: CrowdTastes | None, request: np.ndarray | None = None) -> np.ndarray | None:
     """Per crowd rater playing a person with `n` votes, per source of verdicts and use of them
     (`OPTIONS`), the votes ordered right beyond none (players x sources x options); None where
     fewer than 2 raters could play or the crowd cannot (no `votes`).
@@ -463,7 +497,7 @@ def _crowd_gains(n: int, cfg: TrainConfig, prior: RewardModel | None, neighbours
             played = Neighbours(crowd, neighbours.d0, exclude=str(crowd.labels[r]))
             axes = played_tastes.get(int(g))
             loss = _trust_losses(sub, test, cfg, prior, played, base, dim, n_explicit, spread, warm, own_var,
-                                 axes, correct=True, can_fold=True)
+                                 axes, correct=True, request=request)
             if axes is None and tastes is not None:  # the axes vanished without these raters: as none
                 loss = np.vstack([loss, np.full(loss.shape[1], loss[0, 0])])
             gains.append(loss[:, :1] - loss)
@@ -507,7 +541,8 @@ def _stands_in(gains: np.ndarray | None, s: int, j: int) -> bool:
 
 def _trusted_like_you(pairs: Pairs, cfg: TrainConfig, prior: RewardModel | None, neighbours: Neighbours,
                       crowd: tuple[tuple[str, ...], list[np.ndarray]] | None, dim: int, n_explicit: int,
-                      spread: np.ndarray | None, warm: dict, own_var: float) -> LikeYou | None:
+                      spread: np.ndarray | None, warm: dict, own_var: float,
+                      request: np.ndarray | None = None) -> LikeYou | None:
     """What people who vote like this person say (`pantry.model.like_you`: the raters who agreed
     with them, or their own taste on the axes the crowd shares, `crowd_tastes`), trusted as far
     as it helps where it is used: on recipes the person has not rated. The person's recipes are
@@ -536,7 +571,8 @@ def _trusted_like_you(pairs: Pairs, cfg: TrainConfig, prior: RewardModel | None,
     played = 1 << (len(pairs).bit_length() - 1)  # as many votes, rounded down to a power of 2
 
     def gains() -> np.ndarray | None:
-        return _crowd_gains(played, cfg, prior, neighbours, dim, n_explicit, spread, warm, own_var, tastes)
+        return _crowd_gains(played, cfg, prior, neighbours, dim, n_explicit, spread, warm, own_var, tastes,
+                            request)
 
     judged = "own"
     if min(len(h) for h in halves) < LIKE_YOU_MIN:
@@ -602,18 +638,19 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     # how much people differ per taste column: carried by a crowd prior, or read from a crowd's votes
     spread = spread_of(prior, n_explicit)
 
+    request = _request_columns(feature_spec, dim)  # the columns about the request, not the dish
     half_warm: dict = {}  # the like-you halves' content fits: each starts from the last one's weights
 
     def inheritance(votes: Pairs):
         """(like-you offsets chosen on `votes`, the offsets inherited with them, their like-you part)"""
         near = (_trusted_like_you(votes, cfg, prior, neighbours, crowd_only, dim, n_explicit, spread, half_warm,
-                                  cfg.item_var * own_factor)
+                                  cfg.item_var * own_factor, request)
                 if neighbours is not None and item_ids else None)
         return (near, *with_like_you(crowd_only, near, item_ids))
 
     # the validation run's neighbours, and how far to trust them, are chosen on its training votes only
     like_you, crowd, late = inheritance(train)
-    folded = _folded(like_you, crowd, late, neighbours)
+    folded = _folded(like_you, crowd, late, neighbours, request)
     own_spread = taste_spread(pairs, n_explicit, seed=cfg.seed) if pairs.rater is not None else None
     probe_choice: dict = {}
     probe, iterations, history = _fit_member(train, cfg, _content_member(prior, 0, dim), item_ids,
@@ -631,7 +668,7 @@ def train_reward_model(pairs: Pairs, embedder: str, feature_spec: str, cfg: Trai
     fit_on = pairs if cfg.refit else train
     if len(fit_on) != len(train):  # refitted on every vote: so are the neighbours and their trust
         like_you, crowd, late = inheritance(fit_on)
-        folded = _folded(like_you, crowd, late, neighbours)
+        folded = _folded(like_you, crowd, late, neighbours, request)
     inherit = [None if crowd is None else (crowd[0], crowd[1][k % len(crowd[1])]) for k in range(cfg.members)]
     model_ids = crowd[0] if crowd is not None else item_ids
     rows_ix = pair_rows(fit_on) if cfg.members > 1 else None  # the same distinct rows for every member

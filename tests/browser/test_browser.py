@@ -185,15 +185,17 @@ def _main_flow(server, page) -> None:
     # reached two pairs on a busy CI machine: the second came after the next pair was on screen,
     # as a deliberate press would); sent sooner, the browser sends both as one click
     _idle(page)
-    page.evaluate("""() => new Promise(done => {
+    pressed = page.evaluate("""() => new Promise(done => {
         const app = document.querySelector('[data-testid="stApp"]');
         const press = () => ['keydown', 'keyup'].forEach(
             t => document.dispatchEvent(new KeyboardEvent(t, {key: '1', bubbles: true})));
+        const start = performance.now();
         press();
         const again = () => app.getAttribute('data-test-script-state') === 'running'
-            ? (press(), done()) : setTimeout(again, 2);
+            ? (press(), done(true)) : performance.now() - start > 30000 ? done(false) : setTimeout(again, 2);
         again();
     })""")
+    assert pressed, "the first press started no run within 30 s"
     expect(page.get_by_text(re.compile(r"Saved vote #11\b"))).to_be_visible()
     _idle(page)
     page.wait_for_timeout(1500)

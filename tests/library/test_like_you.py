@@ -280,15 +280,21 @@ def test_on_a_dish_people_like_you_judged_their_verdict_stands_in_for_the_conten
     mine, unrated = _newcomer(x, camp)
     cfg = TrainConfig(members=1, val_split=0.0, min_decisive=0)
     index = Crowd(crowd.ids_a, crowd.ids_b, crowd.y, crowd.rater)
-    plain = train_reward_model(mine, "test", "test-spec", cfg, neighbours=Neighbours(index)).model
-    folded = train_reward_model(mine, "test", "test-spec", cfg,
-                                neighbours=Neighbours(index, votes=crowd.subset)).model
-    assert folded.meta["metrics"]["like_you"]["scale"] == plain.meta["metrics"]["like_you"]["scale"] > 0
+    spec = "explicit-test:f1,f2,pantry_coverage"  # the last column is about the request, not the dish
+    plain = train_reward_model(mine, "test", spec, cfg, neighbours=Neighbours(index)).model
+    folded = train_reward_model(mine, "test", spec, cfg, neighbours=Neighbours(index, votes=crowd.subset)).model
+    near = folded.meta["metrics"]["like_you"]
+    assert near["stands_in"] and not plain.meta["metrics"]["like_you"]["stands_in"]
+    assert near["scale"] == plain.meta["metrics"]["like_you"]["scale"] > 0
     xs = x[unrated].astype(np.float32)
     head = folded.score(xs, None)[0]  # the content head alone (no ids: no offsets); no prior: its lesson
     np.testing.assert_array_equal(head, plain.score(xs, None)[0])
     assert np.abs(head).max() > 0.05  # the head did learn something from the votes
+    dish = xs.copy()
+    dish[:, -1] = 0.0
     ids = [f"r{k}" for k in unrated]
-    np.testing.assert_allclose(plain.score(xs, ids)[0] - folded.score(xs, ids)[0], head, atol=1e-5)
+    # taken back: the head's lesson about the dish; kept: its lesson about the request's column
+    np.testing.assert_allclose(plain.score(xs, ids)[0] - folded.score(xs, ids)[0], folded.score(dish, None)[0],
+                               atol=1e-5)
     # the features say nothing about the camps: the head's lesson only added noise there
     assert _unrated_accuracy(folded, x, camp, unrated) >= _unrated_accuracy(plain, x, camp, unrated)
