@@ -130,8 +130,9 @@ def verdicts_line(verdicts: dict) -> str:
                "by how well it predicted this profile's votes on half of its rated dishes from the other half")
         like = f" {share} use {said}, at weight {near['scale']:g} of at most 1 (chosen {how})."
         if near.get("stands_in"):
-            like += (" On those dishes this replaces what this profile's own votes taught the model from a dish's "
-                     "ingredients and kind (for people with as many votes, it ordered more of their votes right).")
+            like += (" On every dish they judged, rated or not, this replaces what this profile's own votes taught "
+                     "the model from a dish's ingredients and kind (for people with as many votes, it ordered more of "
+                     "their votes right).")
     return (f"{n:,} dishes this profile has not rated yet are scored partly from other people's votes on them.{like} "
             f"Its own votes still move a dish's score ({own:.2g} x the usual freedom; 1: as freely as if nobody "
             f"else had voted).")

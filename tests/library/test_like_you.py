@@ -298,3 +298,20 @@ def test_on_a_dish_people_like_you_judged_their_verdict_stands_in_for_the_conten
                                atol=1e-5)
     # the features say nothing about the camps: the head's lesson only added noise there
     assert _unrated_accuracy(folded, x, camp, unrated) >= _unrated_accuracy(plain, x, camp, unrated)
+
+
+def test_the_verdicts_stand_in_where_the_crowds_players_order_more_votes_right_with_them():
+    """`_stands_in` compares the two uses of one source at one trust, paired over the players,
+    with no margin (neither has more to fit); trust 0 never stands in; no players, no."""
+    from pantry.model.training import _stands_in
+
+    plain = OPTIONS.index((1.0, False))
+    fold = OPTIONS.index((1.0, True))
+    gains = np.zeros((3, 2, len(OPTIONS)))
+    gains[:, 1, plain] = [2, 3, 1]
+    gains[:, 1, fold] = [3, 3, 1]  # one more vote ordered right in all
+    assert _stands_in(gains, 1, plain)
+    assert not _stands_in(gains, 0, plain)  # the other source: level, so the head stays
+    gains[:, 1, fold] = [2, 3, 1]
+    assert not _stands_in(gains, 1, plain)
+    assert not _stands_in(gains, 1, 0) and not _stands_in(None, 1, plain)

@@ -53,7 +53,7 @@ def test_the_verdicts_line_says_which_people_like_you_and_who_chose_their_weight
     one = verdicts_line({**base, "like_you": {**near, "axes": 1}})
     assert "on 1 axis of taste" in one and "replaces" not in one
     instead = verdicts_line({**base, "like_you": {**near, "stands_in": True}})
-    assert "On those dishes this replaces what this profile's own votes taught the model" in instead
+    assert "On every dish they judged, rated or not, this replaces what this profile's own votes taught" in instead
     # a version stored before the axes existed: no "axes" or "judged" key
     old = verdicts_line({**base, "like_you": {"scale": 1.0, "raters": 3, "recipes": 30}})
     assert "the 3 people who agreed" in old
