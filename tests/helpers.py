@@ -245,3 +245,21 @@ def crowd_pairs(rows, x):
     return Pairs(x[a].astype(np.float32), x[b].astype(np.float32), np.array(y, np.float32),
                  np.zeros(len(y), np.float32), np.array([f"r{k}" for k in a], dtype=object),
                  np.array([f"r{k}" for k in b], dtype=object), rater=np.array(who))
+
+
+def newcomer_pairs(x, util, votes: int, rng, drawn: bool = False):
+    """A newcomer's votes (no rater) among two thirds of the recipes of `x` (named as
+    `crowd_pairs` names them) by their utility `util`: the better one wins, or with `drawn` a
+    Bradley-Terry draw; `rng` a numpy Generator. Returns (their Pairs, the recipe indices they
+    never rated)."""
+    n = len(x)
+    rated = rng.permutation(n)[: 2 * n // 3]
+    rows = []
+    for _ in range(votes):
+        a, b = rng.choice(rated, 2, replace=False)
+        win = rng.random() < 1 / (1 + np.exp(-(util[a] - util[b]))) if drawn else util[a] > util[b]
+        rows.append(("newcomer", a, b, float(win)))
+    pairs = crowd_pairs(rows, x)
+    pairs.rater = None
+    judged = set(pairs.ids_a) | set(pairs.ids_b)
+    return pairs, np.array([k for k in range(n) if f"r{k}" not in judged])

@@ -8,7 +8,7 @@ from pantry.model.crowd_tastes import MIN_RATERS, fit_crowd_tastes, person_taste
 from pantry.model.like_you import Crowd, Neighbours
 from pantry.model.pairs import Pairs
 from pantry.model.training import TrainConfig, train_reward_model
-from tests.helpers import crowd_pairs
+from tests.helpers import crowd_pairs, newcomer_pairs
 
 N_RECIPES, DIM = 40, 4
 
@@ -36,17 +36,8 @@ def _crowd(pairs: Pairs) -> Crowd:
 def _newcomer(x, axes, taste, votes: int, seed: int = 1):
     """A newcomer's decisive votes among two thirds of the recipes (their taste on the axes);
     returns (their Pairs, the recipes they never rated, their utility)."""
-    rng = np.random.default_rng(seed)
     util = axes @ np.asarray(taste, np.float64)
-    rated = rng.permutation(N_RECIPES)[: 2 * N_RECIPES // 3]
-    rows = []
-    for _ in range(votes):
-        a, b = rng.choice(rated, 2, replace=False)
-        rows.append(("newcomer", a, b, float(util[a] > util[b])))
-    pairs = crowd_pairs(rows, x)
-    pairs.rater = None
-    unrated = np.array([k for k in range(N_RECIPES) if f"r{k}" not in set(pairs.ids_a) | set(pairs.ids_b)])
-    return pairs, unrated, util
+    return (*newcomer_pairs(x, util, votes, np.random.default_rng(seed)), util)
 
 
 def _ordered(scores, util, recipes) -> float:

@@ -7,7 +7,7 @@ import pytest
 
 from pantry.model.like_you import Crowd, LikeYou, Neighbours, neighbour_verdicts, scaled, with_like_you
 from pantry.model.training import OPTIONS, TrainConfig, _crowd_trust, train_reward_model
-from tests.helpers import crowd_pairs
+from tests.helpers import crowd_pairs, newcomer_pairs
 
 N_RECIPES, DIM = 36, 4
 
@@ -91,15 +91,7 @@ def _camps(camps: bool, seed: int = 0, raters: int = 8, votes: int = 120):
 
 def _newcomer(x, camp, seed: int = 1, votes: int = 30):
     """A camp-A newcomer's decisive votes among two thirds of the recipes; the rest are never rated."""
-    rng = np.random.default_rng(seed)
-    rated = rng.permutation(N_RECIPES)[: 2 * N_RECIPES // 3]
-    rows = []
-    for _ in range(votes):
-        a, b = rng.choice(rated, 2, replace=False)
-        rows.append(("newcomer", a, b, float(camp[a] > camp[b])))
-    pairs = crowd_pairs(rows, x)
-    pairs.rater = None
-    return pairs, np.array([k for k in range(N_RECIPES) if f"r{k}" not in set(pairs.ids_a) | set(pairs.ids_b)])
+    return newcomer_pairs(x, camp, votes, np.random.default_rng(seed))
 
 
 def _unrated_accuracy(model, x, camp, unrated) -> float:
@@ -136,15 +128,7 @@ def _content_newcomer(x, seed: int, votes: int = 30):
     two thirds of the recipes; returns (their Pairs, the recipes they never rated, their utility)."""
     rng = np.random.default_rng(seed)
     util = 1.5 * x[:, 0] + rng.normal(0, 0.5, N_RECIPES)
-    rated = rng.permutation(N_RECIPES)[: 2 * N_RECIPES // 3]
-    rows = []
-    for _ in range(votes):
-        a, b = rng.choice(rated, 2, replace=False)
-        rows.append(("newcomer", a, b, float(rng.random() < 1 / (1 + np.exp(-(util[a] - util[b]))))))
-    pairs = crowd_pairs(rows, x)
-    pairs.rater = None
-    unrated = np.array([k for k in range(N_RECIPES) if f"r{k}" not in set(pairs.ids_a) | set(pairs.ids_b)])
-    return pairs, unrated, util
+    return (*newcomer_pairs(x, util, votes, rng, drawn=True), util)
 
 
 def test_verdicts_that_do_not_predict_the_person_are_not_trusted():
