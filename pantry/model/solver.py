@@ -12,6 +12,7 @@ import numpy as np
 
 from pantry.model.train_config import NEWTON_ITERS, TrainingError
 
+DENSE_OFFSETS_MAX = 150  # offsets up to which a Newton step is a dense solve (scipy.sparse's overhead dominates)
 SPARSE_DIRECT_MAX = 300  # offsets up to which a Newton step is a sparse direct solve (above: conjugate gradients)
 
 
@@ -93,6 +94,21 @@ def fit_bradley_terry(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.nd
         h = w * (y * pa * (1 - pa) + (1 - y) * pb * (1 - pb))  # d2 loss / d d2
         per_row = np.bincount(ia, r, R) - np.bincount(ib, r, R)
         grad = (per_row[:dim] if identity else rows.T @ per_row) + 2 * lam * coef
+        if identity and dim <= DENSE_OFFSETS_MAX:
+            # a person's own offsets (tens of recipes): the Laplacian block built and solved dense;
+            # scipy's sparse machinery costs more than the arithmetic at this size
+            flat = np.bincount(np.concatenate([ia * R + ia, ib * R + ib, ia * R + ib, ib * R + ia]),
+                               np.concatenate([h, h, -h, -h]), R * R).reshape(R, R)
+            hess = flat[:dim, :dim]
+            hess[np.diag_indices(dim)] += 2 * lam
+            try:
+                step = np.linalg.solve(hess, grad)
+            except np.linalg.LinAlgError:
+                step = np.linalg.lstsq(hess, grad, rcond=None)[0]
+            coef, obj, converged = _line_step(objective, coef, step, obj, tol, it)
+            if on_iter:
+                on_iter(it, coef)
+            continue
         lap = coo_matrix((np.concatenate([h, h, -h, -h]),
                           (np.concatenate([ia, ib, ia, ib]), np.concatenate([ia, ib, ib, ia]))), shape=(R, R)).tocsr()
         if R < dim and np.all(lam > 0):
@@ -125,20 +141,26 @@ def fit_bradley_terry(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.nd
                 step = np.linalg.solve(hess, grad)
             except np.linalg.LinAlgError:  # only without a prior (precision 0) along flat directions
                 step = np.linalg.lstsq(hess, grad, rcond=None)[0]
-        t = 1.0
-        while True:
-            cand = coef - t * step
-            obj_cand = objective(cand)
-            if obj_cand <= obj + 1e-12 * max(1.0, abs(obj)) or t < 1e-6:
-                break
-            t *= 0.5
-        if not (np.isfinite(obj_cand) and np.isfinite(cand).all()):
-            raise TrainingError(f"cannot train: the loss became non-finite ({obj_cand}) at Newton "
-                                f"iteration {it} (features too large or damaged?)")
-        coef = cand
-        converged = (obj - obj_cand <= tol * max(1.0, abs(obj))
-                     or float(np.max(np.abs(t * step), initial=0.0)) < 1e-12)
-        obj = obj_cand
+        coef, obj, converged = _line_step(objective, coef, step, obj, tol, it)
         if on_iter:
             on_iter(it, coef)
     return BTFit(coef, it, converged)
+
+
+def _line_step(objective: Callable[[np.ndarray], float], coef: np.ndarray, step: np.ndarray, obj: float,
+               tol: float, it: int) -> tuple[np.ndarray, float, bool]:
+    """One Newton step `coef - t * step`, t halved until the objective does not rise; returns
+    (new coef, its objective, converged)."""
+    t = 1.0
+    while True:
+        cand = coef - t * step
+        obj_cand = objective(cand)
+        if obj_cand <= obj + 1e-12 * max(1.0, abs(obj)) or t < 1e-6:
+            break
+        t *= 0.5
+    if not (np.isfinite(obj_cand) and np.isfinite(cand).all()):
+        raise TrainingError(f"cannot train: the loss became non-finite ({obj_cand}) at Newton "
+                            f"iteration {it} (features too large or damaged?)")
+    converged = (obj - obj_cand <= tol * max(1.0, abs(obj))
+                 or float(np.max(np.abs(t * step), initial=0.0)) < 1e-12)
+    return cand, obj_cand, converged

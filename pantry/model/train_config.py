@@ -34,6 +34,9 @@ def _option(label: str, help: str, minimum: float | None = None, maximum: float 
 PRIOR_SHAPES = ("evidence", "ard", "isotropic")
 
 
+ENSEMBLE_ONLY = ("members", "val_split", "refit", "min_decisive")  # TrainConfig fields no single fit reads
+
+
 @dataclass
 class TrainConfig:
     """Everything a user may set about training; the CLI and the Retrain page are built
@@ -77,6 +80,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def fit_settings(self) -> tuple:
+        """The settings one fit on given votes depends on: not how many members, which votes are
+        held out for validation, whether to refit on them, or the minimum to train at all (a memo
+        of single fits serves a cross-validation's folds and the final fit alike)."""
+        return tuple(sorted((k, v) for k, v in asdict(self).items() if k not in ENSEMBLE_ONLY))
 
 
 

@@ -462,7 +462,7 @@ def _crowd_gains(n: int, cfg: TrainConfig, prior: RewardModel | None, neighbours
     crowd = neighbours.crowd
     key = (n, 0 if tastes is None else tastes.rank, neighbours.votes is not None, _held_person(neighbours),
            _digest(neighbours.d0, None if prior is None else prior.parameters_vector(), spread), own_var,
-           repr(sorted(cfg.to_dict().items())))
+           cfg.fit_settings())
     if key in crowd.trust_memo:
         return crowd.trust_memo[key]
     gains = []  # per rater played, votes each source and use orders right beyond none

@@ -170,7 +170,8 @@ def test_too_few_votes_to_judge_the_trust_take_the_one_measured_on_the_crowd():
 def test_a_crowd_of_private_views_measures_no_trust_for_a_person_with_few_votes(monkeypatch):
     """Where every rater has a private view of each dish, the crowd's raters playing a person
     with few votes find that the raters who agreed with them predict nothing: trust 0, for
-    every draw; the measure runs once per crowd and number of votes (6 rounded down to 4)."""
+    every draw; the measure runs once per crowd, number of votes (6 rounded down to 4) and the
+    settings a single fit reads (`TrainConfig.fit_settings`)."""
     import pantry.model.training as training
 
     calls: list[int] = []
@@ -188,8 +189,9 @@ def test_a_crowd_of_private_views_measures_no_trust_for_a_person_with_few_votes(
         measured = Crowd(crowd.ids_a, crowd.ids_b, crowd.y, crowd.rater)
         neighbours = Neighbours(measured, votes=crowd.subset)
         calls.clear()
-        for _ in range(2):
-            assert train_reward_model(mine, "test", "test-spec", cfg, neighbours=neighbours).metrics["like_you"] is None
+        # the second fit as a Retrain's final one after its cross-validation's: other ensemble settings
+        for c in (cfg, TrainConfig(members=3, val_split=0.0, min_decisive=3, refit=False)):
+            assert train_reward_model(mine, "test", "test-spec", c, neighbours=neighbours).metrics["like_you"] is None
         assert [_crowd_trust(g) for g in measured.trust_memo.values()] == [(0, 0)], seed
         assert calls == [4] * 8, seed  # 8 played once, not twice
 

@@ -196,6 +196,25 @@ def test_few_recipes_many_features_step_is_the_dense_newton_step():
     assert fast.converged and np.allclose(fast.coef, dense.coef, atol=1e-9)
 
 
+def test_a_persons_offsets_solved_dense_reach_the_sparse_solves_optimum(monkeypatch):
+    """A person's few offsets take the dense Newton step (scipy.sparse's overhead dominates
+    there); the optimum is the sparse direct solve's, with ties, margins, weights and votes on
+    a side without an offset."""
+    import pantry.model.solver as solver
+    from pantry.model.crowd_items import fit_offsets
+
+    rng = np.random.default_rng(5)
+    k, n = 20, 90
+    oa = rng.integers(0, k + 1, n)  # k: the all-zero row (a recipe without an offset)
+    ob = (oa + 1 + rng.integers(0, k, n)) % (k + 1)
+    y = rng.choice([0.0, 0.5, 1.0], n)
+    d0, m, w = rng.normal(0, 1, n), rng.choice([0.0, 0.7], n), rng.uniform(0.3, 2.0, n)
+    dense = fit_offsets(oa, ob, y, d0, m, w, k, 0.8)
+    monkeypatch.setattr(solver, "DENSE_OFFSETS_MAX", 0)
+    sparse = fit_offsets(oa, ob, y, d0, m, w, k, 0.8)
+    assert np.abs(dense).max() > 0.1 and np.allclose(dense, sparse, atol=1e-9)
+
+
 @pytest.mark.parametrize("shape", ["isotropic", "evidence", "ard"])
 def test_a_votes_weight_is_a_likelihood_weight_in_the_fit_and_the_prior_search(shape):
     """Pairs.weight (a rater's noise, issue 22) enters the likelihood everywhere, the evidence
