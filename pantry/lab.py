@@ -165,6 +165,36 @@ class _Fitted:
     neighbours: object | None = None  # the other profiles' votes (`like_you.Neighbours`), or None
 
 
+class _PriorMemo:
+    """The last few personal priors (a population model fitted on everyone else's votes) with
+    the crowd built from those votes (`like_you.Crowd`: it carries the crowd players' measure and
+    the crowd's axes), keyed by the votes' content and the seed: a profile retrained after only
+    its own votes changed reuses all of it. Bounded; one per Lab, so shared by a process's
+    sessions, which is safe because each value is a pure function of its key."""
+
+    SIZE = 2  # a crowd's memo holds a feature row per recipe: a few per process at most
+
+    def __init__(self) -> None:
+        from collections import OrderedDict
+
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> tuple | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple, value: tuple) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.SIZE:
+                self._items.popitem(last=False)
+
+
 class Lab:
     def __init__(self, settings: Settings | None = None, store=None, embedder=None, kitchen=None):
         """`store`, `embedder` and `kitchen` (the ingredient knowledge base the features read)
@@ -178,6 +208,7 @@ class Lab:
         # the pantry-independent explicit features of recipes seen before (bounded; per Lab)
         self.recipe_facts = RecipeFactsCache()
         self._models: dict[str, RewardModel] = {}
+        self._priors = _PriorMemo()
 
     # ---- embeddings and features ------------------------------------------------------
     @property
@@ -376,6 +407,23 @@ class Lab:
         return (heuristic_model(self.embedder_name, self.embedder.dim),
                 "pantry heuristic (too few votes from other profiles for a population prior)")
 
+    def _prior_and_crowd(self, user: str, setup: _Setup, cfg: TrainConfig, on_progress: ProgressFn
+                         ) -> tuple[RewardModel, str, object | None]:
+        """`_prior`, and what the profiles who vote like this one say (`like_you.Neighbours`, None
+        without other profiles' votes); both reused while everyone else's votes are unchanged."""
+        key = None if setup.others is None else (setup.others.content_key(), cfg.seed)
+        hit = self._priors.get(key) if key is not None else None
+        if hit is not None:
+            prior, prior_desc, crowd = hit
+            on_progress(1, 1, "everyone else's votes unchanged since the last retrain")
+        else:
+            prior, prior_desc = self._prior(user, setup, cfg, on_progress)
+            crowd = None
+        neighbours = neighbours_of(setup.others, prior, crowd)
+        if key is not None and hit is None:
+            self._priors.put(key, (prior, prior_desc, None if neighbours is None else neighbours.crowd))
+        return prior, prior_desc, neighbours
+
     def _fit(self, user: str | None, cfg: TrainConfig, train_population: bool, progress: "_Phases",
              on_epoch: Callable[[EpochStats], None] | None, cv_folds: int, on_fold: FoldFn | None) -> _Fitted:
         """The new versions fitted, nothing saved (`_save_fitted` saves them): a caller with
@@ -388,14 +436,12 @@ class Lab:
             if pop_res is None:
                 raise NotEnoughVotes(f"need at least {cfg.min_decisive} decisive votes to train")
             return _Fitted(setup, None, pop_res, None, None, start)
-        prior, prior_desc = self._prior(user, setup, cfg, progress.phase("population prior"))
+        prior, prior_desc, neighbours = self._prior_and_crowd(user, setup, cfg, progress.phase("population prior"))
         from pantry.evaluation.consistency import profile_consistency
         rater = profile_consistency(self.store, user)
         if rater.weight < 1:  # a noisy rater moves the model less per vote: each counts `weight`
             setup.personal = replace(setup.personal, weight=np.full(len(setup.personal), float(rater.weight)))
         pairs = setup.personal
-        # what the profiles who vote like this one say about recipes it has not rated
-        neighbours = neighbours_of(setup.others, prior)
         cv = None
         if cv_folds and _training().usable_folds(pairs, cv_folds):
             fold_cb = progress.phase("cross-validation, new settings")

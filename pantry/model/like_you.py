@@ -233,12 +233,15 @@ def like_you_metrics(like_you: LikeYou | None, own_ids: Sequence[str]) -> dict |
             "judged": like_you.judged, "stands_in": like_you.stands_in}
 
 
-def neighbours_of(others, prior) -> Neighbours | None:
+def neighbours_of(others, prior, crowd: Crowd | None = None) -> Neighbours | None:
     """`Neighbours` from `others` (`Pairs` of every other profile, with recipe ids and raters),
-    each vote's prior score difference by `prior` (a `RewardModel`); None without such votes."""
+    each vote's prior score difference by `prior` (a `RewardModel`); None without such votes.
+    `crowd`: the `Crowd` of these same votes built before (its memos kept)."""
     if others is None or not len(others) or others.ids_a is None or others.rater is None:
         return None
     d0 = None
     if prior is not None:
         d0 = prior.score(others.xa, list(others.ids_a))[0] - prior.score(others.xb, list(others.ids_b))[0]
-    return Neighbours(Crowd(others.ids_a, others.ids_b, others.y, others.rater), d0, votes=others.subset)
+    if crowd is None or len(crowd) != len(others):
+        crowd = Crowd(others.ids_a, others.ids_b, others.y, others.rater)
+    return Neighbours(crowd, d0, votes=others.subset)

@@ -58,6 +58,16 @@ class Pairs:
     def n_decisive(self) -> int:
         return int(np.sum(self.y != 0.5))
 
+    def content_key(self) -> str:
+        """A digest of everything the pairs hold (features at full precision, outcomes, margins,
+        recipe ids, weights, raters): equal keys, equal pairs, for memos across trainings."""
+        h = hashlib.blake2b(digest_size=20)
+        for a in (self.xa, self.xb, self.y, self.margin, self.weight):
+            h.update(b"|" if a is None else np.ascontiguousarray(a).tobytes())
+        for labels in (self.ids_a, self.ids_b, self.rater):
+            h.update(b"|" if labels is None else "\x1f".join(map(str, labels)).encode("utf-8", "surrogatepass"))
+        return h.hexdigest()
+
     def digest(self) -> str:
         h = hashlib.sha256()
         for a in (self.xa, self.xb, self.y, self.margin):

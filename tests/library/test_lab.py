@@ -354,3 +354,45 @@ def test_retrain_compares_both_settings_with_the_same_neighbours(tmp_path, monke
     monkeypatch.setattr(training, "settings_fit", spy)
     lab.retrain_preview("newcomer", TrainConfig(members=1, l2=2.0))
     assert len(given) == 2 and all(n is not None for n in given) and given[0] is given[1]
+
+
+def test_a_retrain_after_only_the_profiles_own_votes_changed_reuses_the_prior_and_the_crowd(tmp_path, monkeypatch):
+    """The personal prior (a population model on everyone else's votes) and the crowd's measure
+    of trust depend only on those votes: a profile retrained after voting again reuses them, with
+    the same model a fresh process would train; another profile's vote refits them."""
+    import pantry.model.training as training
+    from pantry.domain.votes import Vote
+
+    lab = lab_at(tmp_path)
+    recipes, _, _ = camp_votes(lab.store, newcomer="newcomer")
+    fits, measured = [], []
+    real_fit, real_gains = lab._fit_population, training._crowd_gains
+    monkeypatch.setattr(lab, "_fit_population", lambda pairs, *a, **kw: (fits.append(len(pairs)),
+                                                                         real_fit(pairs, *a, **kw))[1])
+    monkeypatch.setattr(training, "_crowd_gains", lambda n, *a, **kw: (measured.append(n), real_gains(n, *a, **kw))[1])
+    cfg = TrainConfig(members=1)
+    lab.train("newcomer", cfg)
+    assert len(fits) == 2 and measured  # everyone (the population version) and everyone else (the prior)
+    lab.store.add_votes([Vote(user="newcomer", a=recipes[0].id, b=recipes[1].id, outcome="a")])
+    fits.clear(), measured.clear()
+    again = lab.train("newcomer", cfg)
+    assert len(fits) == 1  # the population version only
+    fresh = lab_at(tmp_path)  # a fresh process's Lab on the same store
+    monkeypatch.setattr(training, "_crowd_gains", real_gains)
+    redo = fresh.train("newcomer", cfg, activate=False)
+    assert redo.metrics["like_you"] == again.metrics["like_you"]
+    x = lab.features(recipes)
+    ids = [r.id for r in recipes]
+    assert np.array_equal(_version_scores(lab, again.personal_version, x, ids),
+                          _version_scores(fresh, redo.personal_version, x, ids))
+    # another profile votes: everyone else's votes changed, the prior is refitted
+    lab.store.add_votes([Vote(user="camp-0", a=recipes[2].id, b=recipes[3].id, outcome="b")])
+    fits.clear()
+    lab.train("newcomer", cfg)
+    assert len(fits) == 2
+
+
+def _version_scores(lab, version_id, x, ids):
+    from pantry.model.reward import load_model
+
+    return load_model(lab.store.get_model_version(version_id).path).score(x, ids)[0]
