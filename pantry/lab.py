@@ -172,7 +172,7 @@ class _PriorMemo:
     its own votes changed reuses all of it. Bounded; one per Lab, so shared by a process's
     sessions, which is safe because each value is a pure function of its key."""
 
-    SIZE = 2  # a crowd's memo holds a feature row per recipe: a few per process at most
+    SIZE = 2  # two profiles retraining in turn; a prior with offsets for every rated recipe each
 
     def __init__(self) -> None:
         from collections import OrderedDict

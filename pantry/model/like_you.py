@@ -20,7 +20,7 @@ evaluation data) this is what other people's votes say about a dish you have not
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -83,7 +83,6 @@ class Crowd:
         self.seen = seen
         self.trust_memo: dict[tuple, np.ndarray | None] = {}  # (votes, prior, settings, ...) -> players' gains
         self.tastes_memo: dict[tuple, object] = {}  # (prior's differences, raters left out) -> its axes
-        self.features_memo: np.ndarray | None = None  # each recipe's feature row (`crowd_features`)
 
     def _index(self, ids: Sequence[str]) -> np.ndarray:
         where = self.where
@@ -138,15 +137,18 @@ class Neighbours:
     d0: np.ndarray | None = None
     exclude: str | None = None
     votes: Callable[[np.ndarray], object] | None = None
+    # each crowd recipe's feature row (`crowd_features`): kept per Neighbours (one training), not
+    # on the crowd, which a Lab may keep across retrains (a row per recipe is large at scale)
+    features_memo: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def crowd_features(neighbours: Neighbours) -> np.ndarray | None:
     """Each crowd recipe's feature row (index order), read from the first vote on it through
-    `neighbours.votes`; None where the crowd has no features. Memoised on the crowd. The
+    `neighbours.votes`; None where the crowd has no features. Memoised on `neighbours`. The
     columns about a request (pantry coverage) are that vote's pantry's: a caller that means the
     dish leaves them out."""
     crowd = neighbours.crowd
-    if crowd.features_memo is None and neighbours.votes is not None and len(crowd):
+    if neighbours.features_memo is None and neighbours.votes is not None and len(crowd):
         n = len(crowd.where)
         first_a, first_b = np.full(n, -1), np.full(n, -1)
         for first, side in ((first_a, crowd.oa), (first_b, crowd.ob)):
@@ -154,8 +156,8 @@ def crowd_features(neighbours: Neighbours) -> np.ndarray | None:
             first[idx] = row
         on_a = first_a >= 0
         votes = neighbours.votes(np.where(on_a, first_a, first_b))
-        crowd.features_memo = np.where(on_a[:, None], votes.xa, votes.xb)
-    return crowd.features_memo
+        neighbours.features_memo = np.where(on_a[:, None], votes.xa, votes.xb)
+    return neighbours.features_memo
 
 
 def neighbour_verdicts(neighbours: Neighbours | None, own_a: Sequence[str], own_b: Sequence[str],
