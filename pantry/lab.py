@@ -168,8 +168,9 @@ class _Fitted:
 class _PriorMemo:
     """The last few personal priors (a population model fitted on everyone else's votes) with
     the crowd built from those votes (`like_you.Crowd`: it carries the crowd players' measure and
-    the crowd's axes), keyed by the votes' content and the seed: a profile retrained after only
-    its own votes changed reuses all of it. Bounded; one per Lab, so shared by a process's
+    the crowd's axes), keyed by everything they depend on (`Lab._prior_and_crowd`: the votes'
+    content, the seed, the minimum of decisive votes that decides between a population prior and
+    the heuristic): a profile retrained after only its own votes changed reuses all of it. Bounded; one per Lab, so shared by a process's
     sessions, which is safe because each value is a pure function of its key."""
 
     SIZE = 2  # two profiles retraining in turn; a prior with offsets for every rated recipe each
@@ -373,10 +374,13 @@ class Lab:
                         members: int | None = None):
         """A population model on `pairs` (pulled toward the pantry heuristic; with recipe ids, an offset
         per recipe as far as its voters' verdicts carry to others), or None if too few."""
-        if pairs is None or pairs.n_decisive < cfg.min_decisive:
+        if pairs is None or pairs.n_decisive < max(1, cfg.min_decisive):
             return None
+        # the caller's minimum decided above, not POPULATION_CONFIG's own (a lower one asked for a
+        # population from fewer votes, and the fit must not refuse it)
         pop_cfg = _training().TrainConfig(**{**_training().POPULATION_CONFIG.to_dict(), "seed": cfg.seed,
-                                 **({"members": members, "val_split": 0.0} if members else {})})
+                                             "min_decisive": 0,
+                                             **({"members": members, "val_split": 0.0} if members else {})})
         return _training().train_reward_model(pairs, self.embedder_name, FEATURE_SPEC, pop_cfg,
                                   prior=heuristic_model(self.embedder_name, self.embedder.dim),
                                   on_progress=on_progress)
@@ -410,8 +414,9 @@ class Lab:
     def _prior_and_crowd(self, user: str, setup: _Setup, cfg: TrainConfig, on_progress: ProgressFn
                          ) -> tuple[RewardModel, str, object | None]:
         """`_prior`, and what the profiles who vote like this one say (`like_you.Neighbours`, None
-        without other profiles' votes); both reused while everyone else's votes are unchanged."""
-        key = None if setup.others is None else (setup.others.content_key(), cfg.seed)
+        without other profiles' votes); both reused while everyone else's votes, the seed and the
+        minimum of decisive votes for a population prior are unchanged."""
+        key = None if setup.others is None else (setup.others.content_key(), cfg.seed, cfg.min_decisive)
         hit = self._priors.get(key) if key is not None else None
         if hit is not None:
             prior, prior_desc, crowd = hit

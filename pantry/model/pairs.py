@@ -5,6 +5,7 @@ rows a fit works on (`pair_rows`, `distinct_rows`) and the one validation split 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -63,9 +64,15 @@ class Pairs:
         recipe ids, weights, raters): equal keys, equal pairs, for memos across trainings."""
         h = hashlib.blake2b(digest_size=20)
         for a in (self.xa, self.xb, self.y, self.margin, self.weight):
-            h.update(b"|" if a is None else np.ascontiguousarray(a).tobytes())
+            if a is None:
+                h.update(b"|")
+                continue
+            a = np.ascontiguousarray(a)
+            h.update(f"|{a.dtype.str}{a.shape}".encode())
+            h.update(a.data)  # the buffer itself: no copy
         for labels in (self.ids_a, self.ids_b, self.rater):
-            h.update(b"|" if labels is None else "\x1f".join(map(str, labels)).encode("utf-8", "surrogatepass"))
+            # JSON: a label may hold any character, so no separator could keep two lists apart
+            h.update(b"|" if labels is None else json.dumps([str(x) for x in labels]).encode())
         return h.hexdigest()
 
     def digest(self) -> str:

@@ -358,38 +358,61 @@ def test_retrain_compares_both_settings_with_the_same_neighbours(tmp_path, monke
 
 def test_a_retrain_after_only_the_profiles_own_votes_changed_reuses_the_prior_and_the_crowd(tmp_path, monkeypatch):
     """The personal prior (a population model on everyone else's votes) and the crowd's measure
-    of trust depend only on those votes: a profile retrained after voting again reuses them, with
-    the same model a fresh process would train; another profile's vote refits them."""
+    of trust depend only on those votes, the seed and the minimum of decisive votes: a profile
+    retrained after voting again reuses them (the same crowd, no player fitted again), with the
+    model a fresh process would train; another profile's vote or another minimum refits them."""
     import pantry.model.training as training
     from pantry.domain.votes import Vote
 
     lab = lab_at(tmp_path)
     recipes, _, _ = camp_votes(lab.store, newcomer="newcomer")
-    fits, measured = [], []
-    real_fit, real_gains = lab._fit_population, training._crowd_gains
+    fits, played = [], []
+    real_fit, real_losses = lab._fit_population, training._trust_losses
     monkeypatch.setattr(lab, "_fit_population", lambda pairs, *a, **kw: (fits.append(len(pairs)),
                                                                          real_fit(pairs, *a, **kw))[1])
-    monkeypatch.setattr(training, "_crowd_gains", lambda n, *a, **kw: (measured.append(n), real_gains(n, *a, **kw))[1])
+    monkeypatch.setattr(training, "_trust_losses",  # the crowd's players count the votes ordered right
+                        lambda *a, **kw: (played.append(kw.get("correct")), real_losses(*a, **kw))[1])
     cfg = TrainConfig(members=1)
+
+    def crowds():
+        return [entry[2] for entry in lab._priors._items.values()]
+
     lab.train("newcomer", cfg)
-    assert len(fits) == 2 and measured  # everyone (the population version) and everyone else (the prior)
+    assert len(fits) == 2 and any(played)  # everyone (the population version) and everyone else (the prior)
+    first = crowds()
     lab.store.add_votes([Vote(user="newcomer", a=recipes[0].id, b=recipes[1].id, outcome="a")])
-    fits.clear(), measured.clear()
+    fits.clear(), played.clear()
     again = lab.train("newcomer", cfg)
-    assert len(fits) == 1  # the population version only
+    assert len(fits) == 1 and crowds()[0] is first[0]  # the population version only; the same crowd
+    # 41 votes, as 40 and the folds' 32: the players' measure for 32 votes was taken the first time
+    assert again.metrics["like_you"] is not None and played and not any(played)
     fresh = lab_at(tmp_path)  # a fresh process's Lab on the same store
-    monkeypatch.setattr(training, "_crowd_gains", real_gains)
     redo = fresh.train("newcomer", cfg, activate=False)
     assert redo.metrics["like_you"] == again.metrics["like_you"]
     x = lab.features(recipes)
     ids = [r.id for r in recipes]
     assert np.array_equal(_version_scores(lab, again.personal_version, x, ids),
                           _version_scores(fresh, redo.personal_version, x, ids))
+    # another minimum of decisive votes can turn the prior into the heuristic: refitted
+    fits.clear()
+    lab.train("newcomer", TrainConfig(members=1, min_decisive=9))
+    assert len(fits) == 2
     # another profile votes: everyone else's votes changed, the prior is refitted
     lab.store.add_votes([Vote(user="camp-0", a=recipes[2].id, b=recipes[3].id, outcome="b")])
     fits.clear()
     lab.train("newcomer", cfg)
-    assert len(fits) == 2
+    assert len(fits) == 2 and all(c is not first[0] for c in crowds()[-1:])
+
+
+def test_a_lower_minimum_of_decisive_votes_gets_a_population_prior_from_fewer_votes(tmp_path):
+    """The minimum a profile trains with (2 to 10,000) also decides whether the other profiles'
+    votes make a population prior; a population fit must not then refuse them with its own 8."""
+    lab = lab_at(tmp_path)
+    camp_votes(lab.store, raters=1, votes=5, newcomer="newcomer")
+    out = lab.train("newcomer", TrainConfig(members=1, min_decisive=3), train_population=False, cv_folds=0)
+    assert out.metrics["prior"].startswith("population model without newcomer")
+    out = lab.train("newcomer", TrainConfig(members=1, min_decisive=8), train_population=False, cv_folds=0)
+    assert out.metrics["prior"].startswith("pantry heuristic")
 
 
 def _version_scores(lab, version_id, x, ids):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -192,8 +194,11 @@ def test_a_crowd_of_private_views_measures_no_trust_for_a_person_with_few_votes(
         # the second fit as a Retrain's final one after its cross-validation's: other ensemble settings
         for c in (cfg, TrainConfig(members=3, val_split=0.0, min_decisive=3, refit=False)):
             assert train_reward_model(mine, "test", "test-spec", c, neighbours=neighbours).metrics["like_you"] is None
-        assert [_crowd_trust(g) for g in measured.trust_memo.values()] == [(0, 0)], seed
         assert calls == [4] * 8, seed  # 8 played once, not twice
+        # a setting a single fit reads (the L2 pull) is measured again
+        train_reward_model(mine, "test", "test-spec", replace(cfg, l2=2.0), neighbours=neighbours)
+        assert [_crowd_trust(g) for g in measured.trust_memo.values()] == [(0, 0)] * 2, seed
+        assert calls == [4] * 16, seed
 
 
 def test_the_validation_run_chooses_its_neighbours_on_its_training_votes_only(monkeypatch):

@@ -38,7 +38,7 @@ def test_common_table_has_ratio_and_verdict():
 
 
 def test_retrain_bench_small():
-    out = _run("retrain.py", "--votes", "60", "--recipes", "30", "--cv-folds", "2")
+    out = _run("retrain.py", "--votes", "60", "--recipes", "30", "--cv-folds", "2", "--profiles", "6", "--camps")
     rows = _table_rows(out)
     assert len(rows) == 2 and rows[0][0].startswith("retrain, 60 votes") and rows[0][4].endswith("x")
     assert "one more vote" in rows[1][0] and rows[1][1].endswith(" s")
