@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pantry.model.training import fit_bradley_terry
+from pantry.model.solver import line_step
 
 
 def item_bradley_terry(n_recipes: int, ia: np.ndarray, ib: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
@@ -16,7 +16,7 @@ def item_bradley_terry(n_recipes: int, ia: np.ndarray, ib: np.ndarray, y: np.nda
     The MAP fit of `sum_k bt_loss(s[ia_k] - s[ib_k], y_k) + l2 * |s|^2` (the objective of
     `training.fit_bradley_terry` over one-hot recipe rows) over the recipes the votes use;
     a recipe without a vote scores exactly 0, its prior mean. Newton's method with
-    fit_bradley_terry's step halving and stopping rule; each step's system (the pairs'
+    fit_bradley_terry's step halving and stopping rule (`solver.line_step`); each step's system (the pairs'
     graph Laplacian weighted by p(1-p), plus 2*l2) is solved densely for a user's few
     recipes and by conjugate gradients for many (popularity). Over thousands of recipes a
     dense identity made every step a 3,000^3 product and the sparse direct solve fills in
@@ -52,7 +52,7 @@ def _item_bt_newton(k: int, ia: np.ndarray, ib: np.ndarray, y: np.ndarray, l2: f
         return float(np.sum(y * np.logaddexp(0.0, -d) + (1 - y) * np.logaddexp(0.0, d)) + l2 * v @ v)
 
     obj = objective(c)
-    for _ in range(max_iter):
+    for it in range(1, max_iter + 1):
         p = expit(c[ia] - c[ib])
         r = p - y  # d loss / d d
         h = p * (1 - p)
@@ -69,16 +69,7 @@ def _item_bt_newton(k: int, ia: np.ndarray, ib: np.ndarray, y: np.ndarray, l2: f
             lap = coo_matrix((np.concatenate([h, h, -h, -h]), (np.concatenate([ia, ib, ia, ib]),
                               np.concatenate([ia, ib, ib, ia]))), shape=(k, k)).tocsr()
             step, _ = cg(lap + diags(np.full(k, 2 * l2)), grad, rtol=1e-12, atol=0.0, maxiter=10 * k)
-        t = 1.0
-        while True:
-            cand = c - t * step
-            obj_cand = objective(cand)
-            if obj_cand <= obj + 1e-12 * max(1.0, abs(obj)) or t < 1e-6:
-                break
-            t *= 0.5
-        c = cand
-        done = obj - obj_cand <= tol * max(1.0, abs(obj)) or float(np.max(np.abs(t * step))) < 1e-12
-        obj = obj_cand
+        c, obj, done = line_step(objective, c, step, obj, tol, it)
         if done:
             break
     return c

@@ -105,7 +105,7 @@ def fit_bradley_terry(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.nd
                 step = np.linalg.solve(hess, grad)
             except np.linalg.LinAlgError:
                 step = np.linalg.lstsq(hess, grad, rcond=None)[0]
-            coef, obj, converged = _line_step(objective, coef, step, obj, tol, it)
+            coef, obj, converged = line_step(objective, coef, step, obj, tol, it)
             if on_iter:
                 on_iter(it, coef)
             continue
@@ -141,16 +141,26 @@ def fit_bradley_terry(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, y: np.nd
                 step = np.linalg.solve(hess, grad)
             except np.linalg.LinAlgError:  # only without a prior (precision 0) along flat directions
                 step = np.linalg.lstsq(hess, grad, rcond=None)[0]
-        coef, obj, converged = _line_step(objective, coef, step, obj, tol, it)
+        coef, obj, converged = line_step(objective, coef, step, obj, tol, it)
         if on_iter:
             on_iter(it, coef)
     return BTFit(coef, it, converged)
 
 
-def _line_step(objective: Callable[[np.ndarray], float], coef: np.ndarray, step: np.ndarray, obj: float,
-               tol: float, it: int) -> tuple[np.ndarray, float, bool]:
-    """One Newton step `coef - t * step`, t halved until the objective does not rise; returns
-    (new coef, its objective, converged)."""
+def line_step(objective: Callable[[np.ndarray], float], coef: np.ndarray, step: np.ndarray, obj: float,
+              tol: float, it: int) -> tuple[np.ndarray, float, bool]:
+    """One damped Newton step: `coef - t * step`, t halved until the objective does not rise.
+
+    Parameters
+    ----------
+    objective : the convex objective; coef, obj : the current point and its objective.
+    step : the Newton direction; tol : relative change in the objective that counts as converged.
+    it : the iteration number (for the error message).
+
+    Returns
+    -------
+    (new coef, its objective, converged). Raises TrainingError when the objective turns non-finite.
+    """
     t = 1.0
     while True:
         cand = coef - t * step
