@@ -25,6 +25,9 @@ import numpy as np
 from pantry.model.solver import bt_loss, fit_bradley_terry
 
 VAR_STEPS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0)  # candidate variances, times the configured item_var
+# a person's own offsets: how far their verdicts depart from the crowd's may exceed the configured
+# item_var (the survey set's raters chose the top of VAR_STEPS: a search cut short there)
+OWN_STEPS = VAR_STEPS + (3.0, 10.0, 30.0)
 MIN_RATERS = 4  # fewer raters than this: nobody can tell whether a verdict carries (variance 0)
 MIN_OWN_VOTES = 8  # a rater's votes before half of them can say anything about the other half
 OWN_RATERS = 100  # raters sampled to measure how far a person's own verdicts depart from the crowd's
@@ -89,7 +92,7 @@ def crowd_item_vars(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarra
     -------
     shared: the candidate whose offsets, fitted on one half of the raters, give the other
     half's votes the highest likelihood (both directions summed); 0 when none beats no offsets.
-    own: the step (`VAR_STEPS`) whose own offsets, fitted on half of a rater's votes on top of
+    own: the step (`OWN_STEPS`) whose own offsets, fitted on half of a rater's votes on top of
     the other raters' offsets, best predict the rest of their votes (both halves, at most
     `OWN_RATERS` raters with `MIN_OWN_VOTES` votes); 1 when it cannot be measured. With fewer
     than `MIN_RATERS` raters (or `item_var` 0): (0, 1).
@@ -141,7 +144,7 @@ def crowd_item_vars(oa: np.ndarray, ob: np.ndarray, y: np.ndarray, d0: np.ndarra
     key_a, key_b = code * (k + 1) + oa, code * (k + 1) + ob
     own, own_ll = 1.0, -np.inf
     last = [None, None]
-    for step in VAR_STEPS:
+    for step in OWN_STEPS:
         ll = 0.0
         for h, fit in enumerate((chosen & part, chosen & ~part)):
             test = chosen & ~fit
@@ -186,13 +189,13 @@ def crowd_offsets(prior, own_ids: Sequence[str]) -> tuple[tuple[str, ...], list[
 
 def own_factor_of(prior) -> float:
     """The factor of `item_var` for a personal model's own offsets that its crowd prior measured
-    (`meta["own_offset_factor"]`, one of `VAR_STEPS`); 1 without one."""
+    (`meta["own_offset_factor"]`, one of `OWN_STEPS`); 1 without one (or outside their range)."""
     raw = prior.meta.get("own_offset_factor") if prior is not None else None
     try:
         value = float(raw)
     except (TypeError, ValueError):
         return 1.0
-    return value if 0.0 <= value <= 1.0 else 1.0
+    return value if 0.0 <= value <= OWN_STEPS[-1] else 1.0
 
 
 def verdict_summary(model) -> dict | None:

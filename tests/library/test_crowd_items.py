@@ -70,11 +70,22 @@ def test_too_few_raters_carry_nothing():
 def test_the_own_factor_is_read_safely():
     model = RewardModel.new(3, 1, "test", "test-spec")
     assert own_factor_of(None) == 1.0 and own_factor_of(model) == 1.0
-    for bad in ("x", None, -1, 2.0, [0.1]):
+    for bad in ("x", None, -1, 100.0, float("nan"), [0.1]):
         model.meta["own_offset_factor"] = bad
         assert own_factor_of(model) == 1.0
-    model.meta["own_offset_factor"] = 0.1
-    assert own_factor_of(model) == 0.1
+    for good in (0.1, 3.0):
+        model.meta["own_offset_factor"] = good
+        assert own_factor_of(model) == good
+
+
+def test_own_verdicts_that_depart_further_than_the_configured_variance_get_a_factor_above_1():
+    """Raters whose private appeal of a dish varies far more than the configured offset variance
+    (sd 2 against item_var 0.3): the measured factor for a person's own offsets goes beyond 1
+    rather than stopping at the configured variance."""
+    pairs, _, _ = _world(shared=False, votes=120)
+    oa, ob, y, d0, m, k = _arrays(pairs)
+    shared, own = crowd_item_vars(oa, ob, y, d0, m, None, pairs.rater, k, 0.3)
+    assert shared == 0.0 and own > 1.0
 
 
 def _population(shared: bool) -> RewardModel:
