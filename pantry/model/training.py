@@ -267,9 +267,7 @@ def _fit_member(pairs: Pairs, cfg: TrainConfig, base: Member, item_ids: Sequence
         d_late = 0.0 if late is None else _offset_diff(pairs, (inherited[0], late))
         sa, sb = s[ia], s[ib]
         if folded is not None:  # the prior's content on those dishes: only the request's lesson kept
-            dish = np.array(rows, np.float64)
-            dish[:, folded.request] = 0.0
-            kept = folded.lesson(state, base, rows) - folded.lesson(state, base, dish)
+            kept = folded.lesson(state, base, rows) - folded.lesson(state, base, _dish_only(rows, folded.request))
             fa, fb = (i >= 0 for i in pairs.item_index(folded.ids))
             sa, sb = np.where(fa, kept[ia], sa), np.where(fb, kept[ib], sb)
         offsets = fit_offsets(oa, ob, y, d0 + d_late + sa - sb, m, weight, k, item_var)
@@ -348,6 +346,14 @@ class Folded:
         return _member_content_scores(state, x) - _member_content_scores(base, x)
 
 
+def _dish_only(x: np.ndarray, request: np.ndarray | None) -> np.ndarray:
+    """Rows `x` (float64, a copy) with the request's columns (`_request_columns`) at 0: the dish alone."""
+    dish = np.array(x, np.float64)
+    if request is not None:
+        dish[:, request] = 0.0
+    return dish
+
+
 def _request_columns(feature_spec: str, dim: int) -> np.ndarray:
     """Indices of the columns about the request, not the dish (`features.PANTRY_COLUMNS`)."""
     from pantry.model.features import PANTRY_COLUMNS  # here: the features module compiles the kitchen's patterns
@@ -371,9 +377,8 @@ def _folded(like_you: LikeYou | None, crowd: tuple[tuple[str, ...], list[np.ndar
     if x is None or not ids:
         return None
     where = neighbours.crowd.where
-    dish = np.array(x[[where[rid] for rid in ids]], np.float64)
-    dish[:, request] = 0.0  # another vote's pantry: not this person's request
-    return Folded(tuple(ids), dish, request)
+    # the request's columns are another vote's pantry there: not this person's request
+    return Folded(tuple(ids), _dish_only(x[[where[rid] for rid in ids]], request), request)
 
 
 # how a person's like-you verdicts are used: (trust, whether on the dishes they speak for they
@@ -404,10 +409,7 @@ def _trust_losses(sub: Pairs, test: Pairs, cfg: TrainConfig, prior: RewardModel 
         for x, ids in ((votes.xa, votes.ids_a), (votes.xb, votes.ids_b)):
             c = _member_content_scores(member, x)
             if said:
-                dish = np.array(x, np.float64)
-                if request is not None:
-                    dish[:, request] = 0.0
-                c = np.where([r in said for r in ids], c - Folded.lesson(member, start, dish), c)
+                c = np.where([r in said for r in ids], c - Folded.lesson(member, start, _dish_only(x, request)), c)
             sides.append(c)
         return sides[0] - sides[1] + _offset_diff(votes, base)
 
@@ -455,8 +457,9 @@ def _crowd_gains(n: int, cfg: TrainConfig, prior: RewardModel | None, neighbours
     recipes to predict, never their own neighbour, and the crowd's axes (with `tastes`) learnt
     without them. Ordered votes, not log-loss: the verdicts at full trust are overconfident yet
     order more votes right, and a ranking is what the model is for. Memoised on the crowd per
-    `n`, prior, settings and the rest of the inputs (a Retrain preview compares two settings on
-    one crowd). The prior has seen these raters' votes, which favours it alone: the measure errs
+    `n`, prior, the settings a single fit reads (`TrainConfig.fit_settings`: a Retrain's folds
+    and final fit share it) and the rest of the inputs (a Retrain preview compares two settings
+    on one crowd). The prior has seen these raters' votes, which favours it alone: the measure errs
     towards none.
     """
     crowd = neighbours.crowd
