@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     from pantry.model.training import config_from
 
     try:
-        settings = ModelSettings(personal=config_from(dict(kv.split("=", 1) for kv in args.set)))
+        settings = ModelSettings(personal=config_from(dict(kv.split("=", 1) for kv in args.set), text=True))
     except ValueError as e:
         print(f"--set: {e}", file=sys.stderr)
         return 2

@@ -428,7 +428,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     from pantry.model.training import config_from
     given = dict(kv.split("=", 1) for kv in args.set)
-    settings = {k: v for k, v in config_from(given).to_dict().items() if k in given}
+    settings = {k: v for k, v in config_from(given, text=True).to_dict().items() if k in given}
     if args.quick:
         args.seeds, args.rounds, args.test = 1, 100, 200
     out = Path(args.out)

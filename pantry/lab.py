@@ -40,7 +40,7 @@ from pantry.domain.recipes import Recipe
 from pantry.model.kinds import version_label
 from pantry.model.reward import RewardModel, heuristic_model, load_model
 from pantry.settings import Settings
-from pantry.domain.votes import DECISIVE, DEFAULT_STRENGTH, Vote
+from pantry.domain.votes import DECISIVE, Vote, strength_of
 
 from pantry.model.training import CV_FOLDS
 from pantry.model.like_you import neighbours_of
@@ -593,8 +593,7 @@ class Lab:
         (`pantry.domain.votes.DEFAULT_STRENGTH`). `request_key`/`request_digest` make it
         once-only (`Store.add_vote`: RepeatedRequest for a repeat), `recipes` are its inline
         recipes, stored in the same transaction."""
-        if vote.strength is None and vote.outcome in DECISIVE:
-            vote = replace(vote, strength=DEFAULT_STRENGTH)
+        vote = replace(vote, strength=strength_of(vote.outcome, vote.strength))
         return self.store.add_vote(vote, request_key=request_key, request_digest=request_digest, recipes=recipes)
 
     def cast_household_vote(self, members: Sequence[str], a: str, b: str, outcome: str,
@@ -605,10 +604,8 @@ class Lab:
         transaction with the inline `recipes` it names; their vote ids (`request_key`:
         once-only, RepeatedRequest when it stored a group already, and then nothing is stored)."""
         from pantry.household import cast_household_vote
-        if strength is None and outcome in DECISIVE:
-            strength = DEFAULT_STRENGTH
-        return cast_household_vote(self.store, members, a, b, outcome, strength, left, pantry, request_key,
-                                   request_digest, recipes)
+        return cast_household_vote(self.store, members, a, b, outcome, strength_of(outcome, strength), left, pantry,
+                                   request_key, request_digest, recipes)
 
     def undo(self, user: str, vote_ids: Sequence[int] | None = None) -> Vote | None:
         """Take back `user`'s newest vote (soft delete: kept, marked deleted) and return it

@@ -89,7 +89,13 @@ def create_app(settings: Settings | None = None, lab: Lab | None = None) -> Fast
     async def validation_error(request: Request, exc: RequestValidationError):
         """422 naming each bad field, never echoing the input (FastAPI's default handler echoes it,
         and NaN, 1e400 or "\\ud800" there made the answer itself fail: a 500)."""
-        return JSONResponse({"detail": validation_detail(exc.errors())}, 422)
+        errors = exc.errors()
+        if any(tuple(e.get("loc", ())) == ("body",) and isinstance(e.get("input"), bytes) for e in errors):
+            # FastAPI reads a body as JSON only when it says so; any other body reaches the model as bytes
+            sent = safe_text(request.headers.get("content-type", "").split(";")[0].strip()[:80]) or "none"
+            return JSONResponse({"detail": "the body must be JSON sent with the header 'Content-Type: "
+                                           f"application/json' (this request's Content-Type: {sent})"}, 422)
+        return JSONResponse({"detail": validation_detail(errors)}, 422)
 
     @app.exception_handler(sqlite3.Error)
     async def database_error(request: Request, exc: sqlite3.Error):

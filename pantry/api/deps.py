@@ -24,6 +24,7 @@ from pantry.api.tokens import profile_of_token
 from pantry.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pantry.storage.errors import UnknownRecipe
     from pantry.generators import GenerationRequest, GeneratorChoice
     from pantry.kitchen.pantry_text import PantryReading
 
@@ -167,7 +168,20 @@ def idempotency_key(request: Request) -> str | None:
     return key
 
 
-def request_digest(body) -> str:
-    """What identifies a request body's content (a retry with the same key and body is the same request)."""
-    data = body.model_dump(mode="json")
+def request_digest(body, **meaning) -> str:
+    """What identifies a request body's content (a retry with the same key and body is the same
+    request). `meaning`: fields as the request means them, replacing the body's (the profile as
+    its key, so "BOB" retries "bob"; a default spelled out; members in any order)."""
+    data = {**body.model_dump(mode="json"), **meaning}
     return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=True).encode("ascii")).hexdigest()
+
+
+def unknown_recipes(e: UnknownRecipe, a: str, b: str) -> InvalidInput:
+    """The store's "not in the database" as the request's fields: which of `a` and `b` (the
+    vote's recipe ids) names no stored recipe, and what to send instead."""
+    sides = [side for side, rid in (("a", a), ("b", b)) if rid in e.missing] or ["a", "b"]
+    named = " and ".join(f"field '{side}'" for side in sides)
+    ids = ", ".join(repr(rid) for side, rid in (("a", a), ("b", b)) if side in sides)
+    return InvalidInput(f"{named}: no stored recipe with id {ids}; send the recipe itself, or an id from "
+                        "POST /recipes or POST /pairs")
+

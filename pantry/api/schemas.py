@@ -15,7 +15,7 @@ from fastapi import Path
 from pydantic import (AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, Strict,
                       model_validator)
 
-from pantry.domain.fields import has_lone_surrogate, loc_text, one_of, plain_text, text, text_list, whole_number
+from pantry.domain.fields import Flag, has_lone_surrogate, loc_text, one_of, plain_text, text, text_list, whole_number
 from pantry.domain.recipes import MAX_COUNT, RecipeRecord
 from pantry.domain.votes import (MAX_ITEM_CHARS, MAX_PANTRY_ITEMS, MAX_REASONS, OUTCOMES, SIDES, STRENGTHS,
                                  RecipeRef, UserName)
@@ -301,8 +301,8 @@ class TrainRequest(Body):
     options: dict[str, Any] = Field(default_factory=dict, description="TrainConfig fields (python -m pantry "
                                                                        "train --help lists them and their limits)")
     cv_folds: whole_number(0, 20) = Field(5, description="cross-validation folds for the held-out figure (0: skip)")
-    activate: bool = Field(True, description="make the new versions active (false: save them inactive)")
-    train_population: bool = True
+    activate: Flag = Field(True, description="make the new versions active (false: save them inactive)")
+    train_population: Flag = True  # true or false only: "no" or 0 is refused, never read as false
 
 
 class JobProgress(BaseModel):

@@ -39,6 +39,12 @@ OUTCOMES = ("a", "b", "tie", "both_bad")
 DECISIVE = ("a", "b")
 STRENGTHS = ("slightly", "much")
 DEFAULT_STRENGTH = "slightly"  # a decisive vote cast without a strength (`pantry.lab.Lab.cast_vote` fills it)
+
+
+def strength_of(outcome: str, strength: str | None = None) -> str | None:
+    """The strength a vote with `outcome` is stored with: the one given, else DEFAULT_STRENGTH
+    for a decisive vote (a or b), else none."""
+    return strength or (DEFAULT_STRENGTH if outcome in DECISIVE else None)
 SIDES = ("a", "b")
 Side = Literal["a", "b"]  # a vote's left side: which recipe was shown on the left (`SIDES`)
 
@@ -82,14 +88,26 @@ def _user_name(value: Any) -> str:
     return name
 
 
+TIMESTAMP_EXAMPLE = "2026-12-07T10:30:00Z"
+MAX_TIMESTAMP_CHARS = 40  # "2026-12-07T10:30:00.123456789+01:00" is 35
+_TIMESTAMP_START = re.compile(r"\d{4}-\d{2}-\d{2}(?:$|[T ]\d)")
+
+
 def _timestamp(value: Any) -> str:
     if isinstance(value, datetime):
         dt = value
-    elif isinstance(value, str) and plain_text(value).strip():
+    elif isinstance(value, str) and not plain_text(value).strip():
+        raise field_error(f"is empty: give an ISO 8601 date-time such as {TIMESTAMP_EXAMPLE}")
+    elif isinstance(value, str):
+        # the extended form only (2026-12-07T10:30:00Z): Python also reads any 8+ digits as a
+        # "basic" date-time, so 1,000 ones would be 1111-11-11T11:11:11.111111
+        t = value.strip()
         try:
-            dt = datetime.fromisoformat(value.strip())
+            if len(t) > MAX_TIMESTAMP_CHARS or not _TIMESTAMP_START.match(t):
+                raise ValueError
+            dt = datetime.fromisoformat(t)
         except ValueError:
-            raise field_error(f"must be an ISO 8601 date-time, got {show(value)}") from None
+            raise field_error(f"must be an ISO 8601 date-time such as {TIMESTAMP_EXAMPLE}, got {show(value)}") from None
     else:
         raise field_error(f"must be an ISO 8601 date-time string, got {kind(value)}")
     if dt.tzinfo is None:

@@ -108,10 +108,27 @@ class TrainOption:
         """The CLI flag of this option: `--val-split` for val_split."""
         return "--" + self.name.replace("_", "-")
 
-    def check(self, value: Any, name: str | None = None) -> Any:
+    def _from_text(self, value: str) -> Any:
+        """A value typed as text in this option's type where it reads as one (else unchanged,
+        so `check` words the refusal)."""
+        t = value.strip()
+        if self.kind == "bool":
+            return {"true": True, "false": False}.get(t.lower(), value)
+        if self.kind in ("int", "float"):
+            try:
+                return int(t) if self.kind == "int" else float(t)
+            except ValueError:
+                return value
+        return value
+
+    def check(self, value: Any, name: str | None = None, text: bool = False) -> Any:
         """`value` converted to this option's type, or ValueError naming the option (or `name`,
-        e.g. the CLI flag) and its limits."""
+        e.g. the CLI flag) and its limits. A string is a number or a flag only with `text`
+        (values typed as text, e.g. a bench's NAME=VALUE): a JSON body's "0.5" is refused as
+        its "5" is, not read one way for floats and another for integers."""
         name = name or self.name
+        if text and isinstance(value, str):
+            value = self._from_text(value)
         if self.kind == "bool":
             if isinstance(value, bool):
                 return value
@@ -121,7 +138,7 @@ class TrainOption:
                 return value
             raise ValueError(f"{name} must be one of {', '.join(self.choices)}, got {_show(value)}")
         try:
-            if isinstance(value, bool):
+            if isinstance(value, (bool, str)):
                 raise TypeError
             v = int(value) if self.kind == "int" else float(value)
             if self.kind == "int" and v != value:
@@ -162,11 +179,12 @@ def train_options() -> list[TrainOption]:
     return out
 
 
-def config_from(values: Mapping[str, Any], base: TrainConfig | None = None) -> TrainConfig:
-    """A TrainConfig from `values` (unknown keys ignored), each checked against its option."""
+def config_from(values: Mapping[str, Any], base: TrainConfig | None = None, text: bool = False) -> TrainConfig:
+    """A TrainConfig from `values` (unknown keys ignored), each checked against its option
+    (`text`: the values were typed as text, "0.5" or "true"; else strings are not numbers)."""
     base = base or TrainConfig()
     known = {o.name: o for o in train_options()}
-    return replace(base, **{k: known[k].check(v) for k, v in values.items() if k in known})
+    return replace(base, **{k: known[k].check(v, text=text) for k, v in values.items() if k in known})
 
 
 # How the population model is trained (by Lab and by evaluation): fewer bootstrap members.

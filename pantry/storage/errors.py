@@ -18,7 +18,11 @@ class _ReadOnlyDatabase(StoreError):
 
 
 class UnknownRecipe(InvalidInput):
-    """A vote refers to a recipe id that is not in the store."""
+    """A vote refers to a recipe id that is not in the store (`missing`: those ids)."""
+
+    def __init__(self, message: str, missing: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.missing = tuple(missing)
 
 
 class RecipeConflict(InvalidInput):

@@ -107,7 +107,8 @@ class Votes:
         missing = sorted(needed - existing_ids(conn, needed))
         if missing:
             shown = ", ".join(repr(m) for m in missing[:5]) + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else "")
-            raise UnknownRecipe(f"vote refers to recipe(s) not in the database: {shown}; add the recipes first")
+            raise UnknownRecipe(f"vote refers to recipe(s) not in the database: {shown}; add the recipes first",
+                                tuple(missing))
         self._check_repeats(conn, checked)
         out = _Inserted(ids=[], added=[])
         rows: list[tuple[Any, ...]] = []

@@ -399,3 +399,26 @@ def test_python_m_pantry_serve_answers_health_over_a_socket(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+def test_rank_finds_the_profile_as_every_lookup_does(server, trained):
+    """A third probe's finding: /rank passed the name as given, so "ANA" ranked with the
+    population model while "ana" had a personal one. A name not stored yet ranks as that new
+    profile would (no model of its own); a name no profile may have is a 400 naming the field."""
+    _, client = server
+    recipes = [{"title": "Egg Fried Rice", "ingredients": ["rice", "egg"], "steps": ["fry"]},
+               {"title": "Onion Tart", "ingredients": ["onion", "flour"], "steps": ["bake"]}]
+    own = client.post("/rank", json={"profile": "ana", "recipes": recipes}).json()
+    assert own["model"]["kind"] == "personal", own["model"]  # (other tests may have activated a newer one)
+    for name in ("ANA", " Ana ", "\uff21na"):  # case, spaces, a full-width letter: the same profile
+        r = client.post("/rank", json={"profile": name, "recipes": recipes})
+        assert r.status_code == 200, r.text
+        assert r.json()["profile"] == "ana" and r.json()["model"] == own["model"], name
+        assert [x["score"] for x in r.json()["ranked"]] == [x["score"] for x in own["ranked"]]
+    ghost = client.post("/rank", json={"profile": "ghost", "recipes": recipes})
+    assert ghost.status_code == 200 and ghost.json()["model"]["kind"] != "personal"
+    before = client.get("/health").json()["store"]["users"]
+    for bad in ("..", "m\u0430ria"):  # dots only; a Cyrillic a beside Latin letters
+        r = client.post("/rank", json={"profile": bad, "recipes": recipes})
+        assert r.status_code == 400 and "profile" in r.json()["detail"], (bad, r.text)
+    assert client.get("/health").json()["store"]["users"] == before  # a read creates no profile

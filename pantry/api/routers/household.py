@@ -18,11 +18,11 @@ from pydantic import BaseModel, Field
 from pantry.api.body import JsonRoute
 from pantry.api import schemas as s
 from pantry.domain.fields import one_of, whole_number
-from pantry.domain.votes import DECISIVE, OUTCOMES, SIDES, STRENGTHS, RecipeRef, UserName, user_key
+from pantry.domain.votes import DECISIVE, OUTCOMES, SIDES, STRENGTHS, RecipeRef, UserName, strength_of, user_key
 from pantry.errors import GeneratorError, InvalidInput
-from pantry.api.deps import Conflict, Forbidden, idempotency_key, request_access, request_digest
+from pantry.api.deps import Conflict, Forbidden, idempotency_key, request_access, request_digest, unknown_recipes
 from pantry.household import LIKINGS, MAX_MEMBERS, MIN_MEMBERS, check_members
-from pantry.storage.store import RecipeConflict, RepeatedRequest
+from pantry.storage.store import RecipeConflict, RepeatedRequest, UnknownRecipe
 
 router = APIRouter(tags=["household"], route_class=JsonRoute)
 
@@ -152,12 +152,17 @@ def household_vote(body: HouseholdVoteRequest, request: Request) -> HouseholdVot
     vote, inline = vote_from_dict({"user": members[0], "a": refs["a"], "b": refs["b"],
                                    "outcome": body.outcome})  # the pair's rules, written once
     idem = idempotency_key(request)
-    key = None if idem is None else "household:" + ",".join(sorted(user_key(m) for m in members)) + ":" + idem
+    who = sorted(user_key(m) for m in members)
+    key = None if idem is None else "household:" + ",".join(who) + ":" + idem
+    # a retry is the same request in any order of members, with the default strength spelled out or not
+    digest = request_digest(body, members=who, strength=strength_of(body.outcome, body.strength))
     try:  # one transaction: the inline recipes, the members' votes and the request key
         ids = lab.cast_household_vote(members, vote.a, vote.b, body.outcome, body.strength, body.left,
-                                      request_key=key, request_digest=request_digest(body), recipes=inline)
+                                      request_key=key, request_digest=digest, recipes=inline)
     except RecipeConflict as e:
         raise Conflict(f"field 'a' or 'b': {e}") from None
+    except UnknownRecipe as e:
+        raise unknown_recipes(e, vote.a, vote.b) from None
     except RepeatedRequest as e:  # a retry answers the first answer; another body, or an undone one: 409
         if not e.same:
             raise Conflict(f"header 'Idempotency-Key' was already used for another household vote (id {e.vote_id}); "

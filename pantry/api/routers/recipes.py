@@ -9,7 +9,7 @@ from pantry.api.body import JsonRoute
 from pantry.api import schemas as s
 from pantry.api.convert import (composer_refusal, generator_info, model_info, pantry_info, read_body_pantry,
                                 scored_out)
-from pantry.api.deps import allow, cooking_round, get_lab
+from pantry.api.deps import allow, cooking_round, get_lab, profile_for_write
 from pantry.errors import GeneratorError
 from pantry.generators import generate_with_fallback
 
@@ -37,10 +37,14 @@ def recipes(body: s.RecipesRequest, request: Request) -> s.RecipesResponse:
 def rank(body: s.RankRequest, request: Request) -> s.RankResponse:
     """Rank the given recipes (Recipe format) for the profile, best first."""
     lab_ = get_lab(request)
-    if body.profile is not None:
-        allow(request, body.profile)
+    profile = body.profile
+    if profile is not None:
+        allow(request, profile)
+        # the profile as stored ("MARIA" is maria and ranks with her model); a name not stored yet
+        # must pass the rules for new names and ranks as that profile would: without a model of its own
+        profile = profile_for_write(lab_, profile)
     reading = read_body_pantry(lab_, body)
     given = [r.to_recipe() for r in body.recipes]
-    model = lab_.model_for(body.profile)
-    scored = lab_.score(given, body.profile, reading.pantry, choice=model, explain=True)
-    return s.RankResponse(profile=body.profile, model=model_info(model), ranked=scored_out(scored))
+    model = lab_.model_for(profile)
+    scored = lab_.score(given, profile, reading.pantry, choice=model, explain=True)
+    return s.RankResponse(profile=profile, model=model_info(model), ranked=scored_out(scored))

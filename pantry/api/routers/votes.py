@@ -12,11 +12,11 @@ from pantry.api.body import JsonRoute
 from pantry.api import schemas as s
 from pantry.api.convert import vote_out
 from pantry.api.deps import Conflict, NotFound, allow, app_state, get_lab, idempotency_key, known_profile, \
-    own_profile, profile_for_write, request_access, request_digest
+    own_profile, profile_for_write, request_access, request_digest, unknown_recipes
 from pantry.api.tokens import spend_key, verify
-from pantry.domain.votes import DECISIVE, user_key, vote_from_dict
+from pantry.domain.votes import DECISIVE, strength_of, user_key, vote_from_dict
 from pantry.errors import InvalidInput
-from pantry.storage.store import RecipeConflict, RepeatedRequest
+from pantry.storage.store import RecipeConflict, RepeatedRequest, UnknownRecipe
 
 router = APIRouter(tags=["votes"], route_class=JsonRoute)
 
@@ -50,7 +50,9 @@ def add_vote(body: s.VoteRequest, request: Request) -> s.VoteStored | JSONRespon
         raise InvalidInput(f"field 'strength' is for decisive votes (a or b), not {body.outcome!r}")
     vote, inline = vote_from_dict({k: v for k, v in record.items() if v is not None})
     try:  # one transaction: the recipes, the profile (when new), the vote and its request key
-        vote_id = lab_.cast_vote(vote, request_key=request_key, request_digest=request_digest(body), recipes=inline)
+        digest = request_digest(body, profile=None if body.profile is None else user_key(body.profile),
+                                strength=strength_of(body.outcome, vote.strength))
+        vote_id = lab_.cast_vote(vote, request_key=request_key, request_digest=digest, recipes=inline)
     except RepeatedRequest as e:
         if not e.same:
             raise Conflict("field 'pair_token': this pair was already voted on; ask POST /pairs for a new pair"
@@ -65,6 +67,10 @@ def add_vote(body: s.VoteRequest, request: Request) -> s.VoteStored | JSONRespon
         vote_id = e.vote_id  # a retry of a request that was stored: the same answer
     except RecipeConflict as e:
         raise Conflict(f"field 'a' or 'b': {e}") from None
+    except UnknownRecipe as e:
+        if body.pair_token is not None:  # its recipes were stored by POST /pairs
+            raise InvalidInput(f"field 'pair_token': {e}") from None
+        raise unknown_recipes(e, vote.a, vote.b) from None
     return s.VoteStored(id=vote_id, stored=True, vote=vote_out(lab_.store.get_vote(vote_id)))
 
 
