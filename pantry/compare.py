@@ -341,7 +341,7 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
         generator=used.name, generator_reason=used.reason, pantry=tuple(request.pantry),
         ranking=tuple(rank(distinct, mean, std, reasons)),
         amounts=dict(getattr(request, "amounts", {}) or {}))
-    matchup = repeat_round(lab, user, matchup, rng, model_choice, repeat_share) or matchup
+    matchup = repeat_round(lab, user, matchup, rng, model_choice, repeat_share, request) or matchup
     notes = [used.reason] if used is not choice else []
     return Round(matchup, used.reason, used.name, len(recipes), dropped, notes)
 
@@ -420,12 +420,26 @@ def restore_pair(lab, user: str, a_id: str, b_id: str, left: str, why: str,
                    ranking=tuple(rank(pair, mean, std, reasons)))
 
 
+def fits_request(recipe: Recipe, request) -> bool:
+    """Whether `recipe` keeps the request's limits: every diet, the time limit (a recipe of
+    unknown time does not), the cuisine when one is asked (a recipe that names none does)."""
+    from pantry.kitchen import diet_violations
+
+    if request.diets and diet_violations(recipe, request.diets):
+        return False
+    if request.max_minutes and (recipe.minutes is None or recipe.minutes > request.max_minutes):
+        return False
+    return not (request.cuisine and recipe.cuisine and recipe.cuisine.lower() != request.cuisine.lower())
+
+
 def repeat_round(lab, user: str, matchup: Matchup, rng: np.random.Generator, model_choice,
-                 share: float | None = None) -> Matchup | None:
+                 share: float | None = None, request=None) -> Matchup | None:
     """Now and then, `matchup` turned into a repeat round: an earlier decisive vote's pair shown
     again with sides swapped, as an ordinary round (`why` "random": the pair is drawn at random
     from the judged ones), its vote stored with `repeat_of` (rater self-consistency,
-    `pantry.evaluation.consistency`). None for an ordinary round.
+    `pantry.evaluation.consistency`). None for an ordinary round. With `request` (the round's
+    `GenerationRequest`), only a pair whose two dishes keep its limits (`fits_request`): a
+    vegetarian round never repeats a pair with bacon in it.
 
     Draws from `rng` after the round's own choices, so the generated pair is the same with
     or without repeats; the profile's votes are read only when the draw says repeat.
@@ -435,7 +449,15 @@ def repeat_round(lab, user: str, matchup: Matchup, rng: np.random.Generator, mod
     share = repeat_share(lab.store.get_user_prefs(user)) if share is None else share
     if share <= 0 or rng.random() >= share:
         return None
-    earlier = choose_repeat(lab.store.votes(user), rng, share=1.0)
+
+    def allowed(pool):
+        if request is None:
+            return pool
+        ok = {rid for rid, r in lab.store.get_recipes([i for v in pool for i in (v.a, v.b)]).items()
+              if fits_request(r, request)}
+        return [v for v in pool if v.a in ok and v.b in ok]
+
+    earlier = choose_repeat(lab.store.votes(user), rng, share=1.0, allowed=allowed)
     found = lab.store.get_recipes([earlier.a, earlier.b]) if earlier is not None else {}
     if earlier is None or len(found) < 2:
         return None

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass, replace
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -66,7 +66,8 @@ def _own(votes: Iterable[Vote]) -> list[Vote]:
 
 
 def choose_repeat(votes: Sequence[Vote], rng: np.random.Generator,
-                  share: float = DEFAULT_REPEAT_SHARE) -> Vote | None:
+                  share: float = DEFAULT_REPEAT_SHARE,
+                  allowed: Callable[[list[Vote]], list[Vote]] | None = None) -> Vote | None:
     """Whether this round repeats an earlier judgement, and which: the earlier vote, or None.
 
     Parameters
@@ -75,6 +76,8 @@ def choose_repeat(votes: Sequence[Vote], rng: np.random.Generator,
     rng: draws whether to repeat (probability `share`) and which vote; not used at all when
         no vote can be repeated, so a profile without votes sees the same rounds as before.
     share: the share of rounds that are repeats (0 turns repeats off).
+    allowed: keeps the votes whose pair may be shown now (e.g. both dishes within the round's
+        diet and time limits); None: every one.
 
     Returns
     -------
@@ -93,6 +96,10 @@ def choose_repeat(votes: Sequence[Vote], rng: np.random.Generator,
             and v.id not in repeated]
     if not pool or rng.random() >= share:
         return None
+    if allowed is not None:
+        pool = allowed(pool)
+        if not pool:
+            return None
     return pool[int(rng.integers(len(pool)))]
 
 

@@ -295,3 +295,43 @@ def test_lab_trains_a_noisy_rater_with_the_weight_and_records_it(tmp_path, monke
 def test_lab_leaves_a_consistent_raters_fit_unchanged(tmp_path, monkeypatch):
     metrics, with_weight, without = _lab_rater_accuracy(tmp_path, 0.0, 0, monkeypatch)
     assert metrics["rater_weight"] == 1.0 and metrics["rater_ceiling"] == 1.0 and with_weight == without
+
+
+def test_a_repeat_round_keeps_the_rounds_diet_and_time_limits(round_lab):
+    """Found in real Chromium: a vegetarian, 20-minute round repeated an earlier pair with bacon
+    in it (38 min). A repeat now only shows a pair whose two dishes keep the round's limits, and
+    none when no judged pair does."""
+    from dataclasses import replace
+
+    from pantry.compare import fits_request, prepare_round, repeat_round
+    from pantry.domain.votes import Vote
+    from pantry.generators import GenerationRequest, GeneratorChoice, OfflineComposer
+
+    store = round_lab.store
+    made = OfflineComposer().generate(GenerationRequest(pantry=("bacon", "chicken", "rice", "spinach", "egg",
+                                                                "tomato", "onion", "chickpeas"), n=24, seed=2))
+    store.add_recipes(made)
+    veg = GenerationRequest(pantry=("egg", "rice", "spinach"), n=6, seed=3, diets=("vegetarian",), max_minutes=40)
+    fit = [r for r in made if fits_request(r, veg)]
+    unfit = [r for r in made if not fits_request(r, veg)]
+    assert len(fit) >= 2 and len(unfit) >= 8
+    # 8 judged pairs, one of which keeps the limits (and 6 newer votes, so that all may repeat)
+    pairs = [(unfit[k], unfit[k + 1]) for k in range(0, 8, 2)] + [(fit[0], fit[1])] + \
+            [(unfit[k], unfit[(k + 3) % len(unfit)]) for k in range(9)]
+    store.add_votes([Vote(user="ana", a=a.id, b=b.id, outcome="a", left="a") for a, b in pairs])
+    choice = GeneratorChoice(OfflineComposer(), "offline-composer", "offline", "offline composer selected", None,
+                             "offline")
+    shown = set()
+    for seed in range(6):
+        m = prepare_round(round_lab, choice, veg, "ana", np.random.default_rng(seed), repeat_share=1.0).matchup
+        assert m.repeat_of is not None
+        shown.add(frozenset((m.a.recipe.id, m.b.recipe.id)))
+        assert fits_request(m.a.recipe, veg) and fits_request(m.b.recipe, veg), (m.a.recipe.title, m.b.recipe.title)
+    assert shown == {frozenset((fit[0].id, fit[1].id))}
+    # no judged pair keeps these limits: no repeat (the round stays an ordinary one)
+    vegan_quick = replace(veg, diets=("vegan",), max_minutes=5)
+    assert not any(fits_request(r, vegan_quick) for pair in pairs for r in pair)
+    assert repeat_round(round_lab, "ana", m, np.random.default_rng(0), round_lab.model_for("ana"), 1.0,
+                        vegan_quick) is None
+    assert repeat_round(round_lab, "ana", m, np.random.default_rng(0), round_lab.model_for("ana"), 1.0,
+                        veg) is not None
