@@ -564,6 +564,23 @@ class Lab:
             history=outcome.history, history_unit=outcome.metrics.get("history_unit", "epoch"),
             seconds=time.perf_counter() - start)
 
+    def saved_pantry(self, user: str | None) -> tuple[str, ...]:
+        """The profile's saved pantry (its text and picked items, as Compare reads them) as
+        canonical items: what Compare and Just cook score with, so other pages can score the
+        same way. () for no profile; the picked items alone when the saved text is refused."""
+        from pantry.kitchen import read_pantry
+
+        if not user:
+            return ()
+        text = self.store.get_user_pantry(user)
+        items = [i for i in self.store.get_user_prefs(user).get("items", []) if isinstance(i, str)]
+        for t, picked in ((text, items), ("", items)):  # the picked items alone if the text is refused
+            try:
+                return tuple(read_pantry(t, picked, self.kitchen, self.settings.max_pantry_chars).pantry)
+            except PantryError:
+                continue
+        return ()
+
     # ---- writes: the one library call per user action (pages, CLI and API alike) -------
     def create_profile(self, name: str) -> str:
         """Create the profile `name` if needed; returns the name it is stored under (an existing

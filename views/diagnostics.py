@@ -158,8 +158,8 @@ versions = store.model_versions(None)
 options = [HEURISTIC] + [v.id for v in versions]
 labels = {HEURISTIC: "heuristic (pantry coverage and time)", **{v.id: version_label(v) for v in versions}}
 default = [v.id for v in versions if v.active and (v.user is None or v.user == user)] or [HEURISTIC]
-scope_labels = {"profile": f"{md(user)}'s held-out votes" if user else "profile (none chosen)",
-                "everyone": "everyone's held-out votes"}
+scope_labels = {"profile": f"{md(user)}'s votes" if user else "profile (none chosen)",
+                "everyone": "everyone's votes"}
 with st.form("diag_form", enter_to_submit=False):
     c1, c2, c3 = st.columns([3, 2, 2])
     c1.multiselect("Model versions", options, default=default, format_func=labels.get, key="diag_versions")
@@ -213,11 +213,13 @@ with guarded("Diagnostics"):
         bar.progress(min(1.0, done / total) if total else 1.0, text=f"Embedded {done} of {total} recipes{eta}")
 
     cfg = TrainConfig()
+    pantry = lab.saved_pantry(user)  # scored as Compare and Just cook score: for the profile's pantry
     with st.spinner(f"Scoring with {len(selected)} model(s)..."):
         report = diagnostics_report(lab, selected, source, user, everyone=vote_scope == "everyone",
                                     upload=upload.getvalue() if upload else None,
                                     upload_name=upload.name if upload else "upload", limit=limit,
-                                    seed=cfg.seed, val_split=cfg.val_split, on_progress=_progress)
+                                    seed=cfg.seed, val_split=cfg.val_split, on_progress=_progress,
+                                    pantry=pantry)
     bar.empty()
     if report.probe_total > report.scored:
         st.caption(f"Scoring {report.scored} of {report.probe_total} recipes (the limit above); "
@@ -258,7 +260,10 @@ with guarded("Diagnostics"):
         help="Strict accuracy on the votes checked below; a trained version was fitted on them, so this is "
              "higher than what it does on new votes. Not the held-out figure.")
     st.dataframe(shown, hide_index=True, column_config=config)
-    st.caption(f"Probe set: {report.scored} recipes ({PROBE_SOURCES[source]}). Held-out accuracy: decisive votes, "
+    st.caption(f"Probe set: {report.scored} recipes ({PROBE_SOURCES[source]}), scored for "
+               + (f"{md(user)}'s pantry ({md(', '.join(pantry[:8]))}{', ...' if len(pantry) > 8 else ''}), as Compare "
+                  "and Just cook score them" if pantry else "no pantry (none saved for this profile)")
+               + ". Held-out accuracy: decisive votes, "
                "equal scores count as wrong, 95% Wilson interval; for a trained version it is the cross-validated "
                "figure kept when it was trained. Agreement with votes: the same rule on the "
                f"{report.held_out.usable} votes in scope, which trained versions were fitted on (in-sample); the "

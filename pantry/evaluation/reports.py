@@ -460,13 +460,15 @@ def report_models(lab, versions: Sequence[int | str], skipped: dict[str, str] | 
 def diagnostics_report(lab, versions: Sequence[int | str], source: str, user: str | None = None,
                        everyone: bool = False, upload: bytes | None = None, upload_name: str = "upload",
                        limit: int = 0, seed: int = 0, val_split: float = 0.2,
-                       on_progress=None) -> DiagnosticsReport:
+                       on_progress=None, pantry: Sequence[str] = ()) -> DiagnosticsReport:
     """The whole Scores & diagnostics analysis in one call.
 
     Reads the probe set (`probe_recipes`, at most `limit` recipes, 0 = all: the newest for
     "all", the first lines of an upload), scores it with each version, checks the scores
     against every vote of `user` (everyone's with `everyone`), and measures collapse,
-    calibration, distance to the training recipes and the votes' position bias.
+    calibration, distance to the training recipes and the votes' position bias. `pantry`
+    (canonical items): the pantry the recipes are scored for, as Compare scores them (the
+    scores depend on it: the model's pantry-coverage columns and the heuristic).
 
     One held-out accuracy: a trained version's is the cross-validated figure it was saved with
     (the sidebar's and Retrain's); the heuristic, fitted on nothing, is measured on the votes.
@@ -490,7 +492,7 @@ def diagnostics_report(lab, versions: Sequence[int | str], source: str, user: st
         return DiagnosticsReport(len(everything), len(recipes), [], empty, empty, empty, {}, empty, held, bias,
                                  skipped)
     explanations: dict[str, dict[str, object]] = {}
-    scores, emb = score_table(lab, models, recipes, on_progress=on_progress, explanations=explanations)
+    scores, emb = score_table(lab, models, recipes, pantry, on_progress=on_progress, explanations=explanations)
     margins = vote_margins(models, vote_features(lab, held.votes))
     cv = {label: cv_figure(lab.store.get_model_version(int(label[1:])).metrics)
           for label in models if label != HEURISTIC}

@@ -221,6 +221,34 @@ def test_diagnostics_report_skips_a_bad_version_and_says_why(home):
     assert len(report.metrics) == 2
 
 
+
+def test_diagnostics_scores_a_recipe_as_compare_does_for_the_profiles_pantry(home):
+    """Found in real Chromium: Scores & diagnostics scored every recipe for an empty pantry, so
+    its numbers differed from Compare's and Just cook's for the same model and recipe (and the
+    heuristic, half of it pantry coverage, looked collapsed)."""
+    from pantry.evaluation.reports import HEURISTIC, diagnostics_report
+    lab = _lab(home)
+    assert lab.saved_pantry(USER) == ()  # nothing saved yet
+    lab.save_profile(USER, pantry_text="2 eggs, spinach, rice, chickpeas and a tin of tomatoes",
+                     prefs={"items": ["onion"]})
+    pantry = lab.saved_pantry(USER)
+    assert {"egg", "spinach", "rice", "onion"} <= set(pantry), pantry
+    mine = lab.store.active_model(USER)
+    report = diagnostics_report(lab, [mine.id, HEURISTIC], "all", USER, limit=20, pantry=pantry)
+    table = report.scores.set_index(["version", "recipe_id"])
+    recipes = list(lab.store.get_recipes(list(table.loc[f"v{mine.id}"].index)).values())
+    for label, choice in ((f"v{mine.id}", lab.model_for(USER)), (HEURISTIC, None)):
+        if choice is None:
+            from pantry.model.reward import heuristic_model
+            from pantry.lab import ModelChoice
+            choice = ModelChoice(heuristic_model(lab.embedder_name, lab.embedder.dim), "heuristic", None, "", ())
+        scored = {s.recipe.id: s.score for s in lab.score(recipes, USER, pantry, choice=choice)}
+        for rid, want in scored.items():
+            assert table.loc[(label, rid), "score"] == pytest.approx(want, abs=1e-5), (label, rid)
+    empty = diagnostics_report(lab, [HEURISTIC], "all", USER, limit=20).scores.set_index("recipe_id")["score"]
+    assert not np.allclose(empty.loc[list(scored)].to_numpy(), [scored[r] for r in scored])  # the pantry matters
+
+
 # ---- 4. population + personal activation is all or nothing -----------------------------------
 
 def test_failed_personal_save_leaves_previous_models_active(home, monkeypatch, capsys):
