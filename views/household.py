@@ -32,6 +32,11 @@ LIKING_ICONS = {"likes": ":material/sentiment_satisfied:", "neutral": ":material
                 "would_rather_not": ":material/sentiment_dissatisfied:"}
 SHOWN = 5  # ranked recipes shown
 EVERYONE = "__household__"
+VOTED = "household_voted"  # (pair, voter) already saved from this ranking: a second click saves nothing
+
+
+def _voted_key(first, second, voter: str) -> tuple:
+    return frozenset((first.recipe.id, second.recipe.id)), voter
 
 
 def _save_limits(member: str) -> None:
@@ -40,6 +45,7 @@ def _save_limits(member: str) -> None:
     except PantryError as e:
         flash("error", md(e))
     st.session_state.pop("household_ranking", None)  # limits changed: rank again
+    st.session_state.pop(VOTED, None)
 
 
 def _rank(members: list[str], pantry_text: str) -> None:
@@ -52,6 +58,7 @@ def _rank(members: list[str], pantry_text: str) -> None:
         request = GenerationRequest(pantry=reading.pantry, amounts=reading.amounts, cooked=reading.cooked, n=8,
                                     seed=secrets.randbelow(2**31))
         st.session_state["household_ranking"] = plan_household(lab, choice, request, members)
+        st.session_state.pop(VOTED, None)
     except PantryError as e:
         flash("error", md(e))
 
@@ -60,6 +67,10 @@ def _vote(ranking, first, second, outcome: str, voter: str) -> None:
     """One choice between the recipes shown left (`first`) and right (`second`)."""
     a, b = first.recipe.id, second.recipe.id
     pantry = ranking.pantry
+    voted = st.session_state.setdefault(VOTED, set())
+    if _voted_key(first, second, voter) in voted:  # a double click, or the same choice again
+        flash("info", "Already saved for this pair: choose another pair or voter, or rank again.")
+        return
     try:
         if voter == EVERYONE:
             ids = lab.cast_household_vote(ranking.members, a, b, outcome, left="a", pantry=pantry)
@@ -67,6 +78,7 @@ def _vote(ranking, first, second, outcome: str, voter: str) -> None:
         else:
             lab.cast_vote(Vote(user=voter, a=a, b=b, outcome=outcome, left="a", pantry=pantry))
             flash("success", f"Saved as {md(voter)}'s own vote.")
+        voted.add(_voted_key(first, second, voter))
     except PantryError as e:
         flash("error", md(e))
 
@@ -134,10 +146,13 @@ if ranking is not None:
             second = next(p for p in top if p.recipe.id == right_id)
             voter = st.radio("Who is voting", [EVERYONE, *ranking.members], horizontal=True, key="household_voter",
                              format_func=lambda v: "The household (everyone here)" if v == EVERYONE else v)
+            done = _voted_key(first, second, voter) in st.session_state.get(VOTED, set())
             b1, b2, b3 = st.columns(3)
             b1.button("Left is better", key="household_vote_left", on_click=_vote,
-                      args=(ranking, first, second, "a", voter), width="stretch")
+                      args=(ranking, first, second, "a", voter), width="stretch", disabled=done)
             b2.button("Right is better", key="household_vote_right", on_click=_vote,
-                      args=(ranking, first, second, "b", voter), width="stretch")
+                      args=(ranking, first, second, "b", voter), width="stretch", disabled=done)
             b3.button("About equal", key="household_vote_tie", on_click=_vote,
-                      args=(ranking, first, second, "tie", voter), width="stretch")
+                      args=(ranking, first, second, "tie", voter), width="stretch", disabled=done)
+            if done:
+                st.caption("Saved for this pair. Choose another pair or voter, or rank again.")

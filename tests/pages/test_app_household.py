@@ -52,6 +52,10 @@ def test_the_household_page_ranks_for_the_group_and_votes_for_it_or_one_member(a
     assert_ok(at)
     votes = store.votes()
     assert sorted(v.user for v in votes) == ["ana", "ben", "cy"] and len({v.group_id for v in votes}) == 1
+    # a second click on the same pair saves nothing (found in real Chromium: each click saved a set)
+    assert at.button(key="household_vote_left").disabled and at.button(key="household_vote_tie").disabled
+    assert "Saved for this pair" in " ".join(str(c.value) for c in at.caption)
+    assert len(store.votes()) == 3
     at.radio(key="household_voter").set_value("ben").run()
     at.button(key="household_vote_right").click().run()
     assert_ok(at)
