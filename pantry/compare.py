@@ -514,6 +514,10 @@ class RoundPrefetch:
         """(recipes, generator choice used), or None when making them failed."""
         try:
             return self.future.result()
+        except PantryError as e:  # a request no generator can meet (5 minutes): the round words it itself
+            log.info("making the next round ahead failed (%s); the round generates afresh",
+                     (str(e).splitlines() or [type(e).__name__])[0])
+            return None
         except Exception:  # noqa: BLE001 - the round then generates afresh and reports its own error
             log.warning("making the next round ahead failed; the round generates afresh", exc_info=True)
             return None

@@ -112,10 +112,10 @@ def _choice(gen):
     return GeneratorChoice(gen, "offline-composer", "offline", "offline composer selected", None, "offline")
 
 
-def _request(pantry=("egg", "rice", "spinach", "onion", "tomato"), seed=1):
+def _request(pantry=("egg", "rice", "spinach", "onion", "tomato"), seed=1, max_minutes=None):
     from pantry.generators import GenerationRequest
 
-    return GenerationRequest(pantry=pantry, n=6, seed=seed)
+    return GenerationRequest(pantry=pantry, n=6, seed=seed, max_minutes=max_minutes)
 
 
 def test_a_round_made_ahead_is_used_and_scored_at_the_click(round_lab, monkeypatch):
@@ -351,3 +351,21 @@ def test_restore_pair_brings_back_the_pair_on_screen_until_it_is_judged(round_la
     round_lab.cast_vote(vote_from_click("ana", back, "left"))
     assert restore_pair(round_lab, "ana", a, b, m.left, m.why, pantry) is None  # judged: a new round is due
     assert restore_pair(round_lab, "bo", a, b, m.left, m.why, pantry) is not None  # another profile's latest vote
+
+
+def test_a_round_ahead_refused_as_asked_logs_one_line_not_a_traceback(round_lab, caplog):
+    """Found in real Chromium: Max minutes 5 (no dish is that quick) showed its reason on screen,
+    as it should, but the round made ahead logged a whole GeneratorError traceback; an unexpected
+    failure still logs one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pantry.compare import RoundPrefetch
+    from pantry.generators import OfflineComposer
+
+    with ThreadPoolExecutor(1) as pool:
+        ahead = RoundPrefetch(round_lab, _choice(OfflineComposer()), _request(seed=7, max_minutes=5), pool)
+        ahead.future.exception()
+        with caplog.at_level("INFO", logger="pantry.compare"):
+            assert ahead.take() is None
+    assert "making the next round ahead failed (no offline dish" in caplog.text
+    assert "Traceback" not in caplog.text and all(r.exc_info is None for r in caplog.records)
