@@ -318,6 +318,17 @@ def test_a_link_to_an_unknown_profile_is_reported_not_replaced(app_home):
     assert any("no profile named 'maria'" in t for t in _texts(at.sidebar.warning))
 
 
+
+def test_a_link_names_a_profile_whatever_its_case(app_home):
+    """Found in real Chromium: "Ana" typed as a new profile opened ana, but ?profile=WALKER said
+    there was no such profile. A link now finds the profile as every lookup does."""
+    _store(app_home).ensure_user("walker")
+    at = _app("WALKER")
+    _ok(at)
+    assert at.session_state["profile"] == "walker"
+    assert at.query_params["profile"] in ("walker", ["walker"])
+    assert not any("no profile named" in t for t in _texts(at.sidebar.warning))
+
 def _pair(at, name):
     at.text_area(key=f"pantry_text::{name}").input("eggs, rice, spinach, onion")
     at.button(key="get_pair").click()
