@@ -415,16 +415,18 @@ def _show_round(matchup, info: dict) -> None:
     st.session_state["_round_no"] = st.session_state.get("_round_no", 0) + 1
     st.session_state["matchup"], st.session_state["round_info"] = matchup, info
     st.session_state["revealed"] = None
-    _remember_pair(matchup if info.get("mode") == "compare" else None)
+    _remember_pair(matchup if info.get("mode") == "compare" else None, info.get("candidates"))
 
 
-def _remember_pair(matchup) -> None:
-    """Put the pair on screen in the page address (None: take it out), so a reload, which
-    starts a new session, shows the same pair (`_restore_pair`)."""
+def _remember_pair(matchup, candidates: int | None = None) -> None:
+    """Put the pair on screen in the page address (None: take it out), with how many
+    candidates it was chosen from, so a reload, which starts a new session, shows the same
+    pair and says the same (`_restore_pair`)."""
     if matchup is None:
         st.query_params.pop(PAIR_PARAM, None)
     else:
-        st.query_params[PAIR_PARAM] = [matchup.a.recipe.id, matchup.b.recipe.id, f"{matchup.left}:{matchup.why}"]
+        st.query_params[PAIR_PARAM] = [matchup.a.recipe.id, matchup.b.recipe.id,
+                                       f"{matchup.left}:{matchup.why}:{candidates or ''}"]
 
 
 def _restore_pair(name: str) -> None:
@@ -434,14 +436,17 @@ def _restore_pair(name: str) -> None:
     if not got or st.session_state.get("matchup") is not None:
         return
     restored = None
+    count = None
     if len(got) == 3:
-        left, _, why = got[2].partition(":")
+        left, _, rest = got[2].partition(":")
+        why, _, n = rest.partition(":")  # "left:why:candidates" (an older address has no count)
+        count = int(n) if n.isdigit() and 2 <= int(n) <= 99 else None
         with guarded("Bringing back the pair on screen"):
             restored = restore_pair(lab, name, got[0], got[1], left, why, _saved_reading(name).pantry)
     if restored is None:
         _remember_pair(None)
         return
-    _show_round(restored, {"mode": "compare", "candidates": 2, "pantry_note": None, "dropped": 0,
+    _show_round(restored, {"mode": "compare", "candidates": count, "pantry_note": None, "dropped": 0,
                            "generator": restored.generator})
 
 
@@ -568,8 +573,9 @@ def _show_pair(matchup, revealed) -> None:
                         explanation=item.explanation if revealed else None,
                         actions=None if revealed else (lambda side=side: _pick_controls(side)))
     dropped = info.get("dropped")
-    st.caption(f"Pair chosen as **{matchup.why}** for the {md(matchup.model_label)} model from "
-               f"{info.get('candidates', '?')} candidates by {md(matchup.generator)}"
+    made = (f"from {info['candidates']} candidates by {md(matchup.generator)}" if info.get("candidates")
+            else f"from candidates by {md(matchup.generator)}")
+    st.caption(f"Pair chosen as **{matchup.why}** for the {md(matchup.model_label)} model {made}"
                + (f" ({dropped} near-duplicates dropped)" if dropped else "")
                + " · sides are randomised." + ("" if revealed else " Scores appear after you vote."))
 

@@ -3,6 +3,8 @@ say what happened, rounds follow each other, and the Retrain and Scores pages te
 
 from __future__ import annotations
 
+import re
+
 from helpers import assert_ok as _ok, open_app, store_at as _store, texts as _texts, vote_button
 
 TIMEOUT = 120
@@ -145,3 +147,30 @@ def test_next_pair_after_a_vote_is_a_setting_kept_with_the_profile(app_home):
     assert at.session_state["matchup"] is pair and len(at.metric) == 2, "off: the pair stays, scores shown"
     again = open_app("ana", timeout=TIMEOUT)  # a reload
     assert again.toggle(key="auto_next::ana").value is False
+
+
+def test_a_pair_brought_back_by_a_reload_says_how_many_candidates_it_came_from(app_home):
+    """Found in real Chromium: after a reload the pair was captioned "from 2 candidates" (the
+    number was written into the restore path), though it was chosen from 6."""
+    from streamlit.testing.v1 import AppTest
+
+    from helpers import REPO
+
+    _store(app_home).ensure_user("ana")
+    at = open_app("ana", timeout=TIMEOUT)
+    at.text_area(key="pantry_text::ana").input("4 eggs, spinach, feta, rice, onion, tomato")
+    at.button(key="get_pair").click()
+    at.run()
+    _ok(at)
+    first = at.session_state["matchup"]
+    said = " ".join(str(c.value) for c in at.caption)
+    n = int(re.search(r"from (\d+) candidates", said).group(1))
+    assert n >= 3
+    again = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)  # a reload: the same address
+    again.query_params["profile"] = "ana"
+    again.query_params["pair"] = list(at.query_params["pair"])
+    again.run()
+    _ok(again)
+    back = again.session_state["matchup"]
+    assert (back.a.recipe.id, back.b.recipe.id) == (first.a.recipe.id, first.b.recipe.id)
+    assert f"from {n} candidates" in " ".join(str(c.value) for c in again.caption)
