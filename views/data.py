@@ -44,12 +44,20 @@ def _short(text: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+def _forget_import_report() -> None:
+    """The last import's report goes once the person does something else here (it stayed on
+    screen under the Import button after a Delete, as if it were about that)."""
+    st.session_state.pop("import_problems", None)
+    st.session_state.pop("import_error", None)
+
+
 def _set_deleted(ids: list[int], deleted: bool) -> None:
-    changed = 0
+    _forget_import_report()
     try:
         changed = lab.set_votes_deleted(ids, deleted)
     except PantryError as e:
         flash("error", md(e))
+        return
     verb = "Deleted" if deleted else "Restored"
     flash("success", f"{verb} {changed} vote(s)." + ("" if changed == len(ids) else
                                                       f" {len(ids) - changed} already were."))
@@ -57,6 +65,7 @@ def _set_deleted(ids: list[int], deleted: bool) -> None:
 
 
 def _set_batch_deleted(batch_id: int | None, deleted: bool) -> None:
+    _forget_import_report()
     if batch_id is None:
         return
     try:
@@ -74,9 +83,7 @@ def _set_batch_deleted(batch_id: int | None, deleted: bool) -> None:
 
 
 def _import(default_user: str) -> None:
-    # a new attempt: the last file's report goes (it stayed under the button beside another file)
-    st.session_state.pop("import_problems", None)
-    st.session_state.pop("import_error", None)
+    _forget_import_report()  # a new attempt: the last file's report goes (it stayed beside another file)
     upload = st.session_state.get("import_file")
     if upload is None:
         flash("warning", "Choose a JSON Lines or JSON file first.")
@@ -87,7 +94,9 @@ def _import(default_user: str) -> None:
         st.session_state["import_problems"] = {"name": upload.name, "problems": e.problems}
         return
     except PantryError as e:  # shown under the button, where the person looks (not at the page's top)
-        st.session_state["import_error"] = f"Import failed, nothing was imported: {md(e)}"
+        said = str(e)  # the library's reason may already say that nothing was imported: not twice
+        st.session_state["import_error"] = (f"Import failed: {md(said)}" if "nothing was imported" in said
+                                            else f"Import failed, nothing was imported: {md(said)}")
         return
     if report.nothing_new:
         stored = [f"{report.skipped} vote{'s' if report.skipped != 1 else ''}" if report.skipped else "",

@@ -192,6 +192,26 @@ def test_a_picture_is_not_a_text_file_and_a_json_array_is_imported(app_home):
     assert len(store.votes("ana")) == 1
 
 
+def test_a_failed_import_says_nothing_was_imported_once_and_goes_when_the_person_moves_on(app_home):
+    """Found in real Chromium: "Import failed, nothing was imported: ...; nothing was imported",
+    still on screen after a Delete, as if it were about that."""
+    from helpers import seed_votes
+
+    store = _store(app_home)
+    seed_votes(store, "ana", n=2)
+    at = _data_page("ana")
+    at.file_uploader(key="import_file").set_value(("empty.jsonl", b"\n\n", "application/jsonl"))
+    at.run()
+    at.button(key="import_button").click()
+    at.run()
+    [error] = _texts(at.error)
+    assert error.count("nothing was imported") == 1 and "empty" in error, error
+    at.multiselect(key="vote_pick").set_value([store.votes("ana")[0].id]).run()
+    assert _texts(at.error) == [error]  # choosing is not yet moving on
+    at.button(key="delete_votes").click().run()
+    _ok(at)
+    assert _texts(at.error) == [] and any("Deleted 1 vote" in t for t in _texts(at.success))
+
 def test_the_votes_table_is_worded_by_the_ui_from_the_votes_own_columns(tmp_path):
     """ui.wording.votes_in_words says what was chosen from a votes frame's data columns (no
     worded column from the store needed), titles where known, ids otherwise."""
