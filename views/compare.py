@@ -255,6 +255,9 @@ def _apply_vote(event: dict) -> None:
     if not any(e["id"] == vote_id for e in mine):
         mine.append({"id": vote_id, "user": event["user"]})
     _once(event, "inputs", _clear_inputs)
+    # what Undo brings back, whatever happens before it (a Skip, N): the pair of this vote
+    st.session_state["_undo_pair"] = {"vote_id": vote_id, "user": event["user"], "matchup": event["matchup"],
+                                      "round_info": event["round_info"]}
     if event["auto"]:  # the next pair comes at once; the saved message stays above it
         st.session_state["_last_saved"] = {"vote_id": vote_id, "choice": event["choice"], "matchup": event["matchup"],
                                            "user": event["user"], "round_info": event["round_info"]}
@@ -285,11 +288,14 @@ def _apply_undo(event: dict) -> None:
     revealed = st.session_state.get("revealed")
     if revealed and revealed.get("vote_id") == vote.id:
         st.session_state["revealed"] = None  # vote again on the same pair
-    last = st.session_state.get("_last_saved")
-    if last and last["vote_id"] == vote.id and last["user"] == name:
-        # the pair of the vote just undone comes back (the next one was shown right after it)
-        _once(event, "restore", lambda: _show_round(last["matchup"], last["round_info"]))
+    back = st.session_state.get("_undo_pair")
+    if (back and back["vote_id"] == vote.id and back["user"] == name
+            and st.session_state.get("matchup") is not back["matchup"]):
+        # the pair of the vote just undone comes back (the next one was shown after it, or a
+        # Skip moved on): it may be voted on again
+        _once(event, "restore", lambda: _show_round(back["matchup"], back["round_info"]))
     st.session_state.pop("_last_saved", None)
+    st.session_state.pop("_undo_pair", None)
     _once(event, "flash", lambda: _round_flash(
         "success", f"Undid your vote ({md(describe_vote(vote, event['titles']))}). It is kept as deleted and can "
         "be restored on the Data page."))

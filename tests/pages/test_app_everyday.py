@@ -128,6 +128,18 @@ def test_the_next_pair_comes_right_after_a_vote_with_the_saved_message_and_undo_
     _ok(at)
     assert store.votes("ana") == [] and at.session_state["matchup"] is first, "the undone vote's pair is back"
     assert not _saved_lines(at)
+    # after a Skip too (found in real Chromium: the vote went, the skipped-to pair stayed)
+    vote_button(at, "right").click()
+    at.run()
+    at.button(key="skip").click()
+    at.run()
+    _ok(at)
+    assert at.session_state["matchup"] not in (first, None) and len(store.votes("ana")) == 1
+    at.button(key="undo").click()
+    at.run()
+    _ok(at)
+    assert at.session_state["matchup"] is first and [v.deleted for v in store.votes("ana", include_deleted=True)] \
+        == [True, True]
 
 
 def test_next_pair_after_a_vote_is_a_setting_kept_with_the_profile(app_home):
