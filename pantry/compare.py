@@ -341,7 +341,7 @@ def prepare_round(lab, choice, request, user: str, rng: np.random.Generator,
         generator=used.name, generator_reason=used.reason, pantry=tuple(request.pantry),
         ranking=tuple(rank(distinct, mean, std, reasons)),
         amounts=dict(getattr(request, "amounts", {}) or {}))
-    matchup = repeat_round(lab, user, matchup, rng, model_choice, repeat_share, request) or matchup
+    matchup = repeat_round(lab, user, matchup, rng, model_choice, repeat_share, request, recent) or matchup
     notes = [used.reason] if used is not choice else []
     return Round(matchup, used.reason, used.name, len(recipes), dropped, notes)
 
@@ -433,13 +433,14 @@ def fits_request(recipe: Recipe, request) -> bool:
 
 
 def repeat_round(lab, user: str, matchup: Matchup, rng: np.random.Generator, model_choice,
-                 share: float | None = None, request=None) -> Matchup | None:
+                 share: float | None = None, request=None, recent: Sequence[Recipe] = ()) -> Matchup | None:
     """Now and then, `matchup` turned into a repeat round: an earlier decisive vote's pair shown
     again with sides swapped, as an ordinary round (`why` "random": the pair is drawn at random
     from the judged ones), its vote stored with `repeat_of` (rater self-consistency,
     `pantry.evaluation.consistency`). None for an ordinary round. With `request` (the round's
     `GenerationRequest`), only a pair whose two dishes keep its limits (`fits_request`): a
-    vegetarian round never repeats a pair with bacon in it.
+    vegetarian round never repeats a pair with bacon in it. Nor a pair whose two dishes were
+    shown in the session's `recent` rounds (a repeat skipped is not drawn again at once).
 
     Draws from `rng` after the round's own choices, so the generated pair is the same with
     or without repeats; the profile's votes are read only when the draw says repeat.
@@ -450,7 +451,10 @@ def repeat_round(lab, user: str, matchup: Matchup, rng: np.random.Generator, mod
     if share <= 0 or rng.random() >= share:
         return None
 
+    seen = {r.id for r in recent}
+
     def allowed(pool):
+        pool = [v for v in pool if not (v.a in seen and v.b in seen)]
         if request is None:
             return pool
         ok = {rid for rid, r in lab.store.get_recipes([i for v in pool for i in (v.a, v.b)]).items()

@@ -335,3 +335,6 @@ def test_a_repeat_round_keeps_the_rounds_diet_and_time_limits(round_lab):
                         vegan_quick) is None
     assert repeat_round(round_lab, "ana", m, np.random.default_rng(0), round_lab.model_for("ana"), 1.0,
                         veg) is not None
+    # a pair shown in the session's last rounds (a repeat just skipped) is not drawn again at once
+    assert repeat_round(round_lab, "ana", m, np.random.default_rng(0), round_lab.model_for("ana"), 1.0,
+                        veg, recent=[fit[1], made[-1], fit[0]]) is None
