@@ -90,7 +90,7 @@ def _user_name(value: Any) -> str:
 
 TIMESTAMP_EXAMPLE = "2026-12-07T10:30:00Z"
 MAX_TIMESTAMP_CHARS = 40  # "2026-12-07T10:30:00.123456789+01:00" is 35
-_TIMESTAMP_START = re.compile(r"\d{4}-\d{2}-\d{2}(?:$|[T ]\d)")
+_TIMESTAMP_START = re.compile(r"\d{4}-\d{2}-\d{2}(?:$|[T ]\d)|\d{8}(?:$|T\d)")  # extended or basic form
 
 
 def _timestamp(value: Any) -> str:
@@ -99,8 +99,8 @@ def _timestamp(value: Any) -> str:
     elif isinstance(value, str) and not plain_text(value).strip():
         raise field_error(f"is empty: give an ISO 8601 date-time such as {TIMESTAMP_EXAMPLE}")
     elif isinstance(value, str):
-        # the extended form only (2026-12-07T10:30:00Z): Python also reads any 8+ digits as a
-        # "basic" date-time, so 1,000 ones would be 1111-11-11T11:11:11.111111
+        # a date (2026-12-07 or 20261207) then a time after a T: Python also reads any run of
+        # digits as a "basic" date-time, so 1,000 ones would be 1111-11-11T11:11:11.111111
         t = value.strip()
         try:
             if len(t) > MAX_TIMESTAMP_CHARS or not _TIMESTAMP_START.match(t):
