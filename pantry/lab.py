@@ -40,7 +40,7 @@ from pantry.domain.recipes import Recipe
 from pantry.model.kinds import version_label
 from pantry.model.reward import RewardModel, heuristic_model, load_model
 from pantry.settings import Settings
-from pantry.domain.votes import DECISIVE, Vote, strength_of
+from pantry.domain.votes import Vote, strength_of
 
 from pantry.model.training import CV_FOLDS
 from pantry.model.like_you import neighbours_of
