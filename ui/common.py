@@ -14,7 +14,7 @@ from typing import Iterator
 import streamlit as st
 
 from pantry.errors import PantryError
-from pantry.domain.votes import user_key, validate_user_name
+from pantry.domain.votes import validate_user_name
 from ui.text import md
 
 log = logging.getLogger("pantrypilot.app")
@@ -75,8 +75,10 @@ def resolve_profile(users: list[str]) -> str | None:
         except PantryError as e:
             st.session_state["_profile_problem"] = f"The link names an invalid profile: {md(e)}."
             name = None
-        if name is not None and name not in users:  # "WALKER" is walker, as every profile lookup
-            name = next((u for u in users if user_key(u) == user_key(name)), name)
+        if name is not None and name not in users:  # "WALKER" is walker: the store's own lookup
+            from ui.resources import get_lab
+
+            name = get_lab().store.find_user(name) or name
             if name in users:
                 st.query_params[PROFILE_PARAM] = name
         if name is not None and name in users:
