@@ -255,12 +255,11 @@ def _apply_vote(event: dict) -> None:
     if not any(e["id"] == vote_id for e in mine):
         mine.append({"id": vote_id, "user": event["user"]})
     _once(event, "inputs", _clear_inputs)
-    # what Undo brings back, whatever happens before it (a Skip, N): the pair of this vote
-    st.session_state["_undo_pair"] = {"vote_id": vote_id, "user": event["user"], "matchup": event["matchup"],
-                                      "round_info": event["round_info"]}
+    # this session's last vote: its saved message, and the pair Undo brings back whatever came after it (N, Skip)
+    st.session_state["_last_vote"] = {"vote_id": vote_id, "user": event["user"], "choice": event["choice"],
+                                      "matchup": event["matchup"], "round_info": event["round_info"]}
     if event["auto"]:  # the next pair comes at once; the saved message stays above it
-        st.session_state["_last_saved"] = {"vote_id": vote_id, "choice": event["choice"], "matchup": event["matchup"],
-                                           "user": event["user"], "round_info": event["round_info"]}
+        st.session_state["_last_saved"] = vote_id  # the vote whose message shows (until the person moves on)
         st.session_state["revealed"] = None
         _once(event, "next", _want_next_pair)
     else:
@@ -288,14 +287,14 @@ def _apply_undo(event: dict) -> None:
     revealed = st.session_state.get("revealed")
     if revealed and revealed.get("vote_id") == vote.id:
         st.session_state["revealed"] = None  # vote again on the same pair
-    back = st.session_state.get("_undo_pair")
+    back = st.session_state.get("_last_vote")
     if (back and back["vote_id"] == vote.id and back["user"] == name
             and st.session_state.get("matchup") is not back["matchup"]):
         # the pair of the vote just undone comes back (the next one was shown after it, or a
         # Skip moved on): it may be voted on again
         _once(event, "restore", lambda: _show_round(back["matchup"], back["round_info"]))
     st.session_state.pop("_last_saved", None)
-    st.session_state.pop("_undo_pair", None)
+    st.session_state.pop("_last_vote", None)
     _once(event, "flash", lambda: _round_flash(
         "success", f"Undid your vote ({md(describe_vote(vote, event['titles']))}). It is kept as deleted and can "
         "be restored on the Data page."))
@@ -647,8 +646,8 @@ SCROLL_TO_SAVED = """<script>/* vote %d */
 def _last_saved_message(name: str) -> None:
     """After "next pair right after my vote": what was saved, above the new pair (scrolled
     into view when the vote was cast further down the page)."""
-    last = st.session_state.get("_last_saved")
-    if last and last.get("user") == name:
+    last = st.session_state.get("_last_vote")
+    if last and last["user"] == name and st.session_state.get("_last_saved") == last["vote_id"]:
         st.success(saved_vote_text(last["matchup"], last["vote_id"], last["choice"])
                    + " Here is the next pair; **Undo my last vote** (key **U**) takes that vote back and "
                      "brings its pair back.",
